@@ -1,0 +1,1 @@
+"""FileGate's shared package: domain logic, data access, errors, settings and observability."""

@@ -1,0 +1,71 @@
+"""Every route of the API, its function, and what it takes to call it: the one source of truth.
+
+The authorizer turns this table into the IAM policy it returns (every route the key may call, so a cached
+policy is right for the next route too), the docs and tests read it, and a test holds template.yaml's
+events to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCOPES = (
+    "convert:write",
+    "files:read",
+    "files:write",
+    "files:delete",
+    "keys:manage",
+    "webhooks:manage",
+)
+
+PUBLIC = "public"  # no key at all
+ANY_KEY = "any"  # any valid key, whatever its scopes
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # API Gateway resource path, e.g. /v1/files/{id}
+    function: str  # folder under functions/
+    scope: str  # one of SCOPES, or ANY_KEY, or PUBLIC
+    feature: str | None = None  # a tier-gated feature, checked in the function
+
+    @property
+    def resource_pattern(self) -> str:
+        """The route as an execute-api ARN tail: path parameters become wildcards."""
+        parts = ["*" if p.startswith("{") else p for p in self.path.strip("/").split("/")]
+        return f"{self.method}/{'/'.join(parts)}"
+
+
+ROUTES: tuple[Route, ...] = (
+    # keys and account
+    Route("GET", "/v1/health", "keys", PUBLIC),
+    Route("POST", "/v1/keys/free", "keys", PUBLIC),
+    Route("GET", "/v1/keys", "keys", "keys:manage"),
+    Route("POST", "/v1/keys", "keys", "keys:manage"),
+    Route("PATCH", "/v1/keys/{id}", "keys", "keys:manage"),
+    Route("DELETE", "/v1/keys/{id}", "keys", "keys:manage"),
+    Route("POST", "/v1/keys/{id}/rotate", "keys", "keys:manage"),
+    Route("POST", "/v1/keys/rotate", "keys", ANY_KEY),
+    Route("GET", "/v1/entitlements/me", "keys", ANY_KEY),
+    Route("GET", "/v1/usage", "keys", ANY_KEY),
+)
+
+
+def routes_for_function(function: str) -> list[Route]:
+    return [r for r in ROUTES if r.function == function]
+
+
+def may_call(route: Route, scopes: frozenset[str]) -> bool:
+    return route.scope in (PUBLIC, ANY_KEY) or route.scope in scopes
+
+
+def allowed_routes(scopes: frozenset[str]) -> list[Route]:
+    """The authenticated routes a key with these scopes may call (tier features are checked later)."""
+    return [r for r in ROUTES if r.scope != PUBLIC and may_call(r, scopes)]
+
+
+def normalise_scopes(scopes: list[str] | tuple[str, ...] | frozenset[str]) -> list[str]:
+    """Known scopes only, deduplicated, in the canonical order of SCOPES."""
+    wanted = set(scopes)
+    return [s for s in SCOPES if s in wanted]

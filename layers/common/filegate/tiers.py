@@ -1,0 +1,64 @@
+"""The tier table (API.md §2) and every other product limit: one place for each number."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MB = 1024 * 1024
+GB = 1024 * MB
+
+SYNC_MAX_BYTES = 4 * MB  # sync convert in and out: Lambda's 6 MB payload limit after base64
+TEST_MODE_MAX_INPUT_BYTES = 1 * MB  # fg_test_ keys
+RATE_WINDOW_SECONDS = 60
+FREE_KEY_SIGNUPS_PER_IP_PER_HOUR = 5
+DEFAULT_KEY_SCOPES = ("convert:write", "files:read", "files:write")
+MAX_ROTATION_GRACE_SECONDS = 86_400
+
+FEATURE_BULK = "bulk"
+FEATURE_WEBHOOKS = "webhooks"
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    requests_per_minute: int
+    conversions_per_month: int
+    hard_quota: bool  # True: stop at the limit; False: count overage and allow
+    max_file_bytes: int
+    features: frozenset[str]
+    file_ttl_seconds: int
+    max_pixels: int
+    max_pdf_pages: int
+
+
+TIERS: dict[str, Tier] = {
+    "free": Tier(
+        name="free",
+        requests_per_minute=10,
+        conversions_per_month=1_000,
+        hard_quota=True,
+        max_file_bytes=25 * MB,
+        features=frozenset(),
+        file_ttl_seconds=24 * 3600,
+        max_pixels=50_000_000,
+        max_pdf_pages=50,
+    ),
+    "pro": Tier(
+        name="pro",
+        requests_per_minute=600,
+        conversions_per_month=100_000,
+        hard_quota=False,
+        max_file_bytes=2 * GB,
+        features=frozenset({FEATURE_BULK, FEATURE_WEBHOOKS}),
+        file_ttl_seconds=7 * 24 * 3600,
+        max_pixels=200_000_000,
+        max_pdf_pages=2_000,
+    ),
+}
+
+ACCOUNT_STATUSES = ("active", "suspended")
+
+
+def tier(name: str) -> Tier:
+    """The tier of that name; an unknown name (a bad row) falls back to the most restrictive tier."""
+    return TIERS.get(name, TIERS["free"])
