@@ -26,7 +26,7 @@ KEY_LENGTH = len("fg_live_") + RANDOM_CHARS + CHECKSUM_CHARS
 # Longest Authorization header worth parsing: "Basic " + base64 of "<key>:" with room to spare.
 MAX_HEADER_LENGTH = 256
 
-_KEY_RE = re.compile(r"^fg_(live|test)_[a-z2-7]{%d}$" % (RANDOM_CHARS + CHECKSUM_CHARS))
+_KEY_RE = re.compile(rf"^fg_(live|test)_[a-z2-7]{{{RANDOM_CHARS + CHECKSUM_CHARS}}}$")
 
 
 def _base32_digits(value: int, width: int) -> str:

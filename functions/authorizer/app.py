@@ -1,0 +1,46 @@
+"""API Gateway REQUEST authorizer: API key → IAM policy over every route the key may call.
+
+Kept free of FastAPI and the X-Ray SDK: it runs on every cache miss, and its cold start is on the
+request path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerRequestEvent,
+)
+
+from filegate import authorizer
+from filegate.clock import utcnow
+from filegate.db import bind_core_tables
+from filegate.observability import instrument, logger
+from filegate.settings import AuthorizerSettings
+
+settings = AuthorizerSettings.from_env()
+bind_core_tables(settings.accounts_table, settings.keys_table, settings.counters_table, settings.aws_region)
+
+
+def authorize(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+    request = APIGatewayAuthorizerRequestEvent(event)
+    header = request.get_header_value("Authorization", case_sensitive=False)
+    source_ip = request.request_context.identity.source_ip
+    try:
+        caller = authorizer.authenticate(header, source_ip, utcnow())
+    except authorizer.Unauthorized as exc:
+        logger.info("key refused", extra={"reason": str(exc)})
+        # The one message API Gateway maps to 401 (the UNAUTHORIZED gateway response).
+        raise Exception("Unauthorized") from None
+    logger.info(
+        "key accepted",
+        extra={
+            "key_id": caller.context.key_id,
+            "key_prefix": caller.context.key_prefix,
+            "suspended": caller.suspended,
+        },
+    )
+    return authorizer.policy_for(caller, request.method_arn)
+
+
+handler = instrument(authorize, trace=False)

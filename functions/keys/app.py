@@ -1,0 +1,168 @@
+"""Keys and account: sign-up, key management, entitlements, usage, health."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Query, Request, Response
+from mangum import Mangum
+from pydantic import BaseModel, ConfigDict, Field
+
+from filegate import key_management, usage
+from filegate.auth import AuthContext
+from filegate.cacheflush import flush_authorizer_cache
+from filegate.clock import parse_iso, utcnow
+from filegate.db import bind_core_tables
+from filegate.errors import InvalidRequest
+from filegate.observability import instrument
+from filegate.settings import KeysSettings
+from filegate.tiers import MAX_ROTATION_GRACE_SECONDS
+from filegate.tiers import tier as tier_named
+from filegate.web import api_stage, caller, create_app, parse_body, source_ip
+
+settings = KeysSettings.from_env()
+bind_core_tables(
+    settings.accounts_table,
+    settings.keys_table,
+    settings.counters_table,
+    settings.aws_region,
+    emails=settings.emails_table,
+)
+app = create_app("FileGate keys")
+Caller = Annotated[AuthContext, Depends(caller)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FreeKeyRequest(_Body):
+    email: str = Field(max_length=254)
+
+
+class CreateKeyRequest(_Body):
+    name: str = Field(max_length=100)
+    scopes: list[str] | None = Field(default=None, max_length=20)
+    allowed_ips: list[str] | None = Field(default=None, max_length=100)
+    expires_at: datetime | None = None
+    mode: Literal["live", "test"] = "live"
+
+
+class UpdateKeyRequest(_Body):
+    name: str | None = Field(default=None, max_length=100)
+    scopes: list[str] | None = Field(default=None, max_length=20)
+    allowed_ips: list[str] | None = Field(default=None, max_length=100)
+
+
+class RotateRequest(_Body):
+    grace_seconds: int = Field(default=0, ge=0, le=MAX_ROTATION_GRACE_SECONDS)
+
+
+def _flusher(request: Request) -> key_management.Flush:
+    api_id, stage = api_stage(request)
+    return lambda: flush_authorizer_cache(
+        api_id,
+        stage,
+        attempts=settings.cache_flush_attempts,
+        base_delay=settings.cache_flush_base_delay_seconds,
+    )
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else parse_iso(value.isoformat())
+
+
+@app.get("/v1/health")
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.post("/v1/keys/free", status_code=201)
+async def free_key(request: Request) -> dict[str, Any]:
+    body = await parse_body(request, FreeKeyRequest)
+    _, issued = key_management.create_free_account(body.email, source_ip(request), utcnow())
+    plan = tier_named("free")
+    return {
+        "api_key": issued.raw_key,
+        "key_id": issued.record.key_id,
+        "plan": plan.name,
+        "monthly_limit": plan.conversions_per_month,
+        "message": "Save this key — it will not be shown again.",
+    }
+
+
+@app.get("/v1/keys")
+def list_keys(
+    who: Caller,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> dict[str, Any]:
+    return key_management.list_keys(who, limit=limit, cursor=cursor)
+
+
+@app.post("/v1/keys", status_code=201)
+async def create_key(request: Request, who: Caller) -> dict[str, Any]:
+    body = await parse_body(request, CreateKeyRequest)
+    issued = key_management.create_key(
+        who,
+        name=body.name,
+        scopes=body.scopes,
+        allowed_ips=body.allowed_ips,
+        expires_at=_utc(body.expires_at),
+        mode=body.mode,
+        now=utcnow(),
+    )
+    return issued.as_json()
+
+
+@app.patch("/v1/keys/{key_id}")
+async def update_key(key_id: str, request: Request, who: Caller) -> dict[str, Any]:
+    body = await parse_body(request, UpdateKeyRequest)
+    return key_management.update_key(
+        who, key_id, name=body.name, scopes=body.scopes, allowed_ips=body.allowed_ips, flush=_flusher(request)
+    )
+
+
+@app.delete("/v1/keys/{key_id}", status_code=204)
+def revoke_key(key_id: str, request: Request, who: Caller) -> Response:
+    key_management.revoke_key(who, key_id, now=utcnow(), flush=_flusher(request))
+    return Response(status_code=204)
+
+
+@app.post("/v1/keys/rotate", status_code=201)
+async def rotate_own_key(request: Request, who: Caller) -> dict[str, Any]:
+    body = await parse_body(request, RotateRequest)
+    issued = key_management.rotate_key(
+        who, who.key_id, grace_seconds=body.grace_seconds, now=utcnow(), flush=_flusher(request)
+    )
+    return issued.as_json()
+
+
+@app.post("/v1/keys/{key_id}/rotate", status_code=201)
+async def rotate_key(key_id: str, request: Request, who: Caller) -> dict[str, Any]:
+    body = await parse_body(request, RotateRequest)
+    issued = key_management.rotate_key(
+        who, key_id, grace_seconds=body.grace_seconds, now=utcnow(), flush=_flusher(request)
+    )
+    return issued.as_json()
+
+
+@app.get("/v1/entitlements/me")
+def entitlements(who: Caller) -> dict[str, Any]:
+    return key_management.entitlements(who, utcnow())
+
+
+@app.get("/v1/usage")
+def usage_report(
+    who: Caller,
+    from_: Annotated[str | None, Query(alias="from", max_length=7)] = None,
+    to: Annotated[str | None, Query(max_length=7)] = None,
+) -> dict[str, Any]:
+    try:
+        return usage.report(who.account_id, from_, to, utcnow())
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from exc
+
+
+handler = instrument(Mangum(app, lifespan="off"))

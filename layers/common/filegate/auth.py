@@ -1,0 +1,61 @@
+"""What the authorizer knows about a caller, and how it travels to the functions.
+
+API Gateway hands the authorizer's ``context`` to every function as ``requestContext.authorizer``; REST
+APIs deliver its values as strings, so everything here is written and read as strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from filegate.clock import iso, parse_iso
+
+
+@dataclass(frozen=True)
+class AuthContext:
+    account_id: str
+    key_id: str
+    key_prefix: str
+    tier: str
+    scopes: frozenset[str]
+    test_mode: bool
+    # When the key stops working (rotation grace end, expiry): a cached policy must not outlive it.
+    valid_until: datetime | None = None
+
+    def to_authorizer_context(self) -> dict[str, str]:
+        return {
+            "account_id": self.account_id,
+            "key_id": self.key_id,
+            "key_prefix": self.key_prefix,
+            "tier": self.tier,
+            "scopes": " ".join(sorted(self.scopes)),
+            "test_mode": "true" if self.test_mode else "false",
+            "valid_until": iso(self.valid_until) or "",
+        }
+
+    @classmethod
+    def from_authorizer_context(cls, context: dict[str, object] | None) -> AuthContext | None:
+        """None when the request carries no (complete) authorizer context."""
+        if not context:
+            return None
+        try:
+            account_id = str(context["account_id"])
+            key_id = str(context["key_id"])
+        except KeyError:
+            return None
+        if not account_id or not key_id:
+            return None
+        valid_until_raw = str(context.get("valid_until") or "")
+        return cls(
+            account_id=account_id,
+            key_id=key_id,
+            key_prefix=str(context.get("key_prefix", "")),
+            tier=str(context.get("tier", "free")),
+            scopes=frozenset(str(context.get("scopes", "")).split()),
+            test_mode=str(context.get("test_mode", "false")).lower() == "true",
+            valid_until=parse_iso(valid_until_raw) if valid_until_raw else None,
+        )
+
+    def is_valid_at(self, now: datetime) -> bool:
+        return self.valid_until is None or now < self.valid_until

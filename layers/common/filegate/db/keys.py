@@ -1,0 +1,163 @@
+"""The API keys table. Keyed by key_id, itself derived from the key's digest (filegate.apikeys)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from pynamodb.attributes import ListAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+
+class ByAccountIndex(GlobalSecondaryIndex["KeyRecord"]):
+    class Meta:
+        index_name = "by_account"
+        projection = AllProjection()
+
+    account_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class KeyRecord(Model):
+    class Meta:
+        table_name = "unbound-keys"
+
+    key_id = UnicodeAttribute(hash_key=True)
+    key_hash = UnicodeAttribute()  # SHA-256 hex of the raw key; the raw key is never stored
+    key_prefix = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    mode = UnicodeAttribute(default="live")
+    scopes = ListAttribute(of=UnicodeAttribute, default=list)
+    allowed_ips = ListAttribute(of=UnicodeAttribute, default=list)
+    created_at = UTCDateTimeAttribute()
+    last_used_at = UTCDateTimeAttribute(null=True)
+    expires_at = UTCDateTimeAttribute(null=True)
+    revoked_at = UTCDateTimeAttribute(null=True)
+
+    by_account = ByAccountIndex()
+
+
+class KeyChanged(Exception):
+    """The key changed (or vanished) between read and write."""
+
+
+def get(key_id: str) -> KeyRecord | None:
+    try:
+        return KeyRecord.get(key_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def get_owned(account_id: str, key_id: str) -> KeyRecord | None:
+    """The key, only if that account owns it: another account's id reads as absent."""
+    record = get(key_id)
+    if record is None or record.account_id != account_id:
+        return None
+    return record
+
+
+def put_new(record: KeyRecord) -> None:
+    try:
+        record.save(condition=KeyRecord.key_id.does_not_exist())
+    except PutError as exc:
+        raise KeyChanged(record.key_id) from exc
+
+
+def _encode_cursor(last_key: dict[str, Any] | None) -> str | None:
+    if not last_key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    """Raises ValueError for a cursor that is not one of ours."""
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except Exception as exc:
+        raise ValueError("cursor") from exc
+    if not isinstance(value, dict):
+        raise ValueError("cursor")
+    return value
+
+
+def list_for_account(
+    account_id: str, *, limit: int, cursor: dict[str, Any] | None
+) -> tuple[list[KeyRecord], str | None]:
+    """One page of the account's keys, newest first, and the cursor of the next page."""
+    result = KeyRecord.by_account.query(
+        account_id, scan_index_forward=False, limit=limit, last_evaluated_key=cursor
+    )
+    items: list[KeyRecord] = []
+    iterator: Iterator[KeyRecord] = iter(result)
+    for item in iterator:
+        items.append(item)
+        if len(items) >= limit:
+            break
+    last = result.last_evaluated_key if len(items) >= limit else None
+    if last is not None and items:
+        # Resume after the last item we return, not wherever the page ended.
+        last = {
+            "key_id": {"S": items[-1].key_id},
+            "account_id": {"S": account_id},
+            "created_at": {"S": KeyRecord.created_at.serialize(items[-1].created_at)},
+        }
+    return items, _encode_cursor(last)
+
+
+def update_fields(record: KeyRecord, **fields: Any) -> None:
+    actions = [getattr(KeyRecord, name).set(value) for name, value in fields.items()]
+    try:
+        record.update(actions=actions, condition=KeyRecord.key_id.exists())
+    except UpdateError as exc:
+        raise KeyChanged(record.key_id) from exc
+
+
+def revoke(record: KeyRecord, at: datetime) -> None:
+    """Set revoked_at to ``at`` unless the key is already dead earlier."""
+    condition = KeyRecord.revoked_at.does_not_exist() | (KeyRecord.revoked_at > at)
+    try:
+        record.update(actions=[KeyRecord.revoked_at.set(at)], condition=condition)
+    except UpdateError as exc:
+        if _is_condition_failure(exc):
+            return  # already revoked at or before `at`: nothing to do
+        raise
+
+
+def replace(old: KeyRecord, new: KeyRecord, old_revoked_at: datetime, now: datetime) -> None:
+    """Rotation: the new key exists and the old one dies at ``old_revoked_at``, atomically.
+
+    Fails with KeyChanged when the old key is already dead (a second rotation racing the first).
+    """
+    connection = Connection(region=KeyRecord.Meta.region)
+    alive = KeyRecord.revoked_at.does_not_exist() | (KeyRecord.revoked_at > now)
+    try:
+        with TransactWrite(connection=connection) as tx:
+            tx.save(new, condition=KeyRecord.key_id.does_not_exist())
+            tx.update(old, actions=[KeyRecord.revoked_at.set(old_revoked_at)], condition=alive)
+    except TransactWriteError as exc:
+        raise KeyChanged(old.key_id) from exc
+
+
+def touch_last_used(key_id: str, minute: datetime) -> None:
+    """Record use to the minute: a conditional write that is a no-op within the same minute."""
+    record = KeyRecord(key_id)
+    condition = KeyRecord.key_id.exists() & (
+        KeyRecord.last_used_at.does_not_exist() | (KeyRecord.last_used_at < minute)
+    )
+    try:
+        record.update(actions=[KeyRecord.last_used_at.set(minute)], condition=condition)
+    except UpdateError as exc:
+        if not _is_condition_failure(exc):
+            raise
+
+
+def _is_condition_failure(exc: Exception) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"

@@ -1,0 +1,298 @@
+"""Accounts and keys (API.md §5 "Keys and account"): the domain behind the keys function.
+
+Every change that alters what a key may do calls ``flush`` (API Gateway's authorizer cache flush) before
+returning, so it applies on the very next request.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from filegate import apikeys, errors, ipallow, limits
+from filegate.auth import AuthContext
+from filegate.clock import iso
+from filegate.db import accounts as accounts_table
+from filegate.db import keys as keys_table
+from filegate.routes import SCOPES, normalise_scopes
+from filegate.tiers import (
+    DEFAULT_KEY_SCOPES,
+    MAX_ROTATION_GRACE_SECONDS,
+    SYNC_MAX_BYTES,
+    TEST_MODE_MAX_INPUT_BYTES,
+    tier,
+)
+
+Flush = Callable[[], None]
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+MAX_EMAIL_LENGTH = 254
+MAX_NAME_LENGTH = 100
+FIRST_KEY_NAME = "default"
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A key as returned by every call that creates one: the raw key, exactly once."""
+
+    raw_key: str
+    record: keys_table.KeyRecord
+
+    def as_json(self) -> dict[str, Any]:
+        return {"api_key": self.raw_key, **key_json(self.record, created=True)}
+
+
+def key_json(record: keys_table.KeyRecord, *, created: bool = False) -> dict[str, Any]:
+    """A key's public view. Never the hash, never the raw key."""
+    body: dict[str, Any] = {
+        "id": record.key_id,
+        "name": record.name,
+        "key_prefix": record.key_prefix,
+        "scopes": list(record.scopes),
+        "allowed_ips": list(record.allowed_ips),
+        "created_at": iso(record.created_at),
+        "last_used_at": iso(record.last_used_at),
+        "expires_at": iso(record.expires_at),
+        "revoked_at": iso(record.revoked_at),
+    }
+    if created:
+        # API.md: every response that creates a key has exactly this shape.
+        return {
+            "key_id": record.key_id,
+            "name": record.name,
+            "key_prefix": record.key_prefix,
+            "scopes": list(record.scopes),
+            "allowed_ips": list(record.allowed_ips),
+            "expires_at": iso(record.expires_at),
+            "created_at": iso(record.created_at),
+        }
+    return body
+
+
+def _new_key_record(
+    *,
+    account_id: str,
+    name: str,
+    scopes: list[str],
+    allowed_ips: list[str],
+    expires_at: datetime | None,
+    mode: apikeys.Mode,
+    now: datetime,
+) -> IssuedKey:
+    raw = apikeys.generate(mode)
+    key_digest = apikeys.digest(raw)
+    record = keys_table.KeyRecord(
+        apikeys.key_id_for_digest(key_digest),
+        key_hash=key_digest,
+        key_prefix=apikeys.display_prefix(raw),
+        account_id=account_id,
+        name=name,
+        mode=mode,
+        scopes=scopes,
+        allowed_ips=allowed_ips,
+        created_at=now,
+        expires_at=expires_at,
+    )
+    return IssuedKey(raw, record)
+
+
+def normalise_email(email: str) -> str:
+    value = email.strip().lower()
+    if len(value) > MAX_EMAIL_LENGTH or not EMAIL_RE.match(value):
+        raise errors.InvalidRequest("email: not a valid email address.")
+    return value
+
+
+def create_free_account(email: str, source_ip: str, now: datetime) -> tuple[str, IssuedKey]:
+    """A new free account and its first key, which carries every scope. Limited per source IP."""
+    address = normalise_email(email)
+    limits.hit_signup_limit(source_ip, now)
+    return _create_account(address, "free", now)
+
+
+def create_account_for_operator(email: str, tier_name: str, now: datetime) -> tuple[str, IssuedKey]:
+    """Admin path: like the free sign-up, with a chosen tier and no per-IP limit."""
+    return _create_account(normalise_email(email), tier_name, now)
+
+
+def _create_account(address: str, tier_name: str, now: datetime) -> tuple[str, IssuedKey]:
+    account_id = "acct_" + secrets.token_hex(10)
+    issued = _new_key_record(
+        account_id=account_id,
+        name=FIRST_KEY_NAME,
+        scopes=list(SCOPES),
+        allowed_ips=[],
+        expires_at=None,
+        mode="live",
+        now=now,
+    )
+    account = accounts_table.AccountRecord(
+        account_id, email=address, tier=tier_name, status="active", created_at=now
+    )
+    try:
+        accounts_table.create_with_key(account, issued.record)
+    except accounts_table.EmailAlreadyUsed as exc:
+        raise errors.EmailTaken() from exc
+    return account_id, issued
+
+
+def validate_scopes(requested: list[str], caller: AuthContext) -> list[str]:
+    unknown = [s for s in requested if s not in SCOPES]
+    if unknown:
+        raise errors.InvalidRequest(f"scopes: unknown scope {unknown[0]!r}.")
+    beyond = [s for s in requested if s not in caller.scopes]
+    if beyond:
+        raise errors.InsufficientScope(f"This key may not grant scope {beyond[0]!r}, which it lacks.")
+    return normalise_scopes(requested)
+
+
+def validate_allowed_ips(entries: list[str]) -> list[str]:
+    try:
+        return ipallow.normalise(entries)
+    except ValueError as exc:
+        raise errors.InvalidRequest(f"allowed_ips: {exc}.") from exc
+
+
+def validate_name(name: str) -> str:
+    value = name.strip()
+    if not value or len(value) > MAX_NAME_LENGTH:
+        raise errors.InvalidRequest(f"name: must be 1 to {MAX_NAME_LENGTH} characters.")
+    return value
+
+
+def create_key(
+    caller: AuthContext,
+    *,
+    name: str,
+    scopes: list[str] | None,
+    allowed_ips: list[str] | None,
+    expires_at: datetime | None,
+    mode: apikeys.Mode,
+    now: datetime,
+) -> IssuedKey:
+    if expires_at is not None and expires_at <= now:
+        raise errors.InvalidRequest("expires_at: must be in the future.")
+    chosen = list(DEFAULT_KEY_SCOPES) if scopes is None else scopes
+    issued = _new_key_record(
+        account_id=caller.account_id,
+        name=validate_name(name),
+        scopes=validate_scopes(chosen, caller),
+        allowed_ips=validate_allowed_ips(allowed_ips or []),
+        expires_at=expires_at,
+        mode=mode,
+        now=now,
+    )
+    keys_table.put_new(issued.record)
+    return issued
+
+
+def list_keys(caller: AuthContext, *, limit: int, cursor: str | None) -> dict[str, Any]:
+    start = None
+    if cursor:
+        try:
+            start = keys_table.decode_cursor(cursor)
+        except ValueError as exc:
+            raise errors.InvalidRequest("cursor: not a valid cursor.") from exc
+        if start.get("account_id", {}).get("S") != caller.account_id:
+            raise errors.InvalidRequest("cursor: not a valid cursor.")
+    records, next_cursor = keys_table.list_for_account(caller.account_id, limit=limit, cursor=start)
+    return {"data": [key_json(r) for r in records], "next_cursor": next_cursor}
+
+
+def _owned(caller: AuthContext, key_id: str) -> keys_table.KeyRecord:
+    record = keys_table.get_owned(caller.account_id, key_id)
+    if record is None:
+        raise errors.NotFound("No such key.")
+    return record
+
+
+def update_key(
+    caller: AuthContext,
+    key_id: str,
+    *,
+    name: str | None,
+    scopes: list[str] | None,
+    allowed_ips: list[str] | None,
+    flush: Flush,
+) -> dict[str, Any]:
+    record = _owned(caller, key_id)
+    fields: dict[str, Any] = {}
+    if name is not None:
+        fields["name"] = validate_name(name)
+    if scopes is not None:
+        fields["scopes"] = validate_scopes(scopes, caller)
+    if allowed_ips is not None:
+        fields["allowed_ips"] = validate_allowed_ips(allowed_ips)
+    if fields:
+        try:
+            keys_table.update_fields(record, **fields)
+        except keys_table.KeyChanged as exc:
+            raise errors.NotFound("No such key.") from exc
+        for field, value in fields.items():
+            setattr(record, field, value)
+        if "scopes" in fields or "allowed_ips" in fields:
+            flush()
+    return key_json(record)
+
+
+def revoke_key(caller: AuthContext, key_id: str, *, now: datetime, flush: Flush) -> None:
+    """Dead at once; revoking a dead key again changes nothing (idempotent)."""
+    record = _owned(caller, key_id)
+    keys_table.revoke(record, now)
+    flush()
+
+
+def rotate_key(
+    caller: AuthContext, key_id: str, *, grace_seconds: int, now: datetime, flush: Flush
+) -> IssuedKey:
+    """A new key with the same name, scopes, allowlist, expiry and mode; the old one dies after the grace."""
+    if not 0 <= grace_seconds <= MAX_ROTATION_GRACE_SECONDS:
+        raise errors.InvalidRequest(f"grace_seconds: must be 0 to {MAX_ROTATION_GRACE_SECONDS}.")
+    old = _owned(caller, key_id)
+    if old.revoked_at is not None and old.revoked_at <= now:
+        raise errors.NotFound("No such key.")  # a dead key is gone for every purpose
+    if old.expires_at is not None and old.expires_at <= now:
+        raise errors.NotFound("No such key.")
+    issued = _new_key_record(
+        account_id=old.account_id,
+        name=old.name,
+        scopes=list(old.scopes),
+        allowed_ips=list(old.allowed_ips),
+        expires_at=old.expires_at,
+        mode="test" if old.mode == "test" else "live",
+        now=now,
+    )
+    old_dies_at = now + timedelta(seconds=grace_seconds)
+    if old.revoked_at is not None and old.revoked_at < old_dies_at:
+        old_dies_at = old.revoked_at  # a rotation never extends an earlier grace
+    try:
+        keys_table.replace(old, issued.record, old_dies_at, now)
+    except keys_table.KeyChanged as exc:
+        raise errors.Conflict("The key changed while it was being rotated; retry.") from exc
+    flush()
+    return issued
+
+
+def entitlements(caller: AuthContext, now: datetime) -> dict[str, Any]:
+    plan = tier(caller.tier)
+    used = limits.conversions_this_month(caller.account_id, now)
+    return {
+        "account_id": caller.account_id,
+        "tier": plan.name,
+        "key": {"id": caller.key_id, "key_prefix": caller.key_prefix, "scopes": sorted(caller.scopes)},
+        "limits": {
+            "requests_per_minute": plan.requests_per_minute,
+            "conversions_per_month": plan.conversions_per_month,
+            "max_file_bytes": TEST_MODE_MAX_INPUT_BYTES if caller.test_mode else plan.max_file_bytes,
+            "sync_max_bytes": SYNC_MAX_BYTES,
+        },
+        "usage": {
+            "period": now.strftime("%Y-%m"),
+            "conversions": used,
+            "remaining": max(plan.conversions_per_month - used, 0),
+        },
+    }

@@ -1,0 +1,210 @@
+"""What every HTTP function shares: the FastAPI app, its error bodies, the caller and metering.
+
+Functions never read a client header for identity: the caller is the authorizer's context, which API
+Gateway puts in the event (Mangum exposes it as ``request.scope["aws.event"]``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, TypeVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from filegate import errors, limits
+from filegate.auth import AuthContext
+from filegate.clock import minute_floor, utcnow
+from filegate.db import keys as keys_table
+from filegate.observability import logger
+from filegate.tiers import tier
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+EXTRA_HEADERS = "filegate_headers"  # request.state key: headers every response of this request carries
+
+
+def request_id(request: Request) -> str:
+    event = request.scope.get("aws.event") or {}
+    return str((event.get("requestContext") or {}).get("requestId", ""))
+
+
+def api_stage(request: Request) -> tuple[str, str]:
+    """This API's id and stage, from the event (no template cycle between functions and the API)."""
+    context = (request.scope.get("aws.event") or {}).get("requestContext") or {}
+    return str(context.get("apiId", "")), str(context.get("stage", ""))
+
+
+def source_ip(request: Request) -> str:
+    context = (request.scope.get("aws.event") or {}).get("requestContext") or {}
+    return str((context.get("identity") or {}).get("sourceIp", ""))
+
+
+def _add_headers(request: Request, headers: dict[str, str]) -> None:
+    current: dict[str, str] = getattr(request.state, EXTRA_HEADERS, {})
+    setattr(request.state, EXTRA_HEADERS, {**current, **headers})
+
+
+def error_response(request: Request, error: errors.ApiError) -> JSONResponse:
+    rid = request_id(request)
+    return JSONResponse(
+        errors.error_body(error.code, error.message, rid),
+        status_code=error.status,
+        headers={**error.headers, "X-Request-Id": rid},
+    )
+
+
+class _ResponseHeaders:
+    """Pure ASGI middleware: X-Request-Id and the request's metering headers on every response."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                event = scope.get("aws.event") or {}
+                rid = str((event.get("requestContext") or {}).get("requestId", ""))
+                extra: dict[str, str] = (scope.get("state") or {}).get(EXTRA_HEADERS, {})
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                added = [(b"x-request-id", rid.encode())] if rid else []
+                added += [
+                    (k.lower().encode(), v.encode()) for k, v in extra.items() if k.lower() not in present
+                ]
+                message["headers"] = list(message.get("headers", [])) + added
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(title: str) -> FastAPI:
+    """A FastAPI app whose every error, ours or the framework's, is API.md's error body."""
+    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(errors.ApiError)
+    async def _api_error(request: Request, exc: errors.ApiError) -> JSONResponse:
+        return error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(request, errors.InvalidRequest(describe_validation_error(exc)))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return error_response(request, errors.NotFound("No such route."))
+        if exc.status_code == 405:
+            return error_response(request, errors.NotFound("No such route."))
+        return error_response(request, errors.InvalidRequest(str(exc.detail)))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error", extra={"request_id": request_id(request)})
+        return error_response(request, errors.InternalError())
+
+    app.add_middleware(_ResponseHeaders)
+    return app
+
+
+def describe_validation_error(exc: RequestValidationError | ValidationError) -> str:
+    """'field: problem.' for the first problem, naming the field as the client sent it."""
+    problems = exc.errors()
+    if not problems:
+        return "The request is malformed."
+    first = problems[0]
+    location = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    kind = str(first.get("type", ""))
+    if kind == "json_invalid":
+        return "Malformed JSON body."
+    if not location:
+        return (
+            "The request body must be a JSON object."
+            if kind in ("model_attributes_type", "dict_type")
+            else str(first.get("msg", "The request is malformed."))
+        )
+    field = ".".join(location)
+    message = str(first.get("msg", "invalid")).rstrip(".")
+    return f"{field}: {message[0].lower() + message[1:] if message else 'invalid'}."
+
+
+# ------------------------------------------------------------------ the caller
+
+_last_used_written: dict[str, Any] = {}
+
+
+def _touch_last_used(context: AuthContext) -> None:
+    """Keep last_used_at to the minute: at most one conditional write per key per minute per container."""
+    minute = minute_floor(utcnow())
+    if _last_used_written.get(context.key_id) == minute:
+        return
+    keys_table.touch_last_used(context.key_id, minute)
+    _last_used_written[context.key_id] = minute
+
+
+def caller(request: Request) -> AuthContext:
+    """The authenticated caller, metered: FastAPI dependency for every route that takes a key.
+
+    Counts the request against the account's per-minute limit and sets the RateLimit headers.
+    """
+    event = request.scope.get("aws.event") or {}
+    context = AuthContext.from_authorizer_context((event.get("requestContext") or {}).get("authorizer"))
+    now = utcnow()
+    if context is None or not context.is_valid_at(now):
+        # No authorizer context (misconfigured route) or a cached policy outliving the key's grace/expiry.
+        raise errors.InvalidApiKey()
+    try:
+        state = limits.hit_rate_limit(context.account_id, tier(context.tier), now)
+    except errors.RateLimited as exc:
+        _add_headers(request, exc.headers)
+        raise
+    _add_headers(request, state.headers())
+    _touch_last_used(context)
+    logger.append_keys(account_id=context.account_id, key_id=context.key_id, key_prefix=context.key_prefix)
+    return context
+
+
+def require_scope(context: AuthContext, scope: str, method: str, path: str) -> None:
+    """Defence in depth behind the authorizer's policy."""
+    if scope not in context.scopes:
+        raise errors.InsufficientScope(f"This key may not call {method} {path}.")
+
+
+def require_feature(context: AuthContext, feature: str) -> None:
+    if feature not in tier(context.tier).features:
+        raise errors.TierRequired(f"Your plan ({context.tier}) does not include {feature}; upgrade to pro.")
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, or 400 invalid_request."""
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.InvalidRequest("Malformed JSON body.") from exc
+    if not isinstance(value, dict):
+        raise errors.InvalidRequest("The request body must be a JSON object.")
+    return value
+
+
+BodyModel = TypeVar("BodyModel", bound=BaseModel)
+
+
+async def parse_body(request: Request, model: type[BodyModel]) -> BodyModel:
+    """The JSON body validated against ``model``; 400 invalid_request naming the first bad field."""
+    try:
+        return model.model_validate(await json_body(request))
+    except ValidationError as exc:
+        raise errors.InvalidRequest(describe_validation_error(exc)) from exc
