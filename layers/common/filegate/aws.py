@@ -19,7 +19,7 @@ def client(service: str) -> Any:
             if service not in _clients:
                 import boto3  # deferred: the authorizer never pays for it unless it needs a client
 
-                _clients[service] = boto3.session.Session().client(service)
+                _clients[service] = boto3.session.Session().client(service)  # type: ignore[call-overload]
     return _clients[service]
 
 

@@ -20,10 +20,12 @@ from filegate.db import accounts as accounts_table
 from filegate.db import keys as keys_table
 from filegate.routes import SCOPES, normalise_scopes
 from filegate.tiers import (
+    ACCOUNT_STATUSES,
     DEFAULT_KEY_SCOPES,
     MAX_ROTATION_GRACE_SECONDS,
     SYNC_MAX_BYTES,
     TEST_MODE_MAX_INPUT_BYTES,
+    TIERS,
     tier,
 )
 
@@ -296,3 +298,21 @@ def entitlements(caller: AuthContext, now: datetime) -> dict[str, Any]:
             "remaining": max(plan.conversions_per_month - used, 0),
         },
     }
+
+
+def set_account_tier(account_id: str, tier_name: str, *, now: datetime, flush: Flush) -> None:
+    """Operator change of plan; applies on the next request."""
+    if tier_name not in TIERS:
+        raise errors.InvalidRequest(f"tier: must be one of {', '.join(TIERS)}.")
+    if not accounts_table.update(account_id, now=now, tier=tier_name):
+        raise errors.NotFound("No such account.")
+    flush()
+
+
+def set_account_status(account_id: str, status: str, *, now: datetime, flush: Flush) -> None:
+    """Suspend or reactivate an account; applies on the next request."""
+    if status not in ACCOUNT_STATUSES:
+        raise errors.InvalidRequest(f"status: must be one of {', '.join(ACCOUNT_STATUSES)}.")
+    if not accounts_table.update(account_id, now=now, status=status):
+        raise errors.NotFound("No such account.")
+    flush()

@@ -7,6 +7,7 @@ from datetime import datetime
 from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -47,7 +48,7 @@ def get(account_id: str) -> AccountRecord | None:
 def create_with_key(account: AccountRecord, key: KeyRecord) -> None:
     """Account, its email claim and its first key, all or nothing."""
     claim = EmailRecord(account.email, account_id=account.account_id)
-    connection = Connection(region=AccountRecord.Meta.region)
+    connection = Connection(region=getattr(AccountRecord.Meta, "region", None))
     try:
         with TransactWrite(connection=connection) as tx:
             tx.save(claim, condition=EmailRecord.email.does_not_exist())
@@ -66,7 +67,7 @@ def update(account_id: str, *, now: datetime, tier: str | None = None, status: s
     record = get(account_id)
     if record is None:
         return False
-    actions = [AccountRecord.updated_at.set(now)]
+    actions: list[Action] = [AccountRecord.updated_at.set(now)]
     if tier is not None:
         actions.append(AccountRecord.tier.set(tier))
     if status is not None:

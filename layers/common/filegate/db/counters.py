@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 
@@ -14,16 +15,16 @@ class CounterRecord(Model):
         table_name = "unbound-counters"
 
     counter_id = UnicodeAttribute(hash_key=True)
-    count = NumberAttribute(default=0)
+    value = NumberAttribute(default=0)  # not "count": that name is Model.count()
     expires_at = TTLAttribute(null=True)
 
 
 def increment(counter_id: str, *, expires_at: datetime, limit: int | None = None, by: int = 1) -> int | None:
     """Add ``by`` and return the new count; None (and no change) when that would pass ``limit``."""
-    actions = [CounterRecord.count.add(by), CounterRecord.expires_at.set(expires_at)]
+    actions: list[Action] = [CounterRecord.value.add(by), CounterRecord.expires_at.set(expires_at)]
     condition = None
     if limit is not None:
-        condition = CounterRecord.count.does_not_exist() | (CounterRecord.count <= limit - by)
+        condition = CounterRecord.value.does_not_exist() | (CounterRecord.value <= limit - by)
     record = CounterRecord(counter_id)
     try:
         record.update(actions=actions, condition=condition)
@@ -31,7 +32,7 @@ def increment(counter_id: str, *, expires_at: datetime, limit: int | None = None
         if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
             return None
         raise
-    return int(record.count)
+    return int(record.value)
 
 
 def decrement(counter_id: str, *, by: int = 1) -> None:
@@ -39,8 +40,8 @@ def decrement(counter_id: str, *, by: int = 1) -> None:
     record = CounterRecord(counter_id)
     try:
         record.update(
-            actions=[CounterRecord.count.add(-by)],
-            condition=CounterRecord.count.exists() & (CounterRecord.count >= by),
+            actions=[CounterRecord.value.add(-by)],
+            condition=CounterRecord.value.exists() & (CounterRecord.value >= by),
         )
     except UpdateError as exc:
         if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
@@ -54,5 +55,5 @@ def read_many(counter_ids: list[str], now: datetime) -> dict[str, int]:
         for record in CounterRecord.batch_get(counter_ids[start : start + 100]):
             if record.expires_at is not None and record.expires_at <= now:
                 continue
-            values[record.counter_id] = int(record.count)
+            values[record.counter_id] = int(record.value)
     return values

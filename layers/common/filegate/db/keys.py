@@ -35,8 +35,8 @@ class KeyRecord(Model):
     account_id = UnicodeAttribute()
     name = UnicodeAttribute()
     mode = UnicodeAttribute(default="live")
-    scopes = ListAttribute(of=UnicodeAttribute, default=list)
-    allowed_ips = ListAttribute(of=UnicodeAttribute, default=list)
+    scopes: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    allowed_ips: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     created_at = UTCDateTimeAttribute()
     last_used_at = UTCDateTimeAttribute(null=True)
     expires_at = UTCDateTimeAttribute(null=True)
@@ -136,7 +136,7 @@ def replace(old: KeyRecord, new: KeyRecord, old_revoked_at: datetime, now: datet
 
     Fails with KeyChanged when the old key is already dead (a second rotation racing the first).
     """
-    connection = Connection(region=KeyRecord.Meta.region)
+    connection = Connection(region=getattr(KeyRecord.Meta, "region", None))
     alive = KeyRecord.revoked_at.does_not_exist() | (KeyRecord.revoked_at > now)
     try:
         with TransactWrite(connection=connection) as tx:

@@ -1,0 +1,1 @@
+"""filegate-admin: operator commands against a deployed stack or the local stack."""

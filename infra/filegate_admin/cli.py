@@ -1,0 +1,153 @@
+"""filegate-admin: create accounts, change an account's tier or status.
+
+Against AWS it finds the stack from samconfig.toml (``--env``) and reads the table names and API id from
+the stack's outputs; with ``--local`` it reads them from the running local stack's state file. Tier and
+status changes flush the API's authorizer cache, exactly as key changes do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Target:
+    outputs: dict[str, str]
+    region: str
+    environ: dict[str, str]  # endpoint overrides for the local stack; empty for AWS
+
+    def output(self, name: str) -> str:
+        try:
+            return self.outputs[name]
+        except KeyError:
+            raise SystemExit(
+                f"filegate-admin: the stack has no output {name!r}; deploy the current template."
+            ) from None
+
+
+def _samconfig(path: Path, env: str) -> dict[str, Any]:
+    if not path.exists():
+        raise SystemExit(f"filegate-admin: {path} not found; pass --stack-name and --region.")
+    config = tomllib.loads(path.read_text())
+    section = config.get(env, {})
+    params: dict[str, Any] = {}
+    for command in ("global", "deploy"):
+        params.update(section.get(command, {}).get("parameters", {}))
+    return params
+
+
+def aws_target(stack_name: str | None, region: str | None, env: str, samconfig: Path) -> Target:
+    if stack_name is None or region is None:
+        params = _samconfig(samconfig, env)
+        stack_name = stack_name or params.get("stack_name")
+        region = region or params.get("region") or os.environ.get("AWS_REGION") or "us-east-1"
+    if not stack_name:
+        raise SystemExit("filegate-admin: no stack name (samconfig.toml or --stack-name).")
+    import boto3
+
+    stacks = boto3.client("cloudformation", region_name=region).describe_stacks(StackName=stack_name)[
+        "Stacks"
+    ]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    return Target(outputs=outputs, region=region, environ={})
+
+
+def local_target(state_dir: Path) -> Target:
+    state_file = state_dir / "stack.json"
+    if not state_file.exists():
+        raise SystemExit(f"filegate-admin: {state_file} not found; is the local stack running (make dev)?")
+    state = json.loads(state_file.read_text())
+    environ = {
+        "AWS_ENDPOINT_URL": state["moto_endpoint"],
+        "AWS_ENDPOINT_URL_API_GATEWAY": state["gateway_endpoint"],
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    return Target(outputs=state["outputs"], region=state.get("region", "us-east-1"), environ=environ)
+
+
+def _bind(target: Target) -> None:
+    os.environ.update(target.environ)
+    os.environ.setdefault("AWS_DEFAULT_REGION", target.region)
+    from filegate.db import bind_core_tables
+
+    bind_core_tables(
+        target.output("AccountsTableName"),
+        target.output("KeysTableName"),
+        target.output("CountersTableName"),
+        target.region,
+        emails=target.output("EmailsTableName"),
+    )
+
+
+def _flusher(target: Target) -> Any:
+    from filegate.cacheflush import flush_authorizer_cache
+
+    api_id, stage = target.output("ApiId"), target.output("StageName")
+    return lambda: flush_authorizer_cache(api_id, stage, attempts=6, base_delay=0.2)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    target = (
+        local_target(Path(args.state_dir))
+        if args.local
+        else aws_target(args.stack_name, args.region, args.env, Path(args.samconfig))
+    )
+    _bind(target)
+    from filegate import errors, key_management
+    from filegate.clock import utcnow
+
+    try:
+        if args.command == "create-account":
+            account_id, issued = key_management.create_account_for_operator(args.email, args.tier, utcnow())
+            return {"account_id": account_id, "tier": args.tier, **issued.as_json()}
+        if args.command == "set-tier":
+            key_management.set_account_tier(args.account_id, args.tier, now=utcnow(), flush=_flusher(target))
+            return {"account_id": args.account_id, "tier": args.tier}
+        key_management.set_account_status(args.account_id, args.status, now=utcnow(), flush=_flusher(target))
+        return {"account_id": args.account_id, "status": args.status}
+    except errors.ApiError as exc:
+        raise SystemExit(f"filegate-admin: {exc.code}: {exc.message}") from None
+
+
+def parser() -> argparse.ArgumentParser:
+    from filegate.tiers import ACCOUNT_STATUSES, TIERS
+
+    p = argparse.ArgumentParser(prog="filegate-admin", description=__doc__.split("\n\n")[0])
+    p.add_argument("--local", action="store_true", help="act on the running local stack (make dev)")
+    p.add_argument("--state-dir", default=str(REPO_ROOT / ".local-stack"), help="the local stack's state dir")
+    p.add_argument("--env", default="default", help="samconfig.toml environment (default, dev, prod)")
+    p.add_argument("--samconfig", default=str(REPO_ROOT / "samconfig.toml"))
+    p.add_argument("--stack-name", help="override samconfig's stack name")
+    p.add_argument("--region", help="override samconfig's region")
+    sub = p.add_subparsers(dest="command", required=True)
+    create = sub.add_parser("create-account", help="create an account and print its first key (JSON)")
+    create.add_argument("email")
+    create.add_argument("--tier", choices=list(TIERS), default="free")
+    tier = sub.add_parser("set-tier", help="change an account's tier")
+    tier.add_argument("account_id")
+    tier.add_argument("tier", choices=list(TIERS))
+    status = sub.add_parser("set-status", help="suspend or reactivate an account")
+    status.add_argument("account_id")
+    status.add_argument("status", choices=list(ACCOUNT_STATUSES))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    result = run(parser().parse_args(argv))
+    json.dump(result, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
