@@ -1,0 +1,176 @@
+"""API.md §1: authentication at the edge, through the local gateway and the real authorizer."""
+
+from __future__ import annotations
+
+import base64
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from filegate import apikeys
+from tests.integration.helpers import Client, admin, assert_error, new_account
+
+WHO = "/v1/entitlements/me"
+
+
+@pytest.fixture
+def api(stack):
+    return Client(stack.url)
+
+
+@pytest.fixture
+def account(stack):
+    return new_account(stack)
+
+
+def _assert_the_one_401(response):
+    body = assert_error(response, 401, "invalid_api_key")
+    assert body["error"]["message"] == "Invalid or missing API key."
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="filegate"'
+    return {k: v for k, v in body["error"].items() if k != "request_id"}
+
+
+def test_every_cause_of_failure_gets_the_same_401(stack, api, account):
+    master = api.with_key(account["api_key"])
+    revoked = master.post("/v1/keys", json={"name": "to revoke"}).json()
+    assert master.delete(f"/v1/keys/{revoked['key_id']}").status_code == 204
+    soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    expiring = master.post("/v1/keys", json={"name": "expiring", "expires_at": soon}).json()
+    fenced = master.post("/v1/keys", json={"name": "fenced", "allowed_ips": ["203.0.113.0/24"]}).json()
+    good = apikeys.generate()
+    bad_checksum = good[:-1] + ("a" if good[-1] != "a" else "b")
+    time.sleep(2.5)
+
+    answers = [
+        _assert_the_one_401(api.get(WHO)),  # no header
+        _assert_the_one_401(api.get(WHO, headers={"Authorization": "Bearer"})),
+        _assert_the_one_401(api.get(WHO, headers={"Authorization": "Token abc"})),
+        _assert_the_one_401(api.get(WHO, headers={"Authorization": "Bearer fg_live_short"})),
+        _assert_the_one_401(api.with_key(bad_checksum).get(WHO)),
+        _assert_the_one_401(api.with_key(good).get(WHO)),  # well formed, unknown
+        _assert_the_one_401(api.with_key(revoked["api_key"]).get(WHO)),
+        _assert_the_one_401(api.with_key(expiring["api_key"]).get(WHO)),
+        _assert_the_one_401(api.with_key(fenced["api_key"]).get(WHO)),
+    ]
+    assert all(a == answers[0] for a in answers)
+
+
+def test_bearer_and_basic_both_work(api, account):
+    key = account["api_key"]
+    assert api.with_key(key).get(WHO).status_code == 200
+    basic = base64.b64encode(f"{key}:".encode()).decode()
+    response = api.get(WHO, headers={"Authorization": f"Basic {basic}"})
+    assert response.status_code == 200, response.text
+    assert response.json()["account_id"] == account["account_id"]
+
+
+def test_authenticated_responses_carry_request_id_and_ratelimit_headers(api, account):
+    response = api.with_key(account["api_key"]).get(WHO)
+    assert response.status_code == 200
+    assert response.headers["X-Request-Id"]
+    assert response.headers["RateLimit-Policy"] == '"minute";q=600;w=60'
+    assert response.headers["RateLimit"].startswith('"minute";r=')
+
+
+def test_revoked_key_fails_on_the_very_next_request_while_cached(api, account):
+    master = api.with_key(account["api_key"])
+    victim = master.post("/v1/keys", json={"name": "victim"}).json()
+    client = api.with_key(victim["api_key"])
+    assert client.get(WHO).status_code == 200  # the allow is now cached
+    assert client.get(WHO).status_code == 200
+    assert master.delete(f"/v1/keys/{victim['key_id']}").status_code == 204
+    _assert_the_one_401(client.get(WHO))
+    assert master.delete(f"/v1/keys/{victim['key_id']}").status_code == 204  # idempotent
+
+
+def test_rotation_without_grace_kills_the_old_key_at_once(api, account):
+    master = api.with_key(account["api_key"])
+    old = master.post("/v1/keys", json={"name": "rotating", "scopes": ["files:read"]}).json()
+    old_client = api.with_key(old["api_key"])
+    assert old_client.get(WHO).status_code == 200
+    response = master.post(f"/v1/keys/{old['key_id']}/rotate", json={})
+    assert response.status_code == 201, response.text
+    new = response.json()
+    assert set(new) == {"api_key", "key_id", "name", "key_prefix", "scopes", "allowed_ips", "expires_at", "created_at"}
+    assert new["name"] == "rotating" and new["scopes"] == ["files:read"] and new["api_key"] != old["api_key"]
+    _assert_the_one_401(old_client.get(WHO))
+    assert api.with_key(new["api_key"]).get(WHO).status_code == 200
+
+
+def test_rotation_with_grace_keeps_both_working(api, account):
+    master = api.with_key(account["api_key"])
+    old = master.post("/v1/keys", json={"name": "graceful"}).json()
+    response = api.with_key(old["api_key"]).post("/v1/keys/rotate", json={"grace_seconds": 3600})
+    assert response.status_code == 201, response.text
+    new = response.json()
+    assert api.with_key(old["api_key"]).get(WHO).status_code == 200
+    assert api.with_key(new["api_key"]).get(WHO).status_code == 200
+    listed = {k["id"]: k for k in master.get("/v1/keys", params={"limit": 100}).json()["data"]}
+    revoked_at = datetime.fromisoformat(listed[old["key_id"]]["revoked_at"].replace("Z", "+00:00"))
+    assert timedelta(minutes=55) < revoked_at - datetime.now(UTC) <= timedelta(hours=1)
+    assert listed[new["key_id"]]["revoked_at"] is None
+
+
+def test_grace_end_applies_even_while_the_policy_is_cached(api, account):
+    master = api.with_key(account["api_key"])
+    old = master.post("/v1/keys", json={"name": "short grace"}).json()
+    old_client = api.with_key(old["api_key"])
+    assert master.post(f"/v1/keys/{old['key_id']}/rotate", json={"grace_seconds": 2}).status_code == 201
+    assert old_client.get(WHO).status_code == 200  # cached for the TTL, but only valid for 2 s
+    time.sleep(2.5)
+    _assert_the_one_401(old_client.get(WHO))
+
+
+def test_scope_denial_after_a_cached_allow_on_another_route(api, account):
+    master = api.with_key(account["api_key"])
+    narrow = master.post("/v1/keys", json={"name": "narrow", "scopes": ["files:read"]}).json()
+    client = api.with_key(narrow["api_key"])
+    assert client.get(WHO).status_code == 200
+    body = assert_error(client.get("/v1/keys"), 403, "insufficient_scope")
+    assert body["error"]["message"] == "This key may not call GET /v1/keys."
+    body = assert_error(client.delete(f"/v1/keys/{narrow['key_id']}"), 403, "insufficient_scope")
+    assert body["error"]["message"] == "This key may not call DELETE /v1/keys/{id}."
+
+
+def test_scope_change_applies_on_the_next_request(api, account):
+    master = api.with_key(account["api_key"])
+    key = master.post("/v1/keys", json={"name": "grows", "scopes": ["files:read"]}).json()
+    client = api.with_key(key["api_key"])
+    assert_error(client.get("/v1/keys"), 403, "insufficient_scope")
+    response = master.patch(f"/v1/keys/{key['key_id']}", json={"scopes": ["files:read", "keys:manage"]})
+    assert response.status_code == 200, response.text
+    assert client.get("/v1/keys").status_code == 200
+
+
+def test_suspended_account_then_reactivated(stack, api, account):
+    client = api.with_key(account["api_key"])
+    assert client.get(WHO).status_code == 200
+    admin(stack, "set-status", account["account_id"], "suspended")
+    body = assert_error(client.get(WHO), 403, "account_suspended")
+    assert "suspended" in body["error"]["message"]
+    assert_error(client.get("/v1/keys"), 403, "account_suspended")
+    admin(stack, "set-status", account["account_id"], "active")
+    assert client.get(WHO).status_code == 200
+
+
+def test_tier_change_applies_on_the_next_request(stack, api):
+    account = new_account(stack, tier="free")
+    client = api.with_key(account["api_key"])
+    assert client.get(WHO).json()["tier"] == "free"
+    admin(stack, "set-tier", account["account_id"], "pro")
+    me = client.get(WHO).json()
+    assert me["tier"] == "pro" and me["limits"]["requests_per_minute"] == 600
+
+
+def test_ip_allowlist_uses_the_tcp_source_and_ignores_x_forwarded_for(stack, api, account):
+    master = api.with_key(account["api_key"])
+    fenced = master.post("/v1/keys", json={"name": "fenced", "allowed_ips": ["127.0.0.5/32", "2001:db8::/32"]}).json()
+    inside = Client(stack.url, fenced["api_key"], source_ip="127.0.0.5")
+    outside = Client(stack.url, fenced["api_key"], source_ip="127.0.0.1")
+    assert inside.get(WHO).status_code == 200
+    _assert_the_one_401(outside.get(WHO, headers={"X-Forwarded-For": "127.0.0.5"}))
+    _assert_the_one_401(outside.get(WHO))
+    # Narrowing the allowlist applies at once, even for the address whose allow is cached.
+    assert master.patch(f"/v1/keys/{fenced['key_id']}", json={"allowed_ips": ["127.0.0.6"]}).status_code == 200
+    _assert_the_one_401(inside.get(WHO))
