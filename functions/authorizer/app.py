@@ -14,12 +14,12 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 
 from filegate import authorizer
 from filegate.clock import utcnow
-from filegate.db import bind_core_tables
+from filegate.db import bind_tables
 from filegate.observability import instrument, logger
 from filegate.settings import AuthorizerSettings
 
 settings = AuthorizerSettings.from_env()
-bind_core_tables(settings.accounts_table, settings.keys_table, settings.counters_table, settings.aws_region)
+bind_tables(settings)
 
 
 def authorize(event: dict[str, Any], _context: Any) -> dict[str, Any]:

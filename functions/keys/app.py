@@ -13,7 +13,7 @@ from filegate import key_management, usage
 from filegate.auth import AuthContext
 from filegate.cacheflush import flush_authorizer_cache
 from filegate.clock import parse_iso, utcnow
-from filegate.db import bind_core_tables
+from filegate.db import bind_tables
 from filegate.errors import InvalidRequest
 from filegate.observability import instrument
 from filegate.settings import KeysSettings
@@ -22,13 +22,7 @@ from filegate.tiers import tier as tier_named
 from filegate.web import api_stage, caller, create_app, parse_body, source_ip
 
 settings = KeysSettings.from_env()
-bind_core_tables(
-    settings.accounts_table,
-    settings.keys_table,
-    settings.counters_table,
-    settings.aws_region,
-    emails=settings.emails_table,
-)
+bind_tables(settings)
 app = create_app("FileGate keys")
 Caller = Annotated[AuthContext, Depends(caller)]
 

@@ -78,14 +78,17 @@ def local_target(state_dir: Path) -> Target:
 def _bind(target: Target) -> None:
     os.environ.update(target.environ)
     os.environ.setdefault("AWS_DEFAULT_REGION", target.region)
-    from filegate.db import bind_core_tables
+    from filegate.db import bind_tables
+    from filegate.settings import KeysSettings
 
-    bind_core_tables(
-        target.output("AccountsTableName"),
-        target.output("KeysTableName"),
-        target.output("CountersTableName"),
-        target.region,
-        emails=target.output("EmailsTableName"),
+    bind_tables(
+        KeysSettings(
+            aws_region=target.region,
+            accounts_table=target.output("AccountsTableName"),
+            keys_table=target.output("KeysTableName"),
+            counters_table=target.output("CountersTableName"),
+            emails_table=target.output("EmailsTableName"),
+        )
     )
 
 

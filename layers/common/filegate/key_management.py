@@ -18,6 +18,7 @@ from filegate.auth import AuthContext
 from filegate.clock import iso
 from filegate.db import accounts as accounts_table
 from filegate.db import keys as keys_table
+from filegate.db.pages import BadCursor
 from filegate.routes import SCOPES, normalise_scopes
 from filegate.tiers import (
     ACCOUNT_STATUSES,
@@ -193,16 +194,11 @@ def create_key(
 
 
 def list_keys(caller: AuthContext, *, limit: int, cursor: str | None) -> dict[str, Any]:
-    start = None
-    if cursor:
-        try:
-            start = keys_table.decode_cursor(cursor)
-        except ValueError as exc:
-            raise errors.InvalidRequest("cursor: not a valid cursor.") from exc
-        if start.get("account_id", {}).get("S") != caller.account_id:
-            raise errors.InvalidRequest("cursor: not a valid cursor.")
-    records, next_cursor = keys_table.list_for_account(caller.account_id, limit=limit, cursor=start)
-    return {"data": [key_json(r) for r in records], "next_cursor": next_cursor}
+    try:
+        page = keys_table.list_for_account(caller.account_id, limit=limit, cursor=cursor)
+    except BadCursor as exc:
+        raise errors.InvalidRequest("cursor: not a valid cursor.") from exc
+    return {"data": [key_json(r) for r in page.items], "next_cursor": page.next_cursor}
 
 
 def _owned(caller: AuthContext, key_id: str) -> keys_table.KeyRecord:

@@ -75,3 +75,29 @@ class KeysSettings(TablesSettings):
     # API Gateway's flush of the authorizer cache: retried with backoff when throttled.
     cache_flush_attempts: int = 6
     cache_flush_base_delay_seconds: float = 0.2
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConversionSettings(TablesSettings):
+    """What the convert, files and worker functions share: the files bucket, tables and queue."""
+
+    files_table: str
+    conversions_table: str
+    bucket: str
+    conversions_queue_url: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConvertSettings(ConversionSettings):
+    idempotency_table: str
+    idempotency_seconds: int = 86_400
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FilesSettings(ConversionSettings):
+    pass
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WorkerSettings(ConversionSettings):
+    pass

@@ -22,14 +22,24 @@ def is_bound(model: type[Model]) -> bool:
     return model in _bound
 
 
-def bind_core_tables(accounts: str, keys: str, counters: str, region: str, emails: str | None = None) -> None:
-    """Bind the tables every authenticated function reads: accounts, keys, counters (and emails)."""
+def bind_tables(settings: object) -> None:
+    """Bind every model whose table the function's settings name (``<table>_table`` fields)."""
     from filegate.db.accounts import AccountRecord, EmailRecord
+    from filegate.db.conversions import ConversionRecord
     from filegate.db.counters import CounterRecord
+    from filegate.db.files import FileRecord
     from filegate.db.keys import KeyRecord
 
-    bind(AccountRecord, accounts, region)
-    bind(KeyRecord, keys, region)
-    bind(CounterRecord, counters, region)
-    if emails is not None:
-        bind(EmailRecord, emails, region)
+    models: dict[str, type[Model]] = {
+        "accounts_table": AccountRecord,
+        "emails_table": EmailRecord,
+        "keys_table": KeyRecord,
+        "counters_table": CounterRecord,
+        "files_table": FileRecord,
+        "conversions_table": ConversionRecord,
+    }
+    region = str(getattr(settings, "aws_region", "us-east-1"))
+    for field, model in models.items():
+        name = getattr(settings, field, None)
+        if name:
+            bind(model, str(name), region)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +11,8 @@ from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, Upda
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
+
+from filegate.db.pages import Page, page_query
 
 
 class ByAccountIndex(GlobalSecondaryIndex["KeyRecord"]):
@@ -71,45 +70,19 @@ def put_new(record: KeyRecord) -> None:
         raise KeyChanged(record.key_id) from exc
 
 
-def _encode_cursor(last_key: dict[str, Any] | None) -> str | None:
-    if not last_key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode()
-
-
-def decode_cursor(cursor: str) -> dict[str, Any]:
-    """Raises ValueError for a cursor that is not one of ours."""
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except Exception as exc:
-        raise ValueError("cursor") from exc
-    if not isinstance(value, dict):
-        raise ValueError("cursor")
-    return value
-
-
-def list_for_account(
-    account_id: str, *, limit: int, cursor: dict[str, Any] | None
-) -> tuple[list[KeyRecord], str | None]:
-    """One page of the account's keys, newest first, and the cursor of the next page."""
-    result = KeyRecord.by_account.query(
-        account_id, scan_index_forward=False, limit=limit, last_evaluated_key=cursor
+def list_for_account(account_id: str, *, limit: int, cursor: str | None) -> Page[KeyRecord]:
+    """One page of the account's keys, newest first. Raises BadCursor for a cursor not of this listing."""
+    return page_query(
+        KeyRecord.by_account,
+        account_id,
+        limit=limit,
+        cursor=cursor,
+        position=lambda r: {
+            "key_id": {"S": r.key_id},
+            "account_id": {"S": r.account_id},
+            "created_at": {"S": KeyRecord.created_at.serialize(r.created_at)},
+        },
     )
-    items: list[KeyRecord] = []
-    iterator: Iterator[KeyRecord] = iter(result)
-    for item in iterator:
-        items.append(item)
-        if len(items) >= limit:
-            break
-    last = result.last_evaluated_key if len(items) >= limit else None
-    if last is not None and items:
-        # Resume after the last item we return, not wherever the page ended.
-        last = {
-            "key_id": {"S": items[-1].key_id},
-            "account_id": {"S": account_id},
-            "created_at": {"S": KeyRecord.created_at.serialize(items[-1].created_at)},
-        }
-    return items, _encode_cursor(last)
 
 
 def update_fields(record: KeyRecord, **fields: Any) -> None:

@@ -1,0 +1,274 @@
+"""Conversions (API.md §5 "Conversion"): sync convert/compress, async jobs, and the worker's side.
+
+Metering: a conversion is reserved against the monthly quota before it runs (so concurrency can never
+pass the limit) and given back if it fails; fg_test_ keys are never charged.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from filegate import errors, files, limits, queues
+from filegate.auth import AuthContext
+from filegate.clock import iso
+from filegate.conversion import ConversionOptions, EngineLimits, formats
+from filegate.db import conversions as conversions_table
+from filegate.db import files as files_table
+from filegate.db.pages import BadCursor
+from filegate.storage import Bucket
+from filegate.tiers import SYNC_MAX_BYTES, tier
+
+RECORD_LIFETIME = timedelta(days=90)
+MAX_BULK_ITEMS = 100
+MAX_WEBHOOK_URL_LENGTH = 2048
+
+
+def new_conversion_id() -> str:
+    return "conv_" + secrets.token_hex(12)
+
+
+def conversion_json(record: conversions_table.ConversionRecord) -> dict[str, Any]:
+    error = None
+    if record.error_code:
+        error = {"code": record.error_code, "message": record.error_message}
+    return {
+        "id": record.conversion_id,
+        "status": record.status,
+        "mode": record.mode,
+        "source_file_id": record.source_file_id,
+        "target": record.target,
+        "options": record.options or {},
+        "output_file_id": record.output_file_id,
+        "error": error,
+        "created_at": iso(record.created_at),
+        "completed_at": iso(record.completed_at),
+    }
+
+
+def _reservation(record: conversions_table.ConversionRecord) -> limits.Reservation:
+    return limits.Reservation(
+        account_id=record.account_id,
+        month=record.charge_month or "",
+        day=record.charge_day or "",
+        charged=bool(record.charged),
+    )
+
+
+def _fail(record: conversions_table.ConversionRecord, code: str, message: str, now: datetime) -> None:
+    """Mark failed; the one call that makes the transition gives the quota back."""
+    if conversions_table.fail(record, code, message, now):
+        limits.release_conversion(_reservation(record))
+
+
+# ------------------------------------------------------------------ sync
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    conversion_id: str
+    filename: str
+    content_type: str
+    data: bytes | None  # the bytes, when they fit the sync limit
+    download_url: str | None  # otherwise a short-lived URL to the stored output (303)
+
+
+def check_sync_input(caller: AuthContext, size: int) -> None:
+    cap = files.max_input_bytes(caller)
+    if size > cap:
+        raise errors.FileTooLarge(f"The file ({size} bytes) is over your plan's limit of {cap} bytes.")
+    if size > SYNC_MAX_BYTES:
+        raise errors.FileTooLarge(
+            f"The file ({size} bytes) is over the {SYNC_MAX_BYTES}-byte limit of synchronous conversion; "
+            "upload it with POST /v1/files and convert it with POST /v1/conversions."
+        )
+    if size == 0:
+        raise errors.ConversionFailed("The file is empty.")
+
+
+def convert_sync(
+    caller: AuthContext,
+    bucket: Bucket,
+    *,
+    data: bytes,
+    filename: str | None,
+    target: str | None,
+    options: ConversionOptions,
+    quality: int | None,
+    now: datetime,
+) -> SyncOutcome:
+    """Convert (target given) or compress (target None) in the request; over the limit → stored + URL."""
+    from filegate.conversion import engine  # the imaging libraries load only where conversions run
+
+    check_sync_input(caller, len(data))
+    reservation = limits.reserve_conversion(caller.account_id, tier(caller.tier), test_mode=caller.test_mode, now=now)
+    try:
+        if target is None:
+            result = engine.compress(data, quality, EngineLimits.for_tier(tier(caller.tier)))
+        else:
+            result = engine.convert(data, target, options, EngineLimits.for_tier(tier(caller.tier)))
+    except BaseException:
+        limits.release_conversion(reservation)
+        raise
+    out_name = files.output_filename(filename, result.format)
+    record = conversions_table.ConversionRecord(
+        new_conversion_id(),
+        account_id=caller.account_id,
+        key_id=caller.key_id,
+        tier=caller.tier,
+        test_mode=caller.test_mode,
+        mode="sync",
+        status="succeeded",
+        target=result.format,
+        options=options.to_json() if target is not None else {"quality": quality},
+        charged=reservation.charged,
+        charge_month=reservation.month,
+        charge_day=reservation.day,
+        created_at=now,
+        completed_at=now,
+        expires_at=now + RECORD_LIFETIME,
+    )
+    if len(result.data) <= SYNC_MAX_BYTES:
+        conversions_table.create(record)
+        return SyncOutcome(record.conversion_id, out_name, result.content_type, result.data, None)
+    stored = files.store_output(
+        caller.account_id, caller.tier, bucket, data=result.data, fmt=result.format, filename=out_name, now=now
+    )
+    record.output_file_id = stored.file_id
+    conversions_table.create(record)
+    url = bucket.download_url(stored.object_key, out_name, result.content_type)
+    return SyncOutcome(record.conversion_id, out_name, result.content_type, None, url)
+
+
+# ------------------------------------------------------------------ async
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    file_id: str
+    target: str
+    options: ConversionOptions
+    webhook_url: str | None
+
+
+def parse_job(body: Any, prefix: str = "") -> JobRequest:
+    """One job from JSON; 400 invalid_request naming the field (``items[3].target`` in bulk)."""
+    if not isinstance(body, dict):
+        raise errors.InvalidRequest(f"{prefix or 'body'}: must be a JSON object.")
+    unknown = set(body) - {"file_id", "target", "options", "webhook_url"}
+    if unknown:
+        raise errors.InvalidRequest(f"{prefix}{sorted(unknown)[0]}: unknown field.")
+    file_id, target, webhook_url = body.get("file_id"), body.get("target"), body.get("webhook_url")
+    if not isinstance(file_id, str) or not file_id:
+        raise errors.InvalidRequest(f"{prefix}file_id: required, a file id.")
+    if not isinstance(target, str) or not target:
+        raise errors.InvalidRequest(f"{prefix}target: required, a format name (see GET /v1/formats).")
+    if webhook_url is not None and (not isinstance(webhook_url, str) or len(webhook_url) > MAX_WEBHOOK_URL_LENGTH):
+        raise errors.InvalidRequest(f"{prefix}webhook_url: must be a URL string.")
+    options = ConversionOptions.from_json(body.get("options"), prefix=f"{prefix}options.")
+    return JobRequest(file_id, target, options, webhook_url)
+
+
+def create_job(caller: AuthContext, job: JobRequest, *, queue_url: str, now: datetime) -> dict[str, Any]:
+    source = files.ready_file(caller, job.file_id, now)
+    cap = files.max_input_bytes(caller)
+    if source.size is not None and int(source.size) > cap:
+        raise errors.FileTooLarge(f"The file ({int(source.size)} bytes) is over your plan's limit of {cap} bytes.")
+    target = formats.resolve_target(source.format or "", job.target)
+    reservation = limits.reserve_conversion(caller.account_id, tier(caller.tier), test_mode=caller.test_mode, now=now)
+    record = conversions_table.ConversionRecord(
+        new_conversion_id(),
+        account_id=caller.account_id,
+        key_id=caller.key_id,
+        tier=caller.tier,
+        test_mode=caller.test_mode,
+        mode="async",
+        status="queued",
+        source_file_id=source.file_id,
+        target=target,
+        options=job.options.to_json(),
+        webhook_url=job.webhook_url,
+        charged=reservation.charged,
+        charge_month=reservation.month,
+        charge_day=reservation.day,
+        created_at=now,
+        expires_at=now + RECORD_LIFETIME,
+    )
+    try:
+        conversions_table.create(record)
+    except BaseException:
+        limits.release_conversion(reservation)
+        raise
+    try:
+        queues.send(queue_url, {"conversion_id": record.conversion_id})
+    except BaseException:
+        _fail(record, "internal_error", "The conversion could not be queued.", now)
+        raise
+    return conversion_json(record)
+
+
+def get_conversion(caller: AuthContext, conversion_id: str) -> dict[str, Any]:
+    record = conversions_table.get_owned(caller.account_id, conversion_id)
+    if record is None:
+        raise errors.NotFound("No such conversion.")
+    return conversion_json(record)
+
+
+def list_conversions(caller: AuthContext, *, limit: int, cursor: str | None) -> dict[str, Any]:
+    try:
+        page = conversions_table.list_for_account(caller.account_id, limit=limit, cursor=cursor)
+    except BadCursor as exc:
+        raise errors.InvalidRequest("cursor: not a valid cursor.") from exc
+    return {"data": [conversion_json(r) for r in page.items], "next_cursor": page.next_cursor}
+
+
+# ------------------------------------------------------------------ worker
+
+
+def run_job(conversion_id: str, bucket: Bucket, now: datetime) -> conversions_table.ConversionRecord | None:
+    """Do one queued conversion. Domain failures end the job as failed (quota given back); anything
+    unexpected propagates so the message is retried and, in the end, dead-lettered."""
+    from filegate.conversion import engine
+
+    record = conversions_table.get(conversion_id)
+    if record is None or record.status in conversions_table.TERMINAL:
+        return record  # a redelivery of a finished job: nothing to do
+    if not conversions_table.start(record, now):
+        return conversions_table.get(conversion_id)
+    source = files_table.get_owned(record.account_id, record.source_file_id or "", now)
+    if source is None:
+        _fail(record, "not_found", "The source file no longer exists.", now)
+        return conversions_table.get(conversion_id)
+    data = bucket.read(source.object_key)
+    try:
+        result = engine.convert(
+            data,
+            record.target,
+            ConversionOptions.from_json(record.options or {}),
+            EngineLimits.for_tier(tier(record.tier)),
+        )
+    except errors.ApiError as exc:
+        _fail(record, exc.code, exc.message, now)
+        return conversions_table.get(conversion_id)
+    stored = files.store_output(
+        record.account_id,
+        record.tier,
+        bucket,
+        data=result.data,
+        fmt=result.format,
+        filename=files.output_filename(source.filename, result.format),
+        now=now,
+    )
+    conversions_table.succeed(record, stored.file_id, now)
+    return conversions_table.get(conversion_id)
+
+
+def abandon_job(conversion_id: str, now: datetime) -> conversions_table.ConversionRecord | None:
+    """A job whose message was dead-lettered (it crashed on every attempt): failed, never stuck."""
+    record = conversions_table.get(conversion_id)
+    if record is None or record.status in conversions_table.TERMINAL:
+        return record
+    _fail(record, "conversion_failed", "The conversion failed repeatedly and was abandoned.", now)
+    return conversions_table.get(conversion_id)

@@ -1,0 +1,147 @@
+"""The conversions table: one record per conversion, sync or async, and its lifecycle.
+
+queued → processing → succeeded | failed. Each transition is a conditional write, so a redelivered
+message or a racing worker can never move a finished conversion again, and the quota is given back once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from filegate.db.pages import Page, page_query
+
+TERMINAL = ("succeeded", "failed")
+
+
+class ConversionsByAccount(GlobalSecondaryIndex["ConversionRecord"]):
+    class Meta:
+        index_name = "by_account"
+        projection = AllProjection()
+
+    account_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class ConversionRecord(Model):
+    class Meta:
+        table_name = "unbound-conversions"
+
+    conversion_id = UnicodeAttribute(hash_key=True)
+    account_id = UnicodeAttribute()
+    key_id = UnicodeAttribute()
+    tier = UnicodeAttribute()
+    test_mode = BooleanAttribute(default=False)
+    mode = UnicodeAttribute()  # sync | async
+    status = UnicodeAttribute()
+    source_file_id = UnicodeAttribute(null=True)
+    target = UnicodeAttribute()
+    options = JSONAttribute(default=dict)
+    webhook_url = UnicodeAttribute(null=True)
+    output_file_id = UnicodeAttribute(null=True)
+    error_code = UnicodeAttribute(null=True)
+    error_message = UnicodeAttribute(null=True)
+    # The quota reservation, given back exactly once if the conversion fails.
+    charged = BooleanAttribute(default=False)
+    charge_month = UnicodeAttribute(null=True)
+    charge_day = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+    started_at = UTCDateTimeAttribute(null=True)
+    completed_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute()
+
+    by_account = ConversionsByAccount()
+
+
+def get(conversion_id: str) -> ConversionRecord | None:
+    try:
+        return ConversionRecord.get(conversion_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def get_owned(account_id: str, conversion_id: str) -> ConversionRecord | None:
+    record = get(conversion_id)
+    if record is None or record.account_id != account_id:
+        return None
+    return record
+
+
+def create(record: ConversionRecord) -> None:
+    record.save(condition=ConversionRecord.conversion_id.does_not_exist())
+
+
+def _transition(record: ConversionRecord, actions: list[Any], condition: Any) -> bool:
+    try:
+        record.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def start(record: ConversionRecord, now: datetime) -> bool:
+    """queued/processing → processing (a retry after a crash restarts it); False once it is finished."""
+    return _transition(
+        record,
+        [
+            ConversionRecord.status.set("processing"),
+            ConversionRecord.started_at.set(now),
+            ConversionRecord.attempts.add(1),
+        ],
+        ConversionRecord.status.is_in("queued", "processing"),
+    )
+
+
+def succeed(record: ConversionRecord, output_file_id: str, now: datetime) -> bool:
+    return _transition(
+        record,
+        [
+            ConversionRecord.status.set("succeeded"),
+            ConversionRecord.output_file_id.set(output_file_id),
+            ConversionRecord.completed_at.set(now),
+        ],
+        ConversionRecord.status.is_in("queued", "processing"),
+    )
+
+
+def fail(record: ConversionRecord, code: str, message: str, now: datetime) -> bool:
+    """→ failed, once: True only for the call that made the transition (it gives the quota back)."""
+    return _transition(
+        record,
+        [
+            ConversionRecord.status.set("failed"),
+            ConversionRecord.error_code.set(code),
+            ConversionRecord.error_message.set(message),
+            ConversionRecord.completed_at.set(now),
+        ],
+        ConversionRecord.status.is_in("queued", "processing"),
+    )
+
+
+def list_for_account(account_id: str, *, limit: int, cursor: str | None) -> Page[ConversionRecord]:
+    return page_query(
+        ConversionRecord.by_account,
+        account_id,
+        limit=limit,
+        cursor=cursor,
+        position=lambda r: {
+            "conversion_id": {"S": r.conversion_id},
+            "account_id": {"S": r.account_id},
+            "created_at": {"S": ConversionRecord.created_at.serialize(r.created_at)},
+        },
+    )

@@ -1,0 +1,121 @@
+"""The files table: uploads and conversion outputs, each an object in the bucket."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from filegate.db.pages import Page, page_query
+
+
+class FilesByAccount(GlobalSecondaryIndex["FileRecord"]):
+    class Meta:
+        index_name = "by_account"
+        projection = AllProjection()
+
+    account_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class FileRecord(Model):
+    class Meta:
+        table_name = "unbound-files"
+
+    file_id = UnicodeAttribute(hash_key=True)
+    account_id = UnicodeAttribute()
+    filename = UnicodeAttribute()
+    object_key = UnicodeAttribute()
+    status = UnicodeAttribute()  # pending (upload expected) | ready
+    origin = UnicodeAttribute(default="upload")  # upload | conversion
+    declared_content_type = UnicodeAttribute(null=True)
+    declared_size = NumberAttribute(null=True)
+    size = NumberAttribute(null=True)
+    format = UnicodeAttribute(null=True)
+    content_type = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    completed_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute()
+
+    by_account = FilesByAccount()
+
+    def is_live(self, now: datetime) -> bool:
+        return self.expires_at > now
+
+
+def get_owned(account_id: str, file_id: str, now: datetime) -> FileRecord | None:
+    """The file if that account owns it and it has not expired; otherwise None (another account's id,
+    an expired record DynamoDB has not deleted yet, and a missing one all look the same)."""
+    try:
+        record = FileRecord.get(file_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+    if record.account_id != account_id or not record.is_live(now):
+        return None
+    return record
+
+
+def create(record: FileRecord) -> None:
+    record.save(condition=FileRecord.file_id.does_not_exist())
+
+
+def mark_ready(record: FileRecord, *, size: int, fmt: str, content_type: str, now: datetime) -> bool:
+    """pending → ready, once; False if it was not pending any more."""
+    try:
+        record.update(
+            actions=[
+                FileRecord.status.set("ready"),
+                FileRecord.size.set(size),
+                FileRecord.format.set(fmt),
+                FileRecord.content_type.set(content_type),
+                FileRecord.completed_at.set(now),
+            ],
+            condition=FileRecord.status == "pending",
+        )
+    except UpdateError as exc:
+        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def delete(record: FileRecord) -> None:
+    try:
+        record.delete(condition=FileRecord.file_id.exists())
+    except DeleteError as exc:
+        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+
+
+def list_for_account(account_id: str, *, limit: int, cursor: str | None, now: datetime) -> Page[FileRecord]:
+    return page_query(
+        FileRecord.by_account,
+        account_id,
+        limit=limit,
+        cursor=cursor,
+        keep=lambda r: r.is_live(now),
+        position=lambda r: {
+            "file_id": {"S": r.file_id},
+            "account_id": {"S": r.account_id},
+            "created_at": {"S": FileRecord.created_at.serialize(r.created_at)},
+        },
+    )
+
+
+def json_view(record: FileRecord, iso: Any) -> dict[str, Any]:
+    return {
+        "id": record.file_id,
+        "filename": record.filename,
+        "status": record.status,
+        "origin": record.origin,
+        "size": int(record.size) if record.size is not None else None,
+        "format": record.format,
+        "content_type": record.content_type,
+        "created_at": iso(record.created_at),
+        "completed_at": iso(record.completed_at),
+        "expires_at": iso(record.expires_at),
+    }

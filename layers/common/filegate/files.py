@@ -1,0 +1,172 @@
+"""Files (API.md §5 "Files"): presigned uploads, completion with the real size and type, downloads."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from filegate import errors
+from filegate.auth import AuthContext
+from filegate.clock import iso
+from filegate.conversion import FORMATS, content_type, sniff
+from filegate.db import files as files_table
+from filegate.db.pages import BadCursor
+from filegate.storage import Bucket, object_key
+from filegate.tiers import TEST_MODE_MAX_INPUT_BYTES, tier
+
+MAX_FILENAME_LENGTH = 255
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+def new_file_id() -> str:
+    return "file_" + secrets.token_hex(12)
+
+
+def max_input_bytes(caller: AuthContext) -> int:
+    """The caller's cap on one input file: the tier's, or 1 MB for fg_test_ keys."""
+    cap = tier(caller.tier).max_file_bytes
+    return min(cap, TEST_MODE_MAX_INPUT_BYTES) if caller.test_mode else cap
+
+
+def safe_filename(name: str | None, default: str = "file") -> str:
+    """A file name safe for Content-Disposition and logs: no paths, no control or quote characters."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = _UNSAFE.sub("_", base).strip(" .")[:MAX_FILENAME_LENGTH]
+    return cleaned or default
+
+
+def stem(name: str | None) -> str:
+    cleaned = safe_filename(name)
+    return cleaned.rsplit(".", 1)[0] if "." in cleaned[1:] else cleaned
+
+
+def file_json(record: files_table.FileRecord) -> dict[str, Any]:
+    return files_table.json_view(record, iso)
+
+
+def _lifetime(caller: AuthContext) -> timedelta:
+    return timedelta(seconds=tier(caller.tier).file_ttl_seconds)
+
+
+def create_upload(
+    caller: AuthContext, bucket: Bucket, *, filename: str, declared_type: str | None, size: int, now: datetime
+) -> dict[str, Any]:
+    cap = max_input_bytes(caller)
+    if size > cap:
+        raise errors.FileTooLarge(f"size: {size} bytes is over your plan's limit of {cap} bytes.")
+    file_id = new_file_id()
+    key = object_key(tier(caller.tier), caller.account_id, file_id)
+    record = files_table.FileRecord(
+        file_id,
+        account_id=caller.account_id,
+        filename=safe_filename(filename),
+        object_key=key,
+        status="pending",
+        origin="upload",
+        declared_content_type=declared_type,
+        declared_size=size,
+        created_at=now,
+        expires_at=now + _lifetime(caller),
+    )
+    files_table.create(record)
+    upload = bucket.presigned_post(key, cap, now)
+    return {**file_json(record), "upload": {**upload, "expires_at": iso(upload["expires_at"])}}
+
+
+def complete_upload(caller: AuthContext, bucket: Bucket, file_id: str, now: datetime) -> dict[str, Any]:
+    """Check what really arrived: its size against the cap and its type from its bytes."""
+    record = _owned(caller, file_id, now)
+    if record.status == "ready":
+        return {**file_json(record), "status": "ready"}
+    info = bucket.inspect(record.object_key)
+    if info is None:
+        raise errors.Conflict("Nothing has been uploaded for this file yet; POST it to the upload URL first.")
+    cap = max_input_bytes(caller)
+    if info.size > cap:
+        bucket.delete(record.object_key)
+        raise errors.FileTooLarge(f"The uploaded file ({info.size} bytes) is over your plan's limit of {cap} bytes.")
+    try:
+        fmt = sniff(info.head)
+    except errors.UnsupportedMediaType:
+        bucket.delete(record.object_key)
+        raise
+    files_table.mark_ready(record, size=info.size, fmt=fmt, content_type=content_type(fmt), now=now)
+    refreshed = _owned(caller, file_id, now)
+    return {**file_json(refreshed), "status": refreshed.status}
+
+
+def store_output(
+    caller_account: str,
+    tier_name: str,
+    bucket: Bucket,
+    *,
+    data: bytes,
+    fmt: str,
+    filename: str,
+    now: datetime,
+) -> files_table.FileRecord:
+    """A conversion's output, stored as a ready file of the account."""
+    plan = tier(tier_name)
+    file_id = new_file_id()
+    key = object_key(plan, caller_account, file_id)
+    kind = content_type(fmt)
+    bucket.put(key, data, kind)
+    record = files_table.FileRecord(
+        file_id,
+        account_id=caller_account,
+        filename=filename,
+        object_key=key,
+        status="ready",
+        origin="conversion",
+        size=len(data),
+        format=fmt,
+        content_type=kind,
+        created_at=now,
+        completed_at=now,
+        expires_at=now + timedelta(seconds=plan.file_ttl_seconds),
+    )
+    files_table.create(record)
+    return record
+
+
+def _owned(caller: AuthContext, file_id: str, now: datetime) -> files_table.FileRecord:
+    record = files_table.get_owned(caller.account_id, file_id, now)
+    if record is None:
+        raise errors.NotFound("No such file.")
+    return record
+
+
+def get_file(caller: AuthContext, file_id: str, now: datetime) -> dict[str, Any]:
+    return file_json(_owned(caller, file_id, now))
+
+
+def ready_file(caller: AuthContext, file_id: str, now: datetime) -> files_table.FileRecord:
+    record = _owned(caller, file_id, now)
+    if record.status != "ready":
+        raise errors.Conflict("This file's upload has not been completed (POST /v1/files/{id}/complete).")
+    return record
+
+
+def download_url(caller: AuthContext, bucket: Bucket, file_id: str, now: datetime) -> str:
+    record = ready_file(caller, file_id, now)
+    return bucket.download_url(record.object_key, record.filename, record.content_type)
+
+
+def delete_file(caller: AuthContext, bucket: Bucket, file_id: str, now: datetime) -> None:
+    record = _owned(caller, file_id, now)
+    bucket.delete(record.object_key)
+    files_table.delete(record)
+
+
+def list_files(caller: AuthContext, *, limit: int, cursor: str | None, now: datetime) -> dict[str, Any]:
+    try:
+        page = files_table.list_for_account(caller.account_id, limit=limit, cursor=cursor, now=now)
+    except BadCursor as exc:
+        raise errors.InvalidRequest("cursor: not a valid cursor.") from exc
+    return {"data": [file_json(r) for r in page.items], "next_cursor": page.next_cursor}
+
+
+def output_filename(source_name: str | None, fmt: str) -> str:
+    return f"{stem(source_name)}.{FORMATS[fmt].extension}"

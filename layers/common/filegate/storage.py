@@ -1,0 +1,91 @@
+"""The files bucket: private, encrypted, objects under per-retention and per-account prefixes.
+
+Object keys are ``<retention>/<account_id>/<file_id>``: the retention prefix lets S3 lifecycle rules
+expire objects per tier (1 day free, 7 days pro), the account prefix keeps accounts apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from botocore.exceptions import ClientError
+
+from filegate import aws
+from filegate.tiers import Tier
+
+DOWNLOAD_URL_SECONDS = 300  # GET /v1/files/{id}/content and the sync 303
+UPLOAD_URL_SECONDS = 3600
+
+
+def retention_prefix(tier: Tier) -> str:
+    return f"{max(1, tier.file_ttl_seconds // 86400)}d"
+
+
+def object_key(tier: Tier, account_id: str, file_id: str) -> str:
+    return f"{retention_prefix(tier)}/{account_id}/{file_id}"
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    size: int
+    head: bytes  # the first bytes, for sniffing the real type
+
+
+class Bucket:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @property
+    def _s3(self) -> Any:
+        return aws.client("s3")
+
+    def presigned_post(self, key: str, max_bytes: int, now: datetime) -> dict[str, Any]:
+        """A browser-style upload whose policy pins the key and caps the size."""
+        post = self._s3.generate_presigned_post(
+            Bucket=self.name,
+            Key=key,
+            Fields={},
+            Conditions=[{"key": key}, ["content-length-range", 1, max_bytes]],
+            ExpiresIn=UPLOAD_URL_SECONDS,
+        )
+        expires = now + timedelta(seconds=UPLOAD_URL_SECONDS)
+        return {"url": post["url"], "fields": post["fields"], "expires_at": expires}
+
+    def inspect(self, key: str, head_bytes: int = 4096) -> ObjectInfo | None:
+        """Size and first bytes of an object; None when there is no such object."""
+        try:
+            response = self._s3.get_object(Bucket=self.name, Key=key, Range=f"bytes=0-{head_bytes - 1}")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "InvalidRange"):
+                return None
+            raise
+        content_range = response.get("ContentRange", "")
+        size = (
+            int(content_range.rsplit("/", 1)[1]) if "/" in content_range else int(response["ContentLength"])
+        )
+        return ObjectInfo(size=size, head=response["Body"].read())
+
+    def read(self, key: str) -> bytes:
+        return bytes(self._s3.get_object(Bucket=self.name, Key=key)["Body"].read())
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        self._s3.put_object(Bucket=self.name, Key=key, Body=data, ContentType=content_type)
+
+    def delete(self, key: str) -> None:
+        self._s3.delete_object(Bucket=self.name, Key=key)
+
+    def download_url(self, key: str, filename: str, content_type: str | None) -> str:
+        params: dict[str, Any] = {
+            "Bucket": self.name,
+            "Key": key,
+            "ResponseContentDisposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+        }
+        if content_type:
+            params["ResponseContentType"] = content_type
+        url: str = self._s3.generate_presigned_url(
+            "get_object", Params=params, ExpiresIn=DOWNLOAD_URL_SECONDS
+        )
+        return url
