@@ -49,6 +49,21 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/keys/rotate", "keys", ANY_KEY),
     Route("GET", "/v1/entitlements/me", "keys", ANY_KEY),
     Route("GET", "/v1/usage", "keys", ANY_KEY),
+    # conversion
+    Route("GET", "/v1/formats", "convert", PUBLIC),
+    Route("POST", "/v1/convert", "convert", "convert:write"),
+    Route("POST", "/v1/compress", "convert", "convert:write"),
+    Route("POST", "/v1/conversions", "convert", "convert:write"),
+    Route("POST", "/v1/conversions/bulk", "convert", "convert:write", feature="bulk"),
+    Route("GET", "/v1/conversions", "convert", ANY_KEY),
+    Route("GET", "/v1/conversions/{id}", "convert", ANY_KEY),
+    # files
+    Route("POST", "/v1/files", "files", "files:write"),
+    Route("POST", "/v1/files/{id}/complete", "files", "files:write"),
+    Route("GET", "/v1/files", "files", "files:read"),
+    Route("GET", "/v1/files/{id}", "files", "files:read"),
+    Route("GET", "/v1/files/{id}/content", "files", "files:read"),
+    Route("DELETE", "/v1/files/{id}", "files", "files:delete"),
 )
 
 
