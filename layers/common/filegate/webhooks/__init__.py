@@ -1,0 +1,13 @@
+"""Webhooks (API.md §5): Standard Webhooks signing and verification, the URL policy, delivery, retries.
+
+Pure library code: storage and queues are wired in by the functions. Import the submodule you need, so the
+API's registration path (``ssrf``, ``signing``) does not load http.client and ssl (``delivery``):
+
+- ``events``    event type constants, ``parse_event_types``
+- ``signing``   secrets, message ids, body, ``sign``, ``sign_headers``, ``build_webhook``
+- ``verify``    receiver-side ``verify`` (what customers run), ``WebhookVerificationError``
+- ``ssrf``      ``vet_url`` -> ``VettedTarget``, ``UnsafeWebhookUrl`` (422 invalid_parameter)
+- ``delivery``  ``deliver``, ``vet_and_deliver`` -> ``DeliveryResult``
+- ``schedule``  retry delays, dead-lettering, SQS hops
+- ``config``    ``WebhookSettings`` (retry scale, local-stack loopback flag, timeout)
+"""

@@ -1,0 +1,31 @@
+"""Webhook event types (API.md §5)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+from filegate.errors import InvalidParameter
+
+CONVERSION_SUCCEEDED: Final = "conversion.succeeded"
+CONVERSION_FAILED: Final = "conversion.failed"
+WEBHOOK_TEST: Final = "webhook.test"
+
+# What an endpoint may subscribe to. ``webhook.test`` is sent on demand to one endpoint, never subscribed.
+SUBSCRIBABLE_EVENTS: Final[tuple[str, ...]] = (CONVERSION_SUCCEEDED, CONVERSION_FAILED)
+ALL_EVENT_TYPES: Final[tuple[str, ...]] = (*SUBSCRIBABLE_EVENTS, WEBHOOK_TEST)
+
+
+def parse_event_types(values: Iterable[object]) -> tuple[str, ...]:
+    """The subscribable events of a registration request, deduplicated in order; unknown ones are 422."""
+    seen: list[str] = []
+    for value in values:
+        if not isinstance(value, str) or value not in SUBSCRIBABLE_EVENTS:
+            raise InvalidParameter(
+                f"Unknown webhook event {value!r}; expected one of {', '.join(SUBSCRIBABLE_EVENTS)}."
+            )
+        if value not in seen:
+            seen.append(value)
+    if not seen:
+        raise InvalidParameter("At least one webhook event is required.")
+    return tuple(seen)
