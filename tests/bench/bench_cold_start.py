@@ -72,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     baseline = _time("import boto3", None, args.runs)
     print(f"cold-start proxy: median import time of {args.runs} fresh interpreters")
-    print(f"{'module':<28}{'ms':>9}{'× boto3':>10}")
+    print(f"{'module':<28}{'ms':>9}{'x boto3':>10}")
     print(f"{'import boto3 (baseline)':<28}{baseline * 1000:>9.1f}{1.0:>10.2f}")
     for folder in sorted(p for p in FUNCTIONS.iterdir() if (p / "app.py").exists()):
         seconds = _time("import app", folder, args.runs)

@@ -86,7 +86,7 @@ def _authorizer_event(header: str) -> dict[str, Any]:
 def _measure(label: str, action: Any, rows: list[tuple[str, int, str]]) -> Any:
     calls.clear()
     result = action()
-    rows.append((label, sum(calls.values()), ", ".join(f"{k}×{v}" for k, v in sorted(calls.items())) or "-"))
+    rows.append((label, sum(calls.values()), ", ".join(f"{k}x{v}" for k, v in sorted(calls.items())) or "-"))
     return result
 
 
