@@ -1,0 +1,127 @@
+# FileGate: build, run and check. Needs GNU make and Python 3.11; everything else is installed on demand.
+#   make dev     the API on http://127.0.0.1:3000 with an embedded AWS (moto) on :4566; Ctrl-C stops it
+#   make test    lint, types, template checks, sam build + arm64/size check, unit and integration tests
+#   make help    every target
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-builtin-rules --no-print-directory
+
+# ------------------------------------------------------------------ tools
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+VENV := .venv
+BIN := $(VENV)/bin
+VENV_STAMP := $(VENV)/.installed
+
+# SAM CLI and cfn-lint live in their own venv so their pins never clash with ours.
+SAM_CLI_VERSION := 1.170.0
+CFN_LINT_VERSION := 1.58.0
+SAM_VENV := .venv-sam
+SAM_BIN := $(SAM_VENV)/bin
+SAM_STAMP := $(SAM_VENV)/.installed-sam-$(SAM_CLI_VERSION)-cfn-lint-$(CFN_LINT_VERSION)
+
+# The Lambda runtime is python3.13: `sam build` without a container needs that interpreter first on PATH.
+# pyenv keeps one on these machines; PYTHON313_BIN=/some/bin overrides.
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo "$$HOME/.pyenv")
+PYTHON313_BIN ?= $(or $(shell ls -d "$(PYENV_ROOT)"/versions/3.13*/bin 2>/dev/null | grep -v -- '-dev\|t/bin' | sort -V | tail -n 1),$(patsubst %/,%,$(dir $(shell command -v python3.13 2>/dev/null))))
+
+# SAM and cfn-lint are told a region and given dummy credentials so that nothing reaches for AWS.
+OFFLINE_AWS := env -u AWS_PROFILE
+template build: export AWS_REGION := us-east-1
+template build: export AWS_DEFAULT_REGION := us-east-1
+template build: export AWS_ACCESS_KEY_ID := testing
+template build: export AWS_SECRET_ACCESS_KEY := testing
+template build: export AWS_SESSION_TOKEN := testing
+template build: export AWS_EC2_METADATA_DISABLED := true
+template build: export AWS_CONFIG_FILE := /dev/null
+template build: export AWS_SHARED_CREDENTIALS_FILE := /dev/null
+export SAM_CLI_TELEMETRY := 0
+
+TEMPLATE := template.yaml
+BUILD_DIR := .aws-sam/build
+# Only the folders that exist: git keeps no empty folder, so a fresh clone may lack one.
+PY_DIRS := $(wildcard layers functions infra tests)
+PORT ?= 3000
+MOTO_PORT ?= 4566
+
+.PHONY: help venv sam-venv dev lint format types template build unit integration test bench clean distclean
+
+help: ## this list
+	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+# ------------------------------------------------------------------ environments
+venv: $(VENV_STAMP) ## .venv (Python 3.11) with the project and its dev tools
+
+# Re-installs only when the project's dependency lists change.
+$(VENV_STAMP): pyproject.toml $(wildcard layers/*/requirements.txt)
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 (python3.11 or python3) is not on PATH" >&2; exit 1; }
+	@"$(PYTHON)" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "error: $(PYTHON) is older than Python 3.11" >&2; exit 1; }
+	test -x $(BIN)/python || "$(PYTHON)" -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade 'pip>=24'
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+sam-venv: $(SAM_STAMP) ## .venv-sam with the pinned AWS SAM CLI and cfn-lint
+
+$(SAM_STAMP):
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 (python3.11 or python3) is not on PATH" >&2; exit 1; }
+	test -x $(SAM_BIN)/python || "$(PYTHON)" -m venv $(SAM_VENV)
+	$(SAM_BIN)/python -m pip install --quiet --upgrade 'pip>=24'
+	$(SAM_BIN)/python -m pip install --quiet 'aws-sam-cli==$(SAM_CLI_VERSION)' 'cfn-lint==$(CFN_LINT_VERSION)'
+	rm -f $(SAM_VENV)/.installed-sam-*
+	touch $@
+
+# ------------------------------------------------------------------ run
+dev: $(VENV_STAMP) ## run the local stack (API :3000, moto :4566) until Ctrl-C
+	exec $(BIN)/filegate-local --port $(PORT) --moto-port $(MOTO_PORT)
+
+# ------------------------------------------------------------------ checks
+lint: $(VENV_STAMP) ## ruff check + ruff format --check
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
+
+format: $(VENV_STAMP) ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix $(PY_DIRS)
+	$(BIN)/ruff format $(PY_DIRS)
+
+types: $(VENV_STAMP) ## mypy --strict on the shared package (config in pyproject.toml)
+	$(BIN)/mypy
+
+template: $(SAM_STAMP) ## cfn-lint and sam validate --lint, offline
+	$(OFFLINE_AWS) $(SAM_BIN)/cfn-lint $(TEMPLATE)
+	$(OFFLINE_AWS) $(SAM_BIN)/sam validate --lint --region us-east-1 --template-file $(TEMPLATE)
+
+build: $(SAM_STAMP) $(VENV_STAMP) ## sam build for arm64 without Docker, then check architectures and sizes
+	@test -x "$(PYTHON313_BIN)/python3.13" || { echo "error: no python3.13 found (looked in" \
+		"$(PYENV_ROOT)/versions/3.13*/bin and on PATH); install it or set PYTHON313_BIN=/dir/with/python3.13" >&2; exit 1; }
+	@echo "sam build --template-file $(TEMPLATE) --build-dir $(BUILD_DIR)  # no container; $(PYTHON313_BIN) first on PATH"
+	@PATH="$(abspath $(PYTHON313_BIN)):$$PATH" $(OFFLINE_AWS) \
+		$(SAM_BIN)/sam build --template-file $(TEMPLATE) --build-dir $(BUILD_DIR) \
+	|| { echo "error: sam build failed. 'PythonPipBuilder:ResolveDependencies - {pkg==x.y(sdist)}' means that" \
+		"package has no manylinux aarch64 wheel for CPython 3.13: pin a version that ships one." >&2; exit 1; }
+	$(BIN)/python infra/build_check.py $(BUILD_DIR)
+
+unit: $(VENV_STAMP) ## pytest tests/unit
+	$(BIN)/pytest tests/unit
+
+integration: $(VENV_STAMP) ## pytest tests/integration (through the local stack, over HTTP)
+	$(BIN)/pytest tests/integration
+
+test: lint types template build unit integration ## everything CI runs
+
+bench: $(VENV_STAMP) ## run every script in tests/bench; each prints its figures
+	@set -e; found=0; for f in tests/bench/*.py; do \
+		case "$$(basename "$$f")" in _*|conftest.py) continue;; esac; \
+		test -f "$$f" || continue; found=1; \
+		echo "== $$f"; $(BIN)/python "$$f"; \
+	done; test $$found = 1 || echo "no benchmarks in tests/bench"
+
+clean: ## remove build output and caches (keeps the venvs)
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .local-stack
+	find . -path ./$(VENV) -prune -o -path ./$(SAM_VENV) -prune -o -name __pycache__ -type d -print0 \
+		| xargs -0 rm -rf
+
+distclean: clean ## clean, and remove both venvs
+	rm -rf $(VENV) $(SAM_VENV) *.egg-info

@@ -1,0 +1,296 @@
+"""template.yaml holds the shape the design promises: arm64 + python3.13, a cached REQUEST authorizer, the
+routes of `filegate.routes` exactly, API.md error bodies from API Gateway, and least-privilege policies."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from filegate.routes import PUBLIC, ROUTES
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = ROOT / "template.yaml"
+
+
+class CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation short tags (!Ref, !GetAtt, !Sub …) as their long-form dicts."""
+
+
+def _cfn_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        assert isinstance(node, yaml.MappingNode)
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    data = yaml.load(TEMPLATE_PATH.read_text(encoding="utf-8"), Loader=CfnLoader)
+    assert isinstance(data, dict)
+    return data
+
+
+def resources_of(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v.get("Type") == rtype}
+
+
+def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: v.get("Properties") or {} for k, v in resources_of(template, "AWS::Serverless::Function").items()}
+
+
+def global_fn(template: dict[str, Any]) -> dict[str, Any]:
+    return dict((template.get("Globals") or {}).get("Function") or {})
+
+
+def fn_prop(template: dict[str, Any], props: dict[str, Any], name: str) -> Any:
+    """A function property with SAM's Globals applied (a function's own value wins)."""
+    return props[name] if name in props else global_fn(template).get(name)
+
+
+def env_vars(template: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(((global_fn(template).get("Environment") or {}).get("Variables")) or {})
+    merged.update(((props.get("Environment") or {}).get("Variables")) or {})
+    return merged
+
+
+def the_api(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    apis = resources_of(template, "AWS::Serverless::Api")
+    assert len(apis) == 1, f"expected one REST API, found {sorted(apis)}"
+    ((logical_id, resource),) = apis.items()
+    return logical_id, resource["Properties"]
+
+
+def authorizer_function_id(template: dict[str, Any]) -> str:
+    _, api = the_api(template)
+    auth = api["Auth"]
+    arn = auth["Authorizers"][auth["DefaultAuthorizer"]]["FunctionArn"]
+    return str(arn["Fn::GetAtt"][0])
+
+
+def api_events(props: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: ev.get("Properties") or {} for name, ev in (props.get("Events") or {}).items() if ev.get("Type") == "Api"
+    }
+
+
+def function_folder(props: dict[str, Any]) -> str | None:
+    code_uri = props.get("CodeUri")
+    if not isinstance(code_uri, str):
+        return None
+    parts = Path(code_uri).parts
+    return parts[1] if len(parts) == 2 and parts[0] == "functions" else None
+
+
+# ------------------------------------------------------------------ runtime and build
+
+
+def test_runtime_is_python313_on_arm64_everywhere(template: dict[str, Any]) -> None:
+    glob = global_fn(template)
+    assert glob.get("Runtime") == "python3.13"
+    assert glob.get("Architectures") == ["arm64"]
+    for name, props in functions(template).items():
+        assert fn_prop(template, props, "Runtime") == "python3.13", name
+        assert fn_prop(template, props, "Architectures") == ["arm64"], name
+
+
+def test_every_layer_is_built_for_arm64(template: dict[str, Any]) -> None:
+    layers = resources_of(template, "AWS::Serverless::LayerVersion")
+    assert layers, "no layers"
+    for name, layer in layers.items():
+        metadata = layer.get("Metadata") or {}
+        # Without BuildArchitecture SAM builds the layer for x86_64, whatever CompatibleArchitectures says.
+        assert metadata.get("BuildArchitecture") == "arm64", name
+        assert metadata.get("BuildMethod") in ("python3.13", "makefile"), name
+        assert layer["Properties"].get("CompatibleArchitectures") == ["arm64"], name
+        assert "python3.13" in layer["Properties"].get("CompatibleRuntimes", []), name
+
+
+def test_every_function_folder_has_its_handler(template: dict[str, Any]) -> None:
+    for name, props in functions(template).items():
+        folder = function_folder(props)
+        assert folder, f"{name}: CodeUri should be functions/<name>, is {props.get('CodeUri')!r}"
+        module, _, attr = str(fn_prop(template, props, "Handler")).rpartition(".")
+        source = ROOT / "functions" / folder / f"{module.replace('.', '/')}.py"
+        assert source.is_file(), f"{name}: {source} is missing"
+        assert re.search(rf"^{attr}\b\s*[:=]|^def {attr}\(", source.read_text(), re.M), (
+            f"{name}: {source} defines no {attr}"
+        )
+
+
+# ------------------------------------------------------------------ the API and its authorizer
+
+
+def test_authorizer_is_a_cached_request_authorizer(template: dict[str, Any]) -> None:
+    _, api = the_api(template)
+    auth = api["Auth"]
+    authorizer = auth["Authorizers"][auth["DefaultAuthorizer"]]
+    assert authorizer["FunctionPayloadType"] == "REQUEST"
+    identity = authorizer["Identity"]
+    assert identity["Headers"] == ["Authorization"]
+    assert identity["Context"] == ["identity.sourceIp"]
+    assert identity["ReauthorizeEvery"] == {"Ref": "AuthorizerCacheTtl"}
+    ttl = template["Parameters"]["AuthorizerCacheTtl"]
+    assert ttl["Type"] == "Number"
+    assert int(ttl["Default"]) == 300
+    assert authorizer_function_id(template) in functions(template)
+
+
+def test_routes_match_the_route_table_exactly(template: dict[str, Any]) -> None:
+    api_id, _ = the_api(template)
+    by_folder: dict[str | None, set[str]] = {}
+    for name, props in functions(template).items():
+        by_folder.setdefault(function_folder(props), set()).add(name)
+    in_template: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+    for fn_name, props in functions(template).items():
+        for ev_name, ev in api_events(props).items():
+            key = (str(ev["Method"]).upper(), str(ev["Path"]))
+            assert key not in in_template, f"{key} is routed twice"
+            assert ev.get("RestApiId") == {"Ref": api_id}, f"{fn_name}.{ev_name} is not on {api_id}"
+            in_template[key] = (fn_name, ev)
+
+    expected = {(r.method, r.path): r for r in ROUTES}
+    missing = sorted(set(expected) - set(in_template))
+    extra = sorted(set(in_template) - set(expected))
+    assert not missing, f"routes in filegate.routes with no Api event in template.yaml: {missing}"
+    assert not extra, f"Api events in template.yaml that filegate.routes lacks: {extra}"
+
+    for key, route in expected.items():
+        fn_name, ev = in_template[key]
+        assert route.function in by_folder, f"{key}: no function has CodeUri functions/{route.function}"
+        assert fn_name in by_folder[route.function], (
+            f"{key} is routed to {fn_name}, filegate.routes says functions/{route.function}"
+        )
+        authorizer = (ev.get("Auth") or {}).get("Authorizer")
+        if route.scope == PUBLIC:
+            assert authorizer == "NONE", f"{key} is public and must have Auth: {{Authorizer: NONE}}"
+        else:
+            assert authorizer != "NONE", f"{key} needs a key but its event turns the authorizer off"
+
+
+ERROR_BODY_RESPONSES = ("UNAUTHORIZED", "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX")
+
+
+def gateway_responses(template: dict[str, Any]) -> dict[str, Any]:
+    _, api = the_api(template)
+    return dict(api.get("GatewayResponses") or {})
+
+
+def error_body(response: dict[str, Any]) -> dict[str, Any]:
+    templates = response["ResponseTemplates"]
+    body = json.loads(templates["application/json"])  # VTL variables sit inside strings: still JSON
+    assert set(body) == {"error"}
+    return dict(body["error"])
+
+
+def test_gateway_responses_follow_the_error_shape(template: dict[str, Any]) -> None:
+    responses = gateway_responses(template)
+    for name in ERROR_BODY_RESPONSES:
+        assert name in responses, f"GatewayResponses lacks {name}"
+    for name, response in responses.items():
+        err = error_body(response)
+        assert set(err) == {"code", "message", "request_id"}, name
+        assert err["request_id"] == "$context.requestId", name
+        assert err["code"] and err["message"], name
+
+
+def test_unauthorized_is_401_with_www_authenticate(template: dict[str, Any]) -> None:
+    response = gateway_responses(template)["UNAUTHORIZED"]
+    assert str(response["StatusCode"]) == "401"
+    headers = response["ResponseParameters"]["Headers"]
+    assert "WWW-Authenticate" in headers
+    assert headers["WWW-Authenticate"].startswith("'Bearer")
+    # One body for every cause: nothing in it may come from the authorizer.
+    assert "$context.authorizer" not in response["ResponseTemplates"]["application/json"]
+
+
+def test_access_denied_is_403_with_the_authorizers_code(template: dict[str, Any]) -> None:
+    response = gateway_responses(template)["ACCESS_DENIED"]
+    assert str(response["StatusCode"]) == "403"
+    assert error_body(response)["code"] == "$context.authorizer.deny_code"
+
+
+# ------------------------------------------------------------------ functions
+
+
+def _statements(props: dict[str, Any]) -> list[dict[str, Any]]:
+    policies = props.get("Policies") or []
+    if isinstance(policies, dict | str):
+        policies = [policies]
+    found: list[dict[str, Any]] = []
+    for policy in policies:
+        if isinstance(policy, dict) and "Statement" in policy:
+            statements = policy["Statement"]
+            found.extend(statements if isinstance(statements, list) else [statements])
+    return found
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_dynamodb_permissions_name_their_tables(template: dict[str, Any]) -> None:
+    for name, props in functions(template).items():
+        for policy in _as_list(props.get("Policies") or []):
+            # Managed policies are never least privilege for our tables.
+            assert not (isinstance(policy, str) and "DynamoDB" in policy), f"{name}: {policy}"
+        for st in _statements(props):
+            actions = [str(a) for a in _as_list(st.get("Action", []))]
+            if not any(a == "*" or a.lower().startswith("dynamodb:") for a in actions):
+                continue
+            assert "*" not in actions and "dynamodb:*" not in [a.lower() for a in actions], (
+                f"{name}: wildcard DynamoDB action {actions}"
+            )
+            for resource in _as_list(st.get("Resource")):
+                assert resource != "*", f"{name}: DynamoDB actions {actions} on Resource '*'"
+                if isinstance(resource, str):
+                    assert not resource.endswith(":table/*"), f"{name}: every table: {resource}"
+                elif isinstance(resource, dict) and "Fn::Sub" in resource:
+                    sub = _as_list(resource["Fn::Sub"])[0]
+                    assert not str(sub).endswith(":table/*"), f"{name}: every table: {sub}"
+
+
+INSECURE_ENV = re.compile(r"INSECURE|SSRF|ALLOW_(PRIVATE|LOCAL|LOOPBACK|INTERNAL|HTTP$)|SKIP_.*VERIF")
+
+
+def test_no_function_relaxes_webhook_safety(template: dict[str, Any]) -> None:
+    for name, props in functions(template).items():
+        for var in env_vars(template, props):
+            assert not INSECURE_ENV.search(var.upper()), f"{name} sets {var}: only the local stack may"
+
+
+def test_functions_are_traced_and_named_for_powertools(template: dict[str, Any]) -> None:
+    for name, props in functions(template).items():
+        assert fn_prop(template, props, "Tracing") == "Active", name
+        assert env_vars(template, props).get("POWERTOOLS_SERVICE_NAME"), name
+
+
+def test_http_functions_use_snapstart(template: dict[str, Any]) -> None:
+    authorizer = authorizer_function_id(template)
+    http = {
+        name: props
+        for name, props in functions(template).items()
+        if name != authorizer
+        and not any(ev.get("Type") == "SQS" for ev in (props.get("Events") or {}).values())
+        and api_events(props)
+    }
+    assert http, "no FastAPI functions found"
+    for name, props in http.items():
+        # Their import cost (FastAPI, pydantic) is paid once at publish time, not on every cold start.
+        snap = fn_prop(template, props, "SnapStart") or {}
+        assert snap.get("ApplyOn") == "PublishedVersions", name
+        assert fn_prop(template, props, "AutoPublishAlias"), f"{name}: SnapStart needs a published version"
