@@ -38,7 +38,9 @@ class Client:
         adapter = _SourceAddressAdapter(source_ip)
         self.session.mount("http://", adapter)
 
-    def request(self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
+    def request(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> requests.Response:
         all_headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
         all_headers.update(headers or {})
         kwargs.setdefault("timeout", TIMEOUT)

@@ -11,8 +11,16 @@ from PIL import Image
 pillow_heif.register_heif_opener()
 
 PIL_FORMATS = {
-    "jpg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "bmp": "BMP", "tiff": "TIFF",
-    "avif": "AVIF", "ico": "ICO", "heic": "HEIF", "heif": "HEIF",
+    "jpg": "JPEG",
+    "png": "PNG",
+    "webp": "WEBP",
+    "gif": "GIF",
+    "bmp": "BMP",
+    "tiff": "TIFF",
+    "avif": "AVIF",
+    "ico": "ICO",
+    "heic": "HEIF",
+    "heif": "HEIF",
 }
 
 

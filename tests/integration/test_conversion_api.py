@@ -52,7 +52,9 @@ def _wait_for(client, conversion_id, timeout=90):
 
 
 def _upload(client, data, filename="upload.bin"):
-    created = client.post("/v1/files", json={"filename": filename, "content_type": "application/octet-stream", "size": len(data)})
+    created = client.post(
+        "/v1/files", json={"filename": filename, "content_type": "application/octet-stream", "size": len(data)}
+    )
     assert created.status_code == 201, created.text
     file = created.json()
     upload = file["upload"]
@@ -83,7 +85,9 @@ def test_every_listed_pair_converts_through_the_gateway(stack, matrix):
     for source, target, response in results:
         assert response.status_code == 200, (source, target, response.status_code, response.text[:300])
         assert response.headers["Content-Type"].split(";")[0] == matrix[target]["content_type"], (source, target)
-        assert response.headers["Content-Disposition"] == f'attachment; filename="photo.{matrix[target]["extensions"][0]}"'
+        assert (
+            response.headers["Content-Disposition"] == f'attachment; filename="photo.{matrix[target]["extensions"][0]}"'
+        )
         assert response.headers["X-Conversion-Id"].startswith("conv_")
         fmt, width, height = decode(response.content, target)
         assert fmt == target
@@ -189,13 +193,22 @@ def test_quota_is_never_over_counted_under_concurrency(stack):
     # Seed the month's counter near the free quota (as an operator would see after 995 conversions).
     state = stack.state
     counters = state["outputs"]["CountersTableName"]
-    dynamodb = boto3.client("dynamodb", endpoint_url=stack.moto_url, region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=stack.moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     month = datetime.now(UTC).strftime("%Y-%m")
-    dynamodb.put_item(TableName=counters, Item={
-        "counter_id": {"S": f"conv#{account['account_id']}#{month}"}, "value": {"N": "995"},
-        "expires_at": {"N": str(int(time.time()) + 86400 * 40)},
-    })
+    dynamodb.put_item(
+        TableName=counters,
+        Item={
+            "counter_id": {"S": f"conv#{account['account_id']}#{month}"},
+            "value": {"N": "995"},
+            "expires_at": {"N": str(int(time.time()) + 86400 * 40)},
+        },
+    )
     if datetime.now(UTC).second > 40:  # the 10 requests must share one rate-limit minute
         time.sleep(61 - datetime.now(UTC).second)
     png = media.sample("png", 16, 16)
@@ -231,7 +244,16 @@ def test_full_async_path(pro):
     assert job["status"] == "queued" and job["source_file_id"] == file["id"]
     finished = _wait_for(pro, job["id"])
     assert finished["status"] == "succeeded", finished
-    assert set(finished) >= {"id", "status", "source_file_id", "target", "output_file_id", "error", "created_at", "completed_at"}
+    assert set(finished) >= {
+        "id",
+        "status",
+        "source_file_id",
+        "target",
+        "output_file_id",
+        "error",
+        "created_at",
+        "completed_at",
+    }
 
     content = pro.get(f"/v1/files/{finished['output_file_id']}/content")
     assert content.status_code == 302
@@ -315,5 +337,7 @@ def test_bulk_is_pro_only_and_bounded(stack, pro):
         assert _wait_for(pro, job["id"])["status"] == "succeeded"
     too_many = [{"file_id": file["id"], "target": "jpg"}] * 101
     assert_error(pro.post("/v1/conversions/bulk", json={"items": too_many}), 400, "invalid_request")
-    body = assert_error(pro.post("/v1/conversions/bulk", json={"items": [items[0], {"file_id": file["id"]}]}), 400, "invalid_request")
+    body = assert_error(
+        pro.post("/v1/conversions/bulk", json={"items": [items[0], {"file_id": file["id"]}]}), 400, "invalid_request"
+    )
     assert "items[1].target" in body["error"]["message"]

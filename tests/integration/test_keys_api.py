@@ -100,7 +100,15 @@ def test_create_list_update_and_test_mode(master):
     assert set(listed) == {"data", "next_cursor"}
     for item in listed["data"]:
         assert set(item) == {
-            "id", "name", "key_prefix", "scopes", "allowed_ips", "created_at", "last_used_at", "expires_at", "revoked_at",
+            "id",
+            "name",
+            "key_prefix",
+            "scopes",
+            "allowed_ips",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "revoked_at",
         }
         assert "api_key" not in json.dumps(item) and "hash" not in json.dumps(item)
     names = [k["name"] for k in listed["data"]]
@@ -128,7 +136,9 @@ def test_a_key_never_grants_a_scope_it_lacks(master):
     narrow = master.post("/v1/keys", json={"name": "narrow", "scopes": ["keys:manage", "files:read"]}).json()
     client = master.with_key(narrow["api_key"])
     assert_error(client.post("/v1/keys", json={"name": "x", "scopes": ["files:write"]}), 403, "insufficient_scope")
-    assert_error(client.patch(f"/v1/keys/{narrow['key_id']}", json={"scopes": ["webhooks:manage"]}), 403, "insufficient_scope")
+    assert_error(
+        client.patch(f"/v1/keys/{narrow['key_id']}", json={"scopes": ["webhooks:manage"]}), 403, "insufficient_scope"
+    )
     ok = client.post("/v1/keys", json={"name": "x", "scopes": ["files:read"]})
     assert ok.status_code == 201, ok.text
 
@@ -145,7 +155,9 @@ def test_another_accounts_key_is_not_found(stack, master):
 def test_rotation_grace_bounds(master):
     key = master.post("/v1/keys", json={"name": "bounds"}).json()
     for grace in (-1, 86401, "soon"):
-        assert_error(master.post(f"/v1/keys/{key['key_id']}/rotate", json={"grace_seconds": grace}), 400, "invalid_request")
+        assert_error(
+            master.post(f"/v1/keys/{key['key_id']}/rotate", json={"grace_seconds": grace}), 400, "invalid_request"
+        )
 
 
 def test_entitlements_and_usage_shapes(master):
@@ -198,8 +210,11 @@ def test_no_raw_key_in_storage_or_logs(stack, master):
         master.with_key(key).get("/v1/entitlements/me")
         master.with_key(key[:-1] + "a").get("/v1/entitlements/me")  # refused keys are not logged either
     dynamodb = boto3.client(
-        "dynamodb", endpoint_url=stack.moto_url, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "dynamodb",
+        endpoint_url=stack.moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
     for table in dynamodb.list_tables()["TableNames"]:
         dump = json.dumps(dynamodb.scan(TableName=table)["Items"])

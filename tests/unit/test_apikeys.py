@@ -30,16 +30,19 @@ def test_checksum_is_crc32_in_zero_padded_base32():
     assert apikeys.is_well_formed(head + expected)
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda k: k[:-1] + ("a" if k[-1] != "a" else "b"),  # checksum digit
-    lambda k: k[:10] + ("a" if k[10] != "a" else "b") + k[11:],  # body digit
-    lambda k: k.upper(),
-    lambda k: k[:-1],
-    lambda k: k + "a",
-    lambda k: k.replace("fg_live_", "fg_prod_"),
-    lambda k: k[:12] + "1" + k[13:],  # outside the alphabet
-    lambda k: "",
-])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda k: k[:-1] + ("a" if k[-1] != "a" else "b"),  # checksum digit
+        lambda k: k[:10] + ("a" if k[10] != "a" else "b") + k[11:],  # body digit
+        lambda k: k.upper(),
+        lambda k: k[:-1],
+        lambda k: k + "a",
+        lambda k: k.replace("fg_live_", "fg_prod_"),
+        lambda k: k[:12] + "1" + k[13:],  # outside the alphabet
+        lambda k: "",
+    ],
+)
 def test_any_damage_is_caught_by_shape_or_checksum(mutate):
     assert not apikeys.is_well_formed(mutate(apikeys.generate()))
 
@@ -63,17 +66,20 @@ def test_bearer_and_basic_parsing():
     assert apikeys.from_authorization_header(f"Basic {basic}") == key
 
 
-@pytest.mark.parametrize("header", [
-    None,
-    "",
-    "Bearer",
-    "Bearer ",
-    "Token abc",
-    "Basic !!!notbase64",
-    "Basic " + base64.b64encode(b"no-colon").decode(),
-    "Basic " + base64.b64encode(b"user:password").decode(),
-    "Basic " + base64.b64encode(b"\xff\xfe:").decode(),
-    "Bearer " + "a" * 5000,
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer ",
+        "Token abc",
+        "Basic !!!notbase64",
+        "Basic " + base64.b64encode(b"no-colon").decode(),
+        "Basic " + base64.b64encode(b"user:password").decode(),
+        "Basic " + base64.b64encode(b"\xff\xfe:").decode(),
+        "Bearer " + "a" * 5000,
+    ],
+)
 def test_malformed_headers_yield_no_key(header):
     assert apikeys.from_authorization_header(header) is None

@@ -7,21 +7,24 @@ def test_empty_allowlist_allows_everyone():
     assert ipallow.allows([], "203.0.113.9")
 
 
-@pytest.mark.parametrize(("entries", "ip", "expected"), [
-    (["203.0.113.7"], "203.0.113.7", True),
-    (["203.0.113.7"], "203.0.113.8", False),
-    (["10.0.0.0/8"], "10.200.3.4", True),
-    (["10.0.0.0/8"], "11.0.0.1", False),
-    (["2001:db8::/32"], "2001:db8:ffff::1", True),
-    (["2001:db8::/32"], "2001:db9::1", False),
-    (["2001:db8::1"], "2001:DB8:0:0:0:0:0:1", True),
-    (["::/0"], "203.0.113.7", False),  # an IPv6 range never matches an IPv4 caller
-    (["0.0.0.0/0"], "2001:db8::1", False),
-    (["203.0.113.0/24"], "::ffff:203.0.113.5", True),  # IPv4-mapped caller matched as IPv4
-    (["203.0.113.0/24"], "not-an-ip", False),
-    (["203.0.113.0/24"], "", False),
-    (["fe80::/10", "192.168.0.0/16"], "fe80::1", True),
-])
+@pytest.mark.parametrize(
+    ("entries", "ip", "expected"),
+    [
+        (["203.0.113.7"], "203.0.113.7", True),
+        (["203.0.113.7"], "203.0.113.8", False),
+        (["10.0.0.0/8"], "10.200.3.4", True),
+        (["10.0.0.0/8"], "11.0.0.1", False),
+        (["2001:db8::/32"], "2001:db8:ffff::1", True),
+        (["2001:db8::/32"], "2001:db9::1", False),
+        (["2001:db8::1"], "2001:DB8:0:0:0:0:0:1", True),
+        (["::/0"], "203.0.113.7", False),  # an IPv6 range never matches an IPv4 caller
+        (["0.0.0.0/0"], "2001:db8::1", False),
+        (["203.0.113.0/24"], "::ffff:203.0.113.5", True),  # IPv4-mapped caller matched as IPv4
+        (["203.0.113.0/24"], "not-an-ip", False),
+        (["203.0.113.0/24"], "", False),
+        (["fe80::/10", "192.168.0.0/16"], "fe80::1", True),
+    ],
+)
 def test_matching(entries, ip, expected):
     assert ipallow.allows(entries, ip) is expected
 

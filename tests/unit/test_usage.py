@@ -15,7 +15,9 @@ def test_days_stop_at_today():
     assert len(usage._days("2026-02", today)) == 28
 
 
-@pytest.mark.parametrize(("start", "end"), [("2026-13", None), ("26-01", None), ("2026-05", "2026-04"), ("2024-01", "2026-01")])
+@pytest.mark.parametrize(
+    ("start", "end"), [("2026-13", None), ("26-01", None), ("2026-05", "2026-04"), ("2024-01", "2026-01")]
+)
 def test_bad_ranges_are_refused(start, end):
     with pytest.raises(ValueError):
         usage.report("acct", start, end, datetime(2026, 6, 1, tzinfo=UTC))
