@@ -54,9 +54,7 @@ def aws_target(stack_name: str | None, region: str | None, env: str, samconfig: 
         raise SystemExit("filegate-admin: no stack name (samconfig.toml or --stack-name).")
     import boto3
 
-    stacks = boto3.client("cloudformation", region_name=region).describe_stacks(StackName=stack_name)[
-        "Stacks"
-    ]
+    stacks = boto3.client("cloudformation", region_name=region).describe_stacks(StackName=stack_name)["Stacks"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     return Target(outputs=outputs, region=region, environ={})
 

@@ -94,7 +94,7 @@ def _imagemagick() -> list[str] | None:
 
 
 def _im_cmd(magick: list[str], task: str, src: str, dst: str) -> list[str]:
-    target, opts = TASKS[task]
+    _target, opts = TASKS[task]
     cmd = [*magick, src]
     if "width" in opts:
         cmd += ["-resize", f"{opts['width']}x"]
@@ -109,6 +109,23 @@ def _photo_jpeg(megapixels: float, path: Path) -> None:
     fm.photo(width, height).save(path, format="JPEG", quality=90)
 
 
+def _self_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a JPEG's SOF marker (no imaging import in the driver)."""
+    i = 2
+    while i < len(data):
+        marker, length = data[i + 1], int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker in (0xC0, 0xC1, 0xC2):
+            return int.from_bytes(data[i + 7 : i + 9], "big"), int.from_bytes(data[i + 5 : i + 7], "big")
+        i += 2 + length
+    return 0, 0
+
+
 def _median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -118,20 +135,25 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--megapixels", type=float, default=12)
     parser.add_argument("--worker", nargs=4, metavar=("IMPL", "TASK", "SRC", "DST"))
+    parser.add_argument("--make", nargs=2, metavar=("DST", "MEGAPIXELS"))
     args = parser.parse_args()
     if args.worker:
         _worker(*args.worker)
         return
+    if args.make:
+        _photo_jpeg(float(args.make[1]), Path(args.make[0]))
+        return
 
-    from PIL import __version__ as pillow_version
-
+    # The driver stays small and imports no imaging library before the runs: a forked child's peak RSS
+    # starts at its parent's, so a big parent would inflate every figure. The input is made in a child too.
     tmp = Path(tempfile.mkdtemp(prefix="fg-bench-"))
     src = tmp / "photo.jpg"
-    _photo_jpeg(args.megapixels, src)
-    from PIL import Image
-
-    with Image.open(src) as im:
-        size = im.size
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "common")}
+    subprocess.run([sys.executable, __file__, "--make", str(src), str(args.megapixels)], check=True, env=env)
+    size = _jpeg_size(src.read_bytes())
+    pillow_version = subprocess.run(
+        [sys.executable, "-c", "import PIL; print(PIL.__version__)"], capture_output=True, text=True
+    ).stdout.strip()
     magick = _imagemagick()
     print(f"input: {size[0]}x{size[1]} JPEG ({size[0] * size[1] / 1e6:.1f} MP, {src.stat().st_size / 1e6:.1f} MB)")
     print(f"Pillow {pillow_version}; python {sys.version.split()[0]}; cpus {os.cpu_count()}; runs {args.runs}")
@@ -142,7 +164,6 @@ def main() -> None:
         print("ImageMagick: not installed (apt-get install -y imagemagick): its column is skipped")
     print()
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "common")}
     results: dict[tuple[str, str], dict[str, float]] = {}
     for task, (target, _opts) in TASKS.items():
         ext = "webp" if target == "webp" else "jpg"
@@ -171,6 +192,7 @@ def main() -> None:
 
     header = f"{'task':26} {'impl':12} {'wall s':>8} {'work s':>8} {'peak MB':>8} {'out KB':>8}"
     header += f" {'x IM speed':>10} {'IM mem /':>9}"
+    print(f"(driver's own peak RSS, a floor for every figure: {_self_rss_mb():.0f} MB)")
     print(header)
     print("-" * len(header))
     for task in TASKS:

@@ -1,0 +1,112 @@
+"""The conversion matrix: the one source of truth for what the engine reads, writes and accepts.
+
+No imaging imports here, so `GET /v1/formats` and the files function (content types, extensions) can use it
+without carrying the imaging layer. tests/unit/conversion converts a real file for every pair it lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from filegate.errors import UnsupportedConversion
+
+
+@dataclass(frozen=True)
+class FormatInfo:
+    name: str
+    content_type: str
+    extensions: tuple[str, ...]  # the first is the one used for output file names
+    readable: bool
+    writable: bool
+    document: bool = False  # a paged document (PDF) rather than a raster image
+    compressible: bool = False  # POST /v1/compress can re-encode it in the same format
+    animated: bool = False  # animation is kept when both source and target are animated formats
+
+    @property
+    def extension(self) -> str:
+        return self.extensions[0]
+
+
+FORMATS: dict[str, FormatInfo] = {
+    f.name: f
+    for f in (
+        FormatInfo("jpg", "image/jpeg", ("jpg", "jpeg", "jpe", "jfif"), True, True, compressible=True),
+        FormatInfo("png", "image/png", ("png",), True, True, compressible=True),
+        FormatInfo("webp", "image/webp", ("webp",), True, True, compressible=True, animated=True),
+        FormatInfo("gif", "image/gif", ("gif",), True, True, compressible=True, animated=True),
+        FormatInfo("bmp", "image/bmp", ("bmp", "dib"), True, True, compressible=True),
+        FormatInfo("tiff", "image/tiff", ("tiff", "tif"), True, True, compressible=True),
+        FormatInfo("avif", "image/avif", ("avif",), True, True, compressible=True),
+        FormatInfo("ico", "image/vnd.microsoft.icon", ("ico",), True, True),
+        # HEIC/HEIF are input-only: libheif's HEVC encoder is far too slow for a request path.
+        FormatInfo("heic", "image/heic", ("heic",), True, False),
+        FormatInfo("heif", "image/heif", ("heif", "hif"), True, False),
+        FormatInfo("pdf", "application/pdf", ("pdf",), True, True, document=True),
+    )
+}
+
+IMAGE_OPTIONS = ("quality", "width", "height", "fit", "strip_metadata")
+PDF_OPTIONS = (*IMAGE_OPTIONS, "page")
+# A PDF page is rendered to a raster; these are the raster targets offered for it.
+PDF_RASTER_TARGETS = ("png", "jpg")
+
+_ALIASES = {"jpeg": "jpg", "jpe": "jpg", "jfif": "jpg", "tif": "tiff", "dib": "bmp", "hif": "heif"}
+
+
+def normalize(name: str) -> str | None:
+    """The canonical format name for a client-supplied target (`JPEG`, `tif`…), or None if unknown."""
+    key = name.strip().lower().lstrip(".")
+    key = _ALIASES.get(key, key)
+    return key if key in FORMATS else None
+
+
+def targets_for(source: str) -> tuple[str, ...]:
+    """What `source` converts to, in a stable order."""
+    info = FORMATS[source]
+    if not info.readable:
+        return ()
+    if info.document:
+        return PDF_RASTER_TARGETS
+    return tuple(f.name for f in FORMATS.values() if f.writable)
+
+
+def options_for(source: str) -> tuple[str, ...]:
+    return PDF_OPTIONS if FORMATS[source].document else IMAGE_OPTIONS
+
+
+def resolve_target(source: str, target: str) -> str:
+    """The canonical target for a source, or UnsupportedConversion naming what is possible."""
+    canonical = normalize(target)
+    allowed = targets_for(source)
+    if canonical is None or canonical not in allowed:
+        shown = target.strip()[:20] or "(empty)"
+        raise UnsupportedConversion(
+            f"Converting {source} to {shown} is not supported; {source} converts to: {', '.join(allowed)}."
+        )
+    return canonical
+
+
+def content_type(fmt: str) -> str:
+    return FORMATS[fmt].content_type
+
+
+def extension(fmt: str) -> str:
+    return FORMATS[fmt].extension
+
+
+def formats_document() -> dict[str, Any]:
+    """The body of `GET /v1/formats`."""
+    return {
+        "formats": {
+            f.name: {
+                "to": list(targets_for(f.name)),
+                "options": list(options_for(f.name)),
+                "content_type": f.content_type,
+                "extensions": list(f.extensions),
+                "compress": f.compressible,
+            }
+            for f in FORMATS.values()
+            if f.readable
+        }
+    }

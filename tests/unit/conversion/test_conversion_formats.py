@@ -1,0 +1,56 @@
+import pytest
+
+from filegate.conversion import FORMATS, engine, formats_document, normalize
+from filegate.conversion.formats import resolve_target, targets_for
+from filegate.errors import UnsupportedConversion
+
+
+def test_document_shape() -> None:
+    doc = formats_document()
+    assert set(doc) == {"formats"}
+    formats = doc["formats"]
+    assert set(formats) == {"jpg", "png", "webp", "gif", "bmp", "tiff", "heic", "heif", "avif", "ico", "pdf"}
+    for name, entry in formats.items():
+        assert entry["to"], name
+        assert {"quality", "width", "height", "fit", "strip_metadata"} <= set(entry["options"])
+        assert ("page" in entry["options"]) == (name == "pdf")
+        assert entry["content_type"] == FORMATS[name].content_type
+        assert name in [normalize(e) for e in entry["extensions"]]
+
+
+def test_heic_is_input_only_and_pdf_renders_to_rasters() -> None:
+    formats = formats_document()["formats"]
+    for entry in formats.values():
+        assert "heic" not in entry["to"] and "heif" not in entry["to"]
+    assert formats["pdf"]["to"] == ["png", "jpg"]
+    assert set(formats["png"]["to"]) == {"jpg", "png", "webp", "gif", "bmp", "tiff", "avif", "ico", "pdf"}
+    assert formats["heic"]["compress"] is False and formats["jpg"]["compress"] is True
+
+
+def test_every_writable_format_has_an_encoder() -> None:
+    writable = {name for name, f in FORMATS.items() if f.writable}
+    assert set(engine._PIL_SAVE) == writable
+    readable_rasters = {name for name, f in FORMATS.items() if f.readable and not f.document}
+    assert set(engine._PIL_FORMAT) == readable_rasters
+
+
+@pytest.mark.parametrize(("alias", "canonical"), [("JPEG", "jpg"), (".tif", "tiff"), ("Webp", "webp"), ("x", None)])
+def test_normalize(alias: str, canonical: str | None) -> None:
+    assert normalize(alias) == canonical
+
+
+def test_resolve_target() -> None:
+    assert resolve_target("png", "JPEG") == "jpg"
+    with pytest.raises(UnsupportedConversion, match="pdf converts to: png, jpg"):
+        resolve_target("pdf", "webp")
+    with pytest.raises(UnsupportedConversion):
+        resolve_target("png", "heic")
+    with pytest.raises(UnsupportedConversion):
+        resolve_target("png", "docx")
+    assert targets_for("jpg")[0] == "jpg"
+
+
+def test_content_types_and_extensions() -> None:
+    assert FORMATS["jpg"].content_type == "image/jpeg" and FORMATS["jpg"].extension == "jpg"
+    assert FORMATS["tiff"].extension == "tiff" and FORMATS["ico"].content_type == "image/vnd.microsoft.icon"
+    assert FORMATS["pdf"].content_type == "application/pdf"
