@@ -119,6 +119,15 @@ def test_grace_end_applies_even_while_the_policy_is_cached(api, account):
     assert master.post(f"/v1/keys/{old['key_id']}/rotate", json={"grace_seconds": 2}).status_code == 201
     assert old_client.get(WHO).status_code == 200  # cached for the TTL, but only valid for 2 s
     time.sleep(2.5)
+    # The function refuses the cached policy with the same body (API Gateway renames a function's
+    # WWW-Authenticate header, so that one answer carries it as x-amzn-Remapped-WWW-Authenticate)...
+    first = old_client.get(WHO)
+    assert_error(first, 401, "invalid_api_key")
+    assert first.json()["error"]["message"] == "Invalid or missing API key."
+    assert 'Bearer realm="filegate"' in (
+        first.headers.get("WWW-Authenticate") or first.headers["x-amzn-Remapped-WWW-Authenticate"]
+    )
+    # ...and flushes the cache, so from the next request on it is the authorizer's own 401.
     _assert_the_one_401(old_client.get(WHO))
 
 

@@ -77,10 +77,10 @@ class _ResponseHeaders:
                 event = scope.get("aws.event") or {}
                 rid = str((event.get("requestContext") or {}).get("requestId", ""))
                 extra: dict[str, str] = (scope.get("state") or {}).get(EXTRA_HEADERS, {})
-                present = {k.lower() for k, _ in message.get("headers", [])}
-                added = [(b"x-request-id", rid.encode())] if rid else []
-                added += [
-                    (k.lower().encode(), v.encode()) for k, v in extra.items() if k.lower() not in present
+                present = {bytes(k).lower() for k, _ in message.get("headers", [])}
+                wanted = {**extra, "x-request-id": rid} if rid else extra
+                added = [
+                    (k.lower().encode(), v.encode()) for k, v in wanted.items() if k.lower().encode() not in present
                 ]
                 message["headers"] = list(message.get("headers", [])) + added
             await send(message)
@@ -160,8 +160,13 @@ def caller(request: Request) -> AuthContext:
     event = request.scope.get("aws.event") or {}
     context = AuthContext.from_authorizer_context((event.get("requestContext") or {}).get("authorizer"))
     now = utcnow()
-    if context is None or not context.is_valid_at(now):
-        # No authorizer context (misconfigured route) or a cached policy outliving the key's grace/expiry.
+    if context is None:
+        raise errors.InvalidApiKey()  # a route wired without the authorizer: refuse, never serve anonymously
+    if not context.is_valid_at(now):
+        # The key's rotation grace or expiry ended while API Gateway still caches its policy. Refuse it, and
+        # flush the cache so the next request gets the authorizer's own 401 (API Gateway renames a
+        # function's WWW-Authenticate header; only its gateway response can carry it).
+        flush_dead_key_policy(request)
         raise errors.InvalidApiKey()
     try:
         state = limits.hit_rate_limit(context.account_id, tier(context.tier), now)
@@ -172,6 +177,16 @@ def caller(request: Request) -> AuthContext:
     _touch_last_used(context)
     logger.append_keys(account_id=context.account_id, key_id=context.key_id, key_prefix=context.key_prefix)
     return context
+
+
+def flush_dead_key_policy(request: Request) -> None:
+    from filegate.cacheflush import flush_authorizer_cache
+
+    api_id, stage = api_stage(request)
+    try:
+        flush_authorizer_cache(api_id, stage, attempts=3, base_delay=0.2)
+    except Exception:  # the 401 stands either way; the cached policy then ends with its TTL
+        logger.exception("authorizer cache flush failed")
 
 
 def require_scope(context: AuthContext, scope: str, method: str, path: str) -> None:
