@@ -63,4 +63,3 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 def http(stack: LocalStack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.url, timeout=HTTP_TIMEOUT, follow_redirects=False) as client:
         yield client
-

@@ -132,20 +132,38 @@ PROXY_EXTRAS = {
 AUTHORIZER_EXTRAS = {
     "": {"multiValueHeaders", "multiValueQueryStringParameters"},
     "requestContext": {
-        "extendedRequestId", "requestTime", "requestTimeEpoch", "protocol", "domainPrefix", "domainName",
+        "extendedRequestId",
+        "requestTime",
+        "requestTimeEpoch",
+        "protocol",
+        "domainPrefix",
+        "domainName",
         "deploymentId",
     },
     "requestContext.identity": {
-        "cognitoIdentityPoolId", "accountId", "cognitoIdentityId", "caller", "principalOrgId", "accessKey",
-        "cognitoAuthenticationType", "cognitoAuthenticationProvider", "userArn", "userAgent", "user",
+        "cognitoIdentityPoolId",
+        "accountId",
+        "cognitoIdentityId",
+        "caller",
+        "principalOrgId",
+        "accessKey",
+        "cognitoAuthenticationType",
+        "cognitoAuthenticationProvider",
+        "userArn",
+        "userAgent",
+        "user",
     },
 }
 # Present only with a feature this API does not use (API keys, mutual TLS): null here, as in AWS.
 NULL_WITHOUT_FEATURE = {"requestContext.identity.apiKey", "requestContext.identity.clientCert"}
 # Free-form maps: their keys are the request's own (headers, query, ...), only their value types count.
 FREE_FORM = {
-    "headers", "multiValueHeaders", "queryStringParameters", "multiValueQueryStringParameters",
-    "pathParameters", "stageVariables",
+    "headers",
+    "multiValueHeaders",
+    "queryStringParameters",
+    "multiValueQueryStringParameters",
+    "pathParameters",
+    "stageVariables",
 }
 
 
@@ -216,9 +234,11 @@ def test_proxy_event_has_the_shape_sam_generates(fx_http: httpx.Client) -> None:
     assert context["resourcePath"] == "/echo/{proxy+}"
     assert context["httpMethod"] == "POST"
     assert context["accountId"] == "123456789012"
-    assert context["apiId"] == ours["requestContext"]["apiId"] == json.loads(
-        (fx_http.get("/restapis")).text
-    )["item"][0]["id"]
+    assert (
+        context["apiId"]
+        == ours["requestContext"]["apiId"]
+        == json.loads((fx_http.get("/restapis")).text)["item"][0]["id"]
+    )
     assert uuid.UUID(context["requestId"]).version == 4
     assert context["identity"]["userAgent"] == "Custom User Agent String"
     assert "authorizer" not in context  # a public route has no authorizer context
@@ -323,6 +343,17 @@ def test_binary_bodies_round_trip(fx_http: httpx.Client) -> None:
     response = fx_http.post("/binary", content=b"plain words", headers={"Content-Type": "text/plain"})
     assert response.headers["X-Was-Base64"] == "false"
     assert response.content == b"plain words"
+
+
+def test_multipart_form_bodies_pass_through(fx_http: httpx.Client) -> None:
+    data = bytes(range(256))
+    response = fx_http.post("/echo/upload", files={"file": ("a.bin", data)}, data={"target": "png"})
+    assert response.status_code == 200
+    event = response.json()["event"]
+    content_type = {k.lower(): v for k, v in event["headers"].items()}["content-type"]
+    assert content_type.startswith("multipart/form-data; boundary=")
+    assert event["isBase64Encoded"] is False  # multipart/form-data is not a binary type of this API
+    assert 'name="target"' in event["body"]
 
 
 # --------------------------------------------------------------------------------------------- authorizer
@@ -531,8 +562,7 @@ def test_request_too_large_is_refused_before_the_body(fx: LocalStack) -> None:
 
 def test_request_too_large_with_expect_continue(fx_http: httpx.Client, fx: LocalStack) -> None:
     head = (
-        "POST /binary HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-        f"Content-Length: {11 * 1024 * 1024}\r\n\r\n"
+        f"POST /binary HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: {11 * 1024 * 1024}\r\n\r\n"
     ).encode()
     raw = raw_http(fx.gateway.port if fx.gateway else 0, head)
     assert status_of(raw) == 413
@@ -584,8 +614,11 @@ def test_chunked_bodies_are_read(fx: LocalStack) -> None:
 def test_sqs_event_source_with_partial_batch_failures(fx: LocalStack) -> None:
     sqs = aws("sqs", fx.moto_url)
     table = boto3.resource(
-        "dynamodb", endpoint_url=fx.moto_url, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "dynamodb",
+        endpoint_url=fx.moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     ).Table(fx.state["outputs"]["ProcessedTableName"])
     queue_url = fx.state["outputs"]["WorkQueueUrl"]
     dlq_url = sqs.get_queue_url(QueueName="fixture-WorkDeadLetterQueue")["QueueUrl"]
@@ -635,9 +668,7 @@ def test_provisioning_follows_the_template(fx: LocalStack) -> None:
     assert attributes["Attributes"]["VisibilityTimeout"] == "1"
     rules = s3.get_bucket_lifecycle_configuration(Bucket="fixture-databucket")["Rules"]
     assert rules[0]["Expiration"]["Days"] == 1
-    assert s3.get_public_access_block(Bucket="fixture-databucket")["PublicAccessBlockConfiguration"][
-        "BlockPublicAcls"
-    ]
+    assert s3.get_public_access_block(Bucket="fixture-databucket")["PublicAccessBlockConfiguration"]["BlockPublicAcls"]
     queues = sqs.list_queues().get("QueueUrls", [])
     assert not any("FancyOnlyQueue" in q for q in queues)  # its Condition is false
     state = fx.state

@@ -1,0 +1,109 @@
+"""`filegate-local` / `python -m filegate_local`: run the local stack until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from filegate_local.stack import LocalStack, StackConfig
+from filegate_local.template import TemplateError
+
+
+def _parse_param(value: str) -> tuple[str, str]:
+    name, sep, setting = value.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected Name=Value, got {value!r}")
+    return name, setting
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="filegate-local",
+        description="API Gateway + Lambda + SQS event sources on moto server, from template.yaml. "
+        "No Docker, no AWS account.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=3000, help="API port (default 3000; 0 = any free port)")
+    parser.add_argument("--moto-port", type=int, default=4566, help="moto server port (default 4566)")
+    parser.add_argument("--template", type=Path, default=Path("template.yaml"))
+    parser.add_argument("--state-dir", type=Path, default=Path(".local-stack"))
+    parser.add_argument("--stack-name", default="filegate-local")
+    parser.add_argument("--workers-per-function", type=int, default=4, help="warm workers per function")
+    parser.add_argument(
+        "--param",
+        action="append",
+        type=_parse_param,
+        default=[],
+        metavar="Name=Value",
+        help="override a template parameter (repeatable)",
+    )
+    parser.add_argument("--no-echo-logs", action="store_true", help="write function logs only to files")
+    parser.add_argument("--warm", action="store_true", help="start one worker per function before serving")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    config = StackConfig(
+        template=args.template,
+        host=args.host,
+        port=args.port,
+        moto_port=args.moto_port,
+        state_dir=args.state_dir,
+        stack_name=args.stack_name,
+        workers_per_function=max(1, args.workers_per_function),
+        parameters=dict(args.param),
+        echo_logs=not args.no_echo_logs,
+        warm=args.warm,
+    )
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    stack = LocalStack(config)
+    try:
+        stack.start()
+    except (TemplateError, RuntimeError, OSError) as exc:
+        print(f"filegate-local: {exc}", file=sys.stderr)
+        stack.stop()
+        return 1
+    print(
+        f"\nFileGate local stack '{config.stack_name}' is up.\n"
+        f"  API   {stack.url}   (stage {stack.state.get('stage')}, api id {stack.state.get('api_id')})\n"
+        f"  moto  {stack.moto_url}\n"
+        f"  state {stack.state_file}   logs {stack.log_dir}/\n\n"
+        "Get a free key:\n"
+        f"  curl -s -X POST {stack.url}/v1/keys/free -H 'Content-Type: application/json' "
+        '-d \'{"email":"you@example.com"}\'\n\n'
+        "Ctrl-C stops everything.\n",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        print("filegate-local: stopping...", file=sys.stderr, flush=True)
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

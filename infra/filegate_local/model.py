@@ -1,0 +1,344 @@
+"""What the local stack runs, read from the template: functions, APIs with routes and authorizers, SQS
+event source mappings. Plain data; the runtime parts (workers, gateway, pollers) take these.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filegate_local.template import (
+    API_TYPES,
+    IMPLICIT_API,
+    LAYER_TYPES,
+    Template,
+    TemplateError,
+)
+
+log = logging.getLogger("filegate_local")
+
+DEFAULT_TIMEOUT_SECONDS = 3  # Lambda's default
+DEFAULT_MEMORY_MB = 128
+API_GATEWAY_INTEGRATION_TIMEOUT_MS = 29_000
+DEFAULT_AUTHORIZER_TTL = 300
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    name: str
+    arn: str
+    code_dir: Path
+    handler: str
+    runtime: str
+    timeout_seconds: float
+    memory_mb: int
+    environment: dict[str, str]
+    layer_dirs: tuple[Path, ...]
+    reserved_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class AuthorizerSpec:
+    name: str
+    function: str  # logical id of the authorizer function
+    payload_type: str  # REQUEST or TOKEN
+    headers: tuple[str, ...] = ()
+    query_strings: tuple[str, ...] = ()
+    stage_variables: tuple[str, ...] = ()
+    context: tuple[str, ...] = ()  # e.g. identity.sourceIp
+    ttl_seconds: int = DEFAULT_AUTHORIZER_TTL
+    validation_expression: str | None = None  # TOKEN only
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    api: str  # logical id of the API
+    event: str  # the function event's name
+    function: str  # logical id
+    path: str  # resource path, e.g. /v1/keys/{id}
+    method: str  # upper case, or ANY
+    authorizer: str | None  # authorizer name, "AWS_IAM", or None (public)
+    integration_timeout_ms: int = API_GATEWAY_INTEGRATION_TIMEOUT_MS
+
+
+@dataclass(frozen=True)
+class ThrottleSpec:
+    resource_path: str  # "/*" for every resource
+    method: str  # "*" for every method
+    rate_limit: float
+    burst_limit: int
+
+
+@dataclass
+class ApiSpec:
+    logical_id: str
+    api_id: str
+    name: str
+    stage: str
+    binary_media_types: tuple[str, ...]
+    gateway_responses: dict[str, dict[str, Any]]
+    authorizers: dict[str, AuthorizerSpec]
+    stage_variables: dict[str, str]
+    throttles: tuple[ThrottleSpec, ...]
+    default_authorizer: str | None = None
+    routes: list[RouteSpec] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SqsMappingSpec:
+    function: str
+    event: str
+    queue: str  # logical id
+    queue_arn: str
+    queue_url: str
+    batch_size: int
+    batching_window_seconds: float
+    report_batch_item_failures: bool
+    maximum_concurrency: int | None
+
+
+@dataclass
+class StackModel:
+    functions: dict[str, FunctionSpec]
+    apis: dict[str, ApiSpec]
+    sqs_mappings: list[SqsMappingSpec]
+
+
+def _as_str(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def _ref_target(raw: Any) -> str | None:
+    """The logical id of a `!Ref X` / `!GetAtt X.Arn` (without resolving it)."""
+    if isinstance(raw, dict) and len(raw) == 1:
+        ((key, args),) = raw.items()
+        if key == "Ref":
+            return str(args)
+        if key == "Fn::GetAtt":
+            return str(args.split(".")[0] if isinstance(args, str) else args[0])
+    return None
+
+
+def build_model(template: Template) -> StackModel:
+    functions = _functions(template)
+    apis = _apis(template)
+    mappings: list[SqsMappingSpec] = []
+    for logical_id in template.of_type("AWS::Serverless::Function"):
+        if logical_id not in functions:
+            continue
+        raw_events = template.raw_properties(logical_id).get("Events") or {}
+        for event_name in raw_events:
+            event = template.resolve(raw_events[event_name])
+            raw_event = raw_events[event_name]
+            kind = event.get("Type")
+            props = event.get("Properties") or {}
+            if kind == "Api":
+                route = _route(template, apis, logical_id, event_name, props, raw_event)
+                apis[route.api].routes.append(route)
+            elif kind == "SQS":
+                mapping = _sqs_mapping(template, logical_id, event_name, props, raw_event)
+                if mapping is not None:
+                    mappings.append(mapping)
+            else:
+                log.info("%s: event %s of type %s is not emulated locally", logical_id, event_name, kind)
+    return StackModel(functions=functions, apis=apis, sqs_mappings=mappings)
+
+
+def _functions(template: Template) -> dict[str, FunctionSpec]:
+    layer_dirs_by_arn: dict[str, tuple[Path, ...]] = {}
+    for layer in template.of_type(*LAYER_TYPES):
+        props = template.properties(layer)
+        content = props.get("ContentUri") or props.get("Content")
+        if not isinstance(content, str):
+            continue
+        root = template.resolve_path(content)
+        # A layer built by SAM puts its packages under python/; the source tree has them at the root.
+        dirs = (root, root / "python") if (root / "python").is_dir() else (root,)
+        layer_dirs_by_arn[str(template.physical(layer).ref)] = dirs
+
+    functions: dict[str, FunctionSpec] = {}
+    for logical_id in template.of_type("AWS::Serverless::Function"):
+        props = template.properties(logical_id)
+        runtime = str(props.get("Runtime", ""))
+        code_uri = props.get("CodeUri")
+        if props.get("PackageType") == "Image" or not runtime.startswith("python"):
+            log.warning("%s: only python zip functions run locally; skipped", logical_id)
+            continue
+        if not isinstance(code_uri, str):
+            log.warning("%s: CodeUri is not a local directory; skipped", logical_id)
+            continue
+        handler = props.get("Handler")
+        if not isinstance(handler, str) or "." not in handler:
+            raise TemplateError(f"{logical_id}: Handler must look like module.function")
+        layers: list[Path] = []
+        for arn in props.get("Layers") or []:
+            if str(arn) in layer_dirs_by_arn:
+                layers.extend(layer_dirs_by_arn[str(arn)])
+            else:
+                log.warning("%s: layer %s is not in the template; not on the path", logical_id, arn)
+        variables = (props.get("Environment") or {}).get("Variables") or {}
+        physical = template.physical(logical_id)
+        reserved = props.get("ReservedConcurrentExecutions")
+        functions[logical_id] = FunctionSpec(
+            logical_id=logical_id,
+            name=str(physical.name),
+            arn=str(physical.arn),
+            code_dir=template.resolve_path(code_uri),
+            handler=handler,
+            runtime=runtime,
+            timeout_seconds=float(props.get("Timeout", DEFAULT_TIMEOUT_SECONDS)),
+            memory_mb=int(props.get("MemorySize", DEFAULT_MEMORY_MB)),
+            environment={str(k): _as_str(v) for k, v in variables.items()},
+            layer_dirs=tuple(layers),
+            reserved_concurrency=int(reserved) if reserved is not None else None,
+        )
+    return functions
+
+
+def _apis(template: Template) -> dict[str, ApiSpec]:
+    function_by_arn = {str(template.physical(f).arn): f for f in template.of_type("AWS::Serverless::Function")}
+    apis: dict[str, ApiSpec] = {}
+    for logical_id in template.of_type(*API_TYPES):
+        props = template.properties(logical_id)
+        physical = template.physical(logical_id)
+        auth = props.get("Auth") or {}
+        authorizers: dict[str, AuthorizerSpec] = {}
+        for name, spec in (auth.get("Authorizers") or {}).items():
+            function = function_by_arn.get(str(spec.get("FunctionArn")))
+            if function is None:
+                log.warning("%s: authorizer %s is not a Lambda function of this template", logical_id, name)
+                continue
+            identity = spec.get("Identity") or {}
+            payload = str(spec.get("FunctionPayloadType", "TOKEN")).upper()
+            headers = _strings(identity.get("Headers"))
+            if payload == "TOKEN":
+                headers = (str(identity.get("Header", "Authorization")),)
+            authorizers[name] = AuthorizerSpec(
+                name=name,
+                function=function,
+                payload_type=payload,
+                headers=headers,
+                query_strings=_strings(identity.get("QueryStrings")),
+                stage_variables=_strings(identity.get("StageVariables")),
+                context=_strings(identity.get("Context")),
+                ttl_seconds=int(float(identity.get("ReauthorizeEvery", DEFAULT_AUTHORIZER_TTL))),
+                validation_expression=identity.get("ValidationExpression"),
+            )
+        stage = props.get("StageName")
+        if stage is None:
+            raise TemplateError(f"{logical_id}: StageName is required")
+        throttles: list[ThrottleSpec] = []
+        for setting in props.get("MethodSettings") or []:
+            rate, burst = setting.get("ThrottlingRateLimit"), setting.get("ThrottlingBurstLimit")
+            if rate is None and burst is None:
+                continue
+            throttles.append(
+                ThrottleSpec(
+                    resource_path=str(setting.get("ResourcePath", "/*")),
+                    method=str(setting.get("HttpMethod", "*")).upper(),
+                    rate_limit=float(rate if rate is not None else 10_000),
+                    burst_limit=int(burst if burst is not None else 5_000),
+                )
+            )
+        default = auth.get("DefaultAuthorizer")
+        if default and default not in authorizers and default != "AWS_IAM":
+            raise TemplateError(f"{logical_id}: DefaultAuthorizer {default} is not declared")
+        apis[logical_id] = ApiSpec(
+            logical_id=logical_id,
+            api_id=str(physical.ref),
+            name=str(props.get("Name") or physical.name or f"{template.stack_name}-{logical_id}"),
+            stage=str(stage),
+            # SAM lets "/" be written "~1" (JSON pointer style) in binary media types.
+            binary_media_types=tuple(t.replace("~1", "/") for t in _strings(props.get("BinaryMediaTypes"))),
+            gateway_responses=dict(props.get("GatewayResponses") or {}),
+            authorizers=authorizers,
+            stage_variables={str(k): _as_str(v) for k, v in (props.get("Variables") or {}).items()},
+            throttles=tuple(throttles),
+            default_authorizer=str(default) if default else None,
+        )
+    return apis
+
+
+def _route(
+    template: Template,
+    apis: dict[str, ApiSpec],
+    function: str,
+    event_name: str,
+    props: dict[str, Any],
+    raw_event: dict[str, Any],
+) -> RouteSpec:
+    raw_api = (raw_event.get("Properties") or {}).get("RestApiId")
+    api = _ref_target(raw_api) if raw_api is not None else IMPLICIT_API
+    if api is None or api not in apis:
+        raise TemplateError(f"{function}.{event_name}: RestApiId must be !Ref to an API of this template")
+    auth = props.get("Auth") or {}
+    authorizer = auth.get("Authorizer", apis[api].default_authorizer)
+    if authorizer == "NONE":
+        authorizer = None
+    if authorizer is not None and authorizer != "AWS_IAM" and authorizer not in apis[api].authorizers:
+        raise TemplateError(f"{function}.{event_name}: unknown authorizer {authorizer}")
+    path = str(props["Path"])
+    if not path.startswith("/"):
+        raise TemplateError(f"{function}.{event_name}: Path must start with /")
+    method = str(props["Method"]).upper()
+    method = "ANY" if method in ("ANY", "X-AMAZON-APIGATEWAY-ANY-METHOD") else method
+    timeout = int(props.get("TimeoutInMillis", API_GATEWAY_INTEGRATION_TIMEOUT_MS))
+    return RouteSpec(
+        api=api,
+        event=event_name,
+        function=function,
+        path=re.sub(r"/+$", "", path) or "/",
+        method=method,
+        authorizer=authorizer,
+        integration_timeout_ms=timeout,
+    )
+
+
+def _sqs_mapping(
+    template: Template,
+    function: str,
+    event_name: str,
+    props: dict[str, Any],
+    raw_event: dict[str, Any],
+) -> SqsMappingSpec | None:
+    if str(props.get("Enabled", True)).lower() == "false":
+        return None
+    raw_queue = (raw_event.get("Properties") or {}).get("Queue")
+    queue = _ref_target(raw_queue)
+    if queue is None or queue not in template.resources:
+        queue = next(
+            (q for q in template.of_type("AWS::SQS::Queue") if template.physical(q).arn == props.get("Queue")), None
+        )
+    if queue is None:
+        log.warning("%s.%s: queue %s is not in this template; not polled", function, event_name, raw_queue)
+        return None
+    physical = template.physical(queue)
+    fifo = str(physical.name).endswith(".fifo")
+    batch_size = int(props.get("BatchSize", 10))
+    scaling = props.get("ScalingConfig") or {}
+    maximum = scaling.get("MaximumConcurrency")
+    return SqsMappingSpec(
+        function=function,
+        event=event_name,
+        queue=queue,
+        queue_arn=str(physical.arn),
+        queue_url=str(physical.url),
+        batch_size=min(batch_size, 10) if fifo else batch_size,
+        batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+        report_batch_item_failures="ReportBatchItemFailures" in _strings(props.get("FunctionResponseTypes")),
+        maximum_concurrency=int(maximum) if maximum is not None else None,
+    )

@@ -1,0 +1,348 @@
+"""The local stack as one object: moto, provisioning, function pools, the gateway, the SQS pollers.
+
+    with LocalStack(StackConfig(template=Path("template.yaml"), port=0, moto_port=0)) as stack:
+        requests.post(f"{stack.url}/v1/keys/free", json={"email": "me@example.com"})
+
+`start()` returns when everything answers; `<state-dir>/stack.json` then says where everything is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import selectors
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from filegate_local.authorizer_cache import AuthorizerCache
+from filegate_local.gateway import Gateway
+from filegate_local.model import StackModel, build_model
+from filegate_local.resources import Provisioner
+from filegate_local.sqs_poller import SqsPoller, start_pollers
+from filegate_local.template import Template
+from filegate_local.workers import FunctionPool, LogSink, function_environment
+
+log = logging.getLogger("filegate_local")
+
+MOTO_START_TIMEOUT_SECONDS = 60.0
+
+
+@dataclass
+class StackConfig:
+    template: Path = Path("template.yaml")
+    host: str = "127.0.0.1"
+    port: int = 3000  # 0: any free port
+    moto_port: int = 4566  # 0: any free port
+    state_dir: Path = Path(".local-stack")
+    stack_name: str = "filegate-local"
+    workers_per_function: int = 4
+    parameters: dict[str, str] = field(default_factory=dict)
+    echo_logs: bool = False  # also print every function's log lines on stderr
+    warm: bool = False  # start one worker per function before serving
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+class MotoServer:
+    """moto server in a child process (see moto_process) on host:port."""
+
+    def __init__(self, host: str, port: int, log_path: Path) -> None:
+        self.host, self.port, self.log_path = host, port, log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        if not _port_is_free(self.host, self.port):
+            raise RuntimeError(f"moto port {self.host}:{self.port} is in use (another local stack?)")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log_file:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "filegate_local.moto_process", self.host, str(self.port)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                env={**os.environ, "PYTHONPATH": _python_path_with_package()},
+                start_new_session=True,
+            )
+        assert self.proc.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.proc.stdout, selectors.EVENT_READ)
+            if not selector.select(MOTO_START_TIMEOUT_SECONDS):
+                self.stop()
+                raise RuntimeError(f"moto did not start within {MOTO_START_TIMEOUT_SECONDS:.0f}s; see {self.log_path}")
+        if self.proc.stdout.readline().strip() != b"ready":
+            self.stop()
+            raise RuntimeError(f"moto failed to start; see {self.log_path}")
+        _wait_http(f"{self.url}/moto-api/data.json", timeout=20)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(OSError):
+            if self.proc.stdin:
+                self.proc.stdin.close()  # moto_process exits on EOF
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self.proc = None
+
+
+def _python_path_with_package() -> str:
+    package_root = str(Path(__file__).resolve().parent.parent)
+    existing = os.environ.get("PYTHONPATH")
+    return os.pathsep.join([package_root, existing]) if existing else package_root
+
+
+def _wait_http(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own localhost URL
+                if response.status < 500:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
+        time.sleep(0.1)
+
+
+class LocalStack:
+    """Everything `filegate-local` runs, startable and stoppable from Python (tests) or the CLI."""
+
+    def __init__(self, config: StackConfig | None = None) -> None:
+        self.config = config or StackConfig()
+        self.state_dir = Path(self.config.state_dir).resolve()
+        self.log_dir = self.state_dir / "logs"
+        self.template: Template | None = None
+        self.model: StackModel | None = None
+        self.moto: MotoServer | None = None
+        self.gateway: Gateway | None = None
+        self.pools: dict[str, FunctionPool] = {}
+        self.pollers: list[SqsPoller] = []
+        self.cache = AuthorizerCache()
+        self.state: dict[str, Any] = {}
+        self._sinks: list[LogSink] = []
+        self._stop = threading.Event()
+        self._log_handler: logging.Handler | None = None
+        self._started = False
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def url(self) -> str:
+        if self.gateway is None:
+            raise RuntimeError("the stack is not started")
+        return self.gateway.url
+
+    @property
+    def moto_url(self) -> str:
+        if self.moto is None:
+            raise RuntimeError("the stack is not started")
+        return self.moto.url
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "stack.json"
+
+    def log_file(self, function: str) -> Path:
+        return self.log_dir / f"{function}.log"
+
+    def invocations(self, function: str) -> int:
+        """How many times a function (by logical id) was invoked since start."""
+        return self.pools[function].stats.invocations
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> LocalStack:
+        if self._started:
+            return self
+        self._started = True
+        config = self.config
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._log_handler = logging.FileHandler(self.log_dir / "gateway.log")
+        self._log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logging.getLogger("filegate_local").addHandler(self._log_handler)
+        if logging.getLogger("filegate_local").level == logging.NOTSET:
+            logging.getLogger("filegate_local").setLevel(logging.INFO)
+        try:
+            self._start(config)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self, config: StackConfig) -> None:
+        moto_port = config.moto_port or free_port(config.host)
+        self.moto = MotoServer(config.host, moto_port, self.log_dir / "moto.log")
+        self.moto.start()
+
+        self.template = Template(
+            config.template,
+            stack_name=config.stack_name,
+            parameter_overrides=config.parameters,
+            moto_endpoint=self.moto.url,
+        )
+        self.model = build_model(self.template)
+        Provisioner(self.template, self.moto.url).provision()
+
+        # Bind the gateway first: the functions need its URL (the API Gateway endpoint) in their environment.
+        self.gateway = Gateway(self.model, self.pools, host=config.host, port=config.port, cache=self.cache)
+        self.gateway.bind()
+        for logical_id, spec in self.model.functions.items():
+            sink = LogSink(self.log_file(logical_id), logical_id, config.echo_logs)
+            self._sinks.append(sink)
+            env = function_environment(spec, moto_endpoint=self.moto.url, gateway_endpoint=self.gateway.url)
+            self.pools[logical_id] = FunctionPool(spec, env, sink, config.workers_per_function)
+        self.gateway.serve()
+        if config.warm:
+            threads = [threading.Thread(target=p.warm) for p in self.pools.values()]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        self.pollers = start_pollers(
+            self.model.sqs_mappings,
+            self.pools,
+            self.moto.url,
+            self.template.region,
+            self._stop,
+            max_pollers=config.workers_per_function,
+        )
+        _wait_http(f"{self.gateway.url}/restapis", timeout=10)
+        self.state = self._describe()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        temporary = self.state_file.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(self.state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        temporary.replace(self.state_file)
+
+    def stop(self) -> None:
+        """Stop pollers, the gateway, the workers and moto, in that order. Safe to call twice."""
+        self._stop.set()
+        for poller in self.pollers:
+            poller.join(timeout=5)
+        self.pollers = []
+        if self.gateway is not None:
+            self.gateway.stop()
+        for pool in self.pools.values():
+            pool.close()
+        if self.moto is not None:
+            self.moto.stop()
+        for sink in self._sinks:
+            sink.close()
+        self._sinks = []
+        if self._log_handler is not None:
+            logging.getLogger("filegate_local").removeHandler(self._log_handler)
+            self._log_handler.close()
+            self._log_handler = None
+        with contextlib.suppress(FileNotFoundError):
+            if self.state and self.state_file.exists():
+                current = json.loads(self.state_file.read_text(encoding="utf-8"))
+                if current.get("pid") == os.getpid() and current.get("gateway_endpoint") == self.state.get(
+                    "gateway_endpoint"
+                ):
+                    self.state_file.unlink()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ stack.json
+
+    def _describe(self) -> dict[str, Any]:
+        assert self.template is not None and self.model is not None
+        assert self.gateway is not None and self.moto is not None
+        template = self.template
+        primary = self.gateway.primary_api
+        resources = {lid: r.as_json() for lid, r in template.physical_resources().items()}
+        apis = {
+            lid: {
+                "id": api.api_id,
+                "name": api.name,
+                "stage": api.stage,
+                "url": self.gateway.url,
+                "routes": [f"{r.method} {r.path}" for r in api.routes],
+            }
+            for lid, api in self.model.apis.items()
+        }
+        functions = {
+            lid: {
+                "name": spec.name,
+                "arn": spec.arn,
+                "handler": spec.handler,
+                "code_dir": str(spec.code_dir),
+                "timeout_seconds": spec.timeout_seconds,
+                "log_file": str(self.log_file(lid)),
+            }
+            for lid, spec in self.model.functions.items()
+        }
+        return {
+            "pid": os.getpid(),
+            "stack_name": template.stack_name,
+            "region": template.region,
+            "account_id": template.account_id,
+            "template": str(template.path),
+            "api_url": self.gateway.url,
+            "api_id": primary.api_id if primary else None,
+            "stage": primary.stage if primary else None,
+            "gateway_endpoint": self.gateway.url,
+            "moto_endpoint": self.moto.url,
+            "state_dir": str(self.state_dir),
+            "log_dir": str(self.log_dir),
+            "parameters": dict(template.parameters),
+            "apis": apis,
+            "functions": functions,
+            "resources": resources,
+            "sqs_event_sources": [
+                {
+                    "function": m.function,
+                    "queue": m.queue,
+                    "batch_size": m.batch_size,
+                    "report_batch_item_failures": m.report_batch_item_failures,
+                }
+                for m in self.model.sqs_mappings
+            ],
+            "outputs": template.outputs(),
+            "environment": {
+                "AWS_ENDPOINT_URL": self.moto.url,
+                "AWS_ENDPOINT_URL_API_GATEWAY": self.gateway.url,
+                "AWS_ENDPOINT_URL_LAMBDA": self.gateway.url,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": template.region,
+            },
+        }
