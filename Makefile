@@ -75,7 +75,7 @@ $(SAM_STAMP):
 
 # ------------------------------------------------------------------ run
 dev: $(VENV_STAMP) ## run the local stack (API :3000, moto :4566) until Ctrl-C
-	exec $(BIN)/filegate-local --port $(PORT) --moto-port $(MOTO_PORT)
+	exec $(BIN)/filegate-local --port $(PORT) --moto-port $(MOTO_PORT) --env WEBHOOK_ALLOW_INSECURE_LOOPBACK=true
 
 # ------------------------------------------------------------------ checks
 lint: $(VENV_STAMP) ## ruff check + ruff format --check

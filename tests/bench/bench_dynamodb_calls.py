@@ -63,13 +63,25 @@ class _Context:
 
 def _api_event(method: str, path: str, authorizer: dict[str, Any] | None, body: Any = None) -> dict[str, Any]:
     return {
-        "resource": path, "path": path, "httpMethod": method,
-        "headers": {"content-type": "application/json"}, "multiValueHeaders": {"content-type": ["application/json"]},
-        "queryStringParameters": None, "multiValueQueryStringParameters": None, "pathParameters": None,
-        "stageVariables": None, "isBase64Encoded": False, "body": None if body is None else json.dumps(body),
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"content-type": "application/json"},
+        "multiValueHeaders": {"content-type": ["application/json"]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "isBase64Encoded": False,
+        "body": None if body is None else json.dumps(body),
         "requestContext": {
-            "requestId": str(uuid.uuid4()), "apiId": "bench", "stage": "prod", "httpMethod": method,
-            "path": "/prod" + path, "resourcePath": path, "identity": {"sourceIp": "127.0.0.9"},
+            "requestId": str(uuid.uuid4()),
+            "apiId": "bench",
+            "stage": "prod",
+            "httpMethod": method,
+            "path": "/prod" + path,
+            "resourcePath": path,
+            "identity": {"sourceIp": "127.0.0.9"},
             "authorizer": authorizer,
         },
     }
@@ -77,9 +89,10 @@ def _api_event(method: str, path: str, authorizer: dict[str, Any] | None, body: 
 
 def _authorizer_event(header: str) -> dict[str, Any]:
     return {
-        "type": "REQUEST", "methodArn": "arn:aws:execute-api:us-east-1:123456789012:bench/prod/GET/v1/entitlements/me",
-        "headers": {"Authorization": header}, "requestContext": {"requestId": str(uuid.uuid4()),
-        "identity": {"sourceIp": "127.0.0.9"}},
+        "type": "REQUEST",
+        "methodArn": "arn:aws:execute-api:us-east-1:123456789012:bench/prod/GET/v1/entitlements/me",
+        "headers": {"Authorization": header},
+        "requestContext": {"requestId": str(uuid.uuid4()), "identity": {"sourceIp": "127.0.0.9"}},
     }
 
 
@@ -91,15 +104,22 @@ def _measure(label: str, action: Any, rows: list[tuple[str, int, str]]) -> Any:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as state, LocalStack(
-        StackConfig(template=ROOT / "template.yaml", port=0, moto_port=0, state_dir=Path(state))
-    ) as stack:
+    with (
+        tempfile.TemporaryDirectory() as state,
+        LocalStack(StackConfig(template=ROOT / "template.yaml", port=0, moto_port=0, state_dir=Path(state))) as stack,
+    ):
         outputs = stack.state["outputs"]
         env = {
-            "AWS_ENDPOINT_URL": stack.moto_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_SERVICE_NAME": "bench", "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "ERROR", "ACCOUNTS_TABLE": outputs["AccountsTableName"],
-            "KEYS_TABLE": outputs["KeysTableName"], "COUNTERS_TABLE": outputs["CountersTableName"],
+            "AWS_ENDPOINT_URL": stack.moto_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "POWERTOOLS_SERVICE_NAME": "bench",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "ERROR",
+            "ACCOUNTS_TABLE": outputs["AccountsTableName"],
+            "KEYS_TABLE": outputs["KeysTableName"],
+            "COUNTERS_TABLE": outputs["CountersTableName"],
             "EMAILS_TABLE": outputs["EmailsTableName"],
         }
         authorizer = _load("authorizer", env)
@@ -112,10 +132,16 @@ def main() -> None:
         _hook_all_clients()
         rows: list[tuple[str, int, str]] = []
         header = f"Bearer {issued.raw_key}"
-        policy = _measure("authorizer, cache miss (first in its minute)",
-                          lambda: authorizer.handler(_authorizer_event(header), _Context()), rows)
-        _measure("authorizer, cache miss (same minute)",
-                 lambda: authorizer.handler(_authorizer_event(header), _Context()), rows)
+        policy = _measure(
+            "authorizer, cache miss (first in its minute)",
+            lambda: authorizer.handler(_authorizer_event(header), _Context()),
+            rows,
+        )
+        _measure(
+            "authorizer, cache miss (same minute)",
+            lambda: authorizer.handler(_authorizer_event(header), _Context()),
+            rows,
+        )
         bad = apikeys.generate()[:-1] + "a"
 
         def refused() -> None:
@@ -127,10 +153,16 @@ def main() -> None:
         _measure("authorizer, bad checksum", refused, rows)
         context = {**policy["context"], "principalId": policy["principalId"]}
         for i in range(10):
-            _measure(f"keys: GET /v1/entitlements/me (request {i + 1}/10 of the minute)",
-                     lambda: keys.handler(_api_event("GET", "/v1/entitlements/me", context), _Context()), rows)
-        response = _measure("keys: GET /v1/entitlements/me, rate-limited (11th)",
-                            lambda: keys.handler(_api_event("GET", "/v1/entitlements/me", context), _Context()), rows)
+            _measure(
+                f"keys: GET /v1/entitlements/me (request {i + 1}/10 of the minute)",
+                lambda: keys.handler(_api_event("GET", "/v1/entitlements/me", context), _Context()),
+                rows,
+            )
+        response = _measure(
+            "keys: GET /v1/entitlements/me, rate-limited (11th)",
+            lambda: keys.handler(_api_event("GET", "/v1/entitlements/me", context), _Context()),
+            rows,
+        )
         rows = rows[:4] + rows[-2:]  # the first call of the minute, one in steady state, the limited one
         print("DynamoDB calls per request (botocore before-call hooks on every pynamodb client)")
         print(f"{'request':<58}{'calls':>6}  operations")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from filegate import errors, files, limits, queues
+from filegate import errors, files, limits, queues, webhook_service
 from filegate.auth import AuthContext
 from filegate.clock import iso
 from filegate.conversion import ConversionOptions, EngineLimits, formats
@@ -55,6 +55,14 @@ def _reservation(record: conversions_table.ConversionRecord) -> limits.Reservati
         day=record.charge_day or "",
         charged=bool(record.charged),
     )
+
+
+def _announce(conversion_id: str, now: datetime) -> conversions_table.ConversionRecord | None:
+    """The finished conversion, its webhook event emitted (idempotent: a redelivery never sends it twice)."""
+    record = conversions_table.get(conversion_id)
+    if record is not None:
+        webhook_service.announce_conversion(record, conversion_json(record), now)
+    return record
 
 
 def _fail(record: conversions_table.ConversionRecord, code: str, message: str, now: datetime) -> None:
@@ -132,12 +140,14 @@ def convert_sync(
     )
     if len(result.data) <= SYNC_MAX_BYTES:
         conversions_table.create(record)
+        webhook_service.announce_conversion(record, conversion_json(record), now, best_effort=True)
         return SyncOutcome(record.conversion_id, out_name, result.content_type, result.data, None)
     stored = files.store_output(
         caller.account_id, caller.tier, bucket, data=result.data, fmt=result.format, filename=out_name, now=now
     )
     record.output_file_id = stored.file_id
     conversions_table.create(record)
+    webhook_service.announce_conversion(record, conversion_json(record), now, best_effort=True)
     url = bucket.download_url(stored.object_key, out_name, result.content_type)
     return SyncOutcome(record.conversion_id, out_name, result.content_type, None, url)
 
@@ -172,6 +182,7 @@ def parse_job(body: Any, prefix: str = "") -> JobRequest:
 
 
 def create_job(caller: AuthContext, job: JobRequest, *, queue_url: str, now: datetime) -> dict[str, Any]:
+    webhook_service.check_conversion_webhook_url(caller, job.webhook_url)
     source = files.ready_file(caller, job.file_id, now)
     cap = files.max_input_bytes(caller)
     if source.size is not None and int(source.size) > cap:
@@ -234,13 +245,15 @@ def run_job(conversion_id: str, bucket: Bucket, now: datetime) -> conversions_ta
 
     record = conversions_table.get(conversion_id)
     if record is None or record.status in conversions_table.TERMINAL:
-        return record  # a redelivery of a finished job: nothing to do
+        if record is not None:  # a redelivery of a finished job: only its event may still be owed (idempotent)
+            webhook_service.announce_conversion(record, conversion_json(record), now)
+        return record
     if not conversions_table.start(record, now):
         return conversions_table.get(conversion_id)
     source = files_table.get_owned(record.account_id, record.source_file_id or "", now)
     if source is None:
         _fail(record, "not_found", "The source file no longer exists.", now)
-        return conversions_table.get(conversion_id)
+        return _announce(conversion_id, now)
     data = bucket.read(source.object_key)
     try:
         result = engine.convert(
@@ -251,7 +264,7 @@ def run_job(conversion_id: str, bucket: Bucket, now: datetime) -> conversions_ta
         )
     except errors.ApiError as exc:
         _fail(record, exc.code, exc.message, now)
-        return conversions_table.get(conversion_id)
+        return _announce(conversion_id, now)
     stored = files.store_output(
         record.account_id,
         record.tier,
@@ -262,7 +275,7 @@ def run_job(conversion_id: str, bucket: Bucket, now: datetime) -> conversions_ta
         now=now,
     )
     conversions_table.succeed(record, stored.file_id, now)
-    return conversions_table.get(conversion_id)
+    return _announce(conversion_id, now)
 
 
 def abandon_job(conversion_id: str, now: datetime) -> conversions_table.ConversionRecord | None:
@@ -271,4 +284,4 @@ def abandon_job(conversion_id: str, now: datetime) -> conversions_table.Conversi
     if record is None or record.status in conversions_table.TERMINAL:
         return record
     _fail(record, "conversion_failed", "The conversion failed repeatedly and was abandoned.", now)
-    return conversions_table.get(conversion_id)
+    return _announce(conversion_id, now)

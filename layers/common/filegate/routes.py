@@ -64,6 +64,13 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/files/{id}", "files", "files:read"),
     Route("GET", "/v1/files/{id}/content", "files", "files:read"),
     Route("DELETE", "/v1/files/{id}", "files", "files:delete"),
+    # webhooks (pro)
+    Route("POST", "/v1/webhooks/secret", "webhooks", "webhooks:manage", feature="webhooks"),
+    Route("POST", "/v1/webhooks", "webhooks", "webhooks:manage", feature="webhooks"),
+    Route("GET", "/v1/webhooks", "webhooks", "webhooks:manage", feature="webhooks"),
+    Route("DELETE", "/v1/webhooks/{id}", "webhooks", "webhooks:manage", feature="webhooks"),
+    Route("POST", "/v1/webhooks/{id}/test", "webhooks", "webhooks:manage", feature="webhooks"),
+    Route("GET", "/v1/webhooks/{id}/deliveries", "webhooks", "webhooks:manage", feature="webhooks"),
 )
 
 

@@ -101,3 +101,13 @@ class FilesSettings(ConversionSettings):
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class WorkerSettings(ConversionSettings):
     pass
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WebhookStoreSettings(BaseSettings):
+    """The webhooks product's tables and queue: for what manages endpoints, emits events or delivers them."""
+
+    webhooks_table: str
+    webhook_secrets_table: str
+    webhook_deliveries_table: str
+    webhooks_queue_url: str

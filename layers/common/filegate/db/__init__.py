@@ -29,6 +29,7 @@ def bind_tables(settings: object) -> None:
     from filegate.db.counters import CounterRecord
     from filegate.db.files import FileRecord
     from filegate.db.keys import KeyRecord
+    from filegate.db.webhooks import DeliveryRecord, WebhookRecord, WebhookSecretRecord
 
     models: dict[str, type[Model]] = {
         "accounts_table": AccountRecord,
@@ -37,6 +38,9 @@ def bind_tables(settings: object) -> None:
         "counters_table": CounterRecord,
         "files_table": FileRecord,
         "conversions_table": ConversionRecord,
+        "webhooks_table": WebhookRecord,
+        "webhook_secrets_table": WebhookSecretRecord,
+        "webhook_deliveries_table": DeliveryRecord,
     }
     region = str(getattr(settings, "aws_region", "us-east-1"))
     for field, model in models.items():
