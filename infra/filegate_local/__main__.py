@@ -42,6 +42,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="Name=Value",
         help="override a template parameter (repeatable)",
     )
+    parser.add_argument(
+        "--env",
+        action="append",
+        type=_parse_param,
+        default=[],
+        metavar="NAME=VALUE",
+        help="set an environment variable in every function, over the template's (repeatable)",
+    )
     parser.add_argument("--no-echo-logs", action="store_true", help="write function logs only to files")
     parser.add_argument("--warm", action="store_true", help="start one worker per function before serving")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -67,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         stack_name=args.stack_name,
         workers_per_function=max(1, args.workers_per_function),
         parameters=dict(args.param),
+        environment=dict(args.env),
         echo_logs=not args.no_echo_logs,
         warm=args.warm,
     )

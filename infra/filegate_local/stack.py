@@ -47,6 +47,9 @@ class StackConfig:
     stack_name: str = "filegate-local"
     workers_per_function: int = 4
     parameters: dict[str, str] = field(default_factory=dict)
+    # Extra variables for every function, over the template's (local-only switches, like `sam local
+    # invoke --env-vars`); the template itself stays what is deployed.
+    environment: dict[str, str] = field(default_factory=dict)
     echo_logs: bool = False  # also print every function's log lines on stderr
     warm: bool = False  # start one worker per function before serving
 
@@ -223,6 +226,7 @@ class LocalStack:
             sink = LogSink(self.log_file(logical_id), logical_id, config.echo_logs)
             self._sinks.append(sink)
             env = function_environment(spec, moto_endpoint=self.moto.url, gateway_endpoint=self.gateway.url)
+            env.update(config.environment)
             self.pools[logical_id] = FunctionPool(spec, env, sink, config.workers_per_function)
         self.gateway.serve()
         if config.warm:
@@ -249,8 +253,9 @@ class LocalStack:
     def stop(self) -> None:
         """Stop pollers, the gateway, the workers and moto, in that order. Safe to call twice."""
         self._stop.set()
+        deadline = time.monotonic() + 5  # pollers finish their long-poll (1 s) or are left to the pools
         for poller in self.pollers:
-            poller.join(timeout=5)
+            poller.join(timeout=max(0.0, deadline - time.monotonic()))
         self.pollers = []
         if self.gateway is not None:
             self.gateway.stop()

@@ -159,6 +159,10 @@ class Worker:
                     stream.close()
         self._pump.join(timeout=2)
 
+    def close_input(self) -> None:
+        with contextlib.suppress(OSError):
+            self._stdin.close()
+
     def stop(self, grace: float = 2.0) -> None:
         """Close the protocol stream (the worker exits by itself), then make sure it is gone."""
         with contextlib.suppress(OSError):
@@ -375,6 +379,8 @@ class FunctionPool:
             self._idle.clear()
             self._busy.clear()
             self._lock.notify_all()
+        for worker in workers:  # all at once: each exits on EOF of its protocol stream
+            worker.close_input()
         for worker in workers:
             worker.stop(grace=1.0)
         self._executor.shutdown(wait=False, cancel_futures=True)

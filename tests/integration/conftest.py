@@ -26,16 +26,25 @@ if str(ROOT / "infra") not in sys.path:  # works before `pip install -e .` learn
 from filegate_local import LocalStack, StackConfig  # noqa: E402
 
 HTTP_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+# Local-only switches for every function in tests: webhook receivers in tests are plain-http loopback
+# servers, which the deployed stack never allows.
+TEST_FUNCTION_ENVIRONMENT = {"WEBHOOK_ALLOW_INSECURE_LOOPBACK": "true"}
 
 
-def start_local_stack(template: Path, state_dir: Path, **overrides: object) -> LocalStack:
-    """A LocalStack for tests: free ports, quiet function logs (they are in state_dir/logs)."""
+def start_local_stack(
+    template: Path, state_dir: Path, *, environment: dict[str, str] | None = None, **overrides: object
+) -> LocalStack:
+    """A started LocalStack for tests: free ports, function logs only in state_dir/logs.
+
+    `overrides` are StackConfig fields (parameters=..., workers_per_function=..., stack_name=...).
+    """
     config = StackConfig(
         template=template,
         port=0,
         moto_port=0,
         state_dir=state_dir,
         echo_logs=False,
+        environment={**TEST_FUNCTION_ENVIRONMENT, **(environment or {})},
         **overrides,  # type: ignore[arg-type]
     )
     return LocalStack(config).start()

@@ -675,3 +675,51 @@ def test_provisioning_follows_the_template(fx: LocalStack) -> None:
     assert state["resources"]["WorkQueue"]["arn"] == "arn:aws:sqs:us-east-1:123456789012:fixture-WorkQueue"
     assert "FancyOnlyQueue" not in state["resources"]
     assert json.loads(Path(state["state_dir"], "stack.json").read_text())["api_url"] == fx.url
+
+
+# --------------------------------------------------------------------------------------------- CLI
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_cli_serves_then_stops_everything_on_sigterm(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    command = [
+        str(ROOT / ".venv" / "bin" / "python"), "-m", "filegate_local",
+        "--template", str(FIXTURES / "template.yaml"), "--port", "0", "--moto-port", "0",
+        "--state-dir", str(state_dir), "--stack-name", "clitest", "--param", "Flavour=fancy",
+        "--env", "ECHO_NAME=from-cli", "--no-echo-logs",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "infra")}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        state_file = state_dir / "stack.json"
+        wait_for(state_file.exists, timeout=60)
+        state = json.loads(state_file.read_text())
+        body = httpx.get(state["api_url"] + "/echo", timeout=HTTP_TIMEOUT).json()
+        assert body["env"]["ECHO_NAME"] == "from-cli"
+        assert body["env"]["FLAVOUR"] == "fancy!"  # --param reached the template's !If
+        assert "FancyOnlyQueue" in state["resources"]
+        assert state["outputs"]["ProcessedTableName"] == "clitest-ProcessedTable"
+        children = _children(process.pid)
+        assert len(children) >= 2  # moto and at least the echo worker
+        process.send_signal(15)
+        assert process.wait(timeout=20) == 0
+        assert all(_gone(pid) for pid in children)
+        assert not state_file.exists()
+        assert b"curl -s -X POST" in (process.stderr.read() if process.stderr else b"")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

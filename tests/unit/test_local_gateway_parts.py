@@ -10,10 +10,16 @@ import pytest
 
 from filegate_local.authorizer import parse_authorizer_response
 from filegate_local.authorizer_cache import AuthorizerCache, AuthorizerResult
-from filegate_local.gateway import MalformedProxyResponse, RouteTable, media_type_matches, proxy_response
+from filegate_local.gateway import (
+    MalformedProxyResponse,
+    RouteTable,
+    Throttles,
+    media_type_matches,
+    proxy_response,
+)
 from filegate_local.gateway_responses import GatewayResponses, render_template
 from filegate_local.iam import PolicyError
-from filegate_local.model import ApiSpec, RouteSpec
+from filegate_local.model import ApiSpec, RouteSpec, ThrottleSpec
 
 
 def api_with(*routes: tuple[str, str]) -> ApiSpec:
@@ -185,3 +191,14 @@ def test_authorizer_cache_ttl_and_flush() -> None:
     for i in range(5):
         cache.put(("api", "prod", "Auth", (str(i),)), result, 300)
     assert len(cache) == 3  # bounded
+
+
+def test_method_settings_throttle_with_a_token_bucket() -> None:
+    api = api_with(("GET", "/a"), ("GET", "/b"))
+    api.throttles = (
+        ThrottleSpec(resource_path="/~1a", method="GET", rate_limit=0.001, burst_limit=2),
+        ThrottleSpec(resource_path="/*", method="*", rate_limit=1000, burst_limit=1000),
+    )
+    throttles = Throttles([api])
+    assert [throttles.allow("Api", "/a", "GET") for _ in range(3)] == [True, True, False]
+    assert all(throttles.allow("Api", "/b", "GET") for _ in range(50))
