@@ -118,35 +118,29 @@ create_jobs = Idempotent(
 )
 
 
-@app.post("/v1/conversions", status_code=202)
-async def create_conversion(
-    request: Request, who: Caller, idempotency_key: Annotated[str | None, Header(max_length=300)] = None
-) -> dict[str, Any]:
-    body = await json_body(request)
-    return create_jobs(  # type: ignore[no-any-return]
+async def _create(request: Request, who: AuthContext, idempotency_key: str | None, *, bulk: bool) -> Any:
+    return create_jobs(
         key=idempotency_key,
         account_id=who.account_id,
-        body=body,
+        body=await json_body(request),
         lambda_context=request.scope.get("aws.context"),
         who=who,
-        bulk=False,
+        bulk=bulk,
     )
+
+
+IdempotencyKey = Annotated[str | None, Header(max_length=300)]
+
+
+@app.post("/v1/conversions", status_code=202)
+async def create_conversion(request: Request, who: Caller, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    return await _create(request, who, idempotency_key, bulk=False)  # type: ignore[no-any-return]
 
 
 @app.post("/v1/conversions/bulk", status_code=202)
-async def create_bulk(
-    request: Request, who: Caller, idempotency_key: Annotated[str | None, Header(max_length=300)] = None
-) -> dict[str, Any]:
+async def create_bulk(request: Request, who: Caller, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     require_feature(who, FEATURE_BULK)
-    body = await json_body(request)
-    return create_jobs(  # type: ignore[no-any-return]
-        key=idempotency_key,
-        account_id=who.account_id,
-        body=body,
-        lambda_context=request.scope.get("aws.context"),
-        who=who,
-        bulk=True,
-    )
+    return await _create(request, who, idempotency_key, bulk=True)  # type: ignore[no-any-return]
 
 
 @app.get("/v1/conversions")

@@ -56,9 +56,12 @@ def main() -> None:
         size = probe.size
     print(f"sync overhead: {size[0]}x{size[1]} JPEG ({len(data) / 1e6:.2f} MB), median of {args.runs} runs")
     limits = EngineLimits.for_tier(TIERS["pro"])
-    with tempfile.TemporaryDirectory() as state, LocalStack(
-        StackConfig(template=ROOT / "template.yaml", port=0, moto_port=0, state_dir=Path(state), warm=True)
-    ) as stack:
+    with (
+        tempfile.TemporaryDirectory() as state,
+        LocalStack(
+            StackConfig(template=ROOT / "template.yaml", port=0, moto_port=0, state_dir=Path(state), warm=True)
+        ) as stack,
+    ):
         from tests.integration.helpers import new_account
 
         key = new_account(stack, "pro")["api_key"]

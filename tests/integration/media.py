@@ -8,20 +8,9 @@ import pillow_heif
 import pypdfium2
 from PIL import Image
 
-pillow_heif.register_heif_opener()
+from filegate.conversion.formats import PIL_FORMAT
 
-PIL_FORMATS = {
-    "jpg": "JPEG",
-    "png": "PNG",
-    "webp": "WEBP",
-    "gif": "GIF",
-    "bmp": "BMP",
-    "tiff": "TIFF",
-    "avif": "AVIF",
-    "ico": "ICO",
-    "heic": "HEIF",
-    "heif": "HEIF",
-}
+pillow_heif.register_heif_opener()
 
 
 def decode(data: bytes, fmt: str) -> tuple[str, int, int]:
@@ -33,5 +22,5 @@ def decode(data: bytes, fmt: str) -> tuple[str, int, int]:
         return "pdf", round(width), round(height)
     with Image.open(io.BytesIO(data)) as image:
         image.load()
-        assert image.format == PIL_FORMATS[fmt], (image.format, fmt)
+        assert image.format == PIL_FORMAT[fmt], (image.format, fmt)
         return fmt, image.width, image.height

@@ -65,6 +65,25 @@ def _announce(conversion_id: str, now: datetime) -> conversions_table.Conversion
     return record
 
 
+def _new_record(
+    caller: AuthContext, reservation: limits.Reservation, now: datetime, **fields: Any
+) -> conversions_table.ConversionRecord:
+    """A conversion record of the caller, carrying its quota reservation so a failure can give it back."""
+    return conversions_table.ConversionRecord(
+        new_conversion_id(),
+        account_id=caller.account_id,
+        key_id=caller.key_id,
+        tier=caller.tier,
+        test_mode=caller.test_mode,
+        charged=reservation.charged,
+        charge_month=reservation.month,
+        charge_day=reservation.day,
+        created_at=now,
+        expires_at=now + RECORD_LIFETIME,
+        **fields,
+    )
+
+
 def _fail(record: conversions_table.ConversionRecord, code: str, message: str, now: datetime) -> None:
     """Mark failed; the one call that makes the transition gives the quota back."""
     if conversions_table.fail(record, code, message, now):
@@ -121,22 +140,15 @@ def convert_sync(
         limits.release_conversion(reservation)
         raise
     out_name = files.output_filename(filename, result.format)
-    record = conversions_table.ConversionRecord(
-        new_conversion_id(),
-        account_id=caller.account_id,
-        key_id=caller.key_id,
-        tier=caller.tier,
-        test_mode=caller.test_mode,
+    record = _new_record(
+        caller,
+        reservation,
+        now,
         mode="sync",
         status="succeeded",
         target=result.format,
         options=options.to_json() if target is not None else {"quality": quality},
-        charged=reservation.charged,
-        charge_month=reservation.month,
-        charge_day=reservation.day,
-        created_at=now,
         completed_at=now,
-        expires_at=now + RECORD_LIFETIME,
     )
     if len(result.data) <= SYNC_MAX_BYTES:
         conversions_table.create(record)
@@ -189,23 +201,16 @@ def create_job(caller: AuthContext, job: JobRequest, *, queue_url: str, now: dat
         raise errors.FileTooLarge(f"The file ({int(source.size)} bytes) is over your plan's limit of {cap} bytes.")
     target = formats.resolve_target(source.format or "", job.target)
     reservation = limits.reserve_conversion(caller.account_id, tier(caller.tier), test_mode=caller.test_mode, now=now)
-    record = conversions_table.ConversionRecord(
-        new_conversion_id(),
-        account_id=caller.account_id,
-        key_id=caller.key_id,
-        tier=caller.tier,
-        test_mode=caller.test_mode,
+    record = _new_record(
+        caller,
+        reservation,
+        now,
         mode="async",
         status="queued",
         source_file_id=source.file_id,
         target=target,
         options=job.options.to_json(),
         webhook_url=job.webhook_url,
-        charged=reservation.charged,
-        charge_month=reservation.month,
-        charge_day=reservation.day,
-        created_at=now,
-        expires_at=now + RECORD_LIFETIME,
     )
     try:
         conversions_table.create(record)

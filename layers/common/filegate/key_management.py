@@ -133,9 +133,7 @@ def _create_account(address: str, tier_name: str, now: datetime) -> tuple[str, I
         mode="live",
         now=now,
     )
-    account = accounts_table.AccountRecord(
-        account_id, email=address, tier=tier_name, status="active", created_at=now
-    )
+    account = accounts_table.AccountRecord(account_id, email=address, tier=tier_name, status="active", created_at=now)
     try:
         accounts_table.create_with_key(account, issued.record)
     except accounts_table.EmailAlreadyUsed as exc:
@@ -244,9 +242,7 @@ def revoke_key(caller: AuthContext, key_id: str, *, now: datetime, flush: Flush)
     flush()
 
 
-def rotate_key(
-    caller: AuthContext, key_id: str, *, grace_seconds: int, now: datetime, flush: Flush
-) -> IssuedKey:
+def rotate_key(caller: AuthContext, key_id: str, *, grace_seconds: int, now: datetime, flush: Flush) -> IssuedKey:
     """A new key with the same name, scopes, allowlist, expiry and mode; the old one dies after the grace."""
     if not 0 <= grace_seconds <= MAX_ROTATION_GRACE_SECONDS:
         raise errors.InvalidRequest(f"grace_seconds: must be 0 to {MAX_ROTATION_GRACE_SECONDS}.")

@@ -113,9 +113,7 @@ def conversions_this_month(account_id: str, now: datetime) -> int:
     return counters.read_many([key], now)[key]
 
 
-def usage(
-    account_id: str, months: list[str], days: list[str], now: datetime
-) -> tuple[dict[str, int], dict[str, int]]:
+def usage(account_id: str, months: list[str], days: list[str], now: datetime) -> tuple[dict[str, int], dict[str, int]]:
     """Conversions per month and per day for the given periods."""
     ids = [_month_counter(account_id, m) for m in months] + [_day_counter(account_id, d) for d in days]
     values = counters.read_many(ids, now)

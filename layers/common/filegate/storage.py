@@ -63,9 +63,7 @@ class Bucket:
                 return None
             raise
         content_range = response.get("ContentRange", "")
-        size = (
-            int(content_range.rsplit("/", 1)[1]) if "/" in content_range else int(response["ContentLength"])
-        )
+        size = int(content_range.rsplit("/", 1)[1]) if "/" in content_range else int(response["ContentLength"])
         return ObjectInfo(size=size, head=response["Body"].read())
 
     def read(self, key: str) -> bytes:
@@ -85,7 +83,5 @@ class Bucket:
         }
         if content_type:
             params["ResponseContentType"] = content_type
-        url: str = self._s3.generate_presigned_url(
-            "get_object", Params=params, ExpiresIn=DOWNLOAD_URL_SECONDS
-        )
+        url: str = self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=DOWNLOAD_URL_SECONDS)
         return url

@@ -7,16 +7,9 @@ import io
 import pypdfium2 as pdfium
 from PIL import Image
 
-PIL_NAME = {
-    "jpg": "JPEG",
-    "png": "PNG",
-    "webp": "WEBP",
-    "gif": "GIF",
-    "bmp": "BMP",
-    "tiff": "TIFF",
-    "avif": "AVIF",
-    "ico": "ICO",
-}
+from filegate.conversion.formats import PIL_FORMAT
+
+PIL_NAME = PIL_FORMAT
 
 
 def decode(data: bytes) -> Image.Image:

@@ -31,7 +31,7 @@ def test_every_writable_format_has_an_encoder() -> None:
     writable = {name for name, f in FORMATS.items() if f.writable}
     assert set(engine._PIL_SAVE) == writable
     readable_rasters = {name for name, f in FORMATS.items() if f.readable and not f.document}
-    assert set(engine._PIL_FORMAT) == readable_rasters
+    assert set(engine.PIL_FORMAT) == readable_rasters
 
 
 @pytest.mark.parametrize(("alias", "canonical"), [("JPEG", "jpg"), (".tif", "tiff"), ("Webp", "webp"), ("x", None)])

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from PIL import Image, ImageCms, ImageFile, ImageSequence
 
-from filegate.conversion.formats import FORMATS, content_type, extension, resolve_target
+from filegate.conversion.formats import FORMATS, PIL_FORMAT, content_type, extension, resolve_target
 from filegate.conversion.options import ConversionOptions, EngineLimits, parse_quality
 from filegate.conversion.sniff import sniff
 from filegate.errors import ApiError, ConversionFailed, InvalidParameter, UnsupportedConversion
@@ -46,18 +46,6 @@ def _register_heif() -> None:
         _heif_registered = True
 
 
-_PIL_FORMAT = {
-    "jpg": "JPEG",
-    "png": "PNG",
-    "webp": "WEBP",
-    "gif": "GIF",
-    "bmp": "BMP",
-    "tiff": "TIFF",
-    "avif": "AVIF",
-    "ico": "ICO",
-    "heic": "HEIF",
-    "heif": "HEIF",
-}
 _ANIMATED = {name for name, f in FORMATS.items() if f.animated}
 
 DEFAULT_QUALITY = {"jpg": 85, "webp": 80, "avif": 60, "pdf": 85}
@@ -220,7 +208,7 @@ def _open_image(data: bytes, source: str, limits: EngineLimits) -> Iterator[Imag
     if source in ("heic", "heif"):
         _register_heif()
     # Only the decoder for the sniffed format may parse the bytes: no plugin probing on hostile input.
-    im = Image.open(io.BytesIO(data), formats=[_PIL_FORMAT[source]])
+    im = Image.open(io.BytesIO(data), formats=[PIL_FORMAT[source]])
     try:
         width, height = im.size
         if width <= 0 or height <= 0:
@@ -504,7 +492,7 @@ def _encode(
     return buf.getvalue()
 
 
-_PIL_SAVE = {**{k: v for k, v in _PIL_FORMAT.items() if k not in ("heic", "heif")}, "pdf": "PDF"}
+_PIL_SAVE = {**{k: v for k, v in PIL_FORMAT.items() if k not in ("heic", "heif")}, "pdf": "PDF"}
 
 
 def _put(kw: dict[str, Any], **values: bytes | None) -> None:

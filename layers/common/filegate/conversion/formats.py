@@ -54,6 +54,21 @@ PDF_RASTER_TARGETS = ("png", "jpg")
 _ALIASES = {"jpeg": "jpg", "jpe": "jpg", "jfif": "jpg", "tif": "tiff", "dib": "bmp", "hif": "heif"}
 
 
+# Pillow's name for each raster format (strings only: this module imports no imaging library).
+PIL_FORMAT: dict[str, str] = {
+    "jpg": "JPEG",
+    "png": "PNG",
+    "webp": "WEBP",
+    "gif": "GIF",
+    "bmp": "BMP",
+    "tiff": "TIFF",
+    "avif": "AVIF",
+    "ico": "ICO",
+    "heic": "HEIF",
+    "heif": "HEIF",
+}
+
+
 def normalize(name: str) -> str | None:
     """The canonical format name for a client-supplied target (`JPEG`, `tif`…), or None if unknown."""
     key = name.strip().lower().lstrip(".")

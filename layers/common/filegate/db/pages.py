@@ -52,9 +52,7 @@ def page_query(
     start = decode_cursor(cursor, hash_key_name, hash_key) if cursor else None
     items: list[Any] = []
     more = False
-    for item in index.query(
-        hash_key, scan_index_forward=False, last_evaluated_key=start, page_size=limit + 1
-    ):
+    for item in index.query(hash_key, scan_index_forward=False, last_evaluated_key=start, page_size=limit + 1):
         if not keep(item):
             continue
         if len(items) == limit:
