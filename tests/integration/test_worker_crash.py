@@ -1,0 +1,66 @@
+"""A conversion whose worker crashes on every attempt is retried, dead-lettered, marked failed and not
+charged: never left in `processing`. Runs on its own stack with a short queue visibility timeout."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from tests import fixtures_media as media
+from tests.integration.conftest import ROOT, start_local_stack
+from tests.integration.helpers import Client, new_account
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    local = start_local_stack(
+        ROOT / "template.yaml",
+        tmp_path_factory.mktemp("crash-stack"),
+        parameters={"ConversionsVisibilityTimeout": "1"},
+        workers_per_function=1,
+    )
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+def test_a_job_that_crashes_every_time_ends_failed_via_the_dead_letter_queue(stack):
+    client = Client(stack.url, new_account(stack, tier="pro")["api_key"])
+    data = media.sample("png", 32, 32)
+    file = client.post("/v1/files", json={"filename": "gone.png", "size": len(data)}).json()
+    upload = file["upload"]
+    assert requests.post(upload["url"], data=upload["fields"], files={"file": data}, timeout=30).status_code < 300
+    assert client.post(f"/v1/files/{file['id']}/complete").status_code == 200
+    # The object vanishes behind the record's back: every attempt now fails with an unexpected S3 error.
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=stack.moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    s3.delete_object(Bucket=stack.state["outputs"]["BucketName"], Key=upload["fields"]["key"])
+    before = client.get("/v1/entitlements/me").json()["usage"]["conversions"]
+
+    job = client.post("/v1/conversions", json={"file_id": file["id"], "target": "jpg"}).json()
+    deadline = time.monotonic() + 90
+    seen = set()
+    while time.monotonic() < deadline:
+        body = client.get(f"/v1/conversions/{job['id']}").json()
+        seen.add(body["status"])
+        if body["status"] in ("succeeded", "failed"):
+            break
+        time.sleep(0.5)
+    assert body["status"] == "failed", body
+    assert body["error"]["code"] == "conversion_failed"
+    assert "abandoned" in body["error"]["message"]
+    assert "processing" in seen or "queued" in seen
+    assert client.get("/v1/entitlements/me").json()["usage"]["conversions"] == before
+    assert stack.invocations("WorkerFunction") >= 3  # the queue's maxReceiveCount
+    assert stack.invocations("WorkerDeadLetterFunction") >= 1
