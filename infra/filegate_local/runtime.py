@@ -1,10 +1,17 @@
 """The Lambda-like worker: `python -m filegate_local.runtime <code-dir> <handler>`.
 
 One process is one warm execution environment of one function. It imports the handler once (the init
-phase), then serves invocations one at a time over a private protocol stream: the parent writes one JSON
-line per invocation on our stdin and reads one JSON line back from our stdout. The protocol file
+phase), then serves invocations one at a time over a private protocol stream: the parent writes one
+frame per invocation on our stdin and reads one frame back from our stdout. The protocol file
 descriptors are duplicated away first, and fd 1 is pointed at stderr, so whatever the handler prints
 (Powertools JSON logs, print()) goes to the function's log and can never corrupt the protocol.
+
+A frame is a 16-byte header (two big-endian lengths), a JSON message, then an optional "body beside".
+Length-prefixed, so a multi-MB event is read in a few large reads, never scanned for a delimiter. The
+body beside is the long `body` string of the request's `event` or the reply's `result` (a base64 body,
+typically), sent as raw ASCII when its JSON form is just itself in quotes: the JSON then holds `null`
+in its place and the reader puts the string back, so the receiver gets exactly what plain JSON would
+have given it, without escaping and parsing megabytes of base64 on both sides.
 
 Kept free of third-party imports: this is the cold path of every function.
 """
@@ -14,6 +21,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import struct
 import sys
 import time
 import traceback
@@ -23,6 +31,14 @@ from typing import IO, Any
 
 # Lambda caps a synchronous response payload at 6 MB.
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+# The frame header: the length of the JSON message, then of the body beside it (0: none).
+FRAME_HEADER = struct.Struct(">QQ")
+# Shorter bodies stay in the JSON: below this, escaping and parsing them costs nothing worth saving.
+BESIDE_MIN_CHARS = 64 * 1024
+# The ASCII bytes json.dumps escapes (controls, DEL, quote, backslash); non-ASCII is ruled out first.
+_JSON_ESCAPED = bytes(range(0x20)) + b'"\\\x7f'
+# Largest single read/write on the protocol pipes.
+_IO_CHUNK = 1 << 20
 
 
 class LambdaContext:
@@ -111,20 +127,74 @@ def _take_protocol_streams() -> tuple[IO[bytes], IO[bytes]]:
     return proto_in, proto_out
 
 
+def plain_json_string(value: Any) -> bytes | None:
+    """A long string whose JSON form is itself in quotes (ASCII, nothing to escape), as bytes; else None."""
+    if not isinstance(value, str) or len(value) < BESIDE_MIN_CHARS or not value.isascii():
+        return None
+    data = value.encode("ascii")
+    if len(data.translate(None, _JSON_ESCAPED)) != len(data):
+        return None
+    return data
+
+
+def dumps_body_beside(value: Any) -> tuple[bytes, bytes]:
+    """The JSON of `value` and its body beside (b"" if none): a dict's long plain `body` becomes null."""
+    beside = plain_json_string(value.get("body")) if isinstance(value, dict) else None
+    if beside is not None:
+        value = {**value, "body": None}  # same key order: the reader sets the key back in place
+    return json.dumps(value, separators=(",", ":")).encode(), beside or b""
+
+
+def json_size(payload: bytes, beside: bytes | bytearray) -> int:
+    """The size the message would have as plain JSON (`null` replaced by the quoted body)."""
+    return len(payload) + len(beside) - 2 if beside else len(payload)
+
+
+def put_body_back(value: Any, beside: bytes | bytearray) -> None:
+    if beside:
+        value["body"] = beside.decode("ascii")
+
+
+def encode_frame(payload: bytes, beside: bytes = b"") -> bytes:
+    return FRAME_HEADER.pack(len(payload), len(beside)) + payload + beside
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte to a (blocking) fd; os.write on a pipe may write less than asked."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view[:_IO_CHUNK])
+        view = view[written:]
+
+
+def read_exactly(stream: IO[bytes], size: int) -> bytearray | None:
+    """`size` bytes from an unbuffered stream in large reads, or None at end of file (even mid-frame)."""
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    got = 0
+    while got < size:
+        count = stream.readinto(view[got : got + _IO_CHUNK])  # type: ignore[attr-defined]
+        if not count:
+            return None
+        got += count
+    return buffer
+
+
+def read_frame(stream: IO[bytes]) -> tuple[bytearray, bytearray] | None:
+    """The next frame's JSON and body beside, or None when the parent closed the stream."""
+    header = read_exactly(stream, FRAME_HEADER.size)
+    if header is None:
+        return None
+    size, beside_size = FRAME_HEADER.unpack(header)
+    payload = read_exactly(stream, size)
+    beside = read_exactly(stream, beside_size)
+    if payload is None or beside is None:
+        return None
+    return payload, beside
+
+
 def _send(stream: IO[bytes], message: dict[str, Any]) -> None:
-    stream.write(_encode(message))
-    stream.flush()
-
-
-def _read_line(stream: IO[bytes]) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        chunk = stream.readline()
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        if chunk.endswith(b"\n"):
-            return b"".join(chunks)
+    write_all(stream.fileno(), _encode(message))
 
 
 def _trace_id() -> str:
@@ -154,10 +224,11 @@ def serve(code_dir: str, handler_name: str) -> int:
 
     first = True
     while True:
-        line = _read_line(proto_in)
-        if not line:
+        frame = read_frame(proto_in)
+        if frame is None:
             return 0  # the parent closed the pipe: shut down like a reclaimed environment
-        request = json.loads(line)
+        request = json.loads(frame[0])
+        put_body_back(request["event"], frame[1])
         request_id = str(request["request_id"])
         context = LambdaContext(request_id, int(request["deadline_ms"]))
         context.invoked_function_arn = str(request.get("invoked_function_arn", context.invoked_function_arn))
@@ -174,18 +245,17 @@ def serve(code_dir: str, handler_name: str) -> int:
             f"Billed Duration: {int(duration) + 1} ms\tMemory Size: {memory} MB{init}"
         )
         first = False
-        proto_out.write(reply)
-        proto_out.flush()
+        write_all(proto_out.fileno(), reply)
         if fatal:
             return 1
 
 
 def _encode(message: dict[str, Any]) -> bytes:
-    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
+    return encode_frame(json.dumps(message, separators=(",", ":")).encode())
 
 
 def _invoke(handler: Callable[[Any, Any], Any], event: Any, context: LambdaContext) -> tuple[bytes, bool]:
-    """Run one invocation; returns the protocol line to send and whether the process must end."""
+    """Run one invocation; returns the protocol frame to send and whether the process must end."""
     request_id = context.aws_request_id
     try:
         result = handler(event, context)
@@ -194,18 +264,20 @@ def _invoke(handler: Callable[[Any, Any], Any], event: Any, context: LambdaConte
         fatal = isinstance(exc, SystemExit | KeyboardInterrupt)
         return _encode({"type": "error", "request_id": request_id, "error": error_payload(exc)}), fatal
     try:
-        reply = _encode({"type": "result", "request_id": request_id, "result": result})
+        result_json, beside = dumps_body_beside(result)
     except (TypeError, ValueError) as exc:
         error = TypeError(f"Unable to marshal response: {exc}")
         _log_exception(error, "Runtime.MarshalError")
         payload = error_payload(error, "Runtime.MarshalError")
         return _encode({"type": "error", "request_id": request_id, "error": payload}), False
-    if len(reply) > MAX_RESPONSE_BYTES:
-        too_large = _PayloadTooLarge(len(reply))
+    reply = b'{"type":"result","request_id":' + json.dumps(request_id).encode() + b',"result":' + result_json + b"}"
+    size = json_size(reply, beside)
+    if size > MAX_RESPONSE_BYTES:
+        too_large = _PayloadTooLarge(size)
         _log_exception(too_large, "Function.ResponseSizeTooLarge")
         payload = error_payload(too_large, "Function.ResponseSizeTooLarge")
         return _encode({"type": "error", "request_id": request_id, "error": payload}), False
-    return reply, False
+    return encode_frame(reply, beside), False
 
 
 class _PayloadTooLarge(Exception):

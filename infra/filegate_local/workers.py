@@ -24,10 +24,20 @@ from pathlib import Path
 from typing import IO, Any
 
 from filegate_local.model import FunctionSpec
+from filegate_local.runtime import (
+    FRAME_HEADER,
+    dumps_body_beside,
+    encode_frame,
+    json_size,
+    put_body_back,
+    write_all,
+)
 from filegate_local.template import REGION
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the directory holding filegate_local/
 LAMBDA_INIT_TIMEOUT_SECONDS = 10.0
+# Largest single read from a worker's protocol pipe (a pipe hands over at most its capacity at once).
+READ_CHUNK = 1 << 20
 # Lambda caps a synchronous invocation's request payload at 6 MB.
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
 # Variables passed through from our own environment; everything else a function sees comes from the
@@ -101,7 +111,6 @@ class Worker:
         assert self.proc.stdin and self.proc.stdout and self.proc.stderr
         self._stdin: IO[bytes] = self.proc.stdin
         self._stdout_fd = self.proc.stdout.fileno()
-        self._buffer = b""
         self._pump = threading.Thread(
             target=self._pump_logs, args=(self.proc.stderr, sink), name=f"log-{spec.logical_id}", daemon=True
         )
@@ -114,21 +123,36 @@ class Worker:
             sink.write_line(line)
         stream.close()
 
+    def _read_exactly(self, size: int, deadline: float, selector: selectors.BaseSelector) -> bytearray:
+        """`size` bytes of the protocol stream, read straight into one buffer, by `deadline` at the latest.
+
+        Never reads past the frame: the worker writes nothing between frames, so nothing is left over.
+        """
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        got = 0
+        while got < size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WorkerTimedOut
+            if not selector.select(remaining):
+                continue
+            count = os.readv(self._stdout_fd, [view[got : got + READ_CHUNK]])
+            if not count:
+                raise WorkerDied(f"exit code {self.proc.wait(timeout=5)}")
+            got += count
+        return buffer
+
     def _read_message(self, deadline: float) -> dict[str, Any]:
+        """One frame from the worker (see runtime.py): its JSON message, with a result's body put back."""
         with selectors.DefaultSelector() as selector:
             selector.register(self._stdout_fd, selectors.EVENT_READ)
-            while b"\n" not in self._buffer:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise WorkerTimedOut
-                if not selector.select(remaining):
-                    continue
-                chunk = os.read(self._stdout_fd, 1 << 20)
-                if not chunk:
-                    raise WorkerDied(f"exit code {self.proc.wait(timeout=5)}")
-                self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        message: dict[str, Any] = json.loads(line)
+            size, beside_size = FRAME_HEADER.unpack(self._read_exactly(FRAME_HEADER.size, deadline, selector))
+            payload = self._read_exactly(size, deadline, selector)
+            beside = self._read_exactly(beside_size, deadline, selector)
+        message: dict[str, Any] = json.loads(payload)
+        if beside:
+            put_body_back(message["result"], beside)
         return message
 
     def wait_ready(self, timeout: float) -> dict[str, Any]:
@@ -137,11 +161,11 @@ class Worker:
             self.init_ms = float(message.get("init_ms", 0))
         return message
 
-    def invoke(self, request_line: bytes, timeout: float) -> dict[str, Any]:
+    def invoke(self, request_frame: bytes, timeout: float) -> dict[str, Any]:
         try:
-            self._stdin.write(request_line)
-            self._stdin.flush()
-        except (BrokenPipeError, OSError) as exc:
+            # Straight to the fd in large writes: the worker reads the whole frame before it runs anything.
+            write_all(self._stdin.fileno(), request_frame)
+        except (BrokenPipeError, OSError, ValueError) as exc:
             raise WorkerDied(str(exc)) from exc
         return self._read_message(time.monotonic() + timeout)
 
@@ -281,14 +305,14 @@ class FunctionPool:
         started = time.monotonic()
         timeout = self.spec.timeout_seconds
         try:
-            payload = json.dumps(event, separators=(",", ":"))
+            payload, beside = dumps_body_beside(event)
         except (TypeError, ValueError) as exc:
             return self._count(
                 Invocation(
                     request_id, "error", error={"errorMessage": str(exc), "errorType": "InvalidRequestContentException"}
                 )
             )
-        if len(payload) > MAX_REQUEST_BYTES:
+        if json_size(payload, beside) > MAX_REQUEST_BYTES:
             error = {
                 "errorMessage": f"Request must be smaller than {MAX_REQUEST_BYTES} bytes "
                 "for the InvokeFunction operation",
@@ -305,20 +329,15 @@ class FunctionPool:
             return self._count(acquired)
         worker = acquired
         deadline_ms = int(time.time() * 1000 + timeout * 1000)
-        line = (
-            '{"request_id":'
-            + json.dumps(request_id)
-            + ',"deadline_ms":'
-            + str(deadline_ms)
-            + ',"invoked_function_arn":'
-            + json.dumps(self.spec.arn)
-            + ',"event":'
-            + payload
-            + "}\n"
+        # The envelope around the already-encoded event, so the (possibly multi-MB) event is encoded once.
+        envelope = (
+            f'{{"request_id":{json.dumps(request_id)},"deadline_ms":{deadline_ms},'
+            f'"invoked_function_arn":{json.dumps(self.spec.arn)},"event":'
         ).encode()
+        frame = encode_frame(envelope + payload + b"}", beside)
         invoke_started = time.monotonic()
         try:
-            message = worker.invoke(line, timeout)
+            message = worker.invoke(frame, timeout)
         except WorkerTimedOut:
             self._release(worker, keep=False)
             elapsed = time.monotonic() - invoke_started

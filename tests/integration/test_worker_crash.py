@@ -63,4 +63,8 @@ def test_a_job_that_crashes_every_time_ends_failed_via_the_dead_letter_queue(sta
     assert "processing" in seen or "queued" in seen
     assert client.get("/v1/entitlements/me").json()["usage"]["conversions"] == before
     assert stack.invocations("WorkerFunction") >= 3  # the queue's maxReceiveCount
+    # The dead-letter invocation is counted when it returns, just after its write became visible.
+    deadline = time.monotonic() + 10
+    while stack.invocations("WorkerDeadLetterFunction") < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert stack.invocations("WorkerDeadLetterFunction") >= 1
