@@ -84,10 +84,9 @@ def _new_record(
     )
 
 
-def _fail(record: conversions_table.ConversionRecord, code: str, message: str, now: datetime) -> None:
-    """Mark failed; the one call that makes the transition gives the quota back."""
-    if conversions_table.fail(record, code, message, now):
-        limits.release_conversion(_reservation(record))
+def _fail(record: conversions_table.ConversionRecord, code: str, message: str, now: datetime) -> bool:
+    """Mark failed and give the quota back, atomically; False when the job had already finished."""
+    return conversions_table.fail(record, code, message, now, refund=limits.charged_counters(_reservation(record)))
 
 
 # ------------------------------------------------------------------ sync

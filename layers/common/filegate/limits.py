@@ -100,6 +100,16 @@ def reserve_conversion(account_id: str, tier: Tier, *, test_mode: bool, now: dat
     return Reservation(account_id, month, day, charged=True)
 
 
+def charged_counters(reservation: Reservation) -> list[str]:
+    """The counters a reservation incremented (none for an uncharged one)."""
+    if not reservation.charged:
+        return []
+    return [
+        _month_counter(reservation.account_id, reservation.month),
+        _day_counter(reservation.account_id, reservation.day),
+    ]
+
+
 def release_conversion(reservation: Reservation) -> None:
     """A failed conversion is not charged."""
     if not reservation.charged:

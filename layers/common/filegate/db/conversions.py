@@ -6,6 +6,7 @@ message or a racing worker can never move a finished conversion again, and the q
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,10 +18,14 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
+from filegate.db.counters import CounterRecord
 from filegate.db.pages import Page, page_query
 
 TERMINAL = ("succeeded", "failed")
@@ -119,18 +124,32 @@ def succeed(record: ConversionRecord, output_file_id: str, now: datetime) -> boo
     )
 
 
-def fail(record: ConversionRecord, code: str, message: str, now: datetime) -> bool:
-    """→ failed, once: True only for the call that made the transition (it gives the quota back)."""
-    return _transition(
-        record,
-        [
-            ConversionRecord.status.set("failed"),
-            ConversionRecord.error_code.set(code),
-            ConversionRecord.error_message.set(message),
-            ConversionRecord.completed_at.set(now),
-        ],
-        ConversionRecord.status.is_in("queued", "processing"),
-    )
+def fail(record: ConversionRecord, code: str, message: str, now: datetime, *, refund: Sequence[str] = ()) -> bool:
+    """→ failed, once: True only for the call that made the transition.
+
+    ``refund`` names usage counters to give one back on, in the same transaction: the conversion reads
+    as failed exactly when its charge is gone, and a second call can never refund twice.
+    """
+    actions: list[Action] = [
+        ConversionRecord.status.set("failed"),
+        ConversionRecord.error_code.set(code),
+        ConversionRecord.error_message.set(message),
+        ConversionRecord.completed_at.set(now),
+    ]
+    condition = ConversionRecord.status.is_in("queued", "processing")
+    if not refund:
+        return _transition(record, actions, condition)
+    try:
+        with TransactWrite(connection=Connection(region=getattr(ConversionRecord.Meta, "region", None))) as tx:
+            tx.update(record, actions=actions, condition=condition)
+            for counter_id in refund:
+                tx.update(CounterRecord(counter_id), actions=[CounterRecord.value.add(-1)])
+    except TransactWriteError as exc:
+        reasons = getattr(exc, "cancellation_reasons", None) or []
+        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+            return False
+        raise
+    return True
 
 
 def list_for_account(account_id: str, *, limit: int, cursor: str | None) -> Page[ConversionRecord]:
