@@ -17,7 +17,7 @@ from filegate.clock import iso
 from filegate.conversion import ConversionOptions, EngineLimits, formats
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
-from filegate.db.pages import BadCursor
+from filegate.listing import page_json
 from filegate.storage import Bucket
 from filegate.tiers import SYNC_MAX_BYTES, tier
 
@@ -232,11 +232,9 @@ def get_conversion(caller: AuthContext, conversion_id: str) -> dict[str, Any]:
 
 
 def list_conversions(caller: AuthContext, *, limit: int, cursor: str | None) -> dict[str, Any]:
-    try:
-        page = conversions_table.list_for_account(caller.account_id, limit=limit, cursor=cursor)
-    except BadCursor as exc:
-        raise errors.InvalidRequest("cursor: not a valid cursor.") from exc
-    return {"data": [conversion_json(r) for r in page.items], "next_cursor": page.next_cursor}
+    return page_json(
+        lambda: conversions_table.list_for_account(caller.account_id, limit=limit, cursor=cursor), conversion_json
+    )
 
 
 # ------------------------------------------------------------------ worker

@@ -12,7 +12,7 @@ from filegate.auth import AuthContext
 from filegate.clock import iso
 from filegate.conversion import FORMATS, content_type, sniff
 from filegate.db import files as files_table
-from filegate.db.pages import BadCursor
+from filegate.listing import page_json
 from filegate.storage import Bucket, object_key
 from filegate.tiers import TEST_MODE_MAX_INPUT_BYTES, tier
 
@@ -161,11 +161,9 @@ def delete_file(caller: AuthContext, bucket: Bucket, file_id: str, now: datetime
 
 
 def list_files(caller: AuthContext, *, limit: int, cursor: str | None, now: datetime) -> dict[str, Any]:
-    try:
-        page = files_table.list_for_account(caller.account_id, limit=limit, cursor=cursor, now=now)
-    except BadCursor as exc:
-        raise errors.InvalidRequest("cursor: not a valid cursor.") from exc
-    return {"data": [file_json(r) for r in page.items], "next_cursor": page.next_cursor}
+    return page_json(
+        lambda: files_table.list_for_account(caller.account_id, limit=limit, cursor=cursor, now=now), file_json
+    )
 
 
 def output_filename(source_name: str | None, fmt: str) -> str:

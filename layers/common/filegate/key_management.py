@@ -18,7 +18,7 @@ from filegate.auth import AuthContext
 from filegate.clock import iso
 from filegate.db import accounts as accounts_table
 from filegate.db import keys as keys_table
-from filegate.db.pages import BadCursor
+from filegate.listing import page_json
 from filegate.routes import SCOPES, normalise_scopes
 from filegate.tiers import (
     ACCOUNT_STATUSES,
@@ -192,11 +192,7 @@ def create_key(
 
 
 def list_keys(caller: AuthContext, *, limit: int, cursor: str | None) -> dict[str, Any]:
-    try:
-        page = keys_table.list_for_account(caller.account_id, limit=limit, cursor=cursor)
-    except BadCursor as exc:
-        raise errors.InvalidRequest("cursor: not a valid cursor.") from exc
-    return {"data": [key_json(r) for r in page.items], "next_cursor": page.next_cursor}
+    return page_json(lambda: keys_table.list_for_account(caller.account_id, limit=limit, cursor=cursor), key_json)
 
 
 def _owned(caller: AuthContext, key_id: str) -> keys_table.KeyRecord:

@@ -25,7 +25,7 @@ from filegate.clock import iso
 from filegate.db import bind_tables
 from filegate.db import webhooks as store
 from filegate.db.conversions import ConversionRecord
-from filegate.db.pages import BadCursor
+from filegate.listing import page_json
 from filegate.observability import logger
 from filegate.settings import TablesSettings, WebhookStoreSettings
 from filegate.tiers import FEATURE_WEBHOOKS, tier
@@ -214,11 +214,7 @@ def delivery_json(record: store.DeliveryRecord) -> dict[str, Any]:
 def list_deliveries(caller: AuthContext, webhook_id: str, *, limit: int, cursor: str | None) -> dict[str, Any]:
     require_webhooks(caller)
     _owned_webhook(caller, webhook_id)
-    try:
-        page = store.list_deliveries(webhook_id, limit=limit, cursor=cursor)
-    except BadCursor as exc:
-        raise errors.InvalidRequest("cursor: not a valid cursor.") from exc
-    return {"data": [delivery_json(r) for r in page.items], "next_cursor": page.next_cursor}
+    return page_json(lambda: store.list_deliveries(webhook_id, limit=limit, cursor=cursor), delivery_json)
 
 
 # ------------------------------------------------------------------ emitting events

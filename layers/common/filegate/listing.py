@@ -1,0 +1,20 @@
+"""List responses: ``{"data": [...], "next_cursor"}`` from one page, the same for every listing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from filegate import errors
+from filegate.db.pages import BadCursor, Page
+
+T = TypeVar("T")
+
+
+def page_json(fetch: Callable[[], Page[T]], render: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
+    """Fetch one page and render it; a cursor that is not one of ours is 400 invalid_request."""
+    try:
+        page = fetch()
+    except BadCursor as exc:
+        raise errors.InvalidRequest("cursor: not a valid cursor.") from exc
+    return {"data": [render(item) for item in page.items], "next_cursor": page.next_cursor}
