@@ -11,6 +11,17 @@ from pynamodb.models import Model
 _bound: dict[type[Model], str] = {}
 
 
+def is_condition_failure(exc: Exception) -> bool:
+    """A write refused by its condition expression (not an outage): the callers' expected "no"."""
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def cancelled_by_condition(exc: Exception) -> bool:
+    """A transaction cancelled because its first item's condition failed."""
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    return bool(reasons) and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed"
+
+
 def bind(model: type[Model], table_name: str, region: str) -> None:
     """Point a model at its physical table (names come from the function's settings)."""
     model.Meta.table_name = table_name

@@ -11,6 +11,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from filegate.db import cancelled_by_condition
 from filegate.db.keys import KeyRecord
 
 
@@ -55,9 +56,7 @@ def create_with_key(account: AccountRecord, key: KeyRecord) -> None:
             tx.save(account, condition=AccountRecord.account_id.does_not_exist())
             tx.save(key, condition=KeyRecord.key_id.does_not_exist())
     except TransactWriteError as exc:
-        reasons = getattr(exc, "cancellation_reasons", None) or []
-        first = reasons[0] if reasons else None
-        if first is not None and first.code == "ConditionalCheckFailed":
+        if cancelled_by_condition(exc):
             raise EmailAlreadyUsed(account.email) from exc
         raise
 

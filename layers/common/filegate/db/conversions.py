@@ -25,6 +25,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from filegate.db import cancelled_by_condition, is_condition_failure
 from filegate.db.counters import CounterRecord
 from filegate.db.pages import Page, page_query
 
@@ -93,7 +94,7 @@ def _transition(record: ConversionRecord, actions: list[Any], condition: Any) ->
     try:
         record.update(actions=actions, condition=condition)
     except UpdateError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if is_condition_failure(exc):
             return False
         raise
     return True
@@ -145,8 +146,7 @@ def fail(record: ConversionRecord, code: str, message: str, now: datetime, *, re
             for counter_id in refund:
                 tx.update(CounterRecord(counter_id), actions=[CounterRecord.value.add(-1)])
     except TransactWriteError as exc:
-        reasons = getattr(exc, "cancellation_reasons", None) or []
-        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+        if cancelled_by_condition(exc):
             return False
         raise
     return True

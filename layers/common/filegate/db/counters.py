@@ -9,6 +9,8 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
+from filegate.db import is_condition_failure
+
 
 class CounterRecord(Model):
     class Meta:
@@ -29,7 +31,7 @@ def increment(counter_id: str, *, expires_at: datetime, limit: int | None = None
     try:
         record.update(actions=actions, condition=condition)
     except UpdateError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if is_condition_failure(exc):
             return None
         raise
     return int(record.value)
@@ -44,7 +46,7 @@ def decrement(counter_id: str, *, by: int = 1) -> None:
             condition=CounterRecord.value.exists() & (CounterRecord.value >= by),
         )
     except UpdateError as exc:
-        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+        if not is_condition_failure(exc):
             raise
 
 

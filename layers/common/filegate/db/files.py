@@ -10,6 +10,7 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from filegate.db import is_condition_failure
 from filegate.db.pages import Page, page_query
 
 
@@ -77,7 +78,7 @@ def mark_ready(record: FileRecord, *, size: int, fmt: str, content_type: str, no
             condition=FileRecord.status == "pending",
         )
     except UpdateError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if is_condition_failure(exc):
             return False
         raise
     return True
@@ -87,7 +88,7 @@ def delete(record: FileRecord) -> None:
     try:
         record.delete(condition=FileRecord.file_id.exists())
     except DeleteError as exc:
-        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+        if not is_condition_failure(exc):
             raise
 
 

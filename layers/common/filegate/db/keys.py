@@ -12,6 +12,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from filegate.db import is_condition_failure
 from filegate.db.pages import Page, page_query
 
 
@@ -99,7 +100,7 @@ def revoke(record: KeyRecord, at: datetime) -> None:
     try:
         record.update(actions=[KeyRecord.revoked_at.set(at)], condition=condition)
     except UpdateError as exc:
-        if _is_condition_failure(exc):
+        if is_condition_failure(exc):
             return  # already revoked at or before `at`: nothing to do
         raise
 
@@ -128,9 +129,5 @@ def touch_last_used(key_id: str, minute: datetime) -> None:
     try:
         record.update(actions=[KeyRecord.last_used_at.set(minute)], condition=condition)
     except UpdateError as exc:
-        if not _is_condition_failure(exc):
+        if not is_condition_failure(exc):
             raise
-
-
-def _is_condition_failure(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"

@@ -26,6 +26,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from filegate.db import is_condition_failure
 from filegate.db.pages import Page, page_query
 
 PENDING = "pending"
@@ -121,7 +122,7 @@ def delete_webhook(account_id: str, webhook_id: str) -> bool:
     try:
         WebhookRecord(account_id, webhook_id).delete(condition=WebhookRecord.webhook_id.exists())
     except DeleteError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if is_condition_failure(exc):
             return False
         raise
     return True
@@ -148,7 +149,7 @@ def put_secret(record: WebhookSecretRecord, *, expected_current: str | None) -> 
     try:
         record.save(condition=condition)
     except PutError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if is_condition_failure(exc):
             return False
         raise
     return True
@@ -169,7 +170,7 @@ def create_delivery(record: DeliveryRecord) -> bool:
     try:
         record.save(condition=DeliveryRecord.delivery_id.does_not_exist())
     except PutError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if is_condition_failure(exc):
             return False
         raise
     return True
@@ -202,7 +203,7 @@ def record_attempt(
             condition=(DeliveryRecord.attempt_count == number - 1) & (DeliveryRecord.status == PENDING),
         )
     except UpdateError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if is_condition_failure(exc):
             return False
         raise
     return True
@@ -221,7 +222,7 @@ def give_up(record: DeliveryRecord, reason: str, now: datetime) -> bool:
             condition=DeliveryRecord.status == PENDING,
         )
     except UpdateError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if is_condition_failure(exc):
             return False
         raise
     return True
