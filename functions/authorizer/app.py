@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerRequestEvent,
 )
 
-from filegate import authorizer
 from filegate.clock import utcnow
 from filegate.db import bind_tables
+from filegate.keys import authorizer
 from filegate.observability import instrument, logger
 from filegate.settings import AuthorizerSettings
 

@@ -9,15 +9,15 @@ from fastapi.responses import JSONResponse, Response
 from mangum import Mangum
 from starlette.datastructures import UploadFile
 
-from filegate import conversions, errors
-from filegate.auth import AuthContext
+from filegate import errors
 from filegate.clock import utcnow
-from filegate.conversion import ConversionOptions, formats_document, parse_quality
+from filegate.conversion import ConversionOptions, formats_document, jobs, parse_quality
 from filegate.db import bind_tables
+from filegate.files.storage import Bucket
 from filegate.idempotency import Idempotent
+from filegate.keys.context import AuthContext
 from filegate.observability import instrument
 from filegate.settings import ConvertSettings
-from filegate.storage import Bucket
 from filegate.tiers import FEATURE_BULK, SYNC_MAX_BYTES
 from filegate.web import caller, create_app, json_body, require_feature
 
@@ -34,7 +34,7 @@ async def _upload(request: Request, who: AuthContext) -> tuple[bytes, str | None
     """The multipart form's file and its other fields, refusing oversized bodies before parsing."""
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > SYNC_MAX_BYTES + FORM_OVERHEAD_BYTES:
-        conversions.check_sync_input(who, int(length))
+        jobs.check_sync_input(who, int(length))
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise errors.InvalidRequest("file: send the file as multipart/form-data.")
     try:
@@ -51,7 +51,7 @@ async def _upload(request: Request, who: AuthContext) -> tuple[bytes, str | None
     return data, upload.filename, fields
 
 
-def _sync_response(outcome: conversions.SyncOutcome) -> Response:
+def _sync_response(outcome: jobs.SyncOutcome) -> Response:
     headers = {"X-Conversion-Id": outcome.conversion_id}
     if outcome.download_url is not None:
         return JSONResponse(
@@ -75,7 +75,7 @@ async def convert(request: Request, who: Caller) -> Response:
     if not target:
         raise errors.InvalidRequest("target: required, a format name (see GET /v1/formats).")
     options = ConversionOptions.from_form(fields)
-    outcome = conversions.convert_sync(
+    outcome = jobs.convert_sync(
         who, bucket, data=data, filename=filename, target=target, options=options, quality=None, now=utcnow()
     )
     return _sync_response(outcome)
@@ -85,7 +85,7 @@ async def convert(request: Request, who: Caller) -> Response:
 async def compress(request: Request, who: Caller) -> Response:
     data, filename, fields = await _upload(request, who)
     quality = parse_quality(fields.get("quality"))
-    outcome = conversions.convert_sync(
+    outcome = jobs.convert_sync(
         who,
         bucket,
         data=data,
@@ -102,15 +102,15 @@ def _create_jobs(request: dict[str, Any], who: AuthContext, bulk: bool) -> dict[
     body = request["body"]
     now = utcnow()
     if not bulk:
-        job = conversions.parse_job(body)
-        return conversions.create_job(who, job, queue_url=settings.conversions_queue_url, now=now)
+        job = jobs.parse_job(body)
+        return jobs.create_job(who, job, queue_url=settings.conversions_queue_url, now=now)
     items = body.get("items")
     if not isinstance(items, list) or not items:
         raise errors.InvalidRequest("items: required, a list of conversions.")
-    if len(items) > conversions.MAX_BULK_ITEMS:
-        raise errors.InvalidRequest(f"items: at most {conversions.MAX_BULK_ITEMS} conversions per request.")
-    jobs = [conversions.parse_job(item, prefix=f"items[{i}].") for i, item in enumerate(items)]
-    return {"data": [conversions.create_job(who, j, queue_url=settings.conversions_queue_url, now=now) for j in jobs]}
+    if len(items) > jobs.MAX_BULK_ITEMS:
+        raise errors.InvalidRequest(f"items: at most {jobs.MAX_BULK_ITEMS} conversions per request.")
+    parsed = [jobs.parse_job(item, prefix=f"items[{i}].") for i, item in enumerate(items)]
+    return {"data": [jobs.create_job(who, j, queue_url=settings.conversions_queue_url, now=now) for j in parsed]}
 
 
 create_jobs = Idempotent(
@@ -149,12 +149,12 @@ def list_conversions(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
-    return conversions.list_conversions(who, limit=limit, cursor=cursor)
+    return jobs.list_conversions(who, limit=limit, cursor=cursor)
 
 
 @app.get("/v1/conversions/{conversion_id}")
 def get_conversion(conversion_id: str, who: Caller) -> dict[str, Any]:
-    return conversions.get_conversion(who, conversion_id)
+    return jobs.get_conversion(who, conversion_id)
 
 
 handler = instrument(Mangum(app, lifespan="off"))

@@ -10,7 +10,7 @@ from typing import Any
 
 from filegate.db import bind_tables
 from filegate.observability import instrument
-from filegate.webhook_dispatch import DispatcherSettings, process_batch
+from filegate.webhooks.dispatch import DispatcherSettings, process_batch
 
 settings = DispatcherSettings.from_env()
 bind_tables(settings)

@@ -9,13 +9,13 @@ from fastapi.responses import RedirectResponse
 from mangum import Mangum
 from pydantic import BaseModel, ConfigDict, Field
 
-from filegate import files
-from filegate.auth import AuthContext
 from filegate.clock import utcnow
 from filegate.db import bind_tables
+from filegate.files import service as files_service
+from filegate.files.storage import Bucket
+from filegate.keys.context import AuthContext
 from filegate.observability import instrument
 from filegate.settings import FilesSettings
-from filegate.storage import Bucket
 from filegate.web import caller, create_app, parse_body
 
 settings = FilesSettings.from_env()
@@ -36,14 +36,14 @@ class CreateFileRequest(BaseModel):
 @app.post("/v1/files", status_code=201)
 async def create_file(request: Request, who: Caller) -> dict[str, Any]:
     body = await parse_body(request, CreateFileRequest)
-    return files.create_upload(
+    return files_service.create_upload(
         who, bucket, filename=body.filename, declared_type=body.content_type, size=body.size, now=utcnow()
     )
 
 
 @app.post("/v1/files/{file_id}/complete")
 def complete_file(file_id: str, who: Caller) -> dict[str, Any]:
-    return files.complete_upload(who, bucket, file_id, utcnow())
+    return files_service.complete_upload(who, bucket, file_id, utcnow())
 
 
 @app.get("/v1/files")
@@ -52,22 +52,22 @@ def list_files(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
-    return files.list_files(who, limit=limit, cursor=cursor, now=utcnow())
+    return files_service.list_files(who, limit=limit, cursor=cursor, now=utcnow())
 
 
 @app.get("/v1/files/{file_id}")
 def get_file(file_id: str, who: Caller) -> dict[str, Any]:
-    return files.get_file(who, file_id, utcnow())
+    return files_service.get_file(who, file_id, utcnow())
 
 
 @app.get("/v1/files/{file_id}/content")
 def file_content(file_id: str, who: Caller) -> Response:
-    return RedirectResponse(files.download_url(who, bucket, file_id, utcnow()), status_code=302)
+    return RedirectResponse(files_service.download_url(who, bucket, file_id, utcnow()), status_code=302)
 
 
 @app.delete("/v1/files/{file_id}", status_code=204)
 def delete_file(file_id: str, who: Caller) -> Response:
-    files.delete_file(who, bucket, file_id, utcnow())
+    files_service.delete_file(who, bucket, file_id, utcnow())
     return Response(status_code=204)
 
 

@@ -9,12 +9,13 @@ from fastapi import Depends, Query, Request, Response
 from mangum import Mangum
 from pydantic import BaseModel, ConfigDict, Field
 
-from filegate import key_management, usage
-from filegate.auth import AuthContext
-from filegate.cacheflush import flush_authorizer_cache
 from filegate.clock import parse_iso, utcnow
 from filegate.db import bind_tables
 from filegate.errors import InvalidRequest
+from filegate.keys import service as key_service
+from filegate.keys.cacheflush import flush_authorizer_cache
+from filegate.keys.context import AuthContext
+from filegate.metering import usage
 from filegate.observability import instrument
 from filegate.settings import KeysSettings
 from filegate.tiers import MAX_ROTATION_GRACE_SECONDS
@@ -53,7 +54,7 @@ class RotateRequest(_Body):
     grace_seconds: int = Field(default=0, ge=0, le=MAX_ROTATION_GRACE_SECONDS)
 
 
-def _flusher(request: Request) -> key_management.Flush:
+def _flusher(request: Request) -> key_service.Flush:
     api_id, stage = api_stage(request)
     return lambda: flush_authorizer_cache(
         api_id,
@@ -75,7 +76,7 @@ def health() -> dict[str, str]:
 @app.post("/v1/keys/free", status_code=201)
 async def free_key(request: Request) -> dict[str, Any]:
     body = await parse_body(request, FreeKeyRequest)
-    _, issued = key_management.create_free_account(body.email, source_ip(request), utcnow())
+    _, issued = key_service.create_free_account(body.email, source_ip(request), utcnow())
     plan = tier_named("free")
     return {
         "api_key": issued.raw_key,
@@ -92,13 +93,13 @@ def list_keys(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
-    return key_management.list_keys(who, limit=limit, cursor=cursor)
+    return key_service.list_keys(who, limit=limit, cursor=cursor)
 
 
 @app.post("/v1/keys", status_code=201)
 async def create_key(request: Request, who: Caller) -> dict[str, Any]:
     body = await parse_body(request, CreateKeyRequest)
-    issued = key_management.create_key(
+    issued = key_service.create_key(
         who,
         name=body.name,
         scopes=body.scopes,
@@ -113,21 +114,21 @@ async def create_key(request: Request, who: Caller) -> dict[str, Any]:
 @app.patch("/v1/keys/{key_id}")
 async def update_key(key_id: str, request: Request, who: Caller) -> dict[str, Any]:
     body = await parse_body(request, UpdateKeyRequest)
-    return key_management.update_key(
+    return key_service.update_key(
         who, key_id, name=body.name, scopes=body.scopes, allowed_ips=body.allowed_ips, flush=_flusher(request)
     )
 
 
 @app.delete("/v1/keys/{key_id}", status_code=204)
 def revoke_key(key_id: str, request: Request, who: Caller) -> Response:
-    key_management.revoke_key(who, key_id, now=utcnow(), flush=_flusher(request))
+    key_service.revoke_key(who, key_id, now=utcnow(), flush=_flusher(request))
     return Response(status_code=204)
 
 
 @app.post("/v1/keys/rotate", status_code=201)
 async def rotate_own_key(request: Request, who: Caller) -> dict[str, Any]:
     body = await parse_body(request, RotateRequest)
-    issued = key_management.rotate_key(
+    issued = key_service.rotate_key(
         who, who.key_id, grace_seconds=body.grace_seconds, now=utcnow(), flush=_flusher(request)
     )
     return issued.as_json()
@@ -136,7 +137,7 @@ async def rotate_own_key(request: Request, who: Caller) -> dict[str, Any]:
 @app.post("/v1/keys/{key_id}/rotate", status_code=201)
 async def rotate_key(key_id: str, request: Request, who: Caller) -> dict[str, Any]:
     body = await parse_body(request, RotateRequest)
-    issued = key_management.rotate_key(
+    issued = key_service.rotate_key(
         who, key_id, grace_seconds=body.grace_seconds, now=utcnow(), flush=_flusher(request)
     )
     return issued.as_json()
@@ -144,7 +145,7 @@ async def rotate_key(key_id: str, request: Request, who: Caller) -> dict[str, An
 
 @app.get("/v1/entitlements/me")
 def entitlements(who: Caller) -> dict[str, Any]:
-    return key_management.entitlements(who, utcnow())
+    return key_service.entitlements(who, utcnow())
 
 
 @app.get("/v1/usage")

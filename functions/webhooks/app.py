@@ -8,12 +8,12 @@ from fastapi import Depends, Query, Request, Response
 from mangum import Mangum
 from pydantic import BaseModel, ConfigDict, Field
 
-from filegate import webhook_service
-from filegate.auth import AuthContext
 from filegate.clock import utcnow
 from filegate.db import bind_tables
+from filegate.keys.context import AuthContext
 from filegate.observability import instrument
 from filegate.web import caller, create_app, parse_body
+from filegate.webhooks import service as webhook_service
 
 settings = webhook_service.WebhooksApiSettings.from_env()
 bind_tables(settings)

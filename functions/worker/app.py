@@ -13,12 +13,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from filegate import conversions
 from filegate.clock import utcnow
+from filegate.conversion import jobs
 from filegate.db import bind_tables
+from filegate.files.storage import Bucket
 from filegate.observability import instrument, logger
 from filegate.settings import WorkerSettings
-from filegate.storage import Bucket
 
 settings = WorkerSettings.from_env()
 bind_tables(settings)
@@ -33,7 +33,7 @@ def _conversion_id(record: SQSRecord) -> str:
 
 def _run(record: SQSRecord) -> None:
     conversion_id = _conversion_id(record)
-    result = conversions.run_job(conversion_id, bucket, utcnow())
+    result = jobs.run_job(conversion_id, bucket, utcnow())
     logger.info(
         "conversion processed", extra={"conversion_id": conversion_id, "status": getattr(result, "status", None)}
     )
@@ -41,7 +41,7 @@ def _run(record: SQSRecord) -> None:
 
 def _abandon(record: SQSRecord) -> None:
     conversion_id = _conversion_id(record)
-    conversions.abandon_job(conversion_id, utcnow())
+    jobs.abandon_job(conversion_id, utcnow())
     logger.warning("conversion dead-lettered", extra={"conversion_id": conversion_id})
 
 

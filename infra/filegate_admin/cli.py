@@ -91,7 +91,7 @@ def _bind(target: Target) -> None:
 
 
 def _flusher(target: Target) -> Any:
-    from filegate.cacheflush import flush_authorizer_cache
+    from filegate.keys.cacheflush import flush_authorizer_cache
 
     api_id, stage = target.output("ApiId"), target.output("StageName")
     return lambda: flush_authorizer_cache(api_id, stage, attempts=6, base_delay=0.2)
@@ -104,17 +104,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         else aws_target(args.stack_name, args.region, args.env, Path(args.samconfig))
     )
     _bind(target)
-    from filegate import errors, key_management
+    from filegate import errors
     from filegate.clock import utcnow
+    from filegate.keys import service as key_service
 
     try:
         if args.command == "create-account":
-            account_id, issued = key_management.create_account_for_operator(args.email, args.tier, utcnow())
+            account_id, issued = key_service.create_account_for_operator(args.email, args.tier, utcnow())
             return {"account_id": account_id, "tier": args.tier, **issued.as_json()}
         if args.command == "set-tier":
-            key_management.set_account_tier(args.account_id, args.tier, now=utcnow(), flush=_flusher(target))
+            key_service.set_account_tier(args.account_id, args.tier, now=utcnow(), flush=_flusher(target))
             return {"account_id": args.account_id, "tier": args.tier}
-        key_management.set_account_status(args.account_id, args.status, now=utcnow(), flush=_flusher(target))
+        key_service.set_account_status(args.account_id, args.status, now=utcnow(), flush=_flusher(target))
         return {"account_id": args.account_id, "status": args.status}
     except errors.ApiError as exc:
         raise SystemExit(f"filegate-admin: {exc.code}: {exc.message}") from None

@@ -73,8 +73,8 @@ def run(url: str, batches: int, batch_size: int) -> None:
     from filegate import aws
     from filegate.db import bind_tables
     from filegate.db import webhooks as store
-    from filegate.webhook_dispatch import DispatcherSettings, QueuedAttempt, dispatch, process_batch
-    from filegate.webhook_service import _emit_one
+    from filegate.webhooks.dispatch import DispatcherSettings, QueuedAttempt, dispatch, process_batch
+    from filegate.webhooks.service import _emit_one
     from filegate.webhooks.signing import generate_secret
 
     sqs = aws.client("sqs")

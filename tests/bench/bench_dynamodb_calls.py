@@ -124,9 +124,9 @@ def main() -> None:
         }
         authorizer = _load("authorizer", env)
         keys = _load("keys", env)
-        from filegate import apikeys
         from filegate.clock import utcnow
-        from filegate.key_management import create_account_for_operator
+        from filegate.keys import keyformat
+        from filegate.keys.service import create_account_for_operator
 
         _, issued = create_account_for_operator(f"bench-{uuid.uuid4().hex[:8]}@example.com", "free", utcnow())
         _hook_all_clients()
@@ -142,7 +142,7 @@ def main() -> None:
             lambda: authorizer.handler(_authorizer_event(header), _Context()),
             rows,
         )
-        bad = apikeys.generate()[:-1] + "a"
+        bad = keyformat.generate()[:-1] + "a"
 
         def refused() -> None:
             try:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from filegate import apikeys
+from filegate.keys import keyformat
 from tests.integration.helpers import Client, admin, assert_error, new_account
 
 WHO = "/v1/entitlements/me"
@@ -38,7 +38,7 @@ def test_every_cause_of_failure_gets_the_same_401(stack, api, account):
     soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
     expiring = master.post("/v1/keys", json={"name": "expiring", "expires_at": soon}).json()
     fenced = master.post("/v1/keys", json={"name": "fenced", "allowed_ips": ["203.0.113.0/24"]}).json()
-    good = apikeys.generate()
+    good = keyformat.generate()
     bad_checksum = good[:-1] + ("a" if good[-1] != "a" else "b")
     time.sleep(2.5)
 

@@ -1,6 +1,6 @@
 import pytest
 
-from filegate import ipallow
+from filegate.keys import ipallow
 
 
 def test_empty_allowlist_allows_everyone():

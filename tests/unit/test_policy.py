@@ -4,8 +4,8 @@ from fnmatch import fnmatchcase
 
 import pytest
 
-from filegate.auth import AuthContext
-from filegate.authorizer import Caller, MethodArn, Unauthorized, policy_for
+from filegate.keys.authorizer import Caller, MethodArn, Unauthorized, policy_for
+from filegate.keys.context import AuthContext
 from filegate.routes import ANY_KEY, PUBLIC, ROUTES, SCOPES
 
 BASE = "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod"

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from filegate import usage
+from filegate.metering import usage
 
 
 def test_month_ranges_cross_years():

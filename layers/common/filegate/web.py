@@ -16,10 +16,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from filegate import errors, limits
-from filegate.auth import AuthContext
+from filegate import errors
 from filegate.clock import minute_floor, utcnow
 from filegate.db import keys as keys_table
+from filegate.keys.context import AuthContext
+from filegate.metering import limits
 from filegate.observability import logger
 from filegate.tiers import tier
 
@@ -180,7 +181,7 @@ def caller(request: Request) -> AuthContext:
 
 
 def flush_dead_key_policy(request: Request) -> None:
-    from filegate.cacheflush import flush_authorizer_cache
+    from filegate.keys.cacheflush import flush_authorizer_cache
 
     api_id, stage = api_stage(request)
     try:

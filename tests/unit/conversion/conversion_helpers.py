@@ -7,7 +7,7 @@ import io
 import pypdfium2 as pdfium
 from PIL import Image
 
-from filegate.conversion.formats import PIL_FORMAT
+from filegate.media.formats import PIL_FORMAT
 
 PIL_NAME = PIL_FORMAT
 

@@ -1,8 +1,8 @@
 import pytest
 
 from filegate.conversion import FORMATS, engine, formats_document, normalize
-from filegate.conversion.formats import resolve_target, targets_for
 from filegate.errors import UnsupportedConversion
+from filegate.media.formats import resolve_target, targets_for
 
 
 def test_document_shape() -> None:

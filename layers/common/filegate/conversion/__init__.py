@@ -1,16 +1,17 @@
-"""FileGate's conversion engine (see engine.py) and its format matrix (formats.py).
+"""Conversion: the engine that turns bytes into other bytes, and the jobs that run it (API.md "Conversion").
 
-`formats`, `options` and `sniff` import no imaging library, so they are usable without the imaging layer.
-The engine's names are loaded on first use, so importing this package alone costs nothing.
+Pure: ``options`` (typed options and engine limits), ``engine`` (Pillow, pillow-heif, pypdfium2; loaded on
+first use, so importing this package costs nothing). Touch storage: ``jobs`` (sync conversions, queued
+jobs, the conversions table, quota reservations). Formats and sniffing live in ``filegate.media``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from filegate.conversion.formats import FORMATS, content_type, extension, formats_document, normalize
 from filegate.conversion.options import ConversionOptions, EngineLimits, parse_quality
-from filegate.conversion.sniff import sniff
+from filegate.media.formats import FORMATS, content_type, extension, formats_document, normalize
+from filegate.media.sniff import sniff
 
 if TYPE_CHECKING:
     from filegate.conversion.engine import ConversionResult, compress, convert, probe

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from PIL import Image, ImageCms, ImageFile, ImageSequence
 
-from filegate.conversion.formats import FORMATS, PIL_FORMAT, content_type, extension, resolve_target
 from filegate.conversion.options import ConversionOptions, EngineLimits, parse_quality
-from filegate.conversion.sniff import sniff
 from filegate.errors import ApiError, ConversionFailed, InvalidParameter, UnsupportedConversion
+from filegate.media.formats import FORMATS, PIL_FORMAT, content_type, extension, resolve_target
+from filegate.media.sniff import sniff
 from filegate.tiers import TIERS
 
 if TYPE_CHECKING:

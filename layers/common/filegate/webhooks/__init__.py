@@ -1,7 +1,9 @@
 """Webhooks (API.md §5): Standard Webhooks signing and verification, the URL policy, delivery, retries.
 
-Pure library code: storage and queues are wired in by the functions. Import the submodule you need, so the
-API's registration path (``ssrf``, ``signing``) does not load http.client and ssl (``delivery``):
+Pure: ``events``, ``signing``, ``verify``, ``ssrf``, ``delivery``, ``schedule``, ``config``.
+Touch storage: ``service`` (endpoints, secrets, deliveries, emitting events) and ``dispatch`` (the
+dispatcher's SQS side). Import the submodule you need, so the API's registration path (``ssrf``,
+``signing``) does not load http.client and ssl (``delivery``):
 
 - ``events``    event type constants, ``parse_event_types``
 - ``signing``   secrets, message ids, body, ``sign``, ``sign_headers``, ``build_webhook``
@@ -10,4 +12,6 @@ API's registration path (``ssrf``, ``signing``) does not load http.client and ss
 - ``delivery``  ``deliver``, ``vet_and_deliver`` -> ``DeliveryResult``
 - ``schedule``  retry delays, dead-lettering, SQS hops
 - ``config``    ``WebhookSettings`` (retry scale, local-stack loopback flag, timeout)
+- ``service``   register, list, delete, test-send endpoints; secrets; emit events; delivery log
+- ``dispatch``  one SQS message is one due delivery attempt: sign, vet, deliver, retry, dead-letter
 """

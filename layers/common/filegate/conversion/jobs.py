@@ -11,15 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from filegate import errors, files, limits, queues, webhook_service
-from filegate.auth import AuthContext
+from filegate import errors, queues
 from filegate.clock import iso
 from filegate.conversion import ConversionOptions, EngineLimits, formats
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
+from filegate.files import service as files_service
+from filegate.files.storage import Bucket
+from filegate.keys.context import AuthContext
 from filegate.listing import page_json
-from filegate.storage import Bucket
+from filegate.metering import limits
 from filegate.tiers import SYNC_MAX_BYTES, tier
+from filegate.webhooks import service as webhook_service
 
 RECORD_LIFETIME = timedelta(days=90)
 MAX_BULK_ITEMS = 100
@@ -102,7 +105,7 @@ class SyncOutcome:
 
 
 def check_sync_input(caller: AuthContext, size: int) -> None:
-    cap = files.max_input_bytes(caller)
+    cap = files_service.max_input_bytes(caller)
     if size > cap:
         raise errors.FileTooLarge(f"The file ({size} bytes) is over your plan's limit of {cap} bytes.")
     if size > SYNC_MAX_BYTES:
@@ -138,7 +141,7 @@ def convert_sync(
     except BaseException:
         limits.release_conversion(reservation)
         raise
-    out_name = files.output_filename(filename, result.format)
+    out_name = files_service.output_filename(filename, result.format)
     record = _new_record(
         caller,
         reservation,
@@ -153,7 +156,7 @@ def convert_sync(
         conversions_table.create(record)
         webhook_service.announce_conversion(record, conversion_json(record), now, best_effort=True)
         return SyncOutcome(record.conversion_id, out_name, result.content_type, result.data, None)
-    stored = files.store_output(
+    stored = files_service.store_output(
         caller.account_id, caller.tier, bucket, data=result.data, fmt=result.format, filename=out_name, now=now
     )
     record.output_file_id = stored.file_id
@@ -194,8 +197,8 @@ def parse_job(body: Any, prefix: str = "") -> JobRequest:
 
 def create_job(caller: AuthContext, job: JobRequest, *, queue_url: str, now: datetime) -> dict[str, Any]:
     webhook_service.check_conversion_webhook_url(caller, job.webhook_url)
-    source = files.ready_file(caller, job.file_id, now)
-    cap = files.max_input_bytes(caller)
+    source = files_service.ready_file(caller, job.file_id, now)
+    cap = files_service.max_input_bytes(caller)
     if source.size is not None and int(source.size) > cap:
         raise errors.FileTooLarge(f"The file ({int(source.size)} bytes) is over your plan's limit of {cap} bytes.")
     target = formats.resolve_target(source.format or "", job.target)
@@ -267,13 +270,13 @@ def run_job(conversion_id: str, bucket: Bucket, now: datetime) -> conversions_ta
     except errors.ApiError as exc:
         _fail(record, exc.code, exc.message, now)
         return _announce(conversion_id, now)
-    stored = files.store_output(
+    stored = files_service.store_output(
         record.account_id,
         record.tier,
         bucket,
         data=result.data,
         fmt=result.format,
-        filename=files.output_filename(source.filename, result.format),
+        filename=files_service.output_filename(source.filename, result.format),
         now=now,
     )
     conversions_table.succeed(record, stored.file_id, now)

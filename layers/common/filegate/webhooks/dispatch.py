@@ -25,9 +25,9 @@ from filegate import queues
 from filegate.clock import iso, utcnow
 from filegate.db import webhooks as store
 from filegate.observability import logger
-from filegate.webhook_service import WebhooksSettings, queue_attempt
 from filegate.webhooks.delivery import DeliveryResult, vet_and_deliver
 from filegate.webhooks.schedule import is_due, next_hop_delay, plan_retry
+from filegate.webhooks.service import WebhooksSettings, queue_attempt
 from filegate.webhooks.signing import WebhookMessage, sign_headers
 
 MAX_PARALLEL_DELIVERIES: Final = 10  # the event source's batch size: a whole batch in one wave

@@ -3,20 +3,20 @@ import re
 
 import pytest
 
-from filegate import apikeys
+from filegate.keys import keyformat
 
 
 def test_generated_keys_have_the_documented_shape():
     for mode, prefix in (("live", "fg_live_"), ("test", "fg_test_")):
-        key = apikeys.generate(mode)
+        key = keyformat.generate(mode)
         assert key.startswith(prefix)
         assert re.fullmatch(r"fg_(live|test)_[a-z2-7]{32}[a-z2-7]{7}", key)
-        assert apikeys.is_well_formed(key)
-        assert apikeys.mode_of(key) == mode
+        assert keyformat.is_well_formed(key)
+        assert keyformat.mode_of(key) == mode
 
 
 def test_keys_are_unique_and_random():
-    keys = {apikeys.generate() for _ in range(2000)}
+    keys = {keyformat.generate() for _ in range(2000)}
     assert len(keys) == 2000
 
 
@@ -26,8 +26,8 @@ def test_checksum_is_crc32_in_zero_padded_base32():
     head = "fg_live_" + "a" * 32
     crc = zlib.crc32(head.encode())
     expected = "".join("abcdefghijklmnopqrstuvwxyz234567"[(crc >> (5 * i)) & 31] for i in reversed(range(7)))
-    assert apikeys.checksum(head) == expected
-    assert apikeys.is_well_formed(head + expected)
+    assert keyformat.checksum(head) == expected
+    assert keyformat.is_well_formed(head + expected)
 
 
 @pytest.mark.parametrize(
@@ -44,26 +44,26 @@ def test_checksum_is_crc32_in_zero_padded_base32():
     ],
 )
 def test_any_damage_is_caught_by_shape_or_checksum(mutate):
-    assert not apikeys.is_well_formed(mutate(apikeys.generate()))
+    assert not keyformat.is_well_formed(mutate(keyformat.generate()))
 
 
 def test_digest_prefix_and_id():
-    key = apikeys.generate()
-    digest = apikeys.digest(key)
+    key = keyformat.generate()
+    digest = keyformat.digest(key)
     assert re.fullmatch(r"[0-9a-f]{64}", digest)
-    assert apikeys.display_prefix(key) == key[:12]
-    key_id = apikeys.key_id_for_digest(digest)
+    assert keyformat.display_prefix(key) == key[:12]
+    key_id = keyformat.key_id_for_digest(digest)
     assert key_id.startswith("key_") and len(key_id) == 28
     assert key not in key_id and digest not in key_id
-    assert apikeys.key_id_for_digest(digest) == key_id
+    assert keyformat.key_id_for_digest(digest) == key_id
 
 
 def test_bearer_and_basic_parsing():
-    key = apikeys.generate()
-    assert apikeys.from_authorization_header(f"Bearer {key}") == key
-    assert apikeys.from_authorization_header(f"bearer   {key} ") == key
+    key = keyformat.generate()
+    assert keyformat.from_authorization_header(f"Bearer {key}") == key
+    assert keyformat.from_authorization_header(f"bearer   {key} ") == key
     basic = base64.b64encode(f"{key}:".encode()).decode()
-    assert apikeys.from_authorization_header(f"Basic {basic}") == key
+    assert keyformat.from_authorization_header(f"Basic {basic}") == key
 
 
 @pytest.mark.parametrize(
@@ -82,4 +82,4 @@ def test_bearer_and_basic_parsing():
     ],
 )
 def test_malformed_headers_yield_no_key(header):
-    assert apikeys.from_authorization_header(header) is None
+    assert keyformat.from_authorization_header(header) is None

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from filegate import apikeys, errors, ipallow, limits
-from filegate.auth import AuthContext
+from filegate import errors
 from filegate.clock import iso
 from filegate.db import accounts as accounts_table
 from filegate.db import keys as keys_table
+from filegate.keys import ipallow, keyformat
+from filegate.keys.context import AuthContext
 from filegate.listing import page_json
+from filegate.metering import limits
 from filegate.routes import SCOPES, normalise_scopes
 from filegate.tiers import (
     ACCOUNT_STATUSES,
@@ -83,15 +85,15 @@ def _new_key_record(
     scopes: list[str],
     allowed_ips: list[str],
     expires_at: datetime | None,
-    mode: apikeys.Mode,
+    mode: keyformat.Mode,
     now: datetime,
 ) -> IssuedKey:
-    raw = apikeys.generate(mode)
-    key_digest = apikeys.digest(raw)
+    raw = keyformat.generate(mode)
+    key_digest = keyformat.digest(raw)
     record = keys_table.KeyRecord(
-        apikeys.key_id_for_digest(key_digest),
+        keyformat.key_id_for_digest(key_digest),
         key_hash=key_digest,
-        key_prefix=apikeys.display_prefix(raw),
+        key_prefix=keyformat.display_prefix(raw),
         account_id=account_id,
         name=name,
         mode=mode,
@@ -172,7 +174,7 @@ def create_key(
     scopes: list[str] | None,
     allowed_ips: list[str] | None,
     expires_at: datetime | None,
-    mode: apikeys.Mode,
+    mode: keyformat.Mode,
     now: datetime,
 ) -> IssuedKey:
     if expires_at is not None and expires_at <= now:

@@ -17,11 +17,11 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerResponse,
 )
 
-from filegate import apikeys, ipallow
-from filegate.auth import AuthContext
 from filegate.clock import minute_floor
 from filegate.db import accounts as accounts_table
 from filegate.db import keys as keys_table
+from filegate.keys import ipallow, keyformat
+from filegate.keys.context import AuthContext
 from filegate.routes import allowed_routes
 
 DENY_INSUFFICIENT_SCOPE = ("insufficient_scope", "This key may not call")
@@ -64,11 +64,11 @@ class Caller:
 
 def authenticate(authorization: str | None, source_ip: str | None, now: datetime) -> Caller:
     """The caller's identity, or Unauthorized."""
-    raw_key = apikeys.from_authorization_header(authorization)
-    if raw_key is None or not apikeys.is_well_formed(raw_key):
+    raw_key = keyformat.from_authorization_header(authorization)
+    if raw_key is None or not keyformat.is_well_formed(raw_key):
         raise Unauthorized("malformed key")
-    key_digest = apikeys.digest(raw_key)
-    record = keys_table.get(apikeys.key_id_for_digest(key_digest))
+    key_digest = keyformat.digest(raw_key)
+    record = keys_table.get(keyformat.key_id_for_digest(key_digest))
     if record is None or not hmac.compare_digest(record.key_hash, key_digest):
         raise Unauthorized("unknown key")
     if record.revoked_at is not None and record.revoked_at <= now:

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from filegate import errors
-from filegate.auth import AuthContext
 from filegate.clock import iso
 from filegate.conversion import FORMATS, content_type, sniff
 from filegate.db import files as files_table
+from filegate.files.storage import Bucket, object_key
+from filegate.keys.context import AuthContext
 from filegate.listing import page_json
-from filegate.storage import Bucket, object_key
 from filegate.tiers import TEST_MODE_MAX_INPUT_BYTES, tier
 
 MAX_FILENAME_LENGTH = 255

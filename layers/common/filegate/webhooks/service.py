@@ -20,11 +20,11 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from filegate import errors, queues
-from filegate.auth import AuthContext
 from filegate.clock import iso
 from filegate.db import bind_tables
 from filegate.db import webhooks as store
 from filegate.db.conversions import ConversionRecord
+from filegate.keys.context import AuthContext
 from filegate.listing import page_json
 from filegate.observability import logger
 from filegate.settings import TablesSettings, WebhookStoreSettings

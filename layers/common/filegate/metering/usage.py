@@ -6,8 +6,8 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from filegate import limits
 from filegate.clock import month_key
+from filegate.metering import limits
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 MAX_MONTHS = 12

@@ -1,0 +1,4 @@
+"""Metering (API.md §3): rate limits, monthly quotas and usage history.
+
+Touch storage (the counters table): ``limits``, ``usage``.
+"""
