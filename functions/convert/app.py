@@ -19,13 +19,13 @@ from filegate.keys.context import AuthContext
 from filegate.observability import instrument
 from filegate.settings import ConvertSettings
 from filegate.tiers import FEATURE_BULK, SYNC_MAX_BYTES
-from filegate.web import caller, create_app, json_body, require_feature
+from filegate.web import authorized, create_app, json_body, require_feature
 
 settings = ConvertSettings.from_env()
 bind_tables(settings)
 bucket = Bucket(settings.bucket)
 app = create_app("FileGate conversion")
-Caller = Annotated[AuthContext, Depends(caller)]
+Authorized = Annotated[AuthContext, Depends(authorized)]
 # Multipart overhead allowed on top of the sync limit before the body is refused unread.
 FORM_OVERHEAD_BYTES = 64 * 1024
 
@@ -69,7 +69,7 @@ def supported_formats() -> dict[str, Any]:
 
 
 @app.post("/v1/convert")
-async def convert(request: Request, who: Caller) -> Response:
+async def convert(request: Request, who: Authorized) -> Response:
     data, filename, fields = await _upload(request, who)
     target = fields.get("target", "").strip().lower()
     if not target:
@@ -82,7 +82,7 @@ async def convert(request: Request, who: Caller) -> Response:
 
 
 @app.post("/v1/compress")
-async def compress(request: Request, who: Caller) -> Response:
+async def compress(request: Request, who: Authorized) -> Response:
     data, filename, fields = await _upload(request, who)
     quality = parse_quality(fields.get("quality"))
     outcome = jobs.convert_sync(
@@ -133,19 +133,21 @@ IdempotencyKey = Annotated[str | None, Header(max_length=300)]
 
 
 @app.post("/v1/conversions", status_code=202)
-async def create_conversion(request: Request, who: Caller, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+async def create_conversion(
+    request: Request, who: Authorized, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
     return await _create(request, who, idempotency_key, bulk=False)  # type: ignore[no-any-return]
 
 
 @app.post("/v1/conversions/bulk", status_code=202)
-async def create_bulk(request: Request, who: Caller, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+async def create_bulk(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     require_feature(who, FEATURE_BULK)
     return await _create(request, who, idempotency_key, bulk=True)  # type: ignore[no-any-return]
 
 
 @app.get("/v1/conversions")
 def list_conversions(
-    who: Caller,
+    who: Authorized,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
@@ -153,7 +155,7 @@ def list_conversions(
 
 
 @app.get("/v1/conversions/{conversion_id}")
-def get_conversion(conversion_id: str, who: Caller) -> dict[str, Any]:
+def get_conversion(conversion_id: str, who: Authorized) -> dict[str, Any]:
     return jobs.get_conversion(who, conversion_id)
 
 

@@ -20,12 +20,12 @@ from filegate.observability import instrument
 from filegate.settings import KeysSettings
 from filegate.tiers import MAX_ROTATION_GRACE_SECONDS
 from filegate.tiers import tier as tier_named
-from filegate.web import api_stage, caller, create_app, parse_body, source_ip
+from filegate.web import api_stage, authorized, create_app, parse_body, source_ip
 
 settings = KeysSettings.from_env()
 bind_tables(settings)
 app = create_app("FileGate keys")
-Caller = Annotated[AuthContext, Depends(caller)]
+Authorized = Annotated[AuthContext, Depends(authorized)]
 
 
 class _Body(BaseModel):
@@ -89,7 +89,7 @@ async def free_key(request: Request) -> dict[str, Any]:
 
 @app.get("/v1/keys")
 def list_keys(
-    who: Caller,
+    who: Authorized,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
@@ -97,7 +97,7 @@ def list_keys(
 
 
 @app.post("/v1/keys", status_code=201)
-async def create_key(request: Request, who: Caller) -> dict[str, Any]:
+async def create_key(request: Request, who: Authorized) -> dict[str, Any]:
     body = await parse_body(request, CreateKeyRequest)
     issued = key_service.create_key(
         who,
@@ -112,7 +112,7 @@ async def create_key(request: Request, who: Caller) -> dict[str, Any]:
 
 
 @app.patch("/v1/keys/{key_id}")
-async def update_key(key_id: str, request: Request, who: Caller) -> dict[str, Any]:
+async def update_key(key_id: str, request: Request, who: Authorized) -> dict[str, Any]:
     body = await parse_body(request, UpdateKeyRequest)
     return key_service.update_key(
         who, key_id, name=body.name, scopes=body.scopes, allowed_ips=body.allowed_ips, flush=_flusher(request)
@@ -120,13 +120,13 @@ async def update_key(key_id: str, request: Request, who: Caller) -> dict[str, An
 
 
 @app.delete("/v1/keys/{key_id}", status_code=204)
-def revoke_key(key_id: str, request: Request, who: Caller) -> Response:
+def revoke_key(key_id: str, request: Request, who: Authorized) -> Response:
     key_service.revoke_key(who, key_id, now=utcnow(), flush=_flusher(request))
     return Response(status_code=204)
 
 
 @app.post("/v1/keys/rotate", status_code=201)
-async def rotate_own_key(request: Request, who: Caller) -> dict[str, Any]:
+async def rotate_own_key(request: Request, who: Authorized) -> dict[str, Any]:
     body = await parse_body(request, RotateRequest)
     issued = key_service.rotate_key(
         who, who.key_id, grace_seconds=body.grace_seconds, now=utcnow(), flush=_flusher(request)
@@ -135,7 +135,7 @@ async def rotate_own_key(request: Request, who: Caller) -> dict[str, Any]:
 
 
 @app.post("/v1/keys/{key_id}/rotate", status_code=201)
-async def rotate_key(key_id: str, request: Request, who: Caller) -> dict[str, Any]:
+async def rotate_key(key_id: str, request: Request, who: Authorized) -> dict[str, Any]:
     body = await parse_body(request, RotateRequest)
     issued = key_service.rotate_key(
         who, key_id, grace_seconds=body.grace_seconds, now=utcnow(), flush=_flusher(request)
@@ -144,13 +144,13 @@ async def rotate_key(key_id: str, request: Request, who: Caller) -> dict[str, An
 
 
 @app.get("/v1/entitlements/me")
-def entitlements(who: Caller) -> dict[str, Any]:
+def entitlements(who: Authorized) -> dict[str, Any]:
     return key_service.entitlements(who, utcnow())
 
 
 @app.get("/v1/usage")
 def usage_report(
-    who: Caller,
+    who: Authorized,
     from_: Annotated[str | None, Query(alias="from", max_length=7)] = None,
     to: Annotated[str | None, Query(max_length=7)] = None,
 ) -> dict[str, Any]:

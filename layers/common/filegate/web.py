@@ -153,7 +153,7 @@ def _touch_last_used(context: AuthContext) -> None:
     _last_used_written[context.key_id] = minute
 
 
-def caller(request: Request) -> AuthContext:
+def authorized(request: Request) -> AuthContext:
     """The authenticated caller, metered: FastAPI dependency for every route that takes a key.
 
     Counts the request against the account's per-minute limit and sets the RateLimit headers.
