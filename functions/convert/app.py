@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
-from mangum import Mangum
 from starlette.datastructures import UploadFile
 
 from filegate import errors
@@ -16,6 +15,7 @@ from filegate.db import bind_tables
 from filegate.files.storage import Bucket
 from filegate.idempotency import Idempotent
 from filegate.keys.context import AuthContext
+from filegate.lambda_http import http_handler
 from filegate.observability import instrument
 from filegate.settings import ConvertSettings
 from filegate.tiers import FEATURE_BULK, SYNC_MAX_BYTES
@@ -159,4 +159,4 @@ def get_conversion(conversion_id: str, who: Authorized) -> dict[str, Any]:
     return jobs.get_conversion(who, conversion_id)
 
 
-handler = instrument(Mangum(app, lifespan="off"))
+handler = instrument(http_handler(app))

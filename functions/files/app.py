@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from mangum import Mangum
 from pydantic import BaseModel, ConfigDict, Field
 
 from filegate.clock import utcnow
@@ -14,6 +13,7 @@ from filegate.db import bind_tables
 from filegate.files import service as files_service
 from filegate.files.storage import Bucket
 from filegate.keys.context import AuthContext
+from filegate.lambda_http import http_handler
 from filegate.observability import instrument
 from filegate.settings import FilesSettings
 from filegate.web import authorized, create_app, parse_body
@@ -71,4 +71,4 @@ def delete_file(file_id: str, who: Authorized) -> Response:
     return Response(status_code=204)
 
 
-handler = instrument(Mangum(app, lifespan="off"))
+handler = instrument(http_handler(app))

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request, Response
-from mangum import Mangum
 from pydantic import BaseModel, ConfigDict, Field
 
 from filegate.clock import parse_iso, utcnow
@@ -15,6 +14,7 @@ from filegate.errors import InvalidRequest
 from filegate.keys import service as key_service
 from filegate.keys.cacheflush import flush_authorizer_cache
 from filegate.keys.context import AuthContext
+from filegate.lambda_http import http_handler
 from filegate.metering import usage
 from filegate.observability import instrument
 from filegate.settings import KeysSettings
@@ -160,4 +160,4 @@ def usage_report(
         raise InvalidRequest(str(exc)) from exc
 
 
-handler = instrument(Mangum(app, lifespan="off"))
+handler = instrument(http_handler(app))

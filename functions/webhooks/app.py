@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
-from mangum import Mangum
 from pydantic import BaseModel, ConfigDict, Field
 
 from filegate.clock import utcnow
 from filegate.db import bind_tables
 from filegate.keys.context import AuthContext
+from filegate.lambda_http import http_handler
 from filegate.observability import instrument
 from filegate.web import authorized, create_app, parse_body
 from filegate.webhooks import service as webhook_service
@@ -65,4 +65,4 @@ def list_deliveries(
     return webhook_service.list_deliveries(who, webhook_id, limit=limit, cursor=cursor)
 
 
-handler = instrument(Mangum(app, lifespan="off"))
+handler = instrument(http_handler(app))

@@ -91,7 +91,9 @@ class _ResponseHeaders:
 
 def create_app(title: str) -> FastAPI:
     """A FastAPI app whose every error, ours or the framework's, is API.md's error body."""
-    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
+    # No redirect_slashes: its bodiless 307 (e.g. for /v1/files/%2F) builds Location from the Host header;
+    # an unknown path is the 404 error body like any other.
+    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False)
 
     @app.exception_handler(errors.ApiError)
     async def _api_error(request: Request, exc: errors.ApiError) -> JSONResponse:
@@ -201,6 +203,27 @@ def require_feature(context: AuthContext, feature: str) -> None:
         raise errors.TierRequired(f"Your plan ({context.tier}) does not include {feature}; upgrade to pro.")
 
 
+# No request body of the API nests deeper than a few levels (a bulk item's options: 4).
+MAX_JSON_DEPTH = 32
+TOO_DEEP = f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep."
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest in a parsed JSON value (iterative: no recursion to exhaust)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_JSON_DEPTH:
+            break
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 async def json_body(request: Request) -> dict[str, Any]:
     """The body as a JSON object, or 400 invalid_request."""
     raw = await request.body()
@@ -210,6 +233,10 @@ async def json_body(request: Request) -> dict[str, Any]:
         value = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.InvalidRequest("Malformed JSON body.") from exc
+    except RecursionError as exc:  # the parser recurses per level; the interpreter's limit ends it
+        raise errors.InvalidRequest(TOO_DEEP) from exc
+    if _depth(value) > MAX_JSON_DEPTH:  # whatever reads it next (validation, hashing) may recurse too
+        raise errors.InvalidRequest(TOO_DEEP)
     if not isinstance(value, dict):
         raise errors.InvalidRequest("The request body must be a JSON object.")
     return value
