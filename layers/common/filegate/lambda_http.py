@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from mangum import Mangum
-from starlette.types import ASGIApp
+from mangum.types import ASGI
 
 from filegate.observability import Handler
 
@@ -54,7 +54,7 @@ def sanitize_event(event: dict[str, Any]) -> dict[str, Any]:
     return {**event, "headers": headers, "multiValueHeaders": multi or None}
 
 
-def http_handler(app: ASGIApp) -> Handler:
+def http_handler(app: ASGI) -> Handler:
     """``app`` as a Lambda handler for API Gateway proxy events."""
     adapter = Mangum(app, lifespan="off")
 
