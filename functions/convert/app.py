@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
 from filegate import errors
@@ -19,7 +20,7 @@ from filegate.lambda_http import http_handler
 from filegate.observability import instrument
 from filegate.settings import ConvertSettings
 from filegate.tiers import FEATURE_BULK, SYNC_MAX_BYTES
-from filegate.web import authorized, create_app, json_body, require_feature
+from filegate.web import authorized, create_app, parse_body, require_feature
 
 settings = ConvertSettings.from_env()
 bind_tables(settings)
@@ -76,7 +77,7 @@ async def convert(request: Request, who: Authorized) -> Response:
         raise errors.InvalidRequest("target: required, a format name (see GET /v1/formats).")
     options = ConversionOptions.from_form(fields)
     outcome = jobs.convert_sync(
-        who, bucket, data=data, filename=filename, target=target, options=options, quality=None, now=utcnow()
+        who, bucket, settings, data=data, filename=filename, target=target, options=options, quality=None, now=utcnow()
     )
     return _sync_response(outcome)
 
@@ -88,6 +89,7 @@ async def compress(request: Request, who: Authorized) -> Response:
     outcome = jobs.convert_sync(
         who,
         bucket,
+        settings,
         data=data,
         filename=filename,
         target=None,
@@ -98,51 +100,63 @@ async def compress(request: Request, who: Authorized) -> Response:
     return _sync_response(outcome)
 
 
-def _create_jobs(request: dict[str, Any], who: AuthContext, bulk: bool) -> dict[str, Any]:
-    body = request["body"]
-    now = utcnow()
-    if not bulk:
-        job = jobs.parse_job(body)
-        return jobs.create_job(who, job, queue_url=settings.conversions_queue_url, now=now)
-    items = body.get("items")
-    if not isinstance(items, list) or not items:
-        raise errors.InvalidRequest("items: required, a list of conversions.")
-    if len(items) > jobs.MAX_BULK_ITEMS:
-        raise errors.InvalidRequest(f"items: at most {jobs.MAX_BULK_ITEMS} conversions per request.")
-    parsed = [jobs.parse_job(item, prefix=f"items[{i}].") for i, item in enumerate(items)]
-    return {"data": [jobs.create_job(who, j, queue_url=settings.conversions_queue_url, now=now) for j in parsed]}
+class ConversionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    file_id: str = Field(min_length=1, max_length=100)
+    target: str = Field(min_length=1, max_length=20)
+    options: Any = None  # checked by the conversion options' own rules: 422 invalid_parameter naming the option
+    webhook_url: str | None = Field(default=None, max_length=jobs.MAX_WEBHOOK_URL_LENGTH)
+
+    def job(self, prefix: str = "") -> jobs.JobRequest:
+        return jobs.job_request(self.file_id, self.target, self.options, self.webhook_url, prefix=prefix)
 
 
+class BulkConversionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[ConversionRequest] = Field(min_length=1, max_length=jobs.MAX_BULK_ITEMS)
+
+
+def _create_jobs(request: dict[str, Any], who: AuthContext, requested: list[jobs.JobRequest], bulk: bool) -> Any:
+    queue_url, now = settings.conversions_queue_url, utcnow()
+    if bulk:
+        return jobs.create_jobs(who, requested, queue_url=queue_url, webhooks=settings, now=now)
+    return jobs.create_job(who, requested[0], queue_url=queue_url, webhooks=settings, now=now)
+
+
+# The body is validated before the idempotent call: an invalid request is refused, never remembered.
 create_jobs = Idempotent(
     _create_jobs, table_name=settings.idempotency_table, expires_after_seconds=settings.idempotency_seconds
 )
-
-
-async def _create(request: Request, who: AuthContext, idempotency_key: str | None, *, bulk: bool) -> Any:
-    return create_jobs(
-        key=idempotency_key,
-        account_id=who.account_id,
-        body=await json_body(request),
-        lambda_context=request.scope.get("aws.context"),
-        who=who,
-        bulk=bulk,
-    )
-
-
 IdempotencyKey = Annotated[str | None, Header(max_length=300)]
 
 
+def _create(
+    request: Request, who: AuthContext, key: str | None, body: BaseModel, requested: list[jobs.JobRequest]
+) -> Any:
+    return create_jobs(
+        key=key,
+        account_id=who.account_id,
+        body=body.model_dump(mode="json"),
+        lambda_context=request.scope.get("aws.context"),
+        who=who,
+        requested=requested,
+        bulk=isinstance(body, BulkConversionRequest),
+    )
+
+
 @app.post("/v1/conversions", status_code=202)
-async def create_conversion(
-    request: Request, who: Authorized, idempotency_key: IdempotencyKey = None
-) -> dict[str, Any]:
-    return await _create(request, who, idempotency_key, bulk=False)  # type: ignore[no-any-return]
+async def create_conversion(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> Any:
+    body = await parse_body(request, ConversionRequest)
+    return _create(request, who, idempotency_key, body, [body.job()])
 
 
 @app.post("/v1/conversions/bulk", status_code=202)
-async def create_bulk(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+async def create_bulk(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> Any:
     require_feature(who, FEATURE_BULK)
-    return await _create(request, who, idempotency_key, bulk=True)  # type: ignore[no-any-return]
+    body = await parse_body(request, BulkConversionRequest)
+    return _create(request, who, idempotency_key, body, [item.job(f"items[{i}].") for i, item in enumerate(body.items)])
 
 
 @app.get("/v1/conversions")

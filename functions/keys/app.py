@@ -10,16 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from filegate.clock import parse_iso, utcnow
 from filegate.db import bind_tables
-from filegate.errors import InvalidRequest
 from filegate.keys import service as key_service
 from filegate.keys.cacheflush import flush_authorizer_cache
 from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler
-from filegate.metering import usage
 from filegate.observability import instrument
 from filegate.settings import KeysSettings
 from filegate.tiers import MAX_ROTATION_GRACE_SECONDS
-from filegate.tiers import tier as tier_named
 from filegate.web import api_stage, authorized, create_app, parse_body, source_ip
 
 settings = KeysSettings.from_env()
@@ -76,15 +73,7 @@ def health() -> dict[str, str]:
 @app.post("/v1/keys/free", status_code=201)
 async def free_key(request: Request) -> dict[str, Any]:
     body = await parse_body(request, FreeKeyRequest)
-    _, issued = key_service.create_free_account(body.email, source_ip(request), utcnow())
-    plan = tier_named("free")
-    return {
-        "api_key": issued.raw_key,
-        "key_id": issued.record.key_id,
-        "plan": plan.name,
-        "monthly_limit": plan.conversions_per_month,
-        "message": "Save this key — it will not be shown again.",
-    }
+    return key_service.sign_up_free(body.email, source_ip(request), utcnow())
 
 
 @app.get("/v1/keys")
@@ -154,10 +143,7 @@ def usage_report(
     from_: Annotated[str | None, Query(alias="from", max_length=7)] = None,
     to: Annotated[str | None, Query(max_length=7)] = None,
 ) -> dict[str, Any]:
-    try:
-        return usage.report(who.account_id, from_, to, utcnow())
-    except ValueError as exc:
-        raise InvalidRequest(str(exc)) from exc
+    return key_service.usage_report(who, from_, to, utcnow())
 
 
 handler = instrument(http_handler(app))

@@ -12,10 +12,11 @@ from filegate.db import bind_tables
 from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler
 from filegate.observability import instrument
+from filegate.settings import WebhooksSettings
 from filegate.web import authorized, create_app, parse_body
 from filegate.webhooks import service as webhook_service
 
-settings = webhook_service.WebhooksApiSettings.from_env()
+settings = WebhooksSettings.from_env()
 bind_tables(settings)
 app = create_app("FileGate webhooks")
 Authorized = Annotated[AuthContext, Depends(authorized)]

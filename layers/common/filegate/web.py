@@ -21,7 +21,7 @@ from filegate.clock import minute_floor, utcnow
 from filegate.db import keys as keys_table
 from filegate.keys.context import AuthContext
 from filegate.metering import limits
-from filegate.observability import logger
+from filegate.observability import logger, request_refused
 from filegate.tiers import tier
 
 Scope = MutableMapping[str, Any]
@@ -97,6 +97,7 @@ def create_app(title: str) -> FastAPI:
 
     @app.exception_handler(errors.ApiError)
     async def _api_error(request: Request, exc: errors.ApiError) -> JSONResponse:
+        request_refused(exc.code)
         return error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
@@ -126,7 +127,7 @@ def describe_validation_error(exc: RequestValidationError | ValidationError) -> 
     if not problems:
         return "The request is malformed."
     first = problems[0]
-    location = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    location = [p for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
     kind = str(first.get("type", ""))
     if kind == "json_invalid":
         return "Malformed JSON body."
@@ -136,7 +137,7 @@ def describe_validation_error(exc: RequestValidationError | ValidationError) -> 
             if kind in ("model_attributes_type", "dict_type")
             else str(first.get("msg", "The request is malformed."))
         )
-    field = ".".join(location)
+    field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in location).lstrip(".")  # items[3].target
     message = str(first.get("msg", "invalid")).rstrip(".")
     return f"{field}: {message[0].lower() + message[1:] if message else 'invalid'}."
 

@@ -20,7 +20,7 @@ from filegate.db import keys as keys_table
 from filegate.keys import ipallow, keyformat
 from filegate.keys.context import AuthContext
 from filegate.listing import page_json
-from filegate.metering import limits
+from filegate.metering import limits, usage
 from filegate.routes import SCOPES, normalise_scopes
 from filegate.tiers import (
     ACCOUNT_STATUSES,
@@ -48,12 +48,23 @@ class IssuedKey:
     record: keys_table.KeyRecord
 
     def as_json(self) -> dict[str, Any]:
-        return {"api_key": self.raw_key, **key_json(self.record, created=True)}
+        """API.md: every response that creates a key (create, rotate) has exactly this shape."""
+        record = self.record
+        return {
+            "api_key": self.raw_key,
+            "key_id": record.key_id,
+            "name": record.name,
+            "key_prefix": record.key_prefix,
+            "scopes": list(record.scopes),
+            "allowed_ips": list(record.allowed_ips),
+            "expires_at": iso(record.expires_at),
+            "created_at": iso(record.created_at),
+        }
 
 
-def key_json(record: keys_table.KeyRecord, *, created: bool = False) -> dict[str, Any]:
+def key_json(record: keys_table.KeyRecord) -> dict[str, Any]:
     """A key's public view. Never the hash, never the raw key."""
-    body: dict[str, Any] = {
+    return {
         "id": record.key_id,
         "name": record.name,
         "key_prefix": record.key_prefix,
@@ -64,18 +75,6 @@ def key_json(record: keys_table.KeyRecord, *, created: bool = False) -> dict[str
         "expires_at": iso(record.expires_at),
         "revoked_at": iso(record.revoked_at),
     }
-    if created:
-        # API.md: every response that creates a key has exactly this shape.
-        return {
-            "key_id": record.key_id,
-            "name": record.name,
-            "key_prefix": record.key_prefix,
-            "scopes": list(record.scopes),
-            "allowed_ips": list(record.allowed_ips),
-            "expires_at": iso(record.expires_at),
-            "created_at": iso(record.created_at),
-        }
-    return body
 
 
 def _new_key_record(
@@ -117,6 +116,27 @@ def create_free_account(email: str, source_ip: str, now: datetime) -> tuple[str,
     address = normalise_email(email)
     limits.hit_signup_limit(source_ip, now)
     return _create_account(address, "free", now)
+
+
+def sign_up_free(email: str, source_ip: str, now: datetime) -> dict[str, Any]:
+    """POST /v1/keys/free: the new account's first key, shown once, and what the free plan includes."""
+    _, issued = create_free_account(email, source_ip, now)
+    plan = tier("free")
+    return {
+        "api_key": issued.raw_key,
+        "key_id": issued.record.key_id,
+        "plan": plan.name,
+        "monthly_limit": plan.conversions_per_month,
+        "message": "Save this key — it will not be shown again.",
+    }
+
+
+def usage_report(caller: AuthContext, start: str | None, end: str | None, now: datetime) -> dict[str, Any]:
+    """GET /v1/usage: the account's conversions per month and day; 400 naming a bad month."""
+    try:
+        return usage.report(caller.account_id, start, end, now)
+    except ValueError as exc:  # metering's own range check names the parameter
+        raise errors.InvalidRequest(str(exc)) from exc
 
 
 def create_account_for_operator(email: str, tier_name: str, now: datetime) -> tuple[str, IssuedKey]:
