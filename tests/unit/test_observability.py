@@ -44,7 +44,7 @@ def test_a_conversion_is_counted_with_its_kind(capsys: pytest.CaptureFixture[str
         [1.0],
     )
     assert (_metric(second), second["kind"]) == (observability.CONVERSIONS_FAILED, "document")
-    assert ["kind"] == [d for d in first["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0] if d != "service"]
+    assert [d for d in first["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0] if d != "service"] == ["kind"]
 
 
 def test_kind_of_an_unknown_format() -> None:

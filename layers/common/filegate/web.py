@@ -193,12 +193,6 @@ def flush_dead_key_policy(request: Request) -> None:
         logger.exception("authorizer cache flush failed")
 
 
-def require_scope(context: AuthContext, scope: str, method: str, path: str) -> None:
-    """Defence in depth behind the authorizer's policy."""
-    if scope not in context.scopes:
-        raise errors.InsufficientScope(f"This key may not call {method} {path}.")
-
-
 def require_feature(context: AuthContext, feature: str) -> None:
     if feature not in tier(context.tier).features:
         raise errors.TierRequired(f"Your plan ({context.tier}) does not include {feature}; upgrade to pro.")

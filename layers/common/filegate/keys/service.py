@@ -291,7 +291,6 @@ def rotate_key(caller: AuthContext, key_id: str, *, grace_seconds: int, now: dat
 
 def entitlements(caller: AuthContext, now: datetime) -> dict[str, Any]:
     plan = tier(caller.tier)
-    used = limits.conversions_this_month(caller.account_id, now)
     return {
         "account_id": caller.account_id,
         "tier": plan.name,
@@ -302,12 +301,13 @@ def entitlements(caller: AuthContext, now: datetime) -> dict[str, Any]:
             "max_file_bytes": TEST_MODE_MAX_INPUT_BYTES if caller.test_mode else plan.max_file_bytes,
             "sync_max_bytes": SYNC_MAX_BYTES,
         },
-        "usage": {
-            "period": now.strftime("%Y-%m"),
-            "conversions": used,
-            "remaining": max(plan.conversions_per_month - used, 0),
-        },
+        "usage": _month_usage(caller.account_id, plan.conversions_per_month, now),
     }
+
+
+def _month_usage(account_id: str, monthly_limit: int, now: datetime) -> dict[str, Any]:
+    used = limits.conversions_this_month(account_id, now)
+    return {"period": now.strftime("%Y-%m"), "conversions": used, "remaining": max(monthly_limit - used, 0)}
 
 
 def set_account_tier(account_id: str, tier_name: str, *, now: datetime, flush: Flush) -> None:
@@ -326,3 +326,59 @@ def set_account_status(account_id: str, status: str, *, now: datetime, flush: Fl
     if not accounts_table.update(account_id, now=now, status=status):
         raise errors.NotFound("No such account.")
     flush()
+
+
+# ------------------------------------------------------------------ operators (filegate-admin)
+
+
+def _every_key(account_id: str) -> list[keys_table.KeyRecord]:
+    records: list[keys_table.KeyRecord] = []
+    cursor: str | None = None
+    while True:
+        page = keys_table.list_for_account(account_id, limit=100, cursor=cursor)
+        records.extend(page.items)
+        if page.next_cursor is None:
+            return records
+        cursor = page.next_cursor
+
+
+def _existing_account(account_id: str) -> accounts_table.AccountRecord:
+    account = accounts_table.get(account_id)
+    if account is None:
+        raise errors.NotFound("No such account.")
+    return account
+
+
+def _is_alive(record: keys_table.KeyRecord, now: datetime) -> bool:
+    return not any(t is not None and t <= now for t in (record.revoked_at, record.expires_at))
+
+
+def account_overview(account_id: str, now: datetime) -> dict[str, Any]:
+    """An account as an operator sees it: tier, status, every key (prefix, last use), this month's usage."""
+    account = _existing_account(account_id)
+    plan = tier(account.tier)
+    return {
+        "account_id": account.account_id,
+        "email": account.email,
+        "tier": account.tier,
+        "status": account.status,
+        "created_at": iso(account.created_at),
+        "keys": [
+            {**key_json(record), "mode": record.mode, "active": _is_alive(record, now)}
+            for record in _every_key(account_id)
+        ],
+        "usage": {**_month_usage(account_id, plan.conversions_per_month, now), "limit": plan.conversions_per_month},
+    }
+
+
+def revoke_all_keys(account_id: str, *, now: datetime, flush: Flush) -> list[str]:
+    """Every live key of the account dead at once (a leak); the ids revoked. Already dead keys are left."""
+    _existing_account(account_id)
+    revoked = []
+    for record in _every_key(account_id):
+        if _is_alive(record, now):
+            keys_table.revoke(record, now)
+            revoked.append(record.key_id)
+    if revoked:
+        flush()
+    return revoked
