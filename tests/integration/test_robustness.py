@@ -76,6 +76,5 @@ def _raw_get(url: str, key: str, host_lines: list[str]) -> tuple[int, bytes]:
 def test_no_host_header_makes_a_function_fail(stack, host_lines):
     key = new_account(stack)["api_key"]
     status, body = _raw_get(stack.url.rstrip("/") + "/", key, host_lines)
-    assert status < 500, body
-    if status == 200:
-        assert json.loads(body)["tier"] == "pro"
+    assert status == 200, (status, body)  # the gateway passes them on; the function must not trip on them
+    assert json.loads(body)["tier"] == "pro"
