@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from filegate import errors
@@ -20,7 +20,7 @@ from filegate.lambda_http import http_handler
 from filegate.observability import instrument
 from filegate.settings import ConvertSettings
 from filegate.tiers import FEATURE_BULK, SYNC_MAX_BYTES
-from filegate.web import authorized, create_app, parse_body, require_feature
+from filegate.web import RequestBody, authorized, create_app, parse_body, require_feature
 
 settings = ConvertSettings.from_env()
 bind_tables(settings)
@@ -56,7 +56,7 @@ def _sync_response(outcome: jobs.SyncOutcome) -> Response:
     headers = {"X-Conversion-Id": outcome.conversion_id}
     if outcome.download_url is not None:
         return JSONResponse(
-            {"id": outcome.conversion_id, "status": "succeeded", "url": outcome.download_url},
+            outcome.stored_json(),
             status_code=303,
             headers={**headers, "Location": outcome.download_url},
         )
@@ -100,9 +100,7 @@ async def compress(request: Request, who: Authorized) -> Response:
     return _sync_response(outcome)
 
 
-class ConversionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ConversionRequest(RequestBody):
     file_id: str = Field(min_length=1, max_length=100)
     target: str = Field(min_length=1, max_length=20)
     options: Any = None  # checked by the conversion options' own rules: 422 invalid_parameter naming the option
@@ -112,9 +110,7 @@ class ConversionRequest(BaseModel):
         return jobs.job_request(self.file_id, self.target, self.options, self.webhook_url, prefix=prefix)
 
 
-class BulkConversionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class BulkConversionRequest(RequestBody):
     items: list[ConversionRequest] = Field(min_length=1, max_length=jobs.MAX_BULK_ITEMS)
 
 

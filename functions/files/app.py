@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from filegate.clock import utcnow
 from filegate.db import bind_tables
@@ -16,7 +16,7 @@ from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler
 from filegate.observability import instrument
 from filegate.settings import FilesSettings
-from filegate.web import authorized, create_app, parse_body
+from filegate.web import RequestBody, authorized, create_app, parse_body
 
 settings = FilesSettings.from_env()
 bind_tables(settings)
@@ -25,9 +25,7 @@ app = create_app("FileGate files")
 Authorized = Annotated[AuthContext, Depends(authorized)]
 
 
-class CreateFileRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CreateFileRequest(RequestBody):
     filename: str = Field(min_length=1, max_length=255)
     content_type: str | None = Field(default=None, max_length=255)
     size: int = Field(gt=0)

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from filegate.clock import parse_iso, utcnow
 from filegate.db import bind_tables
@@ -17,7 +17,7 @@ from filegate.lambda_http import http_handler
 from filegate.observability import instrument
 from filegate.settings import KeysSettings
 from filegate.tiers import MAX_ROTATION_GRACE_SECONDS
-from filegate.web import api_stage, authorized, create_app, parse_body, source_ip
+from filegate.web import RequestBody, api_stage, authorized, create_app, parse_body, source_ip
 
 settings = KeysSettings.from_env()
 bind_tables(settings)
@@ -25,15 +25,11 @@ app = create_app("FileGate keys")
 Authorized = Annotated[AuthContext, Depends(authorized)]
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class FreeKeyRequest(_Body):
+class FreeKeyRequest(RequestBody):
     email: str = Field(max_length=254)
 
 
-class CreateKeyRequest(_Body):
+class CreateKeyRequest(RequestBody):
     name: str = Field(max_length=100)
     scopes: list[str] | None = Field(default=None, max_length=20)
     allowed_ips: list[str] | None = Field(default=None, max_length=100)
@@ -41,13 +37,13 @@ class CreateKeyRequest(_Body):
     mode: Literal["live", "test"] = "live"
 
 
-class UpdateKeyRequest(_Body):
+class UpdateKeyRequest(RequestBody):
     name: str | None = Field(default=None, max_length=100)
     scopes: list[str] | None = Field(default=None, max_length=20)
     allowed_ips: list[str] | None = Field(default=None, max_length=100)
 
 
-class RotateRequest(_Body):
+class RotateRequest(RequestBody):
     grace_seconds: int = Field(default=0, ge=0, le=MAX_ROTATION_GRACE_SECONDS)
 
 

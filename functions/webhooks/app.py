@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from filegate.clock import utcnow
 from filegate.db import bind_tables
@@ -13,7 +13,7 @@ from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler
 from filegate.observability import instrument
 from filegate.settings import WebhooksSettings
-from filegate.web import authorized, create_app, parse_body
+from filegate.web import RequestBody, authorized, create_app, parse_body
 from filegate.webhooks import service as webhook_service
 
 settings = WebhooksSettings.from_env()
@@ -22,9 +22,7 @@ app = create_app("FileGate webhooks")
 Authorized = Annotated[AuthContext, Depends(authorized)]
 
 
-class RegisterWebhookRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RegisterWebhookRequest(RequestBody):
     url: str = Field(min_length=1, max_length=2048)
     events: list[str] | None = Field(default=None, max_length=10)
 

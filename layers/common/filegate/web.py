@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from filegate import errors
@@ -235,6 +235,12 @@ async def json_body(request: Request) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise errors.InvalidRequest("The request body must be a JSON object.")
     return value
+
+
+class RequestBody(BaseModel):
+    """Base of every JSON request body: an unknown field is 400 invalid_request naming it, never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 BodyModel = TypeVar("BodyModel", bound=BaseModel)

@@ -109,6 +109,10 @@ class SyncOutcome:
     data: bytes | None  # the bytes, when they fit the sync limit
     download_url: str | None  # otherwise a short-lived URL to the stored output (303)
 
+    def stored_json(self) -> dict[str, Any]:
+        """The body of the 303 that points at a stored output."""
+        return {"id": self.conversion_id, "status": "succeeded", "url": self.download_url}
+
 
 def check_sync_input(caller: AuthContext, size: int) -> None:
     cap = files_service.max_input_bytes(caller)
