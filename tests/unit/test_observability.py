@@ -17,8 +17,9 @@ from filegate.web import create_app
 
 
 @pytest.fixture(autouse=True)
-def _namespace(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "FileGate")
+def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The namespace is ours, not the environment's: metrics work where nothing set POWERTOOLS_*.
+    monkeypatch.delenv("POWERTOOLS_METRICS_NAMESPACE", raising=False)
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
 
 

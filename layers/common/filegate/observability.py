@@ -3,10 +3,10 @@
 Logs are JSON with the API Gateway request id as correlation id. Nothing here logs events or headers:
 they carry raw keys. Log the key prefix and key id instead.
 
-Business metrics are CloudWatch EMF lines (namespace ``POWERTOOLS_METRICS_NAMESPACE``, dimension
-``service``), one per event, written when the event happens: a request that counts nothing writes
-nothing (so no "No application metrics to publish" warning on every request), and events with different
-dimensions in one invocation (a worker batch of several kinds) never share a dimension set.
+Business metrics are CloudWatch EMF lines (namespace ``FileGate``, dimension ``service``), one per
+event, written when the event happens: a request that counts nothing writes nothing (so no "No
+application metrics to publish" warning on every request), and events with different dimensions in one
+invocation (a worker batch of several kinds) never share a dimension set.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ Handler = Callable[[dict[str, Any], Any], Any]
 
 # ------------------------------------------------------------------ business metrics
 
+NAMESPACE: Final = "FileGate"  # the CloudWatch namespace of every FileGate metric
+
 CONVERSIONS_SUCCEEDED: Final = "ConversionsSucceeded"  # dimension kind
 CONVERSIONS_FAILED: Final = "ConversionsFailed"  # dimension kind; failed conversions are never charged
 RATE_LIMITED: Final = "RateLimited"  # 429 rate_limited answered by a function
@@ -37,10 +39,13 @@ _REFUSALS: Final = {"rate_limited": RATE_LIMITED, "quota_exceeded": QUOTA_EXCEED
 
 
 def count(name: str, **dimensions: str) -> None:
-    """One occurrence of a business event, published at once."""
-    with single_metric(name=name, unit=MetricUnit.Count, value=1) as metric:
-        for key, value in dimensions.items():
-            metric.add_dimension(name=key, value=value)
+    """One occurrence of a business event, published at once. Never fails the work it counts."""
+    try:
+        with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
+            for key, value in dimensions.items():
+                metric.add_dimension(name=key, value=value)
+    except Exception:
+        logger.exception("metric not published", extra={"metric": name})
 
 
 def conversion_finished(kind: str, *, succeeded: bool) -> None:
