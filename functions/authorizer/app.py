@@ -27,7 +27,7 @@ def authorize(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     header = request.get_header_value("Authorization", case_sensitive=False)
     source_ip = request.request_context.identity.source_ip
     try:
-        caller = authorizer.authenticate(header, source_ip, utcnow())
+        authenticated = authorizer.authenticate(header, source_ip, utcnow())
     except authorizer.Unauthorized as exc:
         logger.info("key refused", extra={"reason": str(exc)})
         # The one message API Gateway maps to 401 (the UNAUTHORIZED gateway response).
@@ -35,12 +35,12 @@ def authorize(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     logger.info(
         "key accepted",
         extra={
-            "key_id": caller.context.key_id,
-            "key_prefix": caller.context.key_prefix,
-            "suspended": caller.suspended,
+            "key_id": authenticated.context.key_id,
+            "key_prefix": authenticated.context.key_prefix,
+            "suspended": authenticated.suspended,
         },
     )
-    return authorizer.policy_for(caller, request.method_arn)
+    return authorizer.policy_for(authenticated, request.method_arn)
 
 
 handler = instrument(authorize, trace=False)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
-from mangum import Mangum
+from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from filegate import errors
@@ -16,16 +16,17 @@ from filegate.db import bind_tables
 from filegate.files.storage import Bucket
 from filegate.idempotency import Idempotent
 from filegate.keys.context import AuthContext
+from filegate.lambda_http import http_handler
 from filegate.observability import instrument
 from filegate.settings import ConvertSettings
 from filegate.tiers import FEATURE_BULK, SYNC_MAX_BYTES
-from filegate.web import caller, create_app, json_body, require_feature
+from filegate.web import RequestBody, authorized, create_app, parse_body, require_feature
 
 settings = ConvertSettings.from_env()
 bind_tables(settings)
 bucket = Bucket(settings.bucket)
 app = create_app("FileGate conversion")
-Caller = Annotated[AuthContext, Depends(caller)]
+Authorized = Annotated[AuthContext, Depends(authorized)]
 # Multipart overhead allowed on top of the sync limit before the body is refused unread.
 FORM_OVERHEAD_BYTES = 64 * 1024
 
@@ -55,7 +56,7 @@ def _sync_response(outcome: jobs.SyncOutcome) -> Response:
     headers = {"X-Conversion-Id": outcome.conversion_id}
     if outcome.download_url is not None:
         return JSONResponse(
-            {"id": outcome.conversion_id, "status": "succeeded", "url": outcome.download_url},
+            outcome.stored_json(),
             status_code=303,
             headers={**headers, "Location": outcome.download_url},
         )
@@ -69,25 +70,26 @@ def supported_formats() -> dict[str, Any]:
 
 
 @app.post("/v1/convert")
-async def convert(request: Request, who: Caller) -> Response:
+async def convert(request: Request, who: Authorized) -> Response:
     data, filename, fields = await _upload(request, who)
     target = fields.get("target", "").strip().lower()
     if not target:
         raise errors.InvalidRequest("target: required, a format name (see GET /v1/formats).")
     options = ConversionOptions.from_form(fields)
     outcome = jobs.convert_sync(
-        who, bucket, data=data, filename=filename, target=target, options=options, quality=None, now=utcnow()
+        who, bucket, settings, data=data, filename=filename, target=target, options=options, quality=None, now=utcnow()
     )
     return _sync_response(outcome)
 
 
 @app.post("/v1/compress")
-async def compress(request: Request, who: Caller) -> Response:
+async def compress(request: Request, who: Authorized) -> Response:
     data, filename, fields = await _upload(request, who)
     quality = parse_quality(fields.get("quality"))
     outcome = jobs.convert_sync(
         who,
         bucket,
+        settings,
         data=data,
         filename=filename,
         target=None,
@@ -98,54 +100,64 @@ async def compress(request: Request, who: Caller) -> Response:
     return _sync_response(outcome)
 
 
-def _create_jobs(request: dict[str, Any], who: AuthContext, bulk: bool) -> dict[str, Any]:
-    body = request["body"]
-    now = utcnow()
-    if not bulk:
-        job = jobs.parse_job(body)
-        return jobs.create_job(who, job, queue_url=settings.conversions_queue_url, now=now)
-    items = body.get("items")
-    if not isinstance(items, list) or not items:
-        raise errors.InvalidRequest("items: required, a list of conversions.")
-    if len(items) > jobs.MAX_BULK_ITEMS:
-        raise errors.InvalidRequest(f"items: at most {jobs.MAX_BULK_ITEMS} conversions per request.")
-    parsed = [jobs.parse_job(item, prefix=f"items[{i}].") for i, item in enumerate(items)]
-    return {"data": [jobs.create_job(who, j, queue_url=settings.conversions_queue_url, now=now) for j in parsed]}
+class ConversionRequest(RequestBody):
+    file_id: str = Field(min_length=1, max_length=100)
+    target: str = Field(min_length=1, max_length=20)
+    options: Any = None  # checked by the conversion options' own rules: 422 invalid_parameter naming the option
+    webhook_url: str | None = Field(default=None, max_length=jobs.MAX_WEBHOOK_URL_LENGTH)
+
+    def job(self, prefix: str = "") -> jobs.JobRequest:
+        return jobs.job_request(self.file_id, self.target, self.options, self.webhook_url, prefix=prefix)
 
 
+class BulkConversionRequest(RequestBody):
+    items: list[ConversionRequest] = Field(min_length=1, max_length=jobs.MAX_BULK_ITEMS)
+
+
+def _create_jobs(request: dict[str, Any], who: AuthContext, requested: list[jobs.JobRequest], bulk: bool) -> Any:
+    queue_url, now = settings.conversions_queue_url, utcnow()
+    if bulk:
+        return jobs.create_jobs(who, requested, queue_url=queue_url, webhooks=settings, now=now)
+    return jobs.create_job(who, requested[0], queue_url=queue_url, webhooks=settings, now=now)
+
+
+# The body is validated before the idempotent call: an invalid request is refused, never remembered.
 create_jobs = Idempotent(
     _create_jobs, table_name=settings.idempotency_table, expires_after_seconds=settings.idempotency_seconds
 )
-
-
-async def _create(request: Request, who: AuthContext, idempotency_key: str | None, *, bulk: bool) -> Any:
-    return create_jobs(
-        key=idempotency_key,
-        account_id=who.account_id,
-        body=await json_body(request),
-        lambda_context=request.scope.get("aws.context"),
-        who=who,
-        bulk=bulk,
-    )
-
-
 IdempotencyKey = Annotated[str | None, Header(max_length=300)]
 
 
+def _create(
+    request: Request, who: AuthContext, key: str | None, body: BaseModel, requested: list[jobs.JobRequest]
+) -> Any:
+    return create_jobs(
+        key=key,
+        account_id=who.account_id,
+        body=body.model_dump(mode="json"),
+        lambda_context=request.scope.get("aws.context"),
+        who=who,
+        requested=requested,
+        bulk=isinstance(body, BulkConversionRequest),
+    )
+
+
 @app.post("/v1/conversions", status_code=202)
-async def create_conversion(request: Request, who: Caller, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
-    return await _create(request, who, idempotency_key, bulk=False)  # type: ignore[no-any-return]
+async def create_conversion(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> Any:
+    body = await parse_body(request, ConversionRequest)
+    return _create(request, who, idempotency_key, body, [body.job()])
 
 
 @app.post("/v1/conversions/bulk", status_code=202)
-async def create_bulk(request: Request, who: Caller, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+async def create_bulk(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> Any:
     require_feature(who, FEATURE_BULK)
-    return await _create(request, who, idempotency_key, bulk=True)  # type: ignore[no-any-return]
+    body = await parse_body(request, BulkConversionRequest)
+    return _create(request, who, idempotency_key, body, [item.job(f"items[{i}].") for i, item in enumerate(body.items)])
 
 
 @app.get("/v1/conversions")
 def list_conversions(
-    who: Caller,
+    who: Authorized,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
@@ -153,8 +165,8 @@ def list_conversions(
 
 
 @app.get("/v1/conversions/{conversion_id}")
-def get_conversion(conversion_id: str, who: Caller) -> dict[str, Any]:
+def get_conversion(conversion_id: str, who: Authorized) -> dict[str, Any]:
     return jobs.get_conversion(who, conversion_id)
 
 
-handler = instrument(Mangum(app, lifespan="off"))
+handler = instrument(http_handler(app))

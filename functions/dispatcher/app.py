@@ -10,15 +10,15 @@ from typing import Any
 
 from filegate.db import bind_tables
 from filegate.observability import instrument
-from filegate.webhooks.dispatch import DispatcherSettings, process_batch
+from filegate.settings import DispatcherSettings
+from filegate.webhooks.dispatch import process_batch
 
 settings = DispatcherSettings.from_env()
 bind_tables(settings)
 
 
 def process(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    failed = process_batch(event.get("Records") or [], settings)
-    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+    return process_batch(event, settings, context)
 
 
 handler = instrument(process, correlation_path="Records[0].messageId")

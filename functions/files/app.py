@@ -6,35 +6,33 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from mangum import Mangum
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from filegate.clock import utcnow
 from filegate.db import bind_tables
 from filegate.files import service as files_service
 from filegate.files.storage import Bucket
 from filegate.keys.context import AuthContext
+from filegate.lambda_http import http_handler
 from filegate.observability import instrument
 from filegate.settings import FilesSettings
-from filegate.web import caller, create_app, parse_body
+from filegate.web import RequestBody, authorized, create_app, parse_body
 
 settings = FilesSettings.from_env()
 bind_tables(settings)
 bucket = Bucket(settings.bucket)
 app = create_app("FileGate files")
-Caller = Annotated[AuthContext, Depends(caller)]
+Authorized = Annotated[AuthContext, Depends(authorized)]
 
 
-class CreateFileRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CreateFileRequest(RequestBody):
     filename: str = Field(min_length=1, max_length=255)
     content_type: str | None = Field(default=None, max_length=255)
     size: int = Field(gt=0)
 
 
 @app.post("/v1/files", status_code=201)
-async def create_file(request: Request, who: Caller) -> dict[str, Any]:
+async def create_file(request: Request, who: Authorized) -> dict[str, Any]:
     body = await parse_body(request, CreateFileRequest)
     return files_service.create_upload(
         who, bucket, filename=body.filename, declared_type=body.content_type, size=body.size, now=utcnow()
@@ -42,13 +40,13 @@ async def create_file(request: Request, who: Caller) -> dict[str, Any]:
 
 
 @app.post("/v1/files/{file_id}/complete")
-def complete_file(file_id: str, who: Caller) -> dict[str, Any]:
+def complete_file(file_id: str, who: Authorized) -> dict[str, Any]:
     return files_service.complete_upload(who, bucket, file_id, utcnow())
 
 
 @app.get("/v1/files")
 def list_files(
-    who: Caller,
+    who: Authorized,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
@@ -56,19 +54,19 @@ def list_files(
 
 
 @app.get("/v1/files/{file_id}")
-def get_file(file_id: str, who: Caller) -> dict[str, Any]:
+def get_file(file_id: str, who: Authorized) -> dict[str, Any]:
     return files_service.get_file(who, file_id, utcnow())
 
 
 @app.get("/v1/files/{file_id}/content")
-def file_content(file_id: str, who: Caller) -> Response:
+def file_content(file_id: str, who: Authorized) -> Response:
     return RedirectResponse(files_service.download_url(who, bucket, file_id, utcnow()), status_code=302)
 
 
 @app.delete("/v1/files/{file_id}", status_code=204)
-def delete_file(file_id: str, who: Caller) -> Response:
+def delete_file(file_id: str, who: Authorized) -> Response:
     files_service.delete_file(who, bucket, file_id, utcnow())
     return Response(status_code=204)
 
 
-handler = instrument(Mangum(app, lifespan="off"))
+handler = instrument(http_handler(app))

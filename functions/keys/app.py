@@ -6,37 +6,30 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request, Response
-from mangum import Mangum
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from filegate.clock import parse_iso, utcnow
 from filegate.db import bind_tables
-from filegate.errors import InvalidRequest
 from filegate.keys import service as key_service
 from filegate.keys.cacheflush import flush_authorizer_cache
 from filegate.keys.context import AuthContext
-from filegate.metering import usage
+from filegate.lambda_http import http_handler
 from filegate.observability import instrument
 from filegate.settings import KeysSettings
 from filegate.tiers import MAX_ROTATION_GRACE_SECONDS
-from filegate.tiers import tier as tier_named
-from filegate.web import api_stage, caller, create_app, parse_body, source_ip
+from filegate.web import RequestBody, api_stage, authorized, create_app, parse_body, source_ip
 
 settings = KeysSettings.from_env()
 bind_tables(settings)
 app = create_app("FileGate keys")
-Caller = Annotated[AuthContext, Depends(caller)]
+Authorized = Annotated[AuthContext, Depends(authorized)]
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class FreeKeyRequest(_Body):
+class FreeKeyRequest(RequestBody):
     email: str = Field(max_length=254)
 
 
-class CreateKeyRequest(_Body):
+class CreateKeyRequest(RequestBody):
     name: str = Field(max_length=100)
     scopes: list[str] | None = Field(default=None, max_length=20)
     allowed_ips: list[str] | None = Field(default=None, max_length=100)
@@ -44,13 +37,13 @@ class CreateKeyRequest(_Body):
     mode: Literal["live", "test"] = "live"
 
 
-class UpdateKeyRequest(_Body):
+class UpdateKeyRequest(RequestBody):
     name: str | None = Field(default=None, max_length=100)
     scopes: list[str] | None = Field(default=None, max_length=20)
     allowed_ips: list[str] | None = Field(default=None, max_length=100)
 
 
-class RotateRequest(_Body):
+class RotateRequest(RequestBody):
     grace_seconds: int = Field(default=0, ge=0, le=MAX_ROTATION_GRACE_SECONDS)
 
 
@@ -76,20 +69,12 @@ def health() -> dict[str, str]:
 @app.post("/v1/keys/free", status_code=201)
 async def free_key(request: Request) -> dict[str, Any]:
     body = await parse_body(request, FreeKeyRequest)
-    _, issued = key_service.create_free_account(body.email, source_ip(request), utcnow())
-    plan = tier_named("free")
-    return {
-        "api_key": issued.raw_key,
-        "key_id": issued.record.key_id,
-        "plan": plan.name,
-        "monthly_limit": plan.conversions_per_month,
-        "message": "Save this key — it will not be shown again.",
-    }
+    return key_service.sign_up_free(body.email, source_ip(request), utcnow())
 
 
 @app.get("/v1/keys")
 def list_keys(
-    who: Caller,
+    who: Authorized,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
@@ -97,7 +82,7 @@ def list_keys(
 
 
 @app.post("/v1/keys", status_code=201)
-async def create_key(request: Request, who: Caller) -> dict[str, Any]:
+async def create_key(request: Request, who: Authorized) -> dict[str, Any]:
     body = await parse_body(request, CreateKeyRequest)
     issued = key_service.create_key(
         who,
@@ -112,7 +97,7 @@ async def create_key(request: Request, who: Caller) -> dict[str, Any]:
 
 
 @app.patch("/v1/keys/{key_id}")
-async def update_key(key_id: str, request: Request, who: Caller) -> dict[str, Any]:
+async def update_key(key_id: str, request: Request, who: Authorized) -> dict[str, Any]:
     body = await parse_body(request, UpdateKeyRequest)
     return key_service.update_key(
         who, key_id, name=body.name, scopes=body.scopes, allowed_ips=body.allowed_ips, flush=_flusher(request)
@@ -120,13 +105,13 @@ async def update_key(key_id: str, request: Request, who: Caller) -> dict[str, An
 
 
 @app.delete("/v1/keys/{key_id}", status_code=204)
-def revoke_key(key_id: str, request: Request, who: Caller) -> Response:
+def revoke_key(key_id: str, request: Request, who: Authorized) -> Response:
     key_service.revoke_key(who, key_id, now=utcnow(), flush=_flusher(request))
     return Response(status_code=204)
 
 
 @app.post("/v1/keys/rotate", status_code=201)
-async def rotate_own_key(request: Request, who: Caller) -> dict[str, Any]:
+async def rotate_own_key(request: Request, who: Authorized) -> dict[str, Any]:
     body = await parse_body(request, RotateRequest)
     issued = key_service.rotate_key(
         who, who.key_id, grace_seconds=body.grace_seconds, now=utcnow(), flush=_flusher(request)
@@ -135,7 +120,7 @@ async def rotate_own_key(request: Request, who: Caller) -> dict[str, Any]:
 
 
 @app.post("/v1/keys/{key_id}/rotate", status_code=201)
-async def rotate_key(key_id: str, request: Request, who: Caller) -> dict[str, Any]:
+async def rotate_key(key_id: str, request: Request, who: Authorized) -> dict[str, Any]:
     body = await parse_body(request, RotateRequest)
     issued = key_service.rotate_key(
         who, key_id, grace_seconds=body.grace_seconds, now=utcnow(), flush=_flusher(request)
@@ -144,20 +129,17 @@ async def rotate_key(key_id: str, request: Request, who: Caller) -> dict[str, An
 
 
 @app.get("/v1/entitlements/me")
-def entitlements(who: Caller) -> dict[str, Any]:
+def entitlements(who: Authorized) -> dict[str, Any]:
     return key_service.entitlements(who, utcnow())
 
 
 @app.get("/v1/usage")
 def usage_report(
-    who: Caller,
+    who: Authorized,
     from_: Annotated[str | None, Query(alias="from", max_length=7)] = None,
     to: Annotated[str | None, Query(max_length=7)] = None,
 ) -> dict[str, Any]:
-    try:
-        return usage.report(who.account_id, from_, to, utcnow())
-    except ValueError as exc:
-        raise InvalidRequest(str(exc)) from exc
+    return key_service.usage_report(who, from_, to, utcnow())
 
 
-handler = instrument(Mangum(app, lifespan="off"))
+handler = instrument(http_handler(app))

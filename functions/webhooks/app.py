@@ -5,64 +5,63 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
-from mangum import Mangum
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from filegate.clock import utcnow
 from filegate.db import bind_tables
 from filegate.keys.context import AuthContext
+from filegate.lambda_http import http_handler
 from filegate.observability import instrument
-from filegate.web import caller, create_app, parse_body
+from filegate.settings import WebhooksSettings
+from filegate.web import RequestBody, authorized, create_app, parse_body
 from filegate.webhooks import service as webhook_service
 
-settings = webhook_service.WebhooksApiSettings.from_env()
+settings = WebhooksSettings.from_env()
 bind_tables(settings)
 app = create_app("FileGate webhooks")
-Caller = Annotated[AuthContext, Depends(caller)]
+Authorized = Annotated[AuthContext, Depends(authorized)]
 
 
-class RegisterWebhookRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RegisterWebhookRequest(RequestBody):
     url: str = Field(min_length=1, max_length=2048)
     events: list[str] | None = Field(default=None, max_length=10)
 
 
 @app.post("/v1/webhooks/secret", status_code=201)
-def create_secret(who: Caller) -> dict[str, Any]:
+def create_secret(who: Authorized) -> dict[str, Any]:
     return webhook_service.create_or_rotate_secret(who, utcnow())
 
 
 @app.post("/v1/webhooks", status_code=201)
-async def register_webhook(request: Request, who: Caller) -> dict[str, Any]:
+async def register_webhook(request: Request, who: Authorized) -> dict[str, Any]:
     body = await parse_body(request, RegisterWebhookRequest)
     return webhook_service.register_webhook(who, settings, url=body.url, events=body.events, now=utcnow())
 
 
 @app.get("/v1/webhooks")
-def list_webhooks(who: Caller) -> dict[str, Any]:
+def list_webhooks(who: Authorized) -> dict[str, Any]:
     return webhook_service.list_webhooks(who, utcnow())
 
 
 @app.delete("/v1/webhooks/{webhook_id}", status_code=204)
-def delete_webhook(webhook_id: str, who: Caller) -> Response:
+def delete_webhook(webhook_id: str, who: Authorized) -> Response:
     webhook_service.delete_webhook(who, webhook_id)
     return Response(status_code=204)
 
 
 @app.post("/v1/webhooks/{webhook_id}/test", status_code=202)
-def send_test(webhook_id: str, who: Caller) -> dict[str, Any]:
+def send_test(webhook_id: str, who: Authorized) -> dict[str, Any]:
     return webhook_service.send_test(who, settings, webhook_id, utcnow())
 
 
 @app.get("/v1/webhooks/{webhook_id}/deliveries")
 def list_deliveries(
     webhook_id: str,
-    who: Caller,
+    who: Authorized,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
     return webhook_service.list_deliveries(who, webhook_id, limit=limit, cursor=cursor)
 
 
-handler = instrument(Mangum(app, lifespan="off"))
+handler = instrument(http_handler(app))

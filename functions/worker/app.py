@@ -33,7 +33,7 @@ def _conversion_id(record: SQSRecord) -> str:
 
 def _run(record: SQSRecord) -> None:
     conversion_id = _conversion_id(record)
-    result = jobs.run_job(conversion_id, bucket, utcnow())
+    result = jobs.run_job(conversion_id, bucket, settings, utcnow())
     logger.info(
         "conversion processed", extra={"conversion_id": conversion_id, "status": getattr(result, "status", None)}
     )
@@ -41,7 +41,7 @@ def _run(record: SQSRecord) -> None:
 
 def _abandon(record: SQSRecord) -> None:
     conversion_id = _conversion_id(record)
-    jobs.abandon_job(conversion_id, utcnow())
+    jobs.abandon_job(conversion_id, settings, utcnow())
     logger.warning("conversion dead-lettered", extra={"conversion_id": conversion_id})
 
 

@@ -1,5 +1,6 @@
-"""filegate-admin: create accounts, change an account's tier or status.
+"""filegate-admin: create accounts, change an account's tier or status, inspect an account, revoke its keys.
 
+Global options (``--local``, ``--env``, …) go before or after the subcommand, like the AWS CLI's.
 Against AWS it finds the stack from samconfig.toml (``--env``) and reads the table names and API id from
 the stack's outputs; with ``--local`` it reads them from the running local stack's state file. Tier and
 status changes flush the API's authorizer cache, exactly as key changes do.
@@ -97,6 +98,30 @@ def _flusher(target: Target) -> Any:
     return lambda: flush_authorizer_cache(api_id, stage, attempts=6, base_delay=0.2)
 
 
+def _operate(args: argparse.Namespace, target: Target) -> dict[str, Any]:
+    from filegate.clock import utcnow
+    from filegate.keys import service as key_service
+
+    now = utcnow()
+    if args.command == "create-account":
+        account_id, issued = key_service.create_account_for_operator(args.email, args.tier, now)
+        return {"account_id": account_id, "tier": args.tier, **issued.as_json()}
+    if args.command == "show-account":
+        return key_service.account_overview(args.account_id, now)
+    # Every other command changes what keys may do: it takes effect through the authorizer's cache.
+    flush = _flusher(target)
+    if args.command == "set-tier":
+        key_service.set_account_tier(args.account_id, args.tier, now=now, flush=flush)
+        return {"account_id": args.account_id, "tier": args.tier}
+    if args.command == "set-status":
+        key_service.set_account_status(args.account_id, args.status, now=now, flush=flush)
+        return {"account_id": args.account_id, "status": args.status}
+    if args.command == "revoke-keys":
+        revoked = key_service.revoke_all_keys(args.account_id, now=now, flush=flush)
+        return {"account_id": args.account_id, "revoked_key_ids": revoked}
+    raise SystemExit(f"filegate-admin: unknown command {args.command!r}")
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     target = (
         local_target(Path(args.state_dir))
@@ -105,42 +130,56 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     _bind(target)
     from filegate import errors
-    from filegate.clock import utcnow
-    from filegate.keys import service as key_service
 
     try:
-        if args.command == "create-account":
-            account_id, issued = key_service.create_account_for_operator(args.email, args.tier, utcnow())
-            return {"account_id": account_id, "tier": args.tier, **issued.as_json()}
-        if args.command == "set-tier":
-            key_service.set_account_tier(args.account_id, args.tier, now=utcnow(), flush=_flusher(target))
-            return {"account_id": args.account_id, "tier": args.tier}
-        key_service.set_account_status(args.account_id, args.status, now=utcnow(), flush=_flusher(target))
-        return {"account_id": args.account_id, "status": args.status}
+        return _operate(args, target)
     except errors.ApiError as exc:
         raise SystemExit(f"filegate-admin: {exc.code}: {exc.message}") from None
+
+
+# Options every command takes: (flags, argparse keywords). The main parser holds their defaults; each
+# subcommand accepts them too, with SUPPRESS as default so a value given before the subcommand survives.
+GLOBAL_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+    (("--local",), {"action": "store_true", "default": False, "help": "act on the running local stack (make dev)"}),
+    (("--state-dir",), {"default": str(REPO_ROOT / ".local-stack"), "help": "the local stack's state dir"}),
+    (("--env",), {"default": "default", "help": "samconfig.toml environment (default, dev, prod)"}),
+    (("--samconfig",), {"default": str(REPO_ROOT / "samconfig.toml")}),
+    (("--stack-name",), {"default": None, "help": "override samconfig's stack name"}),
+    (("--region",), {"default": None, "help": "override samconfig's region"}),
+]
+
+
+def _global_options(parser: argparse.ArgumentParser, *, with_defaults: bool) -> None:
+    group = parser.add_argument_group("global options")
+    for flags, keywords in GLOBAL_OPTIONS:
+        group.add_argument(*flags, **(keywords if with_defaults else {**keywords, "default": argparse.SUPPRESS}))
 
 
 def parser() -> argparse.ArgumentParser:
     from filegate.tiers import ACCOUNT_STATUSES, TIERS
 
     p = argparse.ArgumentParser(prog="filegate-admin", description=__doc__.split("\n\n")[0])
-    p.add_argument("--local", action="store_true", help="act on the running local stack (make dev)")
-    p.add_argument("--state-dir", default=str(REPO_ROOT / ".local-stack"), help="the local stack's state dir")
-    p.add_argument("--env", default="default", help="samconfig.toml environment (default, dev, prod)")
-    p.add_argument("--samconfig", default=str(REPO_ROOT / "samconfig.toml"))
-    p.add_argument("--stack-name", help="override samconfig's stack name")
-    p.add_argument("--region", help="override samconfig's region")
+    _global_options(p, with_defaults=True)
     sub = p.add_subparsers(dest="command", required=True)
-    create = sub.add_parser("create-account", help="create an account and print its first key (JSON)")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        parsed = sub.add_parser(name, help=help, description=help)
+        _global_options(parsed, with_defaults=False)
+        return parsed
+
+    create = command("create-account", "create an account and print its first key (JSON)")
     create.add_argument("email")
     create.add_argument("--tier", choices=list(TIERS), default="free")
-    tier = sub.add_parser("set-tier", help="change an account's tier")
+    tier = command("set-tier", "change an account's tier")
     tier.add_argument("account_id")
     tier.add_argument("tier", choices=list(TIERS))
-    status = sub.add_parser("set-status", help="suspend or reactivate an account")
+    status = command("set-status", "suspend or reactivate an account")
     status.add_argument("account_id")
     status.add_argument("status", choices=list(ACCOUNT_STATUSES))
+    show = command("show-account", "an account's tier, status, keys (prefix, last use) and this month's usage")
+    show.add_argument("account_id")
+    revoke = command("revoke-keys", "revoke every key of an account at once (a leaked key, a closed account)")
+    revoke.add_argument("account_id")
     return p
 
 

@@ -33,9 +33,9 @@ ENV = {
     "CONVERSIONS_QUEUE_URL": "http://127.0.0.1:9/queue/conversions",
     "WEBHOOKS_QUEUE_URL": "http://127.0.0.1:9/queue/webhooks",
     "WEBHOOK_DEAD_LETTER_QUEUE_URL": "http://127.0.0.1:9/queue/webhooks-dlq",
+    "WEBHOOK_MAX_RECEIVES": "5",
     "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_SERVICE_NAME": "bench",
-    "POWERTOOLS_METRICS_NAMESPACE": "FileGate",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
 

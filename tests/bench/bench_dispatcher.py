@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/bench/bench_dispatcher.py [--batches 20] [--batch-size 10]
 
-Runs the real ``webhook_dispatch.process_batch`` (what the dispatcher's handler calls) against moto server
+Runs the real ``webhooks.dispatch.process_batch`` (what the dispatcher's handler calls) against moto server
 in this process (DynamoDB + SQS over HTTP, as on the local stack) and an http.server receiver on 127.0.0.1
 in a child process. Per delivery that is: GetItem delivery, GetItem endpoint, GetItem secret, sign,
 re-vet, POST, UpdateItem. The figures are loopback + moto costs (moto is much slower than DynamoDB), so
@@ -73,7 +73,8 @@ def run(url: str, batches: int, batch_size: int) -> None:
     from filegate import aws
     from filegate.db import bind_tables
     from filegate.db import webhooks as store
-    from filegate.webhooks.dispatch import DispatcherSettings, QueuedAttempt, dispatch, process_batch
+    from filegate.settings import DispatcherSettings
+    from filegate.webhooks.dispatch import QueuedAttempt, dispatch, process_batch
     from filegate.webhooks.service import _emit_one
     from filegate.webhooks.signing import generate_secret
 
@@ -86,6 +87,7 @@ def run(url: str, batches: int, batch_size: int) -> None:
         webhook_deliveries_table="bench-webhook-deliveries",
         webhooks_queue_url=queue,
         webhook_dead_letter_queue_url=dlq,
+        webhook_max_receives=5,
         webhook_allow_insecure_loopback=True,
     )
     bind_tables(settings)
@@ -130,7 +132,7 @@ def run(url: str, batches: int, batch_size: int) -> None:
     timings = []
     for records in prepared:
         started = time.perf_counter()
-        failed = process_batch(records, settings)
+        failed = process_batch({"Records": records}, settings)["batchItemFailures"]
         timings.append(time.perf_counter() - started)
         assert not failed, failed
     total = sum(timings)

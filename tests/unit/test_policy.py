@@ -4,7 +4,7 @@ from fnmatch import fnmatchcase
 
 import pytest
 
-from filegate.keys.authorizer import Caller, MethodArn, Unauthorized, policy_for
+from filegate.keys.authorizer import Authenticated, MethodArn, Unauthorized, policy_for
 from filegate.keys.context import AuthContext
 from filegate.routes import ANY_KEY, PUBLIC, ROUTES, SCOPES
 
@@ -29,7 +29,7 @@ def _concrete(path):
 
 @pytest.mark.parametrize("scope", SCOPES)
 def test_policy_covers_exactly_the_routes_of_the_scopes(scope):
-    policy = policy_for(Caller(_context([scope]), suspended=False), f"{BASE}/GET/v1/keys")
+    policy = policy_for(Authenticated(_context([scope]), suspended=False), f"{BASE}/GET/v1/keys")
     for route in ROUTES:
         if route.scope == PUBLIC:
             continue
@@ -38,14 +38,14 @@ def test_policy_covers_exactly_the_routes_of_the_scopes(scope):
 
 
 def test_policy_is_the_same_whichever_route_triggered_it():
-    caller = Caller(_context(["files:read"]), suspended=False)
+    caller = Authenticated(_context(["files:read"]), suspended=False)
     a = policy_for(caller, f"{BASE}/GET/v1/keys")
     b = policy_for(caller, f"{BASE}/POST/v1/convert")
     assert a == b
 
 
 def test_context_carries_identity_and_deny_reason():
-    policy = policy_for(Caller(_context(["files:read"]), suspended=False), f"{BASE}/GET/v1/keys")
+    policy = policy_for(Authenticated(_context(["files:read"]), suspended=False), f"{BASE}/GET/v1/keys")
     context = policy["context"]
     assert context["account_id"] == "acct_1"
     assert context["scopes"] == "files:read"
@@ -55,7 +55,7 @@ def test_context_carries_identity_and_deny_reason():
 
 
 def test_suspended_account_is_denied_everything():
-    policy = policy_for(Caller(_context(SCOPES), suspended=True), f"{BASE}/GET/v1/keys")
+    policy = policy_for(Authenticated(_context(SCOPES), suspended=True), f"{BASE}/GET/v1/keys")
     assert policy["context"]["deny_code"] == "account_suspended"
     for route in ROUTES:
         assert not _allowed(policy, route.method, _concrete(route.path))

@@ -74,10 +74,6 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
-def routes_for_function(function: str) -> list[Route]:
-    return [r for r in ROUTES if r.function == function]
-
-
 def may_call(route: Route, scopes: frozenset[str]) -> bool:
     return route.scope in (PUBLIC, ANY_KEY) or route.scope in scopes
 

@@ -57,20 +57,69 @@ class BaseSettings:
         return cls(**values)
 
 
+# ------------------------------------------------------------------ parts several functions share
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class TablesSettings(BaseSettings):
+class MeteringTables(BaseSettings):
+    """What every function that takes a key reads and meters with: accounts, keys, counters."""
+
     accounts_table: str
     keys_table: str
     counters_table: str
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class AuthorizerSettings(TablesSettings):
-    pass
+class FileStore(BaseSettings):
+    """Stored files: their records and the bucket holding their bytes."""
+
+    files_table: str
+    bucket: str
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class KeysSettings(TablesSettings):
+class WebhookStore(BaseSettings):
+    """The webhooks product's tables and queue: for what manages endpoints, emits events or delivers them."""
+
+    webhooks_table: str
+    webhook_secrets_table: str
+    webhook_deliveries_table: str
+    webhooks_queue_url: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WebhookPolicy(BaseSettings):
+    """Which receiver URLs are allowed and how deliveries are timed."""
+
+    # The local stack only: allows http:// and loopback receivers. Never set in AWS.
+    webhook_allow_insecure_loopback: bool = False
+    # < 1 compresses the retry schedule (tests, local stack); 0 retries at once.
+    webhook_retry_scale: float = 1.0
+    webhook_timeout_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.webhook_retry_scale >= 0:  # also refuses NaN
+            raise SettingsError("WEBHOOK_RETRY_SCALE must be 0 or more")
+        if not 0 < self.webhook_timeout_seconds <= 30:
+            raise SettingsError("WEBHOOK_TIMEOUT_SECONDS must be in (0, 30]")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WebhookEmitter(WebhookStore, WebhookPolicy):
+    """What emits webhook events (conversion.succeeded / failed, webhook.test): the store and the URL policy."""
+
+
+# ------------------------------------------------------------------ one class per function (template.yaml)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AuthorizerSettings(BaseSettings):
+    accounts_table: str
+    keys_table: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class KeysSettings(MeteringTables):
     emails_table: str
     # API Gateway's flush of the authorizer cache: retried with backoff when throttled.
     cache_flush_attempts: int = 6
@@ -78,36 +127,34 @@ class KeysSettings(TablesSettings):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ConversionSettings(TablesSettings):
-    """What the convert, files and worker functions share: the files bucket, tables and queue."""
-
-    files_table: str
+class ConvertSettings(MeteringTables, FileStore, WebhookEmitter):
     conversions_table: str
-    bucket: str
     conversions_queue_url: str
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class ConvertSettings(ConversionSettings):
     idempotency_table: str
     idempotency_seconds: int = 86_400
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class FilesSettings(ConversionSettings):
+class FilesSettings(MeteringTables, FileStore):
     pass
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class WorkerSettings(ConversionSettings):
+class WorkerSettings(FileStore, WebhookEmitter):
+    """The worker and its dead-letter handler (one module, two handlers)."""
+
+    conversions_table: str
+    counters_table: str  # a failed conversion gives its quota back
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WebhooksSettings(MeteringTables, WebhookEmitter):
     pass
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class WebhookStoreSettings(BaseSettings):
-    """The webhooks product's tables and queue: for what manages endpoints, emits events or delivers them."""
-
-    webhooks_table: str
-    webhook_secrets_table: str
-    webhook_deliveries_table: str
-    webhooks_queue_url: str
+class DispatcherSettings(WebhookEmitter):
+    webhook_dead_letter_queue_url: str
+    # The webhooks queue's maxReceiveCount (one template parameter sets both): a message that crashed this
+    # often is given up before SQS moves it to the dead-letter queue.
+    webhook_max_receives: int

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from filegate import errors
@@ -21,7 +21,7 @@ from filegate.clock import minute_floor, utcnow
 from filegate.db import keys as keys_table
 from filegate.keys.context import AuthContext
 from filegate.metering import limits
-from filegate.observability import logger
+from filegate.observability import logger, request_refused
 from filegate.tiers import tier
 
 Scope = MutableMapping[str, Any]
@@ -91,10 +91,13 @@ class _ResponseHeaders:
 
 def create_app(title: str) -> FastAPI:
     """A FastAPI app whose every error, ours or the framework's, is API.md's error body."""
-    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
+    # No redirect_slashes: its bodiless 307 (e.g. for /v1/files/%2F) builds Location from the Host header;
+    # an unknown path is the 404 error body like any other.
+    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False)
 
     @app.exception_handler(errors.ApiError)
     async def _api_error(request: Request, exc: errors.ApiError) -> JSONResponse:
+        request_refused(exc.code)
         return error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
@@ -124,7 +127,7 @@ def describe_validation_error(exc: RequestValidationError | ValidationError) -> 
     if not problems:
         return "The request is malformed."
     first = problems[0]
-    location = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    location = [p for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
     kind = str(first.get("type", ""))
     if kind == "json_invalid":
         return "Malformed JSON body."
@@ -134,7 +137,7 @@ def describe_validation_error(exc: RequestValidationError | ValidationError) -> 
             if kind in ("model_attributes_type", "dict_type")
             else str(first.get("msg", "The request is malformed."))
         )
-    field = ".".join(location)
+    field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in location).lstrip(".")  # items[3].target
     message = str(first.get("msg", "invalid")).rstrip(".")
     return f"{field}: {message[0].lower() + message[1:] if message else 'invalid'}."
 
@@ -153,7 +156,7 @@ def _touch_last_used(context: AuthContext) -> None:
     _last_used_written[context.key_id] = minute
 
 
-def caller(request: Request) -> AuthContext:
+def authorized(request: Request) -> AuthContext:
     """The authenticated caller, metered: FastAPI dependency for every route that takes a key.
 
     Counts the request against the account's per-minute limit and sets the RateLimit headers.
@@ -190,15 +193,30 @@ def flush_dead_key_policy(request: Request) -> None:
         logger.exception("authorizer cache flush failed")
 
 
-def require_scope(context: AuthContext, scope: str, method: str, path: str) -> None:
-    """Defence in depth behind the authorizer's policy."""
-    if scope not in context.scopes:
-        raise errors.InsufficientScope(f"This key may not call {method} {path}.")
-
-
 def require_feature(context: AuthContext, feature: str) -> None:
     if feature not in tier(context.tier).features:
         raise errors.TierRequired(f"Your plan ({context.tier}) does not include {feature}; upgrade to pro.")
+
+
+# No request body of the API nests deeper than a few levels (a bulk item's options: 4).
+MAX_JSON_DEPTH = 32
+TOO_DEEP = f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep."
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest in a parsed JSON value (iterative: no recursion to exhaust)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_JSON_DEPTH:
+            break
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 async def json_body(request: Request) -> dict[str, Any]:
@@ -210,9 +228,19 @@ async def json_body(request: Request) -> dict[str, Any]:
         value = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.InvalidRequest("Malformed JSON body.") from exc
+    except RecursionError as exc:  # the parser recurses per level; the interpreter's limit ends it
+        raise errors.InvalidRequest(TOO_DEEP) from exc
+    if _depth(value) > MAX_JSON_DEPTH:  # whatever reads it next (validation, hashing) may recurse too
+        raise errors.InvalidRequest(TOO_DEEP)
     if not isinstance(value, dict):
         raise errors.InvalidRequest("The request body must be a JSON object.")
     return value
+
+
+class RequestBody(BaseModel):
+    """Base of every JSON request body: an unknown field is 400 invalid_request naming it, never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 BodyModel = TypeVar("BodyModel", bound=BaseModel)

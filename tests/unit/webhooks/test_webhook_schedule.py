@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from filegate.settings import SettingsError
-from filegate.webhooks.config import WebhookSettings
+from filegate.settings import SettingsError, WebhookPolicy
 from filegate.webhooks.schedule import (
     MAX_ATTEMPTS,
     RETRY_DELAYS_SECONDS,
@@ -64,11 +63,11 @@ def test_plan_retry() -> None:
 
 
 def test_settings_from_env() -> None:
-    defaults = WebhookSettings.from_env({})
+    defaults = WebhookPolicy.from_env({})
     assert defaults.webhook_retry_scale == 1.0
     assert defaults.webhook_allow_insecure_loopback is False
     assert defaults.webhook_timeout_seconds == 10.0
-    local = WebhookSettings.from_env(
+    local = WebhookPolicy.from_env(
         {
             "WEBHOOK_RETRY_SCALE": "0.001",
             "WEBHOOK_ALLOW_INSECURE_LOOPBACK": "true",
@@ -82,4 +81,4 @@ def test_settings_from_env() -> None:
         {"WEBHOOK_TIMEOUT_SECONDS": "0"},
     ):
         with pytest.raises(SettingsError):
-            WebhookSettings.from_env(bad)
+            WebhookPolicy.from_env(bad)

@@ -22,6 +22,8 @@ from filegate.keys.context import AuthContext
 from filegate.listing import page_json
 from filegate.media import formats
 from filegate.metering import limits
+from filegate.observability import conversion_finished
+from filegate.settings import WebhookEmitter, WebhookPolicy
 from filegate.tiers import SYNC_MAX_BYTES, tier
 from filegate.webhooks import service as webhook_service
 
@@ -61,11 +63,11 @@ def _reservation(record: conversions_table.ConversionRecord) -> limits.Reservati
     )
 
 
-def _announce(conversion_id: str, now: datetime) -> conversions_table.ConversionRecord | None:
+def _announce(conversion_id: str, webhooks: WebhookEmitter, now: datetime) -> conversions_table.ConversionRecord | None:
     """The finished conversion, its webhook event emitted (idempotent: a redelivery never sends it twice)."""
     record = conversions_table.get(conversion_id)
     if record is not None:
-        webhook_service.announce_conversion(record, conversion_json(record), now)
+        webhook_service.announce_conversion(webhooks, record, conversion_json(record), now)
     return record
 
 
@@ -90,7 +92,10 @@ def _new_record(
 
 def _fail(record: conversions_table.ConversionRecord, code: str, message: str, now: datetime) -> bool:
     """Mark failed and give the quota back, atomically; False when the job had already finished."""
-    return conversions_table.fail(record, code, message, now, refund=limits.charged_counters(_reservation(record)))
+    failed = conversions_table.fail(record, code, message, now, refund=limits.charged_counters(_reservation(record)))
+    if failed:
+        conversion_finished(formats.kind(record.target), succeeded=False)
+    return failed
 
 
 # ------------------------------------------------------------------ sync
@@ -103,6 +108,10 @@ class SyncOutcome:
     content_type: str
     data: bytes | None  # the bytes, when they fit the sync limit
     download_url: str | None  # otherwise a short-lived URL to the stored output (303)
+
+    def stored_json(self) -> dict[str, Any]:
+        """The body of the 303 that points at a stored output."""
+        return {"id": self.conversion_id, "status": "succeeded", "url": self.download_url}
 
 
 def check_sync_input(caller: AuthContext, size: int) -> None:
@@ -121,6 +130,7 @@ def check_sync_input(caller: AuthContext, size: int) -> None:
 def convert_sync(
     caller: AuthContext,
     bucket: Bucket,
+    webhooks: WebhookEmitter,
     *,
     data: bytes,
     filename: str | None,
@@ -141,6 +151,7 @@ def convert_sync(
             result = engine.convert(data, target, options, EngineLimits.for_tier(tier(caller.tier)))
     except BaseException:
         limits.release_conversion(reservation)
+        conversion_finished(formats.kind(target), succeeded=False)
         raise
     out_name = files_service.output_filename(filename, result.format)
     record = _new_record(
@@ -153,16 +164,17 @@ def convert_sync(
         options=options.to_json() if target is not None else {"quality": quality},
         completed_at=now,
     )
+    conversion_finished(formats.kind(result.format), succeeded=True)
     if len(result.data) <= SYNC_MAX_BYTES:
         conversions_table.create(record)
-        webhook_service.announce_conversion(record, conversion_json(record), now, best_effort=True)
+        webhook_service.announce_conversion(webhooks, record, conversion_json(record), now, best_effort=True)
         return SyncOutcome(record.conversion_id, out_name, result.content_type, result.data, None)
     stored = files_service.store_output(
         caller.account_id, caller.tier, bucket, data=result.data, fmt=result.format, filename=out_name, now=now
     )
     record.output_file_id = stored.file_id
     conversions_table.create(record)
-    webhook_service.announce_conversion(record, conversion_json(record), now, best_effort=True)
+    webhook_service.announce_conversion(webhooks, record, conversion_json(record), now, best_effort=True)
     url = bucket.download_url(stored.object_key, out_name, result.content_type)
     return SyncOutcome(record.conversion_id, out_name, result.content_type, None, url)
 
@@ -178,26 +190,15 @@ class JobRequest:
     webhook_url: str | None
 
 
-def parse_job(body: Any, prefix: str = "") -> JobRequest:
-    """One job from JSON; 400 invalid_request naming the field (``items[3].target`` in bulk)."""
-    if not isinstance(body, dict):
-        raise errors.InvalidRequest(f"{prefix or 'body'}: must be a JSON object.")
-    unknown = set(body) - {"file_id", "target", "options", "webhook_url"}
-    if unknown:
-        raise errors.InvalidRequest(f"{prefix}{sorted(unknown)[0]}: unknown field.")
-    file_id, target, webhook_url = body.get("file_id"), body.get("target"), body.get("webhook_url")
-    if not isinstance(file_id, str) or not file_id:
-        raise errors.InvalidRequest(f"{prefix}file_id: required, a file id.")
-    if not isinstance(target, str) or not target:
-        raise errors.InvalidRequest(f"{prefix}target: required, a format name (see GET /v1/formats).")
-    if webhook_url is not None and (not isinstance(webhook_url, str) or len(webhook_url) > MAX_WEBHOOK_URL_LENGTH):
-        raise errors.InvalidRequest(f"{prefix}webhook_url: must be a URL string.")
-    options = ConversionOptions.from_json(body.get("options"), prefix=f"{prefix}options.")
-    return JobRequest(file_id, target, options, webhook_url)
+def job_request(file_id: str, target: str, options: object, webhook_url: str | None, *, prefix: str = "") -> JobRequest:
+    """One job from its validated fields; the options by their own rules (422 naming the option)."""
+    return JobRequest(file_id, target, ConversionOptions.from_json(options, prefix=f"{prefix}options."), webhook_url)
 
 
-def create_job(caller: AuthContext, job: JobRequest, *, queue_url: str, now: datetime) -> dict[str, Any]:
-    webhook_service.check_conversion_webhook_url(caller, job.webhook_url)
+def create_job(
+    caller: AuthContext, job: JobRequest, *, queue_url: str, webhooks: WebhookPolicy, now: datetime
+) -> dict[str, Any]:
+    webhook_service.check_conversion_webhook_url(caller, webhooks, job.webhook_url)
     source = files_service.ready_file(caller, job.file_id, now)
     cap = files_service.max_input_bytes(caller)
     if source.size is not None and int(source.size) > cap:
@@ -228,6 +229,13 @@ def create_job(caller: AuthContext, job: JobRequest, *, queue_url: str, now: dat
     return conversion_json(record)
 
 
+def create_jobs(
+    caller: AuthContext, requests: list[JobRequest], *, queue_url: str, webhooks: WebhookPolicy, now: datetime
+) -> dict[str, Any]:
+    """POST /v1/conversions/bulk: every job created, in order (checked one by one, like single jobs)."""
+    return {"data": [create_job(caller, job, queue_url=queue_url, webhooks=webhooks, now=now) for job in requests]}
+
+
 def get_conversion(caller: AuthContext, conversion_id: str) -> dict[str, Any]:
     record = conversions_table.get_owned(caller.account_id, conversion_id)
     if record is None:
@@ -244,7 +252,9 @@ def list_conversions(caller: AuthContext, *, limit: int, cursor: str | None) -> 
 # ------------------------------------------------------------------ worker
 
 
-def run_job(conversion_id: str, bucket: Bucket, now: datetime) -> conversions_table.ConversionRecord | None:
+def run_job(
+    conversion_id: str, bucket: Bucket, webhooks: WebhookEmitter, now: datetime
+) -> conversions_table.ConversionRecord | None:
     """Do one queued conversion. Domain failures end the job as failed (quota given back); anything
     unexpected propagates so the message is retried and, in the end, dead-lettered."""
     from filegate.conversion import engine
@@ -252,14 +262,14 @@ def run_job(conversion_id: str, bucket: Bucket, now: datetime) -> conversions_ta
     record = conversions_table.get(conversion_id)
     if record is None or record.status in conversions_table.TERMINAL:
         if record is not None:  # a redelivery of a finished job: only its event may still be owed (idempotent)
-            webhook_service.announce_conversion(record, conversion_json(record), now)
+            webhook_service.announce_conversion(webhooks, record, conversion_json(record), now)
         return record
     if not conversions_table.start(record, now):
         return conversions_table.get(conversion_id)
     source = files_table.get_owned(record.account_id, record.source_file_id or "", now)
     if source is None:
         _fail(record, "not_found", "The source file no longer exists.", now)
-        return _announce(conversion_id, now)
+        return _announce(conversion_id, webhooks, now)
     data = bucket.read(source.object_key)
     try:
         result = engine.convert(
@@ -270,7 +280,7 @@ def run_job(conversion_id: str, bucket: Bucket, now: datetime) -> conversions_ta
         )
     except errors.ApiError as exc:
         _fail(record, exc.code, exc.message, now)
-        return _announce(conversion_id, now)
+        return _announce(conversion_id, webhooks, now)
     stored = files_service.store_output(
         record.account_id,
         record.tier,
@@ -280,14 +290,17 @@ def run_job(conversion_id: str, bucket: Bucket, now: datetime) -> conversions_ta
         filename=files_service.output_filename(source.filename, result.format),
         now=now,
     )
-    conversions_table.succeed(record, stored.file_id, now)
-    return _announce(conversion_id, now)
+    if conversions_table.succeed(record, stored.file_id, now):  # once, whatever the redeliveries
+        conversion_finished(formats.kind(record.target), succeeded=True)
+    return _announce(conversion_id, webhooks, now)
 
 
-def abandon_job(conversion_id: str, now: datetime) -> conversions_table.ConversionRecord | None:
+def abandon_job(
+    conversion_id: str, webhooks: WebhookEmitter, now: datetime
+) -> conversions_table.ConversionRecord | None:
     """A job whose message was dead-lettered (it crashed on every attempt): failed, never stuck."""
     record = conversions_table.get(conversion_id)
     if record is None or record.status in conversions_table.TERMINAL:
         return record
     _fail(record, "conversion_failed", "The conversion failed repeatedly and was abandoned.", now)
-    return _announce(conversion_id, now)
+    return _announce(conversion_id, webhooks, now)

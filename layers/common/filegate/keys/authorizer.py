@@ -57,12 +57,12 @@ def _valid_until(record: keys_table.KeyRecord, now: datetime) -> datetime | None
 
 
 @dataclass(frozen=True)
-class Caller:
+class Authenticated:
     context: AuthContext
     suspended: bool  # authenticated, but its account may call nothing
 
 
-def authenticate(authorization: str | None, source_ip: str | None, now: datetime) -> Caller:
+def authenticate(authorization: str | None, source_ip: str | None, now: datetime) -> Authenticated:
     """The caller's identity, or Unauthorized."""
     raw_key = keyformat.from_authorization_header(authorization)
     if raw_key is None or not keyformat.is_well_formed(raw_key):
@@ -91,10 +91,10 @@ def authenticate(authorization: str | None, source_ip: str | None, now: datetime
         test_mode=record.mode == "test",
         valid_until=_valid_until(record, now),
     )
-    return Caller(context=context, suspended=account.status == "suspended")
+    return Authenticated(context=context, suspended=account.status == "suspended")
 
 
-def policy_for(caller: Caller, method_arn: str) -> dict[str, Any]:
+def policy_for(caller: Authenticated, method_arn: str) -> dict[str, Any]:
     """An IAM policy over every route the key may call, with the context the functions and 403s read."""
     arn = MethodArn.parse(method_arn)
     context = caller.context

@@ -20,7 +20,7 @@ from filegate.db import keys as keys_table
 from filegate.keys import ipallow, keyformat
 from filegate.keys.context import AuthContext
 from filegate.listing import page_json
-from filegate.metering import limits
+from filegate.metering import limits, usage
 from filegate.routes import SCOPES, normalise_scopes
 from filegate.tiers import (
     ACCOUNT_STATUSES,
@@ -48,12 +48,23 @@ class IssuedKey:
     record: keys_table.KeyRecord
 
     def as_json(self) -> dict[str, Any]:
-        return {"api_key": self.raw_key, **key_json(self.record, created=True)}
+        """API.md: every response that creates a key (create, rotate) has exactly this shape."""
+        record = self.record
+        return {
+            "api_key": self.raw_key,
+            "key_id": record.key_id,
+            "name": record.name,
+            "key_prefix": record.key_prefix,
+            "scopes": list(record.scopes),
+            "allowed_ips": list(record.allowed_ips),
+            "expires_at": iso(record.expires_at),
+            "created_at": iso(record.created_at),
+        }
 
 
-def key_json(record: keys_table.KeyRecord, *, created: bool = False) -> dict[str, Any]:
+def key_json(record: keys_table.KeyRecord) -> dict[str, Any]:
     """A key's public view. Never the hash, never the raw key."""
-    body: dict[str, Any] = {
+    return {
         "id": record.key_id,
         "name": record.name,
         "key_prefix": record.key_prefix,
@@ -64,18 +75,6 @@ def key_json(record: keys_table.KeyRecord, *, created: bool = False) -> dict[str
         "expires_at": iso(record.expires_at),
         "revoked_at": iso(record.revoked_at),
     }
-    if created:
-        # API.md: every response that creates a key has exactly this shape.
-        return {
-            "key_id": record.key_id,
-            "name": record.name,
-            "key_prefix": record.key_prefix,
-            "scopes": list(record.scopes),
-            "allowed_ips": list(record.allowed_ips),
-            "expires_at": iso(record.expires_at),
-            "created_at": iso(record.created_at),
-        }
-    return body
 
 
 def _new_key_record(
@@ -117,6 +116,27 @@ def create_free_account(email: str, source_ip: str, now: datetime) -> tuple[str,
     address = normalise_email(email)
     limits.hit_signup_limit(source_ip, now)
     return _create_account(address, "free", now)
+
+
+def sign_up_free(email: str, source_ip: str, now: datetime) -> dict[str, Any]:
+    """POST /v1/keys/free: the new account's first key, shown once, and what the free plan includes."""
+    _, issued = create_free_account(email, source_ip, now)
+    plan = tier("free")
+    return {
+        "api_key": issued.raw_key,
+        "key_id": issued.record.key_id,
+        "plan": plan.name,
+        "monthly_limit": plan.conversions_per_month,
+        "message": "Save this key — it will not be shown again.",
+    }
+
+
+def usage_report(caller: AuthContext, start: str | None, end: str | None, now: datetime) -> dict[str, Any]:
+    """GET /v1/usage: the account's conversions per month and day; 400 naming a bad month."""
+    try:
+        return usage.report(caller.account_id, start, end, now)
+    except ValueError as exc:  # metering's own range check names the parameter
+        raise errors.InvalidRequest(str(exc)) from exc
 
 
 def create_account_for_operator(email: str, tier_name: str, now: datetime) -> tuple[str, IssuedKey]:
@@ -271,7 +291,6 @@ def rotate_key(caller: AuthContext, key_id: str, *, grace_seconds: int, now: dat
 
 def entitlements(caller: AuthContext, now: datetime) -> dict[str, Any]:
     plan = tier(caller.tier)
-    used = limits.conversions_this_month(caller.account_id, now)
     return {
         "account_id": caller.account_id,
         "tier": plan.name,
@@ -282,12 +301,13 @@ def entitlements(caller: AuthContext, now: datetime) -> dict[str, Any]:
             "max_file_bytes": TEST_MODE_MAX_INPUT_BYTES if caller.test_mode else plan.max_file_bytes,
             "sync_max_bytes": SYNC_MAX_BYTES,
         },
-        "usage": {
-            "period": now.strftime("%Y-%m"),
-            "conversions": used,
-            "remaining": max(plan.conversions_per_month - used, 0),
-        },
+        "usage": _month_usage(caller.account_id, plan.conversions_per_month, now),
     }
+
+
+def _month_usage(account_id: str, monthly_limit: int, now: datetime) -> dict[str, Any]:
+    used = limits.conversions_this_month(account_id, now)
+    return {"period": now.strftime("%Y-%m"), "conversions": used, "remaining": max(monthly_limit - used, 0)}
 
 
 def set_account_tier(account_id: str, tier_name: str, *, now: datetime, flush: Flush) -> None:
@@ -306,3 +326,59 @@ def set_account_status(account_id: str, status: str, *, now: datetime, flush: Fl
     if not accounts_table.update(account_id, now=now, status=status):
         raise errors.NotFound("No such account.")
     flush()
+
+
+# ------------------------------------------------------------------ operators (filegate-admin)
+
+
+def _every_key(account_id: str) -> list[keys_table.KeyRecord]:
+    records: list[keys_table.KeyRecord] = []
+    cursor: str | None = None
+    while True:
+        page = keys_table.list_for_account(account_id, limit=100, cursor=cursor)
+        records.extend(page.items)
+        if page.next_cursor is None:
+            return records
+        cursor = page.next_cursor
+
+
+def _existing_account(account_id: str) -> accounts_table.AccountRecord:
+    account = accounts_table.get(account_id)
+    if account is None:
+        raise errors.NotFound("No such account.")
+    return account
+
+
+def _is_alive(record: keys_table.KeyRecord, now: datetime) -> bool:
+    return not any(t is not None and t <= now for t in (record.revoked_at, record.expires_at))
+
+
+def account_overview(account_id: str, now: datetime) -> dict[str, Any]:
+    """An account as an operator sees it: tier, status, every key (prefix, last use), this month's usage."""
+    account = _existing_account(account_id)
+    plan = tier(account.tier)
+    return {
+        "account_id": account.account_id,
+        "email": account.email,
+        "tier": account.tier,
+        "status": account.status,
+        "created_at": iso(account.created_at),
+        "keys": [
+            {**key_json(record), "mode": record.mode, "active": _is_alive(record, now)}
+            for record in _every_key(account_id)
+        ],
+        "usage": {**_month_usage(account_id, plan.conversions_per_month, now), "limit": plan.conversions_per_month},
+    }
+
+
+def revoke_all_keys(account_id: str, *, now: datetime, flush: Flush) -> list[str]:
+    """Every live key of the account dead at once (a leak); the ids revoked. Already dead keys are left."""
+    _existing_account(account_id)
+    revoked = []
+    for record in _every_key(account_id):
+        if _is_alive(record, now):
+            keys_table.revoke(record, now)
+            revoked.append(record.key_id)
+    if revoked:
+        flush()
+    return revoked

@@ -102,6 +102,14 @@ def resolve_target(source: str, target: str) -> str:
     return canonical
 
 
+def kind(fmt: str | None) -> str:
+    """What a format holds, for metrics: ``document`` (paged), ``image``, or ``unknown``."""
+    info = FORMATS.get(normalize(fmt or "") or "")
+    if info is None:
+        return "unknown"
+    return "document" if info.document else "image"
+
+
 def content_type(fmt: str) -> str:
     return FORMATS[fmt].content_type
 

@@ -1,6 +1,6 @@
 """Webhooks (API.md §5): Standard Webhooks signing and verification, the URL policy, delivery, retries.
 
-Pure: ``events``, ``signing``, ``verify``, ``ssrf``, ``delivery``, ``schedule``, ``config``.
+Pure: ``events``, ``signing``, ``verify``, ``ssrf``, ``delivery``, ``schedule``.
 Touch storage: ``service`` (endpoints, secrets, deliveries, emitting events) and ``dispatch`` (the
 dispatcher's SQS side). Import the submodule you need, so the API's registration path (``ssrf``,
 ``signing``) does not load http.client and ssl (``delivery``):
@@ -11,7 +11,8 @@ dispatcher's SQS side). Import the submodule you need, so the API's registration
 - ``ssrf``      ``vet_url`` -> ``VettedTarget``, ``UnsafeWebhookUrl`` (422 invalid_parameter)
 - ``delivery``  ``deliver``, ``vet_and_deliver`` -> ``DeliveryResult``
 - ``schedule``  retry delays, dead-lettering, SQS hops
-- ``config``    ``WebhookSettings`` (retry scale, local-stack loopback flag, timeout)
 - ``service``   register, list, delete, test-send endpoints; secrets; emit events; delivery log
 - ``dispatch``  one SQS message is one due delivery attempt: sign, vet, deliver, retry, dead-letter
+
+Their settings (``WebhookStore``, ``WebhookPolicy``, ``WebhookEmitter``) live in ``filegate.settings``.
 """

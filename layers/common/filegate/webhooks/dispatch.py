@@ -12,22 +12,31 @@ delivery; the duplicate next-attempt message is then dropped by the attempt-coun
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    EventType,
+    async_process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
 from filegate import queues
 from filegate.clock import iso, utcnow
 from filegate.db import webhooks as store
-from filegate.observability import logger
+from filegate.observability import WEBHOOK_ATTEMPTS_FAILED, WEBHOOKS_DELIVERED, WEBHOOKS_FAILED, count, logger
+from filegate.settings import DispatcherSettings
 from filegate.webhooks.delivery import DeliveryResult, vet_and_deliver
 from filegate.webhooks.schedule import is_due, next_hop_delay, plan_retry
-from filegate.webhooks.service import WebhooksSettings, queue_attempt
+from filegate.webhooks.service import queue_attempt
 from filegate.webhooks.signing import WebhookMessage, sign_headers
 
 MAX_PARALLEL_DELIVERIES: Final = 10  # the event source's batch size: a whole batch in one wave
@@ -40,13 +49,6 @@ CANCELLED: Final = "cancelled"
 SUCCEEDED: Final = "succeeded"
 RETRY_SCHEDULED: Final = "retry_scheduled"
 DEAD_LETTERED: Final = "dead_lettered"
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class DispatcherSettings(WebhooksSettings):
-    webhook_dead_letter_queue_url: str
-    # The queue's maxReceiveCount: a message that crashed this often is given up before SQS moves it away.
-    webhook_max_receives: int = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +109,7 @@ def dispatch(message: QueuedAttempt, settings: DispatcherSettings) -> str:
     if result.ok:
         store.record_attempt(record, entry, status=store.SUCCEEDED, next_attempt_at=None, now=now)
         logger.info("webhook delivered", extra=log)
+        count(WEBHOOKS_DELIVERED)
         return SUCCEEDED
 
     plan = plan_retry(message.attempt, time.time(), settings.webhook_retry_scale)
@@ -124,11 +127,13 @@ def dispatch(message: QueuedAttempt, settings: DispatcherSettings) -> str:
                     "last_error": result.error,
                 },
             )
+            count(WEBHOOKS_FAILED)
         logger.warning("webhook dead-lettered", extra={**log, "error": result.error})
         return DEAD_LETTERED
     queue_attempt(settings.webhooks_queue_url, record.delivery_id, plan.attempt, plan.not_before, plan.delay_seconds)
     next_at = datetime.fromtimestamp(plan.not_before, UTC)
     store.record_attempt(record, entry, status=store.PENDING, next_attempt_at=next_at, now=now)
+    count(WEBHOOK_ATTEMPTS_FAILED)
     logger.info("webhook attempt failed; retry scheduled", extra={**log, "error": result.error})
     return RETRY_SCHEDULED
 
@@ -150,6 +155,7 @@ def _process_record(record: Mapping[str, Any], settings: DispatcherSettings) -> 
             delivery = store.get_delivery(message.delivery_id)
             if delivery is not None:
                 store.give_up(delivery, "Delivery failed repeatedly with an internal error.", utcnow())
+                count(WEBHOOKS_FAILED)
         raise
 
 
@@ -165,16 +171,23 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
-def process_batch(records: Sequence[Mapping[str, Any]], settings: DispatcherSettings) -> list[str]:
-    """Deliver a batch in parallel; the message ids that failed (SQS retries only those)."""
-    futures = [(str(r.get("messageId", "")), _executor().submit(_process_record, r, settings)) for r in records]
-    failed: list[str] = []
-    for message_id, future in futures:
+_processor = AsyncBatchProcessor(event_type=EventType.SQS)
+
+
+def process_batch(event: dict[str, Any], settings: DispatcherSettings, context: Any = None) -> dict[str, Any]:
+    """Deliver an SQS batch in parallel through Powertools' batch processor: the partial batch response
+    names the messages that failed, and SQS retries only those (all failed: the invocation fails)."""
+
+    async def dispatch_record(record: SQSRecord) -> str:
+        # On the delivery pool, so a batch's deliveries wait on their receivers together.
+        loop = asyncio.get_running_loop()
         try:
-            outcome = future.result()
+            return await loop.run_in_executor(_executor(), _process_record, record.raw_event, settings)
         except Exception:
-            logger.exception("webhook message failed; it will be retried", extra={"message_id": message_id})
-            failed.append(message_id)
-        else:
-            logger.debug("webhook message handled", extra={"message_id": message_id, "outcome": outcome})
-    return failed
+            logger.exception("webhook message failed; it will be retried", extra={"message_id": record.message_id})
+            raise
+
+    response = async_process_partial_response(
+        event=event, record_handler=dispatch_record, processor=_processor, context=context
+    )
+    return dict(response)

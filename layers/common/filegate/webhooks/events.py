@@ -13,7 +13,6 @@ WEBHOOK_TEST: Final = "webhook.test"
 
 # What an endpoint may subscribe to. ``webhook.test`` is sent on demand to one endpoint, never subscribed.
 SUBSCRIBABLE_EVENTS: Final[tuple[str, ...]] = (CONVERSION_SUCCEEDED, CONVERSION_FAILED)
-ALL_EVENT_TYPES: Final[tuple[str, ...]] = (*SUBSCRIBABLE_EVENTS, WEBHOOK_TEST)
 
 
 def parse_event_types(values: Iterable[object]) -> tuple[str, ...]:

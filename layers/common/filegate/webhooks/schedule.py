@@ -13,7 +13,7 @@ acknowledges the one it got. A 10 h wait is 40 hops: 40 SQS requests, negligible
 and the queue's retention (4 days by default) is far above the longest wait.
 
 ``scale`` compresses the whole schedule for tests and the local stack
-(``WebhookSettings.webhook_retry_scale``).
+(``filegate.settings.WebhookPolicy.webhook_retry_scale``).
 """
 
 from __future__ import annotations

@@ -11,8 +11,6 @@ Secrets are never logged and are shown once, at creation; afterwards only their 
 from __future__ import annotations
 
 import base64
-import dataclasses
-import functools
 import hashlib
 import secrets as _secrets
 import time
@@ -21,15 +19,13 @@ from typing import Any, Final
 
 from filegate import errors, queues
 from filegate.clock import iso
-from filegate.db import bind_tables
 from filegate.db import webhooks as store
 from filegate.db.conversions import ConversionRecord
 from filegate.keys.context import AuthContext
 from filegate.listing import page_json
 from filegate.observability import logger
-from filegate.settings import TablesSettings, WebhookStoreSettings
+from filegate.settings import WebhookEmitter, WebhookPolicy, WebhookStore
 from filegate.tiers import FEATURE_WEBHOOKS, tier
-from filegate.webhooks.config import WebhookSettings
 from filegate.webhooks.events import CONVERSION_FAILED, CONVERSION_SUCCEEDED, WEBHOOK_TEST, parse_event_types
 from filegate.webhooks.signing import build_message, generate_secret, secret_display_prefix
 from filegate.webhooks.ssrf import vet_url
@@ -37,25 +33,6 @@ from filegate.webhooks.ssrf import vet_url
 MAX_WEBHOOKS_PER_ACCOUNT: Final = 20
 SECRET_ROTATION_GRACE: Final = timedelta(hours=24)
 DELIVERY_LOG_LIFETIME: Final = timedelta(days=30)
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class WebhooksSettings(WebhookStoreSettings, WebhookSettings):
-    """What emits or delivers webhooks: the tables and queue, the URL policy and the retry settings."""
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class WebhooksApiSettings(TablesSettings, WebhooksSettings):
-    """The webhooks function: metering tables as well."""
-
-
-@functools.cache
-def emitter_settings() -> WebhooksSettings:
-    """Settings of functions that emit events without managing webhooks (convert, worker): read on first
-    use, so conversion code keeps its signatures and a tier without webhooks never needs them."""
-    settings = WebhooksSettings.from_env()
-    bind_tables(settings)
-    return settings
 
 
 def require_webhooks(caller: AuthContext) -> None:
@@ -127,7 +104,7 @@ def _owned_webhook(caller: AuthContext, webhook_id: str) -> store.WebhookRecord:
 
 
 def register_webhook(
-    caller: AuthContext, settings: WebhookSettings, *, url: str, events: list[str] | None, now: datetime
+    caller: AuthContext, settings: WebhookPolicy, *, url: str, events: list[str] | None, now: datetime
 ) -> dict[str, Any]:
     require_webhooks(caller)
     event_types = parse_event_types(events if events is not None else [CONVERSION_SUCCEEDED, CONVERSION_FAILED])
@@ -165,7 +142,7 @@ def delete_webhook(caller: AuthContext, webhook_id: str) -> None:
         raise errors.NotFound("No such webhook.")
 
 
-def send_test(caller: AuthContext, settings: WebhooksSettings, webhook_id: str, now: datetime) -> dict[str, Any]:
+def send_test(caller: AuthContext, settings: WebhookEmitter, webhook_id: str, now: datetime) -> dict[str, Any]:
     """Queue a ``webhook.test`` delivery to that endpoint now."""
     require_webhooks(caller)
     endpoint = _owned_webhook(caller, webhook_id)
@@ -229,7 +206,7 @@ def queue_attempt(queue_url: str, delivery_id: str, attempt: int, not_before: fl
 
 
 def _emit_one(
-    settings: WebhookStoreSettings,
+    settings: WebhookStore,
     *,
     account_id: str,
     webhook_id: str | None,
@@ -269,7 +246,7 @@ def _emit_one(
 
 
 def emit_event(
-    settings: WebhookStoreSettings,
+    settings: WebhookStore,
     *,
     account_id: str,
     account_tier: str,
@@ -308,7 +285,12 @@ def emit_event(
 
 
 def announce_conversion(
-    record: ConversionRecord | None, data: dict[str, Any], now: datetime, *, best_effort: bool = False
+    settings: WebhookStore,
+    record: ConversionRecord | None,
+    data: dict[str, Any],
+    now: datetime,
+    *,
+    best_effort: bool = False,
 ) -> None:
     """Emit conversion.succeeded / conversion.failed for a finished conversion.
 
@@ -318,10 +300,10 @@ def announce_conversion(
     if record is None or record.status not in ("succeeded", "failed"):
         return
     if FEATURE_WEBHOOKS not in tier(record.tier).features:
-        return  # no table read, no settings needed
+        return  # no table read
     try:
         emit_event(
-            emitter_settings(),
+            settings,
             account_id=record.account_id,
             account_tier=record.tier,
             event_type=CONVERSION_SUCCEEDED if record.status == "succeeded" else CONVERSION_FAILED,
@@ -338,12 +320,12 @@ def announce_conversion(
         logger.exception("could not emit the conversion's webhook event", extra={"conversion_id": record.conversion_id})
 
 
-def check_conversion_webhook_url(caller: AuthContext, url: str | None) -> None:
+def check_conversion_webhook_url(caller: AuthContext, settings: WebhookPolicy, url: str | None) -> None:
     """A conversion's own ``webhook_url``, checked when the conversion is requested: pro only, allowed by the
     URL policy (422 invalid_parameter), and signable (a secret exists)."""
     if url is None:
         return
     require_webhooks(caller)
-    vet_url(url, allow_insecure_loopback=emitter_settings().webhook_allow_insecure_loopback)
+    vet_url(url, allow_insecure_loopback=settings.webhook_allow_insecure_loopback)
     if store.get_secret(caller.account_id) is None:
         raise errors.Conflict("webhook_url: create a signing secret first (POST /v1/webhooks/secret).")
