@@ -29,6 +29,8 @@ import uuid
 from collections.abc import Callable
 from typing import IO, Any
 
+from filegate_local.lifeline import exit_with_parent
+
 # Lambda caps a synchronous response payload at 6 MB.
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
 # The frame header: the length of the JSON message, then of the body beside it (0: none).
@@ -292,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 2:
         sys.stderr.write("usage: python -m filegate_local.runtime <code-dir> <module.handler>\n")
         return 2
+    exit_with_parent()
     return serve(args[0], args[1])
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from filegate_local.authorizer_cache import AuthorizerCache
 from filegate_local.gateway import Gateway
+from filegate_local.lifeline import child_environment
 from filegate_local.model import StackModel, build_model
 from filegate_local.resources import Provisioner
 from filegate_local.sqs_poller import SqsPoller, start_pollers
@@ -35,6 +35,10 @@ from filegate_local.workers import FunctionPool, LogSink, function_environment
 log = logging.getLogger("filegate_local")
 
 MOTO_START_TIMEOUT_SECONDS = 60.0
+# Stopping must leave no process and no listening port behind within 5 s, whatever is still running.
+MOTO_STOP_GRACE_SECONDS = 1.5
+WORKER_STOP_GRACE_SECONDS = 1.0
+POLLER_STOP_GRACE_SECONDS = 1.5
 
 
 @dataclass
@@ -61,12 +65,37 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _port_is_free(host: str, port: int) -> bool:
+    """Whether something listens on host:port. SO_REUSEADDR, as the servers themselves bind: the TIME_WAIT
+    connections a stopped stack leaves behind for a minute must not count as "in use"."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
             return False
         return True
+
+
+class PortInUse(RuntimeError):
+    """A port the stack needs is taken, most likely by a local stack that is already running."""
+
+
+def check_ports_free(host: str, ports: dict[str, int], state_file: Path) -> None:
+    """Fail in one line, before starting anything, if a fixed port is taken."""
+    for role, port in ports.items():
+        if port and not _port_is_free(host, port):
+            owner = _running_stack_pid(state_file)
+            who = f"a local stack is already running (pid {owner})" if owner else "another process listens there"
+            raise PortInUse(f"{role} port {host}:{port} is in use: {who}; stop it first or pick other ports")
+
+
+def _running_stack_pid(state_file: Path) -> int | None:
+    try:
+        pid = int(json.loads(state_file.read_text(encoding="utf-8"))["pid"])
+        os.kill(pid, 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return pid
 
 
 class MotoServer:
@@ -81,8 +110,6 @@ class MotoServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
-        if not _port_is_free(self.host, self.port):
-            raise RuntimeError(f"moto port {self.host}:{self.port} is in use (another local stack?)")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log_file:
             self.proc = subprocess.Popen(
@@ -90,7 +117,7 @@ class MotoServer:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log_file,
-                env={**os.environ, "PYTHONPATH": _python_path_with_package()},
+                env={**os.environ, "PYTHONPATH": _python_path_with_package(), **child_environment()},
                 start_new_session=True,
             )
         assert self.proc.stdout is not None
@@ -111,7 +138,7 @@ class MotoServer:
             if self.proc.stdin:
                 self.proc.stdin.close()  # moto_process exits on EOF
         try:
-            self.proc.wait(timeout=5)
+            self.proc.wait(timeout=MOTO_STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=5)
@@ -153,7 +180,6 @@ class LocalStack:
         self.gateway: Gateway | None = None
         self.pools: dict[str, FunctionPool] = {}
         self.pollers: list[SqsPoller] = []
-        self.cache = AuthorizerCache()
         self.state: dict[str, Any] = {}
         self._sinks: list[LogSink] = []
         self._stop = threading.Event()
@@ -190,8 +216,9 @@ class LocalStack:
     def start(self) -> LocalStack:
         if self._started:
             return self
-        self._started = True
         config = self.config
+        check_ports_free(config.host, {"API": config.port, "moto": config.moto_port}, self.state_file)
+        self._started = True
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._log_handler = logging.FileHandler(self.log_dir / "gateway.log")
         self._log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
@@ -219,16 +246,14 @@ class LocalStack:
         self.model = build_model(self.template)
         Provisioner(self.template, self.moto.url).provision()
 
-        # Bind the gateway first: the functions need its URL (the API Gateway endpoint) in their environment.
-        self.gateway = Gateway(self.model, self.pools, host=config.host, port=config.port, cache=self.cache)
-        self.gateway.bind()
         for logical_id, spec in self.model.functions.items():
             sink = LogSink(self.log_file(logical_id), logical_id, config.echo_logs)
             self._sinks.append(sink)
-            env = function_environment(spec, moto_endpoint=self.moto.url, gateway_endpoint=self.gateway.url)
+            env = function_environment(spec, moto_endpoint=self.moto.url)
             env.update(config.environment)
             self.pools[logical_id] = FunctionPool(spec, env, sink, config.workers_per_function)
-        self.gateway.serve()
+        self.gateway = Gateway(self.model, self.pools, host=config.host, port=config.port)
+        self.gateway.start()
         if config.warm:
             threads = [threading.Thread(target=p.warm) for p in self.pools.values()]
             for thread in threads:
@@ -243,7 +268,6 @@ class LocalStack:
             self._stop,
             max_pollers=config.workers_per_function,
         )
-        _wait_http(f"{self.gateway.url}/restapis", timeout=10)
         self.state = self._describe()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         temporary = self.state_file.with_suffix(".json.tmp")
@@ -253,14 +277,15 @@ class LocalStack:
     def stop(self) -> None:
         """Stop pollers, the gateway, the workers and moto, in that order. Safe to call twice."""
         self._stop.set()
-        deadline = time.monotonic() + 5  # pollers finish their long-poll (1 s) or are left to the pools
-        for poller in self.pollers:
+        deadline = time.monotonic() + POLLER_STOP_GRACE_SECONDS  # a long-poll takes 1 s; a busy poller is
+        for poller in self.pollers:  # left to the pools, which stop its worker
             poller.join(timeout=max(0.0, deadline - time.monotonic()))
         self.pollers = []
         if self.gateway is not None:
             self.gateway.stop()
+        deadline = time.monotonic() + WORKER_STOP_GRACE_SECONDS
         for pool in self.pools.values():
-            pool.close()
+            pool.close(deadline)
         if self.moto is not None:
             self.moto.stop()
         for sink in self._sinks:
@@ -344,8 +369,6 @@ class LocalStack:
             "outputs": template.outputs(),
             "environment": {
                 "AWS_ENDPOINT_URL": self.moto.url,
-                "AWS_ENDPOINT_URL_API_GATEWAY": self.gateway.url,
-                "AWS_ENDPOINT_URL_LAMBDA": self.gateway.url,
                 "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_DEFAULT_REGION": template.region,

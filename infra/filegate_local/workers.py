@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from filegate_local.lifeline import child_environment
 from filegate_local.model import FunctionSpec
 from filegate_local.runtime import (
     FRAME_HEADER,
@@ -81,7 +82,9 @@ class LogSink:
                 sys.stderr.write(f"[{self._label}] {text}\n")
                 sys.stderr.flush()
 
-    def close(self) -> None:
+    def close(self, deadline: float | None = None) -> None:
+        """Stop every worker: each exits on EOF of its protocol stream; one still busy at `deadline` is killed."""
+        deadline = time.monotonic() + 1.0 if deadline is None else deadline
         with self._lock:
             self._file.close()
 
@@ -104,7 +107,7 @@ class Worker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=dict(env),
+            env={**env, **child_environment()},
             cwd=str(spec.code_dir),
             start_new_session=True,  # Ctrl-C at the console reaches us, not the workers directly
         )
@@ -391,7 +394,9 @@ class FunctionPool:
             if isinstance(acquired, Worker):
                 self._release(acquired, keep=True)
 
-    def close(self) -> None:
+    def close(self, deadline: float | None = None) -> None:
+        """Stop every worker: each exits on EOF of its protocol stream; one still busy at `deadline` is killed."""
+        deadline = time.monotonic() + 1.0 if deadline is None else deadline
         with self._lock:
             self._closed = True
             workers = [*self._idle, *self._busy]
@@ -401,7 +406,7 @@ class FunctionPool:
         for worker in workers:  # all at once: each exits on EOF of its protocol stream
             worker.close_input()
         for worker in workers:
-            worker.stop(grace=1.0)
+            worker.stop(grace=max(0.0, deadline - time.monotonic()))
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
@@ -409,7 +414,6 @@ def function_environment(
     spec: FunctionSpec,
     *,
     moto_endpoint: str,
-    gateway_endpoint: str,
     region: str = REGION,
     base_env: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
@@ -438,10 +442,8 @@ def function_environment(
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SESSION_TOKEN": "testing",
-            # Where the SDKs send their calls: moto for everything, the local gateway for API Gateway.
+            # Where the SDKs send their calls: moto for everything.
             "AWS_ENDPOINT_URL": moto_endpoint,
-            "AWS_ENDPOINT_URL_API_GATEWAY": gateway_endpoint,
-            "AWS_ENDPOINT_URL_LAMBDA": gateway_endpoint,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "FILEGATE_LOCAL_FUNCTION_ARN": spec.arn,
             "PYTHONPATH": os.pathsep.join(python_path),
