@@ -110,6 +110,11 @@ class MotoServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
+        self.spawn()
+        self.wait_ready()
+
+    def spawn(self) -> None:
+        """Start the process; it takes a few seconds (moto's imports) before it serves."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log_file:
             self.proc = subprocess.Popen(
@@ -120,7 +125,9 @@ class MotoServer:
                 env={**os.environ, "PYTHONPATH": _python_path_with_package(), **child_environment()},
                 start_new_session=True,
             )
-        assert self.proc.stdout is not None
+
+    def wait_ready(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
         with selectors.DefaultSelector() as selector:
             selector.register(self.proc.stdout, selectors.EVENT_READ)
             if not selector.select(MOTO_START_TIMEOUT_SECONDS):
@@ -235,8 +242,9 @@ class LocalStack:
     def _start(self, config: StackConfig) -> None:
         moto_port = config.moto_port or free_port(config.host)
         self.moto = MotoServer(config.host, moto_port, self.log_dir / "moto.log")
-        self.moto.start()
-
+        self.moto.spawn()
+        # Read the template while moto starts: both spend their first seconds importing (moto, cfn-lint).
+        started = time.monotonic()
         self.template = Template(
             config.template,
             stack_name=config.stack_name,
@@ -244,6 +252,13 @@ class LocalStack:
             moto_endpoint=self.moto.url,
         )
         self.model = build_model(self.template)
+        read = time.monotonic()
+        self.moto.wait_ready()
+        log.info(
+            "template read in %.2f s; moto ready %.2f s after its start",
+            read - started,
+            time.monotonic() - started,
+        )
         Provisioner(self.template, self.moto.url).provision()
 
         for logical_id, spec in self.model.functions.items():

@@ -67,42 +67,29 @@ NO_VALUE = _NoValue()
 # --------------------------------------------------------------------------------------------- loading
 
 
-class CfnLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type hints
-    """A YAML loader that understands CloudFormation's short-form tags (!Ref, !GetAtt, !Sub, ...)."""
-
-
-def _construct_tag(loader: CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    elif isinstance(node, yaml.MappingNode):
-        value = loader.construct_mapping(node, deep=True)
-    else:  # pragma: no cover - yaml has no other node kinds
-        raise TemplateError(f"unsupported node for !{tag_suffix}")
-    if tag_suffix == "Ref":
-        return {"Ref": value}
-    if tag_suffix == "Condition":
-        return {"Condition": value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        logical, _, attribute = value.partition(".")
-        return {"Fn::GetAtt": [logical, attribute]}
-    return {f"Fn::{tag_suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _construct_tag)
-
-
 def load_template_file(path: Path) -> dict[str, Any]:
-    """Parse a YAML or JSON template into plain dicts, short forms turned into long forms."""
+    """Parse a YAML or JSON template into plain dicts and lists, short forms (!Ref, !GetAtt A.B, !Sub,
+    !Condition...) turned into their long forms by cfn-lint's loader, which also refuses duplicate keys."""
+    from cfnlint.decode.cfn_yaml import loads  # ~2 s to import: LocalStack reads the template while moto starts
+
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=CfnLoader)  # noqa: S506 - safe subclass
-    except yaml.YAMLError as exc:
+        data = _plain(loads(path.read_text(encoding="utf-8"), str(path)))
+    except yaml.YAMLError as exc:  # cfn-lint's CfnParseError included
         raise TemplateError(f"{path}: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("Resources"), dict):
         raise TemplateError(f"{path}: not a CloudFormation template (no Resources)")
     return data
+
+
+def _plain(value: Any) -> Any:
+    """cfn-lint's str/dict/list subclasses (they carry line marks) as the built-in types."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
 
 
 # --------------------------------------------------------------------------------------------- globals

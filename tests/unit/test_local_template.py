@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from filegate_local.model import build_model
-from filegate_local.template import NO_VALUE, Template, TemplateError, merge_globals
+from filegate_local.template import NO_VALUE, Template, TemplateError, load_template_file, merge_globals
 
 TEMPLATE = textwrap.dedent(
     """
@@ -264,3 +264,32 @@ def test_the_project_template_resolves() -> None:
     api = next(iter(model.apis.values()))
     assert api.authorizers and api.default_authorizer in api.authorizers
     assert any(r.authorizer is None for r in api.routes)  # public routes
+
+
+def test_loader_long_forms_plain_types_and_duplicate_keys(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            Resources:
+              R:
+                Type: AWS::SQS::Queue
+                Properties:
+                  A: !GetAtt [X, Arn]
+                  B: !GetAtt X.Y.Z
+                  C: !Not [!Condition D]
+                  E: !Transform {Name: x, Parameters: {a: !Ref b}}
+            """
+        )
+    )
+    properties = load_template_file(path)["Resources"]["R"]["Properties"]
+    assert properties == {
+        "A": {"Fn::GetAtt": ["X", "Arn"]},
+        "B": {"Fn::GetAtt": ["X", "Y.Z"]},
+        "C": {"Fn::Not": [{"Condition": "D"}]},
+        "E": {"Fn::Transform": {"Name": "x", "Parameters": {"a": {"Ref": "b"}}}},
+    }
+    assert type(properties["A"]["Fn::GetAtt"][0]) is str  # not the loader's marked str
+    path.write_text("Resources:\n  R: {Type: AWS::SQS::Queue}\n  R: {Type: AWS::SNS::Topic}\n")
+    with pytest.raises(TemplateError, match="Duplicate"):
+        load_template_file(path)
