@@ -195,10 +195,7 @@ class Gateway:
             return self.gateway_response(request, api, "THROTTLED", api_context=api_context)
 
         authorizer_context: dict[str, Any] | None = None
-        if route.authorizer == "AWS_IAM":
-            if not (request.header("Authorization") or "").startswith("AWS4-HMAC-SHA256"):
-                return self.gateway_response(request, api, "MISSING_AUTHENTICATION_TOKEN", api_context=api_context)
-        elif route.authorizer is not None:
+        if route.authorizer is not None:
             outcome = self.authorizers.authorize(api.authorizers[route.authorizer], request, api_context)
             if outcome.kind != "allow":
                 return self._auth_failure(request, api, api_context, outcome)

@@ -44,7 +44,6 @@ class Provisioner:
         self.sqs = client("sqs", endpoint, region)
         self._creators: dict[str, Callable[[str, dict[str, Any]], None]] = {
             "AWS::DynamoDB::Table": self._table,
-            "AWS::Serverless::SimpleTable": self._simple_table,
             "AWS::S3::Bucket": self._bucket,
             "AWS::SQS::Queue": self._queue,
         }
@@ -61,18 +60,6 @@ class Provisioner:
         return done
 
     # ------------------------------------------------------------------ DynamoDB
-
-    def _simple_table(self, logical_id: str, props: dict[str, Any]) -> None:
-        key = props.get("PrimaryKey") or {"Name": "id", "Type": "String"}
-        attribute_type = {"String": "S", "Number": "N", "Binary": "B"}[str(key.get("Type", "String"))]
-        table = {
-            "AttributeDefinitions": [{"AttributeName": key["Name"], "AttributeType": attribute_type}],
-            "KeySchema": [{"AttributeName": key["Name"], "KeyType": "HASH"}],
-            "BillingMode": "PROVISIONED" if props.get("ProvisionedThroughput") else "PAY_PER_REQUEST",
-            **({"ProvisionedThroughput": props["ProvisionedThroughput"]} if props.get("ProvisionedThroughput") else {}),
-            **({"SSESpecification": props["SSESpecification"]} if props.get("SSESpecification") else {}),
-        }
-        self._table(logical_id, table)
 
     def _table(self, logical_id: str, props: dict[str, Any]) -> None:
         name = str(self.template.physical(logical_id).name)
@@ -187,10 +174,6 @@ class Provisioner:
             "DelaySeconds",
             "MaximumMessageSize",
             "ReceiveMessageWaitTimeSeconds",
-            "FifoQueue",
-            "ContentBasedDeduplication",
-            "DeduplicationScope",
-            "FifoThroughputLimit",
             "KmsMasterKeyId",
             "KmsDataKeyReusePeriodSeconds",
             "SqsManagedSseEnabled",
@@ -201,17 +184,14 @@ class Provisioner:
             if key in props:
                 value = props[key]
                 attributes[key] = value if isinstance(value, str) else json.dumps(value)
-        if attributes.get("FifoQueue") == "false":
-            del attributes["FifoQueue"]  # SQS refuses FifoQueue=false on create
         try:
             url = self.sqs.create_queue(QueueName=physical.name, Attributes=attributes)["QueueUrl"]
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in ("QueueAlreadyExists", "QueueNameExists"):
                 raise
             url = self.sqs.get_queue_url(QueueName=physical.name)["QueueUrl"]
-            settable = {k: v for k, v in attributes.items() if k != "FifoQueue"}
-            if settable:
-                self.sqs.set_queue_attributes(QueueUrl=url, Attributes=settable)
+            if attributes:
+                self.sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
         if url != physical.url:
             log.warning("queue %s: moto answered %s, expected %s", logical_id, url, physical.url)
         if props.get("Tags"):
