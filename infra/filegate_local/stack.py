@@ -143,7 +143,9 @@ class MotoServer:
             return
         with contextlib.suppress(OSError):
             if self.proc.stdin:
-                self.proc.stdin.close()  # moto_process exits on EOF
+                self.proc.stdin.close()
+        with contextlib.suppress(OSError):
+            self.proc.terminate()  # its state is in memory and goes anyway: no graceful shutdown to wait for
         try:
             self.proc.wait(timeout=MOTO_STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
@@ -290,19 +292,21 @@ class LocalStack:
         temporary.replace(self.state_file)
 
     def stop(self) -> None:
-        """Stop pollers, the gateway, the workers and moto, in that order. Safe to call twice."""
-        self._stop.set()
-        deadline = time.monotonic() + POLLER_STOP_GRACE_SECONDS  # a long-poll takes 1 s; a busy poller is
-        for poller in self.pollers:  # left to the pools, which stop its worker
-            poller.join(timeout=max(0.0, deadline - time.monotonic()))
-        self.pollers = []
+        """Stop the pollers, the gateway, the workers and moto, overlapping their waits. Safe to call twice."""
+        self._stop.set()  # pollers end after their current long-poll (1 s) or invocation
         if self.gateway is not None:
             self.gateway.stop()
+        for pool in self.pools.values():
+            pool.begin_close()
         deadline = time.monotonic() + WORKER_STOP_GRACE_SECONDS
         for pool in self.pools.values():
-            pool.close(deadline)
+            pool.close(deadline)  # kills a worker still busy at the deadline, so no poller waits on one
         if self.moto is not None:
             self.moto.stop()
+        deadline = time.monotonic() + POLLER_STOP_GRACE_SECONDS
+        for poller in self.pollers:
+            poller.join(timeout=max(0.0, deadline - time.monotonic()))
+        self.pollers = []
         for sink in self._sinks:
             sink.close()
         self._sinks = []

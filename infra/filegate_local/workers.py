@@ -82,9 +82,7 @@ class LogSink:
                 sys.stderr.write(f"[{self._label}] {text}\n")
                 sys.stderr.flush()
 
-    def close(self, deadline: float | None = None) -> None:
-        """Stop every worker: each exits on EOF of its protocol stream; one still busy at `deadline` is killed."""
-        deadline = time.monotonic() + 1.0 if deadline is None else deadline
+    def close(self) -> None:
         with self._lock:
             self._file.close()
 
@@ -227,6 +225,7 @@ class FunctionPool:
         self.stats = PoolStats()
         self._idle: list[Worker] = []
         self._busy: set[Worker] = set()
+        self._closing: list[Worker] = []  # told to exit, not yet reaped
         self._spawning = 0
         self._lock = threading.Condition()
         self._closed = False
@@ -394,19 +393,24 @@ class FunctionPool:
             if isinstance(acquired, Worker):
                 self._release(acquired, keep=True)
 
-    def close(self, deadline: float | None = None) -> None:
-        """Stop every worker: each exits on EOF of its protocol stream; one still busy at `deadline` is killed."""
-        deadline = time.monotonic() + 1.0 if deadline is None else deadline
+    def begin_close(self) -> None:
+        """Take no more invocations and tell every worker to exit (EOF of its protocol stream)."""
         with self._lock:
             self._closed = True
-            workers = [*self._idle, *self._busy]
+            self._closing.extend([*self._idle, *self._busy])
             self._idle.clear()
             self._busy.clear()
             self._lock.notify_all()
-        for worker in workers:  # all at once: each exits on EOF of its protocol stream
+        for worker in self._closing:
             worker.close_input()
-        for worker in workers:
+
+    def close(self, deadline: float | None = None) -> None:
+        """Stop every worker; one still busy at `deadline` (an invocation in progress) is killed."""
+        self.begin_close()
+        deadline = time.monotonic() + 1.0 if deadline is None else deadline
+        for worker in self._closing:
             worker.stop(grace=max(0.0, deadline - time.monotonic()))
+        self._closing.clear()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
