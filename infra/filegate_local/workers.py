@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -116,7 +116,6 @@ class Worker:
             target=self._pump_logs, args=(self.proc.stderr, sink), name=f"log-{spec.logical_id}", daemon=True
         )
         self._pump.start()
-        self.init_ms: float | None = None
 
     @staticmethod
     def _pump_logs(stream: IO[bytes], sink: LogSink) -> None:
@@ -157,10 +156,7 @@ class Worker:
         return message
 
     def wait_ready(self, timeout: float) -> dict[str, Any]:
-        message = self._read_message(time.monotonic() + timeout)
-        if message.get("type") == "ready":
-            self.init_ms = float(message.get("init_ms", 0))
-        return message
+        return self._read_message(time.monotonic() + timeout)
 
     def invoke(self, request_frame: bytes, timeout: float) -> dict[str, Any]:
         try:
@@ -200,11 +196,6 @@ class Worker:
 @dataclass
 class PoolStats:
     invocations: int = 0
-    cold_starts: int = 0
-    timeouts: int = 0
-    crashes: int = 0
-    errors: int = 0
-    by_status: dict[str, int] = field(default_factory=dict)
 
 
 class FunctionPool:
@@ -279,7 +270,6 @@ class FunctionPool:
             return Invocation("", "init_error", error={"errorMessage": f"init failed: {exc!r}", "errorType": kind})
         with self._lock:
             self._spawning -= 1
-            self.stats.cold_starts += 1
             if message.get("type") != "ready":
                 worker.kill()
                 self._lock.notify()
@@ -375,13 +365,6 @@ class FunctionPool:
     def _count(self, invocation: Invocation) -> Invocation:
         with self._lock:
             self.stats.invocations += 1
-            self.stats.by_status[invocation.status] = self.stats.by_status.get(invocation.status, 0) + 1
-            if invocation.status == "timeout":
-                self.stats.timeouts += 1
-            elif invocation.status in ("crash", "init_error"):
-                self.stats.crashes += 1
-            elif invocation.status == "error":
-                self.stats.errors += 1
         return invocation
 
     # ------------------------------------------------------------------ lifecycle
