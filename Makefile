@@ -74,8 +74,8 @@ $(SAM_STAMP):
 	touch $@
 
 # ------------------------------------------------------------------ run
-dev: $(VENV_STAMP) ## run the local stack (API :3000, moto :4566) until Ctrl-C
-	exec $(BIN)/filegate-local --port $(PORT) --moto-port $(MOTO_PORT) --env WEBHOOK_ALLOW_INSECURE_LOOPBACK=true
+dev: $(VENV_STAMP) ## run the local stack (API :3000, moto :4566) until Ctrl-C; refuses to start twice
+	@exec $(BIN)/filegate-local --port $(PORT) --moto-port $(MOTO_PORT) --env WEBHOOK_ALLOW_INSECURE_LOOPBACK=true
 
 # ------------------------------------------------------------------ checks
 lint: $(VENV_STAMP) ## ruff check + ruff format --check

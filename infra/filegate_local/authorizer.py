@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -26,7 +25,6 @@ from filegate_local.events import (
     query_maps,
     request_authorizer_event,
     request_context,
-    token_authorizer_event,
 )
 from filegate_local.model import AuthorizerSpec
 from filegate_local.workers import Invocation
@@ -89,14 +87,7 @@ class Authorizers:
     def authorize(self, spec: AuthorizerSpec, request: IncomingRequest, api: ApiContext) -> AuthOutcome:
         identity = self.identity(spec, request, api)
         caching = spec.ttl_seconds > 0
-        if spec.payload_type == "TOKEN":
-            token = request.header(spec.headers[0]) if spec.headers else None
-            if not token:
-                return AuthOutcome("unauthorized", message="Unauthorized")
-            if spec.validation_expression and not re.fullmatch(spec.validation_expression, token):
-                return AuthOutcome("unauthorized", message="Unauthorized")
-            identity = (token,)
-        elif identity is None and caching:
+        if identity is None and caching:
             return AuthOutcome("unauthorized", message="Unauthorized")
 
         key: CacheKey | None = None
@@ -106,10 +97,7 @@ class Authorizers:
             if cached is not None:
                 return self._decide(cached, request, api, latency_ms=0, cached=True)
 
-        if spec.payload_type == "TOKEN":
-            event = token_authorizer_event(request, api, identity[0] if identity else "")
-        else:
-            event = request_authorizer_event(request, api)
+        event = request_authorizer_event(request, api)
         started = time.monotonic()
         invocation = self._invoke(spec.function, event, str(uuid.uuid4()))
         latency = int((time.monotonic() - started) * 1000)

@@ -2,7 +2,7 @@
 
 The identity is the tuple of the authorizer's identity source values (e.g. the Authorization header and
 the source IP). While an entry lives, the authorizer is not invoked again for that identity; the cached
-policy is evaluated against each request's method ARN. `flush` is FlushStageAuthorizersCache.
+policy is evaluated against each request's method ARN.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 CacheKey = tuple[str, str, str, tuple[str, ...]]  # api id, stage, authorizer name, identity values
@@ -27,15 +27,6 @@ class AuthorizerResult:
     usage_identifier_key: str | None = None
 
 
-@dataclass
-class CacheStats:
-    hits: int = 0
-    misses: int = 0
-    flushes: int = 0
-    entries_flushed: int = 0
-    by_api: dict[str, int] = field(default_factory=dict)
-
-
 class AuthorizerCache:
     """A bounded TTL cache of authorizer results; thread-safe."""
 
@@ -44,7 +35,6 @@ class AuthorizerCache:
         self._lock = threading.Lock()
         self._max_entries = max_entries
         self._clock = clock
-        self.stats = CacheStats()
 
     def get(self, key: CacheKey) -> AuthorizerResult | None:
         with self._lock:
@@ -52,10 +42,8 @@ class AuthorizerCache:
             if entry is None or entry[0] <= self._clock():
                 if entry is not None:
                     del self._entries[key]
-                self.stats.misses += 1
                 return None
             self._entries.move_to_end(key)
-            self.stats.hits += 1
             return entry[1]
 
     def put(self, key: CacheKey, result: AuthorizerResult, ttl_seconds: float) -> None:
@@ -66,16 +54,6 @@ class AuthorizerCache:
             self._entries.move_to_end(key)
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
-
-    def flush(self, api_id: str, stage: str) -> int:
-        """Drop every entry of one stage; returns how many were dropped."""
-        with self._lock:
-            doomed = [k for k in self._entries if k[0] == api_id and k[1] == stage]
-            for key in doomed:
-                del self._entries[key]
-            self.stats.flushes += 1
-            self.stats.entries_flushed += len(doomed)
-            return len(doomed)
 
     def __len__(self) -> int:
         with self._lock:

@@ -229,8 +229,3 @@ def request_authorizer_event(request: IncomingRequest, api: ApiContext) -> dict[
         "stageVariables": api.stage_variables,
         "requestContext": request_context(request, api),
     }
-
-
-def token_authorizer_event(request: IncomingRequest, api: ApiContext, token: str) -> dict[str, Any]:
-    """The event of a TOKEN Lambda authorizer."""
-    return {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn(request, api)}

@@ -1,199 +1,42 @@
-"""The API Gateway (REST) emulation: routes, authorizers, proxy events, gateway responses, and the few
-API Gateway / Lambda management calls local tools need, on one ThreadingHTTPServer on 127.0.0.1.
+"""The request path of the local API Gateway (REST): what happens to a request once the transport has read it.
 
-Request path: body size bound (10 MB) -> route match (unknown -> MISSING_AUTHENTICATION_TOKEN) -> stage
-throttling -> authorizer (cached) -> the route's function via a Lambda proxy event -> its proxy response,
-validated as API Gateway does (a crash or malformed reply is a 502 through DEFAULT_5XX).
+route match (unknown -> MISSING_AUTHENTICATION_TOKEN) -> stage throttling (THROTTLED) -> authorizer (cached)
+-> the route's function via a Lambda proxy event -> its proxy response, validated as API Gateway does (a
+crash or malformed reply is a 502 through DEFAULT_5XX; a slow one a 504 INTEGRATION_TIMEOUT). Every error
+is the API's gateway response, rendered from the template.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
 import logging
-import re
-import socket
 import threading
-import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
-from email.errors import MissingHeaderBodySeparatorDefect
-from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote
 
 from filegate_local.authorizer import Authorizers, AuthOutcome
 from filegate_local.authorizer_cache import AuthorizerCache
-from filegate_local.events import (
-    ApiContext,
-    IncomingRequest,
-    header_maps,
-    proxy_event,
-    query_maps,
-    request_context,
-    resource_id,
-)
+from filegate_local.events import ApiContext, IncomingRequest, header_maps, proxy_event, query_maps, request_context
 from filegate_local.gateway_responses import GatewayResponses
-from filegate_local.model import ApiSpec, RouteSpec, StackModel, ThrottleSpec
-from filegate_local.template import ACCOUNT_ID, REGION
+from filegate_local.model import ApiSpec, RouteSpec, StackModel
+from filegate_local.routes import RouteTable, Throttles, media_type_matches
+from filegate_local.transport import GatewayRequestHandler, GatewayServer, HttpResponse
 from filegate_local.workers import FunctionPool, Invocation
 
 log = logging.getLogger("filegate_local.gateway")
 
-MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-MAX_REQUEST_LINE = 8192
 # REST APIs rename these integration response headers to x-amzn-Remapped-<name>.
 REMAPPED_RESPONSE_HEADERS = frozenset({"authorization", "connection", "date", "server", "www-authenticate"})
 DROPPED_RESPONSE_HEADERS = frozenset({"content-length", "transfer-encoding"})
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-@dataclass
-class HttpResponse:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-    close: bool = False
-
-
-# --------------------------------------------------------------------------------------------- routing
-
-
-@dataclass
-class Resource:
-    """An API Gateway resource (a path) with its methods."""
-
-    api: ApiSpec
-    path: str
-    segments: tuple[str, ...]
-    methods: dict[str, RouteSpec] = field(default_factory=dict)
-
-    def bind(self, segments: list[str]) -> tuple[int, ...] | None:
-        """Per-segment specificity if this resource matches (higher wins), else None."""
-        score: list[int] = []
-        for index, pattern in enumerate(self.segments):
-            if pattern.startswith("{") and pattern.endswith("+}"):
-                if index >= len(segments):
-                    return None
-                return (*score, 0)
-            if index >= len(segments):
-                return None
-            if pattern.startswith("{") and pattern.endswith("}"):
-                score.append(1)
-            elif pattern == segments[index]:
-                score.append(2)
-            else:
-                return None
-        return tuple(score) if len(segments) == len(self.segments) else None
-
-    def parameters(self, segments: list[str]) -> dict[str, str]:
-        values: dict[str, str] = {}
-        for index, pattern in enumerate(self.segments):
-            if pattern.endswith("+}"):
-                values[pattern[1:-2]] = "/".join(segments[index:])
-                break
-            if pattern.startswith("{"):
-                values[pattern[1:-1]] = segments[index]
-        return values
-
-
-class RouteTable:
-    def __init__(self, apis: Iterable[ApiSpec]) -> None:
-        self.resources: list[Resource] = []
-        by_key: dict[tuple[str, str], Resource] = {}
-        for api in apis:
-            for route in api.routes:
-                key = (api.logical_id, route.path)
-                if key not in by_key:
-                    segments = tuple(s for s in route.path.split("/") if s)
-                    by_key[key] = Resource(api=api, path=route.path, segments=segments)
-                    self.resources.append(by_key[key])
-                if route.method in by_key[key].methods:
-                    raise ValueError(f"duplicate route {route.method} {route.path}")
-                by_key[key].methods[route.method] = route
-
-    def match(self, path: str) -> tuple[Resource, dict[str, str]] | None:
-        segments = [s for s in path.split("/") if s]
-        best: tuple[tuple[int, ...], Resource] | None = None
-        for resource in self.resources:
-            score = resource.bind(segments)
-            if score is not None and (best is None or score > best[0]):
-                best = (score, resource)
-        if best is None:
-            return None
-        return best[1], best[1].parameters(segments)
-
-
-# --------------------------------------------------------------------------------------------- throttling
-
-
-class TokenBucket:
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.capacity = rate, float(max(burst, 1))
-        self.tokens, self.updated = self.capacity, time.monotonic()
-        self.lock = threading.Lock()
-
-    def take(self) -> bool:
-        with self.lock:
-            now = time.monotonic()
-            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-            self.updated = now
-            if self.tokens >= 1:
-                self.tokens -= 1
-                return True
-            return False
-
-
-def _throttle_path(setting: ThrottleSpec) -> str:
-    # MethodSettings write /a/b as /~1a~1b; "/*" means every resource.
-    if setting.resource_path in ("/*", "*"):
-        return "*"
-    return (
-        setting.resource_path[1:].replace("~1", "/")
-        if setting.resource_path.startswith("/~1")
-        else setting.resource_path
-    )
-
-
-class Throttles:
-    def __init__(self, apis: Iterable[ApiSpec]) -> None:
-        self._buckets: list[tuple[str, str, str, TokenBucket]] = [
-            (api.logical_id, _throttle_path(s), s.method, TokenBucket(s.rate_limit, s.burst_limit))
-            for api in apis
-            for s in api.throttles
-        ]
-
-    def allow(self, api: str, resource_path: str, method: str) -> bool:
-        specific = [b for a, p, m, b in self._buckets if a == api and p == resource_path and m in (method, "*")]
-        stage_wide = [b for a, p, m, b in self._buckets if a == api and p == "*" and m in (method, "*")]
-        buckets = specific or stage_wide
-        return all(b.take() for b in buckets)
-
-
-# --------------------------------------------------------------------------------------------- helpers
-
-
-def media_type_matches(content_type: str | None, patterns: Iterable[str]) -> bool:
-    """Whether a Content-Type matches one of an API's binary media types (wildcards like image/* count)."""
-    if not content_type:
-        return False
-    media = content_type.split(";")[0].strip().lower()
-    for pattern in patterns:
-        regex = "".join(".*" if c == "*" else re.escape(c) for c in pattern.strip().lower())
-        if re.fullmatch(regex, media):
-            return True
-    return False
-
-
-def _json_response(status: int, payload: Any, request_id: str, error_type: str | None = None) -> HttpResponse:
+def _json_response(status: int, payload: Any, request_id: str) -> HttpResponse:
     headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
-    if error_type:
-        headers.append(("x-amzn-ErrorType", error_type))
     return HttpResponse(status, headers, json.dumps(payload).encode())
 
 
@@ -271,22 +114,17 @@ class Gateway:
         *,
         host: str = "127.0.0.1",
         port: int = 3000,
-        cache: AuthorizerCache | None = None,
     ) -> None:
         self.model = model
         self.pools = pools
         self.host = host
         self.port = port
-        self.cache = cache or AuthorizerCache()
-        self.authorizers = Authorizers(self._invoke_sync, self.cache)
+        self.authorizers = Authorizers(self._invoke_sync, AuthorizerCache())
         self.routes = RouteTable(model.apis.values())
         self.throttles = Throttles(model.apis.values())
         self.responses = {lid: GatewayResponses(api.gateway_responses) for lid, api in model.apis.items()}
-        self._apis_by_id = {api.api_id: api for api in model.apis.values()}
-        self._functions_by_name: dict[str, str] = {}
-        self._server: _Server | None = None
+        self._server: GatewayServer | None = None
         self._thread: threading.Thread | None = None
-        self.created_at = time.time()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -294,29 +132,16 @@ class Gateway:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def bind(self) -> None:
-        """Open the listening socket (port 0 picks a free one); requests queue until serve()."""
-        server = _Server((self.host, self.port), _Handler)
+    def start(self) -> None:
+        """Listen (port 0 picks a free one) and serve in a background thread."""
+        server = GatewayServer((self.host, self.port), GatewayRequestHandler)
         server.gateway = self
         self.port = int(server.server_address[1])
         self._server = server
-
-    def serve(self) -> None:
-        if self._server is None:
-            self.bind()
-        server = self._server
-        assert server is not None
-        self._functions_by_name = {
-            key: lid for lid, pool in self.pools.items() for key in (lid, pool.spec.name, pool.spec.arn)
-        }
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="gateway", daemon=True
         )
         self._thread.start()
-
-    def start(self) -> None:
-        self.bind()
-        self.serve()
 
     def stop(self) -> None:
         if self._server is not None:
@@ -352,8 +177,6 @@ class Gateway:
 
     def _route(self, request: IncomingRequest) -> HttpResponse:
         matched = self.routes.match(request.path)
-        if matched is None and self._is_management(request):
-            return self._management(request)
         if matched is None:
             return self.gateway_response(request, None, "MISSING_AUTHENTICATION_TOKEN")
         resource, parameters = matched
@@ -372,10 +195,7 @@ class Gateway:
             return self.gateway_response(request, api, "THROTTLED", api_context=api_context)
 
         authorizer_context: dict[str, Any] | None = None
-        if route.authorizer == "AWS_IAM":
-            if not (request.header("Authorization") or "").startswith("AWS4-HMAC-SHA256"):
-                return self.gateway_response(request, api, "MISSING_AUTHENTICATION_TOKEN", api_context=api_context)
-        elif route.authorizer is not None:
+        if route.authorizer is not None:
             outcome = self.authorizers.authorize(api.authorizers[route.authorizer], request, api_context)
             if outcome.kind != "allow":
                 return self._auth_failure(request, api, api_context, outcome)
@@ -486,308 +306,7 @@ class Gateway:
         response.close = True
         return response
 
-    # ------------------------------------------------------------------ management calls
-
-    @staticmethod
-    def _is_management(request: IncomingRequest) -> bool:
-        return request.path.startswith(("/restapis", "/2015-03-31/functions/"))
-
-    def _management(self, request: IncomingRequest) -> HttpResponse:
-        parts = [unquote(p) for p in request.path.split("/") if p]
-        rid = request.request_id
-        if parts[:2] == ["2015-03-31", "functions"] and len(parts) == 4 and parts[3] == "invocations":
-            if request.method != "POST":
-                return _json_response(405, {"message": "Method not allowed"}, rid)
-            return self._lambda_invoke(request, parts[2])
-        if parts[0] != "restapis":
-            return self.gateway_response(request, None, "MISSING_AUTHENTICATION_TOKEN")
-        if len(parts) == 1 and request.method == "GET":
-            items = [self._rest_api_json(api) for api in self.model.apis.values()]
-            return _json_response(200, {"item": items}, rid)
-        api = self._apis_by_id.get(parts[1]) if len(parts) > 1 else None
-        if api is None:
-            message = f"Invalid API identifier specified {ACCOUNT_ID}:{parts[1] if len(parts) > 1 else ''}"
-            return _json_response(404, {"message": message}, rid, "NotFoundException")
-        if len(parts) == 2 and request.method == "GET":
-            return _json_response(200, self._rest_api_json(api), rid)
-        if len(parts) == 3 and parts[2] == "stages" and request.method == "GET":
-            return _json_response(200, {"item": [self._stage_json(api)]}, rid)
-        if len(parts) >= 4 and parts[2] == "stages" and parts[3] != api.stage:
-            return _json_response(404, {"message": "Invalid stage identifier specified"}, rid, "NotFoundException")
-        if len(parts) == 4 and request.method == "GET":
-            return _json_response(200, self._stage_json(api), rid)
-        if parts[4:] == ["cache", "authorizers"] and request.method == "DELETE":
-            flushed = self.cache.flush(api.api_id, api.stage)
-            log.info("FlushStageAuthorizersCache %s/%s: %d entries", api.api_id, api.stage, flushed)
-            return HttpResponse(202, [("Content-Type", "application/json")], b"{}")
-        return _json_response(404, {"message": "Unknown management operation"}, rid, "NotFoundException")
-
-    def _rest_api_json(self, api: ApiSpec) -> dict[str, Any]:
-        return {
-            "id": api.api_id,
-            "name": api.name,
-            "createdDate": int(self.created_at),
-            "binaryMediaTypes": list(api.binary_media_types),
-            "apiKeySource": "HEADER",
-            "endpointConfiguration": {"types": ["EDGE"]},
-            "rootResourceId": resource_id("/"),
-        }
-
-    def _stage_json(self, api: ApiSpec) -> dict[str, Any]:
-        return {
-            "stageName": api.stage,
-            "deploymentId": resource_id(f"deployment/{api.api_id}/{api.stage}"),
-            "variables": dict(api.stage_variables),
-            "createdDate": int(self.created_at),
-            "lastUpdatedDate": int(self.created_at),
-        }
-
-    def _lambda_invoke(self, request: IncomingRequest, name: str) -> HttpResponse:
-        """Lambda's Invoke API (RequestResponse, Event, DryRun) for the template's functions."""
-        rid = request.request_id
-        function = self._functions_by_name.get(
-            name.split(":function:")[-1].split(":")[0]
-        ) or self._functions_by_name.get(name)
-        if function is None:
-            message = f"Function not found: arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
-            return _json_response(404, {"Message": message, "Type": "User"}, rid, "ResourceNotFoundException")
-        try:
-            event = json.loads(request.body or b"{}")
-        except ValueError:
-            return _json_response(
-                400, {"Message": "Could not parse request body into json"}, rid, "InvalidRequestContentException"
-            )
-        kind = request.header("X-Amz-Invocation-Type") or "RequestResponse"
-        pool = self.pools[function]
-        if kind == "DryRun":
-            return HttpResponse(204, [], b"")
-        if kind == "Event":
-            pool.submit(event)
-            return HttpResponse(202, [("Content-Type", "application/json")], b"")
-        invocation = pool.invoke(event)
-        headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST")]
-        if invocation.ok:
-            return HttpResponse(200, headers, json.dumps(invocation.result).encode())
-        headers.append(("X-Amz-Function-Error", "Unhandled"))
-        return HttpResponse(200, headers, json.dumps(invocation.error).encode())
-
 
 def _first_accept(request: IncomingRequest) -> str | None:
     accept = request.header("Accept")
     return accept.split(",")[0] if accept else None
-
-
-# --------------------------------------------------------------------------------------------- HTTP
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256
-    gateway: Gateway
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """Close idle keep-alive connections so their threads end with the server."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-class _BadRequest(Exception):
-    pass
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "filegate-local"
-    sys_version = ""
-    timeout = 30  # seconds of silence before a connection is dropped: a slow client never pins a thread
-    server: _Server
-
-    # ------------------------------------------------------------------ request loop
-
-    def setup(self) -> None:
-        super().setup()
-        # Never let Nagle hold a small segment (a 100 Continue, the tail of a response) until the client's
-        # delayed ACK: up to 40 ms per exchange, even on loopback.
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def handle_one_request(self) -> None:
-        """Like BaseHTTPRequestHandler's, but every method goes to the gateway and nothing can hang it."""
-        try:
-            self.raw_requestline = self.rfile.readline(MAX_REQUEST_LINE + 1)
-            if len(self.raw_requestline) > MAX_REQUEST_LINE:
-                self.requestline = self.request_version = self.command = ""
-                self.send_error(414)
-                return
-            if not self.raw_requestline:
-                self.close_connection = True
-                return
-            if not self.parse_request():
-                return
-            self._serve()
-            self.wfile.flush()
-        except (TimeoutError, ConnectionError, OSError):
-            self.close_connection = True
-
-    def handle_expect_100(self) -> bool:
-        # Refuse an oversized body before the client sends it.
-        try:
-            length = self._content_length()
-        except _BadRequest:
-            length = None
-        if length is not None and length > MAX_PAYLOAD_BYTES:
-            self._write(self.server.gateway.protocol_error(413, "Request Too Long", self.client_address[0]))
-            return False
-        return super().handle_expect_100()
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        # Malformed request lines and headers end here (400, 414, 431, 505...): a JSON gateway response.
-        self.close_connection = True
-        # Answer with a status line and headers even when the request line was not HTTP/1.x at all.
-        self.request_version = "HTTP/1.1"
-        with contextlib.suppress(OSError):
-            response = self.server.gateway.protocol_error(code, message or "Bad Request", self.client_address[0])
-            response.status = code
-            self._write(response)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
-
-    # ------------------------------------------------------------------ body
-
-    def _content_length(self) -> int | None:
-        values = self.headers.get_all("Content-Length") or []
-        if not values:
-            return None
-        if len(set(values)) != 1 or not values[0].strip().isdigit():
-            raise _BadRequest("invalid Content-Length")
-        return int(values[0].strip())
-
-    def _read_body(self) -> bytes:
-        chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
-        length = self._content_length()
-        if chunked and length is not None:
-            raise _BadRequest("both Content-Length and Transfer-Encoding")
-        if chunked:
-            return self._read_chunked()
-        if length is None or length == 0:
-            return b""
-        if length > MAX_PAYLOAD_BYTES:
-            raise _BodyTooLarge
-        body = self.rfile.read(length)
-        if len(body) != length:
-            raise _BadRequest("body shorter than Content-Length")
-        return body
-
-    def _read_chunked(self) -> bytes:
-        parts: list[bytes] = []
-        total = 0
-        while True:
-            line = self.rfile.readline(1024)
-            if not line.endswith(b"\n"):
-                raise _BadRequest("bad chunk header")
-            try:
-                size = int(line.split(b";")[0].strip(), 16)
-            except ValueError as exc:
-                raise _BadRequest("bad chunk size") from exc
-            if size == 0:
-                while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return b"".join(parts)
-            total += size
-            if total > MAX_PAYLOAD_BYTES:
-                raise _BodyTooLarge
-            chunk = self.rfile.read(size)
-            if len(chunk) != size:
-                raise _BadRequest("truncated chunk")
-            parts.append(chunk)
-            self.rfile.readline(8)
-
-    # ------------------------------------------------------------------ serving
-
-    def _serve(self) -> None:
-        gateway = self.server.gateway
-        source_ip = self.client_address[0]
-        # A header line without a colon ends the headers early. (Other "defects" the email parser reports,
-        # like a multipart Content-Type without a body yet, are not errors in HTTP.)
-        if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in self.headers.defects):
-            self.close_connection = True
-            self._write(gateway.protocol_error(400, "Malformed headers", source_ip))
-            return
-        try:
-            body = self._read_body()
-        except _BodyTooLarge:
-            self.close_connection = True  # the unread body makes the connection unusable
-            self._write(gateway.protocol_error(413, "Request Too Long", source_ip))
-            return
-        except _BadRequest as exc:
-            self.close_connection = True
-            self._write(gateway.protocol_error(400, str(exc), source_ip))
-            return
-        raw_path, _, query = self.path.partition("?")
-        if not raw_path.startswith("/"):  # absolute-form request targets
-            match = re.match(r"^[a-zA-Z]+://[^/]*(/.*)?$", raw_path)
-            raw_path = (match.group(1) if match else None) or "/"
-        request = IncomingRequest(
-            method=self.command.upper(),
-            raw_path=raw_path,
-            query=query,
-            headers=list(self.headers.items()),
-            body=body,
-            source_ip=source_ip,
-            gateway_port=self.server.server_address[1],
-            protocol=self.request_version,
-        )
-        started = time.monotonic()
-        response = gateway.handle(request)
-        self._write(response, head=self.command.upper() == "HEAD")
-        log.info(
-            '%s "%s %s" %d %.1fms %s',
-            source_ip,
-            request.method,
-            self.path,
-            response.status,
-            (time.monotonic() - started) * 1000,
-            request.request_id,
-        )
-
-    def _write(self, response: HttpResponse, head: bool = False) -> None:
-        self.send_response_only(response.status)
-        for name, value in response.headers:
-            self.send_header(name, value)
-        self.send_header("Date", formatdate(usegmt=True))
-        self.send_header("Content-Length", str(len(response.body)))
-        if response.close or self.close_connection:
-            self.close_connection = True
-            self.send_header("Connection", "close")
-        # The status line, headers and body in one sendall (one copy of the body is cheaper than a second
-        # small segment on the wire).
-        head_bytes = b""
-        if self.request_version != "HTTP/0.9":  # what end_headers() does, without its separate write
-            lines: list[bytes] = getattr(self, "_headers_buffer", [])
-            head_bytes = b"".join([*lines, b"\r\n"])
-            lines.clear()
-        self.wfile.write(head_bytes + response.body if not head and response.body else head_bytes)

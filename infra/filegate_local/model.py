@@ -12,7 +12,6 @@ from typing import Any
 
 from filegate_local.template import (
     API_TYPES,
-    IMPLICIT_API,
     LAYER_TYPES,
     Template,
     TemplateError,
@@ -45,13 +44,11 @@ class FunctionSpec:
 class AuthorizerSpec:
     name: str
     function: str  # logical id of the authorizer function
-    payload_type: str  # REQUEST or TOKEN
     headers: tuple[str, ...] = ()
     query_strings: tuple[str, ...] = ()
     stage_variables: tuple[str, ...] = ()
     context: tuple[str, ...] = ()  # e.g. identity.sourceIp
     ttl_seconds: int = DEFAULT_AUTHORIZER_TTL
-    validation_expression: str | None = None  # TOKEN only
 
 
 @dataclass(frozen=True)
@@ -61,7 +58,7 @@ class RouteSpec:
     function: str  # logical id
     path: str  # resource path, e.g. /v1/keys/{id}
     method: str  # upper case, or ANY
-    authorizer: str | None  # authorizer name, "AWS_IAM", or None (public)
+    authorizer: str | None  # authorizer name, or None (public)
     integration_timeout_ms: int = API_GATEWAY_INTEGRATION_TIMEOUT_MS
 
 
@@ -223,20 +220,16 @@ def _apis(template: Template) -> dict[str, ApiSpec]:
                 log.warning("%s: authorizer %s is not a Lambda function of this template", logical_id, name)
                 continue
             identity = spec.get("Identity") or {}
-            payload = str(spec.get("FunctionPayloadType", "TOKEN")).upper()
-            headers = _strings(identity.get("Headers"))
-            if payload == "TOKEN":
-                headers = (str(identity.get("Header", "Authorization")),)
+            if str(spec.get("FunctionPayloadType", "TOKEN")).upper() != "REQUEST":  # SAM's default is TOKEN
+                raise TemplateError(f"{logical_id}: authorizer {name}: only REQUEST authorizers are emulated")
             authorizers[name] = AuthorizerSpec(
                 name=name,
                 function=function,
-                payload_type=payload,
-                headers=headers,
+                headers=_strings(identity.get("Headers")),
                 query_strings=_strings(identity.get("QueryStrings")),
                 stage_variables=_strings(identity.get("StageVariables")),
                 context=_strings(identity.get("Context")),
                 ttl_seconds=int(float(identity.get("ReauthorizeEvery", DEFAULT_AUTHORIZER_TTL))),
-                validation_expression=identity.get("ValidationExpression"),
             )
         stage = props.get("StageName")
         if stage is None:
@@ -255,7 +248,7 @@ def _apis(template: Template) -> dict[str, ApiSpec]:
                 )
             )
         default = auth.get("DefaultAuthorizer")
-        if default and default not in authorizers and default != "AWS_IAM":
+        if default and default not in authorizers:
             raise TemplateError(f"{logical_id}: DefaultAuthorizer {default} is not declared")
         apis[logical_id] = ApiSpec(
             logical_id=logical_id,
@@ -281,15 +274,14 @@ def _route(
     props: dict[str, Any],
     raw_event: dict[str, Any],
 ) -> RouteSpec:
-    raw_api = (raw_event.get("Properties") or {}).get("RestApiId")
-    api = _ref_target(raw_api) if raw_api is not None else IMPLICIT_API
-    if api is None or api not in apis:
+    api = _ref_target((raw_event.get("Properties") or {}).get("RestApiId"))
+    if api is None or api not in apis:  # SAM's implicit API is not emulated
         raise TemplateError(f"{function}.{event_name}: RestApiId must be !Ref to an API of this template")
     auth = props.get("Auth") or {}
     authorizer = auth.get("Authorizer", apis[api].default_authorizer)
     if authorizer == "NONE":
         authorizer = None
-    if authorizer is not None and authorizer != "AWS_IAM" and authorizer not in apis[api].authorizers:
+    if authorizer is not None and authorizer not in apis[api].authorizers:
         raise TemplateError(f"{function}.{event_name}: unknown authorizer {authorizer}")
     path = str(props["Path"])
     if not path.startswith("/"):

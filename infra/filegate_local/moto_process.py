@@ -1,14 +1,16 @@
 """moto server in a child process that cannot outlive its parent: `python -m filegate_local.moto_process`.
 
 It serves moto on host:port, prints "ready" on stdout, and exits as soon as its stdin reaches EOF, which
-happens when the local stack stops it or when the parent dies for any reason (even SIGKILL), so a crashed
-`make dev` never leaves a moto server holding the port.
+happens when the local stack stops it; if the parent dies for any reason (even SIGKILL) the lifeline ends it,
+so a crashed `make dev` never leaves a moto server holding the port.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+
+from filegate_local.lifeline import exit_with_parent
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("usage: python -m filegate_local.moto_process <host> <port>\n")
         return 2
     host, port = args[0], int(args[1])
+    exit_with_parent()  # also covers a parent that dies while moto is still starting
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per SDK call
 
     from moto.server import ThreadedMotoServer

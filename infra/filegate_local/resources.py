@@ -15,7 +15,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from filegate_local.template import Template
+from filegate_local.template import Template, TemplateError
 
 log = logging.getLogger("filegate_local")
 
@@ -44,7 +44,6 @@ class Provisioner:
         self.sqs = client("sqs", endpoint, region)
         self._creators: dict[str, Callable[[str, dict[str, Any]], None]] = {
             "AWS::DynamoDB::Table": self._table,
-            "AWS::Serverless::SimpleTable": self._simple_table,
             "AWS::S3::Bucket": self._bucket,
             "AWS::SQS::Queue": self._queue,
         }
@@ -62,60 +61,25 @@ class Provisioner:
 
     # ------------------------------------------------------------------ DynamoDB
 
-    def _simple_table(self, logical_id: str, props: dict[str, Any]) -> None:
-        key = props.get("PrimaryKey") or {"Name": "id", "Type": "String"}
-        attribute_type = {"String": "S", "Number": "N", "Binary": "B"}[str(key.get("Type", "String"))]
-        table = {
-            "AttributeDefinitions": [{"AttributeName": key["Name"], "AttributeType": attribute_type}],
-            "KeySchema": [{"AttributeName": key["Name"], "KeyType": "HASH"}],
-            "BillingMode": "PROVISIONED" if props.get("ProvisionedThroughput") else "PAY_PER_REQUEST",
-            **({"ProvisionedThroughput": props["ProvisionedThroughput"]} if props.get("ProvisionedThroughput") else {}),
-            **({"SSESpecification": props["SSESpecification"]} if props.get("SSESpecification") else {}),
-        }
-        self._table(logical_id, table)
-
     def _table(self, logical_id: str, props: dict[str, Any]) -> None:
         name = str(self.template.physical(logical_id).name)
-        billing = str(props.get("BillingMode", "PROVISIONED"))
+        if props.get("BillingMode") != "PAY_PER_REQUEST":
+            raise TemplateError(f"{logical_id}: only BillingMode PAY_PER_REQUEST tables are emulated")
         request: dict[str, Any] = {
             "TableName": name,
             "AttributeDefinitions": props["AttributeDefinitions"],
             "KeySchema": props["KeySchema"],
-            "BillingMode": billing,
+            "BillingMode": "PAY_PER_REQUEST",
         }
-        throughput = props.get("ProvisionedThroughput") or {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
-        if billing == "PROVISIONED":
-            request["ProvisionedThroughput"] = _ints(throughput)
-        gsis = []
-        for index in props.get("GlobalSecondaryIndexes") or []:
-            gsi = {k: v for k, v in index.items() if k in ("IndexName", "KeySchema", "Projection")}
-            if billing == "PROVISIONED":
-                gsi["ProvisionedThroughput"] = _ints(index.get("ProvisionedThroughput") or throughput)
-            gsis.append(gsi)
+        gsis = [
+            {k: v for k, v in index.items() if k in ("IndexName", "KeySchema", "Projection")}
+            for index in props.get("GlobalSecondaryIndexes") or []
+        ]
         if gsis:
             request["GlobalSecondaryIndexes"] = gsis
-        lsis = [
-            {k: v for k, v in index.items() if k in ("IndexName", "KeySchema", "Projection")}
-            for index in props.get("LocalSecondaryIndexes") or []
-        ]
-        if lsis:
-            request["LocalSecondaryIndexes"] = lsis
-        stream = props.get("StreamSpecification")
-        if stream:
-            request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
         sse = props.get("SSESpecification")
         if sse:
-            request["SSESpecification"] = {
-                "Enabled": _bool(sse.get("SSEEnabled", sse.get("Enabled", False))),
-                **({"SSEType": sse["SSEType"]} if "SSEType" in sse else {}),
-                **({"KMSMasterKeyId": sse["KMSMasterKeyId"]} if "KMSMasterKeyId" in sse else {}),
-            }
-        if props.get("TableClass"):
-            request["TableClass"] = props["TableClass"]
-        if "DeletionProtectionEnabled" in props:
-            request["DeletionProtectionEnabled"] = _bool(props["DeletionProtectionEnabled"])
-        if props.get("Tags"):
-            request["Tags"] = props["Tags"]
+            request["SSESpecification"] = {"Enabled": _bool(sse.get("SSEEnabled", False))}
         try:
             self.dynamodb.create_table(**request)
         except ClientError as exc:
@@ -149,9 +113,6 @@ class Provisioner:
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise
-        versioning = props.get("VersioningConfiguration")
-        if versioning:
-            self.s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": versioning["Status"]})
         lifecycle = props.get("LifecycleConfiguration")
         if lifecycle and lifecycle.get("Rules"):
             rules = [_lifecycle_rule(rule) for rule in lifecycle["Rules"]]
@@ -173,57 +134,32 @@ class Provisioner:
             self.s3.put_bucket_cors(
                 Bucket=name, CORSConfiguration={"CORSRules": [_cors_rule(r) for r in cors["CorsRules"]]}
             )
-        if props.get("Tags"):
-            self.s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": props["Tags"]})
 
     # ------------------------------------------------------------------ SQS
 
     def _queue(self, logical_id: str, props: dict[str, Any]) -> None:
         physical = self.template.physical(logical_id)
         attributes: dict[str, str] = {}
-        for key in (
-            "VisibilityTimeout",
-            "MessageRetentionPeriod",
-            "DelaySeconds",
-            "MaximumMessageSize",
-            "ReceiveMessageWaitTimeSeconds",
-            "FifoQueue",
-            "ContentBasedDeduplication",
-            "DeduplicationScope",
-            "FifoThroughputLimit",
-            "KmsMasterKeyId",
-            "KmsDataKeyReusePeriodSeconds",
-            "SqsManagedSseEnabled",
-        ):
+        for key in ("VisibilityTimeout", "MessageRetentionPeriod", "SqsManagedSseEnabled"):
             if key in props:
                 attributes[key] = _attribute(props[key])
-        for key in ("RedrivePolicy", "RedriveAllowPolicy"):
-            if key in props:
-                value = props[key]
-                attributes[key] = value if isinstance(value, str) else json.dumps(value)
-        if attributes.get("FifoQueue") == "false":
-            del attributes["FifoQueue"]  # SQS refuses FifoQueue=false on create
+        if "RedrivePolicy" in props:
+            value = props["RedrivePolicy"]
+            attributes["RedrivePolicy"] = value if isinstance(value, str) else json.dumps(value)
         try:
             url = self.sqs.create_queue(QueueName=physical.name, Attributes=attributes)["QueueUrl"]
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in ("QueueAlreadyExists", "QueueNameExists"):
                 raise
             url = self.sqs.get_queue_url(QueueName=physical.name)["QueueUrl"]
-            settable = {k: v for k, v in attributes.items() if k != "FifoQueue"}
-            if settable:
-                self.sqs.set_queue_attributes(QueueUrl=url, Attributes=settable)
+            if attributes:
+                self.sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
         if url != physical.url:
             log.warning("queue %s: moto answered %s, expected %s", logical_id, url, physical.url)
-        if props.get("Tags"):
-            self.sqs.tag_queue(QueueUrl=url, Tags={t["Key"]: str(t["Value"]) for t in props["Tags"]})
 
 
 def _bool(value: Any) -> bool:
     return value if isinstance(value, bool) else str(value).lower() == "true"
-
-
-def _ints(throughput: dict[str, Any]) -> dict[str, int]:
-    return {k: int(v) for k, v in throughput.items() if k in ("ReadCapacityUnits", "WriteCapacityUnits")}
 
 
 def _attribute(value: Any) -> str:
@@ -231,71 +167,21 @@ def _attribute(value: Any) -> str:
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
-    """A CloudFormation lifecycle rule in the shape of PutBucketLifecycleConfiguration."""
-    out: dict[str, Any] = {"Status": rule.get("Status", "Enabled")}
+    """A CloudFormation lifecycle rule (the parts FileGate uses) in the shape of PutBucketLifecycleConfiguration."""
+    out: dict[str, Any] = {"Status": rule.get("Status", "Enabled"), "Filter": {"Prefix": rule.get("Prefix", "")}}
     if "Id" in rule:
         out["ID"] = rule["Id"]
-    conditions: list[dict[str, Any]] = []
-    if "Prefix" in rule:
-        conditions.append({"Prefix": rule["Prefix"]})
-    for tag in rule.get("TagFilters") or []:
-        conditions.append({"Tag": {"Key": tag["Key"], "Value": tag["Value"]}})
-    for key in ("ObjectSizeGreaterThan", "ObjectSizeLessThan"):
-        if key in rule:
-            conditions.append({key: int(rule[key])})
-    if len(conditions) > 1:
-        merged: dict[str, Any] = {"Tags": []}
-        for condition in conditions:
-            if "Tag" in condition:
-                merged["Tags"].append(condition["Tag"])
-            else:
-                merged.update(condition)
-        out["Filter"] = {"And": merged}
-    else:
-        out["Filter"] = conditions[0] if conditions else {"Prefix": ""}
-    expiration: dict[str, Any] = {}
     if "ExpirationInDays" in rule:
-        expiration["Days"] = int(rule["ExpirationInDays"])
-    if "ExpirationDate" in rule:
-        expiration["Date"] = rule["ExpirationDate"]
-    if "ExpiredObjectDeleteMarker" in rule:
-        expiration["ExpiredObjectDeleteMarker"] = _bool(rule["ExpiredObjectDeleteMarker"])
-    if expiration:
-        out["Expiration"] = expiration
+        out["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
     abort = rule.get("AbortIncompleteMultipartUpload")
     if abort:
         out["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": int(abort["DaysAfterInitiation"])}
-    noncurrent = rule.get("NoncurrentVersionExpiration") or (
-        {"NoncurrentDays": rule["NoncurrentVersionExpirationInDays"]}
-        if "NoncurrentVersionExpirationInDays" in rule
-        else None
-    )
-    if noncurrent:
-        out["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(noncurrent["NoncurrentDays"])}
-    transitions = [
-        {
-            "StorageClass": t["StorageClass"],
-            **({"Days": int(t["TransitionInDays"])} if "TransitionInDays" in t else {}),
-            **({"Date": t["TransitionDate"]} if "TransitionDate" in t else {}),
-        }
-        for t in rule.get("Transitions") or []
-    ]
-    if transitions:
-        out["Transitions"] = transitions
     return out
 
 
 def _encryption_rule(rule: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    default = rule.get("ServerSideEncryptionByDefault")
-    if default:
-        out["ApplyServerSideEncryptionByDefault"] = {
-            "SSEAlgorithm": default["SSEAlgorithm"],
-            **({"KMSMasterKeyID": default["KMSMasterKeyID"]} if "KMSMasterKeyID" in default else {}),
-        }
-    if "BucketKeyEnabled" in rule:
-        out["BucketKeyEnabled"] = _bool(rule["BucketKeyEnabled"])
-    return out
+    default = rule["ServerSideEncryptionByDefault"]
+    return {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": default["SSEAlgorithm"]}}
 
 
 def _cors_rule(rule: dict[str, Any]) -> dict[str, Any]:

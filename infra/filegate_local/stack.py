@@ -24,8 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from filegate_local.authorizer_cache import AuthorizerCache
 from filegate_local.gateway import Gateway
+from filegate_local.lifeline import child_environment
 from filegate_local.model import StackModel, build_model
 from filegate_local.resources import Provisioner
 from filegate_local.sqs_poller import SqsPoller, start_pollers
@@ -35,6 +35,10 @@ from filegate_local.workers import FunctionPool, LogSink, function_environment
 log = logging.getLogger("filegate_local")
 
 MOTO_START_TIMEOUT_SECONDS = 60.0
+# Stopping must leave no process and no listening port behind within 5 s, whatever is still running.
+MOTO_STOP_GRACE_SECONDS = 1.5
+WORKER_STOP_GRACE_SECONDS = 1.0
+POLLER_STOP_GRACE_SECONDS = 1.5
 
 
 @dataclass
@@ -61,12 +65,37 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _port_is_free(host: str, port: int) -> bool:
+    """Whether something listens on host:port. SO_REUSEADDR, as the servers themselves bind: the TIME_WAIT
+    connections a stopped stack leaves behind for a minute must not count as "in use"."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
             return False
         return True
+
+
+class PortInUse(RuntimeError):
+    """A port the stack needs is taken, most likely by a local stack that is already running."""
+
+
+def check_ports_free(host: str, ports: dict[str, int], state_file: Path) -> None:
+    """Fail in one line, before starting anything, if a fixed port is taken."""
+    for role, port in ports.items():
+        if port and not _port_is_free(host, port):
+            owner = _running_stack_pid(state_file)
+            who = f"a local stack is already running (pid {owner})" if owner else "another process listens there"
+            raise PortInUse(f"{role} port {host}:{port} is in use: {who}; stop it first or pick other ports")
+
+
+def _running_stack_pid(state_file: Path) -> int | None:
+    try:
+        pid = int(json.loads(state_file.read_text(encoding="utf-8"))["pid"])
+        os.kill(pid, 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return pid
 
 
 class MotoServer:
@@ -81,8 +110,11 @@ class MotoServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
-        if not _port_is_free(self.host, self.port):
-            raise RuntimeError(f"moto port {self.host}:{self.port} is in use (another local stack?)")
+        self.spawn()
+        self.wait_ready()
+
+    def spawn(self) -> None:
+        """Start the process; it takes a few seconds (moto's imports) before it serves."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log_file:
             self.proc = subprocess.Popen(
@@ -90,10 +122,12 @@ class MotoServer:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log_file,
-                env={**os.environ, "PYTHONPATH": _python_path_with_package()},
+                env={**os.environ, "PYTHONPATH": _python_path_with_package(), **child_environment()},
                 start_new_session=True,
             )
-        assert self.proc.stdout is not None
+
+    def wait_ready(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
         with selectors.DefaultSelector() as selector:
             selector.register(self.proc.stdout, selectors.EVENT_READ)
             if not selector.select(MOTO_START_TIMEOUT_SECONDS):
@@ -109,9 +143,11 @@ class MotoServer:
             return
         with contextlib.suppress(OSError):
             if self.proc.stdin:
-                self.proc.stdin.close()  # moto_process exits on EOF
+                self.proc.stdin.close()
+        with contextlib.suppress(OSError):
+            self.proc.terminate()  # its state is in memory and goes anyway: no graceful shutdown to wait for
         try:
-            self.proc.wait(timeout=5)
+            self.proc.wait(timeout=MOTO_STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=5)
@@ -153,7 +189,6 @@ class LocalStack:
         self.gateway: Gateway | None = None
         self.pools: dict[str, FunctionPool] = {}
         self.pollers: list[SqsPoller] = []
-        self.cache = AuthorizerCache()
         self.state: dict[str, Any] = {}
         self._sinks: list[LogSink] = []
         self._stop = threading.Event()
@@ -190,8 +225,9 @@ class LocalStack:
     def start(self) -> LocalStack:
         if self._started:
             return self
-        self._started = True
         config = self.config
+        check_ports_free(config.host, {"API": config.port, "moto": config.moto_port}, self.state_file)
+        self._started = True
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._log_handler = logging.FileHandler(self.log_dir / "gateway.log")
         self._log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
@@ -208,8 +244,9 @@ class LocalStack:
     def _start(self, config: StackConfig) -> None:
         moto_port = config.moto_port or free_port(config.host)
         self.moto = MotoServer(config.host, moto_port, self.log_dir / "moto.log")
-        self.moto.start()
-
+        self.moto.spawn()
+        # Read the template while moto starts: both spend their first seconds importing (moto, cfn-lint).
+        started = time.monotonic()
         self.template = Template(
             config.template,
             stack_name=config.stack_name,
@@ -217,18 +254,23 @@ class LocalStack:
             moto_endpoint=self.moto.url,
         )
         self.model = build_model(self.template)
+        read = time.monotonic()
+        self.moto.wait_ready()
+        log.info(
+            "template read in %.2f s; moto ready %.2f s after its start",
+            read - started,
+            time.monotonic() - started,
+        )
         Provisioner(self.template, self.moto.url).provision()
 
-        # Bind the gateway first: the functions need its URL (the API Gateway endpoint) in their environment.
-        self.gateway = Gateway(self.model, self.pools, host=config.host, port=config.port, cache=self.cache)
-        self.gateway.bind()
         for logical_id, spec in self.model.functions.items():
             sink = LogSink(self.log_file(logical_id), logical_id, config.echo_logs)
             self._sinks.append(sink)
-            env = function_environment(spec, moto_endpoint=self.moto.url, gateway_endpoint=self.gateway.url)
+            env = function_environment(spec, moto_endpoint=self.moto.url)
             env.update(config.environment)
             self.pools[logical_id] = FunctionPool(spec, env, sink, config.workers_per_function)
-        self.gateway.serve()
+        self.gateway = Gateway(self.model, self.pools, host=config.host, port=config.port)
+        self.gateway.start()
         if config.warm:
             threads = [threading.Thread(target=p.warm) for p in self.pools.values()]
             for thread in threads:
@@ -243,7 +285,6 @@ class LocalStack:
             self._stop,
             max_pollers=config.workers_per_function,
         )
-        _wait_http(f"{self.gateway.url}/restapis", timeout=10)
         self.state = self._describe()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         temporary = self.state_file.with_suffix(".json.tmp")
@@ -251,18 +292,21 @@ class LocalStack:
         temporary.replace(self.state_file)
 
     def stop(self) -> None:
-        """Stop pollers, the gateway, the workers and moto, in that order. Safe to call twice."""
-        self._stop.set()
-        deadline = time.monotonic() + 5  # pollers finish their long-poll (1 s) or are left to the pools
-        for poller in self.pollers:
-            poller.join(timeout=max(0.0, deadline - time.monotonic()))
-        self.pollers = []
+        """Stop the pollers, the gateway, the workers and moto, overlapping their waits. Safe to call twice."""
+        self._stop.set()  # pollers end after their current long-poll (1 s) or invocation
         if self.gateway is not None:
             self.gateway.stop()
         for pool in self.pools.values():
-            pool.close()
+            pool.begin_close()
+        deadline = time.monotonic() + WORKER_STOP_GRACE_SECONDS
+        for pool in self.pools.values():
+            pool.close(deadline)  # kills a worker still busy at the deadline, so no poller waits on one
         if self.moto is not None:
             self.moto.stop()
+        deadline = time.monotonic() + POLLER_STOP_GRACE_SECONDS
+        for poller in self.pollers:
+            poller.join(timeout=max(0.0, deadline - time.monotonic()))
+        self.pollers = []
         for sink in self._sinks:
             sink.close()
         self._sinks = []
@@ -344,8 +388,6 @@ class LocalStack:
             "outputs": template.outputs(),
             "environment": {
                 "AWS_ENDPOINT_URL": self.moto.url,
-                "AWS_ENDPOINT_URL_API_GATEWAY": self.gateway.url,
-                "AWS_ENDPOINT_URL_LAMBDA": self.gateway.url,
                 "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_DEFAULT_REGION": template.region,

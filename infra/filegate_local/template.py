@@ -8,9 +8,7 @@ CloudFormation would name them, minus the random suffix.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,23 +22,12 @@ ACCOUNT_ID = "123456789012"
 PARTITION = "aws"
 URL_SUFFIX = "amazonaws.com"
 
-IMPLICIT_API = "ServerlessRestApi"  # what SAM calls the API it creates for Api events without RestApiId
-IMPLICIT_API_STAGE = "Prod"
-
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 API_TYPES = ("AWS::Serverless::Api",)
-TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable")
 LAYER_TYPES = ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion")
 
 # SAM Globals section -> the resource type it applies to.
-GLOBALS_SECTIONS = {
-    "Function": "AWS::Serverless::Function",
-    "Api": "AWS::Serverless::Api",
-    "HttpApi": "AWS::Serverless::HttpApi",
-    "SimpleTable": "AWS::Serverless::SimpleTable",
-    "LayerVersion": "AWS::Serverless::LayerVersion",
-    "StateMachine": "AWS::Serverless::StateMachine",
-}
+GLOBALS_SECTIONS = {"Function": "AWS::Serverless::Function", "Api": "AWS::Serverless::Api"}
 
 
 class TemplateError(Exception):
@@ -67,42 +54,29 @@ NO_VALUE = _NoValue()
 # --------------------------------------------------------------------------------------------- loading
 
 
-class CfnLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type hints
-    """A YAML loader that understands CloudFormation's short-form tags (!Ref, !GetAtt, !Sub, ...)."""
-
-
-def _construct_tag(loader: CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    elif isinstance(node, yaml.MappingNode):
-        value = loader.construct_mapping(node, deep=True)
-    else:  # pragma: no cover - yaml has no other node kinds
-        raise TemplateError(f"unsupported node for !{tag_suffix}")
-    if tag_suffix == "Ref":
-        return {"Ref": value}
-    if tag_suffix == "Condition":
-        return {"Condition": value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        logical, _, attribute = value.partition(".")
-        return {"Fn::GetAtt": [logical, attribute]}
-    return {f"Fn::{tag_suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _construct_tag)
-
-
 def load_template_file(path: Path) -> dict[str, Any]:
-    """Parse a YAML or JSON template into plain dicts, short forms turned into long forms."""
+    """Parse a YAML or JSON template into plain dicts and lists, short forms (!Ref, !GetAtt A.B, !Sub,
+    !Condition...) turned into their long forms by cfn-lint's loader, which also refuses duplicate keys."""
+    from cfnlint.decode.cfn_yaml import loads  # ~2 s to import: LocalStack reads the template while moto starts
+
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=CfnLoader)  # noqa: S506 - safe subclass
-    except yaml.YAMLError as exc:
+        data = _plain(loads(path.read_text(encoding="utf-8"), str(path)))
+    except yaml.YAMLError as exc:  # cfn-lint's CfnParseError included
         raise TemplateError(f"{path}: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("Resources"), dict):
         raise TemplateError(f"{path}: not a CloudFormation template (no Resources)")
     return data
+
+
+def _plain(value: Any) -> Any:
+    """cfn-lint's str/dict/list subclasses (they carry line marks) as the built-in types."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
 
 
 # --------------------------------------------------------------------------------------------- globals
@@ -219,9 +193,8 @@ class Template:
     @staticmethod
     def _check_parameter(name: str, spec: Mapping[str, Any], raw: Any) -> Any:
         kind = str(spec.get("Type", "String"))
-        if kind == "CommaDelimitedList" or kind.startswith("List<"):
-            items = raw if isinstance(raw, list) else [s.strip() for s in str(raw).split(",")]
-            return [str(i) for i in items]
+        if kind not in ("String", "Number"):
+            raise TemplateError(f"parameter {name}: type {kind} is not supported by the local stack")
         value = str(raw).lower() if isinstance(raw, bool) else str(raw)
         if "AllowedValues" in spec and value not in [str(v) for v in spec["AllowedValues"]]:
             raise TemplateError(f"parameter {name}={value!r} is not one of {spec['AllowedValues']}")
@@ -268,7 +241,7 @@ class Template:
     # ------------------------------------------------------------------ resources
 
     def _effective_resources(self) -> dict[str, dict[str, Any]]:
-        """Resources whose Condition holds, with SAM Globals applied (plus SAM's implicit API)."""
+        """Resources whose Condition holds, with SAM Globals applied."""
         globals_section: dict[str, Any] = self.raw.get("Globals") or {}
         by_type = {GLOBALS_SECTIONS[k]: v or {} for k, v in globals_section.items() if k in GLOBALS_SECTIONS}
         resources: dict[str, dict[str, Any]] = {}
@@ -282,15 +255,6 @@ class Template:
             if defaults:
                 resource["Properties"] = merge_globals(defaults, resource.get("Properties") or {})
             resources[logical_id] = resource
-        needs_implicit_api = any(
-            event.get("Type") == "Api" and "RestApiId" not in (event.get("Properties") or {})
-            for resource in resources.values()
-            if resource["Type"] == "AWS::Serverless::Function"
-            for event in ((resource.get("Properties") or {}).get("Events") or {}).values()
-        )
-        if needs_implicit_api and IMPLICIT_API not in resources:
-            properties = merge_globals(by_type.get("AWS::Serverless::Api", {}), {"StageName": IMPLICIT_API_STAGE})
-            resources[IMPLICIT_API] = {"Type": "AWS::Serverless::Api", "Properties": properties}
         return resources
 
     def resource_type(self, logical_id: str) -> str:
@@ -388,10 +352,6 @@ class Template:
             arn = f"arn:{PARTITION}:dynamodb:{region}:{account}:table/{name}"
             attrs = {"Arn": arn, "StreamArn": f"{arn}/stream/1970-01-01T00:00:00.000"}
             return PhysicalResource(logical_id, kind, name, name=name, arn=arn, attributes=attrs)
-        if kind == "AWS::Serverless::SimpleTable":
-            name = self._declared_name(logical_id, "TableName") or default_name
-            arn = f"arn:{PARTITION}:dynamodb:{region}:{account}:table/{name}"
-            return PhysicalResource(logical_id, kind, name, name=name, arn=arn, attributes={"Arn": arn})
         if kind == "AWS::S3::Bucket":
             name = self._declared_name(logical_id, "BucketName") or _bucket_name(default_name)
             arn = f"arn:{PARTITION}:s3:::{name}"
@@ -405,18 +365,10 @@ class Template:
             return PhysicalResource(logical_id, kind, name, name=name, arn=arn, attributes=attrs)
         if kind == "AWS::SQS::Queue":
             name = self._declared_name(logical_id, "QueueName") or default_name
-            fifo = str(self.resolve(self.raw_properties(logical_id).get("FifoQueue", False))).lower() == "true"
-            if fifo and not name.endswith(".fifo"):
-                name = f"{name[:75]}.fifo"
             arn = f"arn:{PARTITION}:sqs:{region}:{account}:{name}"
             url = f"{self.moto_endpoint}/{account}/{name}"
             attrs = {"Arn": arn, "QueueName": name, "QueueUrl": url}
             return PhysicalResource(logical_id, kind, url, name=name, arn=arn, url=url, attributes=attrs)
-        if kind == "AWS::SNS::Topic":
-            name = self._declared_name(logical_id, "TopicName") or default_name
-            arn = f"arn:{PARTITION}:sns:{region}:{account}:{name}"
-            attrs = {"TopicArn": arn, "TopicName": name}
-            return PhysicalResource(logical_id, kind, arn, name=name, arn=arn, attributes=attrs)
         if kind in FUNCTION_TYPES:
             name = self._declared_name(logical_id, "FunctionName") or default_name
             arn = f"arn:{PARTITION}:lambda:{region}:{account}:function:{name}"
@@ -430,11 +382,6 @@ class Template:
             name = self._declared_name(logical_id, "Name") or default_name
             attrs = {"RootResourceId": api_id_for(self.stack_name, f"{logical_id}/root")[:6]}
             return PhysicalResource(logical_id, kind, api_id, name=name, attributes=attrs)
-        if kind == "AWS::IAM::Role":
-            name = self._declared_name(logical_id, "RoleName") or default_name
-            arn = f"arn:{PARTITION}:iam::{account}:role/{name}"
-            attrs = {"Arn": arn, "RoleId": f"AROA{api_id_for(name, 'role').upper()}"}
-            return PhysicalResource(logical_id, kind, name, name=name, arn=arn, attributes=attrs)
         # Anything else: a plausible name so references resolve; the local stack does not create it.
         service = kind.split("::")[1].lower() if kind.count("::") >= 2 else "cloudformation"
         arn = f"arn:{PARTITION}:{service}:{region}:{account}:{default_name}"
@@ -481,6 +428,8 @@ class Template:
                 handler = self._INTRINSICS.get(key)
                 if handler is not None:
                     return handler(self, args)
+                if str(key).startswith("Fn::"):
+                    raise TemplateError(f"{key} is not supported by the local stack")
             out: dict[str, Any] = {}
             for key, item in value.items():
                 resolved = self.resolve(item)
@@ -520,36 +469,9 @@ class Template:
 
         return _SUB_VARIABLE.sub(substitute, text)
 
-    def _fn_join(self, args: Any) -> str:
-        delimiter, items = args
-        resolved = self.resolve(items)
-        return str(delimiter).join(_to_text(i) for i in resolved)
-
-    def _fn_select(self, args: Any) -> Any:
-        index, items = self.resolve(args[0]), self.resolve(args[1])
-        return items[int(index)]
-
-    def _fn_split(self, args: Any) -> list[str]:
-        delimiter, text = args
-        return str(self.resolve(text)).split(str(delimiter))
-
     def _fn_if(self, args: Any) -> Any:
         name, when_true, when_false = args
         return self.resolve(when_true if self.condition(str(name)) else when_false)
-
-    def _fn_find_in_map(self, args: Any) -> Any:
-        map_name, top, second = (self.resolve(a) for a in args[:3])
-        try:
-            return self.resolve(self.raw["Mappings"][map_name][top][second])
-        except KeyError as exc:
-            raise TemplateError(f"!FindInMap {map_name}/{top}/{second}: not found") from exc
-
-    def _fn_base64(self, args: Any) -> str:
-        return base64.b64encode(_to_text(self.resolve(args)).encode()).decode()
-
-    def _fn_get_azs(self, args: Any) -> list[str]:
-        region = str(self.resolve(args) or self.region)
-        return [f"{region}{zone}" for zone in "abc"]
 
     def _fn_condition_value(self, args: Any) -> bool:
         return self.condition(str(args))
@@ -566,36 +488,16 @@ class Template:
     def _fn_not(self, args: Any) -> bool:
         return self._evaluate_condition({"Fn::Not": args})
 
-    def _fn_to_json_string(self, args: Any) -> str:
-        return json.dumps(self.resolve(args), separators=(",", ":"))
-
-    def _fn_length(self, args: Any) -> int:
-        return len(self.resolve(args))
-
-    def _fn_unsupported(self, args: Any) -> Any:
-        raise TemplateError(f"intrinsic not supported by the local stack: {args!r}")
-
     _INTRINSICS: dict[str, Callable[[Template, Any], Any]] = {
         "Ref": _fn_ref,
         "Fn::GetAtt": _fn_get_att,
         "Fn::Sub": _fn_sub,
-        "Fn::Join": _fn_join,
-        "Fn::Select": _fn_select,
-        "Fn::Split": _fn_split,
         "Fn::If": _fn_if,
-        "Fn::FindInMap": _fn_find_in_map,
-        "Fn::Base64": _fn_base64,
-        "Fn::GetAZs": _fn_get_azs,
         "Condition": _fn_condition_value,
         "Fn::Equals": _fn_equals,
         "Fn::And": _fn_and,
         "Fn::Or": _fn_or,
         "Fn::Not": _fn_not,
-        "Fn::ToJsonString": _fn_to_json_string,
-        "Fn::Length": _fn_length,
-        "Fn::ImportValue": _fn_unsupported,
-        "Fn::Cidr": _fn_unsupported,
-        "Fn::Transform": _fn_unsupported,
     }
 
     # ------------------------------------------------------------------ outputs

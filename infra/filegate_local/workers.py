@@ -19,10 +19,11 @@ import time
 import uuid
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from filegate_local.lifeline import child_environment
 from filegate_local.model import FunctionSpec
 from filegate_local.runtime import (
     FRAME_HEADER,
@@ -104,7 +105,7 @@ class Worker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=dict(env),
+            env={**env, **child_environment()},
             cwd=str(spec.code_dir),
             start_new_session=True,  # Ctrl-C at the console reaches us, not the workers directly
         )
@@ -115,7 +116,6 @@ class Worker:
             target=self._pump_logs, args=(self.proc.stderr, sink), name=f"log-{spec.logical_id}", daemon=True
         )
         self._pump.start()
-        self.init_ms: float | None = None
 
     @staticmethod
     def _pump_logs(stream: IO[bytes], sink: LogSink) -> None:
@@ -156,10 +156,7 @@ class Worker:
         return message
 
     def wait_ready(self, timeout: float) -> dict[str, Any]:
-        message = self._read_message(time.monotonic() + timeout)
-        if message.get("type") == "ready":
-            self.init_ms = float(message.get("init_ms", 0))
-        return message
+        return self._read_message(time.monotonic() + timeout)
 
     def invoke(self, request_frame: bytes, timeout: float) -> dict[str, Any]:
         try:
@@ -199,11 +196,6 @@ class Worker:
 @dataclass
 class PoolStats:
     invocations: int = 0
-    cold_starts: int = 0
-    timeouts: int = 0
-    crashes: int = 0
-    errors: int = 0
-    by_status: dict[str, int] = field(default_factory=dict)
 
 
 class FunctionPool:
@@ -224,6 +216,7 @@ class FunctionPool:
         self.stats = PoolStats()
         self._idle: list[Worker] = []
         self._busy: set[Worker] = set()
+        self._closing: list[Worker] = []  # told to exit, not yet reaped
         self._spawning = 0
         self._lock = threading.Condition()
         self._closed = False
@@ -277,7 +270,6 @@ class FunctionPool:
             return Invocation("", "init_error", error={"errorMessage": f"init failed: {exc!r}", "errorType": kind})
         with self._lock:
             self._spawning -= 1
-            self.stats.cold_starts += 1
             if message.get("type") != "ready":
                 worker.kill()
                 self._lock.notify()
@@ -373,13 +365,6 @@ class FunctionPool:
     def _count(self, invocation: Invocation) -> Invocation:
         with self._lock:
             self.stats.invocations += 1
-            self.stats.by_status[invocation.status] = self.stats.by_status.get(invocation.status, 0) + 1
-            if invocation.status == "timeout":
-                self.stats.timeouts += 1
-            elif invocation.status in ("crash", "init_error"):
-                self.stats.crashes += 1
-            elif invocation.status == "error":
-                self.stats.errors += 1
         return invocation
 
     # ------------------------------------------------------------------ lifecycle
@@ -391,17 +376,24 @@ class FunctionPool:
             if isinstance(acquired, Worker):
                 self._release(acquired, keep=True)
 
-    def close(self) -> None:
+    def begin_close(self) -> None:
+        """Take no more invocations and tell every worker to exit (EOF of its protocol stream)."""
         with self._lock:
             self._closed = True
-            workers = [*self._idle, *self._busy]
+            self._closing.extend([*self._idle, *self._busy])
             self._idle.clear()
             self._busy.clear()
             self._lock.notify_all()
-        for worker in workers:  # all at once: each exits on EOF of its protocol stream
+        for worker in self._closing:
             worker.close_input()
-        for worker in workers:
-            worker.stop(grace=1.0)
+
+    def close(self, deadline: float | None = None) -> None:
+        """Stop every worker; one still busy at `deadline` (an invocation in progress) is killed."""
+        self.begin_close()
+        deadline = time.monotonic() + 1.0 if deadline is None else deadline
+        for worker in self._closing:
+            worker.stop(grace=max(0.0, deadline - time.monotonic()))
+        self._closing.clear()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
@@ -409,7 +401,6 @@ def function_environment(
     spec: FunctionSpec,
     *,
     moto_endpoint: str,
-    gateway_endpoint: str,
     region: str = REGION,
     base_env: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
@@ -438,10 +429,8 @@ def function_environment(
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SESSION_TOKEN": "testing",
-            # Where the SDKs send their calls: moto for everything, the local gateway for API Gateway.
+            # Where the SDKs send their calls: moto for everything.
             "AWS_ENDPOINT_URL": moto_endpoint,
-            "AWS_ENDPOINT_URL_API_GATEWAY": gateway_endpoint,
-            "AWS_ENDPOINT_URL_LAMBDA": gateway_endpoint,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "FILEGATE_LOCAL_FUNCTION_ARN": spec.arn,
             "PYTHONPATH": os.pathsep.join(python_path),

@@ -8,11 +8,14 @@ functions misbehave on request; a few check the real template.yaml through the s
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,7 +25,6 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from botocore.exceptions import ClientError
 
 from filegate_local import LocalStack, StackConfig
 
@@ -211,7 +213,7 @@ def sam_event(*args: str) -> dict[str, Any]:
     return json.loads(out)  # type: ignore[no-any-return]
 
 
-def test_proxy_event_has_the_shape_sam_generates(fx_http: httpx.Client) -> None:
+def test_proxy_event_has_the_shape_sam_generates(fx: LocalStack, fx_http: httpx.Client) -> None:
     sams = sam_event("apigateway", "aws-proxy")
     response = fx_http.post(
         "/echo/path/to/resource?foo=bar",
@@ -234,11 +236,7 @@ def test_proxy_event_has_the_shape_sam_generates(fx_http: httpx.Client) -> None:
     assert context["resourcePath"] == "/echo/{proxy+}"
     assert context["httpMethod"] == "POST"
     assert context["accountId"] == "123456789012"
-    assert (
-        context["apiId"]
-        == ours["requestContext"]["apiId"]
-        == json.loads((fx_http.get("/restapis")).text)["item"][0]["id"]
-    )
+    assert context["apiId"] == fx.state["api_id"]
     assert uuid.UUID(context["requestId"]).version == 4
     assert context["identity"]["userAgent"] == "Custom User Agent String"
     assert "authorizer" not in context  # a public route has no authorizer context
@@ -279,13 +277,12 @@ def test_a_method_the_resource_lacks_is_also_missing(fx_http: httpx.Client) -> N
     assert fx_http.request("HEAD", "/items").status_code == 404
 
 
-def test_real_template_unknown_route_and_management(stack: LocalStack, http: httpx.Client) -> None:
+def test_real_template_unknown_route_and_provisioning(stack: LocalStack, http: httpx.Client) -> None:
     response = http.get("/v1/definitely-not-a-route")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     assert response.json()["error"]["request_id"] == response.headers["X-Request-Id"]
-    apis = aws("apigateway", stack.url).get_rest_apis()["items"]
-    assert [(a["id"], a["name"]) for a in apis] == [(stack.state["api_id"], "filegate-local-api")]
+    assert stack.state["apis"]["Api"]["name"] == "filegate-local-api"
     outputs = stack.state["outputs"]
     assert outputs["KeysTableName"] == "filegate-local-KeysTable"
     assert outputs["ApiId"] == stack.state["api_id"]
@@ -441,26 +438,6 @@ def test_authorizer_failures_are_500(fx_http: httpx.Client) -> None:
         assert response.json()["error"]["code"] == "internal_error"
 
 
-def test_flush_stage_authorizers_cache(fx: LocalStack, fx_http: httpx.Client) -> None:
-    client = aws("apigateway", fx.url)
-    token = unique("allow-all")
-    fx_http.get("/items/1", headers=bearer(token))
-    before = fx.invocations("AuthorizerFunction")
-    fx_http.get("/items/1", headers=bearer(token))
-    assert fx.invocations("AuthorizerFunction") == before
-    client.flush_stage_authorizers_cache(restApiId=fx.state["api_id"], stageName=fx.state["stage"])
-    fx_http.get("/items/1", headers=bearer(token))
-    assert fx.invocations("AuthorizerFunction") == before + 1
-    with pytest.raises(ClientError) as wrong_api:
-        client.flush_stage_authorizers_cache(restApiId="nosuchapi0", stageName=fx.state["stage"])
-    assert wrong_api.value.response["Error"]["Code"] == "NotFoundException"
-    with pytest.raises(ClientError) as wrong_stage:
-        client.flush_stage_authorizers_cache(restApiId=fx.state["api_id"], stageName="nope")
-    assert wrong_stage.value.response["Error"]["Code"] == "NotFoundException"
-    apis = client.get_rest_apis()["items"]
-    assert [(a["id"], a["name"]) for a in apis] == [(fx.state["api_id"], "fixture-api")]
-
-
 # --------------------------------------------------------------------------------------------- functions
 
 
@@ -480,7 +457,6 @@ def test_function_context_environment_and_layers(fx: LocalStack, fx_http: httpx.
     assert env["FLAVOUR"] == "plain"
     assert env["DATA_BUCKET"] == "fixture-databucket"
     assert env["AWS_ENDPOINT_URL"] == fx.moto_url
-    assert env["AWS_ENDPOINT_URL_API_GATEWAY"] == fx.url
     assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "384"
     assert env["POWERTOOLS_TRACE_DISABLED"] == "true"
     assert env["AWS_ACCESS_KEY_ID"] == "testing"
@@ -534,17 +510,6 @@ def test_function_output_goes_to_its_log_file_not_the_protocol(fx: LocalStack, f
     )
 
 
-def test_lambda_invoke_api(fx: LocalStack) -> None:
-    client = aws("lambda", fx.url)
-    ok = client.invoke(FunctionName="fixture-FaultsFunction", Payload=json.dumps({}))
-    assert json.loads(ok["Payload"].read())["statusCode"] == 200
-    failed = client.invoke(FunctionName="FaultsFunction", Payload=json.dumps({"pathParameters": {"kind": "raise"}}))
-    assert failed["FunctionError"] == "Unhandled"
-    assert json.loads(failed["Payload"].read())["errorType"] == "ValueError"
-    with pytest.raises(ClientError):
-        client.invoke(FunctionName="nope", Payload=b"{}")
-
-
 # --------------------------------------------------------------------------------------------- robustness
 
 
@@ -596,6 +561,25 @@ def test_truncated_body_does_not_hang(fx: LocalStack, fx_http: httpx.Client) -> 
     assert status_of(raw) == 400
     assert time.monotonic() - started < 5
     assert fx_http.get("/echo").status_code == 200  # and the gateway still serves
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"POST /v1/keys/free HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{}",
+        b"POST /v1/keys/free HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n{}",
+    ],
+    ids=["content-length", "chunked"],
+)
+def test_a_body_that_stops_short_is_a_prompt_400(stack: LocalStack, payload: bytes) -> None:
+    """The client keeps the connection open, waiting for an answer to a body it never finishes."""
+    started = time.monotonic()
+    raw = raw_http(stack.gateway.port if stack.gateway else 0, payload, timeout=10)
+    assert time.monotonic() - started < 5
+    assert status_of(raw) == 400
+    body = json.loads(raw.partition(b"\r\n\r\n")[2])
+    assert body["error"]["code"] == "invalid_request"  # API.md's error body, from DEFAULT_4XX
+    assert body["error"]["request_id"]
 
 
 def test_chunked_bodies_are_read(fx: LocalStack) -> None:
@@ -731,3 +715,132 @@ def test_cli_serves_then_stops_everything_on_sigterm(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+# --------------------------------------------------------------------------------------------- lifecycle
+
+
+def _cli(state_dir: Path, port: int, moto_port: int) -> subprocess.Popen[bytes]:
+    command = [
+        str(ROOT / ".venv" / "bin" / "python"), "-m", "filegate_local",
+        "--template", str(FIXTURES / "template.yaml"), "--port", str(port), "--moto-port", str(moto_port),
+        "--state-dir", str(state_dir), "--stack-name", "lifecycle", "--no-echo-logs",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "infra")}
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+
+
+def _wait_up(process: subprocess.Popen[bytes], state_dir: Path) -> dict[str, Any]:
+    state_file = state_dir / "stack.json"
+
+    def up() -> bool:
+        if process.poll() is not None:
+            stderr = process.stderr.read().decode() if process.stderr else ""
+            raise AssertionError(f"filegate-local exited with {process.returncode}: {stderr}")
+        return state_file.exists()
+
+    wait_for(up, timeout=60)
+    return json.loads(state_file.read_text())  # type: ignore[no-any-return]
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _leave_time_wait(port: int) -> None:
+    """Leave a TIME_WAIT connection on a server port, as a stopped stack does for a minute."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen()
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = listener.accept()
+        accepted.close()  # the server side closes first: its end (our port) goes to TIME_WAIT
+        client.close()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _all_gone_within(pids: list[int], ports: list[int], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if all(_gone(pid) for pid in pids) and not any(_listening(port) for port in ports):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _get_ignoring_errors(url: str) -> None:
+    with contextlib.suppress(httpx.HTTPError):
+        httpx.get(url, timeout=HTTP_TIMEOUT)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_restart_on_the_same_ports_and_a_second_instance_is_refused(tmp_path: Path) -> None:
+    port, moto_port = _free_ports(2)
+    for taken in (port, moto_port):
+        _leave_time_wait(taken)
+    first = _cli(tmp_path / "state", port, moto_port)
+    try:
+        _wait_up(first, tmp_path / "state")  # TIME_WAIT is not "in use"
+        assert httpx.get(f"http://127.0.0.1:{port}/echo", timeout=HTTP_TIMEOUT).status_code == 200
+
+        second = _cli(tmp_path / "state", port, moto_port)
+        try:
+            assert second.wait(timeout=30) != 0
+            stderr = (second.stderr.read() if second.stderr else b"").decode()
+            assert len(stderr.strip().splitlines()) == 1, stderr
+            assert f"already running (pid {first.pid})" in stderr
+        finally:
+            _stop(second)
+        assert first.poll() is None  # the refused second one did not disturb the first
+
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=20) == 0
+        again = _cli(tmp_path / "state", port, moto_port)  # right away, on the same ports
+        try:
+            _wait_up(again, tmp_path / "state")
+            assert httpx.get(f"http://127.0.0.1:{port}/echo", timeout=HTTP_TIMEOUT).status_code == 200
+            children = _children(again.pid)
+            again.send_signal(signal.SIGINT)  # Ctrl-C
+            assert again.wait(timeout=20) == 0
+            assert _all_gone_within(children, [port, moto_port], 5)
+        finally:
+            _stop(again)
+    finally:
+        _stop(first)
+
+
+def test_a_killed_stack_leaves_no_process_and_no_port(tmp_path: Path) -> None:
+    port, moto_port = _free_ports(2)
+    process = _cli(tmp_path / "state", port, moto_port)
+    try:
+        _wait_up(process, tmp_path / "state")
+        assert httpx.get(f"http://127.0.0.1:{port}/echo", timeout=HTTP_TIMEOUT).status_code == 200
+        # A worker in the middle of a 10 s invocation when its parent dies.
+        threading.Thread(
+            target=_get_ignoring_errors, args=(f"http://127.0.0.1:{port}/faults/slow",), daemon=True
+        ).start()
+        wait_for(lambda: len(_children(process.pid)) >= 3)  # moto, the echo and the faults workers
+        time.sleep(0.3)
+        children = _children(process.pid)
+        process.kill()  # SIGKILL: no chance to clean up
+        process.wait()
+        assert _all_gone_within(children, [port, moto_port], 5)
+    finally:
+        _stop(process)

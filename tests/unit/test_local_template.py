@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from filegate_local.model import build_model
-from filegate_local.template import NO_VALUE, Template, TemplateError, merge_globals
+from filegate_local.template import NO_VALUE, Template, TemplateError, load_template_file, merge_globals
 
 TEMPLATE = textwrap.dedent(
     """
@@ -28,13 +28,6 @@ TEMPLATE = textwrap.dedent(
         Type: String
         Default: lite
         AllowedValues: [lite, full]
-      Zones:
-        Type: CommaDelimitedList
-        Default: "a, b,c"
-    Mappings:
-      Sizes:
-        lite: {Memory: 128}
-        full: {Memory: 1024}
     Conditions:
       IsFull: !Equals [!Ref Mode, full]
       NotFull: !Not [!Condition IsFull]
@@ -49,6 +42,9 @@ TEMPLATE = textwrap.dedent(
             TABLE: !Ref Table
             SHARED: global
     Resources:
+      Api:
+        Type: AWS::Serverless::Api
+        Properties: {StageName: !Ref Stage}
       Shared:
         Type: AWS::Serverless::LayerVersion
         Properties: {LayerName: shared, ContentUri: layers/shared}
@@ -72,7 +68,7 @@ TEMPLATE = textwrap.dedent(
             maxReceiveCount: 3
       DeadLetters:
         Type: AWS::SQS::Queue
-        Properties: {FifoQueue: true}
+        Properties: {MessageRetentionPeriod: 1209600}
       Bucket:
         Type: AWS::S3::Bucket
       FullOnly:
@@ -84,7 +80,7 @@ TEMPLATE = textwrap.dedent(
           CodeUri: functions/fn
           Handler: app.handler
           Layers: [!Ref Extra]
-          MemorySize: !FindInMap [Sizes, !Ref Mode, Memory]
+          MemorySize: !If [IsFull, 1024, 128]
           Environment:
             Variables:
               SHARED: local
@@ -92,19 +88,16 @@ TEMPLATE = textwrap.dedent(
               QUEUE_NAME: !GetAtt Queue.QueueName
               DLQ_ARN: !GetAtt [DeadLetters, Arn]
               SUB_ATTR: !Sub "${Table.Arn}/index/*"
-              SUB_VARS: !Sub ["${A}-${B}-${!Literal}", {A: !Ref Stage, B: !Select [1, !Ref Zones]}]
-              JOINED: !Join ["|", [!Ref "AWS::Region", !Ref "AWS::AccountId", !Ref "AWS::Partition"]]
-              SPLIT: !Select [2, !Split [",", "x,y,z"]]
+              SUB_VARS: !Sub ["${A}-${B}-${!Literal}", {A: !Ref Stage, B: !Ref "AWS::Partition"}]
               IF_VALUE: !If [IsFull, big, small]
               DROPPED: !If [IsFull, here, !Ref "AWS::NoValue"]
               BOTH: !If [Both, "yes", "no"]
               URL_SUFFIX: !Ref AWS::URLSuffix
               FN_ARN: !GetAtt Fn2.Arn
-              BASE64: !Base64 "hi"
           Events:
             Get:
               Type: Api
-              Properties: {Path: "/things/{id}", Method: get}
+              Properties: {RestApiId: !Ref Api, Path: "/things/{id}", Method: get}
             Work:
               Type: SQS
               Properties: {Queue: !GetAtt Queue.Arn, BatchSize: 7, FunctionResponseTypes: [ReportBatchItemFailures]}
@@ -117,7 +110,7 @@ TEMPLATE = textwrap.dedent(
       NamedTableName:
         Value: !Ref NamedTable
       ApiUrl:
-        Value: !Sub "https://${ServerlessRestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/Prod"
+        Value: !Sub "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}"
       FullOnly:
         Condition: IsFull
         Value: !Ref FullOnly
@@ -147,14 +140,11 @@ def test_refs_getatts_and_subs_resolve(template_path: Path) -> None:
     assert values["TABLE"] == "st-Table"
     assert values["QUEUE_URL"] == "http://127.0.0.1:4566/123456789012/st-Queue"
     assert values["QUEUE_NAME"] == "st-Queue"
-    assert values["DLQ_ARN"] == "arn:aws:sqs:us-east-1:123456789012:st-DeadLetters.fifo"
+    assert values["DLQ_ARN"] == "arn:aws:sqs:us-east-1:123456789012:st-DeadLetters"
     assert values["SUB_ATTR"] == "arn:aws:dynamodb:us-east-1:123456789012:table/st-Table/index/*"
-    assert values["SUB_VARS"] == "prod-b-${Literal}"
-    assert values["JOINED"] == "us-east-1|123456789012|aws"
-    assert values["SPLIT"] == "z"
+    assert values["SUB_VARS"] == "prod-aws-${Literal}"
     assert values["URL_SUFFIX"] == "amazonaws.com"
     assert values["FN_ARN"] == "arn:aws:lambda:us-east-1:123456789012:function:explicit-name"
-    assert values["BASE64"] == "aGk="
 
 
 def test_conditions_if_and_no_value(template_path: Path) -> None:
@@ -198,12 +188,12 @@ def test_physical_names_and_outputs(template_path: Path) -> None:
     outputs = template.outputs()
     assert outputs["TableName"] == "st-Table"
     assert outputs["NamedTableName"] == "st-named-prod"
-    api_id = template.physical("ServerlessRestApi").ref
+    api_id = template.physical("Api").ref
     assert len(api_id) == 10 and api_id.isalnum()
-    assert outputs["ApiUrl"] == f"https://{api_id}.execute-api.us-east-1.amazonaws.com/Prod"
+    assert outputs["ApiUrl"] == f"https://{api_id}.execute-api.us-east-1.amazonaws.com/prod"
     assert template.physical("Bucket").name == "st-bucket"  # S3 names are lower case
     assert template.physical("Shared").ref == "arn:aws:lambda:us-east-1:123456789012:layer:shared:1"
-    assert load(template_path).physical("ServerlessRestApi").ref == api_id  # stable across runs
+    assert load(template_path).physical("Api").ref == api_id  # stable across runs
 
 
 def test_creation_order_puts_dead_letter_queues_first(template_path: Path) -> None:
@@ -211,10 +201,10 @@ def test_creation_order_puts_dead_letter_queues_first(template_path: Path) -> No
     assert order.index("DeadLetters") < order.index("Queue")
 
 
-def test_implicit_api_and_sqs_mapping(template_path: Path) -> None:
+def test_api_routes_and_sqs_mapping(template_path: Path) -> None:
     model = build_model(load(template_path))
-    api = model.apis["ServerlessRestApi"]
-    assert api.stage == "Prod"
+    api = model.apis["Api"]
+    assert api.stage == "prod"
     assert [(r.method, r.path, r.authorizer) for r in api.routes] == [("GET", "/things/{id}", None)]
     (mapping,) = model.sqs_mappings
     assert mapping.queue == "Queue" and mapping.batch_size == 7 and mapping.report_batch_item_failures
@@ -232,7 +222,6 @@ def test_parameters_are_validated(template_path: Path) -> None:
     with pytest.raises(TemplateError, match="unknown parameter"):
         load(template_path, Nope="1")
     assert load(template_path, Ttl="0").parameters["Ttl"] == "0"
-    assert load(template_path).parameters["Zones"] == ["a", "b", "c"]
 
 
 def test_unknown_references_fail_loudly(template_path: Path) -> None:
@@ -241,8 +230,9 @@ def test_unknown_references_fail_loudly(template_path: Path) -> None:
         template.resolve({"Ref": "Missing"})
     with pytest.raises(TemplateError):
         template.resolve({"Fn::GetAtt": ["Table", "Nope"]})
-    with pytest.raises(TemplateError):
-        template.resolve({"Fn::ImportValue": "x"})
+    for unsupported in ({"Fn::ImportValue": "x"}, {"Fn::Join": ["", ["a"]]}, {"Fn::FindInMap": ["M", "a", "b"]}):
+        with pytest.raises(TemplateError, match="not supported by the local stack"):
+            template.resolve(unsupported)
     assert template.resolve({"Ref": "AWS::NoValue"}) is NO_VALUE
     assert template.resolve([1, {"Ref": "AWS::NoValue"}, 2]) == [1, 2]
 
@@ -251,7 +241,6 @@ def test_long_form_intrinsics(template_path: Path) -> None:
     template = load(template_path)
     assert template.resolve({"Fn::Sub": "${AWS::StackName}-${Stage}"}) == "st-prod"
     assert template.resolve({"Fn::GetAtt": "Queue.Arn"}) == "arn:aws:sqs:us-east-1:123456789012:st-Queue"
-    assert template.resolve({"Fn::Join": ["", ["a", {"Ref": "Stage"}]]}) == "aprod"
     assert template.resolve({"Fn::If": ["IsFull", 1, 2]}) == 2
 
 
@@ -264,3 +253,42 @@ def test_the_project_template_resolves() -> None:
     api = next(iter(model.apis.values()))
     assert api.authorizers and api.default_authorizer in api.authorizers
     assert any(r.authorizer is None for r in api.routes)  # public routes
+
+
+def test_loader_long_forms_plain_types_and_duplicate_keys(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            Resources:
+              R:
+                Type: AWS::SQS::Queue
+                Properties:
+                  A: !GetAtt [X, Arn]
+                  B: !GetAtt X.Y.Z
+                  C: !Not [!Condition D]
+                  E: !Transform {Name: x, Parameters: {a: !Ref b}}
+            """
+        )
+    )
+    properties = load_template_file(path)["Resources"]["R"]["Properties"]
+    assert properties == {
+        "A": {"Fn::GetAtt": ["X", "Arn"]},
+        "B": {"Fn::GetAtt": ["X", "Y.Z"]},
+        "C": {"Fn::Not": [{"Condition": "D"}]},
+        "E": {"Fn::Transform": {"Name": "x", "Parameters": {"a": {"Ref": "b"}}}},
+    }
+    assert type(properties["A"]["Fn::GetAtt"][0]) is str  # not the loader's marked str
+    path.write_text("Resources:\n  R: {Type: AWS::SQS::Queue}\n  R: {Type: AWS::SNS::Topic}\n")
+    with pytest.raises(TemplateError, match="Duplicate"):
+        load_template_file(path)
+
+
+def test_only_request_authorizers_are_emulated(template_path: Path) -> None:
+    text = template_path.read_text().replace(
+        "Properties: {StageName: !Ref Stage}",
+        "Properties: {StageName: !Ref Stage, Auth: {Authorizers: {Tok: {FunctionArn: !GetAtt Fn2.Arn}}}}",
+    )
+    template_path.write_text(text)
+    with pytest.raises(TemplateError, match="only REQUEST authorizers"):
+        build_model(load(template_path))
