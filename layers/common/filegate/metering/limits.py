@@ -98,17 +98,14 @@ def hit_rate_limit(account_id: str, tier: Tier, now: datetime) -> RateCheck:
 def rate_under_new_tier(check: RateCheck, account_id: str, old: Tier, new: Tier, now: datetime) -> RateCheck:
     """A request counted under the tier a cached context named, judged by the account's tier now.
 
-    Refused: nothing was counted, so count it under the new tier. Admitted on a one-item tier moving to
-    another: the same item, judged against the new limit. Otherwise (shards differ) the first count stands
-    for this one request; the next ones are counted under the new tier.
+    Both one-item tiers, admitted: the same item, judged against the new limit. Otherwise it is counted
+    under the new tier (again, if it was admitted: one request over-counted once, never one let through).
     """
-    if not check.admitted:
-        return hit_rate_limit(account_id, new, now)
-    if old.rate_shards == new.rate_shards == 1 and check.count is not None:
+    if check.admitted and old.rate_shards == new.rate_shards == 1 and check.count is not None:
         limit, (_, reset) = new.requests_per_minute, _window(now, RATE_WINDOW_SECONDS)
         state = RateLimitState(limit, max(limit - check.count, 0), reset)
         return RateCheck(state, check.count <= limit, check.stamps, check.count)
-    return check
+    return hit_rate_limit(account_id, new, now)
 
 
 def _newest(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
