@@ -243,9 +243,7 @@ def test_revocation_and_rotation_apply_on_the_next_request_through_every_functio
 
 
 @pytest.mark.parametrize("function", ["keys", "files", "webhooks"])
-def test_narrowing_and_widening_scopes_apply_on_the_next_request_through_every_function(
-    stack, api, account, function
-):
+def test_narrowing_and_widening_scopes_apply_on_the_next_request_through_every_function(stack, api, account, function):
     method, path, scope = THROUGH[function]
     others = [s for s in ("keys:manage", "files:read", "webhooks:manage") if s != scope]
     master, key, client = _cached_key(stack, api, account, scopes=[*others, scope])
@@ -258,9 +256,7 @@ def test_narrowing_and_widening_scopes_apply_on_the_next_request_through_every_f
 
 
 @pytest.mark.parametrize("function", sorted(THROUGH))
-def test_allowlist_and_account_status_apply_on_the_next_request_through_every_function(
-    stack, api, account, function
-):
+def test_allowlist_and_account_status_apply_on_the_next_request_through_every_function(stack, api, account, function):
     method, path, _ = THROUGH[function]
     master, key, client = _cached_key(stack, api, account, scopes=["keys:manage", "files:read", "webhooks:manage"])
     assert master.patch(f"/v1/keys/{key['key_id']}", json={"allowed_ips": ["203.0.113.7"]}).status_code == 200
