@@ -29,7 +29,7 @@ for path in (ROOT, ROOT / "infra"):
         sys.path.insert(0, str(path))
 
 from filegate_local import LocalStack  # noqa: E402
-from tests.bench.dynamodb_counter import DynamoDBCounter  # noqa: E402
+from tests.bench._dynamodb_counter import DynamoDBCounter  # noqa: E402
 from tests.integration.conftest import start_local_stack  # noqa: E402
 from tests.integration.helpers import Client, new_account  # noqa: E402
 
