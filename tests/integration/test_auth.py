@@ -6,6 +6,7 @@ import base64
 import time
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 
 from filegate.keys import keyformat
@@ -299,3 +300,29 @@ def test_other_accounts_changes_cost_a_cached_account_no_authorizer_call(stack, 
         assert watched.get(WHO).status_code == 200
     assert stack.invocations("AuthorizerFunction") == before  # no flush, no re-authorization
     assert "cache/authorizers" not in (stack.log_dir / "gateway.log").read_text()  # nothing tried to flush
+
+
+def test_many_key_changes_collapse_the_stamps_and_still_apply_at_once(stack, api, account):
+    from filegate.db.counters import KEY_STAMP_PREFIX, KEYS_STAMP, MAX_KEY_STAMPS
+
+    master, subject, client = _cached_key(stack, api, account, scopes=["files:read"])
+    _, bystander, bystander_client = _cached_key(stack, api, account, scopes=["files:read"])
+    for i in range(MAX_KEY_STAMPS + 2):
+        other = master.post("/v1/keys", json={"name": f"other {i}", "scopes": ["files:read"]}).json()
+        assert master.patch(f"/v1/keys/{other['key_id']}", json={"scopes": ["files:write"]}).status_code == 200
+    # The current minute's rate item: a bounded number of key stamps, the rest folded into one.
+    window = int(time.time()) // 60
+    item = boto3.client("dynamodb").get_item(
+        TableName=stack.state["outputs"]["CountersTableName"],
+        Key={"counter_id": {"S": f"rate#{account['account_id']}#{window}"}},
+        ConsistentRead=True,
+    )["Item"]
+    assert sum(name.startswith(KEY_STAMP_PREFIX) for name in item) <= MAX_KEY_STAMPS
+    assert KEYS_STAMP in item
+    # A collapsed stamp sends every cached key of the account back to the database once: the unchanged
+    # key still works, and a change still applies on the next request.
+    assert bystander_client.get(WHO).status_code == 200
+    assert master.delete(f"/v1/keys/{subject['key_id']}").status_code == 204
+    _assert_the_functions_401(client.get(WHO))
+    assert bystander_client.get(WHO).status_code == 200
+    assert bystander["key_id"] != subject["key_id"]
