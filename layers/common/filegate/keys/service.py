@@ -22,6 +22,7 @@ from filegate.keys import ipallow, keyformat, stamps
 from filegate.keys.context import AuthContext
 from filegate.listing import page_json
 from filegate.metering import limits
+from filegate.observability import logger
 from filegate.routes import SCOPES, normalise_scopes
 from filegate.tiers import (
     ACCOUNT_STATUSES,
@@ -249,6 +250,7 @@ def _publish_key_change(change: stamps.Change, key_id: str, *, now: datetime, ho
         stamps.publish_key_change(change, key_id, now=now, horizon=horizon)
     except stamps.StampingFailed as exc:
         # Written but not yet effective everywhere: say so (500), the client retries, re-stamping is safe.
+        logger.exception("change not stamped everywhere", extra={"key_id": key_id, "version": change.version})
         raise errors.InternalError("The change was saved but could not be applied everywhere; retry.") from exc
 
 
@@ -345,4 +347,5 @@ def _change_account(
     try:
         stamps.publish_account_change(change, now=now, horizon=horizon)
     except stamps.StampingFailed as exc:
+        logger.exception("change not stamped everywhere", extra={"account_id": account_id, "version": change.version})
         raise errors.InternalError("The change was saved but could not be applied everywhere; retry.") from exc
