@@ -92,7 +92,9 @@ def _run(counter: DynamoDBCounter, table: str, region: str, args: argparse.Names
     writes = _writes_per_item(counter, f"rate#{account}#")
     share = statistics.mean(writes.values()) / args.requests
     print(f"1. enterprise rate limit ({enterprise.requests_per_minute:,}/min over {enterprise.rate_shards} items)")
+    counted = sum(limits_read(account, enterprise.rate_shards, now))
     print(f"   admitted {admitted}/{args.requests} in {seconds:.1f} s; items written {len(writes)}")
+    print(f"   counted on the items {counted}" + _lost_updates(admitted, counted))
     print(
         f"   writes per item: min {min(writes.values())} mean {statistics.mean(writes.values()):.0f}"
         f" max {max(writes.values())} (even share {args.requests / enterprise.rate_shards:.0f})"
@@ -115,6 +117,7 @@ def _run(counter: DynamoDBCounter, table: str, region: str, args: argparse.Names
     over_cap = sum(max(c - cap, 0) for c, cap in zip(counts, caps, strict=True))
     print(f"2. rate limit {limit} over {tight.rate_shards} items, {args.requests} requests")
     print(f"   admitted {admitted}; over-admissions {max(admitted - limit, 0)}; shards over their cap {over_cap}")
+    print(f"   counted on the items {sum(counts)}" + _lost_updates(admitted, sum(counts)))
     print(f"   refused while some shard still had room: {max(limit - admitted, 0)} (at most 3 shards tried)")
     print(
         f"   UpdateItem calls {sum(writes.values())} for {args.requests} requests"
@@ -137,6 +140,14 @@ def _run(counter: DynamoDBCounter, table: str, region: str, args: argparse.Names
     used = limits.conversions_this_month(account, now)
     print(f"3. monthly quota {quota} (hard stop) over {hard.quota_shards} items, {args.requests} reservations")
     print(f"   admitted {admitted}; counted {used}; over-admissions {max(admitted - quota, 0)}")
+
+
+def _lost_updates(admitted: int, counted: int) -> str:
+    """moto applies an UpdateItem as read, modify, write without a lock, so under many threads it can lose
+    an increment that DynamoDB (atomic per item) never loses; such a loss shows as admitted > counted."""
+    if admitted <= counted:
+        return ""
+    return f" (moto lost {admitted - counted} concurrent increment(s); DynamoDB's UpdateItem is atomic)"
 
 
 def limits_read(account: str, shards: int, now: datetime) -> list[int]:
