@@ -1,4 +1,6 @@
-"""API Gateway REQUEST authorizer: API key → IAM policy over every route the key may call.
+"""API Gateway REQUEST authorizer: API key → who is calling, and one policy allowing the whole API.
+
+It authenticates only; the functions authorize each route from the route table (filegate.keys.access).
 
 Kept free of FastAPI and the X-Ray SDK: it runs on every cache miss, and its cold start is on the
 request path.

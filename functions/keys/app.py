@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request, Response
@@ -11,18 +11,19 @@ from pydantic import Field
 from filegate.clock import parse_iso, utcnow
 from filegate.db import bind_tables
 from filegate.keys import service as key_service
-from filegate.keys.cacheflush import flush_authorizer_cache
 from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler
 from filegate.observability import instrument
 from filegate.settings import KeysSettings
 from filegate.tiers import MAX_ROTATION_GRACE_SECONDS
-from filegate.web import RequestBody, api_stage, authorized, create_app, parse_body, source_ip
+from filegate.web import RequestBody, authorized, create_app, parse_body, source_ip
 
 settings = KeysSettings.from_env()
 bind_tables(settings)
 app = create_app("FileGate keys")
 Authorized = Annotated[AuthContext, Depends(authorized)]
+# How long a cached authorizer answer may outlive a change: what each change is stamped for.
+CACHE_HORIZON = timedelta(seconds=settings.authorizer_cache_ttl_seconds)
 
 
 class FreeKeyRequest(RequestBody):
@@ -45,16 +46,6 @@ class UpdateKeyRequest(RequestBody):
 
 class RotateRequest(RequestBody):
     grace_seconds: int = Field(default=0, ge=0, le=MAX_ROTATION_GRACE_SECONDS)
-
-
-def _flusher(request: Request) -> key_service.Flush:
-    api_id, stage = api_stage(request)
-    return lambda: flush_authorizer_cache(
-        api_id,
-        stage,
-        attempts=settings.cache_flush_attempts,
-        base_delay=settings.cache_flush_base_delay_seconds,
-    )
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -100,13 +91,19 @@ async def create_key(request: Request, who: Authorized) -> dict[str, Any]:
 async def update_key(key_id: str, request: Request, who: Authorized) -> dict[str, Any]:
     body = await parse_body(request, UpdateKeyRequest)
     return key_service.update_key(
-        who, key_id, name=body.name, scopes=body.scopes, allowed_ips=body.allowed_ips, flush=_flusher(request)
+        who,
+        key_id,
+        name=body.name,
+        scopes=body.scopes,
+        allowed_ips=body.allowed_ips,
+        now=utcnow(),
+        horizon=CACHE_HORIZON,
     )
 
 
 @app.delete("/v1/keys/{key_id}", status_code=204)
-def revoke_key(key_id: str, request: Request, who: Authorized) -> Response:
-    key_service.revoke_key(who, key_id, now=utcnow(), flush=_flusher(request))
+def revoke_key(key_id: str, who: Authorized) -> Response:
+    key_service.revoke_key(who, key_id, now=utcnow(), horizon=CACHE_HORIZON)
     return Response(status_code=204)
 
 
@@ -114,7 +111,7 @@ def revoke_key(key_id: str, request: Request, who: Authorized) -> Response:
 async def rotate_own_key(request: Request, who: Authorized) -> dict[str, Any]:
     body = await parse_body(request, RotateRequest)
     issued = key_service.rotate_key(
-        who, who.key_id, grace_seconds=body.grace_seconds, now=utcnow(), flush=_flusher(request)
+        who, who.key_id, grace_seconds=body.grace_seconds, now=utcnow(), horizon=CACHE_HORIZON
     )
     return issued.as_json()
 
@@ -122,9 +119,7 @@ async def rotate_own_key(request: Request, who: Authorized) -> dict[str, Any]:
 @app.post("/v1/keys/{key_id}/rotate", status_code=201)
 async def rotate_key(key_id: str, request: Request, who: Authorized) -> dict[str, Any]:
     body = await parse_body(request, RotateRequest)
-    issued = key_service.rotate_key(
-        who, key_id, grace_seconds=body.grace_seconds, now=utcnow(), flush=_flusher(request)
-    )
+    issued = key_service.rotate_key(who, key_id, grace_seconds=body.grace_seconds, now=utcnow(), horizon=CACHE_HORIZON)
     return issued.as_json()
 
 

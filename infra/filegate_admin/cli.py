@@ -3,7 +3,8 @@
 Global options (``--local``, ``--env``, …) go before or after the subcommand, like the AWS CLI's.
 Against AWS it finds the stack from samconfig.toml (``--env``) and reads the table names and API id from
 the stack's outputs; with ``--local`` it reads them from the running local stack's state file. Tier and
-status changes flush the API's authorizer cache, exactly as key changes do.
+status changes apply on the next request, exactly as key changes do: they are versioned and stamped on the
+account's counters for as long as the API's authorizer cache TTL (a stack parameter).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import sys
 import tomllib
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ class Target:
     outputs: dict[str, str]
     region: str
     environ: dict[str, str]  # endpoint overrides for the local stack; empty for AWS
+    parameters: dict[str, str]  # the stack's parameters (AuthorizerCacheTtl: how long a change is stamped for)
 
     def output(self, name: str) -> str:
         try:
@@ -57,7 +60,8 @@ def aws_target(stack_name: str | None, region: str | None, env: str, samconfig: 
 
     stacks = boto3.client("cloudformation", region_name=region).describe_stacks(StackName=stack_name)["Stacks"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    return Target(outputs=outputs, region=region, environ={})
+    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stacks[0].get("Parameters", [])}
+    return Target(outputs=outputs, region=region, environ={}, parameters=parameters)
 
 
 def local_target(state_dir: Path) -> Target:
@@ -71,7 +75,10 @@ def local_target(state_dir: Path) -> Target:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }
-    return Target(outputs=state["outputs"], region=state.get("region", "us-east-1"), environ=environ)
+    parameters = {k: str(v) for k, v in state.get("parameters", {}).items()}
+    return Target(
+        outputs=state["outputs"], region=state.get("region", "us-east-1"), environ=environ, parameters=parameters
+    )
 
 
 def _bind(target: Target) -> None:
@@ -91,11 +98,9 @@ def _bind(target: Target) -> None:
     )
 
 
-def _flusher(target: Target) -> Any:
-    from filegate.keys.cacheflush import flush_authorizer_cache
-
-    api_id, stage = target.output("ApiId"), target.output("StageName")
-    return lambda: flush_authorizer_cache(api_id, stage, attempts=6, base_delay=0.2)
+def _cache_horizon(target: Target) -> timedelta:
+    """How long the API may serve a cached authorizer answer: what a change is stamped for."""
+    return timedelta(seconds=int(target.parameters.get("AuthorizerCacheTtl") or 3600))
 
 
 def _operate(args: argparse.Namespace, target: Target) -> dict[str, Any]:
@@ -108,16 +113,16 @@ def _operate(args: argparse.Namespace, target: Target) -> dict[str, Any]:
         return {"account_id": account_id, "tier": args.tier, **issued.as_json()}
     if args.command == "show-account":
         return key_service.account_overview(args.account_id, now)
-    # Every other command changes what keys may do: it takes effect through the authorizer's cache.
-    flush = _flusher(target)
+    # Every other command changes what keys may do: it is stamped for as long as answers may be cached.
+    horizon = _cache_horizon(target)
     if args.command == "set-tier":
-        key_service.set_account_tier(args.account_id, args.tier, now=now, flush=flush)
+        key_service.set_account_tier(args.account_id, args.tier, now=now, horizon=horizon)
         return {"account_id": args.account_id, "tier": args.tier}
     if args.command == "set-status":
-        key_service.set_account_status(args.account_id, args.status, now=now, flush=flush)
+        key_service.set_account_status(args.account_id, args.status, now=now, horizon=horizon)
         return {"account_id": args.account_id, "status": args.status}
     if args.command == "revoke-keys":
-        revoked = key_service.revoke_all_keys(args.account_id, now=now, flush=flush)
+        revoked = key_service.revoke_all_keys(args.account_id, now=now, horizon=horizon)
         return {"account_id": args.account_id, "revoked_key_ids": revoked}
     raise SystemExit(f"filegate-admin: unknown command {args.command!r}")
 

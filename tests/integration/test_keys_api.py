@@ -7,7 +7,7 @@ import re
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -224,3 +224,25 @@ def test_no_raw_key_in_storage_or_logs(stack, master):
     assert "key_id" in logs  # the functions did log this traffic
     for key in raw_keys:
         assert key not in logs and key[12:] not in logs
+
+
+def test_a_change_that_cannot_be_stamped_fails_loudly(stack):
+    """Stamping retries, then raises: a change call never returns success while a cached answer could
+    still outlive it."""
+    from filegate.db import bind
+    from filegate.db.accounts import AccountRecord
+    from filegate.db.counters import CounterRecord
+    from filegate.keys import stamps
+
+    account = new_account(stack)
+    region = stack.state["region"]
+    bind(AccountRecord, stack.state["outputs"]["AccountsTableName"], region)
+    change = stamps.begin(account["account_id"], datetime.now(UTC))
+    assert change is not None and change.version >= 1
+    previous = CounterRecord.Meta.table_name
+    bind(CounterRecord, "no-such-counters-table", region)
+    try:
+        with pytest.raises(stamps.StampingFailed, match="not stamped"):
+            stamps.publish_account_change(change, now=datetime.now(UTC), horizon=timedelta(seconds=60))
+    finally:
+        bind(CounterRecord, previous, region)

@@ -146,7 +146,7 @@ def test_authorizer_is_a_cached_request_authorizer(template: dict[str, Any]) -> 
     assert identity["ReauthorizeEvery"] == {"Ref": "AuthorizerCacheTtl"}
     ttl = template["Parameters"]["AuthorizerCacheTtl"]
     assert ttl["Type"] == "Number"
-    assert int(ttl["Default"]) == 300
+    assert int(ttl["Default"]) == 3600
     assert authorizer_function_id(template) in functions(template)
 
 
@@ -218,10 +218,27 @@ def test_unauthorized_is_401_with_www_authenticate(template: dict[str, Any]) -> 
     assert "$context.authorizer" not in response["ResponseTemplates"]["application/json"]
 
 
-def test_access_denied_is_403_with_the_authorizers_code(template: dict[str, Any]) -> None:
+def test_access_denied_is_only_a_fallback_403(template: dict[str, Any]) -> None:
+    # The authorizer allows the whole API; the functions answer the 403s. The gateway's own 403 must not
+    # depend on an authorizer context that no longer carries a reason.
     response = gateway_responses(template)["ACCESS_DENIED"]
     assert str(response["StatusCode"]) == "403"
-    assert error_body(response)["code"] == "$context.authorizer.deny_code"
+    assert error_body(response)["code"] == "insufficient_scope"
+    assert "$context.authorizer" not in response["ResponseTemplates"]["application/json"]
+
+
+def test_authorizer_cache_ttl_defaults_to_an_hour_and_reaches_the_keys_function(template: dict[str, Any]) -> None:
+    assert template["Parameters"]["AuthorizerCacheTtl"]["Default"] == 3600
+    keys = template["Resources"]["KeysFunction"]["Properties"]["Environment"]["Variables"]
+    assert keys["AUTHORIZER_CACHE_TTL_SECONDS"] == {"Ref": "AuthorizerCacheTtl"}
+
+
+def test_nothing_may_flush_the_authorizer_cache(template: dict[str, Any]) -> None:
+    for name, resource in template["Resources"].items():
+        for statement in _statements(resource.get("Properties") or {}):
+            actions = statement.get("Action")
+            actions = [actions] if isinstance(actions, str) else actions or []
+            assert not any(a.lower().startswith("apigateway:") for a in actions), name
 
 
 # ------------------------------------------------------------------ functions

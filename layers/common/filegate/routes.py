@@ -1,8 +1,8 @@
 """Every route of the API, its function, and what it takes to call it: the one source of truth.
 
-The authorizer turns this table into the IAM policy it returns (every route the key may call, so a cached
-policy is right for the next route too), the docs and tests read it, and a test holds template.yaml's
-events to it.
+Each function checks a request against it before any work (filegate.keys.access: scope, tier feature,
+account status); the authorizer's policy allows the whole API. The docs and tests read it, and a test
+holds template.yaml's events to it.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ class Route:
     function: str  # folder under functions/
     scope: str  # one of SCOPES, or ANY_KEY, or PUBLIC
     feature: str | None = None  # a tier-gated feature, checked in the function
+
+    @property
+    def segments(self) -> list[str]:
+        return self.path.strip("/").split("/")
 
     @property
     def resource_pattern(self) -> str:
@@ -72,6 +76,28 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/webhooks/{id}/test", "webhooks", "webhooks:manage", feature="webhooks"),
     Route("GET", "/v1/webhooks/{id}/deliveries", "webhooks", "webhooks:manage", feature="webhooks"),
 )
+
+
+_BY_METHOD_AND_PATH = {(r.method, r.path): r for r in ROUTES}
+
+
+def find(method: str, path: str) -> Route | None:
+    """The route of a method and a path: API Gateway's resource path (``/v1/files/{id}``), or a request's
+    own path (``/v1/files/f_1``) when the event has no resource path; literal segments win."""
+    method = method.upper()
+    exact = _BY_METHOD_AND_PATH.get((method, path))
+    if exact is not None:
+        return exact
+    parts = path.strip("/").split("/")
+    candidates = [
+        r
+        for r in ROUTES
+        if r.method == method
+        and len(r.segments) == len(parts)
+        and all(t.startswith("{") or t == p for t, p in zip(r.segments, parts, strict=True))
+    ]
+    # /v1/keys/rotate beats /v1/keys/{id}: fewest parameters first.
+    return min(candidates, key=lambda r: sum(t.startswith("{") for t in r.segments), default=None)
 
 
 def may_call(route: Route, scopes: frozenset[str]) -> bool:

@@ -121,9 +121,9 @@ class AuthorizerSettings(BaseSettings):
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class KeysSettings(MeteringTables):
     emails_table: str
-    # API Gateway's flush of the authorizer cache: retried with backoff when throttled.
-    cache_flush_attempts: int = 6
-    cache_flush_base_delay_seconds: float = 0.2
+    # How long API Gateway may cache an authorizer answer (the template's AuthorizerCacheTtl): a change is
+    # stamped on every counter item a request may write for that long (filegate.keys.stamps).
+    authorizer_cache_ttl_seconds: int = 3600
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -29,6 +29,11 @@ class Tier:
     file_ttl_seconds: int
     max_pixels: int
     max_pdf_pages: int
+    # How many items each counter of the account is spread over (API.md §3): one DynamoDB item takes about
+    # 1,000 writes a second, so a tier whose traffic can pass that splits its counters, each capped at its
+    # share of the limit.
+    rate_shards: int = 1
+    quota_shards: int = 1
 
 
 TIERS: dict[str, Tier] = {
@@ -54,7 +59,26 @@ TIERS: dict[str, Tier] = {
         max_pixels=200_000_000,
         max_pdf_pages=2_000,
     ),
+    "enterprise": Tier(
+        name="enterprise",
+        requests_per_minute=600_000,  # 10,000 a second
+        conversions_per_month=10_000_000,
+        hard_quota=False,
+        max_file_bytes=5 * GB,
+        features=frozenset({FEATURE_BULK, FEATURE_WEBHOOKS}),
+        file_ttl_seconds=7 * 24 * 3600,
+        max_pixels=200_000_000,
+        max_pdf_pages=2_000,
+        # 10,000 requests a second over 20 items: 500 writes a second each, half of one item's limit.
+        rate_shards=20,
+        quota_shards=20,
+    ),
 }
+
+# The widest spread of any tier: what a change must stamp when it cannot know which tier a cached
+# policy carries (see filegate.keys.stamps).
+MAX_RATE_SHARDS = max(t.rate_shards for t in TIERS.values())
+MAX_QUOTA_SHARDS = max(t.quota_shards for t in TIERS.values())
 
 ACCOUNT_STATUSES = ("active", "suspended")
 

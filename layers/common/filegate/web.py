@@ -19,7 +19,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from filegate import errors
 from filegate.clock import minute_floor, utcnow
 from filegate.db import keys as keys_table
+from filegate.keys import access, freshness
+from filegate.keys.access import check_route
+from filegate.keys.authorizer import Unauthorized
 from filegate.keys.context import AuthContext
+from filegate.keys.stamps import Stamps
 from filegate.metering import limits
 from filegate.observability import logger, request_refused
 from filegate.tiers import tier
@@ -157,45 +161,52 @@ def _touch_last_used(context: AuthContext) -> None:
 
 
 def authorized(request: Request) -> AuthContext:
-    """The authenticated caller, metered: FastAPI dependency for every route that takes a key.
+    """The authenticated, authorized and metered caller: FastAPI dependency for every route that takes a key.
 
-    Counts the request against the account's per-minute limit and sets the RateLimit headers.
+    1. the authorizer's context (maybe cached by API Gateway for up to its TTL): none → 401;
+    2. its key's rotation grace or expiry has ended → 401;
+    3. one metering write, which also returns the account's change stamps (filegate.keys.stamps); a
+       stamp newer than the context → the key and account as they are now (filegate.keys.freshness);
+       a key that no longer authenticates → the same 401;
+    4. the route table: scope, account status, tier feature → 403 (filegate.keys.access);
+    5. over the rate limit → 429. RateLimit headers go on every response from here on.
     """
     event = request.scope.get("aws.event") or {}
-    context = AuthContext.from_authorizer_context((event.get("requestContext") or {}).get("authorizer"))
+    request_context = event.get("requestContext") or {}
+    context = AuthContext.from_authorizer_context(request_context.get("authorizer"))
     now = utcnow()
     if context is None:
         raise errors.InvalidApiKey()  # a route wired without the authorizer: refuse, never serve anonymously
     if not context.is_valid_at(now):
-        # The key's rotation grace or expiry ended while API Gateway still caches its policy. Refuse it, and
-        # flush the cache so the next request gets the authorizer's own 401 (API Gateway renames a
-        # function's WWW-Authenticate header; only its gateway response can carry it).
-        flush_dead_key_policy(request)
+        # The key's rotation grace or expiry ended while API Gateway still caches its answer.
         raise errors.InvalidApiKey()
+    check = limits.hit_rate_limit(context.account_id, tier(context.tier), now)
     try:
-        state = limits.hit_rate_limit(context.account_id, tier(context.tier), now)
-    except errors.RateLimited as exc:
-        _add_headers(request, exc.headers)
-        raise
-    _add_headers(request, state.headers())
-    _touch_last_used(context)
-    logger.append_keys(account_id=context.account_id, key_id=context.key_id, key_prefix=context.key_prefix)
-    return context
-
-
-def flush_dead_key_policy(request: Request) -> None:
-    from filegate.keys.cacheflush import flush_authorizer_cache
-
-    api_id, stage = api_stage(request)
-    try:
-        flush_authorizer_cache(api_id, stage, attempts=3, base_delay=0.2)
-    except Exception:  # the 401 stands either way; the cached policy then ends with its TTL
-        logger.exception("authorizer cache flush failed")
+        outcome = freshness.current(context, Stamps.from_item(check.stamps), source_ip(request), now)
+    except Unauthorized as exc:
+        logger.info("key refused after a change", extra={"key_id": context.key_id, "reason": str(exc)})
+        raise errors.InvalidApiKey() from None
+    fresh = outcome.context
+    if outcome.reread:
+        logger.info("caller re-read after a change", extra={"key_id": context.key_id})
+    if not fresh.is_valid_at(now):
+        raise errors.InvalidApiKey()
+    if fresh.tier != context.tier:
+        # Counted under the tier the cached context named; the account's tier now is what counts.
+        check = limits.rate_under_new_tier(check, fresh.account_id, tier(context.tier), tier(fresh.tier), now)
+    _add_headers(request, check.state.headers())
+    resource_path = str(request_context.get("resourcePath") or event.get("resource") or request.url.path)
+    check_route(fresh, request.method, resource_path)
+    if not check.admitted:
+        raise check.refusal()
+    _touch_last_used(fresh)
+    logger.append_keys(account_id=fresh.account_id, key_id=fresh.key_id, key_prefix=fresh.key_prefix)
+    return fresh
 
 
 def require_feature(context: AuthContext, feature: str) -> None:
-    if feature not in tier(context.tier).features:
-        raise errors.TierRequired(f"Your plan ({context.tier}) does not include {feature}; upgrade to pro.")
+    """Also checked by :func:`authorized` from the route table; kept for handlers that gate within a route."""
+    access.require_feature(context, feature)
 
 
 # No request body of the API nests deeper than a few levels (a bulk item's options: 4).

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from filegate.db import cancelled_by_condition
+from filegate.db import cancelled_by_condition, is_condition_failure
 from filegate.db.keys import KeyRecord
 
 
@@ -25,6 +25,14 @@ class AccountRecord(Model):
     status = UnicodeAttribute(default="active")
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute(null=True)
+    # Change versions (filegate.keys.stamps): change_seq counts every change of the account or one of its
+    # keys; version is the change_seq of the account's last tier/status change. Absent on old rows: 0.
+    change_seq = NumberAttribute(null=True)
+    version = NumberAttribute(null=True)
+    # After a move to a tier with fewer counter shards, cached policies may still carry the old tier (and
+    # write its shards) until this moment: changes stamp that many shards until then.
+    stamp_shards = NumberAttribute(null=True)
+    stamp_shards_until = UTCDateTimeAttribute(null=True)
 
 
 class EmailRecord(Model):
@@ -61,15 +69,34 @@ def create_with_key(account: AccountRecord, key: KeyRecord) -> None:
         raise
 
 
-def update(account_id: str, *, now: datetime, tier: str | None = None, status: str | None = None) -> bool:
-    """Change tier and/or status; False when there is no such account."""
-    record = get(account_id)
-    if record is None:
-        return False
-    actions: list[Action] = [AccountRecord.updated_at.set(now)]
+def next_change(account_id: str) -> AccountRecord | None:
+    """Allocate the account's next change version (one atomic ADD); the record as it is now, or None."""
+    record = AccountRecord(account_id)
+    try:
+        record.update(actions=[AccountRecord.change_seq.add(1)], condition=AccountRecord.account_id.exists())
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            return None
+        raise
+    return record
+
+
+def update(
+    record: AccountRecord,
+    *,
+    now: datetime,
+    version: int,
+    tier: str | None = None,
+    status: str | None = None,
+    stamp_shards: tuple[int, datetime] | None = None,
+) -> None:
+    """Change tier and/or status, recording the change's version (from :func:`next_change`)."""
+    actions: list[Action] = [AccountRecord.updated_at.set(now), AccountRecord.version.set(version)]
     if tier is not None:
         actions.append(AccountRecord.tier.set(tier))
     if status is not None:
         actions.append(AccountRecord.status.set(status))
+    if stamp_shards is not None:
+        actions.append(AccountRecord.stamp_shards.set(stamp_shards[0]))
+        actions.append(AccountRecord.stamp_shards_until.set(stamp_shards[1]))
     record.update(actions=actions, condition=AccountRecord.account_id.exists())
-    return True

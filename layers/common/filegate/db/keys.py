@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pynamodb.attributes import ListAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -41,6 +41,8 @@ class KeyRecord(Model):
     last_used_at = UTCDateTimeAttribute(null=True)
     expires_at = UTCDateTimeAttribute(null=True)
     revoked_at = UTCDateTimeAttribute(null=True)
+    # The owner account's change_seq at this key's last change (filegate.keys.stamps); absent: 0.
+    version = NumberAttribute(null=True)
 
     by_account = ByAccountIndex()
 
@@ -94,18 +96,19 @@ def update_fields(record: KeyRecord, **fields: Any) -> None:
         raise KeyChanged(record.key_id) from exc
 
 
-def revoke(record: KeyRecord, at: datetime) -> None:
-    """Set revoked_at to ``at`` unless the key is already dead earlier."""
+def revoke(record: KeyRecord, at: datetime, version: int) -> bool:
+    """Set revoked_at to ``at`` unless the key is already dead earlier; False when it already was."""
     condition = KeyRecord.revoked_at.does_not_exist() | (KeyRecord.revoked_at > at)
     try:
-        record.update(actions=[KeyRecord.revoked_at.set(at)], condition=condition)
+        record.update(actions=[KeyRecord.revoked_at.set(at), KeyRecord.version.set(version)], condition=condition)
     except UpdateError as exc:
         if is_condition_failure(exc):
-            return  # already revoked at or before `at`: nothing to do
+            return False  # already revoked at or before `at`: nothing to do
         raise
+    return True
 
 
-def replace(old: KeyRecord, new: KeyRecord, old_revoked_at: datetime, now: datetime) -> None:
+def replace(old: KeyRecord, new: KeyRecord, old_revoked_at: datetime, now: datetime, version: int) -> None:
     """Rotation: the new key exists and the old one dies at ``old_revoked_at``, atomically.
 
     Fails with KeyChanged when the old key is already dead (a second rotation racing the first).
@@ -115,7 +118,9 @@ def replace(old: KeyRecord, new: KeyRecord, old_revoked_at: datetime, now: datet
     try:
         with TransactWrite(connection=connection) as tx:
             tx.save(new, condition=KeyRecord.key_id.does_not_exist())
-            tx.update(old, actions=[KeyRecord.revoked_at.set(old_revoked_at)], condition=alive)
+            tx.update(
+                old, actions=[KeyRecord.revoked_at.set(old_revoked_at), KeyRecord.version.set(version)], condition=alive
+            )
     except TransactWriteError as exc:
         raise KeyChanged(old.key_id) from exc
 

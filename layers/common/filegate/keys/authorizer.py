@@ -1,9 +1,13 @@
-"""The edge check (API.md §1): from an Authorization header and a source IP to an IAM policy.
+"""Authentication (API.md §1): from an Authorization header and a source IP to who is calling.
 
 Order: shape + checksum (no database read) → key lookup by id derived from its SHA-256 (one GetItem) →
-revoked_at → expires_at → IP allowlist → owner account (one GetItem) → policy over every route the key's
-scopes allow. Every failure raises :class:`Unauthorized`, which the handler turns into API Gateway's 401,
-so nothing tells one cause from another.
+revoked_at → expires_at → IP allowlist → owner account (one GetItem). Every failure raises
+:class:`Unauthorized`, which becomes the one 401, so nothing tells one cause from another.
+
+The checks after the lookup are :func:`check_key`, shared by the edge authorizer and by the functions when
+a change stamp says the authorizer's cached answer is out of date (filegate.keys.freshness). What a key may
+call (scopes, tier, status) is not decided here: the policy allows the whole API, so a cached policy is
+right for every route, and the functions check the route table (filegate.keys.access).
 """
 
 from __future__ import annotations
@@ -22,10 +26,6 @@ from filegate.db import accounts as accounts_table
 from filegate.db import keys as keys_table
 from filegate.keys import ipallow, keyformat
 from filegate.keys.context import AuthContext
-from filegate.routes import allowed_routes
-
-DENY_INSUFFICIENT_SCOPE = ("insufficient_scope", "This key may not call")
-DENY_ACCOUNT_SUSPENDED = ("account_suspended", "This account is suspended; this key may not call")
 
 
 class Unauthorized(Exception):
@@ -59,17 +59,15 @@ def _valid_until(record: keys_table.KeyRecord, now: datetime) -> datetime | None
 @dataclass(frozen=True)
 class Authenticated:
     context: AuthContext
-    suspended: bool  # authenticated, but its account may call nothing
+
+    @property
+    def suspended(self) -> bool:
+        return self.context.suspended
 
 
-def authenticate(authorization: str | None, source_ip: str | None, now: datetime) -> Authenticated:
-    """The caller's identity, or Unauthorized."""
-    raw_key = keyformat.from_authorization_header(authorization)
-    if raw_key is None or not keyformat.is_well_formed(raw_key):
-        raise Unauthorized("malformed key")
-    key_digest = keyformat.digest(raw_key)
-    record = keys_table.get(keyformat.key_id_for_digest(key_digest))
-    if record is None or not hmac.compare_digest(record.key_hash, key_digest):
+def check_key(record: keys_table.KeyRecord | None, source_ip: str | None, now: datetime) -> Authenticated:
+    """The checks after the lookup, on a key record read just now: its caller, or Unauthorized."""
+    if record is None:
         raise Unauthorized("unknown key")
     if record.revoked_at is not None and record.revoked_at <= now:
         raise Unauthorized("revoked key")
@@ -80,8 +78,6 @@ def authenticate(authorization: str | None, source_ip: str | None, now: datetime
     account = accounts_table.get(record.account_id)
     if account is None:
         raise Unauthorized("no owner account")
-    if record.last_used_at is None or record.last_used_at < minute_floor(now):
-        keys_table.touch_last_used(record.key_id, minute_floor(now))
     context = AuthContext(
         account_id=account.account_id,
         key_id=record.key_id,
@@ -90,29 +86,44 @@ def authenticate(authorization: str | None, source_ip: str | None, now: datetime
         scopes=frozenset(record.scopes),
         test_mode=record.mode == "test",
         valid_until=_valid_until(record, now),
+        suspended=account.status == "suspended",
+        key_version=int(record.version or 0),
+        account_version=int(account.version or 0),
     )
-    return Authenticated(context=context, suspended=account.status == "suspended")
+    return Authenticated(context=context)
+
+
+def authenticate(authorization: str | None, source_ip: str | None, now: datetime) -> Authenticated:
+    """The caller's identity from the raw key, or Unauthorized (the edge authorizer)."""
+    raw_key = keyformat.from_authorization_header(authorization)
+    if raw_key is None or not keyformat.is_well_formed(raw_key):
+        raise Unauthorized("malformed key")
+    key_digest = keyformat.digest(raw_key)
+    record = keys_table.get(keyformat.key_id_for_digest(key_digest))
+    if record is None or not hmac.compare_digest(record.key_hash, key_digest):
+        raise Unauthorized("unknown key")
+    caller = check_key(record, source_ip, now)
+    if record.last_used_at is None or record.last_used_at < minute_floor(now):
+        keys_table.touch_last_used(record.key_id, minute_floor(now))
+    return caller
+
+
+def reauthenticate(key_id: str, source_ip: str | None, now: datetime) -> Authenticated:
+    """The same checks on the key and account as they are now (consistent reads), by the key's id."""
+    return check_key(keys_table.get(key_id), source_ip, now)
 
 
 def policy_for(caller: Authenticated, method_arn: str) -> dict[str, Any]:
-    """An IAM policy over every route the key may call, with the context the functions and 403s read."""
+    """One policy allowing the whole API (so a cached policy fits every route), with the caller's context."""
     arn = MethodArn.parse(method_arn)
-    context = caller.context
-    deny_code, deny_reason = DENY_ACCOUNT_SUSPENDED if caller.suspended else DENY_INSUFFICIENT_SCOPE
     response = APIGatewayAuthorizerResponse(
-        principal_id=context.key_id,
+        principal_id=caller.context.key_id,
         region=arn.region,
         aws_account_id=arn.aws_account_id,
         api_id=arn.api_id,
         stage=arn.stage,
         partition=arn.partition,
-        context={**context.to_authorizer_context(), "deny_code": deny_code, "deny_reason": deny_reason},
+        context=caller.context.to_authorizer_context(),
     )
-    routes = [] if caller.suspended else allowed_routes(context.scopes)
-    if routes:
-        for route in routes:
-            method, _, resource = route.resource_pattern.partition("/")
-            response.allow_route(http_method=method, resource=resource)
-    else:
-        response.deny_all_routes()
+    response.allow_all_routes()
     return response.asdict()

@@ -22,6 +22,10 @@ class AuthContext:
     test_mode: bool
     # When the key stops working (rotation grace end, expiry): a cached policy must not outlive it.
     valid_until: datetime | None = None
+    suspended: bool = False  # authenticated, but its account may call nothing (403 account_suspended)
+    # The versions of the key and account records this was built from (filegate.keys.stamps).
+    key_version: int = 0
+    account_version: int = 0
 
     def to_authorizer_context(self) -> dict[str, str]:
         return {
@@ -32,6 +36,9 @@ class AuthContext:
             "scopes": " ".join(sorted(self.scopes)),
             "test_mode": "true" if self.test_mode else "false",
             "valid_until": iso(self.valid_until) or "",
+            "suspended": "true" if self.suspended else "false",
+            "key_version": str(self.key_version),
+            "account_version": str(self.account_version),
         }
 
     @classmethod
@@ -55,7 +62,18 @@ class AuthContext:
             scopes=frozenset(str(context.get("scopes", "")).split()),
             test_mode=str(context.get("test_mode", "false")).lower() == "true",
             valid_until=parse_iso(valid_until_raw) if valid_until_raw else None,
+            suspended=str(context.get("suspended", "false")).lower() == "true",
+            key_version=_int(context.get("key_version")),
+            account_version=_int(context.get("account_version")),
         )
 
     def is_valid_at(self, now: datetime) -> bool:
         return self.valid_until is None or now < self.valid_until
+
+
+def _int(value: object) -> int:
+    """A version from the context; a missing or unreadable one is 0, which any stamp is newer than."""
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0

@@ -1,14 +1,15 @@
 """Accounts and keys (API.md §5 "Keys and account"): the domain behind the keys function.
 
-Every change that alters what a key may do calls ``flush`` (API Gateway's authorizer cache flush) before
-returning, so it applies on the very next request.
+Every change that alters what a key may do takes a version, writes it with the change and stamps it on the
+account's counter items before returning (filegate.keys.stamps), so it applies on the very next request
+through any function. ``horizon`` is how long API Gateway may cache an authorizer answer (its TTL).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,10 +18,11 @@ from filegate import errors
 from filegate.clock import iso
 from filegate.db import accounts as accounts_table
 from filegate.db import keys as keys_table
-from filegate.keys import ipallow, keyformat
+from filegate.keys import ipallow, keyformat, stamps
 from filegate.keys.context import AuthContext
 from filegate.listing import page_json
 from filegate.metering import limits, usage
+from filegate.observability import logger
 from filegate.routes import SCOPES, normalise_scopes
 from filegate.tiers import (
     ACCOUNT_STATUSES,
@@ -31,8 +33,6 @@ from filegate.tiers import (
     TIERS,
     tier,
 )
-
-Flush = Callable[[], None]
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 MAX_EMAIL_LENGTH = 254
@@ -231,7 +231,8 @@ def update_key(
     name: str | None,
     scopes: list[str] | None,
     allowed_ips: list[str] | None,
-    flush: Flush,
+    now: datetime,
+    horizon: timedelta,
 ) -> dict[str, Any]:
     record = _owned(caller, key_id)
     fields: dict[str, Any] = {}
@@ -241,6 +242,10 @@ def update_key(
         fields["scopes"] = validate_scopes(scopes, caller)
     if allowed_ips is not None:
         fields["allowed_ips"] = validate_allowed_ips(allowed_ips)
+    change = None
+    if "scopes" in fields or "allowed_ips" in fields:  # what the key may do: a versioned change
+        change = _begin(record.account_id, now)
+        fields["version"] = change.version
     if fields:
         try:
             keys_table.update_fields(record, **fields)
@@ -248,19 +253,39 @@ def update_key(
             raise errors.NotFound("No such key.") from exc
         for field, value in fields.items():
             setattr(record, field, value)
-        if "scopes" in fields or "allowed_ips" in fields:
-            flush()
+    if change is not None:
+        _publish_key_change(change, record.key_id, now=now, horizon=horizon)
     return key_json(record)
 
 
-def revoke_key(caller: AuthContext, key_id: str, *, now: datetime, flush: Flush) -> None:
-    """Dead at once; revoking a dead key again changes nothing (idempotent)."""
+def _begin(account_id: str, now: datetime) -> stamps.Change:
+    change = stamps.begin(account_id, now)
+    if change is None:
+        raise errors.NotFound("No such account.")
+    return change
+
+
+def _publish_key_change(change: stamps.Change, key_id: str, *, now: datetime, horizon: timedelta) -> None:
+    try:
+        stamps.publish_key_change(change, key_id, now=now, horizon=horizon)
+    except stamps.StampingFailed as exc:
+        # Written but not yet effective everywhere: say so (500), the client retries, re-stamping is safe.
+        logger.exception("change not stamped everywhere", extra={"key_id": key_id, "version": change.version})
+        raise errors.InternalError("The change was saved but could not be applied everywhere; retry.") from exc
+
+
+def revoke_key(caller: AuthContext, key_id: str, *, now: datetime, horizon: timedelta) -> None:
+    """Dead at once; revoking a dead key again changes nothing (idempotent) but re-stamps its last change,
+    so a retry after a failed call still makes the revocation effective everywhere."""
     record = _owned(caller, key_id)
-    keys_table.revoke(record, now)
-    flush()
+    change = _begin(record.account_id, now)
+    if not keys_table.revoke(record, now, change.version):
+        change = dataclasses.replace(change, version=int(record.version or 0))
+    if change.version:
+        _publish_key_change(change, record.key_id, now=now, horizon=horizon)
 
 
-def rotate_key(caller: AuthContext, key_id: str, *, grace_seconds: int, now: datetime, flush: Flush) -> IssuedKey:
+def rotate_key(caller: AuthContext, key_id: str, *, grace_seconds: int, now: datetime, horizon: timedelta) -> IssuedKey:
     """A new key with the same name, scopes, allowlist, expiry and mode; the old one dies after the grace."""
     if not 0 <= grace_seconds <= MAX_ROTATION_GRACE_SECONDS:
         raise errors.InvalidRequest(f"grace_seconds: must be 0 to {MAX_ROTATION_GRACE_SECONDS}.")
@@ -281,11 +306,12 @@ def rotate_key(caller: AuthContext, key_id: str, *, grace_seconds: int, now: dat
     old_dies_at = now + timedelta(seconds=grace_seconds)
     if old.revoked_at is not None and old.revoked_at < old_dies_at:
         old_dies_at = old.revoked_at  # a rotation never extends an earlier grace
+    change = _begin(old.account_id, now)
     try:
-        keys_table.replace(old, issued.record, old_dies_at, now)
+        keys_table.replace(old, issued.record, old_dies_at, now, change.version)
     except keys_table.KeyChanged as exc:
         raise errors.Conflict("The key changed while it was being rotated; retry.") from exc
-    flush()
+    _publish_key_change(change, old.key_id, now=now, horizon=horizon)
     return issued
 
 
@@ -310,22 +336,18 @@ def _month_usage(account_id: str, monthly_limit: int, now: datetime) -> dict[str
     return {"period": now.strftime("%Y-%m"), "conversions": used, "remaining": max(monthly_limit - used, 0)}
 
 
-def set_account_tier(account_id: str, tier_name: str, *, now: datetime, flush: Flush) -> None:
+def set_account_tier(account_id: str, tier_name: str, *, now: datetime, horizon: timedelta) -> None:
     """Operator change of plan; applies on the next request."""
     if tier_name not in TIERS:
         raise errors.InvalidRequest(f"tier: must be one of {', '.join(TIERS)}.")
-    if not accounts_table.update(account_id, now=now, tier=tier_name):
-        raise errors.NotFound("No such account.")
-    flush()
+    _change_account(account_id, now=now, horizon=horizon, tier_name=tier_name)
 
 
-def set_account_status(account_id: str, status: str, *, now: datetime, flush: Flush) -> None:
+def set_account_status(account_id: str, status: str, *, now: datetime, horizon: timedelta) -> None:
     """Suspend or reactivate an account; applies on the next request."""
     if status not in ACCOUNT_STATUSES:
         raise errors.InvalidRequest(f"status: must be one of {', '.join(ACCOUNT_STATUSES)}.")
-    if not accounts_table.update(account_id, now=now, status=status):
-        raise errors.NotFound("No such account.")
-    flush()
+    _change_account(account_id, now=now, horizon=horizon, status=status)
 
 
 # ------------------------------------------------------------------ operators (filegate-admin)
@@ -371,14 +393,43 @@ def account_overview(account_id: str, now: datetime) -> dict[str, Any]:
     }
 
 
-def revoke_all_keys(account_id: str, *, now: datetime, flush: Flush) -> list[str]:
-    """Every live key of the account dead at once (a leak); the ids revoked. Already dead keys are left."""
+def revoke_all_keys(account_id: str, *, now: datetime, horizon: timedelta) -> list[str]:
+    """Every live key of the account dead at once (a leak); the ids revoked. Already dead keys are left.
+
+    One change for them all, stamped account-wide: every cached answer of the account is re-read."""
     _existing_account(account_id)
-    revoked = []
-    for record in _every_key(account_id):
-        if _is_alive(record, now):
-            keys_table.revoke(record, now)
-            revoked.append(record.key_id)
-    if revoked:
-        flush()
-    return revoked
+    live = [record for record in _every_key(account_id) if _is_alive(record, now)]
+    if not live:
+        return []
+    change = _begin(account_id, now)
+    for record in live:
+        keys_table.revoke(record, now, change.version)
+    _publish_account_change(change, now=now, horizon=horizon)
+    return [record.key_id for record in live]
+
+
+def _change_account(
+    account_id: str, *, now: datetime, horizon: timedelta, tier_name: str | None = None, status: str | None = None
+) -> None:
+    change = _begin(account_id, now)
+    wider: tuple[int, datetime] | None = None
+    if tier_name is not None:
+        new_shards = tier(tier_name).rate_shards
+        if change.shards > new_shards:
+            # Answers cached before this change still name the old tier, and write its shards, for a TTL.
+            wider = (change.shards, now + horizon + stamps.STAMP_MARGIN)
+        change = dataclasses.replace(change, shards=max(change.shards, new_shards))
+    accounts_table.update(
+        change.account, now=now, version=change.version, tier=tier_name, status=status, stamp_shards=wider
+    )
+    _publish_account_change(change, now=now, horizon=horizon)
+
+
+def _publish_account_change(change: stamps.Change, *, now: datetime, horizon: timedelta) -> None:
+    try:
+        stamps.publish_account_change(change, now=now, horizon=horizon)
+    except stamps.StampingFailed as exc:
+        logger.exception(
+            "change not stamped everywhere", extra={"account_id": change.account.account_id, "version": change.version}
+        )
+        raise errors.InternalError("The change was saved but could not be applied everywhere; retry.") from exc
