@@ -54,13 +54,14 @@ help: ## this list
 venv: $(VENV_STAMP) ## .venv (Python 3.11) with the project and its dev tools
 
 # Re-installs only when the project's dependency lists change.
-$(VENV_STAMP): pyproject.toml $(wildcard layers/*/requirements.txt)
+$(VENV_STAMP): pyproject.toml $(wildcard layers/*/requirements.txt) clients/python/pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 (python3.11 or python3) is not on PATH" >&2; exit 1; }
 	@"$(PYTHON)" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "error: $(PYTHON) is older than Python 3.11" >&2; exit 1; }
 	test -x $(BIN)/python || "$(PYTHON)" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade 'pip>=24'
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e ./clients/python
 	touch $@
 
 sam-venv: $(SAM_STAMP) ## .venv-sam with the pinned AWS SAM CLI and cfn-lint
