@@ -45,7 +45,7 @@ PY_DIRS := $(wildcard layers functions infra tests)
 PORT ?= 3000
 MOTO_PORT ?= 4566
 
-.PHONY: help venv sam-venv dev lint format types template build unit integration test bench clean distclean
+.PHONY: help venv sam-venv dev lint format types template build unit integration test bench clean distclean openapi
 
 help: ## this list
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -78,6 +78,10 @@ $(SAM_STAMP):
 dev: $(VENV_STAMP) ## run the local stack (API :3000, moto :4566) until Ctrl-C
 	exec $(BIN)/filegate-local --port $(PORT) --moto-port $(MOTO_PORT) --env WEBHOOK_ALLOW_INSECURE_LOOPBACK=true
 
+# ------------------------------------------------------------------ generated files
+openapi: $(VENV_STAMP) ## regenerate openapi.json (and the layer's copy) from the apps, route table and template
+	$(BIN)/python infra/build_openapi.py
+
 # ------------------------------------------------------------------ checks
 lint: $(VENV_STAMP) ## ruff check + ruff format --check
 	$(BIN)/ruff check $(PY_DIRS)
@@ -105,7 +109,7 @@ build: $(SAM_STAMP) $(VENV_STAMP) ## sam build for arm64 without Docker, then ch
 	$(BIN)/python infra/build_check.py $(BUILD_DIR)
 
 unit: $(VENV_STAMP) ## pytest tests/unit
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest tests/unit tests/sdk
 
 integration: $(VENV_STAMP) ## pytest tests/integration (through the local stack, over HTTP)
 	$(BIN)/pytest tests/integration
