@@ -291,7 +291,10 @@ def _sync_conversion_responses() -> dict[str, Any]:
     return {
         "200": {
             "description": "The converted bytes.",
-            "headers": {"Content-Disposition": _header("Content-Disposition", required=True)},
+            "headers": {
+                "Content-Disposition": _header("Content-Disposition", required=True),
+                "X-Conversion-Id": _header("X-Conversion-Id", required=True),
+            },
             "content": {media_type: binary for media_type in _output_media_types()},
         },
         "202": {
@@ -301,7 +304,10 @@ def _sync_conversion_responses() -> dict[str, Any]:
         },
         "303": {
             "description": "The output is over the sync limit: it was stored; Location is a short-lived download.",
-            "headers": {"Location": _header("Location", required=True)},
+            "headers": {
+                "Location": _header("Location", required=True),
+                "X-Conversion-Id": _header("X-Conversion-Id", required=True),
+            },
             "content": {JSON: {"schema": {"type": "object", "required": ["id", "status", "url"]}}},
         },
     }
@@ -331,25 +337,155 @@ def _overrides() -> dict[tuple[str, str], dict[str, Any]]:
     }
 
 
+def _object(required: Iterable[str] = (), **properties: Any) -> dict[str, Any]:
+    """An object schema; fields beyond ``properties`` are allowed (responses may grow, clients ignore)."""
+    return {"type": "object", "required": list(required), "properties": properties}
+
+
+STR: dict[str, Any] = {"type": "string"}
+INT: dict[str, Any] = {"type": "integer"}
+TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
+MAYBE_TIME: dict[str, Any] = {"type": ["string", "null"], "format": "date-time"}
+MAYBE_STR: dict[str, Any] = {"type": ["string", "null"]}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _page(item: str) -> dict[str, Any]:
+    return _object(["data", "next_cursor"], data={"type": "array", "items": _ref(item)}, next_cursor=MAYBE_STR)
+
+
+def _response_schemas() -> dict[str, Any]:
+    """The bodies of API.md §5, for handlers that return plain dicts (a response_model in the app wins)."""
+    from filegate.routes import SCOPES
+    from filegate.tiers import TIERS
+
+    scopes = {"type": "array", "items": {"type": "string", "enum": list(SCOPES)}}
+    ips = {"type": "array", "items": STR}
+    raw_key = {"type": "string", "pattern": "^fg_(live|test)_[a-z2-7]{39}$"}
+    key_fields = ["id", "name", "key_prefix", "scopes", "allowed_ips", "created_at", "last_used_at"]
+    return {
+        "Formats": _object(
+            ["formats"],
+            formats={
+                "type": "object",
+                "additionalProperties": _object(
+                    ["to", "options"], to={"type": "array", "items": STR}, options={"type": "array", "items": STR}
+                ),
+            },
+        ),
+        "FreeKey": _object(
+            ["api_key", "key_id", "plan", "monthly_limit", "message"],
+            api_key=raw_key, key_id=STR, plan={"type": "string", "enum": ["free"]}, monthly_limit=INT, message=STR,
+        ),
+        "Key": _object(
+            [*key_fields, "expires_at", "revoked_at"],
+            id=STR, name=STR, key_prefix=STR, scopes=scopes, allowed_ips=ips, created_at=TIME,
+            last_used_at=MAYBE_TIME, expires_at=MAYBE_TIME, revoked_at=MAYBE_TIME,
+        ),
+        "KeyList": _page("Key"),
+        "NewKey": _object(
+            ["api_key", "key_id", "name", "key_prefix", "scopes", "allowed_ips", "expires_at", "created_at"],
+            api_key=raw_key, key_id=STR, name=STR, key_prefix=STR, scopes=scopes, allowed_ips=ips,
+            expires_at=MAYBE_TIME, created_at=TIME,
+        ),
+        "Entitlements": _object(
+            ["account_id", "tier", "key", "limits", "usage"],
+            account_id=STR,
+            tier={"type": "string", "enum": sorted(TIERS)},
+            key=_object(["id", "key_prefix", "scopes"], id=STR, key_prefix=STR, scopes=scopes),
+            limits=_object(
+                ["requests_per_minute", "conversions_per_month", "max_file_bytes", "sync_max_bytes"],
+                requests_per_minute=INT, conversions_per_month=INT, max_file_bytes=INT, sync_max_bytes=INT,
+            ),
+            usage=_object(["period", "conversions", "remaining"], period=STR, conversions=INT, remaining=INT),
+        ),
+        "Usage": _object(
+            ["from", "to", "months", "days"],
+            **{"from": STR, "to": STR},
+            months={"type": "array", "items": _object(["month", "conversions"], month=STR, conversions=INT)},
+            days={"type": "array", "items": _object(["date", "conversions"], date=STR, conversions=INT)},
+        ),
+        "File": _object(
+            ["id", "filename", "status", "created_at", "expires_at"],
+            id=STR, filename=STR, status=STR, size={"type": ["integer", "null"]}, format=MAYBE_STR,
+            content_type=MAYBE_STR, created_at=TIME, completed_at=MAYBE_TIME, expires_at=TIME,
+            metadata={"type": ["object", "null"]},
+        ),
+        "NewFile": {
+            "allOf": [
+                _ref("File"),
+                _object(
+                    ["upload"],
+                    upload=_object(
+                        ["url", "fields", "expires_at"],
+                        url=STR, fields={"type": "object", "additionalProperties": STR}, expires_at=TIME,
+                    ),
+                ),
+            ]
+        },
+        "FileList": _page("File"),
+        "ConversionList": _page("Conversion"),
+        "BulkConversions": _object(["data"], data={"type": "array", "items": _ref("Conversion")}),
+        "WebhookSecret": _object(["secret"], secret={"type": "string", "pattern": "^whsec_"}, created_at=TIME),
+        "Webhook": _object(
+            ["id", "url", "events", "created_at"],
+            id=STR, url=STR, events={"type": "array", "items": STR}, created_at=TIME,
+        ),
+        "WebhookList": _page("Webhook"),
+        "Delivery": _object(["id", "webhook_id", "event", "status"], id=STR, webhook_id=STR, event=STR, status=STR),
+        "DeliveryList": _page("Delivery"),
+    }  # fmt: skip
+
+
+# The success body of each route whose handler returns a plain dict: (method, path) → (status, schema).
+RESPONSE_BODIES: dict[tuple[str, str], tuple[str, str]] = {
+    ("POST", "/v1/keys/free"): ("201", "FreeKey"),
+    ("GET", "/v1/keys"): ("200", "KeyList"),
+    ("POST", "/v1/keys"): ("201", "NewKey"),
+    ("PATCH", "/v1/keys/{id}"): ("200", "Key"),
+    ("POST", "/v1/keys/{id}/rotate"): ("201", "NewKey"),
+    ("POST", "/v1/keys/rotate"): ("201", "NewKey"),
+    ("GET", "/v1/entitlements/me"): ("200", "Entitlements"),
+    ("GET", "/v1/usage"): ("200", "Usage"),
+    ("GET", "/v1/formats"): ("200", "Formats"),
+    ("POST", "/v1/conversions"): ("202", "Conversion"),
+    ("POST", "/v1/conversions/bulk"): ("202", "BulkConversions"),
+    ("GET", "/v1/conversions"): ("200", "ConversionList"),
+    ("GET", "/v1/conversions/{id}"): ("200", "Conversion"),
+    ("POST", "/v1/files"): ("201", "NewFile"),
+    ("POST", "/v1/files/{id}/complete"): ("200", "File"),
+    ("GET", "/v1/files"): ("200", "FileList"),
+    ("GET", "/v1/files/{id}"): ("200", "File"),
+    ("POST", "/v1/webhooks/secret"): ("201", "WebhookSecret"),
+    ("POST", "/v1/webhooks"): ("201", "Webhook"),
+    ("GET", "/v1/webhooks"): ("200", "WebhookList"),
+    ("POST", "/v1/webhooks/{id}/test"): ("202", "Delivery"),
+    ("GET", "/v1/webhooks/{id}/deliveries"): ("200", "DeliveryList"),
+}
+
+
 def _shared_schemas() -> dict[str, Any]:
     return {
+        **_response_schemas(),
         "Error": ERROR_SCHEMA,
         "ConversionOptions": _conversion_options_schema(multipart=False),
         "ConversionRequest": _job_schema(),
         "BulkConversionRequest": _bulk_schema(),
-        "Conversion": {
-            "type": "object",
-            "required": ["id", "status"],
-            "properties": {
-                "id": {"type": "string"},
-                "status": {"type": "string", "enum": ["queued", "processing", "succeeded", "failed"]},
-                "source_file_id": {"type": ["string", "null"]},
-                "target": {"type": "string"},
-                "output_file_id": {"type": ["string", "null"]},
-                "created_at": {"type": "string"},
-                "completed_at": {"type": ["string", "null"]},
-            },
-        },
+        "Conversion": _object(
+            ["id", "status", "source_file_id", "target", "output_file_id", "error", "created_at", "completed_at"],
+            id=STR,
+            status={"type": "string", "enum": ["queued", "processing", "succeeded", "failed"]},
+            source_file_id=MAYBE_STR,
+            target=STR,
+            options={"type": "object"},
+            output_file_id=MAYBE_STR,
+            error={"type": ["object", "string", "null"]},
+            created_at=TIME,
+            completed_at=MAYBE_TIME,
+        ),
     }
 
 
@@ -409,7 +545,15 @@ def _declared(response: Mapping[str, Any] | None) -> bool:
     if not response:
         return False
     content = response.get("content") or {}
-    return any(media.get("schema") not in (None, {}) for media in content.values()) or "headers" in response
+    return any(not _vague(media.get("schema")) for media in content.values()) or "headers" in response
+
+
+def _vague(schema: Mapping[str, Any] | None) -> bool:
+    """FastAPI's schema for ``-> dict[str, Any]`` or ``-> Response``: says nothing about the body."""
+    if not schema:
+        return True
+    said = {k: v for k, v in schema.items() if k not in ("title", "description")}
+    return said in ({}, {"type": "object"}, {"type": "object", "additionalProperties": True})
 
 
 def _lay_over(responses: dict[str, Any], defaults: Mapping[str, Any]) -> None:
@@ -532,7 +676,13 @@ def build_document(
                         "required": bool(body_schema.get("required")),
                         "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
                     }
-                extra = overrides.get((route.method, route.path), {})
+                extra = copy.deepcopy(overrides.get((route.method, route.path), {}))
+                if (route.method, route.path) in RESPONSE_BODIES:
+                    status, name = RESPONSE_BODIES[(route.method, route.path)]
+                    extra.setdefault("responses", {})[status] = {
+                        "description": "Success.",
+                        "content": {JSON: {"schema": _ref(name)}},
+                    }
                 if "requestBody" in extra and "requestBody" not in operation:
                     operation["requestBody"] = extra["requestBody"]
                 _lay_over(responses, extra.get("responses", {}))
@@ -552,6 +702,9 @@ def build_document(
                     who += f" Tier feature: `{route.feature}` (403 tier_required on free)."
                 operation["description"] = f"{operation.get('description', '').strip()}\n\n{who}".strip()
                 operations[(route.method, route.path)] = operation
+    unknown = sorted({*overrides, *RESPONSE_BODIES} - {(r.method, r.path) for r in ROUTES})
+    if unknown:
+        raise ValueError(f"openapi.py describes routes the route table does not have: {unknown}")
     missing = [f"{r.method} {r.path}" for r in ROUTES if (r.method, r.path) not in operations and r.function in apps]
     if missing:
         raise ValueError(f"in the route table but served by no app: {', '.join(missing)}")
