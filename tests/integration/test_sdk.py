@@ -180,3 +180,20 @@ def test_no_base_url_is_a_usage_error_not_a_silent_default(monkeypatch, capsys):
     monkeypatch.delenv("FILEGATE_BASE_URL", raising=False)
     assert cli(["formats"]) == 2
     assert "FILEGATE_BASE_URL" in capsys.readouterr().err
+
+
+def test_webhook_deliveries_verify_with_the_sdk(stack, pro_key):
+    from filegate_client import WebhookVerificationError, verify
+    from tests.integration.receiver import running_receiver
+
+    with running_receiver() as receiver, FileGate(pro_key, stack.url) as client:
+        secret = client.create_webhook_secret()["secret"]
+        hook = client.create_webhook(receiver.script("/hook", [200]))
+        assert hook["id"] in {h["id"] for h in client.list_webhooks()["data"]}
+        client.test_webhook(hook["id"])
+        (delivery,) = receiver.wait_for("/hook", 1, timeout=60)
+        assert verify(secret, delivery.headers, delivery.body)["type"] == "webhook.test"
+        with pytest.raises(WebhookVerificationError):
+            verify(secret, delivery.headers, delivery.body + b" ")
+        assert client.list_webhook_deliveries(hook["id"])["data"]
+        client.delete_webhook(hook["id"])

@@ -130,3 +130,38 @@ def test_every_command_takes_json():
     parser = build_parser()
     for argv in (["formats"], ["usage"], ["keys", "list"], ["keys", "revoke", "k"], ["convert", "a", "--to", "jpg"]):
         assert parser.parse_args([*argv, "--json"]).json is True
+
+
+def test_the_sdk_has_a_method_for_every_route_in_the_route_table():
+    from filegate.routes import ROUTES
+
+    called: set[tuple[str, str]] = set()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        parts = request.url.path.split("/")
+        # ids become {id} again: the segment after a collection name that is not a fixed word
+        template = "/".join("{id}" if part.startswith("id_") else part for part in parts)
+        called.add((request.method, template))
+        if request.url.path.endswith("/content"):
+            return httpx.Response(302, headers={"Location": "https://storage.example.test/x"})
+        return httpx.Response(200, json={"data": [], "next_cursor": None})
+
+    client = FileGate("fg_live_x", BASE, transport=httpx.MockTransport(handler))
+    calls = [
+        client.health, client.formats, client.openapi, lambda: client.create_free_key("a@b.c"),
+        client.list_keys, lambda: client.create_key("n"), lambda: client.update_key("id_1", name="m"),
+        lambda: client.revoke_key("id_1"), lambda: client.rotate_key("id_1"), client.rotate_key,
+        client.entitlements, client.usage,
+        lambda: client.convert_sync(b"x", "jpg"), lambda: client.convert_sync(b"x", None),
+        lambda: client.create_conversion("f", "jpg"), lambda: client.create_conversions_bulk([]),
+        client.list_conversions, lambda: client.get_conversion("id_1"),
+        lambda: client.create_file("a.png", 1), lambda: client.complete_file("id_1"), client.list_files,
+        lambda: client.get_file("id_1"), lambda: client.file_content_url("id_1"), lambda: client.delete_file("id_1"),
+        client.create_webhook_secret, lambda: client.create_webhook("https://x.test"), client.list_webhooks,
+        lambda: client.delete_webhook("id_1"), lambda: client.test_webhook("id_1"),
+        lambda: client.list_webhook_deliveries("id_1"),
+    ]  # fmt: skip
+    for call in calls:
+        call()
+    prefix = httpx.URL(BASE).path.rstrip("/")
+    assert {(m, p.removeprefix(prefix)) for m, p in called} == {(r.method, r.path) for r in ROUTES}

@@ -392,6 +392,31 @@ class FileGate:
             self._sleep(delay)
             delay = min(delay * 1.6, POLL_MAX_SECONDS)
 
+    # ------------------------------------------------------------------ webhooks (pro)
+
+    def create_webhook_secret(self) -> dict[str, Any]:
+        """Create or rotate the signing secret (``whsec_…``, shown once; both sign for 24 h after a rotation)."""
+        return self._json("POST", "/v1/webhooks/secret")  # type: ignore[no-any-return]
+
+    def create_webhook(self, url: str, *, events: list[str] | None = None) -> dict[str, Any]:
+        body = _compact({"url": url, "events": events})
+        return self._json("POST", "/v1/webhooks", json=body)  # type: ignore[no-any-return]
+
+    def list_webhooks(self) -> dict[str, Any]:
+        return self._json("GET", "/v1/webhooks")  # type: ignore[no-any-return]
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self.request("DELETE", f"/v1/webhooks/{_seg(webhook_id)}")
+
+    def test_webhook(self, webhook_id: str) -> dict[str, Any]:
+        """Send a ``webhook.test`` event to the endpoint; the delivery (202)."""
+        return self._json("POST", f"/v1/webhooks/{_seg(webhook_id)}/test")  # type: ignore[no-any-return]
+
+    def list_webhook_deliveries(self, webhook_id: str, *, limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
+        return self._json(  # type: ignore[no-any-return]
+            "GET", f"/v1/webhooks/{_seg(webhook_id)}/deliveries", params={"limit": limit, "cursor": cursor}
+        )
+
     # ------------------------------------------------------------------ sync convert and compress
 
     def convert_sync(
