@@ -197,3 +197,25 @@ def test_webhook_deliveries_verify_with_the_sdk(stack, pro_key):
             verify(secret, delivery.headers, delivery.body + b" ")
         assert client.list_webhook_deliveries(hook["id"])["data"]
         client.delete_webhook(hook["id"])
+
+
+def test_cli_webhooks_listen_verifies_and_forwards(stack, pro_key):
+    import subprocess
+    import sys
+
+    from tests.integration.receiver import running_receiver
+
+    with running_receiver() as receiver:
+        forward = receiver.script("/forwarded", [200])
+        command = [
+            str(Path(sys.executable).with_name("filegate")), "webhooks", "listen", "--test", "--max-events", "1",
+            "--forward-to", forward, "--json", "--base-url", stack.url, "--api-key", pro_key,
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        (event,) = [json.loads(line) for line in done.stdout.splitlines()]
+        assert event["verified"] and event["type"] == "webhook.test" and event["forwarded_status"] == 200
+        (arrived,) = receiver.requests_to("/forwarded")
+        assert arrived.headers["webhook-id"] == event["webhook_id"]
+    with FileGate(pro_key, stack.url) as client:
+        assert client.list_webhooks()["data"] == []  # the listener removed its endpoint

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -24,6 +25,7 @@ from filegate_client.client import ENV_API_KEY, ENV_BASE_URL, ConvertResult, Fil
 from filegate_client.errors import APIError, ConfigurationError, FileGateError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+ENV_WEBHOOK_SECRET = "FILEGATE_WEBHOOK_SECRET"  # noqa: S105 - the variable's name
 # Options of /v1/convert (API.md §5), as (flag, type, help). Only those given are sent.
 CONVERT_OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
     ("quality", int, "1-100"),
@@ -305,6 +307,43 @@ def cmd_usage(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_webhooks_listen(args: argparse.Namespace) -> int:
+    """Receive this account's webhooks on 127.0.0.1 (the local stack delivers to loopback over http).
+
+    Registers an endpoint pointing here, verifies each delivery with the signing secret, prints it, forwards
+    it (same body and headers) to --forward-to if given, and deletes the endpoint on exit.
+    """
+    from filegate_client.listen import listen
+
+    client = _client(args)
+    secret = args.secret or os.environ.get(ENV_WEBHOOK_SECRET)
+    if not secret:
+        secret = client.create_webhook_secret()["secret"]
+        err.print(f"created a signing secret {secret[:12]}… (the previous one keeps signing for 24 h)")
+
+    def show(event: dict[str, Any]) -> None:
+        if args.json:
+            sys.stdout.write(json.dumps(event) + "\n")
+            sys.stdout.flush()
+        else:
+            state = "[green]verified" if event["verified"] else "[red]NOT verified"
+            forwarded = f" → {event['forwarded_status']}" if event.get("forwarded_status") is not None else ""
+            Console().print(f"{event['type']} {event['webhook_id']} {state}{forwarded}")
+
+    with client:
+        return listen(
+            client,
+            secret,
+            port=args.listen_port,
+            forward_to=args.forward_to,
+            events=args.event,
+            max_events=args.max_events,
+            send_test=args.test,
+            on_event=show,
+            on_ready=lambda url, hook: err.print(f"listening on {url} as webhook {hook['id']}; Ctrl-C stops"),
+        )
+
+
 def cmd_completion(args: argparse.Namespace) -> int:
     sys.stdout.write(completion_script(build_parser(), args.shell))
     return EXIT_OK
@@ -370,6 +409,19 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = key_commands.add_parser("revoke", parents=[common], help="revoke a key at once")
     revoke.add_argument("key_id")
     revoke.set_defaults(func=cmd_keys_revoke)
+
+    webhooks = commands.add_parser("webhooks", help="webhook tools")
+    hook_commands = webhooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
+    listen = hook_commands.add_parser("listen", parents=[common], help="receive webhooks here (local testing)")
+    listen.add_argument("--forward-to", default=None, metavar="URL", help="POST each delivery on to this URL")
+    listen.add_argument("--listen-port", type=int, default=0, help="port on 127.0.0.1 (default: any free)")
+    listen.add_argument(
+        "--secret", default=None, help=f"signing secret (default ${ENV_WEBHOOK_SECRET}, else a new one)"
+    )
+    listen.add_argument("--event", action="append", default=None, help="event type to subscribe (repeat)")
+    listen.add_argument("--max-events", type=int, default=None, help="exit after this many deliveries")
+    listen.add_argument("--test", action="store_true", help="send a webhook.test event once listening")
+    listen.set_defaults(func=cmd_webhooks_listen)
 
     usage = commands.add_parser("usage", parents=[common], help="conversions per day, as a bar chart")
     usage.add_argument("--from", dest="from_month", default=None, metavar="YYYY-MM")
