@@ -216,6 +216,6 @@ def test_cli_webhooks_listen_verifies_and_forwards(stack, pro_key):
         (event,) = [json.loads(line) for line in done.stdout.splitlines()]
         assert event["verified"] and event["type"] == "webhook.test" and event["forwarded_status"] == 200
         (arrived,) = receiver.requests_to("/forwarded")
-        assert arrived.headers["webhook-id"] == event["webhook_id"]
+        assert arrived.headers["webhook-id"] == event["message_id"]
     with FileGate(pro_key, stack.url) as client:
         assert client.list_webhooks()["data"] == []  # the listener removed its endpoint

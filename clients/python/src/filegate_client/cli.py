@@ -328,7 +328,7 @@ def cmd_webhooks_listen(args: argparse.Namespace) -> int:
         else:
             state = "[green]verified" if event["verified"] else "[red]NOT verified"
             forwarded = f" → {event['forwarded_status']}" if event.get("forwarded_status") is not None else ""
-            Console().print(f"{event['type']} {event['webhook_id']} {state}{forwarded}")
+            Console().print(f"{event['type']} {event['message_id']} {state}{forwarded}")
 
     with client:
         return listen(

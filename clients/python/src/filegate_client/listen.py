@@ -40,7 +40,7 @@ def listen(
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             headers = {k.lower(): v for k, v in self.headers.items()}
-            event: dict[str, Any] = {"webhook_id": headers.get("webhook-id"), "verified": False, "type": None}
+            event: dict[str, Any] = {"message_id": headers.get("webhook-id"), "verified": False, "type": None}
             try:
                 payload = verify(secret, headers, body)
                 event.update(verified=True, type=payload.get("type"), data=payload.get("data"))
