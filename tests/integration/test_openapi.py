@@ -80,3 +80,10 @@ def test_the_document_is_served_without_a_key(stack):
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/json")
     assert response.json() == DOCUMENT
+
+
+def test_creates_link_to_the_routes_on_what_they_created():
+    links = DOCUMENT["paths"]["/v1/files"]["post"]["responses"]["201"]["links"]
+    assert links["get_file"] == {"operationId": "get_file", "parameters": {"path.id": "$response.body#/id"}}
+    key_links = DOCUMENT["paths"]["/v1/keys"]["post"]["responses"]["201"]["links"]
+    assert key_links["revoke_key"]["parameters"] == {"path.id": "$response.body#/key_id"}

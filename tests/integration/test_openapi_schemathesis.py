@@ -8,7 +8,7 @@ Three runs, because some operations change who the caller is:
   their own: once one succeeds on the calling key, the rest of the cases must be the documented 401 - the
   operations are tested, not excluded;
 - a free key on the tier-gated operations (bulk, webhooks): the 403 tier_required and 429 answers.
-Bounded for CI by examples per operation (no stateful phase: ids come from the 404 answers only).
+Bounded for CI by examples per operation; the stateful phase follows the document's links (create → use).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def run_schemathesis(stack, key: str, *selection: str, examples: int, report_dir
         "-H", f"Authorization: Bearer {key}",
         "--checks", CHECKS,
         "--mode", "all",
-        "--phases", "examples,coverage,fuzzing",
+        "--phases", "examples,coverage,fuzzing,stateful",
         "--max-examples", str(examples),
         "--seed", "20261126",
         "--request-timeout", "30",

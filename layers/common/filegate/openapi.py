@@ -627,6 +627,45 @@ def _error_responses(
     return out
 
 
+def _link_created_resources(paths: Mapping[str, dict[str, Any]], schemas: Mapping[str, Any]) -> None:
+    """OpenAPI links from a create (``POST /v1/files`` → 201) to the routes on what it created
+    (``/v1/files/{id}…``), so a client or a stateful tester can follow an id from one answer to the next."""
+    for path, operations in paths.items():
+        create = operations.get("post")
+        if create is None or "{" in path:
+            continue
+        targets = [
+            (sub_path, op)
+            for sub_path, ops in paths.items()
+            if sub_path.startswith(path + "/{id}")
+            for op in ops.values()
+        ]
+        for status, response in create["responses"].items():
+            if status not in ("201", "202") or not targets:
+                continue
+            ref = (response.get("content") or {}).get(JSON, {}).get("schema", {}).get("$ref", "")
+            fields = _properties(schemas, ref.rsplit("/", 1)[-1])
+            id_field = next((f for f in ("id", "key_id") if f in fields), None)
+            if id_field is None:
+                continue
+            response["links"] = {
+                op["operationId"]: {
+                    "operationId": op["operationId"],
+                    "parameters": {"path.id": f"$response.body#/{id_field}"},
+                }
+                for _, op in targets
+            }
+
+
+def _properties(schemas: Mapping[str, Any], name: str) -> set[str]:
+    """The property names of a component schema, through ``allOf``."""
+    schema = schemas.get(name) or {}
+    found = set(schema.get("properties", {}))
+    for part in schema.get("allOf", []):
+        found |= _properties(schemas, str(part.get("$ref", "")).rsplit("/", 1)[-1]) | set(part.get("properties", {}))
+    return found
+
+
 def build_document(
     apps: Mapping[str, FastAPI],
     *,
@@ -713,6 +752,7 @@ def build_document(
         if (route.method, route.path) in operations:
             paths.setdefault(route.path, {})[route.method.lower()] = operations[(route.method, route.path)]
     schemas.update(_shared_schemas())
+    _link_created_resources(paths, schemas)
     responses = _share_error_responses(paths)
     return {
         "openapi": "3.1.0",
