@@ -219,3 +219,14 @@ def test_cli_webhooks_listen_verifies_and_forwards(stack, pro_key):
         assert arrived.headers["webhook-id"] == event["message_id"]
     with FileGate(pro_key, stack.url) as client:
         assert client.list_webhooks()["data"] == []  # the listener removed its endpoint
+
+
+def test_cli_compresses_a_large_file_as_a_job_in_its_own_format(stack, pro_key, tmp_path):
+    source = tmp_path / "big.png"
+    source.write_bytes(noisy_png())
+    code, report = run_cli("compress", str(source), "--base-url", stack.url, "--api-key", pro_key)
+    assert code == 0, report
+    (item,) = report
+    assert item["ok"] and item["mode"] == "async" and item["output"] == str(tmp_path / "big.compressed.png")
+    with Image.open(item["output"]) as image:
+        assert (image.format, image.size) == ("PNG", (1500, 1420))

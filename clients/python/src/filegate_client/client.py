@@ -500,9 +500,17 @@ class FileGate:
             report("upload", done, size)
 
         ready = self.upload_file(data, filename=name, progress=uploaded)
-        job_target = target or str((ready.get("metadata") or {}).get("format") or "")
+        job_target = target or self._sniffed_format(ready)
         job = self.create_conversion(ready["id"], job_target, options=options, webhook_url=webhook_url)
         return self._finish_job(job["id"], output, report, timeout)
+
+    @staticmethod
+    def _sniffed_format(ready: Mapping[str, Any]) -> str:
+        """A ready file's format as the API recognised it from its bytes (compress keeps the format)."""
+        found = (ready.get("metadata") or {}).get("format") or ready.get("format")
+        if not found:
+            raise APIError(422, "unsupported_media_type", "The API did not recognise the file's format.", "")
+        return str(found)
 
     def _sync_result(
         self, response: httpx.Response, output: str | os.PathLike[str] | None, report: ProgressCallback
