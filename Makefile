@@ -41,7 +41,7 @@ export SAM_CLI_TELEMETRY := 0
 TEMPLATE := template.yaml
 BUILD_DIR := .aws-sam/build
 # Only the folders that exist: git keeps no empty folder, so a fresh clone may lack one.
-PY_DIRS := $(wildcard layers functions infra tests)
+PY_DIRS := $(wildcard layers functions infra tests clients)
 PORT ?= 3000
 MOTO_PORT ?= 4566
 
