@@ -7,7 +7,7 @@ POST /v1/files, the presigned POST to S3, POST /v1/files/{id}/complete, POST /v1
 GET /v1/conversions/{id}, GET /v1/files/{id}/content (302) and the download.
 - curl: one `curl` process per step, polling every 0.25 s (JSON read in this process: costs ~nothing);
 - CLI: `filegate convert big.png --to jpg -o out.jpg` as a new process (Python start-up included), polling
-  with backoff from 0.25 s;
+  with backoff from 0.2 s (x1.3, at most 3 s);
 - SDK: `FileGate.convert` in this process (the CLI minus start-up and argument parsing).
 Runs alternate, so drift on a shared machine hits every path alike.
 """

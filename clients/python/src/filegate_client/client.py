@@ -35,8 +35,9 @@ SYNC_MAX_BYTES = 4 * 1024 * 1024  # API.md: /v1/convert takes up to 4 MB in
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 # A Retry-After longer than this (a monthly quota) is not waited for: the error is raised.
 MAX_RETRY_AFTER_SECONDS = 120.0
-POLL_FIRST_SECONDS = 0.25
-POLL_MAX_SECONDS = 5.0
+POLL_FIRST_SECONDS = 0.2
+POLL_MAX_SECONDS = 3.0
+POLL_BACKOFF = 1.3  # gentle: most jobs finish within seconds, and a late poll costs the whole wait
 FINISHED = frozenset({"succeeded", "failed"})
 
 Source = str | os.PathLike[str] | bytes
@@ -390,7 +391,7 @@ class FileGate:
             if time.monotonic() + delay > deadline:
                 raise TimeoutError(f"conversion {conversion_id} still {job.get('status')} after {timeout:.0f} s")
             self._sleep(delay)
-            delay = min(delay * 1.6, POLL_MAX_SECONDS)
+            delay = min(delay * POLL_BACKOFF, POLL_MAX_SECONDS)
 
     # ------------------------------------------------------------------ webhooks (pro)
 
