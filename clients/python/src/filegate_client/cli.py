@@ -23,6 +23,7 @@ from rich.table import Table
 
 from filegate_client.client import ENV_API_KEY, ENV_BASE_URL, ConvertResult, FileGate
 from filegate_client.errors import APIError, ConfigurationError, FileGateError
+from filegate_client.types import NewKey
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 ENV_WEBHOOK_SECRET = "FILEGATE_WEBHOOK_SECRET"  # noqa: S105 - the variable's name
@@ -247,7 +248,7 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_new_key(args: argparse.Namespace, created: dict[str, Any]) -> None:
+def _print_new_key(args: argparse.Namespace, created: NewKey) -> None:
     if args.json:
         _print_json(created)
         return

@@ -27,6 +27,17 @@ from filegate_client.errors import (
     TransportError,
     error_from_response,
 )
+from filegate_client.types import (
+    Conversion,
+    Entitlements,
+    File,
+    FreeKey,
+    Key,
+    NewKey,
+    Page,
+    Usage,
+    Webhook,
+)
 
 ENV_API_KEY = "FILEGATE_API_KEY"
 ENV_BASE_URL = "FILEGATE_BASE_URL"
@@ -198,12 +209,12 @@ class FileGate:
     def openapi(self) -> dict[str, Any]:
         return self._json("GET", "/v1/openapi.json", auth=False)  # type: ignore[no-any-return]
 
-    def create_free_key(self, email: str) -> dict[str, Any]:
+    def create_free_key(self, email: str) -> FreeKey:
         return self._json("POST", "/v1/keys/free", json={"email": email}, auth=False)  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ keys and account
 
-    def list_keys(self, *, limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
+    def list_keys(self, *, limit: int = 20, cursor: str | None = None) -> Page:
         return self._json("GET", "/v1/keys", params={"limit": limit, "cursor": cursor})  # type: ignore[no-any-return]
 
     def iter_keys(self, *, page_size: int = 100) -> Iterator[dict[str, Any]]:
@@ -217,7 +228,7 @@ class FileGate:
         allowed_ips: list[str] | None = None,
         expires_at: str | None = None,
         mode: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> NewKey:
         body = {"name": name, "scopes": scopes, "allowed_ips": allowed_ips, "expires_at": expires_at, "mode": mode}
         return self._json("POST", "/v1/keys", json=_compact(body))  # type: ignore[no-any-return]
 
@@ -228,27 +239,27 @@ class FileGate:
         name: str | None = None,
         scopes: list[str] | None = None,
         allowed_ips: list[str] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Key:
         body = _compact({"name": name, "scopes": scopes, "allowed_ips": allowed_ips})
         return self._json("PATCH", f"/v1/keys/{_seg(key_id)}", json=body)  # type: ignore[no-any-return]
 
     def revoke_key(self, key_id: str) -> None:
         self.request("DELETE", f"/v1/keys/{_seg(key_id)}")
 
-    def rotate_key(self, key_id: str | None = None, *, grace_seconds: int = 0) -> dict[str, Any]:
+    def rotate_key(self, key_id: str | None = None, *, grace_seconds: int = 0) -> NewKey:
         """Rotate ``key_id``, or the calling key when None. The new raw key is in ``api_key``."""
         path = "/v1/keys/rotate" if key_id is None else f"/v1/keys/{_seg(key_id)}/rotate"
         return self._json("POST", path, json={"grace_seconds": grace_seconds})  # type: ignore[no-any-return]
 
-    def entitlements(self) -> dict[str, Any]:
+    def entitlements(self) -> Entitlements:
         return self._json("GET", "/v1/entitlements/me")  # type: ignore[no-any-return]
 
-    def usage(self, *, from_month: str | None = None, to_month: str | None = None) -> dict[str, Any]:
+    def usage(self, *, from_month: str | None = None, to_month: str | None = None) -> Usage:
         return self._json("GET", "/v1/usage", params={"from": from_month, "to": to_month})  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ files
 
-    def create_file(self, filename: str, size: int, content_type: str | None = None) -> dict[str, Any]:
+    def create_file(self, filename: str, size: int, content_type: str | None = None) -> File:
         body = _compact({"filename": filename, "size": size, "content_type": content_type})
         return self._json("POST", "/v1/files", json=body)  # type: ignore[no-any-return]
 
@@ -270,12 +281,10 @@ class FileGate:
         if response.status_code >= 300:
             raise APIError(response.status_code, "upload_failed", response.text[:500], "", response.headers)
 
-    def complete_file(self, file_id: str) -> dict[str, Any]:
+    def complete_file(self, file_id: str) -> File:
         return self._json("POST", f"/v1/files/{_seg(file_id)}/complete")  # type: ignore[no-any-return]
 
-    def upload_file(
-        self, source: Source, *, filename: str | None = None, progress: Progress | None = None
-    ) -> dict[str, Any]:
+    def upload_file(self, source: Source, *, filename: str | None = None, progress: Progress | None = None) -> File:
         """create + presigned POST + complete: the ready file's JSON (with its ``metadata``)."""
         data, name = _load(source, filename)
         size = data.stat().st_size if isinstance(data, Path) else len(data)
@@ -284,10 +293,10 @@ class FileGate:
         self.upload_to(created["upload"], data, name, content_type, progress)
         return self.complete_file(created["id"])
 
-    def get_file(self, file_id: str) -> dict[str, Any]:
+    def get_file(self, file_id: str) -> File:
         return self._json("GET", f"/v1/files/{_seg(file_id)}")  # type: ignore[no-any-return]
 
-    def list_files(self, *, limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
+    def list_files(self, *, limit: int = 20, cursor: str | None = None) -> Page:
         return self._json("GET", "/v1/files", params={"limit": limit, "cursor": cursor})  # type: ignore[no-any-return]
 
     def iter_files(self, *, page_size: int = 100) -> Iterator[dict[str, Any]]:
@@ -343,7 +352,7 @@ class FileGate:
         options: Mapping[str, Any] | None = None,
         webhook_url: str | None = None,
         idempotency_key: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Conversion:
         """A job (202). An Idempotency-Key is always sent (one is made when not given), so retries are safe."""
         body = _compact(
             {"file_id": file_id, "target": target, "options": dict(options or {}) or None, "webhook_url": webhook_url}
@@ -359,10 +368,10 @@ class FileGate:
             "POST", "/v1/conversions/bulk", json={"items": [dict(i) for i in items]}, headers=headers
         )
 
-    def get_conversion(self, conversion_id: str) -> dict[str, Any]:
+    def get_conversion(self, conversion_id: str) -> Conversion:
         return self._json("GET", f"/v1/conversions/{_seg(conversion_id)}")  # type: ignore[no-any-return]
 
-    def list_conversions(self, *, limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
+    def list_conversions(self, *, limit: int = 20, cursor: str | None = None) -> Page:
         return self._json(  # type: ignore[no-any-return]
             "GET", "/v1/conversions", params={"limit": limit, "cursor": cursor}
         )
@@ -375,8 +384,8 @@ class FileGate:
         conversion_id: str,
         *,
         timeout: float = 1800.0,
-        on_status: Callable[[dict[str, Any]], None] | None = None,
-    ) -> dict[str, Any]:
+        on_status: Callable[[Conversion], None] | None = None,
+    ) -> Conversion:
         """Poll with backoff until the job succeeds (its JSON) or fails (ConversionFailedError)."""
         deadline = time.monotonic() + timeout
         delay = POLL_FIRST_SECONDS
@@ -399,11 +408,11 @@ class FileGate:
         """Create or rotate the signing secret (``whsec_…``, shown once; both sign for 24 h after a rotation)."""
         return self._json("POST", "/v1/webhooks/secret")  # type: ignore[no-any-return]
 
-    def create_webhook(self, url: str, *, events: list[str] | None = None) -> dict[str, Any]:
+    def create_webhook(self, url: str, *, events: list[str] | None = None) -> Webhook:
         body = _compact({"url": url, "events": events})
         return self._json("POST", "/v1/webhooks", json=body)  # type: ignore[no-any-return]
 
-    def list_webhooks(self) -> dict[str, Any]:
+    def list_webhooks(self) -> Page:
         return self._json("GET", "/v1/webhooks")  # type: ignore[no-any-return]
 
     def delete_webhook(self, webhook_id: str) -> None:
@@ -542,7 +551,10 @@ class FileGate:
         report("convert", 0, None)
         job = self.wait_for_conversion(conversion_id, timeout=timeout)
         report("convert", 1, 1)
-        url = self.file_content_url(job["output_file_id"])
+        output_file_id = job.get("output_file_id")
+        if not output_file_id:
+            raise APIError(500, "internal_error", f"conversion {conversion_id} succeeded without an output file", "")
+        url = self.file_content_url(output_file_id)
         return self._download_result(url, conversion_id, output, report, "async")
 
     def _download_result(

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from filegate_client.client import FileGate
+from filegate_client.types import Webhook
 from filegate_client.webhooks import WebhookVerificationError, verify
 
 FORWARD_TIMEOUT_SECONDS = 10.0  # the API's own delivery timeout
@@ -25,7 +26,7 @@ def listen(
     max_events: int | None = None,
     send_test: bool = False,
     on_event: Callable[[dict[str, Any]], None],
-    on_ready: Callable[[str, dict[str, Any]], None],
+    on_ready: Callable[[str, Webhook], None],
 ) -> int:
     """Serve until Ctrl-C or ``max_events`` deliveries; 0 if every delivery verified, else 1."""
     seen: list[dict[str, Any]] = []
@@ -68,7 +69,7 @@ def listen(
     url = f"http://127.0.0.1:{server.server_address[1]}/"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    hook: dict[str, Any] | None = None
+    hook: Webhook | None = None
     try:
         hook = client.create_webhook(url, events=events)
         on_ready(url, hook)
