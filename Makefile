@@ -41,11 +41,11 @@ export SAM_CLI_TELEMETRY := 0
 TEMPLATE := template.yaml
 BUILD_DIR := .aws-sam/build
 # Only the folders that exist: git keeps no empty folder, so a fresh clone may lack one.
-PY_DIRS := $(wildcard layers functions infra tests)
+PY_DIRS := $(wildcard layers functions infra tests clients)
 PORT ?= 3000
 MOTO_PORT ?= 4566
 
-.PHONY: help venv sam-venv dev lint format types template build unit integration test bench clean distclean
+.PHONY: help venv sam-venv dev lint format types template build unit integration test bench clean distclean openapi
 
 help: ## this list
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -54,13 +54,14 @@ help: ## this list
 venv: $(VENV_STAMP) ## .venv (Python 3.11) with the project and its dev tools
 
 # Re-installs only when the project's dependency lists change.
-$(VENV_STAMP): pyproject.toml $(wildcard layers/*/requirements.txt)
+$(VENV_STAMP): pyproject.toml $(wildcard layers/*/requirements.txt) clients/python/pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 (python3.11 or python3) is not on PATH" >&2; exit 1; }
 	@"$(PYTHON)" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "error: $(PYTHON) is older than Python 3.11" >&2; exit 1; }
 	test -x $(BIN)/python || "$(PYTHON)" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade 'pip>=24'
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e ./clients/python
 	touch $@
 
 sam-venv: $(SAM_STAMP) ## .venv-sam with the pinned AWS SAM CLI and cfn-lint
@@ -76,6 +77,10 @@ $(SAM_STAMP):
 # ------------------------------------------------------------------ run
 dev: $(VENV_STAMP) ## run the local stack (API :3000, moto :4566) until Ctrl-C; refuses to start twice
 	@exec $(BIN)/filegate-local --port $(PORT) --moto-port $(MOTO_PORT) --env WEBHOOK_ALLOW_INSECURE_LOOPBACK=true
+
+# ------------------------------------------------------------------ generated files
+openapi: $(VENV_STAMP) ## regenerate openapi.json (and the layer's copy) from the apps, route table and template
+	$(BIN)/python infra/build_openapi.py
 
 # ------------------------------------------------------------------ checks
 lint: $(VENV_STAMP) ## ruff check + ruff format --check
@@ -104,7 +109,7 @@ build: $(SAM_STAMP) $(VENV_STAMP) ## sam build for arm64 without Docker, then ch
 	$(BIN)/python infra/build_check.py $(BUILD_DIR)
 
 unit: $(VENV_STAMP) ## pytest tests/unit
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest tests/unit tests/sdk
 
 integration: $(VENV_STAMP) ## pytest tests/integration (through the local stack, over HTTP)
 	$(BIN)/pytest tests/integration

@@ -44,6 +44,7 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     # keys and account
     Route("GET", "/v1/health", "keys", PUBLIC),
+    Route("GET", "/v1/openapi.json", "keys", PUBLIC),
     Route("POST", "/v1/keys/free", "keys", PUBLIC),
     Route("GET", "/v1/keys", "keys", "keys:manage"),
     Route("POST", "/v1/keys", "keys", "keys:manage"),

@@ -1,0 +1,518 @@
+"""`filegate`: the command line over the SDK. `--json` on every command prints machine-readable output.
+
+Exit codes: 0 success, 1 an API call (or any file of a batch) failed, 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from filegate_client.client import ENV_API_KEY, ENV_BASE_URL, ConvertResult, FileGate
+from filegate_client.errors import APIError, ConfigurationError, FileGateError
+from filegate_client.types import NewKey
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+ENV_WEBHOOK_SECRET = "FILEGATE_WEBHOOK_SECRET"  # noqa: S105 - the variable's name
+# Options of /v1/convert (API.md §5), as (flag, type, help). Only those given are sent.
+CONVERT_OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
+    ("quality", int, "1-100"),
+    ("width", int, "output width in pixels"),
+    ("height", int, "output height in pixels"),
+    ("fit", str, "contain or cover"),
+    ("page", int, "PDF page, 1-based"),
+    ("start", float, "media: trim start, seconds"),
+    ("duration", float, "media: trim length, seconds"),
+    ("fps", int, "video: frames per second, 1-60"),
+    ("audio_bitrate", int, "media: kbps, 32-320"),
+    ("at", float, "video thumbnail: second of the frame"),
+)
+
+err = Console(stderr=True)
+
+
+# ------------------------------------------------------------------ output helpers
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else _cell(row.get(c)) for c in columns))
+    Console().print(table)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return str(value)
+
+
+def _client(args: argparse.Namespace) -> FileGate:
+    base_url = args.base_url or (f"http://127.0.0.1:{args.port}" if args.local else None)
+    return FileGate(api_key=args.api_key, base_url=base_url)
+
+
+# ------------------------------------------------------------------ convert and compress
+
+
+@dataclass
+class Outcome:
+    source: str
+    output: str | None
+    ok: bool
+    seconds: float
+    detail: str
+    result: ConvertResult | None = None
+    error: dict[str, Any] | None = None
+
+
+def _output_path(args: argparse.Namespace, source: Path, target: str | None) -> Path:
+    if args.output:
+        return Path(args.output)
+    folder = Path(args.out_dir) if args.out_dir else source.parent
+    if target is None:
+        return folder / f"{source.stem}.compressed{source.suffix}"
+    return folder / f"{source.stem}.{target}"
+
+
+def _run_batch(args: argparse.Namespace, target: str | None) -> int:
+    sources = [Path(p) for p in args.inputs]
+    if args.output and len(sources) > 1:
+        err.print("error: -o/--output takes one input; use --out-dir for several")
+        return EXIT_USAGE
+    missing = [str(s) for s in sources if not s.is_file()]
+    if missing:
+        err.print(f"error: no such file: {', '.join(missing)}")
+        return EXIT_USAGE
+    if args.out_dir:
+        Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+    options = {name: getattr(args, name) for name, _, _ in CONVERT_OPTIONS if getattr(args, name, None) is not None}
+    if getattr(args, "no_strip_metadata", False):
+        options["strip_metadata"] = False
+    if getattr(args, "mute", False):
+        options["mute"] = True
+    client = _client(args)
+    show = not args.json and not args.quiet
+    progress = Progress(
+        TextColumn("{task.fields[name]}", style="bold"),
+        TextColumn("{task.fields[stage]}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not show,
+    )
+    lock = threading.Lock()
+
+    def one(source: Path) -> Outcome:
+        task: TaskID = progress.add_task("", name=source.name, stage="queued", total=source.stat().st_size)
+        out = _output_path(args, source, target)
+
+        def report(stage: str, done: int, total: int | None) -> None:
+            with lock:
+                if stage == "convert":
+                    progress.update(task, stage="converting", completed=0, total=None)
+                elif stage == "download":
+                    progress.update(task, stage="downloading", completed=done, total=total)
+                else:
+                    progress.update(task, stage="uploading", completed=done, total=total)
+
+        started = time.monotonic()
+        try:
+            if target is None:
+                result = client.compress(source, quality=args.quality, output=out, progress=report)
+            else:
+                result = client.convert(source, target, output=out, progress=report, **options)
+        except FileGateError as exc:
+            with lock:
+                progress.update(task, stage="[red]failed")
+            error = _error_json(exc)
+            return Outcome(str(source), None, False, time.monotonic() - started, error["message"], error=error)
+        with lock:
+            progress.update(task, stage="[green]done", completed=result.size, total=result.size)
+        return Outcome(str(source), str(out), True, time.monotonic() - started, result.mode, result=result)
+
+    with progress, ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
+        outcomes = list(pool.map(one, sources))
+    client.close()
+    failed = [o for o in outcomes if not o.ok]
+    if args.json:
+        _print_json(
+            [
+                {
+                    "input": o.source,
+                    "output": o.output,
+                    "ok": o.ok,
+                    "seconds": round(o.seconds, 3),
+                    "mode": o.detail if o.ok else None,
+                    "conversion_id": o.result.conversion_id if o.result else None,
+                    "size": o.result.size if o.result else None,
+                    "error": o.error,
+                }
+                for o in outcomes
+            ]
+        )
+    elif not args.quiet:
+        table = Table(title=f"{len(outcomes) - len(failed)} of {len(outcomes)} converted")
+        for column in ("input", "output", "result", "bytes", "seconds"):
+            table.add_column(column)
+        for o in outcomes:
+            status = f"[green]{o.detail}" if o.ok else f"[red]{o.detail}"
+            size = str(o.result.size) if o.result else ""
+            table.add_row(o.source, o.output or "", status, size, f"{o.seconds:.2f}")
+        Console().print(table)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    return _run_batch(args, args.to.lower())
+
+
+def cmd_compress(args: argparse.Namespace) -> int:
+    return _run_batch(args, None)
+
+
+# ------------------------------------------------------------------ other commands
+
+
+def cmd_formats(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        document = client.formats()
+    if args.json:
+        _print_json(document)
+        return EXIT_OK
+    rows = [
+        {"from": name, "to": spec.get("to", []), "options": spec.get("options", [])}
+        for name, spec in sorted(document.get("formats", {}).items())
+    ]
+    _table(rows, ["from", "to", "options"], title="Supported conversions")
+    return EXIT_OK
+
+
+def cmd_signup(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        created = client.create_free_key(args.email)
+    if args.json:
+        _print_json(created)
+    else:
+        err.print(created.get("message", ""))
+        sys.stdout.write(f"export {ENV_API_KEY}={created['api_key']}\n")
+    return EXIT_OK
+
+
+def cmd_whoami(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        me = client.entitlements()
+    if args.json:
+        _print_json(me)
+        return EXIT_OK
+    usage, limits, key = me.get("usage", {}), me.get("limits", {}), me.get("key", {})
+    Console().print(
+        f"account {me.get('account_id')} · tier [bold]{me.get('tier')}[/] · key {key.get('key_prefix')} "
+        f"({' '.join(key.get('scopes', []))})\n"
+        f"{usage.get('period')}: {usage.get('conversions')} conversions, {usage.get('remaining')} remaining · "
+        f"{limits.get('requests_per_minute')} requests/minute"
+    )
+    return EXIT_OK
+
+
+KEY_COLUMNS = ["id", "name", "key_prefix", "scopes", "created_at", "last_used_at", "expires_at", "revoked_at"]
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        keys = list(client.iter_keys())
+    if args.json:
+        _print_json(keys)
+    else:
+        _table(keys, KEY_COLUMNS, title="API keys")
+    return EXIT_OK
+
+
+def _print_new_key(args: argparse.Namespace, created: NewKey) -> None:
+    if args.json:
+        _print_json(created)
+        return
+    err.print(f"key {created.get('key_id')} ({created.get('name')}): save it, it will not be shown again")
+    sys.stdout.write(f"{created['api_key']}\n")
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        created = client.create_key(
+            args.name,
+            scopes=args.scope,
+            allowed_ips=args.allow_ip,
+            expires_at=args.expires_at,
+            mode="test" if args.test else None,
+        )
+    _print_new_key(args, created)
+    return EXIT_OK
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        created = client.rotate_key(args.key_id, grace_seconds=args.grace)
+    _print_new_key(args, created)
+    return EXIT_OK
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        client.revoke_key(args.key_id)
+    if args.json:
+        _print_json({"id": args.key_id, "revoked": True})
+    else:
+        err.print(f"key {args.key_id} revoked")
+    return EXIT_OK
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        report = client.usage(from_month=args.from_month, to_month=args.to_month)
+    if args.json:
+        _print_json(report)
+        return EXIT_OK
+    console = Console()
+    days = report.get("days", [])
+    peak = max((int(d.get("conversions", 0)) for d in days), default=0)
+    width = 40
+    console.print(f"[bold]Conversions per day[/] ({report.get('from')} to {report.get('to')})")
+    if not days:
+        console.print("  none yet")
+    for day in days:
+        count = int(day.get("conversions", 0))
+        bar = "█" * max(1, round(width * count / peak)) if count else ""
+        console.print(f"  {day.get('date')}  [cyan]{bar:<{width}}[/] {count}")
+    for month in report.get("months", []):
+        console.print(f"  {month.get('month')} total: {month.get('conversions')}")
+    return EXIT_OK
+
+
+def cmd_webhooks_listen(args: argparse.Namespace) -> int:
+    """Receive this account's webhooks on 127.0.0.1 (the local stack delivers to loopback over http).
+
+    Registers an endpoint pointing here, verifies each delivery with the signing secret, prints it, forwards
+    it (same body and headers) to --forward-to if given, and deletes the endpoint on exit.
+    """
+    from filegate_client.listen import listen
+
+    client = _client(args)
+    secret = args.secret or os.environ.get(ENV_WEBHOOK_SECRET)
+    if not secret:
+        secret = client.create_webhook_secret()["secret"]
+        err.print(f"created a signing secret {secret[:12]}… (the previous one keeps signing for 24 h)")
+
+    def show(event: dict[str, Any]) -> None:
+        if args.json:
+            sys.stdout.write(json.dumps(event) + "\n")
+            sys.stdout.flush()
+        else:
+            state = "[green]verified" if event["verified"] else "[red]NOT verified"
+            forwarded = f" → {event['forwarded_status']}" if event.get("forwarded_status") is not None else ""
+            Console().print(f"{event['type']} {event['message_id']} {state}{forwarded}")
+
+    with client:
+        return listen(
+            client,
+            secret,
+            port=args.listen_port,
+            forward_to=args.forward_to,
+            events=args.event,
+            max_events=args.max_events,
+            send_test=args.test,
+            on_event=show,
+            on_ready=lambda url, hook: err.print(f"listening on {url} as webhook {hook['id']}; Ctrl-C stops"),
+        )
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    sys.stdout.write(completion_script(build_parser(), args.shell))
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ parser and completion
+
+
+def _add_batch_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("inputs", nargs="+", metavar="IN", help="files to convert")
+    where = command.add_mutually_exclusive_group()
+    where.add_argument("-o", "--output", help="output file (one input only)")
+    where.add_argument("--out-dir", help="folder for the outputs (default: beside each input)")
+    command.add_argument("--parallel", type=int, default=4, help="files at once (default 4)")
+    command.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--api-key", default=None, help=f"API key (default: ${ENV_API_KEY})")
+    common.add_argument("--base-url", default=None, help=f"API base URL (default: ${ENV_BASE_URL})")
+    common.add_argument("--local", action="store_true", help="use the local stack (make dev) on 127.0.0.1")
+    common.add_argument("--port", type=int, default=3000, help="the local stack's port with --local (3000)")
+    common.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
+
+    parser = argparse.ArgumentParser(prog="filegate", description="FileGate file conversion from the command line.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    convert = commands.add_parser("convert", parents=[common], help="convert files to another format")
+    _add_batch_arguments(convert)
+    convert.add_argument("--to", required=True, metavar="FORMAT", help="target format (see `filegate formats`)")
+    for name, kind, text in CONVERT_OPTIONS:
+        convert.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=text)
+    convert.add_argument("--no-strip-metadata", action="store_true", help="keep the input's metadata")
+    convert.add_argument("--mute", action="store_true", help="video: drop the audio")
+    convert.set_defaults(func=cmd_convert)
+
+    compress = commands.add_parser("compress", parents=[common], help="same format, smaller bytes")
+    _add_batch_arguments(compress)
+    compress.add_argument("--quality", type=int, default=None, help="1-100")
+    compress.set_defaults(func=cmd_compress)
+
+    commands.add_parser("formats", parents=[common], help="the supported conversions").set_defaults(func=cmd_formats)
+    signup = commands.add_parser("signup", parents=[common], help="create a free account and key")
+    signup.add_argument("email")
+    signup.set_defaults(func=cmd_signup)
+    commands.add_parser("whoami", parents=[common], help="tier, key, limits and usage").set_defaults(func=cmd_whoami)
+
+    keys = commands.add_parser("keys", help="manage API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    key_commands.add_parser("list", parents=[common], help="list keys").set_defaults(func=cmd_keys_list)
+    create = key_commands.add_parser("create", parents=[common], help="create a key (printed once)")
+    create.add_argument("name")
+    create.add_argument("--scope", action="append", default=None, help="a scope (repeat); default as the API")
+    create.add_argument("--allow-ip", action="append", default=None, help="an allowed IP or CIDR (repeat)")
+    create.add_argument("--expires-at", default=None, help="ISO-8601 time")
+    create.add_argument("--test", action="store_true", help="a sandbox fg_test_ key")
+    create.set_defaults(func=cmd_keys_create)
+    rotate = key_commands.add_parser("rotate", parents=[common], help="rotate a key (default: this one)")
+    rotate.add_argument("key_id", nargs="?", default=None)
+    rotate.add_argument("--grace", type=int, default=0, help="seconds the old key keeps working (0-86400)")
+    rotate.set_defaults(func=cmd_keys_rotate)
+    revoke = key_commands.add_parser("revoke", parents=[common], help="revoke a key at once")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(func=cmd_keys_revoke)
+
+    webhooks = commands.add_parser("webhooks", help="webhook tools")
+    hook_commands = webhooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
+    listen = hook_commands.add_parser("listen", parents=[common], help="receive webhooks here (local testing)")
+    listen.add_argument("--forward-to", default=None, metavar="URL", help="POST each delivery on to this URL")
+    listen.add_argument("--listen-port", type=int, default=0, help="port on 127.0.0.1 (default: any free)")
+    listen.add_argument(
+        "--secret", default=None, help=f"signing secret (default ${ENV_WEBHOOK_SECRET}, else a new one)"
+    )
+    listen.add_argument("--event", action="append", default=None, help="event type to subscribe (repeat)")
+    listen.add_argument("--max-events", type=int, default=None, help="exit after this many deliveries")
+    listen.add_argument("--test", action="store_true", help="send a webhook.test event once listening")
+    listen.set_defaults(func=cmd_webhooks_listen)
+
+    usage = commands.add_parser("usage", parents=[common], help="conversions per day, as a bar chart")
+    usage.add_argument("--from", dest="from_month", default=None, metavar="YYYY-MM")
+    usage.add_argument("--to", dest="to_month", default=None, metavar="YYYY-MM")
+    usage.set_defaults(func=cmd_usage)
+
+    completion = commands.add_parser("completion", help="print a shell completion script")
+    completion.add_argument("shell", choices=["bash", "zsh"])
+    completion.set_defaults(func=cmd_completion, json=False)
+    return parser
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _flags(parser: argparse.ArgumentParser) -> list[str]:
+    return sorted(f for a in parser._actions for f in a.option_strings)
+
+
+def completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
+    """A bash completion function built from the parser itself (zsh loads it through bashcompinit)."""
+    cases: list[str] = []
+    top = _subcommands(parser)
+    for name, sub in top.items():
+        children = _subcommands(sub)
+        if children:
+            cases.append(f'        "{name}") words_="{" ".join(children)}" ;;')
+            for child_name, child in children.items():
+                cases.append(f'        "{name} {child_name}") words_="{" ".join(_flags(child))}" ;;')
+        else:
+            choices = " ".join(str(c) for a in sub._actions if not a.option_strings and a.choices for c in a.choices)
+            cases.append(f'        "{name}") words_="{" ".join(_flags(sub))} {choices}" ;;')
+    body = "\n".join(cases)
+    script = f"""# filegate {shell} completion: eval "$(filegate completion {shell})"
+_filegate_complete() {{
+    local cur="${{COMP_WORDS[COMP_CWORD]}}" key="" words_=""
+    local i
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        case "${{COMP_WORDS[i]}}" in -*) ;; *) key="${{key:+$key }}${{COMP_WORDS[i]}}" ;; esac
+    done
+    case "$key" in
+        "") words_="{" ".join(top)}" ;;
+{body}
+        *) ;;
+    esac
+    # A key that ends in a positional (a file, a key id) keeps the command's flags on offer.
+    if [[ -z "$words_" ]]; then
+        case "$key" in convert*|compress*) words_="{" ".join(_flags(top["convert"]))}" ;; esac
+    fi
+    if [[ "$cur" == -* || ( -n "$words_" && "$key" != convert* && "$key" != compress* ) ]]; then
+        COMPREPLY=($(compgen -W "$words_" -- "$cur"))
+    else
+        COMPREPLY=($(compgen -f -- "$cur"))
+    fi
+}}
+"""
+    if shell == "zsh":
+        script += "autoload -U +X bashcompinit && bashcompinit\n"
+    return script + "complete -o filenames -F _filegate_complete filegate\n"
+
+
+def _error_json(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, APIError):
+        return {"status": exc.status, "code": exc.code, "message": exc.message, "request_id": exc.request_id}
+    code = getattr(exc, "code", type(exc).__name__)
+    return {"code": str(code), "message": str(exc)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ConfigurationError as exc:
+        err.print(f"error: {exc}")
+        return EXIT_USAGE
+    except (FileGateError, TimeoutError) as exc:
+        if getattr(args, "json", False):
+            _print_json({"error": _error_json(exc)})
+        else:
+            err.print(f"error: {exc}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

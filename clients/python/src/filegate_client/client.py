@@ -1,0 +1,625 @@
+"""The FileGate client: one typed method per endpoint, and `convert` that picks the right path by size.
+
+Configuration comes from arguments or the environment (FILEGATE_API_KEY, FILEGATE_BASE_URL). There is no
+silent default base URL: `FileGate.local()` (or the CLI's `--local`) says so explicitly.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from filegate_client._upload import MultipartUpload, Progress
+from filegate_client.errors import (
+    APIError,
+    ConfigurationError,
+    ConversionFailedError,
+    RateLimitError,
+    TransportError,
+    error_from_response,
+)
+from filegate_client.types import (
+    Conversion,
+    Entitlements,
+    File,
+    FreeKey,
+    Key,
+    NewKey,
+    Page,
+    Usage,
+    Webhook,
+)
+
+ENV_API_KEY = "FILEGATE_API_KEY"
+ENV_BASE_URL = "FILEGATE_BASE_URL"
+LOCAL_BASE_URL = "http://127.0.0.1:3000"  # `make dev`; used only when asked for (--local)
+SYNC_MAX_BYTES = 4 * 1024 * 1024  # API.md: /v1/convert takes up to 4 MB in
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# A Retry-After longer than this (a monthly quota) is not waited for: the error is raised.
+MAX_RETRY_AFTER_SECONDS = 120.0
+POLL_FIRST_SECONDS = 0.2
+POLL_MAX_SECONDS = 3.0
+POLL_BACKOFF = 1.3  # gentle: most jobs finish within seconds, and a late poll costs the whole wait
+FINISHED = frozenset({"succeeded", "failed"})
+
+Source = str | os.PathLike[str] | bytes
+# (stage, bytes done, bytes total or None): stage is "upload", "convert" or "download".
+ProgressCallback = Callable[[str, int, int | None], None]
+
+
+@dataclass(frozen=True)
+class ConvertResult:
+    """A finished conversion: the bytes (``content``) or where they were written (``path``)."""
+
+    conversion_id: str | None
+    content_type: str | None
+    filename: str | None
+    size: int
+    mode: str  # "sync" (one request), "sync-redirect" (303), "async" (files + jobs, or a 202)
+    content: bytes | None = None
+    path: Path | None = None
+
+
+def _form_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class FileGate:
+    """A client for one FileGate API. Thread-safe: share one between threads."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float = 60.0,
+        max_retries: int = 4,
+        sync_max_bytes: int = SYNC_MAX_BYTES,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        user_agent: str = "filegate-python/0.1",
+    ) -> None:
+        self.api_key = api_key or os.environ.get(ENV_API_KEY) or None
+        url = base_url or os.environ.get(ENV_BASE_URL)
+        if not url:
+            raise ConfigurationError(
+                f"No base URL: pass base_url, set {ENV_BASE_URL}, or use FileGate.local() for the local stack."
+            )
+        self.base_url = url.rstrip("/")
+        self.max_retries = max_retries
+        self.sync_max_bytes = sync_max_bytes
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout, connect=10.0),
+            transport=transport,
+            headers={"User-Agent": user_agent},
+        )
+        # Presigned S3 URLs: another origin, and they must never receive the API key.
+        self._storage = httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0), transport=transport)
+
+    @classmethod
+    def local(cls, api_key: str | None = None, port: int = 3000, **kwargs: Any) -> FileGate:
+        """A client for the local stack (`make dev`)."""
+        return cls(api_key, f"http://127.0.0.1:{port}", **kwargs)
+
+    def close(self) -> None:
+        self._http.close()
+        self._storage.close()
+
+    def __enter__(self) -> FileGate:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ transport
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, str] | None = None,
+        files: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: bool = True,
+        retry_server_errors: bool | None = None,
+    ) -> httpx.Response:
+        """One API call with retries; an error answer raises its typed APIError.
+
+        429 is always retried (the request was refused, nothing happened) when Retry-After is short;
+        5xx and network errors only for idempotent calls (GET/DELETE, or one carrying an Idempotency-Key).
+        """
+        all_headers = dict(headers or {})
+        if auth:
+            if not self.api_key:
+                raise ConfigurationError(f"No API key: pass api_key or set {ENV_API_KEY}.")
+            all_headers["Authorization"] = f"Bearer {self.api_key}"
+        if retry_server_errors is None:
+            retry_server_errors = method.upper() in IDEMPOTENT_METHODS or "Idempotency-Key" in all_headers
+        clean_params = {k: v for k, v in (params or {}).items() if v is not None}
+        attempt = 0
+        while True:
+            try:
+                response = self._http.request(
+                    method, path, json=json, params=clean_params, data=data, files=files, headers=all_headers
+                )
+            except httpx.TransportError as exc:
+                if retry_server_errors and attempt < self.max_retries:
+                    self._sleep(self._backoff(attempt))
+                    attempt += 1
+                    continue
+                raise TransportError(f"{method} {path}: {exc}") from exc
+            if response.status_code < 400:
+                return response
+            error = error_from_response(response.status_code, _json_or_none(response), response.headers)
+            if attempt < self.max_retries and self._should_retry(error, retry_server_errors):
+                wait = error.retry_after if isinstance(error, RateLimitError) else None
+                self._sleep(wait if wait is not None else self._backoff(attempt))
+                attempt += 1
+                continue
+            raise error
+
+    @staticmethod
+    def _should_retry(error: APIError, retry_server_errors: bool) -> bool:
+        if isinstance(error, RateLimitError):
+            wait = error.retry_after
+            return wait is None or wait <= MAX_RETRY_AFTER_SECONDS
+        return error.status >= 500 and retry_server_errors
+
+    @staticmethod
+    def _backoff(attempt: int) -> float:
+        return float(min(0.5 * 2**attempt, 8.0))
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        return response.json() if response.content else None
+
+    def _pages(self, path: str, limit: int, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        cursor: str | None = None
+        while True:
+            page = self._json("GET", path, params={**(params or {}), "limit": limit, "cursor": cursor})
+            yield from page.get("data", [])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return
+
+    # ------------------------------------------------------------------ public (no key)
+
+    def health(self) -> dict[str, Any]:
+        return self._json("GET", "/v1/health", auth=False)  # type: ignore[no-any-return]
+
+    def formats(self) -> dict[str, Any]:
+        return self._json("GET", "/v1/formats", auth=False)  # type: ignore[no-any-return]
+
+    def openapi(self) -> dict[str, Any]:
+        return self._json("GET", "/v1/openapi.json", auth=False)  # type: ignore[no-any-return]
+
+    def create_free_key(self, email: str) -> FreeKey:
+        return self._json("POST", "/v1/keys/free", json={"email": email}, auth=False)  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ keys and account
+
+    def list_keys(self, *, limit: int = 20, cursor: str | None = None) -> Page:
+        return self._json("GET", "/v1/keys", params={"limit": limit, "cursor": cursor})  # type: ignore[no-any-return]
+
+    def iter_keys(self, *, page_size: int = 100) -> Iterator[dict[str, Any]]:
+        return self._pages("/v1/keys", page_size)
+
+    def create_key(
+        self,
+        name: str,
+        *,
+        scopes: list[str] | None = None,
+        allowed_ips: list[str] | None = None,
+        expires_at: str | None = None,
+        mode: str | None = None,
+    ) -> NewKey:
+        body = {"name": name, "scopes": scopes, "allowed_ips": allowed_ips, "expires_at": expires_at, "mode": mode}
+        return self._json("POST", "/v1/keys", json=_compact(body))  # type: ignore[no-any-return]
+
+    def update_key(
+        self,
+        key_id: str,
+        *,
+        name: str | None = None,
+        scopes: list[str] | None = None,
+        allowed_ips: list[str] | None = None,
+    ) -> Key:
+        body = _compact({"name": name, "scopes": scopes, "allowed_ips": allowed_ips})
+        return self._json("PATCH", f"/v1/keys/{_seg(key_id)}", json=body)  # type: ignore[no-any-return]
+
+    def revoke_key(self, key_id: str) -> None:
+        self.request("DELETE", f"/v1/keys/{_seg(key_id)}")
+
+    def rotate_key(self, key_id: str | None = None, *, grace_seconds: int = 0) -> NewKey:
+        """Rotate ``key_id``, or the calling key when None. The new raw key is in ``api_key``."""
+        path = "/v1/keys/rotate" if key_id is None else f"/v1/keys/{_seg(key_id)}/rotate"
+        return self._json("POST", path, json={"grace_seconds": grace_seconds})  # type: ignore[no-any-return]
+
+    def entitlements(self) -> Entitlements:
+        return self._json("GET", "/v1/entitlements/me")  # type: ignore[no-any-return]
+
+    def usage(self, *, from_month: str | None = None, to_month: str | None = None) -> Usage:
+        return self._json("GET", "/v1/usage", params={"from": from_month, "to": to_month})  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ files
+
+    def create_file(self, filename: str, size: int, content_type: str | None = None) -> File:
+        body = _compact({"filename": filename, "size": size, "content_type": content_type})
+        return self._json("POST", "/v1/files", json=body)  # type: ignore[no-any-return]
+
+    def upload_to(
+        self,
+        upload: Mapping[str, Any],
+        source: Path | bytes,
+        filename: str,
+        content_type: str | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        """POST the bytes to a presigned upload (``upload`` is the ``upload`` object of create_file)."""
+        body = MultipartUpload(upload["fields"], source, filename, content_type)
+        headers = {"Content-Type": body.content_type, "Content-Length": str(body.content_length)}
+        try:
+            response = self._storage.post(upload["url"], content=body.stream(progress), headers=headers)
+        except httpx.TransportError as exc:
+            raise TransportError(f"upload: {exc}") from exc
+        if response.status_code >= 300:
+            raise APIError(response.status_code, "upload_failed", response.text[:500], "", response.headers)
+
+    def complete_file(self, file_id: str) -> File:
+        return self._json("POST", f"/v1/files/{_seg(file_id)}/complete")  # type: ignore[no-any-return]
+
+    def upload_file(self, source: Source, *, filename: str | None = None, progress: Progress | None = None) -> File:
+        """create + presigned POST + complete: the ready file's JSON (with its ``metadata``)."""
+        data, name = _load(source, filename)
+        size = data.stat().st_size if isinstance(data, Path) else len(data)
+        content_type = mimetypes.guess_type(name)[0]
+        created = self.create_file(name, size, content_type)
+        self.upload_to(created["upload"], data, name, content_type, progress)
+        return self.complete_file(created["id"])
+
+    def get_file(self, file_id: str) -> File:
+        return self._json("GET", f"/v1/files/{_seg(file_id)}")  # type: ignore[no-any-return]
+
+    def list_files(self, *, limit: int = 20, cursor: str | None = None) -> Page:
+        return self._json("GET", "/v1/files", params={"limit": limit, "cursor": cursor})  # type: ignore[no-any-return]
+
+    def iter_files(self, *, page_size: int = 100) -> Iterator[dict[str, Any]]:
+        return self._pages("/v1/files", page_size)
+
+    def file_content_url(self, file_id: str) -> str:
+        """The short-lived presigned download URL (the 302's Location)."""
+        response = self.request("GET", f"/v1/files/{_seg(file_id)}/content")
+        return response.headers["location"]
+
+    def download_file(
+        self, file_id: str, *, to: str | os.PathLike[str] | None = None, progress: Progress | None = None
+    ) -> bytes | Path:
+        return self.download_url(self.file_content_url(file_id), to=to, progress=progress)
+
+    def delete_file(self, file_id: str) -> None:
+        self.request("DELETE", f"/v1/files/{_seg(file_id)}")
+
+    def download_url(
+        self, url: str, *, to: str | os.PathLike[str] | None = None, progress: Progress | None = None
+    ) -> bytes | Path:
+        """Fetch a presigned URL (never sends the API key); bytes, or the path written."""
+        chunks: list[bytes] = []
+        target = Path(to) if to is not None else None
+        try:
+            with self._storage.stream("GET", url) as response:
+                if response.status_code >= 300:
+                    response.read()
+                    raise APIError(response.status_code, "download_failed", response.text[:500], "", response.headers)
+                handle = target.open("wb") if target is not None else None
+                try:
+                    for chunk in response.iter_bytes():
+                        if handle is not None:
+                            handle.write(chunk)
+                        else:
+                            chunks.append(chunk)
+                        if progress is not None:
+                            progress(len(chunk))
+                finally:
+                    if handle is not None:
+                        handle.close()
+        except httpx.TransportError as exc:
+            raise TransportError(f"download: {exc}") from exc
+        return target if target is not None else b"".join(chunks)
+
+    # ------------------------------------------------------------------ conversions
+
+    def create_conversion(
+        self,
+        file_id: str,
+        target: str,
+        *,
+        options: Mapping[str, Any] | None = None,
+        webhook_url: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Conversion:
+        """A job (202). An Idempotency-Key is always sent (one is made when not given), so retries are safe."""
+        body = _compact(
+            {"file_id": file_id, "target": target, "options": dict(options or {}) or None, "webhook_url": webhook_url}
+        )
+        headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        return self._json("POST", "/v1/conversions", json=body, headers=headers)  # type: ignore[no-any-return]
+
+    def create_conversions_bulk(
+        self, items: list[Mapping[str, Any]], *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        return self._json(  # type: ignore[no-any-return]
+            "POST", "/v1/conversions/bulk", json={"items": [dict(i) for i in items]}, headers=headers
+        )
+
+    def get_conversion(self, conversion_id: str) -> Conversion:
+        return self._json("GET", f"/v1/conversions/{_seg(conversion_id)}")  # type: ignore[no-any-return]
+
+    def list_conversions(self, *, limit: int = 20, cursor: str | None = None) -> Page:
+        return self._json(  # type: ignore[no-any-return]
+            "GET", "/v1/conversions", params={"limit": limit, "cursor": cursor}
+        )
+
+    def iter_conversions(self, *, page_size: int = 100) -> Iterator[dict[str, Any]]:
+        return self._pages("/v1/conversions", page_size)
+
+    def wait_for_conversion(
+        self,
+        conversion_id: str,
+        *,
+        timeout: float = 1800.0,
+        on_status: Callable[[Conversion], None] | None = None,
+    ) -> Conversion:
+        """Poll with backoff until the job succeeds (its JSON) or fails (ConversionFailedError)."""
+        deadline = time.monotonic() + timeout
+        delay = POLL_FIRST_SECONDS
+        while True:
+            job = self.get_conversion(conversion_id)
+            if on_status is not None:
+                on_status(job)
+            if job.get("status") == "succeeded":
+                return job
+            if job.get("status") == "failed":
+                raise ConversionFailedError(job)
+            if time.monotonic() + delay > deadline:
+                raise TimeoutError(f"conversion {conversion_id} still {job.get('status')} after {timeout:.0f} s")
+            self._sleep(delay)
+            delay = min(delay * POLL_BACKOFF, POLL_MAX_SECONDS)
+
+    # ------------------------------------------------------------------ webhooks (pro)
+
+    def create_webhook_secret(self) -> dict[str, Any]:
+        """Create or rotate the signing secret (``whsec_…``, shown once; both sign for 24 h after a rotation)."""
+        return self._json("POST", "/v1/webhooks/secret")  # type: ignore[no-any-return]
+
+    def create_webhook(self, url: str, *, events: list[str] | None = None) -> Webhook:
+        body = _compact({"url": url, "events": events})
+        return self._json("POST", "/v1/webhooks", json=body)  # type: ignore[no-any-return]
+
+    def list_webhooks(self) -> Page:
+        return self._json("GET", "/v1/webhooks")  # type: ignore[no-any-return]
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self.request("DELETE", f"/v1/webhooks/{_seg(webhook_id)}")
+
+    def test_webhook(self, webhook_id: str) -> dict[str, Any]:
+        """Send a ``webhook.test`` event to the endpoint; the delivery (202)."""
+        return self._json("POST", f"/v1/webhooks/{_seg(webhook_id)}/test")  # type: ignore[no-any-return]
+
+    def list_webhook_deliveries(self, webhook_id: str, *, limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
+        return self._json(  # type: ignore[no-any-return]
+            "GET", f"/v1/webhooks/{_seg(webhook_id)}/deliveries", params={"limit": limit, "cursor": cursor}
+        )
+
+    # ------------------------------------------------------------------ sync convert and compress
+
+    def convert_sync(
+        self, data: bytes, target: str | None, *, filename: str = "upload", **options: Any
+    ) -> httpx.Response:
+        """POST /v1/convert (or /v1/compress when target is None): the raw 200, 303 or 202 answer."""
+        path = "/v1/compress" if target is None else "/v1/convert"
+        fields = {k: _form_value(v) for k, v in options.items() if v is not None}
+        if target is not None:
+            fields["target"] = target
+        content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        return self.request(
+            "POST", path, data=fields, files={"file": (filename, data, content_type)}, retry_server_errors=False
+        )
+
+    def convert(
+        self,
+        source: Source,
+        target: str,
+        *,
+        output: str | os.PathLike[str] | None = None,
+        filename: str | None = None,
+        progress: ProgressCallback | None = None,
+        webhook_url: str | None = None,
+        timeout: float = 1800.0,
+        **options: Any,
+    ) -> ConvertResult:
+        """Convert a file (path or bytes) to ``target``; the bytes, or written to ``output``.
+
+        Inputs up to the sync limit go through POST /v1/convert; larger ones are uploaded with the presigned
+        POST and converted as a job. 303 and 202 answers are followed transparently.
+        """
+        return self._run(source, target, output, filename, progress, webhook_url, timeout, options)
+
+    def compress(
+        self,
+        source: Source,
+        *,
+        quality: int | None = None,
+        output: str | os.PathLike[str] | None = None,
+        filename: str | None = None,
+        progress: ProgressCallback | None = None,
+        timeout: float = 1800.0,
+    ) -> ConvertResult:
+        """Same format, smaller bytes. A large input becomes a job whose target is its own format."""
+        options = {"quality": quality} if quality is not None else {}
+        return self._run(source, None, output, filename, progress, None, timeout, options)
+
+    def _run(
+        self,
+        source: Source,
+        target: str | None,
+        output: str | os.PathLike[str] | None,
+        filename: str | None,
+        progress: ProgressCallback | None,
+        webhook_url: str | None,
+        timeout: float,
+        options: Mapping[str, Any],
+    ) -> ConvertResult:
+        data, name = _load(source, filename)
+        size = data.stat().st_size if isinstance(data, Path) else len(data)
+        report = progress or (lambda stage, done, total: None)
+        if size <= self.sync_max_bytes and webhook_url is None:
+            raw = data.read_bytes() if isinstance(data, Path) else data
+            report("upload", 0, size)
+            response = self.convert_sync(raw, target, filename=name, **options)
+            report("upload", size, size)
+            if response.status_code == 200:
+                return self._sync_result(response, output, report)
+            if response.status_code == 303:
+                return self._redirect_result(response, output, report)
+            if response.status_code == 202:
+                job = response.json()
+                return self._finish_job(job["id"], output, report, timeout)
+            raise APIError(response.status_code, "unexpected_status", response.text[:200], "", response.headers)
+        done = 0
+
+        def uploaded(n: int) -> None:
+            nonlocal done
+            done += n
+            report("upload", done, size)
+
+        ready = self.upload_file(data, filename=name, progress=uploaded)
+        job_target = target or self._sniffed_format(ready)
+        job = self.create_conversion(ready["id"], job_target, options=options, webhook_url=webhook_url)
+        return self._finish_job(job["id"], output, report, timeout)
+
+    @staticmethod
+    def _sniffed_format(ready: Mapping[str, Any]) -> str:
+        """A ready file's format as the API recognised it from its bytes (compress keeps the format)."""
+        found = (ready.get("metadata") or {}).get("format") or ready.get("format")
+        if not found:
+            raise APIError(422, "unsupported_media_type", "The API did not recognise the file's format.", "")
+        return str(found)
+
+    def _sync_result(
+        self, response: httpx.Response, output: str | os.PathLike[str] | None, report: ProgressCallback
+    ) -> ConvertResult:
+        content = response.content
+        report("download", len(content), len(content))
+        path = _write(output, content)
+        return ConvertResult(
+            conversion_id=response.headers.get("x-conversion-id"),
+            content_type=response.headers.get("content-type"),
+            filename=_disposition_filename(response.headers.get("content-disposition")),
+            size=len(content),
+            mode="sync",
+            content=None if path else content,
+            path=path,
+        )
+
+    def _redirect_result(
+        self, response: httpx.Response, output: str | os.PathLike[str] | None, report: ProgressCallback
+    ) -> ConvertResult:
+        return self._download_result(
+            response.headers["location"], response.headers.get("x-conversion-id"), output, report, "sync-redirect"
+        )
+
+    def _finish_job(
+        self, conversion_id: str, output: str | os.PathLike[str] | None, report: ProgressCallback, timeout: float
+    ) -> ConvertResult:
+        report("convert", 0, None)
+        job = self.wait_for_conversion(conversion_id, timeout=timeout)
+        report("convert", 1, 1)
+        output_file_id = job.get("output_file_id")
+        if not output_file_id:
+            raise APIError(500, "internal_error", f"conversion {conversion_id} succeeded without an output file", "")
+        url = self.file_content_url(output_file_id)
+        return self._download_result(url, conversion_id, output, report, "async")
+
+    def _download_result(
+        self,
+        url: str,
+        conversion_id: str | None,
+        output: str | os.PathLike[str] | None,
+        report: ProgressCallback,
+        mode: str,
+    ) -> ConvertResult:
+        got = 0
+
+        def downloaded(n: int) -> None:
+            nonlocal got
+            got += n
+            report("download", got, None)
+
+        result = self.download_url(url, to=output, progress=downloaded)
+        path = result if isinstance(result, Path) else None
+        content = result if isinstance(result, bytes) else None
+        return ConvertResult(
+            conversion_id=conversion_id,
+            content_type=None,
+            filename=None,
+            size=got,
+            mode=mode,
+            content=content,
+            path=path,
+        )
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _compact(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _seg(value: str) -> str:
+    """An id as one path segment (never lets an id walk to another route)."""
+    return quote(value, safe="")
+
+
+def _load(source: Source, filename: str | None) -> tuple[Path | bytes, str]:
+    if isinstance(source, bytes):
+        return source, filename or "upload"
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    return path, filename or path.name
+
+
+def _write(output: str | os.PathLike[str] | None, content: bytes) -> Path | None:
+    if output is None:
+        return None
+    path = Path(output)
+    path.write_bytes(content)
+    return path
+
+
+def _disposition_filename(value: str | None) -> str | None:
+    if not value or "filename=" not in value:
+        return None
+    return value.split("filename=", 1)[1].strip().strip('"')

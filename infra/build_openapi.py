@@ -1,0 +1,112 @@
+"""Write (or check) the API's OpenAPI document from the HTTP functions' apps: `make openapi`.
+
+    python infra/build_openapi.py           write openapi.json and layers/common/filegate/openapi.json
+    python infra/build_openapi.py --check   exit 1 if either is stale (a test runs this)
+
+Each function's app.py is imported with the environment template.yaml gives it (resolved as the local stack
+does, pointing at an unreachable endpoint: building the document calls no AWS), then
+filegate.openapi.build_document merges them with the route table and the template's gateway responses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "layers" / "common"), str(ROOT / "infra")]
+
+from filegate import openapi  # noqa: E402
+from filegate.routes import ROUTES  # noqa: E402
+from filegate_local.model import build_model  # noqa: E402
+from filegate_local.template import Template  # noqa: E402
+from filegate_local.workers import function_environment  # noqa: E402
+
+OUTPUTS = (ROOT / "openapi.json", openapi.DOCUMENT_FILE)
+NOWHERE = "http://127.0.0.1:9"  # discard port: nothing listens, so an accidental AWS call fails fast
+SERVERS = [
+    {
+        "url": "https://{api_id}.execute-api.{region}.amazonaws.com/{stage}",
+        "description": "A deployed stack (sam deploy)",
+        "variables": {
+            "api_id": {"default": "api-id"},
+            "region": {"default": "us-east-1"},
+            "stage": {"default": "v1"},
+        },
+    },
+    {"url": "http://127.0.0.1:3000", "description": "The local stack (make dev)"},
+]
+
+
+def _load_app(name: str, code_dir: Path, environment: dict[str, str]) -> Any:
+    saved = dict(os.environ)
+    os.environ.update(environment)
+    try:
+        spec = importlib.util.spec_from_file_location(f"filegate_function_{name}", code_dir / "app.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # pydantic resolves the models' annotations through it
+        spec.loader.exec_module(module)
+        return module.app
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def gateway_answers(template: Template) -> list[openapi.GatewayAnswer]:
+    """The API's GatewayResponses with a fixed status and error code (the template is the source)."""
+    answers = []
+    for api in template.of_type("AWS::Serverless::Api"):
+        responses = template.properties(api).get("GatewayResponses") or {}
+        for kind, spec in responses.items():
+            status = spec.get("StatusCode")
+            body = (spec.get("ResponseTemplates") or {}).get("application/json", "")
+            try:
+                code = json.loads(body.replace("$context.requestId", ""))["error"]["code"]
+            except (ValueError, KeyError, TypeError):
+                continue  # a code filled in at run time ($context.authorizer.deny_code)
+            if status and not str(code).startswith("$"):
+                answers.append(openapi.GatewayAnswer(int(status), str(code), kind))
+    return answers
+
+
+def build() -> str:
+    template = Template(ROOT / "template.yaml", moto_endpoint=NOWHERE)
+    model = build_model(template)
+    wanted = {route.function for route in ROUTES}
+    apps = {}
+    for spec in model.functions.values():
+        name = spec.code_dir.name
+        if name in wanted and name not in apps:
+            env = function_environment(spec, moto_endpoint=NOWHERE, gateway_endpoint=NOWHERE, base_env={})
+            apps[name] = _load_app(name, spec.code_dir, env)
+    missing = wanted - set(apps)
+    if missing:
+        raise SystemExit(f"error: no function in template.yaml for {sorted(missing)}")
+    document = openapi.build_document(apps, gateway=gateway_answers(template), servers=SERVERS)
+    return openapi.render(document)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if a committed copy is stale")
+    args = parser.parse_args()
+    text = build()
+    stale = [p for p in OUTPUTS if not p.is_file() or p.read_text(encoding="utf-8") != text]
+    if args.check:
+        for path in stale:
+            print(f"stale: {path.relative_to(ROOT)} (run `make openapi`)", file=sys.stderr)
+        return 1 if stale else 0
+    for path in stale:
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""The SDK's own rules, no network: retries, idempotency, error mapping, webhook verification, completion."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from filegate.webhooks import signing
+from filegate_client import (
+    AuthenticationError,
+    ConfigurationError,
+    FileGate,
+    RateLimitError,
+    ServerError,
+    WebhookVerificationError,
+    verify,
+)
+from filegate_client.cli import build_parser, completion_script
+
+BASE = "https://api.example.test/v1stage"
+
+
+def error(status: int, code: str, **headers: str) -> httpx.Response:
+    body = {"error": {"code": code, "message": f"{code} happened", "request_id": "req-1"}}
+    return httpx.Response(status, json=body, headers=headers)
+
+
+def client_with(answers, sleeps=None, **kwargs):
+    seen: list[httpx.Request] = []
+    queue = list(answers)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return queue.pop(0)
+
+    client = FileGate(
+        "fg_live_x",
+        BASE,
+        transport=httpx.MockTransport(handler),
+        sleep=(sleeps if sleeps is not None else []).append,
+        **kwargs,
+    )
+    return client, seen
+
+
+def test_429_is_retried_after_the_servers_retry_after():
+    sleeps: list[float] = []
+    client, seen = client_with(
+        [error(429, "rate_limited", **{"Retry-After": "7"}), httpx.Response(200, json={"ok": 1})], sleeps
+    )
+    assert client.entitlements() == {"ok": 1}
+    assert sleeps == [7.0] and len(seen) == 2
+    assert seen[0].headers["Authorization"] == "Bearer fg_live_x"
+
+
+def test_a_monthly_quota_is_not_waited_for():
+    client, seen = client_with([error(429, "quota_exceeded", **{"Retry-After": "864000"})])
+    with pytest.raises(RateLimitError) as caught:
+        client.entitlements()
+    assert caught.value.code == "quota_exceeded" and caught.value.retry_after == 864000 and len(seen) == 1
+
+
+def test_5xx_is_retried_for_gets_and_job_creation_with_one_idempotency_key_but_not_for_sync_convert():
+    client, seen = client_with([error(502, "internal_error"), httpx.Response(200, json={"id": "conv_1"})])
+    assert client.get_conversion("conv_1") == {"id": "conv_1"}
+
+    client, seen = client_with([error(500, "internal_error"), httpx.Response(202, json={"id": "conv_2"})])
+    assert client.create_conversion("file_1", "jpg")["id"] == "conv_2"
+    keys = {r.headers["Idempotency-Key"] for r in seen}
+    assert len(seen) == 2 and len(keys) == 1  # the retry is the same request, charged once
+
+    client, seen = client_with([error(500, "internal_error")])
+    with pytest.raises(ServerError):
+        client.convert_sync(b"\x89PNG", "jpg")
+    assert len(seen) == 1
+
+
+def test_errors_are_typed_and_carry_code_message_and_request_id():
+    client, _ = client_with([error(401, "invalid_api_key")])
+    with pytest.raises(AuthenticationError) as caught:
+        client.list_keys()
+    assert (caught.value.status, caught.value.code, caught.value.request_id) == (401, "invalid_api_key", "req-1")
+
+
+def test_ids_stay_one_path_segment():
+    client, seen = client_with([httpx.Response(200, json={})])
+    client.get_file("../keys")
+    assert seen[0].url.raw_path.endswith(b"/v1/files/..%2Fkeys")
+
+
+def test_no_base_url_and_no_key_are_configuration_errors(monkeypatch):
+    monkeypatch.delenv("FILEGATE_BASE_URL", raising=False)
+    monkeypatch.delenv("FILEGATE_API_KEY", raising=False)
+    with pytest.raises(ConfigurationError):
+        FileGate()
+    with pytest.raises(ConfigurationError):
+        FileGate(base_url=BASE).entitlements()
+    monkeypatch.setenv("FILEGATE_BASE_URL", BASE)
+    monkeypatch.setenv("FILEGATE_API_KEY", "fg_live_y")
+    assert (FileGate().base_url, FileGate().api_key) == (BASE, "fg_live_y")
+
+
+def test_webhook_verification_accepts_what_the_server_signs_and_nothing_else():
+    secret, old = signing.generate_secret(), signing.generate_secret()
+    now = datetime.now(UTC)
+    message, headers = signing.build_webhook("conversion.succeeded", {"id": "conv_1"}, [old, secret], now=now)
+    assert verify(secret, headers, message.body)["data"] == {"id": "conv_1"}
+    assert verify([signing.generate_secret(), old], headers, message.body)["type"] == "conversion.succeeded"
+    with pytest.raises(WebhookVerificationError):
+        verify(signing.generate_secret(), headers, message.body)
+    with pytest.raises(WebhookVerificationError):
+        verify(secret, headers, message.body.replace(b"conv_1", b"conv_2"))
+    with pytest.raises(WebhookVerificationError):
+        verify(secret, headers, message.body, now=time.time() + 301)
+
+
+def test_completion_scripts_know_the_commands_and_parse_in_bash():
+    script = completion_script(build_parser(), "bash")
+    for word in ("convert", "compress", "formats", "keys", "usage", "--to", "--out-dir", "rotate", "revoke"):
+        assert word in script
+    subprocess.run(["bash", "-n"], input=script, text=True, check=True)
+    assert "bashcompinit" in completion_script(build_parser(), "zsh")
+
+
+def test_every_command_takes_json():
+    parser = build_parser()
+    for argv in (["formats"], ["usage"], ["keys", "list"], ["keys", "revoke", "k"], ["convert", "a", "--to", "jpg"]):
+        assert parser.parse_args([*argv, "--json"]).json is True
+
+
+def test_the_sdk_has_a_method_for_every_route_in_the_route_table():
+    from filegate.routes import ROUTES
+
+    called: set[tuple[str, str]] = set()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        parts = request.url.path.split("/")
+        # ids become {id} again: the segment after a collection name that is not a fixed word
+        template = "/".join("{id}" if part.startswith("id_") else part for part in parts)
+        called.add((request.method, template))
+        if request.url.path.endswith("/content"):
+            return httpx.Response(302, headers={"Location": "https://storage.example.test/x"})
+        return httpx.Response(200, json={"data": [], "next_cursor": None})
+
+    client = FileGate("fg_live_x", BASE, transport=httpx.MockTransport(handler))
+    calls = [
+        client.health, client.formats, client.openapi, lambda: client.create_free_key("a@b.c"),
+        client.list_keys, lambda: client.create_key("n"), lambda: client.update_key("id_1", name="m"),
+        lambda: client.revoke_key("id_1"), lambda: client.rotate_key("id_1"), client.rotate_key,
+        client.entitlements, client.usage,
+        lambda: client.convert_sync(b"x", "jpg"), lambda: client.convert_sync(b"x", None),
+        lambda: client.create_conversion("f", "jpg"), lambda: client.create_conversions_bulk([]),
+        client.list_conversions, lambda: client.get_conversion("id_1"),
+        lambda: client.create_file("a.png", 1), lambda: client.complete_file("id_1"), client.list_files,
+        lambda: client.get_file("id_1"), lambda: client.file_content_url("id_1"), lambda: client.delete_file("id_1"),
+        client.create_webhook_secret, lambda: client.create_webhook("https://x.test"), client.list_webhooks,
+        lambda: client.delete_webhook("id_1"), lambda: client.test_webhook("id_1"),
+        lambda: client.list_webhook_deliveries("id_1"),
+    ]  # fmt: skip
+    for call in calls:
+        call()
+    prefix = httpx.URL(BASE).path.rstrip("/")
+    assert {(m, p.removeprefix(prefix)) for m, p in called} == {(r.method, r.path) for r in ROUTES}
