@@ -83,7 +83,7 @@ def build() -> str:
     for spec in model.functions.values():
         name = spec.code_dir.name
         if name in wanted and name not in apps:
-            env = function_environment(spec, moto_endpoint=NOWHERE, gateway_endpoint=NOWHERE, base_env={})
+            env = function_environment(spec, moto_endpoint=NOWHERE, base_env={})
             apps[name] = _load_app(name, spec.code_dir, env)
     missing = wanted - set(apps)
     if missing:
