@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
@@ -11,17 +12,18 @@ from starlette.datastructures import UploadFile
 
 from filegate import errors
 from filegate.clock import utcnow
-from filegate.conversion import ConversionOptions, formats_document, jobs, parse_quality
+from filegate.conversion import ConversionOptions, formats_document, jobs, media_jobs, parse_quality
 from filegate.db import bind_tables
 from filegate.files.storage import Bucket
 from filegate.idempotency import Idempotent
 from filegate.keys.context import AuthContext
 from filegate.observability import instrument
-from filegate.settings import ConvertSettings
+from filegate.settings import ConvertSettings, MediaQueueSettings
 from filegate.tiers import FEATURE_BULK, SYNC_MAX_BYTES
 from filegate.web import caller, create_app, json_body, require_feature
 
 settings = ConvertSettings.from_env()
+media_settings = MediaQueueSettings.from_env()
 bind_tables(settings)
 bucket = Bucket(settings.bucket)
 app = create_app("FileGate conversion")
@@ -68,12 +70,34 @@ def supported_formats() -> dict[str, Any]:
     return formats_document()
 
 
+def _media_response(outcome: jobs.SyncOutcome | media_jobs.Accepted) -> Response:
+    if isinstance(outcome, media_jobs.Accepted):
+        return JSONResponse(outcome.conversion, status_code=202, headers={"Location": outcome.location})
+    return _sync_response(outcome)
+
+
 @app.post("/v1/convert")
 async def convert(request: Request, who: Caller) -> Response:
+    started = time.monotonic()
     data, filename, fields = await _upload(request, who)
     target = fields.get("target", "").strip().lower()
     if not target:
         raise errors.InvalidRequest("target: required, a format name (see GET /v1/formats).")
+    media_source = media_jobs.sync_media_source(data, target)
+    if media_source is not None:
+        media = media_jobs.convert_media_sync(
+            who,
+            bucket,
+            data=data,
+            filename=filename,
+            source=media_source,
+            target=target,
+            fields=fields,
+            queue_url=media_settings.media_queue_url,
+            started=started,
+            now=utcnow(),
+        )
+        return _media_response(media)
     options = ConversionOptions.from_form(fields)
     outcome = jobs.convert_sync(
         who, bucket, data=data, filename=filename, target=target, options=options, quality=None, now=utcnow()
@@ -103,14 +127,17 @@ def _create_jobs(request: dict[str, Any], who: AuthContext, bulk: bool) -> dict[
     now = utcnow()
     if not bulk:
         job = jobs.parse_job(body)
-        return jobs.create_job(who, job, queue_url=settings.conversions_queue_url, now=now)
+        return jobs.create_job(
+            who, job, queue_url=settings.conversions_queue_url, now=now, media_queue_url=media_settings.media_queue_url
+        )
     items = body.get("items")
     if not isinstance(items, list) or not items:
         raise errors.InvalidRequest("items: required, a list of conversions.")
     if len(items) > jobs.MAX_BULK_ITEMS:
         raise errors.InvalidRequest(f"items: at most {jobs.MAX_BULK_ITEMS} conversions per request.")
     parsed = [jobs.parse_job(item, prefix=f"items[{i}].") for i, item in enumerate(items)]
-    return {"data": [jobs.create_job(who, j, queue_url=settings.conversions_queue_url, now=now) for j in parsed]}
+    queue_urls = {"queue_url": settings.conversions_queue_url, "media_queue_url": media_settings.media_queue_url}
+    return {"data": [jobs.create_job(who, j, now=now, **queue_urls) for j in parsed]}
 
 
 create_jobs = Idempotent(

@@ -111,3 +111,23 @@ class WebhookStoreSettings(BaseSettings):
     webhook_secrets_table: str
     webhook_deliveries_table: str
     webhooks_queue_url: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MediaQueueSettings(BaseSettings):
+    """The media queue, for the convert function: media conversions (sync and jobs) go to the media worker."""
+
+    media_queue_url: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MediaWorkerSettings(ConversionSettings):
+    """The media worker: FFmpeg's sandbox limits and where it works (Lambda's ephemeral storage)."""
+
+    media_queue_url: str
+    ffmpeg_path: str = ""  # empty: the FFmpeg layer's binary (imageio-ffmpeg)
+    media_workdir: str = ""  # empty: the system's temporary directory
+    media_wall_seconds: float = 840.0  # under the function's 900 s timeout, leaving time to store the output
+    media_cpu_seconds: int = 1680  # wall-clock limit x the vCPUs at the function's memory size
+    media_memory_mb: int = 2560  # address space of one FFmpeg child, under the function's memory
+    media_max_output_mb: int = 5120  # largest output file, under the ephemeral storage

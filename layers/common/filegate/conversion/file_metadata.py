@@ -12,8 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from filegate import errors
+from filegate.files.storage import Bucket
 from filegate.media import avformats
 from filegate.media.formats import FORMATS, PIL_FORMAT
+
+# Files up to this size are copied to local storage at completion to read their metadata; larger media
+# gets its metadata from the media worker's probe.
+METADATA_COPY_MAX_BYTES = 512 * 1024 * 1024
 
 
 def image_metadata(data: bytes, fmt: str) -> dict[str, Any]:
@@ -58,3 +63,17 @@ def metadata_of(path: Path, fmt: str, *, ffmpeg_binary: str = "") -> dict[str, A
     if FORMATS[fmt].document:
         return document_metadata(path.read_bytes())
     return image_metadata(path.read_bytes(), fmt)
+
+
+def metadata_of_object(bucket: Bucket, key: str, fmt: str, size: int) -> dict[str, Any] | None:
+    """The metadata of a stored object, read from a local copy; None when it is too large to copy here
+    (the media worker records it when it probes the file) or cannot be read (a conversion will say why)."""
+    if size > METADATA_COPY_MAX_BYTES:
+        return None
+    with tempfile.TemporaryDirectory(prefix="metadata-") as workdir:
+        path = Path(workdir) / "file"
+        bucket.download(key, path)
+        try:
+            return metadata_of(path, fmt)
+        except errors.ApiError:
+            return None

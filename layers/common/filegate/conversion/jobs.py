@@ -13,7 +13,7 @@ from typing import Any
 
 from filegate import errors, queues
 from filegate.clock import iso
-from filegate.conversion import ConversionOptions, EngineLimits
+from filegate.conversion import ConversionOptions, EngineLimits, media_jobs
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.files import service as files_service
@@ -90,7 +90,8 @@ def _new_record(
 
 def _fail(record: conversions_table.ConversionRecord, code: str, message: str, now: datetime) -> bool:
     """Mark failed and give the quota back, atomically; False when the job had already finished."""
-    return conversions_table.fail(record, code, message, now, refund=limits.charged_counters(_reservation(record)))
+    refund = limits.charged_counters(_reservation(record))
+    return conversions_table.fail(record, code, message, now, refund=refund, units=int(record.units or 1))
 
 
 # ------------------------------------------------------------------ sync
@@ -176,6 +177,7 @@ class JobRequest:
     target: str
     options: ConversionOptions
     webhook_url: str | None
+    raw_options: Any = None  # as sent: a media source's options are parsed once its format is known
 
 
 def parse_job(body: Any, prefix: str = "") -> JobRequest:
@@ -192,16 +194,27 @@ def parse_job(body: Any, prefix: str = "") -> JobRequest:
         raise errors.InvalidRequest(f"{prefix}target: required, a format name (see GET /v1/formats).")
     if webhook_url is not None and (not isinstance(webhook_url, str) or len(webhook_url) > MAX_WEBHOOK_URL_LENGTH):
         raise errors.InvalidRequest(f"{prefix}webhook_url: must be a URL string.")
-    options = ConversionOptions.from_json(body.get("options"), prefix=f"{prefix}options.")
-    return JobRequest(file_id, target, options, webhook_url)
+    raw_options = body.get("options")
+    options = ConversionOptions()
+    if not media_jobs.names_media_options(raw_options):
+        options = ConversionOptions.from_json(raw_options, prefix=f"{prefix}options.")
+    return JobRequest(file_id, target, options, webhook_url, raw_options)
 
 
-def create_job(caller: AuthContext, job: JobRequest, *, queue_url: str, now: datetime) -> dict[str, Any]:
+def create_job(
+    caller: AuthContext, job: JobRequest, *, queue_url: str, now: datetime, media_queue_url: str = ""
+) -> dict[str, Any]:
     webhook_service.check_conversion_webhook_url(caller, job.webhook_url)
     source = files_service.ready_file(caller, job.file_id, now)
     cap = files_service.max_input_bytes(caller)
     if source.size is not None and int(source.size) > cap:
         raise errors.FileTooLarge(f"The file ({int(source.size)} bytes) is over your plan's limit of {cap} bytes.")
+    if media_queue_url and media_jobs.wants_media(source.format, job.target):
+        return media_jobs.create_media_job_json(
+            caller, source, job.target, job.raw_options, webhook_url=job.webhook_url, queue_url=media_queue_url, now=now
+        )
+    if media_jobs.names_media_options(job.raw_options):  # refused by name, like any unknown option
+        ConversionOptions.from_json(job.raw_options)
     target = formats.resolve_target(source.format or "", job.target)
     reservation = limits.reserve_conversion(caller.account_id, tier(caller.tier), test_mode=caller.test_mode, now=now)
     record = _new_record(

@@ -36,6 +36,7 @@ _OUTPUT_DEMUXER = {
     "wav": "wav",
     "flac": "flac",
 }
+_THUMBNAIL_DEMUXER = {"jpg": "jpeg_pipe", "png": "png_pipe", "webp": "webp_pipe"}
 _THUMBNAIL_CODEC = {
     "jpg": ["-c:v", "mjpeg", "-pix_fmt", "yuvj420p"],
     "png": ["-c:v", "png"],
@@ -250,10 +251,8 @@ def convert_file(
 
 def _describe(output: Path, target: str, workdir: Path, binary: str) -> dict[str, object]:
     """The output's metadata; an output that does not read back as media of its kind is a failure."""
-    if target not in _OUTPUT_DEMUXER:  # a thumbnail: an image
-        from filegate.conversion.file_metadata import image_metadata
-
-        return image_metadata(output.read_bytes(), target)
+    if target in _THUMBNAIL_DEMUXER:
+        return media_probe.probe_image(output, target, _THUMBNAIL_DEMUXER[target], workdir=workdir, binary=binary)
     try:
         info = media_probe.probe(output, target, _OUTPUT_DEMUXER[target], workdir=workdir, binary=binary)
     except errors.ConversionFailed as exc:

@@ -159,6 +159,16 @@ def probe(path: Path, fmt: str, demuxer: str, *, workdir: Path, binary: str = ""
     return info
 
 
+def probe_image(path: Path, fmt: str, demuxer: str, *, workdir: Path, binary: str = "") -> dict[str, Any]:
+    """The metadata of an image FFmpeg wrote (a thumbnail), read back by FFmpeg: no imaging layer needed."""
+    result = ffmpeg.run(ffmpeg.input_args(path, demuxer), PROBE_SANDBOX, workdir=workdir, binary=binary)
+    info = parse(result.stderr, fmt)
+    video = info.video if info is not None else None
+    if video is None or not video.width or not video.height:
+        raise ConversionFailed("The thumbnail could not be read back.")
+    return {"kind": "image", "format": fmt, "width": video.width, "height": video.height}
+
+
 def _measured_duration(path: Path, demuxer: str, workdir: Path, binary: str) -> float:
     """Duration by reading the packets through (no decoding) when the container does not state it."""
     args = [*ffmpeg.input_args(path, demuxer), "-map", "0", "-c", "copy", "-f", "null", "-"]
