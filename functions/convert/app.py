@@ -94,7 +94,7 @@ async def convert(request: Request, who: Caller) -> Response:
             target=target,
             fields=fields,
             queue_url=media_settings.media_queue_url,
-            started=started,
+            deadline=started + media_settings.media_sync_wait_seconds,
             now=utcnow(),
         )
         return _media_response(media)

@@ -118,6 +118,9 @@ class MediaQueueSettings(BaseSettings):
     """The media queue, for the convert function: media conversions (sync and jobs) go to the media worker."""
 
     media_queue_url: str
+    # How long /v1/convert waits for a media conversion before answering 202: the 25 s sync budget less
+    # the time to read the output and answer.
+    media_sync_wait_seconds: float = 21.0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -8,7 +8,7 @@ from filegate.media.formats import resolve_target, targets_for
 def test_document_shape() -> None:
     doc = formats_document()
     assert set(doc) == {"formats"}
-    formats = {name: entry for name, entry in doc["formats"].items() if not FORMATS[name].media}  # media: test_media_formats
+    formats = {name: e for name, e in doc["formats"].items() if not FORMATS[name].media}  # media: tests/unit/media
     assert set(formats) == {"jpg", "png", "webp", "gif", "bmp", "tiff", "heic", "heif", "avif", "ico", "pdf"}
     for name, entry in formats.items():
         assert entry["to"], name

@@ -44,6 +44,7 @@ class RunResult:
     stderr: str
     timed_out: bool
     seconds: float
+    pid: int  # also the process group's id
 
     @property
     def ok(self) -> bool:
@@ -122,7 +123,7 @@ def run(args: Sequence[str], sandbox: Sandbox, *, workdir: Path, binary: str = "
     seconds = time.monotonic() - started
     text = _tail(stderr_path)
     stderr_path.unlink(missing_ok=True)
-    return RunResult(process.returncode, text, timed_out, seconds)
+    return RunResult(process.returncode, text, timed_out, seconds, process.pid)
 
 
 def _tail(path: Path) -> str:

@@ -23,6 +23,9 @@ from filegate.media.limits import MediaLimits
 SECONDS_PER_UNIT = 60  # API.md §3: one unit per started minute of output
 DEFAULT_THUMBNAIL_AT = 0.10  # a thumbnail is taken 10 % in unless `at` says otherwise
 DEFAULT_GIF_FPS = 12.0
+# Containers without an index: seeking before -i lands by estimate (often past the only keyframe of a short
+# clip), so they are read from the start and the decoded frames before the position dropped.
+INDEXLESS_SOURCES = frozenset({"ts", "aac", "gif"})
 MAX_THREADS = 2  # per FFmpeg child: Lambda's vCPUs at the worker's memory size, and a bounded footprint
 
 # Demuxer to read each output back with (to check it and describe it).
@@ -240,7 +243,11 @@ def convert_file(
         info = media_probe.probe(source_path, source, demuxer, workdir=workdir, binary=binary)
     chosen = plan(info, target, options, limits)
     output = workdir / f"output.{target}"
-    args = [*ffmpeg.input_args(source_path, demuxer, seek=chosen.seek), *chosen.args, "-y", f"file:{output}"]
+    if chosen.seek and source in INDEXLESS_SOURCES:
+        head, tail = ffmpeg.input_args(source_path, demuxer), ["-ss", f"{chosen.seek:.3f}"]
+    else:
+        head, tail = ffmpeg.input_args(source_path, demuxer, seek=chosen.seek), []
+    args = [*head, *tail, *chosen.args, "-y", f"file:{output}"]
     result = ffmpeg.run(args, sandbox, workdir=workdir, binary=binary)
     if not result.ok:
         raise ffmpeg.failure(result, "conversion")

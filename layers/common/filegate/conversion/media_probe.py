@@ -13,12 +13,14 @@ from typing import Any
 
 from filegate.conversion import ffmpeg
 from filegate.errors import ConversionFailed
+from filegate.media import avsniff
 
 PROBE_SANDBOX = ffmpeg.Sandbox(wall_seconds=15, cpu_seconds=10, memory_bytes=1024 * 1024**2, max_output_bytes=1024**2)
 # A frame larger than this is refused before decoding whatever a tier allows: no real camera makes it, and
 # decoding it would take gigabytes (the "30000x30000 in a tiny file" attack).
 MAX_INPUT_PIXELS = 8192 * 8192
 MAX_INPUT_SIDE = 16384
+DECLARED_LENGTH_SLACK = 2.0  # how far a header's claimed length may exceed what the file holds
 
 _DURATION = re.compile(r"Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
 _BITRATE = re.compile(r"bitrate: (\d+) kb/s")
@@ -146,17 +148,31 @@ def probe(path: Path, fmt: str, demuxer: str, *, workdir: Path, binary: str = ""
     info = parse(result.stderr, fmt)
     if info is None or not info.streams:
         raise ConversionFailed("The media could not be read: it is corrupt, truncated or has no audio or video.")
+    video = info.video
+    if video is not None:
+        if not video.width or not video.height:
+            raise ConversionFailed("The video stream has no usable frame size (absent, or absurdly large).")
+        if max(video.width, video.height) > MAX_INPUT_SIDE or video.width * video.height > MAX_INPUT_PIXELS:
+            raise ConversionFailed(f"The video's frame ({video.width}x{video.height}) is absurdly large.")
     if info.duration <= 0:
         info = MediaInfo(info.format, _measured_duration(path, demuxer, workdir, binary), info.bit_rate, info.streams)
     if info.duration <= 0:
         raise ConversionFailed("The media has no duration: its streams hold nothing to decode.")
-    video = info.video
-    if video is not None:
-        if not video.width or not video.height:
-            raise ConversionFailed("The video stream has no frame size.")
-        if max(video.width, video.height) > MAX_INPUT_SIDE or video.width * video.height > MAX_INPUT_PIXELS:
-            raise ConversionFailed(f"The video's frame ({video.width}x{video.height}) is absurdly large.")
+    _check_declared_length(path, info)
     return info
+
+
+def _check_declared_length(path: Path, info: MediaInfo) -> None:
+    """A header that claims far more than the file holds (a WAV "ten hours long" in a few bytes) is a lie
+    meant to make us reserve, allocate or wait for what is not there: refused rather than trusted or fixed."""
+    if info.format != "wav":
+        return
+    with path.open("rb") as handle:
+        declared = avsniff.wav_declared_seconds(handle.read(4096))
+    if declared is not None and declared > info.duration * DECLARED_LENGTH_SLACK + 1:
+        raise ConversionFailed(
+            f"The WAV header claims {declared:.0f} s of audio but the file holds {info.duration:.1f} s."
+        )
 
 
 def probe_image(path: Path, fmt: str, demuxer: str, *, workdir: Path, binary: str = "") -> dict[str, Any]:

@@ -94,9 +94,7 @@ def complete_upload(caller: AuthContext, bucket: Bucket, file_id: str, now: date
         bucket.delete(record.object_key)
         raise
     metadata = file_metadata.metadata_of_object(bucket, record.object_key, fmt, info.size)
-    files_table.mark_ready(
-        record, size=info.size, fmt=fmt, content_type=content_type(fmt), now=now, metadata=metadata
-    )
+    files_table.mark_ready(record, size=info.size, fmt=fmt, content_type=content_type(fmt), now=now, metadata=metadata)
     refreshed = _owned(caller, file_id, now)
     return {**file_json(refreshed), "status": refreshed.status}
 

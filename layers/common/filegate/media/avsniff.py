@@ -124,3 +124,22 @@ def refuse_indirection(data: bytes) -> None:
 
 def _looks_textual(head: bytes) -> bool:
     return bool(head) and all(b in b"\t\r\n" or 0x20 <= b < 0x7F for b in head[:512])
+
+
+# A WAV data size of 0 or 0xFFFFFFFF means "unknown" (written while streaming), not a claim.
+_WAV_UNKNOWN_SIZES = (0, 0xFFFFFFFF)
+
+
+def wav_declared_seconds(head: bytes) -> float | None:
+    """Seconds of audio a WAV header's data chunk claims, or None when it makes no claim we can read."""
+    if _riff(head) != "wav":
+        return None
+    offset, byte_rate = 12, 0
+    while offset + 8 <= len(head):
+        chunk, size = head[offset : offset + 4], int.from_bytes(head[offset + 4 : offset + 8], "little")
+        if chunk == b"fmt " and offset + 20 <= len(head):
+            byte_rate = int.from_bytes(head[offset + 16 : offset + 20], "little")
+        if chunk == b"data":
+            return size / byte_rate if byte_rate and size not in _WAV_UNKNOWN_SIZES else None
+        offset += 8 + size + (size & 1)
+    return None
