@@ -168,6 +168,9 @@ def plan(info: media_probe.MediaInfo, target: str, options: MediaOptions, limits
         at = info.duration * DEFAULT_THUMBNAIL_AT if options.at is None else options.at
         if at >= info.duration:
             raise errors.InvalidParameter(f"at must be before the end of the media ({info.duration:.3f} s).")
+        if video.fps:  # the frame shown at `at`: seeking between two frames would skip past the last one
+            frame_seconds = 1 / video.fps
+            at = max(0.0, min(math.floor(at / frame_seconds) * frame_seconds, info.duration - frame_seconds))
         frame = output_frame(video.width or 0, video.height or 0, options, limits, even=False)
         quality: list[str] = []
         if target == "jpg":
