@@ -33,8 +33,10 @@ _RECIPES: dict[str, tuple[str, list[str] | None, list[str] | None]] = {
     "mp3": ("mp3", None, ["-c:a", "libmp3lame"]),
     "aac": ("adts", None, ["-c:a", "aac"]),
     "gif": ("gif", ["-c:v", "gif"], None),
+    "webp": ("webp", ["-c:v", "libwebp_anim", "-loop", "0"], None),  # animated
 }
-VIDEO_INPUTS = tuple(f for f, (_, video, _a) in _RECIPES.items() if video is not None and f != "gif")
+ANIMATED_IMAGES = ("gif", "webp")
+VIDEO_INPUTS = tuple(f for f, (_, video, _a) in _RECIPES.items() if video is not None and f not in ANIMATED_IMAGES)
 AUDIO_INPUTS = tuple(f for f, (_, video, _a) in _RECIPES.items() if video is None)
 
 

@@ -30,7 +30,7 @@ SECONDS = 1.0
 FRAME = 1 / 10  # the samples' frame duration (10 fps)
 PAIRS = [
     (s, t)
-    for s in (*av.VIDEO_INPUTS, *av.AUDIO_INPUTS, "gif")
+    for s in (*av.VIDEO_INPUTS, *av.AUDIO_INPUTS, *av.ANIMATED_IMAGES)
     for t in targets_for(s)
     if avformats.is_media_conversion(s, t)
 ]
@@ -77,7 +77,7 @@ def test_every_pair_converts_and_reads_back(workdir: Path, source: str, target: 
         assert (video["codec"], video["width"], video["height"]) == (video_codec, 64, 48)
     else:
         assert not streams(meta, "video")
-    has_audio_input = source not in ("gif",) and source in (*av.AUDIO_INPUTS, *av.VIDEO_INPUTS)
+    has_audio_input = source in (*av.AUDIO_INPUTS, *av.VIDEO_INPUTS)
     if audio_codec and has_audio_input:
         (audio,) = streams(meta, "audio")
         assert audio["codec"] == audio_codec and audio["channels"] == 1

@@ -42,8 +42,10 @@ def test_every_input_is_sniffed_from_its_bytes(fmt: str) -> None:
     assert sniff(av.sample(fmt)[:4096]) == fmt
 
 
-def test_animated_gif_stays_an_image_format() -> None:
-    assert sniff(av.sample("gif")) == "gif"
+@pytest.mark.parametrize("fmt", av.ANIMATED_IMAGES)
+def test_animations_stay_image_formats_with_video_targets(fmt: str) -> None:
+    assert sniff(av.sample(fmt)) == fmt
+    assert {"mp4", "webm"} <= set(formats_document()["formats"][fmt]["to"])
 
 
 @pytest.mark.parametrize(

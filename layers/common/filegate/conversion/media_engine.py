@@ -25,7 +25,7 @@ DEFAULT_THUMBNAIL_AT = 0.10  # a thumbnail is taken 10 % in unless `at` says oth
 DEFAULT_GIF_FPS = 12.0
 # Containers without an index: seeking before -i lands by estimate (often past the only keyframe of a short
 # clip), so they are read from the start and the decoded frames before the position dropped.
-INDEXLESS_SOURCES = frozenset({"ts", "aac", "gif"})
+INDEXLESS_SOURCES = frozenset({"ts", "aac", "gif", "webp"})
 MAX_THREADS = 2  # per FFmpeg child: Lambda's vCPUs at the worker's memory size, and a bounded footprint
 
 # Demuxer to read each output back with (to check it and describe it).

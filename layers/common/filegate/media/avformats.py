@@ -44,7 +44,7 @@ MEDIA_FORMATS: dict[str, MediaFormat] = {
 }
 
 # Image formats FFmpeg may read as a video source (animation): their FFmpeg demuxer.
-ANIMATED_IMAGE_DEMUXERS: dict[str, str] = {"gif": "gif"}
+ANIMATED_IMAGE_DEMUXERS: dict[str, str] = {"gif": "gif", "webp": "webp_anim"}
 
 VIDEO_TARGETS = ("mp4", "webm", "gif")
 AUDIO_TARGETS = ("mp3", "m4a", "opus", "wav", "flac")
