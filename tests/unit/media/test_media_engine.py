@@ -164,3 +164,20 @@ def test_pairs_need_the_right_streams(workdir: Path) -> None:
     info = media_probe.probe(path, "gif", "gif", workdir=workdir)
     with pytest.raises(UnsupportedConversion, match="no audio stream"):
         media_engine.plan(info, "mp3", MediaOptions(), media_limits("pro"))
+
+
+def test_phone_video_is_probed_upright_and_surround_is_downmixed(workdir: Path) -> None:
+    """A portrait phone clip is stored landscape with a rotation in its header; 5.1 audio becomes stereo."""
+    made = workdir / "made.mp4"
+    av.ffmpeg(
+        "-f", "lavfi", "-i", "testsrc=size=160x90:rate=10:duration=1", "-f", "lavfi", "-i", "sine=duration=1",
+        "-filter_complex", "[1:a]pan=5.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0[a]", "-map", "0:v", "-map", "[a]",
+        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(made),
+    )  # fmt: skip
+    rotated = workdir / "rotated.mp4"
+    av.ffmpeg("-display_rotation", "90", "-i", str(made), "-c", "copy", str(rotated))
+    info = media_probe.probe(rotated, "mp4", "mov", workdir=workdir)
+    assert (info.video.width, info.video.height) == (90, 160) and info.audio.channels == 6
+    meta = convert(workdir, rotated.read_bytes(), "mp4").metadata
+    assert (streams(meta, "video")[0]["width"], streams(meta, "video")[0]["height"]) == (90, 160)
+    assert streams(meta, "audio")[0]["channels"] == 2
