@@ -104,6 +104,33 @@ def test_sync_convert_mp4(pro, target, content_type, demuxer, fields):
     assert _usage(pro) == before + 1
 
 
+def test_sync_output_over_the_limit_is_stored_and_answered_303(pro):
+    song = av.sample("mp3", 50.0, rate=48000)  # small as MP3, over 4 MB as PCM (50 s x 96 KB/s)
+    assert len(song) < 1024 * 1024
+    response = _convert(pro, song, "wav", filename="song.mp3")
+    assert response.status_code == 303, response.text
+    assert response.json()["status"] == "succeeded"
+    output = requests.get(response.headers["Location"], timeout=30)
+    assert output.status_code == 200 and len(output.content) > 4 * 1024 * 1024
+    assert abs(_probe(output.content, "wav", "wav").duration - 50.0) < 0.1
+
+
+def test_bulk_routes_media_and_images_to_their_workers(pro):
+    clip = _upload(pro, av.sample("mp4", 1.0), "clip.mp4")
+    picture = _upload(pro, images.sample("png", 40, 30), "a.png")
+    items = [
+        {"file_id": clip["id"], "target": "gif", "options": {"fps": 5}},
+        {"file_id": picture["id"], "target": "jpg", "options": {"width": 20}},
+    ]
+    created = pro.post("/v1/conversions/bulk", json={"items": items})
+    assert created.status_code == 202, created.text
+    finished = [_wait_for(pro, job["id"]) for job in created.json()["data"]]
+    assert [job["status"] for job in finished] == ["succeeded", "succeeded"]
+    outputs = [pro.get(f"/v1/files/{job['output_file_id']}").json() for job in finished]
+    assert outputs[0]["metadata"]["kind"] == "video" and outputs[0]["metadata"]["streams"][0]["fps"] == 5.0
+    assert outputs[1]["format"] == "jpg"
+
+
 def test_options_that_do_not_apply_are_named_and_uncharged(pro):
     before = _usage(pro)
     body = assert_error(_convert(pro, av.sample("mp3"), "wav", width=100), 422, "invalid_parameter")
