@@ -28,6 +28,7 @@ from filegate.errors import ConversionFailed
 STDERR_KEEP_BYTES = 256 * 1024
 # SIGXCPU arrives at the soft CPU limit; the hard limit (SIGKILL) a moment later if it is ignored.
 CPU_HARD_GRACE_SECONDS = 2
+REAP_POLL_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class RunResult:
     timed_out: bool
     seconds: float
     pid: int  # also the process group's id
+    cpu_exhausted: bool = False  # the child used its whole CPU-time allowance
 
     @property
     def ok(self) -> bool:
@@ -54,7 +56,7 @@ class RunResult:
         """Which limit ended the run, in words, or None."""
         if self.timed_out:
             return "the time limit"
-        if self.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+        if self.cpu_exhausted or self.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
             return "the CPU time limit"
         if self.returncode == -signal.SIGXFSZ:
             return "the output size limit"
@@ -114,16 +116,31 @@ def run(args: Sequence[str], sandbox: Sandbox, *, workdir: Path, binary: str = "
             preexec_fn=_limits(sandbox),  # limits set in the child before exec
         )
         try:
-            process.wait(timeout=sandbox.wall_seconds)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+            reaped = _reap(process.pid, started + sandbox.wall_seconds)
         finally:
-            _kill_group(process)  # also any straggler child of a finished run
-            process.wait()
+            _kill_group(process)  # on timeout (or any error here), and any straggler of a finished run
+        if reaped is None:
+            timed_out = True
+            reaped = os.wait4(process.pid, 0)[1:]
+        status, usage = reaped
+        process.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.monotonic() - started
+    # FFmpeg catches SIGXCPU and exits "normally": the child's own CPU time says whether the limit was hit.
+    cpu_exhausted = usage.ru_utime + usage.ru_stime >= sandbox.cpu_seconds
     text = _tail(stderr_path)
     stderr_path.unlink(missing_ok=True)
-    return RunResult(process.returncode, text, timed_out, seconds, process.pid)
+    return RunResult(process.returncode, text, timed_out, seconds, process.pid, cpu_exhausted)
+
+
+def _reap(pid: int, deadline: float) -> tuple[int, resource.struct_rusage] | None:
+    """Wait for the child until `deadline` (monotonic); its wait status and resource usage, or None."""
+    while True:
+        reaped_pid, status, usage = os.wait4(pid, os.WNOHANG)
+        if reaped_pid == pid:
+            return status, usage
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(REAP_POLL_SECONDS)
 
 
 def _tail(path: Path) -> str:
