@@ -42,6 +42,8 @@ ARCH_WHEEL_TAG = {"arm64": "aarch64", "x86_64": "x86_64"}
 NATIVE_SUFFIXES = (".so", ".pyd", ".dylib", ".dll")
 SO_VERSIONED = re.compile(r"\.so(\.\d+)+$")
 CPYTHON_EXT = re.compile(r"\.cpython-(\d)(\d+)[^.]*\.so$")
+# Packages that ship a program rather than a library: package -> file name of the program.
+BUNDLED_EXECUTABLES = {"imageio_ffmpeg": r"ffmpeg-linux-[\w-]+-v[\d.]+"}
 
 
 # ------------------------------------------------------------------ template reading
@@ -404,6 +406,25 @@ def check_imports(fn: Artifact, layers: list[Artifact]) -> tuple[list[str], list
 # ------------------------------------------------------------------ sizes
 
 
+def check_bundled_executables(art: Artifact) -> list[str]:
+    """Executables a package ships beside its code (FFmpeg in imageio-ffmpeg) must be there, runnable (mode
+    bits survive pip and the zip), and the only one of their kind: a layer built with a second platform's
+    binary as well would carry it as dead weight toward the size limit."""
+    problems: list[str] = []
+    for package, pattern in BUNDLED_EXECUTABLES.items():
+        folder = art.path / "python" / package
+        if not folder.is_dir():
+            continue
+        binaries = [p for p in walk_files(folder) if re.fullmatch(pattern, p.name)]
+        if len(binaries) != 1:
+            names = ", ".join(p.name for p in binaries) or "none"
+            problems.append(f"{art.logical_id}: {package} should ship exactly one {pattern} binary, found {names}")
+        for binary in binaries:
+            if not os.access(binary, os.X_OK):
+                problems.append(f"{art.logical_id}: {binary.relative_to(art.path)} is not executable")
+    return problems
+
+
 def tree_size(root: Path) -> int:
     return sum(p.stat().st_size for p in walk_files(root))
 
@@ -443,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         offenders, natives[art.logical_id] = check_native(art, art.arch)
         problems.extend(offenders)
+        problems.extend(check_bundled_executables(art))
         sizes[art.logical_id] = tree_size(art.path)
 
     # Functions whose layers are built for another architecture than the function.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
@@ -11,7 +12,7 @@ from starlette.datastructures import UploadFile
 
 from filegate import errors
 from filegate.clock import utcnow
-from filegate.conversion import ConversionOptions, formats_document, jobs, parse_quality
+from filegate.conversion import ConversionOptions, formats_document, jobs, media_jobs, parse_quality
 from filegate.db import bind_tables
 from filegate.files.storage import Bucket
 from filegate.idempotency import Idempotent
@@ -69,12 +70,34 @@ def supported_formats() -> dict[str, Any]:
     return formats_document()
 
 
+def _media_response(outcome: jobs.SyncOutcome | media_jobs.Accepted) -> Response:
+    if isinstance(outcome, media_jobs.Accepted):
+        return JSONResponse(outcome.conversion, status_code=202, headers={"Location": outcome.location})
+    return _sync_response(outcome)
+
+
 @app.post("/v1/convert")
 async def convert(request: Request, who: Authorized) -> Response:
+    started = time.monotonic()
     data, filename, fields = await _upload(request, who)
     target = fields.get("target", "").strip().lower()
     if not target:
         raise errors.InvalidRequest("target: required, a format name (see GET /v1/formats).")
+    media_source = media_jobs.sync_media_source(data, target)
+    if media_source is not None:
+        media = media_jobs.convert_media_sync(
+            who,
+            bucket,
+            data=data,
+            filename=filename,
+            source=media_source,
+            target=target,
+            fields=fields,
+            queue_url=settings.media_queue_url,
+            deadline=started + settings.media_sync_wait_seconds,
+            now=utcnow(),
+        )
+        return _media_response(media)
     options = ConversionOptions.from_form(fields)
     outcome = jobs.convert_sync(
         who, bucket, settings, data=data, filename=filename, target=target, options=options, quality=None, now=utcnow()
@@ -115,10 +138,10 @@ class BulkConversionRequest(RequestBody):
 
 
 def _create_jobs(request: dict[str, Any], who: AuthContext, requested: list[jobs.JobRequest], bulk: bool) -> Any:
-    queue_url, now = settings.conversions_queue_url, utcnow()
+    queues = {"queue_url": settings.conversions_queue_url, "media_queue_url": settings.media_queue_url}
     if bulk:
-        return jobs.create_jobs(who, requested, queue_url=queue_url, webhooks=settings, now=now)
-    return jobs.create_job(who, requested[0], queue_url=queue_url, webhooks=settings, now=now)
+        return jobs.create_jobs(who, requested, webhooks=settings, now=utcnow(), **queues)
+    return jobs.create_job(who, requested[0], webhooks=settings, now=utcnow(), **queues)
 
 
 # The body is validated before the idempotent call: an invalid request is refused, never remembered.

@@ -22,6 +22,7 @@ from filegate.settings import (
     DispatcherSettings,
     FilesSettings,
     KeysSettings,
+    MediaWorkerSettings,
     SettingsError,
     WebhooksSettings,
     WorkerSettings,
@@ -36,6 +37,8 @@ SETTINGS_OF: dict[str, type[BaseSettings]] = {
     "FilesFunction": FilesSettings,
     "WorkerFunction": WorkerSettings,
     "WorkerDeadLetterFunction": WorkerSettings,
+    "MediaWorkerFunction": MediaWorkerSettings,
+    "MediaWorkerDeadLetterFunction": MediaWorkerSettings,
     "WebhooksFunction": WebhooksSettings,
     "DispatcherFunction": DispatcherSettings,
 }

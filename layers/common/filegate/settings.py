@@ -130,8 +130,13 @@ class KeysSettings(MeteringTables):
 class ConvertSettings(MeteringTables, FileStore, WebhookEmitter):
     conversions_table: str
     conversions_queue_url: str
+    # Media conversions (sync and jobs) go to the media worker through its own queue.
+    media_queue_url: str
     idempotency_table: str
     idempotency_seconds: int = 86_400
+    # How long /v1/convert waits for a media conversion before answering 202: the 25 s sync budget less
+    # the time to read the output and answer.
+    media_sync_wait_seconds: float = 21.0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -158,3 +163,15 @@ class DispatcherSettings(WebhookEmitter):
     # The webhooks queue's maxReceiveCount (one template parameter sets both): a message that crashed this
     # often is given up before SQS moves it to the dead-letter queue.
     webhook_max_receives: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MediaWorkerSettings(WorkerSettings):
+    """The media worker (and its dead-letter handler): FFmpeg's sandbox limits and where it works."""
+
+    ffmpeg_path: str = ""  # empty: the FFmpeg layer's binary (imageio-ffmpeg)
+    media_workdir: str = ""  # empty: the system's temporary directory (Lambda's ephemeral storage)
+    media_wall_seconds: float = 840.0  # under the function's 900 s timeout, leaving time to store the output
+    media_cpu_seconds: int = 1680  # wall-clock limit x the vCPUs at the function's memory size
+    media_memory_mb: int = 2560  # address space of one FFmpeg child, under the function's memory
+    media_max_output_mb: int = 5120  # largest output file, under the ephemeral storage

@@ -8,7 +8,7 @@ from filegate.media.formats import resolve_target, targets_for
 def test_document_shape() -> None:
     doc = formats_document()
     assert set(doc) == {"formats"}
-    formats = doc["formats"]
+    formats = {name: e for name, e in doc["formats"].items() if not FORMATS[name].media}  # media: tests/unit/media
     assert set(formats) == {"jpg", "png", "webp", "gif", "bmp", "tiff", "heic", "heif", "avif", "ico", "pdf"}
     for name, entry in formats.items():
         assert entry["to"], name
@@ -28,9 +28,9 @@ def test_heic_is_input_only_and_pdf_renders_to_rasters() -> None:
 
 
 def test_every_writable_format_has_an_encoder() -> None:
-    writable = {name for name, f in FORMATS.items() if f.writable}
+    writable = {name for name, f in FORMATS.items() if f.writable and not f.media}
     assert set(engine._PIL_SAVE) == writable
-    readable_rasters = {name for name, f in FORMATS.items() if f.readable and not f.document}
+    readable_rasters = {name for name, f in FORMATS.items() if f.readable and not f.document and not f.media}
     assert set(engine.PIL_FORMAT) == readable_rasters
 
 

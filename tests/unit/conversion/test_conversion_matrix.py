@@ -4,9 +4,15 @@ import fixtures_media as fm
 import pytest
 from conversion_helpers import output_size
 
-from filegate.conversion import ConversionOptions, convert, formats_document
+from filegate.conversion import FORMATS, ConversionOptions, convert, formats_document
 
-PAIRS = [(src, dst) for src, entry in formats_document()["formats"].items() for dst in entry["to"]]
+# Image and PDF pairs; the media pairs (FFmpeg) are tests/unit/media.
+PAIRS = [
+    (src, dst)
+    for src, entry in formats_document()["formats"].items()
+    for dst in entry["to"]
+    if not FORMATS[src].media and not FORMATS[dst].media
+]
 SOURCE_SIZE = (64, 48)
 _samples: dict[str, bytes] = {}
 

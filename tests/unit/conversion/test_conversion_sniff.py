@@ -30,8 +30,7 @@ def test_pdf_header_after_junk() -> None:
         b"hello, plain text",
         b"BM but really just text that starts with BM",
         b"\x00\x00\x01\x00\x00\x00",  # an ICO header with no images
-        b"RIFF\x00\x00\x00\x00WAVEfmt ",  # RIFF, but audio
-        b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom",  # MP4 video
+        b"RIFF\x00\x00\x00\x00XWMAfmt ",  # RIFF, but neither image, WAV nor AVI
         fm.zip_file(),
         bytes(range(256)),
     ],

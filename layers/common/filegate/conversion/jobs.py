@@ -13,7 +13,7 @@ from typing import Any
 
 from filegate import errors, queues
 from filegate.clock import iso
-from filegate.conversion import ConversionOptions, EngineLimits
+from filegate.conversion import ConversionOptions, EngineLimits, media_jobs
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.files import service as files_service
@@ -92,7 +92,8 @@ def _new_record(
 
 def _fail(record: conversions_table.ConversionRecord, code: str, message: str, now: datetime) -> bool:
     """Mark failed and give the quota back, atomically; False when the job had already finished."""
-    failed = conversions_table.fail(record, code, message, now, refund=limits.charged_counters(_reservation(record)))
+    refund = limits.charged_counters(_reservation(record))
+    failed = conversions_table.fail(record, code, message, now, refund=refund, units=int(record.units or 1))
     if failed:
         conversion_finished(formats.kind(record.target), succeeded=False)
     return failed
@@ -188,21 +189,38 @@ class JobRequest:
     target: str
     options: ConversionOptions
     webhook_url: str | None
+    raw_options: Any = None  # as sent: a media source's options are parsed once its format is known
 
 
 def job_request(file_id: str, target: str, options: object, webhook_url: str | None, *, prefix: str = "") -> JobRequest:
-    """One job from its validated fields; the options by their own rules (422 naming the option)."""
-    return JobRequest(file_id, target, ConversionOptions.from_json(options, prefix=f"{prefix}options."), webhook_url)
+    """One job from its validated fields; the options by their own rules (422 naming the option). A media
+    source's options are parsed once its format is known (the file's record), so they are kept as sent."""
+    parsed = ConversionOptions()
+    if not media_jobs.names_media_options(options):
+        parsed = ConversionOptions.from_json(options, prefix=f"{prefix}options.")
+    return JobRequest(file_id, target, parsed, webhook_url, options)
 
 
 def create_job(
-    caller: AuthContext, job: JobRequest, *, queue_url: str, webhooks: WebhookPolicy, now: datetime
+    caller: AuthContext,
+    job: JobRequest,
+    *,
+    queue_url: str,
+    webhooks: WebhookPolicy,
+    now: datetime,
+    media_queue_url: str = "",
 ) -> dict[str, Any]:
     webhook_service.check_conversion_webhook_url(caller, webhooks, job.webhook_url)
     source = files_service.ready_file(caller, job.file_id, now)
     cap = files_service.max_input_bytes(caller)
     if source.size is not None and int(source.size) > cap:
         raise errors.FileTooLarge(f"The file ({int(source.size)} bytes) is over your plan's limit of {cap} bytes.")
+    if media_queue_url and media_jobs.wants_media(source.format, job.target):
+        return media_jobs.create_media_job_json(
+            caller, source, job.target, job.raw_options, webhook_url=job.webhook_url, queue_url=media_queue_url, now=now
+        )
+    if media_jobs.names_media_options(job.raw_options):  # refused by name, like any unknown option
+        ConversionOptions.from_json(job.raw_options)
     target = formats.resolve_target(source.format or "", job.target)
     reservation = limits.reserve_conversion(caller.account_id, tier(caller.tier), test_mode=caller.test_mode, now=now)
     record = _new_record(
@@ -230,10 +248,21 @@ def create_job(
 
 
 def create_jobs(
-    caller: AuthContext, requests: list[JobRequest], *, queue_url: str, webhooks: WebhookPolicy, now: datetime
+    caller: AuthContext,
+    requests: list[JobRequest],
+    *,
+    queue_url: str,
+    webhooks: WebhookPolicy,
+    now: datetime,
+    media_queue_url: str = "",
 ) -> dict[str, Any]:
     """POST /v1/conversions/bulk: every job created, in order (checked one by one, like single jobs)."""
-    return {"data": [create_job(caller, job, queue_url=queue_url, webhooks=webhooks, now=now) for job in requests]}
+    return {
+        "data": [
+            create_job(caller, job, queue_url=queue_url, webhooks=webhooks, now=now, media_queue_url=media_queue_url)
+            for job in requests
+        ]
+    }
 
 
 def get_conversion(caller: AuthContext, conversion_id: str) -> dict[str, Any]:

@@ -63,6 +63,7 @@ class ConversionRecord(Model):
     charged = BooleanAttribute(default=False)
     charge_month = UnicodeAttribute(null=True)
     charge_day = UnicodeAttribute(null=True)
+    units = NumberAttribute(default=1)  # conversion units charged (media: one per started minute of output)
     attempts = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
     started_at = UTCDateTimeAttribute(null=True)
@@ -125,11 +126,13 @@ def succeed(record: ConversionRecord, output_file_id: str, now: datetime) -> boo
     )
 
 
-def fail(record: ConversionRecord, code: str, message: str, now: datetime, *, refund: Sequence[str] = ()) -> bool:
+def fail(
+    record: ConversionRecord, code: str, message: str, now: datetime, *, refund: Sequence[str] = (), units: int = 1
+) -> bool:
     """→ failed, once: True only for the call that made the transition.
 
-    ``refund`` names usage counters to give one back on, in the same transaction: the conversion reads
-    as failed exactly when its charge is gone, and a second call can never refund twice.
+    ``refund`` names usage counters to give ``units`` back on, in the same transaction: the conversion
+    reads as failed exactly when its charge is gone, and a second call can never refund twice.
     """
     actions: list[Action] = [
         ConversionRecord.status.set("failed"),
@@ -144,11 +147,36 @@ def fail(record: ConversionRecord, code: str, message: str, now: datetime, *, re
         with TransactWrite(connection=Connection(region=getattr(ConversionRecord.Meta, "region", None))) as tx:
             tx.update(record, actions=actions, condition=condition)
             for counter_id in refund:
-                tx.update(CounterRecord(counter_id), actions=[CounterRecord.value.add(-1)])
+                tx.update(CounterRecord(counter_id), actions=[CounterRecord.value.add(-units)])
     except TransactWriteError as exc:
         if cancelled_by_condition(exc):
             return False
         raise
+    return True
+
+
+def add_units(
+    record: ConversionRecord, extra: int, *, counters: Sequence[str], limited: str | None, limit: int | None
+) -> bool:
+    """Charge ``extra`` more units to a running conversion and its usage counters, in one transaction.
+
+    ``limited`` (one of ``counters``) may not pass ``limit``; False (nothing changed) when it would.
+    """
+    actions: list[Action] = [ConversionRecord.units.add(extra)]
+    condition = ConversionRecord.status == "processing"
+    try:
+        with TransactWrite(connection=Connection(region=getattr(ConversionRecord.Meta, "region", None))) as tx:
+            tx.update(record, actions=actions, condition=condition)
+            for counter_id in counters:
+                bound = None
+                if counter_id == limited and limit is not None:
+                    bound = CounterRecord.value.does_not_exist() | (CounterRecord.value <= limit - extra)
+                tx.update(CounterRecord(counter_id), actions=[CounterRecord.value.add(extra)], condition=bound)
+    except TransactWriteError as exc:
+        if cancelled_by_condition(exc):
+            return False
+        raise
+    record.units = int(record.units or 1) + extra
     return True
 
 

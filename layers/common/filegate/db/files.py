@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -38,6 +38,7 @@ class FileRecord(Model):
     size = NumberAttribute(null=True)
     format = UnicodeAttribute(null=True)
     content_type = UnicodeAttribute(null=True)
+    metadata = JSONAttribute(null=True)  # API.md "Files": what the file is (image, document, audio, video)
     created_at = UTCDateTimeAttribute()
     completed_at = UTCDateTimeAttribute(null=True)
     expires_at = TTLAttribute()
@@ -64,7 +65,15 @@ def create(record: FileRecord) -> None:
     record.save(condition=FileRecord.file_id.does_not_exist())
 
 
-def mark_ready(record: FileRecord, *, size: int, fmt: str, content_type: str, now: datetime) -> bool:
+def mark_ready(
+    record: FileRecord,
+    *,
+    size: int,
+    fmt: str,
+    content_type: str,
+    now: datetime,
+    metadata: dict[str, Any] | None = None,
+) -> bool:
     """pending → ready, once; False if it was not pending any more."""
     try:
         record.update(
@@ -74,6 +83,7 @@ def mark_ready(record: FileRecord, *, size: int, fmt: str, content_type: str, no
                 FileRecord.format.set(fmt),
                 FileRecord.content_type.set(content_type),
                 FileRecord.completed_at.set(now),
+                *([FileRecord.metadata.set(metadata)] if metadata is not None else []),
             ],
             condition=FileRecord.status == "pending",
         )
@@ -82,6 +92,10 @@ def mark_ready(record: FileRecord, *, size: int, fmt: str, content_type: str, no
             return False
         raise
     return True
+
+
+def set_metadata(record: FileRecord, metadata: dict[str, Any]) -> None:
+    record.update(actions=[FileRecord.metadata.set(metadata)], condition=FileRecord.file_id.exists())
 
 
 def delete(record: FileRecord) -> None:
@@ -116,6 +130,7 @@ def json_view(record: FileRecord, iso: Any) -> dict[str, Any]:
         "size": int(record.size) if record.size is not None else None,
         "format": record.format,
         "content_type": record.content_type,
+        "metadata": record.metadata,
         "created_at": iso(record.created_at),
         "completed_at": iso(record.completed_at),
         "expires_at": iso(record.expires_at),

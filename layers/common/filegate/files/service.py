@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from filegate import errors
 from filegate.clock import iso
-from filegate.conversion import FORMATS, content_type, sniff
+from filegate.conversion import FORMATS, content_type, file_metadata, sniff
 from filegate.db import files as files_table
 from filegate.files.storage import Bucket, object_key
 from filegate.keys.context import AuthContext
@@ -92,7 +93,8 @@ def complete_upload(caller: AuthContext, bucket: Bucket, file_id: str, now: date
     except errors.UnsupportedMediaType:
         bucket.delete(record.object_key)
         raise
-    files_table.mark_ready(record, size=info.size, fmt=fmt, content_type=content_type(fmt), now=now)
+    metadata = file_metadata.metadata_of_object(bucket, record.object_key, fmt, info.size)
+    files_table.mark_ready(record, size=info.size, fmt=fmt, content_type=content_type(fmt), now=now, metadata=metadata)
     refreshed = _owned(caller, file_id, now)
     return {**file_json(refreshed), "status": refreshed.status}
 
@@ -102,27 +104,38 @@ def store_output(
     tier_name: str,
     bucket: Bucket,
     *,
-    data: bytes,
+    data: bytes | None = None,
+    path: Path | None = None,
     fmt: str,
     filename: str,
     now: datetime,
+    origin: str = "conversion",
+    metadata: dict[str, Any] | None = None,
 ) -> files_table.FileRecord:
-    """A conversion's output, stored as a ready file of the account."""
+    """A conversion's output (`data`, or the local file at `path`), stored as a ready file of the account.
+    ``origin="upload"`` keeps a sync request's input as a file when its conversion goes on as a job."""
     plan = tier(tier_name)
     file_id = new_file_id()
     key = object_key(plan, caller_account, file_id)
     kind = content_type(fmt)
-    bucket.put(key, data, kind)
+    if path is not None:
+        bucket.upload(key, path, kind)
+        size = path.stat().st_size
+    else:
+        assert data is not None
+        bucket.put(key, data, kind)
+        size = len(data)
     record = files_table.FileRecord(
         file_id,
         account_id=caller_account,
         filename=filename,
         object_key=key,
         status="ready",
-        origin="conversion",
-        size=len(data),
+        origin=origin,
+        size=size,
         format=fmt,
         content_type=kind,
+        metadata=metadata,
         created_at=now,
         completed_at=now,
         expires_at=now + timedelta(seconds=plan.file_ttl_seconds),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -68,6 +69,13 @@ class Bucket:
 
     def read(self, key: str) -> bytes:
         return bytes(self._s3.get_object(Bucket=self.name, Key=key)["Body"].read())
+
+    def download(self, key: str, path: Path) -> None:
+        """Stream an object to a local file (media inputs are far larger than memory should hold)."""
+        self._s3.download_file(self.name, key, str(path))
+
+    def upload(self, key: str, path: Path, content_type: str) -> None:
+        self._s3.upload_file(str(path), self.name, key, ExtraArgs={"ContentType": content_type})
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self._s3.put_object(Bucket=self.name, Key=key, Body=data, ContentType=content_type)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from filegate.errors import UnsupportedConversion
+from filegate.media import avformats
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class FormatInfo:
     document: bool = False  # a paged document (PDF) rather than a raster image
     compressible: bool = False  # POST /v1/compress can re-encode it in the same format
     animated: bool = False  # animation is kept when both source and target are animated formats
+    media: bool = False  # audio/video, converted by FFmpeg (see media/avformats.py)
 
     @property
     def extension(self) -> str:
@@ -43,6 +45,10 @@ FORMATS: dict[str, FormatInfo] = {
         FormatInfo("heic", "image/heic", ("heic",), True, False),
         FormatInfo("heif", "image/heif", ("heif", "hif"), True, False),
         FormatInfo("pdf", "application/pdf", ("pdf",), True, True, document=True),
+        *(
+            FormatInfo(m.name, m.content_type, m.extensions, True, m.writable, media=True)
+            for m in avformats.MEDIA_FORMATS.values()
+        ),
     )
 }
 
@@ -52,6 +58,7 @@ PDF_OPTIONS = (*IMAGE_OPTIONS, "page")
 PDF_RASTER_TARGETS = ("png", "jpg")
 
 _ALIASES = {"jpeg": "jpg", "jpe": "jpg", "jfif": "jpg", "tif": "tiff", "dib": "bmp", "hif": "heif"}
+_ALIASES.update({ext: m.name for m in avformats.MEDIA_FORMATS.values() for ext in m.extensions[1:]})
 
 
 # Pillow's name for each raster format (strings only: this module imports no imaging library).
@@ -83,11 +90,19 @@ def targets_for(source: str) -> tuple[str, ...]:
         return ()
     if info.document:
         return PDF_RASTER_TARGETS
-    return tuple(f.name for f in FORMATS.values() if f.writable)
+    if info.media:
+        return avformats.media_targets(source)
+    images = tuple(f.name for f in FORMATS.values() if f.writable and not f.media)
+    return images + avformats.extra_image_targets(source)
 
 
 def options_for(source: str) -> tuple[str, ...]:
-    return PDF_OPTIONS if FORMATS[source].document else IMAGE_OPTIONS
+    if FORMATS[source].media:
+        return avformats.media_options(source)
+    base = PDF_OPTIONS if FORMATS[source].document else IMAGE_OPTIONS
+    if avformats.extra_image_targets(source):  # an animation made into a video takes the video options too
+        return tuple(dict.fromkeys((*base, *avformats.TARGET_OPTIONS["video"])))
+    return base
 
 
 def resolve_target(source: str, target: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import struct
 
 from filegate.errors import UnsupportedMediaType
+from filegate.media import avsniff
 
 _AVIF_BRANDS = {b"avif", b"avis"}
 _HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"}
@@ -70,9 +71,14 @@ def sniff(data: bytes) -> str:
         return "heif"
     if b"%PDF-" in data[:_PDF_HEADER_WINDOW]:
         return "pdf"
+    media = avsniff.sniff_media(data)
+    if media is not None:
+        return media
     if not data:
         raise UnsupportedMediaType("The file is empty.")
+    avsniff.refuse_indirection(data)
     raise UnsupportedMediaType(
         "The file's format is not supported (detected from its content): expected an image "
-        "(jpg, png, webp, gif, bmp, tiff, heic, avif, ico) or a PDF."
+        "(jpg, png, webp, gif, bmp, tiff, heic, avif, ico), a PDF, audio or video "
+        "(mp4, mov, m4a, webm, mkv, avi, ts, flv, ogg, opus, wav, flac, mp3, aac)."
     )

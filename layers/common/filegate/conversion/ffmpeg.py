@@ -1,0 +1,163 @@
+"""Running FFmpeg on untrusted media: an argument list (never a shell) inside a sandbox of limits.
+
+Every run is confined the same way (API.md "Media": hostile media never reads another file, opens a
+connection or runs past its time limit):
+- the demuxer is forced (``-f``) from the sniffed type and it alone is allowed (``-format_whitelist``, which
+  FFmpeg copies to nested demuxers, e.g. the playlist hidden in an AVI's GAB2 subtitle chunk);
+- only the ``file`` protocol may be opened by the input (``-protocol_whitelist``), and no stdin (``-nostdin``);
+- the child gets CPU-time (RLIMIT_CPU), address-space (RLIMIT_AS) and file-size (RLIMIT_FSIZE, the output cap)
+  limits, runs in its own process group, and the whole group is killed when the wall-clock limit passes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from filegate.errors import ConversionFailed
+
+# What we keep of FFmpeg's stderr (the probe's stream lines, an error's last lines).
+STDERR_KEEP_BYTES = 256 * 1024
+# SIGXCPU arrives at the soft CPU limit; the hard limit (SIGKILL) a moment later if it is ignored.
+CPU_HARD_GRACE_SECONDS = 2
+REAP_POLL_SECONDS = 0.02
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    wall_seconds: float
+    cpu_seconds: int
+    memory_bytes: int  # address space of the child
+    max_output_bytes: int  # any file the child writes
+
+
+@dataclass(frozen=True)
+class RunResult:
+    returncode: int
+    stderr: str
+    timed_out: bool
+    seconds: float
+    pid: int  # also the process group's id
+    cpu_exhausted: bool = False  # the child used its whole CPU-time allowance
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+    def killed_by(self) -> str | None:
+        """Which limit ended the run, in words, or None."""
+        if self.timed_out:
+            return "the time limit"
+        if self.cpu_exhausted or self.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+            return "the CPU time limit"
+        if self.returncode == -signal.SIGXFSZ:
+            return "the output size limit"
+        return None
+
+
+@cache
+def ffmpeg_binary(configured: str = "") -> str:
+    """The FFmpeg executable: a configured path, else the static build shipped by imageio-ffmpeg."""
+    if configured:
+        return configured
+    import imageio_ffmpeg  # the FFmpeg layer (media worker, files)
+
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def input_args(path: Path, demuxer: str, *, seek: float | None = None) -> list[str]:
+    """The confined input: forced demuxer, that demuxer only, file protocol only; `seek` before -i."""
+    args = ["-f", demuxer, "-format_whitelist", demuxer, "-protocol_whitelist", "file"]
+    if seek:
+        args += ["-ss", f"{seek:.3f}"]
+    # "file:" keeps a name that starts with a protocol-like prefix from being read as a URL.
+    return [*args, "-i", f"file:{path}"]
+
+
+def _limits(sandbox: Sandbox) -> Callable[[], None]:
+    def apply() -> None:  # runs in the child between fork and exec
+        cpu = max(1, sandbox.cpu_seconds)
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + CPU_HARD_GRACE_SECONDS))
+        resource.setrlimit(resource.RLIMIT_AS, (sandbox.memory_bytes, sandbox.memory_bytes))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (sandbox.max_output_bytes, sandbox.max_output_bytes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return apply
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def run(args: Sequence[str], sandbox: Sandbox, *, workdir: Path, binary: str = "") -> RunResult:
+    """Run ``ffmpeg <args>`` confined by `sandbox`, in `workdir`; never raises on FFmpeg's own failure."""
+    command = [ffmpeg_binary(binary), "-hide_banner", "-nostdin", *args]
+    stderr_path = workdir / f"ffmpeg-{time.monotonic_ns()}.log"
+    started = time.monotonic()
+    timed_out = False
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            cwd=workdir,
+            env={"PATH": "/usr/bin:/bin"},  # nothing of ours (credentials, endpoints) reaches the child
+            start_new_session=True,  # its own process group, killed as a whole
+            preexec_fn=_limits(sandbox),  # limits set in the child before exec
+        )
+        try:
+            reaped = _reap(process.pid, started + sandbox.wall_seconds)
+        finally:
+            _kill_group(process)  # on timeout (or any error here), and any straggler of a finished run
+        if reaped is None:
+            timed_out = True
+            reaped = os.wait4(process.pid, 0)[1:]
+        status, usage = reaped
+        process.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.monotonic() - started
+    # FFmpeg catches SIGXCPU and exits "normally": the child's own CPU time says whether the limit was hit.
+    cpu_exhausted = usage.ru_utime + usage.ru_stime >= sandbox.cpu_seconds
+    text = _tail(stderr_path)
+    stderr_path.unlink(missing_ok=True)
+    return RunResult(process.returncode, text, timed_out, seconds, process.pid, cpu_exhausted)
+
+
+def _reap(pid: int, deadline: float) -> tuple[int, resource.struct_rusage] | None:
+    """Wait for the child until `deadline` (monotonic); its wait status and resource usage, or None."""
+    while True:
+        reaped_pid, status, usage = os.wait4(pid, os.WNOHANG)
+        if reaped_pid == pid:
+            return status, usage
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(REAP_POLL_SECONDS)
+
+
+def _tail(path: Path) -> str:
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        if size > STDERR_KEEP_BYTES:
+            head = handle.read(STDERR_KEEP_BYTES // 2)
+            handle.seek(size - STDERR_KEEP_BYTES // 2)
+            data = head + b"\n...\n" + handle.read()
+        else:
+            data = handle.read()
+    return data.decode("utf-8", "replace")
+
+
+def failure(result: RunResult, what: str) -> ConversionFailed:
+    """The conversion_failed error for a run that did not succeed; the message never quotes FFmpeg."""
+    limit = result.killed_by()
+    if limit is not None:
+        return ConversionFailed(f"The {what} was stopped by {limit}; the media may be corrupt or hostile.")
+    return ConversionFailed(f"The {what} failed: the media is corrupt, truncated or not what it claims to be.")

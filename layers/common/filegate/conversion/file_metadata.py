@@ -1,0 +1,79 @@
+"""A file's `metadata` (API.md "Files"): what it is, read from the file itself.
+
+Images through Pillow (header only: no decode), PDFs through pypdfium2 (page count), audio and video
+through the media probe (FFmpeg in its sandbox). Each library loads on first use.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from filegate import errors
+from filegate.files.storage import Bucket
+from filegate.media import avformats
+from filegate.media.formats import FORMATS, PIL_FORMAT
+
+# Files up to this size are copied to local storage at completion to read their metadata; larger media
+# gets its metadata from the media worker's probe.
+METADATA_COPY_MAX_BYTES = 512 * 1024 * 1024
+
+
+def image_metadata(data: bytes, fmt: str) -> dict[str, Any]:
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data), formats=[PIL_FORMAT[fmt]]) as image:
+            frames = int(getattr(image, "n_frames", 1))
+            meta: dict[str, Any] = {"kind": "image", "format": fmt, "width": image.width, "height": image.height}
+    except Exception as exc:  # Pillow raises many kinds on a corrupt header
+        raise errors.ConversionFailed("The image's header could not be read.") from exc
+    if frames > 1:
+        meta["pages"] = frames
+    return meta
+
+
+def document_metadata(data: bytes) -> dict[str, Any]:
+    import pypdfium2
+
+    try:
+        document = pypdfium2.PdfDocument(data)
+    except pypdfium2.PdfiumError as exc:
+        raise errors.ConversionFailed("The PDF could not be read.") from exc
+    try:
+        return {"kind": "document", "format": "pdf", "pages": len(document)}
+    finally:
+        document.close()
+
+
+def media_metadata(path: Path, fmt: str, *, binary: str = "") -> dict[str, Any]:
+    from filegate.conversion import media_probe
+
+    with tempfile.TemporaryDirectory(prefix="probe-") as workdir:
+        info = media_probe.probe(path, fmt, avformats.demuxer(fmt), workdir=Path(workdir), binary=binary)
+    return info.to_json()
+
+
+def metadata_of(path: Path, fmt: str, *, ffmpeg_binary: str = "") -> dict[str, Any]:
+    """The metadata of the file at `path`, whose sniffed format is `fmt`."""
+    if avformats.is_media(fmt):
+        return media_metadata(path, fmt, binary=ffmpeg_binary)
+    if FORMATS[fmt].document:
+        return document_metadata(path.read_bytes())
+    return image_metadata(path.read_bytes(), fmt)
+
+
+def metadata_of_object(bucket: Bucket, key: str, fmt: str, size: int) -> dict[str, Any] | None:
+    """The metadata of a stored object, read from a local copy; None when it is too large to copy here
+    (the media worker records it when it probes the file) or cannot be read (a conversion will say why)."""
+    if size > METADATA_COPY_MAX_BYTES:
+        return None
+    with tempfile.TemporaryDirectory(prefix="metadata-") as workdir:
+        path = Path(workdir) / "file"
+        bucket.download(key, path)
+        try:
+            return metadata_of(path, fmt)
+        except errors.ApiError:
+            return None

@@ -1,0 +1,261 @@
+"""API.md "Media" through the local stack: sync convert waiting for the media worker (200/303/202),
+jobs on the media queue with webhooks, units per started minute, hostile files refused uncharged, and
+the `metadata` of completed files."""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import pypdfium2
+import pytest
+import requests
+from PIL import Image
+
+from filegate.conversion import media_probe
+from tests import fixtures_av as av
+from tests import fixtures_media as images
+from tests.integration.conftest import ROOT, start_local_stack
+from tests.integration.helpers import Client, assert_error, new_account
+from tests.integration.receiver import running_receiver
+
+HOSTILE_BOUND_SECONDS = 20.0
+
+
+@pytest.fixture
+def pro(stack):
+    return Client(stack.url, new_account(stack, tier="pro")["api_key"])
+
+
+def _convert(client, data, target, filename="clip.bin", **fields):
+    form = {"target": target, **{k: str(v) for k, v in fields.items()}}
+    return client.post("/v1/convert", files={"file": (filename, data)}, data=form, timeout=60)
+
+
+def _usage(client):
+    return client.get("/v1/entitlements/me").json()["usage"]["conversions"]
+
+
+def _probe(data: bytes, fmt: str, demuxer: str) -> media_probe.MediaInfo:
+    with tempfile.TemporaryDirectory() as work:
+        path = Path(work) / "out"
+        path.write_bytes(data)
+        return media_probe.probe(path, fmt, demuxer, workdir=Path(work))
+
+
+def _wait_for(client, conversion_id, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(f"/v1/conversions/{conversion_id}").json()
+        if body["status"] in ("succeeded", "failed"):
+            return body
+        time.sleep(0.3)
+    raise AssertionError(f"conversion {conversion_id} still {body['status']} after {timeout}s")
+
+
+def _upload(client, data, filename):
+    created = client.post("/v1/files", json={"filename": filename, "size": len(data)})
+    assert created.status_code == 201, created.text
+    upload = created.json()["upload"]
+    posted = requests.post(upload["url"], data=upload["fields"], files={"file": (filename, data)}, timeout=30)
+    assert posted.status_code in (200, 201, 204), posted.text
+    done = client.post(f"/v1/files/{created.json()['id']}/complete")
+    assert done.status_code == 200, done.text
+    return done.json()
+
+
+def test_formats_list_media(stack):
+    formats = requests.get(stack.url + "/v1/formats", timeout=30).json()["formats"]
+    assert {"webm", "gif", "mp3", "jpg"} <= set(formats["mp4"]["to"])
+    assert {"start", "duration", "fps", "audio_bitrate", "mute", "at"} <= set(formats["mp4"]["options"])
+    assert formats["wav"]["to"] == ["mp3", "m4a", "opus", "wav", "flac"]
+
+
+@pytest.mark.parametrize(
+    ("target", "content_type", "demuxer", "fields"),
+    [
+        ("webm", "video/webm", "matroska", {"width": 64}),
+        ("gif", "image/gif", "gif", {"fps": 5}),
+        ("mp3", "audio/mpeg", "mp3", {"audio_bitrate": 64}),
+        ("jpg", "image/jpeg", None, {"at": 0.5}),
+    ],
+)
+def test_sync_convert_mp4(pro, target, content_type, demuxer, fields):
+    clip = av.sample("mp4", 2.0, 128, 96, 10)
+    before = _usage(pro)
+    response = _convert(pro, clip, target, filename="holiday.mp4", **fields)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].split(";")[0] == content_type
+    assert response.headers["Content-Disposition"] == f'attachment; filename="holiday.{target}"'
+    assert response.headers["X-Conversion-Id"].startswith("conv_")
+    if demuxer is None:
+        assert Image.open(io.BytesIO(response.content)).size == (128, 96)
+    else:
+        info = _probe(response.content, target, demuxer)
+        assert abs(info.duration - 2.0) <= 0.15
+        if target == "webm":
+            assert (info.video.codec, info.video.width, info.video.height) == ("vp9", 64, 48)
+            assert info.audio.codec == "opus"
+        if target == "mp3":
+            assert info.video is None and info.audio.codec == "mp3"
+    assert _usage(pro) == before + 1
+
+
+def test_sync_output_over_the_limit_is_stored_and_answered_303(pro):
+    song = av.sample("mp3", 50.0, rate=48000)  # small as MP3, over 4 MB as PCM (50 s x 96 KB/s)
+    assert len(song) < 1024 * 1024
+    response = _convert(pro, song, "wav", filename="song.mp3")
+    assert response.status_code == 303, response.text
+    assert response.json()["status"] == "succeeded"
+    output = requests.get(response.headers["Location"], timeout=30)
+    assert output.status_code == 200 and len(output.content) > 4 * 1024 * 1024
+    assert abs(_probe(output.content, "wav", "wav").duration - 50.0) < 0.1
+
+
+def test_bulk_routes_media_and_images_to_their_workers(pro):
+    clip = _upload(pro, av.sample("mp4", 1.0), "clip.mp4")
+    picture = _upload(pro, images.sample("png", 40, 30), "a.png")
+    items = [
+        {"file_id": clip["id"], "target": "gif", "options": {"fps": 5}},
+        {"file_id": picture["id"], "target": "jpg", "options": {"width": 20}},
+    ]
+    created = pro.post("/v1/conversions/bulk", json={"items": items})
+    assert created.status_code == 202, created.text
+    finished = [_wait_for(pro, job["id"]) for job in created.json()["data"]]
+    assert [job["status"] for job in finished] == ["succeeded", "succeeded"]
+    outputs = [pro.get(f"/v1/files/{job['output_file_id']}").json() for job in finished]
+    assert outputs[0]["metadata"]["kind"] == "video" and outputs[0]["metadata"]["streams"][0]["fps"] == 5.0
+    assert outputs[1]["format"] == "jpg"
+
+
+def test_options_that_do_not_apply_are_named_and_uncharged(pro):
+    before = _usage(pro)
+    body = assert_error(_convert(pro, av.sample("mp3"), "wav", width=100), 422, "invalid_parameter")
+    assert body["error"]["message"].startswith("width does not apply to converting mp3 to wav")
+    assert_error(_convert(pro, av.sample("mp4"), "mp4", fps=120), 422, "invalid_parameter")
+    assert_error(_convert(pro, av.sample("mp4"), "jpg", at=30), 422, "invalid_parameter")
+    assert _usage(pro) == before
+
+
+def test_hostile_media_is_refused_uncharged_in_bounded_time(pro):
+    listener = av.Listener()
+    try:
+        cases = [
+            ("playlist.m3u8", av.hls_playlist(listener.port), "mp4"),
+            ("wrapped.avi", av.avi_wrapped_playlist(listener.port), "mp4"),
+            ("list.txt", av.concat_list(), "mp4"),
+            ("cut.mp4", av.truncated_mp4(), "webm"),
+            ("long.wav", av.wav_claiming(10 * 3600), "mp3"),
+            ("huge.avi", av.avi_claiming_huge_frame(), "mp4"),
+            ("huge.gif", av.gif_claiming_huge_frame(), "mp4"),
+            ("empty.wav", av.zero_length_wav(), "mp3"),
+            ("empty.mkv", av.zero_length_mkv(), "mp4"),
+        ]
+        before = _usage(pro)
+        for name, data, target in cases:
+            started = time.monotonic()
+            response = _convert(pro, data, target, filename=name)
+            assert time.monotonic() - started < HOSTILE_BOUND_SECONDS, name
+            assert response.status_code in (413, 422), (name, response.status_code, response.text)
+            code = response.json()["error"]["code"]
+            assert code in ("conversion_failed", "file_too_large"), (name, response.text)
+            assert av.PASSWD_MARKER not in response.content
+        assert _usage(pro) == before
+        time.sleep(0.3)
+        assert listener.connections == 0
+    finally:
+        listener.close()
+
+
+def test_free_tier_duration_and_frame_limits(stack):
+    free = Client(stack.url, new_account(stack, tier="free")["api_key"])
+    long_song = av.sample("mp3", 150.0, rate=8000)
+    body = assert_error(_convert(free, long_song, "wav"), 413, "file_too_large")
+    assert "limit of 120 s" in body["error"]["message"]
+    hd = av.sample("mp4", 0.5, 1920, 1080, 2)
+    body = assert_error(_convert(free, hd, "webm"), 413, "file_too_large")
+    assert "1280x720" in body["error"]["message"]
+    assert _convert(free, hd, "jpg", width=640).status_code == 200  # asking for less brings it within
+    assert_error(_convert(free, av.sample("mp4"), "mp4", width=1920), 422, "invalid_parameter")
+    assert _usage(free) == 1
+
+
+def test_async_job_with_units_metadata_and_webhook(stack, pro):
+    song = av.sample("mp3", 90.0, rate=8000)
+    source = _upload(pro, song, "song.mp3")
+    meta = source["metadata"]
+    assert meta["kind"] == "audio" and meta["format"] == "mp3" and abs(meta["duration"] - 90) < 0.2
+    assert meta["streams"] == [{"type": "audio", "codec": "mp3", "sample_rate": 8000, "channels": 1}]
+    assert isinstance(meta["bit_rate"], int)
+    assert pro.post("/v1/webhooks/secret").status_code == 201
+    with running_receiver() as receiver:
+        hook = pro.post(
+            "/v1/webhooks", json={"url": receiver.script("/media", [200]), "events": ["conversion.succeeded"]}
+        )
+        assert hook.status_code == 201, hook.text
+        before = _usage(pro)
+        created = pro.post(
+            "/v1/conversions",
+            json={"file_id": source["id"], "target": "opus", "options": {"audio_bitrate": 32, "duration": 75}},
+        )
+        assert created.status_code == 202, created.text
+        job = created.json()
+        assert job["status"] == "queued" and job["options"] == {"audio_bitrate": 32, "duration": 75}
+        finished = _wait_for(pro, job["id"])
+        assert finished["status"] == "succeeded", finished
+        assert _usage(pro) == before + 2  # 75 s of output: two started minutes
+        (delivery,) = receiver.wait_for("/media", 1, 60)
+        event = json.loads(delivery.body)
+        assert event["type"] == "conversion.succeeded" and event["data"]["id"] == job["id"]
+    output = pro.get(f"/v1/files/{finished['output_file_id']}").json()
+    assert output["format"] == "opus" and output["metadata"]["kind"] == "audio"
+    assert abs(output["metadata"]["duration"] - 75) < 0.2
+
+
+def test_async_job_failure_gives_every_unit_back(pro):
+    source = _upload(pro, av.sample("mp3", 90.0, rate=8000), "song.mp3")
+    before = _usage(pro)
+    created = pro.post("/v1/conversions", json={"file_id": source["id"], "target": "mp4"})
+    assert_error(created, 422, "unsupported_conversion")
+    bad = pro.post("/v1/conversions", json={"file_id": source["id"], "target": "wav", "options": {"start": 500}})
+    assert bad.status_code == 202
+    finished = _wait_for(pro, bad.json()["id"])
+    assert finished["status"] == "failed" and finished["error"]["code"] == "invalid_parameter"
+    assert _usage(pro) == before
+    assert_error(
+        pro.post("/v1/conversions", json={"file_id": source["id"], "target": "wav", "options": {"page": 2}}),
+        422,
+        "invalid_parameter",
+    )
+
+
+def test_metadata_of_images_and_pdfs(pro):
+    png = _upload(pro, images.sample("png", 40, 30), "a.png")
+    assert png["metadata"] == {"kind": "image", "format": "png", "width": 40, "height": 30}
+    document = images.sample("pdf", 40, 30)
+    pdf = _upload(pro, document, "a.pdf")
+    assert pdf["metadata"] == {"kind": "document", "format": "pdf", "pages": len(pypdfium2.PdfDocument(document))}
+    clip = _upload(pro, av.sample("mp4", 1.0, 64, 48, 10), "clip.mp4")["metadata"]
+    assert clip["kind"] == "video" and clip["streams"][0] == {
+        "type": "video", "codec": "h264", "width": 64, "height": 48, "fps": 10.0
+    }  # fmt: skip
+
+
+def test_sync_convert_past_the_budget_answers_202_and_goes_on(tmp_path):
+    local = start_local_stack(ROOT / "template.yaml", tmp_path / "stack", environment={"MEDIA_SYNC_WAIT_SECONDS": "0"})
+    try:
+        client = Client(local.url, new_account(local, tier="pro")["api_key"])
+        response = _convert(client, av.sample("mp4", 1.0), "webm", filename="late.mp4")
+        assert response.status_code == 202, response.text
+        job = response.json()
+        assert response.headers["Location"] == f"/v1/conversions/{job['id']}"
+        assert job["status"] in ("queued", "processing") and job["target"] == "webm"
+        finished = _wait_for(client, job["id"])
+        assert finished["status"] == "succeeded"
+        kept = client.get(f"/v1/files/{finished['source_file_id']}").json()
+        assert kept["format"] == "mp4" and kept["origin"] == "upload"
+    finally:
+        local.stop()
