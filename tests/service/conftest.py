@@ -1,0 +1,193 @@
+"""Service-tier fixtures: moto server + the template's resources, every function's handler in-process.
+
+One session: moto server on a free 127.0.0.1 port (its own process, as the local stack runs it), the
+tables, bucket and queues of template.yaml created by the local stack's provisioner, and each function
+imported with the environment the template gives it. Tests call the handlers through
+:class:`~tests.service.harness.ServiceApi` (API Gateway proxy and authorizer events, SQS events); each
+test makes its own accounts, so tests do not depend on each other or on their order.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from filegate_local.model import StackModel, build_model
+from filegate_local.resources import Provisioner
+from filegate_local.stack import MotoServer, free_port
+from filegate_local.template import Template
+from filegate_local.workers import function_environment
+from tests.service.harness import Functions, ServiceApi, next_source_ip
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+STACK_NAME = "filegate-service"
+# The local-only switch the local stack's tests use too: webhook receivers here are plain-http loopback
+# servers, which a deployed stack never allows (private and metadata addresses stay refused).
+LOCAL_FUNCTION_ENVIRONMENT = {"WEBHOOK_ALLOW_INSECURE_LOOPBACK": "true"}
+
+
+class ControlPlane:
+    """The one API Gateway control-plane call the functions make, which moto does not implement:
+    FlushStageAuthorizersCache (``DELETE /restapis/{id}/stages/{stage}/cache/authorizers``). The harness
+    keeps no authorizer cache, so there is nothing to empty: the call is answered as API Gateway
+    answers it (202) and recorded. Any other call is a 404, so nothing else is silently accepted."""
+
+    def __init__(self) -> None:
+        self.flushes: list[str] = []
+        plane = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_DELETE(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                parts = self.path.split("?")[0].strip("/").split("/")
+                if (
+                    len(parts) == 6
+                    and parts[0] == "restapis"
+                    and parts[2] == "stages"
+                    and parts[4:]
+                    == [
+                        "cache",
+                        "authorizers",
+                    ]
+                ):
+                    plane.flushes.append(f"{parts[1]}/{parts[3]}")
+                    self._answer(202, b"")
+                else:
+                    self._answer(404, b'{"message": "not emulated"}')
+
+            def _answer(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, name="control-plane", daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@dataclass
+class Stack:
+    template: Template
+    model: StackModel
+    functions: Functions
+    api: ServiceApi
+    moto_url: str
+    sqs: Any
+    s3: Any
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    log_dir = tmp_path_factory.mktemp("service-moto")
+    moto = MotoServer("127.0.0.1", free_port(), log_dir / "moto.log")
+    moto.start()
+    control_plane = ControlPlane()
+    patch = pytest.MonkeyPatch()
+    try:
+        # This process talks to moto only: dummy credentials, no profile, no instance metadata.
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            patch.delenv(name, raising=False)
+        template = Template(TEMPLATE, stack_name=STACK_NAME, moto_endpoint=moto.url)
+        for name, value in {
+            "AWS_ENDPOINT_URL": moto.url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": template.region,
+            "AWS_REGION": template.region,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }.items():
+            patch.setenv(name, value)
+        Provisioner(template, moto.url).provision()
+        model = build_model(template)
+        environments = {
+            logical_id: {
+                **function_environment(spec, moto_endpoint=moto.url, gateway_endpoint=control_plane.url),
+                **LOCAL_FUNCTION_ENVIRONMENT,
+            }
+            for logical_id, spec in model.functions.items()
+        }
+        functions = Functions(model, environments)
+        for logical_id in model.functions:
+            functions.module(logical_id)  # cold starts up front: each with its own settings, once
+        sqs = boto3.client("sqs", endpoint_url=moto.url, region_name=template.region)
+        s3 = boto3.client("s3", endpoint_url=moto.url, region_name=template.region)
+        api = ServiceApi(model, functions, api="Api", region=template.region, sqs=sqs)
+        yield Stack(template, model, functions, api, moto.url, sqs, s3)
+    finally:
+        patch.undo()
+        control_plane.stop()
+        moto.stop()
+
+
+@pytest.fixture(scope="session")
+def api(stack: Stack) -> ServiceApi:
+    return stack.api
+
+
+@dataclass
+class Account:
+    """A signed-up account and its first key (every scope, as /v1/keys/free gives)."""
+
+    account_id: str
+    key: str
+    key_id: str
+    source_ip: str
+    api: ServiceApi
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("key", self.key)
+        kwargs.setdefault("source_ip", self.source_ip)
+        return self.api.call(method, path, **kwargs)
+
+
+def sign_up(api: ServiceApi, tier: str = "free") -> Account:
+    """A new account through POST /v1/keys/free; another tier is set through the data layer."""
+    from filegate.clock import utcnow
+    from filegate.db import accounts, keys
+
+    source_ip = next_source_ip()
+    response = api.call(
+        "POST", "/v1/keys/free", json_body={"email": f"svc-{uuid.uuid4().hex}@example.com"}, source_ip=source_ip
+    )
+    assert response.status == 201, response
+    created = response.json()
+    record = keys.get(created["key_id"])
+    assert record is not None
+    if tier != "free":
+        assert accounts.update(record.account_id, now=utcnow(), tier=tier)
+    return Account(record.account_id, created["api_key"], created["key_id"], source_ip, api)
+
+
+@pytest.fixture
+def free_account(api: ServiceApi) -> Account:
+    return sign_up(api, "free")
+
+
+@pytest.fixture
+def pro_account(api: ServiceApi) -> Account:
+    return sign_up(api, "pro")
