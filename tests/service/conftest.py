@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import http.server
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,8 @@ from filegate_local.resources import Provisioner
 from filegate_local.stack import MotoServer, free_port
 from filegate_local.template import Template
 from filegate_local.workers import function_environment
-from tests.service.harness import Functions, ServiceApi, next_source_ip
+from tests.service.harness import Functions, ServiceApi
+from tests.service.helpers import Account, sign_up
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -147,40 +147,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture(scope="session")
 def api(stack: Stack) -> ServiceApi:
     return stack.api
-
-
-@dataclass
-class Account:
-    """A signed-up account and its first key (every scope, as /v1/keys/free gives)."""
-
-    account_id: str
-    key: str
-    key_id: str
-    source_ip: str
-    api: ServiceApi
-
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        kwargs.setdefault("key", self.key)
-        kwargs.setdefault("source_ip", self.source_ip)
-        return self.api.call(method, path, **kwargs)
-
-
-def sign_up(api: ServiceApi, tier: str = "free") -> Account:
-    """A new account through POST /v1/keys/free; another tier is set through the data layer."""
-    from filegate.clock import utcnow
-    from filegate.db import accounts, keys
-
-    source_ip = next_source_ip()
-    response = api.call(
-        "POST", "/v1/keys/free", json_body={"email": f"svc-{uuid.uuid4().hex}@example.com"}, source_ip=source_ip
-    )
-    assert response.status == 201, response
-    created = response.json()
-    record = keys.get(created["key_id"])
-    assert record is not None
-    if tier != "free":
-        assert accounts.update(record.account_id, now=utcnow(), tier=tier)
-    return Account(record.account_id, created["api_key"], created["key_id"], source_ip, api)
 
 
 @pytest.fixture
