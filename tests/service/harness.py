@@ -163,7 +163,7 @@ class Response:
         return f"Response({self.status}, by {self.answered_by}, {self.body[:300]!r})"
 
 
-def _proxy_response(result: Any, function: str) -> Response:
+def proxy_response(result: Any, function: str) -> Response:
     """A Lambda proxy integration's reply, as API Gateway turns it into HTTP."""
     assert isinstance(result, dict) and isinstance(result.get("statusCode"), int), result
     headers: dict[str, str] = {}
@@ -231,8 +231,13 @@ class ServiceApi:
         headers: Mapping[str, str] | None = None,
         query: Mapping[str, str] | None = None,
         source_ip: str = "203.0.113.10",
+        cached_authorizer: Mapping[str, Any] | None = None,
     ) -> Response:
-        """One request through the gateway; ``key`` is sent as ``Authorization: Bearer <key>``."""
+        """One request through the gateway; ``key`` is sent as ``Authorization: Bearer <key>``.
+
+        ``cached_authorizer`` is an allowing authorizer context from an earlier request (see
+        :meth:`authorizer_context`): the request is then served from it without calling the authorizer,
+        as API Gateway does while it caches the authorizer's policy."""
         sent: list[tuple[str, str]] = [
             ("Host", f"{self.spec.api_id}.execute-api.{self.region}.amazonaws.com"),
             ("User-Agent", "filegate-service-tests"),
@@ -257,23 +262,45 @@ class ServiceApi:
             protocol="HTTP/1.1",
             request_id=str(uuid.uuid4()),
         )
-        return self.handle(request)
+        return self.handle(request, cached_authorizer)
 
-    def handle(self, request: IncomingRequest) -> Response:
+    def authorizer_context(self, method: str, path: str, *, key: str, source_ip: str) -> dict[str, Any]:
+        """What the real authorizer hands the functions for this request (it must allow it)."""
+        request = IncomingRequest(
+            method,
+            path,
+            "",
+            [("Authorization", f"Bearer {key}")],
+            b"",
+            source_ip,
+            GATEWAY_PORT,
+            request_id=str(uuid.uuid4()),
+        )
+        resource, parameters = self._match(path)
+        api = ApiContext(self.spec.api_id, self.spec.stage, resource.path, parameters, self.spec.stage_variables)
+        route = self.routes[resource.path][method]
+        assert route.authorizer is not None, f"{method} {path} is public"
+        outcome = self._authorize(route.authorizer, request, api)
+        assert not isinstance(outcome, Response), outcome
+        return outcome
+
+    def handle(self, request: IncomingRequest, cached_authorizer: Mapping[str, Any] | None = None) -> Response:
         resource, parameters = self._match(request.path)
         route = self.routes[resource.path].get(request.method) or self.routes[resource.path].get("ANY")
         if route is None:
             raise LookupError(f"template.yaml has no route {request.method} {resource.path}")
         api = ApiContext(self.spec.api_id, self.spec.stage, resource.path, parameters, self.spec.stage_variables)
         authorizer: dict[str, Any] | None = None
-        if route.authorizer is not None:
+        if route.authorizer is not None and cached_authorizer is not None:
+            authorizer = dict(cached_authorizer)
+        elif route.authorizer is not None:
             outcome = self._authorize(route.authorizer, request, api)
             if isinstance(outcome, Response):
                 return outcome
             authorizer = outcome
         binary = any(fnmatch.fnmatch(request.header("Content-Type") or "", p) for p in self.spec.binary_media_types)
         event = proxy_event(request, api, binary=binary, authorizer=authorizer)
-        return _proxy_response(self.functions.invoke(route.function, event), route.function)
+        return proxy_response(self.functions.invoke(route.function, event), route.function)
 
     def _match(self, path: str) -> tuple[_Resource, dict[str, str]]:
         parts = path.strip("/").split("/")
@@ -286,25 +313,34 @@ class ServiceApi:
         """The authorizer's context for the integration, or the gateway's own answer (401 / 403)."""
         spec = self.spec.authorizers[name]
         if any(not request.header(header) for header in spec.headers):
-            return self._gateway_response("UNAUTHORIZED", request, api)  # identity source missing: not invoked
+            return self.gateway_response("UNAUTHORIZED", request, api)  # identity source missing: not invoked
         try:
             reply = self.functions.invoke(spec.function, request_authorizer_event(request, api))
         except Exception as exc:
             if str(exc) != "Unauthorized":
                 raise
-            return self._gateway_response("UNAUTHORIZED", request, api)
+            return self.gateway_response("UNAUTHORIZED", request, api)
         result = parse_authorizer_response(reply)  # validated as API Gateway does
         context = {"principalId": result.principal_id, "integrationLatency": 0, **result.context}
         if not iam.evaluate(result.policy, method_arn(request, api)).allowed:
-            return self._gateway_response("ACCESS_DENIED", request, api, authorizer=context)
+            return self.gateway_response("ACCESS_DENIED", request, api, authorizer=context)
         return context
 
-    def _gateway_response(
-        self, kind: str, request: IncomingRequest, api: ApiContext, authorizer: dict[str, Any] | None = None
+    def render_gateway_response(
+        self, kind: str, method: str, path: str, authorizer: Mapping[str, Any] | None = None
+    ) -> Response:
+        """The template's gateway response of that type, for a request to ``method path``."""
+        request = IncomingRequest(method, path, "", [], b"", "203.0.113.10", GATEWAY_PORT, request_id=str(uuid.uuid4()))
+        resource, parameters = self._match(path)
+        api = ApiContext(self.spec.api_id, self.spec.stage, resource.path, parameters, self.spec.stage_variables)
+        return self.gateway_response(kind, request, api, authorizer=authorizer)
+
+    def gateway_response(
+        self, kind: str, request: IncomingRequest, api: ApiContext, authorizer: Mapping[str, Any] | None = None
     ) -> Response:
         context = request_context(request, api)
         if authorizer is not None:
-            context["authorizer"] = authorizer
+            context["authorizer"] = dict(authorizer)
         rendered = self.responses.render(kind, context, stage_variables=api.stage_variables)
         return Response(rendered.status, {k.lower(): v for k, v in rendered.headers}, rendered.body, "gateway")
 
