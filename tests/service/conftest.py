@@ -19,11 +19,10 @@ from typing import Any
 import boto3
 import pytest
 
-from filegate_local.model import StackModel, build_model
+from filegate_local.model import FunctionSpec, StackModel, build_model
 from filegate_local.resources import Provisioner
 from filegate_local.stack import MotoServer, free_port
 from filegate_local.template import Template
-from filegate_local.workers import function_environment
 from tests.service.harness import Functions, ServiceApi
 from tests.service.helpers import Account, sign_up
 
@@ -90,6 +89,25 @@ class ControlPlane:
         self.thread.join(timeout=5)
 
 
+def lambda_environment(spec: FunctionSpec, region: str, moto_url: str, control_plane_url: str) -> dict[str, str]:
+    """What Lambda would set for the function, the template's variables over it, and the local switches."""
+    return {
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ENDPOINT_URL_API_GATEWAY": control_plane_url,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        **spec.environment,  # the template's variables win, as in Lambda
+        **LOCAL_FUNCTION_ENVIRONMENT,
+    }
+
+
 @dataclass
 class Stack:
     template: Template
@@ -125,10 +143,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         Provisioner(template, moto.url).provision()
         model = build_model(template)
         environments = {
-            logical_id: {
-                **function_environment(spec, moto_endpoint=moto.url, gateway_endpoint=control_plane.url),
-                **LOCAL_FUNCTION_ENVIRONMENT,
-            }
+            logical_id: lambda_environment(spec, template.region, moto.url, control_plane.url)
             for logical_id, spec in model.functions.items()
         }
         functions = Functions(model, environments)

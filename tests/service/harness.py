@@ -264,8 +264,8 @@ class ServiceApi:
         )
         return self.handle(request, cached_authorizer)
 
-    def authorizer_context(self, method: str, path: str, *, key: str, source_ip: str) -> dict[str, Any]:
-        """What the real authorizer hands the functions for this request (it must allow it)."""
+    def authorizer_context(self, method: str, path: str, *, key: str, source_ip: str) -> dict[str, Any] | None:
+        """What the real authorizer hands the functions for this request; None when the gateway refuses it."""
         request = IncomingRequest(
             method,
             path,
@@ -281,8 +281,7 @@ class ServiceApi:
         route = self.routes[resource.path][method]
         assert route.authorizer is not None, f"{method} {path} is public"
         outcome = self._authorize(route.authorizer, request, api)
-        assert not isinstance(outcome, Response), outcome
-        return outcome
+        return None if isinstance(outcome, Response) else outcome
 
     def handle(self, request: IncomingRequest, cached_authorizer: Mapping[str, Any] | None = None) -> Response:
         resource, parameters = self._match(request.path)

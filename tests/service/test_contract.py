@@ -44,14 +44,20 @@ def test_the_gateways_401_is_the_functions_401(api: ServiceApi, pro_account: Acc
     assert _without_request_id(gateway) == _expected(errors.InvalidApiKey)
     assert gateway.headers["www-authenticate"] == errors.InvalidApiKey().headers["WWW-Authenticate"]
 
-    # A key whose rotation grace ends while API Gateway still caches its policy (3 s of grace here).
-    rotating = pro_account.create_key(name="rotating", scopes=["files:read"])
-    rotated = pro_account.call("POST", f"/v1/keys/{rotating['key_id']}/rotate", json_body={"grace_seconds": 3})
-    assert rotated.status == 201, rotated
-    cached = api.authorizer_context("GET", "/v1/files", key=rotating["api_key"], source_ip=pro_account.source_ip)
+    # A key whose rotation grace ends while API Gateway still caches its policy. The grace must outlast
+    # the rotation's own round trip on a busy machine: 2 s, doubled while it does not.
+    key = pro_account.create_key(name="rotating", scopes=["files:read"])["api_key"]
+    for grace in (2, 4, 8, 16):
+        rotated = pro_account.call("POST", "/v1/keys/rotate", key=key, json_body={"grace_seconds": grace})
+        assert rotated.status == 201, rotated
+        cached = api.authorizer_context("GET", "/v1/files", key=key, source_ip=pro_account.source_ip)
+        if cached is not None:
+            break
+        key = rotated.json()["api_key"]  # the grace ended before the authorizer saw the key: a longer one
+    assert cached is not None
     grace_ends = datetime.fromisoformat(cached["valid_until"].replace("Z", "+00:00"))
     time.sleep(max(0.0, (grace_ends - datetime.now(UTC)).total_seconds()) + 0.1)
-    function = pro_account.call("GET", "/v1/files", key=rotating["api_key"], cached_authorizer=cached)
+    function = pro_account.call("GET", "/v1/files", key=key, cached_authorizer=cached)
     assert function.answered_by == "FilesFunction", function
     assert_error(function, 401, errors.InvalidApiKey.code)
     assert _without_request_id(function) == _without_request_id(gateway)
@@ -64,6 +70,7 @@ def test_the_gateways_403_texts(api: ServiceApi, pro_account: Account) -> None:
 
     reader = pro_account.create_key(name="reader", scopes=["files:read"])
     context = api.authorizer_context("GET", "/v1/files", key=reader["api_key"], source_ip=pro_account.source_ip)
+    assert context is not None
     rendered = api.render_gateway_response("ACCESS_DENIED", "POST", "/v1/files", authorizer=context)
     assert rendered.status == errors.InsufficientScope.status
     expected = _expected(errors.InsufficientScope, "This key may not call POST /v1/files.")
