@@ -151,7 +151,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             functions.module(logical_id)  # cold starts up front: each with its own settings, once
         sqs = boto3.client("sqs", endpoint_url=moto.url, region_name=template.region)
         s3 = boto3.client("s3", endpoint_url=moto.url, region_name=template.region)
-        api = ServiceApi(model, functions, api="Api", region=template.region, sqs=sqs)
+        api = ServiceApi(model, functions, api="Api", region=template.region, sqs=sqs, parameters=template.parameters)
         yield Stack(template, model, functions, api, moto.url, sqs, s3)
     finally:
         patch.undo()

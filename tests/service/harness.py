@@ -206,8 +206,18 @@ class _Resource:
 class ServiceApi:
     """API Gateway for one API of the template, in-process: routes, authorizer, gateway responses."""
 
-    def __init__(self, model: StackModel, functions: Functions, *, api: str, region: str, sqs: Any) -> None:
+    def __init__(
+        self,
+        model: StackModel,
+        functions: Functions,
+        *,
+        api: str,
+        region: str,
+        sqs: Any,
+        parameters: Mapping[str, Any],
+    ) -> None:
         self.model = model
+        self.parameters = parameters  # the template's parameter values
         self.functions = functions
         self.spec: ApiSpec = model.apis[api]
         self.region = region

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -78,20 +80,43 @@ class Account:
 
 
 def sign_up(api: ServiceApi, tier: str = "free") -> Account:
-    """A new account through POST /v1/keys/free; another tier is set through the data layer."""
-    from filegate.clock import utcnow
-    from filegate.db import accounts, keys
-
+    """A new account through POST /v1/keys/free; another tier is the operator's change (as filegate-admin)."""
     source_ip = next_source_ip()
     email = f"svc-{uuid.uuid4().hex}@example.com"
     response = api.call("POST", "/v1/keys/free", json_body={"email": email}, source_ip=source_ip)
     assert response.status == 201, response
     created = response.json()
-    record = keys.get(created["key_id"])
-    assert record is not None
+    context = api.authorizer_context("GET", "/v1/entitlements/me", key=created["api_key"], source_ip=source_ip)
+    assert context is not None
+    account = Account(context["account_id"], created["api_key"], created["key_id"], source_ip, api)
     if tier != "free":
-        assert accounts.update(record.account_id, now=utcnow(), tier=tier)
-    return Account(record.account_id, created["api_key"], created["key_id"], source_ip, api)
+        change_account(api, account.account_id, tier=tier)
+    return account
+
+
+def change_account(api: ServiceApi, account_id: str, *, tier: str | None = None, status: str | None = None) -> None:
+    """An operator's change of tier or status, through the keys service as filegate-admin makes it."""
+    from filegate.clock import utcnow
+    from filegate.keys import service
+
+    if tier is not None:
+        service.set_account_tier(account_id, tier, now=utcnow(), **_change_publication(api, service.set_account_tier))
+    if status is not None:
+        service.set_account_status(
+            account_id, status, now=utcnow(), **_change_publication(api, service.set_account_status)
+        )
+
+
+def _change_publication(api: ServiceApi, operation: Callable[..., None]) -> dict[str, Any]:
+    """How a change reaches cached policies: stamped for the authorizer cache's TTL (``horizon``, issue 7),
+    or, before that, a cache flush (a no-op here: the harness caches no policy). Delete the flush branch
+    once every branch is merged."""
+    parameters = inspect.signature(operation).parameters
+    if "horizon" in parameters:
+        return {"horizon": timedelta(seconds=int(api.parameters["AuthorizerCacheTtl"]))}
+    if "flush" in parameters:
+        return {"flush": lambda: None}
+    return {}
 
 
 def assert_error(response: Response, status: int, code: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from filegate import errors
 from filegate.routes import ROUTES
 from tests.service.conftest import Stack
 from tests.service.harness import Response, ServiceApi
-from tests.service.helpers import Account, assert_error
+from tests.service.helpers import Account, assert_error, change_account
 
 
 def _without_request_id(response: Response) -> dict[str, Any]:
@@ -65,9 +65,6 @@ def test_the_gateways_401_is_the_functions_401(api: ServiceApi, pro_account: Acc
 
 def test_the_gateways_403_texts(api: ServiceApi, pro_account: Account) -> None:
     """Rendered from the template with the real authorizer's context, whichever layer refuses."""
-    from filegate.clock import utcnow
-    from filegate.db import accounts
-
     reader = pro_account.create_key(name="reader", scopes=["files:read"])
     context = api.authorizer_context("GET", "/v1/files", key=reader["api_key"], source_ip=pro_account.source_ip)
     assert context is not None
@@ -79,7 +76,7 @@ def test_the_gateways_403_texts(api: ServiceApi, pro_account: Account) -> None:
     assert_error(served, 403, errors.InsufficientScope.code)
     assert _without_request_id(served) == expected
 
-    assert accounts.update(pro_account.account_id, now=utcnow(), status="suspended")
+    change_account(api, pro_account.account_id, status="suspended")
     suspended = pro_account.call("GET", "/v1/entitlements/me")
     assert_error(suspended, 403, errors.AccountSuspended.code)
     message = _without_request_id(suspended)["error"]["message"]
