@@ -98,6 +98,8 @@ def lambda_environment(spec: FunctionSpec, region: str, moto_url: str, control_p
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+        "LAMBDA_TASK_ROOT": str(spec.code_dir),  # libraries tell Lambda from elsewhere by it (Powertools' batch)
+        "_HANDLER": spec.handler,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_ENDPOINT_URL": moto_url,
