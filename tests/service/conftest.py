@@ -125,10 +125,10 @@ class Stack:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     log_dir = tmp_path_factory.mktemp("service-moto")
     moto = MotoServer("127.0.0.1", free_port(), log_dir / "moto.log")
-    moto.start()
     control_plane = ControlPlane()
     patch = pytest.MonkeyPatch()
     try:
+        moto.start()
         # This process talks to moto only: dummy credentials, no profile, no instance metadata.
         for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
             patch.delenv(name, raising=False)

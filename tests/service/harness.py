@@ -11,8 +11,8 @@
 - :meth:`ServiceApi.run_queue` receives a queue's messages from moto and hands them to the function
   the template maps to that queue, as an SQS event; successes are deleted, failures left, like Lambda.
 
-No authorizer cache: every request is authorized afresh, so a change to a key shows on the next call
-whatever the functions do about cached policies.
+No authorizer cache: every request is authorized afresh, unless a test hands :meth:`ServiceApi.call` an
+earlier request's context (``cached_authorizer=``) to play a policy API Gateway still caches.
 """
 
 from __future__ import annotations
