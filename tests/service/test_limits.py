@@ -48,7 +48,7 @@ def test_free_tier_allows_exactly_ten_requests_a_minute(free_account: Account) -
     assert_error(responses[11], 429, "rate_limited")
 
 
-def test_limits_are_per_account(free_account: Account, pro_account: Account) -> None:
+def test_the_pro_tier_has_its_own_policy(pro_account: Account) -> None:
     response = pro_account.call("GET", "/v1/files")
     assert response.status == 200, response
     assert response.headers["ratelimit-policy"] == '"minute";q=600;w=60'
