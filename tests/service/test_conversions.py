@@ -1,0 +1,130 @@
+"""Conversions (API.md §5 "Conversion"): sync convert, jobs run by the worker from SQS, idempotency, bulk."""
+
+from __future__ import annotations
+
+import io
+import uuid
+
+import requests
+from PIL import Image
+
+from tests import fixtures_media as media
+from tests.service.harness import ServiceApi
+from tests.service.helpers import Account, assert_error, sign_up
+
+
+def _image(data: bytes) -> tuple[str, tuple[int, int]]:
+    with Image.open(io.BytesIO(data)) as image:
+        return str(image.format), image.size
+
+
+def test_sync_convert_of_a_small_png(api: ServiceApi, free_account: Account) -> None:
+    response = free_account.convert(media.sample("png", 40, 30), "jpg", filename="holiday.png", width="20")
+    assert response.status == 200, response
+    assert response.headers["content-type"] == "image/jpeg"
+    assert response.headers["content-disposition"] == 'attachment; filename="holiday.jpg"'
+    assert _image(response.body) == ("JPEG", (20, 15))
+    conversion = free_account.call("GET", f"/v1/conversions/{response.headers['x-conversion-id']}")
+    assert conversion.status == 200 and conversion.json()["status"] == "succeeded", conversion
+    assert free_account.conversions_this_month() == 1
+    formats = api.call("GET", "/v1/formats")  # public: no key
+    assert formats.status == 200 and "jpg" in formats.json()["formats"]["png"]["to"]
+
+
+def test_sync_convert_validation(free_account: Account) -> None:
+    png = media.sample("png", 8, 8)
+    assert_error(free_account.convert(png, "docx"), 422, "unsupported_conversion")
+    assert_error(free_account.convert(png, "jpg", quality="0"), 422, "invalid_parameter")
+    not_multipart = free_account.call("POST", "/v1/convert", json_body={"target": "jpg"})
+    assert_error(not_multipart, 400, "invalid_request")
+    assert free_account.conversions_this_month() == 0
+
+
+def test_a_job_is_queued_and_run_by_the_worker(api: ServiceApi, pro_account: Account) -> None:
+    file = pro_account.upload(media.sample("jpg", 64, 48), "holiday.jpg")
+    created = pro_account.call(
+        "POST", "/v1/conversions", json_body={"file_id": file["id"], "target": "webp", "options": {"width": 32}}
+    )
+    assert created.status == 202, created
+    job = created.json()
+    assert job["status"] == "queued" and job["source_file_id"] == file["id"]
+    assert pro_account.conversions_this_month() == 1  # reserved when queued
+
+    records = api.run_queue("WorkerFunction")
+    assert any(job["id"] in r["body"] for r in records)
+    finished = pro_account.call("GET", f"/v1/conversions/{job['id']}").json()
+    assert finished["status"] == "succeeded", finished
+    assert finished["output_file_id"] and finished["completed_at"]
+    content = pro_account.call("GET", f"/v1/files/{finished['output_file_id']}/content")
+    assert content.status == 302, content
+    assert _image(requests.get(content.headers["location"], timeout=30).content) == ("WEBP", (32, 24))
+    assert pro_account.call("GET", "/v1/conversions").json()["data"][0]["id"] == job["id"]  # newest first
+    assert pro_account.conversions_this_month() == 1
+
+
+def test_a_failed_job_is_recorded_and_given_back(api: ServiceApi, pro_account: Account) -> None:
+    file = pro_account.upload(media.sample("png", 300, 300)[:500], "broken.png")  # sniffs as PNG, won't decode
+    job = pro_account.call("POST", "/v1/conversions", json_body={"file_id": file["id"], "target": "jpg"}).json()
+    assert pro_account.conversions_this_month() == 1
+    api.run_queue("WorkerFunction")
+    finished = pro_account.call("GET", f"/v1/conversions/{job['id']}").json()
+    assert finished["status"] == "failed" and finished["error"]["code"] == "conversion_failed", finished
+    assert pro_account.conversions_this_month() == 0
+
+
+def test_a_dead_lettered_job_ends_failed_and_uncharged(api: ServiceApi, pro_account: Account) -> None:
+    file = pro_account.upload(media.sample("png", 8, 8), "a.png")
+    job = pro_account.call("POST", "/v1/conversions", json_body={"file_id": file["id"], "target": "jpg"}).json()
+    api.run_queue("WorkerFunction")  # whatever is queued now (this job included) runs...
+    queued = pro_account.call("POST", "/v1/conversions", json_body={"file_id": file["id"], "target": "gif"}).json()
+    # ...this one's message instead crashes until SQS moves it to the dead-letter queue.
+    worker_queue = next(m for m in api.model.sqs_mappings if m.function == "WorkerFunction")
+    dlq = next(m for m in api.model.sqs_mappings if m.function == "WorkerDeadLetterFunction")
+    moved = api.sqs.receive_message(QueueUrl=worker_queue.queue_url, MaxNumberOfMessages=10)["Messages"]
+    for message in moved:
+        api.sqs.send_message(QueueUrl=dlq.queue_url, MessageBody=message["Body"])
+        api.sqs.delete_message(QueueUrl=worker_queue.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    assert any(queued["id"] in m["Body"] for m in moved)
+    api.run_queue("WorkerDeadLetterFunction")
+    abandoned = pro_account.call("GET", f"/v1/conversions/{queued['id']}").json()
+    assert abandoned["status"] == "failed" and abandoned["error"]["code"] == "conversion_failed", abandoned
+    assert pro_account.call("GET", f"/v1/conversions/{job['id']}").json()["status"] == "succeeded"
+    assert pro_account.conversions_this_month() == 1  # the finished job only
+
+
+def test_idempotency_key_returns_the_same_conversion_and_charges_once(pro_account: Account) -> None:
+    file = pro_account.upload(media.sample("png", 16, 16), "a.png")
+    key = str(uuid.uuid4())
+    body = {"file_id": file["id"], "target": "jpg"}
+    first = pro_account.call("POST", "/v1/conversions", json_body=body, headers={"Idempotency-Key": key})
+    second = pro_account.call("POST", "/v1/conversions", json_body=body, headers={"Idempotency-Key": key})
+    assert first.status == second.status == 202, (first, second)
+    assert first.json()["id"] == second.json()["id"]
+    assert pro_account.conversions_this_month() == 1
+    other = pro_account.call(
+        "POST", "/v1/conversions", json_body={**body, "target": "png"}, headers={"Idempotency-Key": key}
+    )
+    assert_error(other, 409, "conflict")
+    fresh = pro_account.call("POST", "/v1/conversions", json_body=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+    assert fresh.status == 202 and fresh.json()["id"] != first.json()["id"]
+    assert pro_account.conversions_this_month() == 2
+
+
+def test_bulk_is_for_pro_and_bounded(api: ServiceApi, pro_account: Account) -> None:
+    free = sign_up(api, "free")
+    assert_error(free.call("POST", "/v1/conversions/bulk", json_body={"items": []}), 403, "tier_required")
+    file = pro_account.upload(media.sample("png", 8, 8), "b.png")
+    items = [{"file_id": file["id"], "target": t} for t in ("jpg", "webp")]
+    created = pro_account.call("POST", "/v1/conversions/bulk", json_body={"items": items})
+    assert created.status == 202 and [j["target"] for j in created.json()["data"]] == ["jpg", "webp"], created
+    too_many = pro_account.call("POST", "/v1/conversions/bulk", json_body={"items": [items[0]] * 101})
+    assert_error(too_many, 400, "invalid_request")
+
+
+def test_another_accounts_conversion_is_not_found(api: ServiceApi, pro_account: Account) -> None:
+    file = pro_account.upload(media.sample("png", 8, 8), "mine.png")
+    job = pro_account.call("POST", "/v1/conversions", json_body={"file_id": file["id"], "target": "jpg"}).json()
+    stranger = sign_up(api, "pro")
+    assert_error(stranger.call("GET", f"/v1/conversions/{job['id']}"), 404, "not_found")
+    taken = stranger.call("POST", "/v1/conversions", json_body={"file_id": file["id"], "target": "jpg"})
+    assert_error(taken, 404, "not_found")
