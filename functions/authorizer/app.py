@@ -26,7 +26,7 @@ bind_tables(settings)
 
 def authorize(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     request = APIGatewayAuthorizerRequestEvent(event)
-    header = request.get_header_value("Authorization", case_sensitive=False)
+    header = request.headers.get("Authorization")  # case-insensitive (Powertools)
     source_ip = request.request_context.identity.source_ip
     try:
         authenticated = authorizer.authenticate(header, source_ip, utcnow())
