@@ -13,13 +13,14 @@ from typing import Any
 
 from filegate import errors, queues
 from filegate.clock import iso
-from filegate.conversion import ConversionOptions, EngineLimits, formats
+from filegate.conversion import ConversionOptions, EngineLimits
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.files import service as files_service
 from filegate.files.storage import Bucket
 from filegate.keys.context import AuthContext
 from filegate.listing import page_json
+from filegate.media import formats
 from filegate.metering import limits
 from filegate.tiers import SYNC_MAX_BYTES, tier
 from filegate.webhooks import service as webhook_service
