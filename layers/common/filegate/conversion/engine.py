@@ -18,11 +18,12 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from PIL import Image, ImageCms, ImageFile, ImageSequence
+from PIL import Image, ImageFile, ImageSequence
 
+from filegate.conversion.colour import to_srgb
 from filegate.conversion.options import ConversionOptions, EngineLimits, parse_quality
 from filegate.errors import ApiError, ConversionFailed, InvalidParameter, UnsupportedConversion
 from filegate.media.formats import FORMATS, PIL_FORMAT, content_type, extension, resolve_target
@@ -73,8 +74,6 @@ _TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 _WHITE = (255, 255, 255)
-
-_SRGB = ImageCms.createProfile("sRGB")
 
 # Pillow's decompression-bomb guard is a module global. We set it to the caller's limit for the duration of
 # one call and restore it, under a lock, so one tier's limit never leaks into another call. Conversions in
@@ -222,6 +221,11 @@ def _open_image(data: bytes, source: str, limits: EngineLimits) -> Iterator[Imag
         im.close()
 
 
+def _icc(im: Image.Image) -> bytes | None:
+    icc = im.info.get("icc_profile")
+    return icc if isinstance(icc, bytes) and icc else None
+
+
 def _orientation(im: Image.Image) -> int:
     try:
         value = im.getexif().get(_ORIENTATION_TAG, 1)
@@ -363,24 +367,6 @@ def _normalize(im: Image.Image, keep_palette: bool) -> Image.Image:
     return im.convert("RGBA" if _has_alpha(im) else "RGB")
 
 
-def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
-    """Dropping a non-sRGB profile would shift colours: convert the pixels to sRGB first."""
-    if im.mode not in ("RGB", "RGBA", "CMYK"):
-        return im
-    if icc:
-        try:
-            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            if im.mode != "CMYK" and "srgb" in ImageCms.getProfileDescription(src).lower():
-                return im
-            out_mode = "RGBA" if im.mode == "RGBA" else "RGB"
-            converted = ImageCms.profileToProfile(im, src, _SRGB, outputMode=out_mode)
-            if converted is not None:
-                return converted
-        except Exception:  # a malformed profile: keep the pixels as they are
-            return im.convert("RGB") if im.mode == "CMYK" else im
-    return im.convert("RGB") if im.mode == "CMYK" else im
-
-
 def _flatten(im: Image.Image) -> Image.Image:
     """Alpha composited over white, for targets without transparency (JPEG, PDF)."""
     if not _has_alpha(im):
@@ -508,6 +494,8 @@ def _convert_raster(
     with _open_image(data, source, limits) as im:
         orientation = _orientation(im)
         meta = _metadata(im, keep=not opts.strip_metadata)
+        if not _keeps_profile(im.mode, target, opts.strip_metadata):
+            meta = replace(meta, icc=None)  # the pixels are converted to sRGB instead
         if source in _ANIMATED and target in _ANIMATED and getattr(im, "is_animated", False):
             return _convert_animated(im, target, opts, limits)
         plan = _plan(_display_size(im.size, orientation), opts, target, limits)
@@ -519,7 +507,9 @@ def _convert_raster(
                 s = max(stored[0] / im.size[0], stored[1] / im.size[1])
                 need = (math.ceil(im.size[0] * s), math.ceil(im.size[1] * s))
             im.draft(None, need)
-        work = _process(im, stored, plan.cover, orientation, target, opts.strip_metadata, meta.icc)
+        # Decode now: saving an image opened from a buffer before its pixels are loaded copies the frame.
+        im.load()
+        work = _process(im, stored, plan.cover, orientation, target, opts.strip_metadata, _icc(im))
         try:
             out = _encode(work, target, opts.quality, meta)
         except Exception:
@@ -527,6 +517,18 @@ def _convert_raster(
                 raise
             out = _encode(work, target, opts.quality, _NO_META)  # the source's metadata would not encode
     return _result(out, target, work.size)
+
+
+# Targets whose writer embeds an ICC profile.
+_CARRIES_ICC = frozenset({"jpg", "png", "webp", "avif", "tiff", "jxl"})
+
+
+def _keeps_profile(mode: str, target: str, strip: bool) -> bool:
+    """The source's profile goes with its pixels only when asked (strip_metadata=false) and when the target
+    can carry it for those pixels (a CMYK profile only to CMYK JPEG); otherwise the pixels become sRGB."""
+    if strip or target not in _CARRIES_ICC:
+        return False
+    return target == "jpg" if mode == "CMYK" else True
 
 
 def _process(
@@ -543,10 +545,8 @@ def _process(
     work = _resize(work, stored, cover)
     if orientation != 1:
         work = work.transpose(_TRANSPOSE[orientation])
-    if strip:
-        work = _to_srgb(work, icc)
-    elif work.mode == "CMYK" and target != "jpg":
-        work = work.convert("RGB")
+    if not _keeps_profile(work.mode, target, strip):
+        work = to_srgb(work, icc)
     work = _for_target(work, target)
     if hasattr(work, "tag_v2"):
         # Never hand a TIFF decoder's own object to an encoder: the TIFF writer copies XMP/IPTC tags from it.
@@ -667,13 +667,13 @@ def _compress(data: bytes, source: str, quality: int | None, limits: EngineLimit
 
 
 def _compress_still(im: ImageFile.ImageFile, data: bytes, source: str, quality: int | None, orientation: int) -> bytes:
-    icc = im.info.get("icc_profile") if isinstance(im.info.get("icc_profile"), bytes) else None
+    icc = _icc(im)
     lossless_webp = source == "webp" and quality is None and _webp_is_lossless(data)
     work = _normalize(im, keep_palette=True)
     work.load()
     if orientation != 1:
         work = work.transpose(_TRANSPOSE[orientation])
-    work = _to_srgb(work, icc)
+    work = to_srgb(work, icc)
     if source in ("png", "bmp", "tiff", "gif") and work.mode in ("RGB", "L", "RGBA"):
         work = _palette_if_few_colours(work) if quality is None or source != "png" else _lossy_palette(work)
     work = _for_target(work, source)
