@@ -1,6 +1,6 @@
 import pytest
 
-from filegate.conversion import FORMATS, engine, formats_document, normalize
+from filegate.conversion import FORMATS, encode, formats_document, normalize
 from filegate.errors import UnsupportedConversion
 from filegate.media.formats import resolve_target, targets_for
 
@@ -29,9 +29,9 @@ def test_heic_is_input_only_and_pdf_renders_to_rasters() -> None:
 
 def test_every_writable_format_has_an_encoder() -> None:
     writable = {name for name, f in FORMATS.items() if f.writable}
-    assert set(engine._PIL_SAVE) == writable
+    assert set(encode.PIL_SAVE) == writable
     readable_rasters = {name for name, f in FORMATS.items() if f.readable and not f.document}
-    assert set(engine.PIL_FORMAT) == readable_rasters
+    assert set(encode.PIL_FORMAT) == readable_rasters
 
 
 @pytest.mark.parametrize(("alias", "canonical"), [("JPEG", "jpg"), (".tif", "tiff"), ("Webp", "webp"), ("x", None)])
