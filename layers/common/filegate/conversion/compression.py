@@ -6,6 +6,7 @@ import io
 
 from PIL import Image, ImageFile, ImageSequence
 
+from filegate.conversion import png
 from filegate.conversion.colour import to_srgb
 from filegate.conversion.decode import NO_META, TRANSPOSE, display_size, icc_of, open_image, orientation_of
 from filegate.conversion.encode import WEBP_METHOD_COMPRESS, ConversionResult, encode, result
@@ -39,8 +40,10 @@ def _compress_still(im: ImageFile.ImageFile, data: bytes, source: str, quality: 
     if orientation != 1:
         work = work.transpose(TRANSPOSE[orientation])
     work = to_srgb(work, icc)
-    if source in ("png", "bmp", "tiff", "gif") and work.mode in ("RGB", "L", "RGBA"):
-        work = _palette_if_few_colours(work) if quality is None or source != "png" else _lossy_palette(work)
+    if source == "png":
+        return _compress_png(work, quality)
+    if source in ("bmp", "tiff", "gif") and work.mode in ("RGB", "L", "RGBA"):
+        work = _palette_if_few_colours(work)
     work = for_target(work, source)
     if hasattr(work, "tag_v2"):
         work = work.copy()
@@ -89,10 +92,8 @@ def _palette_if_few_colours(im: Image.Image) -> Image.Image:
     return im.quantize(palette=palette, dither=Image.Dither.NONE)
 
 
-def _lossy_palette(im: Image.Image) -> Image.Image:
-    """PNG with an explicit quality: 256-colour quantisation (what pngquant-style tools do)."""
-    if im.mode == "RGBA":
-        return im.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG)
-    if im.mode == "RGB":
-        return im.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG)
-    return im
+def _compress_png(work: Image.Image, quality: int | None) -> bytes:
+    """Lossless by default; with a quality, a 256-colour palette when it reaches that quality (pngquant's rule)."""
+    if quality is not None:
+        work = png.lossy_palette(work, quality) or work
+    return png.optimise(work)

@@ -18,6 +18,8 @@ COMPRESS_DEFAULT_QUALITY = {"jpg": 80, "webp": 75, "avif": 55}
 # size-bound: 6.
 WEBP_METHOD_CONVERT = 4
 WEBP_METHOD_COMPRESS = 6
+# ...except past this many pixels, where method 6 would take most of the sync budget on a shared core.
+WEBP_COMPRESS_SLOW_METHOD_MAX_PIXELS = 4_000_000
 # libavif speed 0..10: at 1600x1200, 6 took 0.2-0.3 s and 8 took 0.08-0.09 s for ~6% more bytes.
 AVIF_SPEED = 8
 PDF_MAX_PAGE_POINTS = 14_400  # the PDF spec's page size limit (200 in) for images we wrap in a PDF
@@ -55,10 +57,11 @@ def encode(
         kw.update(quality=q, optimize=True, progressive=for_compress)
         _put(kw, exif=meta.exif, icc_profile=meta.icc, xmp=meta.xmp)
     elif target == "png":
-        kw.update(optimize=True) if for_compress else kw.update(compress_level=6)
+        kw.update(compress_level=6)  # compress optimises PNG with oxipng instead (conversion/png.py)
         _put(kw, exif=meta.exif, icc_profile=meta.icc)
     elif target == "webp":
-        kw.update(quality=q, method=WEBP_METHOD_COMPRESS if for_compress else WEBP_METHOD_CONVERT)
+        slow_ok = for_compress and im.width * im.height <= WEBP_COMPRESS_SLOW_METHOD_MAX_PIXELS
+        kw.update(quality=q, method=WEBP_METHOD_COMPRESS if slow_ok else WEBP_METHOD_CONVERT)
         _put(kw, exif=meta.exif, icc_profile=meta.icc, xmp=meta.xmp)
     elif target == "avif":
         kw.update(quality=q, speed=AVIF_SPEED)
