@@ -51,7 +51,9 @@ async def _upload(request: Request, who: AuthContext) -> tuple[bytes, str | None
     return data, upload.filename, fields
 
 
-def _sync_response(outcome: jobs.SyncOutcome) -> Response:
+def _sync_response(outcome: jobs.SyncOutcome | jobs.ContinuedAsJob) -> Response:
+    if isinstance(outcome, jobs.ContinuedAsJob):  # over the sync budget: it goes on as a job
+        return JSONResponse(outcome.conversion, status_code=202, headers={"Location": outcome.location})
     headers = {"X-Conversion-Id": outcome.conversion_id}
     if outcome.download_url is not None:
         return JSONResponse(
@@ -76,8 +78,9 @@ async def convert(request: Request, who: Caller) -> Response:
         raise errors.InvalidRequest("target: required, a format name (see GET /v1/formats).")
     options = ConversionOptions.from_form(fields)
     outcome = jobs.convert_sync(
-        who, bucket, data=data, filename=filename, target=target, options=options, quality=None, now=utcnow()
-    )
+        who, bucket, data=data, filename=filename, target=target, options=options, quality=None, now=utcnow(),
+        queue_url=settings.conversions_queue_url, budget_seconds=settings.sync_budget_seconds,
+    )  # fmt: skip
     return _sync_response(outcome)
 
 
@@ -94,6 +97,8 @@ async def compress(request: Request, who: Caller) -> Response:
         options=ConversionOptions(),
         quality=quality,
         now=utcnow(),
+        queue_url=settings.conversions_queue_url,
+        budget_seconds=settings.sync_budget_seconds,
     )
     return _sync_response(outcome)
 

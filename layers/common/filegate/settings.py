@@ -91,6 +91,8 @@ class ConversionSettings(TablesSettings):
 class ConvertSettings(ConversionSettings):
     idempotency_table: str
     idempotency_seconds: int = 86_400
+    # API.md's sync budget: /v1/convert and /v1/compress answer within it (202 + a job when the work won't).
+    sync_budget_seconds: float = 25.0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
