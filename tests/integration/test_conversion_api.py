@@ -140,6 +140,7 @@ def test_sync_size_limits(stack, pro):
     too_big = b"\x89PNG\r\n\x1a\n" + b"\0" * (4 * 1024 * 1024 + 10)
     body = assert_error(_convert(pro, too_big, "jpg"), 413, "file_too_large")
     assert "/v1/files" in body["error"]["message"]
+    assert f"The file ({len(too_big)} bytes)" in body["error"]["message"]  # the file's size, not the body's
     master = new_account(stack, tier="pro")
     sandbox = Client(stack.url, master["api_key"]).post("/v1/keys", json={"name": "sb", "mode": "test"}).json()
     test_client = Client(stack.url, sandbox["api_key"])
