@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from PIL import Image, ImageFile, ImageSequence
+from PIL import Image, ImageSequence
 
 from filegate.conversion import png
 from filegate.conversion.colour import to_srgb
@@ -32,7 +32,7 @@ def compress_image(data: bytes, source: str, quality: int | None, limits: Engine
     return result(out, source, display)
 
 
-def _compress_still(im: ImageFile.ImageFile, data: bytes, source: str, quality: int | None, orientation: int) -> bytes:
+def _compress_still(im: Image.Image, data: bytes, source: str, quality: int | None, orientation: int) -> bytes:
     icc = icc_of(im)
     lossless_webp = source == "webp" and quality is None and _webp_is_lossless(data)
     work = normalize(im, keep_palette=True)
@@ -54,7 +54,7 @@ def _compress_still(im: ImageFile.ImageFile, data: bytes, source: str, quality: 
     return encode(work, source, quality, NO_META, for_compress=True)
 
 
-def _compress_animated(im: ImageFile.ImageFile, source: str, quality: int | None, limits: EngineLimits) -> bytes:
+def _compress_animated(im: Image.Image, source: str, quality: int | None, limits: EngineLimits) -> bytes:
     frames: list[Image.Image] = []
     durations: list[int] = []
     decoded = 0

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from PIL import Image, ImageFile
+from PIL import Image
 
-from filegate.conversion.options import EngineLimits
+from filegate.conversion import readers, svg
+from filegate.conversion.options import ConversionOptions, EngineLimits
 from filegate.errors import ConversionFailed
 from filegate.media.formats import PIL_FORMAT
 
@@ -56,12 +57,32 @@ _STRUCTURE_TAGS = frozenset(
 _SUB_IFD_TAGS = frozenset({0x8769, 0x8825, 0xA005})
 
 
+_jxl_registered = False
+
+
+def register_jxl() -> None:
+    global _jxl_registered
+    if not _jxl_registered:
+        import pillow_jxl  # noqa: F401 (registers Pillow's JXL plugin: libjxl, reads and writes)
+
+        _jxl_registered = True
+
+
 @contextmanager
-def open_image(data: bytes, source: str, limits: EngineLimits) -> Iterator[ImageFile.ImageFile]:
+def open_image(data: bytes, source: str, limits: EngineLimits) -> Iterator[Image.Image]:
     if source in ("heic", "heif"):
         register_heif()
-    # Only the decoder for the sniffed format may parse the bytes: no plugin probing on hostile input.
-    im = Image.open(io.BytesIO(data), formats=[PIL_FORMAT[source]])
+    elif source == "jxl":
+        register_jxl()
+    if source == "pam":
+        im: Image.Image = readers.read_pam(data, limits)
+    elif source == "dng":
+        im = readers.read_raw(data, limits)
+    elif source == "svg":
+        im = Image.open(io.BytesIO(svg.rasterise(data, ConversionOptions(), limits)), formats=["PNG"])
+    else:
+        # Only the decoder for the sniffed format may parse the bytes: no plugin probing on hostile input.
+        im = Image.open(io.BytesIO(data), formats=[PIL_FORMAT[source]])
     try:
         width, height = im.size
         if width <= 0 or height <= 0:

@@ -8,10 +8,12 @@ from typing import Any
 
 from PIL import Image
 
-from filegate.conversion.decode import Meta
-from filegate.media.formats import PIL_FORMAT, content_type, extension
+from filegate.conversion.decode import Meta, register_jxl
+from filegate.media.formats import FORMATS, PIL_FORMAT, content_type, extension
 
-DEFAULT_QUALITY = {"jpg": 85, "webp": 80, "avif": 60, "pdf": 85}
+DEFAULT_QUALITY = {"jpg": 85, "webp": 80, "avif": 60, "pdf": 85, "jxl": 85}
+# libjxl effort 1..9 (default 7): 4 is several times faster for a few percent more bytes.
+JXL_EFFORT = 4
 COMPRESS_DEFAULT_QUALITY = {"jpg": 80, "webp": 75, "avif": 55}
 # libwebp `method` 0..6 (tests/bench/bench_engine.py, 12 MP, q80): 4 took 1.1 s vs 3.6 s for 6 with 0-4%
 # larger files; 2 took 0.5 s but ~12% larger on smooth content. Convert is latency-bound: 4. Compress is
@@ -63,6 +65,10 @@ def encode(
         slow_ok = for_compress and im.width * im.height <= WEBP_COMPRESS_SLOW_METHOD_MAX_PIXELS
         kw.update(quality=q, method=WEBP_METHOD_COMPRESS if slow_ok else WEBP_METHOD_CONVERT)
         _put(kw, exif=meta.exif, icc_profile=meta.icc, xmp=meta.xmp)
+    elif target == "jxl":
+        register_jxl()
+        # exif=b"" explicitly: the plugin falls back to the source image's own EXIF when none is given.
+        kw.update(quality=q, effort=JXL_EFFORT, exif=meta.exif or b"", xmp=meta.xmp)
     elif target == "avif":
         kw.update(quality=q, speed=AVIF_SPEED)
         _put(kw, exif=meta.exif, icc_profile=meta.icc, xmp=meta.xmp)
@@ -76,7 +82,9 @@ def encode(
     elif target == "pdf":
         # Pixels become points at 72 dpi, raised so the page stays within the PDF spec's 200-inch limit.
         dpi = max(72.0, max(im.size) * 72 / PDF_MAX_PAGE_POINTS)
-        kw.update(quality=q, resolution=dpi)
+        kw.update(resolution=dpi)
+        if im.mode != "1":  # bilevel pages are written with CCITT G4, which takes no quality
+            kw.update(quality=q)
     if frames:
         kw.update(save_all=True, append_images=frames, duration=durations, loop=loop)
         if target == "gif":
@@ -86,7 +94,7 @@ def encode(
     return buf.getvalue()
 
 
-PIL_SAVE = {**{k: v for k, v in PIL_FORMAT.items() if k not in ("heic", "heif")}, "pdf": "PDF"}
+PIL_SAVE = {name: "PDF" if name == "pdf" else PIL_FORMAT[name] for name, f in FORMATS.items() if f.writable}
 
 
 def _put(kw: dict[str, Any], **values: bytes | None) -> None:

@@ -12,6 +12,7 @@ count; every other target gets the first frame. Multi-page TIFF, MPO and APNG gi
 
 from __future__ import annotations
 
+import math
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from typing import TypeVar
 
 from PIL import Image
 
+from filegate.conversion import svg
 from filegate.conversion.compression import compress_image
 from filegate.conversion.decode import display_size, open_image, orientation_of
 from filegate.conversion.encode import ConversionResult
@@ -88,6 +90,9 @@ def probe(data: bytes, limits: EngineLimits | None = None) -> tuple[str, int, in
                 w, h = pdf[0].get_size()
                 scale = PDF_RENDER_DPI / 72
                 return source, max(1, round(w * scale)), max(1, round(h * scale))
+        if source == "svg":
+            w, h = svg.intrinsic_size(data)
+            return source, max(1, math.ceil(w)), max(1, math.ceil(h))
         with open_image(data, source, lim) as im:
             w, h = display_size(im.size, orientation_of(im))
             return source, w, h

@@ -5,14 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from PIL import Image, ImageFile, ImageSequence
+from PIL import Image, ImageSequence
 
+from filegate.conversion import readers, svg
 from filegate.conversion.colour import to_srgb
 from filegate.conversion.decode import NO_META, TRANSPOSE, display_size, icc_of, metadata, open_image, orientation_of
 from filegate.conversion.encode import ConversionResult, encode, result
 from filegate.conversion.options import ConversionOptions, EngineLimits
 from filegate.errors import ConversionFailed, InvalidParameter
-from filegate.media.formats import FORMATS
+from filegate.media.formats import FORMATS, PAGED_RASTERS
 
 ANIMATED = {name for name, f in FORMATS.items() if f.animated}
 
@@ -133,8 +134,8 @@ def for_target(im: Image.Image, target: str) -> Image.Image:
         if target == "pdf" and mode in ("L", "RGB", "1"):
             return im
         return im.convert("RGB")
-    if target in ("webp", "avif"):
-        if mode in ("RGB", "RGBA"):
+    if target in ("webp", "avif", "jxl"):
+        if mode in ("RGB", "RGBA") or (target == "jxl" and mode in ("L", "LA")):
             return im
         return im.convert("RGBA" if has_alpha(im) else "RGB")
     if target == "ico":
@@ -174,7 +175,11 @@ def _quantize_rgba(im: Image.Image) -> Image.Image:
 def convert_raster(
     data: bytes, source: str, target: str, opts: ConversionOptions, limits: EngineLimits
 ) -> ConversionResult:
+    if source == "svg":  # rendered straight at the asked size, then on through the raster pipeline
+        data, source = svg.rasterise(data, opts, limits), "png"
     with open_image(data, source, limits) as im:
+        if source in PAGED_RASTERS:
+            _seek_page(im, opts.page, limits)
         orientation = orientation_of(im)
         meta = metadata(im, keep=not opts.strip_metadata)
         if not _keeps_profile(im.mode, target, opts.strip_metadata):
@@ -202,8 +207,17 @@ def convert_raster(
     return result(out, target, work.size)
 
 
+def _seek_page(im: Image.Image, page: int, limits: EngineLimits) -> None:
+    pages = getattr(im, "n_frames", 1)
+    if page > pages:
+        raise InvalidParameter(f"page must be from 1 to {pages} for this file.")
+    if page > 1:
+        im.seek(page - 1)
+        readers.check_pixels(im.width, im.height, limits)
+
+
 # Targets whose writer embeds an ICC profile.
-_CARRIES_ICC = frozenset({"jpg", "png", "webp", "avif", "tiff", "jxl"})
+_CARRIES_ICC = frozenset({"jpg", "png", "webp", "avif", "tiff"})
 
 
 def _keeps_profile(mode: str, target: str, strip: bool) -> bool:
@@ -231,15 +245,14 @@ def _process(
     if not _keeps_profile(work.mode, target, strip):
         work = to_srgb(work, icc)
     work = for_target(work, target)
-    if hasattr(work, "tag_v2"):
-        # Never hand a TIFF decoder's own object to an encoder: the TIFF writer copies XMP/IPTC tags from it.
+    if hasattr(work, "tag_v2") or getattr(work, "n_frames", 1) != 1:
+        # Never hand a TIFF decoder's own object to an encoder: the TIFF writer copies XMP/IPTC tags from it;
+        # nor a layered one (PSD): encoders that save sequences would walk its layers.
         work = work.copy()
     return work
 
 
-def _convert_animated(
-    im: ImageFile.ImageFile, target: str, opts: ConversionOptions, limits: EngineLimits
-) -> ConversionResult:
+def _convert_animated(im: Image.Image, target: str, opts: ConversionOptions, limits: EngineLimits) -> ConversionResult:
     plan = plan_output(im.size, opts, target, limits)
     frames: list[Image.Image] = []
     durations: list[int] = []
