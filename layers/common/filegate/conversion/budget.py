@@ -52,12 +52,16 @@ def run_within(work: Callable[[], T], seconds: float) -> T:
     """
     if seconds <= 0:
         raise OverBudget
+    parent_had_libvips = "pyvips" in sys.modules
     read_end, write_end = os.pipe()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     pid = os.fork()
     if pid == 0:  # the child
         os.close(read_end)
+        from filegate.conversion import vips
+
+        vips.disable_after_fork(parent_had_libvips)
         _child(work, write_end)
     os.close(write_end)
     try:

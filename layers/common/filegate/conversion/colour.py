@@ -45,6 +45,8 @@ def to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
 
             if transform.output_mode == im.mode:
                 im.load()
+                if getattr(im, "readonly", 0):  # pixels borrowed from a buffer (the libvips decoder)
+                    im = im.copy()
                 ImageCms.applyTransform(im, transform, inPlace=True)
                 return im
             out = ImageCms.applyTransform(im, transform)

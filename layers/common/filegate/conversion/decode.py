@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from filegate.conversion import readers, svg
+from filegate.conversion import readers, svg, vips
 from filegate.conversion.options import ConversionOptions, EngineLimits
 from filegate.errors import ConversionFailed
 from filegate.media.formats import PIL_FORMAT
@@ -69,7 +69,9 @@ def register_jxl() -> None:
 
 
 @contextmanager
-def open_image(data: bytes, source: str, limits: EngineLimits) -> Iterator[Image.Image]:
+def open_image(data: bytes, source: str, limits: EngineLimits, *, header_only: bool = False) -> Iterator[Image.Image]:
+    """The image of `data`, its size checked against the limit. `header_only`: the caller reads the size and
+    metadata but no pixels, so nothing is decoded ahead of time (the libvips PNG path decodes eagerly)."""
     if source in ("heic", "heif"):
         register_heif()
     elif source == "jxl":
@@ -78,6 +80,8 @@ def open_image(data: bytes, source: str, limits: EngineLimits) -> Iterator[Image
         im: Image.Image = readers.read_pam(data, limits)
     elif source == "dng":
         im = readers.read_raw(data, limits)
+    elif source == "png" and not header_only and (mode := vips.plain_png_mode(data)) and vips.available():
+        im = vips.decode_png(data, mode, limits)
     elif source == "svg":
         im = Image.open(io.BytesIO(svg.rasterise(data, ConversionOptions(), limits)), formats=["PNG"])
     else:

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from PIL import Image
 
-from filegate.conversion import svg
+from filegate.conversion import readers, svg
 from filegate.conversion.compression import compress_image
 from filegate.conversion.decode import display_size, open_image, orientation_of
 from filegate.conversion.encode import ConversionResult
@@ -93,7 +93,9 @@ def probe(data: bytes, limits: EngineLimits | None = None) -> tuple[str, int, in
         if source == "svg":
             w, h = svg.intrinsic_size(data)
             return source, max(1, math.ceil(w)), max(1, math.ceil(h))
-        with open_image(data, source, lim) as im:
+        if source == "dng":
+            return source, *readers.raw_size(data)
+        with open_image(data, source, lim, header_only=True) as im:
             w, h = display_size(im.size, orientation_of(im))
             return source, w, h
 

@@ -59,6 +59,18 @@ def read_pam(data: bytes, limits: EngineLimits) -> Image.Image:
     return Image.frombytes(mode, (width, height), bytes(min(255, round(v * scale)) for v in values))
 
 
+def raw_size(data: bytes) -> tuple[int, int]:
+    """A camera RAW's output size (after LibRaw's orientation), without demosaicing."""
+    import rawpy
+
+    try:
+        with rawpy.imread(io.BytesIO(data)) as raw:
+            width, height = raw.sizes.iwidth, raw.sizes.iheight
+            return (height, width) if raw.sizes.flip in (5, 6) else (width, height)
+    except (rawpy.LibRawError, ValueError) as exc:
+        raise ConversionFailed("The RAW file could not be decoded: corrupt, or from an unsupported camera.") from exc
+
+
 def read_raw(data: bytes, limits: EngineLimits) -> Image.Image:
     """A camera RAW (DNG) demosaiced by LibRaw with the camera's white balance, as 8-bit sRGB, upright."""
     import rawpy
