@@ -217,6 +217,13 @@ def _measure(impl: str, task: str, src: Path, dst: Path) -> tuple[float, int]:
 
 
 def _psnr(output: Path, reference: Path) -> float:
+    """Computed in a child: a 12 MP comparison would grow this process, and children forked from it inherit
+    its peak RSS as their starting high-water mark."""
+    out, _rss = _run([sys.executable, __file__, "--psnr", str(output), str(reference)])
+    return float(out.strip().splitlines()[-1])
+
+
+def _psnr_worker(output: Path, reference: Path) -> float:
     from PIL import Image, ImageChops, ImageStat
 
     if output.suffix == ".heic":
@@ -242,7 +249,8 @@ def main() -> None:
     impls = [i for i in args.impls.split(",") if i != "magick" or _has_magick()]
     if "magick" in args.impls and "magick" not in impls:
         print("ImageMagick is not installed (apt-get install imagemagick): skipped")
-    inputs = prepare_inputs()
+    _run([sys.executable, __file__, "--prepare"])  # in a child, for the same reason as _psnr
+    inputs = prepare_inputs()  # now only the cached paths
     print(f"source: {WALLPAPER_FILE} from Debian's {WALLPAPER_PACKAGE}, {SIZE[0]}x{SIZE[1]}; runs: {args.runs}")
     print(f"{'task':<12} {'impl':<7} {'median s':>9} {'min-max s':>13} {'RSS MiB':>8} {'bytes':>11} {'PSNR dB':>8}")
     medians: dict[tuple[str, str], float] = {}
@@ -289,5 +297,9 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         _worker(*sys.argv[2:6])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--prepare":
+        prepare_inputs()
+    elif len(sys.argv) > 1 and sys.argv[1] == "--psnr":
+        print(_psnr_worker(Path(sys.argv[2]), Path(sys.argv[3])))
     else:
         main()
