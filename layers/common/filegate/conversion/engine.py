@@ -1,10 +1,12 @@
 """The conversion engine: bytes in, bytes out, no AWS and no HTTP.
 
-Pipeline for a raster input: sniff → open with only the sniffed decoder → check the header's dimensions
-against the tier's pixel limit (nothing decoded yet) → JPEG draft (DCT-domain downscale while decoding) →
-one resample (resize and cover-crop together) → EXIF orientation applied on the small image → colour
-(ICC → sRGB when stripping) → the target's pixel mode → encode with deliberate per-format settings.
-A PDF page is rendered by pdfium straight at the needed scale, then joins the same pipeline.
+Pipeline for a raster input: sniff → open with only the sniffed decoder (decode: Pillow's plugin, or
+libvips for plain PNGs, LibRaw for DNG, our PAM reader) → check the header's dimensions against the tier's
+pixel limit (nothing decoded yet) → JPEG draft (DCT-domain downscale while decoding) → one resample (raster:
+resize and cover-crop together) → EXIF orientation applied on the small image → colour (colour: ICC → sRGB
+unless the profile is kept) → the target's pixel mode → encode with deliberate per-format settings.
+A PDF page is rendered by pdfium (pdf) and an SVG by resvg (svg) straight at the needed scale, then join the
+same pipeline. Compress (compression, png) re-encodes in the source's format and never returns more bytes.
 
 Animation: GIF ↔ WebP (and GIF → GIF, WebP → WebP) keep every frame, their durations and the loop
 count; every other target gets the first frame. Multi-page TIFF, MPO and APNG give their first image.
