@@ -14,6 +14,8 @@ from typing import Any
 import pillow_heif
 from PIL import Image, ImageDraw
 
+from tests import image_samples
+
 # Orientation 6 = "rotate 90° clockwise to display": the stored pixels are landscape, displayed portrait.
 ORIENTATION_TAG = 0x0112
 MAKE_TAG = 0x010F
@@ -66,6 +68,8 @@ def encode(image: Image.Image, fmt: str, **kw: Any) -> bytes:
 def sample(fmt: str, width: int = 64, height: int = 48) -> bytes:
     """A small real file of input format `fmt`."""
     image = photo(width, height)
+    if fmt in image_samples.FORMATS:
+        return image_samples.make(fmt, image)
     if fmt == "pdf":
         return pdf_document(pages=2, size=(width, height))
     if fmt in ("png", "webp", "tiff", "ico", "avif", "gif"):

@@ -20,7 +20,7 @@ from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler
 from filegate.observability import instrument
 from filegate.settings import ConvertSettings
-from filegate.tiers import FEATURE_BULK, SYNC_MAX_BYTES
+from filegate.tiers import FEATURE_BULK
 from filegate.web import RequestBody, authorized, create_app, parse_body, require_feature
 
 settings = ConvertSettings.from_env()
@@ -28,15 +28,11 @@ bind_tables(settings)
 bucket = Bucket(settings.bucket)
 app = create_app("FileGate conversion")
 Authorized = Annotated[AuthContext, Depends(authorized)]
-# Multipart overhead allowed on top of the sync limit before the body is refused unread.
-FORM_OVERHEAD_BYTES = 64 * 1024
 
 
 async def _upload(request: Request, who: AuthContext) -> tuple[bytes, str | None, dict[str, str]]:
-    """The multipart form's file and its other fields, refusing oversized bodies before parsing."""
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > SYNC_MAX_BYTES + FORM_OVERHEAD_BYTES:
-        jobs.check_sync_input(who, int(length))
+    """The multipart form's file and its other fields. Size limits are checked on the file itself, so a 413
+    quotes the file's size (API.md) rather than the body's; the gateway caps the body anyway."""
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise errors.InvalidRequest("file: send the file as multipart/form-data.")
     try:
@@ -49,11 +45,14 @@ async def _upload(request: Request, who: AuthContext) -> tuple[bytes, str | None
     if not isinstance(upload, UploadFile):
         raise errors.InvalidRequest("file: required, the file to convert.")
     data = await upload.read()
+    jobs.check_sync_input(who, len(data))
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     return data, upload.filename, fields
 
 
-def _sync_response(outcome: jobs.SyncOutcome) -> Response:
+def _sync_response(outcome: jobs.SyncOutcome | jobs.ContinuedAsJob) -> Response:
+    if isinstance(outcome, jobs.ContinuedAsJob):  # over the sync budget: it goes on as a job
+        return JSONResponse(outcome.conversion, status_code=202, headers={"Location": outcome.location})
     headers = {"X-Conversion-Id": outcome.conversion_id}
     if outcome.download_url is not None:
         return JSONResponse(
@@ -68,12 +67,6 @@ def _sync_response(outcome: jobs.SyncOutcome) -> Response:
 @app.get("/v1/formats")
 def supported_formats() -> dict[str, Any]:
     return formats_document()
-
-
-def _media_response(outcome: jobs.SyncOutcome | media_jobs.Accepted) -> Response:
-    if isinstance(outcome, media_jobs.Accepted):
-        return JSONResponse(outcome.conversion, status_code=202, headers={"Location": outcome.location})
-    return _sync_response(outcome)
 
 
 @app.post("/v1/convert")
@@ -97,11 +90,12 @@ async def convert(request: Request, who: Authorized) -> Response:
             deadline=started + settings.media_sync_wait_seconds,
             now=utcnow(),
         )
-        return _media_response(media)
+        return _sync_response(media)
     options = ConversionOptions.from_form(fields)
     outcome = jobs.convert_sync(
-        who, bucket, settings, data=data, filename=filename, target=target, options=options, quality=None, now=utcnow()
-    )
+        who, bucket, settings, data=data, filename=filename, target=target, options=options, quality=None,
+        now=utcnow(), queue_url=settings.conversions_queue_url, budget_seconds=settings.sync_budget_seconds,
+    )  # fmt: skip
     return _sync_response(outcome)
 
 
@@ -119,6 +113,8 @@ async def compress(request: Request, who: Authorized) -> Response:
         options=ConversionOptions(),
         quality=quality,
         now=utcnow(),
+        queue_url=settings.conversions_queue_url,
+        budget_seconds=settings.sync_budget_seconds,
     )
     return _sync_response(outcome)
 

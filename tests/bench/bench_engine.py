@@ -1,18 +1,21 @@
-"""Benchmark the conversion engine against ImageMagick and naive Pillow on a 12-megapixel JPEG.
+"""The conversion engine against naive Pillow, ImageMagick and libvips (pyvips), task by task, on real photos.
 
-    python tests/bench/bench_engine.py [--runs N] [--megapixels 12]
+    .venv/bin/python tests/bench/bench_engine.py [--runs 5] [--tasks jpeg,webp,...] [--impls engine,vips,...]
 
-Each measurement runs in a fresh process (as a Lambda cold-ish invocation would), N times; we print the
-median wall time of the whole process, the median in-process work time (Python only: after imports), and
-peak RSS (from wait4's rusage of that child). Then the engine's encoder settings trade-offs, in-process.
-Prints figures only, no assertions.
+Source: a real photograph from a Debian wallpaper package, fetched at bench time with `apt-get download`
+and cached under .bench-cache/ (gitignored); it is resized to 12 MP (4000x3000) and written as the JPEG,
+PNG, HEIC and PDF inputs of the tasks. Every measurement is a fresh process; implementations are
+interleaved within each round (so a load spike on this shared machine hits all of them alike). Printed per
+task and implementation: median wall time of the work (after imports) with its spread (min-max), peak
+RSS of the process, output bytes, and PSNR against the reference pixels (the source, resized with Lanczos
+when the task resizes). Then the engine/libvips ratio per task. Figures only, never assertions.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
+import math
 import os
 import shutil
 import statistics
@@ -23,248 +26,280 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "layers" / "common"))
+CACHE = ROOT / ".bench-cache"
+WALLPAPER_PACKAGE = "lomiri-wallpapers-20.04"  # real high-resolution photographs (JPEG), ~11 MB
+WALLPAPER_FILE = "Kleiber_by_Lukas_Baubkus.jpg"  # 6028x3391 photo of a bird
+SIZE = (4000, 3000)
+PDF_DPI = 150
 
-TASKS = {
-    "webp q80": ("webp", {"quality": 80}),
-    "jpeg q80": ("jpg", {"quality": 80}),
-    "resize 1600w (jpeg q80)": ("jpg", {"quality": 80, "width": 1600}),
+# task: (input kind, target, options)
+TASKS: dict[str, tuple[str, str, dict[str, int]]] = {
+    "jpeg": ("jpg", "jpg", {"quality": 80}),
+    "webp": ("jpg", "webp", {"quality": 80}),
+    "avif": ("jpg", "avif", {"quality": 60}),
+    "png-jpeg": ("png", "jpg", {"quality": 80}),
+    "resize-1600": ("jpg", "jpg", {"quality": 80, "width": 1600}),
+    "heic-jpeg": ("heic", "jpg", {"quality": 80}),
+    "pdf-png": ("pdf", "png", {}),
 }
+IMPLS = ("engine", "pillow", "vips", "magick")
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _wallpaper() -> Path:
+    """The photo, from the Debian package (downloaded once into the cache)."""
+    target = CACHE / WALLPAPER_FILE
+    if target.exists():
+        return target
+    CACHE.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["apt-get", "download", WALLPAPER_PACKAGE], cwd=tmp, check=True, capture_output=True)
+        deb = next(Path(tmp).glob("*.deb"))
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(Path(tmp) / "x")], check=True)
+        found = next((Path(tmp) / "x").rglob(WALLPAPER_FILE))
+        shutil.copy(found, target)
+    return target
+
+
+def prepare_inputs() -> dict[str, Path]:
+    from PIL import Image
+
+    paths = {kind: CACHE / f"source-12mp.{kind}" for kind in ("jpg", "png", "heic", "pdf")}
+    reference = CACHE / "reference-12mp.png"
+    if all(p.exists() for p in paths.values()) and reference.exists():
+        return {**paths, "reference": reference}
+    photo = Image.open(_wallpaper()).convert("RGB")
+    # Centre-crop to 4:3, then 12 MP.
+    w, h = photo.size
+    crop_w = min(w, h * 4 // 3)
+    crop_h = crop_w * 3 // 4
+    left, top = (w - crop_w) // 2, (h - crop_h) // 2
+    photo = photo.crop((left, top, left + crop_w, top + crop_h)).resize(SIZE, Image.Resampling.LANCZOS)
+    photo.save(reference)
+    photo.save(paths["jpg"], quality=92)
+    photo.save(paths["png"], compress_level=6)
+    import pillow_heif
+
+    pillow_heif.from_pillow(photo).save(paths["heic"], quality=90)
+    # One A4-ish page holding the photo at 300 dpi (as a scanned or exported document would).
+    photo.save(paths["pdf"], format="PDF", resolution=300.0, quality=90)
+    return {**paths, "reference": reference}
 
 
 # --------------------------------------------------------------------------- workers (child processes)
 
 
 def _worker(impl: str, task: str, src: str, dst: str) -> None:
-    import resource
-
-    target, opts = TASKS[task]
+    kind, target, opts = TASKS[task]
     if impl == "engine":
+        sys.path.insert(0, str(ROOT / "layers" / "common"))
         from filegate.conversion import ConversionOptions, EngineLimits, convert
         from filegate.tiers import TIERS
 
         start = time.perf_counter()
-        data = Path(src).read_bytes()
-        result = convert(data, target, ConversionOptions(**opts), EngineLimits.for_tier(TIERS["free"]))
+        result = convert(Path(src).read_bytes(), target, ConversionOptions(**opts), EngineLimits.for_tier(TIERS["pro"]))
         Path(dst).write_bytes(result.data)
-    else:  # naive Pillow: open, (resize), save: what most hand-written converters do
-        from PIL import Image
-
-        start = time.perf_counter()
-        image = Image.open(src)
-        if "width" in opts:
-            width = opts["width"]
-            image = image.resize((width, round(image.height * width / image.width)), Image.Resampling.LANCZOS)
-        image.save(dst, format="WEBP" if target == "webp" else "JPEG", quality=opts["quality"])
+    elif impl == "pillow":
+        start = _pillow(kind, target, opts, src, dst)
+    elif impl == "vips":
+        start = _vips(kind, target, opts, src, dst)
+    else:
+        raise SystemExit(f"unknown implementation {impl}")
     work = time.perf_counter() - start
-    print(json.dumps({"work": work, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+    print(json.dumps({"work": work}))
+
+
+def _pillow(kind: str, target: str, opts: dict[str, int], src: str, dst: str) -> float:
+    """Naive Pillow: open, (resize), save: what a hand-written converter does."""
+    from PIL import Image
+
+    if kind == "heic":
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    start = time.perf_counter()
+    if kind == "pdf":
+        import pypdfium2 as pdfium
+
+        image = pdfium.PdfDocument(src)[0].render(scale=PDF_DPI / 72).to_pil()
+    else:
+        image = Image.open(src)
+    if "width" in opts:
+        width = opts["width"]
+        image = image.resize((width, round(image.height * width / image.width)), Image.Resampling.LANCZOS)
+    if target == "png":
+        image.save(dst, format="PNG")
+    else:
+        fmt = {"jpg": "JPEG", "webp": "WEBP", "avif": "AVIF"}[target]
+        image.convert("RGB").save(dst, format=fmt, quality=opts["quality"])
+    return start
+
+
+def _vips(kind: str, target: str, opts: dict[str, int], src: str, dst: str) -> float:
+    import pyvips
+
+    start = time.perf_counter()
+    if kind == "pdf":
+        image = pyvips.Image.new_from_file(src, dpi=PDF_DPI)  # needs libvips built with PDFium or poppler
+    elif "width" in opts:
+        image = pyvips.Image.thumbnail(src, opts["width"], height=100_000)
+    else:
+        image = pyvips.Image.new_from_file(src, access="sequential")
+    if image.hasalpha():
+        image = image.flatten(background=255)
+    if target == "jpg":
+        image.jpegsave(dst, Q=opts["quality"], optimize_coding=True)
+    elif target == "webp":
+        image.webpsave(dst, Q=opts["quality"], effort=4)
+    elif target == "avif":
+        image.heifsave(dst, Q=opts["quality"], compression="av1", effort=1)  # effort 1 ≈ libavif speed 8
+    else:
+        image.pngsave(dst, compression=6)
+    return start
+
+
+def _magick_command(task: str, src: str, dst: str) -> list[str]:
+    kind, _target, opts = TASKS[task]
+    cmd = [_magick_binary() or "convert"]
+    if kind == "pdf":
+        cmd += ["-density", str(PDF_DPI)]
+    cmd += [src + ("[0]" if kind == "pdf" else "")]
+    if "width" in opts:
+        cmd += ["-resize", f"{opts['width']}x"]
+    if "quality" in opts:
+        cmd += ["-quality", str(opts["quality"])]
+    return [*cmd, dst]
+
+
+def _magick_binary() -> str | None:
+    """ImageMagick's command (7: magick; 6: convert), skipping any stand-in earlier on PATH."""
+    for name in ("magick", "/usr/bin/magick", "/usr/bin/convert", "convert"):
+        path = shutil.which(name)
+        if path is None:
+            continue
+        probe = subprocess.run([path, "-version"], capture_output=True, text=True, check=False)
+        if probe.returncode == 0 and "ImageMagick" in probe.stdout:
+            return path
+    return None
+
+
+def _has_magick() -> bool:
+    return _magick_binary() is not None
 
 
 # --------------------------------------------------------------------------- driver
 
 
-def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS (KiB) of the child, and its stdout."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    out = proc.stdout.read().decode() if proc.stdout else ""
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {err.strip()[:300]}")
-    return wall, usage.ru_maxrss, out
+def _run(cmd: list[str]) -> tuple[str, int]:
+    """The child's stdout and its peak RSS in MiB (from wait4, so the parent's memory never counts)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            lines = err.read().decode(errors="replace").strip().splitlines()
+            raise RuntimeError(lines[-1][:200] if lines else f"exit {proc.returncode}")
+        return out.read().decode(), usage.ru_maxrss // 1024
 
 
-def _imagemagick() -> list[str] | None:
-    """The real ImageMagick CLI (magick for v7, convert for v6), never a stand-in script of the same name."""
-    for name in ("magick", "convert"):
-        for path in filter(None, {shutil.which(name), f"/usr/bin/{name}"}):
-            if not os.path.exists(path):
-                continue
-            try:
-                version = subprocess.run([path, "-version"], capture_output=True, text=True, timeout=10).stdout
-            except (OSError, subprocess.TimeoutExpired):
-                continue
-            if "ImageMagick" in version and b"python" not in Path(path).read_bytes()[:64]:
-                return [path]
-    return None
+def _measure(impl: str, task: str, src: Path, dst: Path) -> tuple[float, int]:
+    """(work seconds, peak RSS in MiB) of one fresh process. ImageMagick's time is its whole process."""
+    if impl == "magick":
+        start = time.perf_counter()
+        _out, rss = _run(_magick_command(task, str(src), str(dst)))
+        return time.perf_counter() - start, rss
+    out, rss = _run([sys.executable, __file__, "--worker", impl, task, str(src), str(dst)])
+    return json.loads(out.strip().splitlines()[-1])["work"], rss
 
 
-def _im_cmd(magick: list[str], task: str, src: str, dst: str) -> list[str]:
-    _target, opts = TASKS[task]
-    cmd = [*magick, src]
-    if "width" in opts:
-        cmd += ["-resize", f"{opts['width']}x"]
-    return [*cmd, "-quality", str(opts["quality"]), dst]
+def _psnr(output: Path, reference: Path) -> float:
+    """Computed in a child: a 12 MP comparison would grow this process, and children forked from it inherit
+    its peak RSS as their starting high-water mark."""
+    out, _rss = _run([sys.executable, __file__, "--psnr", str(output), str(reference)])
+    return float(out.strip().splitlines()[-1])
 
 
-def _photo_jpeg(megapixels: float, path: Path) -> None:
-    import fixtures_media as fm
+def _psnr_worker(output: Path, reference: Path) -> float:
+    from PIL import Image, ImageChops, ImageStat
 
-    width = int((megapixels * 1e6 * 4 / 3) ** 0.5)
-    height = int(width * 3 / 4)
-    fm.photo(width, height).save(path, format="JPEG", quality=90)
+    if output.suffix == ".heic":
+        import pillow_heif
 
-
-def _self_rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int]:
-    """Width and height from a JPEG's SOF marker (no imaging import in the driver)."""
-    i = 2
-    while i < len(data):
-        marker, length = data[i + 1], int.from_bytes(data[i + 2 : i + 4], "big")
-        if marker in (0xC0, 0xC1, 0xC2):
-            return int.from_bytes(data[i + 7 : i + 9], "big"), int.from_bytes(data[i + 5 : i + 7], "big")
-        i += 2 + length
-    return 0, 0
-
-
-def _median(values: list[float]) -> float:
-    return statistics.median(values)
+        pillow_heif.register_heif_opener()
+    out = Image.open(output).convert("RGB")
+    ref = Image.open(reference).convert("RGB")
+    if ref.size != out.size:
+        ref = ref.resize(out.size, Image.Resampling.LANCZOS)
+    stat = ImageStat.Stat(ImageChops.difference(out, ref))
+    mse = sum(stat.sum2) / (3 * out.width * out.height)
+    return math.inf if mse == 0 else 10 * math.log10(255 * 255 / mse)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--megapixels", type=float, default=12)
-    parser.add_argument("--worker", nargs=4, metavar=("IMPL", "TASK", "SRC", "DST"))
-    parser.add_argument("--make", nargs=2, metavar=("DST", "MEGAPIXELS"))
+    parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--impls", default=",".join(IMPLS))
     args = parser.parse_args()
-    if args.worker:
-        _worker(*args.worker)
-        return
-    if args.make:
-        _photo_jpeg(float(args.make[1]), Path(args.make[0]))
-        return
-
-    # The driver stays small and imports no imaging library before the runs: a forked child's peak RSS
-    # starts at its parent's, so a big parent would inflate every figure. The input is made in a child too.
-    tmp = Path(tempfile.mkdtemp(prefix="fg-bench-"))
-    src = tmp / "photo.jpg"
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "common")}
-    subprocess.run([sys.executable, __file__, "--make", str(src), str(args.megapixels)], check=True, env=env)
-    size = _jpeg_size(src.read_bytes())
-    pillow_version = subprocess.run(
-        [sys.executable, "-c", "import PIL; print(PIL.__version__)"], capture_output=True, text=True
-    ).stdout.strip()
-    magick = _imagemagick()
-    print(f"input: {size[0]}x{size[1]} JPEG ({size[0] * size[1] / 1e6:.1f} MP, {src.stat().st_size / 1e6:.1f} MB)")
-    print(f"Pillow {pillow_version}; python {sys.version.split()[0]}; cpus {os.cpu_count()}; runs {args.runs}")
-    if magick:
-        version = subprocess.run([*magick, "-version"], capture_output=True, text=True).stdout.splitlines()[0]
-        print(f"ImageMagick: {version}")
-    else:
-        print("ImageMagick: not installed (apt-get install -y imagemagick): its column is skipped")
-    print()
-
-    results: dict[tuple[str, str], dict[str, float]] = {}
-    for task, (target, _opts) in TASKS.items():
-        ext = "webp" if target == "webp" else "jpg"
-        impls = ["engine", "pillow"] + (["imagemagick"] if magick else [])
-        for impl in impls:
-            walls, works, rss, sizes = [], [], [], []
-            for run in range(args.runs):
-                dst = tmp / f"{impl}-{run}.{ext}"
-                if impl == "imagemagick":
-                    assert magick is not None
-                    wall, maxrss, _ = _run(_im_cmd(magick, task, str(src), str(dst)))
-                    works.append(wall)
-                else:
-                    cmd = [sys.executable, __file__, "--worker", impl, task, str(src), str(dst)]
-                    wall, maxrss, out = _run(cmd, env)
-                    works.append(json.loads(out.strip().splitlines()[-1])["work"])
-                walls.append(wall)
-                rss.append(maxrss)
-                sizes.append(dst.stat().st_size)
-            results[(task, impl)] = {
-                "wall": _median(walls),
-                "work": _median(works),
-                "rss_mb": max(rss) / 1024,
-                "bytes": _median(sizes),
-            }
-
-    header = f"{'task':26} {'impl':12} {'wall s':>8} {'work s':>8} {'peak MB':>8} {'out KB':>8}"
-    header += f" {'x IM speed':>10} {'IM mem /':>9}"
-    print(f"(driver's own peak RSS, a floor for every figure: {_self_rss_mb():.0f} MB)")
-    print(header)
-    print("-" * len(header))
-    for task in TASKS:
-        base = results.get((task, "imagemagick"))
-        for impl in ("engine", "pillow", "imagemagick"):
-            r = results.get((task, impl))
-            if r is None:
-                continue
-            speed = f"{base['wall'] / r['wall']:.2f}x" if base else "n/a"
-            mem = f"{r['rss_mb'] / base['rss_mb']:.2f}" if base else "n/a"
-            print(
-                f"{task:26} {impl:12} {r['wall']:8.3f} {r['work']:8.3f} {r['rss_mb']:8.0f} "
-                f"{r['bytes'] / 1024:8.0f} {speed:>10} {mem:>9}"
-            )
-        print()
-    print("wall = whole fresh process (interpreter start, imports, decode, encode, write); work = in-process")
-    print("after imports (ImageMagick: same as wall). x IM speed = ImageMagick wall / this wall (higher is")
-    print("better); IM mem / = this peak RSS / ImageMagick's (lower is better).")
-    print()
-    _tradeoffs(src.read_bytes())
-    shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _tradeoffs(data: bytes) -> None:
-    """In-process settings the engine chose: WebP method, AVIF speed, JPEG draft on resize."""
-    from PIL import Image
-
-    def timed(fn, repeat: int = 3) -> tuple[float, int]:  # type: ignore[no-untyped-def]
-        best, size = float("inf"), 0
-        for _ in range(repeat):
-            start = time.perf_counter()
-            size = fn()
-            best = min(best, time.perf_counter() - start)
-        return best, size
-
-    image = Image.open(io.BytesIO(data))
-    image.load()
-
-    def enc(fmt: str, **kw: object) -> int:
-        buf = io.BytesIO()
-        image.save(buf, format=fmt, **kw)
-        return len(buf.getvalue())
-
-    print(f"encoder trade-offs on the same {image.width}x{image.height} image (best of 3, in-process):")
-    for method in (0, 2, 4, 6):
-        secs, size = timed(lambda m=method: enc("WEBP", quality=80, method=m))
-        print(f"  webp q80 method {method}: {secs:6.3f} s  {size / 1024:7.0f} KB")
-    small = image.resize((1600, 1200))
-    for speed in (4, 6, 8, 10):
-
-        def avif(s: int = speed) -> int:
-            buf = io.BytesIO()
-            small.save(buf, format="AVIF", quality=60, speed=s)
-            return len(buf.getvalue())
-
-        secs, size = timed(avif, repeat=1)
-        print(f"  avif q60 speed {speed:2} (1600x1200): {secs:6.3f} s  {size / 1024:7.0f} KB")
-    for optimize in (False, True):
-        secs, size = timed(lambda o=optimize: enc("JPEG", quality=80, optimize=o))
-        print(f"  jpeg q80 optimize={optimize!s:5}: {secs:6.3f} s  {size / 1024:7.0f} KB")
-
-    def resize(draft: bool) -> int:
-        im = Image.open(io.BytesIO(data))
-        if draft:
-            im.draft(None, (1600, 1200))
-        out = im.resize((1600, 1200), Image.Resampling.LANCZOS, reducing_gap=3.0 if draft else None)
-        return out.width
-
-    for draft in (False, True):
-        secs, _ = timed(lambda d=draft: resize(d))
-        print(f"  decode+resize to 1600 wide, draft={draft!s:5}: {secs:6.3f} s")
+    tasks = args.tasks.split(",")
+    impls = [i for i in args.impls.split(",") if i != "magick" or _has_magick()]
+    if "magick" in args.impls and "magick" not in impls:
+        print("ImageMagick is not installed (apt-get install imagemagick): skipped")
+    _run([sys.executable, __file__, "--prepare"])  # in a child, for the same reason as _psnr
+    inputs = prepare_inputs()  # now only the cached paths
+    print(f"source: {WALLPAPER_FILE} from Debian's {WALLPAPER_PACKAGE}, {SIZE[0]}x{SIZE[1]}; runs: {args.runs}")
+    print(f"{'task':<12} {'impl':<7} {'median s':>9} {'min-max s':>13} {'RSS MiB':>8} {'bytes':>11} {'PSNR dB':>8}")
+    medians: dict[tuple[str, str], float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for task in tasks:
+            kind, target, _opts = TASKS[task]
+            src = inputs[kind]
+            times: dict[str, list[float]] = {i: [] for i in impls}
+            rss: dict[str, int] = {}
+            failed: dict[str, str] = {}
+            for _ in range(args.runs):
+                for impl in impls:  # interleaved
+                    if impl in failed:
+                        continue
+                    dst = Path(tmp) / f"{task}-{impl}.{target}"
+                    try:
+                        seconds, peak = _measure(impl, task, src, dst)
+                    except (RuntimeError, json.JSONDecodeError, IndexError) as exc:
+                        failed[impl] = str(exc)[:60]
+                        continue
+                    times[impl].append(seconds)
+                    rss[impl] = max(rss.get(impl, 0), peak)
+            for impl in impls:
+                if impl in failed:
+                    print(f"{task:<12} {impl:<7} n/a: {failed[impl]}")
+                    continue
+                dst = Path(tmp) / f"{task}-{impl}.{target}"
+                median = statistics.median(times[impl])
+                medians[(task, impl)] = median
+                spread = f"{min(times[impl]):.3f}-{max(times[impl]):.3f}"
+                psnr = _psnr(dst, inputs["reference"])
+                print(
+                    f"{task:<12} {impl:<7} {median:>9.3f} {spread:>13} {rss[impl]:>8} "
+                    f"{dst.stat().st_size:>11,} {psnr:>8.2f}"
+                )
+            sys.stdout.flush()
+    print("\nengine / libvips (median work time; <= 1.0 means the engine is at least as fast)")
+    for task in tasks:
+        engine, vips = medians.get((task, "engine")), medians.get((task, "vips"))
+        ratio = f"{engine / vips:.2f}" if engine and vips else "n/a (libvips could not run this task)"
+        print(f"  {task:<12} {ratio}")
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        _worker(*sys.argv[2:6])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--prepare":
+        prepare_inputs()
+    elif len(sys.argv) > 1 and sys.argv[1] == "--psnr":
+        print(_psnr_worker(Path(sys.argv[2]), Path(sys.argv[3])))
+    else:
+        main()

@@ -65,6 +65,10 @@ def _upload(client, data, filename="upload.bin"):
 
 def test_formats_matrix_is_public_and_complete(matrix):
     assert {"jpg", "png", "webp", "gif", "bmp", "tiff", "heic", "avif", "ico", "pdf"} <= set(matrix)
+    assert {"psd", "tga", "jp2", "dds", "sgi", "pcx", "icns", "pnm", "pam", "xbm", "qoi", "jxl", "dng", "svg"} <= set(
+        matrix
+    )
+    assert "jxl" in matrix["png"]["to"] and "page" in matrix["tiff"]["options"]
     assert "heic" not in matrix["jpg"]["to"]  # HEIC is input-only
     assert set(matrix["pdf"]["to"]) == {"png", "jpg"}
     for info in matrix.values():
@@ -94,7 +98,8 @@ def test_every_listed_pair_converts_through_the_gateway(stack, matrix):
         fmt, width, height = decode(response.content, target)
         assert fmt == target
         if source != "pdf" and target != "pdf":
-            assert (width, height) == (40, 30), (source, target, width, height)
+            expected = (64, 64) if source == "icns" else (40, 30)  # an ICNS icon has fixed square sizes
+            assert (width, height) == expected, (source, target, width, height)
 
 
 def test_resize_options_and_validation(pro):
@@ -142,6 +147,7 @@ def test_sync_size_limits(stack, pro):
     too_big = b"\x89PNG\r\n\x1a\n" + b"\0" * (4 * 1024 * 1024 + 10)
     body = assert_error(_convert(pro, too_big, "jpg"), 413, "file_too_large")
     assert "/v1/files" in body["error"]["message"]
+    assert f"The file ({len(too_big)} bytes)" in body["error"]["message"]  # the file's size, not the body's
     master = new_account(stack, tier="pro")
     sandbox = Client(stack.url, master["api_key"]).post("/v1/keys", json={"name": "sb", "mode": "test"}).json()
     test_client = Client(stack.url, sandbox["api_key"])
@@ -155,7 +161,12 @@ def test_sync_size_limits(stack, pro):
         (lambda: media.gif_bomb(), 422, "conversion_failed"),
         (lambda: media.sample("png", 200, 200)[:300], 422, "conversion_failed"),  # truncated
         (lambda: b"", 422, "conversion_failed"),
-        (lambda: media.svg(), 415, "unsupported_media_type"),
+        (lambda: b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 1 1\n", 415, "unsupported_media_type"),  # by design
+        (
+            lambda: b'<!DOCTYPE svg [<!ENTITY a "b">]><svg xmlns="http://www.w3.org/2000/svg"/>',
+            422,
+            "conversion_failed",
+        ),
         (lambda: media.zip_file(), 415, "unsupported_media_type"),
         (lambda: b"just some text, named like a picture", 415, "unsupported_media_type"),
     ],
@@ -296,8 +307,8 @@ def test_failed_job_is_recorded_and_not_charged(pro):
 def test_upload_completion_checks_what_really_arrived(pro):
     created = pro.post("/v1/files", json={"filename": "nothing.png", "size": 10}).json()
     assert_error(pro.post(f"/v1/files/{created['id']}/complete"), 409, "conflict")
-    svg = _upload(pro, media.svg(), "drawing.png")
-    assert_error(pro.post(f"/v1/files/{svg['id']}/complete"), 415, "unsupported_media_type")
+    eps = _upload(pro, b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 1 1\n", "drawing.png")
+    assert_error(pro.post(f"/v1/files/{eps['id']}/complete"), 415, "unsupported_media_type")
     assert_error(pro.post("/v1/files", json={"filename": "huge", "size": 3 * 1024**3}), 413, "file_too_large")
     assert_error(pro.post("/v1/files", json={"filename": "x", "size": "big"}), 400, "invalid_request")
 

@@ -134,6 +134,8 @@ class ConvertSettings(MeteringTables, FileStore, WebhookEmitter):
     media_queue_url: str
     idempotency_table: str
     idempotency_seconds: int = 86_400
+    # API.md's sync budget: /v1/convert and /v1/compress answer within it (202 + a job when the work won't).
+    sync_budget_seconds: float = 25.0
     # How long /v1/convert waits for a media conversion before answering 202: the 25 s sync budget less
     # the time to read the output and answer.
     media_sync_wait_seconds: float = 21.0

@@ -1,19 +1,22 @@
 import pytest
 
-from filegate.conversion import FORMATS, engine, formats_document, normalize
+from filegate.conversion import FORMATS, encode, formats_document, normalize
 from filegate.errors import UnsupportedConversion
-from filegate.media.formats import resolve_target, targets_for
+from filegate.media.formats import NON_PIL_READERS, resolve_target, targets_for
 
 
 def test_document_shape() -> None:
     doc = formats_document()
     assert set(doc) == {"formats"}
     formats = {name: e for name, e in doc["formats"].items() if not FORMATS[name].media}  # media: tests/unit/media
-    assert set(formats) == {"jpg", "png", "webp", "gif", "bmp", "tiff", "heic", "heif", "avif", "ico", "pdf"}
+    assert set(formats) == {
+        *("jpg", "png", "webp", "gif", "bmp", "tiff", "heic", "heif", "avif", "ico", "pdf"),
+        *("jxl", "psd", "tga", "jp2", "dds", "sgi", "pcx", "icns", "pnm", "pam", "xbm", "qoi", "dng", "svg"),
+    }
     for name, entry in formats.items():
         assert entry["to"], name
         assert {"quality", "width", "height", "fit", "strip_metadata"} <= set(entry["options"])
-        assert ("page" in entry["options"]) == (name == "pdf")
+        assert ("page" in entry["options"]) == (name in ("pdf", "tiff"))
         assert entry["content_type"] == FORMATS[name].content_type
         assert name in [normalize(e) for e in entry["extensions"]]
 
@@ -23,15 +26,15 @@ def test_heic_is_input_only_and_pdf_renders_to_rasters() -> None:
     for entry in formats.values():
         assert "heic" not in entry["to"] and "heif" not in entry["to"]
     assert formats["pdf"]["to"] == ["png", "jpg"]
-    assert set(formats["png"]["to"]) == {"jpg", "png", "webp", "gif", "bmp", "tiff", "avif", "ico", "pdf"}
+    assert set(formats["png"]["to"]) == {"jpg", "png", "webp", "gif", "bmp", "tiff", "avif", "ico", "pdf", "jxl"}
     assert formats["heic"]["compress"] is False and formats["jpg"]["compress"] is True
 
 
 def test_every_writable_format_has_an_encoder() -> None:
     writable = {name for name, f in FORMATS.items() if f.writable and not f.media}
-    assert set(engine._PIL_SAVE) == writable
+    assert set(encode.PIL_SAVE) == writable
     readable_rasters = {name for name, f in FORMATS.items() if f.readable and not f.document and not f.media}
-    assert set(engine.PIL_FORMAT) == readable_rasters
+    assert set(encode.PIL_FORMAT) | NON_PIL_READERS == readable_rasters
 
 
 @pytest.mark.parametrize(("alias", "canonical"), [("JPEG", "jpg"), (".tif", "tiff"), ("Webp", "webp"), ("x", None)])

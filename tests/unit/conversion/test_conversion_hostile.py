@@ -98,7 +98,10 @@ def test_corrupted_middle() -> None:
         convert(bytes(data), "png")
 
 
-@pytest.mark.parametrize("data", [b"", fm.svg(), b"just text", fm.zip_file()])
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
+
+
+@pytest.mark.parametrize("data", [b"", EPS, b"just text", fm.zip_file()])
 def test_unknown_types(data: bytes) -> None:
     with pytest.raises(UnsupportedMediaType):
         convert(data, "png")

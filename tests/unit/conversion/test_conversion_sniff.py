@@ -1,10 +1,11 @@
 import fixtures_media as fm
+import image_samples
 import pytest
 
 from filegate.conversion import sniff
 from filegate.errors import UnsupportedMediaType
 
-INPUTS = ["jpg", "png", "webp", "gif", "bmp", "tiff", "heic", "heif", "avif", "ico", "pdf"]
+INPUTS = ["jpg", "png", "webp", "gif", "bmp", "tiff", "heic", "heif", "avif", "ico", "pdf", *image_samples.FORMATS]
 
 
 @pytest.mark.parametrize("fmt", INPUTS)
@@ -25,8 +26,7 @@ def test_pdf_header_after_junk() -> None:
     "data",
     [
         b"",
-        fm.svg(),
-        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+        b"<html><svg xmlns='http://www.w3.org/2000/svg'/></html>",  # SVG inside HTML is HTML
         b"hello, plain text",
         b"BM but really just text that starts with BM",
         b"\x00\x00\x01\x00\x00\x00",  # an ICO header with no images
@@ -38,3 +38,24 @@ def test_pdf_header_after_junk() -> None:
 def test_unknown_content_is_415(data: bytes) -> None:
     with pytest.raises(UnsupportedMediaType):
         sniff(data)
+
+
+@pytest.mark.parametrize("head", [b"%!PS-Adobe-3.0 EPSF-3.0\n", b"\xc5\xd0\xd3\xc6" + bytes(28)])
+def test_postscript_is_refused_by_design(head: bytes) -> None:
+    with pytest.raises(UnsupportedMediaType, match="by design"):
+        sniff(head + b"%%BoundingBox: 0 0 10 10\n")
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+        b'\xef\xbb\xbf<?xml version="1.0"?>\n<!-- a logo -->\n<!DOCTYPE svg>\n<svg width="1" height="1"></svg>',
+    ],
+)
+def test_svg_after_declarations_and_comments(document: bytes) -> None:
+    assert sniff(document) == "svg"
+
+
+def test_a_plain_tiff_is_not_a_dng() -> None:
+    assert sniff(fm.sample("tiff")) == "tiff"

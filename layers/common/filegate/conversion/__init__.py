@@ -1,7 +1,8 @@
 """Conversion: the engine that turns bytes into other bytes, and the jobs that run it (API.md "Conversion").
 
-Pure: ``options`` (typed options and engine limits), ``engine`` (Pillow, pillow-heif, pypdfium2; loaded on
-first use, so importing this package costs nothing). Touch storage: ``jobs`` (sync conversions, queued
+Pure: ``options`` (typed options and engine limits), ``engine`` (the public convert/compress/probe, loaded on
+first use, so importing this package costs nothing) over its parts: ``decode``, ``raster``, ``colour``,
+``encode``, ``pdf``, ``compression``. Touch storage: ``jobs`` (sync conversions, queued
 jobs, the conversions table, quota reservations). Formats and sniffing live in ``filegate.media``.
 """
 

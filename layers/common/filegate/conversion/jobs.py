@@ -7,6 +7,7 @@ pass the limit) and given back if it fails; fg_test_ keys are never charged.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -128,6 +129,24 @@ def check_sync_input(caller: AuthContext, size: int) -> None:
         raise errors.ConversionFailed("The file is empty.")
 
 
+@dataclass(frozen=True)
+class ContinuedAsJob:
+    """The sync budget ran out: answer 202 with `conversion` (as GET /v1/conversions/{id}) and `location`."""
+
+    conversion: dict[str, Any]
+
+    @property
+    def location(self) -> str:
+        return f"/v1/conversions/{self.conversion['id']}"
+
+
+# The engine gets the budget less what storing, recording and answering may take after it.
+SYNC_BUDGET_SECONDS = 25.0
+_AFTER_ENGINE_RESERVE_SECONDS = 4.0
+# Marks a queued job that compresses (its target is then the source's own format).
+COMPRESS_OPTION = "compress"
+
+
 def convert_sync(
     caller: AuthContext,
     bucket: Bucket,
@@ -139,17 +158,42 @@ def convert_sync(
     options: ConversionOptions,
     quality: int | None,
     now: datetime,
-) -> SyncOutcome:
-    """Convert (target given) or compress (target None) in the request; over the limit → stored + URL."""
-    from filegate.conversion import engine  # the imaging libraries load only where conversions run
+    queue_url: str | None = None,
+    budget_seconds: float = SYNC_BUDGET_SECONDS,
+) -> SyncOutcome | ContinuedAsJob:
+    """Convert (target given) or compress (target None) in the request; over the limit → stored + URL.
 
+    With a `queue_url`, work that will not finish within `budget_seconds` (estimated from the header, or
+    overrunning) continues as a queued job instead (ContinuedAsJob)."""
+    from filegate.conversion import budget, engine  # the imaging libraries load only where conversions run
+
+    started = time.monotonic()
     check_sync_input(caller, len(data))
+    engine_limits = EngineLimits.for_tier(tier(caller.tier))
     reservation = limits.reserve_conversion(caller.account_id, tier(caller.tier), test_mode=caller.test_mode, now=now)
-    try:
+
+    def work() -> engine.ConversionResult:
         if target is None:
-            result = engine.compress(data, quality, EngineLimits.for_tier(tier(caller.tier)))
+            return engine.compress(data, quality, engine_limits)
+        return engine.convert(data, target, options, engine_limits)
+
+    try:
+        if queue_url is None:
+            result = work()
         else:
-            result = engine.convert(data, target, options, EngineLimits.for_tier(tier(caller.tier)))
+            source, width, height = engine.probe(data, engine_limits)
+            seconds = budget_seconds - _AFTER_ENGINE_RESERVE_SECONDS - (time.monotonic() - started)
+            try:
+                if budget.estimated_seconds(source, width * height, target) > seconds:
+                    raise budget.OverBudget
+                result = budget.run_within(work, seconds)
+            except budget.OverBudget:
+                conversion = continue_as_job(
+                    caller, bucket, reservation,
+                    data=data, source=source, filename=filename, target=target, options=options,
+                    quality=quality, queue_url=queue_url, now=now,
+                )  # fmt: skip
+                return ContinuedAsJob(conversion)
     except BaseException:
         limits.release_conversion(reservation)
         conversion_finished(formats.kind(target), succeeded=False)
@@ -178,6 +222,51 @@ def convert_sync(
     webhook_service.announce_conversion(webhooks, record, conversion_json(record), now, best_effort=True)
     url = bucket.download_url(stored.object_key, out_name, result.content_type)
     return SyncOutcome(record.conversion_id, out_name, result.content_type, None, url)
+
+
+def continue_as_job(
+    caller: AuthContext,
+    bucket: Bucket,
+    reservation: limits.Reservation,
+    *,
+    data: bytes,
+    source: str,
+    filename: str | None,
+    target: str | None,
+    options: ConversionOptions,
+    quality: int | None,
+    queue_url: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """A sync request that will not finish in time goes on as a job: the input is kept as a file of the
+    account, the conversion is queued under the quota `reservation` already taken (never charged twice),
+    and its JSON (status queued) is returned for the 202. `target` None compresses. Media reuses this."""
+    stored = files_service.store_output(
+        caller.account_id,
+        caller.tier,
+        bucket,
+        data=data,
+        fmt=source,
+        filename=filename or files_service.output_filename(None, source),
+        now=now,
+    )
+    record = _new_record(
+        caller,
+        reservation,
+        now,
+        mode="async",
+        status="queued",
+        source_file_id=stored.file_id,
+        target=target or source,
+        options={COMPRESS_OPTION: True, "quality": quality} if target is None else options.to_json(),
+    )
+    conversions_table.create(record)
+    try:
+        queues.send(queue_url, {"conversion_id": record.conversion_id})
+    except BaseException:
+        _fail(record, "internal_error", "The conversion could not be queued.", now)
+        raise
+    return conversion_json(record)
 
 
 # ------------------------------------------------------------------ async
@@ -300,13 +389,13 @@ def run_job(
         _fail(record, "not_found", "The source file no longer exists.", now)
         return _announce(conversion_id, webhooks, now)
     data = bucket.read(source.object_key)
+    engine_limits = EngineLimits.for_tier(tier(record.tier))
+    options = dict(record.options or {})
     try:
-        result = engine.convert(
-            data,
-            record.target,
-            ConversionOptions.from_json(record.options or {}),
-            EngineLimits.for_tier(tier(record.tier)),
-        )
+        if options.pop(COMPRESS_OPTION, False):  # a compress that continued as a job
+            result = engine.compress(data, options.get("quality"), engine_limits)
+        else:
+            result = engine.convert(data, record.target, ConversionOptions.from_json(options), engine_limits)
     except errors.ApiError as exc:
         _fail(record, exc.code, exc.message, now)
         return _announce(conversion_id, webhooks, now)

@@ -134,17 +134,6 @@ def create_media_job_json(
 # ------------------------------------------------------------------ sync
 
 
-@dataclass(frozen=True)
-class Accepted:
-    """The conversion goes on as a job: 202 with the conversion and its Location."""
-
-    conversion: dict[str, Any]
-
-    @property
-    def location(self) -> str:
-        return f"/v1/conversions/{self.conversion['id']}"
-
-
 def convert_media_sync(
     caller: AuthContext,
     bucket: Bucket,
@@ -157,7 +146,7 @@ def convert_media_sync(
     queue_url: str,
     deadline: float,
     now: datetime,
-) -> jobs.SyncOutcome | Accepted:
+) -> jobs.SyncOutcome | jobs.ContinuedAsJob:
     """`/v1/convert` with media: queued to the media worker and awaited until `deadline` (time.monotonic()),
     the end of the sync budget less the time to answer."""
     jobs.check_sync_input(caller, len(data))
@@ -180,7 +169,7 @@ def convert_media_sync(
     finished = _wait(record.conversion_id, deadline)
     if finished is None:
         current = conversions_table.get(record.conversion_id) or record
-        return Accepted(jobs.conversion_json(current))
+        return jobs.ContinuedAsJob(jobs.conversion_json(current))
     if finished.status == "failed":
         error = _ERRORS.get(finished.error_code or "", errors.ConversionFailed)
         raise error(finished.error_message)

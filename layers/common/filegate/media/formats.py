@@ -45,6 +45,22 @@ FORMATS: dict[str, FormatInfo] = {
         FormatInfo("heic", "image/heic", ("heic",), True, False),
         FormatInfo("heif", "image/heif", ("heif", "hif"), True, False),
         FormatInfo("pdf", "application/pdf", ("pdf",), True, True, document=True),
+        # Read-only image formats people send (a designer's PSD, a game texture, a camera's DNG, a logo's SVG),
+        # each through a maintained decoder that never runs code from the file (EPS/PS are refused: sniff).
+        FormatInfo("jxl", "image/jxl", ("jxl",), True, True),
+        FormatInfo("psd", "image/vnd.adobe.photoshop", ("psd",), True, False),
+        FormatInfo("tga", "image/x-tga", ("tga", "icb", "vda", "vst"), True, False),
+        FormatInfo("jp2", "image/jp2", ("jp2", "j2k", "j2c", "jpf", "jpx"), True, False),
+        FormatInfo("dds", "image/vnd-ms.dds", ("dds",), True, False),
+        FormatInfo("sgi", "image/sgi", ("sgi", "rgb", "rgba", "bw"), True, False),
+        FormatInfo("pcx", "image/vnd.zbrush.pcx", ("pcx",), True, False),
+        FormatInfo("icns", "image/icns", ("icns",), True, False),
+        FormatInfo("pnm", "image/x-portable-anymap", ("pnm", "pbm", "pgm", "ppm"), True, False),
+        FormatInfo("pam", "image/x-portable-arbitrarymap", ("pam",), True, False),
+        FormatInfo("xbm", "image/x-xbitmap", ("xbm",), True, False),
+        FormatInfo("qoi", "image/qoi", ("qoi",), True, False),
+        FormatInfo("dng", "image/x-adobe-dng", ("dng",), True, False),
+        FormatInfo("svg", "image/svg+xml", ("svg",), True, False),
         *(
             FormatInfo(m.name, m.content_type, m.extensions, True, m.writable, media=True)
             for m in avformats.MEDIA_FORMATS.values()
@@ -57,7 +73,7 @@ PDF_OPTIONS = (*IMAGE_OPTIONS, "page")
 # A PDF page is rendered to a raster; these are the raster targets offered for it.
 PDF_RASTER_TARGETS = ("png", "jpg")
 
-_ALIASES = {"jpeg": "jpg", "jpe": "jpg", "jfif": "jpg", "tif": "tiff", "dib": "bmp", "hif": "heif"}
+_ALIASES = {"jpeg": "jpg", "jpe": "jpg", "jfif": "jpg", "tif": "tiff", "dib": "bmp", "hif": "heif", "jpegxl": "jxl"}
 _ALIASES.update({ext: m.name for m in avformats.MEDIA_FORMATS.values() for ext in m.extensions[1:]})
 
 
@@ -73,7 +89,20 @@ PIL_FORMAT: dict[str, str] = {
     "ico": "ICO",
     "heic": "HEIF",
     "heif": "HEIF",
+    "jxl": "JXL",
+    "psd": "PSD",
+    "tga": "TGA",
+    "jp2": "JPEG2000",
+    "dds": "DDS",
+    "sgi": "SGI",
+    "pcx": "PCX",
+    "icns": "ICNS",
+    "pnm": "PPM",
+    "xbm": "XBM",
+    "qoi": "QOI",
 }
+# Decoded outside Pillow's plugins: PAM (a small reader here), camera RAW (LibRaw), SVG (resvg).
+NON_PIL_READERS = frozenset({"pam", "dng", "svg"})
 
 
 def normalize(name: str) -> str | None:
@@ -96,10 +125,14 @@ def targets_for(source: str) -> tuple[str, ...]:
     return images + avformats.extra_image_targets(source)
 
 
+# Multi-page raster inputs: `page` picks the page, as for a PDF.
+PAGED_RASTERS = frozenset({"tiff"})
+
+
 def options_for(source: str) -> tuple[str, ...]:
     if FORMATS[source].media:
         return avformats.media_options(source)
-    base = PDF_OPTIONS if FORMATS[source].document else IMAGE_OPTIONS
+    base = PDF_OPTIONS if FORMATS[source].document or source in PAGED_RASTERS else IMAGE_OPTIONS
     if avformats.extra_image_targets(source):  # an animation made into a video takes the video options too
         return tuple(dict.fromkeys((*base, *avformats.TARGET_OPTIONS["video"])))
     return base

@@ -1,0 +1,103 @@
+"""API.md "Conversion", the sync budget: work that will not finish in time goes on as a job (202 + Location),
+never a 504. Runs on its own stack whose budget is shrunk so that a few megapixels are already too many."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from PIL import Image
+
+from tests import fixtures_media as media
+from tests.integration.conftest import ROOT, start_local_stack
+from tests.integration.helpers import Client, new_account
+from tests.integration.media import decode
+
+# The engine gets the budget less a 4 s reserve: about half a second here.
+BUDGET = "4.5"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    local = start_local_stack(
+        ROOT / "template.yaml",
+        tmp_path_factory.mktemp("budget-stack"),
+        environment={"SYNC_BUDGET_SECONDS": BUDGET},
+        workers_per_function=1,
+    )
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="module")
+def client(stack: Any) -> Client:
+    return Client(stack.url, new_account(stack, tier="pro")["api_key"])
+
+
+def _finished(client: Client, conversion_id: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(f"/v1/conversions/{conversion_id}").json()
+        if body["status"] in ("succeeded", "failed"):
+            return body
+        time.sleep(0.3)
+    raise AssertionError(f"{conversion_id} still {body['status']}")
+
+
+def _output(client: Client, file_id: str) -> bytes:
+    redirect = client.get(f"/v1/files/{file_id}/content", allow_redirects=False)
+    assert redirect.status_code == 302, redirect.text
+    return requests.get(redirect.headers["Location"], timeout=30).content
+
+
+def _smooth(width: int, height: int) -> Image.Image:
+    """Gradients: many pixels in few bytes, so the file stays under the 4 MB sync limit."""
+    size = (width, height)
+    return Image.merge(
+        "RGB",
+        (Image.linear_gradient("L").resize(size), Image.radial_gradient("L").resize(size), Image.new("L", size, 90)),
+    )
+
+
+def _usage(client: Client) -> int:
+    return int(client.get("/v1/entitlements/me").json()["usage"]["conversions"])
+
+
+def test_small_work_still_answers_in_the_request(client: Client) -> None:
+    response = client.post(
+        "/v1/convert", files={"file": ("s.png", media.sample("png", 64, 48))}, data={"target": "jpg"}
+    )
+    assert response.status_code == 200, response.text
+    assert decode(response.content, "jpg") == ("jpg", 64, 48)
+
+
+def test_convert_over_the_budget_continues_as_a_job(client: Client) -> None:
+    before = _usage(client)
+    data = media.encode(_smooth(2400, 1600), "png")
+    response = client.post("/v1/convert", files={"file": ("big.png", data)}, data={"target": "avif", "width": "1200"})
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert response.headers["Location"] == f"/v1/conversions/{body['id']}"
+    assert body["status"] == "queued" and body["target"] == "avif" and body["source_file_id"]
+    assert body["options"]["width"] == 1200
+    assert client.get(response.headers["Location"]).json()["id"] == body["id"]
+    done = _finished(client, body["id"])
+    assert done["status"] == "succeeded", done
+    assert decode(_output(client, done["output_file_id"]), "avif") == ("avif", 1200, 800)
+    assert _usage(client) == before + 1  # one conversion, charged once
+
+
+def test_compress_over_the_budget_continues_as_a_job(client: Client) -> None:
+    data = media.encode(_smooth(2400, 1600), "png", compress_level=1)
+    response = client.post("/v1/compress", files={"file": ("big.png", data)})
+    assert response.status_code == 202, response.text
+    done = _finished(client, response.json()["id"])
+    assert done["status"] == "succeeded", done
+    output = _output(client, done["output_file_id"])
+    assert len(output) < len(data)
+    assert decode(output, "png") == ("png", 2400, 1600)
