@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from filegate import errors
 from filegate.metering import usage
 
 
@@ -19,5 +20,5 @@ def test_days_stop_at_today():
     ("start", "end"), [("2026-13", None), ("26-01", None), ("2026-05", "2026-04"), ("2024-01", "2026-01")]
 )
 def test_bad_ranges_are_refused(start, end):
-    with pytest.raises(ValueError):
+    with pytest.raises(errors.InvalidRequest):
         usage.report("acct", start, end, datetime(2026, 6, 1, tzinfo=UTC))

@@ -6,6 +6,7 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from filegate import errors
 from filegate.clock import month_key
 from filegate.metering import limits
 
@@ -33,18 +34,18 @@ def _days(month: str, today: date) -> list[str]:
 
 
 def report(account_id: str, start: str | None, end: str | None, now: datetime) -> dict[str, Any]:
-    """Raises ValueError naming the bad parameter."""
+    """Raises InvalidRequest (400) naming the bad parameter."""
     current = month_key(now)
     start = start or current
     end = end or (start if start > current else current)
     for name, value in (("from", start), ("to", end)):
         if not MONTH_RE.match(value):
-            raise ValueError(f"{name}: must be a month, YYYY-MM.")
+            raise errors.InvalidRequest(f"{name}: must be a month, YYYY-MM.")
     if start > end:
-        raise ValueError("from: must not be after to.")
+        raise errors.InvalidRequest("from: must not be after to.")
     months = _months(start, end)
     if len(months) > MAX_MONTHS:
-        raise ValueError(f"to: at most {MAX_MONTHS} months per request.")
+        raise errors.InvalidRequest(f"to: at most {MAX_MONTHS} months per request.")
     days = [d for m in months for d in _days(m, now.date())]
     per_month, per_day = limits.usage(account_id, months, days, now)
     return {
