@@ -22,16 +22,25 @@ METADATA_COPY_MAX_BYTES = 512 * 1024 * 1024
 
 
 def image_metadata(data: bytes, fmt: str) -> dict[str, Any]:
-    from PIL import Image
+    """Width and height as the engine reads them (every image format it takes, SVG and RAW included, from
+    the header only), and the page/frame count where Pillow reads the format."""
+    from filegate.conversion import engine
 
     try:
-        with Image.open(io.BytesIO(data), formats=[PIL_FORMAT[fmt]]) as image:
-            frames = int(getattr(image, "n_frames", 1))
-            meta: dict[str, Any] = {"kind": "image", "format": fmt, "width": image.width, "height": image.height}
-    except Exception as exc:  # Pillow raises many kinds on a corrupt header
+        _, width, height = engine.probe(data)
+    except errors.ApiError as exc:
         raise errors.ConversionFailed("The image's header could not be read.") from exc
-    if frames > 1:
-        meta["pages"] = frames
+    meta: dict[str, Any] = {"kind": "image", "format": fmt, "width": width, "height": height}
+    if fmt in PIL_FORMAT:
+        from PIL import Image
+
+        try:
+            with Image.open(io.BytesIO(data), formats=[PIL_FORMAT[fmt]]) as image:
+                frames = int(getattr(image, "n_frames", 1))
+        except Exception:  # the engine read it; a frame count is a detail
+            frames = 1
+        if frames > 1:
+            meta["pages"] = frames
     return meta
 
 

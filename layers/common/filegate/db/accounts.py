@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from filegate.db import cancelled_by_condition, is_condition_failure
+from filegate.db import cancelled_by_condition, is_condition_failure, transaction_connection
 from filegate.db.keys import KeyRecord
 
 
@@ -57,7 +56,7 @@ def get(account_id: str) -> AccountRecord | None:
 def create_with_key(account: AccountRecord, key: KeyRecord) -> None:
     """Account, its email claim and its first key, all or nothing."""
     claim = EmailRecord(account.email, account_id=account.account_id)
-    connection = Connection(region=getattr(AccountRecord.Meta, "region", None))
+    connection = transaction_connection(AccountRecord)
     try:
         with TransactWrite(connection=connection) as tx:
             tx.save(claim, condition=EmailRecord.email.does_not_exist())

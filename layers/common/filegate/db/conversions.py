@@ -18,14 +18,13 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from filegate.db import cancelled_by_condition, is_condition_failure
+from filegate.db import cancelled_by_condition, is_condition_failure, transaction_connection
 from filegate.db.counters import CounterRecord
 from filegate.db.pages import Page, page_query
 
@@ -144,7 +143,7 @@ def fail(
     if not refund:
         return _transition(record, actions, condition)
     try:
-        with TransactWrite(connection=Connection(region=getattr(ConversionRecord.Meta, "region", None))) as tx:
+        with TransactWrite(connection=transaction_connection(ConversionRecord)) as tx:
             tx.update(record, actions=actions, condition=condition)
             for counter_id in refund:
                 tx.update(CounterRecord(counter_id), actions=[CounterRecord.value.add(-units)])
@@ -165,7 +164,7 @@ def add_units(
     actions: list[Action] = [ConversionRecord.units.add(extra)]
     condition = ConversionRecord.status == "processing"
     try:
-        with TransactWrite(connection=Connection(region=getattr(ConversionRecord.Meta, "region", None))) as tx:
+        with TransactWrite(connection=transaction_connection(ConversionRecord)) as tx:
             tx.update(record, actions=actions, condition=condition)
             for counter_id in counters:
                 bound = None

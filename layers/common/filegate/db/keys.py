@@ -6,13 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from filegate.db import is_condition_failure
+from filegate.db import is_condition_failure, transaction_connection
 from filegate.db.pages import Page, page_query
 
 
@@ -113,7 +112,7 @@ def replace(old: KeyRecord, new: KeyRecord, old_revoked_at: datetime, now: datet
 
     Fails with KeyChanged when the old key is already dead (a second rotation racing the first).
     """
-    connection = Connection(region=getattr(KeyRecord.Meta, "region", None))
+    connection = transaction_connection(KeyRecord)
     alive = KeyRecord.revoked_at.does_not_exist() | (KeyRecord.revoked_at > now)
     try:
         with TransactWrite(connection=connection) as tx:
