@@ -72,6 +72,32 @@ def test_a_failed_job_is_recorded_and_given_back(api: ServiceApi, pro_account: A
     assert pro_account.conversions_this_month() == 0
 
 
+def test_a_sharded_tier_gives_a_failed_job_back_to_the_shard_it_charged(api: ServiceApi) -> None:
+    # An enterprise account's quota counters are spread over many items; each job charges a random one. A
+    # refund to another item would leave the total right but that item below zero, and the charged one full.
+    enterprise = sign_up(api, "enterprise")
+    file = enterprise.upload(media.sample("png", 300, 300)[:500], "broken.png")  # sniffs as PNG, won't decode
+    for _ in range(4):
+        created = enterprise.call("POST", "/v1/conversions", json_body={"file_id": file["id"], "target": "jpg"})
+        assert created.status == 202, created
+    assert enterprise.conversions_this_month() == 4
+    api.run_queue("WorkerFunction")
+    jobs = enterprise.call("GET", "/v1/conversions").json()["data"]
+    assert [j["status"] for j in jobs] == ["failed"] * 4, jobs
+    assert enterprise.conversions_this_month() == 0
+    assert all(value == 0 for value in _month_shards(enterprise).values())
+
+
+def _month_shards(account: Account) -> dict[str, int]:
+    from filegate.clock import month_key, utcnow
+    from filegate.db import counters
+    from filegate.metering import limits
+
+    base = limits._month_counter(account.account_id, month_key(utcnow()))
+    ids = [limits.shard_id(base, shard) for shard in range(limits.MAX_QUOTA_SHARDS)]
+    return counters.read_many(ids, utcnow())
+
+
 def test_a_dead_lettered_job_ends_failed_and_uncharged(api: ServiceApi, pro_account: Account) -> None:
     file = pro_account.upload(media.sample("png", 8, 8), "a.png")
     job = pro_account.call("POST", "/v1/conversions", json_body={"file_id": file["id"], "target": "jpg"}).json()

@@ -61,6 +61,7 @@ def _reservation(record: conversions_table.ConversionRecord) -> limits.Reservati
         month=record.charge_month or "",
         day=record.charge_day or "",
         charged=bool(record.charged),
+        shard=int(record.charge_shard or 0),
     )
 
 
@@ -85,6 +86,7 @@ def _new_record(
         charged=reservation.charged,
         charge_month=reservation.month,
         charge_day=reservation.day,
+        charge_shard=reservation.shard,
         created_at=now,
         expires_at=now + RECORD_LIFETIME,
         **fields,

@@ -62,6 +62,7 @@ class ConversionRecord(Model):
     charged = BooleanAttribute(default=False)
     charge_month = UnicodeAttribute(null=True)
     charge_day = UnicodeAttribute(null=True)
+    charge_shard = NumberAttribute(null=True)  # which shard of a sharded tier's counters was charged
     units = NumberAttribute(default=1)  # conversion units charged (media: one per started minute of output)
     attempts = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
