@@ -13,6 +13,7 @@ from filegate.db import bind_tables
 from filegate.keys import service as key_service
 from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler
+from filegate.metering import usage
 from filegate.observability import instrument
 from filegate.openapi import document_bytes
 from filegate.settings import KeysSettings
@@ -28,7 +29,8 @@ CACHE_HORIZON = timedelta(seconds=settings.authorizer_cache_ttl_seconds)
 
 
 class FreeKeyRequest(RequestBody):
-    email: str = Field(max_length=254)
+    # The service checks the address (its own message); the schema says what it takes.
+    email: str = Field(max_length=254, json_schema_extra={"format": "email"})
 
 
 class CreateKeyRequest(RequestBody):
@@ -135,11 +137,15 @@ def entitlements(who: Authorized) -> dict[str, Any]:
     return key_service.entitlements(who, utcnow())
 
 
+# The usage service checks months itself (messages naming the parameter); the schema shows the same rule.
+MONTH_SCHEMA: dict[str, Any] = {"pattern": usage.MONTH_RE.pattern}
+
+
 @app.get("/v1/usage")
 def usage_report(
     who: Authorized,
-    from_: Annotated[str | None, Query(alias="from", max_length=7)] = None,
-    to: Annotated[str | None, Query(max_length=7)] = None,
+    from_: Annotated[str | None, Query(alias="from", max_length=7, json_schema_extra=MONTH_SCHEMA)] = None,
+    to: Annotated[str | None, Query(max_length=7, json_schema_extra=MONTH_SCHEMA)] = None,
 ) -> dict[str, Any]:
     return key_service.usage_report(who, from_, to, utcnow())
 
