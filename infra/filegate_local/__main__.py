@@ -99,9 +99,14 @@ def main(argv: list[str] | None = None) -> int:
         f"  API   {stack.url}   (stage {stack.state.get('stage')}, api id {stack.state.get('api_id')})\n"
         f"  moto  {stack.moto_url}\n"
         f"  state {stack.state_file}   logs {stack.log_dir}/\n\n"
-        "Get a free key:\n"
+        "Get a free key (shown once; keep it as KEY):\n"
         f"  curl -s -X POST {stack.url}/v1/keys/free -H 'Content-Type: application/json' "
-        '-d \'{"email":"you@example.com"}\'\n\n'
+        '-d \'{"email":"you@example.com"}\'\n'
+        "Convert a file with it (an image, PDF, audio or video up to 4 MB):\n"
+        f'  curl -s -X POST {stack.url}/v1/convert -H "Authorization: Bearer $KEY" '
+        "-F file=@photo.png -F target=webp -o photo.webp\n"
+        "Or with the command line:\n"
+        f"  FILEGATE_API_KEY=$KEY .venv/bin/filegate convert photo.png --to webp --base-url {stack.url}\n\n"
         "Ctrl-C stops everything.\n",
         file=sys.stderr,
         flush=True,
