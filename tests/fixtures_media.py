@@ -6,6 +6,7 @@ Used by tests/unit/conversion and tests/bench/bench_engine.py.
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zlib
@@ -89,6 +90,7 @@ def jpeg_with_exif(width: int, height: int, orientation: int = 6, make: str = "F
     return encode(image, "jpg", exif=exif.tobytes(), icc_profile=srgb_icc(), quality=90)
 
 
+@functools.cache  # LittleCMS stamps a new profile with the current time: one profile, the same bytes each call
 def srgb_icc() -> bytes:
     from PIL import ImageCms
 
