@@ -165,3 +165,15 @@ def test_the_sdk_has_a_method_for_every_route_in_the_route_table():
         call()
     prefix = httpx.URL(BASE).path.rstrip("/")
     assert {(m, p.removeprefix(prefix)) for m, p in called} == {(r.method, r.path) for r in ROUTES}
+
+
+def test_global_options_go_before_or_after_the_command() -> None:
+    from filegate_client.cli import build_parser
+
+    parser = build_parser()
+    before = parser.parse_args(["--base-url", "http://127.0.0.1:9", "--json", "keys", "list"])
+    after = parser.parse_args(["keys", "list", "--base-url", "http://127.0.0.1:9", "--json"])
+    for args in (before, after):
+        assert args.base_url == "http://127.0.0.1:9" and args.json is True
+    plain = parser.parse_args(["formats"])
+    assert plain.base_url is None and plain.json is False and plain.port == 3000

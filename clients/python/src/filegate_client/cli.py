@@ -362,15 +362,28 @@ def _add_batch_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
 
 
+def _global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """The options every command takes. They go before or after the command (like the AWS CLI): the top
+    parser holds the defaults, a command's copy only what was given there (argparse.SUPPRESS otherwise)."""
+
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument("--api-key", default=default(None), help=f"API key (default: ${ENV_API_KEY})")
+    parser.add_argument("--base-url", default=default(None), help=f"API base URL (default: ${ENV_BASE_URL})")
+    parser.add_argument(
+        "--local", action="store_true", default=default(False), help="use the local stack (make dev) on 127.0.0.1"
+    )
+    parser.add_argument("--port", type=int, default=default(3000), help="the local stack's port with --local (3000)")
+    parser.add_argument("--json", action="store_true", default=default(False), help="machine-readable JSON on stdout")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--api-key", default=None, help=f"API key (default: ${ENV_API_KEY})")
-    common.add_argument("--base-url", default=None, help=f"API base URL (default: ${ENV_BASE_URL})")
-    common.add_argument("--local", action="store_true", help="use the local stack (make dev) on 127.0.0.1")
-    common.add_argument("--port", type=int, default=3000, help="the local stack's port with --local (3000)")
-    common.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
+    _global_options(common, defaults=False)
 
     parser = argparse.ArgumentParser(prog="filegate", description="FileGate file conversion from the command line.")
+    _global_options(parser, defaults=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     convert = commands.add_parser("convert", parents=[common], help="convert files to another format")
