@@ -154,3 +154,25 @@ def test_another_accounts_conversion_is_not_found(api: ServiceApi, pro_account: 
     assert_error(stranger.call("GET", f"/v1/conversions/{job['id']}"), 404, "not_found")
     taken = stranger.call("POST", "/v1/conversions", json_body={"file_id": file["id"], "target": "jpg"})
     assert_error(taken, 404, "not_found")
+
+
+def test_a_dead_lettered_media_job_ends_failed_and_uncharged(api: ServiceApi, pro_account: Account) -> None:
+    from tests import fixtures_av
+
+    file = pro_account.upload(fixtures_av.sample("wav", seconds=1.0), "tone.wav")
+    assert file["metadata"]["kind"] == "audio"
+    job = pro_account.call("POST", "/v1/conversions", json_body={"file_id": file["id"], "target": "mp3"}).json()
+    assert job["status"] == "queued" and pro_account.conversions_this_month() == 1
+    # Its message crashes the media worker until SQS moves it to the media dead-letter queue...
+    media_queue = next(m for m in api.model.sqs_mappings if m.function == "MediaWorkerFunction")
+    dlq = next(m for m in api.model.sqs_mappings if m.function == "MediaWorkerDeadLetterFunction")
+    moved = api.sqs.receive_message(QueueUrl=media_queue.queue_url, MaxNumberOfMessages=10)["Messages"]
+    for message in moved:
+        api.sqs.send_message(QueueUrl=dlq.queue_url, MessageBody=message["Body"])
+        api.sqs.delete_message(QueueUrl=media_queue.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    assert any(job["id"] in m["Body"] for m in moved)
+    # ...where the dead-letter handler ends it failed, never stuck, and gives the units back.
+    api.run_queue("MediaWorkerDeadLetterFunction")
+    abandoned = pro_account.call("GET", f"/v1/conversions/{job['id']}").json()
+    assert abandoned["status"] == "failed" and abandoned["error"]["code"] == "conversion_failed", abandoned
+    assert pro_account.conversions_this_month() == 0
