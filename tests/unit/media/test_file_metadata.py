@@ -32,3 +32,16 @@ def test_pdf_metadata_counts_pages() -> None:
 def test_a_lying_header_is_conversion_failed() -> None:
     with pytest.raises(errors.ConversionFailed):
         image_metadata(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "png")
+
+
+def test_raw_needs_its_own_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The files function carries no LibRaw (layers/raw): it leaves a DNG's metadata to the worker.
+    import importlib.util
+
+    from filegate.conversion import file_metadata
+
+    assert file_metadata.can_read_here("dng") and file_metadata.can_read_here("png")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "rawpy" else real(name, *a))
+    assert not file_metadata.can_read_here("dng")
+    assert file_metadata.can_read_here("png") and file_metadata.can_read_here("mp4")

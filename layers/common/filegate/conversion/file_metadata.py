@@ -6,6 +6,7 @@ through the media probe (FFmpeg in its sandbox). Each library loads on first use
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import tempfile
 from pathlib import Path
@@ -74,10 +75,21 @@ def metadata_of(path: Path, fmt: str, *, ffmpeg_binary: str = "") -> dict[str, A
     return image_metadata(path.read_bytes(), fmt)
 
 
+# Formats whose header only their own decoder reads, in a layer of its own that the files function does not
+# carry (layers/raw: LibRaw and numpy would take it past Lambda's 250 MB with the imaging and FFmpeg layers).
+RAW_FORMATS = frozenset({"dng"})
+
+
+def can_read_here(fmt: str) -> bool:
+    """Whether this function carries the reader for `fmt`'s metadata."""
+    return fmt not in RAW_FORMATS or importlib.util.find_spec("rawpy") is not None
+
+
 def metadata_of_object(bucket: Bucket, key: str, fmt: str, size: int) -> dict[str, Any] | None:
     """The metadata of a stored object, read from a local copy; None when it is too large to copy here
-    (the media worker records it when it probes the file) or cannot be read (a conversion will say why)."""
-    if size > METADATA_COPY_MAX_BYTES:
+    (the media worker records it when it probes the file), when this function has no reader for it (the
+    image worker records it at the first conversion) or when it cannot be read (a conversion will say why)."""
+    if size > METADATA_COPY_MAX_BYTES or not can_read_here(fmt):
         return None
     with tempfile.TemporaryDirectory(prefix="metadata-") as workdir:
         path = Path(workdir) / "file"

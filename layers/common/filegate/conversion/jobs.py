@@ -401,6 +401,10 @@ def run_job(
     except errors.ApiError as exc:
         _fail(record, exc.code, exc.message, now)
         return _announce(conversion_id, webhooks, now)
+    if source.metadata is None:  # a format whose reader the files function does not carry (camera RAW)
+        from filegate.conversion.file_metadata import image_metadata
+
+        files_table.set_metadata(source, image_metadata(data, source.format or ""))
     stored = files_service.store_output(
         record.account_id,
         record.tier,
