@@ -20,8 +20,7 @@ from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler
 from filegate.observability import instrument
 from filegate.settings import ConvertSettings
-from filegate.tiers import FEATURE_BULK
-from filegate.web import RequestBody, authorized, create_app, parse_body, require_feature
+from filegate.web import RequestBody, authorized, create_app, parse_body
 
 settings = ConvertSettings.from_env()
 bind_tables(settings)
@@ -169,7 +168,6 @@ async def create_conversion(request: Request, who: Authorized, idempotency_key: 
 
 @app.post("/v1/conversions/bulk", status_code=202)
 async def create_bulk(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> Any:
-    require_feature(who, FEATURE_BULK)
     body = await parse_body(request, BulkConversionRequest)
     return _create(request, who, idempotency_key, body, [item.job(f"items[{i}].") for i, item in enumerate(body.items)])
 

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from filegate import errors
 from filegate.clock import minute_floor, utcnow
 from filegate.db import keys as keys_table
-from filegate.keys import access, freshness
+from filegate.keys import freshness
 from filegate.keys.access import check_route
 from filegate.keys.authorizer import Unauthorized
 from filegate.keys.context import AuthContext
@@ -202,11 +202,6 @@ def authorized(request: Request) -> AuthContext:
     _touch_last_used(fresh)
     logger.append_keys(account_id=fresh.account_id, key_id=fresh.key_id, key_prefix=fresh.key_prefix)
     return fresh
-
-
-def require_feature(context: AuthContext, feature: str) -> None:
-    """Also checked by :func:`authorized` from the route table; kept for handlers that gate within a route."""
-    access.require_feature(context, feature)
 
 
 # No request body of the API nests deeper than a few levels (a bulk item's options: 4).
