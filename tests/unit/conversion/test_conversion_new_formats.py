@@ -4,14 +4,13 @@ multi-page TIFF keeps `page`; JPEG XL is also written; SVG renders without touch
 from __future__ import annotations
 
 import io
-import socket
-import threading
 from pathlib import Path
 
 import fixtures_media as fm
 import image_samples
 import pytest
 from conversion_helpers import decode
+from fixtures_av import Listener
 from PIL import Image, ImageChops, ImageStat
 
 from filegate.conversion import ConversionOptions, convert, probe
@@ -70,39 +69,10 @@ def test_svg_renders_at_its_own_size_or_the_asked_one() -> None:
     assert big.convert("RGB").getpixel((150, 100)) == (255, 0, 0)
 
 
-class _Listener:
-    """A TCP listener on 127.0.0.1 that records whether anything ever connected."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(5)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
-
-
 def test_svg_never_reads_files_nor_opens_connections(tmp_path: Path) -> None:
     red = tmp_path / "red.png"
     Image.new("RGB", (10, 10), (255, 0, 0)).save(red)
-    listener = _Listener()
+    listener = Listener()
     try:
         references = [
             "file:///etc/passwd",

@@ -179,6 +179,7 @@ def convert_sync(
             return engine.compress(data, quality, engine_limits)
         return engine.convert(data, target, options, engine_limits)
 
+    over_budget_source: str | None = None
     try:
         if queue_url is None:
             result = work()
@@ -190,16 +191,19 @@ def convert_sync(
                     raise budget.OverBudget
                 result = budget.run_within(work, seconds)
             except budget.OverBudget:
-                conversion = continue_as_job(
-                    caller, bucket, reservation,
-                    data=data, source=source, filename=filename, target=target, options=options,
-                    quality=quality, queue_url=queue_url, now=now,
-                )  # fmt: skip
-                return ContinuedAsJob(conversion)
+                over_budget_source = source
     except BaseException:
         limits.release_conversion(reservation)
         conversion_finished(formats.kind(target), succeeded=False)
         raise
+    if over_budget_source is not None and queue_url is not None:
+        # From here the job owns the reservation: it gives it back itself if it cannot be queued.
+        conversion = continue_as_job(
+            caller, bucket, reservation,
+            data=data, source=over_budget_source, filename=filename, target=target, options=options,
+            quality=quality, queue_url=queue_url, now=now,
+        )  # fmt: skip
+        return ContinuedAsJob(conversion)
     out_name = files_service.output_filename(filename, result.format)
     record = _new_record(
         caller,
@@ -243,15 +247,19 @@ def continue_as_job(
     """A sync request that will not finish in time goes on as a job: the input is kept as a file of the
     account, the conversion is queued under the quota `reservation` already taken (never charged twice),
     and its JSON (status queued) is returned for the 202. `target` None compresses. Media reuses this."""
-    stored = files_service.store_output(
-        caller.account_id,
-        caller.tier,
-        bucket,
-        data=data,
-        fmt=source,
-        filename=filename or files_service.output_filename(None, source),
-        now=now,
-    )
+    try:
+        stored = files_service.store_output(
+            caller.account_id,
+            caller.tier,
+            bucket,
+            data=data,
+            fmt=source,
+            filename=filename or files_service.output_filename(None, source),
+            now=now,
+        )
+    except BaseException:
+        limits.release_conversion(reservation)
+        raise
     record = _new_record(
         caller,
         reservation,
@@ -262,13 +270,26 @@ def continue_as_job(
         target=target or source,
         options={COMPRESS_OPTION: True, "quality": quality} if target is None else options.to_json(),
     )
-    conversions_table.create(record)
+    create_and_queue(record, reservation, queue_url, now)
+    return conversion_json(record)
+
+
+def create_and_queue(
+    record: conversions_table.ConversionRecord, reservation: limits.Reservation, queue_url: str, now: datetime
+) -> None:
+    """The conversion's record, then its queue message. A record that cannot be written gives its quota
+    reservation back; one that cannot be queued ends failed, its charge given back in the same write. The
+    error propagates either way, and nothing is refunded twice."""
+    try:
+        conversions_table.create(record)
+    except BaseException:
+        limits.release_conversion(reservation)
+        raise
     try:
         queues.send(queue_url, {"conversion_id": record.conversion_id})
     except BaseException:
         _fail(record, "internal_error", "The conversion could not be queued.", now)
         raise
-    return conversion_json(record)
 
 
 # ------------------------------------------------------------------ async
@@ -325,16 +346,7 @@ def create_job(
         options=job.options.to_json(),
         webhook_url=job.webhook_url,
     )
-    try:
-        conversions_table.create(record)
-    except BaseException:
-        limits.release_conversion(reservation)
-        raise
-    try:
-        queues.send(queue_url, {"conversion_id": record.conversion_id})
-    except BaseException:
-        _fail(record, "internal_error", "The conversion could not be queued.", now)
-        raise
+    create_and_queue(record, reservation, queue_url, now)
     return conversion_json(record)
 
 

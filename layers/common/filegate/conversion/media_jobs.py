@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from filegate import errors, queues
+from filegate import errors
 from filegate.conversion import ffmpeg, jobs, media_engine, media_probe
 from filegate.conversion.media_options import MediaOptions
 from filegate.db import conversions as conversions_table
@@ -98,16 +98,7 @@ def create_media_job(
         webhook_url=webhook_url,
         units=1,
     )
-    try:
-        conversions_table.create(record)
-    except BaseException:
-        limits.release_conversion(reservation)
-        raise
-    try:
-        queues.send(queue_url, {"conversion_id": record.conversion_id})
-    except BaseException:
-        fail(record, "internal_error", "The conversion could not be queued.", now)
-        raise
+    jobs.create_and_queue(record, reservation, queue_url, now)
     return record
 
 
