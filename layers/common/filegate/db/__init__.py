@@ -12,18 +12,20 @@ from pynamodb.connection import Connection
 from pynamodb.models import Model
 
 _bound: dict[type[Model], str] = {}
-_connections: dict[str | None, Connection] = {}
+_connections: dict[tuple[str | None, str], Connection] = {}
 _connections_lock = threading.Lock()
 
 
 def transaction_connection(model: type[Model]) -> Connection:
-    """The connection transactions on ``model``'s table use: one per region and container, because a new
-    pynamodb Connection builds a new botocore client (~60-90 ms of CPU) on first use."""
-    region = getattr(model.Meta, "region", None)
+    """The connection transactions on ``model``'s table use: one per region and table binding per container,
+    because a new pynamodb Connection builds a new botocore client (~60-90 ms of CPU) on first use. Keyed on
+    the table's name too, like pynamodb's own per-model connection: rebinding (a test's new stack, with its own
+    endpoint) gets a fresh one."""
+    key = (getattr(model.Meta, "region", None), str(model.Meta.table_name))
     with _connections_lock:
-        connection = _connections.get(region)
+        connection = _connections.get(key)
         if connection is None:
-            connection = _connections[region] = Connection(region=region)
+            connection = _connections[key] = Connection(region=key[0])
         return connection
 
 
