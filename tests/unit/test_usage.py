@@ -17,7 +17,8 @@ def test_days_stop_at_today():
 
 
 @pytest.mark.parametrize(
-    ("start", "end"), [("2026-13", None), ("26-01", None), ("2026-05", "2026-04"), ("2024-01", "2026-01")]
+    ("start", "end"),
+    [("2026-13", None), ("26-01", None), ("2026-05", "2026-04"), ("2024-01", "2026-01"), ("0000-01", "0000-01")],
 )
 def test_bad_ranges_are_refused(start, end):
     with pytest.raises(errors.InvalidRequest):

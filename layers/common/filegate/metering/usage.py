@@ -10,7 +10,7 @@ from filegate import errors
 from filegate.clock import month_key
 from filegate.metering import limits
 
-MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH_RE = re.compile(r"^[1-9]\d{3}-(0[1-9]|1[0-2])$")  # year 0 has no calendar: no 0000-01
 MAX_MONTHS = 12
 
 
