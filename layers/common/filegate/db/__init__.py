@@ -6,27 +6,17 @@ because DynamoDB deletes them lazily (and moto never does).
 
 from __future__ import annotations
 
-import threading
-
 from pynamodb.connection import Connection
 from pynamodb.models import Model
 
 _bound: dict[type[Model], str] = {}
-_connections: dict[tuple[str | None, str], Connection] = {}
-_connections_lock = threading.Lock()
 
 
 def transaction_connection(model: type[Model]) -> Connection:
-    """The connection transactions on ``model``'s table use: one per region and table binding per container,
-    because a new pynamodb Connection builds a new botocore client (~60-90 ms of CPU) on first use. Keyed on
-    the table's name too, like pynamodb's own per-model connection: rebinding (a test's new stack, with its own
-    endpoint) gets a fresh one."""
-    key = (getattr(model.Meta, "region", None), str(model.Meta.table_name))
-    with _connections_lock:
-        connection = _connections.get(key)
-        if connection is None:
-            connection = _connections[key] = Connection(region=key[0])
-        return connection
+    """The connection transactions on ``model``'s table use: pynamodb's own cached one for that model, so a
+    container builds one botocore client (~60-90 ms of CPU) rather than one per transaction, and it is
+    rebuilt exactly when pynamodb rebuilds the model's (a new table binding, a test's new stack)."""
+    return model._get_connection().connection
 
 
 def is_condition_failure(exc: Exception) -> bool:
@@ -44,6 +34,10 @@ def bind(model: type[Model], table_name: str, region: str) -> None:
     """Point a model at its physical table (names come from the function's settings)."""
     model.Meta.table_name = table_name
     model.Meta.region = region
+    # pynamodb keeps a model's connection while its table name stays the same, and its botocore client keeps
+    # the endpoint it was made for: a new binding (an operator tool, or a test pointed at another stack with
+    # the same table names) starts afresh. In Lambda this runs once, at cold start.
+    model._connection = None
     _bound[model] = table_name
 
 
