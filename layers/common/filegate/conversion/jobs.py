@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -384,13 +385,17 @@ def list_conversions(caller: AuthContext, *, limit: int, cursor: str | None) -> 
 # ------------------------------------------------------------------ worker
 
 
-def run_job(
-    conversion_id: str, bucket: Bucket, webhooks: WebhookEmitter, now: datetime
-) -> conversions_table.ConversionRecord | None:
-    """Do one queued conversion. Domain failures end the job as failed (quota given back); anything
-    unexpected propagates so the message is retried and, in the end, dead-lettered."""
-    from filegate.conversion import engine
+# Does one queued conversion and returns the output file it stored; raises a domain error (ApiError) when the
+# conversion fails for the input's sake.
+Work = Callable[[conversions_table.ConversionRecord, files_table.FileRecord], files_table.FileRecord]
 
+
+def run_queued(
+    conversion_id: str, webhooks: WebhookEmitter, now: datetime, work: Work
+) -> conversions_table.ConversionRecord | None:
+    """One queued conversion's life, for the image and the media worker alike: started once, `work` done,
+    succeeded or failed (units given back), announced. Domain failures end the job failed; anything
+    unexpected propagates so the message is retried and, in the end, dead-lettered."""
     record = conversions_table.get(conversion_id)
     if record is None or record.status in conversions_table.TERMINAL:
         if record is not None:  # a redelivery of a finished job: only its event may still be owed (idempotent)
@@ -402,33 +407,45 @@ def run_job(
     if source is None:
         _fail(record, "not_found", "The source file no longer exists.", now)
         return _announce(conversion_id, webhooks, now)
-    data = bucket.read(source.object_key)
-    engine_limits = EngineLimits.for_tier(tier(record.tier))
-    options = dict(record.options or {})
     try:
+        stored = work(record, source)
+    except errors.ApiError as exc:
+        _fail(record, exc.code, exc.message, now)
+        return _announce(conversion_id, webhooks, now)
+    if conversions_table.succeed(record, stored.file_id, now):  # once, whatever the redeliveries
+        conversion_finished(formats.kind(record.target), succeeded=True)
+    return _announce(conversion_id, webhooks, now)
+
+
+def run_job(
+    conversion_id: str, bucket: Bucket, webhooks: WebhookEmitter, now: datetime
+) -> conversions_table.ConversionRecord | None:
+    """Do one queued image or PDF conversion (see run_queued)."""
+    from filegate.conversion import engine
+
+    def work(record: conversions_table.ConversionRecord, source: files_table.FileRecord) -> files_table.FileRecord:
+        data = bucket.read(source.object_key)
+        engine_limits = EngineLimits.for_tier(tier(record.tier))
+        options = dict(record.options or {})
         if options.pop(COMPRESS_OPTION, False):  # a compress that continued as a job
             result = engine.compress(data, options.get("quality"), engine_limits)
         else:
             result = engine.convert(data, record.target, ConversionOptions.from_json(options), engine_limits)
-    except errors.ApiError as exc:
-        _fail(record, exc.code, exc.message, now)
-        return _announce(conversion_id, webhooks, now)
-    if source.metadata is None:  # a format whose reader the files function does not carry (camera RAW)
-        from filegate.conversion.file_metadata import image_metadata
+        if source.metadata is None:  # a format whose reader the files function does not carry (camera RAW)
+            from filegate.conversion.file_metadata import image_metadata
 
-        files_table.set_metadata(source, image_metadata(data, source.format or ""))
-    stored = files_service.store_output(
-        record.account_id,
-        record.tier,
-        bucket,
-        data=result.data,
-        fmt=result.format,
-        filename=files_service.output_filename(source.filename, result.format),
-        now=now,
-    )
-    if conversions_table.succeed(record, stored.file_id, now):  # once, whatever the redeliveries
-        conversion_finished(formats.kind(record.target), succeeded=True)
-    return _announce(conversion_id, webhooks, now)
+            files_table.set_metadata(source, image_metadata(data, source.format or ""))
+        return files_service.store_output(
+            record.account_id,
+            record.tier,
+            bucket,
+            data=result.data,
+            fmt=result.format,
+            filename=files_service.output_filename(source.filename, result.format),
+            now=now,
+        )
+
+    return run_queued(conversion_id, webhooks, now, work)
 
 
 def abandon_job(

@@ -32,7 +32,6 @@ from filegate.media import avformats, formats
 from filegate.media.limits import media_limits
 from filegate.media.sniff import sniff
 from filegate.metering import limits
-from filegate.observability import conversion_finished
 from filegate.settings import WebhookEmitter
 from filegate.tiers import SYNC_MAX_BYTES, tier
 
@@ -198,11 +197,6 @@ class WorkerConfig:
     ffmpeg_path: str = ""
 
 
-def fail(record: conversions_table.ConversionRecord, code: str, message: str, now: datetime) -> bool:
-    """Failed, with every unit it was charged given back (atomically, once): the image jobs' one rule."""
-    return jobs._fail(record, code, message, now)
-
-
 def _charge_units(record: conversions_table.ConversionRecord, units: int) -> None:
     """Top the one-unit reservation up to `units` (API.md §3), or QuotaExceeded on a hard-quota tier."""
     extra = units - int(record.units or 1)
@@ -219,39 +213,23 @@ def _charge_units(record: conversions_table.ConversionRecord, units: int) -> Non
 def run_media_job(
     conversion_id: str, bucket: Bucket, config: WorkerConfig, webhooks: WebhookEmitter, now: datetime
 ) -> conversions_table.ConversionRecord | None:
-    """Do one queued media conversion. Domain failures end it failed (units given back); anything
-    unexpected propagates so the message is retried and, in the end, dead-lettered."""
-    record = conversions_table.get(conversion_id)
-    if record is None or record.status in conversions_table.TERMINAL:
-        if record is not None:
-            jobs._announce(conversion_id, webhooks, now)
-        return record
-    if not conversions_table.start(record, now):
-        return conversions_table.get(conversion_id)
-    source = files_table.get_owned(record.account_id, record.source_file_id or "", now)
-    if source is None:
-        fail(record, "not_found", "The source file no longer exists.", now)
-        return jobs._announce(conversion_id, webhooks, now)
-    with tempfile.TemporaryDirectory(prefix="media-", dir=config.workdir or None) as work:
-        workdir = Path(work)
-        try:
-            output = _convert(record, source, bucket, config, workdir)
-        except errors.ApiError as exc:
-            fail(record, exc.code, exc.message, now)
-            return jobs._announce(conversion_id, webhooks, now)
-        stored = files_service.store_output(
-            record.account_id,
-            record.tier,
-            bucket,
-            path=output.path,
-            fmt=output.format,
-            filename=files_service.output_filename(source.filename, output.format),
-            now=now,
-            metadata=output.metadata,
-        )
-    if conversions_table.succeed(record, stored.file_id, now):  # once, whatever the redeliveries
-        conversion_finished(formats.kind(record.target), succeeded=True)
-    return jobs._announce(conversion_id, webhooks, now)
+    """Do one queued media conversion (the job's life is jobs.run_queued's: units given back on failure)."""
+
+    def work(record: conversions_table.ConversionRecord, source: files_table.FileRecord) -> files_table.FileRecord:
+        with tempfile.TemporaryDirectory(prefix="media-", dir=config.workdir or None) as workdir:
+            output = _convert(record, source, bucket, config, Path(workdir))
+            return files_service.store_output(
+                record.account_id,
+                record.tier,
+                bucket,
+                path=output.path,
+                fmt=output.format,
+                filename=files_service.output_filename(source.filename, output.format),
+                now=now,
+                metadata=output.metadata,
+            )
+
+    return jobs.run_queued(conversion_id, webhooks, now, work)
 
 
 def _convert(
