@@ -24,6 +24,7 @@ from filegate.settings import (
     KeysSettings,
     MediaWorkerSettings,
     SettingsError,
+    StamperSettings,
     WebhooksSettings,
     WorkerSettings,
 )
@@ -41,6 +42,7 @@ SETTINGS_OF: dict[str, type[BaseSettings]] = {
     "MediaWorkerDeadLetterFunction": MediaWorkerSettings,
     "WebhooksFunction": WebhooksSettings,
     "DispatcherFunction": DispatcherSettings,
+    "StamperFunction": StamperSettings,
 }
 READ_BY_POWERTOOLS = re.compile(r"POWERTOOLS_[A-Z_]+")
 

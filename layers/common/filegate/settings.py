@@ -127,6 +127,13 @@ class KeysSettings(MeteringTables):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class StamperSettings(MeteringTables):
+    """The stamper: finishes publishing key and account changes from the tables' streams."""
+
+    authorizer_cache_ttl_seconds: int = 3600
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ConvertSettings(MeteringTables, FileStore, WebhookEmitter):
     conversions_table: str
     conversions_queue_url: str

@@ -75,12 +75,13 @@ TIERS: dict[str, Tier] = {
     ),
 }
 
-# The widest spread of any tier: what a change must stamp when it cannot know which tier a cached
-# policy carries (see filegate.keys.stamps).
-MAX_RATE_SHARDS = max(t.rate_shards for t in TIERS.values())
 MAX_QUOTA_SHARDS = max(t.quota_shards for t in TIERS.values())
 
 ACCOUNT_STATUSES = ("active", "suspended")
+
+# API.md §3: changes to keys and webhook secrets per account per minute, on top of the rate limit. Each one
+# is stamped on every rate item of the cache's horizon, so this bounds what one account costs the table.
+MAX_CHANGES_PER_MINUTE = 60
 
 
 def tier(name: str) -> Tier:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
@@ -17,8 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from filegate import errors
-from filegate.clock import minute_floor, utcnow
-from filegate.db import keys as keys_table
+from filegate.clock import utcnow
 from filegate.keys import freshness
 from filegate.keys.access import check_route
 from filegate.keys.authorizer import Unauthorized
@@ -148,16 +148,16 @@ def describe_validation_error(exc: RequestValidationError | ValidationError) -> 
 
 # ------------------------------------------------------------------ the caller
 
-_last_used_written: dict[str, Any] = {}
 
-
-def _touch_last_used(context: AuthContext) -> None:
-    """Keep last_used_at to the minute: at most one conditional write per key per minute per container."""
-    minute = minute_floor(utcnow())
-    if _last_used_written.get(context.key_id) == minute:
-        return
-    keys_table.touch_last_used(context.key_id, minute)
-    _last_used_written[context.key_id] = minute
+def _refused_unless_fresh(context: AuthContext, ip: str, now: datetime) -> freshness.Outcome:
+    """The freshness check without counting: for a context marked ``ip_denied``, whose requests come from
+    outside the key's allowlist and must not spend the account's rate limit. Unless a change since (say, a
+    widened allowlist) lets this address in now, the same 401 as the authorizer's."""
+    stamps = Stamps.from_item(limits.peek_rate_stamps(context.account_id, now))
+    outcome = freshness.current(context, stamps, ip, now)
+    if outcome.context.ip_denied:
+        raise Unauthorized("source IP not allowed")
+    return outcome
 
 
 def authorized(request: Request) -> AuthContext:
@@ -165,9 +165,11 @@ def authorized(request: Request) -> AuthContext:
 
     1. the authorizer's context (maybe cached by API Gateway for up to its TTL): none → 401;
     2. its key's rotation grace or expiry has ended → 401;
-    3. one metering write, which also returns the account's change stamps (filegate.keys.stamps); a
-       stamp newer than the context → the key and account as they are now (filegate.keys.freshness);
-       a key that no longer authenticates → the same 401;
+    3. one metering write, which also returns the account's change stamps (filegate.keys.stamps) and tells
+       whether this is the key's first request of the minute (then its last use is recorded); a stamp newer
+       than the context → the key and account as they are now (filegate.keys.freshness); a key that no
+       longer authenticates → the same 401. A context from outside the key's allowlist is checked for
+       freshness without the write, and refused unless the allowlist now lets it in;
     4. the route table: scope, account status, tier feature → 403 (filegate.keys.access);
     5. over the rate limit → 429. RateLimit headers go on every response from here on.
     """
@@ -180,9 +182,12 @@ def authorized(request: Request) -> AuthContext:
     if not context.is_valid_at(now):
         # The key's rotation grace or expiry ended while API Gateway still caches its answer.
         raise errors.InvalidApiKey()
-    check = limits.hit_rate_limit(context.account_id, tier(context.tier), now)
+    ip = source_ip(request)
     try:
-        outcome = freshness.current(context, Stamps.from_item(check.stamps), source_ip(request), now)
+        if context.ip_denied:
+            context = _refused_unless_fresh(context, ip, now).context
+        check = limits.hit_rate_limit(context.account_id, tier(context.tier), now, key_id=context.key_id)
+        outcome = freshness.current(context, Stamps.from_item(check.stamps), ip, now)
     except Unauthorized as exc:
         logger.info("key refused after a change", extra={"key_id": context.key_id, "reason": str(exc)})
         raise errors.InvalidApiKey() from None
@@ -199,7 +204,8 @@ def authorized(request: Request) -> AuthContext:
     check_route(fresh, request.method, resource_path)
     if not check.admitted:
         raise check.refusal()
-    _touch_last_used(fresh)
+    if check.first_use:
+        limits.record_last_use(fresh.key_id, now)
     logger.append_keys(account_id=fresh.account_id, key_id=fresh.key_id, key_prefix=fresh.key_prefix)
     return fresh
 

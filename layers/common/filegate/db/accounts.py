@@ -32,6 +32,8 @@ class AccountRecord(Model):
     # write its shards) until this moment: changes stamp that many shards until then.
     stamp_shards = NumberAttribute(null=True)
     stamp_shards_until = UTCDateTimeAttribute(null=True)
+    # The newest account version whose stamps are all written; the stream's stamper skips those.
+    published_version = NumberAttribute(null=True)
 
 
 class EmailRecord(Model):
@@ -80,6 +82,10 @@ def next_change(account_id: str) -> AccountRecord | None:
     return record
 
 
+class StaleVersion(Exception):
+    """A newer change of the account was written first: this one's version would take it backwards."""
+
+
 def update(
     record: AccountRecord,
     *,
@@ -89,7 +95,8 @@ def update(
     status: str | None = None,
     stamp_shards: tuple[int, datetime] | None = None,
 ) -> None:
-    """Change tier and/or status, recording the change's version (from :func:`next_change`)."""
+    """Change tier and/or status (or only the version: every key changed at once), recording the change's
+    version (from :func:`next_change`) only over an older one; StaleVersion when a newer change landed first."""
     actions: list[Action] = [AccountRecord.updated_at.set(now), AccountRecord.version.set(version)]
     if tier is not None:
         actions.append(AccountRecord.tier.set(tier))
@@ -98,4 +105,22 @@ def update(
     if stamp_shards is not None:
         actions.append(AccountRecord.stamp_shards.set(stamp_shards[0]))
         actions.append(AccountRecord.stamp_shards_until.set(stamp_shards[1]))
-    record.update(actions=actions, condition=AccountRecord.account_id.exists())
+    newer = AccountRecord.version.does_not_exist() | (AccountRecord.version < version)
+    try:
+        record.update(actions=actions, condition=AccountRecord.account_id.exists() & newer)
+    except UpdateError as exc:
+        if is_condition_failure(exc) and get(record.account_id) is not None:
+            raise StaleVersion(record.account_id) from exc
+        raise
+
+
+def mark_published(account_id: str, version: int) -> None:
+    """Record that ``version``'s stamps are all written (the stream's stamper then skips it)."""
+    condition = AccountRecord.account_id.exists() & (
+        AccountRecord.published_version.does_not_exist() | (AccountRecord.published_version < version)
+    )
+    try:
+        AccountRecord(account_id).update(actions=[AccountRecord.published_version.set(version)], condition=condition)
+    except UpdateError as exc:
+        if not is_condition_failure(exc):
+            raise

@@ -23,6 +23,7 @@ STAMP_PREFIX = "s:"
 ACCOUNT_STAMP = "s:acct"  # version of the account's last tier/status change
 KEYS_STAMP = "s:keys"  # collapsed key stamps: every key of the account may have changed up to this version
 KEY_STAMP_PREFIX = "s:k:"  # s:k:<key_id>: version of that key's last change
+KEY_USE_PREFIX = "u:"  # u:<key_id> on a rate item: that key's requests in the item's window
 MAX_KEY_STAMPS = 16  # past this many per item, key stamps collapse into KEYS_STAMP
 _NAME_OK = re.compile(r"^[A-Za-z0-9_:.#-]{1,200}$")
 
@@ -40,12 +41,19 @@ def key_stamp(key_id: str) -> str:
     return KEY_STAMP_PREFIX + key_id
 
 
+def last_used_id(key_id: str) -> str:
+    """The item keeping a key's last use (epoch seconds of the minute) in ``value``."""
+    return f"used#{key_id}"
+
+
 @dataclass(frozen=True)
 class Hit:
-    """One counted request: the new count (None when the limit refused it) and the item's stamps."""
+    """One counted request: the new count (None when the limit refused it), the item's stamps, and whether
+    it was the first request of ``key_id`` this item counted (only when admitted and a key was named)."""
 
     value: int | None
     stamps: dict[str, int] = field(default_factory=dict)
+    first_use: bool = False
 
 
 def _client() -> Any:
@@ -62,13 +70,26 @@ def _condition_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
-def hit(counter_id: str, *, expires_at: datetime, limit: int | None = None, by: int = 1) -> Hit:
-    """Add ``by`` unless that would pass ``limit``; either way, return the item's stamps (one UpdateItem)."""
+def hit(
+    counter_id: str, *, expires_at: datetime, limit: int | None = None, by: int = 1, key_id: str | None = None
+) -> Hit:
+    """Add ``by`` unless that would pass ``limit``; either way, return the item's stamps (one UpdateItem).
+
+    With ``key_id``, the same write counts that key's requests on the item, so the caller learns (``first_use``)
+    when a key is used for the first time in the item's window: last use is then recorded once per window,
+    not on every request."""
+    names = {"#v": "value", "#e": "expires_at"}
+    update = "ADD #v :by SET #e = :e"
+    if key_id is not None:
+        if not _NAME_OK.match(KEY_USE_PREFIX + key_id):
+            raise ValueError(f"bad key id {key_id!r}")
+        names["#u"] = KEY_USE_PREFIX + key_id
+        update = "ADD #v :by, #u :by SET #e = :e"
     request: dict[str, Any] = {
         "TableName": CounterRecord.Meta.table_name,
         "Key": {"counter_id": {"S": counter_id}},
-        "UpdateExpression": "ADD #v :by SET #e = :e",
-        "ExpressionAttributeNames": {"#v": "value", "#e": "expires_at"},
+        "UpdateExpression": update,
+        "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": {":by": {"N": str(by)}, ":e": {"N": str(int(expires_at.timestamp()))}},
         "ReturnValues": "ALL_NEW",
     }
@@ -83,7 +104,32 @@ def hit(counter_id: str, *, expires_at: datetime, limit: int | None = None, by: 
             old: dict[str, Any] = dict(exc.response.get("Item") or {})  # type: ignore[call-overload]
             return Hit(None, _stamps_of(old))
         raise
-    return Hit(int(item["value"]["N"]), _stamps_of(item))
+    first_use = key_id is not None and int(item.get(KEY_USE_PREFIX + key_id, {}).get("N", "0")) == by
+    return Hit(int(item["value"]["N"]), _stamps_of(item), first_use)
+
+
+def peek_stamps(counter_id: str) -> dict[str, int]:
+    """The item's stamps, read (consistently) without counting anything."""
+    item = (
+        _client()
+        .get_item(TableName=CounterRecord.Meta.table_name, Key={"counter_id": {"S": counter_id}}, ConsistentRead=True)
+        .get("Item")
+    )
+    return _stamps_of(dict(item or {}))
+
+
+def record_last_use(key_id: str, minute: datetime, *, expires_at: datetime) -> None:
+    """A key's last use, to the minute: a conditional write that never moves it back."""
+    at = int(minute.timestamp())
+    record = CounterRecord(last_used_id(key_id))
+    condition = CounterRecord.value.does_not_exist() | (CounterRecord.value < at)
+    try:
+        record.update(
+            actions=[CounterRecord.value.set(at), CounterRecord.expires_at.set(expires_at)], condition=condition
+        )
+    except UpdateError as exc:
+        if not is_condition_failure(exc):
+            raise
 
 
 def stamp(counter_id: str, name: str, version: int, *, expires_at: datetime) -> dict[str, int] | None:

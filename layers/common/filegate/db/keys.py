@@ -42,6 +42,8 @@ class KeyRecord(Model):
     revoked_at = UTCDateTimeAttribute(null=True)
     # The owner account's change_seq at this key's last change (filegate.keys.stamps); absent: 0.
     version = NumberAttribute(null=True)
+    # The newest version whose stamps are all written (filegate.keys.stamps); the stream's stamper skips those.
+    published_version = NumberAttribute(null=True)
 
     by_account = ByAccountIndex()
 
@@ -87,41 +89,91 @@ def list_for_account(account_id: str, *, limit: int, cursor: str | None) -> Page
     )
 
 
-def update_fields(record: KeyRecord, **fields: Any) -> None:
+class StaleVersion(Exception):
+    """A newer change of the key was written first: this change's version would take it backwards."""
+
+
+def _newer_than_stored(version: int) -> Any:
+    """Versions never go backwards: a change writes only over an older version (or none)."""
+    return KeyRecord.version.does_not_exist() | (KeyRecord.version < version)
+
+
+def update_fields(record: KeyRecord, *, version: int | None = None, **fields: Any) -> None:
+    """Set ``fields``; with ``version`` (a change of what the key may do), only over an older version.
+
+    Raises KeyChanged when the key is gone, StaleVersion when a newer change landed first."""
     actions = [getattr(KeyRecord, name).set(value) for name, value in fields.items()]
+    condition = KeyRecord.key_id.exists()
+    if version is not None:
+        actions.append(KeyRecord.version.set(version))
+        condition = condition & _newer_than_stored(version)
     try:
-        record.update(actions=actions, condition=KeyRecord.key_id.exists())
+        record.update(actions=actions, condition=condition)
     except UpdateError as exc:
-        raise KeyChanged(record.key_id) from exc
+        if not is_condition_failure(exc):
+            raise
+        current = get(record.key_id)
+        if current is None:
+            raise KeyChanged(record.key_id) from exc
+        raise StaleVersion(record.key_id) from exc
 
 
 def revoke(record: KeyRecord, at: datetime, version: int) -> bool:
-    """Set revoked_at to ``at`` unless the key is already dead earlier; False when it already was."""
-    condition = KeyRecord.revoked_at.does_not_exist() | (KeyRecord.revoked_at > at)
+    """Dead at ``at`` with ``version``; False when it already was dead at or before ``at``.
+
+    Raises StaleVersion when a newer change of the key landed first: the caller takes a newer version and
+    tries again, so a revoke always ends as the key's newest change."""
+    not_dead_by_then = KeyRecord.revoked_at.does_not_exist() | (KeyRecord.revoked_at > at)
     try:
-        record.update(actions=[KeyRecord.revoked_at.set(at), KeyRecord.version.set(version)], condition=condition)
+        record.update(
+            actions=[KeyRecord.revoked_at.set(at), KeyRecord.version.set(version)],
+            condition=not_dead_by_then & _newer_than_stored(version),
+        )
     except UpdateError as exc:
-        if is_condition_failure(exc):
-            return False  # already revoked at or before `at`: nothing to do
-        raise
+        if not is_condition_failure(exc):
+            raise
+        current = get(record.key_id)
+        if current is None or (current.revoked_at is not None and current.revoked_at <= at):
+            if current is not None:
+                record.version, record.revoked_at = current.version, current.revoked_at
+            return False  # already dead by then: nothing to do
+        raise StaleVersion(record.key_id) from exc
     return True
 
 
 def replace(old: KeyRecord, new: KeyRecord, old_revoked_at: datetime, now: datetime, version: int) -> None:
-    """Rotation: the new key exists and the old one dies at ``old_revoked_at``, atomically.
+    """Rotation: the new key exists and the old one dies at ``old_revoked_at``, atomically — only if the old
+    key is still exactly as read (same version and name: no change landed between the read and this write)
+    and still alive.
 
-    Fails with KeyChanged when the old key is already dead (a second rotation racing the first).
+    Fails with KeyChanged otherwise (a concurrent edit, revoke or rotation): the caller reads again.
     """
     connection = transaction_connection(KeyRecord)
     alive = KeyRecord.revoked_at.does_not_exist() | (KeyRecord.revoked_at > now)
+    read_version = KeyRecord.version.does_not_exist() if old.version is None else KeyRecord.version == old.version
+    unchanged = read_version & (KeyRecord.name == old.name)
     try:
         with TransactWrite(connection=connection) as tx:
             tx.save(new, condition=KeyRecord.key_id.does_not_exist())
             tx.update(
-                old, actions=[KeyRecord.revoked_at.set(old_revoked_at), KeyRecord.version.set(version)], condition=alive
+                old,
+                actions=[KeyRecord.revoked_at.set(old_revoked_at), KeyRecord.version.set(version)],
+                condition=alive & unchanged,
             )
     except TransactWriteError as exc:
         raise KeyChanged(old.key_id) from exc
+
+
+def mark_published(key_id: str, version: int) -> None:
+    """Record that ``version``'s stamps are all written, so the stream's backstop need not write them again."""
+    condition = KeyRecord.key_id.exists() & (
+        KeyRecord.published_version.does_not_exist() | (KeyRecord.published_version < version)
+    )
+    try:
+        KeyRecord(key_id).update(actions=[KeyRecord.published_version.set(version)], condition=condition)
+    except UpdateError as exc:
+        if not is_condition_failure(exc):
+            raise
 
 
 def touch_last_used(key_id: str, minute: datetime) -> None:

@@ -1,7 +1,8 @@
 """Authentication (API.md §1): from an Authorization header and a source IP to who is calling.
 
 Order: shape + checksum (no database read) → key lookup by id derived from its SHA-256 (one GetItem) →
-revoked_at → expires_at → IP allowlist → owner account (one GetItem). Every failure raises
+revoked_at → expires_at → IP allowlist (marked on the context, refused by the function: see
+``AuthContext.ip_denied``) → owner account (one GetItem). Every failure raises
 :class:`Unauthorized`, which becomes the one 401, so nothing tells one cause from another.
 
 The checks after the lookup are :func:`check_key`, shared by the edge authorizer and by the functions when
@@ -21,7 +22,6 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerResponse,
 )
 
-from filegate.clock import minute_floor
 from filegate.db import accounts as accounts_table
 from filegate.db import keys as keys_table
 from filegate.keys import ipallow, keyformat
@@ -65,15 +65,22 @@ class Authenticated:
         return self.context.suspended
 
 
-def check_key(record: keys_table.KeyRecord | None, source_ip: str | None, now: datetime) -> Authenticated:
-    """The checks after the lookup, on a key record read just now: its caller, or Unauthorized."""
+def check_key(
+    record: keys_table.KeyRecord | None, source_ip: str | None, now: datetime, *, defer_ip: bool = False
+) -> Authenticated:
+    """The checks after the lookup, on a key record read just now: its caller, or Unauthorized.
+
+    ``defer_ip`` (the edge): a source IP outside the allowlist is not refused here but marked on the
+    context (``ip_denied``), because API Gateway would cache the 401 for that identity; the function refuses
+    it once it has seen whether the allowlist changed since."""
     if record is None:
         raise Unauthorized("unknown key")
     if record.revoked_at is not None and record.revoked_at <= now:
         raise Unauthorized("revoked key")
     if record.expires_at is not None and record.expires_at <= now:
         raise Unauthorized("expired key")
-    if not ipallow.allows(record.allowed_ips, source_ip):
+    ip_denied = not ipallow.allows(record.allowed_ips, source_ip)
+    if ip_denied and not defer_ip:
         raise Unauthorized("source IP not allowed")
     account = accounts_table.get(record.account_id)
     if account is None:
@@ -89,6 +96,7 @@ def check_key(record: keys_table.KeyRecord | None, source_ip: str | None, now: d
         suspended=account.status == "suspended",
         key_version=int(record.version or 0),
         account_version=int(account.version or 0),
+        ip_denied=ip_denied,
     )
     return Authenticated(context=context)
 
@@ -102,10 +110,8 @@ def authenticate(authorization: str | None, source_ip: str | None, now: datetime
     record = keys_table.get(keyformat.key_id_for_digest(key_digest))
     if record is None or not hmac.compare_digest(record.key_hash, key_digest):
         raise Unauthorized("unknown key")
-    caller = check_key(record, source_ip, now)
-    if record.last_used_at is None or record.last_used_at < minute_floor(now):
-        keys_table.touch_last_used(record.key_id, minute_floor(now))
-    return caller
+    # Read-only: last use is recorded by the functions' metering write, whether or not this answer is cached.
+    return check_key(record, source_ip, now, defer_ip=True)
 
 
 def reauthenticate(key_id: str, source_ip: str | None, now: datetime) -> Authenticated:

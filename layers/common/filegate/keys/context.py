@@ -26,6 +26,10 @@ class AuthContext:
     # The versions of the key and account records this was built from (filegate.keys.stamps).
     key_version: int = 0
     account_version: int = 0
+    # The source IP is outside the key's allowlist. API Gateway caches a 401 for its (header, IP) identity
+    # as long as an allow, and a widened allowlist must apply on the next request: so the authorizer allows,
+    # marks the context, and the function refuses it after its freshness check (filegate.web.authorized).
+    ip_denied: bool = False
 
     def to_authorizer_context(self) -> dict[str, str]:
         return {
@@ -39,6 +43,7 @@ class AuthContext:
             "suspended": "true" if self.suspended else "false",
             "key_version": str(self.key_version),
             "account_version": str(self.account_version),
+            "ip_denied": "true" if self.ip_denied else "false",
         }
 
     @classmethod
@@ -65,6 +70,7 @@ class AuthContext:
             suspended=str(context.get("suspended", "false")).lower() == "true",
             key_version=_int(context.get("key_version")),
             account_version=_int(context.get("account_version")),
+            ip_denied=str(context.get("ip_denied", "false")).lower() == "true",
         )
 
     def is_valid_at(self, now: datetime) -> bool:

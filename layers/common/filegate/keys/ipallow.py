@@ -52,3 +52,19 @@ def allows(entries: Iterable[str], source_ip: str | None) -> bool:
     if address is None:
         return False
     return any(address.version == net.version and address in net for net in networks)
+
+
+def outside(entries: Iterable[str], within_entries: Iterable[str]) -> str | None:
+    """The first of ``entries`` not inside ``within_entries`` (an empty list of either means any address).
+
+    None when every address ``entries`` allows is also allowed by ``within_entries``."""
+    bounds = [parse_entry(e) for e in within_entries]
+    if not bounds:
+        return None
+    wanted = [parse_entry(e) for e in entries]
+    if not wanted:
+        return "any address"
+    for network in wanted:
+        if not any(network.version == b.version and network.subnet_of(b) for b in bounds):  # type: ignore[arg-type]
+            return str(network)
+    return None

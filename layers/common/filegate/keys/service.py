@@ -7,18 +7,20 @@ through any function. ``horizon`` is how long API Gateway may cache an authorize
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from filegate import errors
-from filegate.clock import iso
+from filegate.clock import iso, utcnow
 from filegate.db import accounts as accounts_table
+from filegate.db import counters
 from filegate.db import keys as keys_table
 from filegate.keys import ipallow, keyformat, stamps
+from filegate.keys.authority import Authority
+from filegate.keys.checkpoints import checkpoint
 from filegate.keys.context import AuthContext
 from filegate.listing import page_json
 from filegate.metering import limits, usage
@@ -38,6 +40,9 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 100
 FIRST_KEY_NAME = "default"
+# A change that keeps losing the race to newer changes of the same key or account gives up after this many
+# versions: at most 60 changes a minute per account make that a lot of bad luck, never a livelock.
+CHANGE_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,8 @@ class IssuedKey:
         }
 
 
-def key_json(record: keys_table.KeyRecord) -> dict[str, Any]:
-    """A key's public view. Never the hash, never the raw key."""
+def key_json(record: keys_table.KeyRecord, last_used_at: datetime | None = None) -> dict[str, Any]:
+    """A key's public view. Never the hash, never the raw key. ``last_used_at`` from :func:`_last_uses`."""
     return {
         "id": record.key_id,
         "name": record.name,
@@ -71,7 +76,7 @@ def key_json(record: keys_table.KeyRecord) -> dict[str, Any]:
         "scopes": list(record.scopes),
         "allowed_ips": list(record.allowed_ips),
         "created_at": iso(record.created_at),
-        "last_used_at": iso(record.last_used_at),
+        "last_used_at": iso(max((t for t in (record.last_used_at, last_used_at) if t is not None), default=None)),
         "expires_at": iso(record.expires_at),
         "revoked_at": iso(record.revoked_at),
     }
@@ -86,7 +91,10 @@ def _new_key_record(
     expires_at: datetime | None,
     mode: keyformat.Mode,
     now: datetime,
+    version: int = 0,
 ) -> IssuedKey:
+    """A new key record carrying ``version``: the account's change_seq when it was made, so a collapsed
+    (account-wide) key stamp from before it never sends its requests back to the database."""
     raw = keyformat.generate(mode)
     key_digest = keyformat.digest(raw)
     record = keys_table.KeyRecord(
@@ -100,6 +108,8 @@ def _new_key_record(
         allowed_ips=allowed_ips,
         created_at=now,
         expires_at=expires_at,
+        version=version or None,
+        published_version=version or None,  # nothing was cached for a key that did not exist
     )
     return IssuedKey(raw, record)
 
@@ -160,14 +170,25 @@ def _create_account(address: str, tier_name: str, now: datetime) -> tuple[str, I
     return account_id, issued
 
 
-def validate_scopes(requested: list[str], caller: AuthContext) -> list[str]:
+def validate_scopes(requested: list[str]) -> list[str]:
     unknown = [s for s in requested if s not in SCOPES]
     if unknown:
         raise errors.InvalidRequest(f"scopes: unknown scope {unknown[0]!r}.")
-    beyond = [s for s in requested if s not in caller.scopes]
-    if beyond:
-        raise errors.InsufficientScope(f"This key may not grant scope {beyond[0]!r}, which it lacks.")
     return normalise_scopes(requested)
+
+
+def authority_of(caller: AuthContext) -> Authority:
+    """What the calling key may hand on: read from its record as it is now (a change is rare; its rules are
+    not decided from a context that API Gateway may have cached)."""
+    record = keys_table.get(caller.key_id)
+    if record is None or record.account_id != caller.account_id:
+        raise errors.InvalidApiKey()
+    return Authority(
+        scopes=frozenset(record.scopes) & caller.scopes,
+        allowed_ips=tuple(record.allowed_ips),
+        test_only=record.mode == "test" or caller.test_mode,
+        expires_at=record.expires_at,
+    )
 
 
 def validate_allowed_ips(entries: list[str]) -> list[str]:
@@ -196,22 +217,38 @@ def create_key(
 ) -> IssuedKey:
     if expires_at is not None and expires_at <= now:
         raise errors.InvalidRequest("expires_at: must be in the future.")
-    chosen = list(DEFAULT_KEY_SCOPES) if scopes is None else scopes
+    chosen = validate_scopes(list(DEFAULT_KEY_SCOPES) if scopes is None else scopes)
+    ips = validate_allowed_ips(allowed_ips or [])
+    authority_of(caller).require("create", scopes=chosen, allowed_ips=ips, mode=mode, expires_at=expires_at)
+    limits.hit_change_limit(caller.account_id, now)
     issued = _new_key_record(
         account_id=caller.account_id,
         name=validate_name(name),
-        scopes=validate_scopes(chosen, caller),
-        allowed_ips=validate_allowed_ips(allowed_ips or []),
+        scopes=chosen,
+        allowed_ips=ips,
         expires_at=expires_at,
         mode=mode,
         now=now,
+        version=_begin(caller.account_id, now).version,
     )
     keys_table.put_new(issued.record)
     return issued
 
 
 def list_keys(caller: AuthContext, *, limit: int, cursor: str | None) -> dict[str, Any]:
-    return page_json(lambda: keys_table.list_for_account(caller.account_id, limit=limit, cursor=cursor), key_json)
+    page = keys_table.list_for_account(caller.account_id, limit=limit, cursor=cursor)
+    uses = _last_uses([record.key_id for record in page.items], utcnow())
+    return page_json(lambda: page, lambda record: key_json(record, uses.get(record.key_id)))
+
+
+def _last_uses(key_ids: list[str], now: datetime) -> dict[str, datetime]:
+    """When each key was last used, to the minute, as the metering write records it (one batch read)."""
+    minutes = counters.read_many([counters.last_used_id(k) for k in key_ids], now)
+    return {
+        key_id: datetime.fromtimestamp(minutes[counters.last_used_id(key_id)], tz=UTC)
+        for key_id in key_ids
+        if minutes[counters.last_used_id(key_id)]
+    }
 
 
 def _owned(caller: AuthContext, key_id: str) -> keys_table.KeyRecord:
@@ -231,27 +268,42 @@ def update_key(
     now: datetime,
     horizon: timedelta,
 ) -> dict[str, Any]:
+    """PATCH: a change of scopes or allowlist is versioned and applies on the next request; a concurrent
+    newer change of the same key wins and this one answers 409 (nothing written)."""
     record = _owned(caller, key_id)
     fields: dict[str, Any] = {}
     if name is not None:
         fields["name"] = validate_name(name)
     if scopes is not None:
-        fields["scopes"] = validate_scopes(scopes, caller)
+        fields["scopes"] = validate_scopes(scopes)
     if allowed_ips is not None:
         fields["allowed_ips"] = validate_allowed_ips(allowed_ips)
-    change = None
-    if "scopes" in fields or "allowed_ips" in fields:  # what the key may do: a versioned change
-        change = _begin(record.account_id, now)
-        fields["version"] = change.version
-    if fields:
-        try:
-            keys_table.update_fields(record, **fields)
-        except keys_table.KeyChanged as exc:
-            raise errors.NotFound("No such key.") from exc
-        for field, value in fields.items():
-            setattr(record, field, value)
-    if change is not None:
-        _publish_key_change(change, record.key_id, now=now, horizon=horizon)
+    versioned = "scopes" in fields or "allowed_ips" in fields  # what the key may do
+    if versioned:
+        authority_of(caller).require(
+            "change",
+            scopes=fields.get("scopes", record.scopes),
+            allowed_ips=fields.get("allowed_ips", record.allowed_ips),
+            mode=record.mode,
+            expires_at=record.expires_at,
+        )
+    if not fields:
+        return key_json(record)
+    limits.hit_change_limit(caller.account_id, now)
+    version = _begin(record.account_id, now).version if versioned else None
+    checkpoint("versioned")
+    try:
+        keys_table.update_fields(record, version=version, **fields)
+    except keys_table.KeyChanged as exc:
+        raise errors.NotFound("No such key.") from exc
+    except keys_table.StaleVersion as exc:
+        raise errors.Conflict("The key changed while this change was being made; read it again and retry.") from exc
+    checkpoint("written")
+    for field, value in fields.items():
+        setattr(record, field, value)
+    if version is not None:
+        record.version = version
+        _publish_key(record.account_id, record.key_id, version, now=now, horizon=horizon)
     return key_json(record)
 
 
@@ -262,54 +314,88 @@ def _begin(account_id: str, now: datetime) -> stamps.Change:
     return change
 
 
-def _publish_key_change(change: stamps.Change, key_id: str, *, now: datetime, horizon: timedelta) -> None:
+def _publish_key(
+    account_id: str, key_id: str, version: int, *, now: datetime, horizon: timedelta, shards: int = 1
+) -> None:
     try:
-        stamps.publish_key_change(change, key_id, now=now, horizon=horizon)
+        stamps.publish_key_change(account_id, key_id, version, now=now, horizon=horizon, shards=shards)
     except stamps.StampingFailed as exc:
-        # Written but not yet effective everywhere: say so (500), the client retries, re-stamping is safe.
-        logger.exception("change not stamped everywhere", extra={"key_id": key_id, "version": change.version})
-        raise errors.InternalError("The change was saved but could not be applied everywhere; retry.") from exc
+        # Written but not yet stamped everywhere: the stream's stamper finishes it within seconds, and a retry
+        # of the call re-publishes before answering; say so (500) rather than pretend it applied.
+        logger.exception("change not stamped everywhere", extra={"key_id": key_id, "version": version})
+        raise errors.InternalError("The change was saved but could not be applied everywhere yet; retry.") from exc
 
 
 def revoke_key(caller: AuthContext, key_id: str, *, now: datetime, horizon: timedelta) -> None:
-    """Dead at once; revoking a dead key again changes nothing (idempotent) but re-stamps its last change,
-    so a retry after a failed call still makes the revocation effective everywhere."""
+    """DELETE /v1/keys/{id}: dead at once. Idempotent: revoking a dead key again writes nothing, but
+    re-publishes its last change, so a retry after a failed call still makes the revocation effective."""
     record = _owned(caller, key_id)
-    change = _begin(record.account_id, now)
-    if not keys_table.revoke(record, now, change.version):
-        change = dataclasses.replace(change, version=int(record.version or 0))
-    if change.version:
-        _publish_key_change(change, record.key_id, now=now, horizon=horizon)
+    limits.hit_change_limit(caller.account_id, now)
+    revoke_record(record, now=now, horizon=horizon)
+
+
+def revoke_record(record: keys_table.KeyRecord, *, now: datetime, horizon: timedelta) -> bool:
+    """Revoke this key now, winning over any concurrent change of it: when a newer version landed first, a
+    newer one is taken and the revoke written again, so it ends as the key's newest change. True when this
+    call revoked it, False when it was already dead (its last change re-published either way)."""
+    for _ in range(CHANGE_ATTEMPTS):
+        change = _begin(record.account_id, now)
+        checkpoint("versioned")
+        try:
+            revoked = keys_table.revoke(record, now, change.version)
+        except keys_table.StaleVersion:
+            continue
+        checkpoint("written")
+        version = change.version if revoked else int(record.version or 0)
+        _publish_key(record.account_id, record.key_id, version, now=now, horizon=horizon, shards=change.shards)
+        return revoked
+    raise errors.Conflict("The key kept changing while it was being revoked; retry.")
 
 
 def rotate_key(caller: AuthContext, key_id: str, *, grace_seconds: int, now: datetime, horizon: timedelta) -> IssuedKey:
-    """A new key with the same name, scopes, allowlist, expiry and mode; the old one dies after the grace."""
+    """A new key with the same name, scopes, allowlist, expiry and mode; the old one dies after the grace.
+
+    Written only if the old key is unchanged since it was read (a concurrent narrowing is never undone by a
+    rotation copying the wider scopes); a key the caller could not have made itself is refused (403)."""
     if not 0 <= grace_seconds <= MAX_ROTATION_GRACE_SECONDS:
         raise errors.InvalidRequest(f"grace_seconds: must be 0 to {MAX_ROTATION_GRACE_SECONDS}.")
-    old = _owned(caller, key_id)
-    if old.revoked_at is not None and old.revoked_at <= now:
-        raise errors.NotFound("No such key.")  # a dead key is gone for every purpose
-    if old.expires_at is not None and old.expires_at <= now:
-        raise errors.NotFound("No such key.")
-    issued = _new_key_record(
-        account_id=old.account_id,
-        name=old.name,
-        scopes=list(old.scopes),
-        allowed_ips=list(old.allowed_ips),
-        expires_at=old.expires_at,
-        mode="test" if old.mode == "test" else "live",
-        now=now,
-    )
-    old_dies_at = now + timedelta(seconds=grace_seconds)
-    if old.revoked_at is not None and old.revoked_at < old_dies_at:
-        old_dies_at = old.revoked_at  # a rotation never extends an earlier grace
-    change = _begin(old.account_id, now)
-    try:
-        keys_table.replace(old, issued.record, old_dies_at, now, change.version)
-    except keys_table.KeyChanged as exc:
-        raise errors.Conflict("The key changed while it was being rotated; retry.") from exc
-    _publish_key_change(change, old.key_id, now=now, horizon=horizon)
-    return issued
+    authority = authority_of(caller)
+    limits.hit_change_limit(caller.account_id, now)
+    for _ in range(CHANGE_ATTEMPTS):
+        old = _owned(caller, key_id)
+        if not _is_alive(old, now):
+            # A dead key is gone for every purpose; a retry of a rotation that died before announcing the
+            # old key's end finishes it here, before answering.
+            if old.version:
+                _publish_key(old.account_id, old.key_id, int(old.version), now=now, horizon=horizon)
+            raise errors.NotFound("No such key.")
+        mode: keyformat.Mode = "test" if old.mode == "test" else "live"
+        authority.require(
+            "rotate", scopes=old.scopes, allowed_ips=old.allowed_ips, mode=mode, expires_at=old.expires_at
+        )
+        old_dies_at = now + timedelta(seconds=grace_seconds)
+        if old.revoked_at is not None and old.revoked_at < old_dies_at:
+            old_dies_at = old.revoked_at  # a rotation never extends an earlier grace
+        change = _begin(old.account_id, now)
+        issued = _new_key_record(
+            account_id=old.account_id,
+            name=old.name,
+            scopes=list(old.scopes),
+            allowed_ips=list(old.allowed_ips),
+            expires_at=old.expires_at,
+            mode=mode,
+            now=now,
+            version=change.version,
+        )
+        checkpoint("versioned")
+        try:
+            keys_table.replace(old, issued.record, old_dies_at, now, change.version)
+        except keys_table.KeyChanged:
+            continue  # edited, revoked or rotated meanwhile: read it again
+        checkpoint("written")
+        _publish_key(old.account_id, old.key_id, change.version, now=now, horizon=horizon, shards=change.shards)
+        return issued
+    raise errors.Conflict("The key kept changing while it was being rotated; retry.")
 
 
 def entitlements(caller: AuthContext, now: datetime) -> dict[str, Any]:
@@ -376,6 +462,8 @@ def account_overview(account_id: str, now: datetime) -> dict[str, Any]:
     """An account as an operator sees it: tier, status, every key (prefix, last use), this month's usage."""
     account = _existing_account(account_id)
     plan = tier(account.tier)
+    records = _every_key(account_id)
+    uses = _last_uses([record.key_id for record in records], now)
     return {
         "account_id": account.account_id,
         "email": account.email,
@@ -383,8 +471,8 @@ def account_overview(account_id: str, now: datetime) -> dict[str, Any]:
         "status": account.status,
         "created_at": iso(account.created_at),
         "keys": [
-            {**key_json(record), "mode": record.mode, "active": _is_alive(record, now)}
-            for record in _every_key(account_id)
+            {**key_json(record, uses.get(record.key_id)), "mode": record.mode, "active": _is_alive(record, now)}
+            for record in records
         ],
         "usage": {**_month_usage(account_id, plan.conversions_per_month, now), "limit": plan.conversions_per_month},
     }
@@ -393,40 +481,75 @@ def account_overview(account_id: str, now: datetime) -> dict[str, Any]:
 def revoke_all_keys(account_id: str, *, now: datetime, horizon: timedelta) -> list[str]:
     """Every live key of the account dead at once (a leak); the ids revoked. Already dead keys are left.
 
-    One change for them all, stamped account-wide: every cached answer of the account is re-read."""
+    One account-wide change: the keys and the account carry its version (a key changed meanwhile gets a
+    newer one, and so does the account), stamped account-wide, so every cached answer of the account is
+    re-read once. A retry, even one that finds no live key, re-publishes the account's current version."""
     _existing_account(account_id)
     live = [record for record in _every_key(account_id) if _is_alive(record, now)]
-    if not live:
-        return []
     change = _begin(account_id, now)
+    version = change.version
+    revoked: list[str] = []
     for record in live:
-        keys_table.revoke(record, now, change.version)
-    _publish_account_change(change, now=now, horizon=horizon)
-    return [record.key_id for record in live]
+        for _ in range(CHANGE_ATTEMPTS):
+            checkpoint("versioned")
+            try:
+                if keys_table.revoke(record, now, version):
+                    revoked.append(record.key_id)
+                break
+            except keys_table.StaleVersion:
+                version = _begin(account_id, now).version
+        else:
+            raise errors.Conflict("A key kept changing while the account's keys were revoked; retry.")
+    version = _write_account(account_id, now=now, version=version)
+    checkpoint("written")
+    _publish_account_change(account_id, version, now=now, horizon=horizon, shards=change.shards)
+    return revoked
+
+
+def _write_account(
+    account_id: str,
+    *,
+    now: datetime,
+    version: int,
+    tier_name: str | None = None,
+    status: str | None = None,
+    wider: tuple[int, datetime] | None = None,
+) -> int:
+    """Write an account change at ``version``, or at a newer one when a newer change landed first (account
+    changes never conflict with each other: each sets only its own fields). The version written."""
+    for _ in range(CHANGE_ATTEMPTS):
+        account = accounts_table.AccountRecord(account_id)
+        try:
+            accounts_table.update(account, now=now, version=version, tier=tier_name, status=status, stamp_shards=wider)
+            return version
+        except accounts_table.StaleVersion:
+            version = _begin(account_id, now).version
+    raise errors.Conflict("The account kept changing while this change was being made; retry.")
 
 
 def _change_account(
     account_id: str, *, now: datetime, horizon: timedelta, tier_name: str | None = None, status: str | None = None
 ) -> None:
     change = _begin(account_id, now)
+    shards = change.shards
     wider: tuple[int, datetime] | None = None
     if tier_name is not None:
         new_shards = tier(tier_name).rate_shards
         if change.shards > new_shards:
             # Answers cached before this change still name the old tier, and write its shards, for a TTL.
             wider = (change.shards, now + horizon + stamps.STAMP_MARGIN)
-        change = dataclasses.replace(change, shards=max(change.shards, new_shards))
-    accounts_table.update(
-        change.account, now=now, version=change.version, tier=tier_name, status=status, stamp_shards=wider
+        shards = max(change.shards, new_shards)
+    checkpoint("versioned")
+    version = _write_account(
+        account_id, now=now, version=change.version, tier_name=tier_name, status=status, wider=wider
     )
-    _publish_account_change(change, now=now, horizon=horizon)
+    checkpoint("written")
+    _publish_account_change(account_id, version, now=now, horizon=horizon, shards=shards)
 
 
-def _publish_account_change(change: stamps.Change, *, now: datetime, horizon: timedelta) -> None:
+def _publish_account_change(account_id: str, version: int, *, now: datetime, horizon: timedelta, shards: int) -> None:
     try:
-        stamps.publish_account_change(change, now=now, horizon=horizon)
+        stamps.publish_account_change(account_id, version, now=now, horizon=horizon, shards=shards)
     except stamps.StampingFailed as exc:
-        logger.exception(
-            "change not stamped everywhere", extra={"account_id": change.account.account_id, "version": change.version}
-        )
-        raise errors.InternalError("The change was saved but could not be applied everywhere; retry.") from exc
+        logger.exception("change not stamped everywhere", extra={"account_id": account_id, "version": version})
+        raise errors.InternalError("The change was saved but could not be applied everywhere yet; retry.") from exc

@@ -24,6 +24,8 @@ from datetime import datetime, timedelta
 
 from filegate.db import accounts as accounts_table
 from filegate.db import counters
+from filegate.db import keys as keys_table
+from filegate.keys.checkpoints import checkpoint
 from filegate.keys.context import AuthContext
 from filegate.metering import limits
 from filegate.tiers import tier
@@ -67,7 +69,7 @@ class Stamps:
 
 @dataclass(frozen=True)
 class Change:
-    """A change about to be made: its version, and how many rate shards it must stamp."""
+    """A change about to be made: its version, and how many rate shards it must stamp (at least)."""
 
     account: accounts_table.AccountRecord
     version: int
@@ -91,28 +93,45 @@ def shards_to_stamp(account: accounts_table.AccountRecord, now: datetime) -> int
     return shards
 
 
-def publish_key_change(change: Change, key_id: str, *, now: datetime, horizon: timedelta) -> None:
-    _publish(change, counters.key_stamp(key_id), now=now, horizon=horizon)
+def _shards_now(account_id: str, at_least: int, now: datetime) -> int:
+    """Read after the change was written: a tier change that landed meanwhile (say, to 20 shards) is seen,
+    and contexts naming it can only have been built after it; so the larger of before and after covers all."""
+    account = accounts_table.get(account_id)
+    return at_least if account is None else max(at_least, shards_to_stamp(account, now))
 
 
-def publish_account_change(change: Change, *, now: datetime, horizon: timedelta) -> None:
-    _publish(change, counters.ACCOUNT_STAMP, now=now, horizon=horizon)
+def publish_key_change(
+    account_id: str, key_id: str, version: int, *, now: datetime, horizon: timedelta, shards: int = 1
+) -> None:
+    """Stamp key ``key_id``'s change ``version`` everywhere, then mark it published on the key."""
+    _publish(account_id, counters.key_stamp(key_id), version, now=now, horizon=horizon, shards=shards)
+    keys_table.mark_published(key_id, version)
 
 
-def _publish(change: Change, name: str, *, now: datetime, horizon: timedelta) -> None:
-    """Stamp ``name`` = the change's version on every rate item until ``horizon`` (the cache TTL) + margin.
+def publish_account_change(
+    account_id: str, version: int, *, now: datetime, horizon: timedelta, shards: int = 1
+) -> None:
+    """Stamp the account's change ``version`` everywhere, then mark it published on the account."""
+    _publish(account_id, counters.ACCOUNT_STAMP, version, now=now, horizon=horizon, shards=shards)
+    accounts_table.mark_published(account_id, version)
 
-    Idempotent (a stamp never goes down), so a retried change call re-stamps safely. Raises StampingFailed
-    when any item could not be stamped after retries.
+
+def _publish(account_id: str, name: str, version: int, *, now: datetime, horizon: timedelta, shards: int) -> None:
+    """Stamp ``name`` = ``version`` on every rate item a request may write from now until ``now`` + ``horizon``
+    (the cache TTL), each with a margin for the functions' clocks, on every shard. Earlier windows are past:
+    no request writes them again, so the stream's late backstop stamps from its own now, like a retry.
+
+    Idempotent (a stamp never goes down), so a retried change call or the stream's backstop re-stamps
+    safely. Raises StampingFailed when any item could not be stamped after retries.
     """
+    if version <= 0:
+        return
     targets = limits.rate_counters_between(
-        change.account.account_id, change.shards, now - STAMP_MARGIN, now + horizon + STAMP_MARGIN
+        account_id, _shards_now(account_id, shards, now), now - STAMP_MARGIN, now + horizon + STAMP_MARGIN
     )
     with ThreadPoolExecutor(max_workers=STAMP_WORKERS) as pool:
         failures = [
-            error
-            for error in pool.map(lambda t: _stamp_one(t[0], name, change.version, t[1]), targets)
-            if error is not None
+            error for error in pool.map(lambda t: _stamp_one(t[0], name, version, t[1]), targets) if error is not None
         ]
     if failures:
         raise StampingFailed(f"{len(failures)} of {len(targets)} items not stamped: {failures[0]!r}")
@@ -121,6 +140,7 @@ def _publish(change: Change, name: str, *, now: datetime, horizon: timedelta) ->
 def _stamp_one(counter_id: str, name: str, version: int, expires_at: datetime) -> Exception | None:
     for attempt in range(STAMP_ATTEMPTS):
         try:
+            checkpoint("stamp")
             after = counters.stamp(counter_id, name, version, expires_at=expires_at)
             if after is not None and _key_stamp_count(after) > counters.MAX_KEY_STAMPS:
                 counters.collapse_key_stamps(counter_id, after)

@@ -9,7 +9,13 @@ from datetime import UTC, datetime, timedelta
 from filegate import errors
 from filegate.clock import month_key, next_month_start
 from filegate.db import counters
-from filegate.tiers import FREE_KEY_SIGNUPS_PER_IP_PER_HOUR, MAX_QUOTA_SHARDS, RATE_WINDOW_SECONDS, Tier
+from filegate.tiers import (
+    FREE_KEY_SIGNUPS_PER_IP_PER_HOUR,
+    MAX_CHANGES_PER_MINUTE,
+    MAX_QUOTA_SHARDS,
+    RATE_WINDOW_SECONDS,
+    Tier,
+)
 
 # Usage counters outlive their month long enough for a year of /v1/usage history.
 USAGE_RETENTION = timedelta(days=400)
@@ -70,12 +76,13 @@ class RateCheck:
     admitted: bool
     stamps: dict[str, int]
     count: int | None = None  # the written shard's count, when admitted
+    first_use: bool = False  # the key's first request counted on this item (record its last use)
 
     def refusal(self) -> errors.RateLimited:
         return errors.RateLimited(headers={**self.state.headers(), "Retry-After": str(self.state.reset_seconds)})
 
 
-def hit_rate_limit(account_id: str, tier: Tier, now: datetime) -> RateCheck:
+def hit_rate_limit(account_id: str, tier: Tier, now: datetime, key_id: str | None = None) -> RateCheck:
     """Count one request against the account's minute (one UpdateItem; more only when a shard is full).
 
     A sharded tier's minute is spread over ``tier.rate_shards`` items, each capped at its share; a full
@@ -87,11 +94,13 @@ def hit_rate_limit(account_id: str, tier: Tier, now: datetime) -> RateCheck:
     stamps: dict[str, int] = {}
     for shard in _shard_order(shards):
         cap = shard_cap(limit, shards, shard)
-        hit = counters.hit(shard_id(_rate_base(account_id, window), shard), limit=cap, expires_at=_rate_expiry(window))
+        item = shard_id(_rate_base(account_id, window), shard)
+        hit = counters.hit(item, limit=cap, expires_at=_rate_expiry(window), key_id=key_id)
         stamps = _newest(stamps, hit.stamps)
         if hit.value is not None:
             remaining = max(cap - hit.value, 0) * shards
-            return RateCheck(RateLimitState(limit, min(remaining, limit), reset), True, stamps, hit.value)
+            state = RateLimitState(limit, min(remaining, limit), reset)
+            return RateCheck(state, True, stamps, hit.value, hit.first_use)
     return RateCheck(RateLimitState(limit, 0, reset), False, stamps)
 
 
@@ -104,8 +113,34 @@ def rate_under_new_tier(check: RateCheck, account_id: str, old: Tier, new: Tier,
     if check.admitted and old.rate_shards == new.rate_shards == 1 and check.count is not None:
         limit, (_, reset) = new.requests_per_minute, _window(now, RATE_WINDOW_SECONDS)
         state = RateLimitState(limit, max(limit - check.count, 0), reset)
-        return RateCheck(state, check.count <= limit, check.stamps, check.count)
+        return RateCheck(state, check.count <= limit, check.stamps, check.count, check.first_use)
     return hit_rate_limit(account_id, new, now)
+
+
+def peek_rate_stamps(account_id: str, now: datetime) -> dict[str, int]:
+    """The change stamps a request of the account would read now, without counting it (every shard of a
+    window carries the same stamps: shard 0 stands for all)."""
+    window, _ = _window(now, RATE_WINDOW_SECONDS)
+    return counters.peek_stamps(_rate_base(account_id, window))
+
+
+def record_last_use(key_id: str, now: datetime) -> None:
+    """API.md §5: last_used_at to the minute (called once per key per rate item, on its first request)."""
+    counters.record_last_use(key_id, now.replace(second=0, microsecond=0), expires_at=now + USAGE_RETENTION)
+
+
+def hit_change_limit(account_id: str, now: datetime) -> None:
+    """API.md §3: at most MAX_CHANGES_PER_MINUTE key and webhook-secret changes a minute per account."""
+    window, reset = _window(now, RATE_WINDOW_SECONDS)
+    count = counters.increment(
+        f"changes#{account_id}#{window}", limit=MAX_CHANGES_PER_MINUTE, expires_at=_rate_expiry(window)
+    )
+    if count is None:
+        raise errors.RateLimited(
+            f"At most {MAX_CHANGES_PER_MINUTE} changes to keys and webhook secrets a minute; retry after the "
+            "indicated time.",
+            headers={"Retry-After": str(reset)},
+        )
 
 
 def _newest(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
