@@ -15,7 +15,7 @@ import os
 import sys
 import tomllib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -103,11 +103,27 @@ def _cache_horizon(target: Target) -> timedelta:
     return timedelta(seconds=int(target.parameters.get("AuthorizerCacheTtl") or 3600))
 
 
-def _operate(args: argparse.Namespace, target: Target) -> dict[str, Any]:
+# Past this, the workstation's clock is reported (the service's time is used either way).
+CLOCK_SKEW_WARNING_SECONDS = 30
+
+
+def service_now() -> datetime:
+    """The service's time (DynamoDB's), not this machine's: a revoke stamped from a laptop minutes ahead
+    would leave the key valid, one minutes behind would leave windows unstamped."""
     from filegate.clock import utcnow
+    from filegate.db import accounts
+
+    now = accounts.service_time()
+    skew = (utcnow() - now).total_seconds()
+    if abs(skew) > CLOCK_SKEW_WARNING_SECONDS:
+        print(f"filegate-admin: this machine's clock is {skew:+.0f} s off AWS's; using AWS's time.", file=sys.stderr)
+    return now
+
+
+def _operate(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     from filegate.keys import service as key_service
 
-    now = utcnow()
+    now = service_now()
     if args.command == "create-account":
         account_id, issued = key_service.create_account_for_operator(args.email, args.tier, now)
         return {"account_id": account_id, "tier": args.tier, **issued.as_json()}

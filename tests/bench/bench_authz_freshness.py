@@ -6,6 +6,7 @@ figures are the calls the code really makes. Prints, and asserts nothing:
 
 - DynamoDB calls per request: cold (authorizer runs), cache hit, stamp changed (the subject key changed
   just before) and the request after that one;
+- DynamoDB calls per change (a PATCH of scopes, a revoke): the stamping a change pays, by operation;
 - authorizer invocations while other accounts churn keys (a cached account should cause none);
 - FlushStageAuthorizersCache calls seen by the gateway (must be 0).
 
@@ -112,7 +113,10 @@ def _run(stack: LocalStack, counter: DynamoDBCounter, args: argparse.Namespace) 
             meter.measure("cache hit, nothing changed", lambda c=client: c.get(WHO).status_code)
     for i, (master, subject, client) in enumerate(subjects):
         scopes = SUBJECT_SCOPES[(i + 1) % 2]
-        assert master.patch(f"/v1/keys/{subject['key_id']}", json={"scopes": scopes}).status_code == 200
+        meter.measure(
+            "change: PATCH scopes (whole call)",
+            lambda m=master, s=subject, sc=scopes: m.patch(f"/v1/keys/{s['key_id']}", json={"scopes": sc}).status_code,
+        )
         meter.measure("cache hit, stamp changed", lambda c=client: c.get(WHO).status_code)
         meter.measure("cache hit, the request after", lambda c=client: c.get(WHO).status_code)
 
@@ -147,6 +151,11 @@ def _run(stack: LocalStack, counter: DynamoDBCounter, args: argparse.Namespace) 
     invocations = stack.invocations(AUTHORIZER) - invocations_before
     gateway_log = (stack.log_dir / "gateway.log").read_text()
     flushes = gateway_log.count("cache/authorizers")
+    for master, subject, _ in subjects[:5]:
+        meter.measure(
+            "change: DELETE key (whole call)",
+            lambda m=master, s=subject: m.delete(f"/v1/keys/{s['key_id']}").status_code,
+        )
 
     print()
     meter.report()

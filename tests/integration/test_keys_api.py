@@ -243,6 +243,8 @@ def test_a_change_that_cannot_be_stamped_fails_loudly(stack):
     bind(CounterRecord, "no-such-counters-table", region)
     try:
         with pytest.raises(stamps.StampingFailed, match="not stamped"):
-            stamps.publish_account_change(change, now=datetime.now(UTC), horizon=timedelta(seconds=60))
+            stamps.publish_account_change(
+                account["account_id"], change.version, now=datetime.now(UTC), horizon=timedelta(seconds=60)
+            )
     finally:
         bind(CounterRecord, previous, region)

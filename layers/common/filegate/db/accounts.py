@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
@@ -46,6 +48,16 @@ class EmailRecord(Model):
 
 class EmailAlreadyUsed(Exception):
     pass
+
+
+def service_time() -> datetime:
+    """What time DynamoDB says it is (its response's Date header, to the second): operators' tools change
+    keys and stamp windows by the service's clock, never by a workstation's that may be minutes off."""
+    client: Any = AccountRecord._get_connection().connection.client
+    response = client.get_item(TableName=AccountRecord.Meta.table_name, Key={"account_id": {"S": "clock-probe"}})
+    date = response["ResponseMetadata"]["HTTPHeaders"]["date"]
+    # The header truncates to the second: the middle of that second is at most half a second off.
+    return parsedate_to_datetime(date).astimezone(UTC) + timedelta(milliseconds=500)
 
 
 def get(account_id: str) -> AccountRecord | None:
