@@ -63,7 +63,9 @@ def test_every_cause_of_failure_gets_the_same_401(stack, api, account):
         _assert_the_one_401(api.with_key(good).get(WHO)),  # well formed, unknown
         _assert_the_one_401(api.with_key(revoked["api_key"]).get(WHO)),
         _assert_the_one_401(api.with_key(expiring["api_key"]).get(WHO)),
-        _assert_the_one_401(api.with_key(fenced["api_key"]).get(WHO)),
+        # Refused by the function, after its freshness check (an allowlist may widen while API Gateway
+        # caches the answer for this address): the same status and body.
+        _assert_the_functions_401(api.with_key(fenced["api_key"]).get(WHO)),
     ]
     assert all(a == answers[0] for a in answers)
 
@@ -194,11 +196,29 @@ def test_ip_allowlist_uses_the_tcp_source_and_ignores_x_forwarded_for(stack, api
     inside = Client(stack.url, fenced["api_key"], source_ip="127.0.0.5")
     outside = Client(stack.url, fenced["api_key"], source_ip="127.0.0.1")
     assert inside.get(WHO).status_code == 200
-    _assert_the_one_401(outside.get(WHO, headers={"X-Forwarded-For": "127.0.0.5"}))
-    _assert_the_one_401(outside.get(WHO))
+    _assert_the_functions_401(outside.get(WHO, headers={"X-Forwarded-For": "127.0.0.5"}))
+    _assert_the_functions_401(outside.get(WHO))
     # Narrowing the allowlist applies at once, even for the address whose allow is cached.
     assert master.patch(f"/v1/keys/{fenced['key_id']}", json={"allowed_ips": ["127.0.0.6"]}).status_code == 200
     _assert_the_functions_401(inside.get(WHO))
+
+
+def test_widening_an_allowlist_applies_at_once_for_an_address_refused_before(stack, api, account):
+    """API Gateway holds the authorizer's answer for a (header, IP) identity, a 401 as much as an allow: the
+    authorizer therefore never refuses an address at the edge, and the function does, after the freshness
+    check and without counting the request against the account's rate limit."""
+    master = api.with_key(account["api_key"])
+    fenced = master.post("/v1/keys", json={"name": "fenced", "allowed_ips": ["127.0.0.5"]}).json()
+    outside = Client(stack.url, fenced["api_key"], source_ip="127.0.0.7")
+    invocations = stack.invocations("AuthorizerFunction")
+    for _ in range(3):
+        _assert_the_functions_401(outside.get(WHO))
+    assert stack.invocations("AuthorizerFunction") == invocations + 1  # the answer for 127.0.0.7 is cached
+    widened = master.patch(f"/v1/keys/{fenced['key_id']}", json={"allowed_ips": ["127.0.0.5", "127.0.0.7"]})
+    assert widened.status_code == 200
+    me = outside.get(WHO)
+    assert me.status_code == 200, me.text
+    assert stack.invocations("AuthorizerFunction") == invocations + 1  # served from the cached answer
 
 
 # ------------------------------------------------------------------ every change, every function, TTL 3600
