@@ -109,15 +109,16 @@ CLOCK_SKEW_WARNING_SECONDS = 30
 
 def service_now() -> datetime:
     """The service's time (DynamoDB's), not this machine's: a revoke stamped from a laptop minutes ahead
-    would leave the key valid, one minutes behind would leave windows unstamped."""
+    would leave the key valid, one minutes behind would leave windows unstamped. Truncated to the second,
+    so never ahead of the service: a revoke "now" is already past for every function that reads it."""
     from filegate.clock import utcnow
     from filegate.db import accounts
 
-    now = accounts.service_time()
-    skew = (utcnow() - now).total_seconds()
+    said = accounts.service_time()
+    skew = (utcnow() - said).total_seconds()
     if abs(skew) > CLOCK_SKEW_WARNING_SECONDS:
         print(f"filegate-admin: this machine's clock is {skew:+.0f} s off AWS's; using AWS's time.", file=sys.stderr)
-    return now
+    return said
 
 
 def _operate(args: argparse.Namespace, target: Target) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -51,13 +51,13 @@ class EmailAlreadyUsed(Exception):
 
 
 def service_time() -> datetime:
-    """What time DynamoDB says it is (its response's Date header, to the second): operators' tools change
-    keys and stamp windows by the service's clock, never by a workstation's that may be minutes off."""
+    """What time DynamoDB said it was when it answered (its response's Date header, truncated to the second:
+    never ahead of the service's clock). Operators' tools change keys and stamp windows by it, never by a
+    workstation's clock that may be minutes off."""
     client: Any = AccountRecord._get_connection().connection.client
     response = client.get_item(TableName=AccountRecord.Meta.table_name, Key={"account_id": {"S": "clock-probe"}})
     date = response["ResponseMetadata"]["HTTPHeaders"]["date"]
-    # The header truncates to the second: the middle of that second is at most half a second off.
-    return parsedate_to_datetime(date).astimezone(UTC) + timedelta(milliseconds=500)
+    return parsedate_to_datetime(date).astimezone(UTC)
 
 
 def get(account_id: str) -> AccountRecord | None:
