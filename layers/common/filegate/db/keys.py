@@ -37,6 +37,8 @@ class KeyRecord(Model):
     scopes: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     allowed_ips: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     created_at = UTCDateTimeAttribute()
+    # Written by older versions only: last use now lives in the counters table (filegate.db.counters), written
+    # by the metering write's first request of a key in a minute. Read as the later of the two.
     last_used_at = UTCDateTimeAttribute(null=True)
     expires_at = UTCDateTimeAttribute(null=True)
     revoked_at = UTCDateTimeAttribute(null=True)
@@ -171,19 +173,6 @@ def mark_published(key_id: str, version: int) -> None:
     )
     try:
         KeyRecord(key_id).update(actions=[KeyRecord.published_version.set(version)], condition=condition)
-    except UpdateError as exc:
-        if not is_condition_failure(exc):
-            raise
-
-
-def touch_last_used(key_id: str, minute: datetime) -> None:
-    """Record use to the minute: a conditional write that is a no-op within the same minute."""
-    record = KeyRecord(key_id)
-    condition = KeyRecord.key_id.exists() & (
-        KeyRecord.last_used_at.does_not_exist() | (KeyRecord.last_used_at < minute)
-    )
-    try:
-        record.update(actions=[KeyRecord.last_used_at.set(minute)], condition=condition)
     except UpdateError as exc:
         if not is_condition_failure(exc):
             raise
