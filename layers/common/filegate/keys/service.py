@@ -18,6 +18,7 @@ from filegate.clock import iso, utcnow
 from filegate.db import accounts as accounts_table
 from filegate.db import counters
 from filegate.db import keys as keys_table
+from filegate.db.pages import Page
 from filegate.keys import ipallow, keyformat, stamps
 from filegate.keys.authority import Authority
 from filegate.keys.checkpoints import checkpoint
@@ -236,9 +237,14 @@ def create_key(
 
 
 def list_keys(caller: AuthContext, *, limit: int, cursor: str | None) -> dict[str, Any]:
-    page = keys_table.list_for_account(caller.account_id, limit=limit, cursor=cursor)
-    uses = _last_uses([record.key_id for record in page.items], utcnow())
-    return page_json(lambda: page, lambda record: key_json(record, uses.get(record.key_id)))
+    uses: dict[str, datetime] = {}
+
+    def fetch() -> Page[keys_table.KeyRecord]:
+        page = keys_table.list_for_account(caller.account_id, limit=limit, cursor=cursor)
+        uses.update(_last_uses([record.key_id for record in page.items], utcnow()))
+        return page
+
+    return page_json(fetch, lambda record: key_json(record, uses.get(record.key_id)))
 
 
 def _last_uses(key_ids: list[str], now: datetime) -> dict[str, datetime]:
