@@ -286,16 +286,15 @@ class StreamReader:
 class StreamPoller:
     """One thread per mapping: reads every shard, invokes the function with one shard's batch at a time."""
 
-    def __init__(
-        self, mapping: StreamMappingSpec, pool: FunctionPool, endpoint: str, region: str, stop: threading.Event
-    ) -> None:
-        self.mapping = mapping
+    def __init__(self, reader: StreamReader, pool: FunctionPool, stop: threading.Event) -> None:
+        self.mapping = reader.mapping
+        self.reader = reader
         self.pool = pool
-        dynamodb, streams = client("dynamodb", endpoint, region), client("dynamodbstreams", endpoint, region)
-        self.reader = StreamReader(mapping, dynamodb, streams, region)
         self._stop = stop
         self.batches = 0
-        self.thread = threading.Thread(target=self._run, name=f"stream-{mapping.function}-{mapping.event}", daemon=True)
+        self.thread = threading.Thread(
+            target=self._run, name=f"stream-{self.mapping.function}-{self.mapping.event}", daemon=True
+        )
 
     def start(self) -> None:
         self.thread.start()
@@ -380,7 +379,8 @@ def start_stream_pollers(
         pool = pools.get(mapping.function)
         if pool is None:
             continue
-        poller = StreamPoller(mapping, pool, endpoint, region, stop)
+        dynamodb, streams = client("dynamodb", endpoint, region), client("dynamodbstreams", endpoint, region)
+        poller = StreamPoller(StreamReader(mapping, dynamodb, streams, region), pool, stop)
         poller.start()
         pollers.append(poller)
     return pollers
