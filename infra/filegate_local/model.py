@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from filegate_local.event_filters import FilterError, validate_pattern
+from filegate_local.event_filters import validate_pattern
 from filegate_local.template import (
     API_TYPES,
     LAYER_TYPES,
@@ -344,6 +344,10 @@ def _sqs_mapping(
     if queue is None:
         log.warning("%s.%s: queue %s is not in this template; not polled", function, event_name, raw_queue)
         return None
+    if props.get("FilterCriteria"):
+        log.warning(
+            "%s.%s: FilterCriteria on SQS events is not emulated locally; every message is given", function, event_name
+        )
     physical = template.physical(queue)
     fifo = str(physical.name).endswith(".fifo")
     batch_size = int(props.get("BatchSize", 10))
@@ -388,7 +392,7 @@ def _stream_mapping(
         try:
             pattern = json.loads(raw_pattern) if isinstance(raw_pattern, str) else raw_pattern
             validate_pattern(pattern)
-        except (ValueError, FilterError) as exc:
+        except ValueError as exc:  # not JSON, or a FilterError
             raise TemplateError(f"{where}: FilterCriteria pattern {raw_pattern!r}: {exc}") from exc
         filters.append(pattern)
     for name in ("DestinationConfig", "MaximumRecordAgeInSeconds", "ParallelizationFactor", "TumblingWindowInSeconds"):
