@@ -18,10 +18,9 @@ from typing import Any
 import pytest
 from moto.server import ThreadedMotoServer
 
-from filegate_local import moto_process, stream_poller
+from filegate_local import moto_fixes, stream_poller
 from filegate_local.event_filters import FilterError, matches, passes, validate_pattern
 from filegate_local.model import StreamMappingSpec, build_model
-from filegate_local.moto_process import expire_shard_iterators
 from filegate_local.resources import client
 from filegate_local.stack import free_port
 from filegate_local.stream_poller import (
@@ -47,7 +46,7 @@ IMAGE_KEYS = {"Keys", "NewImage", "OldImage"}  # their attributes are the item's
 def moto_url() -> Iterator[str]:
     """moto server in this process (its in-process mock does not route DynamoDB Streams' calls)."""
     port = free_port()
-    expire_shard_iterators()  # as the local stack's moto runs
+    moto_fixes.apply()  # as the local stack's moto runs
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
@@ -385,7 +384,7 @@ def test_shard_iterators_expire_and_the_reader_carries_on_after_its_last_record(
 ) -> None:
     from moto.dynamodbstreams.models import dynamodbstreams_backends
 
-    monkeypatch.setattr(moto_process, "SHARD_ITERATOR_LIFETIME_SECONDS", 0.2)
+    monkeypatch.setattr(moto_fixes, "SHARD_ITERATOR_LIFETIME_SECONDS", 0.2)
     backend = dynamodbstreams_backends["123456789012"][REGION]
     put(aws, "a", n=1)
     put(aws, "a", n=2)
@@ -398,6 +397,32 @@ def test_shard_iterators_expire_and_the_reader_carries_on_after_its_last_record(
     reader_for(aws).read()  # moto forgets the expired iterators, the reader's current one too
     assert len(backend.shard_iterators) < 5
     assert reader.read() == 1  # a new iterator after the last record read: nothing lost, nothing twice
+    (cursor,) = reader.cursors.values()
+    assert [r["dynamodb"]["NewImage"]["n"] for r in cursor.pending] == [{"N": "2"}, {"N": "3"}]
+
+
+def test_the_reader_follows_the_table_after_moto_rolls_a_failed_transaction_back(
+    aws: tuple[Any, Any, str],
+) -> None:
+    dynamodb, _, table = aws
+    put(aws, "a", n=1)
+    put(aws, "a", n=2)
+    reader = reader_for(aws)
+    assert reader.read() == 1
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": {"id": {"S": "a"}, "n": {"N": "9"}},
+                        "ConditionExpression": "attribute_not_exists(id)",
+                    }
+                }
+            ]
+        )
+    put(aws, "a", n=3)
+    assert reader.read() == 1  # moto put a copy of the table in place: the reader reads the new one
     (cursor,) = reader.cursors.values()
     assert [r["dynamodb"]["NewImage"]["n"] for r in cursor.pending] == [{"N": "2"}, {"N": "3"}]
 
