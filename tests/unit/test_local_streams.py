@@ -427,6 +427,49 @@ def test_the_reader_follows_the_table_after_moto_rolls_a_failed_transaction_back
     assert [r["dynamodb"]["NewImage"]["n"] for r in cursor.pending] == [{"N": "2"}, {"N": "3"}]
 
 
+def test_stream_reads_wait_for_a_transaction_moto_may_still_roll_back(
+    aws: tuple[Any, Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    dynamodb, _, table = aws
+    put(aws, "a", n=1)
+    put(aws, "a", n=2)
+    reader = reader_for(aws, filters=())
+    assert reader.read() == 2
+    put_item = DynamoDBBackend.put_item
+    read_during_the_transaction: list[bool] = []
+    readers: list[threading.Thread] = []
+
+    def put_item_then_read(backend: Any, table_name: str, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        done = put_item(backend, table_name, item_attrs, *args, **kwargs)
+        if item_attrs["id"] == {"S": "phantom"}:  # written, not yet rolled back: a reader now would see it
+            reading = threading.Thread(target=reader.read)
+            readers.append(reading)
+            reading.start()
+            reading.join(timeout=0.5)
+            read_during_the_transaction.append(not reading.is_alive())
+        return done
+
+    monkeypatch.setattr(DynamoDBBackend, "put_item", put_item_then_read)
+    condition = "attribute_not_exists(id)"
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"id": {"S": "phantom"}}}},
+                {"Put": {"TableName": table, "Item": {"id": {"S": "a"}}, "ConditionExpression": condition}},
+            ]
+        )
+    readers[0].join(timeout=5)
+    assert read_during_the_transaction == [False]  # it waited for the rollback
+    put(aws, "b", n=1)
+    deadline = time.monotonic() + 5
+    (cursor,) = reader.cursors.values()
+    while len(cursor.pending) < 3 and time.monotonic() < deadline:
+        reader.read()
+    assert [r["dynamodb"]["Keys"]["id"]["S"] for r in cursor.pending] == ["a", "a", "b"]  # no phantom, nothing lost
+
+
 class FakePool:
     """Records the batches given; the function fails (raises) while a batch holds a record marked `fail`."""
 
