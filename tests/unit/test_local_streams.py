@@ -1,5 +1,6 @@
 """The local stack's DynamoDB stream event source mappings: records held against SAM's, FilterCriteria,
-Lambda's checkpoint / partial failure / bisect / retry positions, and the poller over moto's streams."""
+Lambda's checkpoint / partial failure / bisect / retry positions, and the poller over moto's streams (moto
+in this process, with the local stack's moto_fixes)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
-from moto.server import ThreadedMotoServer
+from moto import mock_aws
 
 from filegate_local import moto_fixes, stream_poller
 from filegate_local.event_filters import FilterError, matches, passes, validate_pattern
 from filegate_local.model import StreamMappingSpec, build_model
-from filegate_local.resources import client
-from filegate_local.stack import free_port
 from filegate_local.stream_poller import (
     Settled,
     ShardCursor,
@@ -42,32 +42,29 @@ IMAGE_KEYS = {"Keys", "NewImage", "OldImage"}  # their attributes are the item's
 # ------------------------------------------------------------------ moto
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    """moto server in this process (its in-process mock does not route DynamoDB Streams' calls)."""
-    port = free_port()
-    moto_fixes.apply()  # as the local stack's moto runs
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def aws(moto_url: str) -> tuple[Any, Any, str]:
-    """(dynamodb, dynamodbstreams) clients on moto, and a new table with a stream (its name)."""
-    dynamodb, streams = (client(service, moto_url, REGION) for service in ("dynamodb", "dynamodbstreams"))
-    table = f"t-{uuid.uuid4().hex}"
-    dynamodb.create_table(
-        TableName=table,
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
-    return dynamodb, streams, table
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any, str]]:
+    """(dynamodb, dynamodbstreams) clients on moto in this process (no network), and a table with a stream."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    # botocore sends DynamoDB Streams calls to <account>.streams-ddb.<region>.amazonaws.com, which moto's
+    # in-process mock does not route; the regional endpoint it does.
+    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
+    moto_fixes.apply()  # as the local stack's moto runs
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        streams = boto3.client("dynamodbstreams", region_name=REGION)
+        table = f"t-{uuid.uuid4().hex}"
+        dynamodb.create_table(
+            TableName=table,
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        yield dynamodb, streams, table
 
 
 def mapping(**overrides: Any) -> StreamMappingSpec:
