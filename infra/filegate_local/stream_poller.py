@@ -7,7 +7,7 @@ invocations at once, and a record is never given before the ones ahead of it are
   for a full one);
 - a success moves the shard's checkpoint past the batch; with ReportBatchItemFailures the checkpoint moves
   to the lowest reported `itemIdentifier` (a SequenceNumber) and only the records from there are retried
-  (an empty, null or unknown identifier fails the whole batch, as in Lambda);
+  (an empty or null identifier, or one not in the batch, fails the whole batch);
 - a function error (raised, timed out, crashed) splits the batch in two with BisectBatchOnFunctionError
   (not counted as a retry) and otherwise retries it, in order, after a short backoff; after
   MaximumRetryAttempts retries the batch is discarded (-1: retried for ever, the records never expire here).
