@@ -1,15 +1,17 @@
 """What the local stack runs, read from the template: functions, APIs with routes and authorizers, SQS
-event source mappings. Plain data; the runtime parts (workers, gateway, pollers) take these.
+and DynamoDB stream event source mappings. Plain data; the runtime parts (workers, gateway, pollers) take these.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filegate_local.event_filters import validate_pattern
 from filegate_local.template import (
     API_TYPES,
     LAYER_TYPES,
@@ -98,11 +100,30 @@ class SqsMappingSpec:
     maximum_concurrency: int | None
 
 
+@dataclass(frozen=True)
+class StreamMappingSpec:
+    """A `Type: DynamoDB` event: the function reads the table's stream, shard by shard, in order."""
+
+    function: str
+    event: str
+    table: str  # logical id
+    table_name: str
+    stream_arn: str  # as the template resolves it; the table's LatestStreamArn is read when polling starts
+    batch_size: int
+    batching_window_seconds: float
+    starting_position: str  # TRIM_HORIZON or LATEST
+    bisect_on_error: bool
+    maximum_retry_attempts: int  # -1: until the record expires (for ever, locally)
+    report_batch_item_failures: bool
+    filters: tuple[dict[str, Any], ...] = ()  # FilterCriteria patterns; a record passes if one matches
+
+
 @dataclass
 class StackModel:
     functions: dict[str, FunctionSpec]
     apis: dict[str, ApiSpec]
     sqs_mappings: list[SqsMappingSpec]
+    stream_mappings: list[StreamMappingSpec] = field(default_factory=list)
 
 
 def _as_str(value: Any) -> str:
@@ -134,6 +155,7 @@ def build_model(template: Template) -> StackModel:
     functions = _functions(template)
     apis = _apis(template)
     mappings: list[SqsMappingSpec] = []
+    streams: list[StreamMappingSpec] = []
     for logical_id in template.of_type("AWS::Serverless::Function"):
         if logical_id not in functions:
             continue
@@ -150,9 +172,13 @@ def build_model(template: Template) -> StackModel:
                 mapping = _sqs_mapping(template, logical_id, event_name, props, raw_event)
                 if mapping is not None:
                     mappings.append(mapping)
+            elif kind == "DynamoDB":
+                stream = _stream_mapping(template, logical_id, event_name, props, raw_event)
+                if stream is not None:
+                    streams.append(stream)
             else:
                 log.info("%s: event %s of type %s is not emulated locally", logical_id, event_name, kind)
-    return StackModel(functions=functions, apis=apis, sqs_mappings=mappings)
+    return StackModel(functions=functions, apis=apis, sqs_mappings=mappings, stream_mappings=streams)
 
 
 def _functions(template: Template) -> dict[str, FunctionSpec]:
@@ -318,6 +344,10 @@ def _sqs_mapping(
     if queue is None:
         log.warning("%s.%s: queue %s is not in this template; not polled", function, event_name, raw_queue)
         return None
+    if props.get("FilterCriteria"):
+        log.warning(
+            "%s.%s: FilterCriteria on SQS events is not emulated locally; every message is given", function, event_name
+        )
     physical = template.physical(queue)
     fifo = str(physical.name).endswith(".fifo")
     batch_size = int(props.get("BatchSize", 10))
@@ -333,4 +363,53 @@ def _sqs_mapping(
         batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
         report_batch_item_failures="ReportBatchItemFailures" in _strings(props.get("FunctionResponseTypes")),
         maximum_concurrency=int(maximum) if maximum is not None else None,
+    )
+
+
+def _stream_mapping(
+    template: Template,
+    function: str,
+    event_name: str,
+    props: dict[str, Any],
+    raw_event: dict[str, Any],
+) -> StreamMappingSpec | None:
+    where = f"{function}.{event_name}"
+    if str(props.get("Enabled", True)).lower() == "false":
+        return None
+    raw_stream = (raw_event.get("Properties") or {}).get("Stream")
+    table = _ref_target(raw_stream)
+    if table is None or table not in template.resources or template.resource_type(table) != "AWS::DynamoDB::Table":
+        log.warning("%s: stream %s is not a table of this template; not polled", where, raw_stream)
+        return None
+    if not template.raw_properties(table).get("StreamSpecification"):
+        raise TemplateError(f"{where}: table {table} has no StreamSpecification")
+    position = str(props.get("StartingPosition", "")).upper()
+    if position not in ("TRIM_HORIZON", "LATEST"):
+        raise TemplateError(f"{where}: StartingPosition must be TRIM_HORIZON or LATEST locally, not {position!r}")
+    filters: list[dict[str, Any]] = []
+    for item in (props.get("FilterCriteria") or {}).get("Filters") or []:
+        raw_pattern = item.get("Pattern")
+        try:
+            pattern = json.loads(raw_pattern) if isinstance(raw_pattern, str) else raw_pattern
+            validate_pattern(pattern)
+        except ValueError as exc:  # not JSON, or a FilterError
+            raise TemplateError(f"{where}: FilterCriteria pattern {raw_pattern!r}: {exc}") from exc
+        filters.append(pattern)
+    for name in ("DestinationConfig", "MaximumRecordAgeInSeconds", "ParallelizationFactor", "TumblingWindowInSeconds"):
+        if name in props:
+            log.warning("%s: %s is not emulated locally; ignored", where, name)
+    physical = template.physical(table)
+    return StreamMappingSpec(
+        function=function,
+        event=event_name,
+        table=table,
+        table_name=str(physical.name),
+        stream_arn=str(physical.attributes["StreamArn"]),
+        batch_size=int(props.get("BatchSize", 100)),
+        batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+        starting_position=position,
+        bisect_on_error=str(props.get("BisectBatchOnFunctionError", False)).lower() == "true",
+        maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+        report_batch_item_failures="ReportBatchItemFailures" in _strings(props.get("FunctionResponseTypes")),
+        filters=tuple(filters),
     )

@@ -2,7 +2,8 @@
 
 It serves moto on host:port, prints "ready" on stdout, and exits as soon as its stdin reaches EOF, which
 happens when the local stack stops it; if the parent dies for any reason (even SIGKILL) the lifeline ends it,
-so a crashed `make dev` never leaves a moto server holding the port.
+so a crashed `make dev` never leaves a moto server holding the port. moto_fixes makes its DynamoDB Streams
+behave as AWS's do.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from filegate_local import moto_fixes
 from filegate_local.lifeline import exit_with_parent
 
 
@@ -24,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from moto.server import ThreadedMotoServer
 
+    moto_fixes.apply()  # where moto's streams differ from AWS's
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     sys.stdout.write("ready\n")

@@ -80,12 +80,21 @@ class Provisioner:
         sse = props.get("SSESpecification")
         if sse:
             request["SSESpecification"] = {"Enabled": _bool(sse.get("SSEEnabled", False))}
+        stream = props.get("StreamSpecification")
+        if stream:
+            request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
         try:
-            self.dynamodb.create_table(**request)
+            table = self.dynamodb.create_table(**request)["TableDescription"]
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ResourceInUseException":
                 raise
             log.info("table %s exists; kept", name)
+            table = self.dynamodb.describe_table(TableName=name)["Table"]
+            if stream and not table.get("LatestStreamArn"):
+                update = {"TableName": name, "StreamSpecification": request["StreamSpecification"]}
+                table = self.dynamodb.update_table(**update)["TableDescription"]
+        if stream:
+            self.template.record_attribute(logical_id, "StreamArn", table["LatestStreamArn"])
         ttl = props.get("TimeToLiveSpecification")
         if ttl and _bool(ttl.get("Enabled", False)):
             self.dynamodb.update_time_to_live(

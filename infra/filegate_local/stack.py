@@ -1,4 +1,4 @@
-"""The local stack as one object: moto, provisioning, function pools, the gateway, the SQS pollers.
+"""The local stack as one object: moto, provisioning, function pools, the gateway, the SQS and stream pollers.
 
     with LocalStack(StackConfig(template=Path("template.yaml"), port=0, moto_port=0)) as stack:
         requests.post(f"{stack.url}/v1/keys/free", json={"email": "me@example.com"})
@@ -29,6 +29,7 @@ from filegate_local.lifeline import child_environment
 from filegate_local.model import StackModel, build_model
 from filegate_local.resources import Provisioner
 from filegate_local.sqs_poller import SqsPoller, start_pollers
+from filegate_local.stream_poller import StreamPoller, start_stream_pollers
 from filegate_local.template import Template
 from filegate_local.workers import FunctionPool, LogSink, function_environment
 
@@ -189,6 +190,7 @@ class LocalStack:
         self.gateway: Gateway | None = None
         self.pools: dict[str, FunctionPool] = {}
         self.pollers: list[SqsPoller] = []
+        self.stream_pollers: list[StreamPoller] = []
         self.state: dict[str, Any] = {}
         self._sinks: list[LogSink] = []
         self._stop = threading.Event()
@@ -285,6 +287,9 @@ class LocalStack:
             self._stop,
             max_pollers=config.workers_per_function,
         )
+        self.stream_pollers = start_stream_pollers(
+            self.model.stream_mappings, self.pools, self.moto.url, self.template.region, self._stop
+        )
         self.state = self._describe()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         temporary = self.state_file.with_suffix(".json.tmp")
@@ -293,7 +298,7 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop the pollers, the gateway, the workers and moto, overlapping their waits. Safe to call twice."""
-        self._stop.set()  # pollers end after their current long-poll (1 s) or invocation
+        self._stop.set()  # pollers end after their current long-poll (1 s), read or invocation
         if self.gateway is not None:
             self.gateway.stop()
         for pool in self.pools.values():
@@ -304,9 +309,11 @@ class LocalStack:
         if self.moto is not None:
             self.moto.stop()
         deadline = time.monotonic() + POLLER_STOP_GRACE_SECONDS
-        for poller in self.pollers:
+        pollers: list[SqsPoller | StreamPoller] = [*self.pollers, *self.stream_pollers]
+        for poller in pollers:
             poller.join(timeout=max(0.0, deadline - time.monotonic()))
         self.pollers = []
+        self.stream_pollers = []
         for sink in self._sinks:
             sink.close()
         self._sinks = []
@@ -384,6 +391,17 @@ class LocalStack:
                     "report_batch_item_failures": m.report_batch_item_failures,
                 }
                 for m in self.model.sqs_mappings
+            ],
+            "stream_event_sources": [
+                {
+                    "function": m.function,
+                    "table": m.table,
+                    "stream_arn": template.get_att(m.table, "StreamArn"),
+                    "batch_size": m.batch_size,
+                    "starting_position": m.starting_position,
+                    "report_batch_item_failures": m.report_batch_item_failures,
+                }
+                for m in self.model.stream_mappings
             ],
             "outputs": template.outputs(),
             "environment": {

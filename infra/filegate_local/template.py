@@ -21,6 +21,7 @@ REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 PARTITION = "aws"
 URL_SUFFIX = "amazonaws.com"
+UNKNOWN_STREAM_LABEL = "1970-01-01T00:00:00.000"  # a table stream's label before the table exists
 
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 API_TYPES = ("AWS::Serverless::Api",)
@@ -350,7 +351,11 @@ class Template:
         if kind == "AWS::DynamoDB::Table":
             name = self._declared_name(logical_id, "TableName") or default_name
             arn = f"arn:{PARTITION}:dynamodb:{region}:{account}:table/{name}"
-            attrs = {"Arn": arn, "StreamArn": f"{arn}/stream/1970-01-01T00:00:00.000"}
+            attrs = {"Arn": arn}
+            if self.raw_properties(logical_id).get("StreamSpecification"):
+                # The stream's label is its creation time, known once the table exists: the provisioner
+                # records the real ARN (record_attribute); until then this stands in for it.
+                attrs["StreamArn"] = f"{arn}/stream/{UNKNOWN_STREAM_LABEL}"
             return PhysicalResource(logical_id, kind, name, name=name, arn=arn, attributes=attrs)
         if kind == "AWS::S3::Bucket":
             name = self._declared_name(logical_id, "BucketName") or _bucket_name(default_name)
@@ -413,6 +418,10 @@ class Template:
         if name in self.resources:
             return self.physical(name).ref
         raise TemplateError(f"!Ref to unknown name {name}")
+
+    def record_attribute(self, logical_id: str, attribute: str, value: Any) -> None:
+        """An attribute known only once the resource exists (a table's StreamArn), for later resolutions."""
+        self.physical(logical_id).attributes[attribute] = value
 
     def get_att(self, logical_id: str, attribute: str) -> Any:
         resource = self.physical(logical_id)

@@ -1,5 +1,5 @@
 """The local stack itself: events held against SAM's, routing, the authorizer and its cache, gateway
-responses, robustness, functions' isolation and logs, SQS event sources, provisioning.
+responses, robustness, functions' isolation and logs, SQS and DynamoDB stream event sources, provisioning.
 
 Most tests run against a second stack built from tests/integration/fixtures/template.yaml, whose
 functions misbehave on request; a few check the real template.yaml through the session `stack`.
@@ -646,6 +646,45 @@ def test_sqs_event_source_with_partial_batch_failures(fx: LocalStack) -> None:
         return all(v == "0" for v in counts.values())
 
     assert wait_for(queue_empty, timeout=30)  # the successes were deleted
+
+
+def test_dynamodb_stream_event_source_bisects_retries_in_order_and_filters(fx: LocalStack) -> None:
+    dynamodb = boto3.resource(
+        "dynamodb",
+        endpoint_url=fx.moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    changes = dynamodb.Table(fx.state["outputs"]["ChangesTableName"])
+    processed = dynamodb.Table(fx.state["outputs"]["ProcessedTableName"])
+    stream_arn = changes.meta.client.describe_table(TableName=changes.name)["Table"]["LatestStreamArn"]
+    assert fx.state["outputs"]["ChangesStreamArn"] == stream_arn  # !GetAtt resolves to the real stream
+    tag = uuid.uuid4().hex[:8]
+    with changes.batch_writer() as batch:  # within the mapping's 2 s batching window: one batch
+        batch.put_item(Item={"id": f"{tag}-1"})
+        batch.put_item(Item={"id": f"{tag}-2", "mode": "raise", "times": 2})
+        batch.put_item(Item={"id": f"{tag}-3"})
+        batch.put_item(Item={"id": f"{tag}-4", "mode": "report", "times": 1})
+        batch.put_item(Item={"id": f"{tag}-5"})
+
+    def batches() -> list[list[str]]:
+        item = processed.get_item(Key={"message_id": f"batches#{tag}"}, ConsistentRead=True).get("Item") or {}
+        return [[i.split("-")[1] for i in ids] for ids in item.get("batches", [])]
+
+    wait_for(lambda: len(batches()) >= 6, timeout=60)
+    changes.put_item(Item={"id": f"{tag}-1", "modified": True})  # a MODIFY: the filter keeps it away
+    changes.put_item(Item={"id": f"{tag}-6"})
+    wait_for(lambda: len(batches()) >= 7, timeout=30)
+    assert batches() == [
+        ["1", "2", "3", "4", "5"],  # 2 raises: bisected
+        ["1", "2", "3"],  # 2 raises again: bisected again
+        ["1", "2"],  # 2's third delivery succeeds
+        ["3"],
+        ["4", "5"],  # 4 reported failed: the checkpoint stays at 4
+        ["4", "5"],
+        ["6"],
+    ]
 
 
 def test_provisioning_follows_the_template(fx: LocalStack) -> None:

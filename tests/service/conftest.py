@@ -3,8 +3,8 @@
 One session: moto server on a free 127.0.0.1 port (its own process, as the local stack runs it), the
 tables, bucket and queues of template.yaml created by the local stack's provisioner, and each function
 imported with the environment the template gives it. Tests call the handlers through
-:class:`~tests.service.harness.ServiceApi` (API Gateway proxy and authorizer events, SQS events); each
-test makes its own accounts, so tests do not depend on each other or on their order.
+:class:`~tests.service.harness.ServiceApi` (API Gateway proxy and authorizer events, SQS and DynamoDB
+stream events); each test makes its own accounts, so tests do not depend on each other or on their order.
 """
 
 from __future__ import annotations
@@ -94,7 +94,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             functions.module(logical_id)  # cold starts up front: each with its own settings, once
         sqs = boto3.client("sqs", endpoint_url=moto.url, region_name=template.region)
         s3 = boto3.client("s3", endpoint_url=moto.url, region_name=template.region)
-        api = ServiceApi(model, functions, api="Api", region=template.region, sqs=sqs, parameters=template.parameters)
+        api = ServiceApi(
+            model,
+            functions,
+            api="Api",
+            region=template.region,
+            sqs=sqs,
+            parameters=template.parameters,
+            dynamodb=boto3.client("dynamodb", endpoint_url=moto.url, region_name=template.region),
+            streams=boto3.client("dynamodbstreams", endpoint_url=moto.url, region_name=template.region),
+        )
         yield Stack(template, model, functions, api, moto.url, sqs, s3)
     finally:
         patch.undo()

@@ -10,6 +10,9 @@
   local stack's builders (``filegate_local.events``), so they have the shapes the local stack and AWS send.
 - :meth:`ServiceApi.run_queue` receives a queue's messages from moto and hands them to the function
   the template maps to that queue, as an SQS event; successes are deleted, failures left, like Lambda.
+- :meth:`ServiceApi.run_streams` reads the new records of the tables' streams a function is mapped to and
+  hands them to it as DynamoDB stream events (filtered, batched, in order, as the local stack's poller
+  does); a record reported failed and those after it are given again at the next call.
 
 No authorizer cache: every request is authorized afresh, unless a test hands :meth:`ServiceApi.call` an
 earlier request's context (``cached_authorizer=``) to play a policy API Gateway still caches.
@@ -44,8 +47,9 @@ from filegate_local.events import (
     request_context,
 )
 from filegate_local.gateway_responses import GatewayResponses
-from filegate_local.model import ApiSpec, RouteSpec, StackModel
+from filegate_local.model import ApiSpec, RouteSpec, StackModel, StreamMappingSpec
 from filegate_local.sqs_poller import sqs_record
+from filegate_local.stream_poller import StreamReader, records_done
 
 GATEWAY_PORT = 443
 # Source addresses of test clients: one per account sign-up, so the per-IP sign-up limit never bites.
@@ -215,6 +219,8 @@ class ServiceApi:
         region: str,
         sqs: Any,
         parameters: Mapping[str, Any],
+        dynamodb: Any = None,
+        streams: Any = None,
     ) -> None:
         self.model = model
         self.parameters = parameters  # the template's parameter values
@@ -222,6 +228,9 @@ class ServiceApi:
         self.spec: ApiSpec = model.apis[api]
         self.region = region
         self.sqs = sqs
+        self.dynamodb = dynamodb
+        self.streams = streams
+        self._stream_readers: dict[tuple[str, str], StreamReader] = {}
         self.responses = GatewayResponses(self.spec.gateway_responses)
         self.routes: dict[str, dict[str, RouteSpec]] = {}
         for route in self.spec.routes:
@@ -382,3 +391,36 @@ class ServiceApi:
                 if message["MessageId"] not in failed:
                     self.sqs.delete_message(QueueUrl=mapping.queue_url, ReceiptHandle=message["ReceiptHandle"])
             given.extend(records)
+
+    # -------------------------------------------------------------- DynamoDB streams
+
+    def run_streams(self, function: str) -> list[dict[str, Any]]:
+        """Hand the function the records its stream mappings have not given it yet (from each mapping's
+        StartingPosition at the first call), as DynamoDB stream events of at most BatchSize records, shard
+        by shard in order; returns the records given. A batch with failures reported (ReportBatchItemFailures)
+        stops that mapping: the failed record and those after it are given again at the next call. A
+        handler that raises raises here, and its whole batch is given again at the next call."""
+        mappings = [m for m in self.model.stream_mappings if m.function == function]
+        assert mappings, f"{function} reads no DynamoDB stream"
+        given: list[dict[str, Any]] = []
+        for mapping in mappings:
+            key = (mapping.function, mapping.event)
+            if key not in self._stream_readers:
+                self._stream_readers[key] = StreamReader(mapping, self.dynamodb, self.streams, self.region)
+            reader = self._stream_readers[key]
+            while reader.read() or any(cursor.pending for cursor in reader.readable()):
+                if not self._give_stream_batches(mapping, reader, given):
+                    break
+        return given
+
+    def _give_stream_batches(self, mapping: StreamMappingSpec, reader: StreamReader, given: list[Any]) -> bool:
+        """Every batch read so far, shard by shard; False at the first batch with failures reported."""
+        for cursor in reader.readable():
+            while batch := cursor.next_batch(mapping.batch_size):
+                given.extend(batch)
+                result = self.functions.invoke(mapping.function, {"Records": batch})
+                done = records_done(batch, ok=True, result=result, report_failures=mapping.report_batch_item_failures)
+                cursor.settle(len(batch), done, function_error=False, bisect=False, maximum_retries=-1)
+                if done < len(batch):
+                    return False
+        return True

@@ -1,0 +1,80 @@
+"""Where moto's DynamoDB Streams differ from AWS in ways the stream pollers would feel, made to agree.
+
+Applied in the moto server process (moto_process.py) before it serves:
+- Shard iterators expire 15 minutes after they are handed out (ExpiredIteratorException). moto keeps
+  every iterator for ever, and a poller takes a new one with each read, a few a second at about 2 KB each:
+  a day of `make dev` would hold gigabytes.
+- An iterator reads the table's current shard. moto rolls a failed transaction back by putting deep copies
+  of its tables in place, stream shard included; an iterator taken before would read on from the old
+  copy, which nothing writes to any more, and the mapping would see no record again.
+- Stream reads wait for a transaction in progress. moto applies a transaction's writes one by one (each
+  adds a stream record) before it finds one whose condition fails and rolls back; a read in between would
+  hand out records that never happened, whose sequence numbers the next real records then reuse (and a
+  reader after them would skip those).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+SHARD_ITERATOR_LIFETIME_SECONDS = 15 * 60.0
+PRUNE_AT_MOST = 1000  # iterators forgotten per call: bounded work on the request path
+_TRANSACTION = threading.RLock()  # no stream read while a transaction may still roll back
+
+
+def apply() -> None:
+    """Patch moto's DynamoDB Streams backend (idempotent)."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
+
+    if getattr(DynamoDBStreamsBackend, "_filegate_fixed", False):
+        return
+    issue = DynamoDBStreamsBackend.get_shard_iterator
+    read = DynamoDBStreamsBackend.get_records
+    iterate = ShardIterator.get
+    transact = DynamoDBBackend.transact_write_items
+
+    def issued(backend: DynamoDBStreamsBackend, arn: str) -> None:
+        born: dict[str, float] = backend.__dict__.setdefault("_filegate_born", {})
+        now = time.monotonic()
+        born[arn] = now
+        for old in list(born)[:PRUNE_AT_MOST]:  # oldest first: dicts keep insertion order
+            if born.get(old, now) > now - SHARD_ITERATOR_LIFETIME_SECONDS:
+                break
+            born.pop(old, None)
+            backend.shard_iterators.pop(old, None)
+
+    def get_shard_iterator(backend: DynamoDBStreamsBackend, *args: Any, **kwargs: Any) -> ShardIterator:
+        iterator = issue(backend, *args, **kwargs)
+        issued(backend, iterator.arn)
+        return iterator
+
+    def get_records(backend: DynamoDBStreamsBackend, iterator_arn: str, limit: int) -> dict[str, Any]:
+        if iterator_arn not in backend.shard_iterators:
+            raise JsonRESTError(
+                "ExpiredIteratorException", "Iterator expired. The iterator was created more than 15 minutes ago."
+            )
+        result = read(backend, iterator_arn, limit)
+        issued(backend, result["NextShardIterator"])
+        return result
+
+    def get(iterator: ShardIterator, limit: int = 1000) -> dict[str, Any]:
+        with _TRANSACTION:
+            table = iterator.streams_backend.dynamodb.tables.get(iterator.stream_shard.table.name)
+            current = table.stream_shard if table is not None else None
+            if current is not None and current.id == iterator.stream_shard.id:
+                iterator.stream_shard = current
+            return iterate(iterator, limit)
+
+    def transact_write_items(backend: DynamoDBBackend, *args: Any, **kwargs: Any) -> None:
+        with _TRANSACTION:
+            transact(backend, *args, **kwargs)
+
+    DynamoDBStreamsBackend.get_shard_iterator = get_shard_iterator  # type: ignore[method-assign,assignment]
+    DynamoDBStreamsBackend.get_records = get_records  # type: ignore[method-assign,assignment]
+    ShardIterator.get = get  # type: ignore[method-assign,assignment]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign,assignment]
+    DynamoDBStreamsBackend._filegate_fixed = True  # type: ignore[attr-defined]
