@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -29,7 +30,7 @@ from filegate_local.template import Template
 from tests.integration.helpers import all_gone_within, child_pids, free_ports, listening
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = ROOT / ".venv" / "bin"
+BIN = Path(sys.executable).parent  # the entry points `make venv` installs beside the tests' interpreter
 START_TIMEOUT_SECONDS = 120.0  # a cold start on a loaded machine (moto, cfn-lint, the keys function)
 RUNS = 5  # the race showed up at random: several fresh starts, each one checked the moment it is healthy
 
