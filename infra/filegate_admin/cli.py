@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from filegate_local.state import read_state, state_file
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -65,10 +67,9 @@ def aws_target(stack_name: str | None, region: str | None, env: str, samconfig: 
 
 
 def local_target(state_dir: Path) -> Target:
-    state_file = state_dir / "stack.json"
-    if not state_file.exists():
-        raise SystemExit(f"filegate-admin: {state_file} not found; is the local stack running (make dev)?")
-    state = json.loads(state_file.read_text())
+    state = read_state(state_dir)
+    if state is None:
+        raise SystemExit(f"filegate-admin: {state_file(state_dir)} not found; is the local stack running (make dev)?")
     environ = {
         "AWS_ENDPOINT_URL": state["moto_endpoint"],
         "AWS_ENDPOINT_URL_API_GATEWAY": state["gateway_endpoint"],

@@ -132,20 +132,27 @@ class Gateway:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> None:
-        """Listen (port 0 picks a free one) and serve in a background thread."""
+    def listen(self) -> None:
+        """Bind the port (0 picks a free one), so `url` is known, without answering anything yet: the stack
+        finishes starting first, and a client that connects meanwhile waits in the backlog."""
         server = GatewayServer((self.host, self.port), GatewayRequestHandler)
         server.gateway = self
         self.port = int(server.server_address[1])
         self._server = server
+
+    def serve(self) -> None:
+        """Answer requests, in a background thread."""
+        if self._server is None:
+            raise RuntimeError("the gateway is not listening")
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="gateway", daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="gateway", daemon=True
         )
         self._thread.start()
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
+            if self._thread is not None:
+                self._server.shutdown()  # waits for serve_forever to return: it would wait forever without one
             self._server.close_connections()
             self._server.server_close()
             self._server = None

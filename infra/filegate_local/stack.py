@@ -3,13 +3,13 @@
     with LocalStack(StackConfig(template=Path("template.yaml"), port=0, moto_port=0)) as stack:
         requests.post(f"{stack.url}/v1/keys/free", json={"email": "me@example.com"})
 
-`start()` returns when everything answers; `<state-dir>/stack.json` then says where everything is.
+`start()` returns when everything answers; `<state-dir>/stack.json` then says where everything is. It is
+written before the gateway answers anything, so whoever gets an answer can find the stack through it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import selectors
@@ -29,6 +29,7 @@ from filegate_local.lifeline import child_environment
 from filegate_local.model import StackModel, build_model
 from filegate_local.resources import Provisioner
 from filegate_local.sqs_poller import SqsPoller, start_pollers
+from filegate_local.state import read_state, remove_state, state_file, write_state
 from filegate_local.stream_poller import StreamPoller, start_stream_pollers
 from filegate_local.template import Template
 from filegate_local.workers import FunctionPool, LogSink, function_environment
@@ -81,18 +82,21 @@ class PortInUse(RuntimeError):
     """A port the stack needs is taken, most likely by a local stack that is already running."""
 
 
-def check_ports_free(host: str, ports: dict[str, int], state_file: Path) -> None:
+def check_ports_free(host: str, ports: dict[str, int], state_dir: Path) -> None:
     """Fail in one line, before starting anything, if a fixed port is taken."""
     for role, port in ports.items():
         if port and not _port_is_free(host, port):
-            owner = _running_stack_pid(state_file)
+            owner = _running_stack_pid(state_dir)
             who = f"a local stack is already running (pid {owner})" if owner else "another process listens there"
             raise PortInUse(f"{role} port {host}:{port} is in use: {who}; stop it first or pick other ports")
 
 
-def _running_stack_pid(state_file: Path) -> int | None:
+def _running_stack_pid(state_dir: Path) -> int | None:
     try:
-        pid = int(json.loads(state_file.read_text(encoding="utf-8"))["pid"])
+        state = read_state(state_dir)
+        if state is None:
+            return None
+        pid = int(state["pid"])
         os.kill(pid, 0)
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -213,7 +217,7 @@ class LocalStack:
 
     @property
     def state_file(self) -> Path:
-        return self.state_dir / "stack.json"
+        return state_file(self.state_dir)
 
     def log_file(self, function: str) -> Path:
         return self.log_dir / f"{function}.log"
@@ -228,7 +232,7 @@ class LocalStack:
         if self._started:
             return self
         config = self.config
-        check_ports_free(config.host, {"API": config.port, "moto": config.moto_port}, self.state_file)
+        check_ports_free(config.host, {"API": config.port, "moto": config.moto_port}, self.state_dir)
         self._started = True
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._log_handler = logging.FileHandler(self.log_dir / "gateway.log")
@@ -272,7 +276,7 @@ class LocalStack:
             env.update(config.environment)
             self.pools[logical_id] = FunctionPool(spec, env, sink, config.workers_per_function)
         self.gateway = Gateway(self.model, self.pools, host=config.host, port=config.port)
-        self.gateway.start()
+        self.gateway.listen()  # its URL goes into stack.json; it answers nothing until the end
         if config.warm:
             threads = [threading.Thread(target=p.warm) for p in self.pools.values()]
             for thread in threads:
@@ -291,14 +295,15 @@ class LocalStack:
             self.model.stream_mappings, self.pools, self.moto.url, self.template.region, self._stop
         )
         self.state = self._describe()
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        temporary = self.state_file.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps(self.state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        temporary.replace(self.state_file)
+        write_state(self.state_dir, self.state)
+        # Last: the first answer (a 200 from /v1/health) means every part above is ready and findable.
+        self.gateway.serve()
 
     def stop(self) -> None:
         """Stop the pollers, the gateway, the workers and moto, overlapping their waits. Safe to call twice."""
-        self._stop.set()  # pollers end after their current long-poll (1 s), read or invocation
+        if self.state:
+            remove_state(self.state_dir, self.state)  # first: nobody new finds a stack that stops answering
+        self._stop.set()  # pollers end after their current long-poll (1 s) or invocation
         if self.gateway is not None:
             self.gateway.stop()
         for pool in self.pools.values():
@@ -321,13 +326,6 @@ class LocalStack:
             logging.getLogger("filegate_local").removeHandler(self._log_handler)
             self._log_handler.close()
             self._log_handler = None
-        with contextlib.suppress(FileNotFoundError):
-            if self.state and self.state_file.exists():
-                current = json.loads(self.state_file.read_text(encoding="utf-8"))
-                if current.get("pid") == os.getpid() and current.get("gateway_endpoint") == self.state.get(
-                    "gateway_endpoint"
-                ):
-                    self.state_file.unlink()
 
     def __enter__(self) -> LocalStack:
         return self.start()

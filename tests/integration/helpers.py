@@ -1,4 +1,5 @@
-"""Helpers for integration tests: accounts made through the admin tool, clients bound to a source IP.
+"""Helpers for integration tests: accounts made through the admin tool, clients bound to a source IP, the
+processes and ports of a stack started as a subprocess.
 
 The whole 127.0.0.0/8 range is loopback on Linux, so a client bound to 127.0.0.5 reaches the local
 gateway as a different source IP: real IP allowlist and per-IP limit checks, no header tricks.
@@ -8,6 +9,9 @@ from __future__ import annotations
 
 import io
 import json
+import socket
+import subprocess
+import time
 import uuid
 from contextlib import redirect_stdout
 from typing import Any
@@ -88,3 +92,44 @@ def assert_error(response: requests.Response, status: int, code: str) -> dict[st
     assert body["error"]["code"] == code, body
     assert body["error"]["request_id"]
     return body
+
+
+# --------------------------------------------------------------------------------------------- processes
+
+
+def child_pids(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def process_gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def all_gone_within(pids: list[int], ports: list[int], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if all(process_gone(pid) for pid in pids) and not any(listening(port) for port in ports):
+            return True
+        time.sleep(0.1)
+    return False

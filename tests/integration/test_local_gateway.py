@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from filegate_local import LocalStack, StackConfig
+from tests.integration.helpers import all_gone_within, child_pids, free_ports, process_gone
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -711,19 +712,6 @@ def test_provisioning_follows_the_template(fx: LocalStack) -> None:
 # --------------------------------------------------------------------------------------------- CLI
 
 
-def _children(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
-
-
-def _gone(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
-
-
 def test_cli_serves_then_stops_everything_on_sigterm(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
     command = [
@@ -743,11 +731,11 @@ def test_cli_serves_then_stops_everything_on_sigterm(tmp_path: Path) -> None:
         assert body["env"]["FLAVOUR"] == "fancy!"  # --param reached the template's !If
         assert "FancyOnlyQueue" in state["resources"]
         assert state["outputs"]["ProcessedTableName"] == "clitest-ProcessedTable"
-        children = _children(process.pid)
+        children = child_pids(process.pid)
         assert len(children) >= 2  # moto and at least the echo worker
         process.send_signal(15)
         assert process.wait(timeout=20) == 0
-        assert all(_gone(pid) for pid in children)
+        assert all(process_gone(pid) for pid in children)
         assert not state_file.exists()
         assert b"curl -s -X POST" in (process.stderr.read() if process.stderr else b"")
     finally:
@@ -782,17 +770,6 @@ def _wait_up(process: subprocess.Popen[bytes], state_dir: Path) -> dict[str, Any
     return json.loads(state_file.read_text())  # type: ignore[no-any-return]
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 def _leave_time_wait(port: int) -> None:
     """Leave a TIME_WAIT connection on a server port, as a stopped stack does for a minute."""
     with socket.socket() as listener:
@@ -803,20 +780,6 @@ def _leave_time_wait(port: int) -> None:
         accepted, _ = listener.accept()
         accepted.close()  # the server side closes first: its end (our port) goes to TIME_WAIT
         client.close()
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _all_gone_within(pids: list[int], ports: list[int], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if all(_gone(pid) for pid in pids) and not any(_listening(port) for port in ports):
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def _get_ignoring_errors(url: str) -> None:
@@ -831,7 +794,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def test_restart_on_the_same_ports_and_a_second_instance_is_refused(tmp_path: Path) -> None:
-    port, moto_port = _free_ports(2)
+    port, moto_port = free_ports(2)
     for taken in (port, moto_port):
         _leave_time_wait(taken)
     first = _cli(tmp_path / "state", port, moto_port)
@@ -855,10 +818,10 @@ def test_restart_on_the_same_ports_and_a_second_instance_is_refused(tmp_path: Pa
         try:
             _wait_up(again, tmp_path / "state")
             assert httpx.get(f"http://127.0.0.1:{port}/echo", timeout=HTTP_TIMEOUT).status_code == 200
-            children = _children(again.pid)
+            children = child_pids(again.pid)
             again.send_signal(signal.SIGINT)  # Ctrl-C
             assert again.wait(timeout=20) == 0
-            assert _all_gone_within(children, [port, moto_port], 5)
+            assert all_gone_within(children, [port, moto_port], 5)
         finally:
             _stop(again)
     finally:
@@ -866,7 +829,7 @@ def test_restart_on_the_same_ports_and_a_second_instance_is_refused(tmp_path: Pa
 
 
 def test_a_killed_stack_leaves_no_process_and_no_port(tmp_path: Path) -> None:
-    port, moto_port = _free_ports(2)
+    port, moto_port = free_ports(2)
     process = _cli(tmp_path / "state", port, moto_port)
     try:
         _wait_up(process, tmp_path / "state")
@@ -875,11 +838,11 @@ def test_a_killed_stack_leaves_no_process_and_no_port(tmp_path: Path) -> None:
         threading.Thread(
             target=_get_ignoring_errors, args=(f"http://127.0.0.1:{port}/faults/slow",), daemon=True
         ).start()
-        wait_for(lambda: len(_children(process.pid)) >= 3)  # moto, the echo and the faults workers
+        wait_for(lambda: len(child_pids(process.pid)) >= 3)  # moto, the echo and the faults workers
         time.sleep(0.3)
-        children = _children(process.pid)
+        children = child_pids(process.pid)
         process.kill()  # SIGKILL: no chance to clean up
         process.wait()
-        assert _all_gone_within(children, [port, moto_port], 5)
+        assert all_gone_within(children, [port, moto_port], 5)
     finally:
         _stop(process)
