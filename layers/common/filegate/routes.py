@@ -54,6 +54,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/keys/rotate", "keys", ANY_KEY),
     Route("GET", "/v1/entitlements/me", "keys", ANY_KEY),
     Route("GET", "/v1/usage", "keys", ANY_KEY),
+    Route("GET", "/v1/audit", "keys", "keys:manage"),
     # conversion
     Route("GET", "/v1/formats", "convert", PUBLIC),
     Route("POST", "/v1/convert", "convert", "convert:write"),

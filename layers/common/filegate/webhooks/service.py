@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from filegate import errors, queues
+from filegate.audit import service as audit
 from filegate.clock import iso
 from filegate.db import webhooks as store
 from filegate.db.conversions import ConversionRecord
@@ -33,6 +34,8 @@ from filegate.webhooks.ssrf import vet_url
 MAX_WEBHOOKS_PER_ACCOUNT: Final = 20
 SECRET_ROTATION_GRACE: Final = timedelta(hours=24)
 DELIVERY_LOG_LIFETIME: Final = timedelta(days=30)
+# What an audit entry about the account's signing secret names (a name, not a secret).
+SECRET_TARGET: Final = "signing_secret"  # noqa: S105
 
 
 def require_webhooks(caller: AuthContext) -> None:
@@ -48,7 +51,9 @@ def _derived_id(prefix: str, *parts: str) -> str:
 # ------------------------------------------------------------------ secrets
 
 
-def create_or_rotate_secret(caller: AuthContext, now: datetime) -> dict[str, Any]:
+def create_or_rotate_secret(
+    caller: AuthContext, now: datetime, *, actor: audit.Actor | None = None, ip: str = ""
+) -> dict[str, Any]:
     """A new signing secret, shown this once. A rotation keeps the old one signing for 24 h."""
     require_webhooks(caller)
     existing = store.get_secret(caller.account_id)
@@ -65,6 +70,8 @@ def create_or_rotate_secret(caller: AuthContext, now: datetime) -> dict[str, Any
         raise errors.Conflict("The signing secret was changed by another request; try again.")
     action = "rotated" if existing else "created"
     logger.info(f"webhook secret {action}", extra={"secret_prefix": secret_display_prefix(secret)})
+    audit_action = audit.WEBHOOK_SECRET_ROTATED if existing else audit.WEBHOOK_SECRET_CREATED
+    audit.record(caller.account_id, actor or audit.key_actor(caller), audit_action, SECRET_TARGET, ip)
     return {
         "secret": secret,
         "secret_prefix": secret_display_prefix(secret),
@@ -104,7 +111,14 @@ def _owned_webhook(caller: AuthContext, webhook_id: str) -> store.WebhookRecord:
 
 
 def register_webhook(
-    caller: AuthContext, settings: WebhookPolicy, *, url: str, events: list[str] | None, now: datetime
+    caller: AuthContext,
+    settings: WebhookPolicy,
+    *,
+    url: str,
+    events: list[str] | None,
+    now: datetime,
+    actor: audit.Actor | None = None,
+    ip: str = "",
 ) -> dict[str, Any]:
     require_webhooks(caller)
     event_types = parse_event_types(events if events is not None else [CONVERSION_SUCCEEDED, CONVERSION_FAILED])
@@ -121,6 +135,7 @@ def register_webhook(
         caller.account_id, "wh_" + _secrets.token_hex(12), url=url, events=list(event_types), created_at=now
     )
     store.create_webhook(record)
+    audit.record(caller.account_id, actor or audit.key_actor(caller), audit.WEBHOOK_CREATED, record.webhook_id, ip)
     return webhook_json(record)
 
 
@@ -135,11 +150,12 @@ def list_webhooks(caller: AuthContext, now: datetime) -> dict[str, Any]:
     }
 
 
-def delete_webhook(caller: AuthContext, webhook_id: str) -> None:
+def delete_webhook(caller: AuthContext, webhook_id: str, *, actor: audit.Actor | None = None, ip: str = "") -> None:
     """Gone at once; its pending deliveries are given up by the dispatcher when they come due."""
     require_webhooks(caller)
     if not store.delete_webhook(caller.account_id, webhook_id):
         raise errors.NotFound("No such webhook.")
+    audit.record(caller.account_id, actor or audit.key_actor(caller), audit.WEBHOOK_DELETED, webhook_id, ip)
 
 
 def send_test(caller: AuthContext, settings: WebhookEmitter, webhook_id: str, now: datetime) -> dict[str, Any]:
