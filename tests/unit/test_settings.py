@@ -19,6 +19,7 @@ from filegate.settings import (
     AuthorizerSettings,
     BaseSettings,
     ConvertSettings,
+    DashboardSettings,
     DispatcherSettings,
     FilesSettings,
     KeysSettings,
@@ -41,6 +42,7 @@ SETTINGS_OF: dict[str, type[BaseSettings]] = {
     "MediaWorkerDeadLetterFunction": MediaWorkerSettings,
     "WebhooksFunction": WebhooksSettings,
     "DispatcherFunction": DispatcherSettings,
+    "DashboardFunction": DashboardSettings,
 }
 READ_BY_POWERTOOLS = re.compile(r"POWERTOOLS_[A-Z_]+")
 

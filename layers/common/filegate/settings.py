@@ -168,6 +168,19 @@ class WebhooksSettings(MeteringTables, WebhookEmitter):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class DashboardSettings(MeteringTables, FileStore, WebhookEmitter, Mailer):
+    """The dashboard: its own sessions and sign-ins, and what the services it calls read and write."""
+
+    emails_table: str
+    audit_table: str
+    conversions_table: str
+    dashboard_sessions_table: str
+    dashboard_logins_table: str
+    # As for the keys function: how long a change made here is stamped for (the template's AuthorizerCacheTtl).
+    authorizer_cache_ttl_seconds: int = 3600
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class DispatcherSettings(WebhookEmitter):
     webhook_dead_letter_queue_url: str
     # The webhooks queue's maxReceiveCount (one template parameter sets both): a message that crashed this

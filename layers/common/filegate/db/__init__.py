@@ -53,6 +53,8 @@ def bind_tables(settings: object) -> None:
     from filegate.db.counters import CounterRecord
     from filegate.db.files import FileRecord
     from filegate.db.keys import KeyRecord
+    from filegate.db.logins import LoginRecord
+    from filegate.db.sessions import SessionRecord
     from filegate.db.webhooks import DeliveryRecord, WebhookRecord, WebhookSecretRecord
 
     models: dict[str, type[Model]] = {
@@ -66,6 +68,8 @@ def bind_tables(settings: object) -> None:
         "webhook_secrets_table": WebhookSecretRecord,
         "webhook_deliveries_table": DeliveryRecord,
         "audit_table": AuditRecord,
+        "dashboard_sessions_table": SessionRecord,
+        "dashboard_logins_table": LoginRecord,
     }
     region = str(getattr(settings, "aws_region", "us-east-1"))
     for field, model in models.items():

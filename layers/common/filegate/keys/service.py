@@ -150,8 +150,32 @@ def create_account_for_operator(
     return account_id, issued
 
 
+def _new_account_id() -> str:
+    return "acct_" + secrets.token_hex(10)
+
+
+def account_for_sign_in(email: str, now: datetime) -> accounts_table.AccountRecord:
+    """The dashboard's sign-in, where sign-up and sign-in are one flow: the address's account, created free
+    and without a key the first time (a key is made in the dashboard, shown once)."""
+    address = normalise_email(email)
+    existing = accounts_table.find_by_email(address)
+    if existing is not None:
+        return existing
+    account = accounts_table.AccountRecord(
+        _new_account_id(), email=address, tier="free", status="active", created_at=now
+    )
+    try:
+        accounts_table.create(account)
+    except accounts_table.EmailAlreadyUsed:
+        found = accounts_table.find_by_email(address)  # a concurrent first sign-in made it
+        if found is None:
+            raise
+        return found
+    return account
+
+
 def _create_account(address: str, tier_name: str, now: datetime) -> tuple[str, IssuedKey]:
-    account_id = "acct_" + secrets.token_hex(10)
+    account_id = _new_account_id()
     issued = _new_key_record(
         account_id=account_id,
         name=FIRST_KEY_NAME,
@@ -224,6 +248,11 @@ def create_key(
 
 def list_keys(caller: AuthContext, *, limit: int, cursor: str | None) -> dict[str, Any]:
     return page_json(lambda: keys_table.list_for_account(caller.account_id, limit=limit, cursor=cursor), key_json)
+
+
+def get_key(caller: AuthContext, key_id: str) -> dict[str, Any]:
+    """One of the caller's account's keys (the dashboard's revoke confirmation); 404 for any other."""
+    return key_json(_owned(caller, key_id))
 
 
 def _owned(caller: AuthContext, key_id: str) -> keys_table.KeyRecord:

@@ -80,6 +80,17 @@ def create_or_rotate_secret(
     }
 
 
+def reveal_secret(caller: AuthContext, now: datetime, *, actor: audit.Actor, ip: str) -> dict[str, Any]:
+    """The current signing secret shown again (the dashboard's "reveal", for people who verify deliveries by
+    hand); recorded in the audit log like a rotation. 409 when there is none yet."""
+    require_webhooks(caller)
+    record = store.get_secret(caller.account_id)
+    if record is None:
+        raise errors.Conflict("Create a signing secret first: POST /v1/webhooks/secret.")
+    audit.record(caller.account_id, actor, audit.WEBHOOK_SECRET_REVEALED, SECRET_TARGET, ip, now=now)
+    return {"secret": record.current, **(_secret_json(record, now) or {})}
+
+
 def _secret_json(record: store.WebhookSecretRecord | None, now: datetime) -> dict[str, Any] | None:
     if record is None:
         return None
@@ -208,6 +219,38 @@ def list_deliveries(caller: AuthContext, webhook_id: str, *, limit: int, cursor:
     require_webhooks(caller)
     _owned_webhook(caller, webhook_id)
     return page_json(lambda: store.list_deliveries(webhook_id, limit=limit, cursor=cursor), delivery_json)
+
+
+def resend_delivery(
+    caller: AuthContext, settings: WebhookStore, webhook_id: str, delivery_id: str, now: datetime
+) -> dict[str, Any]:
+    """Send a delivery's message again to its endpoint, as a new delivery with the same bytes and message id
+    (``webhook-id``), so a receiver that processed the first one can tell it is the same event."""
+    require_webhooks(caller)
+    endpoint = _owned_webhook(caller, webhook_id)
+    original = store.get_delivery(delivery_id)
+    if original is None or original.account_id != caller.account_id or original.webhook_id != endpoint.webhook_id:
+        raise errors.NotFound("No such delivery.")
+    record = store.DeliveryRecord(
+        _derived_id("dlv_", "resend_" + _secrets.token_hex(12), original.event_type, endpoint.webhook_id),
+        account_id=caller.account_id,
+        webhook_id=endpoint.webhook_id,
+        url=endpoint.url,
+        event_type=original.event_type,
+        message_id=original.message_id,
+        body=original.body,
+        conversion_id=original.conversion_id,
+        status=store.PENDING,
+        attempt_count=0,
+        attempts=[],
+        next_attempt_at=now,
+        created_at=now,
+        expires_at=now + DELIVERY_LOG_LIFETIME,
+    )
+    if not store.create_delivery(record):
+        raise errors.Conflict("This delivery could not be queued again; retry.")
+    queue_attempt(settings.webhooks_queue_url, record.delivery_id, 1, time.time(), 0)
+    return delivery_json(record)
 
 
 # ------------------------------------------------------------------ emitting events
