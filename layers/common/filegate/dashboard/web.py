@@ -246,10 +246,16 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     def redirect(request: Request, path: str) -> RedirectResponse:
         return RedirectResponse(origin_of(request).url(path), status_code=303)
 
-    def page_error(request: Request, visit: Visit, name: str, exc: errors.ApiError, **context: Any) -> HTMLResponse:
-        # A page of a feature the plan lacks is a page about the plan (200), not a failed request.
-        status = 200 if isinstance(exc, errors.TierRequired) else exc.status
-        return render(request, name, status=status, visit=visit, error=exc.message, **context)
+    def page_error(
+        request: Request, visit: Visit, name: str, exc: errors.ApiError, *, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        """The page, unable to show its data: ``exc`` says why. A failed action (``status`` and ``error`` set)
+        keeps its own status and message. A page of a feature the plan lacks is a page about the plan (200),
+        not a failed request."""
+        if status == 200:
+            status = 200 if isinstance(exc, errors.TierRequired) else exc.status
+        error = context.pop("error", None) or exc.message
+        return render(request, name, status=status, visit=visit, error=error, **context)
 
     # -------------------------------------------------------------- errors
 
@@ -341,8 +347,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
 
     @app.get("/dashboard/login")
     def login_form(request: Request) -> Response:
-        if session_service.resolve(request.cookies.get(session_service.COOKIE), utcnow()) is not None:
-            return redirect(request, "/dashboard")
+        # Shown even to a signed-in browser: signing in again (another account) replaces its session.
         return login_page(request, "login.html")
 
     @app.post("/dashboard/login")
@@ -426,7 +431,10 @@ def create_app(settings: DashboardSettings) -> FastAPI:
             check_route(visit.caller, "GET", "/v1/keys")
             page = key_service.list_keys(visit.caller, limit=50, cursor=cursor)
         except errors.ApiError as exc:
-            return page_error(request, visit, "keys.html", exc, keys=[], scopes=SCOPES, grace_choices=GRACE_CHOICES)
+            return page_error(
+                request, visit, "keys.html", exc, status=status, keys=[], scopes=SCOPES, grace_choices=GRACE_CHOICES,
+                **context,
+            )  # fmt: skip
         keys = [
             {**k, "mode": keyformat.mode_of(k["key_prefix"]), "state": _key_state(k, visit.now)} for k in page["data"]
         ]
@@ -568,7 +576,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
                 page = webhook_service.list_deliveries(visit.caller, chosen, limit=25, cursor=None)
                 base.update(deliveries=page["data"], deliveries_of=chosen)
         except errors.ApiError as exc:
-            return page_error(request, visit, "webhooks.html", exc, **base)
+            return page_error(request, visit, "webhooks.html", exc, status=status, **base)
         return render(request, "webhooks.html", status=status, visit=visit, **base)
 
     @app.get("/dashboard/webhooks")
