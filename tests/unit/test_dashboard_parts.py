@@ -28,6 +28,8 @@ def test_a_csrf_token_is_bound_to_its_cookie() -> None:
         ({"origin": "https://evil.example"}, False),
         ({"origin": "https://api.example.com.evil.example"}, False),
         ({"origin": "null"}, False),
+        ({"origin": "null", "sec-fetch-site": "same-origin"}, True),  # a form POST under no-referrer
+        ({"origin": "null", "sec-fetch-site": "none"}, False),
         ({"origin": "https://api.example.com", "sec-fetch-site": "cross-site"}, False),
         ({"sec-fetch-site": "same-site"}, False),
         ({"origin": "file://api.example.com"}, False),

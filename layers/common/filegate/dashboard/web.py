@@ -89,7 +89,7 @@ NOTICES: Final = {
     "session-ended": "The session was ended.",
     "others-ended": "Every other session was ended.",
 }
-GRACE_CHOICES: Final = ((0, "None: the old key stops now"), (3600, "1 hour"), (86_400, "24 hours"))
+GRACE_CHOICES: Final = ((0, "no grace"), (3600, "1 hour"), (86_400, "24 hours"))
 BAD_SIGN_IN = "That code or link is not valid: it may be mistyped, used, or older than 15 minutes. Ask for a new one."
 WEBHOOK_EVENTS: Final = (CONVERSION_SUCCEEDED, CONVERSION_FAILED)
 SESSION_COOKIE_FLAGS: Final = "Path=/; Secure; HttpOnly; SameSite=Lax"
