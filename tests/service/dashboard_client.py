@@ -62,6 +62,7 @@ class Browser:
             sent["Content-Type"] = "application/x-www-form-urlencoded"
             body = urlencode(form or {}, doseq=True).encode()
         sent.update(headers or {})
+        sent = {k: v for k, v in sent.items() if v}  # "" drops a header a browser would send
         query_map = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
         from urllib.parse import unquote
 
