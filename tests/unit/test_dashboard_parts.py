@@ -62,3 +62,5 @@ def test_the_stage_prefixes_urls_on_api_gateways_own_domain_only() -> None:
     assert local.url("/dashboard") == "/dashboard" and local.absolute("/x") == "http://127.0.0.1:3000/x"
     custom = origin_of(_Request({"domainName": "files.example.com", "stage": "prod"}))  # type: ignore[arg-type]
     assert custom.absolute("/dashboard") == "https://files.example.com/dashboard"
+    ipv6 = origin_of(_Request({"domainName": "[::1]:3000", "stage": "prod"}))  # type: ignore[arg-type]
+    assert ipv6.absolute("/x") == "http://[::1]:3000/x"

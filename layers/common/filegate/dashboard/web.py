@@ -153,7 +153,7 @@ def origin_of(request: Request) -> Origin:
     context = (request.scope.get("aws.event") or {}).get("requestContext") or {}
     host = str(context.get("domainName") or request.headers.get("host") or "localhost")
     stage = str(context.get("stage") or "")
-    hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host
+    hostname = host.split("]", 1)[0] + "]" if host.startswith("[") else host.rsplit(":", 1)[0]
     local = hostname in ("127.0.0.1", "localhost", "[::1]")
     prefix = f"/{stage}" if stage and ".execute-api." in host else ""
     return Origin("http" if local else "https", host, prefix)
