@@ -176,6 +176,7 @@ def test_overview_shows_tier_quota_rate_limit_and_a_30_day_chart(browser: Browse
     html = browser.get("/dashboard").body.decode()
     assert ">free<" in html and "of 1,000" in html and "10 <span" in html
     assert html.count('class="bar"') == 30 and 'role="img"' in html
+    assert _account_id(browser) in html  # what an operator asks for
 
 
 def test_a_key_is_shown_once_and_works_with_the_chosen_rules(stack: Stack, browser: Browser) -> None:
