@@ -26,6 +26,7 @@ from typing import Any
 
 from filegate_local.gateway import Gateway
 from filegate_local.lifeline import child_environment
+from filegate_local.mailbox import MailEcho
 from filegate_local.model import StackModel, build_model
 from filegate_local.resources import Provisioner
 from filegate_local.sqs_poller import SqsPoller, start_pollers
@@ -58,6 +59,7 @@ class StackConfig:
     environment: dict[str, str] = field(default_factory=dict)
     echo_logs: bool = False  # also print every function's log lines on stderr
     warm: bool = False  # start one worker per function before serving
+    echo_mail: bool = False  # print every email the functions send (make dev: the sign-in code)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -195,6 +197,7 @@ class LocalStack:
         self.pools: dict[str, FunctionPool] = {}
         self.pollers: list[SqsPoller] = []
         self.stream_pollers: list[StreamPoller] = []
+        self.mail_echo: MailEcho | None = None
         self.state: dict[str, Any] = {}
         self._sinks: list[LogSink] = []
         self._stop = threading.Event()
@@ -294,6 +297,9 @@ class LocalStack:
         self.stream_pollers = start_stream_pollers(
             self.model.stream_mappings, self.pools, self.moto.url, self.template.region, self._stop
         )
+        if config.echo_mail:
+            self.mail_echo = MailEcho(self.moto.url, self._stop)
+            self.mail_echo.start()
         self.state = self._describe()
         write_state(self.state_dir, self.state)
         # Last: the first answer (a 200 from /v1/health) means every part above is ready and findable.
@@ -319,6 +325,9 @@ class LocalStack:
             poller.join(timeout=max(0.0, deadline - time.monotonic()))
         self.pollers = []
         self.stream_pollers = []
+        if self.mail_echo is not None:
+            self.mail_echo.join(timeout=max(0.0, deadline - time.monotonic()))
+            self.mail_echo = None
         for sink in self._sinks:
             sink.close()
         self._sinks = []

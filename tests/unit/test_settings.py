@@ -19,6 +19,7 @@ from filegate.settings import (
     AuthorizerSettings,
     BaseSettings,
     ConvertSettings,
+    DashboardSettings,
     DispatcherSettings,
     FilesSettings,
     KeysSettings,
@@ -43,6 +44,7 @@ SETTINGS_OF: dict[str, type[BaseSettings]] = {
     "WebhooksFunction": WebhooksSettings,
     "DispatcherFunction": DispatcherSettings,
     "StamperFunction": StamperSettings,
+    "DashboardFunction": DashboardSettings,
 }
 READ_BY_POWERTOOLS = re.compile(r"POWERTOOLS_[A-Z_]+")
 

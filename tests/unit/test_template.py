@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from filegate.routes import PUBLIC, ROUTES
+from filegate.routes import DASHBOARD_ROUTES, PUBLIC, ROUTES, SESSION
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -163,7 +163,7 @@ def test_routes_match_the_route_table_exactly(template: dict[str, Any]) -> None:
             assert ev.get("RestApiId") == {"Ref": api_id}, f"{fn_name}.{ev_name} is not on {api_id}"
             in_template[key] = (fn_name, ev)
 
-    expected = {(r.method, r.path): r for r in ROUTES}
+    expected = {(r.method, r.path): r for r in (*ROUTES, *DASHBOARD_ROUTES)}
     missing = sorted(set(expected) - set(in_template))
     extra = sorted(set(in_template) - set(expected))
     assert not missing, f"routes in filegate.routes with no Api event in template.yaml: {missing}"
@@ -176,7 +176,7 @@ def test_routes_match_the_route_table_exactly(template: dict[str, Any]) -> None:
             f"{key} is routed to {fn_name}, filegate.routes says functions/{route.function}"
         )
         authorizer = (ev.get("Auth") or {}).get("Authorizer")
-        if route.scope == PUBLIC:
+        if route.scope in (PUBLIC, SESSION):  # the dashboard checks its own sessions
             assert authorizer == "NONE", f"{key} is public and must have Auth: {{Authorizer: NONE}}"
         else:
             assert authorizer != "NONE", f"{key} needs a key but its event turns the authorizer off"
@@ -311,3 +311,30 @@ def test_http_functions_use_snapstart(template: dict[str, Any]) -> None:
         snap = fn_prop(template, props, "SnapStart") or {}
         assert snap.get("ApplyOn") == "PublishedVersions", name
         assert fn_prop(template, props, "AutoPublishAlias"), f"{name}: SnapStart needs a published version"
+
+
+def test_mail_is_sent_only_as_the_email_sender(template: dict[str, Any]) -> None:
+    senders = []
+    for name, props in functions(template).items():
+        for statement in _statements(props):
+            actions = [str(a).lower() for a in _as_list(statement.get("Action", []))]
+            if not any(a.startswith("ses:") for a in actions):
+                continue
+            assert actions == ["ses:sendemail"], f"{name}: {actions}"
+            (resource,) = _as_list(statement["Resource"])
+            assert resource["Fn::Sub"].endswith(":identity/${EmailSender}"), f"{name}: {resource}"
+            senders.append(name)
+    assert "DashboardFunction" in senders
+    assert template["Parameters"]["EmailSender"]["Type"] == "String"
+
+
+@pytest.mark.parametrize("table", ["AuditTable", "DashboardSessionsTable", "DashboardLoginsTable"])
+def test_audit_sessions_and_sign_ins_expire(template: dict[str, Any], table: str) -> None:
+    ttl = template["Resources"][table]["Properties"]["TimeToLiveSpecification"]
+    assert ttl == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_the_dashboard_routes_take_no_key(template: dict[str, Any]) -> None:
+    events = api_events(functions(template)["DashboardFunction"])
+    assert events and all(ev["Path"].startswith("/dashboard") for ev in events.values())
+    assert all(ev.get("Auth") == {"Authorizer": "NONE"} for ev in events.values())

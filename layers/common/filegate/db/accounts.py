@@ -136,3 +136,26 @@ def mark_published(account_id: str, version: int) -> None:
     except UpdateError as exc:
         if not is_condition_failure(exc):
             raise
+
+
+def find_by_email(email: str) -> AccountRecord | None:
+    """The account of a (lower-cased) address, or None."""
+    try:
+        claim = EmailRecord.get(email, consistent_read=True)
+    except DoesNotExist:
+        return None
+    return get(claim.account_id)
+
+
+def create(account: AccountRecord) -> None:
+    """An account and its email claim without a key (the dashboard's first sign-in), all or nothing."""
+    claim = EmailRecord(account.email, account_id=account.account_id)
+    connection = transaction_connection(AccountRecord)
+    try:
+        with TransactWrite(connection=connection) as tx:
+            tx.save(claim, condition=EmailRecord.email.does_not_exist())
+            tx.save(account, condition=AccountRecord.account_id.does_not_exist())
+    except TransactWriteError as exc:
+        if cancelled_by_condition(exc):
+            raise EmailAlreadyUsed(account.email) from exc
+        raise

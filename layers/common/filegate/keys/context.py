@@ -11,6 +11,10 @@ from datetime import datetime
 
 from filegate.clock import iso, parse_iso
 
+# A dashboard session acting through the services names itself so (its key_id): it has no key record, and
+# acts with its account's full authority.
+SESSION_CALLER_PREFIX = "session:"
+
 
 @dataclass(frozen=True)
 class AuthContext:
@@ -72,6 +76,10 @@ class AuthContext:
             account_version=_int(context.get("account_version")),
             ip_denied=str(context.get("ip_denied", "false")).lower() == "true",
         )
+
+    @property
+    def is_session(self) -> bool:
+        return self.key_id.startswith(SESSION_CALLER_PREFIX)
 
     def is_valid_at(self, now: datetime) -> bool:
         return self.valid_until is None or now < self.valid_until

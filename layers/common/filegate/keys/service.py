@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from filegate import errors
+from filegate.audit import service as audit
 from filegate.clock import iso, utcnow
 from filegate.db import accounts as accounts_table
 from filegate.db import counters
@@ -126,7 +127,11 @@ def create_free_account(email: str, source_ip: str, now: datetime) -> tuple[str,
     """A new free account and its first key, which carries every scope. Limited per source IP."""
     address = normalise_email(email)
     limits.hit_signup_limit(source_ip, now)
-    return _create_account(address, "free", now)
+    account_id, issued = _create_account(address, "free", now)
+    first = issued.record
+    new_key = audit.Actor("key", first.key_id, first.key_prefix)  # the sign-up's own key: the only actor it has
+    audit.record(account_id, new_key, audit.KEY_CREATED, first.key_id, source_ip)
+    return account_id, issued
 
 
 def sign_up_free(email: str, source_ip: str, now: datetime) -> dict[str, Any]:
@@ -147,13 +152,41 @@ def usage_report(caller: AuthContext, start: str | None, end: str | None, now: d
     return usage.report(caller.account_id, start, end, now)
 
 
-def create_account_for_operator(email: str, tier_name: str, now: datetime) -> tuple[str, IssuedKey]:
+def create_account_for_operator(
+    email: str, tier_name: str, now: datetime, actor: audit.Actor | None = None
+) -> tuple[str, IssuedKey]:
     """Admin path: like the free sign-up, with a chosen tier and no per-IP limit."""
-    return _create_account(normalise_email(email), tier_name, now)
+    account_id, issued = _create_account(normalise_email(email), tier_name, now)
+    audit.record(account_id, actor or audit.admin_actor(), audit.KEY_CREATED, issued.record.key_id, "")
+    return account_id, issued
+
+
+def _new_account_id() -> str:
+    return "acct_" + secrets.token_hex(10)
+
+
+def account_for_sign_in(email: str, now: datetime) -> accounts_table.AccountRecord:
+    """The dashboard's sign-in, where sign-up and sign-in are one flow: the address's account, created free
+    and without a key the first time (a key is made in the dashboard, shown once)."""
+    address = normalise_email(email)
+    existing = accounts_table.find_by_email(address)
+    if existing is not None:
+        return existing
+    account = accounts_table.AccountRecord(
+        _new_account_id(), email=address, tier="free", status="active", created_at=now
+    )
+    try:
+        accounts_table.create(account)
+    except accounts_table.EmailAlreadyUsed:
+        found = accounts_table.find_by_email(address)  # a concurrent first sign-in made it
+        if found is None:
+            raise
+        return found
+    return account
 
 
 def _create_account(address: str, tier_name: str, now: datetime) -> tuple[str, IssuedKey]:
-    account_id = "acct_" + secrets.token_hex(10)
+    account_id = _new_account_id()
     issued = _new_key_record(
         account_id=account_id,
         name=FIRST_KEY_NAME,
@@ -180,7 +213,10 @@ def validate_scopes(requested: list[str]) -> list[str]:
 
 def authority_of(caller: AuthContext) -> Authority:
     """What the calling key may hand on: read from its record as it is now (a change is rare; its rules are
-    not decided from a context that API Gateway may have cached)."""
+    not decided from a context that API Gateway may have cached). A signed-in person (a dashboard session)
+    has the account's full authority."""
+    if caller.is_session:
+        return Authority(scopes=caller.scopes)
     record = keys_table.get(caller.key_id)
     if record is None or record.account_id != caller.account_id:
         raise errors.InvalidApiKey()
@@ -215,6 +251,8 @@ def create_key(
     expires_at: datetime | None,
     mode: keyformat.Mode,
     now: datetime,
+    actor: audit.Actor | None = None,
+    ip: str = "",
 ) -> IssuedKey:
     if expires_at is not None and expires_at <= now:
         raise errors.InvalidRequest("expires_at: must be in the future.")
@@ -233,6 +271,7 @@ def create_key(
         version=_begin(caller.account_id, now).version,
     )
     keys_table.put_new(issued.record)
+    audit.record(caller.account_id, actor or audit.key_actor(caller), audit.KEY_CREATED, issued.record.key_id, ip)
     return issued
 
 
@@ -257,6 +296,11 @@ def _last_uses(key_ids: list[str], now: datetime) -> dict[str, datetime]:
     }
 
 
+def get_key(caller: AuthContext, key_id: str) -> dict[str, Any]:
+    """One of the caller's account's keys (the dashboard's revoke confirmation); 404 for any other."""
+    return key_json(_owned(caller, key_id))
+
+
 def _owned(caller: AuthContext, key_id: str) -> keys_table.KeyRecord:
     record = keys_table.get_owned(caller.account_id, key_id)
     if record is None:
@@ -273,6 +317,8 @@ def update_key(
     allowed_ips: list[str] | None,
     now: datetime,
     horizon: timedelta,
+    actor: audit.Actor | None = None,
+    ip: str = "",
 ) -> dict[str, Any]:
     """PATCH: a change of scopes or allowlist is versioned and applies on the next request; a concurrent
     newer change of the same key wins and this one answers 409 (nothing written)."""
@@ -310,6 +356,7 @@ def update_key(
     if version is not None:
         record.version = version
         _publish_key(record.account_id, record.key_id, version, now=now, horizon=horizon)
+    audit.record(caller.account_id, actor or audit.key_actor(caller), audit.KEY_UPDATED, record.key_id, ip)
     return key_json(record)
 
 
@@ -332,12 +379,24 @@ def _publish_key(
         raise errors.InternalError("The change was saved but could not be applied everywhere yet; retry.") from exc
 
 
-def revoke_key(caller: AuthContext, key_id: str, *, now: datetime, horizon: timedelta) -> None:
+def revoke_key(
+    caller: AuthContext,
+    key_id: str,
+    *,
+    now: datetime,
+    horizon: timedelta,
+    actor: audit.Actor | None = None,
+    ip: str = "",
+) -> bool:
     """DELETE /v1/keys/{id}: dead at once. Idempotent: revoking a dead key again writes nothing, but
-    re-publishes its last change, so a retry after a failed call still makes the revocation effective."""
+    re-publishes its last change, so a retry after a failed call still makes the revocation effective.
+    True when this call revoked the key."""
     record = _owned(caller, key_id)
     limits.hit_change_limit(caller.account_id, now)
-    revoke_record(record, now=now, horizon=horizon)
+    revoked = revoke_record(record, now=now, horizon=horizon)
+    if revoked:  # a repeated revoke changes nothing: one entry per revocation
+        audit.record(caller.account_id, actor or audit.key_actor(caller), audit.KEY_REVOKED, record.key_id, ip)
+    return revoked
 
 
 def revoke_record(record: keys_table.KeyRecord, *, now: datetime, horizon: timedelta) -> bool:
@@ -358,7 +417,16 @@ def revoke_record(record: keys_table.KeyRecord, *, now: datetime, horizon: timed
     raise errors.Conflict("The key kept changing while it was being revoked; retry.")
 
 
-def rotate_key(caller: AuthContext, key_id: str, *, grace_seconds: int, now: datetime, horizon: timedelta) -> IssuedKey:
+def rotate_key(
+    caller: AuthContext,
+    key_id: str,
+    *,
+    grace_seconds: int,
+    now: datetime,
+    horizon: timedelta,
+    actor: audit.Actor | None = None,
+    ip: str = "",
+) -> IssuedKey:
     """A new key with the same name, scopes, allowlist, expiry and mode; the old one dies after the grace.
 
     Written only if the old key is unchanged since it was read (a concurrent narrowing is never undone by a
@@ -400,6 +468,7 @@ def rotate_key(caller: AuthContext, key_id: str, *, grace_seconds: int, now: dat
             continue  # edited, revoked or rotated meanwhile: read it again
         checkpoint("written")
         _publish_key(old.account_id, old.key_id, change.version, now=now, horizon=horizon, shards=change.shards)
+        audit.record(caller.account_id, actor or audit.key_actor(caller), audit.KEY_ROTATED, old.key_id, ip)
         return issued
     raise errors.Conflict("The key kept changing while it was being rotated; retry.")
 
@@ -425,18 +494,24 @@ def _month_usage(account_id: str, monthly_limit: int, now: datetime) -> dict[str
     return {"period": now.strftime("%Y-%m"), "conversions": used, "remaining": max(monthly_limit - used, 0)}
 
 
-def set_account_tier(account_id: str, tier_name: str, *, now: datetime, horizon: timedelta) -> None:
+def set_account_tier(
+    account_id: str, tier_name: str, *, now: datetime, horizon: timedelta, actor: audit.Actor | None = None
+) -> None:
     """Operator change of plan; applies on the next request."""
     if tier_name not in TIERS:
         raise errors.InvalidRequest(f"tier: must be one of {', '.join(TIERS)}.")
     _change_account(account_id, now=now, horizon=horizon, tier_name=tier_name)
+    audit.record(account_id, actor or audit.admin_actor(), audit.ACCOUNT_UPDATED, f"tier={tier_name}", "")
 
 
-def set_account_status(account_id: str, status: str, *, now: datetime, horizon: timedelta) -> None:
+def set_account_status(
+    account_id: str, status: str, *, now: datetime, horizon: timedelta, actor: audit.Actor | None = None
+) -> None:
     """Suspend or reactivate an account; applies on the next request."""
     if status not in ACCOUNT_STATUSES:
         raise errors.InvalidRequest(f"status: must be one of {', '.join(ACCOUNT_STATUSES)}.")
     _change_account(account_id, now=now, horizon=horizon, status=status)
+    audit.record(account_id, actor or audit.admin_actor(), audit.ACCOUNT_UPDATED, f"status={status}", "")
 
 
 # ------------------------------------------------------------------ operators (filegate-admin)
@@ -484,7 +559,9 @@ def account_overview(account_id: str, now: datetime) -> dict[str, Any]:
     }
 
 
-def revoke_all_keys(account_id: str, *, now: datetime, horizon: timedelta) -> list[str]:
+def revoke_all_keys(
+    account_id: str, *, now: datetime, horizon: timedelta, actor: audit.Actor | None = None
+) -> list[str]:
     """Every live key of the account dead at once (a leak); the ids revoked. Already dead keys are left.
 
     One account-wide change: the keys and the account carry its version (a key changed meanwhile gets a
@@ -509,6 +586,8 @@ def revoke_all_keys(account_id: str, *, now: datetime, horizon: timedelta) -> li
     version = _write_account(account_id, now=now, version=version)
     checkpoint("written")
     _publish_account_change(account_id, version, now=now, horizon=horizon, shards=change.shards)
+    for key_id in revoked:
+        audit.record(account_id, actor or audit.admin_actor(), audit.KEY_REVOKED, key_id, "")
     return revoked
 
 
