@@ -28,7 +28,7 @@ from filegate_local import LocalStack, StackConfig  # noqa: E402
 HTTP_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 # Local-only switches for every function in tests: webhook receivers in tests are plain-http loopback
 # servers, which the deployed stack never allows.
-TEST_FUNCTION_ENVIRONMENT = {"WEBHOOK_ALLOW_INSECURE_LOOPBACK": "true"}
+TEST_FUNCTION_ENVIRONMENT = {"EGRESS_ALLOW_INSECURE_LOOPBACK": "true"}
 
 
 def start_local_stack(

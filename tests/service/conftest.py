@@ -29,7 +29,7 @@ TEMPLATE = ROOT / "template.yaml"
 STACK_NAME = "filegate-service"
 # The local-only switch the local stack's tests use too: webhook receivers here are plain-http loopback
 # servers, which a deployed stack never allows (private and metadata addresses stay refused).
-LOCAL_FUNCTION_ENVIRONMENT = {"WEBHOOK_ALLOW_INSECURE_LOOPBACK": "true"}
+LOCAL_FUNCTION_ENVIRONMENT = {"EGRESS_ALLOW_INSECURE_LOOPBACK": "true"}
 
 
 def lambda_environment(spec: FunctionSpec, region: str, moto_url: str) -> dict[str, str]:

@@ -88,11 +88,17 @@ class WebhookStore(BaseSettings):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class WebhookPolicy(BaseSettings):
+class EgressPolicy(BaseSettings):
+    """The egress guard's one switch (filegate.egress), for everything that calls out: webhooks, imports."""
+
+    # The local stack only: allows http:// and loopback destinations, relaxes nothing else. Never set in AWS.
+    egress_allow_insecure_loopback: bool = False
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WebhookPolicy(EgressPolicy):
     """Which receiver URLs are allowed and how deliveries are timed."""
 
-    # The local stack only: allows http:// and loopback receivers. Never set in AWS.
-    webhook_allow_insecure_loopback: bool = False
     # < 1 compresses the retry schedule (tests, local stack); 0 retries at once.
     webhook_retry_scale: float = 1.0
     webhook_timeout_seconds: float = 10.0

@@ -100,7 +100,7 @@ def dispatch(message: QueuedAttempt, settings: DispatcherSettings) -> str:
         record.url,
         record.body,
         headers,
-        allow_insecure_loopback=settings.webhook_allow_insecure_loopback,
+        allow_insecure_loopback=settings.egress_allow_insecure_loopback,
         timeout=settings.webhook_timeout_seconds,
     )
     entry = _attempt_entry(message.attempt, started, result)
