@@ -21,6 +21,7 @@ from filegate.settings import (
     ConvertSettings,
     DispatcherSettings,
     FilesSettings,
+    ImportSettings,
     KeysSettings,
     MediaWorkerSettings,
     SettingsError,
@@ -41,6 +42,8 @@ SETTINGS_OF: dict[str, type[BaseSettings]] = {
     "MediaWorkerDeadLetterFunction": MediaWorkerSettings,
     "WebhooksFunction": WebhooksSettings,
     "DispatcherFunction": DispatcherSettings,
+    "ImportFunction": ImportSettings,
+    "ImportDeadLetterFunction": ImportSettings,
 }
 READ_BY_POWERTOOLS = re.compile(r"POWERTOOLS_[A-Z_]+")
 

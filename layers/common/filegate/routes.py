@@ -64,6 +64,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/conversions/{id}", "convert", ANY_KEY),
     # files
     Route("POST", "/v1/files", "files", "files:write"),
+    Route("POST", "/v1/files/import", "files", "files:write"),
     Route("POST", "/v1/files/{id}/complete", "files", "files:write"),
     Route("GET", "/v1/files", "files", "files:read"),
     Route("GET", "/v1/files/{id}", "files", "files:read"),

@@ -136,6 +136,8 @@ class KeysSettings(MeteringTables):
 class ConvertSettings(MeteringTables, FileStore, WebhookEmitter):
     conversions_table: str
     conversions_queue_url: str
+    # A conversion of a URL imports it first, through the import worker's queue.
+    imports_queue_url: str
     # Media conversions (sync and jobs) go to the media worker through its own queue.
     media_queue_url: str
     idempotency_table: str
@@ -148,8 +150,32 @@ class ConvertSettings(MeteringTables, FileStore, WebhookEmitter):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class FilesSettings(MeteringTables, FileStore):
-    pass
+class FilesSettings(MeteringTables, FileStore, EgressPolicy):
+    # POST /v1/files/import: the URL is checked here, fetched by the import worker off this queue.
+    imports_queue_url: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ImportSettings(FileStore, WebhookEmitter):
+    """The import worker and its dead-letter handler: URL imports through the egress guard (API.md "Import
+    from a URL"), then, for a conversion of a URL, its hand-over to the conversion queues."""
+
+    conversions_table: str
+    counters_table: str  # a failed import gives its conversion's quota back
+    conversions_queue_url: str
+    media_queue_url: str
+    import_connect_timeout_seconds: float = 5.0
+    import_wall_seconds: float = 600.0  # under the function's 900 s timeout, leaving time to sniff and store
+    import_part_mb: int = 8  # multipart part size: the most of a download held in memory at once
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 < self.import_connect_timeout_seconds <= 30:
+            raise SettingsError("IMPORT_CONNECT_TIMEOUT_SECONDS must be in (0, 30]")
+        if not 0 < self.import_wall_seconds <= 840:
+            raise SettingsError("IMPORT_WALL_SECONDS must be in (0, 840]")
+        if not 5 <= self.import_part_mb <= 512:
+            raise SettingsError("IMPORT_PART_MB must be 5 to 512 (S3's smallest part is 5 MB)")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
