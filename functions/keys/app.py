@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query, Request, Response
 from pydantic import Field
 
+from filegate.audit import service as audit
 from filegate.clock import parse_iso, utcnow
 from filegate.db import bind_tables
 from filegate.keys import service as key_service
@@ -92,6 +93,7 @@ async def create_key(request: Request, who: Authorized) -> dict[str, Any]:
         expires_at=_utc(body.expires_at),
         mode=body.mode,
         now=utcnow(),
+        ip=source_ip(request),
     )
     return issued.as_json()
 
@@ -107,12 +109,13 @@ async def update_key(key_id: str, request: Request, who: Authorized) -> dict[str
         allowed_ips=body.allowed_ips,
         now=utcnow(),
         horizon=CACHE_HORIZON,
+        ip=source_ip(request),
     )
 
 
 @app.delete("/v1/keys/{key_id}", status_code=204)
-def revoke_key(key_id: str, who: Authorized) -> Response:
-    key_service.revoke_key(who, key_id, now=utcnow(), horizon=CACHE_HORIZON)
+def revoke_key(key_id: str, request: Request, who: Authorized) -> Response:
+    key_service.revoke_key(who, key_id, now=utcnow(), horizon=CACHE_HORIZON, ip=source_ip(request))
     return Response(status_code=204)
 
 
@@ -120,7 +123,7 @@ def revoke_key(key_id: str, who: Authorized) -> Response:
 async def rotate_own_key(request: Request, who: Authorized) -> dict[str, Any]:
     body = await parse_body(request, RotateRequest)
     issued = key_service.rotate_key(
-        who, who.key_id, grace_seconds=body.grace_seconds, now=utcnow(), horizon=CACHE_HORIZON
+        who, who.key_id, grace_seconds=body.grace_seconds, now=utcnow(), horizon=CACHE_HORIZON, ip=source_ip(request)
     )
     return issued.as_json()
 
@@ -128,7 +131,9 @@ async def rotate_own_key(request: Request, who: Authorized) -> dict[str, Any]:
 @app.post("/v1/keys/{key_id}/rotate", status_code=201)
 async def rotate_key(key_id: str, request: Request, who: Authorized) -> dict[str, Any]:
     body = await parse_body(request, RotateRequest)
-    issued = key_service.rotate_key(who, key_id, grace_seconds=body.grace_seconds, now=utcnow(), horizon=CACHE_HORIZON)
+    issued = key_service.rotate_key(
+        who, key_id, grace_seconds=body.grace_seconds, now=utcnow(), horizon=CACHE_HORIZON, ip=source_ip(request)
+    )
     return issued.as_json()
 
 
@@ -148,6 +153,15 @@ def usage_report(
     to: Annotated[str | None, Query(max_length=7, json_schema_extra=MONTH_SCHEMA)] = None,
 ) -> dict[str, Any]:
     return key_service.usage_report(who, from_, to, utcnow())
+
+
+@app.get("/v1/audit")
+def audit_log(
+    who: Authorized,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> dict[str, Any]:
+    return audit.list_entries(who.account_id, limit=limit, cursor=cursor, now=utcnow())
 
 
 handler = instrument(http_handler(app))

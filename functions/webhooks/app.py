@@ -13,7 +13,7 @@ from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler
 from filegate.observability import instrument
 from filegate.settings import WebhooksSettings
-from filegate.web import RequestBody, authorized, create_app, parse_body
+from filegate.web import RequestBody, authorized, create_app, parse_body, source_ip
 from filegate.webhooks import service as webhook_service
 
 settings = WebhooksSettings.from_env()
@@ -28,14 +28,16 @@ class RegisterWebhookRequest(RequestBody):
 
 
 @app.post("/v1/webhooks/secret", status_code=201)
-def create_secret(who: Authorized) -> dict[str, Any]:
-    return webhook_service.create_or_rotate_secret(who, utcnow())
+def create_secret(request: Request, who: Authorized) -> dict[str, Any]:
+    return webhook_service.create_or_rotate_secret(who, utcnow(), ip=source_ip(request))
 
 
 @app.post("/v1/webhooks", status_code=201)
 async def register_webhook(request: Request, who: Authorized) -> dict[str, Any]:
     body = await parse_body(request, RegisterWebhookRequest)
-    return webhook_service.register_webhook(who, settings, url=body.url, events=body.events, now=utcnow())
+    return webhook_service.register_webhook(
+        who, settings, url=body.url, events=body.events, now=utcnow(), ip=source_ip(request)
+    )
 
 
 @app.get("/v1/webhooks")
@@ -44,8 +46,8 @@ def list_webhooks(who: Authorized) -> dict[str, Any]:
 
 
 @app.delete("/v1/webhooks/{webhook_id}", status_code=204)
-def delete_webhook(webhook_id: str, who: Authorized) -> Response:
-    webhook_service.delete_webhook(who, webhook_id)
+def delete_webhook(webhook_id: str, request: Request, who: Authorized) -> Response:
+    webhook_service.delete_webhook(who, webhook_id, ip=source_ip(request))
     return Response(status_code=204)
 
 

@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         environment=dict(args.env),
         echo_logs=not args.no_echo_logs,
         warm=args.warm,
+        echo_mail=True,
     )
     stop = threading.Event()
 

@@ -1,7 +1,9 @@
 """Creating the template's tables, buckets and queues in moto, idempotently.
 
 CloudFormation property names are mapped onto the API calls CloudFormation itself would make. Resource
-types the local stack does not need (alarms, roles, layers, ...) are skipped quietly.
+types the local stack does not need (alarms, roles, layers, ...) are skipped quietly. The ``EmailSender``
+parameter's address is verified in moto's SES, as an operator verifies it in AWS once, so the functions can
+send as it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from filegate_local.template import Template, TemplateError
 log = logging.getLogger("filegate_local")
 
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+EMAIL_SENDER_PARAMETER = "EmailSender"
 
 
 def client(service: str, endpoint: str, region: str) -> Any:
@@ -57,7 +60,21 @@ class Provisioner:
             self._creators[kind](logical_id, self.template.properties(logical_id))
             done.append(logical_id)
             log.debug("provisioned %s (%s)", logical_id, kind)
+        self._email_sender()
         return done
+
+    # ------------------------------------------------------------------ SES
+
+    def _email_sender(self) -> None:
+        sender = self.template.parameters.get(EMAIL_SENDER_PARAMETER)
+        if not sender:
+            return
+        sesv2 = client("sesv2", self.endpoint, self.template.region)
+        try:
+            sesv2.create_email_identity(EmailIdentity=str(sender))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "AlreadyExistsException":
+                raise
 
     # ------------------------------------------------------------------ DynamoDB
 

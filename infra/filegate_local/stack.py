@@ -26,6 +26,7 @@ from typing import Any
 
 from filegate_local.gateway import Gateway
 from filegate_local.lifeline import child_environment
+from filegate_local.mailbox import MailEcho
 from filegate_local.model import StackModel, build_model
 from filegate_local.resources import Provisioner
 from filegate_local.sqs_poller import SqsPoller, start_pollers
@@ -56,6 +57,7 @@ class StackConfig:
     environment: dict[str, str] = field(default_factory=dict)
     echo_logs: bool = False  # also print every function's log lines on stderr
     warm: bool = False  # start one worker per function before serving
+    echo_mail: bool = False  # print every email the functions send (make dev: the sign-in code)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -189,6 +191,7 @@ class LocalStack:
         self.gateway: Gateway | None = None
         self.pools: dict[str, FunctionPool] = {}
         self.pollers: list[SqsPoller] = []
+        self.mail_echo: MailEcho | None = None
         self.state: dict[str, Any] = {}
         self._sinks: list[LogSink] = []
         self._stop = threading.Event()
@@ -285,6 +288,9 @@ class LocalStack:
             self._stop,
             max_pollers=config.workers_per_function,
         )
+        if config.echo_mail:
+            self.mail_echo = MailEcho(self.moto.url, self._stop)
+            self.mail_echo.start()
         self.state = self._describe()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         temporary = self.state_file.with_suffix(".json.tmp")
@@ -307,6 +313,9 @@ class LocalStack:
         for poller in self.pollers:
             poller.join(timeout=max(0.0, deadline - time.monotonic()))
         self.pollers = []
+        if self.mail_echo is not None:
+            self.mail_echo.join(timeout=max(0.0, deadline - time.monotonic()))
+            self.mail_echo = None
         for sink in self._sinks:
             sink.close()
         self._sinks = []

@@ -153,7 +153,7 @@ def test_the_sdk_has_a_method_for_every_route_in_the_route_table():
         client.health, client.formats, client.openapi, lambda: client.create_free_key("a@b.c"),
         client.list_keys, lambda: client.create_key("n"), lambda: client.update_key("id_1", name="m"),
         lambda: client.revoke_key("id_1"), lambda: client.rotate_key("id_1"), client.rotate_key,
-        client.entitlements, client.usage,
+        client.entitlements, client.usage, client.audit,
         lambda: client.convert_sync(b"x", "jpg"), lambda: client.convert_sync(b"x", None),
         lambda: client.create_conversion("f", "jpg"), lambda: client.create_conversions_bulk([]),
         client.list_conversions, lambda: client.get_conversion("id_1"),

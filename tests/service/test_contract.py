@@ -18,7 +18,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from filegate import errors
-from filegate.routes import ROUTES
+from filegate.routes import DASHBOARD_ROUTES, ROUTES
 from tests.service.conftest import Stack
 from tests.service.harness import Response, ServiceApi
 from tests.service.helpers import Account, assert_error, change_account
@@ -134,12 +134,13 @@ def _shape(path: str) -> str:
 def test_each_app_serves_exactly_its_routes_of_the_table_and_the_template(stack: Stack) -> None:
     functions_with_api = {route.function for route in stack.api.spec.routes}
     folders = {stack.model.functions[f].code_dir.name: f for f in functions_with_api}
-    assert set(folders) == {route.function for route in ROUTES}  # no route of the table left unrouted
+    every_route = (*ROUTES, *DASHBOARD_ROUTES)
+    assert set(folders) == {route.function for route in every_route}  # no route of the table left unrouted
     for folder, logical_id in folders.items():
         app = stack.functions.module(logical_id).app
         assert all(isinstance(r, APIRoute) for r in app.routes), f"{folder}: a route outside the route table"
         served = {(method, _shape(r.path)) for r in app.routes for method in r.methods}
-        table = {(r.method, _shape(r.path)) for r in ROUTES if r.function == folder}
+        table = {(r.method, _shape(r.path)) for r in every_route if r.function == folder}
         template = {(r.method, _shape(r.path)) for r in stack.api.spec.routes if r.function == logical_id}
         assert served == table, f"{folder}: app routes differ from ROUTES: {sorted(served ^ table)}"
         assert template == table, f"{folder}: template.yaml events differ from ROUTES: {sorted(template ^ table)}"

@@ -19,6 +19,7 @@ from filegate.settings import (
     AuthorizerSettings,
     BaseSettings,
     ConvertSettings,
+    DashboardSettings,
     DispatcherSettings,
     FilesSettings,
     ImportSettings,
@@ -44,6 +45,7 @@ SETTINGS_OF: dict[str, type[BaseSettings]] = {
     "DispatcherFunction": DispatcherSettings,
     "ImportFunction": ImportSettings,
     "ImportDeadLetterFunction": ImportSettings,
+    "DashboardFunction": DashboardSettings,
 }
 READ_BY_POWERTOOLS = re.compile(r"POWERTOOLS_[A-Z_]+")
 

@@ -477,6 +477,16 @@ def _response_schemas() -> dict[str, Any]:
         "WebhookList": _page("Webhook"),
         "Delivery": _object(["id", "webhook_id", "event", "status"], id=STR, webhook_id=STR, event=STR, status=STR),
         "DeliveryList": _page("Delivery"),
+        "AuditEntry": _object(
+            ["id", "at", "actor", "action", "target", "ip"],
+            id=STR, at=TIME,
+            actor=_object(
+                ["type", "id", "label"],
+                type={"type": "string", "enum": ["key", "session", "admin", "github"]}, id=STR, label=STR,
+            ),
+            action=STR, target=STR, ip=MAYBE_STR,
+        ),
+        "AuditList": _page("AuditEntry"),
     }  # fmt: skip
 
 
@@ -490,6 +500,7 @@ RESPONSE_BODIES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/keys/rotate"): ("201", "NewKey"),
     ("GET", "/v1/entitlements/me"): ("200", "Entitlements"),
     ("GET", "/v1/usage"): ("200", "Usage"),
+    ("GET", "/v1/audit"): ("200", "AuditList"),
     ("GET", "/v1/formats"): ("200", "Formats"),
     ("POST", "/v1/conversions"): ("202", "Conversion"),
     ("POST", "/v1/conversions/bulk"): ("202", "BulkConversions"),

@@ -54,6 +54,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/keys/rotate", "keys", ANY_KEY),
     Route("GET", "/v1/entitlements/me", "keys", ANY_KEY),
     Route("GET", "/v1/usage", "keys", ANY_KEY),
+    Route("GET", "/v1/audit", "keys", "keys:manage"),
     # conversion
     Route("GET", "/v1/formats", "convert", PUBLIC),
     Route("POST", "/v1/convert", "convert", "convert:write"),
@@ -79,6 +80,43 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/webhooks/{id}/deliveries", "webhooks", "webhooks:manage", feature="webhooks"),
 )
 
+
+# The dashboard (API.md §7): routes with no authorizer; the dashboard checks its own sessions, and each
+# action passes the route-table check of the API route it stands for. Not part of the API's description.
+SESSION = "session"
+DASHBOARD_ROUTES: tuple[Route, ...] = tuple(
+    Route(method, path, "dashboard", SESSION)
+    for method, path in (
+        ("GET", "/dashboard"),
+        ("GET", "/dashboard/login"),
+        ("POST", "/dashboard/login"),
+        ("POST", "/dashboard/login/code"),
+        ("GET", "/dashboard/login/confirm"),
+        ("POST", "/dashboard/login/confirm"),
+        ("POST", "/dashboard/logout"),
+        ("GET", "/dashboard/keys"),
+        ("POST", "/dashboard/keys"),
+        ("POST", "/dashboard/keys/{id}/rotate"),
+        ("GET", "/dashboard/keys/{id}/revoke"),
+        ("POST", "/dashboard/keys/{id}/revoke"),
+        ("GET", "/dashboard/usage"),
+        ("GET", "/dashboard/usage.csv"),
+        ("GET", "/dashboard/conversions"),
+        ("GET", "/dashboard/conversions/{id}/download"),
+        ("GET", "/dashboard/webhooks"),
+        ("POST", "/dashboard/webhooks"),
+        ("POST", "/dashboard/webhooks/secret"),
+        ("POST", "/dashboard/webhooks/secret/reveal"),
+        ("POST", "/dashboard/webhooks/{id}/delete"),
+        ("POST", "/dashboard/webhooks/{id}/test"),
+        ("POST", "/dashboard/webhooks/{id}/deliveries/{delivery_id}/resend"),
+        ("GET", "/dashboard/audit"),
+        ("GET", "/dashboard/sessions"),
+        ("POST", "/dashboard/sessions/end-others"),
+        ("POST", "/dashboard/sessions/{id}/end"),
+        ("GET", "/dashboard/static/{name}"),
+    )
+)
 
 _BY_METHOD_AND_PATH = {(r.method, r.path): r for r in ROUTES}
 

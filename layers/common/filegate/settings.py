@@ -115,6 +115,13 @@ class WebhookEmitter(WebhookStore, WebhookPolicy):
     """What emits webhook events (conversion.succeeded / failed, webhook.test): the store and the URL policy."""
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Mailer(BaseSettings):
+    """What sends mail to people (filegate.mail): the SES identity it sends as (the EmailSender parameter)."""
+
+    email_sender: str
+
+
 # ------------------------------------------------------------------ one class per function (template.yaml)
 
 
@@ -127,6 +134,7 @@ class AuthorizerSettings(BaseSettings):
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class KeysSettings(MeteringTables):
     emails_table: str
+    audit_table: str  # changes to keys are recorded; GET /v1/audit reads it
     # How long API Gateway may cache an authorizer answer (the template's AuthorizerCacheTtl): a change is
     # stamped on every counter item a request may write for that long (filegate.keys.stamps).
     authorizer_cache_ttl_seconds: int = 3600
@@ -188,7 +196,20 @@ class WorkerSettings(FileStore, WebhookEmitter):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class WebhooksSettings(MeteringTables, WebhookEmitter):
-    pass
+    audit_table: str  # changes to endpoints and the signing secret are recorded
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DashboardSettings(MeteringTables, FileStore, WebhookEmitter, Mailer):
+    """The dashboard: its own sessions and sign-ins, and what the services it calls read and write."""
+
+    emails_table: str
+    audit_table: str
+    conversions_table: str
+    dashboard_sessions_table: str
+    dashboard_logins_table: str
+    # As for the keys function: how long a change made here is stamped for (the template's AuthorizerCacheTtl).
+    authorizer_cache_ttl_seconds: int = 3600
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 an API call (or any file of a batch) failed, 2 bad usag
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -344,6 +345,20 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+AUDIT_COLUMNS = ["at", "action", "target", "actor", "ip"]
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        entries = list(itertools.islice(client.iter_audit(page_size=min(args.limit, 100)), args.limit))
+    if args.json:
+        _print_json(entries)
+    else:
+        rows = [{**e, "actor": f"{e['actor']['type']} {e['actor']['label']}"} for e in entries]
+        _table(rows, AUDIT_COLUMNS, title="Audit log (newest first)")
+    return EXIT_OK
+
+
 def cmd_usage(args: argparse.Namespace) -> int:
     with _client(args) as client:
         report = client.usage(from_month=args.from_month, to_month=args.to_month)
@@ -508,6 +523,9 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--test", action="store_true", help="send a webhook.test event once listening")
     listen.set_defaults(func=cmd_webhooks_listen)
 
+    audit = commands.add_parser("audit", parents=[common], help="the account's audit log, newest first")
+    audit.add_argument("--limit", type=int, default=50, help="how many entries (default 50)")
+    audit.set_defaults(func=cmd_audit)
     usage = commands.add_parser("usage", parents=[common], help="conversions per day, as a bar chart")
     usage.add_argument("--from", dest="from_month", default=None, metavar="YYYY-MM")
     usage.add_argument("--to", dest="to_month", default=None, metavar="YYYY-MM")

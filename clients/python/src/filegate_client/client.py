@@ -258,6 +258,13 @@ class FileGate:
     def usage(self, *, from_month: str | None = None, to_month: str | None = None) -> Usage:
         return self._json("GET", "/v1/usage", params={"from": from_month, "to": to_month})  # type: ignore[no-any-return]
 
+    def audit(self, *, limit: int = 20, cursor: str | None = None) -> Page:
+        """One page of the account's audit log, newest first (needs ``keys:manage``)."""
+        return self._json("GET", "/v1/audit", params={"limit": limit, "cursor": cursor})  # type: ignore[no-any-return]
+
+    def iter_audit(self, *, page_size: int = 100) -> Iterator[dict[str, Any]]:
+        return self._pages("/v1/audit", page_size)
+
     # ------------------------------------------------------------------ files
 
     def create_file(self, filename: str, size: int, content_type: str | None = None) -> File:

@@ -48,10 +48,13 @@ def is_bound(model: type[Model]) -> bool:
 def bind_tables(settings: object) -> None:
     """Bind every model whose table the function's settings name (``<table>_table`` fields)."""
     from filegate.db.accounts import AccountRecord, EmailRecord
+    from filegate.db.audit import AuditRecord
     from filegate.db.conversions import ConversionRecord
     from filegate.db.counters import CounterRecord
     from filegate.db.files import FileRecord
     from filegate.db.keys import KeyRecord
+    from filegate.db.logins import LoginRecord
+    from filegate.db.sessions import SessionRecord
     from filegate.db.webhooks import DeliveryRecord, WebhookRecord, WebhookSecretRecord
 
     models: dict[str, type[Model]] = {
@@ -64,6 +67,9 @@ def bind_tables(settings: object) -> None:
         "webhooks_table": WebhookRecord,
         "webhook_secrets_table": WebhookSecretRecord,
         "webhook_deliveries_table": DeliveryRecord,
+        "audit_table": AuditRecord,
+        "dashboard_sessions_table": SessionRecord,
+        "dashboard_logins_table": LoginRecord,
     }
     region = str(getattr(settings, "aws_region", "us-east-1"))
     for field, model in models.items():

@@ -99,3 +99,26 @@ def update(
         actions.append(AccountRecord.stamp_shards.set(stamp_shards[0]))
         actions.append(AccountRecord.stamp_shards_until.set(stamp_shards[1]))
     record.update(actions=actions, condition=AccountRecord.account_id.exists())
+
+
+def find_by_email(email: str) -> AccountRecord | None:
+    """The account of a (lower-cased) address, or None."""
+    try:
+        claim = EmailRecord.get(email, consistent_read=True)
+    except DoesNotExist:
+        return None
+    return get(claim.account_id)
+
+
+def create(account: AccountRecord) -> None:
+    """An account and its email claim without a key (the dashboard's first sign-in), all or nothing."""
+    claim = EmailRecord(account.email, account_id=account.account_id)
+    connection = transaction_connection(AccountRecord)
+    try:
+        with TransactWrite(connection=connection) as tx:
+            tx.save(claim, condition=EmailRecord.email.does_not_exist())
+            tx.save(account, condition=AccountRecord.account_id.does_not_exist())
+    except TransactWriteError as exc:
+        if cancelled_by_condition(exc):
+            raise EmailAlreadyUsed(account.email) from exc
+        raise

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from filegate import errors
+from filegate.audit import service as audit
 from filegate.clock import iso
 from filegate.db import accounts as accounts_table
 from filegate.db import keys as keys_table
@@ -115,7 +116,11 @@ def create_free_account(email: str, source_ip: str, now: datetime) -> tuple[str,
     """A new free account and its first key, which carries every scope. Limited per source IP."""
     address = normalise_email(email)
     limits.hit_signup_limit(source_ip, now)
-    return _create_account(address, "free", now)
+    account_id, issued = _create_account(address, "free", now)
+    first = issued.record
+    new_key = audit.Actor("key", first.key_id, first.key_prefix)  # the sign-up's own key: the only actor it has
+    audit.record(account_id, new_key, audit.KEY_CREATED, first.key_id, source_ip)
+    return account_id, issued
 
 
 def sign_up_free(email: str, source_ip: str, now: datetime) -> dict[str, Any]:
@@ -136,13 +141,41 @@ def usage_report(caller: AuthContext, start: str | None, end: str | None, now: d
     return usage.report(caller.account_id, start, end, now)
 
 
-def create_account_for_operator(email: str, tier_name: str, now: datetime) -> tuple[str, IssuedKey]:
+def create_account_for_operator(
+    email: str, tier_name: str, now: datetime, actor: audit.Actor | None = None
+) -> tuple[str, IssuedKey]:
     """Admin path: like the free sign-up, with a chosen tier and no per-IP limit."""
-    return _create_account(normalise_email(email), tier_name, now)
+    account_id, issued = _create_account(normalise_email(email), tier_name, now)
+    audit.record(account_id, actor or audit.admin_actor(), audit.KEY_CREATED, issued.record.key_id, "")
+    return account_id, issued
+
+
+def _new_account_id() -> str:
+    return "acct_" + secrets.token_hex(10)
+
+
+def account_for_sign_in(email: str, now: datetime) -> accounts_table.AccountRecord:
+    """The dashboard's sign-in, where sign-up and sign-in are one flow: the address's account, created free
+    and without a key the first time (a key is made in the dashboard, shown once)."""
+    address = normalise_email(email)
+    existing = accounts_table.find_by_email(address)
+    if existing is not None:
+        return existing
+    account = accounts_table.AccountRecord(
+        _new_account_id(), email=address, tier="free", status="active", created_at=now
+    )
+    try:
+        accounts_table.create(account)
+    except accounts_table.EmailAlreadyUsed:
+        found = accounts_table.find_by_email(address)  # a concurrent first sign-in made it
+        if found is None:
+            raise
+        return found
+    return account
 
 
 def _create_account(address: str, tier_name: str, now: datetime) -> tuple[str, IssuedKey]:
-    account_id = "acct_" + secrets.token_hex(10)
+    account_id = _new_account_id()
     issued = _new_key_record(
         account_id=account_id,
         name=FIRST_KEY_NAME,
@@ -193,6 +226,8 @@ def create_key(
     expires_at: datetime | None,
     mode: keyformat.Mode,
     now: datetime,
+    actor: audit.Actor | None = None,
+    ip: str = "",
 ) -> IssuedKey:
     if expires_at is not None and expires_at <= now:
         raise errors.InvalidRequest("expires_at: must be in the future.")
@@ -207,11 +242,17 @@ def create_key(
         now=now,
     )
     keys_table.put_new(issued.record)
+    audit.record(caller.account_id, actor or audit.key_actor(caller), audit.KEY_CREATED, issued.record.key_id, ip)
     return issued
 
 
 def list_keys(caller: AuthContext, *, limit: int, cursor: str | None) -> dict[str, Any]:
     return page_json(lambda: keys_table.list_for_account(caller.account_id, limit=limit, cursor=cursor), key_json)
+
+
+def get_key(caller: AuthContext, key_id: str) -> dict[str, Any]:
+    """One of the caller's account's keys (the dashboard's revoke confirmation); 404 for any other."""
+    return key_json(_owned(caller, key_id))
 
 
 def _owned(caller: AuthContext, key_id: str) -> keys_table.KeyRecord:
@@ -230,6 +271,8 @@ def update_key(
     allowed_ips: list[str] | None,
     now: datetime,
     horizon: timedelta,
+    actor: audit.Actor | None = None,
+    ip: str = "",
 ) -> dict[str, Any]:
     record = _owned(caller, key_id)
     fields: dict[str, Any] = {}
@@ -252,6 +295,8 @@ def update_key(
             setattr(record, field, value)
     if change is not None:
         _publish_key_change(change, record.key_id, now=now, horizon=horizon)
+    if fields:
+        audit.record(caller.account_id, actor or audit.key_actor(caller), audit.KEY_UPDATED, record.key_id, ip)
     return key_json(record)
 
 
@@ -271,18 +316,38 @@ def _publish_key_change(change: stamps.Change, key_id: str, *, now: datetime, ho
         raise errors.InternalError("The change was saved but could not be applied everywhere; retry.") from exc
 
 
-def revoke_key(caller: AuthContext, key_id: str, *, now: datetime, horizon: timedelta) -> None:
+def revoke_key(
+    caller: AuthContext,
+    key_id: str,
+    *,
+    now: datetime,
+    horizon: timedelta,
+    actor: audit.Actor | None = None,
+    ip: str = "",
+) -> None:
     """Dead at once; revoking a dead key again changes nothing (idempotent) but re-stamps its last change,
     so a retry after a failed call still makes the revocation effective everywhere."""
     record = _owned(caller, key_id)
     change = _begin(record.account_id, now)
-    if not keys_table.revoke(record, now, change.version):
+    revoked = keys_table.revoke(record, now, change.version)
+    if not revoked:
         change = dataclasses.replace(change, version=int(record.version or 0))
     if change.version:
         _publish_key_change(change, record.key_id, now=now, horizon=horizon)
+    if revoked:  # a repeated revoke changes nothing: one entry per revocation
+        audit.record(caller.account_id, actor or audit.key_actor(caller), audit.KEY_REVOKED, record.key_id, ip)
 
 
-def rotate_key(caller: AuthContext, key_id: str, *, grace_seconds: int, now: datetime, horizon: timedelta) -> IssuedKey:
+def rotate_key(
+    caller: AuthContext,
+    key_id: str,
+    *,
+    grace_seconds: int,
+    now: datetime,
+    horizon: timedelta,
+    actor: audit.Actor | None = None,
+    ip: str = "",
+) -> IssuedKey:
     """A new key with the same name, scopes, allowlist, expiry and mode; the old one dies after the grace."""
     if not 0 <= grace_seconds <= MAX_ROTATION_GRACE_SECONDS:
         raise errors.InvalidRequest(f"grace_seconds: must be 0 to {MAX_ROTATION_GRACE_SECONDS}.")
@@ -309,6 +374,7 @@ def rotate_key(caller: AuthContext, key_id: str, *, grace_seconds: int, now: dat
     except keys_table.KeyChanged as exc:
         raise errors.Conflict("The key changed while it was being rotated; retry.") from exc
     _publish_key_change(change, old.key_id, now=now, horizon=horizon)
+    audit.record(caller.account_id, actor or audit.key_actor(caller), audit.KEY_ROTATED, old.key_id, ip)
     return issued
 
 
@@ -333,18 +399,24 @@ def _month_usage(account_id: str, monthly_limit: int, now: datetime) -> dict[str
     return {"period": now.strftime("%Y-%m"), "conversions": used, "remaining": max(monthly_limit - used, 0)}
 
 
-def set_account_tier(account_id: str, tier_name: str, *, now: datetime, horizon: timedelta) -> None:
+def set_account_tier(
+    account_id: str, tier_name: str, *, now: datetime, horizon: timedelta, actor: audit.Actor | None = None
+) -> None:
     """Operator change of plan; applies on the next request."""
     if tier_name not in TIERS:
         raise errors.InvalidRequest(f"tier: must be one of {', '.join(TIERS)}.")
     _change_account(account_id, now=now, horizon=horizon, tier_name=tier_name)
+    audit.record(account_id, actor or audit.admin_actor(), audit.ACCOUNT_UPDATED, f"tier={tier_name}", "")
 
 
-def set_account_status(account_id: str, status: str, *, now: datetime, horizon: timedelta) -> None:
+def set_account_status(
+    account_id: str, status: str, *, now: datetime, horizon: timedelta, actor: audit.Actor | None = None
+) -> None:
     """Suspend or reactivate an account; applies on the next request."""
     if status not in ACCOUNT_STATUSES:
         raise errors.InvalidRequest(f"status: must be one of {', '.join(ACCOUNT_STATUSES)}.")
     _change_account(account_id, now=now, horizon=horizon, status=status)
+    audit.record(account_id, actor or audit.admin_actor(), audit.ACCOUNT_UPDATED, f"status={status}", "")
 
 
 # ------------------------------------------------------------------ operators (filegate-admin)
@@ -390,7 +462,9 @@ def account_overview(account_id: str, now: datetime) -> dict[str, Any]:
     }
 
 
-def revoke_all_keys(account_id: str, *, now: datetime, horizon: timedelta) -> list[str]:
+def revoke_all_keys(
+    account_id: str, *, now: datetime, horizon: timedelta, actor: audit.Actor | None = None
+) -> list[str]:
     """Every live key of the account dead at once (a leak); the ids revoked. Already dead keys are left.
 
     One change for them all, stamped account-wide: every cached answer of the account is re-read."""
@@ -402,6 +476,8 @@ def revoke_all_keys(account_id: str, *, now: datetime, horizon: timedelta) -> li
     for record in live:
         keys_table.revoke(record, now, change.version)
     _publish_account_change(change, now=now, horizon=horizon)
+    for record in live:
+        audit.record(account_id, actor or audit.admin_actor(), audit.KEY_REVOKED, record.key_id, "")
     return [record.key_id for record in live]
 
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from filegate import errors, queues
+from filegate.audit import service as audit
 from filegate.clock import iso
 from filegate.db import webhooks as store
 from filegate.db.conversions import ConversionRecord
@@ -33,6 +34,8 @@ from filegate.webhooks.signing import build_message, generate_secret, secret_dis
 MAX_WEBHOOKS_PER_ACCOUNT: Final = 20
 SECRET_ROTATION_GRACE: Final = timedelta(hours=24)
 DELIVERY_LOG_LIFETIME: Final = timedelta(days=30)
+# What an audit entry about the account's signing secret names (a name, not a secret).
+SECRET_TARGET: Final = "signing_secret"  # noqa: S105
 
 
 def require_webhooks(caller: AuthContext) -> None:
@@ -48,7 +51,9 @@ def _derived_id(prefix: str, *parts: str) -> str:
 # ------------------------------------------------------------------ secrets
 
 
-def create_or_rotate_secret(caller: AuthContext, now: datetime) -> dict[str, Any]:
+def create_or_rotate_secret(
+    caller: AuthContext, now: datetime, *, actor: audit.Actor | None = None, ip: str = ""
+) -> dict[str, Any]:
     """A new signing secret, shown this once. A rotation keeps the old one signing for 24 h."""
     require_webhooks(caller)
     existing = store.get_secret(caller.account_id)
@@ -65,12 +70,25 @@ def create_or_rotate_secret(caller: AuthContext, now: datetime) -> dict[str, Any
         raise errors.Conflict("The signing secret was changed by another request; try again.")
     action = "rotated" if existing else "created"
     logger.info(f"webhook secret {action}", extra={"secret_prefix": secret_display_prefix(secret)})
+    audit_action = audit.WEBHOOK_SECRET_ROTATED if existing else audit.WEBHOOK_SECRET_CREATED
+    audit.record(caller.account_id, actor or audit.key_actor(caller), audit_action, SECRET_TARGET, ip)
     return {
         "secret": secret,
         "secret_prefix": secret_display_prefix(secret),
         "created_at": iso(now),
         "previous_secret_expires_at": iso(record.previous_expires_at),
     }
+
+
+def reveal_secret(caller: AuthContext, now: datetime, *, actor: audit.Actor, ip: str) -> dict[str, Any]:
+    """The current signing secret shown again (the dashboard's "reveal", for people who verify deliveries by
+    hand); recorded in the audit log like a rotation. 409 when there is none yet."""
+    require_webhooks(caller)
+    record = store.get_secret(caller.account_id)
+    if record is None:
+        raise errors.Conflict("Create a signing secret first: POST /v1/webhooks/secret.")
+    audit.record(caller.account_id, actor, audit.WEBHOOK_SECRET_REVEALED, SECRET_TARGET, ip, now=now)
+    return {"secret": record.current, **(_secret_json(record, now) or {})}
 
 
 def _secret_json(record: store.WebhookSecretRecord | None, now: datetime) -> dict[str, Any] | None:
@@ -104,7 +122,14 @@ def _owned_webhook(caller: AuthContext, webhook_id: str) -> store.WebhookRecord:
 
 
 def register_webhook(
-    caller: AuthContext, settings: WebhookPolicy, *, url: str, events: list[str] | None, now: datetime
+    caller: AuthContext,
+    settings: WebhookPolicy,
+    *,
+    url: str,
+    events: list[str] | None,
+    now: datetime,
+    actor: audit.Actor | None = None,
+    ip: str = "",
 ) -> dict[str, Any]:
     require_webhooks(caller)
     event_types = parse_event_types(events if events is not None else [CONVERSION_SUCCEEDED, CONVERSION_FAILED])
@@ -121,6 +146,7 @@ def register_webhook(
         caller.account_id, "wh_" + _secrets.token_hex(12), url=url, events=list(event_types), created_at=now
     )
     store.create_webhook(record)
+    audit.record(caller.account_id, actor or audit.key_actor(caller), audit.WEBHOOK_CREATED, record.webhook_id, ip)
     return webhook_json(record)
 
 
@@ -135,11 +161,12 @@ def list_webhooks(caller: AuthContext, now: datetime) -> dict[str, Any]:
     }
 
 
-def delete_webhook(caller: AuthContext, webhook_id: str) -> None:
+def delete_webhook(caller: AuthContext, webhook_id: str, *, actor: audit.Actor | None = None, ip: str = "") -> None:
     """Gone at once; its pending deliveries are given up by the dispatcher when they come due."""
     require_webhooks(caller)
     if not store.delete_webhook(caller.account_id, webhook_id):
         raise errors.NotFound("No such webhook.")
+    audit.record(caller.account_id, actor or audit.key_actor(caller), audit.WEBHOOK_DELETED, webhook_id, ip)
 
 
 def send_test(caller: AuthContext, settings: WebhookEmitter, webhook_id: str, now: datetime) -> dict[str, Any]:
@@ -192,6 +219,38 @@ def list_deliveries(caller: AuthContext, webhook_id: str, *, limit: int, cursor:
     require_webhooks(caller)
     _owned_webhook(caller, webhook_id)
     return page_json(lambda: store.list_deliveries(webhook_id, limit=limit, cursor=cursor), delivery_json)
+
+
+def resend_delivery(
+    caller: AuthContext, settings: WebhookStore, webhook_id: str, delivery_id: str, now: datetime
+) -> dict[str, Any]:
+    """Send a delivery's message again to its endpoint, as a new delivery with the same bytes and message id
+    (``webhook-id``), so a receiver that processed the first one can tell it is the same event."""
+    require_webhooks(caller)
+    endpoint = _owned_webhook(caller, webhook_id)
+    original = store.get_delivery(delivery_id)
+    if original is None or original.account_id != caller.account_id or original.webhook_id != endpoint.webhook_id:
+        raise errors.NotFound("No such delivery.")
+    record = store.DeliveryRecord(
+        _derived_id("dlv_", "resend_" + _secrets.token_hex(12), original.event_type, endpoint.webhook_id),
+        account_id=caller.account_id,
+        webhook_id=endpoint.webhook_id,
+        url=endpoint.url,
+        event_type=original.event_type,
+        message_id=original.message_id,
+        body=original.body,
+        conversion_id=original.conversion_id,
+        status=store.PENDING,
+        attempt_count=0,
+        attempts=[],
+        next_attempt_at=now,
+        created_at=now,
+        expires_at=now + DELIVERY_LOG_LIFETIME,
+    )
+    if not store.create_delivery(record):
+        raise errors.Conflict("This delivery could not be queued again; retry.")
+    queue_attempt(settings.webhooks_queue_url, record.delivery_id, 1, time.time(), 0)
+    return delivery_json(record)
 
 
 # ------------------------------------------------------------------ emitting events
