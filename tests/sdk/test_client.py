@@ -167,7 +167,9 @@ def test_the_sdk_has_a_method_for_every_route_in_the_route_table():
     for call in calls:
         call()
     prefix = httpx.URL(BASE).path.rstrip("/")
-    assert {(m, p.removeprefix(prefix)) for m, p in called} == {(r.method, r.path) for r in ROUTES}
+    # GitHub's secret-scanning endpoint is called by GitHub, signed with its key: no customer calls it.
+    customers = {(r.method, r.path) for r in ROUTES if r.function != "secretscanning"}
+    assert {(m, p.removeprefix(prefix)) for m, p in called} == customers
 
 
 def test_global_options_go_before_or_after_the_command() -> None:

@@ -105,8 +105,12 @@ def test_a_short_mp4_is_imported_with_its_metadata(api: ServiceApi, pro_account:
     assert ready["metadata"]["kind"] == "video" and ready["metadata"]["duration"] > 0.5
 
 
-def test_a_large_file_is_streamed_in_parts(api: ServiceApi, stack: Stack, pro_account: Account) -> None:
-    big = PNG + bytes(11 * 1024 * 1024)  # three 5+ MB parts' worth: a multipart upload
+def test_a_large_file_is_streamed_in_parts(
+    api: ServiceApi, stack: Stack, pro_account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = api.functions.module("ImportFunction")
+    monkeypatch.setattr(worker, "settings", dataclasses.replace(worker.settings, import_part_mb=5))  # S3's least
+    big = PNG + bytes(6 * 1024 * 1024)  # two parts: a multipart upload
     source = start_site({"/big.png": serve(big, "image/png")})
     try:
         file = import_url(pro_account, source.url("/big.png"))
@@ -118,6 +122,7 @@ def test_a_large_file_is_streamed_in_parts(api: ServiceApi, stack: Stack, pro_ac
     bucket = stack.functions.module("ImportFunction").settings.bucket
     stored = stack.s3.get_object(Bucket=bucket, Key=item["object_key"]["S"])
     assert stored["Body"].read() == big
+    assert stored["ETag"].strip('"').endswith("-2")  # S3's mark of a two-part multipart upload
 
 
 def test_an_html_page_fails_saying_so(api: ServiceApi, free_account: Account, site: Site) -> None:

@@ -25,6 +25,7 @@ from filegate.settings import (
     ImportSettings,
     KeysSettings,
     MediaWorkerSettings,
+    SecretScanningSettings,
     SettingsError,
     WebhooksSettings,
     WorkerSettings,
@@ -46,6 +47,7 @@ SETTINGS_OF: dict[str, type[BaseSettings]] = {
     "ImportFunction": ImportSettings,
     "ImportDeadLetterFunction": ImportSettings,
     "DashboardFunction": DashboardSettings,
+    "SecretScanningFunction": SecretScanningSettings,
 }
 READ_BY_POWERTOOLS = re.compile(r"POWERTOOLS_[A-Z_]+")
 

@@ -230,3 +230,16 @@ class MediaWorkerSettings(WorkerSettings):
     media_cpu_seconds: int = 1680  # wall-clock limit x the vCPUs at the function's memory size
     media_memory_mb: int = 2560  # address space of one FFmpeg child, under the function's memory
     media_max_output_mb: int = 5120  # largest output file, under the ephemeral storage
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SecretScanningSettings(MeteringTables, WebhookStore, EgressPolicy, Mailer):
+    """GitHub secret scanning (API.md §9): revokes through the keys service, tells owners, records, emits."""
+
+    audit_table: str
+    secret_scanning_table: str
+    # GitHub's meta document of signing keys (the GitHubKeysUrl template parameter), fetched through the
+    # egress guard when an unknown key identifier arrives.
+    github_keys_url: str
+    # As for the keys function: how long a revocation is stamped for (the template's AuthorizerCacheTtl).
+    authorizer_cache_ttl_seconds: int = 3600
