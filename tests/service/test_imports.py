@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,6 +50,7 @@ def site(other: Site) -> Iterator[Site]:
         "/private.png": _needs_token(LINK_TOKEN),
         "/elsewhere": redirect(other.url("/needs-token")),
         "/hop-6": serve(PNG),
+        "/to-metadata": redirect("http://169.254.169.254/latest/meta-data/iam/security-credentials/"),
         **{f"/hop-{n}": redirect(f"/hop-{n + 1}") for n in range(6)},
     }
     s = start_site(routes)
@@ -255,6 +257,7 @@ def test_a_url_is_imported_then_converted_for_one_charge(api: ServiceApi, free_a
     [
         ("/page", "webp", "unsupported_media_type"),
         ("/hop-0", "webp", "import_failed"),
+        ("/to-metadata", "webp", "import_refused"),  # checked again at each hop, in the worker
         ("/missing.png", "webp", "import_failed"),
         ("/photo.png", "mp3", "unsupported_conversion"),  # a PNG cannot become audio: known once imported
     ],
@@ -296,3 +299,27 @@ def test_a_dead_lettered_import_ends_failed_and_uncharged(api: ServiceApi, free_
     assert failed["status"] == "failed" and failed["error"]["code"] == "import_failed"
     assert free_account.conversions_this_month() == 0
     assert site.seen == []
+
+
+def test_an_importing_file_has_no_content_yet(free_account: Account, site: Site) -> None:
+    file = import_url(free_account, site.url("/photo.png"))
+    assert_error(free_account.call("GET", f"/v1/files/{file['id']}/content"), 409, "conflict")
+
+
+def test_a_retried_url_conversion_is_one_job_and_its_headers_are_not_remembered(
+    api: ServiceApi, stack: Stack, free_account: Account, site: Site
+) -> None:
+    body = {"url": site.url("/private.png"), "headers": {"Authorization": LINK_TOKEN}, "target": "webp"}
+    key = {"Idempotency-Key": f"retry-{uuid.uuid4().hex}"}
+    first = free_account.call("POST", "/v1/conversions", json_body=body, headers=key)
+    again = free_account.call("POST", "/v1/conversions", json_body=body, headers=key)
+    assert first.status == again.status == 202 and first.json()["id"] == again.json()["id"], (first, again)
+    assert free_account.conversions_this_month() == 1
+    table = stack.functions.module("ConvertFunction").settings.idempotency_table
+    dynamodb = boto3.client("dynamodb", endpoint_url=stack.moto_url, region_name=stack.template.region)
+    remembered = json.dumps(dynamodb.scan(TableName=table)["Items"])
+    assert first.json()["id"] in remembered and "link-t0ken" not in remembered
+    api.run_queue("ImportFunction")
+    api.run_queue("WorkerFunction")
+    done = free_account.call("GET", f"/v1/conversions/{first.json()['id']}").json()
+    assert done["status"] == "succeeded", done
