@@ -29,8 +29,9 @@ class Mail:
     body: str
 
 
-def messages(moto_url: str, timeout: float = 5.0) -> list[Mail]:
-    """Every message moto's SES has accepted, oldest first."""
+def messages(moto_url: str, timeout: float = 30.0) -> list[Mail]:
+    """Every message moto's SES has accepted, oldest first. moto dumps every backend to answer (slow once a
+    test session has stored a lot, on a loaded machine): hence the generous timeout."""
     with urllib.request.urlopen(f"{moto_url}/moto-api/data.json", timeout=timeout) as response:  # noqa: S310 - our moto
         data: dict[str, Any] = json.loads(response.read())
     found = []
