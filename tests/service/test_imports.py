@@ -127,6 +127,34 @@ def test_a_large_file_is_streamed_in_parts(
     assert stored["ETag"].strip('"').endswith("-2")  # S3's mark of a two-part multipart upload
 
 
+def test_a_download_cut_after_its_first_part_leaves_no_upload_behind(
+    api: ServiceApi, stack: Stack, pro_account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def stall_after_a_part(handler: Any) -> None:
+        handler.send_response(200)
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.wfile.write(PNG + bytes(6 * 1024 * 1024))  # one 5 MB part is uploaded
+        handler.wfile.flush()
+        stalled.release.wait(10)
+
+    worker = api.functions.module("ImportFunction")
+    monkeypatch.setattr(
+        worker, "settings", dataclasses.replace(worker.settings, import_part_mb=5, import_wall_seconds=3.0)
+    )
+    stalled = start_site({"/stall.png": stall_after_a_part})
+    try:
+        file = finished(api, pro_account, import_url(pro_account, stalled.url("/stall.png"))["id"])
+    finally:
+        stop_site(stalled)
+    assert file["status"] == "failed" and file["error"]["code"] == "import_failed", file
+    item = stored_item(stack, file["id"])
+    bucket = worker.settings.bucket
+    uploads = stack.s3.list_multipart_uploads(Bucket=bucket, Prefix=item["object_key"]["S"]).get("Uploads", [])
+    assert uploads == []  # aborted, not left to the lifecycle rule
+    assert "Contents" not in stack.s3.list_objects_v2(Bucket=bucket, Prefix=item["object_key"]["S"])
+
+
 def test_an_html_page_fails_saying_so(api: ServiceApi, free_account: Account, site: Site) -> None:
     file = finished(api, free_account, import_url(free_account, site.url("/page"))["id"])
     assert file["status"] == "failed"
