@@ -242,6 +242,21 @@ def test_byte_cap_counts_what_arrives_not_content_length(site: Site) -> None:
     assert info.value.code == FILE_TOO_LARGE
 
 
+def test_a_server_that_keeps_the_connection_open_is_read_to_its_declared_length(site: Site) -> None:
+    def keep_alive(handler: Any) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", "5000")
+        handler.end_headers()  # no "Connection: close", and the connection stays open
+        handler.wfile.write(b"k" * 5000)
+        handler.wfile.flush()
+        site.release.wait(10)
+
+    site.routes["/keep"] = keep_alive
+    started = time.monotonic()
+    assert download(site.url("/keep")) == b"k" * 5000
+    assert time.monotonic() - started < 4  # the linger (2 s), not the wall clock (5 s)
+
+
 def test_truncated_body_fails(site: Site) -> None:
     def short(h: object) -> None:
         reply(h, 200, b"z" * 10, {"Content-Length": "1000"})  # type: ignore[arg-type]

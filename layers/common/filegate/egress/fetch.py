@@ -32,6 +32,9 @@ MAX_HEADERS: Final = 10
 MAX_HEADER_VALUE_CHARS: Final = 4096
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 CHUNK_BYTES: Final = 1 << 16
+# Once the declared length has arrived, how long to wait for more bytes (a lying Content-Length) before
+# taking the silence of a server that keeps the connection open, despite "Connection: close", as the end.
+LINGER_SECONDS: Final = 2.0
 # Set by the fetch itself: a caller's value would desynchronise framing, the pinned host or the encoding.
 RESERVED_HEADERS: Final = frozenset(
     {
@@ -136,9 +139,17 @@ class Body:
         self.declared_length = int(declared) if declared and declared.strip().isdigit() else None
 
     def chunks(self, size: int = CHUNK_BYTES) -> Iterator[bytes]:
+        """What arrives, as it arrives (at most one socket read per chunk), to the connection's close."""
+        lingering = False
         while True:
+            if not lingering and self.declared_length is not None and self.received >= self.declared_length:
+                lingering = self._linger()
             try:
-                chunk = self._response.read(size)
+                chunk = self._response.read1(size)
+            except TimeoutError:
+                if lingering and not self._conn.aborted:
+                    return  # the declared length arrived and nothing followed: the whole body
+                raise FetchFailed(IMPORT_FAILED, _describe(TimeoutError(), self._conn.aborted, self._limits)) from None
             except (OSError, http.client.HTTPException, ValueError) as exc:
                 raise FetchFailed(IMPORT_FAILED, _describe(exc, self._conn.aborted, self._limits)) from None
             if self._conn.aborted:  # the watchdog shut the socket: what arrived is not the whole body
@@ -158,6 +169,18 @@ class Body:
                     f"(more than {self._limits.max_bytes} bytes arrived); the download was stopped.",
                 )
             yield chunk
+
+    def _linger(self) -> bool:
+        """Bound the wait for bytes past the declared length (see LINGER_SECONDS); False without a socket."""
+        sock = self._conn.sock
+        if sock is None:
+            return False
+        try:
+            budget = min(LINGER_SECONDS, self._conn.remaining())
+        except TimeoutError:
+            return False  # the wall clock is up: the watchdog ends the read
+        sock.settimeout(budget)
+        return True
 
 
 def _same_origin(a: VettedTarget, b: VettedTarget) -> bool:
