@@ -54,7 +54,7 @@ async def import_file(request: Request, who: Authorized) -> JSONResponse:
         url=body.url,
         filename=body.filename,
         headers=body.headers,
-        allow_insecure_loopback=settings.egress_allow_insecure_loopback,
+        egress=settings,
         queue_url=settings.imports_queue_url,
         now=utcnow(),
     )

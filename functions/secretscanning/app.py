@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from filegate.clock import utcnow
 from filegate.db import bind_tables
+from filegate.egress.policy import resolver_for
 from filegate.lambda_http import http_handler
 from filegate.observability import instrument
 from filegate.secret_scanning import github_keys, service
@@ -22,7 +23,9 @@ bind_tables(settings)
 app = create_app("FileGate secret scanning")
 ring = github_keys.KeyRing(
     lambda: github_keys.fetch_meta(
-        settings.github_keys_url, allow_insecure_loopback=settings.egress_allow_insecure_loopback
+        settings.github_keys_url,
+        allow_insecure_loopback=settings.egress_allow_insecure_loopback,
+        resolver=resolver_for(settings),
     )
 )
 

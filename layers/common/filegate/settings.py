@@ -93,6 +93,8 @@ class EgressPolicy(BaseSettings):
 
     # The local stack only: allows http:// and loopback destinations, relaxes nothing else. Never set in AWS.
     egress_allow_insecure_loopback: bool = False
+    # Tests only: no name but "localhost" resolves, so a fuzzer's made-up host names never reach real DNS.
+    egress_resolve_loopback_only: bool = False
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -364,3 +364,13 @@ def test_flag_relaxes_nothing_else(url: str) -> None:
 def test_flag_refuses_names_that_resolve_to_private() -> None:
     resolver = resolver_for("127.0.0.1", "10.0.0.1")
     assert "private" in refused("http://mixed.local/", allow_insecure_loopback=True, resolver=resolver)
+
+
+def test_test_runs_resolve_localhost_only() -> None:
+    from filegate.egress.policy import loopback_only_resolver, resolver_for
+    from filegate.settings import EgressPolicy
+
+    assert resolver_for(EgressPolicy()) is None  # the system's resolver, in AWS
+    assert resolver_for(EgressPolicy(egress_resolve_loopback_only=True)) is loopback_only_resolver
+    assert vet_url("http://localhost:9000/", allow_insecure_loopback=True, resolver=loopback_only_resolver).addresses
+    assert "does not resolve" in refused("https://files.example/x", resolver=loopback_only_resolver)

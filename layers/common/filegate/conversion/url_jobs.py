@@ -18,6 +18,7 @@ from filegate.conversion import ConversionOptions, jobs, media_jobs
 from filegate.conversion.media_options import MediaOptions
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
+from filegate.egress.policy import resolver_for
 from filegate.files import imports
 from filegate.files import service as files_service
 from filegate.files.storage import Bucket
@@ -37,7 +38,12 @@ def create_url_job(
     if formats.normalize(job.target) is None:
         formats.resolve_target("", job.target)  # raises unsupported_conversion naming the target
     request = imports.check_request(
-        job.url, None, job.headers, allow_insecure_loopback=webhooks.egress_allow_insecure_loopback, prefix=job.prefix
+        job.url,
+        None,
+        job.headers,
+        allow_insecure_loopback=webhooks.egress_allow_insecure_loopback,
+        resolver=resolver_for(webhooks),
+        prefix=job.prefix,
     )
     reservation = limits.reserve_conversion(caller.account_id, tier(caller.tier), test_mode=caller.test_mode, now=now)
     file_id = files_service.new_file_id()

@@ -27,6 +27,7 @@ from typing import Final
 from urllib.parse import quote, urlsplit
 
 from filegate.errors import InvalidParameter
+from filegate.settings import EgressPolicy
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # (host, port) -> the addresses a connection to that host could reach. Injected in tests.
@@ -234,6 +235,18 @@ def system_resolver(host: str, port: int) -> list[str]:
     """Every address ``getaddrinfo`` gives for a TCP connection to host:port."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     return [str(info[4][0]) for info in infos]
+
+
+def loopback_only_resolver(host: str, port: int) -> list[str]:
+    """A resolver for test runs: ``localhost`` is loopback, every other name does not resolve (no DNS query)."""
+    if host.lower().removesuffix(".") == "localhost":
+        return ["127.0.0.1", "::1"]
+    raise OSError(f"{host}: only localhost resolves in this test run")
+
+
+def resolver_for(policy: EgressPolicy) -> Resolver | None:
+    """The resolver a function's settings call for: None (the system's) unless a test run turned DNS off."""
+    return loopback_only_resolver if policy.egress_resolve_loopback_only else None
 
 
 def _resolve(host: str, port: int, resolver: Resolver) -> list[IPAddress]:

@@ -34,12 +34,12 @@ from filegate.egress.fetch import (
     check_headers,
     fetch,
 )
-from filegate.egress.policy import Resolver, vet_url
+from filegate.egress.policy import Resolver, resolver_for, vet_url
 from filegate.files import service as files_service
 from filegate.files.storage import Bucket, object_key
 from filegate.keys.context import AuthContext
 from filegate.observability import logger
-from filegate.settings import ImportSettings, WebhookStore
+from filegate.settings import EgressPolicy, ImportSettings, WebhookStore
 from filegate.tiers import tier
 from filegate.webhooks import events
 from filegate.webhooks import service as webhook_service
@@ -157,12 +157,18 @@ def import_file(
     url: object,
     filename: object,
     headers: object,
-    allow_insecure_loopback: bool,
+    egress: EgressPolicy,
     queue_url: str,
     now: datetime,
 ) -> dict[str, Any]:
     """POST /v1/files/import: the file's JSON (``importing``) for the 202."""
-    request = check_request(url, filename, headers, allow_insecure_loopback=allow_insecure_loopback)
+    request = check_request(
+        url,
+        filename,
+        headers,
+        allow_insecure_loopback=egress.egress_allow_insecure_loopback,
+        resolver=resolver_for(egress),
+    )
     record = start_import(caller, request, queue_url=queue_url, now=now)
     return files_service.file_json(record)
 
@@ -247,7 +253,7 @@ def _fetch_and_store(
         headers,
         limits,
         allow_insecure_loopback=settings.egress_allow_insecure_loopback,
-        resolver=resolver,
+        resolver=resolver or resolver_for(settings),
         ssl_context=ssl_context,
     ) as body:
         chunks = body.chunks()
