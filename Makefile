@@ -1,6 +1,6 @@
 # FileGate: build, run and check. Needs GNU make and Python 3.11; everything else is installed on demand.
 #   make dev     the API on http://127.0.0.1:3000 with an embedded AWS (moto) on :4566; Ctrl-C stops it
-#   make test    lint, types, template checks, sam build + arm64/size check, unit, service and integration tests
+#   make test    lint, types, template checks, sam build + arm64/size check, unit, service, integration and browser tests
 #   make help    every target
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -45,7 +45,7 @@ PY_DIRS := $(wildcard layers functions infra tests clients)
 PORT ?= 3000
 MOTO_PORT ?= 4566
 
-.PHONY: help venv sam-venv dev lint format types template build unit service integration test bench clean distclean openapi
+.PHONY: help venv sam-venv dev lint format types template build unit service integration browser browser-tools test bench clean distclean openapi
 
 help: ## this list
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -73,6 +73,27 @@ $(SAM_STAMP):
 	$(SAM_BIN)/python -m pip install --quiet 'aws-sam-cli==$(SAM_CLI_VERSION)' 'cfn-lint==$(CFN_LINT_VERSION)'
 	rm -f $(SAM_VENV)/.installed-sam-*
 	touch $@
+
+# The browser tests: Debian's Chromium and its driver (apt), axe-core (npm) in a folder of the project.
+BROWSER_TOOLS := .browser
+AXE_CORE_VERSION := 4.14.1
+AXE := $(BROWSER_TOOLS)/node_modules/axe-core/axe.min.js
+SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
+
+browser-tools: $(AXE) ## chromium + chromium-driver (apt-get) and axe-core (npm), each only when missing
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		echo "installing chromium and chromium-driver with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+$(AXE):
+	@if ! command -v npm >/dev/null; then \
+		echo "installing npm with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; \
+	fi
+	mkdir -p $(BROWSER_TOOLS)
+	npm install --prefix $(BROWSER_TOOLS) --no-audit --no-fund --silent axe-core@$(AXE_CORE_VERSION)
+	@test -f $@
 
 # ------------------------------------------------------------------ run
 dev: $(VENV_STAMP) ## run the local stack (API :3000, moto :4566) until Ctrl-C; refuses to start twice
@@ -117,7 +138,10 @@ service: $(VENV_STAMP) ## pytest tests/service (each function's handler in-proce
 integration: $(VENV_STAMP) ## pytest tests/integration (through the local stack, over HTTP)
 	$(BIN)/pytest tests/integration
 
-test: lint types template build unit service integration ## everything CI runs
+browser: $(VENV_STAMP) browser-tools ## pytest tests/browser (the dashboard in Chromium via Selenium, axe-core; screenshots)
+	$(BIN)/pytest tests/browser
+
+test: lint types template build unit service integration browser ## everything CI runs
 
 bench: $(VENV_STAMP) ## run every script in tests/bench; each prints its figures
 	@set -e; found=0; for f in tests/bench/*.py; do \
@@ -127,7 +151,7 @@ bench: $(VENV_STAMP) ## run every script in tests/bench; each prints its figures
 	done; test $$found = 1 || echo "no benchmarks in tests/bench"
 
 clean: ## remove build output and caches (keeps the venvs)
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .local-stack
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .local-stack $(BROWSER_TOOLS)
 	find . -path ./$(VENV) -prune -o -path ./$(SAM_VENV) -prune -o -name __pycache__ -type d -print0 \
 		| xargs -0 rm -rf
 

@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         f'  curl -s -X POST {stack.url}/v1/convert -H "Authorization: Bearer $KEY" '
         "-F file=@photo.png -F target=webp -o photo.webp\n"
         "Or with the command line:\n"
-        f"  FILEGATE_API_KEY=$KEY .venv/bin/filegate --base-url {stack.url} convert photo.png --to webp\n\n"
+        f"  FILEGATE_API_KEY=$KEY .venv/bin/filegate --base-url {stack.url} convert photo.png --to webp\n"
+        f"The dashboard: open {stack.url}/dashboard and type an email; the code it sends is printed here.\n\n"
         "Ctrl-C stops everything.\n",
         file=sys.stderr,
         flush=True,

@@ -1,8 +1,9 @@
 """The mail the functions send, as moto's SES records it, and its echo on the console for `make dev`.
 
-moto keeps every message SES v2 ``SendEmail`` accepted; ``GET <moto>/moto-api/data.json`` lists them under
-``ses`` / ``Message``. :class:`MailEcho` polls that list and prints each new message once, so a person
-running the stack reads their sign-in code on the console as they would in their inbox.
+moto keeps every message SES v2 ``SendEmail`` accepted: ``GET <moto>/moto-api/data.json`` lists them under
+``ses`` / ``Message``, and the local stack's moto process answers the same list, cheaply, at
+``/_filegate/ses-messages`` (see moto_process). :class:`MailEcho` polls it and prints each new message once,
+so a person running the stack reads their sign-in code on the console as they would in their inbox.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import logging
 import sys
 import threading
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -29,13 +31,23 @@ class Mail:
     body: str
 
 
-def messages(moto_url: str, timeout: float = 30.0) -> list[Mail]:
-    """Every message moto's SES has accepted, oldest first. moto dumps every backend to answer (slow once a
-    test session has stored a lot, on a loaded machine): hence the generous timeout."""
-    with urllib.request.urlopen(f"{moto_url}/moto-api/data.json", timeout=timeout) as response:  # noqa: S310 - our moto
+def _raw_messages(moto_url: str, timeout: float) -> list[dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(f"{moto_url}/_filegate/ses-messages", timeout=timeout) as response:  # noqa: S310
+            return list(json.loads(response.read())["messages"])
+    except urllib.error.HTTPError as exc:
+        if exc.code != 404:
+            raise
+    # A moto server the local stack did not start: moto's own (slower) dump of every model.
+    with urllib.request.urlopen(f"{moto_url}/moto-api/data.json", timeout=timeout) as response:  # noqa: S310
         data: dict[str, Any] = json.loads(response.read())
+    return list((data.get("ses") or {}).get("Message") or [])
+
+
+def messages(moto_url: str, timeout: float = 10.0) -> list[Mail]:
+    """Every message moto's SES has accepted, oldest first."""
     found = []
-    for item in (data.get("ses") or {}).get("Message") or []:
+    for item in _raw_messages(moto_url, timeout):
         destinations = item.get("destinations") or {}
         to = list(destinations.get("ToAddresses") or []) if isinstance(destinations, dict) else list(destinations)
         found.append(

@@ -174,6 +174,9 @@ def test_cli_keys_formats_and_usage(stack, pro_key):
     assert code == 0 and revoked == {"id": rotated["key_id"], "revoked": True}
     code, usage = run_cli("usage", *args)
     assert code == 0 and "months" in usage and "days" in usage
+    code, entries = run_cli("audit", "--limit", "3", *args)
+    assert code == 0 and [e["action"] for e in entries] == ["key.revoked", "key.rotated", "key.created"]
+    assert entries[0]["target"] == rotated["key_id"] and entries[0]["actor"]["type"] == "key"
 
 
 def test_no_base_url_is_a_usage_error_not_a_silent_default(monkeypatch, capsys):

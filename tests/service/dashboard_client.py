@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from html import unescape
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 from filegate_local.mailbox import messages
 from tests.service.harness import Response, ServiceApi, next_source_ip
@@ -62,9 +62,8 @@ class Browser:
             sent["Content-Type"] = "application/x-www-form-urlencoded"
             body = urlencode(form or {}, doseq=True).encode()
         sent.update(headers or {})
+        sent = {k: v for k, v in sent.items() if v}  # "" drops a header a browser would send
         query_map = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
-        from urllib.parse import unquote
-
         response = self.api.call(
             method,
             path,

@@ -48,3 +48,14 @@ def test_the_local_stack_echoes_each_message_once(stack: Stack) -> None:
         stop.set()
         echo.join(timeout=5)
     assert out.getvalue().count(f"Email to {to}") == 1 and "Code: 654321" in out.getvalue()
+
+
+def test_the_stacks_mail_list_is_moto_data_json_list(stack: Stack) -> None:
+    """The local stack's cheap endpoint lists what moto's own data.json lists under ses."""
+    import json
+    import urllib.request
+
+    mail.send(str(stack.template.parameters["EmailSender"]), mail.Message(to="same@example.com", subject="s", text="t"))
+    with urllib.request.urlopen(f"{stack.moto_url}/moto-api/data.json", timeout=60) as response:
+        dumped = [m["id"] for m in json.loads(response.read())["ses"]["Message"]]
+    assert [m.id for m in messages(stack.moto_url)] == dumped

@@ -311,3 +311,30 @@ def test_http_functions_use_snapstart(template: dict[str, Any]) -> None:
         snap = fn_prop(template, props, "SnapStart") or {}
         assert snap.get("ApplyOn") == "PublishedVersions", name
         assert fn_prop(template, props, "AutoPublishAlias"), f"{name}: SnapStart needs a published version"
+
+
+def test_mail_is_sent_only_as_the_email_sender(template: dict[str, Any]) -> None:
+    senders = []
+    for name, props in functions(template).items():
+        for statement in _statements(props):
+            actions = [str(a).lower() for a in _as_list(statement.get("Action", []))]
+            if not any(a.startswith("ses:") for a in actions):
+                continue
+            assert actions == ["ses:sendemail"], f"{name}: {actions}"
+            (resource,) = _as_list(statement["Resource"])
+            assert resource["Fn::Sub"].endswith(":identity/${EmailSender}"), f"{name}: {resource}"
+            senders.append(name)
+    assert "DashboardFunction" in senders
+    assert template["Parameters"]["EmailSender"]["Type"] == "String"
+
+
+@pytest.mark.parametrize("table", ["AuditTable", "DashboardSessionsTable", "DashboardLoginsTable"])
+def test_audit_sessions_and_sign_ins_expire(template: dict[str, Any], table: str) -> None:
+    ttl = template["Resources"][table]["Properties"]["TimeToLiveSpecification"]
+    assert ttl == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_the_dashboard_routes_take_no_key(template: dict[str, Any]) -> None:
+    events = api_events(functions(template)["DashboardFunction"])
+    assert events and all(ev["Path"].startswith("/dashboard") for ev in events.values())
+    assert all(ev.get("Auth") == {"Authorizer": "NONE"} for ev in events.values())

@@ -39,13 +39,18 @@ def token_matches(cookie_value: str | None, given: str | None) -> bool:
 
 def same_origin(headers: Mapping[str, str], host: str) -> bool:
     """False when the browser says the request came from another site: ``Sec-Fetch-Site`` other than
-    same-origin or none (a person typing the address), or an ``Origin`` (``null`` included) whose host is
-    not this one. Clients that send neither are judged by the token alone."""
+    same-origin or none (a person typing the address), an ``Origin`` whose host is not this one, or
+    ``Origin: null`` without ``Sec-Fetch-Site: same-origin``. Clients that send neither are judged by the
+    token alone."""
     site = headers.get("sec-fetch-site")
     if site is not None and site not in ("same-origin", "none"):
         return False
     origin = headers.get("origin")
     if origin is None:
         return True
+    if origin == "null":
+        # Browsers send "Origin: null" with a form POST from a page whose Referrer-Policy is no-referrer, as
+        # ours is; Sec-Fetch-Site, which that policy leaves alone, must then vouch for it.
+        return site == "same-origin"
     parts = urlsplit(origin)
     return parts.scheme in ("http", "https") and bool(parts.netloc) and parts.netloc.lower() == host.lower()

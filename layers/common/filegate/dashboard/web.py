@@ -89,7 +89,7 @@ NOTICES: Final = {
     "session-ended": "The session was ended.",
     "others-ended": "Every other session was ended.",
 }
-GRACE_CHOICES: Final = ((0, "None: the old key stops now"), (3600, "1 hour"), (86_400, "24 hours"))
+GRACE_CHOICES: Final = ((0, "no grace"), (3600, "1 hour"), (86_400, "24 hours"))
 BAD_SIGN_IN = "That code or link is not valid: it may be mistyped, used, or older than 15 minutes. Ask for a new one."
 WEBHOOK_EVENTS: Final = (CONVERSION_SUCCEEDED, CONVERSION_FAILED)
 SESSION_COOKIE_FLAGS: Final = "Path=/; Secure; HttpOnly; SameSite=Lax"
@@ -153,7 +153,7 @@ def origin_of(request: Request) -> Origin:
     context = (request.scope.get("aws.event") or {}).get("requestContext") or {}
     host = str(context.get("domainName") or request.headers.get("host") or "localhost")
     stage = str(context.get("stage") or "")
-    hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host
+    hostname = host.split("]", 1)[0] + "]" if host.startswith("[") else host.rsplit(":", 1)[0]
     local = hostname in ("127.0.0.1", "localhost", "[::1]")
     prefix = f"/{stage}" if stage and ".execute-api." in host else ""
     return Origin("http" if local else "https", host, prefix)
@@ -246,10 +246,16 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     def redirect(request: Request, path: str) -> RedirectResponse:
         return RedirectResponse(origin_of(request).url(path), status_code=303)
 
-    def page_error(request: Request, visit: Visit, name: str, exc: errors.ApiError, **context: Any) -> HTMLResponse:
-        # A page of a feature the plan lacks is a page about the plan (200), not a failed request.
-        status = 200 if isinstance(exc, errors.TierRequired) else exc.status
-        return render(request, name, status=status, visit=visit, error=exc.message, **context)
+    def page_error(
+        request: Request, visit: Visit, name: str, exc: errors.ApiError, *, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        """The page, unable to show its data: ``exc`` says why. A failed action (``status`` and ``error`` set)
+        keeps its own status and message. A page of a feature the plan lacks is a page about the plan (200),
+        not a failed request."""
+        if status == 200:
+            status = 200 if isinstance(exc, errors.TierRequired) else exc.status
+        error = context.pop("error", None) or exc.message
+        return render(request, name, status=status, visit=visit, error=error, **context)
 
     # -------------------------------------------------------------- errors
 
@@ -341,8 +347,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
 
     @app.get("/dashboard/login")
     def login_form(request: Request) -> Response:
-        if session_service.resolve(request.cookies.get(session_service.COOKIE), utcnow()) is not None:
-            return redirect(request, "/dashboard")
+        # Shown even to a signed-in browser: signing in again (another account) replaces its session.
         return login_page(request, "login.html")
 
     @app.post("/dashboard/login")
@@ -426,7 +431,10 @@ def create_app(settings: DashboardSettings) -> FastAPI:
             check_route(visit.caller, "GET", "/v1/keys")
             page = key_service.list_keys(visit.caller, limit=50, cursor=cursor)
         except errors.ApiError as exc:
-            return page_error(request, visit, "keys.html", exc, keys=[], scopes=SCOPES, grace_choices=GRACE_CHOICES)
+            return page_error(
+                request, visit, "keys.html", exc, status=status, keys=[], scopes=SCOPES, grace_choices=GRACE_CHOICES,
+                **context,
+            )  # fmt: skip
         keys = [
             {**k, "mode": keyformat.mode_of(k["key_prefix"]), "state": _key_state(k, visit.now)} for k in page["data"]
         ]
@@ -568,7 +576,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
                 page = webhook_service.list_deliveries(visit.caller, chosen, limit=25, cursor=None)
                 base.update(deliveries=page["data"], deliveries_of=chosen)
         except errors.ApiError as exc:
-            return page_error(request, visit, "webhooks.html", exc, **base)
+            return page_error(request, visit, "webhooks.html", exc, status=status, **base)
         return render(request, "webhooks.html", status=status, visit=visit, **base)
 
     @app.get("/dashboard/webhooks")
