@@ -70,7 +70,7 @@ class Provisioner:
     def _freeze_object_restores(self) -> None:
         """Keep moto's objects out of its Glacier-restore state machine (FileGate never restores objects).
 
-        Otherwise moto's ``/moto-api/data.json`` (the mailbox reads SES messages from it) evaluates every
+        Otherwise moto's ``/moto-api/data.json`` (its dashboard, and the mailbox's fallback) evaluates every
         object's restore status, and a multipart upload's parts, which name no bucket, make it answer 500
         from the first URL import of more than one part on.
         """
