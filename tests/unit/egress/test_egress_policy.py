@@ -374,3 +374,14 @@ def test_test_runs_resolve_localhost_only() -> None:
     assert resolver_for(EgressPolicy(egress_resolve_loopback_only=True)) is loopback_only_resolver
     assert vet_url("http://localhost:9000/", allow_insecure_loopback=True, resolver=loopback_only_resolver).addresses
     assert "does not resolve" in refused("https://files.example/x", resolver=loopback_only_resolver)
+
+
+def test_privileged_ports_are_refused_except_loopback_under_the_local_allowance() -> None:
+    assert "ports below 1024" in refused("https://8.8.8.8:25/")
+    assert "ports below 1024" in refused("https://mail.example:22/")  # refused before any resolution
+    assert vet_url("https://8.8.8.8:8443/").port == 8443
+    assert vet_url("http://127.0.0.1:9/hook", allow_insecure_loopback=True).port == 9
+    local = resolver_for("127.0.0.1")
+    assert vet_url("http://localhost:9/", allow_insecure_loopback=True, resolver=local).port == 9
+    public = resolver_for("8.8.8.8")
+    assert "ports below 1024" in refused("http://smtp.example:25/", allow_insecure_loopback=True, resolver=public)

@@ -34,6 +34,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Iterable[str]]
 
 MAX_URL_LENGTH: Final = 2048
+PRIVILEGED_PORT: Final = "ports below 1024 other than 80 and 443 are not allowed"
 DEFAULT_PORTS: Final = {"https": 443, "http": 80}
 
 _V4 = ipaddress.IPv4Network
@@ -318,9 +319,11 @@ def _vet(url: str, allow_insecure_loopback: bool, resolver: Resolver | None) -> 
     port = DEFAULT_PORTS[scheme] if port_value is None else port_value
     if not 1 <= port <= 65535:
         raise RefusedDestination("the port must be between 1 and 65535")
-    if port < 1024 and port not in DEFAULT_PORTS.values():
-        # Privileged ports are other protocols' (SSH, SMTP, ...): HTTP sent there is protocol smuggling.
-        raise RefusedDestination("ports below 1024 other than 80 and 443 are not allowed")
+    # Privileged ports are other protocols' (SSH, SMTP, ...): HTTP sent there is protocol smuggling. The local
+    # stack's loopback allowance covers loopback at any port (its tests' receivers), checked once resolved.
+    privileged = port < 1024 and port not in DEFAULT_PORTS.values()
+    if privileged and not allow_insecure_loopback:
+        raise RefusedDestination(PRIVILEGED_PORT)
 
     host = _ascii_host(raw_host)
     literal = _ip_literal(host)
@@ -341,6 +344,8 @@ def _vet(url: str, allow_insecure_loopback: bool, resolver: Resolver | None) -> 
         if reason is not None:
             shown = "" if literal is not None else f" ({host} resolves to {ip})"
             raise RefusedDestination(f"{reason} addresses are not allowed{shown}")
+    if privileged and not all(_is_loopback(ip) for ip in addresses):
+        raise RefusedDestination(PRIVILEGED_PORT)
 
     # Non-ASCII in the path or query is percent-encoded (HTTP request lines are ASCII); existing escapes stay.
     path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
