@@ -97,7 +97,7 @@ $(AXE):
 
 # ------------------------------------------------------------------ run
 dev: $(VENV_STAMP) ## run the local stack (API :3000, moto :4566) until Ctrl-C; refuses to start twice
-	@exec $(BIN)/filegate-local --port $(PORT) --moto-port $(MOTO_PORT) --env WEBHOOK_ALLOW_INSECURE_LOOPBACK=true
+	@exec $(BIN)/filegate-local --port $(PORT) --moto-port $(MOTO_PORT) --env EGRESS_ALLOW_INSECURE_LOOPBACK=true
 
 # ------------------------------------------------------------------ generated files
 openapi: $(VENV_STAMP) ## regenerate openapi.json (and the layer's copy) from the apps, route table and template

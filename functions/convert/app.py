@@ -119,13 +119,17 @@ async def compress(request: Request, who: Authorized) -> Response:
 
 
 class ConversionRequest(RequestBody):
-    file_id: str = Field(min_length=1, max_length=100)
+    file_id: str | None = Field(default=None, min_length=1, max_length=100)
+    url: str | None = Field(default=None, min_length=1, max_length=2048)  # imported first, in place of file_id
+    headers: dict[str, str] | None = Field(default=None, max_length=10)  # the URL's private-link headers
     target: str = Field(min_length=1, max_length=20)
     options: Any = None  # checked by the conversion options' own rules: 422 invalid_parameter naming the option
     webhook_url: str | None = Field(default=None, max_length=jobs.MAX_WEBHOOK_URL_LENGTH)
 
     def job(self, prefix: str = "") -> jobs.JobRequest:
-        return jobs.job_request(self.file_id, self.target, self.options, self.webhook_url, prefix=prefix)
+        return jobs.job_request(
+            self.file_id, self.target, self.options, self.webhook_url, prefix=prefix, url=self.url, headers=self.headers
+        )
 
 
 class BulkConversionRequest(RequestBody):
@@ -133,7 +137,11 @@ class BulkConversionRequest(RequestBody):
 
 
 def _create_jobs(request: dict[str, Any], who: AuthContext, requested: list[jobs.JobRequest], bulk: bool) -> Any:
-    queues = {"queue_url": settings.conversions_queue_url, "media_queue_url": settings.media_queue_url}
+    queues = {
+        "queue_url": settings.conversions_queue_url,
+        "media_queue_url": settings.media_queue_url,
+        "imports_queue_url": settings.imports_queue_url,
+    }
     if bulk:
         return jobs.create_jobs(who, requested, webhooks=settings, now=utcnow(), **queues)
     return jobs.create_job(who, requested[0], webhooks=settings, now=utcnow(), **queues)
@@ -149,10 +157,12 @@ IdempotencyKey = Annotated[str | None, Header(max_length=300)]
 def _create(
     request: Request, who: AuthContext, key: str | None, body: BaseModel, requested: list[jobs.JobRequest]
 ) -> Any:
+    # A private link's headers are no part of what makes two requests the same: never stored with the key.
+    private = {"items": {"__all__": {"headers"}}} if isinstance(body, BulkConversionRequest) else {"headers"}
     return create_jobs(
         key=key,
         account_id=who.account_id,
-        body=body.model_dump(mode="json"),
+        body=body.model_dump(mode="json", exclude=private),
         lambda_context=request.scope.get("aws.context"),
         who=who,
         requested=requested,

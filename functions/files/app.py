@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import Field
 
 from filegate.clock import utcnow
 from filegate.db import bind_tables
+from filegate.files import imports
 from filegate.files import service as files_service
 from filegate.files.storage import Bucket
 from filegate.keys.context import AuthContext
@@ -37,6 +38,27 @@ async def create_file(request: Request, who: Authorized) -> dict[str, Any]:
     return files_service.create_upload(
         who, bucket, filename=body.filename, declared_type=body.content_type, size=body.size, now=utcnow()
     )
+
+
+class ImportFileRequest(RequestBody):
+    url: str = Field(min_length=1, max_length=2048)
+    filename: str | None = Field(default=None, min_length=1, max_length=255)
+    headers: dict[str, str] | None = Field(default=None, max_length=10)  # checked by the import's own rules
+
+
+@app.post("/v1/files/import", status_code=202)
+async def import_file(request: Request, who: Authorized) -> JSONResponse:
+    body = await parse_body(request, ImportFileRequest)
+    created = imports.import_file(
+        who,
+        url=body.url,
+        filename=body.filename,
+        headers=body.headers,
+        egress=settings,
+        queue_url=settings.imports_queue_url,
+        now=utcnow(),
+    )
+    return JSONResponse(created, status_code=202, headers={"Location": f"/v1/files/{created['id']}"})
 
 
 @app.post("/v1/files/{file_id}/complete")

@@ -98,6 +98,10 @@ def _bind(target: Target) -> None:
             audit_table=target.output("AuditTableName"),  # every change an operator makes is recorded
         )
     )
+    from filegate.db import bind
+    from filegate.db.secret_scanning import ScanningRecord
+
+    bind(ScanningRecord, target.output("SecretScanningTableName"), target.region)  # import-github-keys
 
 
 def _cache_horizon(target: Target) -> timedelta:
@@ -134,6 +138,8 @@ def _operate(args: argparse.Namespace, target: Target) -> dict[str, Any]:
         return {"account_id": account_id, "tier": args.tier, **issued.as_json()}
     if args.command == "show-account":
         return key_service.account_overview(args.account_id, now)
+    if args.command == "import-github-keys":
+        return _import_github_keys(Path(args.file), now)
     # Every other command changes what keys may do: it is stamped for as long as answers may be cached.
     horizon = _cache_horizon(target)
     if args.command == "set-tier":
@@ -146,6 +152,19 @@ def _operate(args: argparse.Namespace, target: Target) -> dict[str, Any]:
         revoked = key_service.revoke_all_keys(args.account_id, now=now, horizon=horizon, actor=operator)
         return {"account_id": args.account_id, "revoked_key_ids": revoked}
     raise SystemExit(f"filegate-admin: unknown command {args.command!r}")
+
+
+def _import_github_keys(path: Path, now: Any) -> dict[str, Any]:
+    """Store GitHub's secret-scanning meta document by hand (tests, closed networks)."""
+    from filegate.db import secret_scanning
+    from filegate.secret_scanning.github_keys import parse_meta
+
+    try:
+        keys = parse_meta(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"filegate-admin: {path}: {exc}") from None
+    secret_scanning.store_public_keys(((k.identifier, k.pem, k.is_current) for k in keys), now)
+    return {"stored": len(keys), "key_identifiers": [k.identifier for k in keys]}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -206,6 +225,8 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("account_id")
     revoke = command("revoke-keys", "revoke every key of an account at once (a leaked key, a closed account)")
     revoke.add_argument("account_id")
+    github = command("import-github-keys", "store GitHub's secret-scanning public keys from a meta document (JSON)")
+    github.add_argument("file", help='a file like GitHub\'s {"public_keys": [{"key_identifier", "key", ...}]}')
     return p
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -61,7 +62,25 @@ class Provisioner:
             done.append(logical_id)
             log.debug("provisioned %s (%s)", logical_id, kind)
         self._email_sender()
+        self._freeze_object_restores()
         return done
+
+    # ------------------------------------------------------------------ moto itself
+
+    def _freeze_object_restores(self) -> None:
+        """Keep moto's objects out of its Glacier-restore state machine (FileGate never restores objects).
+
+        Otherwise moto's ``/moto-api/data.json`` (its dashboard, and the mailbox's fallback) evaluates every
+        object's restore status, and a multipart upload's parts, which name no bucket, make it answer 500
+        from the first URL import of more than one part on.
+        """
+        body = json.dumps(
+            {"model_name": "s3::keyrestore", "transition": {"progression": "manual", "times": 2**31 - 1}}
+        ).encode()
+        url = f"{self.endpoint}/moto-api/state-manager/set-transition"
+        request = urllib.request.Request(url, data=body, method="POST")  # noqa: S310 - our own moto
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our own moto
+            response.read()
 
     # ------------------------------------------------------------------ SES
 

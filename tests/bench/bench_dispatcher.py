@@ -88,7 +88,7 @@ def run(url: str, batches: int, batch_size: int) -> None:
         webhooks_queue_url=queue,
         webhook_dead_letter_queue_url=dlq,
         webhook_max_receives=5,
-        webhook_allow_insecure_loopback=True,
+        egress_allow_insecure_loopback=True,
     )
     bind_tables(settings)
     for model in (store.WebhookRecord, store.WebhookSecretRecord, store.DeliveryRecord):

@@ -26,9 +26,10 @@ if str(ROOT / "infra") not in sys.path:  # works before `pip install -e .` learn
 from filegate_local import LocalStack, StackConfig  # noqa: E402
 
 HTTP_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
-# Local-only switches for every function in tests: webhook receivers in tests are plain-http loopback
-# servers, which the deployed stack never allows.
-TEST_FUNCTION_ENVIRONMENT = {"WEBHOOK_ALLOW_INSECURE_LOOPBACK": "true"}
+# Local-only switches for every function in tests: webhook receivers and import sources in tests are
+# plain-http loopback servers, which the deployed stack never allows, and no host name but localhost
+# resolves (schemathesis makes up URLs: none of them may reach real DNS).
+TEST_FUNCTION_ENVIRONMENT = {"EGRESS_ALLOW_INSECURE_LOOPBACK": "true", "EGRESS_RESOLVE_LOOPBACK_ONLY": "true"}
 
 
 def start_local_stack(

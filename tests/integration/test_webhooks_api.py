@@ -3,7 +3,7 @@
 
 This module runs its own stack with the retry schedule compressed (template parameter WebhookRetryScale),
 so the 5 s … 10 h schedule takes seconds; the dispatcher's 10 s timeout is real. Plain-http loopback
-receivers are allowed because conftest's start_local_stack sets WEBHOOK_ALLOW_INSECURE_LOOPBACK in every
+receivers are allowed because conftest's start_local_stack sets EGRESS_ALLOW_INSECURE_LOOPBACK in every
 function's environment (the template never does).
 """
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -156,6 +158,7 @@ def test_the_sdk_has_a_method_for_every_route_in_the_route_table():
         lambda: client.create_conversion("f", "jpg"), lambda: client.create_conversions_bulk([]),
         client.list_conversions, lambda: client.get_conversion("id_1"),
         lambda: client.create_file("a.png", 1), lambda: client.complete_file("id_1"), client.list_files,
+        lambda: client.import_url("https://files.example/a.png"),
         lambda: client.get_file("id_1"), lambda: client.file_content_url("id_1"), lambda: client.delete_file("id_1"),
         client.create_webhook_secret, lambda: client.create_webhook("https://x.test"), client.list_webhooks,
         lambda: client.delete_webhook("id_1"), lambda: client.test_webhook("id_1"),
@@ -164,7 +167,9 @@ def test_the_sdk_has_a_method_for_every_route_in_the_route_table():
     for call in calls:
         call()
     prefix = httpx.URL(BASE).path.rstrip("/")
-    assert {(m, p.removeprefix(prefix)) for m, p in called} == {(r.method, r.path) for r in ROUTES}
+    # GitHub's secret-scanning endpoint is called by GitHub, signed with its key: no customer calls it.
+    customers = {(r.method, r.path) for r in ROUTES if r.function != "secretscanning"}
+    assert {(m, p.removeprefix(prefix)) for m, p in called} == customers
 
 
 def test_global_options_go_before_or_after_the_command() -> None:
@@ -177,3 +182,46 @@ def test_global_options_go_before_or_after_the_command() -> None:
         assert args.base_url == "http://127.0.0.1:9" and args.json is True
     plain = parser.parse_args(["formats"])
     assert plain.base_url is None and plain.json is False and plain.port == 3000
+
+
+def test_import_url_and_convert_of_a_url_send_one_job():
+    sent: list[tuple[str, str, dict[str, Any]]] = []
+    status = {"file_2": iter(["importing", "ready"])}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else {}
+        path = request.url.path.removeprefix("/v1stage")
+        sent.append((request.method, path, body))
+        if path == "/v1/files/import":
+            return httpx.Response(202, json={"id": "file_2", "status": "importing"})
+        if path == "/v1/files/file_2":
+            return httpx.Response(200, json={"id": "file_2", "status": next(status["file_2"])})
+        if path == "/v1/conversions":
+            return httpx.Response(202, json={"id": "conv_1", "status": "queued"})
+        if path == "/v1/conversions/conv_1":
+            return httpx.Response(200, json={"id": "conv_1", "status": "succeeded", "output_file_id": "file_3"})
+        if path == "/v1/files/file_3/content":
+            return httpx.Response(302, headers={"Location": "https://storage.example.test/out"})
+        if request.url.host == "storage.example.test":
+            return httpx.Response(200, content=b"converted")
+        return httpx.Response(404, json={"error": {"code": "not_found", "message": "", "request_id": ""}})
+
+    client = FileGate("fg_live_x", BASE, transport=httpx.MockTransport(handler))
+    client._sleep = lambda seconds: None  # type: ignore[method-assign]
+    file = client.import_url("https://files.example/a.png", headers={"Authorization": "Bearer t"})
+    assert file["status"] == "importing"
+    assert sent[0][2] == {"url": "https://files.example/a.png", "headers": {"Authorization": "Bearer t"}}
+    assert client.wait_for_file("file_2")["status"] == "ready"
+
+    result = client.convert("https://files.example/a.png", "webp", headers={"Authorization": "Bearer t"}, quality=80)
+    assert result.content == b"converted" and result.conversion_id == "conv_1"
+    job = next(body for method, path, body in sent if (method, path) == ("POST", "/v1/conversions"))
+    assert job == {
+        "url": "https://files.example/a.png",
+        "headers": {"Authorization": "Bearer t"},
+        "target": "webp",
+        "options": {"quality": 80},
+    }
+    assert not any(
+        path.startswith("/v1/files") and method == "POST" and path != "/v1/files/import" for method, path, _ in sent
+    )

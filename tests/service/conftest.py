@@ -27,9 +27,10 @@ from tests.service.helpers import Account, sign_up
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 STACK_NAME = "filegate-service"
-# The local-only switch the local stack's tests use too: webhook receivers here are plain-http loopback
-# servers, which a deployed stack never allows (private and metadata addresses stay refused).
-LOCAL_FUNCTION_ENVIRONMENT = {"WEBHOOK_ALLOW_INSECURE_LOOPBACK": "true"}
+# The local-only switches the local stack's tests use too: webhook receivers and import sources here are
+# plain-http loopback servers, which a deployed stack never allows (private and metadata addresses stay
+# refused), and no host name but localhost resolves, so no test's made-up name reaches real DNS.
+LOCAL_FUNCTION_ENVIRONMENT = {"EGRESS_ALLOW_INSECURE_LOOPBACK": "true", "EGRESS_RESOLVE_LOOPBACK_ONLY": "true"}
 
 
 def lambda_environment(spec: FunctionSpec, region: str, moto_url: str) -> dict[str, str]:

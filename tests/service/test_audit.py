@@ -89,7 +89,7 @@ def test_operator_changes_are_recorded_as_admin(api: ServiceApi, free_account: A
 def test_webhook_changes_are_recorded(pro_account: Account) -> None:
     assert pro_account.call("POST", "/v1/webhooks/secret").status == 201
     assert pro_account.call("POST", "/v1/webhooks/secret").status == 201
-    created = pro_account.call("POST", "/v1/webhooks", json_body={"url": "http://127.0.0.1:9/fg"})
+    created = pro_account.call("POST", "/v1/webhooks", json_body={"url": "http://127.0.0.1:9099/fg"})
     assert created.status == 201, created
     webhook_id = created.json()["id"]
     assert pro_account.call("DELETE", f"/v1/webhooks/{webhook_id}").status == 204

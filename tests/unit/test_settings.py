@@ -22,8 +22,10 @@ from filegate.settings import (
     DashboardSettings,
     DispatcherSettings,
     FilesSettings,
+    ImportSettings,
     KeysSettings,
     MediaWorkerSettings,
+    SecretScanningSettings,
     SettingsError,
     StamperSettings,
     WebhooksSettings,
@@ -44,7 +46,10 @@ SETTINGS_OF: dict[str, type[BaseSettings]] = {
     "WebhooksFunction": WebhooksSettings,
     "DispatcherFunction": DispatcherSettings,
     "StamperFunction": StamperSettings,
+    "ImportFunction": ImportSettings,
+    "ImportDeadLetterFunction": ImportSettings,
     "DashboardFunction": DashboardSettings,
+    "SecretScanningFunction": SecretScanningSettings,
 }
 READ_BY_POWERTOOLS = re.compile(r"POWERTOOLS_[A-Z_]+")
 

@@ -18,6 +18,12 @@ class InvalidRequest(ApiError):
     status, code, default_message = 400, "invalid_request", "The request is malformed."
 
 
+class InvalidSignature(ApiError):
+    """A signed delivery (GitHub secret scanning, API.md §9) whose signature is missing, unknown or wrong."""
+
+    status, code, default_message = 401, "invalid_signature", "The request's signature is missing or invalid."
+
+
 class InvalidApiKey(ApiError):
     status, code, default_message = 401, "invalid_api_key", "Invalid or missing API key."
 

@@ -225,14 +225,35 @@ def _job_schema() -> dict[str, Any]:
 
     return {
         "type": "object",
-        "required": ["file_id", "target"],
+        "required": ["target"],
+        "oneOf": [{"required": ["file_id"]}, {"required": ["url"]}],
         "additionalProperties": False,
         "properties": {
             "file_id": {"type": "string", "minLength": 1, "description": "A ready file (POST /v1/files)."},
+            "url": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 2048,
+                "format": "uri",
+                "description": "In place of file_id: a URL imported first (see POST /v1/files/import).",
+            },
+            "headers": _import_headers_schema(),
             "target": {"type": "string", "enum": _targets(), "description": "See GET /v1/formats."},
             "options": {"$ref": "#/components/schemas/ConversionOptions"},
             "webhook_url": {"type": "string", "maxLength": jobs.MAX_WEBHOOK_URL_LENGTH, "format": "uri"},
         },
+    }
+
+
+def _import_headers_schema() -> dict[str, Any]:
+    from filegate.egress.fetch import MAX_HEADER_VALUE_CHARS, MAX_HEADERS
+
+    return {
+        "type": "object",
+        "maxProperties": MAX_HEADERS,
+        "additionalProperties": {"type": "string", "maxLength": MAX_HEADER_VALUE_CHARS},
+        "description": "Headers for a private link (e.g. Authorization), sent to the URL's own origin only; "
+        "never logged, never stored past the import.",
     }
 
 
@@ -333,6 +354,15 @@ def _overrides() -> dict[tuple[str, str], dict[str, Any]]:
         ("POST", "/v1/conversions"): {"requestBody": _json_body("ConversionRequest")},
         ("POST", "/v1/conversions/bulk"): {"requestBody": _json_body("BulkConversionRequest")},
         ("GET", "/v1/files/{id}/content"): {"responses": redirect},
+        ("POST", "/v1/files/import"): {
+            "responses": {
+                "202": {
+                    "description": "The file, importing; a worker fetches it (GET /v1/files/{id} for the outcome).",
+                    "headers": {"Location": _header("Location", required=True)},
+                    "content": {JSON: {"schema": {"$ref": "#/components/schemas/File"}}},
+                }
+            }
+        },
         ("GET", "/v1/openapi.json"): {"responses": document},
     }
 
@@ -410,9 +440,19 @@ def _response_schemas() -> dict[str, Any]:
         ),
         "File": _object(
             ["id", "filename", "status", "created_at", "expires_at"],
-            id=STR, filename=STR, status=STR, size={"type": ["integer", "null"]}, format=MAYBE_STR,
+            id=STR, filename=STR, size={"type": ["integer", "null"]}, format=MAYBE_STR,
+            status={"type": "string", "enum": ["pending", "importing", "ready", "failed"]},
+            origin={"type": "string", "enum": ["upload", "conversion", "import"]},
             content_type=MAYBE_STR, created_at=TIME, completed_at=MAYBE_TIME, expires_at=TIME,
             metadata={"type": ["object", "null"]},
+            error={
+                "anyOf": [
+                    _object(["code", "message"], code={"type": "string", "enum": [
+                        "import_refused", "import_failed", "file_too_large", "unsupported_media_type",
+                    ]}, message=STR),
+                    {"type": "null"},
+                ]
+            },
         ),
         "NewFile": {
             "allOf": [
@@ -467,6 +507,7 @@ RESPONSE_BODIES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/v1/conversions"): ("200", "ConversionList"),
     ("GET", "/v1/conversions/{id}"): ("200", "Conversion"),
     ("POST", "/v1/files"): ("201", "NewFile"),
+    ("POST", "/v1/files/import"): ("202", "File"),
     ("POST", "/v1/files/{id}/complete"): ("200", "File"),
     ("GET", "/v1/files"): ("200", "FileList"),
     ("GET", "/v1/files/{id}"): ("200", "File"),

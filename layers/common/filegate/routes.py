@@ -46,6 +46,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/health", "keys", PUBLIC),
     Route("GET", "/v1/openapi.json", "keys", PUBLIC),
     Route("POST", "/v1/keys/free", "keys", PUBLIC),
+    Route("POST", "/v1/integrations/github/secret-scanning", "secretscanning", PUBLIC),  # signed by GitHub
     Route("GET", "/v1/keys", "keys", "keys:manage"),
     Route("POST", "/v1/keys", "keys", "keys:manage"),
     Route("PATCH", "/v1/keys/{id}", "keys", "keys:manage"),
@@ -65,6 +66,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/conversions/{id}", "convert", ANY_KEY),
     # files
     Route("POST", "/v1/files", "files", "files:write"),
+    Route("POST", "/v1/files/import", "files", "files:write"),
     Route("POST", "/v1/files/{id}/complete", "files", "files:write"),
     Route("GET", "/v1/files", "files", "files:read"),
     Route("GET", "/v1/files/{id}", "files", "files:read"),

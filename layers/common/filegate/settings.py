@@ -88,11 +88,19 @@ class WebhookStore(BaseSettings):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class WebhookPolicy(BaseSettings):
+class EgressPolicy(BaseSettings):
+    """The egress guard's one switch (filegate.egress), for everything that calls out: webhooks, imports."""
+
+    # The local stack only: allows http:// and loopback destinations, relaxes nothing else. Never set in AWS.
+    egress_allow_insecure_loopback: bool = False
+    # Tests only: no name but "localhost" resolves, so a fuzzer's made-up host names never reach real DNS.
+    egress_resolve_loopback_only: bool = False
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WebhookPolicy(EgressPolicy):
     """Which receiver URLs are allowed and how deliveries are timed."""
 
-    # The local stack only: allows http:// and loopback receivers. Never set in AWS.
-    webhook_allow_insecure_loopback: bool = False
     # < 1 compresses the retry schedule (tests, local stack); 0 retries at once.
     webhook_retry_scale: float = 1.0
     webhook_timeout_seconds: float = 10.0
@@ -145,6 +153,8 @@ class StamperSettings(MeteringTables):
 class ConvertSettings(MeteringTables, FileStore, WebhookEmitter):
     conversions_table: str
     conversions_queue_url: str
+    # A conversion of a URL imports it first, through the import worker's queue.
+    imports_queue_url: str
     # Media conversions (sync and jobs) go to the media worker through its own queue.
     media_queue_url: str
     idempotency_table: str
@@ -157,8 +167,32 @@ class ConvertSettings(MeteringTables, FileStore, WebhookEmitter):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class FilesSettings(MeteringTables, FileStore):
-    pass
+class FilesSettings(MeteringTables, FileStore, EgressPolicy):
+    # POST /v1/files/import: the URL is checked here, fetched by the import worker off this queue.
+    imports_queue_url: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ImportSettings(FileStore, WebhookEmitter):
+    """The import worker and its dead-letter handler: URL imports through the egress guard (API.md "Import
+    from a URL"), then, for a conversion of a URL, its hand-over to the conversion queues."""
+
+    conversions_table: str
+    counters_table: str  # a failed import gives its conversion's quota back
+    conversions_queue_url: str
+    media_queue_url: str
+    import_connect_timeout_seconds: float = 5.0
+    import_wall_seconds: float = 600.0  # under the function's 900 s timeout, leaving time to sniff and store
+    import_part_mb: int = 8  # multipart part size: the most of a download held in memory at once
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 < self.import_connect_timeout_seconds <= 30:
+            raise SettingsError("IMPORT_CONNECT_TIMEOUT_SECONDS must be in (0, 30]")
+        if not 0 < self.import_wall_seconds <= 840:
+            raise SettingsError("IMPORT_WALL_SECONDS must be in (0, 840]")
+        if not 5 <= self.import_part_mb <= 512:
+            raise SettingsError("IMPORT_PART_MB must be 5 to 512 (S3's smallest part is 5 MB)")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -205,3 +239,16 @@ class MediaWorkerSettings(WorkerSettings):
     media_cpu_seconds: int = 1680  # wall-clock limit x the vCPUs at the function's memory size
     media_memory_mb: int = 2560  # address space of one FFmpeg child, under the function's memory
     media_max_output_mb: int = 5120  # largest output file, under the ephemeral storage
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SecretScanningSettings(MeteringTables, WebhookStore, EgressPolicy, Mailer):
+    """GitHub secret scanning (API.md §9): revokes through the keys service, tells owners, records, emits."""
+
+    audit_table: str
+    secret_scanning_table: str
+    # GitHub's meta document of signing keys (the GitHubKeysUrl template parameter), fetched through the
+    # egress guard when an unknown key identifier arrives.
+    github_keys_url: str
+    # As for the keys function: how long a revocation is stamped for (the template's AuthorizerCacheTtl).
+    authorizer_cache_ttl_seconds: int = 3600

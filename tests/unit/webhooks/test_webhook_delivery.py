@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from filegate.egress.policy import VettedTarget, vet_url
 from filegate.webhooks import events
 from filegate.webhooks.delivery import (
     ERROR_CONNECT,
@@ -29,7 +30,6 @@ from filegate.webhooks.delivery import (
     vet_and_deliver,
 )
 from filegate.webhooks.signing import build_webhook, generate_secret
-from filegate.webhooks.ssrf import VettedTarget, vet_url
 from filegate.webhooks.verify import verify
 
 

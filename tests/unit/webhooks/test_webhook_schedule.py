@@ -65,16 +65,16 @@ def test_plan_retry() -> None:
 def test_settings_from_env() -> None:
     defaults = WebhookPolicy.from_env({})
     assert defaults.webhook_retry_scale == 1.0
-    assert defaults.webhook_allow_insecure_loopback is False
+    assert defaults.egress_allow_insecure_loopback is False
     assert defaults.webhook_timeout_seconds == 10.0
     local = WebhookPolicy.from_env(
         {
             "WEBHOOK_RETRY_SCALE": "0.001",
-            "WEBHOOK_ALLOW_INSECURE_LOOPBACK": "true",
+            "EGRESS_ALLOW_INSECURE_LOOPBACK": "true",
             "WEBHOOK_TIMEOUT_SECONDS": "1",
         }
     )
-    assert (local.webhook_retry_scale, local.webhook_allow_insecure_loopback) == (0.001, True)
+    assert (local.webhook_retry_scale, local.egress_allow_insecure_loopback) == (0.001, True)
     for bad in (
         {"WEBHOOK_RETRY_SCALE": "-1"},
         {"WEBHOOK_RETRY_SCALE": "nan"},

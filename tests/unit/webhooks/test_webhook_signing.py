@@ -154,7 +154,13 @@ def test_retry_attempt_same_id_and_bytes_fresh_timestamp() -> None:
 
 
 def test_event_constants() -> None:
-    assert events.SUBSCRIBABLE_EVENTS == ("conversion.succeeded", "conversion.failed")
+    assert events.SUBSCRIBABLE_EVENTS == (
+        "conversion.succeeded",
+        "conversion.failed",
+        "file.imported",
+        "file.import_failed",
+        "key.leaked",
+    )
     assert events.WEBHOOK_TEST == "webhook.test"
     assert events.parse_event_types(["conversion.failed", "conversion.failed"]) == ("conversion.failed",)
     from filegate.errors import InvalidParameter

@@ -17,13 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from filegate_client.client import ENV_API_KEY, ENV_BASE_URL, ConvertResult, FileGate
-from filegate_client.errors import APIError, ConfigurationError, FileGateError
+from filegate_client.client import ENV_API_KEY, ENV_BASE_URL, ConvertResult, FileGate, is_url
+from filegate_client.errors import APIError, ConfigurationError, FileGateError, ImportFailedError
 from filegate_client.types import NewKey
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -86,21 +87,48 @@ class Outcome:
     error: dict[str, Any] | None = None
 
 
-def _output_path(args: argparse.Namespace, source: Path, target: str | None) -> Path:
+def _local_name(source: Path | str) -> Path:
+    """A local file as given; a URL as the name its path ends with (outputs land in the current folder)."""
+    if isinstance(source, Path):
+        return source
+    return Path(Path(unquote(urlsplit(source).path)).name or "import")
+
+
+def _headers(values: Sequence[str] | None) -> dict[str, str]:
+    """``--header 'Name: value'`` options (a private link's headers); malformed ones are usage errors."""
+    headers: dict[str, str] = {}
+    for value in values or ():
+        name, sep, rest = value.partition(":")
+        if not sep or not name.strip():
+            raise ValueError(f"--header takes 'Name: value', got {name.strip() or value[:20]!r}")
+        headers[name.strip()] = rest.strip()
+    return headers
+
+
+def _output_path(args: argparse.Namespace, source: Path | str, target: str | None) -> Path:
     if args.output:
         return Path(args.output)
-    folder = Path(args.out_dir) if args.out_dir else source.parent
+    local = _local_name(source)  # a URL's name has no folder: its output lands in the current one
+    folder = Path(args.out_dir) if args.out_dir else local.parent
     if target is None:
-        return folder / f"{source.stem}.compressed{source.suffix}"
-    return folder / f"{source.stem}.{target}"
+        return folder / f"{local.stem}.compressed{local.suffix}"
+    return folder / f"{local.stem}.{target}"
 
 
 def _run_batch(args: argparse.Namespace, target: str | None) -> int:
-    sources = [Path(p) for p in args.inputs]
+    sources: list[Path | str] = [p if is_url(p) else Path(p) for p in args.inputs]
     if args.output and len(sources) > 1:
         err.print("error: -o/--output takes one input; use --out-dir for several")
         return EXIT_USAGE
-    missing = [str(s) for s in sources if not s.is_file()]
+    if target is None and any(isinstance(s, str) for s in sources):
+        err.print("error: compress takes local files; convert a URL with `filegate convert URL --to FORMAT`")
+        return EXIT_USAGE
+    try:
+        headers = _headers(getattr(args, "header", None))
+    except ValueError as exc:
+        err.print(f"error: {exc}")
+        return EXIT_USAGE
+    missing = [str(s) for s in sources if isinstance(s, Path) and not s.is_file()]
     if missing:
         err.print(f"error: no such file: {', '.join(missing)}")
         return EXIT_USAGE
@@ -124,8 +152,9 @@ def _run_batch(args: argparse.Namespace, target: str | None) -> int:
     )
     lock = threading.Lock()
 
-    def one(source: Path) -> Outcome:
-        task: TaskID = progress.add_task("", name=source.name, stage="queued", total=source.stat().st_size)
+    def one(source: Path | str) -> Outcome:
+        size = source.stat().st_size if isinstance(source, Path) else None
+        task: TaskID = progress.add_task("", name=_local_name(source).name, stage="queued", total=size)
         out = _output_path(args, source, target)
 
         def report(stage: str, done: int, total: int | None) -> None:
@@ -141,6 +170,8 @@ def _run_batch(args: argparse.Namespace, target: str | None) -> int:
         try:
             if target is None:
                 result = client.compress(source, quality=args.quality, output=out, progress=report)
+            elif isinstance(source, str):  # a URL: the API imports and converts it as one job
+                result = client.convert(source, target, output=out, progress=report, headers=headers, **options)
             else:
                 result = client.convert(source, target, output=out, progress=report, **options)
         except FileGateError as exc:
@@ -190,6 +221,33 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def cmd_compress(args: argparse.Namespace) -> int:
     return _run_batch(args, None)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    try:
+        headers = _headers(args.header)
+    except ValueError as exc:
+        err.print(f"error: {exc}")
+        return EXIT_USAGE
+    with _client(args) as client:
+        file = client.import_url(args.url, filename=args.filename, headers=headers or None)
+        if not args.no_wait:
+            try:
+                file = client.wait_for_file(file["id"], timeout=args.timeout)
+            except ImportFailedError as exc:
+                if args.json:
+                    _print_json(exc.file)
+                else:
+                    err.print(f"[red]import failed[/]: {exc.code}: {exc.message}")
+                return EXIT_FAILED
+    if args.json:
+        _print_json(file)
+    else:
+        Console().print(
+            f"file {file.get('id')} · {file.get('status')} · {file.get('filename')}"
+            + (f" · {file.get('format')} · {file.get('size')} bytes" if file.get("status") == "ready" else "")
+        )
+    return EXIT_OK
 
 
 # ------------------------------------------------------------------ other commands
@@ -369,7 +427,7 @@ def cmd_completion(args: argparse.Namespace) -> int:
 
 
 def _add_batch_arguments(command: argparse.ArgumentParser) -> None:
-    command.add_argument("inputs", nargs="+", metavar="IN", help="files to convert")
+    command.add_argument("inputs", nargs="+", metavar="IN", help="files (or https:// URLs, for convert) to convert")
     where = command.add_mutually_exclusive_group()
     where.add_argument("-o", "--output", help="output file (one input only)")
     where.add_argument("--out-dir", help="folder for the outputs (default: beside each input)")
@@ -408,7 +466,20 @@ def build_parser() -> argparse.ArgumentParser:
         convert.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=text)
     convert.add_argument("--no-strip-metadata", action="store_true", help="keep the input's metadata")
     convert.add_argument("--mute", action="store_true", help="video: drop the audio")
+    convert.add_argument(
+        "--header", action="append", metavar="'NAME: VALUE'", help="a URL input's private-link header (repeatable)"
+    )
     convert.set_defaults(func=cmd_convert)
+
+    imported = commands.add_parser("import", parents=[common], help="import a file from a URL into your files")
+    imported.add_argument("url", metavar="URL", help="the https:// URL of the file")
+    imported.add_argument("--filename", help="the file's name (default: the URL's last path segment)")
+    imported.add_argument(
+        "--header", action="append", metavar="'NAME: VALUE'", help="a private link's header, e.g. Authorization"
+    )
+    imported.add_argument("--no-wait", action="store_true", help="return at once, while the file is importing")
+    imported.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the import")
+    imported.set_defaults(func=cmd_import)
 
     compress = commands.add_parser("compress", parents=[common], help="same format, smaller bytes")
     _add_batch_arguments(compress)

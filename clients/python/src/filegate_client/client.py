@@ -23,6 +23,7 @@ from filegate_client.errors import (
     APIError,
     ConfigurationError,
     ConversionFailedError,
+    ImportFailedError,
     RateLimitError,
     TransportError,
     error_from_response,
@@ -300,6 +301,27 @@ class FileGate:
         self.upload_to(created["upload"], data, name, content_type, progress)
         return self.complete_file(created["id"])
 
+    def import_url(self, url: str, *, filename: str | None = None, headers: Mapping[str, str] | None = None) -> File:
+        """POST /v1/files/import: the file (``importing``); a worker fetches it. ``headers`` (e.g.
+        ``Authorization`` for a private link) go to the URL's own origin only. See ``wait_for_file``."""
+        body = _compact({"url": url, "filename": filename, "headers": dict(headers) if headers else None})
+        return self._json("POST", "/v1/files/import", json=body)  # type: ignore[no-any-return]
+
+    def wait_for_file(self, file_id: str, *, timeout: float = 900.0) -> File:
+        """Poll with backoff until an importing file is ready (its JSON) or failed (ImportFailedError)."""
+        deadline = time.monotonic() + timeout
+        delay = POLL_FIRST_SECONDS
+        while True:
+            file = self.get_file(file_id)
+            if file.get("status") == "ready":
+                return file
+            if file.get("status") == "failed":
+                raise ImportFailedError(file)
+            if time.monotonic() + delay > deadline:
+                raise TimeoutError(f"file {file_id} still {file.get('status')} after {timeout:.0f} s")
+            self._sleep(delay)
+            delay = min(delay * POLL_BACKOFF, POLL_MAX_SECONDS)
+
     def get_file(self, file_id: str) -> File:
         return self._json("GET", f"/v1/files/{_seg(file_id)}")  # type: ignore[no-any-return]
 
@@ -353,16 +375,26 @@ class FileGate:
 
     def create_conversion(
         self,
-        file_id: str,
+        file_id: str | None,
         target: str,
         *,
         options: Mapping[str, Any] | None = None,
         webhook_url: str | None = None,
         idempotency_key: str | None = None,
+        url: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Conversion:
-        """A job (202). An Idempotency-Key is always sent (one is made when not given), so retries are safe."""
+        """A job (202). An Idempotency-Key is always sent (one is made when not given), so retries are safe.
+        ``url`` (and ``headers``) in place of ``file_id``: one job that imports the URL, then converts it."""
         body = _compact(
-            {"file_id": file_id, "target": target, "options": dict(options or {}) or None, "webhook_url": webhook_url}
+            {
+                "file_id": file_id,
+                "url": url,
+                "headers": dict(headers) if headers else None,
+                "target": target,
+                "options": dict(options or {}) or None,
+                "webhook_url": webhook_url,
+            }
         )
         headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
         return self._json("POST", "/v1/conversions", json=body, headers=headers)  # type: ignore[no-any-return]
@@ -459,13 +491,21 @@ class FileGate:
         progress: ProgressCallback | None = None,
         webhook_url: str | None = None,
         timeout: float = 1800.0,
+        headers: Mapping[str, str] | None = None,
         **options: Any,
     ) -> ConvertResult:
-        """Convert a file (path or bytes) to ``target``; the bytes, or written to ``output``.
+        """Convert a file (path, bytes, or an ``https://`` URL) to ``target``; the bytes, or written to ``output``.
 
         Inputs up to the sync limit go through POST /v1/convert; larger ones are uploaded with the presigned
-        POST and converted as a job. 303 and 202 answers are followed transparently.
+        POST and converted as a job. 303 and 202 answers are followed transparently. A URL is not downloaded
+        here: the API imports it and converts it as one job (``headers`` for a private link).
         """
+        if is_url(source):
+            report = progress or (lambda stage, done, total: None)
+            job = self.create_conversion(
+                None, target, options=options, webhook_url=webhook_url, url=str(source), headers=headers
+            )
+            return self._finish_job(job["id"], output, report, timeout)
         return self._run(source, target, output, filename, progress, webhook_url, timeout, options)
 
     def compress(
@@ -591,6 +631,11 @@ class FileGate:
             content=content,
             path=path,
         )
+
+
+def is_url(source: object) -> bool:
+    """Whether a convert source names a URL for the API to import (``https://``, or ``http://`` locally)."""
+    return isinstance(source, str) and source.lower().startswith(("https://", "http://"))
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -88,6 +88,19 @@ class ConversionFailedError(FileGateError):
         super().__init__(f"conversion {conversion.get('id')} failed: {self.code}: {self.message}")
 
 
+class ImportFailedError(FileGateError):
+    """A URL import ended as ``failed``; ``file`` is the file as the API reported it (``error.code`` is
+    ``import_refused``, ``import_failed``, ``file_too_large`` or ``unsupported_media_type``)."""
+
+    def __init__(self, file: Mapping[str, Any]) -> None:
+        self.file = dict(file)
+        error = file.get("error") or {}
+        self.code = str(error.get("code", "import_failed")) if isinstance(error, Mapping) else "import_failed"
+        self.message = str(error.get("message", error)) if isinstance(error, Mapping) else str(error)
+        self.request_id = ""
+        super().__init__(f"import of file {file.get('id')} failed: {self.code}: {self.message}")
+
+
 _BY_STATUS: dict[int, type[APIError]] = {
     400: InvalidRequestError,
     401: AuthenticationError,

@@ -77,6 +77,8 @@ class File(TypedDict, total=False):
     format: str | None
     content_type: str | None
     metadata: dict[str, Any]
+    origin: str  # upload | conversion | import
+    error: dict[str, Any] | None  # a failed import's {"code", "message"}
     created_at: str
     completed_at: str | None
     expires_at: str

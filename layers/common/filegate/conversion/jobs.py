@@ -103,6 +103,14 @@ def _fail(record: conversions_table.ConversionRecord, code: str, message: str, n
     return failed
 
 
+def fail_and_announce(
+    record: conversions_table.ConversionRecord, code: str, message: str, webhooks: WebhookEmitter, now: datetime
+) -> conversions_table.ConversionRecord | None:
+    """A queued conversion failed before any work (its URL import failed): units given back, announced."""
+    _fail(record, code, message, now)
+    return _announce(record.conversion_id, webhooks, now)
+
+
 # ------------------------------------------------------------------ sync
 
 
@@ -298,20 +306,37 @@ def create_and_queue(
 
 @dataclass(frozen=True)
 class JobRequest:
-    file_id: str
+    file_id: str | None  # a ready file, or
     target: str
     options: ConversionOptions
     webhook_url: str | None
     raw_options: Any = None  # as sent: a media source's options are parsed once its format is known
+    url: str | None = None  # a URL to import first (one job: import, then convert)
+    headers: Any = None  # the URL's private-link headers; never stored past the import, never logged
+    prefix: str = ""  # names the job's fields in a bulk request's messages
 
 
-def job_request(file_id: str, target: str, options: object, webhook_url: str | None, *, prefix: str = "") -> JobRequest:
+def job_request(
+    file_id: str | None,
+    target: str,
+    options: object,
+    webhook_url: str | None,
+    *,
+    prefix: str = "",
+    url: str | None = None,
+    headers: object = None,
+) -> JobRequest:
     """One job from its validated fields; the options by their own rules (422 naming the option). A media
-    source's options are parsed once its format is known (the file's record), so they are kept as sent."""
+    source's options are parsed once its format is known (the file's record), so they are kept as sent.
+    Exactly one of ``file_id`` and ``url`` names the source."""
+    if (file_id is None) == (url is None):
+        raise errors.InvalidRequest(f"{prefix}file_id: give either file_id or url (not both).")
+    if headers is not None and url is None:
+        raise errors.InvalidRequest(f"{prefix}headers: only with url.")
     parsed = ConversionOptions()
     if not media_jobs.names_media_options(options):
         parsed = ConversionOptions.from_json(options, prefix=f"{prefix}options.")
-    return JobRequest(file_id, target, parsed, webhook_url, options)
+    return JobRequest(file_id, target, parsed, webhook_url, options, url, headers, prefix)
 
 
 def create_job(
@@ -322,9 +347,14 @@ def create_job(
     webhooks: WebhookPolicy,
     now: datetime,
     media_queue_url: str = "",
+    imports_queue_url: str = "",
 ) -> dict[str, Any]:
+    if job.url is not None:
+        from filegate.conversion import url_jobs
+
+        return url_jobs.create_url_job(caller, job, queue_url=imports_queue_url, webhooks=webhooks, now=now)
     webhook_service.check_conversion_webhook_url(caller, webhooks, job.webhook_url)
-    source = files_service.ready_file(caller, job.file_id, now)
+    source = files_service.ready_file(caller, job.file_id or "", now)
     cap = files_service.max_input_bytes(caller)
     if source.size is not None and int(source.size) > cap:
         raise errors.FileTooLarge(f"The file ({int(source.size)} bytes) is over your plan's limit of {cap} bytes.")
@@ -359,14 +389,18 @@ def create_jobs(
     webhooks: WebhookPolicy,
     now: datetime,
     media_queue_url: str = "",
+    imports_queue_url: str = "",
 ) -> dict[str, Any]:
     """POST /v1/conversions/bulk: every job created, in order (checked one by one, like single jobs)."""
     return {
         "data": [
-            create_job(caller, job, queue_url=queue_url, webhooks=webhooks, now=now, media_queue_url=media_queue_url)
+            create_job(
+                caller, job, queue_url=queue_url, webhooks=webhooks, now=now,
+                media_queue_url=media_queue_url, imports_queue_url=imports_queue_url,
+            )
             for job in requests
         ]
-    }
+    }  # fmt: skip
 
 
 def get_conversion(caller: AuthContext, conversion_id: str) -> dict[str, Any]:

@@ -54,6 +54,7 @@ def bind_tables(settings: object) -> None:
     from filegate.db.files import FileRecord
     from filegate.db.keys import KeyRecord
     from filegate.db.logins import LoginRecord
+    from filegate.db.secret_scanning import ScanningRecord
     from filegate.db.sessions import SessionRecord
     from filegate.db.webhooks import DeliveryRecord, WebhookRecord, WebhookSecretRecord
 
@@ -70,6 +71,7 @@ def bind_tables(settings: object) -> None:
         "audit_table": AuditRecord,
         "dashboard_sessions_table": SessionRecord,
         "dashboard_logins_table": LoginRecord,
+        "secret_scanning_table": ScanningRecord,
     }
     region = str(getattr(settings, "aws_region", "us-east-1"))
     for field, model in models.items():

@@ -114,6 +114,16 @@ def start(record: ConversionRecord, now: datetime) -> bool:
     )
 
 
+def set_plan(record: ConversionRecord, target: str, options: dict[str, Any]) -> bool:
+    """A conversion of a URL, once its import is ready: the canonical target and parsed options for the
+    source's format. Only while it is still queued; False otherwise."""
+    return _transition(
+        record,
+        [ConversionRecord.target.set(target), ConversionRecord.options.set(options)],
+        ConversionRecord.status == "queued",
+    )
+
+
 def succeed(record: ConversionRecord, output_file_id: str, now: datetime) -> bool:
     return _transition(
         record,

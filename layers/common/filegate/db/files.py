@@ -31,14 +31,19 @@ class FileRecord(Model):
     account_id = UnicodeAttribute()
     filename = UnicodeAttribute()
     object_key = UnicodeAttribute()
-    status = UnicodeAttribute()  # pending (upload expected) | ready
-    origin = UnicodeAttribute(default="upload")  # upload | conversion
+    status = UnicodeAttribute()  # pending (upload expected) | importing (URL import queued) | ready | failed
+    origin = UnicodeAttribute(default="upload")  # upload | conversion | import
     declared_content_type = UnicodeAttribute(null=True)
     declared_size = NumberAttribute(null=True)
     size = NumberAttribute(null=True)
     format = UnicodeAttribute(null=True)
     content_type = UnicodeAttribute(null=True)
     metadata = JSONAttribute(null=True)  # API.md "Files": what the file is (image, document, audio, video)
+    error_code = UnicodeAttribute(null=True)  # a failed import's code (API.md "Import from a URL")
+    error_message = UnicodeAttribute(null=True)
+    # A URL import's request (URL and private headers), AES-GCM sealed; its key travels only in the queue
+    # message. Removed in the write that ends the import, so neither half outlives the job.
+    import_sealed = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     completed_at = UTCDateTimeAttribute(null=True)
     expires_at = TTLAttribute()
@@ -94,6 +99,63 @@ def mark_ready(
     return True
 
 
+def finish_import(
+    record: FileRecord,
+    *,
+    size: int,
+    fmt: str,
+    content_type: str,
+    now: datetime,
+    metadata: dict[str, Any] | None,
+) -> bool:
+    """importing → ready, once, the sealed request dropped in the same write; False if it was not importing."""
+    try:
+        record.update(
+            actions=[
+                FileRecord.status.set("ready"),
+                FileRecord.size.set(size),
+                FileRecord.format.set(fmt),
+                FileRecord.content_type.set(content_type),
+                FileRecord.completed_at.set(now),
+                FileRecord.import_sealed.remove(),
+                *([FileRecord.metadata.set(metadata)] if metadata is not None else []),
+            ],
+            condition=FileRecord.status == "importing",
+        )
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def fail_import(record: FileRecord, code: str, message: str, now: datetime) -> bool:
+    """importing → failed with its error, once, the sealed request dropped; False if it was not importing."""
+    try:
+        record.update(
+            actions=[
+                FileRecord.status.set("failed"),
+                FileRecord.error_code.set(code),
+                FileRecord.error_message.set(message),
+                FileRecord.completed_at.set(now),
+                FileRecord.import_sealed.remove(),
+            ],
+            condition=FileRecord.status == "importing",
+        )
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def get(file_id: str) -> FileRecord | None:
+    try:
+        return FileRecord.get(file_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
 def set_metadata(record: FileRecord, metadata: dict[str, Any]) -> None:
     record.update(actions=[FileRecord.metadata.set(metadata)], condition=FileRecord.file_id.exists())
 
@@ -131,6 +193,7 @@ def json_view(record: FileRecord, iso: Any) -> dict[str, Any]:
         "format": record.format,
         "content_type": record.content_type,
         "metadata": record.metadata,
+        "error": {"code": record.error_code, "message": record.error_message} if record.error_code else None,
         "created_at": iso(record.created_at),
         "completed_at": iso(record.completed_at),
         "expires_at": iso(record.expires_at),

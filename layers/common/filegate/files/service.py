@@ -157,6 +157,10 @@ def get_file(caller: AuthContext, file_id: str, now: datetime) -> dict[str, Any]
 
 def ready_file(caller: AuthContext, file_id: str, now: datetime) -> files_table.FileRecord:
     record = _owned(caller, file_id, now)
+    if record.status == "importing":
+        raise errors.Conflict("This file is still being imported from its URL; wait until its status is ready.")
+    if record.status == "failed":
+        raise errors.Conflict("This file's import failed (see its error); it has no content.")
     if record.status != "ready":
         raise errors.Conflict("This file's upload has not been completed (POST /v1/files/{id}/complete).")
     return record

@@ -6,6 +6,7 @@ expire objects per tier (1 day free, 7 days pro), the account prefix keeps accou
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from filegate.tiers import Tier
 
 DOWNLOAD_URL_SECONDS = 300  # GET /v1/files/{id}/content and the sync 303
 UPLOAD_URL_SECONDS = 3600
+MIN_PART_BYTES = 5 * 1024 * 1024  # S3's smallest multipart part (all but the last)
 
 
 def retention_prefix(tier: Tier) -> str:
@@ -79,6 +81,47 @@ class Bucket:
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self._s3.put_object(Bucket=self.name, Key=key, Body=data, ContentType=content_type)
+
+    def write_stream(self, key: str, chunks: Iterable[bytes], content_type: str, part_bytes: int) -> int:
+        """Stream ``chunks`` into an object without holding more than one part in memory: a multipart upload
+        once there is more than one part (a single put otherwise). A failure mid-way aborts the upload, so no
+        part is left behind. Returns the object's size."""
+        part_bytes = max(part_bytes, MIN_PART_BYTES)
+        buffer = bytearray()
+        upload_id: str | None = None
+        parts: list[dict[str, Any]] = []
+        size = 0
+        try:
+            for chunk in chunks:
+                buffer += chunk
+                size += len(chunk)
+                while len(buffer) >= part_bytes:
+                    if upload_id is None:
+                        created = self._s3.create_multipart_upload(Bucket=self.name, Key=key, ContentType=content_type)
+                        upload_id = str(created["UploadId"])
+                    body, buffer = bytes(buffer[:part_bytes]), buffer[part_bytes:]
+                    number = len(parts) + 1
+                    sent = self._s3.upload_part(
+                        Bucket=self.name, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+                    )
+                    parts.append({"ETag": sent["ETag"], "PartNumber": number})
+            if upload_id is None:
+                self.put(key, bytes(buffer), content_type)
+                return size
+            if buffer:
+                number = len(parts) + 1
+                sent = self._s3.upload_part(
+                    Bucket=self.name, Key=key, UploadId=upload_id, PartNumber=number, Body=bytes(buffer)
+                )
+                parts.append({"ETag": sent["ETag"], "PartNumber": number})
+            self._s3.complete_multipart_upload(
+                Bucket=self.name, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+            return size
+        except BaseException:
+            if upload_id is not None:
+                self._s3.abort_multipart_upload(Bucket=self.name, Key=key, UploadId=upload_id)
+            raise
 
     def delete(self, key: str) -> None:
         self._s3.delete_object(Bucket=self.name, Key=key)

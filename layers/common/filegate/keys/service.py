@@ -399,6 +399,15 @@ def revoke_key(
     return revoked
 
 
+def revoke_found_key(record: keys_table.KeyRecord, *, now: datetime, horizon: timedelta, actor: audit.Actor) -> bool:
+    """A key found where it should not be (GitHub's secret scanning): revoked as DELETE /v1/keys/{id} does,
+    but never refused by the account's change limit, which a leaked key's holder could spend."""
+    revoked = revoke_record(record, now=now, horizon=horizon)
+    if revoked:
+        audit.record(record.account_id, actor, audit.KEY_REVOKED, record.key_id, "")
+    return revoked
+
+
 def revoke_record(record: keys_table.KeyRecord, *, now: datetime, horizon: timedelta) -> bool:
     """Revoke this key now, winning over any concurrent change of it: when a newer version landed first, a
     newer one is taken and the revoke written again, so it ends as the key's newest change. True when this

@@ -1,10 +1,8 @@
-"""One webhook delivery attempt over the standard library's http.client (light for Lambda).
+"""One webhook delivery attempt through the egress guard (``filegate.egress``).
 
-The connection goes to an address that ``ssrf.vet_url`` checked, never to a fresh DNS answer; for https the
-TLS handshake still names and verifies the original host (SNI + certificate host name check). The whole
-attempt, connect to last byte read, is bounded by ``timeout``: per-operation socket timeouts alone would let a
-receiver that drips a byte at a time hold a worker forever, so a watchdog shuts the socket at the deadline.
-Redirects are never followed. Only a small excerpt of the response is read.
+The connection goes to an address that ``egress.policy.vet_url`` checked (``egress.connection``); the whole
+attempt, connect to last byte read, is bounded by ``timeout``. Redirects are never followed. Only a small
+excerpt of the response is read.
 
 Use ``vet_and_deliver`` for every attempt: it re-resolves and re-checks the URL first (API.md §5, DNS
 rebinding), then delivers to the addresses of that check.
@@ -13,19 +11,15 @@ rebinding), then delivers to the addresses of that check.
 from __future__ import annotations
 
 import contextlib
-import functools
-import heapq
 import http.client
-import itertools
-import socket
 import ssl
-import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from filegate.webhooks.ssrf import Resolver, UnsafeWebhookUrl, VettedTarget, vet_url
+from filegate.egress.connection import PinnedConnection, watchdog
+from filegate.egress.policy import RefusedDestination, Resolver, VettedTarget, vet_url
 
 DEFAULT_TIMEOUT_SECONDS: Final = 10.0
 MAX_RESPONSE_EXCERPT_BYTES: Final = 512
@@ -58,134 +52,6 @@ class DeliveryResult:
     @property
     def ok(self) -> bool:
         return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
-
-
-@functools.cache
-def default_ssl_context() -> ssl.SSLContext:
-    """System CAs, host name checking, TLS 1.2+. Built once per process: loading CAs costs milliseconds."""
-    context = ssl.create_default_context()
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
-
-
-class _Alarm:
-    __slots__ = ("callback", "cancelled")
-
-    def __init__(self, callback: Callable[[], None]) -> None:
-        self.callback = callback
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
-class _Watchdog:
-    """One daemon thread firing deadline callbacks for all deliveries of the process.
-
-    A thread per delivery (threading.Timer) costs a thread start on every attempt; this costs a heap push.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._heap: list[tuple[float, int, _Alarm]] = []
-        self._order = itertools.count()
-        self._thread: threading.Thread | None = None
-
-    def schedule(self, deadline: float, callback: Callable[[], None]) -> _Alarm:
-        alarm = _Alarm(callback)
-        with self._cond:
-            heapq.heappush(self._heap, (deadline, next(self._order), alarm))
-            if self._thread is None or not self._thread.is_alive():  # first use, or after a fork
-                self._thread = threading.Thread(target=self._run, name="webhook-watchdog", daemon=True)
-                self._thread.start()
-            if self._heap[0][2] is alarm:  # only an earlier deadline changes how long the thread sleeps
-                self._cond.notify()
-        return alarm
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while True:
-                    while self._heap and self._heap[0][2].cancelled:
-                        heapq.heappop(self._heap)
-                    if not self._heap:
-                        self._cond.wait()
-                        continue
-                    wait = self._heap[0][0] - time.monotonic()
-                    if wait <= 0:
-                        alarm = heapq.heappop(self._heap)[2]
-                        break
-                    self._cond.wait(wait)
-            if not alarm.cancelled:
-                with contextlib.suppress(Exception):  # a failing callback must not stop the watchdog
-                    alarm.callback()
-
-
-_watchdog = _Watchdog()
-
-
-class _PinnedConnection(http.client.HTTPConnection):
-    """An HTTP(S) connection to one of the target's vetted addresses, abortable from another thread."""
-
-    def __init__(self, target: VettedTarget, deadline: float, ssl_context: ssl.SSLContext | None) -> None:
-        super().__init__(target.host, target.port, timeout=max(deadline - time.monotonic(), 0.001))
-        self._target = target
-        self._deadline = deadline
-        self._ssl_context = ssl_context
-        self._lock = threading.Lock()
-        self._current: socket.socket | None = None
-        self.aborted = False
-        self.remote_address: str | None = None
-
-    def remaining(self) -> float:
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("deadline reached")
-        return left
-
-    def abort(self) -> None:
-        """Called by the watchdog: a blocked connect/send/recv returns at once."""
-        with self._lock:
-            self.aborted = True
-            self._shutdown(self._current)
-
-    @staticmethod
-    def _shutdown(sock: socket.socket | None) -> None:
-        if sock is None:
-            return
-        # The base method on purpose: SSLSocket.shutdown would also drop the TLS state under the reader.
-        with contextlib.suppress(OSError):
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-    def _track(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._current = sock
-            if self.aborted:
-                self._shutdown(sock)
-
-    def connect(self) -> None:
-        raw: socket.socket | None = None
-        last_error: OSError | None = None
-        for address in self._target.addresses:  # all were vetted; try the next only if one is unreachable
-            try:
-                raw = socket.create_connection((address, self._target.port), timeout=self.remaining())
-            except TimeoutError:
-                raise
-            except OSError as exc:
-                last_error = exc
-                continue
-            self.remote_address = address
-            break
-        if raw is None:
-            raise last_error or OSError("no address to connect to")
-        self._track(raw)
-        sock: socket.socket = raw
-        if self._target.scheme == "https":
-            raw.settimeout(self.remaining())
-            context = self._ssl_context or default_ssl_context()
-            sock = context.wrap_socket(raw, server_hostname=self._target.host)
-            self._track(sock)
-        self.sock = sock
 
 
 def _describe(exc: BaseException, aborted: bool, timeout: float) -> tuple[str, str]:
@@ -235,8 +101,8 @@ def deliver(
     Success is a 2xx status. A 3xx is a failure (``redirect``) and is not followed.
     """
     started = time.monotonic()
-    conn = _PinnedConnection(target, started + timeout, ssl_context)
-    alarm = _watchdog.schedule(started + timeout, conn.abort)
+    conn = PinnedConnection(target, started + timeout, ssl_context)
+    alarm = watchdog.schedule(started + timeout, conn.abort)
     status = 0
     location = ""
     excerpt = b""
@@ -303,7 +169,7 @@ def vet_and_deliver(
     started = time.monotonic()
     try:
         target = vet_url(url, allow_insecure_loopback=allow_insecure_loopback, resolver=resolver)
-    except UnsafeWebhookUrl as exc:
+    except RefusedDestination as exc:
         return _failure(ERROR_UNSAFE_URL, exc.reason, started)
     remaining = timeout - (time.monotonic() - started)
     if remaining <= 0:

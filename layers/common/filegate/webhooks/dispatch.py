@@ -32,6 +32,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from filegate import queues
 from filegate.clock import iso, utcnow
 from filegate.db import webhooks as store
+from filegate.egress.policy import resolver_for
 from filegate.observability import WEBHOOK_ATTEMPTS_FAILED, WEBHOOKS_DELIVERED, WEBHOOKS_FAILED, count, logger
 from filegate.settings import DispatcherSettings
 from filegate.webhooks.delivery import DeliveryResult, vet_and_deliver
@@ -100,7 +101,8 @@ def dispatch(message: QueuedAttempt, settings: DispatcherSettings) -> str:
         record.url,
         record.body,
         headers,
-        allow_insecure_loopback=settings.webhook_allow_insecure_loopback,
+        allow_insecure_loopback=settings.egress_allow_insecure_loopback,
+        resolver=resolver_for(settings),
         timeout=settings.webhook_timeout_seconds,
     )
     entry = _attempt_entry(message.attempt, started, result)

@@ -9,10 +9,19 @@ from filegate.errors import InvalidParameter
 
 CONVERSION_SUCCEEDED: Final = "conversion.succeeded"
 CONVERSION_FAILED: Final = "conversion.failed"
+FILE_IMPORTED: Final = "file.imported"
+FILE_IMPORT_FAILED: Final = "file.import_failed"
+KEY_LEAKED: Final = "key.leaked"  # a key of the account was found in public and revoked (API.md §9)
 WEBHOOK_TEST: Final = "webhook.test"
 
 # What an endpoint may subscribe to. ``webhook.test`` is sent on demand to one endpoint, never subscribed.
-SUBSCRIBABLE_EVENTS: Final[tuple[str, ...]] = (CONVERSION_SUCCEEDED, CONVERSION_FAILED)
+SUBSCRIBABLE_EVENTS: Final[tuple[str, ...]] = (
+    CONVERSION_SUCCEEDED,
+    CONVERSION_FAILED,
+    FILE_IMPORTED,
+    FILE_IMPORT_FAILED,
+    KEY_LEAKED,
+)
 
 
 def parse_event_types(values: Iterable[object]) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ from filegate.audit import service as audit
 from filegate.clock import iso
 from filegate.db import webhooks as store
 from filegate.db.conversions import ConversionRecord
+from filegate.egress.policy import resolver_for, vet_url
 from filegate.keys.context import AuthContext
 from filegate.listing import page_json
 from filegate.observability import logger
@@ -29,7 +30,6 @@ from filegate.settings import WebhookEmitter, WebhookPolicy, WebhookStore
 from filegate.tiers import FEATURE_WEBHOOKS, tier
 from filegate.webhooks.events import CONVERSION_FAILED, CONVERSION_SUCCEEDED, WEBHOOK_TEST, parse_event_types
 from filegate.webhooks.signing import build_message, generate_secret, secret_display_prefix
-from filegate.webhooks.ssrf import vet_url
 
 MAX_WEBHOOKS_PER_ACCOUNT: Final = 20
 SECRET_ROTATION_GRACE: Final = timedelta(hours=24)
@@ -133,7 +133,7 @@ def register_webhook(
 ) -> dict[str, Any]:
     require_webhooks(caller)
     event_types = parse_event_types(events if events is not None else [CONVERSION_SUCCEEDED, CONVERSION_FAILED])
-    vet_url(url, allow_insecure_loopback=settings.webhook_allow_insecure_loopback)
+    vet_url(url, allow_insecure_loopback=settings.egress_allow_insecure_loopback, resolver=resolver_for(settings))
     if store.get_secret(caller.account_id) is None:
         raise errors.Conflict("Create a signing secret first: POST /v1/webhooks/secret.")
     existing = store.list_webhooks(caller.account_id)
@@ -385,6 +385,11 @@ def check_conversion_webhook_url(caller: AuthContext, settings: WebhookPolicy, u
     if url is None:
         return
     require_webhooks(caller)
-    vet_url(url, allow_insecure_loopback=settings.webhook_allow_insecure_loopback)
+    vet_url(
+        url,
+        allow_insecure_loopback=settings.egress_allow_insecure_loopback,
+        resolver=resolver_for(settings),
+        label="webhook_url",
+    )
     if store.get_secret(caller.account_id) is None:
         raise errors.Conflict("webhook_url: create a signing secret first (POST /v1/webhooks/secret).")

@@ -1,9 +1,10 @@
-"""Webhook URL policy (API.md §5): which URLs FileGate will POST to, and at which addresses.
+"""The egress policy (API.md §5, DESIGN.md "one egress guard"): which URLs FileGate will call, and at
+which addresses. Webhook deliveries and URL imports both go through it, and only through it.
 
 ``vet_url`` parses the URL, resolves the host (all addresses) and refuses it if ANY address is not a public
-unicast address. It returns the addresses it checked; delivery connects to one of exactly those, so a DNS
-answer that changes between the check and the connection (DNS rebinding) cannot steer the request. The
-check runs at registration and again before every delivery attempt (``delivery.vet_and_deliver``).
+unicast address. It returns the addresses it checked; ``egress.connection`` connects to one of exactly
+those, so a DNS answer that changes between the check and the connection (DNS rebinding) cannot steer the
+request. Callers check at request time (registration, import request) and again before every connection.
 
 Numeric hosts are read the way ``inet_aton``/``getaddrinfo`` read them (``2130706433``, ``0x7f.1``,
 ``0177.0.0.1``, ``127.1``), so no spelling of an address slips past as a "name". Following the WHATWG URL
@@ -26,12 +27,14 @@ from typing import Final
 from urllib.parse import quote, urlsplit
 
 from filegate.errors import InvalidParameter
+from filegate.settings import EgressPolicy
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # (host, port) -> the addresses a connection to that host could reach. Injected in tests.
 Resolver = Callable[[str, int], Iterable[str]]
 
 MAX_URL_LENGTH: Final = 2048
+PRIVILEGED_PORT: Final = "ports below 1024 other than 80 and 443 are not allowed"
 DEFAULT_PORTS: Final = {"https": 443, "http": 80}
 
 _V4 = ipaddress.IPv4Network
@@ -82,12 +85,12 @@ _NUMERIC_LABEL_RE: Final = re.compile(r"^(?:[0-9]+|0x[0-9a-f]*)$")
 _FORBIDDEN_URL_CHARS: Final = re.compile(r"[\x00-\x20\x7f\\]")
 
 
-class UnsafeWebhookUrl(InvalidParameter):
-    """A webhook URL FileGate will not call. Rendered as ``422 invalid_parameter``."""
+class RefusedDestination(InvalidParameter):
+    """A URL FileGate will not call. Rendered as ``422 invalid_parameter``; ``label`` names the field."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, label: str = "url") -> None:
         self.reason = reason
-        super().__init__(f"The webhook URL is not allowed: {reason}.")
+        super().__init__(f"{label}: the destination is not allowed: {reason}.")
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,11 @@ class VettedTarget:
     port: int
     path: str  # path and query, percent-encoded, at least "/"
     addresses: tuple[str, ...]  # every resolved address, each checked
+
+    @property
+    def origin(self) -> tuple[str, str, int]:
+        """(scheme, host, port): what a redirect must keep for a private link's headers to follow it."""
+        return (self.scheme, self.host, self.port)
 
     @property
     def host_header(self) -> str:
@@ -189,11 +197,11 @@ def _ip_literal(host: str) -> IPAddress | None:
     """The address a literal host denotes, None for a name; refuses what resolvers would read as numbers."""
     if ":" in host:
         if "%" in host:
-            raise UnsafeWebhookUrl("IPv6 zone identifiers are not allowed")
+            raise RefusedDestination("IPv6 zone identifiers are not allowed")
         try:
             return ipaddress.IPv6Address(host)
         except ValueError:
-            raise UnsafeWebhookUrl("invalid IPv6 address") from None
+            raise RefusedDestination("invalid IPv6 address") from None
     labels = host.split(".")
     if labels[-1] == "" and len(labels) > 1:
         labels.pop()  # "127.0.0.1." is still 127.0.0.1 to a resolver
@@ -201,7 +209,7 @@ def _ip_literal(host: str) -> IPAddress | None:
         return None
     address = parse_inet_aton(".".join(labels))
     if address is None:
-        raise UnsafeWebhookUrl("the host looks like an IP address but is not a valid one")
+        raise RefusedDestination("the host looks like an IP address but is not a valid one")
     return address
 
 
@@ -212,13 +220,13 @@ def _ascii_host(raw: str) -> str:
     try:
         return raw.encode("idna").decode("ascii").lower()
     except UnicodeError:
-        raise UnsafeWebhookUrl("the host name is not a valid internationalized domain name") from None
+        raise RefusedDestination("the host name is not a valid internationalized domain name") from None
 
 
 def _check_hostname(host: str) -> None:
     name = host[:-1] if host.endswith(".") else host
     if not name or len(name) > 253 or not all(_LABEL_RE.fullmatch(label) for label in name.split(".")):
-        raise UnsafeWebhookUrl("invalid host name")
+        raise RefusedDestination("invalid host name")
 
 
 # --- resolution -----------------------------------------------------------------------------------
@@ -230,21 +238,33 @@ def system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
+def loopback_only_resolver(host: str, port: int) -> list[str]:
+    """A resolver for test runs: ``localhost`` is loopback, every other name does not resolve (no DNS query)."""
+    if host.lower().removesuffix(".") == "localhost":
+        return ["127.0.0.1", "::1"]
+    raise OSError(f"{host}: only localhost resolves in this test run")
+
+
+def resolver_for(policy: EgressPolicy) -> Resolver | None:
+    """The resolver a function's settings call for: None (the system's) unless a test run turned DNS off."""
+    return loopback_only_resolver if policy.egress_resolve_loopback_only else None
+
+
 def _resolve(host: str, port: int, resolver: Resolver) -> list[IPAddress]:
     try:
         raw = list(resolver(host, port))
     except (OSError, UnicodeError):
-        raise UnsafeWebhookUrl("the host name does not resolve") from None
+        raise RefusedDestination("the host name does not resolve") from None
     addresses: list[IPAddress] = []
     for text in raw:
         try:
             ip = ipaddress.ip_address(text.split("%", 1)[0])
         except ValueError:
-            raise UnsafeWebhookUrl("the host resolves to an invalid address") from None
+            raise RefusedDestination("the host resolves to an invalid address") from None
         if ip not in addresses:
             addresses.append(ip)
     if not addresses:
-        raise UnsafeWebhookUrl("the host name does not resolve")
+        raise RefusedDestination("the host name does not resolve")
     return addresses
 
 
@@ -256,38 +276,54 @@ def vet_url(
     *,
     allow_insecure_loopback: bool = False,
     resolver: Resolver | None = None,
+    label: str = "url",
 ) -> VettedTarget:
-    """Check ``url`` against the policy and resolve it; raise ``UnsafeWebhookUrl`` when it is refused.
+    """Check ``url`` against the policy and resolve it; raise ``RefusedDestination`` (naming ``label``)
+    when it is refused.
 
     ``allow_insecure_loopback`` is for the local stack only: it allows ``http`` and loopback addresses,
     and relaxes nothing else.
     """
+    try:
+        return _vet(url, allow_insecure_loopback, resolver)
+    except RefusedDestination as exc:
+        if label == "url":
+            raise
+        raise RefusedDestination(exc.reason, label) from None
+
+
+def _vet(url: str, allow_insecure_loopback: bool, resolver: Resolver | None) -> VettedTarget:
     if not isinstance(url, str) or not url:
-        raise UnsafeWebhookUrl("a URL is required")
+        raise RefusedDestination("a URL is required")
     if len(url) > MAX_URL_LENGTH:
-        raise UnsafeWebhookUrl(f"the URL is longer than {MAX_URL_LENGTH} characters")
+        raise RefusedDestination(f"the URL is longer than {MAX_URL_LENGTH} characters")
     if _FORBIDDEN_URL_CHARS.search(url):
-        raise UnsafeWebhookUrl("the URL contains whitespace, control characters or backslashes")
+        raise RefusedDestination("the URL contains whitespace, control characters or backslashes")
     try:
         parts = urlsplit(url)
         port_value = parts.port
     except ValueError:
-        raise UnsafeWebhookUrl("the URL or its port is malformed") from None
+        raise RefusedDestination("the URL or its port is malformed") from None
 
     scheme = parts.scheme.lower()
     allowed_schemes = ("https", "http") if allow_insecure_loopback else ("https",)
     if scheme not in allowed_schemes:
-        raise UnsafeWebhookUrl("the URL must use https")
+        raise RefusedDestination("the URL must use https")
     if "@" in parts.netloc or parts.username is not None or parts.password is not None:
-        raise UnsafeWebhookUrl("credentials (user:password@) are not allowed in the URL")
+        raise RefusedDestination("credentials (user:password@) are not allowed in the URL")
     raw_host = parts.hostname
     if not raw_host:
-        raise UnsafeWebhookUrl("the URL has no host")
+        raise RefusedDestination("the URL has no host")
     if port_value is None and parts.netloc.endswith(":"):
-        raise UnsafeWebhookUrl("the URL has an empty port")
+        raise RefusedDestination("the URL has an empty port")
     port = DEFAULT_PORTS[scheme] if port_value is None else port_value
     if not 1 <= port <= 65535:
-        raise UnsafeWebhookUrl("the port must be between 1 and 65535")
+        raise RefusedDestination("the port must be between 1 and 65535")
+    # Privileged ports are other protocols' (SSH, SMTP, ...): HTTP sent there is protocol smuggling. The local
+    # stack's loopback allowance covers loopback at any port (its tests' receivers), checked once resolved.
+    privileged = port < 1024 and port not in DEFAULT_PORTS.values()
+    if privileged and not allow_insecure_loopback:
+        raise RefusedDestination(PRIVILEGED_PORT)
 
     host = _ascii_host(raw_host)
     literal = _ip_literal(host)
@@ -307,7 +343,9 @@ def vet_url(
         reason = address_block_reason(ip)
         if reason is not None:
             shown = "" if literal is not None else f" ({host} resolves to {ip})"
-            raise UnsafeWebhookUrl(f"{reason} addresses are not allowed{shown}")
+            raise RefusedDestination(f"{reason} addresses are not allowed{shown}")
+    if privileged and not all(_is_loopback(ip) for ip in addresses):
+        raise RefusedDestination(PRIVILEGED_PORT)
 
     # Non-ASCII in the path or query is percent-encoded (HTTP request lines are ASCII); existing escapes stay.
     path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")

@@ -1,4 +1,4 @@
-"""The webhook URL policy: schemes, userinfo, ports, every refused address class, numeric spellings, DNS."""
+"""The egress policy (webhooks and URL imports): schemes, userinfo, ports, every refused address class, numeric spellings, DNS."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from collections.abc import Iterable
 
 import pytest
 
-from filegate.errors import InvalidParameter
-from filegate.webhooks.ssrf import (
+from filegate.egress.policy import (
+    RefusedDestination,
     Resolver,
-    UnsafeWebhookUrl,
     address_block_reason,
     parse_inet_aton,
     vet_url,
 )
+from filegate.errors import InvalidParameter
 
 
 class FakeResolver:
@@ -37,7 +37,7 @@ def no_dns(host: str, port: int) -> Iterable[str]:
 
 
 def refused(url: str, *, allow_insecure_loopback: bool = False, resolver: Resolver = no_dns) -> str:
-    with pytest.raises(UnsafeWebhookUrl) as info:
+    with pytest.raises(RefusedDestination) as info:
         vet_url(url, allow_insecure_loopback=allow_insecure_loopback, resolver=resolver)
     return str(info.value.reason)
 
@@ -339,7 +339,7 @@ def test_http_loopback_only_with_flag() -> None:
     assert vet_url("http://[::1]:8080/", allow_insecure_loopback=True).addresses == ("::1",)
     assert vet_url("https://127.0.0.1/", allow_insecure_loopback=True).addresses == ("127.0.0.1",)
     assert vet_url("http://0x7f.1/", allow_insecure_loopback=True).host == "127.0.0.1"
-    local = vet_url("http://localhost:9/", allow_insecure_loopback=True, resolver=resolver_for("127.0.0.1", "::1"))
+    local = vet_url("http://localhost:9000/", allow_insecure_loopback=True, resolver=resolver_for("127.0.0.1", "::1"))
     assert local.addresses == ("127.0.0.1", "::1")
     assert vet_url("http://[::ffff:127.0.0.1]/", allow_insecure_loopback=True).addresses == ("127.0.0.1",)
 
@@ -364,3 +364,24 @@ def test_flag_relaxes_nothing_else(url: str) -> None:
 def test_flag_refuses_names_that_resolve_to_private() -> None:
     resolver = resolver_for("127.0.0.1", "10.0.0.1")
     assert "private" in refused("http://mixed.local/", allow_insecure_loopback=True, resolver=resolver)
+
+
+def test_test_runs_resolve_localhost_only() -> None:
+    from filegate.egress.policy import loopback_only_resolver, resolver_for
+    from filegate.settings import EgressPolicy
+
+    assert resolver_for(EgressPolicy()) is None  # the system's resolver, in AWS
+    assert resolver_for(EgressPolicy(egress_resolve_loopback_only=True)) is loopback_only_resolver
+    assert vet_url("http://localhost:9000/", allow_insecure_loopback=True, resolver=loopback_only_resolver).addresses
+    assert "does not resolve" in refused("https://files.example/x", resolver=loopback_only_resolver)
+
+
+def test_privileged_ports_are_refused_except_loopback_under_the_local_allowance() -> None:
+    assert "ports below 1024" in refused("https://8.8.8.8:25/")
+    assert "ports below 1024" in refused("https://mail.example:22/")  # refused before any resolution
+    assert vet_url("https://8.8.8.8:8443/").port == 8443
+    assert vet_url("http://127.0.0.1:9/hook", allow_insecure_loopback=True).port == 9
+    local = resolver_for("127.0.0.1")
+    assert vet_url("http://localhost:9/", allow_insecure_loopback=True, resolver=local).port == 9
+    public = resolver_for("8.8.8.8")
+    assert "ports below 1024" in refused("http://smtp.example:25/", allow_insecure_loopback=True, resolver=public)

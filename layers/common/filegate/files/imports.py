@@ -1,0 +1,338 @@
+"""Import from a URL (API.md "Files" → "Import from a URL"): the request, and the worker's fetch.
+
+The request is checked at once (the URL through the egress policy, on every address its name resolves to,
+422 naming ``url``; the headers against smuggling) and the file is created ``importing``. The import worker
+fetches it through the egress guard (``filegate.egress.fetch``: every hop re-checked, connected to the very
+address checked), streams it to S3 (multipart, the tier's cap counted on the bytes received), sniffs it like
+an upload, and the file ends ``ready`` (with metadata) or ``failed`` with ``error``.
+
+Where the private headers live between the request and the worker: the URL and headers are sealed with
+AES-GCM under a fresh key per import; the sealed text is on the file's record, the key only in the queue
+message. Neither half alone opens it, and the write that ends the import removes the sealed text, so the
+headers are gone when the job is (a dead-lettered message holds a key to nothing). Nothing here logs them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+from urllib.parse import unquote, urlsplit
+
+from filegate import errors, queues
+from filegate.conversion import content_type, sniff
+from filegate.db import files as files_table
+from filegate.egress.fetch import (
+    FILE_TOO_LARGE,
+    IMPORT_FAILED,
+    FetchFailed,
+    FetchLimits,
+    check_headers,
+    fetch,
+)
+from filegate.egress.policy import Resolver, resolver_for, vet_url
+from filegate.files import service as files_service
+from filegate.files.storage import Bucket, object_key
+from filegate.keys.context import AuthContext
+from filegate.observability import logger
+from filegate.settings import EgressPolicy, ImportSettings, WebhookStore
+from filegate.tiers import tier
+from filegate.webhooks import events
+from filegate.webhooks import service as webhook_service
+
+UNSUPPORTED_MEDIA_TYPE: Final = "unsupported_media_type"
+# Enough of the start to sniff every format and to tell an HTML page from a file.
+SNIFF_BYTES: Final = 64 * 1024
+DEFAULT_FILENAME: Final = "import"
+ABANDONED_MESSAGE: Final = "The import failed repeatedly and was abandoned."
+HTML_MESSAGE: Final = (
+    "The URL returned an HTML page, not a file (a share link's landing page?); "
+    "use the link that downloads the file itself."
+)
+_HTML_STARTS: Final = (b"<!doctype html", b"<html", b"<head", b"<body", b"<title", b"<meta", b"<script")
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    url: str
+    filename: str
+    headers: dict[str, str]
+
+
+def check_request(
+    url: object,
+    filename: object,
+    headers: object,
+    *,
+    allow_insecure_loopback: bool,
+    resolver: Resolver | None = None,
+    prefix: str = "",
+) -> ImportRequest:
+    """An import request whose URL passes the egress policy now (422 naming ``url``) and whose headers are
+    safe to send; the file name defaults to the URL's last path segment."""
+    if not isinstance(url, str):
+        raise errors.InvalidRequest(f"{prefix}url: required, the https URL of the file.")
+    vet_url(url, allow_insecure_loopback=allow_insecure_loopback, resolver=resolver, label=f"{prefix}url")
+    checked = check_headers(headers, f"{prefix}headers")
+    if filename is not None and not isinstance(filename, str):
+        raise errors.InvalidRequest(f"{prefix}filename: must be a string.")
+    name = filename or unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    return ImportRequest(url, files_service.safe_filename(name, DEFAULT_FILENAME), checked)
+
+
+# ------------------------------------------------------------------ sealing the request
+
+
+def _seal(file_id: str, request: ImportRequest) -> tuple[str, str]:
+    """(sealed text for the record, key for the message)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    key = AESGCM.generate_key(bit_length=256)
+    nonce = os.urandom(12)
+    plain = json.dumps({"url": request.url, "headers": request.headers}, separators=(",", ":")).encode()
+    sealed = nonce + AESGCM(key).encrypt(nonce, plain, file_id.encode())
+    return base64.b64encode(sealed).decode("ascii"), base64.b64encode(key).decode("ascii")
+
+
+def _unseal(file_id: str, sealed: str, key: str) -> tuple[str, dict[str, str]]:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    raw = base64.b64decode(sealed)
+    plain = json.loads(AESGCM(base64.b64decode(key)).decrypt(raw[:12], raw[12:], file_id.encode()))
+    return str(plain["url"]), {str(k): str(v) for k, v in plain["headers"].items()}
+
+
+# ------------------------------------------------------------------ the request (API functions)
+
+
+def start_import(
+    caller: AuthContext,
+    request: ImportRequest,
+    *,
+    queue_url: str,
+    now: datetime,
+    file_id: str | None = None,
+    conversion_id: str | None = None,
+) -> files_table.FileRecord:
+    """The file, ``importing``, and its queue message. One that cannot be queued ends failed and raises.
+    A conversion of a URL names its file id beforehand (its record is written first)."""
+    plan = tier(caller.tier)
+    file_id = file_id or files_service.new_file_id()
+    sealed, key = _seal(file_id, request)
+    record = files_table.FileRecord(
+        file_id,
+        account_id=caller.account_id,
+        filename=request.filename,
+        object_key=object_key(plan, caller.account_id, file_id),
+        status="importing",
+        origin="import",
+        import_sealed=sealed,
+        created_at=now,
+        expires_at=now + timedelta(seconds=plan.file_ttl_seconds),
+    )
+    files_table.create(record)
+    message: dict[str, Any] = {
+        "file_id": file_id,
+        "key": key,
+        "max_bytes": files_service.max_input_bytes(caller),
+        "tier": caller.tier,
+    }
+    if conversion_id is not None:
+        message["conversion_id"] = conversion_id
+    try:
+        queues.send(queue_url, message)
+    except BaseException:
+        files_table.fail_import(record, IMPORT_FAILED, "The import could not be queued.", now)
+        raise
+    return record
+
+
+def import_file(
+    caller: AuthContext,
+    *,
+    url: object,
+    filename: object,
+    headers: object,
+    egress: EgressPolicy,
+    queue_url: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """POST /v1/files/import: the file's JSON (``importing``) for the 202."""
+    request = check_request(
+        url,
+        filename,
+        headers,
+        allow_insecure_loopback=egress.egress_allow_insecure_loopback,
+        resolver=resolver_for(egress),
+    )
+    record = start_import(caller, request, queue_url=queue_url, now=now)
+    return files_service.file_json(record)
+
+
+# ------------------------------------------------------------------ the worker
+
+
+@dataclass(frozen=True)
+class ImportMessage:
+    file_id: str
+    key: str
+    max_bytes: int
+    tier: str
+    conversion_id: str | None
+
+    @classmethod
+    def parse(cls, body: Mapping[str, Any]) -> ImportMessage:
+        conversion_id = body.get("conversion_id")
+        return cls(
+            str(body["file_id"]),
+            str(body["key"]),
+            int(body["max_bytes"]),
+            str(body["tier"]),
+            str(conversion_id) if conversion_id else None,
+        )
+
+
+def _looks_like_html(head: bytes) -> bool:
+    text = head[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith(b"<!--"):
+        return b"<html" in text
+    return text.startswith(_HTML_STARTS)
+
+
+def _sniffed(head: bytes) -> str:
+    if _looks_like_html(head):
+        raise errors.UnsupportedMediaType(HTML_MESSAGE)
+    return sniff(head)
+
+
+def _with_head(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def _announce(record: files_table.FileRecord, webhooks: WebhookStore, account_tier: str, now: datetime) -> None:
+    """file.imported / file.import_failed, once per file whatever the redeliveries (ids derive from it)."""
+    if record.status not in ("ready", "failed"):
+        return
+    webhook_service.emit_event(
+        webhooks,
+        account_id=record.account_id,
+        account_tier=account_tier,
+        event_type=events.FILE_IMPORTED if record.status == "ready" else events.FILE_IMPORT_FAILED,
+        data=files_service.file_json(record),
+        occurred_at=record.completed_at or now,
+        source_id=record.file_id,
+        now=now,
+    )
+
+
+def _fetch_and_store(
+    record: files_table.FileRecord,
+    message: ImportMessage,
+    bucket: Bucket,
+    settings: ImportSettings,
+    *,
+    resolver: Resolver | None,
+    ssl_context: Any,
+) -> tuple[str, int]:
+    """The URL's bytes into the file's object; (format, size). Raises FetchFailed or an ApiError."""
+    if record.import_sealed is None:
+        raise FetchFailed(IMPORT_FAILED, "The import's request is no longer available.")
+    url, headers = _unseal(record.file_id, record.import_sealed, message.key)
+    limits = FetchLimits(
+        max_bytes=message.max_bytes,
+        connect_timeout=settings.import_connect_timeout_seconds,
+        wall_seconds=settings.import_wall_seconds,
+    )
+    with fetch(
+        url,
+        headers,
+        limits,
+        allow_insecure_loopback=settings.egress_allow_insecure_loopback,
+        resolver=resolver or resolver_for(settings),
+        ssl_context=ssl_context,
+    ) as body:
+        chunks = body.chunks()
+        head = b""
+        for chunk in chunks:  # buffer the start: sniffed before a byte is stored
+            head += chunk
+            if len(head) >= SNIFF_BYTES:
+                break
+        if not head:
+            raise errors.UnsupportedMediaType("The URL returned no bytes.")
+        fmt = _sniffed(head)
+        size = bucket.write_stream(
+            record.object_key, _with_head(head, chunks), content_type(fmt), settings.import_part_mb * 1024 * 1024
+        )
+    return fmt, size
+
+
+def run_import(
+    message: ImportMessage,
+    bucket: Bucket,
+    settings: ImportSettings,
+    now: datetime,
+    *,
+    resolver: Resolver | None = None,
+    ssl_context: Any = None,
+) -> files_table.FileRecord | None:
+    """One queued import: fetched, stored, sniffed, ``ready`` or ``failed``, announced. None when the file is
+    gone (deleted meanwhile). A redelivery of a finished import only re-announces it (idempotent)."""
+    record = files_table.get(message.file_id)
+    if record is None:
+        return None
+    if record.status != "importing":
+        _announce(record, settings, message.tier, now)
+        return record
+    try:
+        fmt, size = _fetch_and_store(record, message, bucket, settings, resolver=resolver, ssl_context=ssl_context)
+    except FetchFailed as exc:
+        return _failed(record, exc.code, exc.message, settings, message.tier, now)
+    except errors.ApiError as exc:  # the sniff: 415, or a hostile input named as such
+        code = FILE_TOO_LARGE if isinstance(exc, errors.FileTooLarge) else UNSUPPORTED_MEDIA_TYPE
+        return _failed(record, code, exc.message, settings, message.tier, now)
+    from filegate.conversion import file_metadata  # the metadata readers load only where imports finish
+
+    try:
+        metadata = file_metadata.metadata_of_object(bucket, record.object_key, fmt, size)
+    except errors.ApiError as exc:
+        bucket.delete(record.object_key)
+        return _failed(record, UNSUPPORTED_MEDIA_TYPE, exc.message, settings, message.tier, now)
+    files_table.finish_import(record, size=size, fmt=fmt, content_type=content_type(fmt), now=now, metadata=metadata)
+    finished = files_table.get(record.file_id)
+    if finished is not None:
+        logger.info("file imported", extra={"file_id": record.file_id, "format": fmt, "size": size})
+        _announce(finished, settings, message.tier, now)
+    return finished
+
+
+def _failed(
+    record: files_table.FileRecord, code: str, message: str, webhooks: WebhookStore, account_tier: str, now: datetime
+) -> files_table.FileRecord | None:
+    files_table.fail_import(record, code, message, now)
+    logger.info("file import failed", extra={"file_id": record.file_id, "code": code})
+    finished = files_table.get(record.file_id)
+    if finished is not None:
+        _announce(finished, webhooks, account_tier, now)
+    return finished
+
+
+def abandon_import(message: ImportMessage, webhooks: WebhookStore, now: datetime) -> files_table.FileRecord | None:
+    """A message that crashed the worker on every attempt: the file ends failed, never stuck importing."""
+    record = files_table.get(message.file_id)
+    if record is None:
+        return None
+    if record.status == "importing":
+        return _failed(record, IMPORT_FAILED, ABANDONED_MESSAGE, webhooks, message.tier, now)
+    return record
+
+
+def file_error(record: files_table.FileRecord | None) -> tuple[str, str]:
+    """Why an import left no ready file: (code, message) for the conversion that waited on it."""
+    if record is None:
+        return "not_found", "The imported file no longer exists."
+    return record.error_code or IMPORT_FAILED, record.error_message or "The import failed."
