@@ -5,9 +5,7 @@
 - The authorizer throwing `Unauthorized` is a 401; any other failure is AUTHORIZER_FAILURE (500); a reply
   that is not a valid policy is AUTHORIZER_CONFIGURATION_ERROR (500).
 - A valid reply is cached per identity for the TTL, and its policy is evaluated for every request's
-  method ARN: so a cached policy must cover every route the caller may use. An `Unauthorized` answer is
-  held for the identity as long (API Gateway caches the authorizer's result, whatever it was): nothing that
-  may change, like an IP allowlist, can be refused at the edge.
+  method ARN: so a cached policy must cover every route the caller may use.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from filegate_local import iam
-from filegate_local.authorizer_cache import UNAUTHORIZED, AuthorizerCache, AuthorizerResult, CacheKey
+from filegate_local.authorizer_cache import AuthorizerCache, AuthorizerResult, CacheKey
 from filegate_local.events import (
     ApiContext,
     IncomingRequest,
@@ -96,8 +94,6 @@ class Authorizers:
         if caching and identity is not None:
             key = (api.api_id, api.stage, spec.name, identity)
             cached = self.cache.get(key)
-            if cached is not None and cached.unauthorized:
-                return AuthOutcome("unauthorized", message="Unauthorized", cached=True)
             if cached is not None:
                 return self._decide(cached, request, api, latency_ms=0, cached=True)
 
@@ -108,8 +104,6 @@ class Authorizers:
         if not invocation.ok:
             message = str((invocation.error or {}).get("errorMessage", ""))
             if invocation.status == "error" and message == "Unauthorized":
-                if key is not None:
-                    self.cache.put(key, UNAUTHORIZED, spec.ttl_seconds)
                 return AuthOutcome("unauthorized", message="Unauthorized", latency_ms=latency)
             return AuthOutcome("failure", message=None, latency_ms=latency)
         try:

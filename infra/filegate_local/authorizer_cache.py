@@ -25,11 +25,6 @@ class AuthorizerResult:
     policy: Mapping[str, Any]
     context: Mapping[str, str]
     usage_identifier_key: str | None = None
-    # The authorizer threw "Unauthorized": API Gateway holds that 401 for the identity like an allow.
-    unauthorized: bool = False
-
-
-UNAUTHORIZED = AuthorizerResult(principal_id="", policy={}, context={}, unauthorized=True)
 
 
 class AuthorizerCache:

@@ -204,9 +204,10 @@ def test_ip_allowlist_uses_the_tcp_source_and_ignores_x_forwarded_for(stack, api
 
 
 def test_widening_an_allowlist_applies_at_once_for_an_address_refused_before(stack, api, account):
-    """API Gateway holds the authorizer's answer for a (header, IP) identity, a 401 as much as an allow: the
-    authorizer therefore never refuses an address at the edge, and the function does, after the freshness
-    check and without counting the request against the account's rate limit."""
+    """Whether API Gateway also caches an authorizer's 401 for a (header, IP) identity, its documentation does
+    not say; the authorizer therefore never refuses an address at the edge. It allows with the context marked,
+    the cached answer serves the next requests, and the function refuses them after its freshness check
+    (without counting them against the account's rate limit) until the allowlist lets the address in."""
     master = api.with_key(account["api_key"])
     fenced = master.post("/v1/keys", json={"name": "fenced", "allowed_ips": ["127.0.0.5"]}).json()
     outside = Client(stack.url, fenced["api_key"], source_ip="127.0.0.7")
