@@ -52,6 +52,14 @@ def test_kind_of_an_unknown_format() -> None:
     assert kind(None) == "unknown" and kind("nope") == "unknown"
 
 
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [("mp4", "video"), ("webm", "video"), ("gif", "image"), ("mp3", "audio"), ("m4a", "audio"), ("flac", "audio")],
+)
+def test_audio_and_video_are_counted_as_what_they_are(fmt: str, expected: str) -> None:
+    assert kind(fmt) == expected
+
+
 @dataclass
 class _LambdaContext:
     function_name: str = "test"

@@ -151,10 +151,12 @@ def resolve_target(source: str, target: str) -> str:
 
 
 def kind(fmt: str | None) -> str:
-    """What a format holds, for metrics: ``document`` (paged), ``image``, or ``unknown``."""
+    """What a format holds, for metrics: ``document`` (paged), ``image``, ``audio``, ``video``, or ``unknown``."""
     info = FORMATS.get(normalize(fmt or "") or "")
     if info is None:
         return "unknown"
+    if info.media:
+        return avformats.MEDIA_FORMATS[info.name].kind
     return "document" if info.document else "image"
 
 
