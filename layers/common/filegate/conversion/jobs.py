@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filegate import errors, queues
 from filegate.clock import iso
@@ -28,6 +28,9 @@ from filegate.observability import conversion_finished
 from filegate.settings import WebhookEmitter, WebhookPolicy
 from filegate.tiers import SYNC_MAX_BYTES, tier
 from filegate.webhooks import service as webhook_service
+
+if TYPE_CHECKING:
+    from filegate.conversion import engine
 
 RECORD_LIFETIME = timedelta(days=90)
 MAX_BULK_ITEMS = 100
@@ -205,6 +208,32 @@ def convert_sync(
             quality=quality, queue_url=queue_url, now=now,
         )  # fmt: skip
         return ContinuedAsJob(conversion)
+    try:
+        return _record_sync_success(
+            caller, bucket, webhooks, reservation, result, filename, target, options, quality, now
+        )
+    except BaseException:
+        # The engine succeeded but the output could not be stored or recorded: a failed conversion is never
+        # charged (API.md §3), and it was never counted as a success.
+        limits.release_conversion(reservation)
+        conversion_finished(formats.kind(result.format), succeeded=False)
+        raise
+
+
+def _record_sync_success(
+    caller: AuthContext,
+    bucket: Bucket,
+    webhooks: WebhookEmitter,
+    reservation: limits.Reservation,
+    result: engine.ConversionResult,
+    filename: str | None,
+    target: str | None,
+    options: ConversionOptions,
+    quality: int | None,
+    now: datetime,
+) -> SyncOutcome:
+    """The output answered in the body (or stored, when over the sync limit), then its record; the success
+    is counted once the record exists."""
     out_name = files_service.output_filename(filename, result.format)
     record = _new_record(
         caller,
@@ -216,19 +245,19 @@ def convert_sync(
         options=options.to_json() if target is not None else {"quality": quality},
         completed_at=now,
     )
-    conversion_finished(formats.kind(result.format), succeeded=True)
-    if len(result.data) <= SYNC_MAX_BYTES:
-        conversions_table.create(record)
-        webhook_service.announce_conversion(webhooks, record, conversion_json(record), now, best_effort=True)
-        return SyncOutcome(record.conversion_id, out_name, result.content_type, result.data, None)
-    stored = files_service.store_output(
-        caller.account_id, caller.tier, bucket, data=result.data, fmt=result.format, filename=out_name, now=now
-    )
-    record.output_file_id = stored.file_id
+    url = None
+    if len(result.data) > SYNC_MAX_BYTES:
+        stored = files_service.store_output(
+            caller.account_id, caller.tier, bucket, data=result.data, fmt=result.format, filename=out_name, now=now
+        )
+        record.output_file_id = stored.file_id
+        url = bucket.download_url(stored.object_key, out_name, result.content_type)
     conversions_table.create(record)
+    conversion_finished(formats.kind(result.format), succeeded=True)
     webhook_service.announce_conversion(webhooks, record, conversion_json(record), now, best_effort=True)
-    url = bucket.download_url(stored.object_key, out_name, result.content_type)
-    return SyncOutcome(record.conversion_id, out_name, result.content_type, None, url)
+    if url is not None:
+        return SyncOutcome(record.conversion_id, out_name, result.content_type, None, url)
+    return SyncOutcome(record.conversion_id, out_name, result.content_type, result.data, None)
 
 
 def continue_as_job(
@@ -255,8 +284,9 @@ def continue_as_job(
             bucket,
             data=data,
             fmt=source,
-            filename=filename or files_service.output_filename(None, source),
+            filename=files_service.safe_filename(filename, f"upload.{formats.extension(source)}"),
             now=now,
+            origin="upload",
         )
     except BaseException:
         limits.release_conversion(reservation)
