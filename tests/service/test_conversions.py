@@ -251,3 +251,25 @@ def test_a_sync_conversion_that_goes_on_as_a_job_keeps_its_input_as_an_upload(
     assert finished["status"] == "succeeded", finished
     output = pro_account.call("GET", f"/v1/files/{finished['output_file_id']}").json()
     assert output["filename"] == "_holiday_.jpg", output
+
+
+def test_bulk_errors_name_the_item_and_its_option(pro_account: Account) -> None:
+    from tests import fixtures_av
+
+    image = pro_account.upload(media.sample("png", 8, 8), "c.png")
+    sound = pro_account.upload(fixtures_av.sample("wav", seconds=0.5), "tone.wav")
+    fine = {"file_id": image["id"], "target": "jpg"}
+    cases = [
+        ({"file_id": image["id"], "target": "jpg", "options": {"width": "wide"}}, "items[1].options.width"),
+        ({"file_id": image["id"], "target": "jpg", "options": {"fps": 10}}, "items[1].options.fps"),
+        (
+            {"file_id": sound["id"], "target": "mp3", "options": {"audio_bitrate": "x"}},
+            "items[1].options.audio_bitrate",
+        ),
+        ({"file_id": sound["id"], "target": "mp3", "options": {"page": 2}}, "items[1].options.page"),
+        ({"file_id": sound["id"], "target": "mp3", "options": {"width": 10}}, "items[1].options.width"),
+    ]
+    for item, field in cases:
+        response = pro_account.call("POST", "/v1/conversions/bulk", json_body={"items": [fine, item]})
+        body = assert_error(response, 422, "invalid_parameter")
+        assert body["error"]["message"].startswith(field + " "), (item, body)

@@ -333,15 +333,17 @@ class JobRequest:
     options: ConversionOptions
     webhook_url: str | None
     raw_options: Any = None  # as sent: a media source's options are parsed once its format is known
+    options_field: str = "options."  # how errors name the options ("items[2].options." in a bulk request)
 
 
 def job_request(file_id: str, target: str, options: object, webhook_url: str | None, *, prefix: str = "") -> JobRequest:
     """One job from its validated fields; the options by their own rules (422 naming the option). A media
     source's options are parsed once its format is known (the file's record), so they are kept as sent."""
+    field = f"{prefix}options."
     parsed = ConversionOptions()
     if not media_jobs.names_media_options(options):
-        parsed = ConversionOptions.from_json(options, prefix=f"{prefix}options.")
-    return JobRequest(file_id, target, parsed, webhook_url, options)
+        parsed = ConversionOptions.from_json(options, prefix=field)
+    return JobRequest(file_id, target, parsed, webhook_url, options, field)
 
 
 def create_job(
@@ -360,10 +362,11 @@ def create_job(
         raise errors.FileTooLarge(f"The file ({int(source.size)} bytes) is over your plan's limit of {cap} bytes.")
     if media_queue_url and media_jobs.wants_media(source.format, job.target):
         return media_jobs.create_media_job_json(
-            caller, source, job.target, job.raw_options, webhook_url=job.webhook_url, queue_url=media_queue_url, now=now
-        )
+            caller, source, job.target, job.raw_options, webhook_url=job.webhook_url, queue_url=media_queue_url,
+            now=now, options_field=job.options_field,
+        )  # fmt: skip
     if media_jobs.names_media_options(job.raw_options):  # refused by name, like any unknown option
-        ConversionOptions.from_json(job.raw_options)
+        ConversionOptions.from_json(job.raw_options, prefix=job.options_field)
     target = formats.resolve_target(source.format or "", job.target)
     reservation = limits.reserve_conversion(caller.account_id, tier(caller.tier), test_mode=caller.test_mode, now=now)
     record = _new_record(

@@ -110,11 +110,13 @@ def create_media_job_json(
     webhook_url: str | None,
     queue_url: str,
     now: datetime,
+    options_field: str = "options.",
 ) -> dict[str, Any]:
-    """`POST /v1/conversions` for a media file: options checked against the pair, then queued."""
+    """`POST /v1/conversions` for a media file: options checked against the pair (errors name them after
+    `options_field`), then queued."""
     canonical = formats.resolve_target(source.format or "", target)
-    options = MediaOptions.from_json(raw_options)
-    options.check_applies(source.format or "", canonical)
+    options = MediaOptions.from_json(raw_options, prefix=options_field)
+    options.check_applies(source.format or "", canonical, prefix=options_field)
     record = create_media_job(
         caller, source, canonical, options, webhook_url=webhook_url, queue_url=queue_url, mode="async", now=now
     )

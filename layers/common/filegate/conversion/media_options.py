@@ -59,13 +59,13 @@ class MediaOptions:
     def given(self) -> list[str]:
         return [f.name for f in fields(self) if getattr(self, f.name) is not None]
 
-    def check_applies(self, source: str, target: str) -> None:
-        """InvalidParameter naming the first option given that this pair does not take."""
+    def check_applies(self, source: str, target: str, *, prefix: str = "") -> None:
+        """InvalidParameter naming (after `prefix`) the first option given that this pair does not take."""
         allowed = avformats.options_for_pair(target)
         for name in self.given():
             if name not in allowed:
                 raise InvalidParameter(
-                    f"{name} does not apply to converting {source} to {target} "
+                    f"{prefix}{name} does not apply to converting {source} to {target} "
                     f"(options for {target}: {', '.join(allowed) or 'none'})."
                 )
 
