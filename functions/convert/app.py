@@ -15,7 +15,7 @@ from filegate.clock import utcnow
 from filegate.conversion import ConversionOptions, formats_document, jobs, media_jobs, parse_quality
 from filegate.db import bind_tables
 from filegate.files.storage import Bucket
-from filegate.idempotency import Idempotent
+from filegate.idempotency import MAX_KEY_LENGTH, Idempotent
 from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler
 from filegate.observability import instrument
@@ -143,7 +143,7 @@ def _create_jobs(request: dict[str, Any], who: AuthContext, requested: list[jobs
 create_jobs = Idempotent(
     _create_jobs, table_name=settings.idempotency_table, expires_after_seconds=settings.idempotency_seconds
 )
-IdempotencyKey = Annotated[str | None, Header(max_length=300)]
+IdempotencyKey = Annotated[str | None, Header(max_length=MAX_KEY_LENGTH)]
 
 
 def _create(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -273,3 +274,17 @@ def test_bulk_errors_name_the_item_and_its_option(pro_account: Account) -> None:
         response = pro_account.call("POST", "/v1/conversions/bulk", json_body={"items": [fine, item]})
         body = assert_error(response, 422, "invalid_parameter")
         assert body["error"]["message"].startswith(field + " "), (item, body)
+
+
+def test_the_idempotency_key_limit_is_the_one_the_api_describes(api: ServiceApi, pro_account: Account) -> None:
+    document = json.loads((Path(__file__).resolve().parents[2] / "openapi.json").read_text())
+    for path, letter in (("/v1/conversions", "a"), ("/v1/conversions/bulk", "b")):
+        (header,) = [p for p in document["paths"][path]["post"]["parameters"] if p["name"] == "idempotency-key"]
+        limit = header["schema"]["maxLength"]
+        file = pro_account.upload(media.sample("png", 8, 8), "d.png")
+        item = {"file_id": file["id"], "target": "jpg"}
+        body = item if path == "/v1/conversions" else {"items": [item]}
+        longest = pro_account.call("POST", path, json_body=body, headers={"Idempotency-Key": letter * limit})
+        assert longest.status == 202, (path, limit, longest)
+        too_long = pro_account.call("POST", path, json_body=body, headers={"Idempotency-Key": letter * (limit + 1)})
+        assert_error(too_long, 400, "invalid_request")

@@ -8,6 +8,10 @@ MB = 1024 * 1024
 GB = 1024 * MB
 
 SYNC_MAX_BYTES = 4 * MB  # sync convert in and out: Lambda's 6 MB payload limit after base64
+# API.md's sync budget: /v1/convert and /v1/compress answer within it (202 + a job when the work won't)...
+SYNC_BUDGET_SECONDS = 25.0
+# ...of which this much is kept for what follows the conversion: storing, recording and answering.
+SYNC_ANSWER_RESERVE_SECONDS = 4.0
 TEST_MODE_MAX_INPUT_BYTES = 1 * MB  # fg_test_ keys
 RATE_WINDOW_SECONDS = 60
 FREE_KEY_SIGNUPS_PER_IP_PER_HOUR = 5

@@ -26,7 +26,7 @@ from filegate.media import formats
 from filegate.metering import limits
 from filegate.observability import conversion_finished
 from filegate.settings import WebhookEmitter, WebhookPolicy
-from filegate.tiers import SYNC_MAX_BYTES, tier
+from filegate.tiers import SYNC_ANSWER_RESERVE_SECONDS, SYNC_BUDGET_SECONDS, SYNC_MAX_BYTES, tier
 from filegate.webhooks import service as webhook_service
 
 if TYPE_CHECKING:
@@ -146,9 +146,6 @@ class ContinuedAsJob:
         return f"/v1/conversions/{self.conversion['id']}"
 
 
-# The engine gets the budget less what storing, recording and answering may take after it.
-SYNC_BUDGET_SECONDS = 25.0
-_AFTER_ENGINE_RESERVE_SECONDS = 4.0
 # Marks a queued job that compresses (its target is then the source's own format).
 COMPRESS_OPTION = "compress"
 
@@ -189,7 +186,7 @@ def convert_sync(
             result = work()
         else:
             source, width, height = engine.probe(data, engine_limits)
-            seconds = budget_seconds - _AFTER_ENGINE_RESERVE_SECONDS - (time.monotonic() - started)
+            seconds = budget_seconds - SYNC_ANSWER_RESERVE_SECONDS - (time.monotonic() - started)
             try:
                 if budget.estimated_seconds(source, width * height, target) > seconds:
                     raise budget.OverBudget
