@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import uuid
 from contextlib import redirect_stdout
 from typing import Any
@@ -88,3 +89,15 @@ def assert_error(response: requests.Response, status: int, code: str) -> dict[st
     assert body["error"]["code"] == code, body
     assert body["error"]["request_id"]
     return body
+
+
+def wait_for_conversion(client: Client, conversion_id: str, timeout: float = 120) -> dict[str, Any]:
+    """The conversion once it has finished (succeeded or failed), polled through the API."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body: dict[str, Any] = client.get(f"/v1/conversions/{conversion_id}").json()
+        if body["status"] in ("succeeded", "failed"):
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"conversion {conversion_id} still {body['status']} after {timeout} s")
+        time.sleep(0.3)

@@ -79,9 +79,8 @@ TIERS: dict[str, Tier] = {
     ),
 }
 
-# The widest spread of any tier: what a change must stamp when it cannot know which tier a cached
-# policy carries (see filegate.keys.stamps).
-MAX_RATE_SHARDS = max(t.rate_shards for t in TIERS.values())
+# The widest spread of any tier: what a reader of an account's quota sums over when it cannot know which
+# tier (past or present) charged it.
 MAX_QUOTA_SHARDS = max(t.quota_shards for t in TIERS.values())
 
 ACCOUNT_STATUSES = ("active", "suspended")

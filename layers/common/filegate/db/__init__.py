@@ -9,8 +9,6 @@ from __future__ import annotations
 from pynamodb.connection import Connection
 from pynamodb.models import Model
 
-_bound: dict[type[Model], str] = {}
-
 
 def transaction_connection(model: type[Model]) -> Connection:
     """The connection transactions on ``model``'s table use: pynamodb's own cached one for that model, so a
@@ -38,11 +36,6 @@ def bind(model: type[Model], table_name: str, region: str) -> None:
     # the endpoint it was made for: a new binding (an operator tool, or a test pointed at another stack with
     # the same table names) starts afresh. In Lambda this runs once, at cold start.
     model._connection = None
-    _bound[model] = table_name
-
-
-def is_bound(model: type[Model]) -> bool:
-    return model in _bound
 
 
 def bind_tables(settings: object) -> None:
