@@ -61,7 +61,7 @@ $(VENV_STAMP): pyproject.toml $(wildcard layers/*/requirements.txt) clients/pyth
 	test -x $(BIN)/python || "$(PYTHON)" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade 'pip>=24'
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/python -m pip install --quiet -e ./clients/python
+	$(BIN)/python -m pip install --quiet -e './clients/python[cli]'
 	touch $@
 
 sam-venv: $(SAM_STAMP) ## .venv-sam with the pinned AWS SAM CLI and cfn-lint
