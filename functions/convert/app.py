@@ -12,9 +12,11 @@ from starlette.datastructures import UploadFile
 
 from filegate import errors
 from filegate.clock import utcnow
-from filegate.conversion import ConversionOptions, formats_document, jobs, media_jobs, parse_quality
+from filegate.conversions import jobs, media_jobs
 from filegate.db import bind_tables
 from filegate.files.storage import Bucket
+from filegate.formats.options import ConversionOptions, parse_quality
+from filegate.formats.table import formats_document
 from filegate.idempotency import MAX_KEY_LENGTH, Idempotent
 from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler

@@ -8,8 +8,9 @@ handler marks it failed (its units given back), so nothing is ever left in ``pro
 from __future__ import annotations
 
 from filegate.clock import utcnow
-from filegate.conversion import ffmpeg, media_jobs, queue_worker
+from filegate.conversions import media_jobs, queue_worker
 from filegate.db import bind_tables
+from filegate.engines.av import ffmpeg
 from filegate.files.storage import Bucket
 from filegate.settings import MediaWorkerSettings
 

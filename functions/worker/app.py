@@ -1,13 +1,13 @@
 """The conversion worker (SQS conversions queue) and its dead-letter handler (the DLQ): images and PDFs.
 
 One message names one conversion; the SQS plumbing, retries and dead-lettering are
-``filegate.conversion.queue_worker``'s.
+``filegate.conversions.queue_worker``'s.
 """
 
 from __future__ import annotations
 
 from filegate.clock import utcnow
-from filegate.conversion import jobs, queue_worker
+from filegate.conversions import jobs, queue_worker
 from filegate.db import bind_tables
 from filegate.files.storage import Bucket
 from filegate.settings import WorkerSettings

@@ -95,7 +95,8 @@ def _worker(impl: str, task: str, src: str, dst: str) -> None:
     kind, target, opts = TASKS[task]
     if impl == "engine":
         sys.path.insert(0, str(ROOT / "layers" / "common"))
-        from filegate.conversion import ConversionOptions, EngineLimits, convert
+        from filegate.engines.image.engine import convert
+        from filegate.formats.options import ConversionOptions, EngineLimits
         from filegate.tiers import TIERS
 
         start = time.perf_counter()

@@ -32,8 +32,8 @@ from urllib3 import encode_multipart_formdata
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "infra"), str(ROOT / "layers" / "common")]
 
-from filegate.conversion import ConversionOptions, EngineLimits  # noqa: E402
-from filegate.conversion import engine as conversion_engine  # noqa: E402
+from filegate.engines.image import engine as conversion_engine  # noqa: E402
+from filegate.formats.options import ConversionOptions, EngineLimits  # noqa: E402
 from filegate.tiers import SYNC_MAX_BYTES, TIERS  # noqa: E402
 from filegate_local.stack import LocalStack, StackConfig  # noqa: E402
 from tests import fixtures_media as media  # noqa: E402

@@ -15,7 +15,7 @@ import pytest
 import requests
 from PIL import Image
 
-from filegate.conversion import media_probe
+from filegate.engines.av import probe as media_probe
 from tests import fixtures_av as av
 from tests import fixtures_media as images
 from tests.integration.conftest import ROOT, start_local_stack

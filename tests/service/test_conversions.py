@@ -210,8 +210,9 @@ def test_a_sync_conversion_whose_output_cannot_be_stored_is_not_charged(
     # storing fails after the engine succeeded. A failed conversion is never charged (API.md §3), and it is
     # never counted as a success.
     from filegate.clock import utcnow
-    from filegate.conversion import ConversionOptions, jobs
+    from filegate.conversions import jobs
     from filegate.files.storage import Bucket
+    from filegate.formats.options import ConversionOptions
     from filegate.tiers import SYNC_MAX_BYTES
 
     png = media.encode(Image.linear_gradient("L").resize((1500, 1500)).convert("RGB"), "png")
@@ -233,8 +234,9 @@ def test_a_sync_conversion_that_goes_on_as_a_job_keeps_its_input_as_an_upload(
     api: ServiceApi, pro_account: Account
 ) -> None:
     from filegate.clock import utcnow
-    from filegate.conversion import ConversionOptions, jobs
+    from filegate.conversions import jobs
     from filegate.files.storage import Bucket
+    from filegate.formats.options import ConversionOptions
 
     settings = api.functions.module("ConvertFunction").settings
     outcome = jobs.convert_sync(

@@ -11,8 +11,8 @@ import pytest
 from fastapi import Request
 
 from filegate import errors, observability
+from filegate.formats.table import kind
 from filegate.lambda_http import http_handler
-from filegate.media.formats import kind
 from filegate.web import create_app
 
 

@@ -182,10 +182,10 @@ def _parsed_body_model(endpoint: Any) -> Any:
 
 
 def _conversion_options_schema(*, multipart: bool) -> dict[str, Any]:
-    """ConversionOptions' fields with their limits (filegate.conversion.options holds the numbers)."""
+    """ConversionOptions' fields with their limits (filegate.formats.options holds the numbers)."""
     from pydantic import TypeAdapter
 
-    from filegate.conversion import options
+    from filegate.formats import options
 
     schema = TypeAdapter(options.ConversionOptions).json_schema()
     limits: dict[str, dict[str, Any]] = {
@@ -208,20 +208,20 @@ def _conversion_options_schema(*, multipart: bool) -> dict[str, Any]:
 
 
 def _targets() -> list[str]:
-    from filegate.media import formats
+    from filegate.formats import table as formats
 
     return sorted({t for source in formats.FORMATS for t in formats.targets_for(source)})
 
 
 def _output_media_types() -> list[str]:
-    from filegate.media import formats
+    from filegate.formats import table as formats
 
     names = {*formats.FORMATS, *_targets()}
     return sorted({formats.content_type(name) for name in names})
 
 
 def _job_schema() -> dict[str, Any]:
-    from filegate.conversion import jobs
+    from filegate.conversions import jobs
 
     return {
         "type": "object",
@@ -237,7 +237,7 @@ def _job_schema() -> dict[str, Any]:
 
 
 def _bulk_schema() -> dict[str, Any]:
-    from filegate.conversion import jobs
+    from filegate.conversions import jobs
 
     return {
         "type": "object",

@@ -23,6 +23,21 @@ FEATURE_WEBHOOKS = "webhooks"
 
 
 @dataclass(frozen=True)
+class MediaLimits:
+    """Audio and video (API.md §2): the longest input and the largest output frame."""
+
+    max_duration_seconds: int  # the longest input accepted, from its probed duration
+    max_frame: tuple[int, int]  # the largest output frame (landscape; a portrait frame is held to it turned)
+
+    def frame_fits(self, width: int, height: int) -> bool:
+        long_side, short_side = max(width, height), min(width, height)
+        return long_side <= self.max_frame[0] and short_side <= self.max_frame[1]
+
+    def frame_text(self) -> str:
+        return f"{self.max_frame[0]}x{self.max_frame[1]}"
+
+
+@dataclass(frozen=True)
 class Tier:
     name: str
     requests_per_minute: int
@@ -33,6 +48,7 @@ class Tier:
     file_ttl_seconds: int
     max_pixels: int
     max_pdf_pages: int
+    media: MediaLimits
     # How many items each counter of the account is spread over (API.md §3): one DynamoDB item takes about
     # 1,000 writes a second, so a tier whose traffic can pass that splits its counters, each capped at its
     # share of the limit.
@@ -51,6 +67,7 @@ TIERS: dict[str, Tier] = {
         file_ttl_seconds=24 * 3600,
         max_pixels=50_000_000,
         max_pdf_pages=50,
+        media=MediaLimits(max_duration_seconds=2 * 60, max_frame=(1280, 720)),
     ),
     "pro": Tier(
         name="pro",
@@ -62,6 +79,7 @@ TIERS: dict[str, Tier] = {
         file_ttl_seconds=7 * 24 * 3600,
         max_pixels=200_000_000,
         max_pdf_pages=2_000,
+        media=MediaLimits(max_duration_seconds=30 * 60, max_frame=(1920, 1080)),
     ),
     "enterprise": Tier(
         name="enterprise",
@@ -73,6 +91,7 @@ TIERS: dict[str, Tier] = {
         file_ttl_seconds=7 * 24 * 3600,
         max_pixels=200_000_000,
         max_pdf_pages=2_000,
+        media=MediaLimits(max_duration_seconds=30 * 60, max_frame=(3840, 2160)),
         # 10,000 requests a second over 20 items: 500 writes a second each, half of one item's limit.
         rate_shards=20,
         quota_shards=20,
