@@ -96,11 +96,12 @@ def _worker(impl: str, task: str, src: str, dst: str) -> None:
     if impl == "engine":
         sys.path.insert(0, str(ROOT / "layers" / "common"))
         from filegate.engines.image.engine import convert
-        from filegate.formats.options import ConversionOptions, EngineLimits
+        from filegate.engines.image.limits import EngineLimits
+        from filegate.formats.options import ImageOptions
         from filegate.tiers import TIERS
 
         start = time.perf_counter()
-        result = convert(Path(src).read_bytes(), target, ConversionOptions(**opts), EngineLimits.for_tier(TIERS["pro"]))
+        result = convert(Path(src).read_bytes(), target, ImageOptions(**opts), EngineLimits.for_tier(TIERS["pro"]))
         Path(dst).write_bytes(result.data)
     elif impl == "pillow":
         start = _pillow(kind, target, opts, src, dst)

@@ -192,6 +192,10 @@ def _caller(account: Account) -> Any:
     return caller
 
 
+def _queues(api: ServiceApi) -> Any:
+    return api.functions.module("ConvertFunction").queues
+
+
 def _emf_metrics(out: str) -> list[tuple[str, str]]:
     """(metric name, kind) of each business metric line written."""
     found = []
@@ -210,18 +214,17 @@ def test_a_sync_conversion_whose_output_cannot_be_stored_is_not_charged(
     # storing fails after the engine succeeded. A failed conversion is never charged (API.md §3), and it is
     # never counted as a success.
     from filegate.clock import utcnow
-    from filegate.conversions import jobs
+    from filegate.conversions import sync
     from filegate.files.storage import Bucket
-    from filegate.formats.options import ConversionOptions
     from filegate.tiers import SYNC_MAX_BYTES
 
     png = media.encode(Image.linear_gradient("L").resize((1500, 1500)).convert("RGB"), "png")
     assert len(png) < SYNC_MAX_BYTES < 1500 * 1500 * 3  # a small input, an uncompressed BMP over the limit
     capsys.readouterr()
     with pytest.raises(ClientError, match="NoSuchBucket"):
-        jobs.convert_sync(
+        sync.convert_sync(
             _caller(pro_account), Bucket("filegate-no-such-bucket"), api.functions.module("ConvertFunction").settings,
-            data=png, filename="big.png", target="bmp", options=ConversionOptions(), quality=None, now=utcnow(),
+            data=png, filename="big.png", target="bmp", fields={}, queues=_queues(api), now=utcnow(),
         )  # fmt: skip
     assert pro_account.conversions_this_month() == 0
     metrics = _emf_metrics(capsys.readouterr().out)
@@ -234,18 +237,16 @@ def test_a_sync_conversion_that_goes_on_as_a_job_keeps_its_input_as_an_upload(
     api: ServiceApi, pro_account: Account
 ) -> None:
     from filegate.clock import utcnow
-    from filegate.conversions import jobs
+    from filegate.conversions import sync
     from filegate.files.storage import Bucket
-    from filegate.formats.options import ConversionOptions
 
     settings = api.functions.module("ConvertFunction").settings
-    outcome = jobs.convert_sync(
+    outcome = sync.convert_sync(
         _caller(pro_account), Bucket(settings.bucket), settings,
-        data=media.sample("png", 64, 48), filename='../../etc/"holiday"\r\n.png', target="jpg",
-        options=ConversionOptions(), quality=None, now=utcnow(), queue_url=settings.conversions_queue_url,
-        budget_seconds=0.0,  # nothing fits: it goes on as a job at once
+        data=media.sample("png", 64, 48), filename='../../etc/"holiday"\r\n.png', target="jpg", fields={},
+        queues=_queues(api), now=utcnow(), budget_seconds=0.0,  # nothing fits: it goes on as a job at once
     )  # fmt: skip
-    assert isinstance(outcome, jobs.ContinuedAsJob)
+    assert isinstance(outcome, sync.ContinuedAsJob)
     source = pro_account.call("GET", f"/v1/files/{outcome.conversion['source_file_id']}").json()
     assert source["origin"] == "upload", source
     assert source["filename"] == "_holiday_.png", source

@@ -182,20 +182,19 @@ def _parsed_body_model(endpoint: Any) -> Any:
 
 
 def _conversion_options_schema(*, multipart: bool) -> dict[str, Any]:
-    """ConversionOptions' fields with their limits (filegate.formats.options holds the numbers)."""
+    """ImageOptions' fields with their limits (filegate.formats.options holds the numbers)."""
     from pydantic import TypeAdapter
 
     from filegate.formats import options
 
-    schema = TypeAdapter(options.ConversionOptions).json_schema()
+    schema = TypeAdapter(options.ImageOptions).json_schema()
     limits: dict[str, dict[str, Any]] = {
-        "quality": {"minimum": 1, "maximum": 100},
-        "width": {"minimum": 1, "maximum": options.MAX_DIMENSION},
-        "height": {"minimum": 1, "maximum": options.MAX_DIMENSION},
-        "page": {"minimum": 1, "maximum": options.MAX_PAGE},
+        name: {"minimum": int(option.low), "maximum": int(option.high)}
+        for name, option in options.OPTIONS.items()
+        if option.type == "integer"
     }
     properties: dict[str, Any] = {}
-    for name in options.OPTION_FIELDS:
+    for name in options.IMAGE_OPTIONS:
         field = _drop_null(schema.get("properties", {}).get(name, {}))
         field.pop("title", None)
         if field.get("default") is None:
@@ -221,7 +220,7 @@ def _output_media_types() -> list[str]:
 
 
 def _job_schema() -> dict[str, Any]:
-    from filegate.conversions import jobs
+    from filegate.conversions import create
 
     return {
         "type": "object",
@@ -231,13 +230,13 @@ def _job_schema() -> dict[str, Any]:
             "file_id": {"type": "string", "minLength": 1, "description": "A ready file (POST /v1/files)."},
             "target": {"type": "string", "enum": _targets(), "description": "See GET /v1/formats."},
             "options": {"$ref": "#/components/schemas/ConversionOptions"},
-            "webhook_url": {"type": "string", "maxLength": jobs.MAX_WEBHOOK_URL_LENGTH, "format": "uri"},
+            "webhook_url": {"type": "string", "maxLength": create.MAX_WEBHOOK_URL_LENGTH, "format": "uri"},
         },
     }
 
 
 def _bulk_schema() -> dict[str, Any]:
-    from filegate.conversions import jobs
+    from filegate.conversions import create
 
     return {
         "type": "object",
@@ -247,7 +246,7 @@ def _bulk_schema() -> dict[str, Any]:
             "items": {
                 "type": "array",
                 "minItems": 1,
-                "maxItems": jobs.MAX_BULK_ITEMS,
+                "maxItems": create.MAX_BULK_ITEMS,
                 "items": {"$ref": "#/components/schemas/ConversionRequest"},
             }
         },

@@ -13,7 +13,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
-from filegate.tiers import SYNC_ANSWER_RESERVE_SECONDS, SYNC_BUDGET_SECONDS
+from filegate.tiers import SYNC_BUDGET_SECONDS
 
 T = TypeVar("T", bound="BaseSettings")
 
@@ -138,12 +138,6 @@ class ConvertSettings(MeteringTables, FileStore, WebhookEmitter):
     idempotency_seconds: int = 86_400
     # API.md's sync budget (a test shrinks it): /v1/convert and /v1/compress answer within it.
     sync_budget_seconds: float = SYNC_BUDGET_SECONDS
-
-    @property
-    def media_sync_wait_seconds(self) -> float:
-        """How long /v1/convert waits for a media conversion before answering 202: the sync budget less
-        the time to read the output and answer."""
-        return self.sync_budget_seconds - SYNC_ANSWER_RESERVE_SECONDS
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -4,7 +4,7 @@ import fixtures_media as fm
 import pytest
 
 from filegate import errors
-from filegate.files.metadata import document_metadata, image_metadata
+from filegate.engines.image.engine import document_metadata, image_metadata
 
 
 @pytest.mark.parametrize("fmt", ["png", "jpg", "webp", "tiff", "psd", "qoi", "jxl", "dng"])

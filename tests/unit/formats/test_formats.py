@@ -1,8 +1,9 @@
 import pytest
 
 from filegate.engines.image import encode
+from filegate.engines.image.decode import NON_PIL_READERS
 from filegate.errors import UnsupportedConversion
-from filegate.formats.table import FORMATS, NON_PIL_READERS, formats_document, normalize, resolve_target, targets_for
+from filegate.formats.table import FORMATS, formats_document, normalize, resolve_target, targets_for
 
 
 def test_document_shape() -> None:

@@ -4,10 +4,16 @@ import fixtures_av as av
 import pytest
 
 from filegate.errors import ConversionFailed, InvalidParameter, UnsupportedMediaType
-from filegate.formats import avformats
-from filegate.formats.media_options import MediaOptions
+from filegate.formats.options import MediaOptions
 from filegate.formats.sniff import sniff
-from filegate.formats.table import FORMATS, formats_document, normalize, resolve_target
+from filegate.formats.table import (
+    FORMATS,
+    check_options_apply,
+    formats_document,
+    is_media_conversion,
+    normalize,
+    resolve_target,
+)
 
 VIDEO_TARGETS = {"mp4", "webm", "gif", "mp3", "m4a", "opus", "wav", "flac", "jpg", "png", "webp"}
 AUDIO_TARGETS = {"mp3", "m4a", "opus", "wav", "flac"}
@@ -104,7 +110,7 @@ def test_out_of_range_options_name_themselves(fields: dict[str, str], named: str
 def test_an_option_that_does_not_apply_to_the_pair_is_named(target: str, option: str) -> None:
     value = True if option == "mute" else 64
     with pytest.raises(InvalidParameter, match=f"^{option} does not apply to converting mp4 to {target}"):
-        MediaOptions(**{option: value}).check_applies("mp4", target)
+        check_options_apply(MediaOptions(**{option: value}).given(), "mp4", target)
 
 
 def test_json_options_are_strict() -> None:
@@ -117,7 +123,7 @@ def test_json_options_are_strict() -> None:
 
 
 def test_media_conversions_are_recognised() -> None:
-    assert avformats.is_media_conversion("mp4", "jpg")
-    assert avformats.is_media_conversion("gif", "mp4")
-    assert not avformats.is_media_conversion("gif", "png")
-    assert not avformats.is_media_conversion("png", "jpg")
+    assert is_media_conversion("mp4", "jpg")
+    assert is_media_conversion("gif", "mp4")
+    assert not is_media_conversion("gif", "png")
+    assert not is_media_conversion("png", "jpg")

@@ -1,13 +1,14 @@
 import pytest
 
+from filegate.engines.image.limits import EngineLimits
 from filegate.errors import InvalidParameter
-from filegate.formats.options import ConversionOptions, EngineLimits, parse_quality
+from filegate.formats.options import ImageOptions, parse_quality
 from filegate.tiers import TIERS
 
 
 def test_defaults() -> None:
-    opts = ConversionOptions.from_form({})
-    assert opts == ConversionOptions()
+    opts = ImageOptions.from_form({})
+    assert opts == ImageOptions()
     assert opts.strip_metadata is True and opts.fit == "contain" and opts.page == 1 and opts.quality is None
 
 
@@ -22,13 +23,13 @@ def test_form_values_are_strings() -> None:
         "strip_metadata": "false",
         "page": "3",
     }
-    assert ConversionOptions.from_form(form) == ConversionOptions(
+    assert ImageOptions.from_form(form) == ImageOptions(
         quality=80, width=640, height=480, fit="cover", strip_metadata=False, page=3
     )
 
 
 def test_empty_form_values_are_unset() -> None:
-    assert ConversionOptions.from_form({"quality": "", "width": "  "}) == ConversionOptions()
+    assert ImageOptions.from_form({"quality": "", "width": "  "}) == ImageOptions()
 
 
 @pytest.mark.parametrize(
@@ -52,16 +53,16 @@ def test_empty_form_values_are_unset() -> None:
 )
 def test_bad_form_values_name_the_field(field: str, value: str) -> None:
     with pytest.raises(InvalidParameter) as info:
-        ConversionOptions.from_form({field: value})
+        ImageOptions.from_form({field: value})
     assert info.value.message.startswith(field)
     assert info.value.status == 422 and info.value.code == "invalid_parameter"
 
 
 def test_json_options() -> None:
-    opts = ConversionOptions.from_json({"quality": 70, "width": 100, "fit": "cover", "strip_metadata": False})
-    assert opts == ConversionOptions(quality=70, width=100, fit="cover", strip_metadata=False)
-    assert ConversionOptions.from_json(None) == ConversionOptions()
-    assert ConversionOptions.from_json(opts.to_json()) == opts
+    opts = ImageOptions.from_json({"quality": 70, "width": 100, "fit": "cover", "strip_metadata": False})
+    assert opts == ImageOptions(quality=70, width=100, fit="cover", strip_metadata=False)
+    assert ImageOptions.from_json(None) == ImageOptions()
+    assert ImageOptions.from_json(opts.to_json()) == opts
 
 
 @pytest.mark.parametrize(
@@ -81,18 +82,18 @@ def test_json_options() -> None:
 )
 def test_bad_json_names_the_field(obj: dict[str, object], field: str) -> None:
     with pytest.raises(InvalidParameter) as info:
-        ConversionOptions.from_json(obj)
+        ImageOptions.from_json(obj)
     assert info.value.message.startswith(field)
 
 
 def test_json_must_be_an_object() -> None:
     with pytest.raises(InvalidParameter, match=r"^options"):
-        ConversionOptions.from_json([1, 2])
+        ImageOptions.from_json([1, 2])
 
 
 def test_direct_construction_validates() -> None:
     with pytest.raises(InvalidParameter, match=r"^quality"):
-        ConversionOptions(quality=500)
+        ImageOptions(quality=500)
 
 
 def test_parse_quality() -> None:

@@ -1,83 +1,29 @@
-"""A file's `metadata` (API.md "Files"): what it is, read from the file itself.
-
-Images through Pillow (header only: no decode), PDFs through pypdfium2 (page count), audio and video
-through the media probe (FFmpeg in its sandbox). Each library loads on first use.
-"""
+"""A file's `metadata` (API.md "Files"): what it is, read from the file itself by the engine that converts
+it (``engine_for``): images from their header, PDFs their page count, audio and video their probe."""
 
 from __future__ import annotations
 
 import importlib.util
-import io
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from filegate import errors
+from filegate.engines import Source, Workspace, engine_for
 from filegate.files.storage import Bucket
-from filegate.formats import avformats
-from filegate.formats.table import FORMATS, PIL_FORMAT
 
 # Files up to this size are copied to local storage at completion to read their metadata; larger media
 # gets its metadata from the media worker's probe.
 METADATA_COPY_MAX_BYTES = 512 * 1024 * 1024
-
-
-def image_metadata(data: bytes, fmt: str) -> dict[str, Any]:
-    """Width and height as the engine reads them (every image format it takes, SVG and RAW included, from
-    the header only), and the page/frame count where Pillow reads the format."""
-    from filegate.engines.image import engine
-
-    try:
-        _, width, height = engine.probe(data)
-    except errors.ApiError as exc:
-        raise errors.ConversionFailed("The image's header could not be read.") from exc
-    meta: dict[str, Any] = {"kind": "image", "format": fmt, "width": width, "height": height}
-    if fmt in PIL_FORMAT:
-        from PIL import Image
-
-        try:
-            with Image.open(io.BytesIO(data), formats=[PIL_FORMAT[fmt]]) as image:
-                frames = int(getattr(image, "n_frames", 1))
-        except Exception:  # the engine read it; a frame count is a detail
-            frames = 1
-        if frames > 1:
-            meta["pages"] = frames
-    return meta
-
-
-def document_metadata(data: bytes) -> dict[str, Any]:
-    import pypdfium2
-
-    try:
-        document = pypdfium2.PdfDocument(data)
-    except pypdfium2.PdfiumError as exc:
-        raise errors.ConversionFailed("The PDF could not be read.") from exc
-    try:
-        return {"kind": "document", "format": "pdf", "pages": len(document)}
-    finally:
-        document.close()
-
-
-def media_metadata(path: Path, fmt: str, *, binary: str = "") -> dict[str, Any]:
-    from filegate.engines.av import probe as media_probe
-
-    with tempfile.TemporaryDirectory(prefix="probe-") as workdir:
-        info = media_probe.probe(path, fmt, avformats.demuxer(fmt), workdir=Path(workdir), binary=binary)
-    return info.to_json()
+# Formats whose header only their own decoder reads, in a layer of its own that the files function does not
+# carry (layers/raw: LibRaw and numpy would take it past Lambda's 250 MB with the imaging and FFmpeg layers).
+RAW_FORMATS = frozenset({"dng"})
 
 
 def metadata_of(path: Path, fmt: str, *, ffmpeg_binary: str = "") -> dict[str, Any]:
     """The metadata of the file at `path`, whose sniffed format is `fmt`."""
-    if avformats.is_media(fmt):
-        return media_metadata(path, fmt, binary=ffmpeg_binary)
-    if FORMATS[fmt].document:
-        return document_metadata(path.read_bytes())
-    return image_metadata(path.read_bytes(), fmt)
-
-
-# Formats whose header only their own decoder reads, in a layer of its own that the files function does not
-# carry (layers/raw: LibRaw and numpy would take it past Lambda's 250 MB with the imaging and FFmpeg layers).
-RAW_FORMATS = frozenset({"dng"})
+    workspace = Workspace(path.parent, ffmpeg_path=ffmpeg_binary)
+    return engine_for(fmt, None).metadata(Source(fmt, path=path), workspace)
 
 
 def can_read_here(fmt: str) -> bool:

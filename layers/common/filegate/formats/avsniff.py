@@ -95,7 +95,7 @@ def _riff(data: bytes) -> str | None:
 
 
 def sniff_media(data: bytes) -> str | None:
-    """The media format name (see avformats.MEDIA_FORMATS) of `data`, or None when it is not media."""
+    """The media format name (see table.FORMATS) of `data`, or None when it is not media."""
     for check in (_isobmff, _matroska, _riff, _ogg):
         found = check(data)
         if found:

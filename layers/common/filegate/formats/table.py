@@ -1,16 +1,20 @@
-"""The conversion matrix: the one source of truth for what the engine reads, writes and accepts.
+"""The one table of formats: what each is, what it converts to, and which options each conversion takes.
 
-No imaging imports here, so `GET /v1/formats` and the files function (content types, extensions) can use it
-without carrying the imaging layer. tests/unit/conversion converts a real file for every pair it lists.
+Kinds: ``image`` (raster and vector images), ``document`` (PDF: paged), ``audio`` and ``video`` (containers
+FFmpeg reads; the probe tells what a given file holds). No imaging or FFmpeg imports here, so
+`GET /v1/formats` and the files function (content types, extensions) use it without either layer.
+tests/unit/engines converts a real file for every pair it lists.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from filegate.errors import UnsupportedConversion
-from filegate.formats import avformats
+from filegate.errors import InvalidParameter, UnsupportedConversion
+from filegate.formats.options import OutputKind, taken_by
+
+Kind = Literal["image", "document", "audio", "video"]
 
 
 @dataclass(frozen=True)
@@ -20,14 +24,37 @@ class FormatInfo:
     extensions: tuple[str, ...]  # the first is the one used for output file names
     readable: bool
     writable: bool
-    document: bool = False  # a paged document (PDF) rather than a raster image
+    kind: Kind = "image"
     compressible: bool = False  # POST /v1/compress can re-encode it in the same format
     animated: bool = False  # animation is kept when both source and target are animated formats
-    media: bool = False  # audio/video, converted by FFmpeg (see avformats.py)
+    # The FFmpeg demuxer forced for this input (-f), never guessed from the bytes by FFmpeg: audio, video, and
+    # the animated images FFmpeg reads as a video source.
+    demuxer: str | None = None
 
     @property
     def extension(self) -> str:
         return self.extensions[0]
+
+    @property
+    def document(self) -> bool:
+        return self.kind == "document"
+
+    @property
+    def media(self) -> bool:
+        """Audio or video (converted by FFmpeg)."""
+        return self.kind in ("audio", "video")
+
+
+def _audio(
+    name: str, content_type: str, extensions: tuple[str, ...], demuxer: str, *, writable: bool = False
+) -> FormatInfo:
+    return FormatInfo(name, content_type, extensions, True, writable, kind="audio", demuxer=demuxer)
+
+
+def _video(
+    name: str, content_type: str, extensions: tuple[str, ...], demuxer: str, *, writable: bool = False
+) -> FormatInfo:
+    return FormatInfo(name, content_type, extensions, True, writable, kind="video", demuxer=demuxer)
 
 
 FORMATS: dict[str, FormatInfo] = {
@@ -35,8 +62,8 @@ FORMATS: dict[str, FormatInfo] = {
     for f in (
         FormatInfo("jpg", "image/jpeg", ("jpg", "jpeg", "jpe", "jfif"), True, True, compressible=True),
         FormatInfo("png", "image/png", ("png",), True, True, compressible=True),
-        FormatInfo("webp", "image/webp", ("webp",), True, True, compressible=True, animated=True),
-        FormatInfo("gif", "image/gif", ("gif",), True, True, compressible=True, animated=True),
+        FormatInfo("webp", "image/webp", ("webp",), True, True, compressible=True, animated=True, demuxer="webp_anim"),
+        FormatInfo("gif", "image/gif", ("gif",), True, True, compressible=True, animated=True, demuxer="gif"),
         FormatInfo("bmp", "image/bmp", ("bmp", "dib"), True, True, compressible=True),
         FormatInfo("tiff", "image/tiff", ("tiff", "tif"), True, True, compressible=True),
         FormatInfo("avif", "image/avif", ("avif",), True, True, compressible=True),
@@ -44,7 +71,7 @@ FORMATS: dict[str, FormatInfo] = {
         # HEIC/HEIF are input-only: libheif's HEVC encoder is far too slow for a request path.
         FormatInfo("heic", "image/heic", ("heic",), True, False),
         FormatInfo("heif", "image/heif", ("heif", "hif"), True, False),
-        FormatInfo("pdf", "application/pdf", ("pdf",), True, True, document=True),
+        FormatInfo("pdf", "application/pdf", ("pdf",), True, True, kind="document"),
         # Read-only image formats people send (a designer's PSD, a game texture, a camera's DNG, a logo's SVG),
         # each through a maintained decoder that never runs code from the file (EPS/PS are refused: sniff).
         FormatInfo("jxl", "image/jxl", ("jxl",), True, True),
@@ -61,48 +88,39 @@ FORMATS: dict[str, FormatInfo] = {
         FormatInfo("qoi", "image/qoi", ("qoi",), True, False),
         FormatInfo("dng", "image/x-adobe-dng", ("dng",), True, False),
         FormatInfo("svg", "image/svg+xml", ("svg",), True, False),
-        *(
-            FormatInfo(m.name, m.content_type, m.extensions, True, m.writable, media=True)
-            for m in avformats.MEDIA_FORMATS.values()
-        ),
+        # Audio and video: the container's usual content is its kind.
+        _video("mp4", "video/mp4", ("mp4", "m4v"), "mov", writable=True),
+        _video("mov", "video/quicktime", ("mov", "qt"), "mov"),
+        _audio("m4a", "audio/mp4", ("m4a",), "mov", writable=True),
+        _video("webm", "video/webm", ("webm",), "matroska", writable=True),
+        _video("mkv", "video/x-matroska", ("mkv",), "matroska"),
+        _video("avi", "video/x-msvideo", ("avi",), "avi"),
+        _video("ts", "video/mp2t", ("ts", "m2ts", "mts"), "mpegts"),
+        _video("flv", "video/x-flv", ("flv",), "flv"),
+        _video("ogg", "audio/ogg", ("ogg", "oga", "ogv"), "ogg"),
+        _audio("opus", "audio/ogg", ("opus",), "ogg", writable=True),
+        _audio("wav", "audio/wav", ("wav", "wave"), "wav", writable=True),
+        _audio("flac", "audio/flac", ("flac",), "flac", writable=True),
+        _audio("mp3", "audio/mpeg", ("mp3",), "mp3", writable=True),
+        _audio("aac", "audio/aac", ("aac", "adts"), "aac"),
     )
 }
 
-IMAGE_OPTIONS = ("quality", "width", "height", "fit", "strip_metadata")
-PDF_OPTIONS = (*IMAGE_OPTIONS, "page")
 # A PDF page is rendered to a raster; these are the raster targets offered for it.
 PDF_RASTER_TARGETS = ("png", "jpg")
+# Multi-page raster inputs: `page` picks the page, as for a PDF.
+PAGED_RASTERS = frozenset({"tiff"})
+# What FFmpeg makes of audio and video (and of an animated image: a video).
+VIDEO_TARGETS = ("mp4", "webm", "gif")
+AUDIO_TARGETS = ("mp3", "m4a", "opus", "wav", "flac")
+THUMBNAIL_TARGETS = ("jpg", "png", "webp")
+ANIMATION_VIDEO_TARGETS = ("mp4", "webm")
+# Lossless or uncompressed audio has no quality or bitrate to choose; a PNG thumbnail no quality.
+_NO_QUALITY = frozenset({"wav", "flac", "png"})
+_NO_BITRATE = frozenset({"wav", "flac"})
 
 _ALIASES = {"jpeg": "jpg", "jpe": "jpg", "jfif": "jpg", "tif": "tiff", "dib": "bmp", "hif": "heif", "jpegxl": "jxl"}
-_ALIASES.update({ext: m.name for m in avformats.MEDIA_FORMATS.values() for ext in m.extensions[1:]})
-
-
-# Pillow's name for each raster format (strings only: this module imports no imaging library).
-PIL_FORMAT: dict[str, str] = {
-    "jpg": "JPEG",
-    "png": "PNG",
-    "webp": "WEBP",
-    "gif": "GIF",
-    "bmp": "BMP",
-    "tiff": "TIFF",
-    "avif": "AVIF",
-    "ico": "ICO",
-    "heic": "HEIF",
-    "heif": "HEIF",
-    "jxl": "JXL",
-    "psd": "PSD",
-    "tga": "TGA",
-    "jp2": "JPEG2000",
-    "dds": "DDS",
-    "sgi": "SGI",
-    "pcx": "PCX",
-    "icns": "ICNS",
-    "pnm": "PPM",
-    "xbm": "XBM",
-    "qoi": "QOI",
-}
-# Decoded outside Pillow's plugins: PAM (a small reader here), camera RAW (LibRaw), SVG (resvg).
-NON_PIL_READERS = frozenset({"pam", "dng", "svg"})
+_ALIASES.update({ext: f.name for f in FORMATS.values() if f.media for ext in f.extensions[1:]})
 
 
 def normalize(name: str) -> str | None:
@@ -112,6 +130,14 @@ def normalize(name: str) -> str | None:
     return key if key in FORMATS else None
 
 
+def is_media_conversion(source: str | None, target: str | None) -> bool:
+    """Whether FFmpeg does this conversion: any audio/video input, or an animated image made into a video."""
+    info = FORMATS.get(source or "")
+    if info is None:
+        return False
+    return info.media or (info.demuxer is not None and normalize(target or "") in ANIMATION_VIDEO_TARGETS)
+
+
 def targets_for(source: str) -> tuple[str, ...]:
     """What `source` converts to, in a stable order."""
     info = FORMATS[source]
@@ -119,23 +145,56 @@ def targets_for(source: str) -> tuple[str, ...]:
         return ()
     if info.document:
         return PDF_RASTER_TARGETS
-    if info.media:
-        return avformats.media_targets(source)
+    if info.kind == "audio":
+        return AUDIO_TARGETS
+    if info.kind == "video":
+        return (*VIDEO_TARGETS, *AUDIO_TARGETS, *THUMBNAIL_TARGETS)
     images = tuple(f.name for f in FORMATS.values() if f.writable and not f.media)
-    return images + avformats.extra_image_targets(source)
+    return images + (ANIMATION_VIDEO_TARGETS if info.demuxer is not None else ())
 
 
-# Multi-page raster inputs: `page` picks the page, as for a PDF.
-PAGED_RASTERS = frozenset({"tiff"})
+def output_kind(source: str, target: str) -> OutputKind:
+    """What a conversion makes, for the options it takes (formats.options)."""
+    if not is_media_conversion(source, target):
+        return "paged" if FORMATS[source].document or source in PAGED_RASTERS else "image"
+    return media_output_kind(target)
+
+
+def media_output_kind(target: str) -> OutputKind:
+    """What FFmpeg makes of audio or video converted to `target`."""
+    if target == "gif":
+        return "gif"
+    if target in VIDEO_TARGETS:
+        return "video"
+    if target in AUDIO_TARGETS:
+        return "audio"
+    return "thumbnail"
+
+
+def options_for_pair(source: str, target: str) -> tuple[str, ...]:
+    """The options that converting `source` to `target` takes."""
+    kind = output_kind(source, target)
+    if kind in ("image", "paged"):
+        return taken_by("image", "paged") if kind == "paged" else taken_by("image")
+    dropped = {"quality"} if target in _NO_QUALITY else set()
+    dropped |= {"audio_bitrate"} if target in _NO_BITRATE else set()
+    return tuple(o for o in taken_by(kind) if o not in dropped)
 
 
 def options_for(source: str) -> tuple[str, ...]:
-    if FORMATS[source].media:
-        return avformats.media_options(source)
-    base = PDF_OPTIONS if FORMATS[source].document or source in PAGED_RASTERS else IMAGE_OPTIONS
-    if avformats.extra_image_targets(source):  # an animation made into a video takes the video options too
-        return tuple(dict.fromkeys((*base, *avformats.TARGET_OPTIONS["video"])))
-    return base
+    """Every option some target of `source` takes (the `options` list of GET /v1/formats)."""
+    return tuple(dict.fromkeys(o for t in targets_for(source) for o in options_for_pair(source, t)))
+
+
+def check_options_apply(given: list[str], source: str, target: str, *, prefix: str = "") -> None:
+    """InvalidParameter naming (after `prefix`) the first option given that this pair does not take."""
+    allowed = options_for_pair(source, target)
+    for name in given:
+        if name not in allowed:
+            raise InvalidParameter(
+                f"{prefix}{name} does not apply to converting {source} to {target} "
+                f"(options for {target}: {', '.join(allowed) or 'none'})."
+            )
 
 
 def resolve_target(source: str, target: str) -> str:
@@ -150,14 +209,17 @@ def resolve_target(source: str, target: str) -> str:
     return canonical
 
 
+def compress_target(source: str) -> str:
+    """Compressing keeps the source's format: UnsupportedConversion for one that cannot be re-encoded."""
+    if not FORMATS[source].compressible:
+        raise UnsupportedConversion(f"Compressing {source} is not supported; convert it instead (see GET /v1/formats).")
+    return source
+
+
 def kind(fmt: str | None) -> str:
-    """What a format holds, for metrics: ``document`` (paged), ``image``, ``audio``, ``video``, or ``unknown``."""
+    """What a format holds, for metrics: ``image``, ``document``, ``audio``, ``video``, or ``unknown``."""
     info = FORMATS.get(normalize(fmt or "") or "")
-    if info is None:
-        return "unknown"
-    if info.media:
-        return avformats.MEDIA_FORMATS[info.name].kind
-    return "document" if info.document else "image"
+    return "unknown" if info is None else info.kind
 
 
 def content_type(fmt: str) -> str:
@@ -166,6 +228,13 @@ def content_type(fmt: str) -> str:
 
 def extension(fmt: str) -> str:
     return FORMATS[fmt].extension
+
+
+def demuxer(source: str) -> str:
+    """The FFmpeg demuxer forced for an input FFmpeg reads."""
+    found = FORMATS[source].demuxer
+    assert found is not None, source
+    return found
 
 
 def formats_document() -> dict[str, Any]:

@@ -11,10 +11,9 @@ from filegate.engines.av import engine as media_engine
 from filegate.engines.av import ffmpeg
 from filegate.engines.av import probe as media_probe
 from filegate.errors import FileTooLarge, InvalidParameter, UnsupportedConversion
-from filegate.formats import avformats
-from filegate.formats.media_options import MediaOptions
+from filegate.formats.options import MediaOptions
 from filegate.formats.sniff import sniff
-from filegate.formats.table import targets_for
+from filegate.formats.table import is_media_conversion, targets_for
 from filegate.tiers import TIERS
 
 SANDBOX = ffmpeg.Sandbox(wall_seconds=60, cpu_seconds=120, memory_bytes=3 * 1024**3, max_output_bytes=200 * 1024**2)
@@ -34,7 +33,7 @@ PAIRS = [
     (s, t)
     for s in (*av.VIDEO_INPUTS, *av.AUDIO_INPUTS, *av.ANIMATED_IMAGES)
     for t in targets_for(s)
-    if avformats.is_media_conversion(s, t)
+    if is_media_conversion(s, t)
 ]
 
 

@@ -13,9 +13,9 @@ import pytest
 from filegate.engines.av import engine as media_engine
 from filegate.engines.av import ffmpeg
 from filegate.errors import ApiError, ConversionFailed
-from filegate.formats import avformats
-from filegate.formats.media_options import MediaOptions
+from filegate.formats.options import MediaOptions
 from filegate.formats.sniff import sniff
+from filegate.formats.table import FORMATS
 from filegate.tiers import TIERS
 
 SANDBOX = ffmpeg.Sandbox(wall_seconds=30, cpu_seconds=30, memory_bytes=2 * 1024**3, max_output_bytes=50 * 1024**2)
@@ -42,11 +42,7 @@ def _attempt(workdir: Path, data: bytes, target: str | None = None) -> ApiError:
         source = sniff(data)
         path = workdir / "input"
         path.write_bytes(data)
-        chosen = target or (
-            "mp3"
-            if avformats.MEDIA_FORMATS.get(source, None) and avformats.MEDIA_FORMATS[source].kind == "audio"
-            else "mp4"
-        )
+        chosen = target or ("mp3" if FORMATS[source].kind == "audio" else "mp4")
         result = media_engine.convert_file(
             path, source, chosen, MediaOptions(), TIERS["pro"].media, workdir=workdir, sandbox=SANDBOX
         )

@@ -7,7 +7,7 @@ import io
 import pypdfium2 as pdfium
 from PIL import Image
 
-from filegate.formats.table import PIL_FORMAT
+from filegate.engines.image.decode import PIL_FORMAT
 
 PIL_NAME = PIL_FORMAT
 

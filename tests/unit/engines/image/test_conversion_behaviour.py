@@ -8,7 +8,7 @@ from conversion_helpers import decode, pdf_pages
 from PIL import Image, ImageCms
 
 from filegate.engines.image.engine import convert, probe
-from filegate.formats.options import ConversionOptions
+from filegate.formats.options import ImageOptions
 
 
 @pytest.fixture(scope="module")
@@ -19,16 +19,16 @@ def landscape() -> bytes:
 @pytest.mark.parametrize(
     ("opts", "size"),
     [
-        (ConversionOptions(width=100), (100, 50)),
-        (ConversionOptions(height=50), (100, 50)),
-        (ConversionOptions(width=100, height=100), (100, 50)),  # contain: inside the box
-        (ConversionOptions(width=100, height=100, fit="cover"), (100, 100)),  # cover: fills, cropped
-        (ConversionOptions(width=50, height=200, fit="cover"), (50, 200)),
-        (ConversionOptions(width=800), (800, 400)),  # upscaling is allowed when asked for
-        (ConversionOptions(), (400, 200)),
+        (ImageOptions(width=100), (100, 50)),
+        (ImageOptions(height=50), (100, 50)),
+        (ImageOptions(width=100, height=100), (100, 50)),  # contain: inside the box
+        (ImageOptions(width=100, height=100, fit="cover"), (100, 100)),  # cover: fills, cropped
+        (ImageOptions(width=50, height=200, fit="cover"), (50, 200)),
+        (ImageOptions(width=800), (800, 400)),  # upscaling is allowed when asked for
+        (ImageOptions(), (400, 200)),
     ],
 )
-def test_resize(landscape: bytes, opts: ConversionOptions, size: tuple[int, int]) -> None:
+def test_resize(landscape: bytes, opts: ImageOptions, size: tuple[int, int]) -> None:
     result = convert(landscape, "png", opts)
     assert (result.width, result.height) == size
     assert decode(result.data).size == size
@@ -39,16 +39,16 @@ def test_cover_crops_the_centre() -> None:
     image = Image.new("RGB", (300, 100), (0, 255, 0))
     image.paste((255, 0, 0), (0, 0, 100, 100))
     image.paste((0, 0, 255), (200, 0, 300, 100))
-    out = decode(convert(fm.encode(image, "png"), "png", ConversionOptions(width=50, height=50, fit="cover")).data)
+    out = decode(convert(fm.encode(image, "png"), "png", ImageOptions(width=50, height=50, fit="cover")).data)
     r, g, b = out.convert("RGB").getpixel((2, 25))  # type: ignore[misc]
     assert g > 200 and r < 60 and b < 60
 
 
 def test_jpeg_draft_resize_keeps_exact_size() -> None:
     data = fm.encode(fm.photo(2000, 1500), "jpg", quality=90)
-    result = convert(data, "jpg", ConversionOptions(width=333))
+    result = convert(data, "jpg", ImageOptions(width=333))
     assert decode(result.data).size == (333, 250)
-    cover = convert(data, "webp", ConversionOptions(width=120, height=300, fit="cover"))
+    cover = convert(data, "webp", ImageOptions(width=120, height=300, fit="cover"))
     assert decode(cover.data).size == (120, 300)
 
 
@@ -73,7 +73,7 @@ def test_exif_orientation_applied_before_stripping(target: str) -> None:
 
 def test_orientation_with_resize() -> None:
     data = fm.jpeg_with_exif(800, 400, orientation=8)
-    result = convert(data, "png", ConversionOptions(width=100))
+    result = convert(data, "png", ImageOptions(width=100))
     assert decode(result.data).size == (100, 200)
 
 
@@ -100,7 +100,7 @@ def test_png_text_chunks_stripped() -> None:
 @pytest.mark.parametrize("target", ["jpg", "webp", "png", "avif", "tiff"])
 def test_metadata_kept_when_asked(target: str) -> None:
     data = fm.jpeg_with_exif(120, 80, orientation=6)
-    result = convert(data, target, ConversionOptions(strip_metadata=False))
+    result = convert(data, target, ImageOptions(strip_metadata=False))
     image = decode(result.data)
     assert image.size == (80, 120)
     exif = image.getexif()
@@ -112,7 +112,7 @@ def test_metadata_kept_when_asked(target: str) -> None:
 def test_metadata_kept_is_ignored_by_formats_without_it() -> None:
     data = fm.jpeg_with_exif(120, 80)
     for target in ("gif", "bmp", "ico"):
-        assert convert(data, target, ConversionOptions(strip_metadata=False)).data
+        assert convert(data, target, ImageOptions(strip_metadata=False)).data
 
 
 def test_broken_icc_profile_does_not_fail() -> None:
@@ -130,7 +130,7 @@ def test_non_srgb_profile_is_converted_when_stripped() -> None:
 
 @pytest.mark.parametrize(("source", "target"), [("gif", "webp"), ("webp", "gif"), ("gif", "gif"), ("webp", "webp")])
 def test_animation_kept_between_animated_formats(source: str, target: str) -> None:
-    result = convert(fm.animated(source, frames=4), target, ConversionOptions(width=20))
+    result = convert(fm.animated(source, frames=4), target, ImageOptions(width=20))
     image = Image.open(io.BytesIO(result.data))
     assert getattr(image, "n_frames", 1) == 4
     assert image.size == (20, 15)
@@ -152,9 +152,9 @@ def test_pdf_pages_and_dpi() -> None:
     pdf = fm.pdf_document(pages=3, size=(144, 72))  # 2 x 1 inch
     first = convert(pdf, "png")
     assert (first.width, first.height) == (300, 150)  # 150 dpi
-    third = convert(pdf, "jpg", ConversionOptions(page=3))
+    third = convert(pdf, "jpg", ImageOptions(page=3))
     assert decode(third.data).size == (300, 150)
-    sized = convert(pdf, "png", ConversionOptions(width=1000))
+    sized = convert(pdf, "png", ImageOptions(width=1000))
     assert decode(sized.data).size == (1000, 500)  # rendered straight at the requested size
 
 

@@ -11,7 +11,7 @@ from conversion_helpers import decode
 from PIL import Image, ImageChops, ImageCms
 
 from filegate.engines.image.engine import compress, convert
-from filegate.formats.options import ConversionOptions
+from filegate.formats.options import ImageOptions
 
 
 def _reference(image: Image.Image, icc: bytes, out_mode: str = "RGB") -> Image.Image:
@@ -58,7 +58,7 @@ def test_p3_jpeg_to_webp_and_jpeg_are_close_to_the_reference(picture: Image.Imag
     tagged = fm.encode(picture, "jpg", quality=95, icc_profile=profile)
     decoded = decode(tagged).convert("RGB")
     for target in ("jpg", "webp", "avif"):
-        out = decode(convert(tagged, target, ConversionOptions(quality=95)).data).convert("RGB")
+        out = decode(convert(tagged, target, ImageOptions(quality=95)).data).convert("RGB")
         assert not out.info.get("icc_profile")
         assert _max_difference(out, _reference(decoded, profile)) < _max_difference(out, decoded)
 
@@ -66,7 +66,7 @@ def test_p3_jpeg_to_webp_and_jpeg_are_close_to_the_reference(picture: Image.Imag
 def test_profile_and_pixels_kept_together_when_metadata_is_kept(picture: Image.Image) -> None:
     profile = icc_profiles.adobe_rgb()
     out = decode(
-        convert(fm.encode(picture, "png", icc_profile=profile), "png", ConversionOptions(strip_metadata=False)).data
+        convert(fm.encode(picture, "png", icc_profile=profile), "png", ImageOptions(strip_metadata=False)).data
     )
     assert out.info.get("icc_profile") == profile
     assert _max_difference(out, picture) == 0
@@ -74,7 +74,7 @@ def test_profile_and_pixels_kept_together_when_metadata_is_kept(picture: Image.I
 
 def test_kept_profile_on_a_target_that_cannot_carry_it_is_converted(picture: Image.Image) -> None:
     profile = icc_profiles.display_p3()
-    result = convert(fm.encode(picture, "png", icc_profile=profile), "bmp", ConversionOptions(strip_metadata=False))
+    result = convert(fm.encode(picture, "png", icc_profile=profile), "bmp", ImageOptions(strip_metadata=False))
     assert _max_difference(decode(result.data), _reference(picture, profile)) <= 1
 
 

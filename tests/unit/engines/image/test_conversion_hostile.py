@@ -9,8 +9,9 @@ import pytest
 from PIL import Image
 
 from filegate.engines.image.engine import compress, convert, probe
+from filegate.engines.image.limits import EngineLimits
 from filegate.errors import ConversionFailed, InvalidParameter, UnsupportedConversion, UnsupportedMediaType
-from filegate.formats.options import ConversionOptions, EngineLimits
+from filegate.formats.options import ImageOptions
 from filegate.tiers import TIERS
 
 FREE = EngineLimits.for_tier(TIERS["free"])
@@ -62,14 +63,14 @@ def test_pillow_global_guard_does_not_leak() -> None:
 
 def test_requested_output_over_the_limit() -> None:
     with pytest.raises(InvalidParameter, match=r"^width"):
-        convert(fm.sample("png"), "png", ConversionOptions(width=16_000, height=16_000, fit="cover"))
+        convert(fm.sample("png"), "png", ImageOptions(width=16_000, height=16_000, fit="cover"))
 
 
 def test_webp_side_limit() -> None:
     data = fm.encode(Image.new("L", (17_000, 2)), "png")
     with pytest.raises(ConversionFailed, match="16383"):
         convert(data, "webp")
-    assert convert(data, "webp", ConversionOptions(width=8_000)).width == 8_000
+    assert convert(data, "webp", ImageOptions(width=8_000)).width == 8_000
 
 
 @pytest.mark.parametrize("fmt", ["jpg", "png", "webp", "gif", "bmp", "tiff", "heic", "avif", "ico", "pdf"])
@@ -132,7 +133,7 @@ def test_unsupported_pairs() -> None:
 
 def test_pdf_page_out_of_range() -> None:
     with pytest.raises(InvalidParameter, match=r"^page"):
-        convert(fm.pdf_document(pages=2), "png", ConversionOptions(page=3))
+        convert(fm.pdf_document(pages=2), "png", ImageOptions(page=3))
 
 
 def test_pdf_too_many_pages() -> None:

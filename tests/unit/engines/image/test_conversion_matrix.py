@@ -4,14 +4,10 @@ import fixtures_media as fm
 import pytest
 from conversion_helpers import output_size
 
-from filegate.engines.image.engine import convert  # Image and PDF pairs; the media pairs (FFmpeg) are tests/unit/media.
-from filegate.formats.options import (
-    ConversionOptions,  # Image and PDF pairs; the media pairs (FFmpeg) are tests/unit/media.
-)
-from filegate.formats.table import (  # Image and PDF pairs; the media pairs (FFmpeg) are tests/unit/media.
-    FORMATS,
-    formats_document,
-)
+# Image and PDF pairs; the media pairs (FFmpeg) are tests/unit/engines/av.
+from filegate.engines.image.engine import convert
+from filegate.formats.options import ImageOptions
+from filegate.formats.table import FORMATS, formats_document
 
 PAIRS = [
     (src, dst)
@@ -56,7 +52,7 @@ def test_convert_pair(source: str, target: str) -> None:
 
 @pytest.mark.parametrize(("source", "target"), PAIRS)
 def test_convert_pair_resized(source: str, target: str) -> None:
-    result = convert(sample(source), target, ConversionOptions(width=32, quality=70))
+    result = convert(sample(source), target, ImageOptions(width=32, quality=70))
     width, height = OWN_SIZE.get(source, SOURCE_SIZE)
     expected = (32, round(32 * height / width))
     assert (result.width, result.height) == expected

@@ -15,7 +15,7 @@ from PIL import Image, ImageChops, ImageStat
 
 from filegate.engines.image.engine import convert, probe
 from filegate.errors import ConversionFailed, InvalidParameter
-from filegate.formats.options import ConversionOptions
+from filegate.formats.options import ImageOptions
 
 SOURCE = fm.photo(64, 48, seed=2)
 # Mean difference per channel (0-255) allowed: lossless formats keep the pixels, lossy ones nearly.
@@ -44,7 +44,7 @@ def test_dng_is_demosaiced_to_a_colour_image() -> None:
 
 
 def test_jxl_is_written_and_read_back() -> None:
-    result = convert(fm.encode(SOURCE, "png"), "jxl", ConversionOptions(quality=95))
+    result = convert(fm.encode(SOURCE, "png"), "jxl", ImageOptions(quality=95))
     assert result.data.startswith(b"\xff\x0a") and result.content_type == "image/jxl"
     back = decode(convert(result.data, "png").data)
     assert _mean_difference(back, SOURCE) < 6
@@ -54,18 +54,18 @@ def test_multi_page_tiff_keeps_page() -> None:
     pages = [Image.new("RGB", (40, 30), (255, 0, 0)), Image.new("RGB", (50, 20), (0, 0, 255))]
     buf = io.BytesIO()
     pages[0].save(buf, format="TIFF", save_all=True, append_images=pages[1:])
-    second = decode(convert(buf.getvalue(), "png", ConversionOptions(page=2)).data)
+    second = decode(convert(buf.getvalue(), "png", ImageOptions(page=2)).data)
     assert second.size == (50, 20) and second.convert("RGB").getpixel((5, 5)) == (0, 0, 255)
     first = decode(convert(buf.getvalue(), "png").data)
     assert first.size == (40, 30)
     with pytest.raises(InvalidParameter, match="page must be from 1 to 2"):
-        convert(buf.getvalue(), "png", ConversionOptions(page=3))
+        convert(buf.getvalue(), "png", ImageOptions(page=3))
 
 
 def test_svg_renders_at_its_own_size_or_the_asked_one() -> None:
     doc = b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 30 20"><rect width="30" height="20" fill="red"/></svg>'
     assert convert(doc, "png").width == 30
-    big = decode(convert(doc, "png", ConversionOptions(width=300)).data)
+    big = decode(convert(doc, "png", ImageOptions(width=300)).data)
     assert big.size == (300, 200)
     assert big.convert("RGB").getpixel((150, 100)) == (255, 0, 0)
 

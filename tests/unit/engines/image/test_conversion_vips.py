@@ -9,8 +9,8 @@ import pytest
 from PIL import Image, ImageChops
 
 from filegate.engines.image import vips
+from filegate.engines.image.limits import EngineLimits
 from filegate.errors import ConversionFailed
-from filegate.formats.options import EngineLimits
 
 LIMITS = EngineLimits(max_pixels=10_000_000, max_pdf_pages=10)
 

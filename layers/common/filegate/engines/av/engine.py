@@ -10,16 +10,29 @@ and probes what it wrote, so an output that decoded to nothing is a failure, nev
 from __future__ import annotations
 
 import math
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from filegate import errors
 from filegate.engines.av import ffmpeg
 from filegate.engines.av import probe as media_probe
-from filegate.formats import avformats
-from filegate.formats.media_options import MediaOptions
-from filegate.formats.table import content_type
-from filegate.tiers import MediaLimits
+from filegate.engines.interface import EngineName, Options, Output, RunLimits, Source, Workspace
+from filegate.engines.interface import Plan as EnginePlan
+from filegate.formats.options import MediaOptions
+from filegate.formats.table import (
+    check_options_apply,
+    compress_target,
+    content_type,
+    demuxer,
+    media_output_kind,
+    normalize,
+    resolve_target,
+    targets_for,
+)
+from filegate.tiers import MediaLimits, Tier
 
 SECONDS_PER_UNIT = 60  # API.md §3: one unit per started minute of output
 DEFAULT_THUMBNAIL_AT = 0.10  # a thumbnail is taken 10 % in unless `at` says otherwise
@@ -151,13 +164,13 @@ def _video_codec_args(target: str, options: MediaOptions) -> list[str]:
 def plan(info: media_probe.MediaInfo, target: str, options: MediaOptions, limits: MediaLimits) -> Plan:
     """What to run for this input, or the API error that refuses it before any work."""
     source = info.format
-    options.check_applies(source, target)
+    check_options_apply(options.given(), source, target)
     if info.duration > limits.max_duration_seconds:
         raise errors.FileTooLarge(
             f"The media lasts {info.duration:.1f} s, over your plan's limit of {limits.max_duration_seconds} s "
             f"({limits.max_duration_seconds // 60} minutes)."
         )
-    kind = avformats.target_kind(target)
+    kind = media_output_kind(target)
     video, audio = info.video, info.audio
     if kind in ("video", "gif", "thumbnail") and video is None:
         raise errors.UnsupportedConversion(f"This {source} file has no video stream to make a {target} from.")
@@ -242,15 +255,15 @@ def convert_file(
     info: media_probe.MediaInfo | None = None,
 ) -> MediaResult:
     """Probe (unless `info` is given), plan and run one conversion; the output's path is in `workdir`."""
-    demuxer = avformats.demuxer(source)
+    forced = demuxer(source)
     if info is None:
-        info = media_probe.probe(source_path, source, demuxer, workdir=workdir, binary=binary)
+        info = media_probe.probe(source_path, source, forced, workdir=workdir, binary=binary)
     chosen = plan(info, target, options, limits)
     output = workdir / f"output.{target}"
     if chosen.seek and source in INDEXLESS_SOURCES:
-        head, tail = ffmpeg.input_args(source_path, demuxer), ["-ss", f"{chosen.seek:.3f}"]
+        head, tail = ffmpeg.input_args(source_path, forced), ["-ss", f"{chosen.seek:.3f}"]
     else:
-        head, tail = ffmpeg.input_args(source_path, demuxer, seek=chosen.seek), []
+        head, tail = ffmpeg.input_args(source_path, forced, seek=chosen.seek), []
     args = [*head, *tail, *chosen.args, "-y", f"file:{output}"]
     result = ffmpeg.run(args, sandbox, workdir=workdir, binary=binary)
     if not result.ok:
@@ -269,3 +282,97 @@ def _describe(output: Path, target: str, workdir: Path, binary: str) -> dict[str
     except errors.ConversionFailed as exc:
         raise errors.ConversionFailed("The media decoded to nothing: there was no frame or sample to convert.") from exc
     return info.to_json()
+
+
+# --------------------------------------------------------------------------- the engine interface
+
+
+class AvEngine:
+    """Audio and video, and animated images made into video (filegate.engines.Engine): local files, probed
+    and run by the media worker only (the functions that answer requests carry no FFmpeg), so a sync request
+    queues its conversion and waits for it."""
+
+    name: EngineName = "av"
+    reads_memory = False
+
+    def parse_options(
+        self, raw: Mapping[str, Any] | None, *, source: str, target: str | None, form: bool = False, field: str = ""
+    ) -> MediaOptions:
+        options = MediaOptions.from_form(raw or {}) if form else MediaOptions.from_json(raw, prefix=field or "options.")
+        canonical = normalize(target or "")
+        if canonical in targets_for(source):  # otherwise planning says the pair is not supported
+            check_options_apply(options.given(), source, str(canonical), prefix=field)
+        return options
+
+    def plan(
+        self,
+        source_format: str,
+        target: str | None,
+        options: Options,
+        tier: Tier,
+        source: Source | None = None,
+        workspace: Workspace | None = None,
+    ) -> EnginePlan:
+        output = compress_target(source_format) if target is None else resolve_target(source_format, target)
+        if source is None or workspace is None:  # one unit reserved; the worker tops it up from its probe
+            return EnginePlan(source_format, output, units=1, estimated_seconds=None, in_request=False)
+        assert isinstance(options, MediaOptions)
+        path = source.local_file(workspace.workdir)
+        info = media_probe.probe(
+            path, source_format, demuxer(source_format), workdir=workspace.workdir, binary=workspace.ffmpeg_path
+        )
+        units = plan(info, output, options, tier.media).units
+        # FFmpeg's speed varies too much by codec and content to estimate: the media path waits instead.
+        return EnginePlan(source_format, output, units, estimated_seconds=None, in_request=False, probe=info)
+
+    def run(
+        self,
+        source: Source,
+        plan: EnginePlan,
+        options: Options,
+        tier: Tier,
+        workspace: Workspace,
+        *,
+        seconds: float | None,
+    ) -> Output:
+        assert isinstance(options, MediaOptions)
+        if workspace.limits is None:
+            raise errors.ConversionFailed("This function does not run audio or video conversions.")
+        result = convert_file(
+            source.local_file(workspace.workdir),
+            plan.source,
+            plan.target,
+            options,
+            tier.media,
+            workdir=workspace.workdir,
+            sandbox=sandbox(workspace.limits),
+            binary=workspace.ffmpeg_path,
+            info=plan.probe,
+        )
+        return Output(result.format, result.content_type, path=result.path, metadata=result.metadata)
+
+    def metadata(self, source: Source, workspace: Workspace, plan: EnginePlan | None = None) -> dict[str, Any]:
+        if plan is not None and isinstance(plan.probe, media_probe.MediaInfo):
+            return plan.probe.to_json()
+        with tempfile.TemporaryDirectory(prefix="probe-", dir=workspace.workdir) as scratch:
+            workdir = Path(scratch)
+            path = source.local_file(workdir)
+            info = media_probe.probe(
+                path, source.format, demuxer(source.format), workdir=workdir, binary=workspace.ffmpeg_path
+            )
+        return info.to_json()
+
+
+MB = 1024 * 1024
+
+
+def sandbox(limits: RunLimits) -> ffmpeg.Sandbox:
+    return ffmpeg.Sandbox(
+        wall_seconds=limits.wall_seconds,
+        cpu_seconds=limits.cpu_seconds,
+        memory_bytes=limits.memory_mb * MB,
+        max_output_bytes=limits.max_output_mb * MB,
+    )
+
+
+ENGINE = AvEngine()

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from filegate.engines.interface import OverBudget
 from filegate.errors import ConversionFailed
 
 T = TypeVar("T")
@@ -27,10 +28,6 @@ _ENCODE_S_PER_MP = {"jpg": 0.03, "png": 0.15, "webp": 0.2, "avif": 0.15, "gif": 
 _COMPRESS_S_PER_MP = {"png": 0.3, "webp": 0.35, "avif": 0.15, "gif": 0.3}
 _DEFAULT_DECODE_S_PER_MP = 0.05
 _DEFAULT_ENCODE_S_PER_MP = 0.05
-
-
-class OverBudget(Exception):
-    """The work would not (or did not) finish within the sync budget."""
 
 
 def estimated_seconds(source: str, pixels: int, target: str | None) -> float:

@@ -10,9 +10,9 @@ from filegate.engines.image import png
 from filegate.engines.image.colour import to_srgb
 from filegate.engines.image.decode import NO_META, TRANSPOSE, display_size, icc_of, open_image, orientation_of
 from filegate.engines.image.encode import WEBP_METHOD_COMPRESS, ConversionResult, encode, result
+from filegate.engines.image.limits import EngineLimits
 from filegate.engines.image.raster import ANIMATED, for_target, normalize
 from filegate.errors import ConversionFailed
-from filegate.formats.options import EngineLimits
 
 
 def compress_image(data: bytes, source: str, quality: int | None, limits: EngineLimits) -> ConversionResult:

@@ -10,9 +10,36 @@ from dataclasses import dataclass
 from PIL import Image
 
 from filegate.engines.image import readers, svg, vips
+from filegate.engines.image.limits import EngineLimits
 from filegate.errors import ConversionFailed
-from filegate.formats.options import ConversionOptions, EngineLimits
-from filegate.formats.table import PIL_FORMAT
+from filegate.formats.options import ImageOptions
+
+# Pillow's name for each raster format it reads for us.
+PIL_FORMAT: dict[str, str] = {
+    "jpg": "JPEG",
+    "png": "PNG",
+    "webp": "WEBP",
+    "gif": "GIF",
+    "bmp": "BMP",
+    "tiff": "TIFF",
+    "avif": "AVIF",
+    "ico": "ICO",
+    "heic": "HEIF",
+    "heif": "HEIF",
+    "jxl": "JXL",
+    "psd": "PSD",
+    "tga": "TGA",
+    "jp2": "JPEG2000",
+    "dds": "DDS",
+    "sgi": "SGI",
+    "pcx": "PCX",
+    "icns": "ICNS",
+    "pnm": "PPM",
+    "xbm": "XBM",
+    "qoi": "QOI",
+}
+# Decoded outside Pillow's plugins: PAM (a small reader here), camera RAW (LibRaw), SVG (resvg).
+NON_PIL_READERS = frozenset({"pam", "dng", "svg"})
 
 # pillow-heif and pypdfium2 are loaded on first use: most calls need neither, and each costs start-up
 # time and resident memory (libheif, libpdfium) in a fresh Lambda.
@@ -83,7 +110,7 @@ def open_image(data: bytes, source: str, limits: EngineLimits, *, header_only: b
     elif source == "png" and not header_only and (mode := vips.plain_png_mode(data)) and vips.available():
         im = vips.decode_png(data, mode, limits)
     elif source == "svg":
-        im = Image.open(io.BytesIO(svg.rasterise(data, ConversionOptions(), limits)), formats=["PNG"])
+        im = Image.open(io.BytesIO(svg.rasterise(data, ImageOptions(), limits)), formats=["PNG"])
     else:
         # Only the decoder for the sniffed format may parse the bytes: no plugin probing on hostile input.
         im = Image.open(io.BytesIO(data), formats=[PIL_FORMAT[source]])

@@ -8,8 +8,8 @@ from typing import Any
 
 from PIL import Image
 
-from filegate.engines.image.decode import Meta, register_jxl
-from filegate.formats.table import FORMATS, PIL_FORMAT, content_type, extension
+from filegate.engines.image.decode import PIL_FORMAT, Meta, register_jxl
+from filegate.formats.table import FORMATS, content_type, extension
 
 DEFAULT_QUALITY = {"jpg": 85, "webp": 80, "avif": 60, "pdf": 85, "jxl": 85}
 # libjxl effort 1..9 (default 7): 4 is several times faster for a few percent more bytes.

@@ -1,4 +1,4 @@
-"""The conversion engine: bytes in, bytes out, no AWS and no HTTP.
+"""The image engine: bytes in, bytes out, no AWS and no HTTP (filegate.engines.Engine for images and PDFs).
 
 Pipeline for a raster input: sniff → open with only the sniffed decoder (decode: Pillow's plugin, or
 libvips for plain PNGs, LibRaw for DNG, our PAM reader) → check the header's dimensions against the tier's
@@ -14,28 +14,30 @@ count; every other target gets the first frame. Multi-page TIFF, MPO and APNG gi
 
 from __future__ import annotations
 
+import io
 import math
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from PIL import Image
 
-from filegate.engines.image import readers, svg
+from filegate.engines.image import budget, readers, svg
 from filegate.engines.image.compression import compress_image
-from filegate.engines.image.decode import display_size, open_image, orientation_of
+from filegate.engines.image.decode import PIL_FORMAT, display_size, open_image, orientation_of
 from filegate.engines.image.encode import ConversionResult
-
-__all__ = ["ConversionResult", "compress", "convert", "probe"]
+from filegate.engines.image.limits import EngineLimits
 from filegate.engines.image.pdf import PDF_RENDER_DPI, convert_pdf, open_pdf
 from filegate.engines.image.raster import convert_raster
-from filegate.errors import ApiError, ConversionFailed, UnsupportedConversion
-from filegate.formats.options import ConversionOptions, EngineLimits, parse_quality
+from filegate.engines.interface import EngineName, Options, Output, Plan, Source, Workspace
+from filegate.errors import ApiError, ConversionFailed
+from filegate.formats.options import ImageOptions, parse_quality
 from filegate.formats.sniff import sniff
-from filegate.formats.table import FORMATS, resolve_target
-from filegate.tiers import TIERS
+from filegate.formats.table import FORMATS, compress_target, resolve_target
+from filegate.tiers import TIERS, Tier
 
 # Pillow's decompression-bomb guard is a module global. We set it to the caller's limit for the duration of
 # one call and restore it, under a lock, so one tier's limit never leaks into another call. Conversions in
@@ -53,7 +55,7 @@ _DEFAULT_LIMITS = EngineLimits.for_tier(TIERS["free"])
 def convert(
     data: bytes,
     target: str,
-    options: ConversionOptions | None = None,
+    options: ImageOptions | None = None,
     limits: EngineLimits | None = None,
 ) -> ConversionResult:
     """Convert `data` (any readable format, sniffed from its bytes) to `target`.
@@ -63,7 +65,7 @@ def convert(
     """
     source = sniff(data)
     fmt = resolve_target(source, target)
-    opts = options or ConversionOptions()
+    opts = options or ImageOptions()
     lim = limits or _DEFAULT_LIMITS
     if FORMATS[source].document:
         return _guarded(lim, lambda: convert_pdf(data, fmt, opts, lim))
@@ -74,9 +76,7 @@ def compress(data: bytes, quality: int | str | None = None, limits: EngineLimits
     """The same format at a smaller size, metadata stripped (orientation applied first); the input itself
     (`unchanged=True`) when re-encoding cannot make it smaller."""
     q = parse_quality(quality)
-    source = sniff(data)
-    if not FORMATS[source].compressible:
-        raise UnsupportedConversion(f"Compressing {source} is not supported; convert it instead (see GET /v1/formats).")
+    source = compress_target(sniff(data))
     lim = limits or _DEFAULT_LIMITS
     return _guarded(lim, lambda: compress_image(data, source, q, lim))
 
@@ -102,6 +102,43 @@ def probe(data: bytes, limits: EngineLimits | None = None) -> tuple[str, int, in
             return source, w, h
 
     return _guarded(lim, run)
+
+
+# --------------------------------------------------------------------------- file metadata
+
+
+def image_metadata(data: bytes, fmt: str) -> dict[str, Any]:
+    """Width and height as the engine reads them (every image format it takes, SVG and RAW included, from
+    the header only), and the page/frame count where Pillow reads the format."""
+    try:
+        _, width, height = probe(data)
+    except ApiError as exc:
+        raise ConversionFailed("The image's header could not be read.") from exc
+    meta: dict[str, Any] = {"kind": "image", "format": fmt, "width": width, "height": height}
+    if fmt in PIL_FORMAT:
+        from PIL import Image
+
+        try:
+            with Image.open(io.BytesIO(data), formats=[PIL_FORMAT[fmt]]) as image:
+                frames = int(getattr(image, "n_frames", 1))
+        except Exception:  # the engine read it; a frame count is a detail
+            frames = 1
+        if frames > 1:
+            meta["pages"] = frames
+    return meta
+
+
+def document_metadata(data: bytes) -> dict[str, Any]:
+    import pypdfium2
+
+    try:
+        document = pypdfium2.PdfDocument(data)
+    except pypdfium2.PdfiumError as exc:
+        raise ConversionFailed("The PDF could not be read.") from exc
+    try:
+        return {"kind": "document", "format": "pdf", "pages": len(document)}
+    finally:
+        document.close()
 
 
 # --------------------------------------------------------------------------- boundary
@@ -135,3 +172,71 @@ def _guarded(limits: EngineLimits, work: Callable[[], T]) -> T:
         raise ConversionFailed("The file needs more memory to convert than is available.") from exc
     except Exception as exc:  # any decoder/encoder failure on hostile or corrupt input
         raise ConversionFailed("The file could not be decoded: it is corrupt, truncated or malformed.") from exc
+
+
+# --------------------------------------------------------------------------- the engine interface
+
+
+@dataclass(frozen=True)
+class CompressOptions:
+    """POST /v1/compress: only a quality (None: the format's default)."""
+
+    quality: int | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {"quality": self.quality}
+
+
+class ImageEngine:
+    """Images and PDFs (filegate.engines.Engine): bytes in memory, run in the request when they fit the
+    budget (in a forked child that is killed at the deadline), else by the image worker."""
+
+    name: EngineName = "image"
+    reads_memory = True
+
+    def parse_options(
+        self, raw: Mapping[str, Any] | None, *, source: str, target: str | None, form: bool = False, field: str = ""
+    ) -> ImageOptions | CompressOptions:
+        if target is None:
+            return CompressOptions(parse_quality((raw or {}).get("quality")))
+        if form:
+            return ImageOptions.from_form(raw or {})
+        return ImageOptions.from_json(raw, prefix=field or "options.")
+
+    def plan(
+        self,
+        source_format: str,
+        target: str | None,
+        options: Options,
+        tier: Tier,
+        source: Source | None = None,
+        workspace: Workspace | None = None,
+    ) -> Plan:
+        output = compress_target(source_format) if target is None else resolve_target(source_format, target)
+        if source is None:
+            return Plan(source_format, output, units=1, estimated_seconds=None, in_request=True)
+        _, width, height = probe(source.read(), EngineLimits.for_tier(tier))
+        seconds = budget.estimated_seconds(source_format, width * height, None if target is None else output)
+        return Plan(source_format, output, units=1, estimated_seconds=seconds, in_request=True)
+
+    def run(
+        self, source: Source, plan: Plan, options: Options, tier: Tier, workspace: Workspace, *, seconds: float | None
+    ) -> Output:
+        data, limits = source.read(), EngineLimits.for_tier(tier)
+
+        def work() -> ConversionResult:
+            if isinstance(options, CompressOptions):
+                return compress(data, options.quality, limits)
+            assert isinstance(options, ImageOptions)
+            return convert(data, plan.target, options, limits)
+
+        result = work() if seconds is None else budget.run_within(work, seconds)
+        return Output(result.format, result.content_type, data=result.data)
+
+    def metadata(self, source: Source, workspace: Workspace, plan: Plan | None = None) -> dict[str, Any]:
+        if FORMATS[source.format].document:
+            return document_metadata(source.read())
+        return image_metadata(source.read(), source.format)
+
+
+ENGINE = ImageEngine()

@@ -15,8 +15,9 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from filegate.engines.image.limits import EngineLimits
 from filegate.errors import ConversionFailed, InvalidParameter
-from filegate.formats.options import ConversionOptions, EngineLimits
+from filegate.formats.options import ImageOptions
 
 PDF_RENDER_DPI = 150
 PDF_MAX_RENDER_SIDE = 30_000  # a 200-inch page (the spec's maximum) at 150 dpi
@@ -41,7 +42,7 @@ def open_pdf(data: bytes, limits: EngineLimits) -> Iterator[pdfium.PdfDocument]:
         pdf.close()
 
 
-def convert_pdf(data: bytes, target: str, opts: ConversionOptions, limits: EngineLimits) -> ConversionResult:
+def convert_pdf(data: bytes, target: str, opts: ImageOptions, limits: EngineLimits) -> ConversionResult:
     with open_pdf(data, limits) as pdf:
         pages = len(pdf)
         if opts.page > pages:
@@ -65,7 +66,7 @@ def convert_pdf(data: bytes, target: str, opts: ConversionOptions, limits: Engin
     return result(encode(work, target, opts.quality, NO_META), target, work.size)
 
 
-def _render_scale(width_pt: float, height_pt: float, opts: ConversionOptions, limits: EngineLimits) -> float:
+def _render_scale(width_pt: float, height_pt: float, opts: ImageOptions, limits: EngineLimits) -> float:
     """Render straight at the requested size (sharp text, no second resample), else at PDF_RENDER_DPI;
     always within the render pixel cap, whatever the page size claims."""
     scale = PDF_RENDER_DPI / 72

@@ -11,8 +11,9 @@ from filegate.engines.image import readers, svg
 from filegate.engines.image.colour import to_srgb
 from filegate.engines.image.decode import NO_META, TRANSPOSE, display_size, icc_of, metadata, open_image, orientation_of
 from filegate.engines.image.encode import ConversionResult, encode, result
+from filegate.engines.image.limits import EngineLimits
 from filegate.errors import ConversionFailed, InvalidParameter
-from filegate.formats.options import ConversionOptions, EngineLimits
+from filegate.formats.options import ImageOptions
 from filegate.formats.table import FORMATS, PAGED_RASTERS
 
 ANIMATED = {name for name, f in FORMATS.items() if f.animated}
@@ -28,7 +29,7 @@ class Plan:
     cover: bool  # crop the centre to exactly `size`
 
 
-def plan_output(display: tuple[int, int], opts: ConversionOptions, target: str, limits: EngineLimits) -> Plan:
+def plan_output(display: tuple[int, int], opts: ImageOptions, target: str, limits: EngineLimits) -> Plan:
     w0, h0 = display
     width, height = opts.width, opts.height
     cover = False
@@ -172,9 +173,7 @@ def _quantize_rgba(im: Image.Image) -> Image.Image:
     return pal
 
 
-def convert_raster(
-    data: bytes, source: str, target: str, opts: ConversionOptions, limits: EngineLimits
-) -> ConversionResult:
+def convert_raster(data: bytes, source: str, target: str, opts: ImageOptions, limits: EngineLimits) -> ConversionResult:
     if source == "svg":  # rendered straight at the asked size, then on through the raster pipeline
         data, source = svg.rasterise(data, opts, limits), "png"
     with open_image(data, source, limits) as im:
@@ -252,7 +251,7 @@ def _process(
     return work
 
 
-def _convert_animated(im: Image.Image, target: str, opts: ConversionOptions, limits: EngineLimits) -> ConversionResult:
+def _convert_animated(im: Image.Image, target: str, opts: ImageOptions, limits: EngineLimits) -> ConversionResult:
     plan = plan_output(im.size, opts, target, limits)
     frames: list[Image.Image] = []
     durations: list[int] = []

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 from PIL import Image
 
+from filegate.engines.image.limits import EngineLimits
 from filegate.errors import ConversionFailed
-from filegate.formats.options import EngineLimits
 
 _PAM_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 _PAM_HEADER_MAX = 1024

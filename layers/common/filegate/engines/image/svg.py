@@ -17,8 +17,9 @@ import math
 import re
 from xml.etree import ElementTree
 
+from filegate.engines.image.limits import EngineLimits
 from filegate.errors import ConversionFailed
-from filegate.formats.options import ConversionOptions, EngineLimits
+from filegate.formats.options import ImageOptions
 
 _SVG_NS = "http://www.w3.org/2000/svg"
 _XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -37,7 +38,7 @@ def intrinsic_size(data: bytes) -> tuple[float, float]:
     return _size(_parse(data))
 
 
-def rasterise(data: bytes, opts: ConversionOptions, limits: EngineLimits) -> bytes:
+def rasterise(data: bytes, opts: ImageOptions, limits: EngineLimits) -> bytes:
     """PNG bytes of the sanitised SVG, rendered straight at the size the options ask for (sharp edges,
     no second resample), within the pixel limit."""
     import resvg_py
@@ -125,7 +126,7 @@ def _view_box(value: str | None) -> tuple[float, float] | None:
     return numbers[2], numbers[3]
 
 
-def _zoom(width: float, height: float, opts: ConversionOptions) -> float:
+def _zoom(width: float, height: float, opts: ImageOptions) -> float:
     if opts.width and opts.height:
         ratios = (opts.width / width, opts.height / height)
         return max(ratios) if opts.fit == "cover" else min(ratios)

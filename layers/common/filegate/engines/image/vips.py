@@ -15,8 +15,8 @@ from typing import Any
 
 from PIL import Image
 
+from filegate.engines.image.limits import EngineLimits
 from filegate.engines.image.readers import check_pixels
-from filegate.formats.options import EngineLimits
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _TRUECOLOUR = {2: "RGB", 6: "RGBA"}
