@@ -4,6 +4,9 @@ files point one way (DESIGN.md "Engines sit behind one interface"). Imports insi
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,7 +76,11 @@ def test_no_import_circle() -> None:
 
 def test_conversions_name_no_engine() -> None:
     arrows = {
-        (m, i) for m in MODULES if _within(m, "filegate.conversions") for i in GRAPH[m] if _within(i, "filegate.engines")
+        (m, i)
+        for m in MODULES
+        if _within(m, "filegate.conversions")
+        for i in GRAPH[m]
+        if _within(i, "filegate.engines")
     }
     assert arrows and all(i == "filegate.engines" for _, i in arrows), arrows
 
@@ -99,3 +106,22 @@ def test_files_never_import_job_code() -> None:
 def test_no_private_name_is_imported_from_another_module() -> None:
     private = {(m, f"{i}.{n}") for m in MODULES for i, n in _imports(m) if n.startswith("_")}
     assert private == set()
+
+
+def test_the_audio_video_path_loads_no_imaging_library() -> None:
+    # The media worker carries the FFmpeg layer and no imaging layer: choosing, planning and describing audio
+    # and video must not import Pillow, libvips or pdfium, even lazily.
+    code = (
+        "import sys\n"
+        "for name in ('PIL', 'pyvips', 'pypdfium2', 'pillow_heif'): sys.modules[name] = None\n"
+        "from filegate.conversions import worker\n"
+        "from filegate.engines import engine_for\n"
+        "from filegate.formats.options import MediaOptions\n"
+        "from filegate.tiers import TIERS\n"
+        "engine = engine_for('mp4', 'mp3')\n"
+        "options = engine.parse_options({'audio_bitrate': 64}, source='mp4', target='mp3', field='options.')\n"
+        "assert engine.plan('mp4', 'mp3', options, TIERS['pro']).units == 1\n"
+        "assert engine_for('gif', 'mp4').name == 'av'\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent)}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
