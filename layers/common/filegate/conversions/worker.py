@@ -84,11 +84,12 @@ def _convert(
         bucket.download(source_file.object_key, path)
         source = Source(fmt, path=path)
     options = engine.parse_options(raw_options, source=fmt, target=target, field="options.")
-    plan = engine.plan(fmt, target, options, plan_tier, source, workspace)
+    probe = engine.probe(source, plan_tier, workspace)
     # A file whose metadata the files function could not read (too large to copy there, or a reader it does
     # not carry) gets it from the engine that describes its format, when that is this one.
     if source_file.metadata is None and engine.name == engine_name_for(fmt, None):
-        files_table.set_metadata(source_file, engine.metadata(source, workspace, plan))
+        files_table.set_metadata(source_file, engine.metadata(source, workspace, probe))
+    plan = engine.plan(fmt, target, options, plan_tier, probe)
     _charge_units(record, plan.units)
     output = engine.run(source, plan, options, plan_tier, workspace, seconds=None)
     return files_service.store_output(

@@ -304,26 +304,21 @@ class AvEngine:
             check_options_apply(options.given(), source, str(canonical), prefix=field)
         return options
 
+    def probe(self, source: Source, tier: Tier, workspace: Workspace | None) -> media_probe.MediaInfo | None:
+        if workspace is None:  # only the media worker carries FFmpeg
+            return None
+        return _probe(source, workspace)
+
     def plan(
-        self,
-        source_format: str,
-        target: str | None,
-        options: Options,
-        tier: Tier,
-        source: Source | None = None,
-        workspace: Workspace | None = None,
+        self, source_format: str, target: str | None, options: Options, tier: Tier, probe: Any = None
     ) -> EnginePlan:
         output = compress_target(source_format) if target is None else resolve_target(source_format, target)
-        if source is None or workspace is None:  # one unit reserved; the worker tops it up from its probe
+        if probe is None:  # one unit reserved; the worker tops it up from its probe
             return EnginePlan(source_format, output, units=1, estimated_seconds=None, in_request=False)
-        assert isinstance(options, MediaOptions)
-        path = source.local_file(workspace.workdir)
-        info = media_probe.probe(
-            path, source_format, demuxer(source_format), workdir=workspace.workdir, binary=workspace.ffmpeg_path
-        )
-        units = plan(info, output, options, tier.media).units
+        assert isinstance(options, MediaOptions) and isinstance(probe, media_probe.MediaInfo)
+        units = plan(probe, output, options, tier.media).units
         # FFmpeg's speed varies too much by codec and content to estimate: the media path waits instead.
-        return EnginePlan(source_format, output, units, estimated_seconds=None, in_request=False, probe=info)
+        return EnginePlan(source_format, output, units, estimated_seconds=None, in_request=False, probe=probe)
 
     def run(
         self,
@@ -351,16 +346,17 @@ class AvEngine:
         )
         return Output(result.format, result.content_type, path=result.path, metadata=result.metadata)
 
-    def metadata(self, source: Source, workspace: Workspace, plan: EnginePlan | None = None) -> dict[str, Any]:
-        if plan is not None and isinstance(plan.probe, media_probe.MediaInfo):
-            return plan.probe.to_json()
+    def metadata(self, source: Source, workspace: Workspace, probe: Any = None) -> dict[str, Any]:
+        if isinstance(probe, media_probe.MediaInfo):
+            return probe.to_json()
         with tempfile.TemporaryDirectory(prefix="probe-", dir=workspace.workdir) as scratch:
-            workdir = Path(scratch)
-            path = source.local_file(workdir)
-            info = media_probe.probe(
-                path, source.format, demuxer(source.format), workdir=workdir, binary=workspace.ffmpeg_path
-            )
-        return info.to_json()
+            return _probe(source, Workspace(Path(scratch), workspace.ffmpeg_path)).to_json()
+
+
+def _probe(source: Source, workspace: Workspace) -> media_probe.MediaInfo:
+    path = source.local_file(workspace.workdir)
+    forced = demuxer(source.format)
+    return media_probe.probe(path, source.format, forced, workdir=workspace.workdir, binary=workspace.ffmpeg_path)
 
 
 MB = 1024 * 1024
