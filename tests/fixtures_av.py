@@ -14,7 +14,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from filegate.conversion.ffmpeg import ffmpeg_binary
+from filegate.engines.av.ffmpeg import ffmpeg_binary
 
 # How each input format is written: (muxer, video codec args or None, audio codec args or None).
 _RECIPES: dict[str, tuple[str, list[str] | None, list[str] | None]] = {

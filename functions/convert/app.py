@@ -12,10 +12,11 @@ from starlette.datastructures import UploadFile
 
 from filegate import errors
 from filegate.clock import utcnow
-from filegate.conversion import ConversionOptions, formats_document, jobs, media_jobs, parse_quality
+from filegate.conversions import create, records, sync
 from filegate.db import bind_tables
 from filegate.files.storage import Bucket
-from filegate.idempotency import Idempotent
+from filegate.formats.table import formats_document
+from filegate.idempotency import MAX_KEY_LENGTH, Idempotent
 from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler
 from filegate.observability import instrument
@@ -25,13 +26,16 @@ from filegate.web import RequestBody, authorized, create_app, parse_body
 settings = ConvertSettings.from_env()
 bind_tables(settings)
 bucket = Bucket(settings.bucket)
+# The queue of each engine's worker: images and PDFs, and audio and video.
+queues: create.Queues = {"image": settings.conversions_queue_url, "av": settings.media_queue_url}
 app = create_app("FileGate conversion")
 Authorized = Annotated[AuthContext, Depends(authorized)]
 
 
 async def _upload(request: Request, who: AuthContext) -> tuple[bytes, str | None, dict[str, str]]:
-    """The multipart form's file and its other fields. Size limits are checked on the file itself, so a 413
-    quotes the file's size (API.md) rather than the body's; the gateway caps the body anyway."""
+    """The multipart form's file and its other fields. Size limits are checked on the file itself (by the
+    sync conversion), so a 413 quotes the file's size (API.md) rather than the body's; the gateway caps the
+    body anyway."""
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise errors.InvalidRequest("file: send the file as multipart/form-data.")
     try:
@@ -44,13 +48,12 @@ async def _upload(request: Request, who: AuthContext) -> tuple[bytes, str | None
     if not isinstance(upload, UploadFile):
         raise errors.InvalidRequest("file: required, the file to convert.")
     data = await upload.read()
-    jobs.check_sync_input(who, len(data))
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     return data, upload.filename, fields
 
 
-def _sync_response(outcome: jobs.SyncOutcome | jobs.ContinuedAsJob) -> Response:
-    if isinstance(outcome, jobs.ContinuedAsJob):  # over the sync budget: it goes on as a job
+def _sync_response(outcome: sync.SyncOutcome | sync.ContinuedAsJob) -> Response:
+    if isinstance(outcome, sync.ContinuedAsJob):  # over the sync budget: it goes on as a job
         return JSONResponse(outcome.conversion, status_code=202, headers={"Location": outcome.location})
     headers = {"X-Conversion-Id": outcome.conversion_id}
     if outcome.download_url is not None:
@@ -68,54 +71,29 @@ def supported_formats() -> dict[str, Any]:
     return formats_document()
 
 
-@app.post("/v1/convert")
-async def convert(request: Request, who: Authorized) -> Response:
+async def _convert_sync(request: Request, who: AuthContext, *, compress: bool) -> Response:
     started = time.monotonic()
     data, filename, fields = await _upload(request, who)
-    target = fields.get("target", "").strip().lower()
-    if not target:
-        raise errors.InvalidRequest("target: required, a format name (see GET /v1/formats).")
-    media_source = media_jobs.sync_media_source(data, target)
-    if media_source is not None:
-        media = media_jobs.convert_media_sync(
-            who,
-            bucket,
-            data=data,
-            filename=filename,
-            source=media_source,
-            target=target,
-            fields=fields,
-            queue_url=settings.media_queue_url,
-            deadline=started + settings.media_sync_wait_seconds,
-            now=utcnow(),
-        )
-        return _sync_response(media)
-    options = ConversionOptions.from_form(fields)
-    outcome = jobs.convert_sync(
-        who, bucket, settings, data=data, filename=filename, target=target, options=options, quality=None,
-        now=utcnow(), queue_url=settings.conversions_queue_url, budget_seconds=settings.sync_budget_seconds,
+    target = None
+    if not compress:
+        target = fields.get("target", "").strip().lower()
+        if not target:
+            raise errors.InvalidRequest("target: required, a format name (see GET /v1/formats).")
+    outcome = sync.convert_sync(
+        who, bucket, settings, data=data, filename=filename, target=target, fields=fields, queues=queues,
+        now=utcnow(), budget_seconds=settings.sync_budget_seconds, started=started,
     )  # fmt: skip
     return _sync_response(outcome)
 
 
+@app.post("/v1/convert")
+async def convert(request: Request, who: Authorized) -> Response:
+    return await _convert_sync(request, who, compress=False)
+
+
 @app.post("/v1/compress")
 async def compress(request: Request, who: Authorized) -> Response:
-    data, filename, fields = await _upload(request, who)
-    quality = parse_quality(fields.get("quality"))
-    outcome = jobs.convert_sync(
-        who,
-        bucket,
-        settings,
-        data=data,
-        filename=filename,
-        target=None,
-        options=ConversionOptions(),
-        quality=quality,
-        now=utcnow(),
-        queue_url=settings.conversions_queue_url,
-        budget_seconds=settings.sync_budget_seconds,
-    )
-    return _sync_response(outcome)
+    return await _convert_sync(request, who, compress=True)
 
 
 class ConversionRequest(RequestBody):
@@ -124,38 +102,37 @@ class ConversionRequest(RequestBody):
     headers: dict[str, str] | None = Field(default=None, max_length=10)  # the URL's private-link headers
     target: str = Field(min_length=1, max_length=20)
     options: Any = None  # checked by the conversion options' own rules: 422 invalid_parameter naming the option
-    webhook_url: str | None = Field(default=None, max_length=jobs.MAX_WEBHOOK_URL_LENGTH)
+    webhook_url: str | None = Field(default=None, max_length=create.MAX_WEBHOOK_URL_LENGTH)
 
-    def job(self, prefix: str = "") -> jobs.JobRequest:
-        return jobs.job_request(
+    def job(self, prefix: str = "") -> create.JobRequest:
+        return create.job_request(
             self.file_id, self.target, self.options, self.webhook_url, prefix=prefix, url=self.url, headers=self.headers
         )
 
 
 class BulkConversionRequest(RequestBody):
-    items: list[ConversionRequest] = Field(min_length=1, max_length=jobs.MAX_BULK_ITEMS)
+    items: list[ConversionRequest] = Field(min_length=1, max_length=create.MAX_BULK_ITEMS)
 
 
-def _create_jobs(request: dict[str, Any], who: AuthContext, requested: list[jobs.JobRequest], bulk: bool) -> Any:
-    queues = {
-        "queue_url": settings.conversions_queue_url,
-        "media_queue_url": settings.media_queue_url,
-        "imports_queue_url": settings.imports_queue_url,
-    }
+def _create_jobs(request: dict[str, Any], who: AuthContext, requested: list[create.JobRequest], bulk: bool) -> Any:
     if bulk:
-        return jobs.create_jobs(who, requested, webhooks=settings, now=utcnow(), **queues)
-    return jobs.create_job(who, requested[0], webhooks=settings, now=utcnow(), **queues)
+        return create.create_jobs(
+            who, requested, queues=queues, webhooks=settings, now=utcnow(), imports_queue_url=settings.imports_queue_url
+        )
+    return create.create_job(
+        who, requested[0], queues=queues, webhooks=settings, now=utcnow(), imports_queue_url=settings.imports_queue_url
+    )
 
 
 # The body is validated before the idempotent call: an invalid request is refused, never remembered.
 create_jobs = Idempotent(
     _create_jobs, table_name=settings.idempotency_table, expires_after_seconds=settings.idempotency_seconds
 )
-IdempotencyKey = Annotated[str | None, Header(max_length=300)]
+IdempotencyKey = Annotated[str | None, Header(max_length=MAX_KEY_LENGTH)]
 
 
 def _create(
-    request: Request, who: AuthContext, key: str | None, body: BaseModel, requested: list[jobs.JobRequest]
+    request: Request, who: AuthContext, key: str | None, body: BaseModel, requested: list[create.JobRequest]
 ) -> Any:
     # A private link's headers are no part of what makes two requests the same: never stored with the key.
     private = {"items": {"__all__": {"headers"}}} if isinstance(body, BulkConversionRequest) else {"headers"}
@@ -188,12 +165,12 @@ def list_conversions(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
-    return jobs.list_conversions(who, limit=limit, cursor=cursor)
+    return records.list_conversions(who, limit=limit, cursor=cursor)
 
 
 @app.get("/v1/conversions/{conversion_id}")
 def get_conversion(conversion_id: str, who: Authorized) -> dict[str, Any]:
-    return jobs.get_conversion(who, conversion_id)
+    return records.get_conversion(who, conversion_id)
 
 
 handler = instrument(http_handler(app))

@@ -1,6 +1,6 @@
 """The import worker (SQS imports queue) and its dead-letter handler: URL imports through the egress guard.
 
-One message names one import (and the conversion waiting on it, if any); ``filegate.conversion.url_jobs``
+One message names one import (and the conversion waiting on it, if any); ``filegate.conversions.url_jobs``
 does the work. Partial batch failures: a message that crashed is retried and, after the queue's
 maxReceiveCount, dead-lettered; the dead-letter handler ends the import failed, never stuck ``importing``.
 The message's key opens the sealed request: it is never logged.
@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from filegate.clock import utcnow
-from filegate.conversion import url_jobs
+from filegate.conversions import url_jobs
 from filegate.db import bind_tables
 from filegate.files.imports import ImportMessage
 from filegate.files.storage import Bucket

@@ -43,15 +43,20 @@ def _load(function: str, env: dict[str, str]) -> Any:
 
 
 def _hook_all_clients() -> None:
-    """pynamodb keeps one botocore client per model; hook each one."""
+    """pynamodb keeps one botocore client per model; hook each one the function bound to a table."""
     from pynamodb.models import Model
 
-    from filegate.db import _bound
+    hooked = 0
+    for model in _models(Model):
+        if getattr(model.Meta, "table_name", None):
+            client = model._get_connection().connection.client  # type: ignore[attr-defined]
+            client.meta.events.register("before-call.dynamodb", _count)
+            hooked += 1
+    assert hooked
 
-    for model in _bound:
-        client = model._get_connection().connection.client  # type: ignore[attr-defined]
-        client.meta.events.register("before-call.dynamodb", _count)
-    assert issubclass(next(iter(_bound)), Model)
+
+def _models(base: type) -> list[type]:
+    return [m for sub in base.__subclasses__() for m in (sub, *_models(sub))]
 
 
 class _Context:

@@ -23,10 +23,12 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "layers" / "common"))
 
-from filegate.conversion import ffmpeg, media_engine, media_probe  # noqa: E402
-from filegate.conversion.media_options import MediaOptions  # noqa: E402
-from filegate.media import avformats  # noqa: E402
-from filegate.media.limits import media_limits  # noqa: E402
+from filegate.engines.av import engine as media_engine  # noqa: E402
+from filegate.engines.av import ffmpeg  # noqa: E402
+from filegate.engines.av import probe as media_probe  # noqa: E402
+from filegate.formats.options import MediaOptions  # noqa: E402
+from filegate.formats.table import demuxer  # noqa: E402
+from filegate.tiers import TIERS  # noqa: E402
 from tests import fixtures_av as av  # noqa: E402
 
 CASES = {
@@ -72,7 +74,7 @@ def ours(source: Path, fmt: str, target: str, options: dict[str, object]) -> Non
     with tempfile.TemporaryDirectory() as work:
         started = time.monotonic()
         result = media_engine.convert_file(
-            source, fmt, target, MediaOptions(**options), media_limits("enterprise"),  # type: ignore[arg-type]
+            source, fmt, target, MediaOptions(**options), TIERS["enterprise"].media,  # type: ignore[arg-type]
             workdir=Path(work), sandbox=SANDBOX,
         )  # fmt: skip
         print(json.dumps({"seconds": time.monotonic() - started, "bytes": result.path.stat().st_size}))
@@ -81,8 +83,8 @@ def ours(source: Path, fmt: str, target: str, options: dict[str, object]) -> Non
 def plain_command(source: Path, fmt: str, target: str, options: dict[str, object], output: Path) -> list[str]:
     """FFmpeg alone with the very encoding arguments our plan chose (no probe, no sandbox, no read-back)."""
     with tempfile.TemporaryDirectory() as work:
-        info = media_probe.probe(source, fmt, avformats.demuxer(fmt), workdir=Path(work))
-    plan = media_engine.plan(info, target, MediaOptions(**options), media_limits("enterprise"))  # type: ignore[arg-type]
+        info = media_probe.probe(source, fmt, demuxer(fmt), workdir=Path(work))
+    plan = media_engine.plan(info, target, MediaOptions(**options), TIERS["enterprise"].media)  # type: ignore[arg-type]
     return [ffmpeg.ffmpeg_binary(), "-hide_banner", "-nostdin", "-i", str(source), *plan.args, "-y", str(output)]
 
 

@@ -32,8 +32,9 @@ from urllib3 import encode_multipart_formdata
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "infra"), str(ROOT / "layers" / "common")]
 
-from filegate.conversion import ConversionOptions, EngineLimits  # noqa: E402
-from filegate.conversion import engine as conversion_engine  # noqa: E402
+from filegate.engines.image import engine as conversion_engine  # noqa: E402
+from filegate.engines.image.limits import EngineLimits  # noqa: E402
+from filegate.formats.options import ImageOptions  # noqa: E402
 from filegate.tiers import SYNC_MAX_BYTES, TIERS  # noqa: E402
 from filegate_local.stack import LocalStack, StackConfig  # noqa: E402
 from tests import fixtures_media as media  # noqa: E402
@@ -93,9 +94,9 @@ def main() -> None:
 
         print(f"{'case':<24}{'engine s':>10}{'function s':>12}{'gateway s':>11}{'overhead ms':>13}{'ratio':>8}")
         for target, fields in CASES:
-            options = ConversionOptions.from_form(fields)
+            options = ImageOptions.from_form(fields)
 
-            def engine_once(target: str = target, options: ConversionOptions = options) -> float:
+            def engine_once(target: str = target, options: ImageOptions = options) -> float:
                 start = time.perf_counter()
                 conversion_engine.convert(data, target, options, limits)
                 return time.perf_counter() - start

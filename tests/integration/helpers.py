@@ -133,3 +133,15 @@ def all_gone_within(pids: list[int], ports: list[int], seconds: float) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def wait_for_conversion(client: Client, conversion_id: str, timeout: float = 120) -> dict[str, Any]:
+    """The conversion once it has finished (succeeded or failed), polled through the API."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body: dict[str, Any] = client.get(f"/v1/conversions/{conversion_id}").json()
+        if body["status"] in ("succeeded", "failed"):
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"conversion {conversion_id} still {body['status']} after {timeout} s")
+        time.sleep(0.3)

@@ -8,7 +8,7 @@ import pillow_heif
 import pypdfium2
 from PIL import Image
 
-from filegate.media.formats import PIL_FORMAT
+from filegate.engines.image.decode import PIL_FORMAT
 
 pillow_heif.register_heif_opener()
 

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests import fixtures_media as media
-from tests.integration.helpers import Client, assert_error, new_account
+from tests.integration.helpers import Client, assert_error, new_account, wait_for_conversion
 from tests.integration.media import decode
 
 FORMATS = None
@@ -39,16 +39,6 @@ def _convert(client, data, target, filename="input.bin", **fields):
 
 def _usage(client):
     return client.get("/v1/entitlements/me").json()["usage"]["conversions"]
-
-
-def _wait_for(client, conversion_id, timeout=90):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = client.get(f"/v1/conversions/{conversion_id}").json()
-        if body["status"] in ("succeeded", "failed"):
-            return body
-        time.sleep(0.3)
-    raise AssertionError(f"conversion {conversion_id} still {body['status']} after {timeout}s")
 
 
 def _upload(client, data, filename="upload.bin"):
@@ -255,7 +245,7 @@ def test_full_async_path(pro):
     assert created.status_code == 202, created.text
     job = created.json()
     assert job["status"] == "queued" and job["source_file_id"] == file["id"]
-    finished = _wait_for(pro, job["id"])
+    finished = wait_for_conversion(pro, job["id"])
     assert finished["status"] == "succeeded", finished
     assert set(finished) >= {
         "id",
@@ -298,7 +288,7 @@ def test_failed_job_is_recorded_and_not_charged(pro):
     assert pro.post(f"/v1/files/{file['id']}/complete").status_code == 200  # the header sniffs as PNG
     before = _usage(pro)
     job = pro.post("/v1/conversions", json={"file_id": file["id"], "target": "jpg"}).json()
-    finished = _wait_for(pro, job["id"])
+    finished = wait_for_conversion(pro, job["id"])
     assert finished["status"] == "failed"
     assert finished["error"]["code"] == "conversion_failed"
     assert _usage(pro) == before
@@ -347,7 +337,7 @@ def test_bulk_is_pro_only_and_bounded(stack, pro):
     jobs = response.json()["data"]
     assert [j["target"] for j in jobs] == ["jpg", "webp", "gif"]
     for job in jobs:
-        assert _wait_for(pro, job["id"])["status"] == "succeeded"
+        assert wait_for_conversion(pro, job["id"])["status"] == "succeeded"
     too_many = [{"file_id": file["id"], "target": "jpg"}] * 101
     assert_error(pro.post("/v1/conversions/bulk", json={"items": too_many}), 400, "invalid_request")
     body = assert_error(

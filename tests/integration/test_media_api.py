@@ -15,11 +15,12 @@ import pytest
 import requests
 from PIL import Image
 
-from filegate.conversion import media_probe
+from filegate.engines.av import probe as media_probe
+from filegate.tiers import SYNC_ANSWER_RESERVE_SECONDS
 from tests import fixtures_av as av
 from tests import fixtures_media as images
 from tests.integration.conftest import ROOT, start_local_stack
-from tests.integration.helpers import Client, assert_error, new_account
+from tests.integration.helpers import Client, assert_error, new_account, wait_for_conversion
 from tests.integration.receiver import running_receiver
 
 HOSTILE_BOUND_SECONDS = 20.0
@@ -44,16 +45,6 @@ def _probe(data: bytes, fmt: str, demuxer: str) -> media_probe.MediaInfo:
         path = Path(work) / "out"
         path.write_bytes(data)
         return media_probe.probe(path, fmt, demuxer, workdir=Path(work))
-
-
-def _wait_for(client, conversion_id, timeout=90):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = client.get(f"/v1/conversions/{conversion_id}").json()
-        if body["status"] in ("succeeded", "failed"):
-            return body
-        time.sleep(0.3)
-    raise AssertionError(f"conversion {conversion_id} still {body['status']} after {timeout}s")
 
 
 def _upload(client, data, filename):
@@ -124,7 +115,7 @@ def test_bulk_routes_media_and_images_to_their_workers(pro):
     ]
     created = pro.post("/v1/conversions/bulk", json={"items": items})
     assert created.status_code == 202, created.text
-    finished = [_wait_for(pro, job["id"]) for job in created.json()["data"]]
+    finished = [wait_for_conversion(pro, job["id"]) for job in created.json()["data"]]
     assert [job["status"] for job in finished] == ["succeeded", "succeeded"]
     outputs = [pro.get(f"/v1/files/{job['output_file_id']}").json() for job in finished]
     assert outputs[0]["metadata"]["kind"] == "video" and outputs[0]["metadata"]["streams"][0]["fps"] == 5.0
@@ -204,7 +195,7 @@ def test_async_job_with_units_metadata_and_webhook(stack, pro):
         assert created.status_code == 202, created.text
         job = created.json()
         assert job["status"] == "queued" and job["options"] == {"audio_bitrate": 32, "duration": 75}
-        finished = _wait_for(pro, job["id"])
+        finished = wait_for_conversion(pro, job["id"])
         assert finished["status"] == "succeeded", finished
         assert _usage(pro) == before + 2  # 75 s of output: two started minutes
         (delivery,) = receiver.wait_for("/media", 1, 60)
@@ -222,7 +213,7 @@ def test_async_job_failure_gives_every_unit_back(pro):
     assert_error(created, 422, "unsupported_conversion")
     bad = pro.post("/v1/conversions", json={"file_id": source["id"], "target": "wav", "options": {"start": 500}})
     assert bad.status_code == 202
-    finished = _wait_for(pro, bad.json()["id"])
+    finished = wait_for_conversion(pro, bad.json()["id"])
     assert finished["status"] == "failed" and finished["error"]["code"] == "invalid_parameter"
     assert _usage(pro) == before
     assert_error(
@@ -245,7 +236,9 @@ def test_metadata_of_images_and_pdfs(pro):
 
 
 def test_sync_convert_past_the_budget_answers_202_and_goes_on(tmp_path):
-    local = start_local_stack(ROOT / "template.yaml", tmp_path / "stack", environment={"MEDIA_SYNC_WAIT_SECONDS": "0"})
+    # A budget no larger than the time kept for answering leaves no time to wait for the media worker.
+    budget = {"SYNC_BUDGET_SECONDS": str(SYNC_ANSWER_RESERVE_SECONDS)}
+    local = start_local_stack(ROOT / "template.yaml", tmp_path / "stack", environment=budget)
     try:
         client = Client(local.url, new_account(local, tier="pro")["api_key"])
         response = _convert(client, av.sample("mp4", 1.0), "webm", filename="late.mp4")
@@ -253,7 +246,7 @@ def test_sync_convert_past_the_budget_answers_202_and_goes_on(tmp_path):
         job = response.json()
         assert response.headers["Location"] == f"/v1/conversions/{job['id']}"
         assert job["status"] in ("queued", "processing") and job["target"] == "webm"
-        finished = _wait_for(client, job["id"])
+        finished = wait_for_conversion(client, job["id"])
         assert finished["status"] == "succeeded"
         kept = client.get(f"/v1/files/{finished['source_file_id']}").json()
         assert kept["format"] == "mp4" and kept["origin"] == "upload"

@@ -3,7 +3,6 @@ never a 504. Runs on its own stack whose budget is shrunk so that a few megapixe
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +12,7 @@ from PIL import Image
 
 from tests import fixtures_media as media
 from tests.integration.conftest import ROOT, start_local_stack
-from tests.integration.helpers import Client, new_account
+from tests.integration.helpers import Client, new_account, wait_for_conversion
 from tests.integration.media import decode
 
 # The engine gets the budget less a 4 s reserve: about half a second here.
@@ -37,16 +36,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def client(stack: Any) -> Client:
     return Client(stack.url, new_account(stack, tier="pro")["api_key"])
-
-
-def _finished(client: Client, conversion_id: str, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = client.get(f"/v1/conversions/{conversion_id}").json()
-        if body["status"] in ("succeeded", "failed"):
-            return body
-        time.sleep(0.3)
-    raise AssertionError(f"{conversion_id} still {body['status']}")
 
 
 def _output(client: Client, file_id: str) -> bytes:
@@ -86,7 +75,7 @@ def test_convert_over_the_budget_continues_as_a_job(client: Client) -> None:
     assert body["status"] == "queued" and body["target"] == "avif" and body["source_file_id"]
     assert body["options"]["width"] == 1200
     assert client.get(response.headers["Location"]).json()["id"] == body["id"]
-    done = _finished(client, body["id"])
+    done = wait_for_conversion(client, body["id"])
     assert done["status"] == "succeeded", done
     assert decode(_output(client, done["output_file_id"]), "avif") == ("avif", 1200, 800)
     assert _usage(client) == before + 1  # one conversion, charged once
@@ -96,7 +85,7 @@ def test_compress_over_the_budget_continues_as_a_job(client: Client) -> None:
     data = media.encode(_smooth(2400, 1600), "png", compress_level=1)
     response = client.post("/v1/compress", files={"file": ("big.png", data)})
     assert response.status_code == 202, response.text
-    done = _finished(client, response.json()["id"])
+    done = wait_for_conversion(client, response.json()["id"])
     assert done["status"] == "succeeded", done
     output = _output(client, done["output_file_id"])
     assert len(output) < len(data)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 import uuid
+from pathlib import Path
+from typing import Any
 
+import pytest
 import requests
+from botocore.exceptions import ClientError
 from PIL import Image
 
 from tests import fixtures_media as media
@@ -176,3 +181,113 @@ def test_a_dead_lettered_media_job_ends_failed_and_uncharged(api: ServiceApi, pr
     abandoned = pro_account.call("GET", f"/v1/conversions/{job['id']}").json()
     assert abandoned["status"] == "failed" and abandoned["error"]["code"] == "conversion_failed", abandoned
     assert pro_account.conversions_this_month() == 0
+
+
+def _caller(account: Account) -> Any:
+    from filegate.keys.context import AuthContext
+
+    context = account.api.authorizer_context("POST", "/v1/convert", key=account.key, source_ip=account.source_ip)
+    caller = AuthContext.from_authorizer_context(context)
+    assert caller is not None
+    return caller
+
+
+def _queues(api: ServiceApi) -> Any:
+    return api.functions.module("ConvertFunction").queues
+
+
+def _emf_metrics(out: str) -> list[tuple[str, str]]:
+    """(metric name, kind) of each business metric line written."""
+    found = []
+    for line in out.splitlines():
+        if line.startswith('{"_aws"'):
+            body = json.loads(line)
+            for directive in body["_aws"].get("CloudWatchMetrics", []):
+                found.extend((m["Name"], body.get("kind", "")) for m in directive["Metrics"])
+    return found
+
+
+def test_a_sync_conversion_whose_output_cannot_be_stored_is_not_charged(
+    api: ServiceApi, pro_account: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An output over the sync limit is stored in S3 and answered with a 303; here the bucket is missing, so
+    # storing fails after the engine succeeded. A failed conversion is never charged (API.md §3), and it is
+    # never counted as a success.
+    from filegate.clock import utcnow
+    from filegate.conversions import sync
+    from filegate.files.storage import Bucket
+    from filegate.tiers import SYNC_MAX_BYTES
+
+    png = media.encode(Image.linear_gradient("L").resize((1500, 1500)).convert("RGB"), "png")
+    assert len(png) < SYNC_MAX_BYTES < 1500 * 1500 * 3  # a small input, an uncompressed BMP over the limit
+    capsys.readouterr()
+    with pytest.raises(ClientError, match="NoSuchBucket"):
+        sync.convert_sync(
+            _caller(pro_account), Bucket("filegate-no-such-bucket"), api.functions.module("ConvertFunction").settings,
+            data=png, filename="big.png", target="bmp", fields={}, queues=_queues(api), now=utcnow(),
+        )  # fmt: skip
+    assert pro_account.conversions_this_month() == 0
+    metrics = _emf_metrics(capsys.readouterr().out)
+    assert ("ConversionsSucceeded", "image") not in metrics, metrics
+    assert ("ConversionsFailed", "image") in metrics, metrics
+    assert pro_account.call("GET", "/v1/conversions").json()["data"] == []
+
+
+def test_a_sync_conversion_that_goes_on_as_a_job_keeps_its_input_as_an_upload(
+    api: ServiceApi, pro_account: Account
+) -> None:
+    from filegate.clock import utcnow
+    from filegate.conversions import sync
+    from filegate.files.storage import Bucket
+
+    settings = api.functions.module("ConvertFunction").settings
+    outcome = sync.convert_sync(
+        _caller(pro_account), Bucket(settings.bucket), settings,
+        data=media.sample("png", 64, 48), filename='../../etc/"holiday"\r\n.png', target="jpg", fields={},
+        queues=_queues(api), now=utcnow(), budget_seconds=0.0,  # nothing fits: it goes on as a job at once
+    )  # fmt: skip
+    assert isinstance(outcome, sync.ContinuedAsJob)
+    source = pro_account.call("GET", f"/v1/files/{outcome.conversion['source_file_id']}").json()
+    assert source["origin"] == "upload", source
+    assert source["filename"] == "_holiday_.png", source
+    api.run_queue("WorkerFunction")
+    finished = pro_account.call("GET", outcome.location).json()
+    assert finished["status"] == "succeeded", finished
+    output = pro_account.call("GET", f"/v1/files/{finished['output_file_id']}").json()
+    assert output["filename"] == "_holiday_.jpg", output
+
+
+def test_bulk_errors_name_the_item_and_its_option(pro_account: Account) -> None:
+    from tests import fixtures_av
+
+    image = pro_account.upload(media.sample("png", 8, 8), "c.png")
+    sound = pro_account.upload(fixtures_av.sample("wav", seconds=0.5), "tone.wav")
+    fine = {"file_id": image["id"], "target": "jpg"}
+    cases = [
+        ({"file_id": image["id"], "target": "jpg", "options": {"width": "wide"}}, "items[1].options.width"),
+        ({"file_id": image["id"], "target": "jpg", "options": {"fps": 10}}, "items[1].options.fps"),
+        (
+            {"file_id": sound["id"], "target": "mp3", "options": {"audio_bitrate": "x"}},
+            "items[1].options.audio_bitrate",
+        ),
+        ({"file_id": sound["id"], "target": "mp3", "options": {"page": 2}}, "items[1].options.page"),
+        ({"file_id": sound["id"], "target": "mp3", "options": {"width": 10}}, "items[1].options.width"),
+    ]
+    for item, field in cases:
+        response = pro_account.call("POST", "/v1/conversions/bulk", json_body={"items": [fine, item]})
+        body = assert_error(response, 422, "invalid_parameter")
+        assert body["error"]["message"].startswith(field + " "), (item, body)
+
+
+def test_the_idempotency_key_limit_is_the_one_the_api_describes(api: ServiceApi, pro_account: Account) -> None:
+    document = json.loads((Path(__file__).resolve().parents[2] / "openapi.json").read_text())
+    for path, letter in (("/v1/conversions", "a"), ("/v1/conversions/bulk", "b")):
+        (header,) = [p for p in document["paths"][path]["post"]["parameters"] if p["name"] == "idempotency-key"]
+        limit = header["schema"]["maxLength"]
+        file = pro_account.upload(media.sample("png", 8, 8), "d.png")
+        item = {"file_id": file["id"], "target": "jpg"}
+        body = item if path == "/v1/conversions" else {"items": [item]}
+        longest = pro_account.call("POST", path, json_body=body, headers={"Idempotency-Key": letter * limit})
+        assert longest.status == 202, (path, limit, longest)
+        too_long = pro_account.call("POST", path, json_body=body, headers={"Idempotency-Key": letter * (limit + 1)})
+        assert_error(too_long, 400, "invalid_request")

@@ -11,8 +11,8 @@ import pytest
 from fastapi import Request
 
 from filegate import errors, observability
+from filegate.formats.table import kind
 from filegate.lambda_http import http_handler
-from filegate.media.formats import kind
 from filegate.web import create_app
 
 
@@ -50,6 +50,14 @@ def test_a_conversion_is_counted_with_its_kind(capsys: pytest.CaptureFixture[str
 
 def test_kind_of_an_unknown_format() -> None:
     assert kind(None) == "unknown" and kind("nope") == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [("mp4", "video"), ("webm", "video"), ("gif", "image"), ("mp3", "audio"), ("m4a", "audio"), ("flac", "audio")],
+)
+def test_audio_and_video_are_counted_as_what_they_are(fmt: str, expected: str) -> None:
+    assert kind(fmt) == expected
 
 
 @dataclass

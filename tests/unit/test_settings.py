@@ -137,3 +137,14 @@ def test_settings_is_the_only_reader_of_the_environment() -> None:
         if re.search(r"os\.environ|getenv\(", path.read_text(encoding="utf-8"))
     ]
     assert readers == [str(Path(settings_module.__file__).resolve().relative_to(ROOT))]
+
+
+def test_the_sync_budget_is_one_constant() -> None:
+    # API.md's 25 s: the convert function's setting defaults to it, and the media wait is that budget less
+    # the time to answer, so shrinking the one setting (as a test does) shrinks both.
+    from filegate import tiers
+    from filegate.settings import ConvertSettings
+
+    fields = {f.name: f for f in dataclasses.fields(ConvertSettings)}
+    assert fields["sync_budget_seconds"].default == tiers.SYNC_BUDGET_SECONDS
+    assert "media_sync_wait_seconds" not in fields

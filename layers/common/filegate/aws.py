@@ -1,4 +1,4 @@
-"""boto3 clients: created once per container, lazily, and replaceable in tests.
+"""boto3 clients: created once per container, lazily.
 
 Endpoints come from the standard configuration (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>), so the
 local stack and AWS take exactly the same code path.
@@ -21,8 +21,3 @@ def client(service: str) -> Any:
 
                 _clients[service] = boto3.session.Session().client(service)  # type: ignore[call-overload]
     return _clients[service]
-
-
-def set_client(service: str, value: Any) -> None:
-    """Inject a client (tests, benchmarks)."""
-    _clients[service] = value

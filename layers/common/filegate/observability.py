@@ -49,7 +49,8 @@ def count(name: str, **dimensions: str) -> None:
 
 
 def conversion_finished(kind: str, *, succeeded: bool) -> None:
-    """``kind``: what the conversion produces (``image``, ``document``; ``unknown`` if it never got that far)."""
+    """``kind``: what the conversion produces (``image``, ``document``, ``audio``, ``video``; ``unknown`` if it
+    never got that far)."""
     count(CONVERSIONS_SUCCEEDED if succeeded else CONVERSIONS_FAILED, kind=kind)
 
 

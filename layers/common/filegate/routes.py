@@ -145,11 +145,6 @@ def may_call(route: Route, scopes: frozenset[str]) -> bool:
     return route.scope in (PUBLIC, ANY_KEY) or route.scope in scopes
 
 
-def allowed_routes(scopes: frozenset[str]) -> list[Route]:
-    """The authenticated routes a key with these scopes may call (tier features are checked later)."""
-    return [r for r in ROUTES if r.scope != PUBLIC and may_call(r, scopes)]
-
-
 def normalise_scopes(scopes: list[str] | tuple[str, ...] | frozenset[str]) -> list[str]:
     """Known scopes only, deduplicated, in the canonical order of SCOPES."""
     wanted = set(scopes)

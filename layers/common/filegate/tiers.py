@@ -8,6 +8,10 @@ MB = 1024 * 1024
 GB = 1024 * MB
 
 SYNC_MAX_BYTES = 4 * MB  # sync convert in and out: Lambda's 6 MB payload limit after base64
+# API.md's sync budget: /v1/convert and /v1/compress answer within it (202 + a job when the work won't)...
+SYNC_BUDGET_SECONDS = 25.0
+# ...of which this much is kept for what follows the conversion: storing, recording and answering.
+SYNC_ANSWER_RESERVE_SECONDS = 4.0
 TEST_MODE_MAX_INPUT_BYTES = 1 * MB  # fg_test_ keys
 RATE_WINDOW_SECONDS = 60
 FREE_KEY_SIGNUPS_PER_IP_PER_HOUR = 5
@@ -16,6 +20,21 @@ MAX_ROTATION_GRACE_SECONDS = 86_400
 
 FEATURE_BULK = "bulk"
 FEATURE_WEBHOOKS = "webhooks"
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    """Audio and video (API.md §2): the longest input and the largest output frame."""
+
+    max_duration_seconds: int  # the longest input accepted, from its probed duration
+    max_frame: tuple[int, int]  # the largest output frame (landscape; a portrait frame is held to it turned)
+
+    def frame_fits(self, width: int, height: int) -> bool:
+        long_side, short_side = max(width, height), min(width, height)
+        return long_side <= self.max_frame[0] and short_side <= self.max_frame[1]
+
+    def frame_text(self) -> str:
+        return f"{self.max_frame[0]}x{self.max_frame[1]}"
 
 
 @dataclass(frozen=True)
@@ -29,6 +48,7 @@ class Tier:
     file_ttl_seconds: int
     max_pixels: int
     max_pdf_pages: int
+    media: MediaLimits
     # How many items each counter of the account is spread over (API.md §3): one DynamoDB item takes about
     # 1,000 writes a second, so a tier whose traffic can pass that splits its counters, each capped at its
     # share of the limit.
@@ -47,6 +67,7 @@ TIERS: dict[str, Tier] = {
         file_ttl_seconds=24 * 3600,
         max_pixels=50_000_000,
         max_pdf_pages=50,
+        media=MediaLimits(max_duration_seconds=2 * 60, max_frame=(1280, 720)),
     ),
     "pro": Tier(
         name="pro",
@@ -58,6 +79,7 @@ TIERS: dict[str, Tier] = {
         file_ttl_seconds=7 * 24 * 3600,
         max_pixels=200_000_000,
         max_pdf_pages=2_000,
+        media=MediaLimits(max_duration_seconds=30 * 60, max_frame=(1920, 1080)),
     ),
     "enterprise": Tier(
         name="enterprise",
@@ -69,12 +91,15 @@ TIERS: dict[str, Tier] = {
         file_ttl_seconds=7 * 24 * 3600,
         max_pixels=200_000_000,
         max_pdf_pages=2_000,
+        media=MediaLimits(max_duration_seconds=30 * 60, max_frame=(3840, 2160)),
         # 10,000 requests a second over 20 items: 500 writes a second each, half of one item's limit.
         rate_shards=20,
         quota_shards=20,
     ),
 }
 
+# The widest spread of any tier: what a reader of an account's quota sums over when it cannot know which
+# tier (past or present) charged it.
 MAX_QUOTA_SHARDS = max(t.quota_shards for t in TIERS.values())
 
 ACCOUNT_STATUSES = ("active", "suspended")

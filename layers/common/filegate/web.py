@@ -41,12 +41,6 @@ def request_id(request: Request) -> str:
     return str((event.get("requestContext") or {}).get("requestId", ""))
 
 
-def api_stage(request: Request) -> tuple[str, str]:
-    """This API's id and stage, from the event (no template cycle between functions and the API)."""
-    context = (request.scope.get("aws.event") or {}).get("requestContext") or {}
-    return str(context.get("apiId", "")), str(context.get("stage", ""))
-
-
 def source_ip(request: Request) -> str:
     context = (request.scope.get("aws.event") or {}).get("requestContext") or {}
     return str((context.get("identity") or {}).get("sourceIp", ""))

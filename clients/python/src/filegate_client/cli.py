@@ -1,6 +1,6 @@
 """`filegate`: the command line over the SDK. `--json` on every command prints machine-readable output.
 
-Exit codes: 0 success, 1 an API call (or any file of a batch) failed, 2 bad usage or configuration.
+It needs rich, the SDK's `cli` extra (filegate_client.entry starts it). Exit codes: filegate_client.errors.
 """
 
 from __future__ import annotations
@@ -24,10 +24,17 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColum
 from rich.table import Table
 
 from filegate_client.client import ENV_API_KEY, ENV_BASE_URL, ConvertResult, FileGate, is_url
-from filegate_client.errors import APIError, ConfigurationError, FileGateError, ImportFailedError
+from filegate_client.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    APIError,
+    ConfigurationError,
+    FileGateError,
+    ImportFailedError,
+)
 from filegate_client.types import NewKey
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 ENV_WEBHOOK_SECRET = "FILEGATE_WEBHOOK_SECRET"  # noqa: S105 - the variable's name
 # Options of /v1/convert (API.md §5), as (flag, type, help). Only those given are sent.
 CONVERT_OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (

@@ -42,7 +42,6 @@ from filegate_client.types import (
 
 ENV_API_KEY = "FILEGATE_API_KEY"
 ENV_BASE_URL = "FILEGATE_BASE_URL"
-LOCAL_BASE_URL = "http://127.0.0.1:3000"  # `make dev`; used only when asked for (--local)
 SYNC_MAX_BYTES = 4 * 1024 * 1024  # API.md: /v1/convert takes up to 4 MB in
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 # A Retry-After longer than this (a monthly quota) is not waited for: the error is raised.
@@ -50,7 +49,6 @@ MAX_RETRY_AFTER_SECONDS = 120.0
 POLL_FIRST_SECONDS = 0.2
 POLL_MAX_SECONDS = 3.0
 POLL_BACKOFF = 1.3  # gentle: most jobs finish within seconds, and a late poll costs the whole wait
-FINISHED = frozenset({"succeeded", "failed"})
 
 Source = str | os.PathLike[str] | bytes
 # (stage, bytes done, bytes total or None): stage is "upload", "convert" or "download".

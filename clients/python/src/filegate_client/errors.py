@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+# The `filegate` command's exit codes: success; an API call (or any file of a batch) failed; bad usage or
+# configuration.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
 
 class FileGateError(Exception):
     """Base of every error this package raises."""

@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from filegate import errors
 from filegate.audit import service as audit
 from filegate.clock import parse_iso, utcnow
-from filegate.conversion import jobs
+from filegate.conversions import records as jobs
 from filegate.dashboard import charts, csrf, signin
 from filegate.dashboard import sessions as session_service
 from filegate.db import accounts as accounts_table

@@ -6,28 +6,7 @@ because DynamoDB deletes them lazily (and moto never does).
 
 from __future__ import annotations
 
-from pynamodb.connection import Connection
 from pynamodb.models import Model
-
-_bound: dict[type[Model], str] = {}
-
-
-def transaction_connection(model: type[Model]) -> Connection:
-    """The connection transactions on ``model``'s table use: pynamodb's own cached one for that model, so a
-    container builds one botocore client (~60-90 ms of CPU) rather than one per transaction, and it is
-    rebuilt exactly when pynamodb rebuilds the model's (a new table binding, a test's new stack)."""
-    return model._get_connection().connection
-
-
-def is_condition_failure(exc: Exception) -> bool:
-    """A write refused by its condition expression (not an outage): the callers' expected "no"."""
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
-
-
-def cancelled_by_condition(exc: Exception) -> bool:
-    """A transaction cancelled because its first item's condition failed."""
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    return bool(reasons) and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed"
 
 
 def bind(model: type[Model], table_name: str, region: str) -> None:
@@ -38,11 +17,6 @@ def bind(model: type[Model], table_name: str, region: str) -> None:
     # the endpoint it was made for: a new binding (an operator tool, or a test pointed at another stack with
     # the same table names) starts afresh. In Lambda this runs once, at cold start.
     model._connection = None
-    _bound[model] = table_name
-
-
-def is_bound(model: type[Model]) -> bool:
-    return model in _bound
 
 
 def bind_tables(settings: object) -> None:

@@ -12,8 +12,8 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from filegate.db import cancelled_by_condition, is_condition_failure, transaction_connection
 from filegate.db.keys import KeyRecord
+from filegate.db.writes import cancelled_by_condition, is_condition_failure, transaction_connection
 
 
 class AccountRecord(Model):

@@ -24,9 +24,9 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from filegate.db import cancelled_by_condition, is_condition_failure, transaction_connection
 from filegate.db.counters import CounterRecord
 from filegate.db.pages import Page, page_query
+from filegate.db.writes import cancelled_by_condition, is_condition_failure, transaction_connection
 
 TERMINAL = ("succeeded", "failed")
 

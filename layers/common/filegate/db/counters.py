@@ -17,7 +17,7 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-from filegate.db import is_condition_failure
+from filegate.db.writes import is_condition_failure
 
 STAMP_PREFIX = "s:"
 ACCOUNT_STAMP = "s:acct"  # version of the account's last tier/status change

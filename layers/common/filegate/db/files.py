@@ -10,8 +10,8 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from filegate.db import is_condition_failure
 from filegate.db.pages import Page, page_query
+from filegate.db.writes import is_condition_failure
 
 
 class FilesByAccount(GlobalSecondaryIndex["FileRecord"]):

@@ -11,8 +11,8 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from filegate.db import is_condition_failure, transaction_connection
 from filegate.db.pages import Page, page_query
+from filegate.db.writes import is_condition_failure, transaction_connection
 
 
 class ByAccountIndex(GlobalSecondaryIndex["KeyRecord"]):

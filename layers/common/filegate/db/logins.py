@@ -15,7 +15,7 @@ from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute,
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.models import Model
 
-from filegate.db import is_condition_failure
+from filegate.db.writes import is_condition_failure
 
 
 class LoginRecord(Model):

@@ -15,7 +15,7 @@ from pynamodb.attributes import BooleanAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.models import Model
 
-from filegate.db import is_condition_failure
+from filegate.db.writes import is_condition_failure
 
 NOTICE_LIFETIME = timedelta(days=365)
 _KEY = "ghkey#"

@@ -11,7 +11,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from filegate.db import is_condition_failure
+from filegate.db.writes import is_condition_failure
 
 
 class SessionsByAccount(GlobalSecondaryIndex["SessionRecord"]):

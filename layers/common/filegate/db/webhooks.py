@@ -26,8 +26,8 @@ from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from filegate.db import is_condition_failure
 from filegate.db.pages import Page, page_query
+from filegate.db.writes import is_condition_failure
 
 PENDING = "pending"
 SUCCEEDED = "succeeded"

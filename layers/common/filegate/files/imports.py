@@ -24,7 +24,6 @@ from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
 from filegate import errors, queues
-from filegate.conversion import content_type, sniff
 from filegate.db import files as files_table
 from filegate.egress.fetch import (
     FILE_TOO_LARGE,
@@ -37,6 +36,8 @@ from filegate.egress.fetch import (
 from filegate.egress.policy import Resolver, resolver_for, vet_url
 from filegate.files import service as files_service
 from filegate.files.storage import Bucket, object_key
+from filegate.formats.sniff import sniff
+from filegate.formats.table import content_type
 from filegate.keys.context import AuthContext
 from filegate.observability import logger
 from filegate.settings import EgressPolicy, ImportSettings, WebhookStore
@@ -295,7 +296,7 @@ def run_import(
     except errors.ApiError as exc:  # the sniff: 415, or a hostile input named as such
         code = FILE_TOO_LARGE if isinstance(exc, errors.FileTooLarge) else UNSUPPORTED_MEDIA_TYPE
         return _failed(record, code, exc.message, settings, message.tier, now)
-    from filegate.conversion import file_metadata  # the metadata readers load only where imports finish
+    from filegate.files import metadata as file_metadata  # the metadata readers load only where imports finish
 
     try:
         metadata = file_metadata.metadata_of_object(bucket, record.object_key, fmt, size)

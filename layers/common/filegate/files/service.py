@@ -1,4 +1,5 @@
-"""Files (API.md §5 "Files"): presigned uploads, completion with the real size and type, downloads."""
+"""Files (API.md §5 "Files"): presigned uploads, completion with the real size and type, downloads; the one
+size-cap rule for an input, a conversion's input kept as a file, and outputs stored. Never imports job code."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from typing import Any
 
 from filegate import errors
 from filegate.clock import iso
-from filegate.conversion import FORMATS, content_type, file_metadata, sniff
 from filegate.db import files as files_table
+from filegate.files import metadata as file_metadata
 from filegate.files.storage import Bucket, object_key
+from filegate.formats.sniff import sniff
+from filegate.formats.table import FORMATS, content_type
 from filegate.keys.context import AuthContext
 from filegate.listing import page_json
 from filegate.tiers import TEST_MODE_MAX_INPUT_BYTES, tier
@@ -29,6 +32,14 @@ def max_input_bytes(caller: AuthContext) -> int:
     """The caller's cap on one input file: the tier's, or 1 MB for fg_test_ keys."""
     cap = tier(caller.tier).max_file_bytes
     return min(cap, TEST_MODE_MAX_INPUT_BYTES) if caller.test_mode else cap
+
+
+def check_input_size(caller: AuthContext, size: int, *, described: str) -> None:
+    """The one size-cap rule for an input: FileTooLarge over the caller's cap (`described` says what was
+    measured, e.g. "The file (123 bytes)")."""
+    cap = max_input_bytes(caller)
+    if size > cap:
+        raise errors.FileTooLarge(f"{described} is over your plan's limit of {cap} bytes.")
 
 
 def safe_filename(name: str | None, default: str = "file") -> str:
@@ -54,9 +65,8 @@ def _lifetime(caller: AuthContext) -> timedelta:
 def create_upload(
     caller: AuthContext, bucket: Bucket, *, filename: str, declared_type: str | None, size: int, now: datetime
 ) -> dict[str, Any]:
+    check_input_size(caller, size, described=f"size: {size} bytes")
     cap = max_input_bytes(caller)
-    if size > cap:
-        raise errors.FileTooLarge(f"size: {size} bytes is over your plan's limit of {cap} bytes.")
     file_id = new_file_id()
     key = object_key(tier(caller.tier), caller.account_id, file_id)
     record = files_table.FileRecord(
@@ -84,10 +94,11 @@ def complete_upload(caller: AuthContext, bucket: Bucket, file_id: str, now: date
     info = bucket.inspect(record.object_key)
     if info is None:
         raise errors.Conflict("Nothing has been uploaded for this file yet; POST it to the upload URL first.")
-    cap = max_input_bytes(caller)
-    if info.size > cap:
+    try:
+        check_input_size(caller, info.size, described=f"The uploaded file ({info.size} bytes)")
+    except errors.FileTooLarge:
         bucket.delete(record.object_key)
-        raise errors.FileTooLarge(f"The uploaded file ({info.size} bytes) is over your plan's limit of {cap} bytes.")
+        raise
     try:
         fmt = sniff(info.head)
     except errors.UnsupportedMediaType:
@@ -112,8 +123,8 @@ def store_output(
     origin: str = "conversion",
     metadata: dict[str, Any] | None = None,
 ) -> files_table.FileRecord:
-    """A conversion's output (`data`, or the local file at `path`), stored as a ready file of the account.
-    ``origin="upload"`` keeps a sync request's input as a file when its conversion goes on as a job."""
+    """A conversion's output (`data`, or the local file at `path`), stored as a ready file of the account
+    (``origin="upload"``: an input kept by keep_input)."""
     plan = tier(tier_name)
     file_id = new_file_id()
     key = object_key(plan, caller_account, file_id)
@@ -142,6 +153,23 @@ def store_output(
     )
     files_table.create(record)
     return record
+
+
+def keep_input(
+    caller: AuthContext, bucket: Bucket, *, data: bytes, fmt: str, filename: str | None, now: datetime
+) -> files_table.FileRecord:
+    """A conversion's input sent in a request, kept as an uploaded file of the account (its name made safe)
+    so that a job can convert it."""
+    return store_output(
+        caller.account_id,
+        caller.tier,
+        bucket,
+        data=data,
+        fmt=fmt,
+        filename=safe_filename(filename, f"upload.{FORMATS[fmt].extension}"),
+        now=now,
+        origin="upload",
+    )
 
 
 def _owned(caller: AuthContext, file_id: str, now: datetime) -> files_table.FileRecord:

@@ -80,8 +80,3 @@ def current(context: AuthContext, stamps: Stamps, source_ip: str, now: datetime)
         raise
     _memory.put(memory_key, _Answer(account_stamp, key_stamp, fresh))
     return Outcome(fresh, reread=True)
-
-
-def forget_all() -> None:
-    """Drop every remembered answer (tests and benchmarks start a container afresh)."""
-    _memory.clear()

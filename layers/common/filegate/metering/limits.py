@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from filegate import errors
-from filegate.clock import month_key, next_month_start
+from filegate.clock import minute_floor, month_key, next_month_start
 from filegate.db import counters
 from filegate.tiers import (
     FREE_KEY_SIGNUPS_PER_IP_PER_HOUR,
@@ -126,7 +126,7 @@ def peek_rate_stamps(account_id: str, now: datetime) -> dict[str, int]:
 
 def record_last_use(key_id: str, now: datetime) -> None:
     """API.md §5: last_used_at to the minute (called once per key per rate item, on its first request)."""
-    counters.record_last_use(key_id, now.replace(second=0, microsecond=0), expires_at=now + USAGE_RETENTION)
+    counters.record_last_use(key_id, minute_floor(now), expires_at=now + USAGE_RETENTION)
 
 
 def hit_change_limit(account_id: str, now: datetime) -> None:

@@ -1,0 +1,162 @@
+"""Creating conversion jobs (API.md "Conversion"): single, bulk, and a sync request that goes on as a job.
+
+Each is planned by the engine that converts the pair (``engine_for``), reserved against the monthly quota
+(so concurrency can never pass the limit), recorded, and queued to that engine's worker. fg_test_ keys are
+never charged. Touches storage: the conversions table, the quota counters, the files table (the source).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from filegate import errors, queues
+from filegate.conversions.records import conversion_json, fail, job_options, new_record
+from filegate.db import conversions as conversions_table
+from filegate.db import files as files_table
+from filegate.engines import EngineName, Plan, engine_for
+from filegate.files import service as files_service
+from filegate.keys.context import AuthContext
+from filegate.metering import limits
+from filegate.settings import WebhookPolicy
+from filegate.tiers import tier
+from filegate.webhooks import service as webhook_service
+
+MAX_BULK_ITEMS = 100
+MAX_WEBHOOK_URL_LENGTH = 2048
+
+# The queue of each engine's worker.
+Queues = Mapping[EngineName, str]
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    file_id: str | None  # a ready file, or
+    target: str
+    options: Any  # as sent: parsed by the engine once the file's format is known
+    webhook_url: str | None
+    options_field: str = "options."  # how errors name the options ("items[2].options." in a bulk request)
+    url: str | None = None  # a URL to import first (one job: import, then convert)
+    headers: Any = None  # the URL's private-link headers; never stored past the import, never logged
+
+    @property
+    def prefix(self) -> str:
+        """How errors name this job's fields ("items[2]." in a bulk request)."""
+        return self.options_field.removesuffix("options.")
+
+
+def job_request(
+    file_id: str | None,
+    target: str,
+    options: object,
+    webhook_url: str | None,
+    *,
+    prefix: str = "",
+    url: str | None = None,
+    headers: object = None,
+) -> JobRequest:
+    """One job from its validated fields; exactly one of ``file_id`` and ``url`` names the source."""
+    if (file_id is None) == (url is None):
+        raise errors.InvalidRequest(f"{prefix}file_id: give either file_id or url (not both).")
+    if headers is not None and url is None:
+        raise errors.InvalidRequest(f"{prefix}headers: only with url.")
+    return JobRequest(file_id, target, options, webhook_url, f"{prefix}options.", url, headers)
+
+
+def queue_job(
+    caller: AuthContext,
+    source: files_table.FileRecord,
+    plan: Plan,
+    options: dict[str, object],
+    *,
+    queue_url: str,
+    mode: str,
+    webhook_url: str | None,
+    now: datetime,
+    reservation: limits.Reservation | None = None,
+) -> conversions_table.ConversionRecord:
+    """Reserve the plan's units (unless a sync request hands its `reservation` on), then record and queue
+    the conversion. A record that cannot be written gives its reservation back; one that cannot be queued
+    ends failed, its charge given back in the same write. The error propagates either way, and nothing is
+    refunded twice."""
+    if reservation is None:
+        reservation = limits.reserve_conversion(
+            caller.account_id, tier(caller.tier), test_mode=caller.test_mode, now=now
+        )
+    record = new_record(
+        caller,
+        reservation,
+        now,
+        mode=mode,
+        status="queued",
+        source_file_id=source.file_id,
+        target=plan.target,
+        options=options,
+        webhook_url=webhook_url,
+        units=plan.units,
+    )
+    try:
+        conversions_table.create(record)
+    except BaseException:
+        limits.release_conversion(reservation)
+        raise
+    try:
+        queues.send(queue_url, {"conversion_id": record.conversion_id})
+    except BaseException:
+        fail(record, "internal_error", "The conversion could not be queued.", now)
+        raise
+    return record
+
+
+def create_job(
+    caller: AuthContext,
+    job: JobRequest,
+    *,
+    queues: Queues,
+    webhooks: WebhookPolicy,
+    now: datetime,
+    imports_queue_url: str = "",
+) -> dict[str, Any]:
+    """POST /v1/conversions: a ready file of the caller (or a URL imported first), converted by a job (its
+    JSON, status queued)."""
+    if job.url is not None:
+        from filegate.conversions import url_jobs
+
+        return url_jobs.create_url_job(
+            caller, url=job.url, headers=job.headers, target=job.target, options=job.options,
+            webhook_url=job.webhook_url, prefix=job.prefix, queue_url=imports_queue_url, webhooks=webhooks, now=now,
+        )  # fmt: skip
+    webhook_service.check_conversion_webhook_url(caller, webhooks, job.webhook_url)
+    source = files_service.ready_file(caller, job.file_id or "", now)
+    if source.size is not None:
+        size = int(source.size)
+        files_service.check_input_size(caller, size, described=f"The file ({size} bytes)")
+    fmt = source.format or ""
+    engine = engine_for(fmt, job.target)
+    options = engine.parse_options(job.options, source=fmt, target=job.target, field=job.options_field)
+    plan = engine.plan(fmt, job.target, options, tier(caller.tier))
+    record = queue_job(
+        caller, source, plan, job_options(job.target, options.to_json()), queue_url=queues[engine.name],
+        mode="async", webhook_url=job.webhook_url, now=now,
+    )  # fmt: skip
+    return conversion_json(record)
+
+
+def create_jobs(
+    caller: AuthContext,
+    requests: list[JobRequest],
+    *,
+    queues: Queues,
+    webhooks: WebhookPolicy,
+    now: datetime,
+    imports_queue_url: str = "",
+) -> dict[str, Any]:
+    """POST /v1/conversions/bulk: every job created, in order (checked one by one, like single jobs)."""
+    return {
+        "data": [
+            create_job(caller, job, queues=queues, webhooks=webhooks, now=now, imports_queue_url=imports_queue_url)
+            for job in requests
+        ]
+    }

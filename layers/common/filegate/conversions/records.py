@@ -1,0 +1,122 @@
+"""Conversion records (API.md §5 "Conversion"): their JSON, the quota reservation each carries, failing one
+(its units given back in the same write) and announcing one (its webhook event, once).
+
+Touches storage: the conversions table (``filegate.db.conversions``) and the quota counters.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from filegate import errors
+from filegate.clock import iso
+from filegate.db import conversions as conversions_table
+from filegate.formats.table import kind
+from filegate.keys.context import AuthContext
+from filegate.listing import page_json
+from filegate.metering import limits
+from filegate.observability import conversion_finished
+from filegate.settings import WebhookEmitter
+from filegate.webhooks import service as webhook_service
+
+RECORD_LIFETIME = timedelta(days=90)
+# Marks a queued job that compresses (its target is then the source's own format).
+COMPRESS_OPTION = "compress"
+
+
+def new_conversion_id() -> str:
+    return "conv_" + secrets.token_hex(12)
+
+
+def conversion_json(record: conversions_table.ConversionRecord) -> dict[str, Any]:
+    error = None
+    if record.error_code:
+        error = {"code": record.error_code, "message": record.error_message}
+    return {
+        "id": record.conversion_id,
+        "status": record.status,
+        "mode": record.mode,
+        "source_file_id": record.source_file_id,
+        "target": record.target,
+        "options": record.options or {},
+        "output_file_id": record.output_file_id,
+        "error": error,
+        "created_at": iso(record.created_at),
+        "completed_at": iso(record.completed_at),
+    }
+
+
+def reservation_of(record: conversions_table.ConversionRecord) -> limits.Reservation:
+    """The quota reservation a record carries, to give back or top up."""
+    return limits.Reservation(
+        account_id=record.account_id,
+        month=record.charge_month or "",
+        day=record.charge_day or "",
+        charged=bool(record.charged),
+        shard=int(record.charge_shard or 0),
+    )
+
+
+def new_record(
+    caller: AuthContext, reservation: limits.Reservation, now: datetime, **fields: Any
+) -> conversions_table.ConversionRecord:
+    """A conversion record of the caller, carrying its quota reservation so a failure can give it back."""
+    return conversions_table.ConversionRecord(
+        new_conversion_id(),
+        account_id=caller.account_id,
+        key_id=caller.key_id,
+        tier=caller.tier,
+        test_mode=caller.test_mode,
+        charged=reservation.charged,
+        charge_month=reservation.month,
+        charge_day=reservation.day,
+        charge_shard=reservation.shard,
+        created_at=now,
+        expires_at=now + RECORD_LIFETIME,
+        **fields,
+    )
+
+
+def job_options(target: str | None, options: dict[str, object]) -> dict[str, object]:
+    """A queued job's options as recorded: a compress (target None) is marked as one."""
+    return {COMPRESS_OPTION: True, **options} if target is None else options
+
+
+def requested(record: conversions_table.ConversionRecord) -> tuple[str | None, dict[str, Any]]:
+    """What a queued job asked for: its target (None: compress) and its options, as job_options wrote them."""
+    options = dict(record.options or {})
+    if options.pop(COMPRESS_OPTION, False):
+        return None, options
+    return record.target, options
+
+
+def fail(record: conversions_table.ConversionRecord, code: str, message: str, now: datetime) -> bool:
+    """Mark failed and give the quota back, atomically; False when the job had already finished."""
+    refund = limits.charged_counters(reservation_of(record))
+    failed = conversions_table.fail(record, code, message, now, refund=refund, units=int(record.units or 1))
+    if failed:
+        conversion_finished(kind(record.target), succeeded=False)
+    return failed
+
+
+def announce(conversion_id: str, webhooks: WebhookEmitter, now: datetime) -> conversions_table.ConversionRecord | None:
+    """The finished conversion, its webhook event emitted (idempotent: a redelivery never sends it twice)."""
+    record = conversions_table.get(conversion_id)
+    if record is not None:
+        webhook_service.announce_conversion(webhooks, record, conversion_json(record), now)
+    return record
+
+
+def get_conversion(caller: AuthContext, conversion_id: str) -> dict[str, Any]:
+    record = conversions_table.get_owned(caller.account_id, conversion_id)
+    if record is None:
+        raise errors.NotFound("No such conversion.")
+    return conversion_json(record)
+
+
+def list_conversions(caller: AuthContext, *, limit: int, cursor: str | None) -> dict[str, Any]:
+    return page_json(
+        lambda: conversions_table.list_for_account(caller.account_id, limit=limit, cursor=cursor), conversion_json
+    )

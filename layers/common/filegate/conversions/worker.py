@@ -1,0 +1,167 @@
+"""The queue workers (one for each engine's queue, the same code): one SQS message names one conversion.
+
+``run_queued`` is a queued conversion's whole life, whatever the engine: started once; the input fetched,
+probed and planned by its engine (``engine_for``), refused (413/422) or its reservation topped up to the
+planned units (API.md §3); run; the output stored with its metadata; succeeded or failed (every unit given
+back, in one transaction); announced. Partial batch failures (Powertools' batch processor): a message whose
+conversion crashed is retried; after the queue's maxReceiveCount it reaches the dead-letter queue, whose
+handler marks the conversion failed so nothing is ever left in ``processing``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from filegate import errors
+from filegate.clock import utcnow
+from filegate.conversions.records import announce, conversion_json, fail, requested, reservation_of
+from filegate.db import conversions as conversions_table
+from filegate.db import files as files_table
+from filegate.engines import Source, Workspace, engine_for, engine_name_for
+from filegate.files import service as files_service
+from filegate.files.storage import Bucket
+from filegate.formats.table import kind
+from filegate.metering import limits
+from filegate.observability import conversion_finished, instrument, logger
+from filegate.settings import WebhookEmitter
+from filegate.tiers import tier
+from filegate.webhooks import service as webhook_service
+
+LambdaHandler = Callable[[dict[str, Any], Any], Any]
+
+
+def run_queued(
+    conversion_id: str, bucket: Bucket, workspace: Workspace, webhooks: WebhookEmitter, now: datetime
+) -> conversions_table.ConversionRecord | None:
+    """Do one queued conversion. Domain failures end the job failed; anything unexpected propagates so the
+    message is retried and, in the end, dead-lettered."""
+    record = conversions_table.get(conversion_id)
+    if record is None or record.status in conversions_table.TERMINAL:
+        if record is not None:  # a redelivery of a finished job: only its event may still be owed (idempotent)
+            webhook_service.announce_conversion(webhooks, record, conversion_json(record), now)
+        return record
+    if not conversions_table.start(record, now):
+        return conversions_table.get(conversion_id)
+    source = files_table.get_owned(record.account_id, record.source_file_id or "", now)
+    if source is None:
+        fail(record, "not_found", "The source file no longer exists.", now)
+        return announce(conversion_id, webhooks, now)
+    try:
+        with tempfile.TemporaryDirectory(prefix="conversion-", dir=workspace.workdir) as scratch:
+            stored = _convert(record, source, bucket, replace(workspace, workdir=Path(scratch)), now)
+    except errors.ApiError as exc:
+        fail(record, exc.code, exc.message, now)
+        return announce(conversion_id, webhooks, now)
+    if conversions_table.succeed(record, stored.file_id, now):  # once, whatever the redeliveries
+        conversion_finished(kind(record.target), succeeded=True)
+    return announce(conversion_id, webhooks, now)
+
+
+def _convert(
+    record: conversions_table.ConversionRecord,
+    source_file: files_table.FileRecord,
+    bucket: Bucket,
+    workspace: Workspace,
+    now: datetime,
+) -> files_table.FileRecord:
+    fmt = source_file.format or ""
+    target, raw_options = requested(record)
+    engine = engine_for(fmt, target)
+    plan_tier = tier(record.tier)
+    if engine.reads_memory:
+        source = Source(fmt, data=bucket.read(source_file.object_key))
+    else:  # streamed to local storage: audio and video can be larger than the memory
+        path = workspace.workdir / "input"
+        bucket.download(source_file.object_key, path)
+        source = Source(fmt, path=path)
+    options = engine.parse_options(raw_options, source=fmt, target=target, field="options.")
+    probe = engine.probe(source, plan_tier, workspace)
+    # A file whose metadata the files function could not read (too large to copy there, or a reader it does
+    # not carry) gets it from the engine that describes its format, when that is this one.
+    if source_file.metadata is None and engine.name == engine_name_for(fmt, None):
+        files_table.set_metadata(source_file, engine.metadata(source, workspace, probe))
+    plan = engine.plan(fmt, target, options, plan_tier, probe)
+    _charge_units(record, plan.units)
+    output = engine.run(source, plan, options, plan_tier, workspace, seconds=None)
+    return files_service.store_output(
+        record.account_id,
+        record.tier,
+        bucket,
+        data=output.data,
+        path=output.path,
+        fmt=output.format,
+        filename=files_service.output_filename(source_file.filename, output.format),
+        now=now,
+        metadata=output.metadata,
+    )
+
+
+def _charge_units(record: conversions_table.ConversionRecord, units: int) -> None:
+    """Top the reservation up to `units` (API.md §3), or QuotaExceeded on a hard-quota tier."""
+    extra = units - int(record.units or 1)
+    if extra <= 0:
+        return
+    plan = tier(record.tier)
+    counters = limits.charged_counters(reservation_of(record))
+    month = counters[0] if counters else None
+    limit = plan.conversions_per_month if plan.hard_quota else None
+    if not conversions_table.add_units(record, extra, counters=counters, limited=month, limit=limit):
+        raise errors.QuotaExceeded(f"This conversion needs {units} units, more than the month's quota has left.")
+
+
+def abandon(conversion_id: str, webhooks: WebhookEmitter, now: datetime) -> conversions_table.ConversionRecord | None:
+    """A job whose message was dead-lettered (it crashed on every attempt): failed, never stuck."""
+    record = conversions_table.get(conversion_id)
+    if record is None or record.status in conversions_table.TERMINAL:
+        return record
+    fail(record, "conversion_failed", "The conversion failed repeatedly and was abandoned.", now)
+    return announce(conversion_id, webhooks, now)
+
+
+# ------------------------------------------------------------------ the Lambda handlers
+
+
+@dataclass(frozen=True)
+class Handlers:
+    handler: LambdaHandler  # the engine's queue
+    dead_letter_handler: LambdaHandler  # its dead-letter queue
+
+
+def _conversion_id(record: SQSRecord) -> str:
+    return str(json.loads(record.body)["conversion_id"])
+
+
+def handlers(bucket: Bucket, workspace: Workspace, webhooks: WebhookEmitter, *, label: str) -> Handlers:
+    """The Lambda handlers of a worker; `label` names it in the logs ("conversion", "media conversion")."""
+    processor = BatchProcessor(event_type=EventType.SQS)
+
+    def run(record: SQSRecord) -> None:
+        conversion_id = _conversion_id(record)
+        result = run_queued(conversion_id, bucket, workspace, webhooks, utcnow())
+        status = result.status if result is not None else None
+        logger.info(f"{label} processed", extra={"conversion_id": conversion_id, "status": status})
+
+    def dead_letter(record: SQSRecord) -> None:
+        conversion_id = _conversion_id(record)
+        abandon(conversion_id, webhooks, utcnow())
+        logger.warning(f"{label} dead-lettered", extra={"conversion_id": conversion_id})
+
+    def process(event: dict[str, Any], context: Any) -> Any:  # {"batchItemFailures": [...]}
+        return process_partial_response(event=event, record_handler=run, processor=processor, context=context)
+
+    def process_dead_letters(event: dict[str, Any], context: Any) -> Any:
+        return process_partial_response(event=event, record_handler=dead_letter, processor=processor, context=context)
+
+    return Handlers(
+        handler=instrument(process, correlation_path="Records[0].messageId"),
+        dead_letter_handler=instrument(process_dead_letters, correlation_path="Records[0].messageId"),
+    )

@@ -1,0 +1,57 @@
+"""Conversion engines behind one interface (DESIGN.md "Engines sit behind one interface").
+
+An engine parses its options (from the one option table, ``filegate.formats.options``), probes an input,
+plans a conversion (its output format, the units it costs, the seconds it should take, and whether the
+function answering a request may run it or must queue it to the engine's worker and wait), runs it, and
+describes a file's metadata. ``engine_for(source, target)`` picks one and imports it on first use, so a
+function carries only the engines it runs: the media worker has no imaging layer. Conversions, files and the
+API never name an engine; engines import formats, errors and tiers only.
+
+Pure: this package's own modules, ``interface`` (what every engine implements) and the choice below.
+"""
+
+from __future__ import annotations
+
+from filegate.engines.interface import (
+    Engine,
+    EngineName,
+    Options,
+    Output,
+    OverBudget,
+    Plan,
+    RunLimits,
+    Source,
+    Workspace,
+)
+from filegate.formats.table import is_media_conversion
+
+__all__ = [
+    "Engine",
+    "EngineName",
+    "Options",
+    "Output",
+    "OverBudget",
+    "Plan",
+    "RunLimits",
+    "Source",
+    "Workspace",
+    "engine_for",
+    "engine_name_for",
+]
+
+
+def engine_name_for(source: str, target: str | None) -> EngineName:
+    """Which engine converts `source` to `target` (None: compress `source`), without importing it: the
+    queue a job goes to is chosen here."""
+    return "av" if is_media_conversion(source, target) else "image"
+
+
+def engine_for(source: str, target: str | None) -> Engine:
+    """The engine that converts `source` to `target` (None: compress `source`), imported on first use."""
+    if engine_name_for(source, target) == "av":
+        from filegate.engines.av.engine import ENGINE as av_engine
+
+        return av_engine
+    from filegate.engines.image.engine import ENGINE as image_engine
+
+    return image_engine

@@ -1,0 +1,1 @@
+"""The audio/video engine: FFmpeg in a sandbox, probing first."""

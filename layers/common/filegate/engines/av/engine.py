@@ -1,0 +1,374 @@
+"""Audio and video conversion with FFmpeg (API.md "Media"): probe, plan, transcode, check the output.
+
+``plan`` is pure (a probed input + typed options + the tier's media limits → FFmpeg arguments, output frame,
+conversion units) and raises the API's errors before any work: 413 for an input over the tier's duration
+or frame limit, 422 invalid_parameter for an option out of range for this input, 422 conversion_failed for
+media that cannot be what it claims. ``convert_file`` runs the plan in the sandbox of ffmpeg.py
+and probes what it wrote, so an output that decoded to nothing is a failure, never a success.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from filegate import errors
+from filegate.engines.av import ffmpeg
+from filegate.engines.av import probe as media_probe
+from filegate.engines.interface import EngineName, Options, Output, RunLimits, Source, Workspace
+from filegate.engines.interface import Plan as EnginePlan
+from filegate.formats.options import MediaOptions
+from filegate.formats.table import (
+    check_options_apply,
+    compress_target,
+    content_type,
+    demuxer,
+    media_output_kind,
+    normalize,
+    resolve_target,
+    targets_for,
+)
+from filegate.tiers import MediaLimits, Tier
+
+SECONDS_PER_UNIT = 60  # API.md §3: one unit per started minute of output
+DEFAULT_THUMBNAIL_AT = 0.10  # a thumbnail is taken 10 % in unless `at` says otherwise
+DEFAULT_GIF_FPS = 12.0
+# Containers without an index: seeking before -i lands by estimate (often past the only keyframe of a short
+# clip), so they are read from the start and the decoded frames before the position dropped.
+INDEXLESS_SOURCES = frozenset({"ts", "aac", "gif", "webp"})
+MAX_THREADS = 2  # per FFmpeg child: Lambda's vCPUs at the worker's memory size, and a bounded footprint
+
+# Demuxer to read each output back with (to check it and describe it).
+_OUTPUT_DEMUXER = {
+    "mp4": "mov",
+    "m4a": "mov",
+    "webm": "matroska",
+    "gif": "gif",
+    "mp3": "mp3",
+    "opus": "ogg",
+    "wav": "wav",
+    "flac": "flac",
+}
+_THUMBNAIL_DEMUXER = {"jpg": "jpeg_pipe", "png": "png_pipe", "webp": "webp_pipe"}
+_THUMBNAIL_CODEC = {
+    "jpg": ["-c:v", "mjpeg", "-pix_fmt", "yuvj420p"],
+    "png": ["-c:v", "png"],
+    "webp": ["-c:v", "libwebp"],
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    source: str
+    target: str
+    seek: float | None  # input seek (trim start, thumbnail position)
+    output_seconds: float  # 0 for a thumbnail
+    frame: tuple[int, int] | None  # output frame, None for audio
+    args: list[str]  # output options (after the input)
+
+    @property
+    def units(self) -> int:
+        """Conversion units (API.md §3): one per started minute of output; a thumbnail is one."""
+        return max(1, math.ceil(round(self.output_seconds, 3) / SECONDS_PER_UNIT))
+
+
+@dataclass(frozen=True)
+class MediaResult:
+    path: Path
+    format: str
+    content_type: str
+    units: int
+    metadata: dict[str, object]
+
+
+def _map(value: int, low: float, high: float) -> float:
+    """quality 1..100 onto [low, high] (low at quality 1)."""
+    return low + (high - low) * (value - 1) / 99
+
+
+def _even(value: float) -> int:
+    return max(2, round(value / 2) * 2)
+
+
+def output_frame(width: int, height: int, options: MediaOptions, limits: MediaLimits, *, even: bool) -> tuple[int, int]:
+    """The output frame for an input frame; 413 when the input is over the tier's frame and nothing asked
+    for less, 422 invalid_parameter when what was asked is over it."""
+    asked_w, asked_h = options.width, options.height
+    if asked_w and asked_h:
+        if options.cover:
+            out_w, out_h = float(asked_w), float(asked_h)
+        else:
+            scale = min(asked_w / width, asked_h / height)
+            out_w, out_h = width * scale, height * scale
+    elif asked_w:
+        out_w, out_h = float(asked_w), height * asked_w / width
+    elif asked_h:
+        out_w, out_h = width * asked_h / height, float(asked_h)
+    else:
+        out_w, out_h = float(width), float(height)
+    frame = (_even(out_w), _even(out_h)) if even else (max(1, round(out_w)), max(1, round(out_h)))
+    if not limits.frame_fits(*frame):
+        if asked_w or asked_h:
+            raise errors.InvalidParameter(
+                f"width/height: the output frame {frame[0]}x{frame[1]} is larger than your plan's limit of "
+                f"{limits.frame_text()}."
+            )
+        raise errors.FileTooLarge(
+            f"The video's frame ({width}x{height}) is larger than your plan's limit of {limits.frame_text()}; "
+            "ask for a smaller width or height."
+        )
+    return frame
+
+
+def _scale_filter(frame: tuple[int, int], options: MediaOptions) -> str:
+    width, height = frame
+    if options.cover and options.width and options.height:
+        cover = f"scale={width}:{height}:force_original_aspect_ratio=increase:flags=bicubic"
+        return f"{cover},crop={width}:{height},setsar=1"
+    return f"scale={width}:{height}:flags=bicubic,setsar=1"
+
+
+def _audio_args(target: str, options: MediaOptions, channels: int | None) -> list[str]:
+    downmix = ["-ac", "2"] if channels and channels > 2 else []
+    bitrate = options.audio_bitrate
+    if target == "mp3":
+        quality = ["-q:a", str(round(_map(options.quality, 9, 0)))] if options.quality else ["-q:a", "2"]
+        return ["-c:a", "libmp3lame", *(["-b:a", f"{bitrate}k"] if bitrate else quality), *downmix]
+    if target in ("m4a", "mp4"):
+        kbps = bitrate or (round(_map(options.quality, 64, 256)) if options.quality else 160)
+        return ["-c:a", "aac", "-b:a", f"{kbps}k", *downmix]
+    if target in ("opus", "webm"):
+        kbps = bitrate or (round(_map(options.quality, 32, 256)) if options.quality else 96)
+        return ["-c:a", "libopus", "-b:a", f"{kbps}k", *downmix]
+    if target == "wav":
+        return ["-c:a", "pcm_s16le", *downmix]
+    return ["-c:a", "flac", *downmix]  # flac
+
+
+def _video_codec_args(target: str, options: MediaOptions) -> list[str]:
+    quality = options.quality or 70
+    if target == "mp4":
+        crf = round(_map(quality, 35, 17))
+        return ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p"]
+    crf = round(_map(quality, 50, 15))  # webm: VP9 in constant-quality mode
+    return [
+        "-c:v", "libvpx-vp9", "-crf", str(crf), "-b:v", "0", "-deadline", "realtime", "-cpu-used", "8",
+        "-row-mt", "1", "-pix_fmt", "yuv420p",
+    ]  # fmt: skip
+
+
+def plan(info: media_probe.MediaInfo, target: str, options: MediaOptions, limits: MediaLimits) -> Plan:
+    """What to run for this input, or the API error that refuses it before any work."""
+    source = info.format
+    check_options_apply(options.given(), source, target)
+    if info.duration > limits.max_duration_seconds:
+        raise errors.FileTooLarge(
+            f"The media lasts {info.duration:.1f} s, over your plan's limit of {limits.max_duration_seconds} s "
+            f"({limits.max_duration_seconds // 60} minutes)."
+        )
+    kind = media_output_kind(target)
+    video, audio = info.video, info.audio
+    if kind in ("video", "gif", "thumbnail") and video is None:
+        raise errors.UnsupportedConversion(f"This {source} file has no video stream to make a {target} from.")
+    if kind == "audio" and audio is None:
+        raise errors.UnsupportedConversion(f"This {source} file has no audio stream to make a {target} from.")
+    threads = ["-threads", str(MAX_THREADS)]
+    if kind == "thumbnail":
+        assert video is not None
+        at = info.duration * DEFAULT_THUMBNAIL_AT if options.at is None else options.at
+        if at >= info.duration:
+            raise errors.InvalidParameter(f"at must be before the end of the media ({info.duration:.3f} s).")
+        if video.fps:  # the frame shown at `at`: seeking between two frames would skip past the last one
+            frame_seconds = 1 / video.fps
+            at = max(0.0, min(math.floor(at / frame_seconds) * frame_seconds, info.duration - frame_seconds))
+        frame = output_frame(video.width or 0, video.height or 0, options, limits, even=False)
+        quality: list[str] = []
+        if target == "jpg":
+            quality = ["-q:v", str(round(_map(options.quality or 85, 31, 2)))]
+        elif target == "webp":
+            quality = ["-quality", str(options.quality or 80)]
+        args = [
+            *threads, "-map", "0:v:0", "-frames:v", "1", "-an", "-sn", "-dn", "-vf", _scale_filter(frame, options),
+            *_THUMBNAIL_CODEC[target], *quality, "-f", "webp" if target == "webp" else "image2", "-update", "1",
+        ]  # fmt: skip
+        return Plan(source, target, at or None, 0.0, frame, args)
+
+    start = options.start or 0.0
+    if start >= info.duration:
+        raise errors.InvalidParameter(f"start must be before the end of the media ({info.duration:.3f} s).")
+    seconds = info.duration - start
+    if options.duration is not None:
+        seconds = min(seconds, options.duration)
+    # -t always: a header that understates the length never buys more work than was planned and charged.
+    timing = ["-t", f"{seconds:.3f}"]
+    common = [*threads, "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1"]
+    if kind == "audio":
+        assert audio is not None
+        codec = _audio_args(target, options, audio.channels)
+        extra = ["-movflags", "+faststart", "-f", "ipod"] if target == "m4a" else ["-f", _muxer(target)]
+        args = [*common, "-map", "0:a:0", "-vn", *codec, *timing, *extra]
+        return Plan(source, target, start or None, seconds, None, args)
+
+    assert video is not None
+    frame = output_frame(video.width or 0, video.height or 0, options, limits, even=kind == "video")
+    filters = []
+    fps = options.fps or (min(video.fps or DEFAULT_GIF_FPS, DEFAULT_GIF_FPS) if kind == "gif" else None)
+    if fps:
+        filters.append(f"fps={fps:g}")
+    filters.append(_scale_filter(frame, options))
+    if kind == "gif":
+        colors = round(_map(options.quality, 16, 256)) if options.quality else 256
+        graph = (
+            f"{','.join(filters)},split[a][b];[a]palettegen=max_colors={colors}:stats_mode=diff[p];"
+            "[b][p]paletteuse=dither=bayer:bayer_scale=4:diff_mode=rectangle"
+        )
+        args = [*common, "-map", "0:v:0", "-an", "-vf", graph, *timing]
+        return Plan(source, target, start or None, seconds, frame, [*args, "-loop", "0", "-f", "gif"])
+    audio_args = ["-an"]
+    maps = ["-map", "0:v:0"]
+    if audio is not None and not options.mute:
+        maps += ["-map", "0:a:0"]
+        audio_args = _audio_args(target, options, audio.channels)
+    container = ["-movflags", "+faststart", "-f", "mp4"] if target == "mp4" else ["-f", "webm"]
+    args = [*common, *maps, "-vf", ",".join(filters), *_video_codec_args(target, options), *audio_args, *timing]
+    return Plan(source, target, start or None, seconds, frame, [*args, *container])
+
+
+def _muxer(target: str) -> str:
+    return {"mp3": "mp3", "opus": "ogg", "wav": "wav", "flac": "flac"}[target]
+
+
+def convert_file(
+    source_path: Path,
+    source: str,
+    target: str,
+    options: MediaOptions,
+    limits: MediaLimits,
+    *,
+    workdir: Path,
+    sandbox: ffmpeg.Sandbox,
+    binary: str = "",
+    info: media_probe.MediaInfo | None = None,
+) -> MediaResult:
+    """Probe (unless `info` is given), plan and run one conversion; the output's path is in `workdir`."""
+    forced = demuxer(source)
+    if info is None:
+        info = media_probe.probe(source_path, source, forced, workdir=workdir, binary=binary)
+    chosen = plan(info, target, options, limits)
+    output = workdir / f"output.{target}"
+    if chosen.seek and source in INDEXLESS_SOURCES:
+        head, tail = ffmpeg.input_args(source_path, forced), ["-ss", f"{chosen.seek:.3f}"]
+    else:
+        head, tail = ffmpeg.input_args(source_path, forced, seek=chosen.seek), []
+    args = [*head, *tail, *chosen.args, "-y", f"file:{output}"]
+    result = ffmpeg.run(args, sandbox, workdir=workdir, binary=binary)
+    if not result.ok:
+        raise ffmpeg.failure(result, "conversion")
+    if not output.exists() or output.stat().st_size == 0:
+        raise errors.ConversionFailed("The media decoded to nothing: there was no frame or sample to convert.")
+    return MediaResult(output, target, content_type(target), chosen.units, _describe(output, target, workdir, binary))
+
+
+def _describe(output: Path, target: str, workdir: Path, binary: str) -> dict[str, object]:
+    """The output's metadata; an output that does not read back as media of its kind is a failure."""
+    if target in _THUMBNAIL_DEMUXER:
+        return media_probe.probe_image(output, target, _THUMBNAIL_DEMUXER[target], workdir=workdir, binary=binary)
+    try:
+        info = media_probe.probe(output, target, _OUTPUT_DEMUXER[target], workdir=workdir, binary=binary)
+    except errors.ConversionFailed as exc:
+        raise errors.ConversionFailed("The media decoded to nothing: there was no frame or sample to convert.") from exc
+    return info.to_json()
+
+
+# --------------------------------------------------------------------------- the engine interface
+
+
+class AvEngine:
+    """Audio and video, and animated images made into video (filegate.engines.Engine): local files, probed
+    and run by the media worker only (the functions that answer requests carry no FFmpeg), so a sync request
+    queues its conversion and waits for it."""
+
+    name: EngineName = "av"
+    reads_memory = False
+
+    def parse_options(
+        self, raw: Mapping[str, Any] | None, *, source: str, target: str | None, form: bool = False, field: str = ""
+    ) -> MediaOptions:
+        options = MediaOptions.from_form(raw or {}) if form else MediaOptions.from_json(raw, prefix=field or "options.")
+        canonical = normalize(target or "")
+        if canonical in targets_for(source):  # otherwise planning says the pair is not supported
+            check_options_apply(options.given(), source, str(canonical), prefix=field)
+        return options
+
+    def probe(self, source: Source, tier: Tier, workspace: Workspace | None) -> media_probe.MediaInfo | None:
+        if workspace is None:  # only the media worker carries FFmpeg
+            return None
+        return _probe(source, workspace)
+
+    def plan(
+        self, source_format: str, target: str | None, options: Options, tier: Tier, probe: Any = None
+    ) -> EnginePlan:
+        output = compress_target(source_format) if target is None else resolve_target(source_format, target)
+        if probe is None:  # one unit reserved; the worker tops it up from its probe
+            return EnginePlan(source_format, output, units=1, estimated_seconds=None, in_request=False)
+        assert isinstance(options, MediaOptions) and isinstance(probe, media_probe.MediaInfo)
+        units = plan(probe, output, options, tier.media).units
+        # FFmpeg's speed varies too much by codec and content to estimate: the media path waits instead.
+        return EnginePlan(source_format, output, units, estimated_seconds=None, in_request=False, probe=probe)
+
+    def run(
+        self,
+        source: Source,
+        plan: EnginePlan,
+        options: Options,
+        tier: Tier,
+        workspace: Workspace,
+        *,
+        seconds: float | None,
+    ) -> Output:
+        assert isinstance(options, MediaOptions)
+        if workspace.limits is None:
+            raise errors.ConversionFailed("This function does not run audio or video conversions.")
+        result = convert_file(
+            source.local_file(workspace.workdir),
+            plan.source,
+            plan.target,
+            options,
+            tier.media,
+            workdir=workspace.workdir,
+            sandbox=sandbox(workspace.limits),
+            binary=workspace.ffmpeg_path,
+            info=plan.probe,
+        )
+        return Output(result.format, result.content_type, path=result.path, metadata=result.metadata)
+
+    def metadata(self, source: Source, workspace: Workspace, probe: Any = None) -> dict[str, Any]:
+        if isinstance(probe, media_probe.MediaInfo):
+            return probe.to_json()
+        with tempfile.TemporaryDirectory(prefix="probe-", dir=workspace.workdir) as scratch:
+            return _probe(source, Workspace(Path(scratch), workspace.ffmpeg_path)).to_json()
+
+
+def _probe(source: Source, workspace: Workspace) -> media_probe.MediaInfo:
+    path = source.local_file(workspace.workdir)
+    forced = demuxer(source.format)
+    return media_probe.probe(path, source.format, forced, workdir=workspace.workdir, binary=workspace.ffmpeg_path)
+
+
+MB = 1024 * 1024
+
+
+def sandbox(limits: RunLimits) -> ffmpeg.Sandbox:
+    return ffmpeg.Sandbox(
+        wall_seconds=limits.wall_seconds,
+        cpu_seconds=limits.cpu_seconds,
+        memory_bytes=limits.memory_mb * MB,
+        max_output_bytes=limits.max_output_mb * MB,
+    )
+
+
+ENGINE = AvEngine()

@@ -1,0 +1,195 @@
+"""Probing media before any transcoding: duration, streams, codecs, dimensions, frame rate, sample rate,
+channels, read from FFmpeg's own description of its input (``ffmpeg -i``), inside the same sandbox as a
+conversion but with a short time limit. The binary ships without ffprobe; the input description is stable
+text that FFmpeg has printed the same way for many years.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filegate.engines.av import ffmpeg
+from filegate.errors import ConversionFailed
+from filegate.formats import avsniff
+
+PROBE_SANDBOX = ffmpeg.Sandbox(wall_seconds=15, cpu_seconds=10, memory_bytes=1024 * 1024**2, max_output_bytes=1024**2)
+# A frame larger than this is refused before decoding whatever a tier allows: no real camera makes it, and
+# decoding it would take gigabytes (the "30000x30000 in a tiny file" attack).
+MAX_INPUT_PIXELS = 8192 * 8192
+MAX_INPUT_SIDE = 16384
+DECLARED_LENGTH_SLACK = 2.0  # how far a header's claimed length may exceed what the file holds
+
+_DURATION = re.compile(r"Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
+_BITRATE = re.compile(r"bitrate: (\d+) kb/s")
+_STREAM = re.compile(r"^\s*Stream #0:(\d+)[^:]*: (Video|Audio): (\w+)(.*)$", re.MULTILINE)
+_SIZE = re.compile(r"(?<![\w/])(\d{1,6})x(\d{1,6})(?=[\s,\[]|$)")
+_FPS = re.compile(r", (\d+(?:\.\d+)?)(k?) fps")
+_TBR = re.compile(r", (\d+(?:\.\d+)?)(k?) tbr")
+_RATE = re.compile(r", (\d+) Hz")
+_LAYOUT = re.compile(r", (\d+) Hz, ([^,(]+)")
+_ROTATION = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees")
+_TIME = re.compile(r"time=(\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
+_CHANNELS = {"mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "quad": 4, "4.0": 4, "5.0": 5, "5.1": 6, "6.1": 7, "7.1": 8}
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    type: str  # video | audio
+    codec: str
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.type == "video":
+            return {"type": "video", "codec": self.codec, "width": self.width, "height": self.height, "fps": self.fps}
+        return {"type": "audio", "codec": self.codec, "sample_rate": self.sample_rate, "channels": self.channels}
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    format: str
+    duration: float
+    bit_rate: int | None  # bits per second
+    streams: list[StreamInfo] = field(default_factory=list)
+
+    @property
+    def video(self) -> StreamInfo | None:
+        return next((s for s in self.streams if s.type == "video"), None)
+
+    @property
+    def audio(self) -> StreamInfo | None:
+        return next((s for s in self.streams if s.type == "audio"), None)
+
+    @property
+    def kind(self) -> str:
+        return "video" if self.video is not None else "audio"
+
+    def to_json(self) -> dict[str, Any]:
+        """The file's `metadata` (API.md "Files")."""
+        return {
+            "kind": self.kind,
+            "format": self.format,
+            "duration": round(self.duration, 3),
+            "bit_rate": self.bit_rate,
+            "streams": [s.to_json() for s in self.streams],
+        }
+
+
+def _seconds(match: re.Match[str]) -> float:
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def _rate(match: re.Match[str] | None) -> float | None:
+    if match is None:
+        return None
+    value = float(match.group(1)) * (1000 if match.group(2) else 1)
+    return round(value, 3)
+
+
+def _video(codec: str, rest: str, rotation: float) -> StreamInfo:
+    size = _SIZE.search(rest)
+    width, height = (int(size.group(1)), int(size.group(2))) if size else (None, None)
+    if width and height and round(abs(rotation)) % 180 == 90:  # phones store portrait video turned
+        width, height = height, width
+    return StreamInfo("video", codec, width, height, _rate(_FPS.search(rest)) or _rate(_TBR.search(rest)))
+
+
+def _audio(codec: str, rest: str) -> StreamInfo:
+    rate = _RATE.search(rest)
+    layout = _LAYOUT.search(rest)
+    channels = None
+    if layout:
+        name = layout.group(2).strip()
+        digits = re.match(r"(\d+) channels", name)
+        channels = int(digits.group(1)) if digits else _CHANNELS.get(name.split("(")[0].strip())
+    return StreamInfo("audio", codec, sample_rate=int(rate.group(1)) if rate else None, channels=channels)
+
+
+def parse(text: str, fmt: str) -> MediaInfo | None:
+    """The description of input #0 in FFmpeg's stderr; None when FFmpeg could not open it."""
+    start = text.find("Input #0")
+    if start < 0:
+        return None
+    text = text[start:]
+    duration_match = _DURATION.search(text)
+    bitrate_match = _BITRATE.search(text)
+    streams: list[StreamInfo] = []
+    matches = list(_STREAM.finditer(text))
+    for index, match in enumerate(matches):
+        kind, codec, rest = match.group(2), match.group(3), match.group(4)
+        if "(attached pic)" in rest:  # cover art of a song is not a video
+            continue
+        following = text[match.end() : matches[index + 1].start() if index + 1 < len(matches) else len(text)]
+        rotation = _ROTATION.search(following)
+        if kind == "Video":
+            streams.append(_video(codec, rest, float(rotation.group(1)) if rotation else 0.0))
+        else:
+            streams.append(_audio(codec, rest))
+    return MediaInfo(
+        format=fmt,
+        duration=_seconds(duration_match) if duration_match else 0.0,
+        bit_rate=int(bitrate_match.group(1)) * 1000 if bitrate_match else None,
+        streams=streams,
+    )
+
+
+def probe(path: Path, fmt: str, demuxer: str, *, workdir: Path, binary: str = "") -> MediaInfo:
+    """What `path` holds, or ConversionFailed (unreadable, no streams, no duration, absurd frame)."""
+    result = ffmpeg.run(ffmpeg.input_args(path, demuxer), PROBE_SANDBOX, workdir=workdir, binary=binary)
+    if result.killed_by() is not None:
+        raise ffmpeg.failure(result, "probe")
+    info = parse(result.stderr, fmt)
+    if info is None or not info.streams:
+        raise ConversionFailed("The media could not be read: it is corrupt, truncated or has no audio or video.")
+    video = info.video
+    if video is not None:
+        if not video.width or not video.height:
+            raise ConversionFailed("The video stream has no usable frame size (absent, or absurdly large).")
+        if max(video.width, video.height) > MAX_INPUT_SIDE or video.width * video.height > MAX_INPUT_PIXELS:
+            raise ConversionFailed(f"The video's frame ({video.width}x{video.height}) is absurdly large.")
+    if info.duration <= 0:
+        info = MediaInfo(info.format, _measured_duration(path, demuxer, workdir, binary), info.bit_rate, info.streams)
+    if info.duration <= 0:
+        raise ConversionFailed("The media has no duration: its streams hold nothing to decode.")
+    _check_declared_length(path, info)
+    return info
+
+
+def _check_declared_length(path: Path, info: MediaInfo) -> None:
+    """A header that claims far more than the file holds (a WAV "ten hours long" in a few bytes) is a lie
+    meant to make us reserve, allocate or wait for what is not there: refused rather than trusted or fixed."""
+    if info.format != "wav":
+        return
+    with path.open("rb") as handle:
+        declared = avsniff.wav_declared_seconds(handle.read(4096))
+    if declared is not None and declared > info.duration * DECLARED_LENGTH_SLACK + 1:
+        raise ConversionFailed(
+            f"The WAV header claims {declared:.0f} s of audio but the file holds {info.duration:.1f} s."
+        )
+
+
+def probe_image(path: Path, fmt: str, demuxer: str, *, workdir: Path, binary: str = "") -> dict[str, Any]:
+    """The metadata of an image FFmpeg wrote (a thumbnail), read back by FFmpeg: no imaging layer needed."""
+    result = ffmpeg.run(ffmpeg.input_args(path, demuxer), PROBE_SANDBOX, workdir=workdir, binary=binary)
+    info = parse(result.stderr, fmt)
+    video = info.video if info is not None else None
+    if video is None or not video.width or not video.height:
+        raise ConversionFailed("The thumbnail could not be read back.")
+    return {"kind": "image", "format": fmt, "width": video.width, "height": video.height}
+
+
+def _measured_duration(path: Path, demuxer: str, workdir: Path, binary: str) -> float:
+    """Duration by reading the packets through (no decoding) when the container does not state it."""
+    args = [*ffmpeg.input_args(path, demuxer), "-map", "0", "-c", "copy", "-f", "null", "-"]
+    result = ffmpeg.run(args, PROBE_SANDBOX, workdir=workdir, binary=binary)
+    if not result.ok:
+        return 0.0
+    times = list(_TIME.finditer(result.stderr))
+    return _seconds(times[-1]) if times else 0.0

@@ -1,0 +1,133 @@
+"""The interface every engine implements (filegate.engines): what goes in, what comes out, the plan. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from filegate.tiers import Tier
+
+# Which worker runs an engine's queued conversions: each has a queue of its own.
+EngineName = Literal["image", "av"]
+
+
+class OverBudget(Exception):
+    """The work would not (or did not) finish within the seconds it was given."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """An input: its sniffed format and its bytes, in memory or in a local file."""
+
+    format: str
+    data: bytes | None = None
+    path: Path | None = None
+
+    def read(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        return self.path.read_bytes()
+
+    def local_file(self, workdir: Path) -> Path:
+        """The input as a local file (written into `workdir` when it is held in memory)."""
+        if self.path is not None:
+            return self.path
+        path = workdir / "input"
+        path.write_bytes(self.read())
+        return path
+
+
+@dataclass(frozen=True)
+class Output:
+    """A conversion's output, in memory or in a local file, and what is known about it."""
+
+    format: str
+    content_type: str
+    data: bytes | None = None
+    path: Path | None = None
+    metadata: dict[str, Any] | None = None
+
+    @property
+    def size(self) -> int:
+        if self.data is not None:
+            return len(self.data)
+        assert self.path is not None
+        return self.path.stat().st_size
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a conversion will be, decided before any of the work."""
+
+    source: str
+    target: str  # the output's format
+    units: int  # what it costs (API.md §3); before a probe, the least it can cost
+    estimated_seconds: float | None  # None when it cannot be told before the engine's worker probes the input
+    in_request: bool  # whether a function answering a request may run it itself (it carries the engine)
+    probe: Any = None  # the engine's probe of the input, kept for `run`
+
+    def fits(self, seconds: float) -> bool:
+        """Whether running it now should finish within `seconds`."""
+        return self.in_request and self.estimated_seconds is not None and self.estimated_seconds <= seconds
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """What one conversion child may use (the media worker's settings): wall and CPU time, memory, output."""
+
+    wall_seconds: float
+    cpu_seconds: int
+    memory_mb: int
+    max_output_mb: int
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where an engine runs: scratch space, the FFmpeg binary (empty: the layer's), and the limits of a
+    conversion child (None where the function only probes and reads headers)."""
+
+    workdir: Path
+    ffmpeg_path: str = ""
+    limits: RunLimits | None = None
+
+
+class Options(Protocol):
+    def to_json(self) -> dict[str, object]: ...
+
+
+class Engine(Protocol):
+    name: EngineName
+    # Whether the engine reads its input from memory (a worker then fetches the bytes) or from a local file.
+    reads_memory: bool
+
+    def parse_options(
+        self, raw: Mapping[str, Any] | None, *, source: str, target: str | None, form: bool = False, field: str = ""
+    ) -> Options:
+        """Options from a multipart form (`form`: strings, other fields ignored) or a JSON object, held to the
+        pair; errors name the option after `field` (``options.``, ``items[2].options.``). Target None is
+        compress (the source's own format, smaller)."""
+        ...
+
+    def probe(self, source: Source, tier: Tier, workspace: Workspace | None) -> Any:
+        """What the input is, read from its header (images) or by FFmpeg (audio and video), refused (413/422)
+        when the tier does not take it; None where this function cannot probe it (FFmpeg runs only in the
+        media worker: `workspace` None)."""
+        ...
+
+    def plan(self, source_format: str, target: str | None, options: Options, tier: Tier, probe: Any = None) -> Plan:
+        """What the conversion will be (UnsupportedConversion, 413 or 422 when it cannot be): from the probe when
+        there is one, else the least it can be (one unit, its time unknown)."""
+        ...
+
+    def run(
+        self, source: Source, plan: Plan, options: Options, tier: Tier, workspace: Workspace, *, seconds: float | None
+    ) -> Output:
+        """Do the conversion; with `seconds`, OverBudget past them (the work stopped, nothing left running)."""
+        ...
+
+    def metadata(self, source: Source, workspace: Workspace, probe: Any = None) -> dict[str, Any]:
+        """A file's `metadata` (API.md "Files"), from its header or its probe (probed again unless given)."""
+        ...

@@ -1,0 +1,265 @@
+"""Every conversion option, written once: its name, its type and range, and which kinds of output take it.
+
+The multipart form parser (strings: `/v1/convert`) and the JSON parser (jobs) are derived from this table, and
+so are the option lists of ``GET /v1/formats`` (``filegate.formats.table``). Every bad value is
+InvalidParameter whose message starts with the option's name (after the `prefix` that names the object it is
+in: ``options.``, ``items[2].options.``). Pure: no imaging and no FFmpeg here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+from filegate.errors import InvalidParameter
+
+Fit = Literal["contain", "cover"]
+ValueType = Literal["integer", "number", "boolean", "fit"]
+# What an output is, for the options it takes: a raster image, a page of a paged source (PDF, multi-page
+# TIFF), or an audio/video target of one of FFmpeg's kinds.
+OutputKind = Literal["image", "paged", "video", "gif", "audio", "thumbnail"]
+
+MAX_DIMENSION = 16_384  # requested width/height; the output pixel count is also held to the tier's limit
+MAX_PAGE = 1_000_000
+MAX_SECONDS = 24 * 3600.0  # start, duration and at: far past any tier's duration limit
+_IMAGE_AND_FRAMES: frozenset[OutputKind] = frozenset({"image", "video", "gif", "thumbnail"})
+_TIMED: frozenset[OutputKind] = frozenset({"video", "gif", "audio"})
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    type: ValueType
+    outputs: frozenset[OutputKind]  # the kinds of output that take it
+    low: float = 0
+    high: float = 0
+    above_low: bool = False  # the value must be more than `low`, not equal to it
+
+    def check(self, value: object) -> None:
+        """InvalidParameter naming the option unless `value` (typed) is None or within the option's range."""
+        if value is None:
+            return
+        if self.type == "boolean":
+            if not isinstance(value, bool):
+                raise InvalidParameter(f"{self.name} must be true or false.")
+            return
+        if self.type == "fit":
+            if value not in ("contain", "cover"):
+                raise InvalidParameter(f"{self.name} must be 'contain' or 'cover'.")
+            return
+        integer = self.type == "integer"
+        ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
+        number = float(value) if ok_type and not isinstance(value, bool) else math.nan  # type: ignore[arg-type]
+        if not math.isfinite(number) or not self.low <= number <= self.high:
+            what = "an integer" if integer else "a number"
+            raise InvalidParameter(f"{self.name} must be {what} from {self.low:g} to {self.high:g}.")
+        if self.above_low and number <= self.low:
+            raise InvalidParameter(f"{self.name} must be more than {self.low:g} seconds.")
+
+    def from_text(self, text: str) -> object:
+        """The typed value of a form field (already stripped, not empty)."""
+        if self.type == "integer":
+            # int() alone would also take "1_000", " +5", or Unicode digits.
+            if not text.isascii() or not text.isdigit() or len(text) > 9:
+                raise InvalidParameter(f"{self.name} must be a positive integer, not {text[:20]!r}.")
+            return int(text)
+        if self.type == "number":
+            whole, _, fraction = text.partition(".")
+            if not text.isascii() or not whole.isdigit() or (fraction and not fraction.isdigit()) or len(text) > 15:
+                raise InvalidParameter(f"{self.name} must be a number such as 2 or 1.5, not {text[:20]!r}.")
+            return float(text)
+        if self.type == "boolean":
+            lowered = text.lower()
+            if lowered in _TRUE:
+                return True
+            if lowered in _FALSE:
+                return False
+            raise InvalidParameter(f"{self.name} must be true or false, not {text[:20]!r}.")
+        return _fit(text)
+
+    def from_json(self, value: object) -> object:
+        """The typed value of a JSON member (strict: no strings for numbers)."""
+        if self.type == "fit":
+            return _fit(value if isinstance(value, str) else "")
+        if self.type == "boolean":
+            if not isinstance(value, bool):
+                raise InvalidParameter(f"{self.name} must be true or false.")
+            return value
+        integer = self.type == "integer"
+        if isinstance(value, bool) or not isinstance(value, int if integer else int | float):
+            raise InvalidParameter(f"{self.name} must be {'an integer' if integer else 'a number'}.")
+        return value
+
+
+OPTIONS: dict[str, Option] = {
+    o.name: o
+    for o in (
+        Option("quality", "integer", frozenset({*_IMAGE_AND_FRAMES, "audio"}), 1, 100),
+        Option("width", "integer", _IMAGE_AND_FRAMES, 1, MAX_DIMENSION),
+        Option("height", "integer", _IMAGE_AND_FRAMES, 1, MAX_DIMENSION),
+        Option("fit", "fit", _IMAGE_AND_FRAMES),
+        Option("strip_metadata", "boolean", frozenset({"image"})),
+        Option("page", "integer", frozenset({"paged"}), 1, MAX_PAGE),
+        Option("start", "number", _TIMED, 0, MAX_SECONDS),
+        Option("duration", "number", _TIMED, 0, MAX_SECONDS, above_low=True),
+        Option("fps", "number", frozenset({"video", "gif"}), 1, 60),
+        Option("audio_bitrate", "integer", frozenset({"video", "audio"}), 32, 320),  # kbps
+        Option("mute", "boolean", frozenset({"video"})),
+        Option("at", "number", frozenset({"thumbnail"}), 0, MAX_SECONDS),
+    )
+}
+
+
+def taken_by(*outputs: OutputKind) -> tuple[str, ...]:
+    """The options that outputs of these kinds take, in the table's order."""
+    return tuple(name for name, option in OPTIONS.items() if option.outputs & set(outputs))
+
+
+IMAGE_OPTIONS = taken_by("image", "paged")
+MEDIA_OPTIONS = taken_by("video", "gif", "audio", "thumbnail")
+
+
+def check(options: object) -> None:
+    """Each field of an options dataclass held to its row of the table."""
+    for f in fields(options):  # type: ignore[arg-type]
+        OPTIONS[f.name].check(getattr(options, f.name))
+
+
+def from_form(form: Mapping[str, str], names: tuple[str, ...], *, what: str) -> dict[str, Any]:
+    """The typed values of the form fields named in `names`; empty fields are unset, fields that are not
+    options (file, target) are ignored, and an option of another kind of conversion is refused by name."""
+    values: dict[str, Any] = {}
+    for key, raw in form.items():
+        text = raw.strip() if isinstance(raw, str) else ""
+        if not text or key not in OPTIONS:
+            continue
+        if key not in names:
+            raise InvalidParameter(f"{key} does not apply to {what}.")
+        values[key] = OPTIONS[key].from_text(text)
+    return values
+
+
+def from_json(obj: object, names: tuple[str, ...], *, prefix: str, what: str) -> dict[str, Any]:
+    """The typed values of a JSON object's members; strict types, unknown members refused, each error
+    naming its member after `prefix`."""
+    if obj is None:
+        return {}
+    if not isinstance(obj, Mapping):
+        raise InvalidParameter(f"{prefix.rstrip('.') or 'options'} must be an object.")
+    for key in obj:
+        if key not in names:
+            raise InvalidParameter(f"{prefix}{key} is not an option of {what} ({', '.join(names)}).")
+    with _named_after(prefix):
+        return {key: OPTIONS[key].from_json(value) for key, value in obj.items() if value is not None}
+
+
+def _fit(value: str) -> Fit:
+    lowered = value.strip().lower()
+    if lowered == "contain":
+        return "contain"
+    if lowered == "cover":
+        return "cover"
+    raise InvalidParameter("fit must be 'contain' or 'cover'.")
+
+
+@contextmanager
+def _named_after(prefix: str) -> Iterator[None]:
+    """Range errors raised while building options name the option after `prefix`."""
+    try:
+        yield
+    except InvalidParameter as exc:
+        raise InvalidParameter(f"{prefix}{exc.message}") from None
+
+
+# ------------------------------------------------------------------ the two shapes of options
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    """Options of an image or PDF conversion (unset: the target's default)."""
+
+    quality: int | None = None
+    width: int | None = None
+    height: int | None = None
+    fit: Fit = "contain"
+    strip_metadata: bool = True
+    page: int = 1  # PDF and multi-page TIFF input, 1-based
+
+    def __post_init__(self) -> None:
+        check(self)
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, str]) -> ImageOptions:
+        # Audio/video options on an image are ignored here, as they always were on /v1/convert.
+        relevant = {k: v for k, v in form.items() if k in IMAGE_OPTIONS}
+        return cls(**from_form(relevant, IMAGE_OPTIONS, what="images"))
+
+    @classmethod
+    def from_json(cls, obj: object, *, prefix: str = "options.") -> ImageOptions:
+        values = from_json(obj, IMAGE_OPTIONS, prefix=prefix, what="images")
+        with _named_after(prefix):
+            return cls(**values)
+
+    def to_json(self) -> dict[str, object]:
+        """The JSON form (a queued job's options), round-tripping through from_json."""
+        out: dict[str, object] = {"fit": self.fit, "strip_metadata": self.strip_metadata, "page": self.page}
+        out.update({k: v for k in ("quality", "width", "height") if (v := getattr(self, k)) is not None})
+        return out
+
+
+@dataclass(frozen=True)
+class MediaOptions:
+    """Options of an audio/video conversion; which apply depends on the pair (formats.table)."""
+
+    width: int | None = None
+    height: int | None = None
+    fit: Fit | None = None  # None: contain
+    quality: int | None = None
+    start: float | None = None
+    duration: float | None = None
+    fps: float | None = None
+    audio_bitrate: int | None = None  # kbps
+    mute: bool | None = None
+    at: float | None = None
+
+    def __post_init__(self) -> None:
+        check(self)
+
+    def given(self) -> list[str]:
+        return [f.name for f in fields(self) if getattr(self, f.name) is not None]
+
+    @property
+    def cover(self) -> bool:
+        return self.fit == "cover"
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, str]) -> MediaOptions:
+        return cls(**from_form(form, MEDIA_OPTIONS, what="audio or video"))
+
+    @classmethod
+    def from_json(cls, obj: object, *, prefix: str = "options.") -> MediaOptions:
+        values = from_json(obj, MEDIA_OPTIONS, prefix=prefix, what="audio or video")
+        with _named_after(prefix):
+            return cls(**values)
+
+    def to_json(self) -> dict[str, object]:
+        """The JSON form (a queued job's options), round-tripping through from_json."""
+        return {name: getattr(self, name) for name in self.given()}
+
+
+def parse_quality(value: str | int | None) -> int | None:
+    """A compress `quality` from a form string or a JSON int; None when absent or empty."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    option = OPTIONS["quality"]
+    number = option.from_text(value.strip()) if isinstance(value, str) else value
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise InvalidParameter(f"{option.name} must be an integer from 1 to 100.")
+    option.check(number)
+    return number

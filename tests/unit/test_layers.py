@@ -1,0 +1,127 @@
+"""The shared package is layered: no import circle, and the arrows between conversions, engines, formats and
+files point one way (DESIGN.md "Engines sit behind one interface"). Imports inside functions count too."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "common" / "filegate"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def _imports(name: str) -> set[tuple[str, str]]:
+    """(module imported, name imported from it or "") for each import of our package in `name`'s source."""
+    tree = ast.parse(MODULES[name].read_text())
+    package = name if MODULES[name].name == "__init__.py" else name.rpartition(".")[0]
+    found: set[tuple[str, str]] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {(a.name, "") for a in node.names if a.name.startswith("filegate")}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join([*package.split(".")[: len(package.split(".")) - node.level + 1], base]).strip(".")
+            if base.startswith("filegate"):
+                for alias in node.names:
+                    submodule = f"{base}.{alias.name}"
+                    found.add((submodule, "") if submodule in MODULES else (base, alias.name))
+    return found
+
+
+GRAPH = {name: {m for m, _ in _imports(name) if m in MODULES and m != name} for name in MODULES}
+
+
+def _within(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def _cycle() -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(GRAPH[node]):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(GRAPH):
+        if start not in state and (found := visit(start)):
+            return found
+    return None
+
+
+def test_no_import_circle() -> None:
+    assert _cycle() is None
+
+
+def test_conversions_name_no_engine() -> None:
+    arrows = {
+        (m, i)
+        for m in MODULES
+        if _within(m, "filegate.conversions")
+        for i in GRAPH[m]
+        if _within(i, "filegate.engines")
+    }
+    assert arrows and all(i == "filegate.engines" for _, i in arrows), arrows
+
+
+@pytest.mark.parametrize(
+    ("package", "allowed"),
+    [
+        ("filegate.engines", ("filegate.engines", "filegate.formats", "filegate.errors", "filegate.tiers")),
+        ("filegate.formats", ("filegate.formats", "filegate.errors")),
+    ],
+)
+def test_lower_layers_import_only_what_is_below_them(package: str, allowed: tuple[str, ...]) -> None:
+    wrong = {
+        (m, i) for m in MODULES if _within(m, package) for i in GRAPH[m] if not any(_within(i, a) for a in allowed)
+    }
+    assert wrong == set()
+
+
+def test_files_never_import_job_code() -> None:
+    assert {(m, i) for m in MODULES if _within(m, "filegate.files") for i in GRAPH[m] if "conversion" in i} == set()
+
+
+def test_no_private_name_is_imported_from_another_module() -> None:
+    private = {(m, f"{i}.{n}") for m in MODULES for i, n in _imports(m) if n.startswith("_")}
+    assert private == set()
+
+
+def test_the_audio_video_path_loads_no_imaging_library() -> None:
+    # The media worker carries the FFmpeg layer and no imaging layer: choosing, planning and describing audio
+    # and video must not import Pillow, libvips or pdfium, even lazily.
+    code = (
+        "import sys\n"
+        "for name in ('PIL', 'pyvips', 'pypdfium2', 'pillow_heif'): sys.modules[name] = None\n"
+        "from filegate.conversions import worker\n"
+        "from filegate.engines import engine_for\n"
+        "from filegate.formats.options import MediaOptions\n"
+        "from filegate.tiers import TIERS\n"
+        "engine = engine_for('mp4', 'mp3')\n"
+        "options = engine.parse_options({'audio_bitrate': 64}, source='mp4', target='mp3', field='options.')\n"
+        "assert engine.plan('mp4', 'mp3', options, TIERS['pro']).units == 1\n"
+        "assert engine_for('gif', 'mp4').name == 'av'\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent)}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
