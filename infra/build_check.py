@@ -138,7 +138,10 @@ def artifacts(build_dir: Path) -> list[Artifact]:
             # SAM builds for BuildArchitecture (default x86_64), whatever CompatibleArchitectures says.
             built = str(metadata.get("BuildArchitecture") or "x86_64")
             wanted = [str(a) for a in props.get("CompatibleArchitectures") or ["x86_64"]]
+            # A makefile-built layer names its Python in CompatibleRuntimes.
             runtime = metadata.get("BuildMethod")
+            if not str(runtime or "").startswith("python"):
+                runtime = next(iter(props.get("CompatibleRuntimes") or []), None)
             found.append(
                 Artifact(
                     logical_id=logical_id,
