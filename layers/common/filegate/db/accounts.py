@@ -13,7 +13,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from filegate.db.keys import KeyRecord
-from filegate.db.writes import cancelled_by_condition, is_condition_failure, transaction_connection
+from filegate.db.writes import cancelled_by_condition, is_condition_failure, raise_number, transaction_connection
 
 
 class AccountRecord(Model):
@@ -127,15 +127,8 @@ def update(
 
 
 def mark_published(account_id: str, version: int) -> None:
-    """Record that ``version``'s stamps are all written (the stream's stamper then skips it)."""
-    condition = AccountRecord.account_id.exists() & (
-        AccountRecord.published_version.does_not_exist() | (AccountRecord.published_version < version)
-    )
-    try:
-        AccountRecord(account_id).update(actions=[AccountRecord.published_version.set(version)], condition=condition)
-    except UpdateError as exc:
-        if not is_condition_failure(exc):
-            raise
+    """Record that ``version``'s stamps are all written, so the stream's stamper skips it."""
+    raise_number(AccountRecord(account_id), AccountRecord.published_version, version)
 
 
 def find_by_email(email: str) -> AccountRecord | None:

@@ -12,7 +12,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from filegate.db.pages import Page, page_query
-from filegate.db.writes import is_condition_failure, transaction_connection
+from filegate.db.writes import is_condition_failure, raise_number, transaction_connection
 
 
 class ByAccountIndex(GlobalSecondaryIndex["KeyRecord"]):
@@ -167,12 +167,5 @@ def replace(old: KeyRecord, new: KeyRecord, old_revoked_at: datetime, now: datet
 
 
 def mark_published(key_id: str, version: int) -> None:
-    """Record that ``version``'s stamps are all written, so the stream's backstop need not write them again."""
-    condition = KeyRecord.key_id.exists() & (
-        KeyRecord.published_version.does_not_exist() | (KeyRecord.published_version < version)
-    )
-    try:
-        KeyRecord(key_id).update(actions=[KeyRecord.published_version.set(version)], condition=condition)
-    except UpdateError as exc:
-        if not is_condition_failure(exc):
-            raise
+    """Record that ``version``'s stamps are all written, so the stream's stamper skips it."""
+    raise_number(KeyRecord(key_id), KeyRecord.published_version, version)

@@ -1,9 +1,11 @@
-"""What every table's writes share: pynamodb's transaction connection, and telling a refused condition
-(the callers' expected "no") from an outage."""
+"""What every table's writes share: pynamodb's transaction connection, telling a refused condition (the
+callers' expected "no") from an outage, and marks that only grow."""
 
 from __future__ import annotations
 
+from pynamodb.attributes import NumberAttribute
 from pynamodb.connection import Connection
+from pynamodb.exceptions import UpdateError
 from pynamodb.models import Model
 
 
@@ -23,3 +25,15 @@ def cancelled_by_condition(exc: Exception) -> bool:
     """A transaction cancelled because its first item's condition failed."""
     reasons = getattr(exc, "cancellation_reasons", None) or []
     return bool(reasons) and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed"
+
+
+def raise_number(record: Model, attribute: NumberAttribute, value: int) -> None:
+    """Set a number attribute of an existing item to ``value`` unless it is already there or higher: a mark
+    that only grows (a published change version), written idempotently whatever order the writes land in."""
+    exists = type(record)._hash_key_attribute().exists()
+    condition = exists & (attribute.does_not_exist() | (attribute < value))
+    try:
+        record.update(actions=[attribute.set(value)], condition=condition)
+    except UpdateError as exc:
+        if not is_condition_failure(exc):
+            raise
