@@ -4,7 +4,8 @@
 conversion units) and raises the API's errors before any work: 413 for an input over the tier's duration
 or frame limit, 422 invalid_parameter for an option out of range for this input, 422 conversion_failed for
 media that cannot be what it claims. ``convert_file`` runs the plan in the sandbox of ffmpeg.py
-and probes what it wrote, so an output that decoded to nothing is a failure, never a success.
+and describes what it wrote from FFmpeg's own report of the run (no second probe), so an output that decoded
+to nothing is a failure, never a success. The input is probed once, by the plan, and the probe reused.
 """
 
 from __future__ import annotations
@@ -42,18 +43,6 @@ DEFAULT_GIF_FPS = 12.0
 INDEXLESS_SOURCES = frozenset({"ts", "aac", "gif", "webp"})
 MAX_THREADS = 2  # per FFmpeg child: Lambda's vCPUs at the worker's memory size, and a bounded footprint
 
-# Demuxer to read each output back with (to check it and describe it).
-_OUTPUT_DEMUXER = {
-    "mp4": "mov",
-    "m4a": "mov",
-    "webm": "matroska",
-    "gif": "gif",
-    "mp3": "mp3",
-    "opus": "ogg",
-    "wav": "wav",
-    "flac": "flac",
-}
-_THUMBNAIL_DEMUXER = {"jpg": "jpeg_pipe", "png": "png_pipe", "webp": "webp_pipe"}
 _THUMBNAIL_CODEC = {
     "jpg": ["-c:v", "mjpeg", "-pix_fmt", "yuvj420p"],
     "png": ["-c:v", "png"],
@@ -270,18 +259,21 @@ def convert_file(
         raise ffmpeg.failure(result, "conversion")
     if not output.exists() or output.stat().st_size == 0:
         raise errors.ConversionFailed("The media decoded to nothing: there was no frame or sample to convert.")
-    return MediaResult(output, target, content_type(target), chosen.units, _describe(output, target, workdir, binary))
+    return MediaResult(output, target, content_type(target), chosen.units, _describe(output, target, result.stderr))
 
 
-def _describe(output: Path, target: str, workdir: Path, binary: str) -> dict[str, object]:
-    """The output's metadata; an output that does not read back as media of its kind is a failure."""
-    if target in _THUMBNAIL_DEMUXER:
-        return media_probe.probe_image(output, target, _THUMBNAIL_DEMUXER[target], workdir=workdir, binary=binary)
-    try:
-        info = media_probe.probe(output, target, _OUTPUT_DEMUXER[target], workdir=workdir, binary=binary)
-    except errors.ConversionFailed as exc:
-        raise errors.ConversionFailed("The media decoded to nothing: there was no frame or sample to convert.") from exc
-    return info.to_json()
+def _describe(output: Path, target: str, stderr: str) -> dict[str, object]:
+    """The output's metadata from the run's own report; a run that wrote no frame or sample is a failure."""
+    if target in _THUMBNAIL_CODEC:
+        info = media_probe.parse(stderr, target, section="Output #0")
+        video = info.video if info is not None else None
+        if video is None or not video.width or not video.height:
+            raise errors.ConversionFailed("The thumbnail could not be made: no frame was decoded.")
+        return {"kind": "image", "format": target, "width": video.width, "height": video.height}
+    described = media_probe.described_output(stderr, target, output.stat().st_size)
+    if described is None:
+        raise errors.ConversionFailed("The media decoded to nothing: there was no frame or sample to convert.")
+    return described.to_json()
 
 
 # --------------------------------------------------------------------------- the engine interface
