@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -20,6 +21,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pynamodb.exceptions import PynamoDBException
 
 from filegate import errors
 from filegate.clock import utcnow
@@ -37,6 +39,8 @@ from filegate.tiers import tier
 from filegate.webhooks import service as webhook_service
 
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
+# At most one progress write per running job this often: ~400 writes for a 15-minute run.
+PROGRESS_WRITE_SECONDS = 2.0
 
 
 def run_queued(
@@ -57,13 +61,36 @@ def run_queued(
         return announce(conversion_id, webhooks, now)
     try:
         with tempfile.TemporaryDirectory(prefix="conversion-", dir=workspace.workdir) as scratch:
-            stored = _convert(record, source, bucket, replace(workspace, workdir=Path(scratch)), now)
+            running = replace(workspace, workdir=Path(scratch), progress=ProgressWriter(conversion_id))
+            stored = _convert(record, source, bucket, running, now)
     except errors.ApiError as exc:
         fail(record, exc.code, exc.message, now)
         return announce(conversion_id, webhooks, now)
     if conversions_table.succeed(record, stored.file_id, now):  # once, whatever the redeliveries
         conversion_finished(kind(record.target), succeeded=True)
     return announce(conversion_id, webhooks, now)
+
+
+class ProgressWriter:
+    """A running job's progress (API.md: a percent that only grows, 100 on success) written to its record,
+    throttled; the write itself never lowers it (conversions_table.advance)."""
+
+    def __init__(self, conversion_id: str) -> None:
+        self.conversion_id, self.interval = conversion_id, PROGRESS_WRITE_SECONDS
+        self.written, self.at = 0, -PROGRESS_WRITE_SECONDS
+
+    def __call__(self, fraction: float) -> None:
+        percent = min(99, int(fraction * 100))  # 100 is the success's own write
+        now = time.monotonic()
+        if percent <= self.written or now - self.at < self.interval:
+            return
+        self.at = now
+        try:
+            conversions_table.advance(self.conversion_id, percent)
+        except PynamoDBException:  # progress is a courtesy: a throttled write never fails the conversion
+            logger.warning("progress not recorded", extra={"conversion_id": self.conversion_id})
+            return
+        self.written = percent
 
 
 def _convert(

@@ -65,6 +65,7 @@ class ConversionRecord(Model):
     charge_shard = NumberAttribute(null=True)  # which shard of a sharded tier's counters was charged
     units = NumberAttribute(default=1)  # conversion units charged (media: one per started minute of output)
     attempts = NumberAttribute(default=0)
+    progress = NumberAttribute(null=True)  # percent done while it runs (API.md: only grows, 100 on success)
     created_at = UTCDateTimeAttribute()
     started_at = UTCDateTimeAttribute(null=True)
     completed_at = UTCDateTimeAttribute(null=True)
@@ -119,11 +120,22 @@ def succeed(record: ConversionRecord, output_file_id: str, now: datetime) -> boo
         record,
         [
             ConversionRecord.status.set("succeeded"),
+            ConversionRecord.progress.set(100),
             ConversionRecord.output_file_id.set(output_file_id),
             ConversionRecord.completed_at.set(now),
         ],
         ConversionRecord.status.is_in("queued", "processing"),
     )
+
+
+def advance(conversion_id: str, percent: int) -> bool:
+    """Raise a running conversion's progress to `percent`; never lowers it (a late or reordered write from
+    another invocation loses), never touches a finished one. False when nothing changed."""
+    record = ConversionRecord(conversion_id)
+    condition = (ConversionRecord.status == "processing") & (
+        ConversionRecord.progress.does_not_exist() | (ConversionRecord.progress < percent)
+    )
+    return _transition(record, [ConversionRecord.progress.set(percent)], condition)
 
 
 def fail(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -86,12 +86,14 @@ class RunLimits:
 
 @dataclass(frozen=True)
 class Workspace:
-    """Where an engine runs: scratch space, the FFmpeg binary (empty: the layer's), and the limits of a
-    conversion child (None where the function only probes and reads headers)."""
+    """Where an engine runs: scratch space, the FFmpeg binary (empty: the layer's), the limits of a
+    conversion child (None where the function only probes and reads headers), and what to tell the fraction
+    of a run done (0 to 1) while it runs, when an engine can tell (None: nobody asks)."""
 
     workdir: Path
     ffmpeg_path: str = ""
     limits: RunLimits | None = None
+    progress: Callable[[float], None] | None = None
 
 
 class Options(Protocol):

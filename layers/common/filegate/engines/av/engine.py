@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -242,8 +242,10 @@ def convert_file(
     sandbox: ffmpeg.Sandbox,
     binary: str = "",
     info: media_probe.MediaInfo | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> MediaResult:
-    """Probe (unless `info` is given), plan and run one conversion; the output's path is in `workdir`."""
+    """Probe (unless `info` is given), plan and run one conversion; the output's path is in `workdir`.
+    `progress` is told the fraction done (0 to 1) while FFmpeg runs."""
     forced = demuxer(source)
     if info is None:
         info = media_probe.probe(source_path, source, forced, workdir=workdir, binary=binary)
@@ -254,7 +256,11 @@ def convert_file(
     else:
         head, tail = ffmpeg.input_args(source_path, forced, seek=chosen.seek), []
     args = [*head, *tail, *chosen.args, "-y", f"file:{output}"]
-    result = ffmpeg.run(args, sandbox, workdir=workdir, binary=binary)
+    on_progress = None
+    if progress is not None and chosen.output_seconds > 0:
+        report, total = progress, chosen.output_seconds
+        on_progress = lambda seconds: report(min(1.0, max(0.0, seconds / total)))  # noqa: E731
+    result = ffmpeg.run(args, sandbox, workdir=workdir, binary=binary, on_progress=on_progress)
     if not result.ok:
         raise ffmpeg.failure(result, "conversion")
     if not output.exists() or output.stat().st_size == 0:
@@ -340,6 +346,7 @@ class AvEngine:
             sandbox=sandbox(workspace.limits),
             binary=workspace.ffmpeg_path,
             info=plan.probe,
+            progress=workspace.progress,
         )
         return Output(result.format, result.content_type, path=result.path, metadata=result.metadata)
 
