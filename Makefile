@@ -1,6 +1,6 @@
 # FileGate: build, run and check. Needs GNU make and Python 3.11; everything else is installed on demand.
 #   make dev     the API on http://127.0.0.1:3000 with an embedded AWS (moto) on :4566; Ctrl-C stops it
-#   make test    lint, types, template checks, sam build + arm64/size check, unit, service and integration tests
+#   make test    lint, types, template checks, sam build + arm64/size check, unit, service, local and integration tests
 #   make help    every target
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -45,7 +45,7 @@ PY_DIRS := $(wildcard layers functions infra tests clients)
 PORT ?= 3000
 MOTO_PORT ?= 4566
 
-.PHONY: help venv sam-venv dev lint format types template build unit service integration test bench clean distclean openapi
+.PHONY: help venv sam-venv dev lint format types template build unit service local integration test bench clean distclean openapi
 
 help: ## this list
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -114,10 +114,13 @@ unit: $(VENV_STAMP) ## pytest tests/unit
 service: $(VENV_STAMP) ## pytest tests/service (each function's handler in-process against moto; under a minute)
 	$(BIN)/pytest tests/service
 
+local: $(VENV_STAMP) ## pytest tests/local (the local stack's own emulation of API Gateway, Lambda and SQS)
+	$(BIN)/pytest tests/local
+
 integration: $(VENV_STAMP) ## pytest tests/integration (through the local stack, over HTTP)
 	$(BIN)/pytest tests/integration
 
-test: lint types template build unit service integration ## everything CI runs
+test: lint types template build unit service local integration ## everything CI runs
 
 bench: $(VENV_STAMP) ## run every script in tests/bench; each prints its figures
 	@set -e; found=0; for f in tests/bench/*.py; do \

@@ -5,7 +5,7 @@
 
 Each function's app.py is imported with the environment template.yaml gives it (resolved as the local stack
 does, pointing at an unreachable endpoint: building the document calls no AWS), then
-filegate.openapi.build_document merges them with the route table and the template's gateway responses.
+openapi_builder.build_document merges them with the route table and the template's gateway responses.
 """
 
 from __future__ import annotations
@@ -21,13 +21,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "common"), str(ROOT / "infra")]
 
-from filegate import openapi  # noqa: E402
+import openapi_builder as openapi  # noqa: E402
+
+from filegate.api_document import DOCUMENT_FILE  # noqa: E402
 from filegate.routes import ROUTES  # noqa: E402
 from filegate_local.model import build_model  # noqa: E402
 from filegate_local.template import Template  # noqa: E402
 from filegate_local.workers import function_environment  # noqa: E402
 
-OUTPUTS = (ROOT / "openapi.json", openapi.DOCUMENT_FILE)
+OUTPUTS = (ROOT / "openapi.json", DOCUMENT_FILE)
 NOWHERE = "http://127.0.0.1:9"  # discard port: nothing listens, so an accidental AWS call fails fast
 SERVERS = [
     {

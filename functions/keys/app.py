@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query, Request, Response
 from pydantic import Field
 
+from filegate.api_document import document_bytes
 from filegate.clock import parse_iso, utcnow
 from filegate.db import bind_tables
 from filegate.keys import service as key_service
@@ -15,7 +16,6 @@ from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler
 from filegate.metering import usage
 from filegate.observability import instrument
-from filegate.openapi import document_bytes
 from filegate.settings import KeysSettings
 from filegate.tiers import MAX_ROTATION_GRACE_SECONDS
 from filegate.web import RequestBody, authorized, create_app, parse_body, source_ip

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from filegate.engines.image import vips
 from filegate.engines.interface import OverBudget
 from filegate.errors import ConversionFailed
 
@@ -49,16 +50,14 @@ def run_within(work: Callable[[], T], seconds: float) -> T:
     """
     if seconds <= 0:
         raise OverBudget
-    parent_had_libvips = "pyvips" in sys.modules
+    parent_ran_libvips = vips.has_run()
     read_end, write_end = os.pipe()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     pid = os.fork()
     if pid == 0:  # the child
         os.close(read_end)
-        from filegate.engines.image import vips
-
-        vips.disable_after_fork(parent_had_libvips)
+        vips.disable_after_fork(parent_ran_libvips)
         _child(work, write_end)
     os.close(write_end)
     try:

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from PIL import Image
 
-from filegate.engines.image import budget, readers, svg
+from filegate.engines.image import budget, fast, readers, svg
 from filegate.engines.image.compression import compress_image
 from filegate.engines.image.decode import PIL_FORMAT, display_size, open_image, orientation_of
 from filegate.engines.image.encode import ConversionResult
@@ -69,7 +69,10 @@ def convert(
     lim = limits or _DEFAULT_LIMITS
     if FORMATS[source].document:
         return _guarded(lim, lambda: convert_pdf(data, fmt, opts, lim))
-    return _guarded(lim, lambda: convert_raster(data, source, fmt, opts, lim))
+    # Common photos go through libvips end to end (fast); everything else through Pillow (raster).
+    return _guarded(
+        lim, lambda: fast.convert(data, source, fmt, opts, lim) or convert_raster(data, source, fmt, opts, lim)
+    )
 
 
 def compress(data: bytes, quality: int | str | None = None, limits: EngineLimits | None = None) -> ConversionResult:

@@ -3,13 +3,12 @@ photo PNG decodes in 0.67 s against Pillow's 3.2 s on this machine; tests/bench/
 
 Only the plain case takes this path — 8-bit truecolour, no tRNS, not animated — so palette, grey, 16-bit
 and APNG files keep Pillow's exact semantics. The header's dimensions are checked against the pixel limit
-before libvips sees the data. pyvips is imported on first use, and its operation cache is off (a Lambda
-keeps nothing between requests that it would reuse).
+before libvips sees the data. The whole conversion of common photos (filegate.engines.image.fast) runs in
+libvips too.
 """
 
 from __future__ import annotations
 
-import functools
 import struct
 from typing import Any
 
@@ -42,23 +41,16 @@ def plain_png_mode(data: bytes) -> str | None:
     return None
 
 
+# libvips' thread pool does not survive fork(): a child forked from a process in which libvips has already run
+# work hangs in it. A process that only imported it forks fine (measured), so what matters is whether work ran.
+_ran_here = False
 _disabled = False
 
 
-def disable_after_fork(parent_had_libvips: bool) -> None:
-    """In a forked child: libvips' thread pool does not survive fork(), so a child whose parent had already
-    loaded libvips decodes with Pillow instead (the sync path's parent only probes headers: it never does)."""
-    global _disabled
-    _disabled = parent_had_libvips
-
-
-def available() -> bool:
-    return not _disabled and _pyvips() is not None
-
-
-@functools.cache
-def _pyvips() -> Any:
-    """pyvips with its cache off, or None where libvips is not installed (Pillow then decodes)."""
+def _load() -> Any:
+    """pyvips with its operation cache off (a Lambda keeps nothing between requests that it would reuse), or
+    None where libvips is not installed (Pillow then does everything). Loaded with the engine, not inside the
+    first conversion."""
     try:
         import pyvips
     except (ImportError, OSError):
@@ -67,12 +59,36 @@ def _pyvips() -> Any:
     return pyvips
 
 
+_PYVIPS = _load()
+
+
+def has_run() -> bool:
+    """Whether libvips has done work in this process (a forked child then must not use it)."""
+    return _ran_here
+
+
+def disable_after_fork(parent_ran: bool) -> None:
+    """In a forked child: when the parent had already run libvips, the child converts with Pillow only."""
+    global _disabled
+    _disabled = parent_ran
+
+
+def available() -> bool:
+    return not _disabled and _PYVIPS is not None
+
+
+def pyvips() -> Any:
+    """The pyvips module, for work about to run (only after available() said yes)."""
+    global _ran_here
+    _ran_here = True
+    return _PYVIPS
+
+
 def decode_png(data: bytes, mode: str, limits: EngineLimits) -> Image.Image:
     width, height = struct.unpack(">II", data[16:24])
     check_pixels(width, height, limits)
-    pyvips = _pyvips()
     # fail_on="error": a truncated or corrupt file fails, as it does with Pillow, rather than padding it.
-    image = pyvips.Image.new_from_buffer(data, "", access="sequential", fail_on="error")
+    image = pyvips().Image.new_from_buffer(data, "", access="sequential", fail_on="error")
     if (image.width, image.height, image.bands, image.format) != (width, height, len(mode), "uchar"):
         raise ValueError("libvips read another image than the PNG header describes")
     pixels = image.write_to_memory()

@@ -1,7 +1,7 @@
 """The local stack itself: events held against SAM's, routing, the authorizer and its cache, gateway
 responses, robustness, functions' isolation and logs, SQS event sources, provisioning.
 
-Most tests run against a second stack built from tests/integration/fixtures/template.yaml, whose
+Most tests run against a second stack built from tests/local/fixtures/template.yaml, whose
 functions misbehave on request; a few check the real template.yaml through the session `stack`.
 """
 

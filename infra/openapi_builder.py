@@ -8,9 +8,9 @@ the multipart forms) and the answers a plain ``Response`` hides (file bytes, 302
 Whatever an app declares itself (a ``response_model``, ``responses=``, a body parameter) wins over these
 defaults, so handlers can grow richer declarations without an edit here.
 
-``make openapi`` writes the result to ``openapi.json`` (repository root) and beside this module, which is
-what ``GET /v1/openapi.json`` serves; a test fails when either is stale. Serving needs nothing but this
-module's top (no FastAPI, no pydantic import on that path).
+Build time only (infra/build_openapi.py, ``make openapi``): it reads the handlers' source, so it is not in
+the runtime layer. The result is written to ``openapi.json`` (repository root) and beside
+``filegate.api_document``, which is what ``GET /v1/openapi.json`` serves; a test fails when either is stale.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ import json
 import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,16 +29,9 @@ if TYPE_CHECKING:
 
     from filegate.routes import Route
 
-DOCUMENT_FILE = Path(__file__).with_name("openapi.json")
 API_TITLE = "FileGate API"
 API_VERSION = "v1"
 JSON = "application/json"
-
-
-@cache
-def document_bytes() -> bytes:
-    """The generated document as shipped in the layer (read once per container)."""
-    return DOCUMENT_FILE.read_bytes()
 
 
 def render(document: Mapping[str, Any]) -> str:
