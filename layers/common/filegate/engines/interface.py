@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from filegate.tiers import Tier
 
@@ -19,11 +19,14 @@ class OverBudget(Exception):
 
 @dataclass(frozen=True)
 class Source:
-    """An input: its sniffed format and its bytes, in memory or in a local file."""
+    """An input: its sniffed format and its bytes, in memory or in a local file, or (an engine that reads in
+    ranges) a loopback URL serving the stored object and the object's first bytes."""
 
     format: str
     data: bytes | None = None
     path: Path | None = None
+    url: str | None = None
+    head: bytes | None = None
 
     def read(self) -> bytes:
         if self.data is not None:
@@ -68,6 +71,7 @@ class Plan:
     estimated_seconds: float | None  # None when it cannot be told before the engine's worker probes the input
     in_request: bool  # whether a function answering a request may run it itself (it carries the engine)
     probe: Any = None  # what the engine learnt by probing, kept for `run`
+    segments: Any = None  # long media: the segments to fan out (engines.av.segments.SegmentPlan), else None
 
     def fits(self, seconds: float) -> bool:
         """Whether running it now should finish within `seconds`."""
@@ -85,6 +89,15 @@ class RunLimits:
 
 
 @dataclass(frozen=True)
+class Segmenting:
+    """Long media (API.md "Media" → "Long media"): video outputs longer than `above_seconds` are converted in
+    segments of about `segment_seconds` (the media worker's settings)."""
+
+    above_seconds: float
+    segment_seconds: float
+
+
+@dataclass(frozen=True)
 class Workspace:
     """Where an engine runs: scratch space, the FFmpeg binary (empty: the layer's), the limits of a
     conversion child (None where the function only probes and reads headers), and what to tell the fraction
@@ -94,6 +107,7 @@ class Workspace:
     ffmpeg_path: str = ""
     limits: RunLimits | None = None
     progress: Callable[[float], None] | None = None
+    segmenting: Segmenting | None = None  # where long media is cut into segments (the media worker)
 
 
 class Options(Protocol):
@@ -134,4 +148,22 @@ class Engine(Protocol):
 
     def metadata(self, source: Source, workspace: Workspace, plan: Plan | None = None) -> dict[str, Any]:
         """A file's `metadata` (API.md "Files"), from its header or probe (`plan`'s, when it has one)."""
+        ...
+
+
+@runtime_checkable
+class Segmented(Protocol):
+    """An engine that converts long inputs in pieces (its plan's `segments`): each piece by its own worker
+    invocation, then joined (conversions.long_media runs them)."""
+
+    def segments_from_json(self, data: dict[str, Any]) -> Any:
+        """A plan's `segments` again, from its ``to_json()`` (kept in the manifest)."""
+        ...
+
+    def run_piece(self, cut: Any, name: str, source: Source, workspace: Workspace) -> Path:
+        """Convert the piece `name` of `cut` from `source` (its `url`); the piece's file in the workspace."""
+        ...
+
+    def join_pieces(self, cut: Any, folder: Path, workspace: Workspace) -> Output:
+        """The output from every piece of `cut`, in `folder` under ``cut.file_name(name)``."""
         ...

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from filegate import errors
-from filegate.engines.av import ffmpeg
+from filegate.engines.av import ffmpeg, segments
 from filegate.engines.av import probe as media_probe
-from filegate.engines.interface import EngineName, Options, Output, RunLimits, Source, Workspace
+from filegate.engines.interface import EngineName, Options, Output, RunLimits, Segmenting, Source, Workspace
 from filegate.engines.interface import Plan as EnginePlan
 from filegate.formats.options import MediaOptions
 from filegate.formats.table import (
@@ -41,6 +41,13 @@ DEFAULT_GIF_FPS = 12.0
 # Containers without an index: seeking before -i lands by estimate (often past the only keyframe of a short
 # clip), so they are read from the start and the decoded frames before the position dropped.
 INDEXLESS_SOURCES = frozenset({"ts", "aac", "gif", "webp"})
+# VBV cap of CRF video: bits per pixel per frame (about 12 Mb/s for 1080p at 30 fps), and a floor for tiny frames.
+VBV_BITS_PER_PIXEL = 0.2
+VBV_MIN_KBPS = 500
+VBV_DEFAULT_FPS = 30.0
+# A conversion that is not cut into segments (GIF: one palette per clip) runs in one invocation of the media
+# worker (15 minutes at most): its output is held to this length.
+ONE_PIECE_MAX_SECONDS = 30 * 60
 MAX_THREADS = 2  # per FFmpeg child: Lambda's vCPUs at the worker's memory size, and a bounded footprint
 
 _THUMBNAIL_CODEC = {
@@ -113,7 +120,7 @@ def output_frame(width: int, height: int, options: MediaOptions, limits: MediaLi
     return frame
 
 
-def _scale_filter(frame: tuple[int, int], options: MediaOptions) -> str:
+def scale_filter(frame: tuple[int, int], options: MediaOptions) -> str:
     width, height = frame
     if options.cover and options.width and options.height:
         cover = f"scale={width}:{height}:force_original_aspect_ratio=increase:flags=bicubic"
@@ -121,7 +128,7 @@ def _scale_filter(frame: tuple[int, int], options: MediaOptions) -> str:
     return f"scale={width}:{height}:flags=bicubic,setsar=1"
 
 
-def _audio_args(target: str, options: MediaOptions, channels: int | None) -> list[str]:
+def audio_args(target: str, options: MediaOptions, channels: int | None) -> list[str]:
     downmix = ["-ac", "2"] if channels and channels > 2 else []
     bitrate = options.audio_bitrate
     if target == "mp3":
@@ -138,14 +145,23 @@ def _audio_args(target: str, options: MediaOptions, channels: int | None) -> lis
     return ["-c:a", "flac", *downmix]  # flac
 
 
-def _video_codec_args(target: str, options: MediaOptions) -> list[str]:
+def vbv_cap_kbps(frame: tuple[int, int], fps: float | None) -> int:
+    """The peak bitrate a video may reach (CRF under a VBV cap): the same for a one-piece conversion and for
+    every segment of a long one, so no segment start spends more than the rest (no bitrate spike at a join)."""
+    return max(VBV_MIN_KBPS, round(frame[0] * frame[1] * (fps or VBV_DEFAULT_FPS) * VBV_BITS_PER_PIXEL / 1000))
+
+
+def video_codec_args(target: str, options: MediaOptions, frame: tuple[int, int], fps: float | None) -> list[str]:
+    """The video encoder and its rate control: CRF (quality) with a VBV cap (vbv_cap_kbps)."""
     quality = options.quality or 70
+    cap = vbv_cap_kbps(frame, fps)
+    vbv = ["-maxrate", f"{cap}k", "-bufsize", f"{2 * cap}k"]
     if target == "mp4":
         crf = round(_map(quality, 35, 17))
-        return ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p"]
-    crf = round(_map(quality, 50, 15))  # webm: VP9 in constant-quality mode
+        return ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), *vbv, "-pix_fmt", "yuv420p"]
+    crf = round(_map(quality, 50, 15))  # webm: VP9 in constrained-quality mode (CRF, at most the cap)
     return [
-        "-c:v", "libvpx-vp9", "-crf", str(crf), "-b:v", "0", "-deadline", "realtime", "-cpu-used", "8",
+        "-c:v", "libvpx-vp9", "-crf", str(crf), "-b:v", f"{cap}k", *vbv, "-deadline", "realtime", "-cpu-used", "8",
         "-row-mt", "1", "-pix_fmt", "yuv420p",
     ]  # fmt: skip
 
@@ -181,7 +197,7 @@ def plan(info: media_probe.MediaInfo, target: str, options: MediaOptions, limits
         elif target == "webp":
             quality = ["-quality", str(options.quality or 80)]
         args = [
-            *threads, "-map", "0:v:0", "-frames:v", "1", "-an", "-sn", "-dn", "-vf", _scale_filter(frame, options),
+            *threads, "-map", "0:v:0", "-frames:v", "1", "-an", "-sn", "-dn", "-vf", scale_filter(frame, options),
             *_THUMBNAIL_CODEC[target], *quality, "-f", "webp" if target == "webp" else "image2", "-update", "1",
         ]  # fmt: skip
         return Plan(source, target, at or None, 0.0, frame, args)
@@ -197,7 +213,7 @@ def plan(info: media_probe.MediaInfo, target: str, options: MediaOptions, limits
     common = [*threads, "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1"]
     if kind == "audio":
         assert audio is not None
-        codec = _audio_args(target, options, audio.channels)
+        codec = audio_args(target, options, audio.channels)
         extra = ["-movflags", "+faststart", "-f", "ipod"] if target == "m4a" else ["-f", _muxer(target)]
         args = [*common, "-map", "0:a:0", "-vn", *codec, *timing, *extra]
         return Plan(source, target, start or None, seconds, None, args)
@@ -208,8 +224,13 @@ def plan(info: media_probe.MediaInfo, target: str, options: MediaOptions, limits
     fps = options.fps or (min(video.fps or DEFAULT_GIF_FPS, DEFAULT_GIF_FPS) if kind == "gif" else None)
     if fps:
         filters.append(f"fps={fps:g}")
-    filters.append(_scale_filter(frame, options))
+    filters.append(scale_filter(frame, options))
     if kind == "gif":
+        if seconds > ONE_PIECE_MAX_SECONDS:
+            raise errors.FileTooLarge(
+                f"A GIF is made in one piece (one palette per clip): at most {ONE_PIECE_MAX_SECONDS // 60} minutes; "
+                "use start and duration to make a shorter one."
+            )
         colors = round(_map(options.quality, 16, 256)) if options.quality else 256
         graph = (
             f"{','.join(filters)},split[a][b];[a]palettegen=max_colors={colors}:stats_mode=diff[p];"
@@ -217,14 +238,43 @@ def plan(info: media_probe.MediaInfo, target: str, options: MediaOptions, limits
         )
         args = [*common, "-map", "0:v:0", "-an", "-vf", graph, *timing]
         return Plan(source, target, start or None, seconds, frame, [*args, "-loop", "0", "-f", "gif"])
-    audio_args = ["-an"]
+    sound = ["-an"]
     maps = ["-map", "0:v:0"]
     if audio is not None and not options.mute:
         maps += ["-map", "0:a:0"]
-        audio_args = _audio_args(target, options, audio.channels)
+        sound = audio_args(target, options, audio.channels)
     container = ["-movflags", "+faststart", "-f", "mp4"] if target == "mp4" else ["-f", "webm"]
-    args = [*common, *maps, "-vf", ",".join(filters), *_video_codec_args(target, options), *audio_args, *timing]
+    codec = video_codec_args(target, options, frame, fps or video.fps)
+    args = [*common, *maps, "-vf", ",".join(filters), *codec, *sound, *timing]
     return Plan(source, target, start or None, seconds, frame, [*args, *container])
+
+
+def plan_segments(
+    info: media_probe.MediaInfo, target: str, options: MediaOptions, limits: MediaLimits, segmenting: Segmenting
+) -> segments.SegmentPlan | None:
+    """The segments of a video output longer than `segmenting.above_seconds` (API.md "Long media"), else None
+    (one piece). Refuses (413/422) exactly what a one-piece plan refuses, and costs the same units."""
+    whole = plan(info, target, options, limits)
+    video = info.video
+    if media_output_kind(target) != "video" or video is None or whole.frame is None:
+        return None
+    fps = options.fps or video.fps
+    if whole.output_seconds <= segmenting.above_seconds or not fps:
+        return None
+    start = options.start or 0.0
+    rate, pieces = segments.cut(info.format, target, fps, whole.frame, whole.output_seconds, start, segmenting)
+    threads = ["-threads", str(MAX_THREADS)]
+    sound: list[str] = []
+    if info.audio is not None and not options.mute:
+        sound = [*threads, *audio_args(target, options, info.audio.channels)]
+        pieces.append(segments.Piece(segments.AUDIO, start, None, whole.output_seconds))
+    # On the output frame grid from the segment's first frame; the same encoder and cap as a one-piece run.
+    filters = f"setpts=PTS-STARTPTS,fps={rate},{scale_filter(whole.frame, options)}"
+    codec = video_codec_args(target, options, whole.frame, fps)
+    return segments.SegmentPlan(
+        info.format, target, rate, whole.frame, whole.output_seconds, whole.units, pieces,
+        [*threads, "-vf", filters, *codec], sound,
+    )  # fmt: skip
 
 
 def _muxer(target: str) -> str:
@@ -315,13 +365,22 @@ class AvEngine:
         if source is None or workspace is None:  # one unit reserved; the worker tops it up from its probe
             return EnginePlan(source_format, output, units=1, estimated_seconds=None, in_request=False)
         assert isinstance(options, MediaOptions)
-        path = source.local_file(workspace.workdir)
-        info = media_probe.probe(
-            path, source_format, demuxer(source_format), workdir=workspace.workdir, binary=workspace.ffmpeg_path
-        )
-        units = plan(info, output, options, tier.media).units
+        forced, binary = demuxer(source_format), workspace.ffmpeg_path
+        if source.url is not None:  # read in ranges: only the header (and an index) is fetched
+            info = media_probe.probe_url(
+                source.url, source_format, forced, source.head or b"", workdir=workspace.workdir, binary=binary
+            )
+        else:
+            path = source.local_file(workspace.workdir)
+            info = media_probe.probe(path, source_format, forced, workdir=workspace.workdir, binary=binary)
+        cut = None
+        if workspace.segmenting is not None:
+            cut = plan_segments(info, output, options, tier.media, workspace.segmenting)
+        units = cut.units if cut is not None else plan(info, output, options, tier.media).units
         # FFmpeg's speed varies too much by codec and content to estimate: the media path waits instead.
-        return EnginePlan(source_format, output, units, estimated_seconds=None, in_request=False, probe=info)
+        return EnginePlan(
+            source_format, output, units, estimated_seconds=None, in_request=False, probe=info, segments=cut
+        )
 
     def run(
         self,
@@ -349,6 +408,28 @@ class AvEngine:
             progress=workspace.progress,
         )
         return Output(result.format, result.content_type, path=result.path, metadata=result.metadata)
+
+    # ------------------------------------------------------------------ long media (engines.Segmented)
+
+    def segments_from_json(self, data: dict[str, Any]) -> segments.SegmentPlan:
+        return segments.SegmentPlan.from_json(data)
+
+    def run_piece(self, cut: segments.SegmentPlan, name: str, source: Source, workspace: Workspace) -> Path:
+        """One piece of a long conversion, from the input at `source.url`; its file, in the workspace."""
+        if workspace.limits is None or source.url is None:
+            raise errors.ConversionFailed("This function does not run audio or video conversions.")
+        limits = sandbox(workspace.limits)
+        return segments.encode_piece(
+            cut, name, source.url, workdir=workspace.workdir, sandbox=limits, binary=workspace.ffmpeg_path
+        )
+
+    def join_pieces(self, cut: segments.SegmentPlan, folder: Path, workspace: Workspace) -> Output:
+        """The output from the pieces in `folder`, nothing re-encoded."""
+        if workspace.limits is None:
+            raise errors.ConversionFailed("This function does not run audio or video conversions.")
+        limits = sandbox(workspace.limits)
+        path, metadata = segments.join(cut, folder, sandbox=limits, binary=workspace.ffmpeg_path)
+        return Output(cut.target, content_type(cut.target), path=path, metadata=metadata)
 
     def metadata(self, source: Source, workspace: Workspace, plan: EnginePlan | None = None) -> dict[str, Any]:
         if plan is not None and isinstance(plan.probe, media_probe.MediaInfo):

@@ -5,6 +5,11 @@ connection or runs past its time limit):
 - the demuxer is forced (``-f``) from the sniffed type and it alone is allowed (``-format_whitelist``, which
   FFmpeg copies to nested demuxers, e.g. the playlist hidden in an AVI's GAB2 subtitle chunk);
 - only the ``file`` protocol may be opened by the input (``-protocol_whitelist``), and no stdin (``-nostdin``);
+  the one exception is an input read in ranges from S3 (long media, ``url_input_args``): FFmpeg is then given
+  ``http`` and ``tcp`` (http rides on tcp) and one URL, ``http://127.0.0.1:<port>/<token>``, served by our own
+  process (http_source), which answers that path with that one object and nothing else. FFmpeg has no option
+  to hold http to one host, so what keeps it there is the forced single demuxer (none of those we allow opens
+  a URL of its own: no playlists, concat or references) and that it never sees a credential or a presigned URL;
 - the child gets CPU-time (RLIMIT_CPU), address-space (RLIMIT_AS) and file-size (RLIMIT_FSIZE, the output cap)
   limits, runs in its own process group, and the whole group is killed when the wall-clock limit passes.
 """
@@ -84,6 +89,14 @@ def input_args(path: Path, demuxer: str, *, seek: float | None = None) -> list[s
         args += ["-ss", f"{seek:.3f}"]
     # "file:" keeps a name that starts with a protocol-like prefix from being read as a URL.
     return [*args, "-i", f"file:{path}"]
+
+
+def url_input_args(url: str, demuxer: str, *, seek: float | None = None) -> list[str]:
+    """`input_args` for an input served over loopback HTTP by http_source (ranged reads of a stored object)."""
+    args = ["-f", demuxer, "-format_whitelist", demuxer, "-protocol_whitelist", "http,tcp"]
+    if seek:
+        args += ["-ss", f"{seek:.6f}"]
+    return [*args, "-i", url]
 
 
 def _limits(sandbox: Sandbox) -> Callable[[], None]:

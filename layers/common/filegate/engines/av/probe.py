@@ -21,6 +21,7 @@ PROBE_SANDBOX = ffmpeg.Sandbox(wall_seconds=15, cpu_seconds=10, memory_bytes=102
 MAX_INPUT_PIXELS = 8192 * 8192
 MAX_INPUT_SIDE = 16384
 DECLARED_LENGTH_SLACK = 2.0
+HEAD_BYTES = 4096  # what the declared-length check reads
 OPUS_RATE = 48_000  # how far a header's claimed length may exceed what the file holds
 
 _DURATION = re.compile(r"Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
@@ -148,7 +149,19 @@ def parse(text: str, fmt: str, *, section: str = "Input #0") -> MediaInfo | None
 
 def probe(path: Path, fmt: str, demuxer: str, *, workdir: Path, binary: str = "") -> MediaInfo:
     """What `path` holds, or ConversionFailed (unreadable, no streams, no duration, absurd frame)."""
-    result = ffmpeg.run(ffmpeg.input_args(path, demuxer), PROBE_SANDBOX, workdir=workdir, binary=binary)
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    return _probe(ffmpeg.input_args(path, demuxer), fmt, head, workdir=workdir, binary=binary)
+
+
+def probe_url(url: str, fmt: str, demuxer: str, head: bytes, *, workdir: Path, binary: str = "") -> MediaInfo:
+    """`probe` of an input FFmpeg reads over loopback HTTP (ffmpeg.url_input_args): only the bytes the
+    demuxer asks for (its header, an index at the end) travel, never the whole file. `head`: its first bytes."""
+    return _probe(ffmpeg.url_input_args(url, demuxer), fmt, head, workdir=workdir, binary=binary)
+
+
+def _probe(source: list[str], fmt: str, head: bytes, *, workdir: Path, binary: str) -> MediaInfo:
+    result = ffmpeg.run(source, PROBE_SANDBOX, workdir=workdir, binary=binary)
     if result.killed_by() is not None:
         raise ffmpeg.failure(result, "probe")
     info = parse(result.stderr, fmt)
@@ -161,20 +174,19 @@ def probe(path: Path, fmt: str, demuxer: str, *, workdir: Path, binary: str = ""
         if max(video.width, video.height) > MAX_INPUT_SIDE or video.width * video.height > MAX_INPUT_PIXELS:
             raise ConversionFailed(f"The video's frame ({video.width}x{video.height}) is absurdly large.")
     if info.duration <= 0:
-        info = MediaInfo(info.format, _measured_duration(path, demuxer, workdir, binary), info.bit_rate, info.streams)
+        info = MediaInfo(info.format, _measured_duration(source, workdir, binary), info.bit_rate, info.streams)
     if info.duration <= 0:
         raise ConversionFailed("The media has no duration: its streams hold nothing to decode.")
-    _check_declared_length(path, info)
+    _check_declared_length(head, info)
     return info
 
 
-def _check_declared_length(path: Path, info: MediaInfo) -> None:
+def _check_declared_length(head: bytes, info: MediaInfo) -> None:
     """A header that claims far more than the file holds (a WAV "ten hours long" in a few bytes) is a lie
     meant to make us reserve, allocate or wait for what is not there: refused rather than trusted or fixed."""
     if info.format != "wav":
         return
-    with path.open("rb") as handle:
-        declared = avsniff.wav_declared_seconds(handle.read(4096))
+    declared = avsniff.wav_declared_seconds(head)
     if declared is not None and declared > info.duration * DECLARED_LENGTH_SLACK + 1:
         raise ConversionFailed(
             f"The WAV header claims {declared:.0f} s of audio but the file holds {info.duration:.1f} s."
@@ -204,9 +216,9 @@ def described_output(stderr: str, fmt: str, size: int) -> MediaInfo | None:
     return MediaInfo(fmt, seconds, round(size * 8 / seconds), streams)
 
 
-def _measured_duration(path: Path, demuxer: str, workdir: Path, binary: str) -> float:
+def _measured_duration(source: list[str], workdir: Path, binary: str) -> float:
     """Duration by reading the packets through (no decoding) when the container does not state it."""
-    args = [*ffmpeg.input_args(path, demuxer), "-map", "0", "-c", "copy", "-f", "null", "-"]
+    args = [*source, "-map", "0", "-c", "copy", "-f", "null", "-"]
     result = ffmpeg.run(args, PROBE_SANDBOX, workdir=workdir, binary=binary)
     if not result.ok:
         return 0.0
