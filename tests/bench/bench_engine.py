@@ -1,14 +1,22 @@
 """The conversion engine against naive Pillow, ImageMagick and libvips (pyvips), task by task, on real photos.
 
-    .venv/bin/python tests/bench/bench_engine.py [--runs 5] [--tasks jpeg,webp,...] [--impls engine,vips,...]
+    .venv/bin/python tests/bench/bench_engine.py [--runs 7] [--warm 20] [--tasks jpeg,webp,...] [--impls ...]
 
 Source: a real photograph from a Debian wallpaper package, fetched at bench time with `apt-get download`
-and cached under .bench-cache/ (gitignored); it is resized to 12 MP (4000x3000) and written as the JPEG,
-PNG, HEIC and PDF inputs of the tasks. Every measurement is a fresh process; implementations are
-interleaved within each round (so a load spike on this shared machine hits all of them alike). Printed per
-task and implementation: median wall time of the work (after imports) with its spread (min-max), peak
-RSS of the process, output bytes, and PSNR against the reference pixels (the source, resized with Lanczos
-when the task resizes). Then the engine/libvips ratio per task. Figures only, never assertions.
+and cached under .bench-cache/ (gitignored). It is written as the inputs of the tasks: the whole 6028x3391
+photo (20 MP) as a JPEG; cropped to 4:3 and resized to 12 MP (4000x3000) as a baseline JPEG, a progressive
+JPEG, a PNG, a HEIC and a one-page PDF. The same quality settings for every implementation.
+
+Cold: every measurement is a fresh process; implementations are interleaved within each round (so a load
+spike on this shared machine hits all of them alike). Printed per task and implementation: median wall time
+of the work (after imports) with its spread (min-max), peak RSS of the process, output bytes, and PSNR
+against the reference pixels (the source, resized with Lanczos when the task resizes). Then the
+engine/libvips ratio per task, with the output's size and PSNR against libvips'.
+
+Warm (`--warm SECONDS`, 0 to skip): two worker processes at once (this machine's two cores), each having
+imported its implementation and converted once, convert the task's input over and over for SECONDS;
+printed: images per second of the pair. ImageMagick, a process per image, runs as two loops of processes.
+Figures only, never assertions.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -32,13 +41,16 @@ WALLPAPER_FILE = "Kleiber_by_Lukas_Baubkus.jpg"  # 6028x3391 photo of a bird
 SIZE = (4000, 3000)
 PDF_DPI = 150
 
-# task: (input kind, target, options)
+# task: (input, target, options); inputs are the files prepare_inputs writes.
 TASKS: dict[str, tuple[str, str, dict[str, int]]] = {
     "jpeg": ("jpg", "jpg", {"quality": 80}),
+    "jpeg-20mp": ("20mp.jpg", "jpg", {"quality": 80}),
+    "progressive": ("progressive.jpg", "jpg", {"quality": 80}),
     "webp": ("jpg", "webp", {"quality": 80}),
     "avif": ("jpg", "avif", {"quality": 60}),
     "png-jpeg": ("png", "jpg", {"quality": 80}),
     "resize-1600": ("jpg", "jpg", {"quality": 80, "width": 1600}),
+    "resize-20mp": ("20mp.jpg", "jpg", {"quality": 80, "width": 1600}),
     "heic-jpeg": ("heic", "jpg", {"quality": 80}),
     "pdf-png": ("pdf", "png", {}),
 }
@@ -66,11 +78,15 @@ def _wallpaper() -> Path:
 def prepare_inputs() -> dict[str, Path]:
     from PIL import Image
 
-    paths = {kind: CACHE / f"source-12mp.{kind}" for kind in ("jpg", "png", "heic", "pdf")}
+    paths = {kind: CACHE / f"source-12mp.{kind}" for kind in ("jpg", "png", "heic", "pdf", "progressive.jpg")}
+    paths["20mp.jpg"] = CACHE / "source-20mp.jpg"
     reference = CACHE / "reference-12mp.png"
-    if all(p.exists() for p in paths.values()) and reference.exists():
-        return {**paths, "reference": reference}
+    references = {"reference": reference, "reference-20mp": CACHE / "reference-20mp.png"}
+    if all(p.exists() for p in (*paths.values(), *references.values())):
+        return {**paths, **references}
     photo = Image.open(_wallpaper()).convert("RGB")
+    photo.save(references["reference-20mp"])
+    photo.save(paths["20mp.jpg"], quality=92)
     # Centre-crop to 4:3, then 12 MP.
     w, h = photo.size
     crop_w = min(w, h * 4 // 3)
@@ -79,13 +95,18 @@ def prepare_inputs() -> dict[str, Path]:
     photo = photo.crop((left, top, left + crop_w, top + crop_h)).resize(SIZE, Image.Resampling.LANCZOS)
     photo.save(reference)
     photo.save(paths["jpg"], quality=92)
+    photo.save(paths["progressive.jpg"], quality=92, progressive=True)
     photo.save(paths["png"], compress_level=6)
     import pillow_heif
 
     pillow_heif.from_pillow(photo).save(paths["heic"], quality=90)
     # One A4-ish page holding the photo at 300 dpi (as a scanned or exported document would).
     photo.save(paths["pdf"], format="PDF", resolution=300.0, quality=90)
-    return {**paths, "reference": reference}
+    return {**paths, **references}
+
+
+def _reference_of(kind: str) -> str:
+    return "reference-20mp" if kind.startswith("20mp") else "reference"
 
 
 # --------------------------------------------------------------------------- workers (child processes)
@@ -142,6 +163,9 @@ def _pillow(kind: str, target: str, opts: dict[str, int], src: str, dst: str) ->
 def _vips(kind: str, target: str, opts: dict[str, int], src: str, dst: str) -> float:
     import pyvips
 
+    # No operation cache, as in the engine: a server converting different files would get no hits from it,
+    # while the warm loop, converting one file over and over, would be served from it.
+    pyvips.cache_set_max(0)
     start = time.perf_counter()
     if kind == "pdf":
         image = pyvips.Image.new_from_file(src, dpi=PDF_DPI)  # needs libvips built with PDFium or poppler
@@ -243,7 +267,8 @@ def _psnr_worker(output: Path, reference: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--warm", type=float, default=20.0, help="seconds of the warm two-worker run; 0 skips it")
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--impls", default=",".join(IMPLS))
     args = parser.parse_args()
@@ -253,9 +278,10 @@ def main() -> None:
         print("ImageMagick is not installed (apt-get install imagemagick): skipped")
     _run([sys.executable, __file__, "--prepare"])  # in a child, for the same reason as _psnr
     inputs = prepare_inputs()  # now only the cached paths
-    print(f"source: {WALLPAPER_FILE} from Debian's {WALLPAPER_PACKAGE}, {SIZE[0]}x{SIZE[1]}; runs: {args.runs}")
+    print(f"source: {WALLPAPER_FILE} from Debian's {WALLPAPER_PACKAGE}; 12 MP = {SIZE[0]}x{SIZE[1]}; runs: {args.runs}")
     print(f"{'task':<12} {'impl':<7} {'median s':>9} {'min-max s':>13} {'RSS MiB':>8} {'bytes':>11} {'PSNR dB':>8}")
     medians: dict[tuple[str, str], float] = {}
+    outputs: dict[tuple[str, str], tuple[int, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for task in tasks:
             kind, target, _opts = TASKS[task]
@@ -283,22 +309,134 @@ def main() -> None:
                 median = statistics.median(times[impl])
                 medians[(task, impl)] = median
                 spread = f"{min(times[impl]):.3f}-{max(times[impl]):.3f}"
-                psnr = _psnr(dst, inputs["reference"])
+                psnr = _psnr(dst, inputs[_reference_of(kind)])
+                outputs[(task, impl)] = (dst.stat().st_size, psnr)
                 print(
                     f"{task:<12} {impl:<7} {median:>9.3f} {spread:>13} {rss[impl]:>8} "
                     f"{dst.stat().st_size:>11,} {psnr:>8.2f}"
                 )
             sys.stdout.flush()
-    print("\nengine / libvips (median work time; <= 1.0 means the engine is at least as fast)")
+    print("\nengine / libvips: median work time (<= 1.0: the engine is at least as fast), output size, PSNR - PSNR")
     for task in tasks:
         engine, vips = medians.get((task, "engine")), medians.get((task, "vips"))
-        ratio = f"{engine / vips:.2f}" if engine and vips else "n/a (libvips could not run this task)"
-        print(f"  {task:<12} {ratio}")
+        if not (engine and vips):
+            print(f"  {task:<12} n/a (libvips could not run this task)")
+            continue
+        (engine_bytes, engine_psnr), (vips_bytes, vips_psnr) = outputs[(task, "engine")], outputs[(task, "vips")]
+        print(
+            f"  {task:<12} time {engine / vips:.2f}  size {engine_bytes / vips_bytes:.3f}  "
+            f"PSNR {engine_psnr - vips_psnr:+.2f} dB"
+        )
+    if args.warm > 0:
+        _warm_table(tasks, impls, inputs, args.warm)
+
+
+# --------------------------------------------------------------------------- warm workers
+
+WARM_WORKERS = 2  # this machine's cores
+
+
+def _warm_table(tasks: list[str], impls: list[str], inputs: dict[str, Path], seconds: float) -> None:
+    print(f"\nwarm: {WARM_WORKERS} workers at once for {seconds:g} s each; images per second of the pair")
+    print(f"{'task':<12} " + " ".join(f"{impl:>8}" for impl in impls) + f" {'engine/libvips':>15}")
+    for task in tasks:
+        kind, target, _opts = TASKS[task]
+        rates: dict[str, float] = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            for impl in impls:
+                try:
+                    rates[impl] = _warm_rate(impl, task, inputs[kind], Path(tmp), target, seconds)
+                except RuntimeError:
+                    continue
+        cells = " ".join(f"{rates[i]:>8.2f}" if i in rates else f"{'n/a':>8}" for i in impls)
+        ratio = f"{rates['vips'] / rates['engine']:.2f}" if rates.get("engine") and rates.get("vips") else "n/a"
+        print(f"{task:<12} {cells} {ratio:>15}")
+        sys.stdout.flush()
+
+
+def _warm_rate(impl: str, task: str, src: Path, tmp: Path, target: str, seconds: float) -> float:
+    """Images per second of WARM_WORKERS processes converting at once (after a first, untimed conversion)."""
+    if impl == "magick":
+        return _magick_rate(task, src, tmp, target, seconds)
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--warm-worker",
+                impl,
+                task,
+                str(src),
+                str(tmp / f"w{n}.{target}"),
+                str(seconds),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        for n in range(WARM_WORKERS)
+    ]
+    results = [json.loads(p.communicate()[0].decode().strip().splitlines()[-1]) for p in procs]
+    if any(p.returncode != 0 for p in procs):
+        raise RuntimeError(f"{impl} failed")
+    return sum(r["count"] / r["seconds"] for r in results)
+
+
+def _warm_worker(impl: str, task: str, src: str, dst: str, seconds: float) -> None:
+    """Convert over and over for `seconds` after one untimed conversion (imports, caches)."""
+    kind, target, opts = TASKS[task]
+    if impl == "engine":
+        sys.path.insert(0, str(ROOT / "layers" / "common"))
+        from filegate.engines.image.engine import convert
+        from filegate.engines.image.limits import EngineLimits
+        from filegate.formats.options import ImageOptions
+        from filegate.tiers import TIERS
+
+        limits = EngineLimits.for_tier(TIERS["pro"])
+
+        def once() -> None:
+            Path(dst).write_bytes(convert(Path(src).read_bytes(), target, ImageOptions(**opts), limits).data)
+    elif impl == "pillow":
+
+        def once() -> None:
+            _pillow(kind, target, opts, src, dst)
+    else:
+
+        def once() -> None:
+            _vips(kind, target, opts, src, dst)
+
+    once()
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        once()
+        count += 1
+    print(json.dumps({"count": count, "seconds": time.perf_counter() - start}))
+
+
+def _magick_rate(task: str, src: Path, tmp: Path, target: str, seconds: float) -> float:
+    counts = [0] * WARM_WORKERS
+    deadline = time.perf_counter() + seconds
+
+    def loop(n: int) -> None:
+        while time.perf_counter() < deadline:
+            subprocess.run(
+                _magick_command(task, str(src), str(tmp / f"m{n}.{target}")), check=True, capture_output=True
+            )
+            counts[n] += 1
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=loop, args=(n,)) for n in range(WARM_WORKERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - started)
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         _worker(*sys.argv[2:6])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--warm-worker":
+        _warm_worker(*sys.argv[2:6], float(sys.argv[6]))
     elif len(sys.argv) > 1 and sys.argv[1] == "--prepare":
         prepare_inputs()
     elif len(sys.argv) > 1 and sys.argv[1] == "--psnr":

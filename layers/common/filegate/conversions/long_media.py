@@ -63,18 +63,19 @@ def fan_out(
     record: conversions_table.ConversionRecord,
     source_file: files_table.FileRecord,
     plan: Plan,
+    cut: Any,
     bucket: Bucket,
     queue_url: str,
 ) -> None:
-    """Write the manifest and queue every piece. A redelivered job message does it again: the manifest is
-    the same and a piece queued twice is done once."""
-    names = [piece.name for piece in plan.segments.pieces]
+    """Write the manifest and queue every piece of `cut` (the engine's segments). A redelivered job message
+    does it again: the manifest is the same and a piece queued twice is done once."""
+    names = [piece.name for piece in cut.pieces]
     manifest = {
         "source_key": source_file.object_key,
         "source_format": plan.source,
         "target": plan.target,
         "filename": source_file.filename,
-        "segments": plan.segments.to_json(),
+        "segments": cut.to_json(),
     }
     bucket.put(pieces_prefix(record) + MANIFEST, json.dumps(manifest).encode(), "application/json")
     conversions_table.fan_out(record, len(names))

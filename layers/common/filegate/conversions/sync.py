@@ -109,7 +109,8 @@ def convert_sync(
     reservation = limits.reserve_conversion(caller.account_id, plan_tier, test_mode=caller.test_mode, now=now)
     output: Output | None = None
     try:
-        plan = engine.plan(fmt, target, options, plan_tier, source)
+        probe = engine.probe(source, plan_tier, None)  # None: no FFmpeg here, the engine's worker probes
+        plan = engine.plan(fmt, target, options, plan_tier, probe)
         seconds = budget_seconds - SYNC_ANSWER_RESERVE_SECONDS - (time.monotonic() - started)
         if plan.fits(seconds):
             workspace = Workspace(Path(tempfile.gettempdir()))

@@ -29,7 +29,7 @@ from filegate.conversions import long_media
 from filegate.conversions.records import announce, conversion_json, fail, requested, reservation_of
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
-from filegate.engines import Source, Workspace, engine_for, engine_name_for
+from filegate.engines import Segmented, Source, Workspace, engine_for, engine_name_for
 from filegate.files import service as files_service
 from filegate.files.storage import Bucket
 from filegate.formats.table import kind
@@ -119,20 +119,22 @@ def _convert(
     options = engine.parse_options(raw_options, source=fmt, target=target, field="options.")
     if engine.reads_memory:
         source = Source(fmt, data=bucket.read(source_file.object_key))
-        plan = engine.plan(fmt, target, options, plan_tier, source, workspace)
     else:  # probed in ranges (the input may be larger than the disk), then streamed to disk if run here
         server, head = long_media.source_of(bucket, source_file.object_key, fmt)
         with server as url:
             source = Source(fmt, url=url, head=head)
-            segmenting = workspace.segmenting if pieces_queue_url else None
-            plan = engine.plan(fmt, target, options, plan_tier, source, replace(workspace, segmenting=segmenting))
+            probe = engine.probe(source, plan_tier, workspace)
     # A file whose metadata the files function could not read (too large to copy there, or a reader it does
     # not carry) gets it from the engine that describes its format, when that is this one.
     if source_file.metadata is None and engine.name == engine_name_for(fmt, None):
-        files_table.set_metadata(source_file, engine.metadata(source, workspace, plan))
+        files_table.set_metadata(source_file, engine.metadata(source, workspace, probe))
+    plan = engine.plan(fmt, target, options, plan_tier, probe)
+    cut = None
+    if pieces_queue_url and workspace.segmenting is not None and isinstance(engine, Segmented):
+        cut = engine.segment(probe, plan, options, plan_tier, workspace.segmenting)
     _charge_units(record, plan.units)
-    if plan.segments is not None:
-        long_media.fan_out(record, source_file, plan, bucket, pieces_queue_url)
+    if cut is not None:
+        long_media.fan_out(record, source_file, plan, cut, bucket, pieces_queue_url)
         return None
     if source.data is None:
         path = workspace.workdir / "input"

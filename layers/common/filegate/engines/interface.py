@@ -70,8 +70,7 @@ class Plan:
     units: int  # what it costs (API.md §3); before a probe, the least it can cost
     estimated_seconds: float | None  # None when it cannot be told before the engine's worker probes the input
     in_request: bool  # whether a function answering a request may run it itself (it carries the engine)
-    probe: Any = None  # what the engine learnt by probing, kept for `run`
-    segments: Any = None  # long media: the segments to fan out (engines.av.segments.SegmentPlan), else None
+    probe: Any = None  # the engine's probe of the input, kept for `run`
 
     def fits(self, seconds: float) -> bool:
         """Whether running it now should finish within `seconds`."""
@@ -127,17 +126,15 @@ class Engine(Protocol):
         compress (the source's own format, smaller)."""
         ...
 
-    def plan(
-        self,
-        source_format: str,
-        target: str | None,
-        options: Options,
-        tier: Tier,
-        source: Source | None = None,
-        workspace: Workspace | None = None,
-    ) -> Plan:
-        """Probe the input when it is given and this function can (else only its format is known), refuse
-        what the tier does not allow (413/422), and say what the conversion will be."""
+    def probe(self, source: Source, tier: Tier, workspace: Workspace | None) -> Any:
+        """What the input is, read from its header (images) or by FFmpeg (audio and video), refused (413/422)
+        when the tier does not take it; None where this function cannot probe it (FFmpeg runs only in the
+        media worker: `workspace` None)."""
+        ...
+
+    def plan(self, source_format: str, target: str | None, options: Options, tier: Tier, probe: Any = None) -> Plan:
+        """What the conversion will be (UnsupportedConversion, 413 or 422 when it cannot be): from the probe when
+        there is one, else the least it can be (one unit, its time unknown)."""
         ...
 
     def run(
@@ -146,18 +143,23 @@ class Engine(Protocol):
         """Do the conversion; with `seconds`, OverBudget past them (the work stopped, nothing left running)."""
         ...
 
-    def metadata(self, source: Source, workspace: Workspace, plan: Plan | None = None) -> dict[str, Any]:
-        """A file's `metadata` (API.md "Files"), from its header or probe (`plan`'s, when it has one)."""
+    def metadata(self, source: Source, workspace: Workspace, probe: Any = None) -> dict[str, Any]:
+        """A file's `metadata` (API.md "Files"), from its header or its probe (probed again unless given)."""
         ...
 
 
 @runtime_checkable
 class Segmented(Protocol):
-    """An engine that converts long inputs in pieces (its plan's `segments`): each piece by its own worker
-    invocation, then joined (conversions.long_media runs them)."""
+    """An engine that converts long inputs in pieces (``segment``): each piece by its own worker invocation,
+    then joined (conversions.long_media runs them)."""
+
+    def segment(self, probe: Any, plan: Plan, options: Options, tier: Tier, segmenting: Segmenting) -> Any:
+        """The pieces a long conversion is cut into (``pieces``, ``file_name(name)``, ``to_json()``), or None
+        when it is converted in one piece."""
+        ...
 
     def segments_from_json(self, data: dict[str, Any]) -> Any:
-        """A plan's `segments` again, from its ``to_json()`` (kept in the manifest)."""
+        """What ``segment`` returned, again, from its ``to_json()`` (kept in the manifest)."""
         ...
 
     def run_piece(self, cut: Any, name: str, source: Source, workspace: Workspace) -> Path:

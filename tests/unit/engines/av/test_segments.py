@@ -65,8 +65,9 @@ def convert_in_segments(source: Path, fmt: str, target: str, workdir: Path) -> t
     workspace = Workspace(workdir, limits=LIMITS, segmenting=SEGMENTING)
     with HttpSource(len(data), lambda first, last: iter([data[first : last + 1]])) as url:
         served = Source(fmt, url=url, head=data[:4096])
-        plan = ENGINE.plan(fmt, target, MediaOptions(), TIERS["pro"], served, workspace)
-        cut = plan.segments
+        options, tier = MediaOptions(), TIERS["pro"]
+        probe = ENGINE.probe(served, tier, workspace)
+        cut = ENGINE.segment(probe, ENGINE.plan(fmt, target, options, tier, probe), options, tier, SEGMENTING)
         assert cut is not None and len(cut.video_pieces) >= 4
         for piece in cut.pieces:
             ENGINE.run_piece(cut, piece.name, served, workspace)

@@ -352,35 +352,21 @@ class AvEngine:
             check_options_apply(options.given(), source, str(canonical), prefix=field)
         return options
 
+    def probe(self, source: Source, tier: Tier, workspace: Workspace | None) -> media_probe.MediaInfo | None:
+        if workspace is None:  # only the media worker carries FFmpeg
+            return None
+        return _probe(source, workspace)
+
     def plan(
-        self,
-        source_format: str,
-        target: str | None,
-        options: Options,
-        tier: Tier,
-        source: Source | None = None,
-        workspace: Workspace | None = None,
+        self, source_format: str, target: str | None, options: Options, tier: Tier, probe: Any = None
     ) -> EnginePlan:
         output = compress_target(source_format) if target is None else resolve_target(source_format, target)
-        if source is None or workspace is None:  # one unit reserved; the worker tops it up from its probe
+        if probe is None:  # one unit reserved; the worker tops it up from its probe
             return EnginePlan(source_format, output, units=1, estimated_seconds=None, in_request=False)
-        assert isinstance(options, MediaOptions)
-        forced, binary = demuxer(source_format), workspace.ffmpeg_path
-        if source.url is not None:  # read in ranges: only the header (and an index) is fetched
-            info = media_probe.probe_url(
-                source.url, source_format, forced, source.head or b"", workdir=workspace.workdir, binary=binary
-            )
-        else:
-            path = source.local_file(workspace.workdir)
-            info = media_probe.probe(path, source_format, forced, workdir=workspace.workdir, binary=binary)
-        cut = None
-        if workspace.segmenting is not None:
-            cut = plan_segments(info, output, options, tier.media, workspace.segmenting)
-        units = cut.units if cut is not None else plan(info, output, options, tier.media).units
+        assert isinstance(options, MediaOptions) and isinstance(probe, media_probe.MediaInfo)
+        units = plan(probe, output, options, tier.media).units
         # FFmpeg's speed varies too much by codec and content to estimate: the media path waits instead.
-        return EnginePlan(
-            source_format, output, units, estimated_seconds=None, in_request=False, probe=info, segments=cut
-        )
+        return EnginePlan(source_format, output, units, estimated_seconds=None, in_request=False, probe=probe)
 
     def run(
         self,
@@ -411,6 +397,13 @@ class AvEngine:
 
     # ------------------------------------------------------------------ long media (engines.Segmented)
 
+    def segment(
+        self, probe: Any, plan: EnginePlan, options: Options, tier: Tier, segmenting: Segmenting
+    ) -> segments.SegmentPlan | None:
+        """The segments of a long video output (API.md "Long media"), or None: converted in one piece."""
+        assert isinstance(options, MediaOptions) and isinstance(probe, media_probe.MediaInfo)
+        return plan_segments(probe, plan.target, options, tier.media, segmenting)
+
     def segments_from_json(self, data: dict[str, Any]) -> segments.SegmentPlan:
         return segments.SegmentPlan.from_json(data)
 
@@ -431,16 +424,20 @@ class AvEngine:
         path, metadata = segments.join(cut, folder, sandbox=limits, binary=workspace.ffmpeg_path)
         return Output(cut.target, content_type(cut.target), path=path, metadata=metadata)
 
-    def metadata(self, source: Source, workspace: Workspace, plan: EnginePlan | None = None) -> dict[str, Any]:
-        if plan is not None and isinstance(plan.probe, media_probe.MediaInfo):
-            return plan.probe.to_json()
+    def metadata(self, source: Source, workspace: Workspace, probe: Any = None) -> dict[str, Any]:
+        if isinstance(probe, media_probe.MediaInfo):
+            return probe.to_json()
         with tempfile.TemporaryDirectory(prefix="probe-", dir=workspace.workdir) as scratch:
-            workdir = Path(scratch)
-            path = source.local_file(workdir)
-            info = media_probe.probe(
-                path, source.format, demuxer(source.format), workdir=workdir, binary=workspace.ffmpeg_path
-            )
-        return info.to_json()
+            return _probe(source, Workspace(Path(scratch), workspace.ffmpeg_path)).to_json()
+
+
+def _probe(source: Source, workspace: Workspace) -> media_probe.MediaInfo:
+    forced, binary = demuxer(source.format), workspace.ffmpeg_path
+    if source.url is not None:  # read in ranges: only the header (and an index) is fetched
+        head = source.head or b""
+        return media_probe.probe_url(source.url, source.format, forced, head, workdir=workspace.workdir, binary=binary)
+    path = source.local_file(workspace.workdir)
+    return media_probe.probe(path, source.format, forced, workdir=workspace.workdir, binary=binary)
 
 
 MB = 1024 * 1024

@@ -1,6 +1,8 @@
 """The image engine: bytes in, bytes out, no AWS and no HTTP (filegate.engines.Engine for images and PDFs).
 
-Pipeline for a raster input: sniff → open with only the sniffed decoder (decode: Pillow's plugin, or
+A photo (JPEG, or an 8-bit RGB/RGBA PNG, without an ICC profile) made into a JPEG or WebP with its metadata
+stripped goes through libvips end to end (fast: shrink-on-load, resize, encode). Pipeline for every other
+raster input: sniff → open with only the sniffed decoder (decode: Pillow's plugin, or
 libvips for plain PNGs, LibRaw for DNG, our PAM reader) → check the header's dimensions against the tier's
 pixel limit (nothing decoded yet) → JPEG draft (DCT-domain downscale while decoding) → one resample (raster:
 resize and cover-crop together) → EXIF orientation applied on the small image → colour (colour: ICC → sRGB
@@ -206,21 +208,17 @@ class ImageEngine:
             return ImageOptions.from_form(raw or {})
         return ImageOptions.from_json(raw, prefix=field or "options.")
 
-    def plan(
-        self,
-        source_format: str,
-        target: str | None,
-        options: Options,
-        tier: Tier,
-        source: Source | None = None,
-        workspace: Workspace | None = None,
-    ) -> Plan:
+    def probe(self, source: Source, tier: Tier, workspace: Workspace | None) -> tuple[str, int, int]:
+        """(format, width, height) from the header; nothing decoded."""
+        return probe(source.read(), EngineLimits.for_tier(tier))
+
+    def plan(self, source_format: str, target: str | None, options: Options, tier: Tier, probe: Any = None) -> Plan:
         output = compress_target(source_format) if target is None else resolve_target(source_format, target)
-        if source is None:
-            return Plan(source_format, output, units=1, estimated_seconds=None, in_request=True)
-        _, width, height = probe(source.read(), EngineLimits.for_tier(tier))
-        seconds = budget.estimated_seconds(source_format, width * height, None if target is None else output)
-        return Plan(source_format, output, units=1, estimated_seconds=seconds, in_request=True)
+        seconds = None
+        if probe is not None:
+            _, width, height = probe
+            seconds = budget.estimated_seconds(source_format, width * height, None if target is None else output)
+        return Plan(source_format, output, units=1, estimated_seconds=seconds, in_request=True, probe=probe)
 
     def run(
         self, source: Source, plan: Plan, options: Options, tier: Tier, workspace: Workspace, *, seconds: float | None
@@ -236,7 +234,7 @@ class ImageEngine:
         result = work() if seconds is None else budget.run_within(work, seconds)
         return Output(result.format, result.content_type, data=result.data)
 
-    def metadata(self, source: Source, workspace: Workspace, plan: Plan | None = None) -> dict[str, Any]:
+    def metadata(self, source: Source, workspace: Workspace, probe: Any = None) -> dict[str, Any]:
         if FORMATS[source.format].document:
             return document_metadata(source.read())
         return image_metadata(source.read(), source.format)
