@@ -119,6 +119,7 @@ def _convert(
     options = engine.parse_options(raw_options, source=fmt, target=target, field="options.")
     if engine.reads_memory:
         source = Source(fmt, data=bucket.read(source_file.object_key))
+        probe = engine.probe(source, plan_tier, workspace)
     else:  # probed in ranges (the input may be larger than the disk), then streamed to disk if run here
         server, head = long_media.source_of(bucket, source_file.object_key, fmt)
         with server as url:
