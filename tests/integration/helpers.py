@@ -10,6 +10,7 @@ import io
 import json
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import redirect_stdout
 from typing import Any
 
@@ -91,11 +92,19 @@ def assert_error(response: requests.Response, status: int, code: str) -> dict[st
     return body
 
 
-def wait_for_conversion(client: Client, conversion_id: str, timeout: float = 120) -> dict[str, Any]:
-    """The conversion once it has finished (succeeded or failed), polled through the API."""
+def wait_for_conversion(
+    client: Client,
+    conversion_id: str,
+    timeout: float = 120,
+    on_poll: Callable[[dict[str, Any]], object] | None = None,
+) -> dict[str, Any]:
+    """The conversion once it has finished (succeeded or failed), polled through the API; `on_poll` sees
+    each answer."""
     deadline = time.monotonic() + timeout
     while True:
         body: dict[str, Any] = client.get(f"/v1/conversions/{conversion_id}").json()
+        if on_poll is not None:
+            on_poll(body)
         if body["status"] in ("succeeded", "failed"):
             return body
         if time.monotonic() > deadline:
