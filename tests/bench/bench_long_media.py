@@ -121,7 +121,9 @@ def main() -> None:
                         cut, name, url, workdir=pieces_dir, sandbox=SANDBOX
                     )
                 )
-                print(f"  {piece.name}: {times[piece.name][0]:.1f} s wall, {times[piece.name][1]:.1f} s CPU", flush=True)
+                print(
+                    f"  {piece.name}: {times[piece.name][0]:.1f} s wall, {times[piece.name][1]:.1f} s CPU", flush=True
+                )
         joined: list[Path] = []
         join_wall, join_cpu = timed(lambda: joined.append(segments.join(cut, pieces_dir, sandbox=SANDBOX)[0]))
         print(f"join: {join_wall:.2f} s wall, {join_cpu:.2f} s CPU", flush=True)
@@ -129,8 +131,10 @@ def main() -> None:
         walls = [wall for wall, _ in times.values()]
         video_walls = [times[p.name][0] for p in cut.video_pieces]
         print()
-        print(f"input: {args.seconds:g} s, {args.size} at {args.fps} fps -> {args.target}; "
-              f"{len(cut.video_pieces)} segments of {segments.segment_seconds(cut.frame, segmenting):g} s + audio")
+        print(
+            f"input: {args.seconds:g} s, {args.size} at {args.fps} fps -> {args.target}; "
+            f"{len(cut.video_pieces)} segments of {segments.segment_seconds(cut.frame, segmenting):g} s + audio"
+        )
         print(f"one piece: {one_wall:.1f} s wall, {one_cpu:.1f} s CPU; pieces: {sum(walls):.1f} s wall, "
               f"{sum(c for _, c in times.values()):.1f} s CPU in all (longest {max(walls):.1f} s); "
               f"join {join_wall:.2f} s")  # fmt: skip
