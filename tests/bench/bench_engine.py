@@ -121,7 +121,7 @@ def _worker(impl: str, task: str, src: str, dst: str) -> None:
         from filegate.formats.options import ImageOptions
         from filegate.tiers import TIERS
 
-        start = time.perf_counter()
+        start = _clock()
         result = convert(Path(src).read_bytes(), target, ImageOptions(**opts), EngineLimits.for_tier(TIERS["pro"]))
         Path(dst).write_bytes(result.data)
     elif impl == "pillow":
@@ -130,11 +130,15 @@ def _worker(impl: str, task: str, src: str, dst: str) -> None:
         start = _vips(kind, target, opts, src, dst)
     else:
         raise SystemExit(f"unknown implementation {impl}")
-    work = time.perf_counter() - start
-    print(json.dumps({"work": work}))
+    print(json.dumps({"work": time.perf_counter() - start[0], "cpu": time.process_time() - start[1]}))
 
 
-def _pillow(kind: str, target: str, opts: dict[str, int], src: str, dst: str) -> float:
+def _clock() -> tuple[float, float]:
+    """Wall time and this process's CPU time (every thread's): the start of the timed work."""
+    return time.perf_counter(), time.process_time()
+
+
+def _pillow(kind: str, target: str, opts: dict[str, int], src: str, dst: str) -> tuple[float, float]:
     """Naive Pillow: open, (resize), save: what a hand-written converter does."""
     from PIL import Image
 
@@ -142,7 +146,7 @@ def _pillow(kind: str, target: str, opts: dict[str, int], src: str, dst: str) ->
         import pillow_heif
 
         pillow_heif.register_heif_opener()
-    start = time.perf_counter()
+    start = _clock()
     if kind == "pdf":
         import pypdfium2 as pdfium
 
@@ -160,13 +164,13 @@ def _pillow(kind: str, target: str, opts: dict[str, int], src: str, dst: str) ->
     return start
 
 
-def _vips(kind: str, target: str, opts: dict[str, int], src: str, dst: str) -> float:
+def _vips(kind: str, target: str, opts: dict[str, int], src: str, dst: str) -> tuple[float, float]:
     import pyvips
 
     # No operation cache, as in the engine: a server converting different files would get no hits from it,
     # while the warm loop, converting one file over and over, would be served from it.
     pyvips.cache_set_max(0)
-    start = time.perf_counter()
+    start = _clock()
     if kind == "pdf":
         image = pyvips.Image.new_from_file(src, dpi=PDF_DPI)  # needs libvips built with PDFium or poppler
     elif "width" in opts:
@@ -218,8 +222,8 @@ def _has_magick() -> bool:
 # --------------------------------------------------------------------------- driver
 
 
-def _run(cmd: list[str]) -> tuple[str, int]:
-    """The child's stdout and its peak RSS in MiB (from wait4, so the parent's memory never counts)."""
+def _run(cmd: list[str]) -> tuple[str, int, float]:
+    """The child's stdout, its peak RSS in MiB and its CPU seconds (from wait4: the parent's never count)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err)
         _pid, status, usage = os.wait4(proc.pid, 0)
@@ -229,23 +233,25 @@ def _run(cmd: list[str]) -> tuple[str, int]:
         if proc.returncode != 0:
             lines = err.read().decode(errors="replace").strip().splitlines()
             raise RuntimeError(lines[-1][:200] if lines else f"exit {proc.returncode}")
-        return out.read().decode(), usage.ru_maxrss // 1024
+        return out.read().decode(), usage.ru_maxrss // 1024, usage.ru_utime + usage.ru_stime
 
 
-def _measure(impl: str, task: str, src: Path, dst: Path) -> tuple[float, int]:
-    """(work seconds, peak RSS in MiB) of one fresh process. ImageMagick's time is its whole process."""
+def _measure(impl: str, task: str, src: Path, dst: Path) -> tuple[float, float, int]:
+    """(work wall seconds, work CPU seconds, peak RSS in MiB) of one fresh process. ImageMagick's times are
+    its whole process's."""
     if impl == "magick":
         start = time.perf_counter()
-        _out, rss = _run(_magick_command(task, str(src), str(dst)))
-        return time.perf_counter() - start, rss
-    out, rss = _run([sys.executable, __file__, "--worker", impl, task, str(src), str(dst)])
-    return json.loads(out.strip().splitlines()[-1])["work"], rss
+        _out, rss, cpu = _run(_magick_command(task, str(src), str(dst)))
+        return time.perf_counter() - start, cpu, rss
+    out, rss, _cpu = _run([sys.executable, __file__, "--worker", impl, task, str(src), str(dst)])
+    timed = json.loads(out.strip().splitlines()[-1])
+    return timed["work"], timed["cpu"], rss
 
 
 def _psnr(output: Path, reference: Path) -> float:
     """Computed in a child: a 12 MP comparison would grow this process, and children forked from it inherit
     its peak RSS as their starting high-water mark."""
-    out, _rss = _run([sys.executable, __file__, "--psnr", str(output), str(reference)])
+    out, _rss, _cpu = _run([sys.executable, __file__, "--psnr", str(output), str(reference)])
     return float(out.strip().splitlines()[-1])
 
 
@@ -279,14 +285,19 @@ def main() -> None:
     _run([sys.executable, __file__, "--prepare"])  # in a child, for the same reason as _psnr
     inputs = prepare_inputs()  # now only the cached paths
     print(f"source: {WALLPAPER_FILE} from Debian's {WALLPAPER_PACKAGE}; 12 MP = {SIZE[0]}x{SIZE[1]}; runs: {args.runs}")
-    print(f"{'task':<12} {'impl':<7} {'median s':>9} {'min-max s':>13} {'RSS MiB':>8} {'bytes':>11} {'PSNR dB':>8}")
+    print(
+        f"{'task':<12} {'impl':<7} {'median s':>9} {'min-max s':>13} {'CPU s':>6} {'RSS MiB':>8} {'bytes':>11} "
+        f"{'PSNR dB':>8}"
+    )
     medians: dict[tuple[str, str], float] = {}
+    cpu_medians: dict[tuple[str, str], float] = {}
     outputs: dict[tuple[str, str], tuple[int, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for task in tasks:
             kind, target, _opts = TASKS[task]
             src = inputs[kind]
             times: dict[str, list[float]] = {i: [] for i in impls}
+            cpus: dict[str, list[float]] = {i: [] for i in impls}
             rss: dict[str, int] = {}
             failed: dict[str, str] = {}
             for _ in range(args.runs):
@@ -295,11 +306,12 @@ def main() -> None:
                         continue
                     dst = Path(tmp) / f"{task}-{impl}.{target}"
                     try:
-                        seconds, peak = _measure(impl, task, src, dst)
+                        seconds, cpu, peak = _measure(impl, task, src, dst)
                     except (RuntimeError, json.JSONDecodeError, IndexError) as exc:
                         failed[impl] = str(exc)[:60]
                         continue
                     times[impl].append(seconds)
+                    cpus[impl].append(cpu)
                     rss[impl] = max(rss.get(impl, 0), peak)
             for impl in impls:
                 if impl in failed:
@@ -308,15 +320,19 @@ def main() -> None:
                 dst = Path(tmp) / f"{task}-{impl}.{target}"
                 median = statistics.median(times[impl])
                 medians[(task, impl)] = median
+                cpu_medians[(task, impl)] = statistics.median(cpus[impl])
                 spread = f"{min(times[impl]):.3f}-{max(times[impl]):.3f}"
                 psnr = _psnr(dst, inputs[_reference_of(kind)])
                 outputs[(task, impl)] = (dst.stat().st_size, psnr)
                 print(
-                    f"{task:<12} {impl:<7} {median:>9.3f} {spread:>13} {rss[impl]:>8} "
+                    f"{task:<12} {impl:<7} {median:>9.3f} {spread:>13} {cpu_medians[(task, impl)]:>6.3f} {rss[impl]:>8} "
                     f"{dst.stat().st_size:>11,} {psnr:>8.2f}"
                 )
             sys.stdout.flush()
-    print("\nengine / libvips: median work time (<= 1.0: the engine is at least as fast), output size, PSNR - PSNR")
+    print(
+        "\nengine / libvips: median work time (<= 1.0: the engine is at least as fast), median CPU time of the work "
+        "(every thread), output size, PSNR - PSNR"
+    )
     for task in tasks:
         engine, vips = medians.get((task, "engine")), medians.get((task, "vips"))
         if not (engine and vips):
@@ -324,7 +340,8 @@ def main() -> None:
             continue
         (engine_bytes, engine_psnr), (vips_bytes, vips_psnr) = outputs[(task, "engine")], outputs[(task, "vips")]
         print(
-            f"  {task:<12} time {engine / vips:.2f}  size {engine_bytes / vips_bytes:.3f}  "
+            f"  {task:<12} time {engine / vips:.2f}  CPU {cpu_medians[(task, 'engine')] / cpu_medians[(task, 'vips')]:.2f}  "
+            f"size {engine_bytes / vips_bytes:.3f}  "
             f"PSNR {engine_psnr - vips_psnr:+.2f} dB"
         )
     if args.warm > 0:

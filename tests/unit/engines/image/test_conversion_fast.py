@@ -38,6 +38,7 @@ def _psnr(a: Image.Image, b: Image.Image) -> float:
         ("jpg", "jpg", ImageOptions(width=150, height=150, fit="cover")),
         ("png", "jpg", ImageOptions(quality=80)),
         ("png", "webp", ImageOptions(height=120)),
+        ("jpg", "avif", ImageOptions(quality=60)),
     ],
 )
 def test_libvips_gives_what_pillow_gives(source: str, target: str, options: ImageOptions) -> None:
