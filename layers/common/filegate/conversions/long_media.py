@@ -51,7 +51,7 @@ def pieces_prefix(record: conversions_table.ConversionRecord) -> str:
     return f"{PIECES_RETENTION}/{record.account_id}/{record.conversion_id}.pieces/"
 
 
-def source_of(bucket: Bucket, key: str, fmt: str) -> tuple[HttpSource, bytes]:
+def source_of(bucket: Bucket, key: str) -> tuple[HttpSource, bytes]:
     """A loopback server of the stored object (ranged reads) and the object's first bytes."""
     info = bucket.inspect(key)
     if info is None:
@@ -109,7 +109,7 @@ def run_piece(
     engine, cut = _engine(manifest)
     prefix = pieces_prefix(record)
     if name not in (record.pieces_done or set()):
-        server, head = source_of(bucket, manifest["source_key"], manifest["source_format"])
+        server, head = source_of(bucket, manifest["source_key"])
         with tempfile.TemporaryDirectory(prefix="piece-", dir=workspace.workdir) as scratch, server as url:
             source = Source(manifest["source_format"], url=url, head=head)
             path = engine.run_piece(cut, name, source, replace(workspace, workdir=Path(scratch)))

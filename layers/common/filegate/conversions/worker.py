@@ -121,7 +121,7 @@ def _convert(
         source = Source(fmt, data=bucket.read(source_file.object_key))
         probe = engine.probe(source, plan_tier, workspace)
     else:  # probed in ranges (the input may be larger than the disk), then streamed to disk if run here
-        server, head = long_media.source_of(bucket, source_file.object_key, fmt)
+        server, head = long_media.source_of(bucket, source_file.object_key)
         with server as url:
             source = Source(fmt, url=url, head=head)
             probe = engine.probe(source, plan_tier, workspace)

@@ -80,9 +80,6 @@ class Bucket:
                 return None
             raise
 
-    def size(self, key: str) -> int:
-        return int(self._s3.head_object(Bucket=self.name, Key=key)["ContentLength"])
-
     def read_range(self, key: str, first: int, last: int) -> Iterator[bytes]:
         """Bytes `first`..`last` (inclusive) of an object, streamed in chunks (never whole in memory)."""
         body = self._s3.get_object(Bucket=self.name, Key=key, Range=f"bytes={first}-{last}")["Body"]

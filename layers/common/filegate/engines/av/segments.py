@@ -138,6 +138,8 @@ def encode_piece(
         muxer = _VIDEO_PIECE[plan.target][1]
         # Half a frame early: the frame that starts at `seek` is kept whatever the rounding of either.
         early = max(0.0, piece.seek - 0.5 / float(Fraction(plan.rate)))
+        # Seeking before the input, whatever the container (MPEG-TS too, by timestamp search): reading a long
+        # input from its start to drop what precedes a late segment would take longer than the segment.
         source = ffmpeg.url_input_args(url, demuxer(plan.source), seek=early or None)
         length = ["-frames:v", str(piece.frames)]
         args = [*source, *common, "-map", "0:v:0", "-an", *plan.video_args, *length]
