@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -63,6 +64,10 @@ def timed(run: object) -> tuple[float, float]:
     cpu, started = _children_cpu(), time.monotonic()
     run()  # type: ignore[operator]
     return time.monotonic() - started, _children_cpu() - cpu
+
+
+def _served(data: bytes) -> tuple[int, Any]:
+    return len(data), lambda first, last: iter([data[first : last + 1]])
 
 
 def makespan(durations: list[float], workers: int) -> float:
@@ -114,7 +119,7 @@ def main() -> None:
         pieces_dir.mkdir()
         data = source.read_bytes()
         times: dict[str, tuple[float, float]] = {}
-        with HttpSource(len(data), lambda first, last: iter([data[first : last + 1]])) as url:
+        with HttpSource(*_served(data)) as url:
             for piece in cut.pieces:
                 times[piece.name] = timed(
                     lambda name=piece.name: segments.encode_piece(  # type: ignore[misc]
@@ -125,7 +130,13 @@ def main() -> None:
                     f"  {piece.name}: {times[piece.name][0]:.1f} s wall, {times[piece.name][1]:.1f} s CPU", flush=True
                 )
         joined: list[Path] = []
-        join_wall, join_cpu = timed(lambda: joined.append(segments.join(cut, pieces_dir, sandbox=SANDBOX)[0]))
+        served = {cut.file_name(p.name): _served((pieces_dir / cut.file_name(p.name)).read_bytes()) for p in cut.pieces}
+        join_dir = folder / "join"
+        join_dir.mkdir()
+        with HttpSource.of(served) as pieces_url:  # as the worker reads them: from S3 in ranges
+            join_wall, join_cpu = timed(
+                lambda: joined.append(segments.join(cut, pieces_url, join_dir, sandbox=SANDBOX)[0])
+            )
         print(f"join: {join_wall:.2f} s wall, {join_cpu:.2f} s CPU", flush=True)
 
         walls = [wall for wall, _ in times.values()]

@@ -9,7 +9,9 @@ disk) and stores the piece under a deterministic key, so a redelivered message r
 Completion is a DynamoDB string set of finished pieces on the conversion record: a redelivered or reordered
 message never counts twice. The invocation whose piece completes the set claims the join (a conditional
 write, with a lease so a join whose invocation died is taken over by the next redelivery); it concatenates
-the segments without re-encoding, muxes the audio, stores the output and succeeds the job. A piece that
+the segments without re-encoding, muxes the audio (both read from S3 in ranges as FFmpeg goes, so the disk
+holds only the output; the output is then uploaded from it in parts), stores the output and succeeds the
+job. A piece that
 fails raises, so SQS retries that message alone; after the queue's maxReceiveCount the dead-letter handler
 fails the job whole, uncharged (worker.abandon), and ``clean_up`` deletes its pieces. Pieces that somehow
 outlive both expire with the bucket's one-day lifecycle rule (their keys are under ``1d/``).
@@ -33,7 +35,7 @@ from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.engines import Plan, Segmented, Source, Workspace, engine_for
 from filegate.files import service as files_service
-from filegate.files.http_source import HttpSource
+from filegate.files.http_source import HttpSource, RangeReader
 from filegate.files.storage import Bucket
 from filegate.formats.table import kind
 from filegate.observability import conversion_finished, logger
@@ -57,6 +59,13 @@ def source_of(bucket: Bucket, key: str) -> tuple[HttpSource, bytes]:
     if info is None:
         raise errors.ConversionFailed("The source file's content is gone.")
     return HttpSource(info.size, partial(bucket.read_range, key)), info.head
+
+
+def _object(bucket: Bucket, key: str) -> tuple[int, RangeReader]:
+    info = bucket.inspect(key, head_bytes=1)
+    if info is None:
+        raise errors.ConversionFailed("A piece of the conversion is gone.")
+    return info.size, partial(bucket.read_range, key)
 
 
 def fan_out(
@@ -139,11 +148,11 @@ def _join(
     conversions_table.advance(record.conversion_id, PIECES_SHARE)
     prefix = pieces_prefix(record)
     try:
-        with tempfile.TemporaryDirectory(prefix="join-", dir=workspace.workdir) as scratch:
-            folder = Path(scratch)
-            for piece in cut.pieces:
-                bucket.download(prefix + cut.file_name(piece.name), folder / cut.file_name(piece.name))
-            output = engine.join_pieces(cut, folder, replace(workspace, workdir=folder))
+        names = [cut.file_name(piece.name) for piece in cut.pieces]
+        # The pieces are read from S3 in ranges as the join goes: only the output takes disk.
+        served = HttpSource.of({name: _object(bucket, prefix + name) for name in names})
+        with tempfile.TemporaryDirectory(prefix="join-", dir=workspace.workdir) as scratch, served as url:
+            output = engine.join_pieces(cut, url, replace(workspace, workdir=Path(scratch)))
             stored = files_service.store_output(
                 record.account_id,
                 record.tier,

@@ -166,6 +166,6 @@ class Segmented(Protocol):
         """Convert the piece `name` of `cut` from `source` (its `url`); the piece's file in the workspace."""
         ...
 
-    def join_pieces(self, cut: Any, folder: Path, workspace: Workspace) -> Output:
-        """The output from every piece of `cut`, in `folder` under ``cut.file_name(name)``."""
+    def join_pieces(self, cut: Any, pieces_url: str, workspace: Workspace) -> Output:
+        """The output from every piece of `cut`, served at ``<pieces_url>/<cut.file_name(name)>``."""
         ...

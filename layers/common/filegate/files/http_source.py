@@ -13,7 +13,7 @@ import contextlib
 import re
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
@@ -23,12 +23,19 @@ _RANGE = re.compile(r"bytes=(\d+)-(\d*)$")
 
 
 class HttpSource:
-    """``with HttpSource(size, read) as url:`` FFmpeg may read `url` while the block runs."""
+    """``with HttpSource(size, read) as url:`` FFmpeg may read `url` while the block runs. With
+    ``HttpSource.of(objects)``, each named object is at ``<url>/<name>`` instead."""
 
     def __init__(self, size: int, read: RangeReader) -> None:
-        self.size, self.read = size, read
+        self.objects: dict[str, tuple[int, RangeReader]] = {"": (size, read)}
         self.token = secrets.token_urlsafe(16)
         self._server: ThreadingHTTPServer | None = None
+
+    @classmethod
+    def of(cls, objects: Mapping[str, tuple[int, RangeReader]]) -> HttpSource:
+        source = cls(0, lambda first, last: iter(()))
+        source.objects = {f"/{name}": value for name, value in objects.items()}
+        return source
 
     def __enter__(self) -> str:
         server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -57,18 +64,21 @@ class HttpSource:
                 self._answer(body=True)
 
             def _answer(self, *, body: bool) -> None:
-                if self.path != f"/{source.token}":
+                prefix = f"/{source.token}"
+                found = source.objects.get(self.path[len(prefix) :]) if self.path.startswith(prefix) else None
+                if found is None:
                     self.send_error(404)
                     return
-                first, last, status = 0, source.size - 1, 200
+                size, read = found
+                first, last, status = 0, size - 1, 200
                 asked = _RANGE.match(self.headers.get("Range", ""))
                 if asked:
                     first = int(asked.group(1))
                     last = min(int(asked.group(2)), last) if asked.group(2) else last
                     status = 206
-                    if first >= source.size or first > last:
+                    if first >= size or first > last:
                         self.send_response(416)
-                        self.send_header("Content-Range", f"bytes */{source.size}")
+                        self.send_header("Content-Range", f"bytes */{size}")
                         self.send_header("Content-Length", "0")
                         self.end_headers()
                         return
@@ -76,13 +86,13 @@ class HttpSource:
                 self.send_header("Accept-Ranges", "bytes")
                 self.send_header("Content-Length", str(last - first + 1))
                 if status == 206:
-                    self.send_header("Content-Range", f"bytes {first}-{last}/{source.size}")
+                    self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
                 self.end_headers()
                 if not body:
                     return
                 # FFmpeg hangs up when it seeks elsewhere: that ends this answer, not the server.
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    for chunk in source.read(first, last):
+                    for chunk in read(first, last):
                         self.wfile.write(chunk)
 
             def log_message(self, format: str, *args: object) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,11 +61,15 @@ def test_what_is_not_cut() -> None:
     assert big is not None and big.video_pieces[0].frames == round(7.5 * 25)  # half as long above 1080p
 
 
+def _served(data: bytes) -> tuple[int, Any]:
+    return len(data), lambda first, last: iter([data[first : last + 1]])
+
+
 def convert_in_segments(source: Path, fmt: str, target: str, workdir: Path) -> tuple[Path, list[float]]:
     """What the fan-out does, in one process: plan, every piece from the served input, join."""
     data = source.read_bytes()
     workspace = Workspace(workdir, limits=LIMITS, segmenting=SEGMENTING)
-    with HttpSource(len(data), lambda first, last: iter([data[first : last + 1]])) as url:
+    with HttpSource(*_served(data)) as url:
         served = Source(fmt, url=url, head=data[:4096])
         options, tier = MediaOptions(), TIERS["pro"]
         probe = ENGINE.probe(served, tier, workspace)
@@ -71,7 +77,10 @@ def convert_in_segments(source: Path, fmt: str, target: str, workdir: Path) -> t
         assert cut is not None and len(cut.video_pieces) >= 4
         for piece in cut.pieces:
             ENGINE.run_piece(cut, piece.name, served, workspace)
-    output = ENGINE.join_pieces(cut, workdir, workspace)
+    pieces = {cut.file_name(p.name): _served((workdir / cut.file_name(p.name)).read_bytes()) for p in cut.pieces}
+    (workdir / "join").mkdir()
+    with HttpSource.of(pieces) as pieces_url:
+        output = ENGINE.join_pieces(cut, pieces_url, replace(workspace, workdir=workdir / "join"))
     assert output.path is not None and output.metadata is not None
     joins = [piece.seek for piece in cut.video_pieces[1:]]
     return output.path, joins

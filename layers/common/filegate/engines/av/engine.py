@@ -416,12 +416,12 @@ class AvEngine:
             cut, name, source.url, workdir=workspace.workdir, sandbox=limits, binary=workspace.ffmpeg_path
         )
 
-    def join_pieces(self, cut: segments.SegmentPlan, folder: Path, workspace: Workspace) -> Output:
-        """The output from the pieces in `folder`, nothing re-encoded."""
+    def join_pieces(self, cut: segments.SegmentPlan, pieces_url: str, workspace: Workspace) -> Output:
+        """The output (in the workspace) from the pieces at ``<pieces_url>/<file_name>``, nothing re-encoded."""
         if workspace.limits is None:
             raise errors.ConversionFailed("This function does not run audio or video conversions.")
         limits = sandbox(workspace.limits)
-        path, metadata = segments.join(cut, folder, sandbox=limits, binary=workspace.ffmpeg_path)
+        path, metadata = segments.join(cut, pieces_url, workspace.workdir, sandbox=limits, binary=workspace.ffmpeg_path)
         return Output(cut.target, content_type(cut.target), path=path, metadata=metadata)
 
     def metadata(self, source: Source, workspace: Workspace, probe: Any = None) -> dict[str, Any]:

@@ -151,25 +151,25 @@ def encode_piece(
     return output
 
 
-def join(plan: SegmentPlan, folder: Path, *, sandbox: ffmpeg.Sandbox, binary: str = "") -> tuple[Path, dict[str, Any]]:
-    """The output from the pieces in `folder` (named as file_name says), and its metadata: the video segments
-    concatenated as they are (concat demuxer, stream copy) and the audio muxed beside them, nothing
-    re-encoded."""
+def join(
+    plan: SegmentPlan, pieces_url: str, folder: Path, *, sandbox: ffmpeg.Sandbox, binary: str = ""
+) -> tuple[Path, dict[str, Any]]:
+    """The output (in `folder`) and its metadata, from the pieces served at ``<pieces_url>/<file_name>``
+    (http_source: read from S3 in ranges, never copied to disk, so the disk holds the output only): the
+    video segments concatenated as they are (concat demuxer, stream copy) and the audio muxed beside them,
+    nothing re-encoded."""
     listing = folder / "segments.ffconcat"
-    lines = ["ffconcat version 1.0", *(f"file {plan.file_name(p.name)}" for p in plan.video_pieces)]
+    lines = ["ffconcat version 1.0", *(f"file '{pieces_url}/{plan.file_name(p.name)}'" for p in plan.video_pieces)]
     listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
     piece_demuxer = _VIDEO_PIECE[plan.target][2]
-    # Our own list of our own files: the concat demuxer and the pieces' demuxer, local files only.
+    # Our own list of our own pieces' URLs (hence -safe 0): the concat demuxer and the pieces' demuxer only.
     args = [
-        "-f", "concat", "-format_whitelist", f"concat,{piece_demuxer}", "-protocol_whitelist", "file",
-        "-safe", "1", "-i", f"file:{listing}",
+        "-f", "concat", "-format_whitelist", f"concat,{piece_demuxer}", "-protocol_whitelist", "file,http,tcp",
+        "-safe", "0", "-i", f"file:{listing}",
     ]  # fmt: skip
     maps = ["-map", "0:v:0"]
     if plan.has_audio:
-        audio_demuxer = _AUDIO_PIECE[plan.target][2]
-        audio = folder / plan.file_name(AUDIO)
-        args += ["-f", audio_demuxer, "-format_whitelist", audio_demuxer, "-protocol_whitelist", "file"]
-        args += ["-i", f"file:{audio}"]
+        args += ffmpeg.url_input_args(f"{pieces_url}/{plan.file_name(AUDIO)}", _AUDIO_PIECE[plan.target][2])
         maps += ["-map", "1:a:0"]
     container = ["-movflags", "+faststart", "-f", "mp4"] if plan.target == "mp4" else ["-f", "webm"]
     output = folder / f"output.{plan.target}"
