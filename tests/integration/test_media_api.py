@@ -16,6 +16,7 @@ import requests
 from PIL import Image
 
 from filegate.engines.av import probe as media_probe
+from filegate.tiers import SYNC_ANSWER_RESERVE_SECONDS
 from tests import fixtures_av as av
 from tests import fixtures_media as images
 from tests.integration.conftest import ROOT, start_local_stack
@@ -235,7 +236,9 @@ def test_metadata_of_images_and_pdfs(pro):
 
 
 def test_sync_convert_past_the_budget_answers_202_and_goes_on(tmp_path):
-    local = start_local_stack(ROOT / "template.yaml", tmp_path / "stack", environment={"MEDIA_SYNC_WAIT_SECONDS": "0"})
+    # A budget no larger than the time kept for answering leaves no time to wait for the media worker.
+    budget = {"SYNC_BUDGET_SECONDS": str(SYNC_ANSWER_RESERVE_SECONDS)}
+    local = start_local_stack(ROOT / "template.yaml", tmp_path / "stack", environment=budget)
     try:
         client = Client(local.url, new_account(local, tier="pro")["api_key"])
         response = _convert(client, av.sample("mp4", 1.0), "webm", filename="late.mp4")
