@@ -262,7 +262,7 @@ def plan_segments(
     if whole.output_seconds <= segmenting.above_seconds or not fps:
         return None
     start = options.start or 0.0
-    rate, pieces = segments.cut(info.format, target, fps, whole.frame, whole.output_seconds, start, segmenting)
+    rate, pieces = segments.cut(fps, whole.frame, whole.output_seconds, start, segmenting)
     threads = ["-threads", str(MAX_THREADS)]
     sound: list[str] = []
     if info.audio is not None and not options.mute:

@@ -104,8 +104,6 @@ def segment_seconds(frame: tuple[int, int], segmenting: Segmenting) -> float:
 
 
 def cut(
-    source: str,
-    target: str,
     fps: float,
     frame: tuple[int, int],
     output_seconds: float,
