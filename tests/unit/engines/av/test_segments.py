@@ -17,6 +17,7 @@ from filegate.engines.av import segments
 from filegate.engines.av.engine import ENGINE, plan_segments
 from filegate.engines.av.probe import MediaInfo, StreamInfo
 from filegate.engines.interface import RunLimits
+from filegate.errors import FileTooLarge
 from filegate.files.http_source import HttpSource
 from filegate.formats.options import MediaOptions
 from filegate.tiers import TIERS
@@ -96,3 +97,13 @@ def test_a_segmented_conversion_is_seamless(workdir: Path, source_format: str, t
     source = long.make_clip(workdir / f"input.{source_format}", 62.0, fps, container=container)
     output, joins = convert_in_segments(source, source_format, target, workdir)
     long.check_seamless(output, source, fps, joins)
+
+
+@pytest.mark.parametrize(("tier", "hours"), [("pro", 3), ("enterprise", 6)])
+def test_long_media_limits_are_probed_before_any_work(tier: str, hours: int) -> None:
+    """API.md §2: pro 3 h, enterprise 6 h; one second more is 413 from the probe alone, nothing run."""
+    media = TIERS[tier].media
+    cut = plan_segments(_info(hours * 3600.0, 25), "mp4", MediaOptions(), media, SEGMENTING)
+    assert cut is not None and len(cut.video_pieces) == hours * 3600 // 15
+    with pytest.raises(FileTooLarge):
+        plan_segments(_info(hours * 3600.0 + 1, 25), "mp4", MediaOptions(), media, SEGMENTING)
