@@ -33,7 +33,7 @@ def workdir() -> Iterator[Path]:
         yield Path(work)
 
 
-def _info(seconds: float, fps: float, size: tuple[int, int] = (320, 240), audio: bool = True) -> MediaInfo:
+def _info(seconds: float, fps: float | None, size: tuple[int, int] = (320, 240), audio: bool = True) -> MediaInfo:
     streams = [StreamInfo("video", "h264", size[0], size[1], fps)]
     if audio:
         streams.append(StreamInfo("audio", "aac", sample_rate=48000, channels=2))
@@ -58,6 +58,8 @@ def test_what_is_not_cut() -> None:
     assert plan_segments(_info(70.0, 25), "mp3", MediaOptions(), media, SEGMENTING) is None  # audio
     muted = plan_segments(_info(70.0, 25), "webm", MediaOptions(mute=True), media, SEGMENTING)
     assert muted is not None and not muted.has_audio
+    unstated = plan_segments(_info(70.0, None), "mp4", MediaOptions(), media, SEGMENTING)
+    assert unstated is not None and unstated.rate == "25"  # still cut: one piece could outlast the worker
     big = plan_segments(_info(70.0, 25, (3840, 2160)), "mp4", MediaOptions(), TIERS["enterprise"].media, SEGMENTING)
     assert big is not None and big.video_pieces[0].frames == round(7.5 * 25)  # half as long above 1080p
 

@@ -38,6 +38,7 @@ from filegate.tiers import MediaLimits, Tier
 SECONDS_PER_UNIT = 60  # API.md §3: one unit per started minute of output
 DEFAULT_THUMBNAIL_AT = 0.10  # a thumbnail is taken 10 % in unless `at` says otherwise
 DEFAULT_GIF_FPS = 12.0
+SEGMENT_GRID_FPS = 25.0  # the frame grid of long video whose stream states no frame rate
 # Containers without an index: seeking before -i lands by estimate (often past the only keyframe of a short
 # clip), so they are read from the start and the decoded frames before the position dropped.
 INDEXLESS_SOURCES = frozenset({"ts", "aac", "gif", "webp"})
@@ -258,9 +259,10 @@ def plan_segments(
     video = info.video
     if media_output_kind(target) != "video" or video is None or whole.frame is None:
         return None
-    fps = options.fps or video.fps
-    if whole.output_seconds <= segmenting.above_seconds or not fps:
+    if whole.output_seconds <= segmenting.above_seconds:
         return None
+    # A stream that states no frame rate gets a grid all the same: in one piece it would outlast the worker.
+    fps = options.fps or video.fps or SEGMENT_GRID_FPS
     start = options.start or 0.0
     rate, pieces = segments.cut(fps, whole.frame, whole.output_seconds, start, segmenting)
     threads = ["-threads", str(MAX_THREADS)]
