@@ -269,7 +269,8 @@ def plan_segments(
     sound: list[str] = []
     if info.audio is not None and not options.mute:
         sound = [*threads, *audio_args(target, options, info.audio.channels)]
-        pieces.append(segments.Piece(segments.AUDIO, start, None, whole.output_seconds))
+        # First: the whole track is the longest piece of a long video, so it is queued (and started) first.
+        pieces.insert(0, segments.Piece(segments.AUDIO, start, None, whole.output_seconds))
     # On the output frame grid from the segment's first frame; the same encoder and cap as a one-piece run.
     filters = f"setpts=PTS-STARTPTS,fps={rate},{scale_filter(whole.frame, options)}"
     codec = video_codec_args(target, options, whole.frame, fps)
