@@ -392,9 +392,10 @@ def _warm_rate(impl: str, task: str, src: Path, tmp: Path, target: str, seconds:
         )
         for n in range(WARM_WORKERS)
     ]
-    results = [json.loads(p.communicate()[0].decode().strip().splitlines()[-1]) for p in procs]
-    if any(p.returncode != 0 for p in procs):
-        raise RuntimeError(f"{impl} failed")
+    outputs = [p.communicate()[0].decode().strip().splitlines() for p in procs]
+    if any(p.returncode != 0 or not out for p, out in zip(procs, outputs, strict=True)):
+        raise RuntimeError(f"{impl} cannot run {task}")
+    results = [json.loads(out[-1]) for out in outputs]
     return sum(r["count"] / r["seconds"] for r in results)
 
 
@@ -431,13 +432,15 @@ def _warm_worker(impl: str, task: str, src: str, dst: str, seconds: float) -> No
 
 def _magick_rate(task: str, src: Path, tmp: Path, target: str, seconds: float) -> float:
     counts = [0] * WARM_WORKERS
+    failed: list[int] = []
     deadline = time.perf_counter() + seconds
 
     def loop(n: int) -> None:
         while time.perf_counter() < deadline:
-            subprocess.run(
-                _magick_command(task, str(src), str(tmp / f"m{n}.{target}")), check=True, capture_output=True
-            )
+            command = _magick_command(task, str(src), str(tmp / f"m{n}.{target}"))
+            if subprocess.run(command, check=False, capture_output=True).returncode != 0:
+                failed.append(n)
+                return
             counts[n] += 1
 
     started = time.perf_counter()
@@ -446,6 +449,8 @@ def _magick_rate(task: str, src: Path, tmp: Path, target: str, seconds: float) -
         thread.start()
     for thread in threads:
         thread.join()
+    if failed:
+        raise RuntimeError(f"ImageMagick cannot run {task}")
     return sum(counts) / (time.perf_counter() - started)
 
 
