@@ -517,7 +517,10 @@ def _shared_schemas() -> dict[str, Any]:
         "ConversionRequest": _job_schema(),
         "BulkConversionRequest": _bulk_schema(),
         "Conversion": _object(
-            ["id", "status", "source_file_id", "target", "output_file_id", "error", "created_at", "completed_at"],
+            [
+                *("id", "status", "source_file_id", "target", "output_file_id"),
+                *("error", "progress", "created_at", "completed_at"),
+            ],
             id=STR,
             status={"type": "string", "enum": ["queued", "processing", "succeeded", "failed"]},
             source_file_id=MAYBE_STR,
@@ -525,6 +528,12 @@ def _shared_schemas() -> dict[str, Any]:
             options={"type": "object"},
             output_file_id=MAYBE_STR,
             error={"type": ["object", "string", "null"]},
+            progress={
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 100,
+                "description": "Percent done: only grows while the job runs; 100 when it succeeded.",
+            },
             created_at=TIME,
             completed_at=MAYBE_TIME,
         ),

@@ -1,6 +1,7 @@
 """The media worker (SQS media queue) and its dead-letter handler: audio and video conversions with FFmpeg.
 
-One message names one conversion; its life, the SQS plumbing, retries and dead-lettering are
+One message names one conversion, or one piece of a long one (``filegate.conversions.long_media``: the
+pieces are queued here too); its life, the SQS plumbing, retries and dead-lettering are
 ``filegate.conversions.worker``'s, as in the image worker. This function carries the FFmpeg layer and no
 imaging layer; FFmpeg runs in a sandbox of the limits below.
 """
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from filegate.conversions import worker
 from filegate.db import bind_tables
-from filegate.engines import RunLimits, Workspace
+from filegate.engines import RunLimits, Segmenting, Workspace
 from filegate.files.storage import Bucket
 from filegate.settings import MediaWorkerSettings
 
@@ -27,8 +28,11 @@ workspace = Workspace(
         memory_mb=settings.media_memory_mb,
         max_output_mb=settings.media_max_output_mb,
     ),
+    segmenting=Segmenting(settings.long_media_seconds, settings.media_segment_seconds),
 )
 
-_handlers = worker.handlers(Bucket(settings.bucket), workspace, settings, label="media conversion")
+_handlers = worker.handlers(
+    Bucket(settings.bucket), workspace, settings, label="media conversion", pieces_queue_url=settings.media_queue_url
+)
 handler = _handlers.handler
 dead_letter_handler = _handlers.dead_letter_handler

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import redirect_stdout
 from typing import Any
 
@@ -135,11 +136,19 @@ def all_gone_within(pids: list[int], ports: list[int], seconds: float) -> bool:
     return False
 
 
-def wait_for_conversion(client: Client, conversion_id: str, timeout: float = 120) -> dict[str, Any]:
-    """The conversion once it has finished (succeeded or failed), polled through the API."""
+def wait_for_conversion(
+    client: Client,
+    conversion_id: str,
+    timeout: float = 120,
+    on_poll: Callable[[dict[str, Any]], object] | None = None,
+) -> dict[str, Any]:
+    """The conversion once it has finished (succeeded or failed), polled through the API; `on_poll` sees
+    each answer."""
     deadline = time.monotonic() + timeout
     while True:
         body: dict[str, Any] = client.get(f"/v1/conversions/{conversion_id}").json()
+        if on_poll is not None:
+            on_poll(body)
         if body["status"] in ("succeeded", "failed"):
             return body
         if time.monotonic() > deadline:

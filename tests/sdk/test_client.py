@@ -225,3 +225,22 @@ def test_import_url_and_convert_of_a_url_send_one_job():
     assert not any(
         path.startswith("/v1/files") and method == "POST" and path != "/v1/files/import" for method, path, _ in sent
     )
+
+
+def test_waiting_for_a_job_reports_its_progress_as_the_server_gives_it():
+    job = {"id": "conv_1", "status": "queued", "progress": 0}
+    answers = [
+        httpx.Response(202, json=job, headers={"location": "/v1/conversions/conv_1"}),
+        httpx.Response(200, json={**job, "status": "processing", "progress": 30}),
+        httpx.Response(200, json={**job, "status": "processing", "progress": 70}),
+        httpx.Response(200, json={**job, "status": "succeeded", "progress": 100, "output_file_id": "file_2"}),
+        httpx.Response(302, headers={"location": "https://bucket.example.test/out"}),
+        httpx.Response(200, content=b"converted"),
+    ]
+    client, seen = client_with(answers)
+    reports: list[tuple[str, int, int | None]] = []
+    result = client.convert(b"GIF89a" + bytes(10), "mp4", progress=lambda *r: reports.append(r))
+    assert result.content == b"converted"
+    converting = [(done, total) for stage, done, total in reports if stage == "convert"]
+    assert converting == [(0, 100), (30, 100), (70, 100), (100, 100), (100, 100)]
+    assert [r.url.path for r in seen][1:4] == ["/v1stage/v1/conversions/conv_1"] * 3

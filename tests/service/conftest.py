@@ -31,6 +31,8 @@ STACK_NAME = "filegate-service"
 # plain-http loopback servers, which a deployed stack never allows (private and metadata addresses stay
 # refused), and no host name but localhost resolves, so no test's made-up name reaches real DNS.
 LOCAL_FUNCTION_ENVIRONMENT = {"EGRESS_ALLOW_INSECURE_LOOPBACK": "true", "EGRESS_RESOLVE_LOOPBACK_ONLY": "true"}
+# Long media is cut above 30 s in segments of 15 s here, so a clip of a minute or so fans out.
+PARAMETER_OVERRIDES = {"LongMediaSeconds": "30", "MediaSegmentSeconds": "15"}
 
 
 def lambda_environment(spec: FunctionSpec, region: str, moto_url: str) -> dict[str, str]:
@@ -74,7 +76,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         # This process talks to moto only: dummy credentials, no profile, no instance metadata.
         for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
             patch.delenv(name, raising=False)
-        template = Template(TEMPLATE, stack_name=STACK_NAME, moto_endpoint=moto.url)
+        template = Template(
+            TEMPLATE, stack_name=STACK_NAME, moto_endpoint=moto.url, parameter_overrides=PARAMETER_OVERRIDES
+        )
         for name, value in {
             "AWS_ENDPOINT_URL": moto.url,
             "AWS_ACCESS_KEY_ID": "testing",

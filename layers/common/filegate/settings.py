@@ -238,6 +238,17 @@ class MediaWorkerSettings(WorkerSettings):
     media_cpu_seconds: int = 1680  # wall-clock limit x the vCPUs at the function's memory size
     media_memory_mb: int = 2560  # address space of one FFmpeg child, under the function's memory
     media_max_output_mb: int = 5120  # largest output file, under the ephemeral storage
+    # Long media (API.md "Media" → "Long media"): video outputs longer than this are cut into segments of
+    # about media_segment_seconds (half that above 1080p), each converted by its own invocation; the
+    # pieces' messages go to the media queue, the worker's own. Template parameters (tests shorten them).
+    media_queue_url: str
+    long_media_seconds: float = 240.0
+    media_segment_seconds: float = 45.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 < self.media_segment_seconds <= self.long_media_seconds:
+            raise SettingsError("MEDIA_SEGMENT_SECONDS must be more than 0 and at most LONG_MEDIA_SECONDS")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

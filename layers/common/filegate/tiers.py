@@ -79,7 +79,7 @@ TIERS: dict[str, Tier] = {
         file_ttl_seconds=7 * 24 * 3600,
         max_pixels=200_000_000,
         max_pdf_pages=2_000,
-        media=MediaLimits(max_duration_seconds=30 * 60, max_frame=(1920, 1080)),
+        media=MediaLimits(max_duration_seconds=3 * 3600, max_frame=(1920, 1080)),
     ),
     "enterprise": Tier(
         name="enterprise",
@@ -91,7 +91,7 @@ TIERS: dict[str, Tier] = {
         file_ttl_seconds=7 * 24 * 3600,
         max_pixels=200_000_000,
         max_pdf_pages=2_000,
-        media=MediaLimits(max_duration_seconds=30 * 60, max_frame=(3840, 2160)),
+        media=MediaLimits(max_duration_seconds=6 * 3600, max_frame=(3840, 2160)),
         # 10,000 requests a second over 20 items: 500 writes a second each, half of one item's limit.
         rate_shards=20,
         quota_shards=20,

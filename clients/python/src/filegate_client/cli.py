@@ -20,8 +20,18 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from filegate_client.client import ENV_API_KEY, ENV_BASE_URL, ConvertResult, FileGate, is_url
 from filegate_client.errors import (
@@ -112,6 +122,19 @@ def _headers(values: Sequence[str] | None) -> dict[str, str]:
     return headers
 
 
+class AmountColumn(ProgressColumn):
+    """Bytes while uploading or downloading; the job's percent while it converts (`bytes` field False)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bytes = DownloadColumn()
+
+    def render(self, task: Task) -> Text:
+        if task.fields.get("bytes", True):
+            return self.bytes.render(task)
+        return Text(f"{task.percentage:>3.0f} %" if task.total else "", style="progress.percentage")
+
+
 def _output_path(args: argparse.Namespace, source: Path | str, target: str | None) -> Path:
     if args.output:
         return Path(args.output)
@@ -152,7 +175,7 @@ def _run_batch(args: argparse.Namespace, target: str | None) -> int:
         TextColumn("{task.fields[name]}", style="bold"),
         TextColumn("{task.fields[stage]}"),
         BarColumn(),
-        DownloadColumn(),
+        AmountColumn(),
         TimeElapsedColumn(),
         console=err,
         disable=not show,
@@ -166,12 +189,12 @@ def _run_batch(args: argparse.Namespace, target: str | None) -> int:
 
         def report(stage: str, done: int, total: int | None) -> None:
             with lock:
-                if stage == "convert":
-                    progress.update(task, stage="converting", completed=0, total=None)
+                if stage == "convert":  # the job's percent: the bar moves, the byte counts are hidden
+                    progress.update(task, stage="converting", completed=done, total=total, bytes=False)
                 elif stage == "download":
-                    progress.update(task, stage="downloading", completed=done, total=total)
+                    progress.update(task, stage="downloading", completed=done, total=total, bytes=True)
                 else:
-                    progress.update(task, stage="uploading", completed=done, total=total)
+                    progress.update(task, stage="uploading", completed=done, total=total, bytes=True)
 
         started = time.monotonic()
         try:

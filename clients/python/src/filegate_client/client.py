@@ -51,7 +51,9 @@ POLL_MAX_SECONDS = 3.0
 POLL_BACKOFF = 1.3  # gentle: most jobs finish within seconds, and a late poll costs the whole wait
 
 Source = str | os.PathLike[str] | bytes
-# (stage, bytes done, bytes total or None): stage is "upload", "convert" or "download".
+# (stage, done, total or None): stage is "upload" or "download" (bytes), or "convert" (the job's `progress`,
+# a percent of PROGRESS_TOTAL).
+PROGRESS_TOTAL = 100
 ProgressCallback = Callable[[str, int, int | None], None]
 
 
@@ -593,9 +595,13 @@ class FileGate:
     def _finish_job(
         self, conversion_id: str, output: str | os.PathLike[str] | None, report: ProgressCallback, timeout: float
     ) -> ConvertResult:
-        report("convert", 0, None)
-        job = self.wait_for_conversion(conversion_id, timeout=timeout)
-        report("convert", 1, 1)
+        report("convert", 0, PROGRESS_TOTAL)
+        job = self.wait_for_conversion(
+            conversion_id,
+            timeout=timeout,
+            on_status=lambda seen: report("convert", seen.get("progress") or 0, PROGRESS_TOTAL),
+        )
+        report("convert", PROGRESS_TOTAL, PROGRESS_TOTAL)
         output_file_id = job.get("output_file_id")
         if not output_file_id:
             raise APIError(500, "internal_error", f"conversion {conversion_id} succeeded without an output file", "")

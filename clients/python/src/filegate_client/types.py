@@ -65,6 +65,7 @@ class Conversion(TypedDict, total=False):
     options: dict[str, Any]
     output_file_id: str | None
     error: Any
+    progress: int  # percent done, 0-100: only grows; 100 when it succeeded
     created_at: str
     completed_at: str | None
 

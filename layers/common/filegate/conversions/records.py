@@ -43,9 +43,17 @@ def conversion_json(record: conversions_table.ConversionRecord) -> dict[str, Any
         "options": record.options or {},
         "output_file_id": record.output_file_id,
         "error": error,
+        "progress": progress_of(record),
         "created_at": iso(record.created_at),
         "completed_at": iso(record.completed_at),
     }
+
+
+def progress_of(record: conversions_table.ConversionRecord) -> int:
+    """API.md's `progress`: 0 to 100, 100 once it succeeded (a sync or image conversion records none)."""
+    if record.status == "succeeded":
+        return 100
+    return max(0, min(99, int(record.progress or 0)))
 
 
 def reservation_of(record: conversions_table.ConversionRecord) -> limits.Reservation:

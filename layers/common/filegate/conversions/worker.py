@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -20,13 +21,15 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pynamodb.exceptions import PynamoDBException
 
 from filegate import errors
 from filegate.clock import utcnow
+from filegate.conversions import long_media
 from filegate.conversions.records import announce, conversion_json, fail, requested, reservation_of
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
-from filegate.engines import Source, Workspace, engine_for, engine_name_for
+from filegate.engines import Segmented, Source, Workspace, engine_for, engine_name_for
 from filegate.files import service as files_service
 from filegate.files.storage import Bucket
 from filegate.formats.table import kind
@@ -37,13 +40,22 @@ from filegate.tiers import tier
 from filegate.webhooks import service as webhook_service
 
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
+# At most one progress write per running job this often: ~400 writes for a 15-minute run.
+PROGRESS_WRITE_SECONDS = 2.0
 
 
 def run_queued(
-    conversion_id: str, bucket: Bucket, workspace: Workspace, webhooks: WebhookEmitter, now: datetime
+    conversion_id: str,
+    bucket: Bucket,
+    workspace: Workspace,
+    webhooks: WebhookEmitter,
+    now: datetime,
+    *,
+    pieces_queue_url: str = "",
 ) -> conversions_table.ConversionRecord | None:
     """Do one queued conversion. Domain failures end the job failed; anything unexpected propagates so the
-    message is retried and, in the end, dead-lettered."""
+    message is retried and, in the end, dead-lettered. A plan cut into pieces (long media) is fanned out on
+    `pieces_queue_url` and finished by the piece that completes it (long_media)."""
     record = conversions_table.get(conversion_id)
     if record is None or record.status in conversions_table.TERMINAL:
         if record is not None:  # a redelivery of a finished job: only its event may still be owed (idempotent)
@@ -57,13 +69,38 @@ def run_queued(
         return announce(conversion_id, webhooks, now)
     try:
         with tempfile.TemporaryDirectory(prefix="conversion-", dir=workspace.workdir) as scratch:
-            stored = _convert(record, source, bucket, replace(workspace, workdir=Path(scratch)), now)
+            running = replace(workspace, workdir=Path(scratch), progress=ProgressWriter(conversion_id))
+            stored = _convert(record, source, bucket, running, now, pieces_queue_url)
     except errors.ApiError as exc:
         fail(record, exc.code, exc.message, now)
         return announce(conversion_id, webhooks, now)
+    if stored is None:  # fanned out: the pieces finish it
+        return conversions_table.get(conversion_id)
     if conversions_table.succeed(record, stored.file_id, now):  # once, whatever the redeliveries
         conversion_finished(kind(record.target), succeeded=True)
     return announce(conversion_id, webhooks, now)
+
+
+class ProgressWriter:
+    """A running job's progress (API.md: a percent that only grows, 100 on success) written to its record,
+    throttled; the write itself never lowers it (conversions_table.advance)."""
+
+    def __init__(self, conversion_id: str) -> None:
+        self.conversion_id, self.interval = conversion_id, PROGRESS_WRITE_SECONDS
+        self.written, self.at = 0, -PROGRESS_WRITE_SECONDS
+
+    def __call__(self, fraction: float) -> None:
+        percent = min(99, int(fraction * 100))  # 100 is the success's own write
+        now = time.monotonic()
+        if percent <= self.written or now - self.at < self.interval:
+            return
+        self.at = now
+        try:
+            conversions_table.advance(self.conversion_id, percent)
+        except PynamoDBException:  # progress is a courtesy: a throttled write never fails the conversion
+            logger.warning("progress not recorded", extra={"conversion_id": self.conversion_id})
+            return
+        self.written = percent
 
 
 def _convert(
@@ -72,25 +109,38 @@ def _convert(
     bucket: Bucket,
     workspace: Workspace,
     now: datetime,
-) -> files_table.FileRecord:
+    pieces_queue_url: str = "",
+) -> files_table.FileRecord | None:
+    """The stored output, or None when the conversion was fanned out in pieces."""
     fmt = source_file.format or ""
     target, raw_options = requested(record)
     engine = engine_for(fmt, target)
     plan_tier = tier(record.tier)
+    options = engine.parse_options(raw_options, source=fmt, target=target, field="options.")
     if engine.reads_memory:
         source = Source(fmt, data=bucket.read(source_file.object_key))
-    else:  # streamed to local storage: audio and video can be larger than the memory
-        path = workspace.workdir / "input"
-        bucket.download(source_file.object_key, path)
-        source = Source(fmt, path=path)
-    options = engine.parse_options(raw_options, source=fmt, target=target, field="options.")
-    probe = engine.probe(source, plan_tier, workspace)
+        probe = engine.probe(source, plan_tier, workspace)
+    else:  # probed in ranges (the input may be larger than the disk), then streamed to disk if run here
+        server, head = long_media.source_of(bucket, source_file.object_key)
+        with server as url:
+            source = Source(fmt, url=url, head=head)
+            probe = engine.probe(source, plan_tier, workspace)
     # A file whose metadata the files function could not read (too large to copy there, or a reader it does
     # not carry) gets it from the engine that describes its format, when that is this one.
     if source_file.metadata is None and engine.name == engine_name_for(fmt, None):
         files_table.set_metadata(source_file, engine.metadata(source, workspace, probe))
     plan = engine.plan(fmt, target, options, plan_tier, probe)
+    cut = None
+    if pieces_queue_url and workspace.segmenting is not None and isinstance(engine, Segmented):
+        cut = engine.segment(probe, plan, options, plan_tier, workspace.segmenting)
     _charge_units(record, plan.units)
+    if cut is not None:
+        long_media.fan_out(record, source_file, plan, cut, bucket, pieces_queue_url)
+        return None
+    if source.data is None:
+        path = workspace.workdir / "input"
+        bucket.download(source_file.object_key, path)
+        source = Source(fmt, path=path)
     output = engine.run(source, plan, options, plan_tier, workspace, seconds=None)
     return files_service.store_output(
         record.account_id,
@@ -118,12 +168,17 @@ def _charge_units(record: conversions_table.ConversionRecord, units: int) -> Non
         raise errors.QuotaExceeded(f"This conversion needs {units} units, more than the month's quota has left.")
 
 
-def abandon(conversion_id: str, webhooks: WebhookEmitter, now: datetime) -> conversions_table.ConversionRecord | None:
-    """A job whose message was dead-lettered (it crashed on every attempt): failed, never stuck."""
+def abandon(
+    conversion_id: str, webhooks: WebhookEmitter, now: datetime, bucket: Bucket | None = None
+) -> conversions_table.ConversionRecord | None:
+    """A job whose message (or one of whose pieces' messages) was dead-lettered (it crashed on every
+    attempt): failed, never stuck, and its pieces deleted."""
     record = conversions_table.get(conversion_id)
     if record is None or record.status in conversions_table.TERMINAL:
         return record
     fail(record, "conversion_failed", "The conversion failed repeatedly and was abandoned.", now)
+    if bucket is not None and record.pieces_total:
+        long_media.clean_up(record, bucket)
     return announce(conversion_id, webhooks, now)
 
 
@@ -140,19 +195,26 @@ def _conversion_id(record: SQSRecord) -> str:
     return str(json.loads(record.body)["conversion_id"])
 
 
-def handlers(bucket: Bucket, workspace: Workspace, webhooks: WebhookEmitter, *, label: str) -> Handlers:
-    """The Lambda handlers of a worker; `label` names it in the logs ("conversion", "media conversion")."""
+def handlers(
+    bucket: Bucket, workspace: Workspace, webhooks: WebhookEmitter, *, label: str, pieces_queue_url: str = ""
+) -> Handlers:
+    """The Lambda handlers of a worker; `label` names it in the logs ("conversion", "media conversion").
+    With `pieces_queue_url` (its own queue), long media is fanned out there in pieces."""
     processor = BatchProcessor(event_type=EventType.SQS)
 
     def run(record: SQSRecord) -> None:
         conversion_id = _conversion_id(record)
-        result = run_queued(conversion_id, bucket, workspace, webhooks, utcnow())
+        piece = json.loads(record.body).get("piece")
+        if piece is not None:
+            result = long_media.run_piece(conversion_id, str(piece), bucket, workspace, webhooks, utcnow())
+        else:
+            result = run_queued(conversion_id, bucket, workspace, webhooks, utcnow(), pieces_queue_url=pieces_queue_url)
         status = result.status if result is not None else None
-        logger.info(f"{label} processed", extra={"conversion_id": conversion_id, "status": status})
+        logger.info(f"{label} processed", extra={"conversion_id": conversion_id, "piece": piece, "status": status})
 
     def dead_letter(record: SQSRecord) -> None:
         conversion_id = _conversion_id(record)
-        abandon(conversion_id, webhooks, utcnow())
+        abandon(conversion_id, webhooks, utcnow(), bucket)
         logger.warning(f"{label} dead-lettered", extra={"conversion_id": conversion_id})
 
     def process(event: dict[str, Any], context: Any) -> Any:  # {"batchItemFailures": [...]}

@@ -7,7 +7,7 @@ message or a racing worker can never move a finished conversion again, and the q
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.attributes import (
@@ -16,9 +16,11 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import size
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -65,6 +67,12 @@ class ConversionRecord(Model):
     charge_shard = NumberAttribute(null=True)  # which shard of a sharded tier's counters was charged
     units = NumberAttribute(default=1)  # conversion units charged (media: one per started minute of output)
     attempts = NumberAttribute(default=0)
+    progress = NumberAttribute(null=True)  # percent done while it runs (API.md: only grows, 100 on success)
+    # Long media (conversions.long_media): how many pieces it was cut into, the names of those finished (a
+    # set, so a redelivered piece never counts twice), and when the join was claimed (once; a lease).
+    pieces_total = NumberAttribute(null=True)
+    pieces_done = UnicodeSetAttribute(null=True)
+    joining_since = UTCDateTimeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     started_at = UTCDateTimeAttribute(null=True)
     completed_at = UTCDateTimeAttribute(null=True)
@@ -129,11 +137,48 @@ def succeed(record: ConversionRecord, output_file_id: str, now: datetime) -> boo
         record,
         [
             ConversionRecord.status.set("succeeded"),
+            ConversionRecord.progress.set(100),
             ConversionRecord.output_file_id.set(output_file_id),
             ConversionRecord.completed_at.set(now),
         ],
         ConversionRecord.status.is_in("queued", "processing"),
     )
+
+
+def advance(conversion_id: str, percent: int) -> bool:
+    """Raise a running conversion's progress to `percent`; never lowers it (a late or reordered write from
+    another invocation loses), never touches a finished one. False when nothing changed."""
+    record = ConversionRecord(conversion_id)
+    condition = (ConversionRecord.status == "processing") & (
+        ConversionRecord.progress.does_not_exist() | (ConversionRecord.progress < percent)
+    )
+    return _transition(record, [ConversionRecord.progress.set(percent)], condition)
+
+
+def fan_out(record: ConversionRecord, pieces: int) -> bool:
+    """Record that a running conversion was cut into `pieces` (once: a redelivered job message does not)."""
+    condition = (ConversionRecord.status == "processing") & ConversionRecord.pieces_total.does_not_exist()
+    return _transition(record, [ConversionRecord.pieces_total.set(pieces)], condition)
+
+
+def piece_done(conversion_id: str, name: str) -> ConversionRecord | None:
+    """Add a finished piece to the set (idempotent); the record as it is after, or None once it is finished."""
+    record = ConversionRecord(conversion_id)
+    if not _transition(record, [ConversionRecord.pieces_done.add({name})], ConversionRecord.status == "processing"):
+        return None
+    return record
+
+
+def claim_join(conversion_id: str, pieces: int, now: datetime, *, lease: timedelta) -> bool:
+    """Whether this caller joins the pieces: all `pieces` are done and nobody claimed the join, or the claim
+    is older than `lease` (its invocation died). True for one caller at a time."""
+    record = ConversionRecord(conversion_id)
+    condition = (
+        (ConversionRecord.status == "processing")
+        & (size(ConversionRecord.pieces_done) == pieces)
+        & (ConversionRecord.joining_since.does_not_exist() | (ConversionRecord.joining_since < now - lease))
+    )
+    return _transition(record, [ConversionRecord.joining_since.set(now)], condition)
 
 
 def fail(

@@ -20,6 +20,8 @@ from filegate.engines.interface import (
     OverBudget,
     Plan,
     RunLimits,
+    Segmented,
+    Segmenting,
     Source,
     Workspace,
 )
@@ -33,6 +35,8 @@ __all__ = [
     "OverBudget",
     "Plan",
     "RunLimits",
+    "Segmented",
+    "Segmenting",
     "Source",
     "Workspace",
     "engine_for",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from filegate.tiers import Tier
 
@@ -19,11 +19,14 @@ class OverBudget(Exception):
 
 @dataclass(frozen=True)
 class Source:
-    """An input: its sniffed format and its bytes, in memory or in a local file."""
+    """An input: its sniffed format and its bytes, in memory or in a local file, or (an engine that reads in
+    ranges) a loopback URL serving the stored object and the object's first bytes."""
 
     format: str
     data: bytes | None = None
     path: Path | None = None
+    url: str | None = None
+    head: bytes | None = None
 
     def read(self) -> bytes:
         if self.data is not None:
@@ -85,13 +88,25 @@ class RunLimits:
 
 
 @dataclass(frozen=True)
+class Segmenting:
+    """Long media (API.md "Media" → "Long media"): video outputs longer than `above_seconds` are converted in
+    segments of about `segment_seconds` (the media worker's settings)."""
+
+    above_seconds: float
+    segment_seconds: float
+
+
+@dataclass(frozen=True)
 class Workspace:
-    """Where an engine runs: scratch space, the FFmpeg binary (empty: the layer's), and the limits of a
-    conversion child (None where the function only probes and reads headers)."""
+    """Where an engine runs: scratch space, the FFmpeg binary (empty: the layer's), the limits of a
+    conversion child (None where the function only probes and reads headers), and what to tell the fraction
+    of a run done (0 to 1) while it runs, when an engine can tell (None: nobody asks)."""
 
     workdir: Path
     ffmpeg_path: str = ""
     limits: RunLimits | None = None
+    progress: Callable[[float], None] | None = None
+    segmenting: Segmenting | None = None  # where long media is cut into segments (the media worker)
 
 
 class Options(Protocol):
@@ -130,4 +145,27 @@ class Engine(Protocol):
 
     def metadata(self, source: Source, workspace: Workspace, probe: Any = None) -> dict[str, Any]:
         """A file's `metadata` (API.md "Files"), from its header or its probe (probed again unless given)."""
+        ...
+
+
+@runtime_checkable
+class Segmented(Protocol):
+    """An engine that converts long inputs in pieces (``segment``): each piece by its own worker invocation,
+    then joined (conversions.long_media runs them)."""
+
+    def segment(self, probe: Any, plan: Plan, options: Options, tier: Tier, segmenting: Segmenting) -> Any:
+        """The pieces a long conversion is cut into (``pieces``, ``file_name(name)``, ``to_json()``), or None
+        when it is converted in one piece."""
+        ...
+
+    def segments_from_json(self, data: dict[str, Any]) -> Any:
+        """What ``segment`` returned, again, from its ``to_json()`` (kept in the manifest)."""
+        ...
+
+    def run_piece(self, cut: Any, name: str, source: Source, workspace: Workspace) -> Path:
+        """Convert the piece `name` of `cut` from `source` (its `url`); the piece's file in the workspace."""
+        ...
+
+    def join_pieces(self, cut: Any, pieces_url: str, workspace: Workspace) -> Output:
+        """The output from every piece of `cut`, served at ``<pieces_url>/<cut.file_name(name)>``."""
         ...

@@ -6,7 +6,7 @@ expire objects per tier (1 day free, 7 days pro), the account prefix keeps accou
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,6 +21,7 @@ from filegate.tiers import Tier
 DOWNLOAD_URL_SECONDS = 300  # GET /v1/files/{id}/content and the sync 303
 UPLOAD_URL_SECONDS = 3600
 MIN_PART_BYTES = 5 * 1024 * 1024  # S3's smallest multipart part (all but the last)
+RANGE_CHUNK_BYTES = 256 * 1024
 
 
 def retention_prefix(tier: Tier) -> str:
@@ -71,6 +72,28 @@ class Bucket:
 
     def read(self, key: str) -> bytes:
         return bytes(self._s3.get_object(Bucket=self.name, Key=key)["Body"].read())
+
+    def read_if_exists(self, key: str) -> bytes | None:
+        try:
+            return self.read(key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+
+    def read_range(self, key: str, first: int, last: int) -> Iterator[bytes]:
+        """Bytes `first`..`last` (inclusive) of an object, streamed in chunks (never whole in memory)."""
+        body = self._s3.get_object(Bucket=self.name, Key=key, Range=f"bytes={first}-{last}")["Body"]
+        try:
+            yield from body.iter_chunks(RANGE_CHUNK_BYTES)
+        finally:
+            body.close()
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        """Delete objects (absent ones included), a thousand per request."""
+        for at in range(0, len(keys), 1000):
+            batch = [{"Key": key} for key in keys[at : at + 1000]]
+            self._s3.delete_objects(Bucket=self.name, Delete={"Objects": batch, "Quiet": True})
 
     def download(self, key: str, path: Path) -> None:
         """Stream an object to a local file (media inputs are far larger than memory should hold)."""

@@ -62,6 +62,21 @@ def streams(metadata: dict, kind: str) -> list[dict]:
     return [s for s in metadata["streams"] if s["type"] == kind]
 
 
+@pytest.mark.parametrize(("source", "target"), [("mp4", "mp4"), ("mkv", "webm"), ("wav", "mp3"), ("mp4", "m4a")])
+def test_the_output_described_from_the_run_is_what_a_probe_of_it_reads(workdir: Path, source: str, target: str) -> None:
+    """The metadata comes from FFmpeg's report of the conversion (no second probe): it must say what a probe
+    of the written file says."""
+    sized = {"width": 32} if target in ("mp4", "webm") else {}
+    result = convert(workdir, av.sample(source, 2.0), target, **sized)
+    demuxer = {"mp4": "mov", "webm": "matroska", "mp3": "mp3", "m4a": "mov"}[target]
+    probed = media_probe.probe(result.path, target, demuxer, workdir=workdir).to_json()
+    described = result.metadata
+    assert described["streams"] == probed["streams"]
+    assert abs(described["duration"] - probed["duration"]) <= FRAME, (described, probed)
+    assert probed["bit_rate"] is not None
+    assert abs(described["bit_rate"] - probed["bit_rate"]) <= 0.1 * probed["bit_rate"], (described, probed)
+
+
 @pytest.mark.parametrize(("source", "target"), PAIRS)
 def test_every_pair_converts_and_reads_back(workdir: Path, source: str, target: str) -> None:
     result = convert(workdir, av.sample(source, SECONDS), target)

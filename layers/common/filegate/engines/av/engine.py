@@ -4,22 +4,23 @@
 conversion units) and raises the API's errors before any work: 413 for an input over the tier's duration
 or frame limit, 422 invalid_parameter for an option out of range for this input, 422 conversion_failed for
 media that cannot be what it claims. ``convert_file`` runs the plan in the sandbox of ffmpeg.py
-and probes what it wrote, so an output that decoded to nothing is a failure, never a success.
+and describes what it wrote from FFmpeg's own report of the run (no second probe), so an output that decoded
+to nothing is a failure, never a success. The input is probed once, by the plan, and the probe reused.
 """
 
 from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from filegate import errors
-from filegate.engines.av import ffmpeg
+from filegate.engines.av import ffmpeg, segments
 from filegate.engines.av import probe as media_probe
-from filegate.engines.interface import EngineName, Options, Output, RunLimits, Source, Workspace
+from filegate.engines.interface import EngineName, Options, Output, RunLimits, Segmenting, Source, Workspace
 from filegate.engines.interface import Plan as EnginePlan
 from filegate.formats.options import MediaOptions
 from filegate.formats.table import (
@@ -37,23 +38,19 @@ from filegate.tiers import MediaLimits, Tier
 SECONDS_PER_UNIT = 60  # API.md §3: one unit per started minute of output
 DEFAULT_THUMBNAIL_AT = 0.10  # a thumbnail is taken 10 % in unless `at` says otherwise
 DEFAULT_GIF_FPS = 12.0
+SEGMENT_GRID_FPS = 25.0  # the frame grid of long video whose stream states no frame rate
 # Containers without an index: seeking before -i lands by estimate (often past the only keyframe of a short
 # clip), so they are read from the start and the decoded frames before the position dropped.
 INDEXLESS_SOURCES = frozenset({"ts", "aac", "gif", "webp"})
+# VBV cap of CRF video: bits per pixel per frame (about 12 Mb/s for 1080p at 30 fps), and a floor for tiny frames.
+VBV_BITS_PER_PIXEL = 0.2
+VBV_MIN_KBPS = 500
+VBV_DEFAULT_FPS = 30.0
+# A conversion that is not cut into segments (GIF: one palette per clip) runs in one invocation of the media
+# worker (15 minutes at most): its output is held to this length.
+ONE_PIECE_MAX_SECONDS = 30 * 60
 MAX_THREADS = 2  # per FFmpeg child: Lambda's vCPUs at the worker's memory size, and a bounded footprint
 
-# Demuxer to read each output back with (to check it and describe it).
-_OUTPUT_DEMUXER = {
-    "mp4": "mov",
-    "m4a": "mov",
-    "webm": "matroska",
-    "gif": "gif",
-    "mp3": "mp3",
-    "opus": "ogg",
-    "wav": "wav",
-    "flac": "flac",
-}
-_THUMBNAIL_DEMUXER = {"jpg": "jpeg_pipe", "png": "png_pipe", "webp": "webp_pipe"}
 _THUMBNAIL_CODEC = {
     "jpg": ["-c:v", "mjpeg", "-pix_fmt", "yuvj420p"],
     "png": ["-c:v", "png"],
@@ -124,7 +121,7 @@ def output_frame(width: int, height: int, options: MediaOptions, limits: MediaLi
     return frame
 
 
-def _scale_filter(frame: tuple[int, int], options: MediaOptions) -> str:
+def scale_filter(frame: tuple[int, int], options: MediaOptions) -> str:
     width, height = frame
     if options.cover and options.width and options.height:
         cover = f"scale={width}:{height}:force_original_aspect_ratio=increase:flags=bicubic"
@@ -132,7 +129,7 @@ def _scale_filter(frame: tuple[int, int], options: MediaOptions) -> str:
     return f"scale={width}:{height}:flags=bicubic,setsar=1"
 
 
-def _audio_args(target: str, options: MediaOptions, channels: int | None) -> list[str]:
+def audio_args(target: str, options: MediaOptions, channels: int | None) -> list[str]:
     downmix = ["-ac", "2"] if channels and channels > 2 else []
     bitrate = options.audio_bitrate
     if target == "mp3":
@@ -149,14 +146,23 @@ def _audio_args(target: str, options: MediaOptions, channels: int | None) -> lis
     return ["-c:a", "flac", *downmix]  # flac
 
 
-def _video_codec_args(target: str, options: MediaOptions) -> list[str]:
+def vbv_cap_kbps(frame: tuple[int, int], fps: float | None) -> int:
+    """The peak bitrate a video may reach (CRF under a VBV cap): the same for a one-piece conversion and for
+    every segment of a long one, so no segment start spends more than the rest (no bitrate spike at a join)."""
+    return max(VBV_MIN_KBPS, round(frame[0] * frame[1] * (fps or VBV_DEFAULT_FPS) * VBV_BITS_PER_PIXEL / 1000))
+
+
+def video_codec_args(target: str, options: MediaOptions, frame: tuple[int, int], fps: float | None) -> list[str]:
+    """The video encoder and its rate control: CRF (quality) with a VBV cap (vbv_cap_kbps)."""
     quality = options.quality or 70
+    cap = vbv_cap_kbps(frame, fps)
+    vbv = ["-maxrate", f"{cap}k", "-bufsize", f"{2 * cap}k"]
     if target == "mp4":
         crf = round(_map(quality, 35, 17))
-        return ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p"]
-    crf = round(_map(quality, 50, 15))  # webm: VP9 in constant-quality mode
+        return ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), *vbv, "-pix_fmt", "yuv420p"]
+    crf = round(_map(quality, 50, 15))  # webm: VP9 in constrained-quality mode (CRF, at most the cap)
     return [
-        "-c:v", "libvpx-vp9", "-crf", str(crf), "-b:v", "0", "-deadline", "realtime", "-cpu-used", "8",
+        "-c:v", "libvpx-vp9", "-crf", str(crf), "-b:v", f"{cap}k", *vbv, "-deadline", "realtime", "-cpu-used", "8",
         "-row-mt", "1", "-pix_fmt", "yuv420p",
     ]  # fmt: skip
 
@@ -192,7 +198,7 @@ def plan(info: media_probe.MediaInfo, target: str, options: MediaOptions, limits
         elif target == "webp":
             quality = ["-quality", str(options.quality or 80)]
         args = [
-            *threads, "-map", "0:v:0", "-frames:v", "1", "-an", "-sn", "-dn", "-vf", _scale_filter(frame, options),
+            *threads, "-map", "0:v:0", "-frames:v", "1", "-an", "-sn", "-dn", "-vf", scale_filter(frame, options),
             *_THUMBNAIL_CODEC[target], *quality, "-f", "webp" if target == "webp" else "image2", "-update", "1",
         ]  # fmt: skip
         return Plan(source, target, at or None, 0.0, frame, args)
@@ -208,7 +214,7 @@ def plan(info: media_probe.MediaInfo, target: str, options: MediaOptions, limits
     common = [*threads, "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1"]
     if kind == "audio":
         assert audio is not None
-        codec = _audio_args(target, options, audio.channels)
+        codec = audio_args(target, options, audio.channels)
         extra = ["-movflags", "+faststart", "-f", "ipod"] if target == "m4a" else ["-f", _muxer(target)]
         args = [*common, "-map", "0:a:0", "-vn", *codec, *timing, *extra]
         return Plan(source, target, start or None, seconds, None, args)
@@ -219,8 +225,13 @@ def plan(info: media_probe.MediaInfo, target: str, options: MediaOptions, limits
     fps = options.fps or (min(video.fps or DEFAULT_GIF_FPS, DEFAULT_GIF_FPS) if kind == "gif" else None)
     if fps:
         filters.append(f"fps={fps:g}")
-    filters.append(_scale_filter(frame, options))
+    filters.append(scale_filter(frame, options))
     if kind == "gif":
+        if seconds > ONE_PIECE_MAX_SECONDS:
+            raise errors.FileTooLarge(
+                f"A GIF is made in one piece (one palette per clip): at most {ONE_PIECE_MAX_SECONDS // 60} minutes; "
+                "use start and duration to make a shorter one."
+            )
         colors = round(_map(options.quality, 16, 256)) if options.quality else 256
         graph = (
             f"{','.join(filters)},split[a][b];[a]palettegen=max_colors={colors}:stats_mode=diff[p];"
@@ -228,14 +239,45 @@ def plan(info: media_probe.MediaInfo, target: str, options: MediaOptions, limits
         )
         args = [*common, "-map", "0:v:0", "-an", "-vf", graph, *timing]
         return Plan(source, target, start or None, seconds, frame, [*args, "-loop", "0", "-f", "gif"])
-    audio_args = ["-an"]
+    sound = ["-an"]
     maps = ["-map", "0:v:0"]
     if audio is not None and not options.mute:
         maps += ["-map", "0:a:0"]
-        audio_args = _audio_args(target, options, audio.channels)
+        sound = audio_args(target, options, audio.channels)
     container = ["-movflags", "+faststart", "-f", "mp4"] if target == "mp4" else ["-f", "webm"]
-    args = [*common, *maps, "-vf", ",".join(filters), *_video_codec_args(target, options), *audio_args, *timing]
+    codec = video_codec_args(target, options, frame, fps or video.fps)
+    args = [*common, *maps, "-vf", ",".join(filters), *codec, *sound, *timing]
     return Plan(source, target, start or None, seconds, frame, [*args, *container])
+
+
+def plan_segments(
+    info: media_probe.MediaInfo, target: str, options: MediaOptions, limits: MediaLimits, segmenting: Segmenting
+) -> segments.SegmentPlan | None:
+    """The segments of a video output longer than `segmenting.above_seconds` (API.md "Long media"), else None
+    (one piece). Refuses (413/422) exactly what a one-piece plan refuses, and costs the same units."""
+    whole = plan(info, target, options, limits)
+    video = info.video
+    if media_output_kind(target) != "video" or video is None or whole.frame is None:
+        return None
+    if whole.output_seconds <= segmenting.above_seconds:
+        return None
+    # A stream that states no frame rate gets a grid all the same: in one piece it would outlast the worker.
+    fps = options.fps or video.fps or SEGMENT_GRID_FPS
+    start = options.start or 0.0
+    rate, pieces = segments.cut(fps, whole.frame, whole.output_seconds, start, segmenting)
+    threads = ["-threads", str(MAX_THREADS)]
+    sound: list[str] = []
+    if info.audio is not None and not options.mute:
+        sound = [*threads, *audio_args(target, options, info.audio.channels)]
+        # First: the whole track is the longest piece of a long video, so it is queued (and started) first.
+        pieces.insert(0, segments.Piece(segments.AUDIO, start, None, whole.output_seconds))
+    # On the output frame grid from the segment's first frame; the same encoder and cap as a one-piece run.
+    filters = f"setpts=PTS-STARTPTS,fps={rate},{scale_filter(whole.frame, options)}"
+    codec = video_codec_args(target, options, whole.frame, fps)
+    return segments.SegmentPlan(
+        info.format, target, rate, whole.frame, whole.output_seconds, whole.units, pieces,
+        [*threads, "-vf", filters, *codec], sound,
+    )  # fmt: skip
 
 
 def _muxer(target: str) -> str:
@@ -253,8 +295,10 @@ def convert_file(
     sandbox: ffmpeg.Sandbox,
     binary: str = "",
     info: media_probe.MediaInfo | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> MediaResult:
-    """Probe (unless `info` is given), plan and run one conversion; the output's path is in `workdir`."""
+    """Probe (unless `info` is given), plan and run one conversion; the output's path is in `workdir`.
+    `progress` is told the fraction done (0 to 1) while FFmpeg runs."""
     forced = demuxer(source)
     if info is None:
         info = media_probe.probe(source_path, source, forced, workdir=workdir, binary=binary)
@@ -265,23 +309,30 @@ def convert_file(
     else:
         head, tail = ffmpeg.input_args(source_path, forced, seek=chosen.seek), []
     args = [*head, *tail, *chosen.args, "-y", f"file:{output}"]
-    result = ffmpeg.run(args, sandbox, workdir=workdir, binary=binary)
+    on_progress = None
+    if progress is not None and chosen.output_seconds > 0:
+        report, total = progress, chosen.output_seconds
+        on_progress = lambda seconds: report(min(1.0, max(0.0, seconds / total)))  # noqa: E731
+    result = ffmpeg.run(args, sandbox, workdir=workdir, binary=binary, on_progress=on_progress)
     if not result.ok:
         raise ffmpeg.failure(result, "conversion")
     if not output.exists() or output.stat().st_size == 0:
         raise errors.ConversionFailed("The media decoded to nothing: there was no frame or sample to convert.")
-    return MediaResult(output, target, content_type(target), chosen.units, _describe(output, target, workdir, binary))
+    return MediaResult(output, target, content_type(target), chosen.units, _describe(output, target, result.stderr))
 
 
-def _describe(output: Path, target: str, workdir: Path, binary: str) -> dict[str, object]:
-    """The output's metadata; an output that does not read back as media of its kind is a failure."""
-    if target in _THUMBNAIL_DEMUXER:
-        return media_probe.probe_image(output, target, _THUMBNAIL_DEMUXER[target], workdir=workdir, binary=binary)
-    try:
-        info = media_probe.probe(output, target, _OUTPUT_DEMUXER[target], workdir=workdir, binary=binary)
-    except errors.ConversionFailed as exc:
-        raise errors.ConversionFailed("The media decoded to nothing: there was no frame or sample to convert.") from exc
-    return info.to_json()
+def _describe(output: Path, target: str, stderr: str) -> dict[str, object]:
+    """The output's metadata from the run's own report; a run that wrote no frame or sample is a failure."""
+    if target in _THUMBNAIL_CODEC:
+        info = media_probe.parse(stderr, target, section="Output #0")
+        video = info.video if info is not None else None
+        if video is None or not video.width or not video.height:
+            raise errors.ConversionFailed("The thumbnail could not be made: no frame was decoded.")
+        return {"kind": "image", "format": target, "width": video.width, "height": video.height}
+    described = media_probe.described_output(stderr, target, output.stat().st_size)
+    if described is None:
+        raise errors.ConversionFailed("The media decoded to nothing: there was no frame or sample to convert.")
+    return described.to_json()
 
 
 # --------------------------------------------------------------------------- the engine interface
@@ -343,8 +394,38 @@ class AvEngine:
             sandbox=sandbox(workspace.limits),
             binary=workspace.ffmpeg_path,
             info=plan.probe,
+            progress=workspace.progress,
         )
         return Output(result.format, result.content_type, path=result.path, metadata=result.metadata)
+
+    # ------------------------------------------------------------------ long media (engines.Segmented)
+
+    def segment(
+        self, probe: Any, plan: EnginePlan, options: Options, tier: Tier, segmenting: Segmenting
+    ) -> segments.SegmentPlan | None:
+        """The segments of a long video output (API.md "Long media"), or None: converted in one piece."""
+        assert isinstance(options, MediaOptions) and isinstance(probe, media_probe.MediaInfo)
+        return plan_segments(probe, plan.target, options, tier.media, segmenting)
+
+    def segments_from_json(self, data: dict[str, Any]) -> segments.SegmentPlan:
+        return segments.SegmentPlan.from_json(data)
+
+    def run_piece(self, cut: segments.SegmentPlan, name: str, source: Source, workspace: Workspace) -> Path:
+        """One piece of a long conversion, from the input at `source.url`; its file, in the workspace."""
+        if workspace.limits is None or source.url is None:
+            raise errors.ConversionFailed("This function does not run audio or video conversions.")
+        limits = sandbox(workspace.limits)
+        return segments.encode_piece(
+            cut, name, source.url, workdir=workspace.workdir, sandbox=limits, binary=workspace.ffmpeg_path
+        )
+
+    def join_pieces(self, cut: segments.SegmentPlan, pieces_url: str, workspace: Workspace) -> Output:
+        """The output (in the workspace) from the pieces at ``<pieces_url>/<file_name>``, nothing re-encoded."""
+        if workspace.limits is None:
+            raise errors.ConversionFailed("This function does not run audio or video conversions.")
+        limits = sandbox(workspace.limits)
+        path, metadata = segments.join(cut, pieces_url, workspace.workdir, sandbox=limits, binary=workspace.ffmpeg_path)
+        return Output(cut.target, content_type(cut.target), path=path, metadata=metadata)
 
     def metadata(self, source: Source, workspace: Workspace, probe: Any = None) -> dict[str, Any]:
         if isinstance(probe, media_probe.MediaInfo):
@@ -354,9 +435,12 @@ class AvEngine:
 
 
 def _probe(source: Source, workspace: Workspace) -> media_probe.MediaInfo:
+    forced, binary = demuxer(source.format), workspace.ffmpeg_path
+    if source.url is not None:  # read in ranges: only the header (and an index) is fetched
+        head = source.head or b""
+        return media_probe.probe_url(source.url, source.format, forced, head, workdir=workspace.workdir, binary=binary)
     path = source.local_file(workspace.workdir)
-    forced = demuxer(source.format)
-    return media_probe.probe(path, source.format, forced, workdir=workspace.workdir, binary=workspace.ffmpeg_path)
+    return media_probe.probe(path, source.format, forced, workdir=workspace.workdir, binary=binary)
 
 
 MB = 1024 * 1024

@@ -5,6 +5,11 @@ connection or runs past its time limit):
 - the demuxer is forced (``-f``) from the sniffed type and it alone is allowed (``-format_whitelist``, which
   FFmpeg copies to nested demuxers, e.g. the playlist hidden in an AVI's GAB2 subtitle chunk);
 - only the ``file`` protocol may be opened by the input (``-protocol_whitelist``), and no stdin (``-nostdin``);
+  the one exception is an input read in ranges from S3 (long media, ``url_input_args``): FFmpeg is then given
+  ``http`` and ``tcp`` (http rides on tcp) and one URL, ``http://127.0.0.1:<port>/<token>``, served by our own
+  process (http_source), which answers that path with that one object and nothing else. FFmpeg has no option
+  to hold http to one host, so what keeps it there is the forced single demuxer (none of those we allow opens
+  a URL of its own: no playlists, concat or references) and that it never sees a credential or a presigned URL;
 - the child gets CPU-time (RLIMIT_CPU), address-space (RLIMIT_AS) and file-size (RLIMIT_FSIZE, the output cap)
   limits, runs in its own process group, and the whole group is killed when the wall-clock limit passes.
 """
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -29,6 +35,11 @@ STDERR_KEEP_BYTES = 256 * 1024
 # SIGXCPU arrives at the soft CPU limit; the hard limit (SIGKILL) a moment later if it is ignored.
 CPU_HARD_GRACE_SECONDS = 2
 REAP_POLL_SECONDS = 0.02
+# How often a run's -progress report is read while it runs (FFmpeg writes one every 0.5 s).
+PROGRESS_POLL_SECONDS = 1.0
+# How often FFmpeg appends a block to its -progress report (its own default).
+PROGRESS_PERIOD_SECONDS = 0.5
+_OUT_TIME = re.compile(rb"out_time_us=(\d+)")
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,14 @@ def input_args(path: Path, demuxer: str, *, seek: float | None = None) -> list[s
     return [*args, "-i", f"file:{path}"]
 
 
+def url_input_args(url: str, demuxer: str, *, seek: float | None = None) -> list[str]:
+    """`input_args` for an input served over loopback HTTP by http_source (ranged reads of a stored object)."""
+    args = ["-f", demuxer, "-format_whitelist", demuxer, "-protocol_whitelist", "http,tcp"]
+    if seek:
+        args += ["-ss", f"{seek:.6f}"]
+    return [*args, "-i", url]
+
+
 def _limits(sandbox: Sandbox) -> Callable[[], None]:
     def apply() -> None:  # runs in the child between fork and exec
         cpu = max(1, sandbox.cpu_seconds)
@@ -98,10 +117,25 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def run(args: Sequence[str], sandbox: Sandbox, *, workdir: Path, binary: str = "") -> RunResult:
-    """Run ``ffmpeg <args>`` confined by `sandbox`, in `workdir`; never raises on FFmpeg's own failure."""
-    command = [ffmpeg_binary(binary), "-hide_banner", "-nostdin", *args]
-    stderr_path = workdir / f"ffmpeg-{time.monotonic_ns()}.log"
+def run(
+    args: Sequence[str],
+    sandbox: Sandbox,
+    *,
+    workdir: Path,
+    binary: str = "",
+    on_progress: Callable[[float], None] | None = None,
+) -> RunResult:
+    """Run ``ffmpeg <args>`` confined by `sandbox`, in `workdir`; never raises on FFmpeg's own failure.
+    `on_progress` is given the output time reached (seconds, from FFmpeg's own -progress report) while it runs."""
+    run_id = time.monotonic_ns()
+    reporting: list[str] = []
+    tick = None
+    if on_progress is not None:
+        progress_path = workdir / f"progress-{run_id}.txt"
+        reporting = ["-progress", f"file:{progress_path}", "-stats_period", f"{PROGRESS_PERIOD_SECONDS:g}"]
+        tick = _progress_reader(progress_path, on_progress)
+    command = [ffmpeg_binary(binary), "-hide_banner", "-nostdin", *reporting, *args]
+    stderr_path = workdir / f"ffmpeg-{run_id}.log"
     started = time.monotonic()
     timed_out = False
     with stderr_path.open("wb") as stderr:
@@ -116,7 +150,7 @@ def run(args: Sequence[str], sandbox: Sandbox, *, workdir: Path, binary: str = "
             preexec_fn=_limits(sandbox),  # limits set in the child before exec
         )
         try:
-            reaped = _reap(process.pid, started + sandbox.wall_seconds)
+            reaped = _reap(process.pid, started + sandbox.wall_seconds, tick)
         finally:
             _kill_group(process)  # on timeout (or any error here), and any straggler of a finished run
         if reaped is None:
@@ -129,18 +163,44 @@ def run(args: Sequence[str], sandbox: Sandbox, *, workdir: Path, binary: str = "
     cpu_exhausted = usage.ru_utime + usage.ru_stime >= sandbox.cpu_seconds
     text = _tail(stderr_path)
     stderr_path.unlink(missing_ok=True)
+    if reporting:
+        (workdir / f"progress-{run_id}.txt").unlink(missing_ok=True)
     return RunResult(process.returncode, text, timed_out, seconds, process.pid, cpu_exhausted)
 
 
-def _reap(pid: int, deadline: float) -> tuple[int, resource.struct_rusage] | None:
-    """Wait for the child until `deadline` (monotonic); its wait status and resource usage, or None."""
+def _reap(
+    pid: int, deadline: float, tick: Callable[[], None] | None = None
+) -> tuple[int, resource.struct_rusage] | None:
+    """Wait for the child until `deadline` (monotonic), calling `tick` every PROGRESS_POLL_SECONDS; its wait
+    status and resource usage, or None."""
+    next_tick = time.monotonic() + PROGRESS_POLL_SECONDS
     while True:
         reaped_pid, status, usage = os.wait4(pid, os.WNOHANG)
         if reaped_pid == pid:
             return status, usage
-        if time.monotonic() >= deadline:
+        now = time.monotonic()
+        if now >= deadline:
             return None
+        if tick is not None and now >= next_tick:
+            tick()
+            next_tick = now + PROGRESS_POLL_SECONDS
         time.sleep(REAP_POLL_SECONDS)
+
+
+def _progress_reader(path: Path, on_progress: Callable[[float], None]) -> Callable[[], None]:
+    """Reads the last output time of a -progress report (the file FFmpeg appends a block to)."""
+
+    def tick() -> None:
+        try:
+            with path.open("rb") as handle:
+                handle.seek(max(0, path.stat().st_size - 2048))
+                found = _OUT_TIME.findall(handle.read())
+        except FileNotFoundError:  # not written yet
+            return
+        if found:
+            on_progress(int(found[-1]) / 1_000_000)
+
+    return tick
 
 
 def _tail(path: Path) -> str:

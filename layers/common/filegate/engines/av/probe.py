@@ -7,7 +7,7 @@ text that FFmpeg has printed the same way for many years.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,9 @@ PROBE_SANDBOX = ffmpeg.Sandbox(wall_seconds=15, cpu_seconds=10, memory_bytes=102
 # decoding it would take gigabytes (the "30000x30000 in a tiny file" attack).
 MAX_INPUT_PIXELS = 8192 * 8192
 MAX_INPUT_SIDE = 16384
-DECLARED_LENGTH_SLACK = 2.0  # how far a header's claimed length may exceed what the file holds
+DECLARED_LENGTH_SLACK = 2.0
+HEAD_BYTES = 4096  # what the declared-length check reads
+OPUS_RATE = 48_000  # how far a header's claimed length may exceed what the file holds
 
 _DURATION = re.compile(r"Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
 _BITRATE = re.compile(r"bitrate: (\d+) kb/s")
@@ -31,6 +33,7 @@ _TBR = re.compile(r", (\d+(?:\.\d+)?)(k?) tbr")
 _RATE = re.compile(r", (\d+) Hz")
 _LAYOUT = re.compile(r", (\d+) Hz, ([^,(]+)")
 _ROTATION = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees")
+_FRAMES = re.compile(r"frame=\s*(\d+)")
 _TIME = re.compile(r"time=(\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
 _CHANNELS = {"mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "quad": 4, "4.0": 4, "5.0": 5, "5.1": 6, "6.1": 7, "7.1": 8}
 
@@ -112,12 +115,16 @@ def _audio(codec: str, rest: str) -> StreamInfo:
     return StreamInfo("audio", codec, sample_rate=int(rate.group(1)) if rate else None, channels=channels)
 
 
-def parse(text: str, fmt: str) -> MediaInfo | None:
-    """The description of input #0 in FFmpeg's stderr; None when FFmpeg could not open it."""
-    start = text.find("Input #0")
+def parse(text: str, fmt: str, *, section: str = "Input #0") -> MediaInfo | None:
+    """The description of input #0 (or of `section`, e.g. "Output #0") in FFmpeg's stderr; None when FFmpeg
+    did not print it (it could not open the input)."""
+    start = text.find(section)
     if start < 0:
         return None
     text = text[start:]
+    if section == "Input #0":  # the output's description and the stream mapping follow the input's
+        end = min((i for i in (text.find("Stream mapping:"), text.find("Output #0")) if i > 0), default=len(text))
+        text = text[:end]
     duration_match = _DURATION.search(text)
     bitrate_match = _BITRATE.search(text)
     streams: list[StreamInfo] = []
@@ -142,7 +149,19 @@ def parse(text: str, fmt: str) -> MediaInfo | None:
 
 def probe(path: Path, fmt: str, demuxer: str, *, workdir: Path, binary: str = "") -> MediaInfo:
     """What `path` holds, or ConversionFailed (unreadable, no streams, no duration, absurd frame)."""
-    result = ffmpeg.run(ffmpeg.input_args(path, demuxer), PROBE_SANDBOX, workdir=workdir, binary=binary)
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    return _probe(ffmpeg.input_args(path, demuxer), fmt, head, workdir=workdir, binary=binary)
+
+
+def probe_url(url: str, fmt: str, demuxer: str, head: bytes, *, workdir: Path, binary: str = "") -> MediaInfo:
+    """`probe` of an input FFmpeg reads over loopback HTTP (ffmpeg.url_input_args): only the bytes the
+    demuxer asks for (its header, an index at the end) travel, never the whole file. `head`: its first bytes."""
+    return _probe(ffmpeg.url_input_args(url, demuxer), fmt, head, workdir=workdir, binary=binary)
+
+
+def _probe(source: list[str], fmt: str, head: bytes, *, workdir: Path, binary: str) -> MediaInfo:
+    result = ffmpeg.run(source, PROBE_SANDBOX, workdir=workdir, binary=binary)
     if result.killed_by() is not None:
         raise ffmpeg.failure(result, "probe")
     info = parse(result.stderr, fmt)
@@ -155,39 +174,51 @@ def probe(path: Path, fmt: str, demuxer: str, *, workdir: Path, binary: str = ""
         if max(video.width, video.height) > MAX_INPUT_SIDE or video.width * video.height > MAX_INPUT_PIXELS:
             raise ConversionFailed(f"The video's frame ({video.width}x{video.height}) is absurdly large.")
     if info.duration <= 0:
-        info = MediaInfo(info.format, _measured_duration(path, demuxer, workdir, binary), info.bit_rate, info.streams)
+        info = MediaInfo(info.format, _measured_duration(source, workdir, binary), info.bit_rate, info.streams)
     if info.duration <= 0:
         raise ConversionFailed("The media has no duration: its streams hold nothing to decode.")
-    _check_declared_length(path, info)
+    _check_declared_length(head, info)
     return info
 
 
-def _check_declared_length(path: Path, info: MediaInfo) -> None:
+def _check_declared_length(head: bytes, info: MediaInfo) -> None:
     """A header that claims far more than the file holds (a WAV "ten hours long" in a few bytes) is a lie
     meant to make us reserve, allocate or wait for what is not there: refused rather than trusted or fixed."""
     if info.format != "wav":
         return
-    with path.open("rb") as handle:
-        declared = avsniff.wav_declared_seconds(handle.read(4096))
+    declared = avsniff.wav_declared_seconds(head)
     if declared is not None and declared > info.duration * DECLARED_LENGTH_SLACK + 1:
         raise ConversionFailed(
             f"The WAV header claims {declared:.0f} s of audio but the file holds {info.duration:.1f} s."
         )
 
 
-def probe_image(path: Path, fmt: str, demuxer: str, *, workdir: Path, binary: str = "") -> dict[str, Any]:
-    """The metadata of an image FFmpeg wrote (a thumbnail), read back by FFmpeg: no imaging layer needed."""
-    result = ffmpeg.run(ffmpeg.input_args(path, demuxer), PROBE_SANDBOX, workdir=workdir, binary=binary)
-    info = parse(result.stderr, fmt)
-    video = info.video if info is not None else None
-    if video is None or not video.width or not video.height:
-        raise ConversionFailed("The thumbnail could not be read back.")
-    return {"kind": "image", "format": fmt, "width": video.width, "height": video.height}
+def described_output(stderr: str, fmt: str, size: int) -> MediaInfo | None:
+    """What a conversion wrote, from FFmpeg's own report of that run: the streams of its "Output #0" and the
+    output time of its last progress line. No second FFmpeg process reads the output back (that cost a
+    short song ~0.1 s of a ~1 s conversion). None when the run wrote no sample or frame."""
+    info = parse(stderr, fmt, section="Output #0")
+    times = [t for t in _TIME.finditer(stderr) if t.start() > stderr.find("Output #0")]
+    if info is None or not info.streams or not times:
+        return None
+    seconds = _seconds(times[-1])
+    frames = _FRAMES.findall(stderr)
+    video = info.video
+    if video is not None:
+        if not frames or int(frames[-1]) == 0:
+            return None
+        if video.fps:  # the progress line's time is the last frame's start (or earlier, with reordering)
+            seconds = max(seconds, int(frames[-1]) / video.fps)
+    if seconds <= 0:
+        return None
+    # Opus is always decoded at 48 kHz (RFC 7845), whatever rate its encoder was fed: as a reader sees it.
+    streams = [replace(s, sample_rate=OPUS_RATE) if s.codec == "opus" else s for s in info.streams]
+    return MediaInfo(fmt, seconds, round(size * 8 / seconds), streams)
 
 
-def _measured_duration(path: Path, demuxer: str, workdir: Path, binary: str) -> float:
+def _measured_duration(source: list[str], workdir: Path, binary: str) -> float:
     """Duration by reading the packets through (no decoding) when the container does not state it."""
-    args = [*ffmpeg.input_args(path, demuxer), "-map", "0", "-c", "copy", "-f", "null", "-"]
+    args = [*source, "-map", "0", "-c", "copy", "-f", "null", "-"]
     result = ffmpeg.run(args, PROBE_SANDBOX, workdir=workdir, binary=binary)
     if not result.ok:
         return 0.0

@@ -1,0 +1,181 @@
+"""Long video in segments (API.md "Media" → "Long media"; DESIGN.md "Long media fans out").
+
+One Lambda runs 15 minutes at most, so a video output longer than a few minutes (a setting) is cut on its
+output frame grid into segments of about the same length (half as long above 1080p), each converted by its
+own invocation, its audio converted once as a whole, and the pieces joined without re-encoding.
+
+Why it is seamless:
+- every segment is video only, decoded from its own seek point (seek to the keyframe before, decode, drop
+  the frames before its first; FFmpeg's accurate seek), put on the output frame grid from 0
+  (``setpts=PTS-STARTPTS,fps=<rate>``) and cut by frame count, so segment k holds exactly output frames
+  [k*n, (k+1)*n) and the concat demuxer lays them end to end with no hole or overlap;
+- the encoder starts each segment with a keyframe (a closed GOP: x264's default, and VP9 has no open GOP)
+  and runs with the same arguments and rate control in every segment (CRF under one VBV cap);
+- the audio is never cut: one invocation converts the whole track, so there is no AAC priming gap or click at
+  a join, and it is muxed once, from 0, beside the joined video.
+
+``cut`` is pure (the engine's plan uses it); ``encode_piece`` and ``join`` run FFmpeg in the sandbox.
+GIF output is never segmented (one palette per clip).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from filegate import errors
+from filegate.engines.av import ffmpeg
+from filegate.engines.av import probe as media_probe
+from filegate.engines.interface import Segmenting
+from filegate.formats.table import demuxer
+
+AUDIO = "audio"  # the audio piece's name; video segments are v0000, v0001, …
+LARGE_FRAME_PIXELS = 1920 * 1080  # above this output frame, segments are half as long (4K encodes slowly)
+# Frame rates stated as decimals by the probe, as the exact rationals cameras use.
+_NTSC = {round(n * 1000 / 1001, 3): f"{n * 1000}/1001" for n in (24, 30, 48, 60, 120)}
+# Each piece's container, per target: (extension, muxer, demuxer to read it back).
+_VIDEO_PIECE = {"mp4": ("mp4", "mp4", "mov"), "webm": ("webm", "webm", "matroska")}
+_AUDIO_PIECE = {"mp4": ("m4a", "ipod", "mov"), "webm": ("webm", "webm", "matroska")}
+
+
+@dataclass(frozen=True)
+class Piece:
+    name: str  # v0000… or "audio": also its object's name
+    seek: float  # where it starts in the input, in seconds
+    frames: int | None  # output frames of a video segment (at most: the input may end first); None: audio
+    seconds: float  # output seconds it covers
+
+
+@dataclass(frozen=True)
+class SegmentPlan:
+    """What a long conversion is cut into, and the arguments every piece runs with (kept in the manifest)."""
+
+    source: str
+    target: str
+    rate: str  # the output frame rate as FFmpeg reads it ("25", "24000/1001")
+    frame: tuple[int, int]
+    output_seconds: float
+    units: int
+    pieces: list[Piece]
+    video_args: list[str]  # threads, filters and encoder of every video segment
+    audio_args: list[str]  # threads and encoder of the audio piece ([] when the output has no audio)
+
+    @property
+    def video_pieces(self) -> list[Piece]:
+        return [p for p in self.pieces if p.name != AUDIO]
+
+    @property
+    def has_audio(self) -> bool:
+        return any(p.name == AUDIO for p in self.pieces)
+
+    def piece(self, name: str) -> Piece:
+        for piece in self.pieces:
+            if piece.name == name:
+                return piece
+        raise KeyError(name)
+
+    def file_name(self, name: str) -> str:
+        extension = (_AUDIO_PIECE if name == AUDIO else _VIDEO_PIECE)[self.target][0]
+        return f"{name}.{extension}"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SegmentPlan:
+        fields = dict(data)
+        fields["frame"] = tuple(fields["frame"])
+        fields["pieces"] = [Piece(**p) for p in fields["pieces"]]
+        return cls(**fields)
+
+
+def frame_rate(fps: float) -> str:
+    """A probed frame rate as FFmpeg's exact rational (29.97 → 30000/1001)."""
+    if round(fps, 3) in _NTSC:
+        return _NTSC[round(fps, 3)]
+    return str(Fraction(fps).limit_denominator(1001))
+
+
+def segment_seconds(frame: tuple[int, int], segmenting: Segmenting) -> float:
+    return segmenting.segment_seconds / (2 if frame[0] * frame[1] > LARGE_FRAME_PIXELS else 1)
+
+
+def cut(
+    fps: float,
+    frame: tuple[int, int],
+    output_seconds: float,
+    start: float,
+    segmenting: Segmenting,
+) -> tuple[str, list[Piece]]:
+    """The output frame rate (exact) and the video segments of an output of `output_seconds` from `start`."""
+    rate = frame_rate(fps)
+    exact = float(Fraction(rate))
+    per = max(1, round(segment_seconds(frame, segmenting) * exact))
+    # The frames a one-piece run keeps: those that start before the end of the output.
+    total = max(1, math.ceil(output_seconds * exact - 1e-6))
+    count = math.ceil(total / per)
+    sizes = [min(per, total - k * per) for k in range(count)]  # the last may fall short, as the input may
+    return rate, [Piece(f"v{k:04d}", start + k * per / exact, n, n / exact) for k, n in enumerate(sizes)]
+
+
+def encode_piece(
+    plan: SegmentPlan, name: str, url: str, *, workdir: Path, sandbox: ffmpeg.Sandbox, binary: str = ""
+) -> Path:
+    """Convert one piece from the input served at `url` (http_source: only its part is read); its file."""
+    piece = plan.piece(name)
+    output = workdir / plan.file_name(name)
+    common = ["-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1"]
+    if name == AUDIO:
+        muxer = _AUDIO_PIECE[plan.target][1]
+        source = ffmpeg.url_input_args(url, demuxer(plan.source), seek=piece.seek or None)
+        args = [*source, *common, "-map", "0:a:0", "-vn", *plan.audio_args, "-t", f"{piece.seconds:.6f}"]
+    else:
+        muxer = _VIDEO_PIECE[plan.target][1]
+        # Half a frame early: the frame that starts at `seek` is kept whatever the rounding of either.
+        early = max(0.0, piece.seek - 0.5 / float(Fraction(plan.rate)))
+        # Seeking before the input, whatever the container (MPEG-TS too, by timestamp search): reading a long
+        # input from its start to drop what precedes a late segment would take longer than the segment.
+        source = ffmpeg.url_input_args(url, demuxer(plan.source), seek=early or None)
+        length = ["-frames:v", str(piece.frames)]
+        args = [*source, *common, "-map", "0:v:0", "-an", *plan.video_args, *length]
+    result = ffmpeg.run([*args, "-f", muxer, "-y", f"file:{output}"], sandbox, workdir=workdir, binary=binary)
+    if not result.ok:
+        raise ffmpeg.failure(result, f"conversion of {name}")
+    if not output.exists() or output.stat().st_size == 0:
+        raise errors.ConversionFailed(f"The conversion of {name} decoded to nothing.")
+    return output
+
+
+def join(
+    plan: SegmentPlan, pieces_url: str, folder: Path, *, sandbox: ffmpeg.Sandbox, binary: str = ""
+) -> tuple[Path, dict[str, Any]]:
+    """The output (in `folder`) and its metadata, from the pieces served at ``<pieces_url>/<file_name>``
+    (http_source: read from S3 in ranges, never copied to disk, so the disk holds the output only): the
+    video segments concatenated as they are (concat demuxer, stream copy) and the audio muxed beside them,
+    nothing re-encoded."""
+    listing = folder / "segments.ffconcat"
+    lines = ["ffconcat version 1.0", *(f"file '{pieces_url}/{plan.file_name(p.name)}'" for p in plan.video_pieces)]
+    listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    piece_demuxer = _VIDEO_PIECE[plan.target][2]
+    # Our own list of our own pieces' URLs (hence -safe 0): the concat demuxer and the pieces' demuxer only.
+    args = [
+        "-f", "concat", "-format_whitelist", f"concat,{piece_demuxer}", "-protocol_whitelist", "file,http,tcp",
+        "-safe", "0", "-i", f"file:{listing}",
+    ]  # fmt: skip
+    maps = ["-map", "0:v:0"]
+    if plan.has_audio:
+        args += ffmpeg.url_input_args(f"{pieces_url}/{plan.file_name(AUDIO)}", _AUDIO_PIECE[plan.target][2])
+        maps += ["-map", "1:a:0"]
+    container = ["-movflags", "+faststart", "-f", "mp4"] if plan.target == "mp4" else ["-f", "webm"]
+    output = folder / f"output.{plan.target}"
+    args += [*maps, "-c", "copy", "-map_metadata", "-1", "-map_chapters", "-1", *container, "-y", f"file:{output}"]
+    result = ffmpeg.run(args, sandbox, workdir=folder, binary=binary)
+    if not result.ok:
+        raise ffmpeg.failure(result, "join")
+    described = media_probe.described_output(result.stderr, plan.target, output.stat().st_size)
+    if described is None:
+        raise errors.ConversionFailed("The joined media holds no frame.")
+    return output, described.to_json()
