@@ -7,6 +7,7 @@ from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -109,37 +110,34 @@ def finish_import(
     metadata: dict[str, Any] | None,
 ) -> bool:
     """importing → ready, once, the sealed request dropped in the same write; False if it was not importing."""
-    try:
-        record.update(
-            actions=[
-                FileRecord.status.set("ready"),
-                FileRecord.size.set(size),
-                FileRecord.format.set(fmt),
-                FileRecord.content_type.set(content_type),
-                FileRecord.completed_at.set(now),
-                FileRecord.import_sealed.remove(),
-                *([FileRecord.metadata.set(metadata)] if metadata is not None else []),
-            ],
-            condition=FileRecord.status == "importing",
-        )
-    except UpdateError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return _end_import(
+        record,
+        now,
+        FileRecord.status.set("ready"),
+        FileRecord.size.set(size),
+        FileRecord.format.set(fmt),
+        FileRecord.content_type.set(content_type),
+        *([FileRecord.metadata.set(metadata)] if metadata is not None else []),
+    )
 
 
 def fail_import(record: FileRecord, code: str, message: str, now: datetime) -> bool:
     """importing → failed with its error, once, the sealed request dropped; False if it was not importing."""
+    return _end_import(
+        record,
+        now,
+        FileRecord.status.set("failed"),
+        FileRecord.error_code.set(code),
+        FileRecord.error_message.set(message),
+    )
+
+
+def _end_import(record: FileRecord, now: datetime, *actions: Action) -> bool:
+    """An import's one ending write: its outcome, completed_at, and the sealed request gone, only while it is
+    still importing (a redelivered message never ends it twice)."""
     try:
         record.update(
-            actions=[
-                FileRecord.status.set("failed"),
-                FileRecord.error_code.set(code),
-                FileRecord.error_message.set(message),
-                FileRecord.completed_at.set(now),
-                FileRecord.import_sealed.remove(),
-            ],
+            actions=[*actions, FileRecord.completed_at.set(now), FileRecord.import_sealed.remove()],
             condition=FileRecord.status == "importing",
         )
     except UpdateError as exc:
