@@ -47,7 +47,9 @@ def run_schemathesis(stack, key: str, *selection: str, examples: int, report_dir
         "--max-examples", str(examples),
         "--seed", "20261126",
         "--request-timeout", "30",
-        "--workers", "2",
+        # One worker: with two threads, Hypothesis describing lambdas runs ast.parse concurrently, and CPython
+        # 3.11's parser is not thread-safe ("SystemError: AST constructor recursion depth mismatch").
+        "--workers", "1",
         "--no-color",
         "--report", "junit", "--report-dir", str(report_dir),
         *selection,
