@@ -128,3 +128,28 @@ def _check_tone(samples: np.ndarray, joins: list[float], seconds: float) -> None
         spectrum = np.abs(np.fft.rfft(chunk * np.hanning(len(chunk))))
         peak = float(np.argmax(spectrum)) * AUDIO_RATE / len(chunk)
         assert abs(peak - tone_at(second + 0.5)) <= 3, f"{peak:.1f} Hz at {second} s, not {tone_at(second + 0.5)}"
+
+
+class FileOutput:
+    """A StreamedOutput that stores in a local file (the engine's tests, without S3; files.growing_upload is
+    the real one): `stored` is what would have been uploaded."""
+
+    def __init__(self, path: Path, stored: Path) -> None:
+        self.path, self.stored = path, stored
+        self.pumps = 0
+
+    def pump(self, keep_bytes: int) -> None:
+        self.pumps += 1
+
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+    def read(self, offset: int, length: int) -> bytes:
+        with self.path.open("rb") as handle:
+            handle.seek(offset)
+            return handle.read(length)
+
+    def finish(self, front: bytes = b"", cut: int = 0, end: int | None = None) -> int:
+        end = self.size() if end is None else end
+        self.stored.write_bytes(front + self.read(cut, end - cut))
+        return self.stored.stat().st_size

@@ -28,7 +28,12 @@ workspace = Workspace(
         memory_mb=settings.media_memory_mb,
         max_output_mb=settings.media_max_output_mb,
     ),
-    segmenting=Segmenting(settings.long_media_seconds, settings.media_segment_seconds),
+    segmenting=Segmenting(
+        settings.long_media_seconds,
+        settings.media_segment_seconds,
+        join_part_mb=settings.media_join_part_mb,
+        max_joined_output_mb=settings.media_max_joined_output_mb,
+    ),
 )
 
 _handlers = worker.handlers(

@@ -244,11 +244,17 @@ class MediaWorkerSettings(WorkerSettings):
     media_queue_url: str
     long_media_seconds: float = 240.0
     media_segment_seconds: float = 45.0
+    # The join sends its output to S3 in parts of this size as it grows (at least S3's 5 MiB), so a joined
+    # output may be larger than the ephemeral storage, up to media_max_joined_output_mb.
+    media_join_part_mb: int = 64
+    media_max_joined_output_mb: int = 20480
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not 0 < self.media_segment_seconds <= self.long_media_seconds:
             raise SettingsError("MEDIA_SEGMENT_SECONDS must be more than 0 and at most LONG_MEDIA_SECONDS")
+        if self.media_join_part_mb < 5:
+            raise SettingsError("MEDIA_JOIN_PART_MB must be at least 5 (S3's smallest part)")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -9,11 +9,11 @@ disk) and stores the piece under a deterministic key, so a redelivered message r
 Completion is a DynamoDB string set of finished pieces on the conversion record: a redelivered or reordered
 message never counts twice. The invocation whose piece completes the set claims the join (a conditional
 write, with a lease so a join whose invocation died is taken over by the next redelivery); it concatenates
-the segments without re-encoding, muxes the audio (both read from S3 in ranges as FFmpeg goes, so the disk
-holds only the output; the output is then uploaded from it in parts), stores the output and succeeds the
-job. A piece that
-fails raises, so SQS retries that message alone; after the queue's maxReceiveCount the dead-letter handler
-fails the job whole, uncharged (worker.abandon), and ``clean_up`` deletes its pieces. Pieces that somehow
+the segments without re-encoding, muxes the audio (both read from S3 in ranges as FFmpeg goes) and sends the
+output to S3 in parts as it grows (files.growing_upload: the disk holds a few parts of it, so the output may
+be larger than the disk), records the output and succeeds the job. A piece that fails raises, so SQS retries
+that message alone; after the queue's maxReceiveCount the dead-letter handler fails the job whole, uncharged
+(worker.abandon), and ``clean_up`` deletes its pieces. Pieces that somehow
 outlive both expire with the bucket's one-day lifecycle rule (their keys are under ``1d/``).
 
 Touches storage: the conversions table, the bucket, the media queue.
@@ -35,9 +35,10 @@ from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.engines import Plan, Segmented, Source, Workspace, engine_for
 from filegate.files import service as files_service
+from filegate.files.growing_upload import GrowingUpload
 from filegate.files.http_source import HttpSource, RangeReader
 from filegate.files.storage import Bucket
-from filegate.formats.table import kind
+from filegate.formats.table import content_type, kind
 from filegate.observability import conversion_finished, logger
 from filegate.settings import WebhookEmitter
 
@@ -46,6 +47,7 @@ PIECES_RETENTION = "1d"  # the bucket's shortest lifecycle rule: pieces a failur
 # Longer than one invocation may run (15 minutes): a join claimed longer ago than this died with its invocation.
 JOIN_LEASE = timedelta(minutes=16)
 PIECES_SHARE = 95  # of `progress`: the pieces done; the join is the rest
+MB = 1024 * 1024
 
 
 def pieces_prefix(record: conversions_table.ConversionRecord) -> str:
@@ -147,22 +149,34 @@ def _join(
 ) -> conversions_table.ConversionRecord | None:
     conversions_table.advance(record.conversion_id, PIECES_SHARE)
     prefix = pieces_prefix(record)
+    segmenting = workspace.segmenting
+    assert segmenting is not None
+    file_id, key = files_service.output_key(record.account_id, record.tier)
+    part_bytes = segmenting.join_part_mb * MB
     try:
         names = [cut.file_name(piece.name) for piece in cut.pieces]
-        # The pieces are read from S3 in ranges as the join goes: only the output takes disk.
+        # The pieces are read from S3 in ranges as the join goes, and the output is sent to S3 as it grows.
         served = HttpSource.of({name: _object(bucket, prefix + name) for name in names})
-        with tempfile.TemporaryDirectory(prefix="join-", dir=workspace.workdir) as scratch, served as url:
-            output = engine.join_pieces(cut, url, replace(workspace, workdir=Path(scratch)))
-            stored = files_service.store_output(
-                record.account_id,
-                record.tier,
-                bucket,
-                path=output.path,
-                fmt=output.format,
-                filename=files_service.output_filename(manifest["filename"], output.format),
-                now=now,
-                metadata=output.metadata,
-            )
+        with (
+            tempfile.TemporaryDirectory(prefix="join-", dir=workspace.workdir) as scratch,
+            served as url,
+            GrowingUpload(
+                bucket, key, Path(scratch) / f"output.{record.target}", content_type(record.target),
+                head_bytes=part_bytes, part_bytes=part_bytes,
+            ) as sink,
+        ):  # fmt: skip
+            output = engine.join_pieces(cut, url, replace(workspace, workdir=Path(scratch)), sink)
+        stored = files_service.record_output(
+            record.account_id,
+            record.tier,
+            file_id,
+            key,
+            size=output.size,
+            fmt=output.format,
+            filename=files_service.output_filename(manifest["filename"], output.format),
+            now=now,
+            metadata=output.metadata,
+        )
     except errors.ApiError as exc:
         fail(record, exc.code, exc.message, now)
         clean_up(record, bucket)

@@ -23,6 +23,7 @@ from filegate.engines.interface import (
     Segmented,
     Segmenting,
     Source,
+    StreamedOutput,
     Workspace,
 )
 from filegate.formats.table import is_media_conversion
@@ -38,6 +39,7 @@ __all__ = [
     "Segmented",
     "Segmenting",
     "Source",
+    "StreamedOutput",
     "Workspace",
     "engine_for",
     "engine_name_for",

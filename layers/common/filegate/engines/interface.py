@@ -52,11 +52,14 @@ class Output:
     data: bytes | None = None
     path: Path | None = None
     metadata: dict[str, Any] | None = None
+    sent_bytes: int | None = None  # neither: already sent where it is stored (a StreamedOutput), this long
 
     @property
     def size(self) -> int:
         if self.data is not None:
             return len(self.data)
+        if self.sent_bytes is not None:
+            return self.sent_bytes
         assert self.path is not None
         return self.path.stat().st_size
 
@@ -94,6 +97,30 @@ class Segmenting:
 
     above_seconds: float
     segment_seconds: float
+    # The join streams its output to where it is stored (StreamedOutput), in parts of this size, so the
+    # joined output may be larger than the worker's disk, up to max_joined_output_mb.
+    join_part_mb: int = 64
+    max_joined_output_mb: int = 20480
+
+
+class StreamedOutput(Protocol):
+    """A file sent where it is stored while a child process writes it at `path` (files.growing_upload)."""
+
+    path: Path
+
+    def pump(self, keep_bytes: int) -> None:
+        """Send what lies more than `keep_bytes` behind the end of the file (called while the writer runs)."""
+        ...
+
+    def size(self) -> int: ...
+
+    def read(self, offset: int, length: int) -> bytes:
+        """Bytes not sent yet (the head and the tail)."""
+        ...
+
+    def finish(self, front: bytes = b"", cut: int = 0, end: int | None = None) -> int:
+        """Store `front` and then the file's bytes [cut, end) once the writer has ended; the stored size."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -166,6 +193,7 @@ class Segmented(Protocol):
         """Convert the piece `name` of `cut` from `source` (its `url`); the piece's file in the workspace."""
         ...
 
-    def join_pieces(self, cut: Any, pieces_url: str, workspace: Workspace) -> Output:
-        """The output from every piece of `cut`, served at ``<pieces_url>/<cut.file_name(name)>``."""
+    def join_pieces(self, cut: Any, pieces_url: str, workspace: Workspace, output: StreamedOutput) -> Output:
+        """The output from every piece of `cut`, served at ``<pieces_url>/<cut.file_name(name)>``, written to
+        `output` (``sent_bytes``: it is stored when this returns)."""
         ...

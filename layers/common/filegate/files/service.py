@@ -125,17 +125,41 @@ def store_output(
 ) -> files_table.FileRecord:
     """A conversion's output (`data`, or the local file at `path`), stored as a ready file of the account
     (``origin="upload"``: an input kept by keep_input)."""
-    plan = tier(tier_name)
-    file_id = new_file_id()
-    key = object_key(plan, caller_account, file_id)
-    kind = content_type(fmt)
+    file_id, key = output_key(caller_account, tier_name)
     if path is not None:
-        bucket.upload(key, path, kind)
+        bucket.upload(key, path, content_type(fmt))
         size = path.stat().st_size
     else:
         assert data is not None
-        bucket.put(key, data, kind)
+        bucket.put(key, data, content_type(fmt))
         size = len(data)
+    return record_output(
+        caller_account, tier_name, file_id, key, size=size, fmt=fmt, filename=filename, now=now, origin=origin,
+        metadata=metadata,
+    )  # fmt: skip
+
+
+def output_key(caller_account: str, tier_name: str) -> tuple[str, str]:
+    """A new file's id and the object key its content is stored under."""
+    file_id = new_file_id()
+    return file_id, object_key(tier(tier_name), caller_account, file_id)
+
+
+def record_output(
+    caller_account: str,
+    tier_name: str,
+    file_id: str,
+    key: str,
+    *,
+    size: int,
+    fmt: str,
+    filename: str,
+    now: datetime,
+    origin: str = "conversion",
+    metadata: dict[str, Any] | None = None,
+) -> files_table.FileRecord:
+    """The ready file whose content is already stored at `key` (see output_key)."""
+    plan = tier(tier_name)
     record = files_table.FileRecord(
         file_id,
         account_id=caller_account,
@@ -145,7 +169,7 @@ def store_output(
         origin=origin,
         size=size,
         format=fmt,
-        content_type=kind,
+        content_type=content_type(fmt),
         metadata=metadata,
         created_at=now,
         completed_at=now,

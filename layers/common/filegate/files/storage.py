@@ -111,40 +111,32 @@ class Bucket:
         part is left behind. Returns the object's size."""
         part_bytes = max(part_bytes, MIN_PART_BYTES)
         buffer = bytearray()
-        upload_id: str | None = None
-        parts: list[dict[str, Any]] = []
+        upload: MultipartUpload | None = None
         size = 0
         try:
             for chunk in chunks:
                 buffer += chunk
                 size += len(chunk)
                 while len(buffer) >= part_bytes:
-                    if upload_id is None:
-                        created = self._s3.create_multipart_upload(Bucket=self.name, Key=key, ContentType=content_type)
-                        upload_id = str(created["UploadId"])
+                    upload = upload or self.multipart(key, content_type)
                     body, buffer = bytes(buffer[:part_bytes]), buffer[part_bytes:]
-                    number = len(parts) + 1
-                    sent = self._s3.upload_part(
-                        Bucket=self.name, Key=key, UploadId=upload_id, PartNumber=number, Body=body
-                    )
-                    parts.append({"ETag": sent["ETag"], "PartNumber": number})
-            if upload_id is None:
+                    upload.send(len(upload.parts) + 1, body)
+            if upload is None:
                 self.put(key, bytes(buffer), content_type)
                 return size
             if buffer:
-                number = len(parts) + 1
-                sent = self._s3.upload_part(
-                    Bucket=self.name, Key=key, UploadId=upload_id, PartNumber=number, Body=bytes(buffer)
-                )
-                parts.append({"ETag": sent["ETag"], "PartNumber": number})
-            self._s3.complete_multipart_upload(
-                Bucket=self.name, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
-            )
+                upload.send(len(upload.parts) + 1, bytes(buffer))
+            upload.complete()
             return size
         except BaseException:
-            if upload_id is not None:
-                self._s3.abort_multipart_upload(Bucket=self.name, Key=key, UploadId=upload_id)
+            if upload is not None:
+                upload.abort()
             raise
+
+    def multipart(self, key: str, content_type: str) -> MultipartUpload:
+        """A multipart upload begun: parts are sent by number, in any order, then completed (or aborted)."""
+        created = self._s3.create_multipart_upload(Bucket=self.name, Key=key, ContentType=content_type)
+        return MultipartUpload(self, key, str(created["UploadId"]))
 
     def delete(self, key: str) -> None:
         self._s3.delete_object(Bucket=self.name, Key=key)
@@ -159,3 +151,27 @@ class Bucket:
             params["ResponseContentType"] = content_type
         url: str = self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=DOWNLOAD_URL_SECONDS)
         return url
+
+
+class MultipartUpload:
+    """One S3 multipart upload. Every part but the last is at least MIN_PART_BYTES; the object is the parts
+    in number order, whatever order they were sent in."""
+
+    def __init__(self, bucket: Bucket, key: str, upload_id: str) -> None:
+        self.bucket, self.key, self.upload_id = bucket, key, upload_id
+        self.parts: dict[int, str] = {}  # part number → ETag
+
+    def send(self, number: int, body: bytes) -> None:
+        sent = self.bucket._s3.upload_part(
+            Bucket=self.bucket.name, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=body
+        )
+        self.parts[number] = sent["ETag"]
+
+    def complete(self) -> None:
+        parts = [{"ETag": tag, "PartNumber": number} for number, tag in sorted(self.parts.items())]
+        self.bucket._s3.complete_multipart_upload(
+            Bucket=self.bucket.name, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": parts}
+        )
+
+    def abort(self) -> None:
+        self.bucket._s3.abort_multipart_upload(Bucket=self.bucket.name, Key=self.key, UploadId=self.upload_id)

@@ -82,11 +82,12 @@ def convert_in_segments(source: Path, fmt: str, target: str, workdir: Path) -> t
             ENGINE.run_piece(cut, piece.name, served, workspace)
     pieces = {cut.file_name(p.name): _served((workdir / cut.file_name(p.name)).read_bytes()) for p in cut.pieces}
     (workdir / "join").mkdir()
+    sink = long.FileOutput(workdir / "join" / f"output.{target}", workdir / f"output.{target}")
     with HttpSource.of(pieces) as pieces_url:
-        output = ENGINE.join_pieces(cut, pieces_url, replace(workspace, workdir=workdir / "join"))
-    assert output.path is not None and output.metadata is not None
+        output = ENGINE.join_pieces(cut, pieces_url, replace(workspace, workdir=workdir / "join"), sink)
+    assert output.metadata is not None and output.size == sink.stored.stat().st_size
     joins = [piece.seek for piece in cut.video_pieces[1:]]
-    return output.path, joins
+    return sink.stored, joins
 
 
 @pytest.mark.parametrize(

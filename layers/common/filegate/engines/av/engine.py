@@ -13,14 +13,23 @@ from __future__ import annotations
 import math
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from filegate import errors
 from filegate.engines.av import ffmpeg, segments
 from filegate.engines.av import probe as media_probe
-from filegate.engines.interface import EngineName, Options, Output, RunLimits, Segmenting, Source, Workspace
+from filegate.engines.interface import (
+    EngineName,
+    Options,
+    Output,
+    RunLimits,
+    Segmenting,
+    Source,
+    StreamedOutput,
+    Workspace,
+)
 from filegate.engines.interface import Plan as EnginePlan
 from filegate.formats.options import MediaOptions
 from filegate.formats.table import (
@@ -419,13 +428,18 @@ class AvEngine:
             cut, name, source.url, workdir=workspace.workdir, sandbox=limits, binary=workspace.ffmpeg_path
         )
 
-    def join_pieces(self, cut: segments.SegmentPlan, pieces_url: str, workspace: Workspace) -> Output:
-        """The output (in the workspace) from the pieces at ``<pieces_url>/<file_name>``, nothing re-encoded."""
-        if workspace.limits is None:
+    def join_pieces(
+        self, cut: segments.SegmentPlan, pieces_url: str, workspace: Workspace, output: StreamedOutput
+    ) -> Output:
+        """The output from the pieces at ``<pieces_url>/<file_name>``, nothing re-encoded, written to `output`
+        (stored when this returns: it may be larger than the disk, up to the segmenting's joined output cap)."""
+        if workspace.limits is None or workspace.segmenting is None:
             raise errors.ConversionFailed("This function does not run audio or video conversions.")
-        limits = sandbox(workspace.limits)
-        path, metadata = segments.join(cut, pieces_url, workspace.workdir, sandbox=limits, binary=workspace.ffmpeg_path)
-        return Output(cut.target, content_type(cut.target), path=path, metadata=metadata)
+        limits = replace(sandbox(workspace.limits), max_output_bytes=workspace.segmenting.max_joined_output_mb * MB)
+        size, metadata = segments.join(
+            cut, pieces_url, workspace.workdir, output, sandbox=limits, binary=workspace.ffmpeg_path
+        )
+        return Output(cut.target, content_type(cut.target), metadata=metadata, sent_bytes=size)
 
     def metadata(self, source: Source, workspace: Workspace, probe: Any = None) -> dict[str, Any]:
         if isinstance(probe, media_probe.MediaInfo):

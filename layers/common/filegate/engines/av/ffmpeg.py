@@ -124,16 +124,18 @@ def run(
     workdir: Path,
     binary: str = "",
     on_progress: Callable[[float], None] | None = None,
+    while_running: Callable[[], None] | None = None,
 ) -> RunResult:
     """Run ``ffmpeg <args>`` confined by `sandbox`, in `workdir`; never raises on FFmpeg's own failure.
-    `on_progress` is given the output time reached (seconds, from FFmpeg's own -progress report) while it runs."""
+    `on_progress` is given the output time reached (seconds, from FFmpeg's own -progress report) while it runs;
+    `while_running` is called every PROGRESS_POLL_SECONDS meanwhile (and may raise: the run is then killed)."""
     run_id = time.monotonic_ns()
     reporting: list[str] = []
-    tick = None
+    ticks = [] if while_running is None else [while_running]
     if on_progress is not None:
         progress_path = workdir / f"progress-{run_id}.txt"
         reporting = ["-progress", f"file:{progress_path}", "-stats_period", f"{PROGRESS_PERIOD_SECONDS:g}"]
-        tick = _progress_reader(progress_path, on_progress)
+        ticks.append(_progress_reader(progress_path, on_progress))
     command = [ffmpeg_binary(binary), "-hide_banner", "-nostdin", *reporting, *args]
     stderr_path = workdir / f"ffmpeg-{run_id}.log"
     started = time.monotonic()
@@ -150,9 +152,13 @@ def run(
             preexec_fn=_limits(sandbox),  # limits set in the child before exec
         )
         try:
-            reaped = _reap(process.pid, started + sandbox.wall_seconds, tick)
+            reaped = _reap(process.pid, started + sandbox.wall_seconds, ticks)
+        except BaseException:  # a tick failed: the child is killed and reaped, never left a zombie
+            _kill_group(process)
+            os.wait4(process.pid, 0)
+            raise
         finally:
-            _kill_group(process)  # on timeout (or any error here), and any straggler of a finished run
+            _kill_group(process)  # on timeout, and any straggler of a finished run
         if reaped is None:
             timed_out = True
             reaped = os.wait4(process.pid, 0)[1:]
@@ -169,10 +175,10 @@ def run(
 
 
 def _reap(
-    pid: int, deadline: float, tick: Callable[[], None] | None = None
+    pid: int, deadline: float, ticks: Sequence[Callable[[], None]] = ()
 ) -> tuple[int, resource.struct_rusage] | None:
-    """Wait for the child until `deadline` (monotonic), calling `tick` every PROGRESS_POLL_SECONDS; its wait
-    status and resource usage, or None."""
+    """Wait for the child until `deadline` (monotonic), calling each of `ticks` every PROGRESS_POLL_SECONDS;
+    its wait status and resource usage, or None."""
     next_tick = time.monotonic() + PROGRESS_POLL_SECONDS
     while True:
         reaped_pid, status, usage = os.wait4(pid, os.WNOHANG)
@@ -181,9 +187,10 @@ def _reap(
         now = time.monotonic()
         if now >= deadline:
             return None
-        if tick is not None and now >= next_tick:
-            tick()
-            next_tick = now + PROGRESS_POLL_SECONDS
+        if ticks and now >= next_tick:
+            for tick in ticks:
+                tick()
+            next_tick = time.monotonic() + PROGRESS_POLL_SECONDS
         time.sleep(REAP_POLL_SECONDS)
 
 

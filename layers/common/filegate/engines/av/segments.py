@@ -14,7 +14,8 @@ Why it is seamless:
 - the audio is never cut: one invocation converts the whole track, so there is no AAC priming gap or click at
   a join, and it is muxed once, from 0, beside the joined video.
 
-``cut`` is pure (the engine's plan uses it); ``encode_piece`` and ``join`` run FFmpeg in the sandbox.
+``cut`` is pure (the engine's plan uses it); ``encode_piece`` and ``join`` run FFmpeg in the sandbox; ``join``
+streams its output to where it is stored (an output longer than hours may be larger than the worker's disk).
 GIF output is never segmented (one palette per clip).
 """
 
@@ -27,12 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from filegate import errors
-from filegate.engines.av import ffmpeg
+from filegate.engines.av import ffmpeg, mp4_index
 from filegate.engines.av import probe as media_probe
-from filegate.engines.interface import Segmenting
+from filegate.engines.interface import Segmenting, StreamedOutput
 from filegate.formats.table import demuxer
 
 AUDIO = "audio"  # the audio piece's name; video segments are v0000, v0001, …
+# The join's trailer bound (trailer_bytes): packets a second of AAC (48 kHz / 1,024) or Opus (20 ms) makes at
+# most, and twice what mp4's index takes per packet, over a floor.
+AUDIO_PACKETS_PER_SECOND = 50
+TRAILER_BYTES_PER_PACKET = 64
+TRAILER_BASE_BYTES = 4 * 1024 * 1024
 LARGE_FRAME_PIXELS = 1920 * 1080  # above this output frame, segments are half as long (4K encodes slowly)
 # Frame rates stated as decimals by the probe, as the exact rationals cameras use.
 _NTSC = {round(n * 1000 / 1001, 3): f"{n * 1000}/1001" for n in (24, 30, 48, 60, 120)}
@@ -150,12 +156,19 @@ def encode_piece(
 
 
 def join(
-    plan: SegmentPlan, pieces_url: str, folder: Path, *, sandbox: ffmpeg.Sandbox, binary: str = ""
-) -> tuple[Path, dict[str, Any]]:
-    """The output (in `folder`) and its metadata, from the pieces served at ``<pieces_url>/<file_name>``
-    (http_source: read from S3 in ranges, never copied to disk, so the disk holds the output only): the
-    video segments concatenated as they are (concat demuxer, stream copy) and the audio muxed beside them,
-    nothing re-encoded."""
+    plan: SegmentPlan,
+    pieces_url: str,
+    folder: Path,
+    output: StreamedOutput,
+    *,
+    sandbox: ffmpeg.Sandbox,
+    binary: str = "",
+) -> tuple[int, dict[str, Any]]:
+    """The output's size and metadata, from the pieces served at ``<pieces_url>/<file_name>`` (http_source: read
+    from S3 in ranges, never copied to disk): the video segments concatenated as they are (concat demuxer,
+    stream copy) and the audio muxed beside them, nothing re-encoded, written to `output`, which sends it on
+    as it grows (so the disk never holds more than a few parts of it); an mp4's index is then moved to the
+    front (mp4_index), as FFmpeg's ``+faststart`` would, without re-reading what was sent."""
     listing = folder / "segments.ffconcat"
     lines = ["ffconcat version 1.0", *(f"file '{pieces_url}/{plan.file_name(p.name)}'" for p in plan.video_pieces)]
     listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -169,13 +182,28 @@ def join(
     if plan.has_audio:
         args += ffmpeg.url_input_args(f"{pieces_url}/{plan.file_name(AUDIO)}", _AUDIO_PIECE[plan.target][2])
         maps += ["-map", "1:a:0"]
-    container = ["-movflags", "+faststart", "-f", "mp4"] if plan.target == "mp4" else ["-f", "webm"]
-    output = folder / f"output.{plan.target}"
-    args += [*maps, "-c", "copy", "-map_metadata", "-1", "-map_chapters", "-1", *container, "-y", f"file:{output}"]
-    result = ffmpeg.run(args, sandbox, workdir=folder, binary=binary)
+    args += [*maps, "-c", "copy", "-map_metadata", "-1", "-map_chapters", "-1", "-f", _VIDEO_PIECE[plan.target][1]]
+    keep = trailer_bytes(plan)
+    result = ffmpeg.run(
+        [*args, "-y", f"file:{output.path}"],
+        sandbox,
+        workdir=folder,
+        binary=binary,
+        while_running=lambda: output.pump(keep),
+    )
     if not result.ok:
         raise ffmpeg.failure(result, "join")
-    described = media_probe.described_output(result.stderr, plan.target, output.stat().st_size)
+    layout = mp4_index.faststart(output.read, output.size()) if plan.target == "mp4" else ()
+    size = output.finish(*layout)
+    described = media_probe.described_output(result.stderr, plan.target, size)
     if described is None:
         raise errors.ConversionFailed("The joined media holds no frame.")
-    return output, described.to_json()
+    return size, described.to_json()
+
+
+def trailer_bytes(plan: SegmentPlan) -> int:
+    """More than the muxer writes last, in one go, after the media (mp4's index: about 30 bytes a video frame
+    and 20 an audio packet; Matroska's cues: far less): what is kept back from sending while the join runs."""
+    frames = sum(piece.frames or 0 for piece in plan.video_pieces)
+    packets = math.ceil(plan.output_seconds * AUDIO_PACKETS_PER_SECOND) if plan.has_audio else 0
+    return TRAILER_BASE_BYTES + TRAILER_BYTES_PER_PACKET * (frames + packets)
