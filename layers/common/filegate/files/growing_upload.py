@@ -81,7 +81,7 @@ class GrowingUpload:
 
     def read(self, offset: int, length: int) -> bytes:
         """Bytes of the file not sent yet (the head and the tail): what the caller lays out in ``finish``."""
-        if offset < self._sent_end and offset + length > self.head_bytes and self._sent:
+        if self._sent and offset < self._sent_end and offset + length > self.head_bytes:
             raise ConversionFailed("The output's layout reaches into a part already sent.")
         return os.pread(self._fd, length, offset)
 
@@ -129,7 +129,7 @@ class GrowingUpload:
 
     def _check_sent(self, end: int) -> None:
         """What was sent while the writer ran is what the file holds now: nothing was written there since."""
-        if self._sent_end > end:
+        if self._sent and self._sent_end > end:
             raise ConversionFailed("The output's trailer was sent as media; the join must run again.")
         for offset, length, digest in self._sent:
             unchanged = (

@@ -183,6 +183,8 @@ def join(
         args += ffmpeg.url_input_args(f"{pieces_url}/{plan.file_name(AUDIO)}", _AUDIO_PIECE[plan.target][2])
         maps += ["-map", "1:a:0"]
     args += [*maps, "-c", "copy", "-map_metadata", "-1", "-map_chapters", "-1", "-f", _VIDEO_PIECE[plan.target][1]]
+    # The same pieces join to the same bytes (a join run again; Matroska's segment UID is random otherwise).
+    args += ["-fflags", "+bitexact"]
     keep = trailer_bytes(plan)
     result = ffmpeg.run(
         [*args, "-y", f"file:{output.path}"],
