@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
+from filegate.engines.av import segments
 from filegate.engines.av.ffmpeg import ffmpeg_binary
 from tests.fixtures_av import ffmpeg
 
@@ -138,7 +141,7 @@ class FileOutput:
         self.path, self.stored = path, stored
         self.pumps = 0
 
-    def pump(self, keep_bytes: int) -> None:
+    def pump(self, keep_bytes: int, paused: Callable[[], AbstractContextManager[None]]) -> None:
         self.pumps += 1
 
     def size(self) -> int:
@@ -153,3 +156,24 @@ class FileOutput:
         end = self.size() if end is None else end
         self.stored.write_bytes(front + self.read(cut, end - cut))
         return self.stored.stat().st_size
+
+
+def grainy_pieces(folder: Path, target: str, seconds: list[int]) -> segments.SegmentPlan:
+    """Pieces of a join, made directly (grainy, so a few seconds weigh megabytes): video segments of
+    `seconds` each and the whole audio track, as the piece encodes store them."""
+    video = {
+        "mp4": ["-c:v", "libx264", "-preset", "ultrafast", "-b:v", "10M"],
+        "webm": ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "10M"],
+    }[target]
+    audio = {"mp4": ["-c:a", "aac", "-f", "ipod"], "webm": ["-c:a", "libopus", "-f", "webm"]}[target]
+    grain = "testsrc2=size=640x360:rate=25,noise=alls=60:allf=t"
+    pieces = [segments.Piece(segments.AUDIO, 0.0, None, float(sum(seconds)))]
+    for k, length in enumerate(seconds):
+        pieces.append(segments.Piece(f"v{k:04d}", float(sum(seconds[:k])), length * 25, float(length)))
+    plan = segments.SegmentPlan("mp4", target, "25", (640, 360), float(sum(seconds)), 1, pieces, [], [])
+    for piece in plan.video_pieces:
+        path = folder / plan.file_name(piece.name)
+        ffmpeg("-f", "lavfi", "-i", grain, "-t", str(piece.seconds), *video, "-f", target, str(path))
+    sine = ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(plan.output_seconds)]
+    ffmpeg(*sine, *audio, str(folder / plan.file_name(segments.AUDIO)))
+    return plan

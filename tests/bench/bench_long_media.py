@@ -129,14 +129,14 @@ def main() -> None:
                 print(
                     f"  {piece.name}: {times[piece.name][0]:.1f} s wall, {times[piece.name][1]:.1f} s CPU", flush=True
                 )
-        joined: list[Path] = []
         served = {cut.file_name(p.name): _served((pieces_dir / cut.file_name(p.name)).read_bytes()) for p in cut.pieces}
         join_dir = folder / "join"
         join_dir.mkdir()
+        # Into a local file here (bench_streamed_join.py measures sending it to S3 as it grows).
+        sink = long.FileOutput(join_dir / f"output.{args.target}", folder / f"joined.{args.target}")
+        joined = [sink.stored]
         with HttpSource.of(served) as pieces_url:  # as the worker reads them: from S3 in ranges
-            join_wall, join_cpu = timed(
-                lambda: joined.append(segments.join(cut, pieces_url, join_dir, sandbox=SANDBOX)[0])
-            )
+            join_wall, join_cpu = timed(lambda: segments.join(cut, pieces_url, join_dir, sink, sandbox=SANDBOX))
         print(f"join: {join_wall:.2f} s wall, {join_cpu:.2f} s CPU", flush=True)
 
         walls = [wall for wall, _ in times.values()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -108,8 +109,9 @@ class StreamedOutput(Protocol):
 
     path: Path
 
-    def pump(self, keep_bytes: int) -> None:
-        """Send what lies more than `keep_bytes` behind the end of the file (called while the writer runs)."""
+    def pump(self, keep_bytes: int, paused: Callable[[], AbstractContextManager[None]]) -> None:
+        """Send what lies more than `keep_bytes` behind the end of the file (called while the writer runs); in
+        `paused` (the writer held still) when the writer has run ahead."""
         ...
 
     def size(self) -> int: ...

@@ -7,7 +7,9 @@ size, Matroska's segment size, seek head and durations, all within the first kil
   as the caller lays it out (mp4: its index moved to the front, ``finish``);
 - each further ``part_bytes`` is sent as the next part once the file has grown ``keep_bytes`` past it (the
   writer's trailer, written last in one go, is never longer than that), and its disk is freed: a hole is
-  punched, so the file keeps its length and offsets and the writer never notices;
+  punched, so the file keeps its length and offsets and the writer never notices; a writer that runs ahead
+  of S3 is held still while the parts it got ahead by are sent, so the disk used is bounded whatever the
+  speeds;
 - the rest is sent when the writer has ended.
 A byte the writer put into a part already sent would be lost, so ``finish`` checks that none did (the range
 is still a hole, or, where the file system cannot punch holes, its bytes are unchanged) and fails otherwise:
@@ -20,11 +22,14 @@ import ctypes
 import errno
 import hashlib
 import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from filegate.errors import ConversionFailed
 from filegate.files.storage import MIN_PART_BYTES, Bucket, MultipartUpload
 
+AHEAD_PARTS = 2  # whole parts a writer may get ahead of the upload before it is held still
 _FALLOC_FL_KEEP_SIZE = 0x01
 _FALLOC_FL_PUNCH_HOLE = 0x02
 _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -85,11 +90,14 @@ class GrowingUpload:
             raise ConversionFailed("The output's layout reaches into a part already sent.")
         return os.pread(self._fd, length, offset)
 
-    def pump(self, keep_bytes: int) -> None:
+    def pump(self, keep_bytes: int, paused: Callable[[], AbstractContextManager[None]] = nullcontext) -> None:
         """Send every whole part that lies more than `keep_bytes` behind the end of the file (called while the
-        writer runs)."""
-        while self._sent_end + self.part_bytes + keep_bytes <= self.size():
-            self._send(self._sent_end, self.part_bytes)
+        writer runs). A writer more than AHEAD_PARTS parts ahead (it writes faster than S3 takes) is held still
+        (`paused`) until they have gone: the disk never holds more than the head, those parts and the trailer."""
+        ready = (self.size() - keep_bytes - self._sent_end) // self.part_bytes
+        with paused() if ready >= AHEAD_PARTS else nullcontext():
+            while self._sent_end + self.part_bytes + keep_bytes <= self.size():
+                self._send(self._sent_end, self.part_bytes)
 
     def _send(self, offset: int, length: int) -> None:
         body = os.pread(self._fd, length, offset)

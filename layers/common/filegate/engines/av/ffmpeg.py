@@ -23,9 +23,10 @@ import resource
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 from filegate.errors import ConversionFailed
@@ -112,6 +113,17 @@ def _limits(sandbox: Sandbox) -> Callable[[], None]:
     return apply
 
 
+@contextlib.contextmanager
+def _paused(group: int) -> Iterator[None]:
+    """The child's process group stopped while in it (its wall clock runs on)."""
+    os.killpg(group, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGCONT)
+
+
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
@@ -124,14 +136,15 @@ def run(
     workdir: Path,
     binary: str = "",
     on_progress: Callable[[float], None] | None = None,
-    while_running: Callable[[], None] | None = None,
+    while_running: Callable[[Callable[[], AbstractContextManager[None]]], None] | None = None,
 ) -> RunResult:
     """Run ``ffmpeg <args>`` confined by `sandbox`, in `workdir`; never raises on FFmpeg's own failure.
     `on_progress` is given the output time reached (seconds, from FFmpeg's own -progress report) while it runs;
-    `while_running` is called every PROGRESS_POLL_SECONDS meanwhile (and may raise: the run is then killed)."""
+    `while_running` is called every PROGRESS_POLL_SECONDS meanwhile (and may raise: the run is then killed) with
+    `paused`, a context manager that holds the child still (SIGSTOP … SIGCONT) while it is in it."""
     run_id = time.monotonic_ns()
     reporting: list[str] = []
-    ticks = [] if while_running is None else [while_running]
+    ticks: list[Callable[[], None]] = []
     if on_progress is not None:
         progress_path = workdir / f"progress-{run_id}.txt"
         reporting = ["-progress", f"file:{progress_path}", "-stats_period", f"{PROGRESS_PERIOD_SECONDS:g}"]
@@ -151,6 +164,8 @@ def run(
             start_new_session=True,  # its own process group, killed as a whole
             preexec_fn=_limits(sandbox),  # limits set in the child before exec
         )
+        if while_running is not None:
+            ticks.append(partial(while_running, partial(_paused, process.pid)))
         try:
             reaped = _reap(process.pid, started + sandbox.wall_seconds, ticks)
         except BaseException:  # a tick failed: the child is killed and reaped, never left a zombie

@@ -191,7 +191,7 @@ def join(
         sandbox,
         workdir=folder,
         binary=binary,
-        while_running=lambda: output.pump(keep),
+        while_running=lambda paused: output.pump(keep, paused),
     )
     if not result.ok:
         raise ffmpeg.failure(result, "join")
