@@ -29,6 +29,7 @@ from pathlib import Path
 from filegate.errors import ConversionFailed
 from filegate.files.storage import MIN_PART_BYTES, Bucket, MultipartUpload
 
+UNSTORED = "The joined output could not be stored: "
 AHEAD_PARTS = 2  # whole parts a writer may get ahead of the upload before it is held still
 _FALLOC_FL_KEEP_SIZE = 0x01
 _FALLOC_FL_PUNCH_HOLE = 0x02
@@ -87,7 +88,7 @@ class GrowingUpload:
     def read(self, offset: int, length: int) -> bytes:
         """Bytes of the file not sent yet (the head and the tail): what the caller lays out in ``finish``."""
         if self._sent and offset < self._sent_end and offset + length > self.head_bytes:
-            raise ConversionFailed("The joined output could not be stored: its layout reaches into a part already sent.")
+            raise ConversionFailed(UNSTORED + "its layout reaches into a part already sent.")
         return os.pread(self._fd, length, offset)
 
     def pump(self, keep_bytes: int, paused: Callable[[], AbstractContextManager[None]] = nullcontext) -> None:
@@ -126,7 +127,7 @@ class GrowingUpload:
             return len(front) + end - cut
         head = front + os.pread(self._fd, min(self.head_bytes, end) - cut, cut)
         if len(head) < MIN_PART_BYTES:
-            raise ConversionFailed("The joined output could not be stored: its head is shorter than an upload part.")
+            raise ConversionFailed(UNSTORED + "its head is shorter than an upload part.")
         while self._sent_end < end:  # the tail, in parts of at most part_bytes
             self._send(self._sent_end, min(self.part_bytes, end - self._sent_end))
         assert self._upload is not None
@@ -138,7 +139,7 @@ class GrowingUpload:
     def _check_sent(self, end: int) -> None:
         """What was sent while the writer ran is what the file holds now: nothing was written there since."""
         if self._sent and self._sent_end > end:
-            raise ConversionFailed("The joined output could not be stored: its trailer was longer than what was kept back from sending.")
+            raise ConversionFailed(UNSTORED + "its trailer was longer than what was kept back from sending.")
         for offset, length, digest in self._sent:
             unchanged = (
                 is_hole(self._fd, offset, length)
@@ -146,7 +147,7 @@ class GrowingUpload:
                 else hashlib.sha256(os.pread(self._fd, length, offset)).digest() == digest
             )
             if not unchanged:
-                raise ConversionFailed("The joined output could not be stored: it was written into a part already sent.")
+                raise ConversionFailed(UNSTORED + "it was written into a part already sent.")
 
     def close(self) -> None:
         """Abort what was not completed (no part is left behind) and delete the local file."""
