@@ -61,12 +61,11 @@ def faststart(read: Callable[[int, int], bytes], size: int) -> tuple[bytes, int,
         raise ConversionFailed("The joined mp4 has boxes after its index.")
     index = read(moov.offset, moov.size)
     # Offsets before the index grow by the new index's length; its length may grow with 64-bit tables.
-    moved, shift = index, len(index)
-    while True:
-        moved = _shifted(index, shift)
-        if len(moved) == shift:
-            break
+    shift = len(index)
+    moved = _shifted(index, shift)
+    while len(moved) != shift:
         shift = len(moved)
+        moved = _shifted(index, shift)
     return read(0, ftyp.size) + moved, ftyp.size, moov.offset
 
 
