@@ -130,7 +130,7 @@ def main() -> None:
             path = join_dir / f"output.{args.target}"
             with (
                 HttpSource.of(served) as url,
-                GrowingUpload(bucket, "streamed", path, "video/x", head_bytes=part, part_bytes=part) as sink,
+                GrowingUpload(bucket, "streamed", path, "video/x", part_bytes=part) as sink,
                 DiskWatch(path) as watch,
             ):
                 size, _ = segments.join(plan, url, join_dir, sink, sandbox=SANDBOX)

@@ -72,7 +72,7 @@ def test_what_arrives_is_what_was_written_and_the_disk_is_given_back(
 ) -> None:
     files, s3 = moto_bucket
     size = 40 * MB + 12345
-    with GrowingUpload(files, "out", tmp_path / "out", "video/mp4", head_bytes=PART, part_bytes=PART) as upload:
+    with GrowingUpload(files, "out", tmp_path / "out", "video/mp4", part_bytes=PART) as upload:
         most = run_writer(upload, size, keep=MB)
         stored = upload.finish()
     assert stored == size
@@ -86,7 +86,7 @@ def test_the_caller_lays_out_the_object(moto_bucket: tuple[Bucket, Any], tmp_pat
     """mp4: the index (written last) moved to the front: `front`, then the file from `cut` to `end`."""
     files, s3 = moto_bucket
     size = 30 * MB
-    with GrowingUpload(files, "out", tmp_path / "out", "video/mp4", head_bytes=PART, part_bytes=PART) as upload:
+    with GrowingUpload(files, "out", tmp_path / "out", "video/mp4", part_bytes=PART) as upload:
         run_writer(upload, size, keep=2 * MB)
         tail = upload.read(size - MB, MB)
         stored = upload.finish(b"INDEX" + tail, 8, size - MB)
@@ -104,7 +104,7 @@ def test_a_write_into_a_sent_part_fails_the_upload_and_leaves_nothing(
     files, s3 = moto_bucket
     if not punch:
         monkeypatch.setattr(growing_upload, "punch_hole", lambda fd, offset, length: False)
-    with GrowingUpload(files, "out", tmp_path / "out", "video/mp4", head_bytes=PART, part_bytes=PART) as upload:
+    with GrowingUpload(files, "out", tmp_path / "out", "video/mp4", part_bytes=PART) as upload:
         run_writer(upload, 30 * MB, keep=MB, late=7 * MB)
         assert upload.freed_bytes == (upload.freed_bytes if punch else 0)
         with pytest.raises(ConversionFailed, match="written into a part already sent"):
@@ -114,7 +114,7 @@ def test_a_write_into_a_sent_part_fails_the_upload_and_leaves_nothing(
 
 def test_a_layout_reaching_into_what_was_sent_is_refused(moto_bucket: tuple[Bucket, Any], tmp_path: Path) -> None:
     files, s3 = moto_bucket
-    with GrowingUpload(files, "out", tmp_path / "out", "video/mp4", head_bytes=PART, part_bytes=PART) as upload:
+    with GrowingUpload(files, "out", tmp_path / "out", "video/mp4", part_bytes=PART) as upload:
         run_writer(upload, 30 * MB, keep=MB)
         with pytest.raises(ConversionFailed):
             upload.read(6 * MB, 16)
@@ -125,7 +125,7 @@ def test_a_layout_reaching_into_what_was_sent_is_refused(moto_bucket: tuple[Buck
 
 def test_a_small_output_is_one_put(moto_bucket: tuple[Bucket, Any], tmp_path: Path) -> None:
     files, s3 = moto_bucket
-    with GrowingUpload(files, "out", tmp_path / "out", "video/webm", head_bytes=PART, part_bytes=PART) as upload:
+    with GrowingUpload(files, "out", tmp_path / "out", "video/webm", part_bytes=PART) as upload:
         run_writer(upload, 3 * MB, keep=MB)
         assert upload.finish() == 3 * MB
     got = s3.get_object(Bucket="files", Key="out")

@@ -41,13 +41,13 @@ from filegate.files.storage import Bucket
 from filegate.formats.table import content_type, kind
 from filegate.observability import conversion_finished, logger
 from filegate.settings import WebhookEmitter
+from filegate.tiers import MB
 
 MANIFEST = "manifest.json"
 PIECES_RETENTION = "1d"  # the bucket's shortest lifecycle rule: pieces a failure left behind expire in a day
 # Longer than one invocation may run (15 minutes): a join claimed longer ago than this died with its invocation.
 JOIN_LEASE = timedelta(minutes=16)
 PIECES_SHARE = 95  # of `progress`: the pieces done; the join is the rest
-MB = 1024 * 1024
 
 
 def pieces_prefix(record: conversions_table.ConversionRecord) -> str:
@@ -152,7 +152,6 @@ def _join(
     segmenting = workspace.segmenting
     assert segmenting is not None
     file_id, key = files_service.output_key(record.account_id, record.tier)
-    part_bytes = segmenting.join_part_mb * MB
     try:
         names = [cut.file_name(piece.name) for piece in cut.pieces]
         # The pieces are read from S3 in ranges as the join goes, and the output is sent to S3 as it grows.
@@ -162,7 +161,7 @@ def _join(
             served as url,
             GrowingUpload(
                 bucket, key, Path(scratch) / f"output.{record.target}", content_type(record.target),
-                head_bytes=part_bytes, part_bytes=part_bytes,
+                part_bytes=segmenting.join_part_mb * MB,
             ) as sink,
         ):  # fmt: skip
             output = engine.join_pieces(cut, url, replace(workspace, workdir=Path(scratch)), sink)

@@ -3,7 +3,7 @@ be larger than the worker's disk (API.md "Long media"; issue 17).
 
 The writer (FFmpeg's muxer) appends, and seeks back only to patch its headers once it is done: mp4's mdat
 size, Matroska's segment size, seek head and durations, all within the first kilobytes. So:
-- the head (the first ``head_bytes``) stays on disk until the writer has ended, and is sent last as part 1,
+- the head (the first part) stays on disk until the writer has ended, and is sent last as part 1,
   as the caller lays it out (mp4: its index moved to the front, ``finish``);
 - each further ``part_bytes`` is sent as the next part once the file has grown ``keep_bytes`` past it (the
   writer's trailer, written last in one go, is never longer than that), and its disk is freed: a hole is
@@ -63,16 +63,14 @@ def is_hole(fd: int, offset: int, length: int) -> bool:
 class GrowingUpload:
     """The file at `path`, being written by another process, uploaded to `key` as it grows."""
 
-    def __init__(
-        self, bucket: Bucket, key: str, path: Path, content_type: str, *, head_bytes: int, part_bytes: int
-    ) -> None:
-        if head_bytes < MIN_PART_BYTES or part_bytes < MIN_PART_BYTES:
+    def __init__(self, bucket: Bucket, key: str, path: Path, content_type: str, *, part_bytes: int) -> None:
+        if part_bytes < MIN_PART_BYTES:
             raise ValueError("S3 parts (all but the last) are at least 5 MiB")
         self.bucket, self.key, self.path, self.content_type = bucket, key, path, content_type
-        self.head_bytes, self.part_bytes = head_bytes, part_bytes
+        self.part_bytes = part_bytes
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         self._upload: MultipartUpload | None = None
-        self._sent_end = head_bytes  # [head_bytes, _sent_end) has gone, in whole parts
+        self._sent_end = part_bytes  # [part_bytes, _sent_end) has gone, in whole parts: the head is the first
         self._sent: list[tuple[int, int, bytes | None]] = []  # (offset, length, digest where no hole was punched)
         self.freed_bytes = 0  # disk given back while the writer ran (what the bench and tests read)
 
@@ -87,7 +85,7 @@ class GrowingUpload:
 
     def read(self, offset: int, length: int) -> bytes:
         """Bytes of the file not sent yet (the head and the tail): what the caller lays out in ``finish``."""
-        if self._sent and offset < self._sent_end and offset + length > self.head_bytes:
+        if self._sent and offset < self._sent_end and offset + length > self.part_bytes:
             raise ConversionFailed(UNSTORED + "its layout reaches into a part already sent.")
         return os.pread(self._fd, length, offset)
 
@@ -119,13 +117,13 @@ class GrowingUpload:
         file by default; ``cut`` within the head). The object's size."""
         size = self.size()
         end = size if end is None else end
-        if not 0 <= cut <= min(self.head_bytes, end) or end > size:
+        if not 0 <= cut <= min(self.part_bytes, end) or end > size:
             raise ValueError("the object's layout lies outside the file")
         self._check_sent(end)
-        if self._upload is None and end <= self.head_bytes + self.part_bytes:
+        if self._upload is None and end <= 2 * self.part_bytes:
             self.bucket.put(self.key, front + os.pread(self._fd, end - cut, cut), self.content_type)
             return len(front) + end - cut
-        head = front + os.pread(self._fd, min(self.head_bytes, end) - cut, cut)
+        head = front + os.pread(self._fd, min(self.part_bytes, end) - cut, cut)
         if len(head) < MIN_PART_BYTES:
             raise ConversionFailed(UNSTORED + "its head is shorter than an upload part.")
         while self._sent_end < end:  # the tail, in parts of at most part_bytes
@@ -134,7 +132,7 @@ class GrowingUpload:
         self._upload.send(1, head)
         self._upload.complete()
         self._upload = None
-        return len(head) + self._sent_end - self.head_bytes
+        return len(head) + self._sent_end - self.part_bytes
 
     def _check_sent(self, end: int) -> None:
         """What was sent while the writer ran is what the file holds now: nothing was written there since."""

@@ -130,7 +130,7 @@ def test_a_join_streams_its_output_to_s3_as_it_grows(
     most = 0
     with HttpSource.of(pieces) as url:
         ENGINE.join_pieces(plan, url, workspace, reference)
-        with GrowingUpload(files, "out", workdir / f"out.{target}", "video/x", head_bytes=MB5, part_bytes=MB5) as sink:
+        with GrowingUpload(files, "out", workdir / f"out.{target}", "video/x", part_bytes=MB5) as sink:
             pump = sink.pump
 
             def watched(keep: int, paused: Any) -> None:

@@ -42,7 +42,7 @@ from filegate.formats.table import (
     resolve_target,
     targets_for,
 )
-from filegate.tiers import MediaLimits, Tier
+from filegate.tiers import MB, MediaLimits, Tier
 
 SECONDS_PER_UNIT = 60  # API.md §3: one unit per started minute of output
 DEFAULT_THUMBNAIL_AT = 0.10  # a thumbnail is taken 10 % in unless `at` says otherwise
@@ -455,9 +455,6 @@ def _probe(source: Source, workspace: Workspace) -> media_probe.MediaInfo:
         return media_probe.probe_url(source.url, source.format, forced, head, workdir=workspace.workdir, binary=binary)
     path = source.local_file(workspace.workdir)
     return media_probe.probe(path, source.format, forced, workdir=workspace.workdir, binary=binary)
-
-
-MB = 1024 * 1024
 
 
 def sandbox(limits: RunLimits) -> ffmpeg.Sandbox:
