@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -177,3 +177,15 @@ def grainy_pieces(folder: Path, target: str, seconds: list[int]) -> segments.Seg
     sine = ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(plan.output_seconds)]
     ffmpeg(*sine, *audio, str(folder / plan.file_name(segments.AUDIO)))
     return plan
+
+
+def served(data: bytes) -> tuple[int, Callable[[int, int], Iterator[bytes]]]:
+    """An object for HttpSource: its size and a reader of its bytes [first, last] (as Bucket.read_range)."""
+    return len(data), lambda first, last: iter([data[first : last + 1]])
+
+
+def served_pieces(
+    folder: Path, plan: segments.SegmentPlan
+) -> dict[str, tuple[int, Callable[[int, int], Iterator[bytes]]]]:
+    """Every piece of `plan` stored in `folder`, for HttpSource.of (as the join reads them from S3)."""
+    return {plan.file_name(p.name): served((folder / plan.file_name(p.name)).read_bytes()) for p in plan.pieces}

@@ -34,7 +34,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -64,10 +63,6 @@ def timed(run: object) -> tuple[float, float]:
     cpu, started = _children_cpu(), time.monotonic()
     run()  # type: ignore[operator]
     return time.monotonic() - started, _children_cpu() - cpu
-
-
-def _served(data: bytes) -> tuple[int, Any]:
-    return len(data), lambda first, last: iter([data[first : last + 1]])
 
 
 def makespan(durations: list[float], workers: int) -> float:
@@ -119,7 +114,7 @@ def main() -> None:
         pieces_dir.mkdir()
         data = source.read_bytes()
         times: dict[str, tuple[float, float]] = {}
-        with HttpSource(*_served(data)) as url:
+        with HttpSource(*long.served(data)) as url:
             for piece in cut.pieces:
                 times[piece.name] = timed(
                     lambda name=piece.name: segments.encode_piece(  # type: ignore[misc]
@@ -129,7 +124,7 @@ def main() -> None:
                 print(
                     f"  {piece.name}: {times[piece.name][0]:.1f} s wall, {times[piece.name][1]:.1f} s CPU", flush=True
                 )
-        served = {cut.file_name(p.name): _served((pieces_dir / cut.file_name(p.name)).read_bytes()) for p in cut.pieces}
+        served = long.served_pieces(pieces_dir, cut)
         join_dir = folder / "join"
         join_dir.mkdir()
         # Into a local file here (bench_streamed_join.py measures sending it to S3 as it grows).

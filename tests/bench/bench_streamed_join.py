@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -91,10 +90,7 @@ def main() -> None:
         pieces_dir.mkdir()
         per = 10
         plan = long.grainy_pieces(pieces_dir, args.target, [per] * (args.seconds // per))
-        served: dict[str, tuple[int, Any]] = {}
-        for piece in plan.pieces:
-            data = (pieces_dir / plan.file_name(piece.name)).read_bytes()
-            served[plan.file_name(piece.name)] = (len(data), lambda first, last, d=data: iter([d[first : last + 1]]))
+        served = long.served_pieces(pieces_dir, plan)
         part = args.part_mb * MB
 
         def plain() -> tuple[int, int]:

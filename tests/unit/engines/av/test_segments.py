@@ -67,15 +67,11 @@ def test_what_is_not_cut() -> None:
     assert big is not None and big.video_pieces[0].frames == round(7.5 * 25)  # half as long above 1080p
 
 
-def _served(data: bytes) -> tuple[int, Any]:
-    return len(data), lambda first, last: iter([data[first : last + 1]])
-
-
 def convert_in_segments(source: Path, fmt: str, target: str, workdir: Path) -> tuple[Path, list[float]]:
     """What the fan-out does, in one process: plan, every piece from the served input, join."""
     data = source.read_bytes()
     workspace = Workspace(workdir, limits=LIMITS, segmenting=SEGMENTING)
-    with HttpSource(*_served(data)) as url:
+    with HttpSource(*long.served(data)) as url:
         served = Source(fmt, url=url, head=data[:4096])
         options, tier = MediaOptions(), TIERS["pro"]
         probe = ENGINE.probe(served, tier, workspace)
@@ -83,7 +79,7 @@ def convert_in_segments(source: Path, fmt: str, target: str, workdir: Path) -> t
         assert cut is not None and len(cut.video_pieces) >= 4
         for piece in cut.pieces:
             ENGINE.run_piece(cut, piece.name, served, workspace)
-    pieces = {cut.file_name(p.name): _served((workdir / cut.file_name(p.name)).read_bytes()) for p in cut.pieces}
+    pieces = long.served_pieces(workdir, cut)
     (workdir / "join").mkdir()
     sink = long.FileOutput(workdir / "join" / f"output.{target}", workdir / f"output.{target}")
     with HttpSource.of(pieces) as pieces_url:
@@ -124,7 +120,7 @@ def test_a_join_streams_its_output_to_s3_as_it_grows(
     files, s3 = moto_bucket
     plan = long.grainy_pieces(workdir, target, [10, 10, 10, 10])
     monkeypatch.setattr(ffmpeg, "PROGRESS_POLL_SECONDS", 0.01)  # a local join is quick: pump often
-    pieces = {plan.file_name(p.name): _served((workdir / plan.file_name(p.name)).read_bytes()) for p in plan.pieces}
+    pieces = long.served_pieces(workdir, plan)
     workspace = Workspace(workdir, limits=LIMITS, segmenting=SEGMENTING)
     reference = long.FileOutput(workdir / f"local.{target}", workdir / f"reference.{target}")
     most = 0
