@@ -26,7 +26,7 @@ from filegate.engines.interface import (
     StreamedOutput,
     Workspace,
 )
-from filegate.formats.table import is_media_conversion
+from filegate.formats.table import is_media_conversion, is_pdf_tool
 
 __all__ = [
     "Engine",
@@ -48,8 +48,12 @@ __all__ = [
 
 def engine_name_for(source: str, target: str | None) -> EngineName:
     """Which engine converts `source` to `target` (None: compress `source`), without importing it: the
-    queue a job goes to is chosen here."""
-    return "av" if is_media_conversion(source, target) else "image"
+    queue a job goes to is chosen here. The PDF tools run in the documents worker (OCR needs its Tesseract)."""
+    if is_media_conversion(source, target):
+        return "av"
+    if is_pdf_tool(source, target):
+        return "document"
+    return "image"
 
 
 def engine_for(source: str, target: str | None) -> Engine:
@@ -58,6 +62,10 @@ def engine_for(source: str, target: str | None) -> Engine:
         from filegate.engines.av.engine import ENGINE as av_engine
 
         return av_engine
+    if is_pdf_tool(source, target):
+        from filegate.engines.pdf.engine import ENGINE as pdf_engine
+
+        return pdf_engine
     from filegate.engines.image.engine import ENGINE as image_engine
 
     return image_engine

@@ -10,8 +10,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from filegate.tiers import Tier
 
-# Which worker runs an engine's queued conversions: each has a queue of its own.
-EngineName = Literal["image", "av"]
+# Which worker runs an engine's queued conversions: each has a queue of its own (documents: LibreOffice, and
+# the PDF tools, whose OCR needs Tesseract).
+EngineName = Literal["image", "av", "document"]
 
 
 class OverBudget(Exception):

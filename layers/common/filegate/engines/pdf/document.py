@@ -18,7 +18,9 @@ def open_pdf(data: bytes, password: str | None = None) -> Iterator[pikepdf.Pdf]:
         pdf = pikepdf.open(io.BytesIO(data), password=password or "", attempt_recovery=True)
     except pikepdf.PasswordError as exc:
         if password is None:
-            raise InvalidParameter("input_password: the PDF is encrypted; send its password as input_password.") from exc
+            raise InvalidParameter(
+                "input_password: the PDF is encrypted; send its password as input_password."
+            ) from exc
         raise InvalidParameter("input_password: the password does not open this PDF.") from exc
     except (pikepdf.PdfError, RecursionError, ValueError, OverflowError) as exc:
         raise ConversionFailed("The PDF could not be read: it is corrupt, truncated or not a PDF.") from exc
