@@ -47,17 +47,10 @@ def save(pdf: pikepdf.Pdf, *, password: str | None = None, compact: bool = False
     `compact` also drops resources no page uses."""
     if compact:
         pdf.remove_unreferenced_resources()
-    encryption: pikepdf.Encryption | bool = False
-    if password is not None:
-        encryption = pikepdf.Encryption(owner=password, user=password, R=6, aes=True)
     out = io.BytesIO()
-    pdf.save(
-        out,
-        object_stream_mode=pikepdf.ObjectStreamMode.generate,
-        compress_streams=True,
-        stream_decode_level=pikepdf.StreamDecodeLevel.none,
-        encryption=encryption,
-        fix_metadata_version=False,
-        deterministic_id=password is None,
-    )
+    common = {"object_stream_mode": pikepdf.ObjectStreamMode.generate, "compress_streams": True}
+    if password is None:
+        pdf.save(out, **common, stream_decode_level=pikepdf.StreamDecodeLevel.none, deterministic_id=True)
+    else:  # qpdf re-encodes every stream it encrypts (Flate streams are copied as they are, still never inflated)
+        pdf.save(out, **common, encryption=pikepdf.Encryption(owner=password, user=password, R=6, aes=True))
     return out.getvalue()
