@@ -59,7 +59,9 @@ def text_pdf(pages: int = 3, *, outline: bool = True, link: bool = True) -> byte
                 tree.root.append(pikepdf.OutlineItem(f"Chapter {number + 1}", number))
     if link:
         uri = Dictionary(S=Name.URI, URI=String("https://example.com/"))
-        annot = Dictionary(Type=Name.Annot, Subtype=Name.Link, Rect=Array([72, 700, 300, 730]), A=uri, Border=Array([0, 0, 0]))
+        annot = Dictionary(
+            Type=Name.Annot, Subtype=Name.Link, Rect=Array([72, 700, 300, 730]), A=uri, Border=Array([0, 0, 0])
+        )
         pdf.pages[0].obj.Annots = pdf.make_indirect(Array([pdf.make_indirect(annot)]))
     return save(pdf)
 
@@ -229,13 +231,16 @@ def many_pages_pdf(pages: int = 10_000) -> bytes:
     return save(pdf, object_stream_mode=pikepdf.ObjectStreamMode.generate)
 
 
-def truncated_pdf() -> bytes:
+def truncated_pdf(keep: float = 0.05) -> bytes:
+    """The first `keep` of a PDF's bytes: cut before any page is whole."""
     data = text_pdf(3)
-    return data[: len(data) // 3]
+    return data[: max(16, int(len(data) * keep))]
 
 
 def encrypted_pdf(password: str) -> bytes:
-    return save(pikepdf.open(io.BytesIO(text_pdf(2))), encryption=pikepdf.Encryption(owner=password, user=password, R=6))
+    return save(
+        pikepdf.open(io.BytesIO(text_pdf(2))), encryption=pikepdf.Encryption(owner=password, user=password, R=6)
+    )
 
 
 HOSTILE = {

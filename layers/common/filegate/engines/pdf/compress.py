@@ -45,6 +45,7 @@ class CompressSettings:
 def compress_pdf(pdf: pikepdf.Pdf, settings: CompressSettings) -> int:
     """Shrink `pdf` in place; how many images were re-encoded (saving with object streams is the caller's)."""
     merge_duplicate_streams(pdf)
+    drop_unused_resources(pdf)
     drawn = drawn_sizes(pdf)
     reencoded = 0
     for obj in list(pdf.objects):
@@ -96,6 +97,22 @@ def _repoint(obj: pikepdf.Object, replacement: dict[tuple[int, int], pikepdf.Obj
     return moved
 
 
+def drop_unused_resources(pdf: pikepdf.Pdf) -> None:
+    """Resources a page lists but its content never names are dropped (then not written), on every page whose
+    content can be read within MAX_CONTENT_BYTES."""
+    for page in pdf.pages:
+        if _readable_content(page):
+            page.remove_unreferenced_resources()
+
+
+def _readable_content(page: pikepdf.Page) -> bool:
+    contents = page.obj.get("/Contents")
+    streams = list(contents) if isinstance(contents, Array) else [contents]
+    if sum(int(s.get("/Length", 0)) for s in streams if isinstance(s, pikepdf.Stream)) > MAX_CONTENT_BYTES // 100:
+        return False
+    return all(isinstance(s, pikepdf.Stream) and bounded_flate(s, MAX_CONTENT_BYTES) is not None for s in streams)
+
+
 # ---------------------------------------------------------------- where images are drawn
 
 
@@ -143,11 +160,7 @@ def _images_in_content(
     page: pikepdf.Page, images: dict[str, tuple[int, int]]
 ) -> dict[tuple[int, int], tuple[float, float]]:
     """The size (points) each named image is drawn at by the page's own content stream (its CTM at `Do`)."""
-    contents = page.obj.get("/Contents")
-    streams = list(contents) if isinstance(contents, Array) else [contents]
-    if sum(int(s.get("/Length", 0)) for s in streams if isinstance(s, pikepdf.Stream)) > MAX_CONTENT_BYTES // 100:
-        return {}
-    if not all(isinstance(s, pikepdf.Stream) and bounded_flate(s, MAX_CONTENT_BYTES) is not None for s in streams):
+    if not _readable_content(page):
         return {}
     found: dict[tuple[int, int], tuple[float, float]] = {}
     ctm, stack = _IDENTITY, []

@@ -68,7 +68,9 @@ def _clean(obj: Dictionary | pikepdf.Stream, depth: int) -> int:
     if "/EF" in obj:  # a file specification's embedded file streams
         del obj["/EF"]
         removed += 1
-    for key in ("/A", "/Next", "/OpenAction"):
+    # /Next chains actions (in an action) and links outline items (in an item, whose /Next has no /S).
+    keys = ("/A", "/Next", "/OpenAction") if "/S" in obj else ("/A", "/OpenAction")
+    for key in keys:
         value = obj.get(key)
         if isinstance(value, Dictionary) and str(value.get("/S", "")) not in SAFE_ACTIONS:
             del obj[key]

@@ -41,12 +41,10 @@ def check_page_count(pages: int, max_pages: int) -> None:
         )
 
 
-def save(pdf: pikepdf.Pdf, *, password: str | None = None, compact: bool = False) -> bytes:
-    """The PDF's bytes: object streams always (smaller, and what compress promises); AES-256 with
-    `password`. Streams are written as they are read (never decoded: a bomb stays a small stream);
-    `compact` also drops resources no page uses."""
-    if compact:
-        pdf.remove_unreferenced_resources()
+def save(pdf: pikepdf.Pdf, *, password: str | None = None) -> bytes:
+    """The PDF's bytes: object streams always (smaller, and what compress promises), only the objects still
+    reachable; AES-256 with `password`. Streams are written as they are read (never decoded: a bomb stays a
+    small stream)."""
     out = io.BytesIO()
     common = {"object_stream_mode": pikepdf.ObjectStreamMode.generate, "compress_streams": True}
     if password is None:

@@ -8,6 +8,7 @@ its image), which is why the engine's queue is ``document``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,10 +119,12 @@ def _output(data: bytes, pages: int) -> Output:
 
 def apply_tools(data: bytes, options: PdfOptions, limits: EngineLimits, workdir: Path) -> tuple[bytes, int]:
     """The PDF tools in API.md's order: input_password, pages, rotate, ocr, pdf_a, password."""
-    with open_pdf(data, options.input_password) as pdf:
+    with ExitStack() as stack:
+        pdf = stack.enter_context(open_pdf(data, options.input_password))
         defuse(pdf)
         if options.pages:
-            pages.keep_pages(pdf, pages.parse_pages(options.pages, len(pdf.pages)))
+            kept = pages.keep_pages(pdf, pages.parse_pages(options.pages, len(pdf.pages)))
+            pdf = stack.enter_context(open_pdf(kept))
         check_page_count(len(pdf.pages), limits.max_pdf_pages)
         if options.rotate:
             pages.rotate(pdf, options.rotate)
@@ -145,7 +148,7 @@ def compress_bytes(data: bytes, options: PdfOptions, limits: EngineLimits) -> tu
         check_page_count(count, limits.max_pdf_pages)
         defuse(pdf)
         compress.compress_pdf(pdf, settings)
-        candidate = save(pdf, password=options.password, compact=True)
+        candidate = save(pdf, password=options.password)
     return (candidate if options.password is not None else compress.shrunk(data, candidate)), count
 
 
