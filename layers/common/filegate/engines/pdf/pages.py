@@ -38,7 +38,7 @@ def keep_pages(pdf: pikepdf.Pdf, indexes: list[int]) -> bytes:
     for index in indexes:
         page = originals[index]
         if index in seen:  # one page object sits once in the tree: a shallow copy, sharing its content
-            page = pdf.make_indirect(pikepdf.Dictionary({key: page[key] for key in page.keys()}))
+            page = pdf.make_indirect(pikepdf.Dictionary(dict(page.items())))
         seen.add(index)
         page.Parent = tree
         chosen.append(page)
@@ -64,17 +64,17 @@ def _unlink(obj: pikepdf.Object, dropped: set[tuple[int, int]], depth: int) -> N
         return isinstance(item, pikepdf.Dictionary | pikepdf.Array) and not item.is_indirect and depth < 8
 
     if isinstance(obj, pikepdf.Array):
-        for position, item in enumerate(obj):
-            if dropped_page(item):
+        for position, element in enumerate(obj):
+            if dropped_page(element):
                 obj[position] = None
-            elif direct_container(item):
-                _unlink(item, dropped, depth + 1)
+            elif direct_container(element):
+                _unlink(element, dropped, depth + 1)
         return
     for key in list(obj.keys()):
         item = obj.get(key)
         if dropped_page(item) or (isinstance(item, pikepdf.Array) and len(item) and dropped_page(item[0])):
             del obj[key]  # a page left out, or a destination on it: the entry or link keeps no target
-        elif direct_container(item):
+        elif item is not None and direct_container(item):
             _unlink(item, dropped, depth + 1)
 
 
