@@ -4,16 +4,17 @@ import fixtures_media as fm
 import pytest
 from conversion_helpers import output_size
 
-# Image and PDF pairs; the media pairs (FFmpeg) are tests/unit/engines/av.
+# Image and PDF pairs; the media pairs (FFmpeg) are tests/unit/engines/av, the PDF tools (pdf → pdf)
+# tests/unit/engines/pdf.
 from filegate.engines.image.engine import convert
 from filegate.formats.options import ImageOptions
-from filegate.formats.table import FORMATS, formats_document
+from filegate.formats.table import FORMATS, formats_document, is_pdf_tool
 
 PAIRS = [
     (src, dst)
     for src, entry in formats_document()["formats"].items()
     for dst in entry["to"]
-    if not FORMATS[src].media and not FORMATS[dst].media
+    if not FORMATS[src].media and not FORMATS[dst].media and not is_pdf_tool(src, dst)
 ]
 SOURCE_SIZE = (64, 48)
 _samples: dict[str, bytes] = {}
