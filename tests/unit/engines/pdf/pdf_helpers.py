@@ -50,9 +50,9 @@ def opened(data: bytes, password: str = "") -> pikepdf.Pdf:
     return pikepdf.open(io.BytesIO(data), password=password)
 
 
-def every_object(data: bytes) -> list[pikepdf.Object]:
-    """Every object the output holds (its indirect objects, and their direct members, recursively)."""
-    pdf = opened(data)
+def every_object(pdf: pikepdf.Pdf) -> list[pikepdf.Object]:
+    """Every object `pdf` holds (its indirect objects, and their direct members, recursively); valid while
+    `pdf` is open."""
     found: list[pikepdf.Object] = []
 
     def walk(obj: pikepdf.Object, depth: int) -> None:
@@ -77,7 +77,8 @@ def every_object(data: bytes) -> list[pikepdf.Object]:
 def names_in(data: bytes) -> set[str]:
     """Every dictionary key and name value anywhere in the output."""
     names: set[str] = set()
-    for obj in every_object(data):
+    pdf = opened(data)
+    for obj in every_object(pdf):
         if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
             for key, value in obj.items():
                 names.add(key)

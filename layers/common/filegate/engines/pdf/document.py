@@ -24,6 +24,10 @@ def open_pdf(data: bytes, password: str | None = None) -> Iterator[pikepdf.Pdf]:
         raise InvalidParameter("input_password: the password does not open this PDF.") from exc
     except (pikepdf.PdfError, RecursionError, ValueError, OverflowError) as exc:
         raise ConversionFailed("The PDF could not be read: it is corrupt, truncated or not a PDF.") from exc
+    if "/Size" not in pdf.trailer:
+        # A trailer rebuilt by recovery (a truncated file) may lack /Size; qpdf then writes an xref stream
+        # without it, which no reader opens. Any value will do: qpdf writes the right one.
+        pdf.trailer.Size = 0
     try:
         if len(pdf.pages) == 0:
             raise ConversionFailed("The PDF has no pages.")

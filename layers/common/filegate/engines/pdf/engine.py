@@ -121,6 +121,8 @@ def apply_tools(data: bytes, options: PdfOptions, limits: EngineLimits, workdir:
     """The PDF tools in API.md's order: input_password, pages, rotate, ocr, pdf_a, password."""
     with ExitStack() as stack:
         pdf = stack.enter_context(open_pdf(data, options.input_password))
+        if not options.pages:  # refused before any work (10,000 pages on a 2,000-page plan)
+            check_page_count(len(pdf.pages), limits.max_pdf_pages)
         defuse(pdf)
         if options.pages:
             kept = pages.keep_pages(pdf, pages.parse_pages(options.pages, len(pdf.pages)))
