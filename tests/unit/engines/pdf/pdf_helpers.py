@@ -22,7 +22,13 @@ def plan_of(data: bytes, raw: dict[str, Any], *, target: str | None = "pdf", tie
 
 
 def run(
-    data: bytes, raw: dict[str, Any], workdir: Path, *, target: str | None = "pdf", tier: Tier = PRO, seconds: float = 60
+    data: bytes,
+    raw: dict[str, Any],
+    workdir: Path,
+    *,
+    target: str | None = "pdf",
+    tier: Tier = PRO,
+    seconds: float = 60,
 ) -> Output:
     """A PDF tool (target pdf) or a compress (target None) with JSON options, as a worker or a request runs it."""
     options = ENGINE.parse_options(raw, source="pdf", target=target)

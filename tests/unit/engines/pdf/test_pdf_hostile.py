@@ -20,7 +20,17 @@ from filegate.engines.pdf.merge import MergeInput
 from filegate.errors import ConversionFailed, FileTooLarge
 
 # Keys and names that only exist to run or open something.
-RUNNABLE = {"/JS", "/JavaScript", "/Launch", "/OpenAction", "/AA", "/EmbeddedFiles", "/EmbeddedFile", "/EF", "/FileAttachment"}
+RUNNABLE = {
+    "/JS",
+    "/JavaScript",
+    "/Launch",
+    "/OpenAction",
+    "/AA",
+    "/EmbeddedFiles",
+    "/EmbeddedFile",
+    "/EF",
+    "/FileAttachment",
+}
 
 
 def _through_every_tool(data: bytes, workdir: Path) -> dict[str, bytes]:
@@ -82,7 +92,11 @@ def test_ten_thousand_pages_are_refused_past_the_tier_and_cheap_to_cut(tmp_path:
 
 @pytest.mark.parametrize(
     "damaged",
-    [ps.truncated_pdf, lambda: b"%PDF-1.7\n%\xe2\xe3\n1 0 obj <</Type /Catalog /Pages 2 0 R", lambda: b"%PDF-1.4\n" + bytes(2048)],
+    [
+        ps.truncated_pdf,
+        lambda: b"%PDF-1.7\n%\xe2\xe3\n1 0 obj <</Type /Catalog /Pages 2 0 R",
+        lambda: b"%PDF-1.4\n" + bytes(2048),
+    ],
 )
 def test_what_cannot_be_parsed_is_conversion_failed(damaged: Callable[[], bytes], tmp_path: Path) -> None:
     for raw, target in (({"rotate": 90}, "pdf"), ({}, None)):

@@ -115,4 +115,12 @@ def test_formats_lists_the_pdf_tools_compress_and_merge() -> None:
     assert document["merge"]["target"] == "pdf" and document["merge"]["options"] == ["password", "page_size"]
     assert {"pdf", "jpg", "png", "heic"} <= set(document["merge"]["from"])
     assert "mp4" not in document["merge"]["from"]
-    assert options_for_pair("pdf", "pdf") == ("input_password", "pages", "rotate", "ocr", "ocr_languages", "pdf_a", "password")
+    assert options_for_pair("pdf", "pdf") == (
+        "input_password",
+        "pages",
+        "rotate",
+        "ocr",
+        "ocr_languages",
+        "pdf_a",
+        "password",
+    )

@@ -81,9 +81,14 @@ def test_input_password_opens_an_encrypted_pdf(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "message"),
-    [({"rotate": 90}, "the PDF is encrypted; send its password"), ({"rotate": 90, "input_password": "no"}, "does not open")],
+    [
+        ({"rotate": 90}, "the PDF is encrypted; send its password"),
+        ({"rotate": 90, "input_password": "no"}, "does not open"),
+    ],
 )
-def test_an_encrypted_pdf_without_its_password_is_invalid_parameter(tmp_path: Path, raw: dict[str, object], message: str) -> None:
+def test_an_encrypted_pdf_without_its_password_is_invalid_parameter(
+    tmp_path: Path, raw: dict[str, object], message: str
+) -> None:
     with pytest.raises(InvalidParameter, match=f"^input_password: .*{message}"):
         run(ps.encrypted_pdf("open sesame"), raw, tmp_path)
 
