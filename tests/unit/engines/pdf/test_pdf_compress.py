@@ -112,7 +112,7 @@ def test_a_password_encrypts_the_compressed_output(tmp_path: Path) -> None:
 
 def test_compressing_an_encrypted_pdf_needs_its_password(tmp_path: Path) -> None:
     source = ps.encrypted_pdf("pw")
-    with pytest.raises(InvalidParameter, match="^input_password"):
+    with pytest.raises(InvalidParameter, match=r"^input_password"):
         run(source, {}, tmp_path, target=None)
     out = run(source, {"input_password": "pw"}, tmp_path, target=None).data or b""
     assert page_texts(out, "pw")[0].startswith("Page 1")

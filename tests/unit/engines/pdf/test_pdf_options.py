@@ -80,22 +80,22 @@ def test_passwords_are_never_in_the_recorded_options() -> None:
 def test_compress_takes_quality_dpi_and_passwords_only() -> None:
     options = ENGINE.parse_options({"quality": "60", "dpi": "100"}, source="pdf", target=None, form=True)
     assert (options.quality, options.dpi) == (60, 100)
-    with pytest.raises(InvalidParameter, match="^rotate does not apply to compressing a PDF"):
+    with pytest.raises(InvalidParameter, match=r"^rotate does not apply to compressing a PDF"):
         ENGINE.parse_options({"rotate": "90"}, source="pdf", target=None, form=True)
-    with pytest.raises(InvalidParameter, match="^dpi"):
+    with pytest.raises(InvalidParameter, match=r"^dpi"):
         ENGINE.parse_options({"dpi": "5000"}, source="pdf", target=None, form=True)
 
 
 def test_merge_takes_page_size_and_password() -> None:
     assert parse_merge_options({"page_size": "Letter"}, form=True).page_size == "letter"
-    with pytest.raises(InvalidParameter, match="^page_size must be one of: a4, letter"):
+    with pytest.raises(InvalidParameter, match=r"^page_size must be one of: a4, letter"):
         parse_merge_options({"page_size": "a3"}, form=True)
-    with pytest.raises(InvalidParameter, match="^options.rotate is not an option of a merge"):
+    with pytest.raises(InvalidParameter, match=r"^options.rotate is not an option of a merge"):
         parse_merge_options({"rotate": 90}, form=False)
 
 
 def test_a_pdf_tool_option_on_a_pdf_made_into_an_image_is_refused() -> None:
-    with pytest.raises(InvalidParameter, match="^rotate does not apply to images"):
+    with pytest.raises(InvalidParameter, match=r"^rotate does not apply to images"):
         ImageOptions.from_form({"rotate": "90", "width": "10"})
 
 
