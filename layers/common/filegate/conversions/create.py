@@ -18,6 +18,7 @@ from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.engines import EngineName, Plan, engine_for
 from filegate.files import service as files_service
+from filegate.formats.options import secrets_of
 from filegate.keys.context import AuthContext
 from filegate.metering import limits
 from filegate.settings import WebhookPolicy
@@ -65,6 +66,11 @@ def job_request(
     return JobRequest(file_id, target, options, webhook_url, f"{prefix}options.", url, headers)
 
 
+def job_message(conversion_id: str, secrets: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A queued conversion's message: its id, and the passwords its options need (read by the worker)."""
+    return {"conversion_id": conversion_id, "secrets": dict(secrets)} if secrets else {"conversion_id": conversion_id}
+
+
 def queue_job(
     caller: AuthContext,
     source: files_table.FileRecord,
@@ -76,11 +82,12 @@ def queue_job(
     webhook_url: str | None,
     now: datetime,
     reservation: limits.Reservation | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> conversions_table.ConversionRecord:
-    """Reserve the plan's units (unless a sync request hands its `reservation` on), then record and queue
-    the conversion. A record that cannot be written gives its reservation back; one that cannot be queued
-    ends failed, its charge given back in the same write. The error propagates either way, and nothing is
-    refunded twice."""
+    """Reserve the plan's units (unless a sync request hands its `reservation` on), then record and queue the
+    conversion; its `secrets` (passwords) travel in the message only, never in the record. A record that cannot be
+    written gives its reservation back; one that cannot be queued ends failed, its charge given back in the same
+    write. The error propagates either way, and nothing is refunded twice."""
     if reservation is None:
         reservation = limits.reserve_conversion(
             caller.account_id, tier(caller.tier), test_mode=caller.test_mode, now=now
@@ -103,7 +110,7 @@ def queue_job(
         limits.release_conversion(reservation)
         raise
     try:
-        queues.send(queue_url, {"conversion_id": record.conversion_id})
+        queues.send(queue_url, job_message(record.conversion_id, secrets))
     except BaseException:
         fail(record, "internal_error", "The conversion could not be queued.", now)
         raise
@@ -139,7 +146,7 @@ def create_job(
     plan = engine.plan(fmt, job.target, options, tier(caller.tier))
     record = queue_job(
         caller, source, plan, job_options(job.target, options.to_json()), queue_url=queues[engine.name],
-        mode="async", webhook_url=job.webhook_url, now=now,
+        mode="async", webhook_url=job.webhook_url, now=now, secrets=secrets_of(options),
     )  # fmt: skip
     return conversion_json(record)
 

@@ -24,6 +24,7 @@ from filegate.db import files as files_table
 from filegate.engines import Output, OverBudget, Plan, Source, Workspace, engine_for
 from filegate.files import service as files_service
 from filegate.files.storage import Bucket
+from filegate.formats.options import secrets_of
 from filegate.formats.sniff import sniff
 from filegate.formats.table import content_type, kind
 from filegate.keys.context import AuthContext
@@ -141,6 +142,7 @@ def convert_sync(
     record = queue_job(
         caller, kept, plan, job_options(target, options.to_json()), queue_url=queues[engine.name],
         mode="sync" if waits else "async", webhook_url=None, now=now, reservation=reservation,
+        secrets=secrets_of(options),
     )  # fmt: skip
     if not waits:
         return ContinuedAsJob(conversion_json(record))

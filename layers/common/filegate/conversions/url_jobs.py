@@ -23,6 +23,7 @@ from filegate.files import imports
 from filegate.files import service as files_service
 from filegate.files.storage import Bucket
 from filegate.formats import table as formats
+from filegate.formats.options import refuse_secrets
 from filegate.keys.context import AuthContext
 from filegate.metering import limits
 from filegate.settings import ImportSettings, WebhookPolicy
@@ -45,6 +46,11 @@ def create_url_job(
 ) -> dict[str, Any]:
     """The conversion (``queued``) and its import; the conversion's JSON for the 202."""
     webhook_service.check_conversion_webhook_url(caller, webhooks, webhook_url)
+    # The options wait in the record for the import: a password would be stored there.
+    refuse_secrets(
+        options, prefix=f"{prefix}options.",
+        why="not with url (it would wait, stored, for the import); import the file first, then convert its file_id.",
+    )  # fmt: skip
     if formats.normalize(target) is None:
         formats.resolve_target("", target)  # raises unsupported_conversion naming the target
     request = imports.check_request(

@@ -52,10 +52,12 @@ def run_queued(
     now: datetime,
     *,
     pieces_queue_url: str = "",
+    secrets: dict[str, str] | None = None,
 ) -> conversions_table.ConversionRecord | None:
-    """Do one queued conversion. Domain failures end the job failed; anything unexpected propagates so the
-    message is retried and, in the end, dead-lettered. A plan cut into pieces (long media) is fanned out on
-    `pieces_queue_url` and finished by the piece that completes it (long_media)."""
+    """Do one queued conversion (`secrets`: the passwords its options need, from its message). Domain failures end the
+    job failed; anything unexpected propagates so the message is retried and, in the end, dead-lettered. A plan cut
+    into pieces (long media) is fanned out on `pieces_queue_url` and finished by the piece that completes it
+    (long_media)."""
     record = conversions_table.get(conversion_id)
     if record is None or record.status in conversions_table.TERMINAL:
         if record is not None:  # a redelivery of a finished job: only its event may still be owed (idempotent)
@@ -70,7 +72,7 @@ def run_queued(
     try:
         with tempfile.TemporaryDirectory(prefix="conversion-", dir=workspace.workdir) as scratch:
             running = replace(workspace, workdir=Path(scratch), progress=ProgressWriter(conversion_id))
-            stored = _convert(record, source, bucket, running, now, pieces_queue_url)
+            stored = _convert(record, source, bucket, running, now, pieces_queue_url, secrets or {})
     except errors.ApiError as exc:
         fail(record, exc.code, exc.message, now)
         return announce(conversion_id, webhooks, now)
@@ -110,12 +112,14 @@ def _convert(
     workspace: Workspace,
     now: datetime,
     pieces_queue_url: str = "",
+    secrets: dict[str, str] | None = None,
 ) -> files_table.FileRecord | None:
     """The stored output, or None when the conversion was fanned out in pieces."""
     fmt = source_file.format or ""
     target, raw_options = requested(record)
     engine = engine_for(fmt, target)
     plan_tier = tier(record.tier)
+    raw_options = {**raw_options, **(secrets or {})}
     options = engine.parse_options(raw_options, source=fmt, target=target, field="options.")
     if engine.reads_memory:
         source = Source(fmt, data=bucket.read(source_file.object_key))
@@ -204,11 +208,15 @@ def handlers(
 
     def run(record: SQSRecord) -> None:
         conversion_id = _conversion_id(record)
-        piece = json.loads(record.body).get("piece")
+        body = json.loads(record.body)
+        piece = body.get("piece")
         if piece is not None:
             result = long_media.run_piece(conversion_id, str(piece), bucket, workspace, webhooks, utcnow())
         else:
-            result = run_queued(conversion_id, bucket, workspace, webhooks, utcnow(), pieces_queue_url=pieces_queue_url)
+            result = run_queued(
+                conversion_id, bucket, workspace, webhooks, utcnow(), pieces_queue_url=pieces_queue_url,
+                secrets=body.get("secrets"),
+            )  # fmt: skip
         status = result.status if result is not None else None
         logger.info(f"{label} processed", extra={"conversion_id": conversion_id, "piece": piece, "status": status})
 

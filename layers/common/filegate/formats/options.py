@@ -153,7 +153,8 @@ OPTIONS: dict[str, Option] = {
         Option("dpi", "integer", frozenset({"compressed_pdf"}), 36, 1200),
     )
 }
-# Options that are never stored with a job nor shown in its JSON (API.md: "never logged, never stored").
+# Options that are never stored with a job nor shown in its JSON (API.md: "never logged, never stored"):
+# they reach a worker in the queue message only (secrets_of).
 SECRET_OPTIONS = frozenset(name for name, option in OPTIONS.items() if option.type == "secret")
 _TEXT_TYPES = frozenset({"pages", "languages", "secret", "page_size"})
 
@@ -375,3 +376,16 @@ class PdfOptions:
     def secrets(self) -> dict[str, str]:
         """The passwords, carried to the worker in the queue message only (never recorded)."""
         return {name: getattr(self, name) for name in self.given() if name in SECRET_OPTIONS}
+
+
+def secrets_of(options: object) -> dict[str, str]:
+    """The passwords among an engine's parsed options (PdfOptions.secrets), for the queue message only."""
+    return options.secrets() if isinstance(options, PdfOptions) else {}
+
+
+def refuse_secrets(raw: object, *, prefix: str, why: str) -> None:
+    """InvalidParameter naming the first password in raw options where it could only be stored (`why`)."""
+    if isinstance(raw, Mapping):
+        for name in SECRET_OPTIONS:
+            if raw.get(name) is not None:
+                raise InvalidParameter(f"{prefix}{name}: {why}")
