@@ -41,6 +41,7 @@ class JobRequest:
     options_field: str = "options."  # how errors name the options ("items[2].options." in a bulk request)
     url: str | None = None  # a URL to import first (one job: import, then convert)
     headers: Any = None  # the URL's private-link headers; never stored past the import, never logged
+    file_ids: list[str] | None = None  # several ready files merged into one PDF, in order
 
     @property
     def prefix(self) -> str:
@@ -57,13 +58,15 @@ def job_request(
     prefix: str = "",
     url: str | None = None,
     headers: object = None,
+    file_ids: list[str] | None = None,
 ) -> JobRequest:
-    """One job from its validated fields; exactly one of ``file_id`` and ``url`` names the source."""
-    if (file_id is None) == (url is None):
-        raise errors.InvalidRequest(f"{prefix}file_id: give either file_id or url (not both).")
+    """One job from its validated fields; exactly one of ``file_id``, ``url`` and ``file_ids`` (a merge)
+    names the source."""
+    if sum(given is not None for given in (file_id, url, file_ids)) != 1:
+        raise errors.InvalidRequest(f"{prefix}file_id: give one of file_id, url or file_ids.")
     if headers is not None and url is None:
         raise errors.InvalidRequest(f"{prefix}headers: only with url.")
-    return JobRequest(file_id, target, options, webhook_url, f"{prefix}options.", url, headers)
+    return JobRequest(file_id, target, options, webhook_url, f"{prefix}options.", url, headers, file_ids)
 
 
 def job_message(conversion_id: str, secrets: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -136,6 +139,13 @@ def create_job(
             webhook_url=job.webhook_url, prefix=job.prefix, queue_url=imports_queue_url, webhooks=webhooks, now=now,
         )  # fmt: skip
     webhook_service.check_conversion_webhook_url(caller, webhooks, job.webhook_url)
+    if job.file_ids is not None:
+        from filegate.conversions import merges
+
+        return merges.create_merge_job(
+            caller, job.file_ids, job.target, job.options, webhook_url=job.webhook_url, prefix=job.prefix,
+            queues=queues, now=now,
+        )  # fmt: skip
     source = files_service.ready_file(caller, job.file_id or "", now)
     if source.size is not None:
         size = int(source.size)

@@ -125,7 +125,7 @@ def convert_sync(
         raise
     if output is not None:
         try:
-            return _record_success(caller, bucket, webhooks, reservation, output, filename, options.to_json(), now)
+            return record_success(caller, bucket, webhooks, reservation, output, filename, options.to_json(), now)
         except BaseException:
             # The engine succeeded but the output could not be stored or recorded: a failed conversion is never
             # charged (API.md §3), and it was never counted as a success.
@@ -151,7 +151,7 @@ def convert_sync(
     )
 
 
-def _record_success(
+def record_success(
     caller: AuthContext,
     bucket: Bucket,
     webhooks: WebhookEmitter,
@@ -160,13 +160,15 @@ def _record_success(
     filename: str | None,
     options: dict[str, object],
     now: datetime,
+    *,
+    units: int = 1,
 ) -> SyncOutcome:
-    """The output answered in the body (or stored, when over the sync limit), then its record; the success
-    is counted once the record exists."""
+    """The output answered in the body (or stored, when over the sync limit), then its record (`units`: what
+    it cost, reserved by the caller); the success is counted once the record exists."""
     out_name = files_service.output_filename(filename, output.format)
     record = new_record(
         caller, reservation, now, mode="sync", status="succeeded", target=output.format, options=options,
-        completed_at=now,
+        completed_at=now, units=units,
     )  # fmt: skip
     url = None
     if output.size > SYNC_MAX_BYTES:

@@ -25,7 +25,7 @@ from pynamodb.exceptions import PynamoDBException
 
 from filegate import errors
 from filegate.clock import utcnow
-from filegate.conversions import long_media
+from filegate.conversions import long_media, merges
 from filegate.conversions.records import announce, conversion_json, fail, requested, reservation_of
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
@@ -115,6 +115,8 @@ def _convert(
     secrets: dict[str, str] | None = None,
 ) -> files_table.FileRecord | None:
     """The stored output, or None when the conversion was fanned out in pieces."""
+    if merges.is_merge(record):
+        return merges.run_merge_job(record, bucket, workspace, now, secrets or {}, _charge_units)
     fmt = source_file.format or ""
     target, raw_options = requested(record)
     engine = engine_for(fmt, target)

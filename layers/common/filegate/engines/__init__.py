@@ -15,6 +15,7 @@ from __future__ import annotations
 from filegate.engines.interface import (
     Engine,
     EngineName,
+    Merger,
     Options,
     Output,
     OverBudget,
@@ -31,6 +32,7 @@ from filegate.formats.table import is_media_conversion, is_pdf_tool
 __all__ = [
     "Engine",
     "EngineName",
+    "Merger",
     "Options",
     "Output",
     "OverBudget",
@@ -43,6 +45,7 @@ __all__ = [
     "Workspace",
     "engine_for",
     "engine_name_for",
+    "merger",
 ]
 
 
@@ -69,3 +72,10 @@ def engine_for(source: str, target: str | None) -> Engine:
     from filegate.engines.image.engine import ENGINE as image_engine
 
     return image_engine
+
+
+def merger() -> Merger:
+    """What merges several inputs into one PDF (the PDF tools), imported on first use."""
+    from filegate.engines.pdf.engine import MERGER
+
+    return MERGER

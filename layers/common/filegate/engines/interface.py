@@ -178,6 +178,29 @@ class Engine(Protocol):
         ...
 
 
+class Merger(Protocol):
+    """Several inputs made into one PDF (API.md "PDF tools" → "Merge"), in order: a merge's own options, its
+    plan (a unit per input), its run."""
+
+    def parse_options(self, raw: Mapping[str, Any] | None, *, form: bool = False, field: str = "") -> Options: ...
+
+    def plan(self, formats: list[str], options: Options, sizes: list[int], *, field: str = "file") -> Plan:
+        """UnsupportedConversion naming (`field`[i]) the first input a merge cannot take."""
+        ...
+
+    def run(
+        self,
+        inputs: list[tuple[Source, str]],
+        options: Options,
+        tier: Tier,
+        workspace: Workspace,
+        *,
+        seconds: float | None,
+    ) -> Output:
+        """The merged PDF of `inputs` (each with its title: its file name), OverBudget past `seconds`."""
+        ...
+
+
 @runtime_checkable
 class Segmented(Protocol):
     """An engine that converts long inputs in pieces (``segment``): each piece by its own worker invocation,

@@ -171,24 +171,19 @@ def _pages_needing_ocr(probe: PdfProbe, options: PdfOptions) -> int:
 # ---------------------------------------------------------------- merge
 
 
-def check_merge_inputs(formats: list[str], *, field: str = "file") -> None:
-    """InvalidParameter naming the first input a merge cannot take."""
+def parse_merge_options(raw: Mapping[str, Any] | None, *, form: bool, field: str = "options.") -> PdfOptions:
+    if form:
+        return PdfOptions.from_form(raw or {}, MERGE_OPTIONS, what="a merge")
+    return PdfOptions.from_json(raw, MERGE_OPTIONS, prefix=field or "options.", what="a merge")
+
+
+def plan_merge(formats: list[str], options: PdfOptions, sizes: list[int], *, field: str = "file") -> Plan:
+    """A merge costs one unit per input (API.md §3) and runs in the request when it fits."""
     for index, fmt in enumerate(formats):
         if not mergeable(fmt):
             raise UnsupportedConversion(
                 f"{field}[{index}]: {fmt} cannot be merged into a PDF; a merge takes PDFs and images."
             )
-
-
-def parse_merge_options(raw: Mapping[str, Any] | None, *, form: bool, field: str = "options.") -> PdfOptions:
-    if form:
-        return PdfOptions.from_form(raw or {}, MERGE_OPTIONS, what="a merge")
-    return PdfOptions.from_json(raw, MERGE_OPTIONS, prefix=field, what="a merge")
-
-
-def plan_merge(formats: list[str], options: PdfOptions, sizes: list[int]) -> Plan:
-    """A merge costs one unit per input (API.md §3) and runs in the request when it fits."""
-    check_merge_inputs(formats)
     seconds = _BASE_SECONDS + _COMPRESS_SECONDS_PER_MB * sum(sizes) / 1e6 / 4
     return Plan("pdf", "pdf", units=len(formats), estimated_seconds=seconds, in_request=True)
 
@@ -207,4 +202,29 @@ def run_merge(inputs: list[MergeInput], options: PdfOptions, tier: Tier, *, seco
     return _output(*run_isolated(work, seconds))
 
 
+class PdfMerger:
+    """Merges (filegate.engines.Merger): PDFs and images in one PDF."""
+
+    def parse_options(self, raw: Mapping[str, Any] | None, *, form: bool = False, field: str = "") -> PdfOptions:
+        return parse_merge_options(raw, form=form, field=field)
+
+    def plan(self, formats: list[str], options: Options, sizes: list[int], *, field: str = "file") -> Plan:
+        assert isinstance(options, PdfOptions)
+        return plan_merge(formats, options, sizes, field=field)
+
+    def run(
+        self,
+        inputs: list[tuple[Source, str]],
+        options: Options,
+        tier: Tier,
+        workspace: Workspace,
+        *,
+        seconds: float | None,
+    ) -> Output:
+        assert isinstance(options, PdfOptions)
+        merged = [MergeInput(source.format, source.read(), title) for source, title in inputs]
+        return run_merge(merged, options, tier, seconds=seconds)
+
+
 ENGINE = PdfEngine()
+MERGER = PdfMerger()
