@@ -238,9 +238,12 @@ def truncated_pdf(keep: float = 0.05) -> bytes:
 
 
 def encrypted_pdf(password: str) -> bytes:
-    return save(
-        pikepdf.open(io.BytesIO(text_pdf(2))), encryption=pikepdf.Encryption(owner=password, user=password, R=6)
-    )
+    return encrypted_pdf_of(text_pdf(2), password)
+
+
+def encrypted_pdf_of(data: bytes, password: str) -> bytes:
+    """`data` (a PDF) encrypted with AES-256 under `password`."""
+    return save(pikepdf.open(io.BytesIO(data)), encryption=pikepdf.Encryption(owner=password, user=password, R=6))
 
 
 HOSTILE = {
