@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 
 from filegate import errors
 from filegate.clock import utcnow
-from filegate.conversions import create, merges, records, sync
+from filegate.conversions import create, merges, queueing, records, sync
 from filegate.db import bind_tables
 from filegate.files.storage import Bucket
 from filegate.formats.table import formats_document
@@ -28,7 +28,7 @@ bind_tables(settings)
 bucket = Bucket(settings.bucket)
 # The queue of each engine's worker: images, audio and video, and documents (the PDF tools' OCR). Until the
 # documents function and its queue exist, documents' jobs go to the image worker.
-queues: create.Queues = {
+queues: queueing.Queues = {
     "image": settings.conversions_queue_url,
     "av": settings.media_queue_url,
     "document": settings.conversions_queue_url,

@@ -7,29 +7,24 @@ never charged. Touches storage: the conversions table, the quota counters, the f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from filegate import errors, queues
-from filegate.conversions.records import conversion_json, fail, job_options, new_record
-from filegate.db import conversions as conversions_table
-from filegate.db import files as files_table
-from filegate.engines import EngineName, Plan, engine_for
+from filegate import errors
+from filegate.conversions import merges
+from filegate.conversions.queueing import Queues, queue_job
+from filegate.conversions.records import conversion_json, job_options
+from filegate.engines import engine_for
 from filegate.files import service as files_service
 from filegate.formats.options import secrets_of
 from filegate.keys.context import AuthContext
-from filegate.metering import limits
 from filegate.settings import WebhookPolicy
 from filegate.tiers import tier
 from filegate.webhooks import service as webhook_service
 
 MAX_BULK_ITEMS = 100
 MAX_WEBHOOK_URL_LENGTH = 2048
-
-# The queue of each engine's worker.
-Queues = Mapping[EngineName, str]
 
 
 @dataclass(frozen=True)
@@ -69,57 +64,6 @@ def job_request(
     return JobRequest(file_id, target, options, webhook_url, f"{prefix}options.", url, headers, file_ids)
 
 
-def job_message(conversion_id: str, secrets: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """A queued conversion's message: its id, and the passwords its options need (read by the worker)."""
-    return {"conversion_id": conversion_id, "secrets": dict(secrets)} if secrets else {"conversion_id": conversion_id}
-
-
-def queue_job(
-    caller: AuthContext,
-    source: files_table.FileRecord,
-    plan: Plan,
-    options: dict[str, object],
-    *,
-    queue_url: str,
-    mode: str,
-    webhook_url: str | None,
-    now: datetime,
-    reservation: limits.Reservation | None = None,
-    secrets: Mapping[str, str] | None = None,
-) -> conversions_table.ConversionRecord:
-    """Reserve the plan's units (unless a sync request hands its `reservation` on), then record and queue the
-    conversion; its `secrets` (passwords) travel in the message only, never in the record. A record that cannot be
-    written gives its reservation back; one that cannot be queued ends failed, its charge given back in the same
-    write. The error propagates either way, and nothing is refunded twice."""
-    if reservation is None:
-        reservation = limits.reserve_conversion(
-            caller.account_id, tier(caller.tier), test_mode=caller.test_mode, now=now
-        )
-    record = new_record(
-        caller,
-        reservation,
-        now,
-        mode=mode,
-        status="queued",
-        source_file_id=source.file_id,
-        target=plan.target,
-        options=options,
-        webhook_url=webhook_url,
-        units=plan.units,
-    )
-    try:
-        conversions_table.create(record)
-    except BaseException:
-        limits.release_conversion(reservation)
-        raise
-    try:
-        queues.send(queue_url, job_message(record.conversion_id, secrets))
-    except BaseException:
-        fail(record, "internal_error", "The conversion could not be queued.", now)
-        raise
-    return record
-
-
 def create_job(
     caller: AuthContext,
     job: JobRequest,
@@ -140,8 +84,6 @@ def create_job(
         )  # fmt: skip
     webhook_service.check_conversion_webhook_url(caller, webhooks, job.webhook_url)
     if job.file_ids is not None:
-        from filegate.conversions import merges
-
         return merges.create_merge_job(
             caller, job.file_ids, job.target, job.options, webhook_url=job.webhook_url, prefix=job.prefix,
             queues=queues, now=now,

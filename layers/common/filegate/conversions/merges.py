@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from filegate import errors
-from filegate.conversions.create import Queues, queue_job
+from filegate.conversions import sync
+from filegate.conversions.queueing import Queues, queue_job
 from filegate.conversions.records import conversion_json
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
@@ -73,8 +74,6 @@ def merge_sync(
 ) -> Any:
     """Several `file` parts merged within the sync budget (a SyncOutcome), or continued as a job when the
     work does not fit (ContinuedAsJob)."""
-    from filegate.conversions import sync
-
     check_target(target)
     check_count(len(uploads), field="file")
     for index, upload in enumerate(uploads):

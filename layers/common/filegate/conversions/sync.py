@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from filegate import errors
-from filegate.conversions.create import Queues, queue_job
+from filegate.conversions.queueing import Queues, queue_job
 from filegate.conversions.records import conversion_json, job_options, new_record
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
