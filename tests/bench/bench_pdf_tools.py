@@ -32,7 +32,9 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -196,6 +198,12 @@ def page_ssim(reference: list[np.ndarray], data: bytes) -> float:
     return statistics.fmean(ssim(r, p) for r, p in zip(reference, pages, strict=True))
 
 
+def _run_tool(engine: Any, source: Source, options: Any, work: Path) -> Any:
+    """One PDF tool run as a request or a worker runs it: probed, planned, run."""
+    plan = engine.plan("pdf", "pdf", options, TIER, engine.probe(source, TIER, None))
+    return engine.run(source, plan, options, TIER, Workspace(work), seconds=300)
+
+
 def timed(work: Callable[[], object]) -> tuple[float, object]:
     started = time.perf_counter()
     result = work()
@@ -225,7 +233,7 @@ def bench_compress(runs: int, max_files: int) -> None:
             for run in range(runs):  # interleaved, rotating who goes first
                 order = list(tools)[run % len(tools) :] + list(tools)[: run % len(tools)]
                 for tool in order:
-                    seconds, out = timed(lambda tool=tool: tools[tool](data))  # type: ignore[misc]
+                    seconds, out = timed(partial(tools[tool], data))
                     times[tool].append(seconds)
                     outputs[tool] = out  # type: ignore[assignment]
         except Exception as exc:  # a file one of them cannot open: say so, go on
@@ -261,12 +269,7 @@ def bench_pages(runs: int) -> None:
         options = engine.parse_options(raw, source="pdf", target="pdf")
         source = Source("pdf", data=big)
         with tempfile.TemporaryDirectory() as work:
-
-            def once() -> object:
-                plan = engine.plan("pdf", "pdf", options, TIER, engine.probe(source, TIER, None))
-                return engine.run(source, plan, options, TIER, Workspace(Path(work)), seconds=60)
-
-            seconds = [timed(once)[0] for _ in range(runs)]
+            seconds = [timed(partial(_run_tool, engine, source, options, Path(work)))[0] for _ in range(runs)]
         print(f"{raw!s:40} {statistics.median(seconds):.3f}")
 
 
@@ -285,14 +288,13 @@ def bench_ocr(runs: int) -> None:
     with tempfile.TemporaryDirectory() as work:
         (Path(work) / "in.pdf").write_bytes(scanned)
         for _ in range(runs):
-            plan = engine.plan("pdf", "pdf", options, TIER, engine.probe(source, TIER, None))
-            seconds, result = timed(lambda: engine.run(source, plan, options, TIER, Workspace(Path(work)), seconds=300))
+            seconds, result = timed(partial(_run_tool, engine, source, options, Path(work)))
             ours_s.append(seconds)
             out = result.data or b""  # type: ignore[attr-defined]
             if ocrmypdf:
                 command = [ocrmypdf, "-q", "--jobs", "1", "--output-type", "pdf", "--optimize", "0",
                            str(Path(work) / "in.pdf"), str(Path(work) / "theirs.pdf")]  # fmt: skip
-                theirs_s.append(timed(lambda: subprocess.run(command, check=True, capture_output=True))[0])
+                theirs_s.append(timed(partial(subprocess.run, command, check=True, capture_output=True))[0])
     import pypdfium2 as pdfium
 
     document = pdfium.PdfDocument(out)
