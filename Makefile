@@ -45,7 +45,7 @@ PY_DIRS := $(wildcard layers functions infra tests clients)
 PORT ?= 3000
 MOTO_PORT ?= 4566
 
-.PHONY: help venv sam-venv dev lint format types template build unit service local integration browser browser-tools test bench clean distclean openapi
+.PHONY: help venv sam-venv pdf-tools dev lint format types template build unit service local integration browser browser-tools test bench clean distclean openapi
 
 help: ## this list
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -95,8 +95,19 @@ $(AXE):
 	npm install --prefix $(BROWSER_TOOLS) --no-audit --no-fund --silent axe-core@$(AXE_CORE_VERSION)
 	@test -f $@
 
+# The PDF tools' OCR (Tesseract, English and German) and the fonts their tests draw scans with; a Lambda gets
+# them from the documents function's image. Installed with apt-get only when missing.
+PDF_TOOLS_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu fonts-dejavu-core
+
+pdf-tools: ## Tesseract (eng, deu) and DejaVu fonts (apt-get), only when missing
+	@if ! command -v tesseract >/dev/null || ! tesseract --list-langs 2>/dev/null | grep -qx deu \
+		|| ! test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf; then \
+		echo "installing $(PDF_TOOLS_PACKAGES) with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PDF_TOOLS_PACKAGES); \
+	fi
+
 # ------------------------------------------------------------------ run
-dev: $(VENV_STAMP) ## run the local stack (API :3000, moto :4566) until Ctrl-C; refuses to start twice
+dev: $(VENV_STAMP) pdf-tools ## run the local stack (API :3000, moto :4566) until Ctrl-C; refuses to start twice
 	@exec $(BIN)/filegate-local --port $(PORT) --moto-port $(MOTO_PORT) --env EGRESS_ALLOW_INSECURE_LOOPBACK=true
 
 # ------------------------------------------------------------------ generated files
@@ -129,16 +140,16 @@ build: $(SAM_STAMP) $(VENV_STAMP) ## sam build for arm64 without Docker, then ch
 		"package has no manylinux aarch64 wheel for CPython 3.13: pin a version that ships one." >&2; exit 1; }
 	$(BIN)/python infra/build_check.py $(BUILD_DIR)
 
-unit: $(VENV_STAMP) ## pytest tests/unit
+unit: $(VENV_STAMP) pdf-tools ## pytest tests/unit
 	$(BIN)/pytest tests/unit tests/sdk
 
-service: $(VENV_STAMP) ## pytest tests/service (each function's handler in-process against moto; under a minute)
+service: $(VENV_STAMP) pdf-tools ## pytest tests/service (each function's handler in-process against moto; under a minute)
 	$(BIN)/pytest tests/service
 
 local: $(VENV_STAMP) ## pytest tests/local (the local stack's own emulation of API Gateway, Lambda and SQS)
 	$(BIN)/pytest tests/local
 
-integration: $(VENV_STAMP) ## pytest tests/integration (through the local stack, over HTTP)
+integration: $(VENV_STAMP) pdf-tools ## pytest tests/integration (through the local stack, over HTTP)
 	$(BIN)/pytest tests/integration
 
 browser: $(VENV_STAMP) browser-tools ## pytest tests/browser (the dashboard in Chromium via Selenium, axe-core; screenshots)
