@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -117,9 +116,9 @@ def _read_page(document: pdfium.PdfDocument, index: int, languages: str, workdir
         TESSERACT, str(picture), str(base), "-l", languages, "--dpi", str(round(scale * 72)),
         "-c", "textonly_pdf=1", "pdf",
     ]  # fmt: skip
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OMP_THREAD_LIMIT": "1"}
-    if "TESSDATA_PREFIX" in os.environ:
-        env["TESSDATA_PREFIX"] = os.environ["TESSDATA_PREFIX"]
+    # Nothing of this process's environment reaches Tesseract (found on the default path, /usr/bin); one
+    # thread: the worker's cores are its to share.
+    env = {"OMP_THREAD_LIMIT": "1"}
     try:
         subprocess.run(
             command, capture_output=True, timeout=TESSERACT_SECONDS_PER_PAGE, check=True, env=env, cwd=workdir
