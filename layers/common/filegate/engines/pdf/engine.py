@@ -7,20 +7,20 @@ its image), which is why the engine's queue is ``document``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from filegate.engines.image.limits import EngineLimits
-from filegate.engines.interface import EngineName, Options, Output, Plan, Source, Workspace
+from filegate.engines.interface import EngineName, Options, Output, OverBudget, Plan, Source, Workspace
 from filegate.engines.pdf import compress, ocr, pages, pdfa
 from filegate.engines.pdf.defuse import defuse
 from filegate.engines.pdf.document import check_page_count, open_pdf, save
 from filegate.engines.pdf.isolation import run_isolated
 from filegate.engines.pdf.merge import MergeInput, merge
-from filegate.errors import InvalidParameter, UnsupportedConversion
+from filegate.errors import ConversionFailed, InvalidParameter, UnsupportedConversion
 from filegate.formats.options import MERGE_OPTIONS, PDF_COMPRESS_OPTIONS, PDF_TOOL_OPTIONS, PdfOptions
 from filegate.formats.table import content_type, mergeable, normalize
 from filegate.tiers import TIERS, Tier
@@ -30,9 +30,11 @@ from filegate.tiers import TIERS, Tier
 _BASE_SECONDS = 0.3
 _SECONDS_PER_PAGE = 0.002
 _COMPRESS_SECONDS_PER_MB = 1.0
-# Finding which pages need OCR (to price it) must not take the request's whole budget.
+# Probing, and finding which pages need OCR (to price it), must not take the request's whole budget.
+_PROBE_SECONDS = 10.0
 _TEXT_SCAN_SECONDS = 20.0
 TOOLS = ("pages", "rotate", "ocr", "pdf_a", "password")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -71,13 +73,9 @@ class PdfEngine:
         return options
 
     def probe(self, source: Source, tier: Tier, workspace: Workspace | None) -> PdfProbe:
+        """The page count, read in the isolated child too: resolving objects may inflate object streams."""
         data = source.read()
-        try:
-            with open_pdf(data) as pdf:
-                count: int | None = len(pdf.pages)
-        except InvalidParameter:  # encrypted: its password is an option, read by the plan
-            count = None
-        return PdfProbe(len(data), count, source)
+        return PdfProbe(len(data), _within(lambda: _page_count(data), _PROBE_SECONDS), source)
 
     def plan(self, source_format: str, target: str | None, options: Options, tier: Tier, probe: Any = None) -> Plan:
         assert isinstance(options, PdfOptions)
@@ -110,6 +108,23 @@ class PdfEngine:
         if found.pages is not None:
             meta["pages"] = found.pages
         return meta
+
+
+def _within(work: Callable[[], T], seconds: float) -> T:
+    """Reading a PDF before the work (probe, pricing OCR): a file that takes longer is damaged or hostile."""
+    try:
+        return run_isolated(work, seconds)
+    except OverBudget as exc:
+        raise ConversionFailed("The PDF could not be read in time: it is damaged or built to stall readers.") from exc
+
+
+def _page_count(data: bytes) -> int | None:
+    """The PDF's pages; None when it is encrypted (its password is an option, read by the plan)."""
+    try:
+        with open_pdf(data) as pdf:
+            return len(pdf.pages)
+    except InvalidParameter:
+        return None
 
 
 def _output(data: bytes, pages: int) -> Output:
@@ -165,7 +180,7 @@ def _pages_needing_ocr(probe: PdfProbe, options: PdfOptions) -> int:
         missing = set(ocr.pages_without_text(data, options.input_password))
         return sum(1 for index in chosen if index in missing)
 
-    return run_isolated(count, _TEXT_SCAN_SECONDS)
+    return _within(count, _TEXT_SCAN_SECONDS)
 
 
 # ---------------------------------------------------------------- merge
