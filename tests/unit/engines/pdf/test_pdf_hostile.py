@@ -126,3 +126,13 @@ def test_a_run_past_its_memory_ceiling_fails_the_conversion_and_nothing_else() -
     with pytest.raises(ConversionFailed):
         run_isolated(hungry, 30)
     assert run_isolated(lambda: len(io.BytesIO(b"still fine").getvalue()), 30) == 10
+
+
+def test_a_pdf_that_stalls_its_probe_is_conversion_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe reads the file in the isolated child too; past its seconds (none here) the file is refused."""
+    from filegate.engines.interface import Source
+    from filegate.engines.pdf import engine as pdf_engine
+
+    monkeypatch.setattr(pdf_engine, "_PROBE_SECONDS", 0)
+    with pytest.raises(ConversionFailed, match="could not be read in time"):
+        pdf_engine.ENGINE.probe(Source("pdf", data=ps.text_pdf(1)), PRO, None)
