@@ -571,8 +571,10 @@ def build_parser() -> argparse.ArgumentParser:
         compress.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=text)
     compress.set_defaults(func=cmd_compress)
 
-    merge = commands.add_parser("merge", parents=[common], help="merge PDFs and images into one PDF, in order")
-    merge.add_argument("inputs", nargs="+", metavar="FILE", help="2 to 100 files: PDFs and images")
+    merge = commands.add_parser(
+        "merge", parents=[common], help="merge PDFs, images and documents into one PDF, in order"
+    )
+    merge.add_argument("inputs", nargs="+", metavar="FILE", help="2 to 100 files: PDFs, images and documents")
     merge.add_argument("-o", "--output", required=True, help="the merged PDF")
     merge.add_argument("--page-size", choices=("a4", "letter"), default=None, help="fit images to this page size")
     merge.add_argument("--password", default=None, help="encrypt the merged PDF (AES-256)")

@@ -4,7 +4,9 @@ OCR (a text layer over pages without text, pages with text untouched, a unit per
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import fixtures_media as fm
 import pdf_samples as ps
@@ -12,10 +14,13 @@ import pikepdf
 import pytest
 from pdf_helpers import PRO, opened, page_texts, plan_of, run
 
+from filegate.engines import Output, Plan, Source, Workspace
+from filegate.engines.pdf import engine as pdf_engine
 from filegate.engines.pdf import ocr
-from filegate.engines.pdf.engine import parse_merge_options, plan_merge, run_merge
+from filegate.engines.pdf.engine import MERGER, parse_merge_options, plan_merge, run_merge
 from filegate.engines.pdf.merge import MergeInput
 from filegate.errors import InvalidParameter, UnsupportedConversion
+from filegate.tiers import Tier
 
 WORDS = [
     "the",
@@ -111,11 +116,67 @@ def test_a_jpeg_is_embedded_as_it_is() -> None:
     assert image.Filter == pikepdf.Name.DCTDecode and image.read_raw_bytes() == jpeg
 
 
-def test_a_merge_costs_a_unit_per_input_and_takes_pdfs_and_images_only() -> None:
+def test_a_merge_costs_a_unit_per_input_and_refuses_what_it_cannot_take() -> None:
     plan = plan_merge(["pdf", "jpg", "png"], parse_merge_options({}, form=False), [1000, 1000, 1000])
     assert (plan.units, plan.in_request, plan.target) == (3, True, "pdf")
     with pytest.raises(UnsupportedConversion, match=r"file\[1\]: mp4 cannot be merged"):
         plan_merge(["pdf", "mp4"], parse_merge_options({}, form=False), [1, 1])
+
+
+class _TextToPdf:
+    """Stands in for the document engine (LibreOffice, issue 23's branch) behind engine_for: each line of a
+    text file becomes a page, written to a file as that engine writes its output."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir, self.asked = workdir, list[tuple[str, str | None]]()
+
+    def parse_options(self, raw: Mapping[str, Any] | None, *, source: str, target: str | None) -> object:
+        self.asked.append((source, target))
+        return object()
+
+    def probe(self, source: Source, tier: Tier, workspace: Workspace | None) -> None:
+        return None
+
+    def plan(self, source_format: str, target: str | None, options: object, tier: Tier, probe: object) -> Plan:
+        return Plan(source_format, "pdf", units=1, estimated_seconds=None, in_request=False)
+
+    def run(
+        self, source: Source, plan: Plan, options: object, tier: Tier, workspace: Workspace, *, seconds: float | None
+    ) -> Output:
+        pdf = pikepdf.new()
+        for line in source.read().decode().splitlines():
+            ps.text_page(pdf, [line])
+        path = self.workdir / "converted.pdf"
+        pdf.save(path)
+        return Output("pdf", "application/pdf", path=path)
+
+
+def test_documents_are_converted_first_by_their_engine_then_merged_in_order(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    documents = _TextToPdf(tmp_path)
+    monkeypatch.setattr(pdf_engine, "converted_first", lambda fmt: fmt == "txt")
+    monkeypatch.setattr(pdf_engine, "engine_for", lambda source, target: documents)
+    options = parse_merge_options({}, form=False)
+    plan = MERGER.plan(["pdf", "txt", "jpg"], options, [1000, 20, 1000])
+    # A unit per input; in the documents worker, whose image has the engine that converts them.
+    assert (plan.units, plan.in_request) == (3, False)
+    inputs = [
+        (Source("pdf", data=ps.text_pdf(1, outline=False)), "a.pdf"),
+        (Source("txt", data=b"minutes of the meeting\nactions agreed"), "notes.txt"),
+        (Source("jpg", data=_jpeg((200, 100))), "c.jpg"),
+    ]
+    out = MERGER.run(inputs, options, PRO, Workspace(tmp_path), seconds=None).data or b""
+    assert documents.asked == [("txt", "pdf")]
+    texts = page_texts(out)
+    assert len(texts) == 4
+    assert "minutes of the meeting" in texts[1] and "actions agreed" in texts[2]
+    with opened(out).open_outline() as outline:
+        assert [(item.title, pikepdf.Page(item.destination[0]).index) for item in outline.root] == [
+            ("a.pdf", 0),
+            ("notes.txt", 1),
+            ("c.jpg", 3),
+        ]
 
 
 def test_a_merge_can_be_encrypted() -> None:

@@ -2,17 +2,20 @@
 
 Every run defuses its input and works in a forked child (isolation). Page surgery, merge, compress, PDF/A and
 passwords run in the request when they fit the sync budget; OCR runs in the documents worker (Tesseract is in
-its image), which is why the engine's queue is ``document``.
+its image), which is why the engine's queue is ``document``. A merge's documents are made PDFs first by the
+engine that converts them (``engine_for``), so a merge with documents runs in that worker too.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from filegate.engines import engine_for
 from filegate.engines.image.limits import EngineLimits
 from filegate.engines.interface import EngineName, Options, Output, OverBudget, Plan, Source, Workspace
 from filegate.engines.pdf import compress, ocr, pages, pdfa
@@ -22,7 +25,7 @@ from filegate.engines.pdf.isolation import run_isolated
 from filegate.engines.pdf.merge import MergeInput, merge
 from filegate.errors import ConversionFailed, InvalidParameter, UnsupportedConversion
 from filegate.formats.options import MERGE_OPTIONS, PDF_COMPRESS_OPTIONS, PDF_TOOL_OPTIONS, PdfOptions
-from filegate.formats.table import content_type, mergeable, normalize
+from filegate.formats.table import FORMATS, MERGE_TARGET, content_type, mergeable, normalize, targets_for
 from filegate.tiers import TIERS, Tier
 
 # Pessimistic seconds on one Lambda core (about twice what tests/bench/bench_pdf_tools.py measures): opening
@@ -192,15 +195,35 @@ def parse_merge_options(raw: Mapping[str, Any] | None, *, form: bool, field: str
     return PdfOptions.from_json(raw, MERGE_OPTIONS, prefix=field or "options.", what="a merge")
 
 
+def converted_first(fmt: str) -> bool:
+    """Whether a merge input is a document (an office file, text): made a PDF by its own engine (``engine_for``:
+    the document engine, LibreOffice), then merged like any PDF."""
+    return fmt in FORMATS and not mergeable(fmt) and "pdf" in targets_for(fmt)
+
+
 def plan_merge(formats: list[str], options: PdfOptions, sizes: list[int], *, field: str = "file") -> Plan:
-    """A merge costs one unit per input (API.md §3) and runs in the request when it fits."""
+    """A merge costs one unit per input (API.md §3) and runs in the request when it fits; one with documents
+    runs in the documents worker, whose image has the engine that converts them."""
     for index, fmt in enumerate(formats):
-        if not mergeable(fmt):
+        if not (mergeable(fmt) or converted_first(fmt)):
             raise UnsupportedConversion(
-                f"{field}[{index}]: {fmt} cannot be merged into a PDF; a merge takes PDFs and images."
+                f"{field}[{index}]: {fmt} cannot be merged into a PDF; a merge takes PDFs, images and documents."
             )
     seconds = _BASE_SECONDS + _COMPRESS_SECONDS_PER_MB * sum(sizes) / 1e6 / 4
-    return Plan("pdf", "pdf", units=len(formats), estimated_seconds=seconds, in_request=True)
+    in_request = not any(converted_first(fmt) for fmt in formats)
+    return Plan("pdf", "pdf", units=len(formats), estimated_seconds=seconds, in_request=in_request)
+
+
+def as_pdf(source: Source, tier: Tier, workspace: Workspace, *, seconds: float | None) -> bytes:
+    """A document made a PDF by the engine that converts it, with no options (as POST /v1/convert would)."""
+    engine = engine_for(source.format, MERGE_TARGET)
+    options = engine.parse_options({}, source=source.format, target=MERGE_TARGET)
+    plan = engine.plan(source.format, MERGE_TARGET, options, tier, engine.probe(source, tier, workspace))
+    output = engine.run(source, plan, options, tier, workspace, seconds=seconds)
+    if output.data is not None:
+        return output.data
+    assert output.path is not None
+    return output.path.read_bytes()
 
 
 def run_merge(inputs: list[MergeInput], options: PdfOptions, tier: Tier, *, seconds: float | None) -> Output:
@@ -218,7 +241,7 @@ def run_merge(inputs: list[MergeInput], options: PdfOptions, tier: Tier, *, seco
 
 
 class PdfMerger:
-    """Merges (filegate.engines.Merger): PDFs and images in one PDF."""
+    """Merges (filegate.engines.Merger): PDFs, images and documents (converted first) in one PDF."""
 
     def parse_options(self, raw: Mapping[str, Any] | None, *, form: bool = False, field: str = "") -> PdfOptions:
         return parse_merge_options(raw, form=form, field=field)
@@ -237,8 +260,25 @@ class PdfMerger:
         seconds: float | None,
     ) -> Output:
         assert isinstance(options, PdfOptions)
-        merged = [MergeInput(source.format, source.read(), title) for source, title in inputs]
-        return run_merge(merged, options, tier, seconds=seconds)
+        deadline = None if seconds is None else time.monotonic() + seconds
+        merged = []
+        for source, title in inputs:
+            if converted_first(source.format):
+                data = as_pdf(source, tier, workspace, seconds=_left(deadline))
+                merged.append(MergeInput(MERGE_TARGET, data, title))
+            else:
+                merged.append(MergeInput(source.format, source.read(), title))
+        return run_merge(merged, options, tier, seconds=_left(deadline))
+
+
+def _left(deadline: float | None) -> float | None:
+    """Seconds left before `deadline` (None: no deadline); past it, OverBudget."""
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise OverBudget("The merge did not fit its seconds.")
+    return left
 
 
 ENGINE = PdfEngine()
