@@ -4,6 +4,7 @@ page count and sizes the same; never larger than the input."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import fixtures_media as fm
@@ -95,6 +96,23 @@ def test_links_and_outline_stay(tmp_path: Path) -> None:
     with result.open_outline() as outline:
         assert [item.title for item in outline.root] == ["Chapter 1", "Chapter 2", "Chapter 3"]
     assert page_texts(out)[2].startswith("Page 3")
+
+
+def test_applications_private_data_and_thumbnails_are_dropped(tmp_path: Path) -> None:
+    # As Illustrator saves: its own file in the page's /PieceInfo, and a page thumbnail.
+    pdf = opened(ps.text_pdf(2))
+    private = pdf.make_stream(os.urandom(200_000))
+    illustrator = pikepdf.Dictionary(Private=pikepdf.Dictionary(AIPrivateData1=private))
+    pdf.pages[0].obj.PieceInfo = pikepdf.Dictionary(Illustrator=illustrator)
+    pdf.Root.PieceInfo = pikepdf.Dictionary(Illustrator=illustrator)
+    pdf.pages[1].obj.Thumb = pdf.make_stream(os.urandom(30_000))
+    source = ps.save(pdf)
+    out = run(source, {}, tmp_path, target=None).data or b""
+    assert len(out) < len(source) / 10
+    result = opened(out)
+    assert "/PieceInfo" not in result.Root
+    assert [("/PieceInfo" in p.obj, "/Thumb" in p.obj) for p in result.pages] == [(False, False)] * 2
+    assert [t.splitlines()[0] for t in page_texts(out)] == ["Page 1", "Page 2"]
 
 
 def test_never_larger_the_input_comes_back_when_nothing_is_gained(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Compress a PDF (API.md "PDF tools"): embedded photos re-encoded by the image engine's JPEG encoder at
 `quality` and downsampled to at most `dpi` where they are drawn, identical streams merged into one, unused
-objects dropped, object streams on. Text, vectors, links, outlines, page count and page sizes are untouched:
-only image streams are rewritten, and only when that makes them smaller.
+objects and applications' private data dropped, object streams on. Text, vectors, links, outlines, page
+count and page sizes are untouched: only image streams are rewritten, and only when that makes them smaller.
 
 A decompression bomb is never inflated: a stream is decoded only when its filters promise a bounded size and
 zlib, asked for at most that, stops there (``bounded_flate``).
@@ -44,6 +44,7 @@ class CompressSettings:
 
 def compress_pdf(pdf: pikepdf.Pdf, settings: CompressSettings) -> int:
     """Shrink `pdf` in place; how many images were re-encoded (saving with object streams is the caller's)."""
+    drop_private_data(pdf)
     merge_duplicate_streams(pdf)
     drop_unused_resources(pdf)
     drawn = drawn_sizes(pdf)
@@ -95,6 +96,17 @@ def _repoint(obj: pikepdf.Object, replacement: dict[tuple[int, int], pikepdf.Obj
         elif isinstance(value, Dictionary) and not value.is_indirect and depth < 4:
             moved += _repoint(value, replacement, depth + 1)
     return moved
+
+
+def drop_private_data(pdf: pikepdf.Pdf) -> None:
+    """What no viewer draws: the producing application's private data (/PieceInfo: an Illustrator file rides
+    along in it, often larger than the PDF) and page thumbnails (/Thumb: viewers make their own)."""
+    if Name.PieceInfo in pdf.Root:
+        del pdf.Root[Name.PieceInfo]
+    for page in pdf.pages:
+        for key in (Name.PieceInfo, Name.Thumb):
+            if key in page.obj:
+                del page.obj[key]
 
 
 def drop_unused_resources(pdf: pikepdf.Pdf) -> None:
