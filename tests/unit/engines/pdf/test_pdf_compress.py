@@ -5,6 +5,8 @@ page count and sizes the same; never larger than the input."""
 from __future__ import annotations
 
 import os
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import fixtures_media as fm
@@ -113,6 +115,33 @@ def test_applications_private_data_and_thumbnails_are_dropped(tmp_path: Path) ->
     assert "/PieceInfo" not in result.Root
     assert [("/PieceInfo" in p.obj, "/Thumb" in p.obj) for p in result.pages] == [(False, False)] * 2
     assert [t.splitlines()[0] for t in page_texts(out)] == ["Page 1", "Page 2"]
+
+
+def _zip_images(pdf: pikepdf.Pdf, wrap: Callable[[bytes], bytes]) -> None:
+    """Every image's bytes wrapped in zlib, filters [/FlateDecode /DCTDecode] (as fpdf2 writes JPEGs)."""
+    for obj in list(pdf.objects):
+        if isinstance(obj, pikepdf.Stream) and obj.get("/Subtype") == pikepdf.Name.Image:
+            zipped = pikepdf.Array([pikepdf.Name.FlateDecode, pikepdf.Name.DCTDecode])
+            obj.write(wrap(obj.read_raw_bytes()), filter=zipped)
+
+
+def test_a_jpeg_wrapped_in_zlib_is_a_photo_too(tmp_path: Path) -> None:
+    pdf = opened(ps.photo_pdf([fm.photo(2480, 3508)]))  # A4 at 300 dpi
+    _zip_images(pdf, zlib.compress)
+    source = ps.save(pdf)
+    data = run(source, {}, tmp_path, target=None).data or b""
+    assert len(data) < len(source) / 3
+    [(width, height, codec)] = _images(data)
+    assert (abs(width - 1240) <= 1, abs(height - 1754) <= 1, codec) == (True, True, "/DCTDecode")
+
+
+def test_a_zlib_bomb_posing_as_a_wrapped_jpeg_is_never_inflated(tmp_path: Path) -> None:
+    bomb = ps.zeros_bomb(4096)
+    pdf = opened(ps.photo_pdf([fm.photo(64, 64)]))
+    _zip_images(pdf, lambda _: bomb)
+    source = ps.save(pdf)
+    out = run(source, {}, tmp_path, target=None).data or b""
+    assert bomb in out  # carried as it came: 4 GB of zeros were never asked for
 
 
 def test_never_larger_the_input_comes_back_when_nothing_is_gained(tmp_path: Path) -> None:

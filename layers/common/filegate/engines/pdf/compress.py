@@ -10,6 +10,7 @@ zlib, asked for at most that, stops there (``bounded_flate``).
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import zlib
 from dataclasses import dataclass
@@ -230,6 +231,11 @@ def bounded_flate(stream: pikepdf.Stream, cap: int) -> bytes | None:
         filters = filters[0] if len(filters) == 1 else None
     if filters != Name.FlateDecode:
         return None
+    return _inflated(raw, cap)
+
+
+def _inflated(raw: bytes, cap: int) -> bytes | None:
+    """zlib's output, asked for at most `cap` + 1 bytes (a bomb stops there); None past `cap` or when broken."""
     inflater = zlib.decompressobj()
     try:
         data = inflater.decompress(raw, cap + 1)
@@ -278,17 +284,41 @@ def _decoded(image: pikepdf.Stream, max_pixels: int) -> Image.Image | None:
     if "/SMask" in image or "/Mask" in image or "/Decode" in image or image.get("/BitsPerComponent") != 8:
         return None
     filters = image.get("/Filter")
-    is_jpeg = filters == Name.DCTDecode or (isinstance(filters, Array) and list(filters) == [Name.DCTDecode])
-    if not is_jpeg and bounded_flate(image, width * height * 4 + height) is None:
+    names = list(filters) if isinstance(filters, Array) else [filters]
+    is_jpeg = names in ([Name.DCTDecode], [Name.FlateDecode, Name.DCTDecode])
+    # Bounds: what raw pixels take, even with a row of PNG predictor bytes each.
+    cap = width * height * 4 + height
+    if not is_jpeg and bounded_flate(image, cap) is None:
         return None  # another filter, or a stream that inflates past what its size allows: a bomb
     try:
-        picture = pikepdf.PdfImage(image).as_pil_image()
+        if names == [Name.FlateDecode, Name.DCTDecode]:
+            picture = _zipped_jpeg(image, cap)
+        else:
+            picture = pikepdf.PdfImage(image).as_pil_image()
     except (pikepdf.PdfError, NotImplementedError, ValueError, OSError, Image.DecompressionBombError):
+        return None
+    if picture is None:
         return None
     if picture.mode not in ("L", "RGB") or picture.size != (width, height):
         return None
     if not is_jpeg and picture.getcolors(PHOTO_MIN_COLOURS) is not None:
         return None  # few colours: line art, kept lossless
+    return picture
+
+
+def _zipped_jpeg(image: pikepdf.Stream, cap: int) -> Image.Image | None:
+    """A JPEG wrapped in zlib (as fpdf2 and some scan apps write them), unwrapped within `cap` bytes and read
+    as the JPEG it is; None when the zlib layer has parameters (predictors) or is larger than a JPEG can be."""
+    parms = image.get("/DecodeParms")
+    if isinstance(parms, Array) and any(p is not None and len(p.keys()) for p in parms if isinstance(p, Dictionary)):
+        return None
+    jpeg = _inflated(image.read_raw_bytes(), cap)
+    if jpeg is None:
+        return None
+    picture = Image.open(io.BytesIO(jpeg), formats=["JPEG"])
+    if picture.size != (int(image.Width), int(image.Height)):
+        return None  # decoded only at the size the PDF gives it (within the pixel limit)
+    picture.load()
     return picture
 
 
