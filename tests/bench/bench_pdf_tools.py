@@ -220,7 +220,8 @@ def bench_compress(runs: int, max_files: int) -> None:
     }  # fmt: skip
     header = f"{'file':42} {'KB':>7}  " + "  ".join(f"{t:>7} ratio  ssim    s" for t in tools)
     print("\n== compress: size ratio (output/input), mean per-page SSIM, median seconds\n" + header)
-    wins = considered = 0
+    wins = smaller = sharper = considered = 0
+    ratios: dict[str, list[float]] = {t: [] for t in tools}
     for name, data in inputs:
         try:
             reference = render(data)
@@ -246,7 +247,13 @@ def bench_compress(runs: int, max_files: int) -> None:
         considered += 1
         ours, ebook = rows["ours"], rows["ebook"]
         wins += ours[0] < ebook[0] and ours[1] >= ebook[1] - 0.005
+        smaller += ours[0] < ebook[0]
+        sharper += ours[1] >= ebook[1] - 0.005
+        for tool, row in rows.items():
+            ratios[tool].append(row[0])
     print(f"ours smaller than /ebook at equal or better SSIM (within 0.005): {wins} of {considered} files")
+    print(f"ours smaller than /ebook: {smaller}; ours at equal or better SSIM than /ebook: {sharper}")
+    print("median size ratio: " + ", ".join(f"{t} {statistics.median(r):.3f}" for t, r in ratios.items() if r))
 
 
 def bench_merge(runs: int) -> None:
