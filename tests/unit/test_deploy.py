@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "infra"))
 
-import deploy  # noqa: E402
+import deploy
 
 # SAM CLI's own pattern for one KEY=VALUE item of --parameter-overrides (samcli/cli/types.py).
 SAM_ITEM = re.compile(r"""(?:"|')?(?P<key>[A-Za-z0-9"]+)=(?P<value>"(?:\\"|[^"])*"|'(?:\\'|[^'])*'|[^ ]+)""")
