@@ -194,5 +194,5 @@ clean: ## remove build output and caches (keeps the venvs)
 	find . -path ./$(VENV) -prune -o -path ./$(SAM_VENV) -prune -o -name __pycache__ -type d -print0 \
 		| xargs -0 rm -rf
 
-distclean: clean ## clean, and remove both venvs
+distclean: clean ## clean, and remove the venvs
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) *.egg-info
