@@ -21,6 +21,13 @@ SAM_VENV := .venv-sam
 SAM_BIN := $(SAM_VENV)/bin
 SAM_STAMP := $(SAM_VENV)/.installed-sam-$(SAM_CLI_VERSION)-cfn-lint-$(CFN_LINT_VERSION)
 
+# checkov (the template's security checks) in a venv of its own too: its pins are many. Its skips, each with
+# its reason, are in infra/checkov.yaml.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .venv-checkov
+CHECKOV_BIN := $(CHECKOV_VENV)/bin
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-checkov-$(CHECKOV_VERSION)
+
 # The Lambda runtime is python3.13: `sam build` without a container needs that interpreter first on PATH.
 # pyenv keeps one on these machines; PYTHON313_BIN=/some/bin overrides.
 PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo "$$HOME/.pyenv")
@@ -45,7 +52,7 @@ PY_DIRS := $(wildcard layers functions infra tests clients)
 PORT ?= 3000
 MOTO_PORT ?= 4566
 
-.PHONY: help venv sam-venv dev lint format types template build unit service local integration browser browser-tools test bench clean distclean openapi
+.PHONY: help venv sam-venv checkov-venv dev lint format types template build unit service local integration browser browser-tools test bench clean distclean openapi deploy deploy-prod sam-local-env smoke
 
 help: ## this list
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -72,6 +79,16 @@ $(SAM_STAMP):
 	$(SAM_BIN)/python -m pip install --quiet --upgrade 'pip>=24'
 	$(SAM_BIN)/python -m pip install --quiet 'aws-sam-cli==$(SAM_CLI_VERSION)' 'cfn-lint==$(CFN_LINT_VERSION)'
 	rm -f $(SAM_VENV)/.installed-sam-*
+	touch $@
+
+checkov-venv: $(CHECKOV_STAMP) ## .venv-checkov with the pinned checkov
+
+$(CHECKOV_STAMP):
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 (python3.11 or python3) is not on PATH" >&2; exit 1; }
+	test -x $(CHECKOV_BIN)/python || "$(PYTHON)" -m venv $(CHECKOV_VENV)
+	$(CHECKOV_BIN)/python -m pip install --quiet --upgrade 'pip>=24'
+	$(CHECKOV_BIN)/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	rm -f $(CHECKOV_VENV)/.installed-checkov-*
 	touch $@
 
 # The browser tests: Debian's Chromium and its driver (apt), axe-core (npm) in a folder of the project.
@@ -115,9 +132,10 @@ format: $(VENV_STAMP) ## apply ruff's fixes and formatting
 types: $(VENV_STAMP) ## mypy --strict on the shared package (config in pyproject.toml)
 	$(BIN)/mypy
 
-template: $(SAM_STAMP) ## cfn-lint and sam validate --lint, offline
+template: $(SAM_STAMP) $(CHECKOV_STAMP) ## cfn-lint, sam validate --lint and checkov (skips in infra/checkov.yaml), offline
 	$(OFFLINE_AWS) $(SAM_BIN)/cfn-lint $(TEMPLATE)
 	$(OFFLINE_AWS) $(SAM_BIN)/sam validate --lint --region us-east-1 --template-file $(TEMPLATE)
+	$(OFFLINE_AWS) $(CHECKOV_BIN)/checkov --skip-download --config-file infra/checkov.yaml --file $(TEMPLATE)
 
 build: $(SAM_STAMP) $(VENV_STAMP) ## sam build for arm64 without Docker, then check architectures and sizes
 	@test -x "$(PYTHON313_BIN)/python3.13" || { echo "error: no python3.13 found (looked in" \
@@ -146,6 +164,24 @@ browser: $(VENV_STAMP) browser-tools ## pytest tests/browser (the dashboard in C
 
 test: lint types template build unit service local integration browser ## everything CI runs
 
+# ------------------------------------------------------------------ deploy and check a deployed stack (docs/deploy.md)
+deploy: build ## sam deploy the dev stack; asks only the sender address and the alarm email (remembered)
+	$(BIN)/python infra/deploy.py dev --sam $(SAM_BIN)/sam
+
+deploy-prod: build ## sam deploy the prod stack (shows its change set first); same questions
+	$(BIN)/python infra/deploy.py prod --sam $(SAM_BIN)/sam
+
+SAM_LOCAL_MOTO ?= http://127.0.0.1:$(MOTO_PORT)
+sam-local-env: $(VENV_STAMP) ## env.json for `sam local start-api --docker-network host` against make dev's moto
+	$(BIN)/python -m filegate_local.sam_env --moto-endpoint $(SAM_LOCAL_MOTO) --output env.json
+
+BASE_URL ?=
+ADMIN_ENV ?=
+smoke: $(VENV_STAMP) ## the README walk-through against BASE_URL (ADMIN_ENV=dev|prod|local), cleaned up after
+	@test -n "$(BASE_URL)" && test -n "$(ADMIN_ENV)" \
+		|| { echo "usage: make smoke BASE_URL=https://… ADMIN_ENV=dev|prod|local" >&2; exit 2; }
+	BASE_URL="$(BASE_URL)" ADMIN_ENV="$(ADMIN_ENV)" $(BIN)/pytest tests/e2e -q -rs
+
 bench: $(VENV_STAMP) ## run every script in tests/bench; each prints its figures
 	@set -e; found=0; for f in tests/bench/*.py; do \
 		case "$$(basename "$$f")" in _*|conftest.py) continue;; esac; \
@@ -158,5 +194,5 @@ clean: ## remove build output and caches (keeps the venvs)
 	find . -path ./$(VENV) -prune -o -path ./$(SAM_VENV) -prune -o -name __pycache__ -type d -print0 \
 		| xargs -0 rm -rf
 
-distclean: clean ## clean, and remove both venvs
-	rm -rf $(VENV) $(SAM_VENV) *.egg-info
+distclean: clean ## clean, and remove the venvs
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) *.egg-info

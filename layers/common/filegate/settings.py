@@ -126,6 +126,14 @@ class Mailer(BaseSettings):
     email_sender: str
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PublicAddress(BaseSettings):
+    """Where people reach this API: the template's custom domain (``https://api.example.com``) when it has one,
+    else empty, and each request's own address is used (docs/deploy.md "A custom domain")."""
+
+    public_base_url: str = ""
+
+
 # ------------------------------------------------------------------ one class per function (template.yaml)
 
 
@@ -136,7 +144,7 @@ class AuthorizerSettings(BaseSettings):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class KeysSettings(MeteringTables):
+class KeysSettings(MeteringTables, PublicAddress):
     emails_table: str
     audit_table: str  # changes to keys are recorded; GET /v1/audit reads it
     # How long API Gateway may cache an authorizer answer (the template's AuthorizerCacheTtl): a change is
@@ -208,7 +216,7 @@ class WebhooksSettings(MeteringTables, WebhookEmitter):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class DashboardSettings(MeteringTables, FileStore, WebhookEmitter, Mailer):
+class DashboardSettings(MeteringTables, FileStore, WebhookEmitter, Mailer, PublicAddress):
     """The dashboard: its own sessions and sign-ins, and what the services it calls read and write."""
 
     emails_table: str

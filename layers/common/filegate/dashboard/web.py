@@ -159,6 +159,12 @@ def origin_of(request: Request) -> Origin:
     return Origin("http" if local else "https", host, prefix)
 
 
+def confirm_url_base(request: Request, public_base_url: str) -> str:
+    """Where a mailed link points: the deployment's public address when it has one (a custom domain), so a
+    sign-in started on the execute-api address still mails the domain's link; else this request's origin."""
+    return public_base_url.rstrip("/") if public_base_url else origin_of(request).absolute("")
+
+
 @dataclass
 class Visit:
     """A signed-in request: its session, account, the authority it acts with, and where it came from."""
@@ -362,7 +368,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
             ip=source_ip(request),
             now=utcnow(),
             sender=settings.email_sender,
-            confirm_url=origin_of(request).absolute("/dashboard/login/confirm"),
+            confirm_url=confirm_url_base(request, settings.public_base_url) + "/dashboard/login/confirm",
         )
         return login_page(request, "login_sent.html", email=address)
 
