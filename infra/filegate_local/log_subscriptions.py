@@ -126,7 +126,10 @@ class LogSubscription:
 
 
 def start_log_subscriptions(
-    specs: list[LogSubscriptionSpec], pools: Mapping[str, FunctionPool], sinks: Mapping[str, LogSink], stop: threading.Event
+    specs: list[LogSubscriptionSpec],
+    pools: Mapping[str, FunctionPool],
+    sinks: Mapping[str, LogSink],
+    stop: threading.Event,
 ) -> list[LogSubscription]:
     started: list[LogSubscription] = []
     for spec in specs:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from filegate_local.log_subscriptions import LogSubscriptionSpec, matcher
 from filegate_local.event_filters import validate_pattern
+from filegate_local.log_subscriptions import LogSubscriptionSpec, matcher
 from filegate_local.template import (
     API_TYPES,
     LAYER_TYPES,

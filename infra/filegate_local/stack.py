@@ -26,12 +26,12 @@ from typing import Any
 
 from filegate_local.gateway import Gateway
 from filegate_local.lifeline import child_environment
+from filegate_local.log_subscriptions import LogSubscription, start_log_subscriptions
 from filegate_local.mailbox import MailEcho
 from filegate_local.model import StackModel, build_model
 from filegate_local.resources import Provisioner
 from filegate_local.sqs_poller import SqsPoller, start_pollers
 from filegate_local.state import read_state, remove_state, state_file, write_state
-from filegate_local.log_subscriptions import LogSubscription, start_log_subscriptions
 from filegate_local.stream_poller import StreamPoller, start_stream_pollers
 from filegate_local.template import Template
 from filegate_local.workers import FunctionPool, LogSink, function_environment

@@ -64,3 +64,13 @@ def activity(key_id: str, win: Window, now: datetime) -> dict[str, Any]:
         "last_used_at": iso(datetime.fromtimestamp(last[0], tz=UTC)) if last else None,
         "last_used_ip": last[1] if last else None,
     }
+
+
+def daily_requests(key_ids: list[str], days: int, now: datetime) -> dict[str, list[int]]:
+    """Each key's requests per day over the last ``days`` days (today included), oldest first: one read
+    of every key's items together (the keys page draws them as sparklines)."""
+    today = bucket_start(now, "day")
+    starts = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
+    ids = {(k, at): activity_table.bucket_id(k, "day", at) for k in key_ids for at in starts}
+    found = activity_table.read(list(ids.values()), ("requests",), now)
+    return {k: [found.get(ids[(k, at)], {}).get("requests", 0) for at in starts] for k in key_ids}

@@ -50,19 +50,23 @@ def tally(messages: list[str]) -> Tally:
     result = Tally()
     for message in messages:
         fields = _activity_of(message)
+        if fields is None:
+            continue
         try:
-            key_id, epoch, outcome = str(fields["key_id"]), int(fields["at"]), str(fields["outcome"])  # type: ignore[index]
-            conversions, units, ip = int(fields.get("conversions", 0)), int(fields.get("units", 0)), str(fields.get("ip", ""))  # type: ignore[union-attr]
+            key_id, epoch, outcome = str(fields["key_id"]), int(fields["at"]), str(fields["outcome"])
+            conversions, units = int(fields.get("conversions", 0)), int(fields.get("units", 0))
         except (TypeError, KeyError, ValueError):
             continue
+        ip = str(fields.get("ip", ""))
         at = datetime.fromtimestamp(epoch, tz=UTC)
         for granularity in GRANULARITIES:
             counts = result.sums[(key_id, granularity, bucket_start(at, granularity))]
             counts["requests"] += 1
             if outcome in REPORTED:
                 counts[outcome] += 1
-            counts["conversions"] += conversions
-            counts["units"] += units
+            if conversions:
+                counts["conversions"] += conversions
+                counts["units"] += units
         if epoch >= result.last.get(key_id, (0, ""))[0]:
             result.last[key_id] = (epoch, ip)
     return result
@@ -81,8 +85,7 @@ def roll_up(messages: list[str], now: datetime) -> int:
     result = tally(messages)
     for (key_id, granularity, start), counts in result.sums.items():
         retention = HOUR_RETENTION if granularity == "hour" else DAY_RETENTION
-        nonzero = {name: value for name, value in counts.items() if value}
-        activity_table.add(activity_table.bucket_id(key_id, granularity, start), nonzero, expires_at=now + retention)
+        activity_table.add(activity_table.bucket_id(key_id, granularity, start), dict(counts), expires_at=now + retention)
     for key_id, (epoch, ip) in result.last.items():
         activity_table.record_last(key_id, epoch, ip, expires_at=now + DAY_RETENTION)
     logger.info("activity rolled up", extra={"lines": len(messages), "items": len(result.sums) + len(result.last)})

@@ -11,12 +11,16 @@ from filegate.db import keys as keys_table
 from filegate.keys.context import AuthContext
 
 
-def for_account(account_id: str, key_id: str, start: datetime | None, end: datetime | None, granularity: str, now: datetime) -> dict[str, Any]:
+def for_account(
+    account_id: str, key_id: str, start: datetime | None, end: datetime | None, granularity: str, now: datetime
+) -> dict[str, Any]:
     """Shared by the API and the dashboard: another account's key is not found, never forbidden."""
     if keys_table.get_owned(account_id, key_id) is None:
         raise errors.NotFound("No such key.")
     return query.activity(key_id, query.window(start, end, granularity, now), now)
 
 
-def for_key(caller: AuthContext, key_id: str, start: datetime | None, end: datetime | None, granularity: str, now: datetime) -> dict[str, Any]:
+def for_key(
+    caller: AuthContext, key_id: str, start: datetime | None, end: datetime | None, granularity: str, now: datetime
+) -> dict[str, Any]:
     return for_account(caller.account_id, key_id, start, end, granularity, now)

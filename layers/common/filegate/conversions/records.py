@@ -10,8 +10,8 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from filegate.activity import record as activity
 from filegate import errors
+from filegate.activity import record as activity
 from filegate.clock import iso
 from filegate.db import conversions as conversions_table
 from filegate.formats.table import kind

@@ -1,8 +1,8 @@
 """Per-key activity items in the counters table (filegate.activity): one item per key and hour or day.
 
-``activity#<key_id>#h#<hour>`` and ``activity#<key_id>#d#<day>`` holds one number per counted field, each added atomically, so
-batches rolled up concurrently (or again, after a retry) only ever add. ``activity#<key_id>#last`` keeps
-the key's latest request (epoch seconds and source IP), never moved back.
+``activity#<key_id>#h#<hour>`` and ``activity#<key_id>#d#<day>`` hold one number per counted field, each
+added atomically, so batches rolled up concurrently (or again, after a retry) only ever add.
+``activity#<key_id>#last`` keeps the key's latest request (epoch seconds and source IP), never moved back.
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ def read(item_ids: list[str], fields: tuple[str, ...], now: datetime) -> dict[st
     found: dict[str, dict[str, int]] = {}
     unique = list(dict.fromkeys(item_ids))
     for start in range(0, len(unique), 100):
-        request = {CounterRecord.Meta.table_name: {"Keys": [{"counter_id": {"S": i}} for i in unique[start : start + 100]]}}
+        request = {
+            CounterRecord.Meta.table_name: {"Keys": [{"counter_id": {"S": i}} for i in unique[start : start + 100]]}
+        }
         while request:
             answer = _client().batch_get_item(RequestItems=request)
             for item in answer.get("Responses", {}).get(CounterRecord.Meta.table_name, []):
@@ -84,7 +86,9 @@ def record_last(key_id: str, at: int, source_ip: str, *, expires_at: datetime) -
 def read_last(key_id: str) -> tuple[int, str] | None:
     item = (
         _client()
-        .get_item(TableName=CounterRecord.Meta.table_name, Key={"counter_id": {"S": last_id(key_id)}}, ConsistentRead=True)
+        .get_item(
+            TableName=CounterRecord.Meta.table_name, Key={"counter_id": {"S": last_id(key_id)}}, ConsistentRead=True
+        )
         .get("Item")
     )
     if not item or "value" not in item:

@@ -1,0 +1,134 @@
+"""Per-key activity, the pure parts (API.md §5): outcomes, the rollup's tally, windows and zero buckets,
+the CloudWatch Logs subscription event, and the local stack's filter patterns."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from filegate import errors
+from filegate.activity import query, rollup
+from filegate.activity.outcomes import FIELDS, classify
+from filegate.activity.record import LOG_FIELD, line
+from filegate_local.log_subscriptions import UnsupportedFilterPattern, matcher, subscription_event
+
+NOW = datetime(2026, 12, 7, 10, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "outcome"),
+    [
+        (200, None, "succeeded"),
+        (201, None, "succeeded"),
+        (204, None, "succeeded"),
+        (303, None, "succeeded"),
+        (202, None, "succeeded"),
+        (400, "invalid_request", "client_errors"),
+        (404, "not_found", "client_errors"),
+        (413, "file_too_large", "client_errors"),
+        (422, "invalid_parameter", "client_errors"),
+        (401, "invalid_api_key", "refused"),
+        (403, "insufficient_scope", "refused"),
+        (403, "account_suspended", "refused"),
+        (429, "rate_limited", "rate_limited"),
+        (429, "quota_exceeded", "quota_exceeded"),
+        (500, "internal_error", "server_errors"),
+    ],
+)
+def test_each_answer_counts_as_its_outcome(status: int, code: str | None, outcome: str) -> None:
+    assert classify(status, code) == outcome
+
+
+def _message(key_id: str, at: datetime, status: int, code: str | None = None, **extra: int) -> str:
+    fields = line(key_id, at, "198.51.100.7", status, code, extra.get("conversions", 0), extra.get("units", 0))
+    return json.dumps({"level": "INFO", "message": "request finished", LOG_FIELD: fields})
+
+
+def test_the_tally_sums_each_key_by_hour_and_day_and_keeps_its_latest_request() -> None:
+    at = NOW
+    messages = [
+        _message("key_a", at, 200, conversions=1, units=3),
+        _message("key_a", at + timedelta(minutes=10), 429, "quota_exceeded"),
+        _message("key_a", at + timedelta(hours=1), 404, "not_found"),
+        _message("key_b", at, 403, "insufficient_scope"),
+        json.dumps({"message": "some other line"}),
+        "not json at all",
+        json.dumps({LOG_FIELD: {"key_id": "key_c"}}),  # malformed: no time, no outcome
+        _message("key_b", at, 500, "internal_error"),
+    ]
+    tally = rollup.tally(messages)
+    hour = datetime(2026, 12, 7, 10, tzinfo=UTC)
+    day = datetime(2026, 12, 7, tzinfo=UTC)
+    assert tally.sums[("key_a", "hour", hour)] == {
+        "requests": 2, "succeeded": 1, "quota_exceeded": 1, "conversions": 1, "units": 3
+    }  # fmt: skip
+    assert tally.sums[("key_a", "hour", hour + timedelta(hours=1))] == {"requests": 1, "client_errors": 1}
+    assert tally.sums[("key_a", "day", day)]["requests"] == 3
+    assert tally.sums[("key_b", "day", day)] == {"requests": 2, "refused": 1}  # a 500 counts as a request only
+    assert tally.last["key_a"] == (int((at + timedelta(hours=1)).timestamp()), "198.51.100.7")
+    assert not any(key == "key_c" for key, _, _ in tally.sums)
+
+
+def test_a_subscription_event_round_trips_and_control_messages_carry_no_lines() -> None:
+    event = subscription_event("/aws/lambda/keys", [(1, "first"), (2, "second")])
+    assert rollup.decode_subscription_event(event) == ["first", "second"]
+    control = {"messageType": "CONTROL_MESSAGE", "logEvents": [{"message": "CWL CONTROL MESSAGE"}]}
+    data = base64.b64encode(gzip.compress(json.dumps(control).encode())).decode()
+    assert rollup.decode_subscription_event({"awslogs": {"data": data}}) == []
+
+
+def test_the_default_window_is_the_last_24_hours_by_hour_with_every_bucket_present() -> None:
+    win = query.window(None, None, None, NOW)
+    assert (win.start, win.end, win.granularity) == (NOW - timedelta(hours=24), NOW, "hour")
+    stored = {datetime(2026, 12, 7, 9, tzinfo=UTC): {"requests": 4, "succeeded": 4}}
+    data = query.buckets(win, stored)
+    # 10:30 yesterday to 10:30 today touches 25 hours: the first and last partly.
+    assert len(data) == 25
+    assert data[0]["start"] == "2026-12-06T10:00:00Z" and data[-1]["start"] == "2026-12-07T10:00:00Z"
+    assert all(set(b) == {"start", *FIELDS} for b in data)
+    nine = next(b for b in data if b["start"] == "2026-12-07T09:00:00Z")
+    assert nine["requests"] == 4 and nine["refused"] == 0
+    assert sum(b["requests"] for b in data) == 4
+
+
+def test_days_are_whole_utc_days() -> None:
+    win = query.window(NOW - timedelta(days=7), NOW, "day", NOW)
+    starts = win.starts()
+    assert len(starts) == 8 and starts[0] == datetime(2026, 11, 30, tzinfo=UTC)
+    assert all(s.hour == 0 for s in starts)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "granularity", "names"),
+    [
+        (NOW - timedelta(days=91), NOW, "day", "90 days"),
+        (NOW, NOW - timedelta(hours=1), "hour", "before to"),
+        (NOW, NOW, "hour", "before to"),
+        (None, None, "minute", "granularity"),
+    ],
+)
+def test_a_bad_range_is_refused_naming_what_is_wrong(
+    start: datetime | None, end: datetime | None, granularity: str, names: str
+) -> None:
+    with pytest.raises(errors.InvalidRequest) as refused:
+        query.window(start, end, granularity, NOW)
+    assert names in refused.value.message
+
+
+def test_ninety_days_exactly_is_allowed() -> None:
+    assert len(query.window(NOW - timedelta(days=90), NOW, "day", NOW).starts()) == 91
+
+
+def test_the_local_stack_filters_log_lines_as_the_template_asks() -> None:
+    matches = matcher('{ $.activity.outcome = "*" }')
+    assert matches(_message("key_a", NOW, 200))
+    assert not matches(json.dumps({"message": "request finished"}))
+    assert not matches(json.dumps({"activity": "flat"}))
+    assert not matches("[ERROR] not json")
+    assert matcher("")("anything")
+    with pytest.raises(UnsupportedFilterPattern):
+        matcher("[ip, user, status=4*]")
