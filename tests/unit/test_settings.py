@@ -16,8 +16,8 @@ import yaml
 
 from filegate import settings as settings_module
 from filegate.settings import (
-    AuthorizerSettings,
     ActivitySettings,
+    AuthorizerSettings,
     BaseSettings,
     ConvertSettings,
     DashboardSettings,

@@ -118,6 +118,7 @@ DASHBOARD_ROUTES: tuple[Route, ...] = tuple(
         ("POST", "/dashboard/sessions/end-others"),
         ("POST", "/dashboard/sessions/{id}/end"),
         ("GET", "/dashboard/static/{name}"),
+        ("ANY", "/dashboard/{proxy+}"),  # any other path: the dashboard's own 404 page
     )
 )
 

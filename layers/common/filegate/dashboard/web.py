@@ -94,8 +94,9 @@ NOTICES: Final = {
 GRACE_CHOICES: Final = ((0, "no grace"), (3600, "1 hour"), (86_400, "24 hours"))
 # What pro adds, said where a free account meets it (a neutral panel, not an error): page → sentence.
 PRO_FEATURES: Final = {
-    "webhooks.html": "Webhooks are a pro feature: FileGate then signs and delivers conversion.succeeded and "
-    "conversion.failed events to your endpoints, with retries for ten hours and a delivery log here.",
+    "webhooks.html": "Webhooks are part of the pro plan: FileGate signs conversion.succeeded and conversion.failed "
+    "events the Standard Webhooks way and delivers them to your endpoints, retrying for up to ten hours, with "
+    "every delivery listed here.",
 }
 SPARKLINE_DAYS: Final = 7
 BAD_SIGN_IN = "That code or link is not valid: it may be mistyped, used, or older than 15 minutes. Ask for a new one."
