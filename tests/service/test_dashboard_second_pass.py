@@ -113,4 +113,3 @@ def test_the_favicon_is_served_and_linked(browser: Browser) -> None:
     icon = browser.get("/dashboard/static/favicon.svg")
     assert icon.status == 200 and icon.headers["content-type"].startswith("image/svg+xml")
     assert b'rel="icon" href="/dashboard/static/favicon.svg"' in browser.get("/dashboard").body
-

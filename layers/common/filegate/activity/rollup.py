@@ -85,7 +85,9 @@ def roll_up(messages: list[str], now: datetime) -> int:
     result = tally(messages)
     for (key_id, granularity, start), counts in result.sums.items():
         retention = HOUR_RETENTION if granularity == "hour" else DAY_RETENTION
-        activity_table.add(activity_table.bucket_id(key_id, granularity, start), dict(counts), expires_at=now + retention)
+        activity_table.add(
+            activity_table.bucket_id(key_id, granularity, start), dict(counts), expires_at=now + retention
+        )
     for key_id, (epoch, ip) in result.last.items():
         activity_table.record_last(key_id, epoch, ip, expires_at=now + DAY_RETENTION)
     logger.info("activity rolled up", extra={"lines": len(messages), "items": len(result.sums) + len(result.last)})
