@@ -113,3 +113,29 @@ def test_the_favicon_is_served_and_linked(browser: Browser) -> None:
     icon = browser.get("/dashboard/static/favicon.svg")
     assert icon.status == 200 and icon.headers["content-type"].startswith("image/svg+xml")
     assert b'rel="icon" href="/dashboard/static/favicon.svg"' in browser.get("/dashboard").body
+
+
+def test_conversions_show_file_formats_sizes_units_duration_and_where_a_sync_output_went(
+    stack: Stack, browser: Browser
+) -> None:
+    from filegate.clock import utcnow
+    from filegate.dashboard.conversion_rows import human_bytes
+
+    _, raw = _create_key(browser, scopes=["convert:write", "files:read", "files:write"])
+    client = _api(stack, browser, raw)
+    png = media.sample("png", 32, 24)
+    assert client.convert(png, "jpg", filename="holiday.png").status == 200
+    upload = client.upload(media.sample("png", 40, 30), "scan.png")
+    job = client.call("POST", "/v1/conversions", json_body={"file_id": upload["id"], "target": "webp"}).json()
+    stack.api.run_queue("WorkerFunction")
+    assert_error(client.convert(b"not an image at all", "jpg", filename="notes.txt"), 415, "unsupported_media_type")
+
+    html = browser.get("/dashboard/conversions").body.decode()
+    rows = {name: html[html.index(f">{name}<") :].split("</tr>", 1)[0] for name in ("holiday.png", "scan.png")}
+    sync = rows["holiday.png"]
+    assert "png → jpg" in sync and f"{human_bytes(len(png))} →" in sync and "returned in the response" in sync
+    assert "<td>1</td>" in sync and " s</td>" in sync and "succeeded" in sync
+    queued = rows["scan.png"]
+    assert "png → webp" in queued and f"{human_bytes(upload['size'])} → " in queued and "→ —" not in queued
+    assert f"/dashboard/conversions/{job['id']}/download" in queued
+    assert utcnow().strftime("%Y-%m-%d") in html

@@ -85,3 +85,21 @@ def test_usage_periods_cover_every_day_of_the_range() -> None:
 def test_days_of_activity_are_labelled_by_date() -> None:
     shown = periods.activity_periods([{"start": datetime(2026, 12, 7, tzinfo=UTC).isoformat()}], "day")
     assert (shown[0].label, shown[0].short, shown[0].total) == ("2026-12-07", "7 Dec", 0)
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"), [(None, "—"), (0, "0 B"), (999, "999 B"), (1841, "1.8 kB"), (5_300_000, "5.3 MB")]
+)
+def test_sizes_read_as_people_write_them(size: int | None, shown: str) -> None:
+    from filegate.dashboard.conversion_rows import human_bytes
+
+    assert human_bytes(size) == shown
+
+
+def test_durations_read_as_people_write_them() -> None:
+    from filegate.dashboard.conversion_rows import human_duration
+
+    start = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
+    assert human_duration(start, start.replace(second=2, microsecond=500_000)) == "2.5 s"
+    assert human_duration(start, start.replace(minute=3, second=4)) == "3 min 4 s"
+    assert human_duration(start, None) == "—"

@@ -29,7 +29,7 @@ from filegate.activity import service as activity_service
 from filegate.audit import service as audit
 from filegate.clock import parse_iso, utcnow
 from filegate.conversions import records as jobs
-from filegate.dashboard import charts, csrf, periods, signin
+from filegate.dashboard import charts, conversion_rows, csrf, periods, signin
 from filegate.dashboard import sessions as session_service
 from filegate.db import accounts as accounts_table
 from filegate.db.accounts import AccountRecord
@@ -604,7 +604,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
         visit = visit_of(request)
         try:
             check_route(visit.caller, "GET", "/v1/conversions")
-            page = jobs.list_conversions(visit.caller, limit=25, cursor=request.query_params.get("cursor"))
+            page = conversion_rows.rows(visit.account.account_id, limit=25, cursor=request.query_params.get("cursor"))
         except errors.ApiError as exc:
             return page_error(request, visit, "conversions.html", exc, conversions=[])
         return render(
