@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +16,19 @@ from filegate import errors
 from filegate.activity import query, rollup
 from filegate.activity.outcomes import FIELDS, classify
 from filegate.activity.record import LOG_FIELD, line
-from filegate_local.log_subscriptions import UnsupportedFilterPattern, matcher, subscription_event
+from filegate.routes import PUBLIC, ROUTES, SESSION
+from filegate_local.log_subscriptions import (
+    LogSubscription,
+    LogSubscriptionSpec,
+    UnsupportedFilterPattern,
+    matcher,
+    subscription_event,
+)
+from filegate_local.model import build_model
+from filegate_local.template import Template
+from filegate_local.workers import Invocation
+
+ROOT = Path(__file__).resolve().parents[2]
 
 NOW = datetime(2026, 12, 7, 10, 30, tzinfo=UTC)
 
@@ -132,3 +146,49 @@ def test_the_local_stack_filters_log_lines_as_the_template_asks() -> None:
     assert matcher("")("anything")
     with pytest.raises(UnsupportedFilterPattern):
         matcher("[ip, user, status=4*]")
+
+
+class _Pool:
+    """A function pool that records what it is given, failing the first ``failures`` invocations."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.events: list[dict[str, object]] = []
+        self.failures = failures
+
+    def invoke(self, event: dict[str, object]) -> Invocation:
+        self.events.append(event)
+        status = "error" if len(self.events) <= self.failures else "ok"
+        return Invocation(request_id=str(len(self.events)), status=status)
+
+
+def _delivered(pool: _Pool) -> list[list[str]]:
+    return [rollup.decode_subscription_event(event) for event in pool.events]  # type: ignore[arg-type]
+
+
+def _spec() -> LogSubscriptionSpec:
+    return LogSubscriptionSpec("ActivityFunction", "KeysLogs", "KeysFunction", "/aws/lambda/keys", PATTERN)
+
+
+PATTERN = '{ $.activity.outcome = "*" }'
+
+
+def test_the_local_stack_hands_matching_lines_on_in_one_batch_and_retries_a_failure_as_lambda_does() -> None:
+    stop = threading.Event()
+    pool = _Pool(failures=1)
+    subscription = LogSubscription(_spec(), pool, stop)  # type: ignore[arg-type]
+    wanted = _message("key_a", NOW, 200)
+    for text in (wanted, '{"message": "other"}', wanted):
+        subscription.offer(text.encode() + b"\n")
+    subscription._deliver(subscription._take())  # what its thread does every FLUSH_SECONDS
+    assert _delivered(pool) == [[wanted, wanted], [wanted, wanted]]  # failed once, delivered again
+    assert subscription.delivered == 2 and subscription._take() == []
+
+
+def test_the_template_subscribes_the_rollup_to_every_request_function_and_the_authorizer() -> None:
+    model = build_model(Template(ROOT / "template.yaml", stack_name="st"))
+    sources = {s.source for s in model.log_subscriptions if s.function == "ActivityFunction"}
+    assert sources == {"AuthorizerFunction", "KeysFunction", "ConvertFunction", "FilesFunction", "WebhooksFunction"}
+    assert {s.filter_pattern for s in model.log_subscriptions} == {PATTERN}
+    by_folder = {spec.code_dir.name for name, spec in model.functions.items() if name in sources}
+    http_functions = {r.function for r in ROUTES if r.scope not in (PUBLIC, SESSION)}
+    assert http_functions <= by_folder  # every function that serves a key's requests writes activity lines
