@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from filegate import errors
+from filegate.clock import utcnow
 from filegate.conversions.create import Queues, queue_job
 from filegate.conversions.records import conversion_json, job_options, new_record
 from filegate.db import conversions as conversions_table
@@ -177,7 +178,7 @@ def _record_success(
     out_name = files_service.output_filename(source.filename, output.format)
     record = new_record(
         caller, reservation, now, mode="sync", status="succeeded", target=output.format, options=options,
-        completed_at=now, source_name=source.filename, source_format=source.format, source_bytes=source.size,
+        completed_at=utcnow(), source_name=source.filename, source_format=source.format, source_bytes=source.size,
         output_bytes=output.size,
     )  # fmt: skip
     url = None
