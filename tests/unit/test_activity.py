@@ -123,6 +123,7 @@ def test_days_are_whole_utc_days() -> None:
         (NOW, NOW - timedelta(hours=1), "hour", "before to"),
         (NOW, NOW, "hour", "before to"),
         (None, None, "minute", "granularity"),
+        (None, datetime(1, 1, 1, tzinfo=UTC), "hour", "too early"),
     ],
 )
 def test_a_bad_range_is_refused_naming_what_is_wrong(
@@ -192,3 +193,9 @@ def test_the_template_subscribes_the_rollup_to_every_request_function_and_the_au
     by_folder = {spec.code_dir.name for name, spec in model.functions.items() if name in sources}
     http_functions = {r.function for r in ROUTES if r.scope not in (PUBLIC, SESSION)}
     assert http_functions <= by_folder  # every function that serves a key's requests writes activity lines
+
+
+def test_the_calendars_last_days_end_the_buckets_without_overflowing() -> None:
+    end = datetime.max.replace(tzinfo=UTC)
+    win = query.window(end - timedelta(days=2), end, "day", NOW)
+    assert [s.day for s in win.starts()] == [29, 30, 31]

@@ -29,6 +29,8 @@ class Window:
         out: list[datetime] = []
         while at < self.end:
             out.append(at)
+            if datetime.max.replace(tzinfo=UTC) - at < step:  # the calendar's last bucket
+                break
             at += step
         return out
 
@@ -39,7 +41,10 @@ def window(start: datetime | None, end: datetime | None, granularity: str | None
     if granularity not in GRANULARITIES:
         raise errors.InvalidRequest("granularity: must be hour or day.")
     end = end or now
-    start = start or end - DEFAULT_RANGE
+    try:
+        start = start or end - DEFAULT_RANGE
+    except OverflowError:  # a `to` at the very start of the calendar
+        raise errors.InvalidRequest("to: too early.") from None
     if start >= end:
         raise errors.InvalidRequest("from: must be before to.")
     if end - start > MAX_RANGE:
