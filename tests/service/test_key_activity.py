@@ -6,6 +6,7 @@ requests of every outcome, their activity lines as the request functions and the
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -142,3 +143,40 @@ def test_an_activity_line_never_carries_the_raw_key(stack: Stack, capsys: pytest
     lines = [json.loads(line) for line in out.splitlines() if matcher(_subscription_pattern(stack))(line)]
     assert lines and all(line["activity"]["key_id"] == account.key_id for line in lines)
     assert account.key not in out
+
+
+WRITES = {"UpdateItem", "PutItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+
+
+def test_recording_adds_no_write_to_a_request(stack: Stack, free_account: Account) -> None:
+    """A key's request in a minute it already used writes once: the metering write (API.md §5)."""
+    from pynamodb.models import Model
+
+    from filegate.db.counters import CounterRecord
+
+    calls: list[str] = []
+
+    def count(event_name: str, **_: Any) -> None:
+        calls.append(event_name.rsplit(".", 1)[-1])
+
+    client = CounterRecord._get_connection().connection.client
+    clients = {id(client): client}
+    for model in Model.__subclasses__():
+        if getattr(model.Meta, "table_name", None):
+            other = model._get_connection().connection.client
+            clients[id(other)] = other
+    for each in clients.values():
+        each.meta.events.register("before-call.dynamodb", count)
+    try:
+        for _ in range(3):  # two requests inside one minute (a new minute records the key's last use once)
+            minute = int(time.time()) // 60
+            assert free_account.call("GET", "/v1/entitlements/me").status == 200
+            calls.clear()
+            assert free_account.call("GET", "/v1/entitlements/me").status == 200
+            if int(time.time()) // 60 == minute:
+                break
+        writes = [name for name in calls if name in WRITES]
+        assert writes == ["UpdateItem"], calls  # the rate counter's; the activity line is only a log line
+    finally:
+        for each in clients.values():
+            each.meta.events.unregister("before-call.dynamodb", count)
