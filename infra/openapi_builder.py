@@ -477,7 +477,20 @@ def _response_schemas() -> dict[str, Any]:
             action=STR, target=STR, ip=MAYBE_STR,
         ),
         "AuditList": _page("AuditEntry"),
+        "KeyActivity": _object(
+            ["key_id", "granularity", "data", "last_used_at", "last_used_ip"],
+            key_id=STR, granularity={"type": "string", "enum": ["hour", "day"]},
+            data={"type": "array", "items": _object(["start", *_activity_fields()], start=TIME,
+                                                    **dict.fromkeys(_activity_fields(), INT))},
+            last_used_at=MAYBE_TIME, last_used_ip=MAYBE_STR,
+        ),
     }  # fmt: skip
+
+
+def _activity_fields() -> list[str]:
+    from filegate.activity.outcomes import FIELDS
+
+    return list(FIELDS)
 
 
 # The success body of each route whose handler returns a plain dict: (method, path) → (status, schema).
@@ -491,6 +504,7 @@ RESPONSE_BODIES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/v1/entitlements/me"): ("200", "Entitlements"),
     ("GET", "/v1/usage"): ("200", "Usage"),
     ("GET", "/v1/audit"): ("200", "AuditList"),
+    ("GET", "/v1/keys/{id}/activity"): ("200", "KeyActivity"),
     ("GET", "/v1/formats"): ("200", "Formats"),
     ("POST", "/v1/conversions"): ("202", "Conversion"),
     ("POST", "/v1/conversions/bulk"): ("202", "BulkConversions"),

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerRequestEvent,
 )
 
+from filegate.activity import record as activity
 from filegate.clock import utcnow
 from filegate.db import bind_tables
 from filegate.keys import authorizer
@@ -28,10 +29,13 @@ def authorize(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     request = APIGatewayAuthorizerRequestEvent(event)
     header = request.headers.get("Authorization")  # case-insensitive (Powertools)
     source_ip = request.request_context.identity.source_ip
+    now = utcnow()
     try:
-        authenticated = authorizer.authenticate(header, source_ip, utcnow())
+        authenticated = authorizer.authenticate(header, source_ip, now)
     except authorizer.Unauthorized as exc:
         logger.info("key refused", extra={"reason": str(exc)})
+        if exc.key_id is not None:
+            activity.refused_at_edge(exc.key_id, now, source_ip or "")
         # The one message API Gateway maps to 401 (the UNAUTHORIZED gateway response).
         raise Exception("Unauthorized") from None
     logger.info(

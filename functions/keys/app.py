@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query, Request, Response
 from pydantic import Field
 
+from filegate.activity import service as key_activity_service
 from filegate.api_document import document_for
 from filegate.audit import service as audit
 from filegate.clock import parse_iso, utcnow
@@ -135,6 +136,17 @@ async def rotate_key(key_id: str, request: Request, who: Authorized) -> dict[str
         who, key_id, grace_seconds=body.grace_seconds, now=utcnow(), horizon=CACHE_HORIZON, ip=source_ip(request)
     )
     return issued.as_json()
+
+
+@app.get("/v1/keys/{key_id}/activity")
+def key_activity(
+    key_id: str,
+    who: Authorized,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: Annotated[datetime | None, Query()] = None,
+    granularity: Annotated[Literal["hour", "day"], Query()] = "hour",
+) -> dict[str, Any]:
+    return key_activity_service.for_key(who, key_id, _utc(from_), _utc(to), granularity, utcnow())
 
 
 @app.get("/v1/entitlements/me")

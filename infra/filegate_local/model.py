@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from filegate_local.event_filters import validate_pattern
+from filegate_local.log_subscriptions import LogSubscriptionSpec, matcher
 from filegate_local.template import (
     API_TYPES,
     LAYER_TYPES,
@@ -124,6 +125,7 @@ class StackModel:
     apis: dict[str, ApiSpec]
     sqs_mappings: list[SqsMappingSpec]
     stream_mappings: list[StreamMappingSpec] = field(default_factory=list)
+    log_subscriptions: list[LogSubscriptionSpec] = field(default_factory=list)
 
 
 def _as_str(value: Any) -> str:
@@ -156,6 +158,7 @@ def build_model(template: Template) -> StackModel:
     apis = _apis(template)
     mappings: list[SqsMappingSpec] = []
     streams: list[StreamMappingSpec] = []
+    subscriptions: list[LogSubscriptionSpec] = []
     for logical_id in template.of_type("AWS::Serverless::Function"):
         if logical_id not in functions:
             continue
@@ -176,9 +179,36 @@ def build_model(template: Template) -> StackModel:
                 stream = _stream_mapping(template, logical_id, event_name, props, raw_event)
                 if stream is not None:
                     streams.append(stream)
+            elif kind == "CloudWatchLogs":
+                subscriptions.append(_log_subscription(template, functions, logical_id, event_name, props))
             else:
                 log.info("%s: event %s of type %s is not emulated locally", logical_id, event_name, kind)
-    return StackModel(functions=functions, apis=apis, sqs_mappings=mappings, stream_mappings=streams)
+    return StackModel(
+        functions=functions,
+        apis=apis,
+        sqs_mappings=mappings,
+        stream_mappings=streams,
+        log_subscriptions=subscriptions,
+    )
+
+
+def _log_subscription(
+    template: Template, functions: dict[str, FunctionSpec], function: str, event_name: str, props: dict[str, Any]
+) -> LogSubscriptionSpec:
+    """A `Type: CloudWatchLogs` event on a function's log group: the one its `LoggingConfig` names, else its
+    default (`/aws/lambda/<its name>`)."""
+    group = str(props.get("LogGroupName", ""))
+
+    def log_group(spec: FunctionSpec) -> str:
+        config = template.resolve(template.raw_properties(spec.logical_id).get("LoggingConfig") or {})
+        return str(config.get("LogGroup") or f"/aws/lambda/{spec.name}")
+
+    source = next((f.logical_id for f in functions.values() if group == log_group(f)), None)
+    if source is None:
+        raise ValueError(f"{function}.{event_name}: log group {group!r} is no function's; not emulated locally")
+    pattern = str(props.get("FilterPattern", ""))
+    matcher(pattern)  # an unsupported pattern fails here, at start, not on the first line
+    return LogSubscriptionSpec(function, event_name, source, group, pattern)
 
 
 def _functions(template: Template) -> dict[str, FunctionSpec]:

@@ -189,10 +189,20 @@ class _Resource:
     segments: tuple[str, ...]
 
     def bind(self, parts: list[str]) -> dict[str, str] | None:
-        if len(parts) != len(self.segments):
+        greedy = bool(self.segments) and self.segments[-1].endswith("+}")
+        if greedy and len(parts) >= len(self.segments) and all(parts[len(self.segments) - 1 :]):
+            # {proxy+} takes the rest of the path, one segment or more, as API Gateway's greedy parameter does.
+            head = self._bind(parts[: len(self.segments) - 1], self.segments[:-1])
+            rest = "/".join(parts[len(self.segments) - 1 :])
+            return None if head is None else {**head, self.segments[-1].strip("{+}"): unquote(rest)}
+        return self._bind(parts, self.segments)
+
+    @staticmethod
+    def _bind(parts: list[str], segments: tuple[str, ...]) -> dict[str, str] | None:
+        if len(parts) != len(segments):
             return None
         parameters: dict[str, str] = {}
-        for template, part in zip(self.segments, parts, strict=True):
+        for template, part in zip(segments, parts, strict=True):
             if template.startswith("{"):
                 if not part:
                     return None
@@ -203,8 +213,11 @@ class _Resource:
 
     @property
     def specificity(self) -> tuple[bool, ...]:
-        # API Gateway prefers a literal segment over a parameter, left to right.
-        return tuple(s.startswith("{") for s in self.segments)
+        # API Gateway prefers a literal segment over a parameter, left to right, and a greedy one last.
+        return (
+            *(s.startswith("{") for s in self.segments),
+            self.segments[-1].endswith("+}") if self.segments else False,
+        )
 
 
 class ServiceApi:

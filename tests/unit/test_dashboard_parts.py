@@ -40,12 +40,14 @@ def test_same_origin(headers: dict[str, str], allowed: bool) -> None:
 
 
 def test_the_chart_escapes_labels_and_describes_itself() -> None:
-    svg = str(charts.bar_chart([("<script>", 3), ("b", 0), ("c", 6)], title="T & <x>", chart_id="c1"))
+    points = [charts.Period("<script>", "<s>", {"conversions": 3}), charts.Period("b", "b", {"conversions": 0})]
+    points.append(charts.Period("c", "c", {"conversions": 6}))
+    svg = str(charts.bar_chart(points, title="T & <x>", chart_id="c1", empty="Nothing <yet>."))
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "T &amp; &lt;x&gt;" in svg
-    assert svg.count('class="bar"') == 3 and 'role="img"' in svg and "the most, 6, on c" in svg
-    assert "style=" not in svg
-    empty = str(charts.bar_chart([], title="none", chart_id="c2"))
-    assert "none yet" in empty
+    assert svg.count('class="bar s-conv"') == 2 and 'role="img"' in svg and "the most, 6, in c" in svg
+    assert "style=" not in svg and "Nothing" not in svg  # the empty sentence only when there is nothing
+    empty = str(charts.bar_chart([], title="none", chart_id="c2", empty="Nothing <yet>."))
+    assert "Nothing &lt;yet&gt;." in empty
 
 
 class _Request:

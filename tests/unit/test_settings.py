@@ -16,6 +16,7 @@ import yaml
 
 from filegate import settings as settings_module
 from filegate.settings import (
+    ActivitySettings,
     AuthorizerSettings,
     BaseSettings,
     ConvertSettings,
@@ -46,6 +47,7 @@ SETTINGS_OF: dict[str, type[BaseSettings]] = {
     "WebhooksFunction": WebhooksSettings,
     "DispatcherFunction": DispatcherSettings,
     "StamperFunction": StamperSettings,
+    "ActivityFunction": ActivitySettings,
     "ImportFunction": ImportSettings,
     "ImportDeadLetterFunction": ImportSettings,
     "DashboardFunction": DashboardSettings,

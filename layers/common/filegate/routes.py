@@ -52,6 +52,7 @@ ROUTES: tuple[Route, ...] = (
     Route("PATCH", "/v1/keys/{id}", "keys", "keys:manage"),
     Route("DELETE", "/v1/keys/{id}", "keys", "keys:manage"),
     Route("POST", "/v1/keys/{id}/rotate", "keys", "keys:manage"),
+    Route("GET", "/v1/keys/{id}/activity", "keys", "keys:manage"),
     Route("POST", "/v1/keys/rotate", "keys", ANY_KEY),
     Route("GET", "/v1/entitlements/me", "keys", ANY_KEY),
     Route("GET", "/v1/usage", "keys", ANY_KEY),
@@ -97,6 +98,7 @@ DASHBOARD_ROUTES: tuple[Route, ...] = tuple(
         ("POST", "/dashboard/logout"),
         ("GET", "/dashboard/keys"),
         ("POST", "/dashboard/keys"),
+        ("GET", "/dashboard/keys/{id}"),
         ("POST", "/dashboard/keys/{id}/rotate"),
         ("GET", "/dashboard/keys/{id}/revoke"),
         ("POST", "/dashboard/keys/{id}/revoke"),
@@ -116,6 +118,7 @@ DASHBOARD_ROUTES: tuple[Route, ...] = tuple(
         ("POST", "/dashboard/sessions/end-others"),
         ("POST", "/dashboard/sessions/{id}/end"),
         ("GET", "/dashboard/static/{name}"),
+        ("ANY", "/dashboard/{proxy+}"),  # any other path: the dashboard's own 404 page
     )
 )
 

@@ -160,6 +160,13 @@ class StamperSettings(MeteringTables):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class ActivitySettings(BaseSettings):
+    """The activity rollup: the request functions' activity log lines, added up per key in the counters table."""
+
+    counters_table: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ConvertSettings(MeteringTables, FileStore, WebhookEmitter):
     conversions_table: str
     conversions_queue_url: str

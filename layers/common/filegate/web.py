@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from filegate import errors
+from filegate.activity import record as activity
 from filegate.clock import utcnow
 from filegate.keys import freshness
 from filegate.keys.access import check_route
@@ -61,7 +62,8 @@ def error_response(request: Request, error: errors.ApiError) -> JSONResponse:
 
 
 class _ResponseHeaders:
-    """Pure ASGI middleware: X-Request-Id and the request's metering headers on every response."""
+    """Pure ASGI middleware: X-Request-Id and the request's metering headers on every response, and the
+    request's activity line (filegate.activity.record) once its answer is sent."""
 
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
         self.app = app
@@ -71,9 +73,15 @@ class _ResponseHeaders:
             await self.app(scope, receive, send)
             return
 
+        event = scope.get("aws.event") or {}
+        identity = (event.get("requestContext") or {}).get("identity") or {}
+        note = activity.begin(utcnow(), str(identity.get("sourceIp", "")))
+        status: int | None = None
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                event = scope.get("aws.event") or {}
+                status = int(message["status"])
                 rid = str((event.get("requestContext") or {}).get("requestId", ""))
                 extra: dict[str, str] = (scope.get("state") or {}).get(EXTRA_HEADERS, {})
                 present = {bytes(k).lower() for k, _ in message.get("headers", [])}
@@ -84,7 +92,10 @@ class _ResponseHeaders:
                 message["headers"] = list(message.get("headers", [])) + added
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            activity.finish(note, status)
 
 
 def create_app(title: str) -> FastAPI:
@@ -96,6 +107,7 @@ def create_app(title: str) -> FastAPI:
     @app.exception_handler(errors.ApiError)
     async def _api_error(request: Request, exc: errors.ApiError) -> JSONResponse:
         request_refused(exc.code)
+        activity.note_error(exc.code)
         return error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
@@ -173,6 +185,7 @@ def authorized(request: Request) -> AuthContext:
     now = utcnow()
     if context is None:
         raise errors.InvalidApiKey()  # a route wired without the authorizer: refuse, never serve anonymously
+    activity.note_key(context.key_id)  # recognised: whatever the answer, it counts for this key
     if not context.is_valid_at(now):
         # The key's rotation grace or expiry ended while API Gateway still caches its answer.
         raise errors.InvalidApiKey()

@@ -375,6 +375,26 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+ACTIVITY_COLUMNS = [
+    "start", "requests", "succeeded", "client_errors", "refused", "rate_limited", "quota_exceeded", "conversions",
+    "units",
+]  # fmt: skip
+
+
+def cmd_keys_activity(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        activity = client.key_activity(args.key_id, start=args.start, end=args.end, granularity=args.granularity)
+    if args.json:
+        _print_json(activity)
+        return EXIT_OK
+    hourly = activity["granularity"] == "hour"
+    rows = [{**b, "start": b["start"][:16].replace("T", " ") if hourly else b["start"][:10]} for b in activity["data"]]
+    _table(rows, ACTIVITY_COLUMNS, title=f"Key {activity['key_id']}, per {activity['granularity']} (UTC)")
+    last = activity.get("last_used_at")
+    err.print(f"last used {last} from {activity.get('last_used_ip')}" if last else "never used")
+    return EXIT_OK
+
+
 AUDIT_COLUMNS = ["at", "action", "target", "actor", "ip"]
 
 
@@ -539,6 +559,14 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = key_commands.add_parser("revoke", parents=[common], help="revoke a key at once")
     revoke.add_argument("key_id")
     revoke.set_defaults(func=cmd_keys_revoke)
+    activity = key_commands.add_parser(
+        "activity", parents=[common], help="a key's requests by outcome, per hour or day (default: the last 24 h)"
+    )
+    activity.add_argument("key_id")
+    activity.add_argument("--from", dest="start", default=None, metavar="ISO-TIME", help="start (default: 24 h ago)")
+    activity.add_argument("--to", dest="end", default=None, metavar="ISO-TIME", help="end (default: now)")
+    activity.add_argument("--granularity", choices=["hour", "day"], default=None, help="bucket size (default hour)")
+    activity.set_defaults(func=cmd_keys_activity)
 
     webhooks = commands.add_parser("webhooks", help="webhook tools")
     hook_commands = webhooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")

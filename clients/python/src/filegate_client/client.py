@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -34,6 +35,7 @@ from filegate_client.types import (
     File,
     FreeKey,
     Key,
+    KeyActivity,
     NewKey,
     Page,
     Usage,
@@ -251,6 +253,19 @@ class FileGate:
         """Rotate ``key_id``, or the calling key when None. The new raw key is in ``api_key``."""
         path = "/v1/keys/rotate" if key_id is None else f"/v1/keys/{_seg(key_id)}/rotate"
         return self._json("POST", path, json={"grace_seconds": grace_seconds})  # type: ignore[no-any-return]
+
+    def key_activity(
+        self,
+        key_id: str,
+        *,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        granularity: str | None = None,
+    ) -> KeyActivity:
+        """A key's requests by outcome, conversions and units per hour or day (needs ``keys:manage``);
+        by default the last 24 hours by hour; at most 90 days."""
+        params = {"from": _iso(start), "to": _iso(end), "granularity": granularity}
+        return self._json("GET", f"/v1/keys/{_seg(key_id)}/activity", params=params)  # type: ignore[no-any-return]
 
     def entitlements(self) -> Entitlements:
         return self._json("GET", "/v1/entitlements/me")  # type: ignore[no-any-return]
@@ -651,6 +666,13 @@ def _json_or_none(response: httpx.Response) -> Any:
 
 def _compact(body: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
+
+
+def _iso(value: datetime | str | None) -> str | None:
+    """A time for a query: a datetime as ISO-8601 (naive ones taken as UTC), a string as given."""
+    if value is None or isinstance(value, str):
+        return value
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
 
 
 def _seg(value: str) -> str:

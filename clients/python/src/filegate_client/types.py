@@ -57,6 +57,26 @@ class Usage(TypedDict):
     days: list[dict[str, Any]]
 
 
+class ActivityBucket(TypedDict):
+    start: str  # the hour's or day's start (UTC)
+    requests: int
+    succeeded: int  # 2xx and 3xx
+    client_errors: int  # every other 4xx
+    refused: int  # 401/403 once the key was recognised: revoked, outside its allowlist, a scope it lacks
+    rate_limited: int
+    quota_exceeded: int
+    conversions: int
+    units: int
+
+
+class KeyActivity(TypedDict):
+    key_id: str
+    granularity: str  # hour | day
+    data: list[ActivityBucket]
+    last_used_at: str | None
+    last_used_ip: str | None
+
+
 class Conversion(TypedDict, total=False):
     id: str
     status: str  # queued | processing | succeeded | failed

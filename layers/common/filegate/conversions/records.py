@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from filegate import errors
+from filegate.activity import record as activity
 from filegate.clock import iso
 from filegate.db import conversions as conversions_table
 from filegate.formats.table import kind
@@ -71,6 +72,7 @@ def new_record(
     caller: AuthContext, reservation: limits.Reservation, now: datetime, **fields: Any
 ) -> conversions_table.ConversionRecord:
     """A conversion record of the caller, carrying its quota reservation so a failure can give it back."""
+    activity.note_conversion(int(fields.get("units") or 1))  # the request's activity line counts it
     return conversions_table.ConversionRecord(
         new_conversion_id(),
         account_id=caller.account_id,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from filegate import errors
+from filegate.clock import utcnow
 from filegate.conversions.create import Queues, queue_job
 from filegate.conversions.records import conversion_json, job_options, new_record
 from filegate.db import conversions as conversions_table
@@ -124,7 +125,10 @@ def convert_sync(
         raise
     if output is not None:
         try:
-            return _record_success(caller, bucket, webhooks, reservation, output, filename, options.to_json(), now)
+            return _record_success(
+                caller, bucket, webhooks, reservation, output, options.to_json(), now,
+                source=SyncSource(filename, fmt, len(data)),
+            )  # fmt: skip
         except BaseException:
             # The engine succeeded but the output could not be stored or recorded: a failed conversion is never
             # charged (API.md §3), and it was never counted as a success.
@@ -149,22 +153,33 @@ def convert_sync(
     )
 
 
+@dataclass(frozen=True)
+class SyncSource:
+    """What a sync conversion was given, kept on its record: it has no input file to describe it later."""
+
+    filename: str | None
+    format: str
+    size: int
+
+
 def _record_success(
     caller: AuthContext,
     bucket: Bucket,
     webhooks: WebhookEmitter,
     reservation: limits.Reservation,
     output: Output,
-    filename: str | None,
     options: dict[str, object],
     now: datetime,
+    *,
+    source: SyncSource,
 ) -> SyncOutcome:
     """The output answered in the body (or stored, when over the sync limit), then its record; the success
     is counted once the record exists."""
-    out_name = files_service.output_filename(filename, output.format)
+    out_name = files_service.output_filename(source.filename, output.format)
     record = new_record(
         caller, reservation, now, mode="sync", status="succeeded", target=output.format, options=options,
-        completed_at=now,
+        completed_at=utcnow(), source_name=source.filename, source_format=source.format, source_bytes=source.size,
+        output_bytes=output.size,
     )  # fmt: skip
     url = None
     if output.size > SYNC_MAX_BYTES:

@@ -66,6 +66,11 @@ class ConversionRecord(Model):
     charge_day = UnicodeAttribute(null=True)
     charge_shard = NumberAttribute(null=True)  # which shard of a sharded tier's counters was charged
     units = NumberAttribute(default=1)  # conversion units charged (media: one per started minute of output)
+    # A sync conversion keeps no input file: what it was given and made is kept here for the dashboard.
+    source_name = UnicodeAttribute(null=True)
+    source_format = UnicodeAttribute(null=True)
+    source_bytes = NumberAttribute(null=True)
+    output_bytes = NumberAttribute(null=True)
     attempts = NumberAttribute(default=0)
     progress = NumberAttribute(null=True)  # percent done while it runs (API.md: only grows, 100 on success)
     # Long media (conversions.long_media): how many pieces it was cut into, the names of those finished (a

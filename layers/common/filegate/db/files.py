@@ -154,6 +154,12 @@ def get(file_id: str) -> FileRecord | None:
         return None
 
 
+def get_many(file_ids: list[str]) -> dict[str, FileRecord]:
+    """Several files by id, in batches (missing ones are absent from the answer)."""
+    unique = list(dict.fromkeys(file_ids))
+    return {record.file_id: record for record in FileRecord.batch_get(unique)} if unique else {}
+
+
 def set_metadata(record: FileRecord, metadata: dict[str, Any]) -> None:
     record.update(actions=[FileRecord.metadata.set(metadata)], condition=FileRecord.file_id.exists())
 

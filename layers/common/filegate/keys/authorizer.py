@@ -29,7 +29,12 @@ from filegate.keys.context import AuthContext
 
 
 class Unauthorized(Exception):
-    """Any reason to answer 401; the reason is for logs only."""
+    """Any reason to answer 401; the reason is for logs only. ``key_id`` names a key that was found (and then
+    refused): its per-key activity counts the refusal (filegate.activity)."""
+
+    def __init__(self, reason: str, key_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.key_id = key_id
 
 
 @dataclass(frozen=True)
@@ -76,9 +81,9 @@ def check_key(
     if record is None:
         raise Unauthorized("unknown key")
     if record.revoked_at is not None and record.revoked_at <= now:
-        raise Unauthorized("revoked key")
+        raise Unauthorized("revoked key", record.key_id)
     if record.expires_at is not None and record.expires_at <= now:
-        raise Unauthorized("expired key")
+        raise Unauthorized("expired key", record.key_id)
     ip_denied = not ipallow.allows(record.allowed_ips, source_ip)
     if ip_denied and not defer_ip:
         raise Unauthorized("source IP not allowed")
