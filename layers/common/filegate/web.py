@@ -147,7 +147,13 @@ def describe_validation_error(exc: RequestValidationError | ValidationError) -> 
 def _refused_unless_fresh(context: AuthContext, ip: str, now: datetime) -> freshness.Outcome:
     """The freshness check without counting: for a context marked ``ip_denied``, whose requests come from
     outside the key's allowlist and must not spend the account's rate limit. Unless a change since (say, a
-    widened allowlist) lets this address in now, the same 401 as the authorizer's."""
+    widened allowlist) lets this address in now, the same 401 as the authorizer's.
+
+    What that costs: each such request is one function invocation and one consistent GetItem (1 read unit)
+    for us, and nothing on the account's limits; the authorizer runs once per (key, address) per cache TTL.
+    An attacker needs the raw key itself to get this far (an unknown or malformed key is refused at the
+    edge) and gains nothing but our cost, which the stage's throttling bounds. Revoking the key ends even
+    that once API Gateway's cached answer expires (the authorizer then refuses it at the edge)."""
     stamps = Stamps.from_item(limits.peek_rate_stamps(context.account_id, now))
     outcome = freshness.current(context, stamps, ip, now)
     if outcome.context.ip_denied:

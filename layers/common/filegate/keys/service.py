@@ -290,6 +290,8 @@ def list_keys(caller: AuthContext, *, limit: int, cursor: str | None) -> dict[st
 
     def fetch() -> Page[keys_table.KeyRecord]:
         page = keys_table.list_for_account(caller.account_id, limit=limit, cursor=cursor)
+        # A rotation's pending new key is no key yet (it never works unless its rotation completes).
+        page = Page([record for record in page.items if record.pending_rotation_of is None], page.next_cursor)
         uses.update(_last_uses([record.key_id for record in page.items], utcnow()))
         return page
 
@@ -618,7 +620,7 @@ def account_overview(account_id: str, now: datetime) -> dict[str, Any]:
     """An account as an operator sees it: tier, status, every key (prefix, last use), this month's usage."""
     account = _existing_account(account_id)
     plan = tier(account.tier)
-    records = _every_key(account_id)
+    records = [record for record in _every_key(account_id) if record.pending_rotation_of is None]
     uses = _last_uses([record.key_id for record in records], now)
     return {
         "account_id": account.account_id,
