@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TIERS = ("free", "pro", "enterprise")
 STAMPER = "StamperFunction"
 WHO = "/v1/entitlements/me"
+CELL = 36  # wide enough for "1312 (1307) → 1312 (1307) x1.00" with room between columns
 
 
 def _put_code_first(code: Path) -> None:
@@ -222,16 +223,16 @@ def _run(code: Path) -> dict[str, dict[str, list[float]]]:
 
 def _print(after: dict[str, dict[str, list[float]]], before: dict[str, dict[str, list[float]]] | None) -> None:
     head = "DynamoDB calls (writes)"
-    columns = "".join(f"{tier:>30}" for tier in TIERS)
+    columns = "".join(f"{tier:>{CELL}}" for tier in TIERS)
     print(f"{head:<46}{columns}")
     if before is not None:
-        print(f"{'':<46}" + "".join(f"{'before → after (ratio)':>30}" for _ in TIERS))
+        print(f"{'':<46}" + "".join(f"{'before → after (ratio)':>{CELL}}" for _ in TIERS))
     for phase, by_tier in after.items():
         cells = []
         for tier in TIERS:
             now_ = by_tier.get(tier)
             if now_ is None:
-                cells.append(f"{'—':>30}")
+                cells.append(f"{'—':>{CELL}}")
                 continue
             text = f"{now_[0]:g} ({now_[1]:g})"
             if before is not None:
@@ -241,7 +242,7 @@ def _print(after: dict[str, dict[str, list[float]]], before: dict[str, dict[str,
                 else:
                     ratio = f"x{now_[0] / was[0]:.2f}" if was[0] else "—"
                     text = f"{was[0]:g} ({was[1]:g}) → {text} {ratio}"
-            cells.append(f"{text:>30}")
+            cells.append(f"{text:>{CELL}}")
         print(f"{phase:<46}" + "".join(cells))
 
 
