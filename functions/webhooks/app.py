@@ -47,7 +47,7 @@ def list_webhooks(who: Authorized) -> dict[str, Any]:
 
 @app.delete("/v1/webhooks/{webhook_id}", status_code=204)
 def delete_webhook(webhook_id: str, request: Request, who: Authorized) -> Response:
-    webhook_service.delete_webhook(who, webhook_id, ip=source_ip(request))
+    webhook_service.delete_webhook(who, webhook_id, now=utcnow(), ip=source_ip(request))
     return Response(status_code=204)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 
 class ApiError(Exception):
     status = 500
@@ -89,3 +91,10 @@ class InternalError(ApiError):
 
 def error_body(code: str, message: str, request_id: str) -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message, "request_id": request_id}}
+
+
+def error_bytes(code: str, message: str, request_id: str) -> bytes:
+    """The error body as sent: spelled as template.yaml's gateway responses spell it (json.dumps' default
+    separators), so a function's 401 is byte-identical to the gateway's and only AWS's header remapping
+    tells them apart."""
+    return json.dumps(error_body(code, message, request_id)).encode()

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -52,12 +52,13 @@ def _add_headers(request: Request, headers: dict[str, str]) -> None:
     setattr(request.state, EXTRA_HEADERS, {**current, **headers})
 
 
-def error_response(request: Request, error: errors.ApiError) -> JSONResponse:
+def error_response(request: Request, error: errors.ApiError) -> Response:
     rid = request_id(request)
-    return JSONResponse(
-        errors.error_body(error.code, error.message, rid),
+    return Response(
+        errors.error_bytes(error.code, error.message, rid),
         status_code=error.status,
         headers={**error.headers, "X-Request-Id": rid},
+        media_type="application/json",
     )
 
 
@@ -105,17 +106,17 @@ def create_app(title: str) -> FastAPI:
     app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False)
 
     @app.exception_handler(errors.ApiError)
-    async def _api_error(request: Request, exc: errors.ApiError) -> JSONResponse:
+    async def _api_error(request: Request, exc: errors.ApiError) -> Response:
         request_refused(exc.code)
         activity.note_error(exc.code)
         return error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         return error_response(request, errors.InvalidRequest(describe_validation_error(exc)))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
             return error_response(request, errors.NotFound("No such route."))
         if exc.status_code == 405:
@@ -123,7 +124,7 @@ def create_app(title: str) -> FastAPI:
         return error_response(request, errors.InvalidRequest(str(exc.detail)))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unhandled error", extra={"request_id": request_id(request)})
         return error_response(request, errors.InternalError())
 
@@ -158,7 +159,13 @@ def describe_validation_error(exc: RequestValidationError | ValidationError) -> 
 def _refused_unless_fresh(context: AuthContext, ip: str, now: datetime) -> freshness.Outcome:
     """The freshness check without counting: for a context marked ``ip_denied``, whose requests come from
     outside the key's allowlist and must not spend the account's rate limit. Unless a change since (say, a
-    widened allowlist) lets this address in now, the same 401 as the authorizer's."""
+    widened allowlist) lets this address in now, the same 401 as the authorizer's.
+
+    What that costs: each such request is one function invocation and one consistent GetItem (1 read unit)
+    for us, and nothing on the account's limits; the authorizer runs once per (key, address) per cache TTL.
+    An attacker needs the raw key itself to get this far (an unknown or malformed key is refused at the
+    edge) and gains nothing but our cost, which the stage's throttling bounds. Revoking the key ends even
+    that once API Gateway's cached answer expires (the authorizer then refuses it at the edge)."""
     stamps = Stamps.from_item(limits.peek_rate_stamps(context.account_id, now))
     outcome = freshness.current(context, stamps, ip, now)
     if outcome.context.ip_denied:

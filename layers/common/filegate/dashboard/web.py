@@ -684,7 +684,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     async def delete_webhook(request: Request, webhook_id: str) -> Response:
         visit, _ = await posted(request)
         check_route(visit.caller, "DELETE", "/v1/webhooks/{id}")
-        webhook_service.delete_webhook(visit.caller, webhook_id, actor=visit.actor, ip=visit.ip)
+        webhook_service.delete_webhook(visit.caller, webhook_id, now=visit.now, actor=visit.actor, ip=visit.ip)
         return redirect(request, "/dashboard/webhooks?done=webhook-deleted")
 
     @app.post("/dashboard/webhooks/{webhook_id}/test")
