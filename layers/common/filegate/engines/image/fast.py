@@ -4,15 +4,21 @@ WebP or AVIF, its metadata stripped (the default).
 libvips decodes at a reduced scale straight from the DCT coefficients (shrink-on-load), resizes and encodes
 in one streamed pass, without ever holding the full-size pixels, and the libjpeg-turbo/libwebp settings are
 the ones Pillow's path uses (the same quality, Huffman optimisation, 4:2:0 chroma, WebP method, AV1 speed),
-so sizes and PSNR match it. Everything else — a file carrying an ICC profile (converted to sRGB by LittleCMS in the
-Pillow path), CMYK, 16-bit, palette or grey-alpha PNGs, animation, kept metadata, other targets — returns
-None and goes through the Pillow pipeline (filegate.engines.image.raster), which keeps its exact semantics.
-The output's size is planned by the same ``plan_output`` (same limits, same errors).
+so sizes and PSNR match it. A photo with an ICC profile (Display P3, Adobe RGB, a grey or a CMYK JPEG's
+profile: what phones and cameras send) is converted to sRGB inside libvips, after the shrink, through
+LittleCMS with the Pillow path's intent, and only when that path's rule (colour.profile_effect) says the
+profile converts; so both paths give the same colours (tests/unit/engines/image/test_conversion_fast_icc.py).
+Everything else — CMYK without a usable profile (Pillow's naive formula), 16-bit, palette or grey-alpha PNGs,
+animation, kept metadata, other targets — returns None and goes through the Pillow pipeline
+(filegate.engines.image.raster), which keeps its exact semantics. The output's size is planned by the same
+``plan_output`` (same limits, same errors).
 """
 
 from __future__ import annotations
 
-from filegate.engines.image import vips
+from typing import Any
+
+from filegate.engines.image import colour, vips
 from filegate.engines.image.decode import TRANSPOSE, display_size
 from filegate.engines.image.encode import (
     AVIF_SPEED,
@@ -30,32 +36,19 @@ SOURCES = frozenset({"jpg", "png"})
 TARGETS = frozenset({"jpg", "webp", "avif"})
 _WHITE = [255, 255, 255]
 _KEEP_NO_METADATA = 0  # libvips' VIPS_FOREIGN_KEEP_NONE
+# (bands, libvips interpretation) of the 8-bit images this path takes, as the Pillow mode colour rules know.
+_MODES = {(1, "b-w"): "L", (3, "srgb"): "RGB", (4, "srgb"): "RGBA", (4, "cmyk"): "CMYK"}
+# ImageCms.buildTransform's default, which the Pillow path uses (libvips' own default is relative).
+_INTENT = "perceptual"
+_GREEN = 1  # a grey profile's conversion lands on the neutral axis: one channel holds it (colour.py)
 
 
 def convert(data: bytes, source: str, target: str, opts: ImageOptions, limits: EngineLimits) -> ConversionResult | None:
     """The converted image, or None when this case is the Pillow pipeline's."""
-    if source not in SOURCES or target not in TARGETS or not opts.strip_metadata or not vips.available():
+    prepared = prepare(data, source, target, opts, limits)
+    if prepared is None:
         return None
-    if source == "png" and vips.plain_png_mode(data) is None:
-        return None
-    pyvips = vips.pyvips()
-    # fail_on="error": a truncated or corrupt file fails, as it does with Pillow, rather than being padded.
-    image = pyvips.Image.new_from_buffer(data, "", access="sequential", fail_on="error")  # the header only
-    if image.get_typeof("icc-profile-data") or image.format != "uchar":
-        return None
-    if image.interpretation not in ("srgb", "b-w") or image.bands not in (1, 3, 4):
-        return None
-    check_pixels(image.width, image.height, limits)
-    orientation = image.get("orientation") if image.get_typeof("orientation") else 1
-    orientation = orientation if orientation in TRANSPOSE else 1
-    display = display_size((image.width, image.height), orientation)
-    plan = plan_output(display, opts, target, limits)
-    if plan.size != display:
-        width, height = plan.size
-        crop = {"crop": "centre"} if plan.cover else {"size": "force"}
-        image = pyvips.Image.thumbnail_buffer(data, width, height=height, fail_on="error", **crop)  # upright
-    elif orientation != 1:
-        image = pyvips.Image.new_from_buffer(data, "", fail_on="error").autorot()
+    image, size = prepared
     if image.hasalpha() and target == "jpg":
         image = image.flatten(background=_WHITE)
     quality = opts.quality or DEFAULT_QUALITY[target]
@@ -67,6 +60,54 @@ def convert(data: bytes, source: str, target: str, opts: ImageOptions, limits: E
         out = image.heifsave_buffer(
             Q=quality, compression="av1", effort=9 - AVIF_SPEED, subsample_mode="on", keep=_KEEP_NO_METADATA
         )
-    if (image.width, image.height) != plan.size:
+    if (image.width, image.height) != size:
         raise ValueError("libvips made another size than planned")
-    return result(bytes(out), target, plan.size)
+    return result(bytes(out), target, size)
+
+
+def prepare(
+    data: bytes, source: str, target: str, opts: ImageOptions, limits: EngineLimits
+) -> tuple[Any, tuple[int, int]] | None:
+    """The libvips image about to be encoded (resized, upright, its colours in sRGB as the Pillow path makes
+    them, alpha kept) and its planned size; None when this case is the Pillow pipeline's."""
+    if source not in SOURCES or target not in TARGETS or not opts.strip_metadata or not vips.available():
+        return None
+    if source == "png" and vips.plain_png_mode(data) is None:
+        return None
+    pyvips = vips.pyvips()
+    # fail_on="error": a truncated or corrupt file fails, as it does with Pillow, rather than being padded.
+    image = pyvips.Image.new_from_buffer(data, "", access="sequential", fail_on="error")  # the header only
+    mode = _MODES.get((image.bands, image.interpretation)) if image.format == "uchar" else None
+    converts = mode is not None and _converts_to_srgb(image, mode)
+    if mode is None or converts is None:
+        return None
+    check_pixels(image.width, image.height, limits)
+    orientation = image.get("orientation") if image.get_typeof("orientation") else 1
+    orientation = orientation if orientation in TRANSPOSE else 1
+    display = display_size((image.width, image.height), orientation)
+    plan = plan_output(display, opts, target, limits)
+    profile = {"export_profile": "srgb", "intent": _INTENT} if converts else {}
+    if plan.size != display:
+        width, height = plan.size
+        crop = {"crop": "centre"} if plan.cover else {"size": "force"}
+        # Upright, and converted after the shrink (LittleCMS then works on the small image only).
+        image = pyvips.Image.thumbnail_buffer(data, width, height=height, fail_on="error", **crop, **profile)
+    else:
+        if orientation != 1:
+            image = pyvips.Image.new_from_buffer(data, "", fail_on="error").autorot()
+        if converts:
+            image = image.icc_transform("srgb", embedded=True, intent=_INTENT)
+    if converts and mode == "L":
+        image = image.extract_band(_GREEN).copy(interpretation="b-w")
+    return image, plan.size
+
+
+def _converts_to_srgb(image: Any, mode: str) -> bool | None:
+    """Whether the pixels go through their profile to sRGB (as colour.to_srgb decides: an sRGB profile
+    leaves them alone, an unusable one is ignored); None when only the Pillow path can convert them (CMYK
+    without a usable profile: its naive formula)."""
+    icc = bytes(image.get("icc-profile-data")) if image.get_typeof("icc-profile-data") else b""
+    effect = colour.profile_effect(icc, mode) if icc else "unusable"
+    if effect == "converts":
+        return True
+    return None if mode == "CMYK" else False
