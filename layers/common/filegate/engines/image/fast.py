@@ -2,7 +2,7 @@
 WebP or AVIF, its metadata stripped (the default).
 
 libvips decodes at a reduced scale straight from the DCT coefficients (shrink-on-load), resizes and encodes
-in one streamed pass, without ever holding the full-size pixels, and the libjpeg-turbo/libwebp settings are
+in one streamed pass, without ever holding the full-size pixels (nor loading Pillow), and the settings are
 the ones Pillow's path uses (the same quality, Huffman optimisation, 4:2:0 chroma, WebP method, AV1 speed),
 so sizes and PSNR match it. A photo with an ICC profile (Display P3, Adobe RGB, a grey or a CMYK JPEG's
 profile: what phones and cameras send) is converted to sRGB inside libvips, after the shrink, through
@@ -18,18 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from filegate.engines.image import colour, vips
-from filegate.engines.image.decode import TRANSPOSE, display_size
-from filegate.engines.image.encode import (
-    AVIF_SPEED,
-    DEFAULT_QUALITY,
-    WEBP_METHOD_CONVERT,
-    ConversionResult,
-    result,
-)
-from filegate.engines.image.limits import EngineLimits
-from filegate.engines.image.raster import plan_output
-from filegate.engines.image.readers import check_pixels
+from filegate.engines.image import vips
+from filegate.engines.image.geometry import ORIENTATIONS, display_size, plan_output
+from filegate.engines.image.limits import EngineLimits, check_pixels
+from filegate.engines.image.output import AVIF_SPEED, DEFAULT_QUALITY, WEBP_METHOD_CONVERT, ConversionResult, result
 from filegate.formats.options import ImageOptions
 
 SOURCES = frozenset({"jpg", "png"})
@@ -83,7 +75,7 @@ def prepare(
         return None
     check_pixels(image.width, image.height, limits)
     orientation = image.get("orientation") if image.get_typeof("orientation") else 1
-    orientation = orientation if orientation in TRANSPOSE else 1
+    orientation = orientation if orientation in ORIENTATIONS else 1
     display = display_size((image.width, image.height), orientation)
     plan = plan_output(display, opts, target, limits)
     profile = {"export_profile": "srgb", "intent": _INTENT} if converts else {}
@@ -107,7 +99,12 @@ def _converts_to_srgb(image: Any, mode: str) -> bool | None:
     leaves them alone, an unusable one is ignored); None when only the Pillow path can convert them (CMYK
     without a usable profile: its naive formula)."""
     icc = bytes(image.get("icc-profile-data")) if image.get_typeof("icc-profile-data") else b""
-    effect = colour.profile_effect(icc, mode) if icc else "unusable"
+    if not icc:
+        return None if mode == "CMYK" else False
+    # Pillow (ImageCms) is loaded only for a file that carries a profile: this path needs it for nothing else.
+    from filegate.engines.image import colour
+
+    effect = colour.profile_effect(icc, mode)
     if effect == "converts":
         return True
     return None if mode == "CMYK" else False
