@@ -1,9 +1,13 @@
-"""Cold-start proxy: import time of each handler module, as a ratio to `import boto3` alone.
+"""Cold-start proxy: import time of each handler module, as a ratio to `import boto3` alone; and the image
+engine's import against pyvips' own, from `python -X importtime`.
 
-Each figure is the median of N fresh interpreters (python -c "import …"), measured inside the child with
-perf_counter around the import, so interpreter start-up is excluded. Prints figures; asserts nothing.
+Each handler figure is the median of N fresh interpreters (python -c "import …"), measured inside the child
+with perf_counter around the import, so interpreter start-up is excluded. The image engine's figures are
+medians of N `python -X importtime -c "import …"` (cumulative microseconds per module): the engine in all,
+what of it is pyvips, what is the shared filegate.engines package (the interface, formats, tiers), and the
+image modules' own rest; against `import pyvips` alone, interleaved with it. Prints figures; asserts nothing.
 
-    .venv/bin/python tests/bench/bench_cold_start.py [--runs 5]
+    .venv/bin/python tests/bench/bench_cold_start.py [--runs 5] [--only engine]
 """
 
 from __future__ import annotations
@@ -68,10 +72,52 @@ def _time(body: str, code_dir: Path | None, runs: int) -> float:
     return statistics.median(samples)
 
 
+def _importtime(module: str) -> dict[str, int]:
+    """Cumulative import microseconds of every module `import module` loads, in one fresh interpreter."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "common")}
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        env=env, capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    cumulative: dict[str, int] = {}
+    for line in run.stderr.splitlines():
+        parts = [part.strip() for part in line.removeprefix("import time:").split("|")]
+        if len(parts) == 3 and parts[1].isdigit():
+            cumulative[parts[2]] = int(parts[1])
+    return cumulative
+
+
+def engine_imports(runs: int) -> None:
+    """The image engine's import against pyvips' own (what a fresh process pays before its first photo)."""
+    engine, alone = [], []
+    for _ in range(runs):  # interleaved: a load spike hits both
+        engine.append(_importtime("filegate.engines.image.engine"))
+        alone.append(_importtime("pyvips"))
+
+    def median(samples: list[dict[str, int]], module: str) -> float:
+        return statistics.median(sample.get(module, 0) for sample in samples) / 1000
+
+    total, vips = median(engine, "filegate.engines.image.engine"), median(engine, "pyvips")
+    shared, baseline = median(engine, "filegate.engines"), median(alone, "pyvips")
+    print(f"\nimage engine import (python -X importtime, median of {runs}), ms")
+    print(f"  {'filegate.engines.image.engine':<44}{total:>8.1f}{total / baseline:>8.2f} x pyvips")
+    print(f"  {'  of which pyvips':<44}{vips:>8.1f}")
+    print(f"  {'  of which filegate.engines (shared package)':<44}{shared:>8.1f}")
+    print(f"  {'  the image modules own rest':<44}{total - vips - shared:>8.1f}")
+    print(f"  {'import pyvips alone (baseline)':<44}{baseline:>8.1f}{1.0:>8.2f}")
+    loaded = set(engine[-1])
+    pillow = sorted(m for m in loaded if m == "PIL" or m.startswith("PIL."))
+    print(f"  Pillow loaded by the import: {', '.join(pillow) or 'no'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--only", choices=("engine",), help="only the image engine's import")
     args = parser.parse_args()
+    if args.only == "engine":
+        engine_imports(args.runs)
+        return
     baseline = _time("import boto3", None, args.runs)
     print(f"cold-start proxy: median import time of {args.runs} fresh interpreters")
     print(f"{'module':<28}{'ms':>9}{'x boto3':>10}")
@@ -80,6 +126,7 @@ def main() -> None:
         seconds = _time("import app", folder, args.runs)
         print(f"{'functions/' + folder.name + '/app':<28}{seconds * 1000:>9.1f}{seconds / baseline:>10.2f}")
     print("target: authorizer <= 1.5x; FastAPI functions run with SnapStart (import paid at publish time)")
+    engine_imports(args.runs)
 
 
 if __name__ == "__main__":
