@@ -36,8 +36,9 @@ from filegate.formats.table import FORMATS, compress_target, resolve_target
 from filegate.tiers import TIERS, Tier
 
 # Pillow's decompression-bomb guard is a module global. We set it to the caller's limit for the duration of
-# one call and restore it, under a lock, so one tier's limit never leaks into another call. Conversions in
-# one process are therefore serialised: a Lambda container runs one invocation at a time anyway.
+# one call and restore it, under a lock, so one tier's limit never leaks into another call. Pillow's
+# conversions in one process are therefore serialised (a Lambda container runs one invocation at a time
+# anyway); libvips' (fast) check the header against the limit themselves and take no lock.
 _GUARD_LOCK = threading.RLock()
 
 T = TypeVar("T")
