@@ -18,10 +18,11 @@ from PIL import Image, ImageDraw
 
 from filegate.engines.image import fast, vips
 from filegate.engines.image.colour import to_srgb
-from filegate.engines.image.decode import icc_of
+from filegate.engines.image.decode import icc_of, register_heif
 from filegate.engines.image.engine import convert
 from filegate.engines.image.limits import EngineLimits
 from filegate.engines.image.raster import convert_raster
+from filegate.errors import ConversionFailed
 from filegate.formats.options import ImageOptions
 from filegate.tiers import TIERS
 
@@ -67,6 +68,7 @@ def _tagged(source: str, profile: bytes, mode: str = "RGB") -> bytes:
 
 def _pillow_pixels(data: bytes) -> np.ndarray:
     """What the Pillow path makes of the file's pixels: decoded, then colour.to_srgb."""
+    register_heif()
     image = Image.open(fm.io.BytesIO(data))
     image.load()
     converted = to_srgb(image, icc_of(image))
@@ -188,6 +190,66 @@ def test_a_profile_of_another_colour_space_is_ignored_as_in_pillow() -> None:
 def test_cmyk_without_a_profile_stays_with_pillow() -> None:
     data = fm.encode(fm.photo(64, 48).convert("CMYK"), "jpg")
     assert fast.prepare(data, "jpg", "jpg", ImageOptions(), PRO) is None
+
+
+# --------------------------------------------------------------------------- HEIC (an iPhone's photos)
+
+
+def _heic(profile: bytes | None, picture: Image.Image | None = None, **options: Any) -> bytes:
+    extra = {"icc_profile": profile} if profile else {}
+    data: bytes = fm.encode(picture or _picture(), "heic", quality=95, **extra, **options)
+    return data
+
+
+def test_a_display_p3_heic_is_converted_in_libvips_as_littlecms_does_in_pillow() -> None:
+    """Both paths decode with libheif (pillow-heif): the pixels differ only by the colour conversion."""
+    data = _heic(RGB_PROFILES["p3"])
+    ours, reference = _libvips_pixels(data, "heic"), _pillow_pixels(data)
+    _assert_same_colours(ours, reference)
+    assert delta_e_2000(reference, np.asarray(decode(data).convert("RGB"))).mean() > 2
+    quick = fast.convert(data, "heic", "jpg", ImageOptions(), PRO)
+    assert quick is not None and not decode(quick.data).info.get("icc_profile")  # stripped, pixels converted
+
+
+@pytest.mark.parametrize("options", [ImageOptions(width=120), ImageOptions(width=100, height=100, fit="cover")])
+def test_a_resized_heic_is_converted_after_the_shrink_as_littlecms_would(options: ImageOptions) -> None:
+    """As for JPEG above: the same shrink of the same pixels without the profile, converted by the Pillow
+    path's colour step, gives the same colours; and the output has the Pillow path's size."""
+    profile = RGB_PROFILES["adobe"]
+    shrunk = _vips_array(fast.prepare(_heic(None), "heic", "jpg", options, PRO))
+    reference = np.asarray(to_srgb(Image.fromarray(shrunk), profile).convert("RGB"))
+    tagged = _heic(profile)
+    _assert_same_colours(_vips_array(fast.prepare(tagged, "heic", "jpg", options, PRO)), reference)
+    quick = fast.convert(tagged, "heic", "jpg", options, PRO)
+    slow = convert_raster(tagged, "heic", "jpg", options, PRO)
+    assert quick is not None and (quick.width, quick.height) == (slow.width, slow.height)
+
+
+def test_a_heic_without_a_profile_and_with_alpha_keeps_its_pixels() -> None:
+    data = _heic(None, fm.with_alpha(_picture()))
+    ours, reference = _libvips_pixels(data, "heic"), _pillow_pixels(data)
+    assert ours.shape[2] == 4 and np.array_equal(ours, reference)
+
+
+def test_a_rotated_heic_comes_out_as_the_pillow_path_turns_it() -> None:
+    """The EXIF orientation becomes the file's own rotation (irot), which libheif applies in both paths."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = _heic(RGB_PROFILES["p3"], exif=exif.tobytes())
+    quick = fast.convert(data, "heic", "jpg", ImageOptions(quality=95), PRO)
+    slow = convert_raster(data, "heic", "jpg", ImageOptions(quality=95), PRO)
+    assert quick is not None and (quick.width, quick.height) == (slow.width, slow.height) == (180, 240)
+    ours, reference = np.asarray(decode(quick.data).convert("RGB")), np.asarray(decode(slow.data).convert("RGB"))
+    assert float(delta_e_2000(ours, reference).mean()) <= MAX_MEAN_DELTA_E
+
+
+def test_a_heic_over_the_pixel_limit_is_refused_before_decoding_and_a_broken_one_fails() -> None:
+    small = EngineLimits(max_pixels=20_000, max_pdf_pages=1)
+    with pytest.raises(ConversionFailed, match="pixels"):
+        fast.convert(_heic(None), "heic", "jpg", ImageOptions(), small)
+    data = _heic(RGB_PROFILES["p3"])
+    with pytest.raises(ConversionFailed):
+        convert(data[: len(data) * 2 // 3], "jpg")
 
 
 def delta_e_2000(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -1,7 +1,8 @@
 """The image engine: bytes in, bytes out, no AWS and no HTTP (filegate.engines.Engine for images and PDFs).
 
-A photo (JPEG, or an 8-bit RGB/RGBA PNG, without an ICC profile) made into a JPEG or WebP with its metadata
-stripped goes through libvips end to end (fast: shrink-on-load, resize, encode). Pipeline for every other
+A photo (JPEG, HEIC, or an 8-bit RGB/RGBA PNG; a wide-gamut ICC profile converted to sRGB there too) made
+into a JPEG, WebP or AVIF with its metadata stripped goes through libvips end to end (fast: shrink-on-load,
+resize, colour, encode; a HEIC is decoded by libheif first). Pipeline for every other
 raster input: sniff → open with only the sniffed decoder (decode: Pillow's plugin, or
 libvips for plain PNGs, LibRaw for DNG, our PAM reader) → check the header's dimensions against the tier's
 pixel limit (nothing decoded yet) → JPEG draft (DCT-domain downscale while decoding) → one resample (raster:

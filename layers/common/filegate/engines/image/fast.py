@@ -8,6 +8,9 @@ so sizes and PSNR match it. A photo with an ICC profile (Display P3, Adobe RGB, 
 profile: what phones and cameras send) is converted to sRGB inside libvips, after the shrink, through
 LittleCMS with the Pillow path's intent, and only when that path's rule (colour.profile_effect) says the
 profile converts; so both paths give the same colours (tests/unit/engines/image/test_conversion_fast_icc.py).
+A HEIC/HEIF photo (an iPhone's, in Display P3) is decoded by libheif through pillow-heif, as in the Pillow
+path (the libvips build we ship has libheif without an HEVC decoder), and its pixels are handed to libvips
+without a copy for the rest: resize, colour, encode.
 Everything else — CMYK without a usable profile (Pillow's naive formula), 16-bit, palette or grey-alpha PNGs,
 animation, kept metadata, other targets — returns None and goes through the Pillow pipeline
 (filegate.engines.image.raster), which keeps its exact semantics. The output's size is planned by the same
@@ -24,7 +27,8 @@ from filegate.engines.image.limits import EngineLimits, check_pixels
 from filegate.engines.image.output import AVIF_SPEED, DEFAULT_QUALITY, WEBP_METHOD_CONVERT, ConversionResult, result
 from filegate.formats.options import ImageOptions
 
-SOURCES = frozenset({"jpg", "png"})
+HEIF_SOURCES = frozenset({"heic", "heif"})
+SOURCES = frozenset({"jpg", "png"}) | HEIF_SOURCES
 TARGETS = frozenset({"jpg", "webp", "avif"})
 _WHITE = [255, 255, 255]
 _KEEP_NO_METADATA = 0  # libvips' VIPS_FOREIGN_KEEP_NONE
@@ -67,8 +71,13 @@ def prepare(
     if source == "png" and vips.plain_png_mode(data) is None:
         return None
     pyvips = vips.pyvips()
-    # fail_on="error": a truncated or corrupt file fails, as it does with Pillow, rather than being padded.
-    image = pyvips.Image.new_from_buffer(data, "", access="sequential", fail_on="error")  # the header only
+    if source in HEIF_SOURCES:
+        image = _heif_pixels(pyvips, data, limits)
+        if image is None:
+            return None
+    else:
+        # fail_on="error": a truncated or corrupt file fails, as it does with Pillow, rather than being padded.
+        image = pyvips.Image.new_from_buffer(data, "", access="sequential", fail_on="error")  # the header only
     mode = _MODES.get((image.bands, image.interpretation)) if image.format == "uchar" else None
     converts = mode is not None and _converts_to_srgb(image, mode)
     if mode is None or converts is None:
@@ -83,7 +92,10 @@ def prepare(
         width, height = plan.size
         crop = {"crop": "centre"} if plan.cover else {"size": "force"}
         # Upright, and converted after the shrink (LittleCMS then works on the small image only).
-        image = pyvips.Image.thumbnail_buffer(data, width, height=height, fail_on="error", **crop, **profile)
+        if source in HEIF_SOURCES:  # decoded already (libheif applied the file's rotation and mirroring)
+            image = image.thumbnail_image(width, height=height, **crop, **profile)
+        else:
+            image = pyvips.Image.thumbnail_buffer(data, width, height=height, fail_on="error", **crop, **profile)
     else:
         if orientation != 1:
             image = pyvips.Image.new_from_buffer(data, "", fail_on="error").autorot()
@@ -108,3 +120,25 @@ def _converts_to_srgb(image: Any, mode: str) -> bool | None:
     if effect == "converts":
         return True
     return None if mode == "CMYK" else False
+
+
+def _heif_pixels(pyvips: Any, data: bytes, limits: EngineLimits) -> Any | None:
+    """A HEIC/HEIF file's primary image decoded by pillow-heif (as decode.py's Pillow plugin does it: 8-bit,
+    upright, the EXIF orientation reset) as a libvips image carrying the file's ICC profile; None when only the
+    Pillow path takes it (grey, premultiplied alpha). The pixel limit is checked before anything is decoded."""
+    import pillow_heif  # loads Pillow too, only for a HEIF input
+
+    heif = pillow_heif.open_heif(data, convert_hdr_to_8bit=True)  # the header: decoding waits for .data
+    if heif.mode not in ("RGB", "RGBA") or heif.premultiplied_alpha:
+        return None
+    width, height = heif.size
+    check_pixels(width, height, limits)
+    bands, stride = len(heif.mode), heif.stride
+    pixels = heif.data
+    if stride != width * bands:  # rows padded for alignment: libvips wants them packed
+        pixels = b"".join(pixels[row * stride : row * stride + width * bands] for row in range(height))
+    image = pyvips.Image.new_from_memory(pixels, width, height, bands, "uchar").copy(interpretation="srgb")
+    icc = heif.info.get("icc_profile")
+    if icc:
+        image.set_type(pyvips.GValue.blob_type, "icc-profile-data", bytes(icc))
+    return image
