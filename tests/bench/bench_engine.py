@@ -48,6 +48,7 @@ TASKS: dict[str, tuple[str, str, dict[str, int]]] = {
     "jpeg": ("jpg", "jpg", {"quality": 80}),
     "jpeg-20mp": ("20mp.jpg", "jpg", {"quality": 80}),
     "progressive": ("progressive.jpg", "jpg", {"quality": 80}),
+    "progressive-1600": ("progressive.jpg", "jpg", {"quality": 80, "width": 1600}),
     "webp": ("jpg", "webp", {"quality": 80}),
     "avif": ("jpg", "avif", {"quality": 60}),
     "png-jpeg": ("png", "jpg", {"quality": 80}),
@@ -57,13 +58,19 @@ TASKS: dict[str, tuple[str, str, dict[str, int]]] = {
     "p3-jpeg": ("p3.jpg", "jpg", {"quality": 80}),
     "adobe-jpeg": ("adobe.jpg", "jpg", {"quality": 80}),
     "adobe-1600": ("adobe.jpg", "jpg", {"quality": 80, "width": 1600}),
+    "p3-heic": ("p3.heic", "jpg", {"quality": 80}),
+    "p3-heic-1600": ("p3.heic", "jpg", {"quality": 80, "width": 1600}),
     "pdf-png": ("pdf", "png", {}),
 }
 IMPLS = ("engine", "pillow", "vips", "magick")
+# Optional implementation (--impls ...,main): the engine as it is on the main branch (git archive into the cache),
+# the "before" of this branch's changes; HEIC has no libvips baseline here, so main is its comparison.
+MAIN_TREE = CACHE / "main-tree"
 # Inputs that carry a wide-gamut ICC profile (tests/unit/engines/image/icc_profiles.py): the photo's pixels
-# tagged as Display P3 or Adobe RGB, as phones and cameras send them. Every implementation that manages
-# colour converts them to sRGB; the reference is LittleCMS's conversion of the source pixels.
-ICC_KINDS = {"p3.jpg": "display_p3", "adobe.jpg": "adobe_rgb"}
+# tagged as Display P3 or Adobe RGB, as phones and cameras send them (an iPhone: a Display P3 HEIC). Every
+# implementation that manages colour converts them to sRGB; the reference is LittleCMS's conversion of the
+# source pixels. (The libvips wheel's libheif has no HEVC decoder: libvips cannot read HEIC here.)
+ICC_KINDS = {"p3.jpg": "display_p3", "adobe.jpg": "adobe_rgb", "p3.heic": "display_p3"}
 
 
 # --------------------------------------------------------------------------- inputs
@@ -124,10 +131,16 @@ def _prepare_icc(photo: Any, paths: dict[str, Path], references: dict[str, Path]
 
     sys.path.insert(0, str(ROOT / "tests" / "unit" / "engines" / "image"))
     import icc_profiles
+    import pillow_heif
 
     for kind, maker in ICC_KINDS.items():
         profile = getattr(icc_profiles, maker)()
-        photo.save(paths[kind], quality=92, icc_profile=profile)
+        if kind.endswith(".heic"):
+            heif = pillow_heif.from_pillow(photo)
+            heif.info["icc_profile"] = profile
+            heif.save(paths[kind], quality=90)
+        else:
+            photo.save(paths[kind], quality=92, icc_profile=profile)
         source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
         converted = ImageCms.profileToProfile(photo, source, ImageCms.createProfile("sRGB"))
         assert converted is not None
@@ -143,10 +156,24 @@ def _reference_of(kind: str) -> str:
 # --------------------------------------------------------------------------- workers (child processes)
 
 
+def _engine_path(impl: str) -> str:
+    """Where the engine's package is imported from: this tree, or main's (both ahead of the editable install)."""
+    return str((MAIN_TREE if impl == "main" else ROOT) / "layers" / "common")
+
+
+def _export_main() -> None:
+    shutil.rmtree(MAIN_TREE, ignore_errors=True)
+    MAIN_TREE.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "main", "layers/common"], check=True, capture_output=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(MAIN_TREE)], input=archive.stdout, check=True)
+
+
 def _worker(impl: str, task: str, src: str, dst: str) -> None:
     kind, target, opts = TASKS[task]
-    if impl == "engine":
-        sys.path.insert(0, str(ROOT / "layers" / "common"))
+    if impl in ("engine", "main"):
+        sys.path.insert(0, _engine_path(impl))
         from filegate.engines.image.engine import convert
         from filegate.engines.image.limits import EngineLimits
         from filegate.formats.options import ImageOptions
@@ -173,7 +200,7 @@ def _pillow(kind: str, target: str, opts: dict[str, int], src: str, dst: str) ->
     """Naive Pillow: open, (resize), save: what a hand-written converter does."""
     from PIL import Image
 
-    if kind == "heic":
+    if kind.endswith("heic"):
         import pillow_heif
 
         pillow_heif.register_heif_opener()
@@ -322,6 +349,8 @@ def main() -> None:
     if "magick" in args.impls and "magick" not in impls:
         print("ImageMagick is not installed (apt-get install imagemagick): skipped")
     _run([sys.executable, __file__, "--prepare"])  # in a child, for the same reason as _psnr
+    if "main" in impls:
+        _export_main()
     inputs = prepare_inputs()  # now only the cached paths
     print(f"source: {WALLPAPER_FILE} from Debian's {WALLPAPER_PACKAGE}; 12 MP = {SIZE[0]}x{SIZE[1]}; runs: {args.runs}")
     print(
@@ -396,8 +425,28 @@ def main() -> None:
             f"size {engine_bytes / vips_bytes:.3f}  "
             f"PSNR {engine_psnr - vips_psnr:+.2f} dB"
         )
+    if "main" in impls:
+        _main_ratios(tasks, medians, cpu_medians, process_medians)
     if args.warm > 0:
         _warm_table(tasks, impls, inputs, args.warm)
+
+
+def _main_ratios(
+    tasks: list[str],
+    medians: dict[tuple[str, str], float],
+    cpus: dict[tuple[str, str], float],
+    process: dict[tuple[str, str], tuple[float, float]],
+) -> None:
+    print("\nengine / main's engine: work wall, work CPU, fresh process wall and CPU")
+    for task in tasks:
+        if (task, "engine") not in medians or (task, "main") not in medians:
+            continue
+        (engine_wall, engine_cpu), (main_wall, main_cpu) = process[(task, "engine")], process[(task, "main")]
+        print(
+            f"  {task:<12} time {medians[(task, 'engine')] / medians[(task, 'main')]:.2f}  "
+            f"CPU {cpus[(task, 'engine')] / cpus[(task, 'main')]:.2f}  "
+            f"process wall {engine_wall / main_wall:.2f}  process CPU {engine_cpu / main_cpu:.2f}"
+        )
 
 
 # --------------------------------------------------------------------------- warm workers
@@ -407,7 +456,13 @@ WARM_WORKERS = 2  # this machine's cores
 
 def _warm_table(tasks: list[str], impls: list[str], inputs: dict[str, Path], seconds: float) -> None:
     print(f"\nwarm: {WARM_WORKERS} workers at once for {seconds:g} s each; images per second of the pair")
-    print(f"{'task':<12} " + " ".join(f"{impl:>8}" for impl in impls) + f" {'engine/libvips':>15}")
+    # Ratios of time per image (the inverse of images per second): <= 1.0, the engine is at least as fast.
+    baselines = [base for base in ("vips", "main") if base in impls]
+    print(
+        f"{'task':<12} "
+        + " ".join(f"{impl:>8}" for impl in impls)
+        + "".join(f" {'engine/' + b:>13}" for b in baselines)
+    )
     for task in tasks:
         kind, target, _opts = TASKS[task]
         rates: dict[str, float] = {}
@@ -418,8 +473,11 @@ def _warm_table(tasks: list[str], impls: list[str], inputs: dict[str, Path], sec
                 except RuntimeError:
                     continue
         cells = " ".join(f"{rates[i]:>8.2f}" if i in rates else f"{'n/a':>8}" for i in impls)
-        ratio = f"{rates['vips'] / rates['engine']:.2f}" if rates.get("engine") and rates.get("vips") else "n/a"
-        print(f"{task:<12} {cells} {ratio:>15}")
+        ratios = "".join(
+            f" {rates[b] / rates['engine']:>13.2f}" if rates.get("engine") and rates.get(b) else f" {'n/a':>13}"
+            for b in baselines
+        )
+        print(f"{task:<12} {cells}{ratios}")
         sys.stdout.flush()
 
 
@@ -454,8 +512,8 @@ def _warm_rate(impl: str, task: str, src: Path, tmp: Path, target: str, seconds:
 def _warm_worker(impl: str, task: str, src: str, dst: str, seconds: float) -> None:
     """Convert over and over for `seconds` after one untimed conversion (imports, caches)."""
     kind, target, opts = TASKS[task]
-    if impl == "engine":
-        sys.path.insert(0, str(ROOT / "layers" / "common"))
+    if impl in ("engine", "main"):
+        sys.path.insert(0, _engine_path(impl))
         from filegate.engines.image.engine import convert
         from filegate.engines.image.limits import EngineLimits
         from filegate.formats.options import ImageOptions
