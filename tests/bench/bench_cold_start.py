@@ -72,11 +72,13 @@ def _time(body: str, code_dir: Path | None, runs: int) -> float:
     return statistics.median(samples)
 
 
-def _importtime(module: str) -> dict[str, int]:
-    """Cumulative import microseconds of every module `import module` loads, in one fresh interpreter."""
+def _importtime(module: str, after: str = "") -> dict[str, int]:
+    """Cumulative import microseconds of every module `import module` loads, in one fresh interpreter (where
+    `after` was imported first: what it loaded already costs `module` nothing)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "common")}
+    first = f"import {after}; " if after else ""
     run = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        [sys.executable, "-X", "importtime", "-c", f"{first}import {module}"],
         env=env, capture_output=True, text=True, check=True, timeout=120,
     )  # fmt: skip
     cumulative: dict[str, int] = {}
@@ -89,10 +91,12 @@ def _importtime(module: str) -> dict[str, int]:
 
 def engine_imports(runs: int) -> None:
     """The image engine's import against pyvips' own (what a fresh process pays before its first photo)."""
-    engine, alone = [], []
-    for _ in range(runs):  # interleaved: a load spike hits both
+    engine, alone, engine_after, alone_after = [], [], [], []
+    for _ in range(runs):  # interleaved: a load spike hits all
         engine.append(_importtime("filegate.engines.image.engine"))
         alone.append(_importtime("pyvips"))
+        engine_after.append(_importtime("filegate.engines.image.engine", after="boto3"))
+        alone_after.append(_importtime("pyvips", after="boto3"))
 
     def median(samples: list[dict[str, int]], module: str) -> float:
         return statistics.median(sample.get(module, 0) for sample in samples) / 1000
@@ -105,6 +109,14 @@ def engine_imports(runs: int) -> None:
     print(f"  {'  of which filegate.engines (shared package)':<44}{shared:>8.1f}")
     print(f"  {'  the image modules own rest':<44}{total - vips - shared:>8.1f}")
     print(f"  {'import pyvips alone (baseline)':<44}{baseline:>8.1f}{1.0:>8.2f}")
+    # In a function (worker, mediaworker) boto3 is imported first, and with it the standard library the shared
+    # package uses (dataclasses and inspect, pathlib, logging, enum, ...): the engine's own share is this.
+    total_after, baseline_after = (
+        median(engine_after, "filegate.engines.image.engine"),
+        median(alone_after, "pyvips"),
+    )
+    print(f"  {'after import boto3: the engine':<44}{total_after:>8.1f}{total_after / baseline_after:>8.2f} x pyvips")
+    print(f"  {'after import boto3: pyvips (baseline)':<44}{baseline_after:>8.1f}{1.0:>8.2f}")
     loaded = set(engine[-1])
     pillow = sorted(m for m in loaded if m == "PIL" or m.startswith("PIL."))
     print(f"  Pillow loaded by the import: {', '.join(pillow) or 'no'}")
