@@ -195,9 +195,9 @@ def test_cmyk_without_a_profile_stays_with_pillow() -> None:
 # --------------------------------------------------------------------------- HEIC (an iPhone's photos)
 
 
-def _heic(profile: bytes | None, picture: Image.Image | None = None, **options: Any) -> bytes:
+def _heic(profile: bytes | None, picture: Image.Image | None = None, fmt: str = "heic", **options: Any) -> bytes:
     extra = {"icc_profile": profile} if profile else {}
-    data: bytes = fm.encode(picture or _picture(), "heic", quality=95, **extra, **options)
+    data: bytes = fm.encode(picture or _picture(), fmt, quality=95, **extra, **options)
     return data
 
 
@@ -225,9 +225,10 @@ def test_a_resized_heic_is_converted_after_the_shrink_as_littlecms_would(options
     assert quick is not None and (quick.width, quick.height) == (slow.width, slow.height)
 
 
-def test_a_heic_without_a_profile_and_with_alpha_keeps_its_pixels() -> None:
-    data = _heic(None, fm.with_alpha(_picture()))
-    ours, reference = _libvips_pixels(data, "heic"), _pillow_pixels(data)
+@pytest.mark.parametrize("fmt", ["heic", "heif"])
+def test_a_heic_without_a_profile_and_with_alpha_keeps_its_pixels(fmt: str) -> None:
+    data = _heic(None, fm.with_alpha(_picture()), fmt=fmt)
+    ours, reference = _libvips_pixels(data, fmt), _pillow_pixels(data)
     assert ours.shape[2] == 4 and np.array_equal(ours, reference)
 
 
