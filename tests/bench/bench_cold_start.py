@@ -5,9 +5,11 @@ Each handler figure is the median of N fresh interpreters (python -c "import …
 with perf_counter around the import, so interpreter start-up is excluded. The image engine's figures are
 medians of N `python -X importtime -c "import …"` (cumulative microseconds per module): the engine in all,
 what of it is pyvips, what is the shared filegate.engines package (the interface, formats, tiers), and the
-image modules' own rest; against `import pyvips` alone, interleaved with it. Prints figures; asserts nothing.
+image modules' own rest; against `import pyvips` alone, interleaved with it; and both again after `import
+boto3`, which every function does first. Then whole fresh processes converting a progressive JPEG to 1600 px
+(first_photo): pyvips, pyvips after the shared package's import, the engine. Prints figures; asserts nothing.
 
-    .venv/bin/python tests/bench/bench_cold_start.py [--runs 5] [--only engine]
+    .venv/bin/python tests/bench/bench_cold_start.py [--runs 5] [--only engine|first-photo]
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,13 +125,68 @@ def engine_imports(runs: int) -> None:
     print(f"  Pillow loaded by the import: {', '.join(pillow) or 'no'}")
 
 
+# A fresh process converting one progressive JPEG to 1600 px (bench_engine.py's input): pyvips alone, pyvips
+# after importing the engine's shared package (what the engine imports besides pyvips and its own modules),
+# and the engine. Where the second matches the third, the engine's extra cost over pyvips is that import.
+_FIRST_PHOTO = {
+    "pyvips": "",
+    "pyvips after import filegate.engines": "import filegate.engines; ",
+}
+_PYVIPS_WORK = (
+    "import pyvips; pyvips.cache_set_max(0); "
+    "pyvips.Image.thumbnail({src!r}, 1600, height=100000).jpegsave({dst!r}, Q=80, optimize_coding=True)"
+)
+_ENGINE_WORK = (
+    "from filegate.engines.image.engine import convert; from filegate.formats.options import ImageOptions; "
+    "open({dst!r}, 'wb').write(convert(open({src!r}, 'rb').read(), 'jpg', ImageOptions(quality=80, width=1600)).data)"
+)
+
+
+def first_photo(runs: int) -> None:
+    """Whole fresh processes (wall, and CPU from wait4), interleaved; ratios to pyvips alone."""
+    import tempfile
+
+    import bench_engine
+
+    subprocess.run([sys.executable, bench_engine.__file__, "--prepare"], check=True)
+    src = str(bench_engine.CACHE / "source-12mp.progressive.jpg")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "common")}
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in (*_FIRST_PHOTO, "engine")}
+    with tempfile.TemporaryDirectory() as tmp:
+        dst = str(Path(tmp) / "out.jpg")
+        codes = {name: first + _PYVIPS_WORK.format(src=src, dst=dst) for name, first in _FIRST_PHOTO.items()}
+        codes["engine"] = _ENGINE_WORK.format(src=src, dst=dst)
+        for _ in range(runs):
+            for name, code in codes.items():
+                start = time.perf_counter()
+                child = subprocess.Popen([sys.executable, "-c", code], env=env)
+                _pid, status, usage = os.wait4(child.pid, 0)
+                if status != 0:
+                    raise SystemExit(f"{name}: exit status {status}")
+                samples[name].append((time.perf_counter() - start, usage.ru_utime + usage.ru_stime))
+    wall = {name: statistics.median(w for w, _ in values) for name, values in samples.items()}
+    cpu = {name: statistics.median(c for _, c in values) for name, values in samples.items()}
+    print(f"\nfresh process, progressive JPEG -> 1600 px (median of {runs}, interleaved)")
+    print(f"  {'':<40}{'wall s':>8}{'CPU s':>8}{'wall/pyvips':>13}{'CPU/pyvips':>12}")
+    for name in samples:
+        print(
+            f"  {name:<40}{wall[name]:>8.3f}{cpu[name]:>8.3f}"
+            f"{wall[name] / wall['pyvips']:>13.2f}{cpu[name] / cpu['pyvips']:>12.2f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--only", choices=("engine",), help="only the image engine's import")
+    parser.add_argument(
+        "--only", choices=("engine", "first-photo"), help="only the image engine's import, or the first photo"
+    )
     args = parser.parse_args()
     if args.only == "engine":
         engine_imports(args.runs)
+        return
+    if args.only == "first-photo":
+        first_photo(args.runs)
         return
     baseline = _time("import boto3", None, args.runs)
     print(f"cold-start proxy: median import time of {args.runs} fresh interpreters")
@@ -139,6 +197,7 @@ def main() -> None:
         print(f"{'functions/' + folder.name + '/app':<28}{seconds * 1000:>9.1f}{seconds / baseline:>10.2f}")
     print("target: authorizer <= 1.5x; FastAPI functions run with SnapStart (import paid at publish time)")
     engine_imports(args.runs)
+    first_photo(args.runs)
 
 
 if __name__ == "__main__":
