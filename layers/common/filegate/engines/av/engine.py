@@ -276,16 +276,22 @@ def plan_segments(
     rate, pieces = segments.cut(fps, whole.frame, whole.output_seconds, start, segmenting)
     threads = ["-threads", str(MAX_THREADS)]
     sound: list[str] = []
+    audio_rate, audio_piece_frames = 0, 0
     if info.audio is not None and not options.mute:
         sound = [*threads, *audio_args(target, options, info.audio.channels)]
-        # First: the whole track is the longest piece of a long video, so it is queued (and started) first.
-        pieces.insert(0, segments.Piece(segments.AUDIO, start, None, whole.output_seconds))
+        piece_seconds = segments.AUDIO_PIECE_SEGMENTS * segments.segment_seconds(whole.frame, segmenting)
+        audio_piece_frames, audio = segments.cut_audio(
+            target, start, whole.output_seconds, info.audio.sample_rate, piece_seconds
+        )
+        audio_rate = (info.audio.sample_rate or 0) if audio_piece_frames else 0
+        # First: a whole track (Opus) is the longest piece of a long video, so it is queued (and started) first.
+        pieces[:0] = audio
     # On the output frame grid from the segment's first frame; the same encoder and cap as a one-piece run.
     filters = f"setpts=PTS-STARTPTS,fps={rate},{scale_filter(whole.frame, options)}"
     codec = video_codec_args(target, options, whole.frame, fps)
     return segments.SegmentPlan(
         info.format, target, rate, whole.frame, whole.output_seconds, whole.units, pieces,
-        [*threads, "-vf", filters, *codec], sound,
+        [*threads, "-vf", filters, *codec], sound, audio_rate, audio_piece_frames,
     )  # fmt: skip
 
 
