@@ -45,7 +45,7 @@ PY_DIRS := $(wildcard layers functions infra tests clients)
 PORT ?= 3000
 MOTO_PORT ?= 4566
 
-.PHONY: help venv sam-venv dev lint format types template build unit service local integration browser browser-tools test bench clean distclean openapi
+.PHONY: help venv sam-venv system-packages dev lint format types template build unit service local integration browser browser-tools test bench clean distclean openapi
 
 help: ## this list
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -95,8 +95,24 @@ $(AXE):
 	npm install --prefix $(BROWSER_TOOLS) --no-audit --no-fund --silent axe-core@$(AXE_CORE_VERSION)
 	@test -f $@
 
+# The Debian packages the document and PDF engines run on (LibreOffice, fonts, Tesseract, qpdf, poppler):
+# one list, infra/system-packages.txt, that functions/documents/Dockerfile installs too. Only the missing
+# ones are installed (apt-get update first); DRY_RUN=1 only names them.
+SYSTEM_PACKAGES_LIST ?= infra/system-packages.txt
+APT_INSTALL := apt-get install -y -qq --no-install-recommends
+
+system-packages: ## the Debian packages of infra/system-packages.txt (apt-get), each only when missing
+	@missing=$$(sed -e 's/#.*//' "$(SYSTEM_PACKAGES_LIST)" | xargs -r -n 1 | while read -r package; do \
+		dpkg-query -W -f='$${db:Status-Abbrev}' "$$package" 2>/dev/null | grep -q '^ii' || echo "$$package"; \
+	done | xargs); \
+	if [ -z "$$missing" ]; then echo "system packages: every one of $(SYSTEM_PACKAGES_LIST) is installed"; \
+	elif [ -n "$(DRY_RUN)" ]; then echo "system packages missing: $$missing"; \
+	else echo "installing with apt-get: $$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive $(APT_INSTALL) $$missing; \
+	fi
+
 # ------------------------------------------------------------------ run
-dev: $(VENV_STAMP) ## run the local stack (API :3000, moto :4566) until Ctrl-C; refuses to start twice
+dev: $(VENV_STAMP) system-packages ## run the local stack (API :3000, moto :4566) until Ctrl-C; refuses to start twice
 	@exec $(BIN)/filegate-local --port $(PORT) --moto-port $(MOTO_PORT) --env EGRESS_ALLOW_INSECURE_LOOPBACK=true
 
 # ------------------------------------------------------------------ generated files
@@ -129,16 +145,16 @@ build: $(SAM_STAMP) $(VENV_STAMP) ## sam build for arm64 without Docker, then ch
 		"package has no manylinux aarch64 wheel for CPython 3.13: pin a version that ships one." >&2; exit 1; }
 	$(BIN)/python infra/build_check.py $(BUILD_DIR)
 
-unit: $(VENV_STAMP) ## pytest tests/unit
+unit: $(VENV_STAMP) system-packages ## pytest tests/unit
 	$(BIN)/pytest tests/unit tests/sdk
 
-service: $(VENV_STAMP) ## pytest tests/service (each function's handler in-process against moto; under a minute)
+service: $(VENV_STAMP) system-packages ## pytest tests/service (each function's handler in-process against moto; under a minute)
 	$(BIN)/pytest tests/service
 
-local: $(VENV_STAMP) ## pytest tests/local (the local stack's own emulation of API Gateway, Lambda and SQS)
+local: $(VENV_STAMP) system-packages ## pytest tests/local (the local stack's own emulation of API Gateway, Lambda and SQS)
 	$(BIN)/pytest tests/local
 
-integration: $(VENV_STAMP) ## pytest tests/integration (through the local stack, over HTTP)
+integration: $(VENV_STAMP) system-packages ## pytest tests/integration (through the local stack, over HTTP)
 	$(BIN)/pytest tests/integration
 
 browser: $(VENV_STAMP) browser-tools ## pytest tests/browser (the dashboard in Chromium via Selenium, axe-core; screenshots)
@@ -146,7 +162,7 @@ browser: $(VENV_STAMP) browser-tools ## pytest tests/browser (the dashboard in C
 
 test: lint types template build unit service local integration browser ## everything CI runs
 
-bench: $(VENV_STAMP) ## run every script in tests/bench; each prints its figures
+bench: $(VENV_STAMP) system-packages ## run every script in tests/bench; each prints its figures
 	@set -e; found=0; for f in tests/bench/*.py; do \
 		case "$$(basename "$$f")" in _*|conftest.py) continue;; esac; \
 		test -f "$$f" || continue; found=1; \

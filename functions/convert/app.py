@@ -26,8 +26,8 @@ from filegate.web import RequestBody, authorized, create_app, parse_body
 settings = ConvertSettings.from_env()
 bind_tables(settings)
 bucket = Bucket(settings.bucket)
-# The queue of each engine's worker: images and PDFs, and audio and video.
-queues: create.Queues = {"image": settings.conversions_queue_url, "av": settings.media_queue_url}
+# The queue of each engine's worker: images and PDFs, audio and video, documents.
+queues = create.engine_queues(settings)
 app = create_app("FileGate conversion")
 Authorized = Annotated[AuthContext, Depends(authorized)]
 

@@ -20,7 +20,7 @@ from filegate.engines import EngineName, Plan, engine_for
 from filegate.files import service as files_service
 from filegate.keys.context import AuthContext
 from filegate.metering import limits
-from filegate.settings import WebhookPolicy
+from filegate.settings import EngineQueues, WebhookPolicy
 from filegate.tiers import tier
 from filegate.webhooks import service as webhook_service
 
@@ -29,6 +29,15 @@ MAX_WEBHOOK_URL_LENGTH = 2048
 
 # The queue of each engine's worker.
 Queues = Mapping[EngineName, str]
+
+
+def engine_queues(settings: EngineQueues) -> Queues:
+    """Each engine's worker queue, from the settings of a function that hands conversions to workers."""
+    return {
+        "image": settings.conversions_queue_url,
+        "av": settings.media_queue_url,
+        "document": settings.documents_queue_url,
+    }
 
 
 @dataclass(frozen=True)

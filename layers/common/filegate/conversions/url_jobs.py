@@ -4,8 +4,8 @@ At the request: the URL and headers are checked as for ``POST /v1/files/import``
 exhausted quota is a 429 at once), the conversion is written ``queued`` naming the file it waits for, and the
 import is queued. When the import ends (the import worker, ``after_import``): a failed import fails the
 conversion with the import's code, its charge given back in the same write; a ready file gets the canonical
-target and options for its format (checked as for a ``file_id`` job) and the conversion goes to the image or
-the media queue, where the usual worker runs it (and gives the charge back if it fails). One charge in all.
+target and options for its format (checked as for a ``file_id`` job) and the conversion goes to the queue of
+the engine that converts it, where the usual worker runs it (and gives the charge back if it fails). One charge in all.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from datetime import datetime
 from typing import Any
 
 from filegate import errors, queues
+from filegate.conversions.create import engine_queues
 from filegate.conversions.records import announce, conversion_json, fail, job_options, new_record
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.egress.policy import resolver_for
-from filegate.engines import engine_for
+from filegate.engines import EngineName, engine_for
 from filegate.files import imports
 from filegate.files import service as files_service
 from filegate.files.storage import Bucket
@@ -85,15 +86,15 @@ def create_url_job(
 
 def _plan(
     source: files_table.FileRecord, record: conversions_table.ConversionRecord
-) -> tuple[str, dict[str, Any], bool]:
-    """(canonical target, its options as recorded, media?) for the imported source, checked as a file_id job's
-    are, by the engine that converts the pair."""
+) -> tuple[str, dict[str, Any], EngineName]:
+    """(canonical target, its options as recorded, the engine whose worker converts it) for the imported
+    source, checked as a file_id job's are, by that engine."""
     fmt = source.format or ""
     target = formats.resolve_target(fmt, record.target)
     engine = engine_for(fmt, target)
     options = engine.parse_options(record.options or {}, source=fmt, target=target, field="options.")
     engine.plan(fmt, target, options, tier(record.tier or "free"))
-    return target, job_options(target, options.to_json()), engine.name == "av"
+    return target, job_options(target, options.to_json()), engine.name
 
 
 def _fail_and_announce(
@@ -120,11 +121,11 @@ def after_import(
         code, message = imports.file_error(source)
         return _fail_and_announce(record, code, message, settings, now)
     try:
-        target, options, media = _plan(source, record)
+        target, options, engine = _plan(source, record)
     except errors.ApiError as exc:
         return _fail_and_announce(record, exc.code, exc.message, settings, now)
     conversions_table.set_plan(record, target, options)
-    queues.send(settings.media_queue_url if media else settings.conversions_queue_url, {"conversion_id": conversion_id})
+    queues.send(engine_queues(settings)[engine], {"conversion_id": conversion_id})
     return conversions_table.get(conversion_id)
 
 
