@@ -135,12 +135,17 @@ template: $(SAM_STAMP) ## cfn-lint and sam validate --lint, offline
 	$(OFFLINE_AWS) $(SAM_BIN)/cfn-lint $(TEMPLATE)
 	$(OFFLINE_AWS) $(SAM_BIN)/sam validate --lint --region us-east-1 --template-file $(TEMPLATE)
 
-build: $(SAM_STAMP) $(VENV_STAMP) ## sam build for arm64 without Docker, then check architectures and sizes
+build: $(SAM_STAMP) $(VENV_STAMP) ## sam build for arm64 (the document image only where Docker runs), then check architectures and sizes
 	@test -x "$(PYTHON313_BIN)/python3.13" || { echo "error: no python3.13 found (looked in" \
 		"$(PYENV_ROOT)/versions/3.13*/bin and on PATH); install it or set PYTHON313_BIN=/dir/with/python3.13" >&2; exit 1; }
-	@echo "sam build --template-file $(TEMPLATE) --build-dir $(BUILD_DIR)  # no container; $(PYTHON313_BIN) first on PATH"
-	@PATH="$(abspath $(PYTHON313_BIN)):$$PATH" $(OFFLINE_AWS) \
-		$(SAM_BIN)/sam build --template-file $(TEMPLATE) --build-dir $(BUILD_DIR) \
+	@excluded=""; if ! docker info >/dev/null 2>&1; then \
+		excluded=$$($(BIN)/python infra/build_check.py --list-images $(TEMPLATE)); \
+		echo "no Docker: the container-image functions ($$excluded) are left out; sam deploy needs them built with Docker"; \
+	fi; \
+	excludes=$$(for id in $$excluded; do printf -- ' --exclude %s' "$$id"; done); \
+	echo "sam build --template-file $(TEMPLATE) --build-dir $(BUILD_DIR)$$excludes  # no build container; $(PYTHON313_BIN) first on PATH"; \
+	PATH="$(abspath $(PYTHON313_BIN)):$$PATH" $(OFFLINE_AWS) \
+		$(SAM_BIN)/sam build --template-file $(TEMPLATE) --build-dir $(BUILD_DIR) $$excludes \
 	|| { echo "error: sam build failed. 'PythonPipBuilder:ResolveDependencies - {pkg==x.y(sdist)}' means that" \
 		"package has no manylinux aarch64 wheel for CPython 3.13: pin a version that ships one." >&2; exit 1; }
 	$(BIN)/python infra/build_check.py $(BUILD_DIR)
