@@ -1,0 +1,97 @@
+"""LibreOffice's locked-down user profile, baked once and copied for every LibreOffice process started.
+
+What it turns off (each an item of registrymodifications.xcu): macros (security level "very high" and macro
+execution disabled), links to untrusted places (BlockUntrustedRefererLinks), the first-start wizard,
+auto-recovery and auto-save, the update check, Java. Loading a document also asks for no update of its links
+(the converter's media descriptor); the sandbox (no network) and inspection (external references dropped)
+stand behind both.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+# (path, property, type, value)
+_LOCKED_DOWN: tuple[tuple[str, str, str, str], ...] = (
+    ("/org.openoffice.Office.Common/Security/Scripting", "MacroSecurityLevel", "int", "3"),
+    ("/org.openoffice.Office.Common/Security/Scripting", "DisableMacrosExecution", "boolean", "true"),
+    ("/org.openoffice.Office.Common/Security/Scripting", "BlockUntrustedRefererLinks", "boolean", "true"),
+    ("/org.openoffice.Office.Common/Security/Scripting", "RemovePersonalInfoOnSaving", "boolean", "true"),
+    ("/org.openoffice.Setup/Office", "ooSetupInstCompleted", "boolean", "true"),
+    ("/org.openoffice.Setup/Office", "FirstStartWizardCompleted", "boolean", "true"),
+    ("/org.openoffice.Office.Recovery/AutoSave", "Enabled", "boolean", "false"),
+    ("/org.openoffice.Office.Recovery/RecoveryInfo", "Enabled", "boolean", "false"),
+    ("/org.openoffice.Office.Common/Save/Document", "CreateBackup", "boolean", "false"),
+    (
+        "/org.openoffice.Office.Jobs/Jobs/org.openoffice.Office.Jobs:Job['UpdateCheck']/Arguments",
+        "AutoCheckEnabled",
+        "boolean",
+        "false",
+    ),
+    ("/org.openoffice.Office.Java/VirtualMachine", "Enable", "boolean", "false"),
+    ("/org.openoffice.Office.Common/Misc", "UseLocking", "boolean", "false"),
+    ("/org.openoffice.Office.Common/Misc", "ShowTipOfTheDay", "boolean", "false"),
+    ("/org.openoffice.Office.Common/Misc", "CollectUsageInformation", "boolean", "false"),
+)
+
+PROFILE_FILE = "registrymodifications.xcu"
+
+
+def _items() -> str:
+    return "\n".join(
+        f'<item oor:path="{escape(path, {chr(34): "&quot;"})}"><prop oor:name="{name}" oor:op="fuse">'
+        f"<value>{value}</value></prop></item>"
+        for path, name, _type, value in _LOCKED_DOWN
+    )
+
+
+def registry_modifications(written: str = "") -> str:
+    """The profile's settings file: what LibreOffice `written` there, then ours (the later item wins)."""
+    closing = "</oor:items>"
+    if closing in written:
+        return written[: written.rindex(closing)] + _items() + "\n" + closing + "\n"
+    items = _items()
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<oor:items xmlns:oor="http://openoffice.org/2001/registry" '
+        'xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
+        f"{items}\n</oor:items>\n"
+    )
+
+
+def locked_down_items() -> tuple[tuple[str, str, str], ...]:
+    """(path, property, value) of every setting the profile holds (tests read the baked file against it)."""
+    return tuple((path, name, value) for path, name, _type, value in _LOCKED_DOWN)
+
+
+def bake(template: Path, soffice: str, *, seconds: float = 120.0) -> Path:
+    """Write the profile into `template` and let LibreOffice complete it once (its first start, which writes
+    the rest of the profile, is then never paid again); the settings are appended again afterwards, so
+    nothing LibreOffice wrote over them stands. `template` is replaced whole, atomically."""
+    template.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=template.name + ".", dir=template.parent))
+    user = building / "user"
+    user.mkdir()
+    (user / PROFILE_FILE).write_text(registry_modifications())
+    home = building / "home"
+    home.mkdir()
+    from filegate.engines.document import sandbox
+
+    subprocess.run(
+        [soffice, f"-env:UserInstallation={building.as_uri()}", "--headless", "--invisible", "--norestore",
+         "--nolockcheck", "--nodefault", "--terminate_after_init"],
+        env={"HOME": str(home), "TMPDIR": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=sandbox.preexec, timeout=seconds, check=False, cwd=building,
+    )  # fmt: skip
+    settings = user / PROFILE_FILE
+    settings.write_text(registry_modifications(settings.read_text() if settings.exists() else ""))
+    shutil.rmtree(home, ignore_errors=True)
+    if template.exists():
+        shutil.rmtree(template)
+    building.rename(template)
+    return template
