@@ -310,7 +310,11 @@ def test_an_image_function_reads_its_dockerfile_and_ignores_the_globals_it_names
     assert "Runtime" not in template.properties("Img") and "Layers" not in template.properties("Img")
     assert template.properties("Img")["Timeout"] == 10  # the globals it does not name still apply
     spec = build_model(template).functions["Img"]
-    assert (spec.code_dir, spec.handler, spec.layer_dirs) == (tmp_path / "fns/img", "main.run", (tmp_path / "pkgs/lib",))
+    assert (spec.code_dir, spec.handler, spec.layer_dirs) == (
+        tmp_path / "fns/img",
+        "main.run",
+        (tmp_path / "pkgs/lib",),
+    )
 
     (tmp_path / "fns/img/Dockerfile").write_text("FROM debian:bookworm-slim\nWORKDIR /var/task\nCOPY x.py ./x.py\n")
     with pytest.raises(TemplateError, match="no task root"):

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from filegate import errors, queues
-from filegate.conversions.records import conversion_json, fail, job_options, new_record
+from filegate.conversions.records import conversion_json, fail, job_options, new_record, source_format
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.engines import EngineName, Plan, engine_for
@@ -142,7 +142,7 @@ def create_job(
     if source.size is not None:
         size = int(source.size)
         files_service.check_input_size(caller, size, described=f"The file ({size} bytes)")
-    fmt = source.format or ""
+    fmt = source_format(source, job.options)
     engine = engine_for(fmt, job.target)
     options = engine.parse_options(job.options, source=fmt, target=job.target, field=job.options_field)
     plan = engine.plan(fmt, job.target, options, tier(caller.tier))

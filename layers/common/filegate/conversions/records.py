@@ -13,7 +13,9 @@ from typing import Any
 from filegate import errors
 from filegate.clock import iso
 from filegate.db import conversions as conversions_table
-from filegate.formats.table import kind
+from filegate.db import files as files_table
+from filegate.formats.docsniff import text_format
+from filegate.formats.table import TEXT_FORMATS, kind
 from filegate.keys.context import AuthContext
 from filegate.listing import page_json
 from filegate.metering import limits
@@ -98,6 +100,17 @@ def requested(record: conversions_table.ConversionRecord) -> tuple[str | None, d
     if options.pop(COMPRESS_OPTION, False):
         return None, options
     return record.target, options
+
+
+def source_format(source: files_table.FileRecord, options: object) -> str:
+    """The format a stored file is converted from: the one sniffed when it was stored, except that text is told
+    apart again by the conversion's `source_format` option when the file's name does not say (API.md
+    "Documents": the extension first, then `source_format`)."""
+    fmt = source.format or ""
+    told = options.get("source_format") if isinstance(options, dict) else None
+    if fmt in TEXT_FORMATS and isinstance(told, str):
+        return text_format(source.filename, told)
+    return fmt
 
 
 def fail(record: conversions_table.ConversionRecord, code: str, message: str, now: datetime) -> bool:

@@ -101,7 +101,7 @@ def convert_sync(
     within `budget_seconds` of `started` (time.monotonic(), the request's start; default now)."""
     started = time.monotonic() if started is None else started
     check_sync_input(caller, len(data))
-    fmt = sniff(data)
+    fmt = sniff(data, filename, fields.get("source_format"))  # a text format by its name or source_format
     engine = engine_for(fmt, target)
     options = engine.parse_options(fields, source=fmt, target=target, form=True)
     plan_tier = tier(caller.tier)

@@ -15,7 +15,7 @@ from typing import Any
 
 from filegate import errors, queues
 from filegate.conversions.create import engine_queues
-from filegate.conversions.records import announce, conversion_json, fail, job_options, new_record
+from filegate.conversions.records import announce, conversion_json, fail, job_options, new_record, source_format
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.egress.policy import resolver_for
@@ -89,7 +89,7 @@ def _plan(
 ) -> tuple[str, dict[str, Any], EngineName]:
     """(canonical target, its options as recorded, the engine whose worker converts it) for the imported
     source, checked as a file_id job's are, by that engine."""
-    fmt = source.format or ""
+    fmt = source_format(source, record.options)
     target = formats.resolve_target(fmt, record.target)
     engine = engine_for(fmt, target)
     options = engine.parse_options(record.options or {}, source=fmt, target=target, field="options.")

@@ -26,7 +26,7 @@ from pynamodb.exceptions import PynamoDBException
 from filegate import errors
 from filegate.clock import utcnow
 from filegate.conversions import long_media
-from filegate.conversions.records import announce, conversion_json, fail, requested, reservation_of
+from filegate.conversions.records import announce, conversion_json, fail, requested, reservation_of, source_format
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.engines import Segmented, Source, Workspace, engine_for, engine_name_for
@@ -112,8 +112,8 @@ def _convert(
     pieces_queue_url: str = "",
 ) -> files_table.FileRecord | None:
     """The stored output, or None when the conversion was fanned out in pieces."""
-    fmt = source_file.format or ""
     target, raw_options = requested(record)
+    fmt = source_format(source_file, raw_options)
     engine = engine_for(fmt, target)
     plan_tier = tier(record.tier)
     options = engine.parse_options(raw_options, source=fmt, target=target, field="options.")

@@ -27,7 +27,7 @@ from filegate.engines.interface import (
     StreamedOutput,
     Workspace,
 )
-from filegate.formats.table import is_media_conversion, kind
+from filegate.formats.table import FORMATS, is_media_conversion
 
 __all__ = [
     "Engine",
@@ -47,17 +47,13 @@ __all__ = [
 ]
 
 
-# The documents the image engine converts itself (pypdfium2 renders a PDF's pages); every other document
-# (office files, text) is LibreOffice's, in the document function.
-IMAGE_ENGINE_DOCUMENTS = frozenset({"pdf"})
-
-
 def engine_name_for(source: str, target: str | None) -> EngineName:
     """Which engine converts `source` to `target` (None: compress `source`), without importing it: the
     queue a job goes to is chosen here."""
     if is_media_conversion(source, target):
         return "av"
-    if kind(source) == "document" and source not in IMAGE_ENGINE_DOCUMENTS:
+    info = FORMATS.get(source)
+    if info is not None and info.office:  # office files and text: LibreOffice (a PDF is the image engine's)
         return "document"
     return "image"
 

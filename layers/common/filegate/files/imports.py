@@ -204,10 +204,10 @@ def _looks_like_html(head: bytes) -> bool:
     return text.startswith(_HTML_STARTS)
 
 
-def _sniffed(head: bytes) -> str:
+def _sniffed(head: bytes, filename: str) -> str:
     if _looks_like_html(head):
         raise errors.UnsupportedMediaType(HTML_MESSAGE)
-    return sniff(head)
+    return sniff(head, filename)
 
 
 def _with_head(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
@@ -265,7 +265,7 @@ def _fetch_and_store(
                 break
         if not head:
             raise errors.UnsupportedMediaType("The URL returned no bytes.")
-        fmt = _sniffed(head)
+        fmt = _sniffed(head, record.filename)
         size = bucket.write_stream(
             record.object_key, _with_head(head, chunks), content_type(fmt), settings.import_part_mb * 1024 * 1024
         )

@@ -311,6 +311,7 @@ def formats_document() -> dict[str, Any]:
     return {
         "formats": {
             f.name: {
+                "kind": f.kind,
                 "to": list(targets_for(f.name)),
                 "options": list(options_for(f.name)),
                 "content_type": f.content_type,

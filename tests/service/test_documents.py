@@ -1,0 +1,176 @@
+"""Documents through the API (API.md "Documents", §3 units, §4 errors): office files and text converted by the
+document function's real handler (its own queue, LibreOffice warm in this process), sync and as jobs."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from filegate.conversions import sync
+from tests import fixtures_documents as documents
+from tests.service.harness import ServiceApi
+from tests.service.helpers import Account, assert_error
+
+
+@contextlib.contextmanager
+def document_worker(api: ServiceApi) -> Iterator[None]:
+    """The document function serving its queue while a sync request waits for it (Lambda's SQS poller)."""
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            # The request being served holds the process's environment; the worker read its settings at import.
+            api.run_queue("DocumentsFunction", wait_seconds=0.2, own_environment=False)
+
+    thread = threading.Thread(target=serve, name="documents-worker")
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _in_order(text: str, words: tuple[str, ...]) -> bool:
+    at = 0
+    for word in words:
+        at = text.find(word, at)
+        if at < 0:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("kind", sorted(documents.every_kind()))
+def test_every_kind_converts_to_pdf_in_one_request(api: ServiceApi, free_account: Account, kind: str) -> None:
+    filename, data = documents.every_kind()[kind]
+    with document_worker(api):
+        response = free_account.convert(data, "pdf", filename=filename)
+    assert response.status == 200, response
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.headers["content-disposition"] == 'attachment; filename="report.pdf"'
+    # Every word of the source, in order, as text of the PDF (not pictures of text).
+    assert _in_order(documents.pdf_text(response.body), documents.WORDS), documents.pdf_text(response.body)
+    conversion = free_account.call("GET", f"/v1/conversions/{response.headers['x-conversion-id']}").json()
+    assert conversion["status"] == "succeeded" and conversion["target"] == "pdf", conversion
+    assert free_account.conversions_this_month() == 1  # one unit per document conversion (§3)
+
+
+def test_a_document_job_with_its_files_metadata_location_and_progress(api: ServiceApi, pro_account: Account) -> None:
+    file = pro_account.upload(documents.docx(pages=3), "board-minutes.docx")
+    # Office files have no pages until converted (API.md "Files").
+    assert file["metadata"] == {"kind": "document", "format": "docx"}, file
+    created = pro_account.call("POST", "/v1/conversions", json_body={"file_id": file["id"], "target": "pdf"})
+    assert created.status == 202, created
+    job = created.json()
+    assert created.headers["location"] == f"/v1/conversions/{job['id']}"
+    assert job["status"] == "queued" and pro_account.conversions_this_month() == 1
+
+    records = api.run_queue("DocumentsFunction")  # the document queue's own worker, no other
+    assert any(job["id"] in r["body"] for r in records)
+    finished = pro_account.call("GET", f"/v1/conversions/{job['id']}").json()
+    assert finished["status"] == "succeeded" and finished["progress"] == 100, finished
+    output = pro_account.call("GET", f"/v1/files/{finished['output_file_id']}").json()
+    assert output["metadata"] == {"kind": "document", "format": "pdf", "pages": 3}, output
+    assert output["filename"] == "board-minutes.pdf"
+    assert pro_account.conversions_this_month() == 1
+
+
+def test_a_page_becomes_an_image_sized_like_an_image(api: ServiceApi, free_account: Account) -> None:
+    with document_worker(api):
+        response = free_account.convert(documents.docx(pages=2), "png", filename="memo.docx", page="2", width="300")
+    assert response.status == 200, response
+    assert response.headers["content-type"] == "image/png"
+    with Image.open(io.BytesIO(response.body)) as image:
+        assert image.format == "PNG" and image.width == 300 and image.height > image.width  # a portrait page
+
+
+def test_csv_of_the_sheet_asked_for(api: ServiceApi, free_account: Account) -> None:
+    book = documents.xlsx({"Summary": [["first", "sheet"]], "Regions": [["north", 12], ["south", 30]]})
+    with document_worker(api):
+        by_name = free_account.convert(book, "csv", filename="sales.xlsx", sheet="Regions")
+        by_number = free_account.convert(book, "csv", filename="sales.xlsx", sheet="2")
+        default = free_account.convert(book, "csv", filename="sales.xlsx")
+        missing = free_account.convert(book, "csv", filename="sales.xlsx", sheet="Nowhere")
+    assert by_name.status == by_number.status == default.status == 200, (by_name, by_number, default)
+    assert by_name.body.decode().splitlines() == by_number.body.decode().splitlines() == ["north,12", "south,30"]
+    assert default.body.decode().splitlines() == ["first,sheet"]
+    assert_error(missing, 422, "invalid_parameter")
+    assert "Regions" in missing.json()["error"]["message"]
+    assert free_account.conversions_this_month() == 3  # the refused one is given back
+
+
+def test_text_is_told_apart_by_its_name_then_by_source_format(api: ServiceApi, free_account: Account) -> None:
+    rows = documents.csv([("region", "total"), ("north", 12)])
+    with document_worker(api):
+        as_csv = free_account.convert(rows, "xlsx", filename="export", source_format="csv")
+        as_txt = free_account.convert(rows, "xlsx", filename="export")  # text without either is txt
+    assert as_csv.status == 200, as_csv
+    assert as_csv.body.startswith(b"PK")  # a workbook
+    assert_error(as_txt, 422, "unsupported_conversion")
+    assert_error(free_account.convert(rows, "pdf", filename="export", source_format="docx"), 422, "invalid_parameter")
+
+
+def test_a_document_past_the_tiers_page_limit_is_413_and_uncharged(api: ServiceApi, free_account: Account) -> None:
+    with document_worker(api):
+        response = free_account.convert(documents.docx(pages=60), "pdf", filename="long.docx")
+    body = assert_error(response, 413, "file_too_large")
+    assert "60" in body["error"]["message"] and "50" in body["error"]["message"], body
+    assert free_account.conversions_this_month() == 0
+
+
+def test_unknown_bytes_are_415(free_account: Account) -> None:
+    assert_error(free_account.convert(documents.unknown_bytes(), "pdf", filename="report.docx"), 415, "unsupported_media_type")
+    assert free_account.conversions_this_month() == 0
+
+
+def test_a_zip_bomb_is_refused_before_conversion_and_uncharged(api: ServiceApi, free_account: Account) -> None:
+    bomb = documents.zip_bomb_docx()
+    assert len(bomb) * 100 < 64 * 1024 * 1024  # it unpacks to more than 100 x its size
+    response = free_account.convert(bomb, "pdf", filename="bomb.docx")  # no worker: refused in the request
+    assert_error(response, 422, "conversion_failed")
+    assert free_account.conversions_this_month() == 0
+
+
+def test_a_failed_document_job_gives_its_unit_back(api: ServiceApi, pro_account: Account) -> None:
+    file = pro_account.upload(documents.corrupt_docx(), "broken.docx")
+    job = pro_account.call("POST", "/v1/conversions", json_body={"file_id": file["id"], "target": "pdf"}).json()
+    assert job["status"] == "queued" and pro_account.conversions_this_month() == 1
+    api.run_queue("DocumentsFunction")
+    failed = pro_account.call("GET", f"/v1/conversions/{job['id']}").json()
+    assert failed["status"] == "failed" and failed["error"]["code"] == "conversion_failed", failed
+    assert pro_account.conversions_this_month() == 0
+
+
+def test_past_the_sync_budget_a_document_answers_202_with_location(api: ServiceApi, pro_account: Account) -> None:
+    from filegate.clock import utcnow
+    from filegate.keys.context import AuthContext
+
+    context = api.authorizer_context("POST", "/v1/convert", key=pro_account.key, source_ip=pro_account.source_ip)
+    caller = AuthContext.from_authorizer_context(context)
+    assert caller is not None
+    convert = api.functions.module("ConvertFunction")
+    outcome = sync.convert_sync(
+        caller, convert.bucket, convert.settings, data=documents.docx(), filename="late.docx", target="pdf",
+        fields={}, queues=convert.queues, now=utcnow(), budget_seconds=0.0,  # no time to wait for the worker
+    )  # fmt: skip
+    assert isinstance(outcome, sync.ContinuedAsJob)
+    assert outcome.location == f"/v1/conversions/{outcome.conversion['id']}"
+    api.run_queue("DocumentsFunction")  # it goes on as a job
+    done = pro_account.call("GET", outcome.location).json()
+    assert done["status"] == "succeeded", done
+
+
+def test_formats_list_documents_with_their_kind(api: ServiceApi) -> None:
+    formats: dict[str, Any] = api.call("GET", "/v1/formats").json()["formats"]
+    for name in ("docx", "doc", "odt", "rtf", "xlsx", "xls", "ods", "pptx", "ppt", "odp", "txt", "csv", "md", "html"):
+        assert formats[name]["kind"] == "document", name
+        assert "pdf" in formats[name]["to"], name
+    assert formats["csv"]["to"][:3] == ["pdf", "xlsx", "ods"]
+    assert "sheet" in formats["xlsx"]["options"] and "pages" in formats["docx"]["options"]
+    assert formats["png"]["kind"] == "image" and formats["mp4"]["kind"] == "video"
