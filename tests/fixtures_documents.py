@@ -201,7 +201,7 @@ def zip_bomb(unpacked_mb: int = 64) -> bytes:
 
 
 def zip_of_many_entries(count: int) -> bytes:
-    return rezip(docx_document(), add={f"customXml/item{i}.xml": b"<a/>" for i in range(count)})
+    return rezip(docx_document(), add={f"filler/item{i}.xml": b"<a/>" for i in range(count)})
 
 
 def odt_with_macro(marker: Path) -> bytes:

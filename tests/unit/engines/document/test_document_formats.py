@@ -151,7 +151,7 @@ def test_options_from_form_and_json() -> None:
     assert (form.pages, form.pdf_a) == ("1-2", True)
     assert DocumentOptions.from_json(form.to_json()) == form
     assert DocumentOptions.from_json({"sheet": 2}).sheet == "2"  # a sheet's number may be a JSON integer
-    with pytest.raises(InvalidParameter, match="options.source_format must be one of"):
+    with pytest.raises(InvalidParameter, match=r"options\.source_format must be one of"):
         DocumentOptions.from_json({"source_format": "exe"})
 
 
