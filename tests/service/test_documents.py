@@ -13,9 +13,21 @@ import pytest
 from PIL import Image
 
 from filegate.conversions import sync
-from tests import fixtures_documents as documents
+from tests import fixtures_document_api as documents
+from tests.fixtures_documents import in_order, pdf_text, zip_bomb
 from tests.service.harness import ServiceApi
 from tests.service.helpers import Account, assert_error
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_libreoffice() -> Iterator[None]:
+    """The document function's LibreOffice started before the first request (its cold start, seconds on a
+    busy machine, would eat the sync budget of whichever test came first), stopped after the last."""
+    from filegate.engines.document.engine import ENGINE
+
+    ENGINE.office.start()
+    yield
+    ENGINE.office.stop()
 
 
 @contextlib.contextmanager
@@ -37,15 +49,6 @@ def document_worker(api: ServiceApi) -> Iterator[None]:
         thread.join()
 
 
-def _in_order(text: str, words: tuple[str, ...]) -> bool:
-    at = 0
-    for word in words:
-        at = text.find(word, at)
-        if at < 0:
-            return False
-    return True
-
-
 @pytest.mark.parametrize("kind", sorted(documents.every_kind()))
 def test_every_kind_converts_to_pdf_in_one_request(api: ServiceApi, free_account: Account, kind: str) -> None:
     filename, data = documents.every_kind()[kind]
@@ -55,7 +58,7 @@ def test_every_kind_converts_to_pdf_in_one_request(api: ServiceApi, free_account
     assert response.headers["content-type"] == "application/pdf"
     assert response.headers["content-disposition"] == 'attachment; filename="report.pdf"'
     # Every word of the source, in order, as text of the PDF (not pictures of text).
-    assert _in_order(documents.pdf_text(response.body), documents.WORDS), documents.pdf_text(response.body)
+    assert in_order(pdf_text(response.body), list(documents.WORDS)), pdf_text(response.body)
     conversion = free_account.call("GET", f"/v1/conversions/{response.headers['x-conversion-id']}").json()
     assert conversion["status"] == "succeeded" and conversion["target"] == "pdf", conversion
     assert free_account.conversions_this_month() == 1  # one unit per document conversion (§3)
@@ -130,7 +133,7 @@ def test_unknown_bytes_are_415(free_account: Account) -> None:
 
 
 def test_a_zip_bomb_is_refused_before_conversion_and_uncharged(api: ServiceApi, free_account: Account) -> None:
-    bomb = documents.zip_bomb_docx()
+    bomb = zip_bomb()
     assert len(bomb) * 100 < 64 * 1024 * 1024  # it unpacks to more than 100 x its size
     response = free_account.convert(bomb, "pdf", filename="bomb.docx")  # no worker: refused in the request
     assert_error(response, 422, "conversion_failed")

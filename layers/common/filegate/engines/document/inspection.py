@@ -56,7 +56,8 @@ _MACRO_ENTRY = re.compile(r"(^|/)(vbaProject\.bin|vbaData\.xml)$|^(Basic|Scripts
 _FIELD_WORDS = r"(?:DDE|DDEAUTO|INCLUDETEXT|INCLUDEPICTURE|INCLUDE|IMPORT|LINK)"
 _WORD_INSTRUCTION = re.compile(rb"(<w:instrText\b[^>]*>)\s*" + _FIELD_WORDS.encode() + rb"\b[^<]*(</w:instrText>)")
 _WORD_SIMPLE_FIELD = re.compile(rb'(<w:fldSimple\b[^>]*\bw:instr=")\s*' + _FIELD_WORDS.encode() + rb'\b[^"]*(")')
-_DDE_LINK = re.compile(rb'(<ddeLink\b[^>]*?\bdde(?:Service|Topic)=")[^"]*(")')
+# Attributes of a workbook's ddeLink (the only element that has them): which program, which topic.
+_DDE_LINK = re.compile(rb'(\bdde(?:Service|Topic)=")[^"]*(")')
 _ENCRYPTION_DATA = b"encryption-data"
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 

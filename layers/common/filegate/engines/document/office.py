@@ -179,8 +179,9 @@ class Office:
             self.on_checkpoint(name, self)
 
     def _ensure_started(self) -> _Running:
-        if self._running is not None and self._running.process.poll() is None:
-            return self._running
+        running = self._running
+        if running is not None and running.process.poll() is None and _alive(running.soffice_pid):
+            return running
         self._stop()
         began = time.monotonic()
         template = baked_profile(self.settings)
@@ -247,6 +248,15 @@ class Office:
             if stream is not None:
                 stream.close()
         shutil.rmtree(running.scratch, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, dead but not yet reaped by the converter, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
 
 
 def _environment(scratch: Path) -> dict[str, str]:

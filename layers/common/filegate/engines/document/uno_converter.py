@@ -129,6 +129,8 @@ def main() -> int:
     out.flush()
     for line in sys.stdin:
         answer = _convert(desktop, json.loads(line))
+        if office.poll() is not None:
+            return 1  # LibreOffice died under this document: no answer, so the engine starts afresh
         out.write(json.dumps(answer) + "\n")
         out.flush()
     with contextlib.suppress(Exception):  # it may already be gone; the group is killed after us anyway

@@ -1,0 +1,160 @@
+"""Inspection before conversion (API.md "Documents" → Safety), on real hostile files. Pure: no LibreOffice."""
+
+from __future__ import annotations
+
+import io
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+import fixtures_documents as fd
+
+from filegate.engines.document import inspection, text
+from filegate.errors import ConversionFailed
+
+URL = "http://127.0.0.1:9/"  # never contacted: these tests only read what inspection wrote
+
+
+def test_a_zip_bomb_is_refused_before_conversion() -> None:
+    bomb = fd.zip_bomb(64)
+    assert len(bomb) * 100 < 64 << 20  # it does unpack to more than 100 times its size
+    with pytest.raises(ConversionFailed, match="zip bomb"):
+        inspection.inspect("docx", bomb)
+
+
+def test_the_unpacked_size_is_counted_on_the_bytes_that_come_out() -> None:
+    """A directory that understates its sizes does not get the bomb through."""
+    bomb = bytearray(fd.zip_bomb(64))
+    central = bomb.rfind(b"PK\x01\x02" + bytes(0))  # the last central directory entry: zeros.bin
+    assert central > 0
+    bomb[central + 24 : central + 28] = (1000).to_bytes(4, "little")  # uncompressed size: 1,000 bytes
+    with pytest.raises(ConversionFailed):
+        inspection.inspect("docx", bytes(bomb))
+
+
+def test_more_than_10000_entries_are_refused() -> None:
+    with pytest.raises(ConversionFailed, match="10,000"):
+        inspection.inspect("docx", fd.zip_of_many_entries(10_001))
+
+
+def test_10000_entries_are_accepted() -> None:
+    entries = 10_000 - len(zipfile.ZipFile(io.BytesIO(fd.docx_document())).infolist())
+    assert inspection.inspect("docx", fd.zip_of_many_entries(entries)).encrypted is False
+
+
+def test_a_corrupt_document_is_conversion_failed() -> None:
+    with pytest.raises(ConversionFailed, match="corrupt"):
+        inspection.inspect("docx", fd.docx_document()[:-200])
+
+
+def test_an_external_image_relationship_is_dropped_and_a_hyperlink_kept() -> None:
+    hostile = fd.docx_with_external_image(URL + "pic.png")
+    defused = inspection.inspect("docx", hostile)
+    rels = fd.part(defused.data, "word/_rels/document.xml.rels").decode()
+    assert URL not in rels and "external relationships" in defused.dropped
+    linked = fd.docx_with_hyperlink("https://example.com/kept")
+    assert (
+        "https://example.com/kept"
+        in fd.part(inspection.inspect("docx", linked).data, "word/_rels/document.xml.rels").decode()
+    )
+
+
+def test_a_remote_template_is_dropped() -> None:
+    defused = inspection.inspect("docx", fd.docx_with_remote_template(URL + "t.dotx"))
+    assert URL not in fd.part(defused.data, "word/_rels/settings.xml.rels").decode()
+
+
+def test_dde_and_include_fields_are_emptied() -> None:
+    hostile = fd.docx_with_fields("DDEAUTO c:\\\\windows\\\\system32\\\\cmd.exe /k calc", "INCLUDETEXT /etc/passwd")
+    body = fd.part(inspection.inspect("docx", hostile).data, "word/document.xml").decode()
+    assert "cmd.exe" not in body and "/etc/passwd" not in body
+    assert "field0" in body and "field1" in body  # the fields' shown text stays
+
+
+def test_dde_links_in_a_workbook_are_blanked() -> None:
+    link = (
+        '<?xml version="1.0" encoding="UTF-8"?><externalLink xmlns="http://schemas.openxmlformats.org/'
+        'spreadsheetml/2006/main"><ddeLink ddeService="cmd" ddeTopic="/c calc"/></externalLink>'
+    )
+    hostile = fd.rezip(fd.xlsx_pages(1), add={"xl/externalLinks/externalLink1.xml": link.encode()})
+    part = fd.part(inspection.inspect("xlsx", hostile).data, "xl/externalLinks/externalLink1.xml").decode()
+    assert 'ddeService=""' in part and "calc" not in part
+
+
+def test_an_xml_entity_reading_a_local_file_is_refused() -> None:
+    with pytest.raises(ConversionFailed, match="DOCTYPE"):
+        inspection.inspect("docx", fd.docx_with_xxe("/etc/passwd"))
+
+
+def test_xinclude_is_dropped() -> None:
+    include = '<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="file:///etc/passwd" parse="text"/>'
+    hostile = fd.docx_with_body(fd.paragraph("kept") + include)
+    body = fd.part(inspection.inspect("docx", hostile).data, "word/document.xml").decode()
+    assert "XInclude" not in body and "kept" in body
+
+
+def test_macros_are_left_out_and_their_event_binding_dropped(tmp_path: Path) -> None:
+    defused = inspection.inspect("odt", fd.odt_with_macro(tmp_path / "marker"))
+    names = zipfile.ZipFile(io.BytesIO(defused.data)).namelist()
+    assert not [n for n in names if n.startswith("Basic/")]
+    assert b"vnd.sun.star.script" not in fd.part(defused.data, "content.xml")
+    assert names[0] == "mimetype"  # still an ODF package
+
+
+def test_odf_linked_content_is_dropped_and_links_kept() -> None:
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+        'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
+        'xmlns:xlink="http://www.w3.org/1999/xlink"><office:body><office:text>'
+        f'<text:p><draw:frame><draw:image xlink:href="{URL}img.png"/></draw:frame>'
+        '<draw:frame><draw:image xlink:href="file:///etc/passwd"/></draw:frame>'
+        '<draw:frame><draw:image xlink:href="Pictures/inside.png"/></draw:frame>'
+        '<text:a xlink:href="https://example.com/link">a link</text:a></text:p>'
+        '<text:section-source xlink:href="file:///etc/passwd"/>'
+        "</office:text></office:body></office:document-content>"
+    )
+    odt = fd.rezip(fd.odt_with_macro(Path("/nonexistent")), replace={"content.xml": content.encode()})
+    part = fd.part(inspection.inspect("odt", odt).data, "content.xml").decode()
+    assert URL not in part and "/etc/passwd" not in part
+    assert "Pictures/inside.png" in part and "https://example.com/link" in part
+
+
+def test_encrypted_documents_are_recognised() -> None:
+    encrypted = fd.encrypted_ooxml(fd.docx_document(), "pw")
+    assert inspection.inspect("docx", encrypted).encrypted
+    assert not inspection.inspect("docx", fd.docx_document()).encrypted
+
+
+def test_a_doctype_in_odf_is_refused() -> None:
+    content = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>'
+    odt = fd.rezip(fd.odt_with_macro(Path("/nonexistent")), replace={"content.xml": content.encode()})
+    with pytest.raises(ConversionFailed):
+        inspection.inspect("odt", odt)
+
+
+# ------------------------------------------------------------------------------------------------- text
+
+
+def test_html_is_defused_to_a_single_static_page() -> None:
+    page = (
+        f'<html><head><link rel="stylesheet" href="{URL}s.css"><script>alert(1)</script></head><body>'
+        f'<p onclick="x()">Hello <a href="https://example.com/">link</a></p><img src="{URL}remote.png">'
+        '<img src="data:image/png;base64,iVBORw0KGgo="><iframe src="https://evil.example/"></iframe>'
+        f'<p style="background: url({URL}bg.png)">styled</p><object data="{URL}o"></object></body></html>'
+    )
+    cleaned = text.defused_html(page)
+    assert URL not in cleaned and "script" not in cleaned and "iframe" not in cleaned and "onclick" not in cleaned
+    assert 'href="https://example.com/"' in cleaned and "data:image/png" in cleaned and "styled" in cleaned
+
+
+def test_markdown_is_commonmark_and_its_raw_html_is_shown_not_run() -> None:
+    html = text.markdown_to_html(
+        f"# Title\n\n*em* and [a link](https://example.com)\n\n<script>x</script>\n\n![p]({URL}p.png)"
+    )
+    assert "<h1>Title</h1>" in html and "<em>em</em>" in html and 'href="https://example.com"' in html
+    assert "<script>" not in html and URL not in html
