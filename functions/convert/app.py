@@ -147,16 +147,21 @@ def _create(
     )
 
 
+# Every 202 carries Location (API.md §4): the conversion to poll, or (bulk) the list they are in.
 @app.post("/v1/conversions", status_code=202)
 async def create_conversion(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> Any:
     body = await parse_body(request, ConversionRequest)
-    return _create(request, who, idempotency_key, body, [body.job()])
+    created = _create(request, who, idempotency_key, body, [body.job()])
+    return JSONResponse(created, status_code=202, headers={"Location": f"/v1/conversions/{created['id']}"})
 
 
 @app.post("/v1/conversions/bulk", status_code=202)
 async def create_bulk(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> Any:
     body = await parse_body(request, BulkConversionRequest)
-    return _create(request, who, idempotency_key, body, [item.job(f"items[{i}].") for i, item in enumerate(body.items)])
+    created = _create(
+        request, who, idempotency_key, body, [item.job(f"items[{i}].") for i, item in enumerate(body.items)]
+    )
+    return JSONResponse(created, status_code=202, headers={"Location": "/v1/conversions"})
 
 
 @app.get("/v1/conversions")
