@@ -11,6 +11,7 @@ LibreOffice. Runs only in the documents worker (the plan is never in a request).
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from filegate.errors import ConversionFailed, FileTooLarge, InvalidParameter
 from filegate.formats.options import DocumentOptions, ImageOptions
 from filegate.formats.table import (
     FORMATS,
+    PDF_RASTER_TARGETS,
     PREVIEW_TARGETS,
     check_options_apply,
     compress_target,
@@ -258,10 +260,14 @@ def _preview(pdf: Path, target: str, options: DocumentOptions, tier: Tier) -> Ou
     from filegate.engines.image.engine import convert
     from filegate.engines.image.limits import EngineLimits
 
-    image_options = ImageOptions(
-        quality=options.quality, width=options.width, height=options.height, fit=options.fit or "contain", page=1
-    )
-    result = convert(pdf.read_bytes(), target, image_options, EngineLimits.for_tier(tier))
+    limits = EngineLimits.for_tier(tier)
+    sized = ImageOptions(width=options.width, height=options.height, fit=options.fit or "contain", page=1)
+    if target in PDF_RASTER_TARGETS:
+        sized = dataclasses.replace(sized, quality=options.quality)
+        result = convert(pdf.read_bytes(), target, sized, limits)
+    else:  # the image engine renders a PDF page to a raster only: then from that raster, losslessly rendered
+        page = convert(pdf.read_bytes(), "png", sized, limits)
+        result = convert(page.data, target, ImageOptions(quality=options.quality), limits)
     return Output(result.format, result.content_type, data=result.data)
 
 

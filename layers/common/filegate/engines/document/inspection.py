@@ -99,7 +99,7 @@ def legacy_encrypted(fmt: str, data: bytes) -> bool:
                 return _biff_has_filepass(ole.openstream(name).read(1 << 16))
             if fmt == "ppt":
                 return "encryptedsummary" in streams
-    except OSError as exc:
+    except Exception as exc:  # olefile fails on damaged files with whatever its parsing meets
         raise ConversionFailed("The document could not be read: it is corrupt or truncated.") from exc
     return False
 

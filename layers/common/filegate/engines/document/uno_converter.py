@@ -97,11 +97,14 @@ def _convert(desktop: Any, request: dict[str, Any]) -> dict[str, Any]:
         with contextlib.suppress(Exception):  # not every document has the property
             document.LinkUpdateMode = _LINKS_NEVER
         export_options = request.get("export_options") or ""
+        sheet_name = None
         if request.get("sheet") is not None:
             try:
                 number = _sheet_number(document, str(request["sheet"]))
             except KeyError as exc:
                 return {"ok": False, "error": "sheet", "detail": str(exc.args[0])}
+            sheet_name = document.Sheets.ElementNames[number - 1]
+            # Field 12 of the CSV filter's options: which sheet (1-based) is written.
             export_options = f"{export_options},,0,false,true,true,false,false,{number}"
         store = {"FilterName": request["export_filter"], "Overwrite": True}
         if export_options:
@@ -112,6 +115,10 @@ def _convert(desktop: Any, request: dict[str, Any]) -> dict[str, Any]:
             document.storeToURL(uno.systemPathToFileUrl(request["output"]), _properties(store))
         except Exception as exc:
             return {"ok": False, "error": "export", "detail": type(exc).__name__}
+        if sheet_name is not None:
+            # One sheet's CSV is written as <name>-<sheet name>.csv beside the name asked for.
+            stem, dot, suffix = request["output"].rpartition(".")
+            os.replace(f"{stem}-{sheet_name}{dot}{suffix}", request["output"])
         return {"ok": True}
     finally:
         try:
