@@ -123,7 +123,10 @@ def corrupt_docx() -> bytes:
     """A zip that says it is a Word document (its parts are named so) but whose main part is not XML."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>')
+        z.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>',
+        )
         z.writestr("word/document.xml", b"\x00\x01 this is not XML \xff" * 50)
     return out.getvalue()
 

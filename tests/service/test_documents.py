@@ -128,7 +128,9 @@ def test_a_document_past_the_tiers_page_limit_is_413_and_uncharged(api: ServiceA
 
 
 def test_unknown_bytes_are_415(free_account: Account) -> None:
-    assert_error(free_account.convert(documents.unknown_bytes(), "pdf", filename="report.docx"), 415, "unsupported_media_type")
+    assert_error(
+        free_account.convert(documents.unknown_bytes(), "pdf", filename="report.docx"), 415, "unsupported_media_type"
+    )
     assert free_account.conversions_this_month() == 0
 
 
