@@ -134,8 +134,10 @@ IdempotencyKey = Annotated[str | None, Header(max_length=MAX_KEY_LENGTH)]
 def _create(
     request: Request, who: AuthContext, key: str | None, body: BaseModel, requested: list[create.JobRequest]
 ) -> Any:
-    # A private link's headers are no part of what makes two requests the same: never stored with the key.
-    private = {"items": {"__all__": {"headers"}}} if isinstance(body, BulkConversionRequest) else {"headers"}
+    # A private link's headers and a document's password are no part of what makes two requests the same: never
+    # stored with the key.
+    secret: dict[str, Any] = {"headers": True, "options": {name: True for name in records.SECRET_OPTIONS}}
+    private = {"items": {"__all__": secret}} if isinstance(body, BulkConversionRequest) else secret
     return create_jobs(
         key=key,
         account_id=who.account_id,

@@ -179,3 +179,36 @@ def test_formats_list_documents_with_their_kind(api: ServiceApi) -> None:
     assert formats["csv"]["to"][:3] == ["pdf", "xlsx", "ods"]
     assert "sheet" in formats["xlsx"]["options"] and "pages" in formats["docx"]["options"]
     assert formats["png"]["kind"] == "image" and formats["mp4"]["kind"] == "video"
+
+
+def test_an_input_password_is_never_stored_nor_shown(api: ServiceApi, pro_account: Account) -> None:
+    password = "correct-horse-" + pro_account.account_id[-8:]
+    file = pro_account.upload(documents.docx(), "minutes.docx")
+    body = {"file_id": file["id"], "target": "pdf", "options": {"input_password": password, "pages": "1"}}
+    created = pro_account.call("POST", "/v1/conversions", json_body=body, headers={"Idempotency-Key": password[-8:]})
+    assert created.status == 202, created
+    assert password not in created.body.decode() and created.json()["options"] == {"pages": "1"}
+    # Not in any table: the conversion keeps it sealed (its key only in the queue message), the idempotency
+    # record never sees it.
+    for variable in ("CONVERSIONS_TABLE", "IDEMPOTENCY_TABLE"):
+        items = api.dynamodb.scan(TableName=_table(api, variable))["Items"]
+        assert items and not [item for item in items if password in str(item)], variable
+    (message,) = api.sqs.receive_message(QueueUrl=_queue_url(api, "DocumentsFunction"), VisibilityTimeout=0)["Messages"]
+    assert password not in message["Body"] and '"key"' in message["Body"]
+
+    api.run_queue("DocumentsFunction")  # the worker opens it with the message's key
+    done = pro_account.call("GET", f"/v1/conversions/{created.json()['id']}")
+    assert done.json()["status"] == "succeeded", done
+    assert password not in done.body.decode()
+    record = api.dynamodb.get_item(
+        TableName=_table(api, "CONVERSIONS_TABLE"), Key={"conversion_id": {"S": done.json()["id"]}}
+    )
+    assert "options_sealed" not in record["Item"]  # gone with the job
+
+
+def _queue_url(api: ServiceApi, function: str) -> str:
+    return next(m.queue_url for m in api.model.sqs_mappings if m.function == function)
+
+
+def _table(api: ServiceApi, variable: str) -> str:
+    return api.functions.environments["ConvertFunction"][variable]

@@ -13,7 +13,15 @@ from datetime import datetime
 from typing import Any
 
 from filegate import errors, queues
-from filegate.conversions.records import conversion_json, fail, job_options, new_record, source_format
+from filegate.conversions.records import (
+    conversion_json,
+    fail,
+    job_message,
+    job_options,
+    new_record,
+    seal_secret_options,
+    source_format,
+)
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.engines import EngineName, Plan, engine_for
@@ -106,13 +114,14 @@ def queue_job(
         webhook_url=webhook_url,
         units=plan.units,
     )
+    record.options_sealed, key = seal_secret_options(record.conversion_id, options)
     try:
         conversions_table.create(record)
     except BaseException:
         limits.release_conversion(reservation)
         raise
     try:
-        queues.send(queue_url, {"conversion_id": record.conversion_id})
+        queues.send(queue_url, job_message(record.conversion_id, key))
     except BaseException:
         fail(record, "internal_error", "The conversion could not be queued.", now)
         raise

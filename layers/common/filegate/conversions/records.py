@@ -10,7 +10,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from filegate import errors
+from filegate import errors, sealing
 from filegate.clock import iso
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
@@ -26,6 +26,8 @@ from filegate.webhooks import service as webhook_service
 RECORD_LIFETIME = timedelta(days=90)
 # Marks a queued job that compresses (its target is then the source's own format).
 COMPRESS_OPTION = "compress"
+# Options never stored readable nor shown: sealed for the worker (filegate.sealing), dropped from answers.
+SECRET_OPTIONS = frozenset({"input_password"})
 
 
 def new_conversion_id() -> str:
@@ -72,7 +74,10 @@ def reservation_of(record: conversions_table.ConversionRecord) -> limits.Reserva
 def new_record(
     caller: AuthContext, reservation: limits.Reservation, now: datetime, **fields: Any
 ) -> conversions_table.ConversionRecord:
-    """A conversion record of the caller, carrying its quota reservation so a failure can give it back."""
+    """A conversion record of the caller, carrying its quota reservation so a failure can give it back; its
+    options never hold a secret one (``seal_secret_options`` keeps those for the worker)."""
+    if "options" in fields:
+        fields["options"] = public_options(fields["options"])
     return conversions_table.ConversionRecord(
         new_conversion_id(),
         account_id=caller.account_id,
@@ -92,6 +97,38 @@ def new_record(
 def job_options(target: str | None, options: dict[str, object]) -> dict[str, object]:
     """A queued job's options as recorded: a compress (target None) is marked as one."""
     return {COMPRESS_OPTION: True, **options} if target is None else options
+
+
+def public_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Options as a record or an answer may show them: never a secret one (API.md: `input_password` is never
+    logged, never stored)."""
+    return {name: value for name, value in options.items() if name not in SECRET_OPTIONS}
+
+
+def seal_secret_options(conversion_id: str, options: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(sealed text for the record, key for the queue message) of the secret options, or (None, None)."""
+    secrets = {name: value for name, value in options.items() if name in SECRET_OPTIONS}
+    return sealing.seal(secrets, conversion_id) if secrets else (None, None)
+
+
+def job_message(conversion_id: str, key: str | None) -> dict[str, str]:
+    """A queued conversion's message: its id, and the key to its sealed options when it has any."""
+    return {"conversion_id": conversion_id} if key is None else {"conversion_id": conversion_id, "key": key}
+
+
+def requested_with_secrets(
+    record: conversions_table.ConversionRecord, key: str | None
+) -> tuple[str | None, dict[str, Any]]:
+    """What a queued job asked for (``requested``), its sealed options opened with the queue message's `key`.
+    ConversionFailed when they were sealed and the key is missing or not theirs (never a retry loop)."""
+    target, options = requested(record)
+    if record.options_sealed is None:
+        return target, options
+    try:
+        opened = sealing.unseal(record.options_sealed, key or "", record.conversion_id)
+    except Exception as exc:  # a missing, truncated or foreign key: InvalidTag, binascii.Error, ValueError
+        raise errors.ConversionFailed("The conversion's password is no longer available; convert again.") from exc
+    return target, {**options, **opened}
 
 
 def requested(record: conversions_table.ConversionRecord) -> tuple[str | None, dict[str, Any]]:

@@ -15,7 +15,16 @@ from typing import Any
 
 from filegate import errors, queues
 from filegate.conversions.create import engine_queues
-from filegate.conversions.records import announce, conversion_json, fail, job_options, new_record, source_format
+from filegate.conversions.records import (
+    announce,
+    conversion_json,
+    fail,
+    job_message,
+    job_options,
+    new_record,
+    seal_secret_options,
+    source_format,
+)
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.egress.policy import resolver_for
@@ -69,6 +78,7 @@ def create_url_job(
         options=dict(options) if isinstance(options, dict) else {},
         webhook_url=webhook_url,
     )
+    record.options_sealed, key = seal_secret_options(record.conversion_id, options if isinstance(options, dict) else {})
     try:
         conversions_table.create(record)
     except BaseException:
@@ -76,8 +86,9 @@ def create_url_job(
         raise
     try:
         imports.start_import(
-            caller, request, queue_url=queue_url, now=now, file_id=file_id, conversion_id=record.conversion_id
-        )
+            caller, request, queue_url=queue_url, now=now, file_id=file_id, conversion_id=record.conversion_id,
+            conversion_key=key,
+        )  # fmt: skip
     except BaseException:
         fail(record, "internal_error", "The import could not be queued.", now)  # the caller gets the 500
         raise
@@ -106,7 +117,11 @@ def _fail_and_announce(
 
 
 def after_import(
-    conversion_id: str, source: files_table.FileRecord | None, settings: ImportSettings, now: datetime
+    conversion_id: str,
+    source: files_table.FileRecord | None,
+    settings: ImportSettings,
+    now: datetime,
+    options_key: str | None = None,
 ) -> conversions_table.ConversionRecord | None:
     """The import that the conversion waited for has ended: fail the conversion (charge given back) or hand
     it to its worker. Safe under redelivery: a finished conversion is only re-announced, a queued one is
@@ -125,7 +140,7 @@ def after_import(
     except errors.ApiError as exc:
         return _fail_and_announce(record, exc.code, exc.message, settings, now)
     conversions_table.set_plan(record, target, options)
-    queues.send(engine_queues(settings)[engine], {"conversion_id": conversion_id})
+    queues.send(engine_queues(settings)[engine], job_message(conversion_id, options_key))
     return conversions_table.get(conversion_id)
 
 
@@ -135,7 +150,7 @@ def run_import(
     """One import message, as the import worker runs it: the import, then the conversion that waited on it."""
     source = imports.run_import(message, bucket, settings, now)
     if message.conversion_id is not None:
-        after_import(message.conversion_id, source, settings, now)
+        after_import(message.conversion_id, source, settings, now, message.conversion_key)
     return source
 
 
