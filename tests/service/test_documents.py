@@ -10,13 +10,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from PIL import Image
 
 from filegate.conversions import sync
 from tests import fixtures_document_api as documents
 from tests.fixtures_documents import in_order, pdf_text, zip_bomb
+from tests.service.conftest import Stack
+from tests.service.dashboard_client import Browser
 from tests.service.harness import ServiceApi
-from tests.service.helpers import Account, assert_error
+from tests.service.helpers import Account, assert_error, change_account
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -212,3 +215,21 @@ def _queue_url(api: ServiceApi, function: str) -> str:
 
 def _table(api: ServiceApi, variable: str) -> str:
     return api.functions.environments["ConvertFunction"][variable]
+
+
+def test_the_dashboard_lists_a_document_conversion_and_its_download(stack: Stack) -> None:
+    from tests.service.test_dashboard_pages import _account_id, _api, _create_key
+
+    browser = Browser(stack.api, stack.moto_url)
+    browser.sign_in()
+    change_account(stack.api, _account_id(browser), tier="pro")
+    _, raw = _create_key(browser, scopes=["convert:write", "files:read", "files:write"])
+    client = _api(stack, browser, raw)
+    file = client.upload(documents.docx(), "minutes.docx")
+    job = client.call("POST", "/v1/conversions", json_body={"file_id": file["id"], "target": "pdf"}).json()
+    stack.api.run_queue("DocumentsFunction")
+    page = browser.get("/dashboard/conversions").body.decode()
+    assert job["id"] in page and "succeeded" in page and f"/dashboard/conversions/{job['id']}/download" in page
+    download = browser.get(f"/dashboard/conversions/{job['id']}/download")
+    assert download.status == 303
+    assert in_order(pdf_text(requests.get(download.headers["location"], timeout=30).content), list(documents.WORDS))
