@@ -107,3 +107,17 @@ def test_the_build_context_sends_what_the_image_copies() -> None:
     for source in sources:
         path = source.rstrip("/")
         assert any(path == a or path.startswith(a + "/") for a in allowed), f"{source} is not in the context"
+
+
+def test_the_image_runs_the_templates_handler_with_the_runtime_interface_client() -> None:
+    import json
+
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    entrypoint = json.loads(re.search(r"^ENTRYPOINT (.+)$", text, re.M).group(1))  # type: ignore[union-attr]
+    command = json.loads(re.search(r"^CMD (.+)$", text, re.M).group(1))  # type: ignore[union-attr]
+    assert entrypoint[-2:] == ["-m", "awslambdaric"]
+    template = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    assert f"ImageConfig:\n        Command: {command}".replace("'", "") in template  # the image's default
+    requirements = (DOCKERFILE.parent / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    assert "-r ../../layers/common/requirements.txt" in requirements  # the shared package's dependencies
+    assert any(line.startswith("awslambdaric==") for line in requirements)
