@@ -233,3 +233,17 @@ def test_the_dashboard_lists_a_document_conversion_and_its_download(stack: Stack
     download = browser.get(f"/dashboard/conversions/{job['id']}/download")
     assert download.status == 303
     assert in_order(pdf_text(requests.get(download.headers["location"], timeout=30).content), list(documents.WORDS))
+
+
+def test_an_output_past_the_sync_limit_is_stored_and_answered_303(api: ServiceApi, pro_account: Account) -> None:
+    from filegate.tiers import SYNC_MAX_BYTES
+
+    # Markdown to HTML escapes every "<" of a code block as "&lt;": 1.3 MB of source, over 5 MB of page.
+    source = ("```\n" + ("<" * 100 + "\n") * 13_000 + "```\n").encode()
+    with document_worker(api):
+        response = pro_account.convert(source, "html", filename="escaped.md")
+    assert response.status == 303, response
+    body = response.json()
+    assert body["status"] == "succeeded" and response.headers["location"] == body["url"], body
+    page = requests.get(body["url"], timeout=60).content
+    assert len(page) > SYNC_MAX_BYTES and page.count(b"&lt;") == 1_300_000
