@@ -4,8 +4,8 @@ The converter (a Python that has ``uno``, with soffice.bin as its child) runs in
 group and session, no network (sandbox), HOME, TMPDIR and the profile under one scratch directory of its own.
 Each conversion gets a job directory in that scratch directory, wiped when it ends. The converter is started
 on first use (the cold start), kept between conversions, and started afresh after ``restart_after``
-conversions, and whenever one hangs past its time limit or it dies: the whole process group is killed, its
-scratch directory wiped, and the next conversion starts a new one.
+conversions (when the job that made the last one ends), and whenever one hangs past its time limit or it dies:
+the whole process group is killed, its scratch directory wiped, and the next conversion starts a new one.
 
 Checkpoints (``on_checkpoint``) let tests act at named points: ``"started"`` (the converter is ready; its
 ``soffice_pid`` is known) and ``"sent"`` (a request is on its way to LibreOffice).
@@ -144,6 +144,10 @@ class Office:
             yield directory
         finally:
             shutil.rmtree(directory, ignore_errors=True)
+            with self._lock:
+                # Retired here, not when its answer came: the job's output is read first.
+                if self._running is running and running.conversions >= self.settings.restart_after:
+                    self._stop()
 
     def convert(self, request: dict[str, Any], seconds: float) -> dict[str, Any]:
         """Send one request; the converter's answer. OfficeTimeout past `seconds`, OfficeCrashed when it dies
@@ -164,8 +168,6 @@ class Office:
             except (OfficeTimeout, OfficeCrashed):
                 self._stop()
                 raise
-            if running.conversions >= self.settings.restart_after:
-                self._stop()
             return answer
 
     def stop(self) -> None:
@@ -180,7 +182,7 @@ class Office:
 
     def _ensure_started(self) -> _Running:
         running = self._running
-        if running is not None and running.process.poll() is None and _alive(running.soffice_pid):
+        if running is not None and running.process.poll() is None and alive(running.soffice_pid):
             return running
         self._stop()
         began = time.monotonic()
@@ -250,7 +252,7 @@ class Office:
         shutil.rmtree(running.scratch, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     """Whether the process runs (a zombie, dead but not yet reaped by the converter, does not)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
