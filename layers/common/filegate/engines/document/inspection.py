@@ -136,18 +136,21 @@ def _inspect_zip(fmt: str, data: bytes) -> Inspected:
         budget.unpacked = 0
         if fmt in _ODF_FORMATS and _is_encrypted_odf(archive, budget):
             return Inspected(data, encrypted=True)
+        # Always rebuilt, so LibreOffice reads exactly the parts checked here (never a second entry of the same
+        # name, or bytes the directory does not account for); stored, not deflated: it only goes to a local disk.
         rebuilt = io.BytesIO()
         dropped: list[str] = []
-        with zipfile.ZipFile(rebuilt, "w", zipfile.ZIP_DEFLATED) as out:
+        with zipfile.ZipFile(rebuilt, "w", zipfile.ZIP_STORED) as out:
             for entry in entries:
                 if _MACRO_ENTRY.search(entry.filename):
                     dropped.append("macros")
                     continue
+                if entry.filename in out.NameToInfo:
+                    raise ConversionFailed("The document holds two parts of the same name: it is refused.")
                 content = _read_entry(archive, entry, budget)
                 if entry.filename.lower().endswith(_XML_SUFFIXES):
                     content = _defused_part(fmt, entry.filename, content, dropped)
-                method = zipfile.ZIP_STORED if entry.filename == "mimetype" else zipfile.ZIP_DEFLATED
-                out.writestr(zipfile.ZipInfo(entry.filename, date_time=entry.date_time), content, method)
+                out.writestr(zipfile.ZipInfo(entry.filename, date_time=entry.date_time), content)
     return Inspected(rebuilt.getvalue(), encrypted=False, dropped=tuple(dict.fromkeys(dropped)))
 
 
