@@ -125,10 +125,6 @@ class Office:
     def soffice_pid(self) -> int | None:
         return None if self._running is None else self._running.soffice_pid
 
-    @property
-    def converter_pid(self) -> int | None:
-        return None if self._running is None else self._running.process.pid
-
     def start(self) -> None:
         """Start the converter now (a cold start paid before the first conversion)."""
         with self._lock:
