@@ -22,7 +22,7 @@ import fixtures_documents as fd
 
 from filegate.engines.document import sandbox
 from filegate.engines.document.engine import DocumentEngine
-from filegate.engines.document.office import Office, OfficeSettings, alive
+from filegate.engines.document.office import Office, OfficeSettings, alive, uno_python
 from filegate.engines.interface import OverBudget, RunLimits, Source, Workspace
 from filegate.errors import ConversionFailed
 from filegate.tiers import TIERS
@@ -65,7 +65,8 @@ def test_the_filter_refuses_inet_sockets_and_keeps_unix_ones() -> None:
         "    except PermissionError:\n        print('refused')\n"
         "socket.socket(socket.AF_UNIX).close()\nprint('unix')\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], preexec_fn=sandbox.preexec, capture_output=True, text=True)
+    python = uno_python()  # a system Python: the sandbox lets it read its own files
+    result = subprocess.run([python, "-c", probe], preexec_fn=sandbox.preexec(), capture_output=True, text=True)
     assert result.stdout.split() == ["refused", "refused", "unix"]
     assert socket.socket(socket.AF_INET).close() is None  # this process, unfiltered, still can
 
@@ -75,6 +76,20 @@ def test_the_filter_is_built_for_each_architecture() -> None:
     assert x86 != arm and len(x86) % 8 == 0 and len(arm) % 8 == 0
     with pytest.raises(sandbox.SandboxUnavailable):
         sandbox.filter_program("mips")
+
+
+@pytest.mark.skipif(sandbox.landlock_abi() == 0, reason="this kernel has no Landlock")
+def test_the_converter_reads_no_file_outside_its_scratch_directory(engine: DocumentEngine, tmp_path: Path) -> None:
+    outside = tmp_path / "secret.html"
+    outside.write_bytes(b"<html><body><p>secret words</p></body></html>")
+    with engine.office.job() as job:
+        request = {"input_filter": "HTML (StarWriter)", "export_filter": "writer_pdf_Export"}
+        refused = engine.office.convert({**request, "input": str(outside), "output": str(job / "a.pdf")}, 60)
+        assert refused["ok"] is False and not (job / "a.pdf").exists()
+        inside = job / "secret.html"  # control: the same file inside its scratch directory converts
+        inside.write_bytes(outside.read_bytes())
+        assert engine.office.convert({**request, "input": str(inside), "output": str(job / "b.pdf")}, 60)["ok"]
+        assert "secret words" in fd.pdf_text(job / "b.pdf")
 
 
 def test_libreoffice_in_the_sandbox_fetches_nothing_even_from_an_undefused_page(
@@ -89,7 +104,7 @@ def test_control_without_the_sandbox_the_same_page_does_connect(
     listener: fd.Listener, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Proves the listener and the page above can catch a fetch: LibreOffice unfiltered makes one."""
-    monkeypatch.setattr(sandbox, "preexec", os.setsid)
+    monkeypatch.setattr(sandbox, "preexec", lambda **_: os.setsid)
     office = Office()
     try:
         raw_conversion(office, "page.html", remote_page(listener.url), "HTML (StarWriter)")

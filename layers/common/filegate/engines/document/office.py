@@ -102,6 +102,7 @@ def baked_profile(settings: OfficeSettings) -> Path:
 class _Running:
     process: subprocess.Popen[bytes]
     scratch: Path
+    pipe: str  # the UNO pipe's name
     soffice_pid: int
     conversions: int = 0
     reader: selectors.BaseSelector = field(default_factory=selectors.DefaultSelector)
@@ -188,18 +189,19 @@ class Office:
             shutil.copytree(template, scratch / "profile")
             for name in ("home", "tmp"):
                 (scratch / name).mkdir()
+            pipe = f"filegate-{secrets.token_hex(8)}"
             process = subprocess.Popen(
-                [uno_python(), "-I", str(_CONVERTER), soffice_binary(), (scratch / "profile").as_uri(),
-                 f"filegate-{secrets.token_hex(8)}"],
+                [uno_python(), "-I", str(_CONVERTER), soffice_binary(), (scratch / "profile").as_uri(), pipe],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                env=_environment(scratch), cwd=scratch, preexec_fn=sandbox.preexec, close_fds=True,
+                env=_environment(scratch), cwd=scratch, close_fds=True,
+                preexec_fn=sandbox.preexec(readable=(str(_CONVERTER.parent),), writable=(str(scratch),)),
             )  # fmt: skip
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
         assert process.stdout is not None
         os.set_blocking(process.stdout.fileno(), False)
-        running = _Running(process, scratch, soffice_pid=0)
+        running = _Running(process, scratch, pipe, soffice_pid=0)
         running.reader.register(process.stdout, selectors.EVENT_READ)
         self._running = running
         try:
@@ -241,6 +243,8 @@ class Office:
         with suppress(ProcessLookupError):
             os.killpg(running.process.pid, signal.SIGKILL)
         running.process.wait()
+        with suppress(FileNotFoundError):  # LibreOffice's pipe, which the sandbox does not let it remove
+            (Path(sandbox.PIPE_DIRECTORY) / f"OSL_PIPE_{os.getuid()}_{running.pipe}").unlink()
         running.reader.close()
         for stream in (running.process.stdin, running.process.stdout):
             if stream is not None:
