@@ -5,6 +5,6 @@ Pure: ``inspection`` (zips and XML checked and defused before conversion), ``tex
 rendered, HTML defused). Processes: ``office`` (the warm LibreOffice of this process, restarted after N
 conversions, on a hang or a crash), ``uno_converter`` (run by ``office`` under a Python that has ``uno``,
 never imported), ``sandbox`` (the seccomp filter: no network), ``profile`` (the locked-down profile, baked
-once: ``python -m filegate.engines.document.profile DIR`` bakes it ahead, e.g. into an image). ``engine``
+once: ``python -m filegate.engines.document.office DIR`` bakes it ahead, e.g. into an image). ``engine``
 puts them behind filegate.engines.Engine. No storage here.
 """

@@ -270,3 +270,9 @@ def _environment(scratch: Path) -> dict[str, str]:
         "LANG": "C.UTF-8",
         "SAL_USE_VCLPLUGIN": "svp",
     }
+
+
+if __name__ == "__main__":  # bake the profile ahead (an image build): python -m filegate.engines.document.office DIR
+    import sys
+
+    print(profile.bake(Path(sys.argv[1]), soffice_binary()))

@@ -95,11 +95,3 @@ def bake(template: Path, soffice: str, *, seconds: float = 120.0) -> Path:
         shutil.rmtree(template)
     building.rename(template)
     return template
-
-
-if __name__ == "__main__":  # bake ahead (an image build): python -m filegate.engines.document.profile DIR
-    import sys
-
-    from filegate.engines.document.office import soffice_binary
-
-    print(bake(Path(sys.argv[1]), soffice_binary()))
