@@ -217,6 +217,9 @@ def test_an_encrypted_document_needs_its_password(engine: DocumentEngine, worksp
 def test_a_corrupt_document_is_conversion_failed(engine: DocumentEngine, workspace: Workspace) -> None:
     with pytest.raises(ConversionFailed):
         convert(engine, workspace, "docx", fd.docx_document(1)[:-300], "pdf")
+    truncated_body = fd.rezip(fd.docx_document(1), replace={"word/document.xml": b"<w:document/>"})
+    with pytest.raises(ConversionFailed):  # a password given for a document that is not encrypted changes nothing
+        convert(engine, workspace, "docx", truncated_body, "pdf", {"input_password": "unused"})
     garbage = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(2000)
     with pytest.raises(ConversionFailed):
         convert(engine, workspace, "doc", garbage, "pdf")
