@@ -12,6 +12,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import docx
 import openpyxl
@@ -175,7 +176,8 @@ def docx_with_remote_template(url: str) -> bytes:
 def docx_with_fields(*instructions: str) -> bytes:
     """A docx with simple fields (DDEAUTO, INCLUDETEXT…) whose instructions are given."""
     body = "".join(
-        f'<w:p><w:fldSimple w:instr="{instruction}"><w:r><w:t>field{index}</w:t></w:r></w:fldSimple></w:p>'
+        f'<w:p><w:fldSimple w:instr="{escape(instruction, {chr(34): "&quot;"})}"><w:r><w:t>field{index}</w:t></w:r>'
+        "</w:fldSimple></w:p>"
         for index, instruction in enumerate(instructions)
     )
     return docx_with_body(paragraph("Fields follow") + body)

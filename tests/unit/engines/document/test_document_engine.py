@@ -18,6 +18,7 @@ import fixtures_documents as fd
 from filegate.engines.document.engine import DocumentEngine
 from filegate.engines.interface import Source, Workspace
 from filegate.errors import ConversionFailed, FileTooLarge, InvalidParameter
+from filegate.formats.sniff import sniff
 from filegate.tiers import TIERS
 
 
@@ -51,9 +52,21 @@ def test_docx_to_pdf_keeps_every_word_in_order_with_fonts_embedded(
     assert fonts and all(embedded for _, embedded in fonts)
 
 
-def test_calibri_is_replaced_by_its_metric_compatible_font(engine: DocumentEngine, workspace: Workspace) -> None:
-    pdf = output_bytes(convert(engine, workspace, "docx", fd.docx_document(1, font="Calibri"), "pdf"))
-    assert any("Carlito" in name for name, _ in fd.pdf_fonts(pdf))
+@pytest.mark.parametrize(
+    ("font", "replacement"),
+    [
+        ("Calibri", "Carlito"),
+        ("Cambria", "Caladea"),
+        ("Arial", "LiberationSans"),
+        ("Times New Roman", "LiberationSerif"),
+        ("Courier New", "LiberationMono"),
+    ],
+)
+def test_office_fonts_are_replaced_by_metric_compatible_ones(
+    engine: DocumentEngine, workspace: Workspace, font: str, replacement: str
+) -> None:
+    pdf = output_bytes(convert(engine, workspace, "docx", fd.docx_document(1, font=font), "pdf"))
+    assert any(replacement in name for name, _ in fd.pdf_fonts(pdf))
 
 
 def test_pages_selects_pages(engine: DocumentEngine, workspace: Workspace) -> None:
@@ -87,8 +100,6 @@ def test_word_like_to_the_family(engine: DocumentEngine, workspace: Workspace, t
     output = convert(engine, workspace, "docx", fd.docx_document(1), target)
     data = output_bytes(output)
     assert output.format == target
-    from filegate.formats.sniff import sniff
-
     assert sniff(data, filename=f"out.{target}") == target
     if target == "txt":
         assert fd.in_order(data.decode("utf-8-sig"), fd.words(1))
@@ -97,7 +108,7 @@ def test_word_like_to_the_family(engine: DocumentEngine, workspace: Workspace, t
 @pytest.mark.parametrize("target", ["xlsx", "ods", "pdf"])
 def test_spreadsheets_to_the_family(engine: DocumentEngine, workspace: Workspace, target: str) -> None:
     output = convert(engine, workspace, "xlsx", fd.xlsx_pages(2), target)
-    assert output.format == target and output.size > 0
+    assert output.format == target and sniff(output_bytes(output)) == target
     if target == "pdf":
         assert fd.in_order(fd.pdf_text(output_bytes(output)), fd.words(1) + fd.words(2))
 
@@ -125,7 +136,7 @@ def test_an_unknown_sheet_names_the_sheets_there_are(engine: DocumentEngine, wor
 @pytest.mark.parametrize("target", ["pptx", "odp", "pdf"])
 def test_presentations_to_the_family(engine: DocumentEngine, workspace: Workspace, target: str) -> None:
     output = convert(engine, workspace, "pptx", fd.pptx_slides(2), target)
-    assert output.format == target and output.size > 0
+    assert output.format == target and sniff(output_bytes(output)) == target
     if target == "pdf":
         assert output.metadata is not None and output.metadata["pages"] == 2
         assert fd.in_order(fd.pdf_text(output_bytes(output)), ["Slide 1", *fd.words(1), "Slide 2", *fd.words(2)])
@@ -135,8 +146,6 @@ def test_presentations_to_the_family(engine: DocumentEngine, workspace: Workspac
 def test_legacy_formats_convert(engine: DocumentEngine, workspace: Workspace, fmt: str, source: str) -> None:
     made = {"docx": fd.docx_document(1), "xlsx": fd.xlsx_pages(1), "pptx": fd.pptx_slides(1)}[source]
     data = legacy(engine, fmt, made, source)
-    from filegate.formats.sniff import sniff
-
     assert sniff(data) == fmt
     assert fd.in_order(fd.pdf_text(output_bytes(convert(engine, workspace, fmt, data, "pdf"))), fd.words(1))
 
@@ -196,8 +205,6 @@ def test_past_the_tier_page_limit_is_file_too_large_naming_the_limit(
 
 def test_an_encrypted_document_needs_its_password(engine: DocumentEngine, workspace: Workspace) -> None:
     locked = fd.encrypted_ooxml(fd.docx_document(1), "right horse")
-    from filegate.formats.sniff import sniff
-
     assert sniff(locked, filename="locked.docx") == "docx"
     with pytest.raises(InvalidParameter, match="input_password"):
         convert(engine, workspace, "docx", locked, "pdf")
@@ -210,6 +217,9 @@ def test_an_encrypted_document_needs_its_password(engine: DocumentEngine, worksp
 def test_a_corrupt_document_is_conversion_failed(engine: DocumentEngine, workspace: Workspace) -> None:
     with pytest.raises(ConversionFailed):
         convert(engine, workspace, "docx", fd.docx_document(1)[:-300], "pdf")
+    truncated_body = fd.rezip(fd.docx_document(1), replace={"word/document.xml": b"<w:document/>"})
+    with pytest.raises(ConversionFailed):  # a password given for a document that is not encrypted changes nothing
+        convert(engine, workspace, "docx", truncated_body, "pdf", {"input_password": "unused"})
     garbage = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(2000)
     with pytest.raises(ConversionFailed):
         convert(engine, workspace, "doc", garbage, "pdf")

@@ -158,3 +158,14 @@ def test_markdown_is_commonmark_and_its_raw_html_is_shown_not_run() -> None:
     )
     assert "<h1>Title</h1>" in html and "<em>em</em>" in html and 'href="https://example.com"' in html
     assert "<script>" not in html and URL not in html
+
+
+def test_two_parts_of_the_same_name_are_refused() -> None:
+    """LibreOffice might read the other one than the one inspected."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate it is asked to write
+        twice = fd.rezip(fd.docx_document(), add={"word/document.xml": fd.docx_with_xxe("/etc/passwd")[:10]})
+    with pytest.raises(ConversionFailed, match="same name"):
+        inspection.inspect("docx", twice)

@@ -121,7 +121,9 @@ class DocumentEngine:
         if fmt == "md" and target == "html":
             page = text.markdown_to_html(text.decoded(source.read())).encode()
             return Output("html", FORMATS["html"].content_type, data=page, metadata=_metadata("html", None))
-        limit = seconds or (workspace.limits.wall_seconds if workspace.limits else DEFAULT_TIME_LIMIT_SECONDS)
+        limit = seconds if seconds is not None else DEFAULT_TIME_LIMIT_SECONDS
+        if seconds is None and workspace.limits is not None:
+            limit = workspace.limits.wall_seconds
         produced = self._convert(fmt, source.read(), target, options, limit, seconds is not None, workspace.workdir)
         if target in PREVIEW_TARGETS:
             return _preview(produced, target, options, tier)
@@ -143,7 +145,7 @@ class DocumentEngine:
         self, fmt: str, data: bytes, target: str, options: DocumentOptions, limit: float, budget: bool, out: Path
     ) -> Path:
         """The LibreOffice output (a PDF for a preview) as a file in `out`."""
-        prepared = _prepared(fmt, data, options)
+        prepared, encrypted = _prepared(fmt, data, options)
         exported = "pdf" if target in PREVIEW_TARGETS else target
         with self.office.job() as job:
             source_path = job / f"input.{_input_extension(fmt)}"
@@ -160,7 +162,7 @@ class DocumentEngine:
                 ) from exc
             except OfficeCrashed as exc:
                 raise ConversionFailed("The converter stopped while converting this document.") from exc
-            _raise_for(answer, options, target)
+            _raise_for(answer, options, target, encrypted=encrypted)
             if not result_path.exists() or result_path.stat().st_size == 0:
                 raise ConversionFailed("The document could not be converted: the converter produced nothing.")
             kept = out / result_path.name
@@ -168,18 +170,19 @@ class DocumentEngine:
         return kept
 
 
-def _prepared(fmt: str, data: bytes, options: DocumentOptions) -> bytes:
-    """The bytes LibreOffice gets: text as UTF-8 (Markdown as HTML, HTML defused), office files inspected."""
+def _prepared(fmt: str, data: bytes, options: DocumentOptions) -> tuple[bytes, bool]:
+    """The bytes LibreOffice gets (text as UTF-8, Markdown as HTML, HTML defused, office files inspected), and
+    whether the document is encrypted."""
     if fmt == "md":
-        return text.markdown_to_html(text.decoded(data)).encode()
+        return text.markdown_to_html(text.decoded(data)).encode(), False
     if fmt == "html":
-        return text.defused_html(text.decoded(data)).encode()
+        return text.defused_html(text.decoded(data)).encode(), False
     if fmt in ("txt", "csv"):
-        return text.decoded(data).encode()
+        return text.decoded(data).encode(), False
     inspected = inspection.inspect(fmt, data)
     if inspected.encrypted and options.input_password is None:
         raise InvalidParameter("input_password is needed: the document is encrypted.")
-    return inspected.data
+    return inspected.data, inspected.encrypted
 
 
 def _input_extension(fmt: str) -> str:
@@ -221,12 +224,14 @@ def _pdf_filter_data(target: str, options: DocumentOptions) -> dict[str, Any]:
     return data
 
 
-def _raise_for(answer: dict[str, Any], options: DocumentOptions, target: str) -> None:
+def _raise_for(answer: dict[str, Any], options: DocumentOptions, target: str, *, encrypted: bool) -> None:
     """The converter's refusal as the error the user gets."""
     if answer.get("ok"):
         return
     error = answer.get("error")
-    if error in ("password", "load") and options.input_password is not None:
+    if error == "password" or (error == "load" and encrypted):
+        if options.input_password is None:
+            raise InvalidParameter("input_password is needed: the document is encrypted.")
         raise InvalidParameter("input_password is wrong: the document could not be opened with it.")
     if error == "sheet":
         raise InvalidParameter(

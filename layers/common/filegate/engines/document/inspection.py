@@ -17,6 +17,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 from xml.etree import ElementTree
+from xml.parsers import expat
 
 import defusedxml.ElementTree as SafeTree
 from defusedxml import DefusedXmlException
@@ -31,7 +32,8 @@ _CHUNK = 1 << 16
 _RELATIONSHIPS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _HYPERLINK = "/hyperlink"
 _XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
-_XINCLUDE = "{http://www.w3.org/2001/XInclude}"
+_XINCLUDE_URI = b"http://www.w3.org/2001/XInclude"
+_XINCLUDE = "{" + _XINCLUDE_URI.decode() + "}"
 _ODF_TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
 _ODF_DRAW = "urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"
 _ODF_OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
@@ -136,18 +138,21 @@ def _inspect_zip(fmt: str, data: bytes) -> Inspected:
         budget.unpacked = 0
         if fmt in _ODF_FORMATS and _is_encrypted_odf(archive, budget):
             return Inspected(data, encrypted=True)
+        # Always rebuilt, so LibreOffice reads exactly the parts checked here (never a second entry of the same
+        # name, or bytes the directory does not account for); stored, not deflated: it only goes to a local disk.
         rebuilt = io.BytesIO()
         dropped: list[str] = []
-        with zipfile.ZipFile(rebuilt, "w", zipfile.ZIP_DEFLATED) as out:
+        with zipfile.ZipFile(rebuilt, "w", zipfile.ZIP_STORED) as out:
             for entry in entries:
                 if _MACRO_ENTRY.search(entry.filename):
                     dropped.append("macros")
                     continue
+                if entry.filename in out.NameToInfo:
+                    raise ConversionFailed("The document holds two parts of the same name: it is refused.")
                 content = _read_entry(archive, entry, budget)
                 if entry.filename.lower().endswith(_XML_SUFFIXES):
                     content = _defused_part(fmt, entry.filename, content, dropped)
-                method = zipfile.ZIP_STORED if entry.filename == "mimetype" else zipfile.ZIP_DEFLATED
-                out.writestr(zipfile.ZipInfo(entry.filename, date_time=entry.date_time), content, method)
+                out.writestr(zipfile.ZipInfo(entry.filename, date_time=entry.date_time), content)
     return Inspected(rebuilt.getvalue(), encrypted=False, dropped=tuple(dict.fromkeys(dropped)))
 
 
@@ -201,16 +206,33 @@ def _parsed(content: bytes) -> ElementTree.Element:
     return root
 
 
+def _checked(content: bytes) -> None:
+    """ConversionFailed unless the part is well-formed XML with no DOCTYPE (so no entity): expat alone, no
+    tree built (a document's largest parts hold hundreds of thousands of elements)."""
+    parser = expat.ParserCreate()
+
+    def refuse(*_args: object) -> None:
+        raise DefusedXmlException("DOCTYPE")
+
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    try:
+        parser.Parse(content, True)
+    except (DefusedXmlException, expat.ExpatError, ValueError) as exc:
+        raise ConversionFailed(
+            "The document holds XML with a DOCTYPE or entities, or XML that cannot be parsed: it is refused."
+        ) from exc
+
+
 def _defused_part(fmt: str, name: str, content: bytes, dropped: list[str]) -> bytes:
-    root = _parsed(content)
+    _checked(content)
     if name.endswith(".rels"):
-        return _defused_relationships(root, content, dropped)
+        return _defused_relationships(_parsed(content), content, dropped)
     if fmt in _ODF_FORMATS:
-        return _defused_odf(name, root, content, dropped)
-    if _has_xinclude(root):
+        return _defused_odf(name, content, dropped)
+    if _XINCLUDE_URI in content:
         dropped.append("xinclude")
-        root = _without_xinclude(root)
-        content = _serialized(root)
+        content = _serialized(_without_xinclude(_parsed(content)))
     fields = _WORD_INSTRUCTION.sub(rb"\1\2", content)
     fields = _WORD_SIMPLE_FIELD.sub(rb"\1\2", fields)
     if fields != content:
@@ -237,9 +259,10 @@ def _defused_relationships(root: ElementTree.Element, content: bytes, dropped: l
     return _serialized(root)
 
 
-def _defused_odf(name: str, root: ElementTree.Element, content: bytes, dropped: list[str]) -> bytes:
+def _defused_odf(name: str, content: bytes, dropped: list[str]) -> bytes:
     if name.rsplit("/", 1)[-1] not in _ODF_PARTS:
         return content
+    root = _parsed(content)
     changed = _has_xinclude(root)
     if changed:
         dropped.append("xinclude")

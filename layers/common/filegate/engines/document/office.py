@@ -4,8 +4,8 @@ The converter (a Python that has ``uno``, with soffice.bin as its child) runs in
 group and session, no network (sandbox), HOME, TMPDIR and the profile under one scratch directory of its own.
 Each conversion gets a job directory in that scratch directory, wiped when it ends. The converter is started
 on first use (the cold start), kept between conversions, and started afresh after ``restart_after``
-conversions, and whenever one hangs past its time limit or it dies: the whole process group is killed, its
-scratch directory wiped, and the next conversion starts a new one.
+conversions (when the job that made the last one ends), and whenever one hangs past its time limit or it dies:
+the whole process group is killed, its scratch directory wiped, and the next conversion starts a new one.
 
 Checkpoints (``on_checkpoint``) let tests act at named points: ``"started"`` (the converter is ready; its
 ``soffice_pid`` is known) and ``"sent"`` (a request is on its way to LibreOffice).
@@ -102,6 +102,7 @@ def baked_profile(settings: OfficeSettings) -> Path:
 class _Running:
     process: subprocess.Popen[bytes]
     scratch: Path
+    pipe: str  # the UNO pipe's name
     soffice_pid: int
     conversions: int = 0
     reader: selectors.BaseSelector = field(default_factory=selectors.DefaultSelector)
@@ -125,10 +126,6 @@ class Office:
     def soffice_pid(self) -> int | None:
         return None if self._running is None else self._running.soffice_pid
 
-    @property
-    def converter_pid(self) -> int | None:
-        return None if self._running is None else self._running.process.pid
-
     def start(self) -> None:
         """Start the converter now (a cold start paid before the first conversion)."""
         with self._lock:
@@ -144,6 +141,10 @@ class Office:
             yield directory
         finally:
             shutil.rmtree(directory, ignore_errors=True)
+            with self._lock:
+                # Retired here, not when its answer came: the job's output is read first.
+                if self._running is running and running.conversions >= self.settings.restart_after:
+                    self._stop()
 
     def convert(self, request: dict[str, Any], seconds: float) -> dict[str, Any]:
         """Send one request; the converter's answer. OfficeTimeout past `seconds`, OfficeCrashed when it dies
@@ -164,8 +165,6 @@ class Office:
             except (OfficeTimeout, OfficeCrashed):
                 self._stop()
                 raise
-            if running.conversions >= self.settings.restart_after:
-                self._stop()
             return answer
 
     def stop(self) -> None:
@@ -180,7 +179,7 @@ class Office:
 
     def _ensure_started(self) -> _Running:
         running = self._running
-        if running is not None and running.process.poll() is None and _alive(running.soffice_pid):
+        if running is not None and running.process.poll() is None and alive(running.soffice_pid):
             return running
         self._stop()
         began = time.monotonic()
@@ -190,18 +189,19 @@ class Office:
             shutil.copytree(template, scratch / "profile")
             for name in ("home", "tmp"):
                 (scratch / name).mkdir()
+            pipe = f"filegate-{secrets.token_hex(8)}"
             process = subprocess.Popen(
-                [uno_python(), "-I", str(_CONVERTER), soffice_binary(), (scratch / "profile").as_uri(),
-                 f"filegate-{secrets.token_hex(8)}"],
+                [uno_python(), "-I", str(_CONVERTER), soffice_binary(), (scratch / "profile").as_uri(), pipe],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                env=_environment(scratch), cwd=scratch, preexec_fn=sandbox.preexec, close_fds=True,
+                env=_environment(scratch), cwd=scratch, close_fds=True,
+                preexec_fn=sandbox.preexec(readable=(str(_CONVERTER.parent),), writable=(str(scratch),)),
             )  # fmt: skip
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
         assert process.stdout is not None
         os.set_blocking(process.stdout.fileno(), False)
-        running = _Running(process, scratch, soffice_pid=0)
+        running = _Running(process, scratch, pipe, soffice_pid=0)
         running.reader.register(process.stdout, selectors.EVENT_READ)
         self._running = running
         try:
@@ -243,6 +243,8 @@ class Office:
         with suppress(ProcessLookupError):
             os.killpg(running.process.pid, signal.SIGKILL)
         running.process.wait()
+        with suppress(FileNotFoundError):  # LibreOffice's pipe, which the sandbox does not let it remove
+            (Path(sandbox.PIPE_DIRECTORY) / f"OSL_PIPE_{os.getuid()}_{running.pipe}").unlink()
         running.reader.close()
         for stream in (running.process.stdin, running.process.stdout):
             if stream is not None:
@@ -250,7 +252,7 @@ class Office:
         shutil.rmtree(running.scratch, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     """Whether the process runs (a zombie, dead but not yet reaped by the converter, does not)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -268,3 +270,9 @@ def _environment(scratch: Path) -> dict[str, str]:
         "LANG": "C.UTF-8",
         "SAL_USE_VCLPLUGIN": "svp",
     }
+
+
+if __name__ == "__main__":  # bake the profile ahead (an image build): python -m filegate.engines.document.office DIR
+    import sys
+
+    print(profile.bake(Path(sys.argv[1]), soffice_binary()))

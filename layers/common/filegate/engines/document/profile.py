@@ -86,7 +86,7 @@ def bake(template: Path, soffice: str, *, seconds: float = 120.0) -> Path:
          "--nolockcheck", "--nodefault", "--terminate_after_init"],
         env={"HOME": str(home), "TMPDIR": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        preexec_fn=sandbox.preexec, timeout=seconds, check=False, cwd=building,
+        preexec_fn=sandbox.preexec(writable=(str(building),)), timeout=seconds, check=False, cwd=building,
     )  # fmt: skip
     settings = user / PROFILE_FILE
     settings.write_text(registry_modifications(settings.read_text() if settings.exists() else ""))

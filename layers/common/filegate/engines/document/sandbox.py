@@ -1,10 +1,14 @@
-"""No network for the converter: a seccomp filter that makes socket(AF_INET / AF_INET6) fail with EACCES.
+"""The converter's sandbox: no network (seccomp), and where the kernel has Landlock, no files but its own.
 
 Installed in the child between fork and exec (``preexec``), after PR_SET_NO_NEW_PRIVS, so LibreOffice and its
-UNO client (and anything they start: a filter is inherited and cannot be removed) can still talk over
-AF_UNIX (the UNO pipe) but can open no connection anywhere: a linked picture or template that slipped past
-inspection fails to load instead of being fetched. io_uring, which can make sockets without socket(2), is
-refused too, and so are x32 system calls on x86_64 (another numbering of the same calls).
+UNO client (and anything they start: both are inherited and cannot be removed):
+- can still talk over AF_UNIX (the UNO pipe) but open no connection anywhere: socket(AF_INET / AF_INET6)
+  fails with EACCES, so a linked picture or template that slipped past inspection fails to load instead of
+  being fetched. io_uring, which can make sockets without socket(2), is refused too, and so are x32 system
+  calls on x86_64 (another numbering of the same calls);
+- with Landlock (Linux 5.13+; skipped where the kernel has none): read and run the system's files (/usr,
+  /etc, …) and the converter's own script, and read and write only its scratch directory: another
+  conversion's files, the rest of /tmp and every home directory are out of reach.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import os
 import platform
 import socket
 import struct
+from collections.abc import Callable
 
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_SECCOMP = 22
@@ -97,8 +102,78 @@ def install_no_network_filter() -> None:
         raise OSError(ctypes.get_errno(), "seccomp filter refused")
 
 
-def preexec() -> None:
-    """Run in the converter child before exec: a process group of its own (killed whole when it hangs),
-    then the filter."""
-    os.setsid()
-    install_no_network_filter()
+# Landlock (include/uapi/linux/landlock.h): the same system call numbers on x86_64 and aarch64.
+_LANDLOCK_CREATE_RULESET, _LANDLOCK_ADD_RULE, _LANDLOCK_RESTRICT_SELF = 444, 445, 446
+_LANDLOCK_CREATE_RULESET_VERSION = 1
+_LANDLOCK_RULE_PATH_BENEATH = 1
+_FS_EXECUTE, _FS_READ_FILE, _FS_READ_DIR = 1 << 0, 1 << 2, 1 << 3
+_FS_ABI1 = (1 << 13) - 1  # execute, write, read, read_dir, remove and make of every kind
+_FS_REFER, _FS_TRUNCATE = 1 << 13, 1 << 14  # ABI 2 and 3: moving files between directories, truncating
+_READ_ONLY = _FS_EXECUTE | _FS_READ_FILE | _FS_READ_DIR
+# What LibreOffice and Python read (Debian links parts of LibreOffice's installation into /var), and /dev,
+# which they also write (/dev/null, shared memory).
+SYSTEM_PATHS = (
+    *("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/proc", "/sys"),
+    *("/var/cache/fontconfig", "/var/lib/libreoffice", "/var/spool/libreoffice"),
+)
+_READ_WRITE_SYSTEM_PATHS = ("/dev",)
+# LibreOffice makes its UNO pipe's socket in /tmp whatever TMPDIR says (osl): there it may make a socket and
+# nothing else (connecting to one needs no right; the engine removes it when the process is gone).
+_FS_MAKE_SOCK = 1 << 9
+PIPE_DIRECTORY = "/tmp"  # noqa: S108 - where LibreOffice puts it, not a file of ours
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, 0 where it has none."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    version = int(libc.syscall(_LANDLOCK_CREATE_RULESET, None, 0, _LANDLOCK_CREATE_RULESET_VERSION))
+    return max(version, 0)
+
+
+def restrict_files(readable: tuple[str, ...], writable: tuple[str, ...]) -> bool:
+    """Confine the calling process to `readable` (read, run) and `writable` (everything) and the system's
+    files; False (nothing done) where the kernel has no Landlock."""
+    abi = landlock_abi()
+    if abi == 0:
+        return False
+    handled = _FS_ABI1 | (_FS_REFER if abi >= 2 else 0) | (_FS_TRUNCATE if abi >= 3 else 0)
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = struct.pack("=Q", handled)
+    ruleset = int(libc.syscall(_LANDLOCK_CREATE_RULESET, attr, len(attr), 0))
+    if ruleset < 0:
+        raise OSError(ctypes.get_errno(), "landlock ruleset refused")
+    try:
+        rules = [(p, _READ_ONLY) for p in (*SYSTEM_PATHS, *readable)]
+        rules += [(p, handled) for p in (*_READ_WRITE_SYSTEM_PATHS, *writable)]
+        rules.append((PIPE_DIRECTORY, _FS_MAKE_SOCK))
+        for path, access in rules:
+            try:
+                directory = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue  # not on this system
+            try:
+                rule = struct.pack("=Qi", access & handled, directory)
+                if libc.syscall(_LANDLOCK_ADD_RULE, ruleset, _LANDLOCK_RULE_PATH_BENEATH, rule, 0) != 0:
+                    raise OSError(ctypes.get_errno(), f"landlock rule for {path} refused")
+            finally:
+                os.close(directory)
+        if libc.syscall(_LANDLOCK_RESTRICT_SELF, ruleset, 0) != 0:
+            raise OSError(ctypes.get_errno(), "landlock refused")
+    finally:
+        os.close(ruleset)
+    return True
+
+
+def preexec(readable: tuple[str, ...] = (), writable: tuple[str, ...] = ()) -> Callable[[], None]:
+    """What the converter child runs before exec: a process group of its own (killed whole when it hangs),
+    no new privileges, its files (`readable`, `writable`: Landlock), no network (the filter)."""
+
+    def enter() -> None:
+        os.setsid()
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS refused")
+        restrict_files(readable, writable)
+        install_no_network_filter()
+
+    return enter
