@@ -10,16 +10,20 @@ document engine keeps one LibreOffice process warm per instance between invocati
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from filegate.conversions import worker
 from filegate.db import bind_tables
 from filegate.engines import RunLimits, Workspace
+from filegate.engines.document.engine import ENGINE as documents
 from filegate.files.storage import Bucket
 from filegate.settings import DocumentsSettings
 
 settings = DocumentsSettings.from_env()
 bind_tables(settings)
+if settings.document_profile_dir:  # baked into the image: no instance bakes it again on its cold start
+    documents.office.settings = replace(documents.office.settings, profile_template=Path(settings.document_profile_dir))
 workspace = Workspace(
     Path(settings.document_workdir or tempfile.gettempdir()),
     limits=RunLimits(

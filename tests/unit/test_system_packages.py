@@ -121,3 +121,22 @@ def test_the_image_runs_the_templates_handler_with_the_runtime_interface_client(
     requirements = (DOCKERFILE.parent / "requirements.txt").read_text(encoding="utf-8").splitlines()
     assert "-r ../../layers/common/requirements.txt" in requirements  # the shared package's dependencies
     assert any(line.startswith("awslambdaric==") for line in requirements)
+
+
+def test_the_function_starts_libreoffice_from_the_profile_the_image_bakes(tmp_path: Path) -> None:
+    import json
+    import sys
+
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    baked = re.search(r"^ENV DOCUMENT_PROFILE_DIR=(\S+)$", text, re.M)
+    assert baked and 'python -m filegate.engines.document.office "$DOCUMENT_PROFILE_DIR"' in text
+    # The handler module, imported as Lambda would with the image's variable (and the template's names).
+    names = ["FILES_TABLE", "BUCKET", "CONVERSIONS_TABLE", "COUNTERS_TABLE", "WEBHOOKS_TABLE", "WEBHOOK_SECRETS_TABLE"]
+    env = {name: "x" for name in [*names, "WEBHOOK_DELIVERIES_TABLE", "WEBHOOKS_QUEUE_URL"]}
+    env.update(DOCUMENT_PROFILE_DIR=str(tmp_path), AWS_DEFAULT_REGION="us-east-1", PATH="/usr/bin:/bin")
+    code = "import app; print(json.dumps(str(app.documents.office.settings.profile_template)))"
+    done = subprocess.run(
+        [sys.executable, "-c", f"import json; {code}"], cwd=DOCKERFILE.parent, env=env,
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == str(tmp_path)

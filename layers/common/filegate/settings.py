@@ -268,6 +268,9 @@ class DocumentsSettings(WorkerSettings):
     limits of one LibreOffice conversion and where it works."""
 
     document_workdir: str = ""  # empty: the system's temporary directory (Lambda's ephemeral storage)
+    # LibreOffice's locked-down profile, baked when the image was built (its Dockerfile sets this); empty:
+    # baked on the first conversion of each instance, in the temporary directory.
+    document_profile_dir: str = ""
     # One conversion's wall clock: a document that hangs LibreOffice is cut off here (conversion_failed),
     # well under the function's 300 s timeout so the failure is recorded and the next message is served.
     document_wall_seconds: float = 240.0
