@@ -5,15 +5,11 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import sys
-from pathlib import Path
 
-import pytest
-from conftest import convert, output_bytes
-from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 import fixtures_documents as fd
+import pytest
+from document_helpers import convert, output_bytes
+from PIL import Image
 
 from filegate.engines.document.engine import DocumentEngine
 from filegate.engines.interface import Source, Workspace

@@ -9,16 +9,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-from conftest import convert, output_bytes
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 import fixtures_documents as fd
+import pytest
+from document_helpers import convert, output_bytes
 
 from filegate.engines.document import sandbox
 from filegate.engines.document.engine import DocumentEngine
