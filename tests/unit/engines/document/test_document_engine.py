@@ -5,15 +5,11 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import sys
-from pathlib import Path
 
-import pytest
-from conftest import convert, output_bytes
-from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 import fixtures_documents as fd
+import pytest
+from document_helpers import convert, output_bytes
+from PIL import Image
 
 from filegate.engines.document.engine import DocumentEngine
 from filegate.engines.interface import Source, Workspace
@@ -238,3 +234,17 @@ def test_every_job_directory_is_wiped(engine: DocumentEngine, workspace: Workspa
     running = engine.office._running
     assert running is not None
     assert sorted(p.name for p in running.scratch.iterdir()) == ["home", "profile", "tmp"]
+
+
+def test_an_encrypted_word_97_file_needs_its_password(engine: DocumentEngine, workspace: Workspace) -> None:
+    """Word 97's header says it is encrypted (FIB fEncrypted): refused before LibreOffice, naming the option."""
+    import olefile
+
+    made = legacy(engine, "doc", fd.docx_document(1), "docx")
+    with olefile.OleFileIO(made, write_mode=True) as ole:  # bytes: written in memory only
+        fib = bytearray(ole.openstream("WordDocument").read())
+        fib[10:12] = (int.from_bytes(fib[10:12], "little") | 0x0100).to_bytes(2, "little")
+        ole.write_stream("WordDocument", bytes(fib))
+        flagged = ole.fp.getvalue()
+    with pytest.raises(InvalidParameter, match="input_password is needed"):
+        convert(engine, workspace, "doc", flagged, "pdf")

@@ -3,14 +3,9 @@ an empty box: every font embedded, every script's text extractable, each set in 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-import pytest
-from conftest import convert, output_bytes
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 import fixtures_documents as fd
+import pytest
+from document_helpers import convert, output_bytes
 
 from filegate.engines.document.engine import DocumentEngine
 from filegate.engines.interface import Workspace

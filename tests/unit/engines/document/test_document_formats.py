@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 import fixtures_documents as fd
+import pytest
 
 from filegate.engines.document.engine import DocumentEngine
 from filegate.engines.document.office import Office

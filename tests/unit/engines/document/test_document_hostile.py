@@ -9,16 +9,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-from conftest import convert, output_bytes
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 import fixtures_documents as fd
+import pytest
+from document_helpers import convert, output_bytes
 
 from filegate.engines.document import sandbox
 from filegate.engines.document.engine import DocumentEngine
@@ -287,3 +284,32 @@ def test_libreoffice_is_restarted_after_n_conversions(tmp_path: Path) -> None:
         assert cold is not None and cold > 0
     finally:
         engine.office.stop()
+
+
+def flat_odf(url: str) -> bytes:
+    """A flat ODF text document (one XML file) that links a picture from `url` and declares an entity that
+    reads /etc/passwd: the kind of file that once went past a sanitiser."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE office:document [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
+        '<office:document xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+        'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" xmlns:xlink="http://www.w3.org/1999/xlink" '
+        'office:version="1.3" office:mimetype="application/vnd.oasis.opendocument.text"><office:body><office:text>'
+        f'<text:p>Flat words &xxe;</text:p><draw:frame><draw:image xlink:href="{url}/flat.png"/></draw:frame>'
+        "</office:text></office:body></office:document>"
+    ).encode()
+
+
+@pytest.mark.parametrize(("filename", "fmt"), [("evil.fodt", "txt"), ("evil.html", "html")])
+def test_a_flat_odf_file_is_only_ever_text(
+    engine: DocumentEngine, workspace: Workspace, listener: fd.Listener, filename: str, fmt: str
+) -> None:
+    """Never opened as ODF (the import filter is chosen by the sniffed format, never by LibreOffice's guess):
+    as text its XML is shown, as HTML its tags are dropped; either way nothing is fetched or read."""
+    from filegate.formats.sniff import sniff
+
+    data = flat_odf(listener.url)
+    assert sniff(data, filename=filename) == fmt
+    text = fd.pdf_text(output_bytes(convert(engine, workspace, fmt, data, "pdf")))
+    assert "Flat words" in text and PASSWD_MARKER not in text
+    assert listener.connections == 0

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import io
-import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 import fixtures_documents as fd
+import pytest
 
 from filegate.engines.document import inspection, text
 from filegate.errors import ConversionFailed

@@ -21,7 +21,9 @@ import sys
 import time
 from typing import Any
 
-import uno
+# LibreOffice's uno module, imported once LibreOffice is starting: the import takes a good part of a second,
+# spent while LibreOffice boots instead of before.
+uno: Any = None
 
 # com.sun.star.document.MacroExecMode.NEVER_EXECUTE and UpdateDocMode.NO_UPDATE
 _NEVER_EXECUTE = 0
@@ -131,6 +133,10 @@ def main() -> int:
     soffice, profile_url, pipe = sys.argv[1:4]
     out = sys.stdout
     office = _start_office(soffice, profile_url, pipe)
+    global uno
+    import uno as loaded
+
+    uno = loaded
     desktop = _connect(pipe, office)
     out.write(json.dumps({"ready": True, "soffice_pid": office.pid}) + "\n")
     out.flush()
