@@ -84,7 +84,26 @@ def test_a_document_job_with_its_files_metadata_location_and_progress(api: Servi
     output = pro_account.call("GET", f"/v1/files/{finished['output_file_id']}").json()
     assert output["metadata"] == {"kind": "document", "format": "pdf", "pages": 3}, output
     assert output["filename"] == "board-minutes.pdf"
+    # ... and the office file has them once this conversion has counted them.
+    counted = pro_account.call("GET", f"/v1/files/{file['id']}").json()
+    assert counted["metadata"] == {"kind": "document", "format": "docx", "pages": 3}, counted
     assert pro_account.conversions_this_month() == 1
+
+
+def test_only_a_pdf_of_the_whole_document_counts_its_pages(api: ServiceApi, pro_account: Account) -> None:
+    file = pro_account.upload(documents.docx(pages=3), "chapter.docx")
+    jobs = []
+    for target, options in (("pdf", {"pages": "1-2"}), ("png", {})):
+        body = {"file_id": file["id"], "target": target, "options": options}
+        created = pro_account.call("POST", "/v1/conversions", json_body=body)
+        assert created.status == 202, created
+        jobs.append(created.json()["id"])
+    api.run_queue("DocumentsFunction")
+    for job in jobs:
+        assert pro_account.call("GET", f"/v1/conversions/{job}").json()["status"] == "succeeded"
+    # Two pages of a PDF and a one-page preview are not the document's page count.
+    uncounted = pro_account.call("GET", f"/v1/files/{file['id']}").json()
+    assert uncounted["metadata"] == {"kind": "document", "format": "docx"}, uncounted
 
 
 def test_a_page_becomes_an_image_sized_like_an_image(api: ServiceApi, free_account: Account) -> None:

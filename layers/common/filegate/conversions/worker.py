@@ -152,6 +152,7 @@ def _convert(
         bucket.download(source_file.object_key, path)
         source = Source(fmt, path=path)
     output = engine.run(source, plan, options, plan_tier, workspace, seconds=None)
+    _record_counted_pages(source_file, raw_options, output.format, output.metadata)
     return files_service.store_output(
         record.account_id,
         record.tier,
@@ -163,6 +164,31 @@ def _convert(
         now=now,
         metadata=output.metadata,
     )
+
+
+def _record_counted_pages(
+    source_file: files_table.FileRecord,
+    raw_options: dict[str, Any],
+    output_format: str,
+    output_metadata: dict[str, Any] | None,
+) -> None:
+    """An office file has `pages` in its metadata once a conversion has counted them (API.md "Files"): a
+    PDF of the whole document (no `pages` chosen) has exactly the document's pages."""
+    known = source_file.metadata
+    counted = (output_metadata or {}).get("pages")
+    if (
+        known is None
+        or known.get("kind") != "document"
+        or "pages" in known
+        or output_format != "pdf"
+        or counted is None
+        or "pages" in raw_options
+    ):
+        return
+    try:
+        files_table.set_metadata(source_file, {**known, "pages": counted})
+    except PynamoDBException:  # the input deleted meanwhile, or a throttled write: never fails the conversion
+        logger.warning("page count not recorded", extra={"file_id": source_file.file_id})
 
 
 def _charge_units(record: conversions_table.ConversionRecord, units: int) -> None:
