@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 
 from filegate import errors
 from filegate.clock import utcnow
-from filegate.conversions import create, records, sync
+from filegate.conversions import create, records, routing, sync
 from filegate.db import bind_tables
 from filegate.files.storage import Bucket
 from filegate.formats.table import formats_document
@@ -27,7 +27,7 @@ settings = ConvertSettings.from_env()
 bind_tables(settings)
 bucket = Bucket(settings.bucket)
 # The queue of each engine's worker: images and PDFs, audio and video, documents.
-queues = create.engine_queues(settings)
+queues = routing.engine_queues(settings)
 app = create_app("FileGate conversion")
 Authorized = Annotated[AuthContext, Depends(authorized)]
 

@@ -121,7 +121,7 @@ class WebhookEmitter(WebhookStore, WebhookPolicy):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class EngineQueues(BaseSettings):
-    """The queue of each engine's worker (filegate.conversions.create.engine_queues): images and PDFs, audio
+    """The queue of each engine's worker (filegate.conversions.routing.engine_queues): images and PDFs, audio
     and video, documents. For what hands conversions to workers: the convert function, the import worker."""
 
     conversions_queue_url: str

@@ -7,7 +7,6 @@ never charged. Touches storage: the conversions table, the quota counters, the f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,30 +21,19 @@ from filegate.conversions.records import (
     seal_secret_options,
     source_format,
 )
+from filegate.conversions.routing import Queues
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
-from filegate.engines import EngineName, Plan, engine_for
+from filegate.engines import Plan, engine_for
 from filegate.files import service as files_service
 from filegate.keys.context import AuthContext
 from filegate.metering import limits
-from filegate.settings import EngineQueues, WebhookPolicy
+from filegate.settings import WebhookPolicy
 from filegate.tiers import tier
 from filegate.webhooks import service as webhook_service
 
 MAX_BULK_ITEMS = 100
 MAX_WEBHOOK_URL_LENGTH = 2048
-
-# The queue of each engine's worker.
-Queues = Mapping[EngineName, str]
-
-
-def engine_queues(settings: EngineQueues) -> Queues:
-    """Each engine's worker queue, from the settings of a function that hands conversions to workers."""
-    return {
-        "image": settings.conversions_queue_url,
-        "av": settings.media_queue_url,
-        "document": settings.documents_queue_url,
-    }
 
 
 @dataclass(frozen=True)

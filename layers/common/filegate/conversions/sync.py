@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from filegate import errors
-from filegate.conversions.create import Queues, queue_job
+from filegate.conversions.create import queue_job
 from filegate.conversions.records import conversion_json, job_options, new_record
+from filegate.conversions.routing import Queues
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.engines import Output, OverBudget, Plan, Source, Workspace, engine_for

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from filegate import errors, queues
-from filegate.conversions.create import engine_queues
 from filegate.conversions.records import (
     announce,
     conversion_json,
@@ -25,6 +24,7 @@ from filegate.conversions.records import (
     seal_secret_options,
     source_format,
 )
+from filegate.conversions.routing import engine_queues
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.egress.policy import resolver_for
