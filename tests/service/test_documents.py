@@ -15,7 +15,7 @@ from PIL import Image
 
 from filegate.conversions import sync
 from tests import fixtures_document_api as documents
-from tests.fixtures_documents import in_order, pdf_text, zip_bomb
+from tests.fixtures_documents import encrypted_ooxml, in_order, pdf_text, zip_bomb
 from tests.service.conftest import Stack
 from tests.service.dashboard_client import Browser
 from tests.service.harness import ServiceApi
@@ -226,6 +226,20 @@ def test_an_input_password_is_never_stored_nor_shown(api: ServiceApi, pro_accoun
         TableName=_table(api, "CONVERSIONS_TABLE"), Key={"conversion_id": {"S": done.json()["id"]}}
     )
     assert "options_sealed" not in record["Item"]  # gone with the job
+
+
+def test_an_encrypted_document_opens_with_its_password_only(api: ServiceApi, free_account: Account) -> None:
+    locked = encrypted_ooxml(documents.docx(), "open-sesame")
+    with document_worker(api):
+        without = free_account.convert(locked, "pdf", filename="locked.docx")
+        wrong = free_account.convert(locked, "pdf", filename="locked.docx", input_password="guess")
+        right = free_account.convert(locked, "pdf", filename="locked.docx", input_password="open-sesame")
+    for refused in (without, wrong):
+        body = assert_error(refused, 422, "invalid_parameter")
+        assert "input_password" in body["error"]["message"] and "guess" not in refused.body.decode(), body
+    assert right.status == 200, right
+    assert in_order(pdf_text(right.body), list(documents.WORDS))
+    assert free_account.conversions_this_month() == 1  # the refused ones are given back
 
 
 def _queue_url(api: ServiceApi, function: str) -> str:
