@@ -54,17 +54,20 @@ def remote_page(url: str) -> bytes:
 # ------------------------------------------------------------------------------------------- no network
 
 
-def test_the_filter_refuses_inet_sockets_and_keeps_unix_ones() -> None:
+def test_the_sandbox_refuses_inet_sockets_and_keeps_unix_ones() -> None:
+    """A system Python that enters the sandbox (as the converter does, loading sandbox.py by its path)."""
     probe = (
-        "import socket\n"
+        "import importlib.util, socket, sys\n"
+        "spec = importlib.util.spec_from_file_location('sandbox', sys.argv[1])\n"
+        "sandbox = importlib.util.module_from_spec(spec); spec.loader.exec_module(sandbox)\n"
+        "sandbox.enter()\n"
         "for family in (socket.AF_INET, socket.AF_INET6):\n"
         "    try:\n        socket.socket(family)\n        print('opened')\n"
         "    except PermissionError:\n        print('refused')\n"
         "socket.socket(socket.AF_UNIX).close()\nprint('unix')\n"
     )
-    python = uno_python()  # a system Python: the sandbox lets it read its own files
-    result = subprocess.run([python, "-c", probe], preexec_fn=sandbox.preexec(), capture_output=True, text=True)
-    assert result.stdout.split() == ["refused", "refused", "unix"]
+    result = subprocess.run([uno_python(), "-c", probe, sandbox.__file__], capture_output=True, text=True)
+    assert result.stdout.split() == ["refused", "refused", "unix"], result.stderr
     assert socket.socket(socket.AF_INET).close() is None  # this process, unfiltered, still can
 
 
@@ -97,16 +100,18 @@ def test_libreoffice_in_the_sandbox_fetches_nothing_even_from_an_undefused_page(
     assert listener.connections == 0
 
 
-def test_control_without_the_sandbox_the_same_page_does_connect(
-    listener: fd.Listener, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Proves the listener and the page above can catch a fetch: LibreOffice unfiltered makes one."""
-    monkeypatch.setattr(sandbox, "preexec", lambda **_: os.setsid)
-    office = Office()
-    try:
-        raw_conversion(office, "page.html", remote_page(listener.url), "HTML (StarWriter)")
-    finally:
-        office.stop()
+def test_control_without_the_sandbox_the_same_page_does_connect(listener: fd.Listener, tmp_path: Path) -> None:
+    """Proves the listener and the page above can catch a fetch: the same LibreOffice, run plainly (as a user
+    scripts it, no sandbox), makes one."""
+    page = tmp_path / "page.html"
+    page.write_bytes(remote_page(listener.url))
+    profile_dir = (tmp_path / "profile").as_uri()
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation={profile_dir}", "--headless", "--convert-to", "pdf:writer_pdf_Export",
+         "--outdir", str(tmp_path), str(page)],
+        env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}, capture_output=True, timeout=300, check=True,
+    )  # fmt: skip
+    assert (tmp_path / "page.pdf").exists()
     assert listener.connections > 0
 
 

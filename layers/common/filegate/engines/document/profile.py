@@ -79,14 +79,14 @@ def bake(template: Path, soffice: str, *, seconds: float = 120.0) -> Path:
     (user / PROFILE_FILE).write_text(registry_modifications())
     home = building / "home"
     home.mkdir()
-    from filegate.engines.document import sandbox
-
+    # No sandbox here: no user input is opened, only the profile written (and a preexec_fn is unsafe where
+    # threads run).
     subprocess.run(
         [soffice, f"-env:UserInstallation={building.as_uri()}", "--headless", "--invisible", "--norestore",
          "--nolockcheck", "--nodefault", "--terminate_after_init"],
         env={"HOME": str(home), "TMPDIR": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        preexec_fn=sandbox.preexec(writable=(str(building),)), timeout=seconds, check=False, cwd=building,
+        start_new_session=True, timeout=seconds, check=False, cwd=building,
     )  # fmt: skip
     settings = user / PROFILE_FILE
     settings.write_text(registry_modifications(settings.read_text() if settings.exists() else ""))
