@@ -151,6 +151,26 @@ def test_include_and_dde_fields_neither_fetch_nor_read_local_files(
     assert listener.connections == 0
 
 
+def test_fields_of_an_uninspected_rtf_neither_fetch_nor_read_local_files(
+    engine: DocumentEngine, workspace: Workspace, listener: fd.Listener, tmp_path: Path
+) -> None:
+    """RTF reaches LibreOffice as it came: its fields' links are never updated (the profile, the load
+    arguments), so only their stale results show, in the PDF and in a Word copy alike."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("a secret marker\n")
+    hostile = fd.rtf_with_fields(
+        f'INCLUDETEXT "{secret}"', 'INCLUDETEXT "/etc/passwd"', f'INCLUDEPICTURE "{listener.url}/x.png"',
+        'DDEAUTO "cmd" "/c calc"',
+    )  # fmt: skip
+    text = fd.pdf_text(output_bytes(convert(engine, workspace, "rtf", hostile, "pdf")))
+    assert "Fields follow" in text and "stale0" in text
+    assert "secret marker" not in text and PASSWD_MARKER not in text
+    copy = output_bytes(convert(engine, workspace, "rtf", hostile, "docx"))
+    assert b"stale0" in fd.part(copy, "word/document.xml")
+    assert b"secret marker" not in fd.part(copy, "word/document.xml")
+    assert listener.connections == 0
+
+
 def test_an_xml_entity_reading_etc_passwd_never_reaches_the_output(
     engine: DocumentEngine, workspace: Workspace
 ) -> None:
