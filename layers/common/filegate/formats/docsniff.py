@@ -113,14 +113,20 @@ def decode_text(data: bytes) -> str | None:
     if b"\x00" in data:
         return None
     declared = _HTML_CHARSET.search(data[:_CHARSET_WINDOW])
-    if declared is not None:
-        codec = declared.group(1).decode("ascii").lower()
-        try:
-            codecs.lookup(codec)
-        except LookupError:
-            codec = "utf-8"
-        return _decoded(data, codec)
-    return _decoded(data, "utf-8")
+    return _decoded(data, _declared_codec(declared.group(1)) if declared is not None else "utf-8")
+
+
+def _declared_codec(label: bytes) -> str:
+    """The codec an HTML page's declared charset names; UTF-8 for a label that names no text encoding (base64,
+    zlib: a page must not pick a transform) or names UTF-16/32 (bytes without NUL cannot be: browsers do the
+    same)."""
+    try:
+        info = codecs.lookup(label.decode("ascii"))
+    except LookupError:
+        return "utf-8"
+    if not getattr(info, "_is_text_encoding", True) or info.name.startswith(("utf-16", "utf-32")):
+        return "utf-8"
+    return info.name
 
 
 def _decoded(data: bytes, codec: str) -> str | None:

@@ -121,6 +121,15 @@ def test_an_html_page_in_its_declared_charset_is_text() -> None:
     assert sniff(page, filename="p.html") == "html"
 
 
+@pytest.mark.parametrize("label", ["base64", "rot13", "zlib", "hex", "utf-16", "utf-32", "no-such-charset"])
+def test_a_charset_that_names_no_text_encoding_reads_the_page_as_utf8(label: str) -> None:
+    from filegate.engines.document.text import decoded
+
+    page = f'<html><head><meta charset="{label}"></head><body>café</body></html>'.encode()
+    assert sniff(page, filename="p.html") == "html"
+    assert "café" in decoded(page)
+
+
 def test_bytes_with_nul_are_not_text() -> None:
     from filegate.errors import UnsupportedMediaType
 
