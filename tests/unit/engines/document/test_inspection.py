@@ -149,6 +149,19 @@ def test_html_is_defused_to_a_single_static_page() -> None:
     assert 'href="https://example.com/"' in cleaned and "data:image/png" in cleaned and "styled" in cleaned
 
 
+def test_html_after_dropped_elements_left_open_inside_is_kept() -> None:
+    """Every piece of text stays: a form's controls and an SVG whose elements are never closed are dropped,
+    what follows them is not."""
+    page = (
+        "<p>before</p><form><label>Name</label><input name=x><select><option>a<option>b</select>"
+        "<button>Send</button></form><p>after the form</p><svg><g><rect></svg><p>after the picture</p>"
+    )
+    cleaned = text.defused_html(page)
+    assert "before" in cleaned and "Name" in cleaned and "after the form" in cleaned
+    assert "after the picture" in cleaned
+    assert "<input" not in cleaned and "option" not in cleaned and "Send" not in cleaned and "rect" not in cleaned
+
+
 def test_markdown_is_commonmark_and_its_raw_html_is_shown_not_run() -> None:
     html = text.markdown_to_html(
         f"# Title\n\n*em* and [a link](https://example.com)\n\n<script>x</script>\n\n![p]({URL}p.png)"
