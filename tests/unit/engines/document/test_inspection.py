@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import zipfile
 from pathlib import Path
@@ -45,6 +46,66 @@ def test_10000_entries_are_accepted() -> None:
 def test_a_corrupt_document_is_conversion_failed() -> None:
     with pytest.raises(ConversionFailed, match="corrupt"):
         inspection.inspect("docx", fd.docx_document()[:-200])
+
+
+def _damaged_zips() -> dict[str, bytes]:
+    """A docx broken in each way zipfile reports differently (zlib.error, ValueError, NotImplementedError)."""
+    docx = fd.docx_document()
+    end = docx.rfind(b"PK\x05\x06")
+    directory_offset = int.from_bytes(docx[end + 16 : end + 20], "little")
+    # The directory said to start 64 bytes later than it does: every entry's offset comes out negative.
+    moved = docx[: end + 16] + (directory_offset + 64).to_bytes(4, "little") + docx[end + 20 :]
+    body = bytearray(docx)
+    header = docx.find(b"PK\x03\x04\x14\x00\x00\x00\x08\x00")  # the first deflated entry
+    name_length, extra_length = (int.from_bytes(docx[header + at : header + at + 2], "little") for at in (26, 28))
+    start = header + 30 + name_length + extra_length
+    body[start : start + 4] = b"\xff" * 4  # a deflate block of the reserved type
+    future = bytearray(docx)
+    entry = docx.find(b"PK\x01\x02")
+    future[entry + 6 : entry + 8] = (174).to_bytes(2, "little")  # needs zip version 17.4 to extract
+    return {"negative offsets": moved, "bad deflate data": bytes(body), "unknown zip version": bytes(future)}
+
+
+@pytest.mark.parametrize("damage", ["negative offsets", "bad deflate data", "unknown zip version"])
+def test_a_damaged_zip_is_conversion_failed_and_sniffing_it_never_crashes(damage: str) -> None:
+    from filegate.errors import UnsupportedMediaType
+    from filegate.formats.sniff import sniff
+
+    damaged = _damaged_zips()[damage]
+    with pytest.raises(ConversionFailed, match="corrupt"):
+        inspection.inspect("docx", damaged)
+    with contextlib.suppress(UnsupportedMediaType):
+        sniff(damaged, "report.docx")
+
+
+def test_mutated_documents_are_only_ever_refused_as_corrupt() -> None:
+    """Seeded mutations (flipped, cut and inserted bytes) of a docx, an xlsx, an odt and an encrypted (OLE2)
+    docx: sniffing and inspection either pass or refuse the file; nothing else escapes (a 500)."""
+    import random
+
+    from filegate.errors import UnsupportedMediaType
+    from filegate.formats.sniff import sniff
+
+    seeds = [
+        ("docx", fd.docx_document()), ("xlsx", fd.xlsx_pages(1)), ("odt", fd.odt_with_macro(Path("/nonexistent"))),
+        ("docx", fd.encrypted_ooxml(fd.docx_document(), "pw")),
+    ]  # fmt: skip
+    rng = random.Random(23)
+    for _ in range(300):
+        fmt, data = rng.choice(seeds)
+        mutated = bytearray(data)
+        for _ in range(rng.randint(1, 8)):
+            at, roll = rng.randrange(len(mutated)), rng.random()
+            if roll < 0.6:
+                mutated[at] = rng.randrange(256)
+            elif roll < 0.8:
+                del mutated[at : at + rng.randint(1, 200)]
+            else:
+                mutated[at:at] = rng.randbytes(rng.randint(1, 20))
+        with contextlib.suppress(ConversionFailed, UnsupportedMediaType):
+            sniff(bytes(mutated), f"x.{fmt}")
+        with contextlib.suppress(ConversionFailed):
+            inspection.inspect(fmt, bytes(mutated))
 
 
 def test_an_external_image_relationship_is_dropped_and_a_hyperlink_kept() -> None:
