@@ -89,10 +89,10 @@ _BAKE_LOCK = threading.Lock()
 
 def baked_profile(settings: OfficeSettings) -> Path:
     """The profile template: the one given, else one baked on first use in this machine's temporary
-    directory (per user), kept for every later process."""
+    directory (per user and per version of the settings), kept for every later process."""
     if settings.profile_template is not None:
         return settings.profile_template
-    template = Path(tempfile.gettempdir()) / f"filegate-office-profile-{os.getuid()}"
+    template = Path(tempfile.gettempdir()) / f"filegate-office-profile-{os.getuid()}-{profile.fingerprint()}"
     with _BAKE_LOCK:
         if not (template / "user" / profile.PROFILE_FILE).exists():
             profile.bake(template, soffice_binary())
