@@ -120,6 +120,31 @@ def test_an_external_image_relationship_is_dropped_and_a_hyperlink_kept() -> Non
     )
 
 
+_RELATIONSHIP_TYPES = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+
+
+@pytest.mark.parametrize(
+    ("kind", "mode"),
+    [
+        ("oleObject", ' TargetMode="External"'), ("frame", ' TargetMode="External"'),
+        ("subDocument", ' TargetMode="External"'), ("image", ' TargetMode="eXternal "'), ("image", ""),
+    ],
+)  # fmt: skip
+def test_every_external_relationship_but_a_hyperlink_is_dropped(kind: str, mode: str) -> None:
+    """Linked OLE objects, frames, sub-documents and pictures, marked External in any case or pointing at a
+    URL unmarked: left out; the hyperlink beside them kept."""
+    docx = fd.docx_document()
+    rels = fd.part(docx, "word/_rels/document.xml.rels").decode()
+    added = (
+        f'<Relationship Id="rIdOut" Type="{_RELATIONSHIP_TYPES}{kind}" Target="{URL}{kind}"{mode}/>'
+        f'<Relationship Id="rIdLink" Type="{_RELATIONSHIP_TYPES}hyperlink" Target="https://example.com/kept" '
+        'TargetMode="External"/></Relationships>'
+    )
+    hostile = fd.rezip(docx, replace={"word/_rels/document.xml.rels": rels.replace("</Relationships>", added).encode()})
+    defused = fd.part(inspection.inspect("docx", hostile).data, "word/_rels/document.xml.rels").decode()
+    assert URL not in defused and "https://example.com/kept" in defused
+
+
 def test_a_remote_template_is_dropped() -> None:
     defused = inspection.inspect("docx", fd.docx_with_remote_template(URL + "t.dotx"))
     assert URL not in fd.part(defused.data, "word/_rels/settings.xml.rels").decode()

@@ -248,11 +248,13 @@ def _defused_part(fmt: str, name: str, content: bytes, dropped: list[str]) -> by
 
 
 def _defused_relationships(root: ElementTree.Element, content: bytes, dropped: list[str]) -> bytes:
-    """External relationships other than hyperlinks left out (a linked picture is left out, a link stays)."""
+    """External relationships other than hyperlinks left out (a linked picture is left out, a link stays): those
+    marked External, and those whose target is a URL however they are marked."""
     outside = [
         rel
         for rel in root
-        if rel.get("TargetMode", "").lower() == "external" and not rel.get("Type", "").endswith(_HYPERLINK)
+        if (rel.get("TargetMode", "").strip().lower() == "external" or _has_scheme(rel.get("Target", "")))
+        and not rel.get("Type", "").endswith(_HYPERLINK)
     ]
     if not outside:
         return content
@@ -294,10 +296,18 @@ def _serialized(root: ElementTree.Element) -> bytes:
     return written
 
 
+_SCHEME = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def _has_scheme(target: str) -> bool:
+    """Whether `target` is a URL (http:, file:, smb:, a drive letter…), never a part of the package."""
+    return bool(_SCHEME.match(target))
+
+
 def _points_outside(href: str) -> bool:
     """A reference to anything but a part of the package itself (``Pictures/…``, ``./Object 1``, ``#mark``)."""
     cleaned = href.strip()
-    return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", cleaned)) or cleaned.startswith(("/", "\\", "../", "..\\"))
+    return _has_scheme(cleaned) or cleaned.startswith(("/", "\\", "../", "..\\"))
 
 
 def _has_xinclude(root: ElementTree.Element) -> bool:
