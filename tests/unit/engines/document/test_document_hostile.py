@@ -79,6 +79,23 @@ def test_the_filter_is_built_for_each_architecture() -> None:
 
 
 @pytest.mark.skipif(sandbox.landlock_abi() == 0, reason="this kernel has no Landlock")
+def test_the_sandbox_reads_no_process_environment() -> None:
+    """/proc is not among the readable paths: the worker's environment (its credentials, in a Lambda) cannot be
+    read from the sandbox, while a system file can (the control)."""
+    probe = (
+        "import importlib.util, os, sys\n"
+        "spec = importlib.util.spec_from_file_location('sandbox', sys.argv[1])\n"
+        "sandbox = importlib.util.module_from_spec(spec); spec.loader.exec_module(sandbox)\n"
+        "sandbox.enter()\n"
+        "for path in (f'/proc/{os.getppid()}/environ', '/proc/self/environ', '/etc/passwd'):\n"
+        "    try:\n        open(path, 'rb').read(1)\n        print('read')\n"
+        "    except PermissionError:\n        print('refused')\n"
+    )
+    result = subprocess.run([uno_python(), "-c", probe, sandbox.__file__], capture_output=True, text=True)
+    assert result.stdout.split() == ["refused", "refused", "read"], result.stderr
+
+
+@pytest.mark.skipif(sandbox.landlock_abi() == 0, reason="this kernel has no Landlock")
 def test_the_converter_reads_no_file_outside_its_scratch_directory(engine: DocumentEngine, tmp_path: Path) -> None:
     outside = tmp_path / "secret.html"
     outside.write_bytes(b"<html><body><p>secret words</p></body></html>")

@@ -111,9 +111,10 @@ _FS_ABI1 = (1 << 13) - 1  # execute, write, read, read_dir, remove and make of e
 _FS_REFER, _FS_TRUNCATE = 1 << 13, 1 << 14  # ABI 2 and 3: moving files between directories, truncating
 _READ_ONLY = _FS_EXECUTE | _FS_READ_FILE | _FS_READ_DIR
 # What LibreOffice and Python read (Debian links parts of LibreOffice's installation into /var), and /dev,
-# which they also write (/dev/null, shared memory).
+# which they also write (/dev/null, shared memory). Not /proc: neither needs it, and there every process's
+# environment (the worker's credentials) would be readable.
 SYSTEM_PATHS = (
-    *("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/proc", "/sys"),
+    *("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/sys"),
     *("/var/cache/fontconfig", "/var/lib/libreoffice", "/var/spool/libreoffice"),
 )
 _READ_WRITE_SYSTEM_PATHS = ("/dev",)
