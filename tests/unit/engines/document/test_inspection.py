@@ -33,6 +33,26 @@ def test_the_unpacked_size_is_counted_on_the_bytes_that_come_out() -> None:
         inspection.inspect("docx", bytes(bomb))
 
 
+def test_the_unpacked_size_is_capped_whatever_the_ratio(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the absolute cap (1 GB; 6 MiB here, so the test stays small) a zip is refused even when it unpacks
+    to only a few times its size; under it, the same kind of file passes."""
+    import random
+
+    monkeypatch.setattr(inspection, "MAX_ZIP_UNPACKED_BYTES", 6 << 20)
+    noise = random.Random(1).randbytes(1 << 20)  # incompressible: keeps the ratio low
+
+    def docx_unpacking_to(megabytes: int) -> bytes:
+        return fd.rezip(
+            fd.docx_document(), add={"word/media/noise.bin": noise, "word/media/z.bin": bytes(megabytes << 20)}
+        )
+
+    assert inspection.inspect("docx", docx_unpacking_to(2)).encrypted is False
+    large = docx_unpacking_to(8)
+    assert len(large) * 100 > 9 << 20  # far under the ratio
+    with pytest.raises(ConversionFailed, match="zip bomb"):
+        inspection.inspect("docx", large)
+
+
 def test_more_than_10000_entries_are_refused() -> None:
     with pytest.raises(ConversionFailed, match="10,000"):
         inspection.inspect("docx", fd.zip_of_many_entries(10_001))
