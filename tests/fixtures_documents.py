@@ -183,6 +183,16 @@ def docx_with_fields(*instructions: str) -> bytes:
     return docx_with_body(paragraph("Fields follow") + body)
 
 
+def rtf_with_fields(*instructions: str) -> bytes:
+    """An RTF file (LibreOffice's own reader, no inspection) whose fields have the instructions given, each with
+    a stale result ("stale<N>") that is all the output may show."""
+    fields = "".join(
+        f"{{\\field{{\\*\\fldinst {instruction}}}{{\\fldrslt stale{index}}}}}\\par "
+        for index, instruction in enumerate(instructions)
+    )
+    return f"{{\\rtf1\\ansi Fields follow.\\par {fields}}}".encode()
+
+
 def docx_with_xxe(path: str) -> bytes:
     prolog = f'<!DOCTYPE w:document [<!ENTITY xxe SYSTEM "file://{path}">]>'
     return docx_with_body(paragraph("Secret: &xxe;"), prolog=prolog)

@@ -314,8 +314,11 @@ def main() -> None:
                     continue
                 medians[name] = statistics.median(samples)
                 row += f"{medians[name]:>10.2f} ({min(samples):.2f}-{max(samples):.2f})".rjust(26)
-            row += f"{medians['fresh soffice'] / medians['engine (warm)']:>13.1f}x"
-            if "unoserver (warm)" in medians:
+            if "fresh soffice" in medians and "engine (warm)" in medians:
+                row += f"{medians['fresh soffice'] / medians['engine (warm)']:>13.1f}x"
+            else:
+                row += "-".rjust(14)
+            if "unoserver (warm)" in medians and "engine (warm)" in medians:
                 row += f"{medians['engine (warm)'] / medians['unoserver (warm)']:>17.2f}x"
             elif "unoserver (warm)" in names:
                 row += "-".rjust(18)

@@ -77,7 +77,7 @@ def _zip_names(data: bytes) -> set[str]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             return set(archive.namelist())
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError):
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError, NotImplementedError):
         pass
     names: set[str] = set()
     at = data.find(_ZIP_LOCAL_HEADER)
@@ -113,14 +113,20 @@ def decode_text(data: bytes) -> str | None:
     if b"\x00" in data:
         return None
     declared = _HTML_CHARSET.search(data[:_CHARSET_WINDOW])
-    if declared is not None:
-        codec = declared.group(1).decode("ascii").lower()
-        try:
-            codecs.lookup(codec)
-        except LookupError:
-            codec = "utf-8"
-        return _decoded(data, codec)
-    return _decoded(data, "utf-8")
+    return _decoded(data, _declared_codec(declared.group(1)) if declared is not None else "utf-8")
+
+
+def _declared_codec(label: bytes) -> str:
+    """The codec an HTML page's declared charset names; UTF-8 for a label that names no text encoding (base64,
+    zlib: a page must not pick a transform) or names UTF-16/32 (bytes without NUL cannot be: browsers do the
+    same)."""
+    try:
+        info = codecs.lookup(label.decode("ascii"))
+    except LookupError:
+        return "utf-8"
+    if not getattr(info, "_is_text_encoding", True) or info.name.startswith(("utf-16", "utf-32")):
+        return "utf-8"
+    return info.name
 
 
 def _decoded(data: bytes, codec: str) -> str | None:
@@ -135,8 +141,26 @@ def is_text(data: bytes) -> bool:
     """Whether `data` is text by its bytes; a head cut in the middle of a character still counts."""
     if decode_text(data) is not None:
         return True
-    # A head may end inside a multi-byte UTF-8 sequence: retry without its last 3 bytes.
-    return len(data) > 3 and decode_text(data[:-3]) is not None
+    cut = _cut_character(data)
+    return 0 < cut < len(data) and decode_text(data[:-cut]) is not None
+
+
+def _cut_character(data: bytes) -> int:
+    """How many bytes at the end of `data` are the start of a character cut off there (0 when none): a UTF-16
+    code unit or surrogate pair, or a UTF-8 sequence, short of its length. Nothing else is forgiven."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        odd = len(data) % 2
+        unit = data[len(data) - odd - 2 : len(data) - odd]
+        high = unit[1] if data.startswith(codecs.BOM_UTF16_LE) else unit[0]
+        return odd + (2 if len(unit) == 2 and 0xD8 <= high <= 0xDB else 0)
+    for back in range(1, min(3, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:
+            return 0  # ASCII: no sequence is open
+        if byte >= 0xC0:  # a lead byte: 2, 3 or 4 bytes long
+            length = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return back if back < length else 0
+    return 0
 
 
 def text_format(filename: str | None, source_format: str | None) -> str:

@@ -121,6 +121,27 @@ def test_an_html_page_in_its_declared_charset_is_text() -> None:
     assert sniff(page, filename="p.html") == "html"
 
 
+@pytest.mark.parametrize("label", ["base64", "rot13", "zlib", "hex", "utf-16", "utf-32", "no-such-charset"])
+def test_a_charset_that_names_no_text_encoding_reads_the_page_as_utf8(label: str) -> None:
+    from filegate.engines.document.text import decoded
+
+    page = f'<html><head><meta charset="{label}"></head><body>café</body></html>'.encode()
+    assert sniff(page, filename="p.html") == "html"
+    assert "café" in decoded(page)
+
+
+def test_a_head_cut_inside_a_character_is_text_and_nothing_else_is_forgiven() -> None:
+    """The files function sniffs an upload's first KiBs: a cut UTF-8 sequence or UTF-16 unit at the end is
+    forgiven; bytes that are no text at the end are not."""
+    from filegate.formats.docsniff import is_text
+
+    sample = "Latin é, Ελληνικά, Кириллица, العربية, 日本語 and 😀 emoji"
+    for encoded in (sample.encode(), sample.encode("utf-16")):
+        assert all(is_text(encoded[:end]) for end in range(4, len(encoded) + 1))
+    for junk in (b"\x00\x01", b"\xff\xfe\xfd", b"\x80", b"\xe6\x97\xa5\xa5"):
+        assert not is_text(b"plain words then " + junk)
+
+
 def test_bytes_with_nul_are_not_text() -> None:
     from filegate.errors import UnsupportedMediaType
 

@@ -54,17 +54,20 @@ def remote_page(url: str) -> bytes:
 # ------------------------------------------------------------------------------------------- no network
 
 
-def test_the_filter_refuses_inet_sockets_and_keeps_unix_ones() -> None:
+def test_the_sandbox_refuses_inet_sockets_and_keeps_unix_ones() -> None:
+    """A system Python that enters the sandbox (as the converter does, loading sandbox.py by its path)."""
     probe = (
-        "import socket\n"
+        "import importlib.util, socket, sys\n"
+        "spec = importlib.util.spec_from_file_location('sandbox', sys.argv[1])\n"
+        "sandbox = importlib.util.module_from_spec(spec); spec.loader.exec_module(sandbox)\n"
+        "sandbox.enter()\n"
         "for family in (socket.AF_INET, socket.AF_INET6):\n"
         "    try:\n        socket.socket(family)\n        print('opened')\n"
         "    except PermissionError:\n        print('refused')\n"
         "socket.socket(socket.AF_UNIX).close()\nprint('unix')\n"
     )
-    python = uno_python()  # a system Python: the sandbox lets it read its own files
-    result = subprocess.run([python, "-c", probe], preexec_fn=sandbox.preexec(), capture_output=True, text=True)
-    assert result.stdout.split() == ["refused", "refused", "unix"]
+    result = subprocess.run([uno_python(), "-c", probe, sandbox.__file__], capture_output=True, text=True)
+    assert result.stdout.split() == ["refused", "refused", "unix"], result.stderr
     assert socket.socket(socket.AF_INET).close() is None  # this process, unfiltered, still can
 
 
@@ -73,6 +76,23 @@ def test_the_filter_is_built_for_each_architecture() -> None:
     assert x86 != arm and len(x86) % 8 == 0 and len(arm) % 8 == 0
     with pytest.raises(sandbox.SandboxUnavailable):
         sandbox.filter_program("mips")
+
+
+@pytest.mark.skipif(sandbox.landlock_abi() == 0, reason="this kernel has no Landlock")
+def test_the_sandbox_reads_no_process_environment() -> None:
+    """/proc is not among the readable paths: the worker's environment (its credentials, in a Lambda) cannot be
+    read from the sandbox, while a system file can (the control)."""
+    probe = (
+        "import importlib.util, os, sys\n"
+        "spec = importlib.util.spec_from_file_location('sandbox', sys.argv[1])\n"
+        "sandbox = importlib.util.module_from_spec(spec); spec.loader.exec_module(sandbox)\n"
+        "sandbox.enter()\n"
+        "for path in (f'/proc/{os.getppid()}/environ', '/proc/self/environ', '/etc/passwd'):\n"
+        "    try:\n        open(path, 'rb').read(1)\n        print('read')\n"
+        "    except PermissionError:\n        print('refused')\n"
+    )
+    result = subprocess.run([uno_python(), "-c", probe, sandbox.__file__], capture_output=True, text=True)
+    assert result.stdout.split() == ["refused", "refused", "read"], result.stderr
 
 
 @pytest.mark.skipif(sandbox.landlock_abi() == 0, reason="this kernel has no Landlock")
@@ -97,16 +117,18 @@ def test_libreoffice_in_the_sandbox_fetches_nothing_even_from_an_undefused_page(
     assert listener.connections == 0
 
 
-def test_control_without_the_sandbox_the_same_page_does_connect(
-    listener: fd.Listener, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Proves the listener and the page above can catch a fetch: LibreOffice unfiltered makes one."""
-    monkeypatch.setattr(sandbox, "preexec", lambda **_: os.setsid)
-    office = Office()
-    try:
-        raw_conversion(office, "page.html", remote_page(listener.url), "HTML (StarWriter)")
-    finally:
-        office.stop()
+def test_control_without_the_sandbox_the_same_page_does_connect(listener: fd.Listener, tmp_path: Path) -> None:
+    """Proves the listener and the page above can catch a fetch: the same LibreOffice, run plainly (as a user
+    scripts it, no sandbox), makes one."""
+    page = tmp_path / "page.html"
+    page.write_bytes(remote_page(listener.url))
+    profile_dir = (tmp_path / "profile").as_uri()
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation={profile_dir}", "--headless", "--convert-to", "pdf:writer_pdf_Export",
+         "--outdir", str(tmp_path), str(page)],
+        env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}, capture_output=True, timeout=300, check=True,
+    )  # fmt: skip
+    assert (tmp_path / "page.pdf").exists()
     assert listener.connections > 0
 
 
@@ -143,6 +165,26 @@ def test_include_and_dde_fields_neither_fetch_nor_read_local_files(
     )
     text = fd.pdf_text(output_bytes(convert(engine, workspace, "docx", hostile, "pdf")))
     assert "Fields follow" in text and PASSWD_MARKER not in text
+    assert listener.connections == 0
+
+
+def test_fields_of_an_uninspected_rtf_neither_fetch_nor_read_local_files(
+    engine: DocumentEngine, workspace: Workspace, listener: fd.Listener, tmp_path: Path
+) -> None:
+    """RTF reaches LibreOffice as it came: its fields' links are never updated (the profile, the load
+    arguments), so only their stale results show, in the PDF and in a Word copy alike."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("a secret marker\n")
+    hostile = fd.rtf_with_fields(
+        f'INCLUDETEXT "{secret}"', 'INCLUDETEXT "/etc/passwd"', f'INCLUDEPICTURE "{listener.url}/x.png"',
+        'DDEAUTO "cmd" "/c calc"',
+    )  # fmt: skip
+    text = fd.pdf_text(output_bytes(convert(engine, workspace, "rtf", hostile, "pdf")))
+    assert "Fields follow" in text and "stale0" in text
+    assert "secret marker" not in text and PASSWD_MARKER not in text
+    copy = output_bytes(convert(engine, workspace, "rtf", hostile, "docx"))
+    assert b"stale0" in fd.part(copy, "word/document.xml")
+    assert b"secret marker" not in fd.part(copy, "word/document.xml")
     assert listener.connections == 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import zipfile
 from pathlib import Path
@@ -32,6 +33,26 @@ def test_the_unpacked_size_is_counted_on_the_bytes_that_come_out() -> None:
         inspection.inspect("docx", bytes(bomb))
 
 
+def test_the_unpacked_size_is_capped_whatever_the_ratio(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the absolute cap (1 GB; 6 MiB here, so the test stays small) a zip is refused even when it unpacks
+    to only a few times its size; under it, the same kind of file passes."""
+    import random
+
+    monkeypatch.setattr(inspection, "MAX_ZIP_UNPACKED_BYTES", 6 << 20)
+    noise = random.Random(1).randbytes(1 << 20)  # incompressible: keeps the ratio low
+
+    def docx_unpacking_to(megabytes: int) -> bytes:
+        return fd.rezip(
+            fd.docx_document(), add={"word/media/noise.bin": noise, "word/media/z.bin": bytes(megabytes << 20)}
+        )
+
+    assert inspection.inspect("docx", docx_unpacking_to(2)).encrypted is False
+    large = docx_unpacking_to(8)
+    assert len(large) * 100 > 9 << 20  # far under the ratio
+    with pytest.raises(ConversionFailed, match="zip bomb"):
+        inspection.inspect("docx", large)
+
+
 def test_more_than_10000_entries_are_refused() -> None:
     with pytest.raises(ConversionFailed, match="10,000"):
         inspection.inspect("docx", fd.zip_of_many_entries(10_001))
@@ -47,6 +68,66 @@ def test_a_corrupt_document_is_conversion_failed() -> None:
         inspection.inspect("docx", fd.docx_document()[:-200])
 
 
+def _damaged_zips() -> dict[str, bytes]:
+    """A docx broken in each way zipfile reports differently (zlib.error, ValueError, NotImplementedError)."""
+    docx = fd.docx_document()
+    end = docx.rfind(b"PK\x05\x06")
+    directory_offset = int.from_bytes(docx[end + 16 : end + 20], "little")
+    # The directory said to start 64 bytes later than it does: every entry's offset comes out negative.
+    moved = docx[: end + 16] + (directory_offset + 64).to_bytes(4, "little") + docx[end + 20 :]
+    body = bytearray(docx)
+    header = docx.find(b"PK\x03\x04\x14\x00\x00\x00\x08\x00")  # the first deflated entry
+    name_length, extra_length = (int.from_bytes(docx[header + at : header + at + 2], "little") for at in (26, 28))
+    start = header + 30 + name_length + extra_length
+    body[start : start + 4] = b"\xff" * 4  # a deflate block of the reserved type
+    future = bytearray(docx)
+    entry = docx.find(b"PK\x01\x02")
+    future[entry + 6 : entry + 8] = (174).to_bytes(2, "little")  # needs zip version 17.4 to extract
+    return {"negative offsets": moved, "bad deflate data": bytes(body), "unknown zip version": bytes(future)}
+
+
+@pytest.mark.parametrize("damage", ["negative offsets", "bad deflate data", "unknown zip version"])
+def test_a_damaged_zip_is_conversion_failed_and_sniffing_it_never_crashes(damage: str) -> None:
+    from filegate.errors import UnsupportedMediaType
+    from filegate.formats.sniff import sniff
+
+    damaged = _damaged_zips()[damage]
+    with pytest.raises(ConversionFailed, match="corrupt"):
+        inspection.inspect("docx", damaged)
+    with contextlib.suppress(UnsupportedMediaType):
+        sniff(damaged, "report.docx")
+
+
+def test_mutated_documents_are_only_ever_refused_as_corrupt() -> None:
+    """Seeded mutations (flipped, cut and inserted bytes) of a docx, an xlsx, an odt and an encrypted (OLE2)
+    docx: sniffing and inspection either pass or refuse the file; nothing else escapes (a 500)."""
+    import random
+
+    from filegate.errors import UnsupportedMediaType
+    from filegate.formats.sniff import sniff
+
+    seeds = [
+        ("docx", fd.docx_document()), ("xlsx", fd.xlsx_pages(1)), ("odt", fd.odt_with_macro(Path("/nonexistent"))),
+        ("docx", fd.encrypted_ooxml(fd.docx_document(), "pw")),
+    ]  # fmt: skip
+    rng = random.Random(23)
+    for _ in range(300):
+        fmt, data = rng.choice(seeds)
+        mutated = bytearray(data)
+        for _ in range(rng.randint(1, 8)):
+            at, roll = rng.randrange(len(mutated)), rng.random()
+            if roll < 0.6:
+                mutated[at] = rng.randrange(256)
+            elif roll < 0.8:
+                del mutated[at : at + rng.randint(1, 200)]
+            else:
+                mutated[at:at] = rng.randbytes(rng.randint(1, 20))
+        with contextlib.suppress(ConversionFailed, UnsupportedMediaType):
+            sniff(bytes(mutated), f"x.{fmt}")
+        with contextlib.suppress(ConversionFailed):
+            inspection.inspect(fmt, bytes(mutated))
+
+
 def test_an_external_image_relationship_is_dropped_and_a_hyperlink_kept() -> None:
     hostile = fd.docx_with_external_image(URL + "pic.png")
     defused = inspection.inspect("docx", hostile)
@@ -57,6 +138,31 @@ def test_an_external_image_relationship_is_dropped_and_a_hyperlink_kept() -> Non
         "https://example.com/kept"
         in fd.part(inspection.inspect("docx", linked).data, "word/_rels/document.xml.rels").decode()
     )
+
+
+_RELATIONSHIP_TYPES = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+
+
+@pytest.mark.parametrize(
+    ("kind", "mode"),
+    [
+        ("oleObject", ' TargetMode="External"'), ("frame", ' TargetMode="External"'),
+        ("subDocument", ' TargetMode="External"'), ("image", ' TargetMode="eXternal "'), ("image", ""),
+    ],
+)  # fmt: skip
+def test_every_external_relationship_but_a_hyperlink_is_dropped(kind: str, mode: str) -> None:
+    """Linked OLE objects, frames, sub-documents and pictures, marked External in any case or pointing at a
+    URL unmarked: left out; the hyperlink beside them kept."""
+    docx = fd.docx_document()
+    rels = fd.part(docx, "word/_rels/document.xml.rels").decode()
+    added = (
+        f'<Relationship Id="rIdOut" Type="{_RELATIONSHIP_TYPES}{kind}" Target="{URL}{kind}"{mode}/>'
+        f'<Relationship Id="rIdLink" Type="{_RELATIONSHIP_TYPES}hyperlink" Target="https://example.com/kept" '
+        'TargetMode="External"/></Relationships>'
+    )
+    hostile = fd.rezip(docx, replace={"word/_rels/document.xml.rels": rels.replace("</Relationships>", added).encode()})
+    defused = fd.part(inspection.inspect("docx", hostile).data, "word/_rels/document.xml.rels").decode()
+    assert URL not in defused and "https://example.com/kept" in defused
 
 
 def test_a_remote_template_is_dropped() -> None:
@@ -147,6 +253,19 @@ def test_html_is_defused_to_a_single_static_page() -> None:
     cleaned = text.defused_html(page)
     assert URL not in cleaned and "script" not in cleaned and "iframe" not in cleaned and "onclick" not in cleaned
     assert 'href="https://example.com/"' in cleaned and "data:image/png" in cleaned and "styled" in cleaned
+
+
+def test_html_after_dropped_elements_left_open_inside_is_kept() -> None:
+    """Every piece of text stays: a form's controls and an SVG whose elements are never closed are dropped,
+    what follows them is not."""
+    page = (
+        "<p>before</p><form><label>Name</label><input name=x><select><option>a<option>b</select>"
+        "<button>Send</button></form><p>after the form</p><svg><g><rect></svg><p>after the picture</p>"
+    )
+    cleaned = text.defused_html(page)
+    assert "before" in cleaned and "Name" in cleaned and "after the form" in cleaned
+    assert "after the picture" in cleaned
+    assert "<input" not in cleaned and "option" not in cleaned and "Send" not in cleaned and "rect" not in cleaned
 
 
 def test_markdown_is_commonmark_and_its_raw_html_is_shown_not_run() -> None:

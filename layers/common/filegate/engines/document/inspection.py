@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from xml.etree import ElementTree
 from xml.parsers import expat
@@ -62,6 +63,9 @@ _WORD_SIMPLE_FIELD = re.compile(rb'(<w:fldSimple\b[^>]*\bw:instr=")\s*' + _FIELD
 _DDE_LINK = re.compile(rb'(\bdde(?:Service|Topic)=")[^"]*(")')
 _ENCRYPTION_DATA = b"encryption-data"
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# What zipfile raises on a damaged archive (offsets past either end, bad deflate data, unknown versions or
+# methods, encrypted entries): each is a corrupt document.
+_DAMAGED_ZIP = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError)
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,7 @@ def _biff_has_filepass(stream: bytes) -> bool:
 def _inspect_zip(fmt: str, data: bytes) -> Inspected:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+    except _DAMAGED_ZIP as exc:
         raise ConversionFailed("The document could not be read: it is corrupt or truncated.") from exc
     with archive:
         entries = archive.infolist()
@@ -177,7 +181,7 @@ def _read_entry(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, budget: _Unpac
             while chunk := stream.read(_CHUNK):
                 budget.claim(len(chunk))
                 pieces.append(chunk)
-    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+    except _DAMAGED_ZIP as exc:
         raise ConversionFailed("The document could not be read: it is corrupt or truncated.") from exc
     return b"".join(pieces)
 
@@ -244,11 +248,13 @@ def _defused_part(fmt: str, name: str, content: bytes, dropped: list[str]) -> by
 
 
 def _defused_relationships(root: ElementTree.Element, content: bytes, dropped: list[str]) -> bytes:
-    """External relationships other than hyperlinks left out (a linked picture is left out, a link stays)."""
+    """External relationships other than hyperlinks left out (a linked picture is left out, a link stays): those
+    marked External, and those whose target is a URL however they are marked."""
     outside = [
         rel
         for rel in root
-        if rel.get("TargetMode", "").lower() == "external" and not rel.get("Type", "").endswith(_HYPERLINK)
+        if (rel.get("TargetMode", "").strip().lower() == "external" or _has_scheme(rel.get("Target", "")))
+        and not rel.get("Type", "").endswith(_HYPERLINK)
     ]
     if not outside:
         return content
@@ -290,10 +296,18 @@ def _serialized(root: ElementTree.Element) -> bytes:
     return written
 
 
+_SCHEME = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def _has_scheme(target: str) -> bool:
+    """Whether `target` is a URL (http:, file:, smb:, a drive letter…), never a part of the package."""
+    return bool(_SCHEME.match(target))
+
+
 def _points_outside(href: str) -> bool:
     """A reference to anything but a part of the package itself (``Pictures/…``, ``./Object 1``, ``#mark``)."""
     cleaned = href.strip()
-    return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", cleaned)) or cleaned.startswith(("/", "\\", "../", "..\\"))
+    return _has_scheme(cleaned) or cleaned.startswith(("/", "\\", "../", "..\\"))
 
 
 def _has_xinclude(root: ElementTree.Element) -> bool:

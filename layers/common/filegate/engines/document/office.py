@@ -1,7 +1,8 @@
 """One warm LibreOffice per process, driven through the converter process (uno_converter.py).
 
-The converter (a Python that has ``uno``, with soffice.bin as its child) runs in the sandbox: its own process
-group and session, no network (sandbox), HOME, TMPDIR and the profile under one scratch directory of its own.
+The converter (a Python that has ``uno``, with soffice.bin as its child) runs in its own session and process
+group and sandboxes itself (sandbox: no network; with Landlock, no files but the system's and one scratch
+directory of its own, which holds its HOME, TMPDIR and profile).
 Each conversion gets a job directory in that scratch directory, wiped when it ends. The converter is started
 on first use (the cold start), kept between conversions, and started afresh after ``restart_after``
 conversions (when the job that made the last one ends), and whenever one hangs past its time limit or it dies:
@@ -88,10 +89,10 @@ _BAKE_LOCK = threading.Lock()
 
 def baked_profile(settings: OfficeSettings) -> Path:
     """The profile template: the one given, else one baked on first use in this machine's temporary
-    directory (per user), kept for every later process."""
+    directory (per user and per version of the settings), kept for every later process."""
     if settings.profile_template is not None:
         return settings.profile_template
-    template = Path(tempfile.gettempdir()) / f"filegate-office-profile-{os.getuid()}"
+    template = Path(tempfile.gettempdir()) / f"filegate-office-profile-{os.getuid()}-{profile.fingerprint()}"
     with _BAKE_LOCK:
         if not (template / "user" / profile.PROFILE_FILE).exists():
             profile.bake(template, soffice_binary())
@@ -190,11 +191,12 @@ class Office:
             for name in ("home", "tmp"):
                 (scratch / name).mkdir()
             pipe = f"filegate-{secrets.token_hex(8)}"
+            # A session (and process group) of its own: killed whole when it hangs. It sandboxes itself.
             process = subprocess.Popen(
-                [uno_python(), "-I", str(_CONVERTER), soffice_binary(), (scratch / "profile").as_uri(), pipe],
+                [uno_python(), "-I", str(_CONVERTER), soffice_binary(), (scratch / "profile").as_uri(), pipe,
+                 str(scratch)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                env=_environment(scratch), cwd=scratch, close_fds=True,
-                preexec_fn=sandbox.preexec(readable=(str(_CONVERTER.parent),), writable=(str(scratch),)),
+                env=_environment(scratch), cwd=scratch, close_fds=True, start_new_session=True,
             )  # fmt: skip
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -1,14 +1,15 @@
 """LibreOffice's locked-down user profile, baked once and copied for every LibreOffice process started.
 
 What it turns off (each an item of registrymodifications.xcu): macros (security level "very high" and macro
-execution disabled), links to untrusted places (BlockUntrustedRefererLinks), the first-start wizard,
-auto-recovery and auto-save, the update check, Java. Loading a document also asks for no update of its links
-(the converter's media descriptor); the sandbox (no network) and inspection (external references dropped)
-stand behind both.
+execution disabled), links to untrusted places (BlockUntrustedRefererLinks), link updates in Writer and Calc,
+the first-start wizard, auto-recovery and auto-save, the update check, Java. Loading a document also asks for
+no update of its links (the converter's media descriptor); the sandbox (no network) and inspection (external
+references dropped) stand behind both.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import tempfile
@@ -23,6 +24,10 @@ _LOCKED_DOWN: tuple[tuple[str, str, str, str], ...] = (
     ("/org.openoffice.Office.Common/Security/Scripting", "RemovePersonalInfoOnSaving", "boolean", "true"),
     ("/org.openoffice.Setup/Office", "ooSetupInstCompleted", "boolean", "true"),
     ("/org.openoffice.Setup/Office", "FirstStartWizardCompleted", "boolean", "true"),
+    # Links to other files and data (sections, pictures, DDE, external ranges) are never updated on load:
+    # Writer's UpdateLinks NEVER is 0, Calc's ScLkUpdMode LM_NEVER is 1.
+    ("/org.openoffice.Office.Writer/Content/Update", "Link", "int", "0"),
+    ("/org.openoffice.Office.Calc/Content/Update", "Link", "int", "1"),
     ("/org.openoffice.Office.Recovery/AutoSave", "Enabled", "boolean", "false"),
     ("/org.openoffice.Office.Recovery/RecoveryInfo", "Enabled", "boolean", "false"),
     ("/org.openoffice.Office.Common/Save/Document", "CreateBackup", "boolean", "false"),
@@ -39,6 +44,11 @@ _LOCKED_DOWN: tuple[tuple[str, str, str, str], ...] = (
 )
 
 PROFILE_FILE = "registrymodifications.xcu"
+
+
+def fingerprint() -> str:
+    """A short digest of the settings: a profile baked with other settings is never taken for this one."""
+    return hashlib.sha256(repr(_LOCKED_DOWN).encode()).hexdigest()[:12]
 
 
 def _items() -> str:
@@ -79,14 +89,14 @@ def bake(template: Path, soffice: str, *, seconds: float = 120.0) -> Path:
     (user / PROFILE_FILE).write_text(registry_modifications())
     home = building / "home"
     home.mkdir()
-    from filegate.engines.document import sandbox
-
+    # No sandbox here: no user input is opened, only the profile written (and a preexec_fn is unsafe where
+    # threads run).
     subprocess.run(
         [soffice, f"-env:UserInstallation={building.as_uri()}", "--headless", "--invisible", "--norestore",
          "--nolockcheck", "--nodefault", "--terminate_after_init"],
         env={"HOME": str(home), "TMPDIR": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        preexec_fn=sandbox.preexec(writable=(str(building),)), timeout=seconds, check=False, cwd=building,
+        start_new_session=True, timeout=seconds, check=False, cwd=building,
     )  # fmt: skip
     settings = user / PROFILE_FILE
     settings.write_text(registry_modifications(settings.read_text() if settings.exists() else ""))

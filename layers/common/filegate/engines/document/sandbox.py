@@ -1,7 +1,8 @@
 """The converter's sandbox: no network (seccomp), and where the kernel has Landlock, no files but its own.
+Standard library only: the converter (uno_converter.py, under another Python) loads this file by its path.
 
-Installed in the child between fork and exec (``preexec``), after PR_SET_NO_NEW_PRIVS, so LibreOffice and its
-UNO client (and anything they start: both are inherited and cannot be removed):
+Entered by the converter process itself before it starts LibreOffice (``enter``), after PR_SET_NO_NEW_PRIVS,
+so LibreOffice and its UNO client (and anything they start: both are inherited and cannot be removed):
 - can still talk over AF_UNIX (the UNO pipe) but open no connection anywhere: socket(AF_INET / AF_INET6)
   fails with EACCES, so a linked picture or template that slipped past inspection fails to load instead of
   being fetched. io_uring, which can make sockets without socket(2), is refused too, and so are x32 system
@@ -19,7 +20,6 @@ import os
 import platform
 import socket
 import struct
-from collections.abc import Callable
 
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_SECCOMP = 22
@@ -111,9 +111,10 @@ _FS_ABI1 = (1 << 13) - 1  # execute, write, read, read_dir, remove and make of e
 _FS_REFER, _FS_TRUNCATE = 1 << 13, 1 << 14  # ABI 2 and 3: moving files between directories, truncating
 _READ_ONLY = _FS_EXECUTE | _FS_READ_FILE | _FS_READ_DIR
 # What LibreOffice and Python read (Debian links parts of LibreOffice's installation into /var), and /dev,
-# which they also write (/dev/null, shared memory).
+# which they also write (/dev/null, shared memory). Not /proc: neither needs it, and there every process's
+# environment (the worker's credentials) would be readable.
 SYSTEM_PATHS = (
-    *("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/proc", "/sys"),
+    *("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/sys"),
     *("/var/cache/fontconfig", "/var/lib/libreoffice", "/var/spool/libreoffice"),
 )
 _READ_WRITE_SYSTEM_PATHS = ("/dev",)
@@ -164,16 +165,12 @@ def restrict_files(readable: tuple[str, ...], writable: tuple[str, ...]) -> bool
     return True
 
 
-def preexec(readable: tuple[str, ...] = (), writable: tuple[str, ...] = ()) -> Callable[[], None]:
-    """What the converter child runs before exec: a process group of its own (killed whole when it hangs),
-    no new privileges, its files (`readable`, `writable`: Landlock), no network (the filter)."""
-
-    def enter() -> None:
-        os.setsid()
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS refused")
-        restrict_files(readable, writable)
-        install_no_network_filter()
-
-    return enter
+def enter(readable: tuple[str, ...] = (), writable: tuple[str, ...] = ()) -> None:
+    """Sandbox the calling process and all it will start: no new privileges, its files (`readable`,
+    `writable`: Landlock), no network (the filter). The converter calls it on itself, first thing (a
+    preexec_fn would run between fork and exec, which is not safe in a process with threads)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS refused")
+    restrict_files(readable, writable)
+    install_no_network_filter()

@@ -27,10 +27,12 @@ _KEPT_ELEMENTS = frozenset(
 _DROPPED_WITH_CONTENT = frozenset(
     {
         *("script", "style", "iframe", "frame", "frameset", "noframes", "object", "embed", "applet", "template"),
-        *("svg", "math", "noscript", "form", "select", "textarea", "button", "audio", "video", "canvas"),
+        *("svg", "math", "noscript", "select", "textarea", "button", "audio", "video", "canvas"),
     }
 )
 _VOID = frozenset({"br", "hr", "img", "col"})
+# Elements that never have an end tag: never waited for inside a dropped element.
+_HTML_VOID = _VOID | {"area", "base", "embed", "input", "link", "meta", "param", "source", "track", "wbr"}
 _KEPT_ATTRIBUTES = frozenset(
     {"href", "src", "alt", "title", "colspan", "rowspan", "align", "valign", "lang", "dir", "width", "height",
      "style", "start", "type", "id", "name"}
@@ -74,7 +76,7 @@ class _Cleaner(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if self.skipping or tag in _DROPPED_WITH_CONTENT:
-            if tag not in _VOID:
+            if tag not in _HTML_VOID:
                 self.skipping.append(tag)
             return
         if tag in ("html", "head", "body", "title") or tag not in _KEPT_ELEMENTS:
@@ -93,8 +95,10 @@ class _Cleaner(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if self.skipping:
-            if tag == self.skipping[-1]:
-                self.skipping.pop()
+            # An end tag closes the innermost open element of its name and those left open inside it
+            # (`<option>`s, `<li>`s), as a browser does: the page after it is kept.
+            if tag in self.skipping:
+                del self.skipping[len(self.skipping) - 1 - self.skipping[::-1].index(tag) :]
             return
         if tag == "head":
             self.in_head = False

@@ -1,8 +1,9 @@
 """The converter process: LibreOffice (soffice.bin, kept warm) and the UNO client that drives it.
 
 Run by the document engine (office.py) under a Python that has LibreOffice's ``uno`` module (Debian's
-/usr/bin/python3; the project's own Python has none), inside the sandbox: no network, a scratch HOME. Standard
-library and ``uno`` only, nothing of filegate: it runs outside the project's environment.
+/usr/bin/python3; the project's own Python has none). It enters the sandbox first (sandbox.py: no network,
+only its scratch directory), then starts LibreOffice. Standard library and ``uno`` only, nothing of
+filegate: it runs outside the project's environment.
 
 It starts soffice.bin as its own child (one process group: killing the group ends both), connects over an
 AF_UNIX pipe, says ``{"ready": true, "soffice_pid": N}`` and then answers one JSON line per request line:
@@ -129,8 +130,22 @@ def _convert(desktop: Any, request: dict[str, Any]) -> dict[str, Any]:
             document.dispose()
 
 
+def _enter_sandbox(scratch: str) -> None:
+    """No network, and (Landlock) only this directory's files and the scratch directory: sandbox.py, loaded
+    by its path (this Python has no filegate)."""
+    import importlib.util
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location("filegate_sandbox", os.path.join(here, "sandbox.py"))
+    assert spec is not None and spec.loader is not None
+    sandbox = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sandbox)
+    sandbox.enter(readable=(here,), writable=(scratch,))
+
+
 def main() -> int:
-    soffice, profile_url, pipe = sys.argv[1:4]
+    soffice, profile_url, pipe, scratch = sys.argv[1:5]
+    _enter_sandbox(scratch)
     out = sys.stdout
     office = _start_office(soffice, profile_url, pipe)
     global uno
