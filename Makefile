@@ -52,7 +52,7 @@ PY_DIRS := $(wildcard layers functions infra tests clients)
 PORT ?= 3000
 MOTO_PORT ?= 4566
 
-.PHONY: help venv sam-venv checkov-venv dev lint format types template build unit service local integration browser browser-tools test bench clean distclean openapi deploy deploy-prod sam-local-env smoke
+.PHONY: help venv sam-venv checkov-venv dev lint format types template build unit service local integration browser browser-tools test bench clean distclean openapi system-packages deploy deploy-prod sam-local-env smoke
 
 help: ## this list
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -112,8 +112,24 @@ $(AXE):
 	npm install --prefix $(BROWSER_TOOLS) --no-audit --no-fund --silent axe-core@$(AXE_CORE_VERSION)
 	@test -f $@
 
+# The Debian packages the document and PDF engines run on (LibreOffice, fonts, Tesseract, qpdf, poppler):
+# one list, infra/system-packages.txt, that functions/documents/Dockerfile installs too. Only the missing
+# ones are installed (apt-get update first); DRY_RUN=1 only names them.
+SYSTEM_PACKAGES_LIST ?= infra/system-packages.txt
+APT_INSTALL := apt-get install -y -qq --no-install-recommends
+
+system-packages: ## the Debian packages of infra/system-packages.txt (apt-get), each only when missing
+	@missing=$$(sed -e 's/#.*//' "$(SYSTEM_PACKAGES_LIST)" | xargs -r -n 1 | while read -r package; do \
+		dpkg-query -W -f='$${db:Status-Abbrev}' "$$package" 2>/dev/null | grep -q '^ii' || echo "$$package"; \
+	done | xargs); \
+	if [ -z "$$missing" ]; then echo "system packages: every one of $(SYSTEM_PACKAGES_LIST) is installed"; \
+	elif [ -n "$(DRY_RUN)" ]; then echo "system packages missing: $$missing"; \
+	else echo "installing with apt-get: $$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive $(APT_INSTALL) $$missing; \
+	fi
+
 # ------------------------------------------------------------------ run
-dev: $(VENV_STAMP) ## run the local stack (API :3000, moto :4566) until Ctrl-C; refuses to start twice
+dev: $(VENV_STAMP) system-packages ## run the local stack (API :3000, moto :4566) until Ctrl-C; refuses to start twice
 	@exec $(BIN)/filegate-local --port $(PORT) --moto-port $(MOTO_PORT) --env EGRESS_ALLOW_INSECURE_LOOPBACK=true
 
 # ------------------------------------------------------------------ generated files
@@ -137,26 +153,31 @@ template: $(SAM_STAMP) $(CHECKOV_STAMP) ## cfn-lint, sam validate --lint and che
 	$(OFFLINE_AWS) $(SAM_BIN)/sam validate --lint --region us-east-1 --template-file $(TEMPLATE)
 	$(OFFLINE_AWS) $(CHECKOV_BIN)/checkov --skip-download --config-file infra/checkov.yaml --file $(TEMPLATE)
 
-build: $(SAM_STAMP) $(VENV_STAMP) ## sam build for arm64 without Docker, then check architectures and sizes
+build: $(SAM_STAMP) $(VENV_STAMP) ## sam build for arm64 (the document image only where Docker runs), then check architectures and sizes
 	@test -x "$(PYTHON313_BIN)/python3.13" || { echo "error: no python3.13 found (looked in" \
 		"$(PYENV_ROOT)/versions/3.13*/bin and on PATH); install it or set PYTHON313_BIN=/dir/with/python3.13" >&2; exit 1; }
-	@echo "sam build --template-file $(TEMPLATE) --build-dir $(BUILD_DIR)  # no container; $(PYTHON313_BIN) first on PATH"
-	@PATH="$(abspath $(PYTHON313_BIN)):$$PATH" $(OFFLINE_AWS) \
-		$(SAM_BIN)/sam build --template-file $(TEMPLATE) --build-dir $(BUILD_DIR) \
+	@excluded=""; if ! docker info >/dev/null 2>&1; then \
+		excluded=$$($(BIN)/python infra/build_check.py --list-images $(TEMPLATE)); \
+		echo "no Docker: the container-image functions ($$excluded) are left out; sam deploy needs them built with Docker"; \
+	fi; \
+	excludes=$$(for id in $$excluded; do printf -- ' --exclude %s' "$$id"; done); \
+	echo "sam build --template-file $(TEMPLATE) --build-dir $(BUILD_DIR)$$excludes  # no build container; $(PYTHON313_BIN) first on PATH"; \
+	PATH="$(abspath $(PYTHON313_BIN)):$$PATH" $(OFFLINE_AWS) \
+		$(SAM_BIN)/sam build --template-file $(TEMPLATE) --build-dir $(BUILD_DIR) $$excludes \
 	|| { echo "error: sam build failed. 'PythonPipBuilder:ResolveDependencies - {pkg==x.y(sdist)}' means that" \
 		"package has no manylinux aarch64 wheel for CPython 3.13: pin a version that ships one." >&2; exit 1; }
 	$(BIN)/python infra/build_check.py $(BUILD_DIR)
 
-unit: $(VENV_STAMP) ## pytest tests/unit
+unit: $(VENV_STAMP) system-packages ## pytest tests/unit
 	$(BIN)/pytest tests/unit tests/sdk
 
-service: $(VENV_STAMP) ## pytest tests/service (each function's handler in-process against moto; under a minute)
+service: $(VENV_STAMP) system-packages ## pytest tests/service (each function's handler in-process against moto; under a minute)
 	$(BIN)/pytest tests/service
 
-local: $(VENV_STAMP) ## pytest tests/local (the local stack's own emulation of API Gateway, Lambda and SQS)
+local: $(VENV_STAMP) system-packages ## pytest tests/local (the local stack's own emulation of API Gateway, Lambda and SQS)
 	$(BIN)/pytest tests/local
 
-integration: $(VENV_STAMP) ## pytest tests/integration (through the local stack, over HTTP)
+integration: $(VENV_STAMP) system-packages ## pytest tests/integration (through the local stack, over HTTP)
 	$(BIN)/pytest tests/integration
 
 browser: $(VENV_STAMP) browser-tools ## pytest tests/browser (the dashboard in Chromium via Selenium, axe-core; screenshots)
@@ -182,7 +203,7 @@ smoke: $(VENV_STAMP) ## the README walk-through against BASE_URL (ADMIN_ENV=dev|
 		|| { echo "usage: make smoke BASE_URL=https://… ADMIN_ENV=dev|prod|local" >&2; exit 2; }
 	BASE_URL="$(BASE_URL)" ADMIN_ENV="$(ADMIN_ENV)" $(BIN)/pytest tests/e2e -q -rs
 
-bench: $(VENV_STAMP) ## run every script in tests/bench; each prints its figures
+bench: $(VENV_STAMP) system-packages ## run every script in tests/bench; each prints its figures
 	@set -e; found=0; for f in tests/bench/*.py; do \
 		case "$$(basename "$$f")" in _*|conftest.py) continue;; esac; \
 		test -f "$$f" || continue; found=1; \

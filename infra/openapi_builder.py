@@ -173,28 +173,41 @@ def _parsed_body_model(endpoint: Any) -> Any:
 
 
 def _conversion_options_schema(*, multipart: bool) -> dict[str, Any]:
-    """ImageOptions' fields with their limits (filegate.formats.options holds the numbers)."""
+    """Every conversion option of the one option table (filegate.formats.options holds the names, types and
+    limits: images', media's and documents'), with ImageOptions' defaults; GET /v1/formats says which apply to
+    which pair."""
     from pydantic import TypeAdapter
 
     from filegate.formats import options
 
-    schema = TypeAdapter(options.ImageOptions).json_schema()
-    limits: dict[str, dict[str, Any]] = {
-        name: {"minimum": int(option.low), "maximum": int(option.high)}
-        for name, option in options.OPTIONS.items()
-        if option.type == "integer"
-    }
+    defaults = TypeAdapter(options.ImageOptions).json_schema().get("properties", {})
     properties: dict[str, Any] = {}
-    for name in options.IMAGE_OPTIONS:
-        field = _drop_null(schema.get("properties", {}).get(name, {}))
-        field.pop("title", None)
-        if field.get("default") is None:
-            field.pop("default", None)
-        properties[name] = {**field, **limits.get(name, {})}
+    for name, option in options.OPTIONS.items():
+        field = _option_schema(option, options.MAX_TEXT_OPTION)
+        if name in options.IMAGE_OPTIONS and defaults.get(name, {}).get("default") is not None:
+            field["default"] = defaults[name]["default"]
+        properties[name] = field
     result: dict[str, Any] = {"type": "object", "properties": properties}
     if not multipart:
         result["additionalProperties"] = False
     return result
+
+
+def _option_schema(option: Any, max_text: int) -> dict[str, Any]:
+    """One option's JSON Schema, from its row of the option table."""
+    if option.type == "boolean":
+        return {"type": "boolean"}
+    if option.type == "fit":
+        return {"type": "string", "enum": ["contain", "cover"]}
+    if option.type == "text":
+        if option.choices:
+            return {"type": "string", "enum": list(option.choices)}
+        # A sheet's number or a single page may also come as a JSON integer.
+        return {"type": ["string", "integer"], "minLength": 1, "maxLength": max_text}
+    integer = option.type == "integer"
+    low, high = (int(option.low), int(option.high)) if integer else (option.low, option.high)
+    bound = {"exclusiveMinimum": low} if option.above_low else {"minimum": low}
+    return {"type": "integer" if integer else "number", **bound, "maximum": high}
 
 
 def _targets() -> list[str]:
@@ -324,6 +337,17 @@ def _sync_conversion_responses() -> dict[str, Any]:
     }
 
 
+def _queued(description: str, schema: str) -> dict[str, Any]:
+    """A 202 of work that goes on (API.md §4: every 202 carries Location)."""
+    return {
+        "202": {
+            "description": description,
+            "headers": {"Location": _header("Location", required=True)},
+            "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+        }
+    }
+
+
 def _overrides() -> dict[tuple[str, str], dict[str, Any]]:
     """What a handler does not declare to FastAPI, by route: request bodies and hidden answers."""
     redirect = {
@@ -341,8 +365,16 @@ def _overrides() -> dict[tuple[str, str], dict[str, Any]]:
     return {
         ("POST", "/v1/convert"): {"requestBody": _multipart(target=True), "responses": _sync_conversion_responses()},
         ("POST", "/v1/compress"): {"requestBody": _multipart(target=False), "responses": _sync_conversion_responses()},
-        ("POST", "/v1/conversions"): {"requestBody": _json_body("ConversionRequest")},
-        ("POST", "/v1/conversions/bulk"): {"requestBody": _json_body("BulkConversionRequest")},
+        ("POST", "/v1/conversions"): {
+            "requestBody": _json_body("ConversionRequest"),
+            "responses": _queued("The conversion, queued (GET /v1/conversions/{id}, its Location).", "Conversion"),
+        },
+        ("POST", "/v1/conversions/bulk"): {
+            "requestBody": _json_body("BulkConversionRequest"),
+            "responses": _queued(
+                "Every conversion, queued, in order (Location: the list they are in).", "BulkConversions"
+            ),
+        },
         ("GET", "/v1/files/{id}/content"): {"responses": redirect},
         ("POST", "/v1/files/import"): {
             "responses": {
@@ -392,7 +424,10 @@ def _response_schemas() -> dict[str, Any]:
             formats={
                 "type": "object",
                 "additionalProperties": _object(
-                    ["to", "options"], to={"type": "array", "items": STR}, options={"type": "array", "items": STR}
+                    ["kind", "to", "options"],
+                    kind={"type": "string", "enum": ["image", "document", "audio", "video"]},
+                    to={"type": "array", "items": STR},
+                    options={"type": "array", "items": STR},
                 ),
             },
         ),

@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 
 from filegate import errors
 from filegate.clock import utcnow
-from filegate.conversions import create, records, sync
+from filegate.conversions import create, records, routing, sync
 from filegate.db import bind_tables
 from filegate.files.storage import Bucket
 from filegate.formats.table import formats_document
@@ -26,8 +26,8 @@ from filegate.web import RequestBody, authorized, create_app, parse_body
 settings = ConvertSettings.from_env()
 bind_tables(settings)
 bucket = Bucket(settings.bucket)
-# The queue of each engine's worker: images and PDFs, and audio and video.
-queues: create.Queues = {"image": settings.conversions_queue_url, "av": settings.media_queue_url}
+# The queue of each engine's worker: images and PDFs, audio and video, documents.
+queues = routing.engine_queues(settings)
 app = create_app("FileGate conversion")
 Authorized = Annotated[AuthContext, Depends(authorized)]
 
@@ -134,8 +134,10 @@ IdempotencyKey = Annotated[str | None, Header(max_length=MAX_KEY_LENGTH)]
 def _create(
     request: Request, who: AuthContext, key: str | None, body: BaseModel, requested: list[create.JobRequest]
 ) -> Any:
-    # A private link's headers are no part of what makes two requests the same: never stored with the key.
-    private = {"items": {"__all__": {"headers"}}} if isinstance(body, BulkConversionRequest) else {"headers"}
+    # A private link's headers and a document's password are no part of what makes two requests the same: never
+    # stored with the key.
+    secret: dict[str, Any] = {"headers": True, "options": {name: True for name in records.SECRET_OPTIONS}}
+    private = {"items": {"__all__": secret}} if isinstance(body, BulkConversionRequest) else secret
     return create_jobs(
         key=key,
         account_id=who.account_id,
@@ -147,16 +149,21 @@ def _create(
     )
 
 
+# Every 202 carries Location (API.md §4): the conversion to poll, or (bulk) the list they are in.
 @app.post("/v1/conversions", status_code=202)
 async def create_conversion(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> Any:
     body = await parse_body(request, ConversionRequest)
-    return _create(request, who, idempotency_key, body, [body.job()])
+    created = _create(request, who, idempotency_key, body, [body.job()])
+    return JSONResponse(created, status_code=202, headers={"Location": f"/v1/conversions/{created['id']}"})
 
 
 @app.post("/v1/conversions/bulk", status_code=202)
 async def create_bulk(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> Any:
     body = await parse_body(request, BulkConversionRequest)
-    return _create(request, who, idempotency_key, body, [item.job(f"items[{i}].") for i, item in enumerate(body.items)])
+    created = _create(
+        request, who, idempotency_key, body, [item.job(f"items[{i}].") for i, item in enumerate(body.items)]
+    )
+    return JSONResponse(created, status_code=202, headers={"Location": "/v1/conversions"})
 
 
 @app.get("/v1/conversions")

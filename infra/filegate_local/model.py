@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from filegate_local.event_filters import validate_pattern
+from filegate_local.images import image_code
 from filegate_local.log_subscriptions import LogSubscriptionSpec, matcher
 from filegate_local.template import (
     API_TYPES,
@@ -26,6 +27,8 @@ DEFAULT_TIMEOUT_SECONDS = 3  # Lambda's default
 DEFAULT_MEMORY_MB = 128
 API_GATEWAY_INTEGRATION_TIMEOUT_MS = 29_000
 DEFAULT_AUTHORIZER_TTL = 300
+# What an image function reports as its runtime (AWS_EXECUTION_ENV): its image brings its own Python.
+IMAGE_RUNTIME = "image"
 
 
 @dataclass(frozen=True)
@@ -228,16 +231,22 @@ def _functions(template: Template) -> dict[str, FunctionSpec]:
         props = template.properties(logical_id)
         runtime = str(props.get("Runtime", ""))
         code_uri = props.get("CodeUri")
-        if props.get("PackageType") == "Image" or not runtime.startswith("python"):
-            log.warning("%s: only python zip functions run locally; skipped", logical_id)
+        layers: list[Path] = []
+        if props.get("PackageType") == "Image":  # run in-process from the source tree, as its Dockerfile lays it out
+            metadata = template.resources[logical_id].get("Metadata") or {}
+            image = image_code(logical_id, props, metadata, template.base_dir)
+            code_dir, handler, runtime = image.code_dir, image.handler, IMAGE_RUNTIME
+            layers.extend(image.path_dirs)
+        elif not runtime.startswith("python"):
+            log.warning("%s: only python functions run locally; skipped", logical_id)
             continue
-        if not isinstance(code_uri, str):
+        elif not isinstance(code_uri, str):
             log.warning("%s: CodeUri is not a local directory; skipped", logical_id)
             continue
-        handler = props.get("Handler")
+        else:
+            code_dir, handler = template.resolve_path(code_uri), props.get("Handler")
         if not isinstance(handler, str) or "." not in handler:
             raise TemplateError(f"{logical_id}: Handler must look like module.function")
-        layers: list[Path] = []
         for arn in props.get("Layers") or []:
             if str(arn) in layer_dirs_by_arn:
                 layers.extend(layer_dirs_by_arn[str(arn)])
@@ -250,7 +259,7 @@ def _functions(template: Template) -> dict[str, FunctionSpec]:
             logical_id=logical_id,
             name=str(physical.name),
             arn=str(physical.arn),
-            code_dir=template.resolve_path(code_uri),
+            code_dir=code_dir,
             handler=handler,
             runtime=runtime,
             timeout_seconds=float(props.get("Timeout", DEFAULT_TIMEOUT_SECONDS)),

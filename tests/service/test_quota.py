@@ -63,7 +63,8 @@ def test_test_keys_are_capped_at_one_megabyte(pro_account: Account) -> None:
 def test_a_failed_conversion_is_not_charged(free_account: Account) -> None:
     truncated = media.sample("png", 64, 48)[:80]  # a PNG by its signature, undecodable
     assert_error(free_account.convert(truncated, "jpg"), 422, "conversion_failed")
-    assert_error(free_account.convert(b"plain text named like a picture", "jpg"), 415, "unsupported_media_type")
+    # Bytes that are no format (text would be a document: API.md "Documents").
+    assert_error(free_account.convert(b"plain bytes\x00 named like a picture", "jpg"), 415, "unsupported_media_type")
     assert free_account.conversions_this_month() == 0
     assert free_account.convert(media.sample("png", 16, 12), "jpg").status == 200
     assert free_account.conversions_this_month() == 1

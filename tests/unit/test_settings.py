@@ -22,6 +22,7 @@ from filegate.settings import (
     ConvertSettings,
     DashboardSettings,
     DispatcherSettings,
+    DocumentsSettings,
     FilesSettings,
     ImportSettings,
     KeysSettings,
@@ -32,7 +33,7 @@ from filegate.settings import (
     WebhooksSettings,
     WorkerSettings,
 )
-from tests.unit.test_template import ROOT, TEMPLATE_PATH, CfnLoader, env_vars, function_folder, functions
+from tests.unit.test_template import ROOT, TEMPLATE_PATH, CfnLoader, env_vars, function_folder_of, functions
 
 # Logical id → the settings class its handler module reads at cold start.
 SETTINGS_OF: dict[str, type[BaseSettings]] = {
@@ -44,6 +45,8 @@ SETTINGS_OF: dict[str, type[BaseSettings]] = {
     "WorkerDeadLetterFunction": WorkerSettings,
     "MediaWorkerFunction": MediaWorkerSettings,
     "MediaWorkerDeadLetterFunction": MediaWorkerSettings,
+    "DocumentsFunction": DocumentsSettings,
+    "DocumentsDeadLetterFunction": DocumentsSettings,
     "WebhooksFunction": WebhooksSettings,
     "DispatcherFunction": DispatcherSettings,
     "StamperFunction": StamperSettings,
@@ -85,7 +88,7 @@ def test_every_function_has_a_settings_class(template: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("logical_id", sorted(SETTINGS_OF))
 def test_handler_reads_the_class_named_for_it(template: dict[str, Any], logical_id: str) -> None:
-    folder = function_folder(functions(template)[logical_id])
+    folder = function_folder_of(template, logical_id)
     source = (ROOT / "functions" / str(folder) / "app.py").read_text(encoding="utf-8")
     cls = SETTINGS_OF[logical_id]
     assert f"{cls.__name__}.from_env()" in source, f"functions/{folder}/app.py does not read {cls.__name__}"

@@ -96,6 +96,28 @@ def function_folder(props: dict[str, Any]) -> str | None:
     return parts[1] if len(parts) == 2 and parts[0] == "functions" else None
 
 
+def is_image(props: dict[str, Any]) -> bool:
+    return props.get("PackageType") == "Image"
+
+
+def function_folder_of(template: dict[str, Any], logical_id: str) -> str | None:
+    """functions/<folder> of a function: its CodeUri, or (a container image) its Dockerfile's folder."""
+    resource = template["Resources"][logical_id]
+    props = resource.get("Properties") or {}
+    if not is_image(props):
+        return function_folder(props)
+    parts = Path(str((resource.get("Metadata") or {}).get("Dockerfile", ""))).parts
+    return parts[1] if len(parts) == 3 and parts[0] == "functions" and parts[2] == "Dockerfile" else None
+
+
+def handler_of(template: dict[str, Any], props: dict[str, Any]) -> str:
+    """module.function: Handler, or (a container image) the one word of ImageConfig.Command."""
+    if is_image(props):
+        (command,) = props["ImageConfig"]["Command"]
+        return str(command)
+    return str(fn_prop(template, props, "Handler"))
+
+
 # ------------------------------------------------------------------ runtime and build
 
 
@@ -104,8 +126,23 @@ def test_runtime_is_python313_on_arm64_everywhere(template: dict[str, Any]) -> N
     assert glob.get("Runtime") == "python3.13"
     assert glob.get("Architectures") == ["arm64"]
     for name, props in functions(template).items():
-        assert fn_prop(template, props, "Runtime") == "python3.13", name
         assert fn_prop(template, props, "Architectures") == ["arm64"], name
+        if is_image(props):  # its image brings its Python: Lambda refuses a Runtime or Layers beside one
+            assert set(template["Resources"][name].get("IgnoreGlobals") or []) >= {"Runtime", "Layers"}, name
+            assert not {"Runtime", "Handler", "Layers", "CodeUri"} & set(props), name
+        else:
+            assert fn_prop(template, props, "Runtime") == "python3.13", name
+
+
+def test_image_functions_are_built_from_the_repository_root(template: dict[str, Any]) -> None:
+    images = {name: res for name, res in template["Resources"].items() if is_image(res.get("Properties") or {})}
+    assert set(images) == {"DocumentsFunction", "DocumentsDeadLetterFunction"}
+    for name, resource in images.items():
+        metadata = resource["Metadata"]
+        # The context is the root: the image copies infra/system-packages.txt and layers/common.
+        assert metadata["DockerContext"] == ".", name
+        assert (ROOT / metadata["Dockerfile"]).is_file(), name
+        assert metadata.get("DockerTag"), name
 
 
 def test_every_layer_is_built_for_arm64(template: dict[str, Any]) -> None:
@@ -122,9 +159,9 @@ def test_every_layer_is_built_for_arm64(template: dict[str, Any]) -> None:
 
 def test_every_function_folder_has_its_handler(template: dict[str, Any]) -> None:
     for name, props in functions(template).items():
-        folder = function_folder(props)
-        assert folder, f"{name}: CodeUri should be functions/<name>, is {props.get('CodeUri')!r}"
-        module, _, attr = str(fn_prop(template, props, "Handler")).rpartition(".")
+        folder = function_folder_of(template, name)
+        assert folder, f"{name}: CodeUri (or Dockerfile) should be in functions/<name>, is {props.get('CodeUri')!r}"
+        module, _, attr = handler_of(template, props).rpartition(".")
         source = ROOT / "functions" / folder / f"{module.replace('.', '/')}.py"
         assert source.is_file(), f"{name}: {source} is missing"
         assert re.search(rf"^{attr}\b\s*[:=]|^def {attr}\(", source.read_text(), re.M), (

@@ -120,6 +120,16 @@ class WebhookEmitter(WebhookStore, WebhookPolicy):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class EngineQueues(BaseSettings):
+    """The queue of each engine's worker (filegate.conversions.routing.engine_queues): images and PDFs, audio
+    and video, documents. For what hands conversions to workers: the convert function, the import worker."""
+
+    conversions_queue_url: str
+    media_queue_url: str
+    documents_queue_url: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Mailer(BaseSettings):
     """What sends mail to people (filegate.mail): the SES identity it sends as (the EmailSender parameter)."""
 
@@ -167,13 +177,10 @@ class ActivitySettings(BaseSettings):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ConvertSettings(MeteringTables, FileStore, WebhookEmitter):
+class ConvertSettings(MeteringTables, FileStore, WebhookEmitter, EngineQueues):
     conversions_table: str
-    conversions_queue_url: str
     # A conversion of a URL imports it first, through the import worker's queue.
     imports_queue_url: str
-    # Media conversions (sync and jobs) go to the media worker through its own queue.
-    media_queue_url: str
     idempotency_table: str
     idempotency_seconds: int = 86_400
     # API.md's sync budget (a test shrinks it): /v1/convert and /v1/compress answer within it.
@@ -187,14 +194,12 @@ class FilesSettings(MeteringTables, FileStore, EgressPolicy):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ImportSettings(FileStore, WebhookEmitter):
+class ImportSettings(FileStore, WebhookEmitter, EngineQueues):
     """The import worker and its dead-letter handler: URL imports through the egress guard (API.md "Import
     from a URL"), then, for a conversion of a URL, its hand-over to the conversion queues."""
 
     conversions_table: str
     counters_table: str  # a failed import gives its conversion's quota back
-    conversions_queue_url: str
-    media_queue_url: str
     import_connect_timeout_seconds: float = 5.0
     import_wall_seconds: float = 600.0  # under the function's 900 s timeout, leaving time to sniff and store
     import_part_mb: int = 8  # multipart part size: the most of a download held in memory at once
@@ -270,6 +275,28 @@ class MediaWorkerSettings(WorkerSettings):
             raise SettingsError("MEDIA_SEGMENT_SECONDS must be more than 0 and at most LONG_MEDIA_SECONDS")
         if self.media_join_part_mb < 5:
             raise SettingsError("MEDIA_JOIN_PART_MB must be at least 5 (S3's smallest part)")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DocumentsSettings(WorkerSettings):
+    """The document worker (and its dead-letter handler), a container image (functions/documents): the
+    limits of one LibreOffice conversion and where it works."""
+
+    document_workdir: str = ""  # empty: the system's temporary directory (Lambda's ephemeral storage)
+    # LibreOffice's locked-down profile, baked when the image was built (its Dockerfile sets this); empty:
+    # baked on the first conversion of each instance, in the temporary directory.
+    document_profile_dir: str = ""
+    # One conversion's wall clock: a document that hangs LibreOffice is cut off here (conversion_failed),
+    # well under the function's 300 s timeout so the failure is recorded and the next message is served.
+    document_wall_seconds: float = 240.0
+    document_cpu_seconds: int = 480  # the wall clock x the 2 vCPUs at the function's memory size
+    document_memory_mb: int = 2560  # address space of the converter, under the function's memory
+    document_max_output_mb: int = 2048  # largest output file, under the ephemeral storage
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 < self.document_wall_seconds <= 280:
+            raise SettingsError("DOCUMENT_WALL_SECONDS must be in (0, 280] (the function's timeout is 300 s)")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -49,6 +49,7 @@ class Tier:
     max_pixels: int
     max_pdf_pages: int
     media: MediaLimits
+    max_document_pages: int  # pages of the PDF a document conversion produces (API.md "Documents")
     # How many items each counter of the account is spread over (API.md §3): one DynamoDB item takes about
     # 1,000 writes a second, so a tier whose traffic can pass that splits its counters, each capped at its
     # share of the limit.
@@ -68,6 +69,7 @@ TIERS: dict[str, Tier] = {
         max_pixels=50_000_000,
         max_pdf_pages=50,
         media=MediaLimits(max_duration_seconds=2 * 60, max_frame=(1280, 720)),
+        max_document_pages=50,
     ),
     "pro": Tier(
         name="pro",
@@ -80,6 +82,7 @@ TIERS: dict[str, Tier] = {
         max_pixels=200_000_000,
         max_pdf_pages=2_000,
         media=MediaLimits(max_duration_seconds=3 * 3600, max_frame=(1920, 1080)),
+        max_document_pages=2_000,
     ),
     "enterprise": Tier(
         name="enterprise",
@@ -92,6 +95,7 @@ TIERS: dict[str, Tier] = {
         max_pixels=200_000_000,
         max_pdf_pages=2_000,
         media=MediaLimits(max_duration_seconds=6 * 3600, max_frame=(3840, 2160)),
+        max_document_pages=10_000,
         # 10,000 requests a second over 20 items: 500 writes a second each, half of one item's limit.
         rate_shards=20,
         quota_shards=20,
@@ -107,6 +111,11 @@ ACCOUNT_STATUSES = ("active", "suspended")
 # API.md §3: changes to keys and webhook secrets per account per minute, on top of the rate limit. Each one
 # is stamped on every rate item of the cache's horizon, so this bounds what one account costs the table.
 MAX_CHANGES_PER_MINUTE = 60
+
+# Documents (API.md "Documents"): an OOXML/ODF zip is refused past these before it is converted.
+MAX_ZIP_ENTRIES = 10_000
+MAX_ZIP_RATIO = 100  # unpacked size over the file's own size
+MAX_ZIP_UNPACKED_BYTES = 1 * GB
 
 
 def tier(name: str) -> Tier:

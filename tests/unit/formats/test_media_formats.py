@@ -3,7 +3,7 @@
 import fixtures_av as av
 import pytest
 
-from filegate.errors import ConversionFailed, InvalidParameter, UnsupportedMediaType
+from filegate.errors import ConversionFailed, InvalidParameter
 from filegate.formats.options import MediaOptions
 from filegate.formats.sniff import sniff
 from filegate.formats.table import (
@@ -69,9 +69,8 @@ def test_indirection_formats_are_refused_as_conversion_failed(data: bytes) -> No
         sniff(data)
 
 
-def test_plain_text_is_still_unsupported() -> None:
-    with pytest.raises(UnsupportedMediaType):
-        sniff(b"just some text, nothing to see")
+def test_plain_text_is_a_text_document_not_media() -> None:
+    assert sniff(b"just some text, nothing to see") == "txt"
 
 
 def test_options_parse_from_form_and_json() -> None:

@@ -7,16 +7,24 @@ never charged. Touches storage: the conversions table, the quota counters, the f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from filegate import errors, queues
-from filegate.conversions.records import conversion_json, fail, job_options, new_record
+from filegate.conversions.records import (
+    conversion_json,
+    fail,
+    job_message,
+    job_options,
+    new_record,
+    seal_secret_options,
+    source_format,
+)
+from filegate.conversions.routing import Queues
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
-from filegate.engines import EngineName, Plan, engine_for
+from filegate.engines import Plan, engine_for
 from filegate.files import service as files_service
 from filegate.keys.context import AuthContext
 from filegate.metering import limits
@@ -26,9 +34,6 @@ from filegate.webhooks import service as webhook_service
 
 MAX_BULK_ITEMS = 100
 MAX_WEBHOOK_URL_LENGTH = 2048
-
-# The queue of each engine's worker.
-Queues = Mapping[EngineName, str]
 
 
 @dataclass(frozen=True)
@@ -97,13 +102,14 @@ def queue_job(
         webhook_url=webhook_url,
         units=plan.units,
     )
+    record.options_sealed, key = seal_secret_options(record.conversion_id, options)
     try:
         conversions_table.create(record)
     except BaseException:
         limits.release_conversion(reservation)
         raise
     try:
-        queues.send(queue_url, {"conversion_id": record.conversion_id})
+        queues.send(queue_url, job_message(record.conversion_id, key))
     except BaseException:
         fail(record, "internal_error", "The conversion could not be queued.", now)
         raise
@@ -133,7 +139,7 @@ def create_job(
     if source.size is not None:
         size = int(source.size)
         files_service.check_input_size(caller, size, described=f"The file ({size} bytes)")
-    fmt = source.format or ""
+    fmt = source_format(source, job.options)
     engine = engine_for(fmt, job.target)
     options = engine.parse_options(job.options, source=fmt, target=job.target, field=job.options_field)
     plan = engine.plan(fmt, job.target, options, tier(caller.tier))

@@ -18,8 +18,9 @@ from typing import Any
 
 from filegate import errors
 from filegate.clock import utcnow
-from filegate.conversions.create import Queues, queue_job
+from filegate.conversions.create import queue_job
 from filegate.conversions.records import conversion_json, job_options, new_record
+from filegate.conversions.routing import Queues
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.engines import Output, OverBudget, Plan, Source, Workspace, engine_for
@@ -102,7 +103,7 @@ def convert_sync(
     within `budget_seconds` of `started` (time.monotonic(), the request's start; default now)."""
     started = time.monotonic() if started is None else started
     check_sync_input(caller, len(data))
-    fmt = sniff(data)
+    fmt = sniff(data, filename, fields.get("source_format"))  # a text format by its name or source_format
     engine = engine_for(fmt, target)
     options = engine.parse_options(fields, source=fmt, target=target, form=True)
     plan_tier = tier(caller.tier)

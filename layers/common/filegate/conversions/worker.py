@@ -26,7 +26,14 @@ from pynamodb.exceptions import PynamoDBException
 from filegate import errors
 from filegate.clock import utcnow
 from filegate.conversions import long_media
-from filegate.conversions.records import announce, conversion_json, fail, requested, reservation_of
+from filegate.conversions.records import (
+    announce,
+    conversion_json,
+    fail,
+    requested_with_secrets,
+    reservation_of,
+    source_format,
+)
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.engines import Segmented, Source, Workspace, engine_for, engine_name_for
@@ -52,10 +59,12 @@ def run_queued(
     now: datetime,
     *,
     pieces_queue_url: str = "",
+    options_key: str | None = None,
 ) -> conversions_table.ConversionRecord | None:
-    """Do one queued conversion. Domain failures end the job failed; anything unexpected propagates so the
-    message is retried and, in the end, dead-lettered. A plan cut into pieces (long media) is fanned out on
-    `pieces_queue_url` and finished by the piece that completes it (long_media)."""
+    """Do one queued conversion (`options_key`: its message's key to its sealed options). Domain failures end
+    the job failed; anything unexpected propagates so the message is retried and, in the end, dead-lettered.
+    A plan cut into pieces (long media) is fanned out on `pieces_queue_url` and finished by the piece that
+    completes it (long_media)."""
     record = conversions_table.get(conversion_id)
     if record is None or record.status in conversions_table.TERMINAL:
         if record is not None:  # a redelivery of a finished job: only its event may still be owed (idempotent)
@@ -70,7 +79,7 @@ def run_queued(
     try:
         with tempfile.TemporaryDirectory(prefix="conversion-", dir=workspace.workdir) as scratch:
             running = replace(workspace, workdir=Path(scratch), progress=ProgressWriter(conversion_id))
-            stored = _convert(record, source, bucket, running, now, pieces_queue_url)
+            stored = _convert(record, source, bucket, running, now, pieces_queue_url, options_key)
     except errors.ApiError as exc:
         fail(record, exc.code, exc.message, now)
         return announce(conversion_id, webhooks, now)
@@ -110,10 +119,11 @@ def _convert(
     workspace: Workspace,
     now: datetime,
     pieces_queue_url: str = "",
+    options_key: str | None = None,
 ) -> files_table.FileRecord | None:
     """The stored output, or None when the conversion was fanned out in pieces."""
-    fmt = source_file.format or ""
-    target, raw_options = requested(record)
+    target, raw_options = requested_with_secrets(record, options_key)
+    fmt = source_format(source_file, raw_options)
     engine = engine_for(fmt, target)
     plan_tier = tier(record.tier)
     options = engine.parse_options(raw_options, source=fmt, target=target, field="options.")
@@ -142,6 +152,7 @@ def _convert(
         bucket.download(source_file.object_key, path)
         source = Source(fmt, path=path)
     output = engine.run(source, plan, options, plan_tier, workspace, seconds=None)
+    _record_counted_pages(source_file, raw_options, output.format, output.metadata)
     return files_service.store_output(
         record.account_id,
         record.tier,
@@ -153,6 +164,31 @@ def _convert(
         now=now,
         metadata=output.metadata,
     )
+
+
+def _record_counted_pages(
+    source_file: files_table.FileRecord,
+    raw_options: dict[str, Any],
+    output_format: str,
+    output_metadata: dict[str, Any] | None,
+) -> None:
+    """An office file has `pages` in its metadata once a conversion has counted them (API.md "Files"): a
+    PDF of the whole document (no `pages` chosen) has exactly the document's pages."""
+    known = source_file.metadata
+    counted = (output_metadata or {}).get("pages")
+    if (
+        known is None
+        or known.get("kind") != "document"
+        or "pages" in known
+        or output_format != "pdf"
+        or counted is None
+        or "pages" in raw_options
+    ):
+        return
+    try:
+        files_table.set_metadata(source_file, {**known, "pages": counted})
+    except PynamoDBException:  # the input deleted meanwhile, or a throttled write: never fails the conversion
+        logger.warning("page count not recorded", extra={"file_id": source_file.file_id})
 
 
 def _charge_units(record: conversions_table.ConversionRecord, units: int) -> None:
@@ -204,11 +240,15 @@ def handlers(
 
     def run(record: SQSRecord) -> None:
         conversion_id = _conversion_id(record)
-        piece = json.loads(record.body).get("piece")
+        body = json.loads(record.body)
+        piece = body.get("piece")
         if piece is not None:
             result = long_media.run_piece(conversion_id, str(piece), bucket, workspace, webhooks, utcnow())
         else:
-            result = run_queued(conversion_id, bucket, workspace, webhooks, utcnow(), pieces_queue_url=pieces_queue_url)
+            result = run_queued(
+                conversion_id, bucket, workspace, webhooks, utcnow(), pieces_queue_url=pieces_queue_url,
+                options_key=body.get("key"),
+            )  # fmt: skip
         status = result.status if result is not None else None
         logger.info(f"{label} processed", extra={"conversion_id": conversion_id, "piece": piece, "status": status})
 

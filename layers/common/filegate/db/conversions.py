@@ -56,6 +56,9 @@ class ConversionRecord(Model):
     source_file_id = UnicodeAttribute(null=True)
     target = UnicodeAttribute()
     options = JSONAttribute(default=dict)
+    # Options no table may keep readable (an input_password), sealed; the key is only in the queue message
+    # (filegate.sealing). Removed by the write that ends the conversion.
+    options_sealed = UnicodeAttribute(null=True)
     webhook_url = UnicodeAttribute(null=True)
     output_file_id = UnicodeAttribute(null=True)
     error_code = UnicodeAttribute(null=True)
@@ -145,6 +148,7 @@ def succeed(record: ConversionRecord, output_file_id: str, now: datetime) -> boo
             ConversionRecord.progress.set(100),
             ConversionRecord.output_file_id.set(output_file_id),
             ConversionRecord.completed_at.set(now),
+            ConversionRecord.options_sealed.remove(),
         ],
         ConversionRecord.status.is_in("queued", "processing"),
     )
@@ -199,6 +203,7 @@ def fail(
         ConversionRecord.error_code.set(code),
         ConversionRecord.error_message.set(message),
         ConversionRecord.completed_at.set(now),
+        ConversionRecord.options_sealed.remove(),
     ]
     condition = ConversionRecord.status.is_in("queued", "processing")
     if not refund:

@@ -4,7 +4,8 @@ An engine parses its options (from the one option table, ``filegate.formats.opti
 plans a conversion (its output format, the units it costs, the seconds it should take, and whether the
 function answering a request may run it or must queue it to the engine's worker and wait), runs it, and
 describes a file's metadata. ``engine_for(source, target)`` picks one and imports it on first use, so a
-function carries only the engines it runs: the media worker has no imaging layer. Conversions, files and the
+function carries only the engines it runs: the media worker has no imaging layer, and only the document
+function's image has LibreOffice. Conversions, files and the
 API never name an engine; engines import formats, errors and tiers only.
 
 Pure: this package's own modules, ``interface`` (what every engine implements) and the choice below.
@@ -26,7 +27,7 @@ from filegate.engines.interface import (
     StreamedOutput,
     Workspace,
 )
-from filegate.formats.table import is_media_conversion
+from filegate.formats.table import FORMATS, is_media_conversion
 
 __all__ = [
     "Engine",
@@ -49,15 +50,25 @@ __all__ = [
 def engine_name_for(source: str, target: str | None) -> EngineName:
     """Which engine converts `source` to `target` (None: compress `source`), without importing it: the
     queue a job goes to is chosen here."""
-    return "av" if is_media_conversion(source, target) else "image"
+    if is_media_conversion(source, target):
+        return "av"
+    info = FORMATS.get(source)
+    if info is not None and info.office:  # office files and text: LibreOffice (a PDF is the image engine's)
+        return "document"
+    return "image"
 
 
 def engine_for(source: str, target: str | None) -> Engine:
     """The engine that converts `source` to `target` (None: compress `source`), imported on first use."""
-    if engine_name_for(source, target) == "av":
+    name = engine_name_for(source, target)
+    if name == "av":
         from filegate.engines.av.engine import ENGINE as av_engine
 
         return av_engine
+    if name == "document":
+        from filegate.engines.document.engine import ENGINE as document_engine
+
+        return document_engine
     from filegate.engines.image.engine import ENGINE as image_engine
 
     return image_engine

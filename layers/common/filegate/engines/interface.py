@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from filegate.tiers import Tier
 
 # Which worker runs an engine's queued conversions: each has a queue of its own.
-EngineName = Literal["image", "av"]
+EngineName = Literal["image", "av", "document"]
 
 
 class OverBudget(Exception):

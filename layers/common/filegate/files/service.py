@@ -100,7 +100,7 @@ def complete_upload(caller: AuthContext, bucket: Bucket, file_id: str, now: date
         bucket.delete(record.object_key)
         raise
     try:
-        fmt = sniff(info.head)
+        fmt = sniff(info.head, record.filename)  # the name tells text formats apart (API.md "Documents")
     except errors.UnsupportedMediaType:
         bucket.delete(record.object_key)
         raise

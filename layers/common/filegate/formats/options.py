@@ -11,21 +11,24 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from filegate.errors import InvalidParameter
 
 Fit = Literal["contain", "cover"]
-ValueType = Literal["integer", "number", "boolean", "fit"]
+ValueType = Literal["integer", "number", "boolean", "fit", "text"]
 # What an output is, for the options it takes: a raster image, a page of a paged source (PDF, multi-page
-# TIFF), or an audio/video target of one of FFmpeg's kinds.
-OutputKind = Literal["image", "paged", "video", "gif", "audio", "thumbnail"]
+# TIFF), an audio/video target of one of FFmpeg's kinds, or what LibreOffice makes of a document: a PDF,
+# another office format, one sheet as CSV, one page as an image (a preview).
+OutputKind = Literal["image", "paged", "video", "gif", "audio", "thumbnail", "pdf", "office", "sheet", "preview"]
 
 MAX_DIMENSION = 16_384  # requested width/height; the output pixel count is also held to the tier's limit
 MAX_PAGE = 1_000_000
 MAX_SECONDS = 24 * 3600.0  # start, duration and at: far past any tier's duration limit
-_IMAGE_AND_FRAMES: frozenset[OutputKind] = frozenset({"image", "video", "gif", "thumbnail"})
+_IMAGE_AND_FRAMES: frozenset[OutputKind] = frozenset({"image", "video", "gif", "thumbnail", "preview"})
+_DOCUMENT_OUTPUTS: frozenset[OutputKind] = frozenset({"pdf", "office", "sheet", "preview"})
+MAX_TEXT_OPTION = 256  # a page selection, a sheet's name, a password: never longer
 _TIMED: frozenset[OutputKind] = frozenset({"video", "gif", "audio"})
 
 _TRUE = {"true", "1", "yes", "on"}
@@ -40,6 +43,7 @@ class Option:
     low: float = 0
     high: float = 0
     above_low: bool = False  # the value must be more than `low`, not equal to it
+    choices: tuple[str, ...] = ()  # a text option that takes only these values
 
     def check(self, value: object) -> None:
         """InvalidParameter naming the option unless `value` (typed) is None or within the option's range."""
@@ -53,6 +57,9 @@ class Option:
             if value not in ("contain", "cover"):
                 raise InvalidParameter(f"{self.name} must be 'contain' or 'cover'.")
             return
+        if self.type == "text":
+            self._check_text(value)
+            return
         integer = self.type == "integer"
         ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
         number = float(value) if ok_type and not isinstance(value, bool) else math.nan  # type: ignore[arg-type]
@@ -62,8 +69,16 @@ class Option:
         if self.above_low and number <= self.low:
             raise InvalidParameter(f"{self.name} must be more than {self.low:g} seconds.")
 
+    def _check_text(self, value: object) -> None:
+        if not isinstance(value, str) or not value or len(value) > MAX_TEXT_OPTION:
+            raise InvalidParameter(f"{self.name} must be text of 1 to {MAX_TEXT_OPTION} characters.")
+        if self.choices and value not in self.choices:
+            raise InvalidParameter(f"{self.name} must be one of {', '.join(self.choices)}.")
+
     def from_text(self, text: str) -> object:
         """The typed value of a form field (already stripped, not empty)."""
+        if self.type == "text":
+            return text
         if self.type == "integer":
             # int() alone would also take "1_000", " +5", or Unicode digits.
             if not text.isascii() or not text.isdigit() or len(text) > 9:
@@ -85,6 +100,10 @@ class Option:
 
     def from_json(self, value: object) -> object:
         """The typed value of a JSON member (strict: no strings for numbers)."""
+        if self.type == "text":
+            # A sheet's number or a single page may come as a JSON integer.
+            is_integer = isinstance(value, int) and not isinstance(value, bool)
+            return str(value) if is_integer else value
         if self.type == "fit":
             return _fit(value if isinstance(value, str) else "")
         if self.type == "boolean":
@@ -105,13 +124,19 @@ OPTIONS: dict[str, Option] = {
         Option("height", "integer", _IMAGE_AND_FRAMES, 1, MAX_DIMENSION),
         Option("fit", "fit", _IMAGE_AND_FRAMES),
         Option("strip_metadata", "boolean", frozenset({"image"})),
-        Option("page", "integer", frozenset({"paged"}), 1, MAX_PAGE),
+        Option("page", "integer", frozenset({"paged", "preview"}), 1, MAX_PAGE),
         Option("start", "number", _TIMED, 0, MAX_SECONDS),
         Option("duration", "number", _TIMED, 0, MAX_SECONDS, above_low=True),
         Option("fps", "number", frozenset({"video", "gif"}), 1, 60),
         Option("audio_bitrate", "integer", frozenset({"video", "audio"}), 32, 320),  # kbps
         Option("mute", "boolean", frozenset({"video"})),
         Option("at", "number", frozenset({"thumbnail"}), 0, MAX_SECONDS),
+        # Documents (API.md "Documents"); `page` above also picks a document's page for a preview.
+        Option("pages", "text", frozenset({"pdf"})),
+        Option("pdf_a", "boolean", frozenset({"pdf"})),
+        Option("sheet", "text", frozenset({"sheet"})),
+        Option("input_password", "text", _DOCUMENT_OUTPUTS),
+        Option("source_format", "text", _DOCUMENT_OUTPUTS, choices=("txt", "csv", "md", "html")),
     )
 }
 
@@ -123,6 +148,7 @@ def taken_by(*outputs: OutputKind) -> tuple[str, ...]:
 
 IMAGE_OPTIONS = taken_by("image", "paged")
 MEDIA_OPTIONS = taken_by("video", "gif", "audio", "thumbnail")
+DOCUMENT_OPTIONS = taken_by("pdf", "office", "sheet", "preview")
 
 
 def check(options: object) -> None:
@@ -263,3 +289,72 @@ def parse_quality(value: str | int | None) -> int | None:
         raise InvalidParameter(f"{option.name} must be an integer from 1 to 100.")
     option.check(number)
     return number
+
+
+@dataclass(frozen=True)
+class PageRanges:
+    """A `pages` selection ("1-3,7"): 1-based, inclusive ranges in the order given."""
+
+    ranges: tuple[tuple[int, int], ...]
+
+    @classmethod
+    def parse(cls, text: str) -> PageRanges:
+        ranges: list[tuple[int, int]] = []
+        for part in text.replace(" ", "").split(","):
+            first, dash, last = part.partition("-")
+            bounds = (first, last if dash else first)
+            if not all(b.isascii() and b.isdigit() and len(b) <= 7 for b in bounds):
+                raise InvalidParameter(f'pages must be page numbers and ranges such as "1-3,7", not {text[:20]!r}.')
+            low, high = int(bounds[0]), int(bounds[1])
+            if not 1 <= low <= high:
+                raise InvalidParameter(f"pages: the range {part!r} must go from a page (1 or more) up to a later one.")
+            ranges.append((low, high))
+        return cls(tuple(ranges))
+
+    def highest(self) -> int:
+        return max(high for _, high in self.ranges)
+
+    def __str__(self) -> str:
+        return ",".join(str(low) if low == high else f"{low}-{high}" for low, high in self.ranges)
+
+
+@dataclass(frozen=True)
+class DocumentOptions:
+    """Options of an office or text document's conversion; which apply depends on the pair (formats.table)."""
+
+    pages: str | None = None  # PDF output: the pages kept ("1-3,7")
+    pdf_a: bool | None = None  # PDF output: PDF/A-2b
+    page: int | None = None  # preview: which page becomes the image (default 1)
+    width: int | None = None
+    height: int | None = None
+    fit: Fit | None = None
+    quality: int | None = None
+    sheet: str | None = None  # CSV output: the sheet's name or 1-based number (default the first)
+    input_password: str | None = field(default=None, repr=False)  # never logged
+    source_format: str | None = None  # a text input's format when its name does not say (sniff)
+
+    def __post_init__(self) -> None:
+        check(self)
+        if self.pages is not None:
+            PageRanges.parse(self.pages)
+
+    def given(self) -> list[str]:
+        return [f.name for f in fields(self) if getattr(self, f.name) is not None]
+
+    @property
+    def page_ranges(self) -> PageRanges | None:
+        return None if self.pages is None else PageRanges.parse(self.pages)
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, str]) -> DocumentOptions:
+        return cls(**from_form(form, DOCUMENT_OPTIONS, what="documents"))
+
+    @classmethod
+    def from_json(cls, obj: object, *, prefix: str = "options.") -> DocumentOptions:
+        values = from_json(obj, DOCUMENT_OPTIONS, prefix=prefix, what="documents")
+        with _named_after(prefix):
+            return cls(**values)
+
+    def to_json(self) -> dict[str, object]:
+        """The JSON form (a queued job's options, `input_password` included: whoever stores it seals it)."""
+        return {name: getattr(self, name) for name in self.given()}

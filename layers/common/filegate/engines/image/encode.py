@@ -90,7 +90,9 @@ def encode(
 
 
 PIL_SAVE = {
-    name: "PDF" if name == "pdf" else PIL_FORMAT[name] for name, f in FORMATS.items() if f.writable and not f.media
+    name: "PDF" if name == "pdf" else PIL_FORMAT[name]
+    for name, f in FORMATS.items()
+    if f.writable and not f.media and not f.office
 }
 
 
