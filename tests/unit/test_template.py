@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from filegate.errors import INVALID_API_KEY_MESSAGE
 from filegate.routes import DASHBOARD_ROUTES, PUBLIC, ROUTES, SESSION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -216,6 +217,13 @@ def test_unauthorized_is_401_with_www_authenticate(template: dict[str, Any]) -> 
     assert headers["WWW-Authenticate"].startswith("'Bearer")
     # One body for every cause: nothing in it may come from the authorizer.
     assert "$context.authorizer" not in response["ResponseTemplates"]["application/json"]
+
+
+def test_the_gateways_401_is_word_for_word_the_functions(template: dict[str, Any]) -> None:
+    # A client sees one 401 whether the authorizer or a function refused the key, and it says how to send one.
+    message = error_body(gateway_responses(template)["UNAUTHORIZED"])["message"]
+    assert message == INVALID_API_KEY_MESSAGE
+    assert "Authorization: Bearer fg_" in message and "Basic" in message
 
 
 def test_access_denied_is_only_a_fallback_403(template: dict[str, Any]) -> None:

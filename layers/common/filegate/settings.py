@@ -218,6 +218,10 @@ class DashboardSettings(MeteringTables, FileStore, WebhookEmitter, Mailer):
     dashboard_logins_table: str
     # As for the keys function: how long a change made here is stamped for (the template's AuthorizerCacheTtl).
     authorizer_cache_ttl_seconds: int = 3600
+    # Where links in mail point (the template's PublicBaseUrl); empty: API Gateway's own domain and stage.
+    public_base_url: str = ""
+    # Every sign-in answer leaves this long after its request, whatever happened (API.md §7).
+    sign_in_answer_seconds: float = 1.0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -40,6 +40,7 @@ from filegate.keys.access import check_route
 from filegate.keys.context import SESSION_CALLER_PREFIX, AuthContext
 from filegate.observability import logger
 from filegate.routes import SCOPES
+from filegate.dashboard.padding import Padding
 from filegate.settings import DashboardSettings
 from filegate.tiers import MAX_ROTATION_GRACE_SECONDS, tier
 from filegate.web import request_id, source_ip
@@ -159,6 +160,14 @@ def origin_of(request: Request) -> Origin:
     return Origin("http" if local else "https", host, prefix)
 
 
+def mail_link(public_base_url: str, request: Request, path: str) -> str:
+    """An absolute link for mail: under the configured PublicBaseUrl, never a request's Host header (a proxy in
+    front would forward the client's); without one, API Gateway's own domain and stage."""
+    if public_base_url:
+        return public_base_url.rstrip("/") + path
+    return origin_of(request).absolute(path)
+
+
 @dataclass
 class Visit:
     """A signed-in request: its session, account, the authority it acts with, and where it came from."""
@@ -211,7 +220,9 @@ def _key_state(key: Mapping[str, Any], now: datetime) -> str:
     return "active"
 
 
-def create_app(settings: DashboardSettings) -> FastAPI:
+def create_app(settings: DashboardSettings, padding: Padding | None = None) -> FastAPI:
+    """The dashboard; `padding` (default: the settings' floor) sets how long every sign-in answer takes."""
+    padded = padding or Padding(settings.sign_in_answer_seconds)
     app = FastAPI(title="FileGate dashboard", docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False)
     templates = Environment(
         loader=FileSystemLoader(str(HERE / "templates")),
@@ -352,6 +363,12 @@ def create_app(settings: DashboardSettings) -> FastAPI:
 
     @app.post("/dashboard/login")
     async def login_start(request: Request) -> Response:
+        started = padded.start()
+        answer = await _login_start(request)
+        await padded.wait(started)
+        return answer
+
+    async def _login_start(request: Request) -> Response:
         form = await posted_login(request)
         address = signin.normalise(_field(form, "email") or "")
         if address is None:
@@ -362,12 +379,18 @@ def create_app(settings: DashboardSettings) -> FastAPI:
             ip=source_ip(request),
             now=utcnow(),
             sender=settings.email_sender,
-            confirm_url=origin_of(request).absolute("/dashboard/login/confirm"),
+            confirm_url=mail_link(settings.public_base_url, request, "/dashboard/login/confirm"),
         )
         return login_page(request, "login_sent.html", email=address)
 
     @app.post("/dashboard/login/code")
     async def login_code(request: Request) -> Response:
+        started = padded.start()
+        answer = await _login_code(request)
+        await padded.wait(started)
+        return answer
+
+    async def _login_code(request: Request) -> Response:
         form = await posted_login(request)
         email = _field(form, "email") or ""
         account = signin.confirm_code(email, _field(form, "code") or "", utcnow())
@@ -382,6 +405,12 @@ def create_app(settings: DashboardSettings) -> FastAPI:
 
     @app.post("/dashboard/login/confirm")
     async def login_confirm(request: Request) -> Response:
+        started = padded.start()
+        answer = await _login_confirm(request)
+        await padded.wait(started)
+        return answer
+
+    async def _login_confirm(request: Request) -> Response:
         form = await posted_login(request)
         account = signin.confirm_link(_field(form, "token") or "", utcnow())
         if account is None:
@@ -610,7 +639,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     async def reveal_secret(request: Request) -> Response:
         visit, _ = await posted(request)
         try:
-            check_route(visit.caller, "GET", "/v1/webhooks")
+            check_route(visit.caller, "GET", "/v1/webhooks/secret")
             shown = webhook_service.reveal_secret(visit.caller, visit.now, actor=visit.actor, ip=visit.ip)
         except errors.ApiError as exc:
             return webhooks_page(request, visit, status=exc.status, error=exc.message)

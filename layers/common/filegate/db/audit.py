@@ -9,7 +9,7 @@ from datetime import datetime
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.models import Model
 
-from filegate.db.pages import Page, decode_cursor, encode_cursor
+from filegate.db.pages import Page, decode_cursor, encode_cursor, resumed
 
 
 class AuditRecord(Model):
@@ -46,7 +46,7 @@ def list_for_account(account_id: str, *, limit: int, cursor: str | None, now: da
     query = AuditRecord.query(
         account_id, scan_index_forward=False, last_evaluated_key=start, page_size=limit + 1, consistent_read=True
     )
-    for item in query:
+    for item in resumed(query, cursor):
         if item.expires_at is not None and item.expires_at <= now:
             continue
         if len(items) == limit:

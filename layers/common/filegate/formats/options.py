@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from filegate.errors import InvalidParameter
+from filegate.suggest import check_names
 
 Fit = Literal["contain", "cover"]
 ValueType = Literal["integer", "number", "boolean", "fit"]
@@ -152,9 +153,7 @@ def from_json(obj: object, names: tuple[str, ...], *, prefix: str, what: str) ->
         return {}
     if not isinstance(obj, Mapping):
         raise InvalidParameter(f"{prefix.rstrip('.') or 'options'} must be an object.")
-    for key in obj:
-        if key not in names:
-            raise InvalidParameter(f"{prefix}{key} is not an option of {what} ({', '.join(names)}).")
+    check_names(obj, names, kind=f"option of {what}", prefix=prefix)
     with _named_after(prefix):
         return {key: OPTIONS[key].from_json(value) for key, value in obj.items() if value is not None}
 
