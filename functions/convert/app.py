@@ -165,7 +165,9 @@ async def create_conversion(request: Request, who: Authorized, idempotency_key: 
 @app.post("/v1/conversions/bulk", status_code=202)
 async def create_bulk(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     body = await parse_body(request, BulkConversionRequest)
-    created = _create(request, who, idempotency_key, body, [item.job(f"items[{i}].") for i, item in enumerate(body.items)])
+    created = _create(
+        request, who, idempotency_key, body, [item.job(f"items[{i}].") for i, item in enumerate(body.items)]
+    )
     # Each item has its own Location-like id; the list of the account's conversions is where all of them are.
     return JSONResponse(created, status_code=202, headers={"Location": "/v1/conversions"})
 

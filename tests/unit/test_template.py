@@ -159,6 +159,8 @@ def test_routes_match_the_route_table_exactly(template: dict[str, Any]) -> None:
     in_template: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
     for fn_name, props in functions(template).items():
         for ev_name, ev in api_events(props).items():
+            if str(ev["Method"]).upper() == "ANY":
+                continue  # a path's other methods (405), held to the table below
             key = (str(ev["Method"]).upper(), str(ev["Path"]))
             assert key not in in_template, f"{key} is routed twice"
             assert ev.get("RestApiId") == {"Ref": api_id}, f"{fn_name}.{ev_name} is not on {api_id}"
@@ -181,6 +183,22 @@ def test_routes_match_the_route_table_exactly(template: dict[str, Any]) -> None:
             assert authorizer == "NONE", f"{key} is public and must have Auth: {{Authorizer: NONE}}"
         else:
             assert authorizer != "NONE", f"{key} needs a key but its event turns the authorizer off"
+
+
+def test_every_path_answers_its_other_methods_through_its_own_function(template: dict[str, Any]) -> None:
+    # API Gateway answers a known path's unknown method 403 Missing Authentication Token (404 here) unless
+    # the resource has ANY: then the function gets it and answers 405 with Allow (API.md §4).
+    any_events: dict[str, tuple[str | None, dict[str, Any]]] = {}
+    for props in functions(template).values():
+        for ev in api_events(props).values():
+            if str(ev["Method"]).upper() == "ANY":
+                assert str(ev["Path"]) not in any_events, f"ANY {ev['Path']} is routed twice"
+                any_events[str(ev["Path"])] = (function_folder(props), ev)
+    wanted = {r.path: r.function for r in ROUTES}
+    assert set(any_events) == set(wanted)
+    for path, (folder, ev) in any_events.items():
+        assert folder == wanted[path], f"ANY {path} goes to {folder}, its routes to {wanted[path]}"
+        assert (ev.get("Auth") or {}).get("Authorizer") == "NONE", f"ANY {path}: a 405 needs no key"
 
 
 ERROR_BODY_RESPONSES = ("UNAUTHORIZED", "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX")

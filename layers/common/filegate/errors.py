@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 # Every failure to authenticate gets this one message (API.md §1), and it says how a key is sent.
 INVALID_API_KEY_MESSAGE = (
     "Invalid or missing API key. Send it as `Authorization: Bearer fg_...` (or Basic, with the key as user name)."

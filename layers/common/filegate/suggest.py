@@ -40,7 +40,9 @@ def shown(value: object) -> str:
     return f"`{text[:MAX_SHOWN]}`"
 
 
-def unknown_parameter(name: str, accepted: Iterable[str], *, kind: str = "parameter", prefix: str = "") -> InvalidParameter:
+def unknown_parameter(
+    name: str, accepted: Iterable[str], *, kind: str = "parameter", prefix: str = ""
+) -> InvalidParameter:
     """422 invalid_parameter naming a field, form part or query parameter the route does not take."""
     accepted = sorted(set(accepted))
     hint = did_you_mean(name, accepted)

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.dependencies.utils import get_flat_dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -152,8 +151,18 @@ def _no_unknown_query_parameters(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    declared = [p.alias for p in get_flat_dependant(route.dependant).query_params]
-    check_names(request.query_params.keys(), declared, kind="query parameter")
+    check_names(request.query_params.keys(), _declared_query_parameters(route), kind="query parameter")
+
+
+def _declared_query_parameters(route: APIRoute) -> set[str]:
+    """The query parameters a route and its dependencies declare, by the names clients send."""
+    names: set[str] = set()
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        names.update(p.alias for p in dependant.query_params)
+        pending.extend(dependant.dependencies)
+    return names
 
 
 def describe_validation_error(exc: RequestValidationError | ValidationError) -> str:

@@ -29,6 +29,7 @@ from filegate.clock import parse_iso, utcnow
 from filegate.conversions import records as jobs
 from filegate.dashboard import charts, csrf, signin
 from filegate.dashboard import sessions as session_service
+from filegate.dashboard.padding import Padding
 from filegate.db import accounts as accounts_table
 from filegate.db.accounts import AccountRecord
 from filegate.db.sessions import SessionRecord
@@ -40,7 +41,6 @@ from filegate.keys.access import check_route
 from filegate.keys.context import SESSION_CALLER_PREFIX, AuthContext
 from filegate.observability import logger
 from filegate.routes import SCOPES
-from filegate.dashboard.padding import Padding
 from filegate.settings import DashboardSettings
 from filegate.tiers import MAX_ROTATION_GRACE_SECONDS, tier
 from filegate.web import request_id, source_ip
