@@ -195,9 +195,8 @@ class ImageOptions:
 
     @classmethod
     def from_form(cls, form: Mapping[str, str]) -> ImageOptions:
-        # Audio/video options on an image are ignored here, as they always were on /v1/convert.
-        relevant = {k: v for k, v in form.items() if k in IMAGE_OPTIONS}
-        return cls(**from_form(relevant, IMAGE_OPTIONS, what="images"))
+        # An audio/video option on an image is refused by name (mistakes are loud), never ignored.
+        return cls(**from_form(form, IMAGE_OPTIONS, what="images"))
 
     @classmethod
     def from_json(cls, obj: object, *, prefix: str = "options.") -> ImageOptions:
