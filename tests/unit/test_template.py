@@ -316,6 +316,16 @@ def test_no_function_relaxes_webhook_safety(template: dict[str, Any]) -> None:
             assert not INSECURE_ENV.search(var.upper()), f"{name} sets {var}: only the local stack may"
 
 
+def test_the_local_stacks_switches_are_never_deployed(template: dict[str, Any]) -> None:
+    # EGRESS_ALLOW_INSECURE_LOOPBACK (plain http to loopback) and EGRESS_RESOLVE_LOOPBACK_ONLY are the local
+    # stack's and the tests': neither the template (its Globals and every function) nor samconfig.toml's
+    # parameter overrides may set them.
+    text = TEMPLATE_PATH.read_text(encoding="utf-8") + (ROOT / "samconfig.toml").read_text(encoding="utf-8")
+    for switch in ("EGRESS_ALLOW_INSECURE_LOOPBACK", "EGRESS_RESOLVE_LOOPBACK_ONLY", "AllowInsecureLoopback"):
+        assert switch.lower() not in text.lower(), f"{switch} is set for a deployment"
+    assert INSECURE_ENV.search("EGRESS_ALLOW_INSECURE_LOOPBACK")  # the per-function check below catches it too
+
+
 def test_functions_are_traced_and_named_for_powertools(template: dict[str, Any]) -> None:
     for name, props in functions(template).items():
         assert fn_prop(template, props, "Tracing") == "Active", name
