@@ -37,7 +37,9 @@ LOCAL_FUNCTION_ENVIRONMENT = {
     "SIGN_IN_ANSWER_SECONDS": "0",
 }
 # Long media is cut above 30 s in segments of 15 s here, so a clip of a minute or so fans out.
-PARAMETER_OVERRIDES = {"LongMediaSeconds": "30", "MediaSegmentSeconds": "15"}
+# Links in mail point at PublicBaseUrl, whatever Host a request came with (a proxy would forward the client's).
+PUBLIC_BASE_URL = "https://files.example.test"
+PARAMETER_OVERRIDES = {"LongMediaSeconds": "30", "MediaSegmentSeconds": "15", "PublicBaseUrl": PUBLIC_BASE_URL}
 
 
 def lambda_environment(spec: FunctionSpec, region: str, moto_url: str) -> dict[str, str]:

@@ -35,5 +35,5 @@ def test_an_unknown_name_is_422_naming_it_first_then_what_the_route_takes() -> N
 
 def test_check_names_refuses_the_first_unknown_and_passes_known_ones() -> None:
     check_names(["width", "height"], ["width", "height", "fit"])
-    with pytest.raises(InvalidParameter, match="^foo: unknown"):
+    with pytest.raises(InvalidParameter, match=r"^foo: unknown"):
         check_names(["width", "foo", "bar"], ["width"])
