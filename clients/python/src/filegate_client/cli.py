@@ -246,7 +246,7 @@ def _run_batch(args: argparse.Namespace, target: str | None) -> int:
     client.close()
     failed = [o for o in outcomes if not o.ok]
     for o in failed:  # on stderr whatever else is asked (-q, --json): a failure is never silent
-        _error(f"{o.source}: {o.detail}")
+        _error(f"{o.source}: {(o.error or {}).get('code', 'failed')}: {o.detail}")
     if args.json:
         _print_json(
             [
