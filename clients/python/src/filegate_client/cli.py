@@ -586,11 +586,11 @@ def cmd_files_download(args: argparse.Namespace) -> int:
             if args.output
             else Path(str(client.get_file(args.file_id).get("filename") or args.file_id))
         )
-        written = client.download_file(args.file_id, output)
+        client.download_file(args.file_id, output)
     if args.json:
-        _print_json({"id": args.file_id, "output": str(written)})
+        _print_json({"id": args.file_id, "output": str(output)})
     else:
-        err.print(f"file {args.file_id} saved as {written}")
+        err.print(f"file {args.file_id} saved as {output}")
     return EXIT_OK
 
 
