@@ -369,6 +369,9 @@ class AvEngine:
             return None
         return _probe(source, workspace)
 
+    def stored_probe(self, metadata: Mapping[str, Any]) -> media_probe.MediaInfo | None:
+        return media_probe.MediaInfo.from_json(metadata)
+
     def plan(
         self, source_format: str, target: str | None, options: Options, tier: Tier, probe: Any = None
     ) -> EnginePlan:
