@@ -327,7 +327,29 @@ def convert_file(
         raise ffmpeg.failure(result, "conversion")
     if not output.exists() or output.stat().st_size == 0:
         raise errors.ConversionFailed("The media decoded to nothing: there was no frame or sample to convert.")
-    return MediaResult(output, target, content_type(target), chosen.units, _describe(output, target, result.stderr))
+    described = _describe(output, target, result.stderr)
+    check_not_truncated(described, chosen.output_seconds)
+    return MediaResult(output, target, content_type(target), chosen.units, described)
+
+
+# Truncated media is 422 conversion_failed (API.md "Media"), never a shorter output passed off as the whole:
+# the container's own duration (its header or index, as probed) against what decoded. The slack covers codec
+# framing at the ends (audio priming, a last frame's length), never a missing part.
+TRUNCATION_SLACK_SECONDS = 1.0
+TRUNCATION_SLACK_FRACTION = 0.05
+
+
+def check_not_truncated(described: Mapping[str, object], expected_seconds: float) -> None:
+    """ConversionFailed when the output lasts less than the source declared it would (a thumbnail: 0)."""
+    decoded = described.get("duration")
+    if expected_seconds <= 0 or not isinstance(decoded, int | float):
+        return
+    slack = max(TRUNCATION_SLACK_SECONDS, expected_seconds * TRUNCATION_SLACK_FRACTION)
+    if decoded + slack < expected_seconds:
+        raise errors.ConversionFailed(
+            f"The media is truncated: its container declares {expected_seconds:.1f} s, "
+            f"but only {decoded:.1f} s could be decoded."
+        )
 
 
 def _describe(output: Path, target: str, stderr: str) -> dict[str, object]:
@@ -442,6 +464,7 @@ class AvEngine:
         size, metadata = segments.join(
             cut, pieces_url, workspace.workdir, output, sandbox=limits, binary=workspace.ffmpeg_path
         )
+        check_not_truncated(metadata, cut.output_seconds)  # a cut-short source's last pieces decode less
         return Output(cut.target, content_type(cut.target), metadata=metadata, sent_bytes=size)
 
     def metadata(self, source: Source, workspace: Workspace, probe: Any = None) -> dict[str, Any]:

@@ -86,7 +86,10 @@ class MediaInfo:
         ]
         bit_rate = metadata.get("bit_rate")
         return cls(
-            str(metadata.get("format")), float(metadata["duration"]), bit_rate if isinstance(bit_rate, int) else None, streams
+            str(metadata.get("format")),
+            float(metadata["duration"]),
+            bit_rate if isinstance(bit_rate, int) else None,
+            streams,
         )
 
     def to_json(self) -> dict[str, Any]:
