@@ -105,6 +105,7 @@ OPTIONS: dict[str, Option] = {
         Option("width", "integer", _IMAGE_AND_FRAMES, 1, MAX_DIMENSION),
         Option("height", "integer", _IMAGE_AND_FRAMES, 1, MAX_DIMENSION),
         Option("fit", "fit", _IMAGE_AND_FRAMES),
+        Option("enlarge", "boolean", _IMAGE_AND_FRAMES),
         Option("strip_metadata", "boolean", frozenset({"image"})),
         Option("page", "integer", frozenset({"paged"}), 1, MAX_PAGE),
         Option("start", "number", _TIMED, 0, MAX_SECONDS),
@@ -115,6 +116,15 @@ OPTIONS: dict[str, Option] = {
         Option("at", "number", frozenset({"thumbnail"}), 0, MAX_SECONDS),
     )
 }
+
+
+def within_source(size: tuple[float, float], source: tuple[int, int], enlarge: bool | None) -> tuple[float, float]:
+    """`width`/`height` never enlarge an image or a video frame beyond its own size unless `enlarge` is true
+    (API.md §4): the asked size, scaled down (its aspect kept) until it fits within the source's."""
+    if enlarge:
+        return size
+    scale = min(1.0, source[0] / size[0], source[1] / size[1]) if size[0] > 0 and size[1] > 0 else 1.0
+    return size[0] * scale, size[1] * scale
 
 
 def taken_by(*outputs: OutputKind) -> tuple[str, ...]:
@@ -189,6 +199,7 @@ class ImageOptions:
     fit: Fit = "contain"
     strip_metadata: bool = True
     page: int = 1  # PDF and multi-page TIFF input, 1-based
+    enlarge: bool = False  # width/height may make it larger than it is
 
     def __post_init__(self) -> None:
         check(self)
@@ -207,6 +218,8 @@ class ImageOptions:
     def to_json(self) -> dict[str, object]:
         """The JSON form (a queued job's options), round-tripping through from_json."""
         out: dict[str, object] = {"fit": self.fit, "strip_metadata": self.strip_metadata, "page": self.page}
+        if self.enlarge:
+            out["enlarge"] = True
         out.update({k: v for k in ("quality", "width", "height") if (v := getattr(self, k)) is not None})
         return out
 
@@ -225,6 +238,7 @@ class MediaOptions:
     audio_bitrate: int | None = None  # kbps
     mute: bool | None = None
     at: float | None = None
+    enlarge: bool | None = None
 
     def __post_init__(self) -> None:
         check(self)

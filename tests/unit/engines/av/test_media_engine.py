@@ -197,3 +197,17 @@ def test_phone_video_is_probed_upright_and_surround_is_downmixed(workdir: Path) 
     meta = convert(workdir, rotated.read_bytes(), "mp4").metadata
     assert (streams(meta, "video")[0]["width"], streams(meta, "video")[0]["height"]) == (90, 160)
     assert streams(meta, "audio")[0]["channels"] == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "frame"),
+    [
+        (MediaOptions(width=1280), (320, 240)),  # never enlarged beyond the input's frame (API.md §4)...
+        (MediaOptions(height=480), (320, 240)),
+        (MediaOptions(width=640, height=640, fit="cover"), (240, 240)),  # the box, shrunk to fit the frame
+        (MediaOptions(width=160), (160, 120)),  # shrinking is what width/height are for
+        (MediaOptions(width=640, enlarge=True), (640, 480)),  # ...unless enlarge is true
+    ],
+)
+def test_width_and_height_never_enlarge_a_frame_unless_asked(options: MediaOptions, frame: tuple[int, int]) -> None:
+    assert media_engine.output_frame(320, 240, options, TIERS["pro"].media, even=True) == frame

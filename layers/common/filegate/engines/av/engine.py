@@ -31,7 +31,7 @@ from filegate.engines.interface import (
     Workspace,
 )
 from filegate.engines.interface import Plan as EnginePlan
-from filegate.formats.options import MediaOptions
+from filegate.formats.options import MediaOptions, within_source
 from filegate.formats.table import (
     check_options_apply,
     compress_target,
@@ -116,6 +116,7 @@ def output_frame(width: int, height: int, options: MediaOptions, limits: MediaLi
         out_w, out_h = width * asked_h / height, float(asked_h)
     else:
         out_w, out_h = float(width), float(height)
+    out_w, out_h = within_source((out_w, out_h), (width, height), options.enlarge)
     frame = (_even(out_w), _even(out_h)) if even else (max(1, round(out_w)), max(1, round(out_h)))
     if not limits.frame_fits(*frame):
         if asked_w or asked_h:
