@@ -32,7 +32,7 @@ from filegate_local.resources import Provisioner
 from filegate_local.sqs_poller import SqsPoller, start_pollers
 from filegate_local.state import read_state, remove_state, state_file, write_state
 from filegate_local.stream_poller import StreamPoller, start_stream_pollers
-from filegate_local.template import Template
+from filegate_local.template import Template, load_template_file
 from filegate_local.workers import FunctionPool, LogSink, function_environment
 
 log = logging.getLogger("filegate_local")
@@ -254,7 +254,10 @@ class LocalStack:
         moto_port = config.moto_port or free_port(config.host)
         port = config.port or free_port(config.host)
         # Links in mail point at this gateway, as PublicBaseUrl would on AWS; never at a request's Host header.
-        parameters = {"PublicBaseUrl": f"http://{config.host}:{port}", **config.parameters}
+        declared = load_template_file(Path(config.template)).get("Parameters") or {}
+        parameters = dict(config.parameters)
+        if "PublicBaseUrl" in declared:
+            parameters.setdefault("PublicBaseUrl", f"http://{config.host}:{port}")
         self.moto = MotoServer(config.host, moto_port, self.log_dir / "moto.log")
         self.moto.spawn()
         # Read the template while moto starts: both spend their first seconds importing (moto, cfn-lint).

@@ -139,8 +139,9 @@ def create_job(
     plan = engine.plan(fmt, job.target, options, tier(caller.tier))
     # What `complete` found the file to be: what the worker's plan would refuse (media over the plan's
     # duration, 413) is refused here, before any work. One unit is reserved as ever; the worker tops it up.
-    stored = source.metadata if isinstance(engine, ProbedWhenStored) and source.metadata else None
-    probe = engine.stored_probe(stored) if stored is not None else None
+    probe = None
+    if isinstance(engine, ProbedWhenStored) and source.metadata:
+        probe = engine.stored_probe(source.metadata)
     if probe is not None:
         engine.plan(fmt, job.target, options, tier(caller.tier), probe)
     record = queue_job(
