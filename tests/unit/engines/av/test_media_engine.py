@@ -166,9 +166,11 @@ def test_tier_duration_and_frame_limits() -> None:
     with pytest.raises(FileTooLarge, match="limit of 1280x720"):
         media_engine.plan(hd, "mp4", MediaOptions(), TIERS["free"].media)
     assert media_engine.plan(hd, "mp4", MediaOptions(width=1280), TIERS["free"].media).frame == (1280, 720)
+    # Larger than the source only with enlarge (API.md §4); then the tier's frame limit decides.
+    upscale = MediaOptions(width=3840, enlarge=True)
     with pytest.raises(InvalidParameter, match=r"^width/height: the output frame 3840x2160"):
-        media_engine.plan(hd, "mp4", MediaOptions(width=3840), TIERS["pro"].media)
-    assert media_engine.plan(hd, "mp4", MediaOptions(width=3840), TIERS["enterprise"].media).frame == (3840, 2160)
+        media_engine.plan(hd, "mp4", upscale, TIERS["pro"].media)
+    assert media_engine.plan(hd, "mp4", upscale, TIERS["enterprise"].media).frame == (3840, 2160)
     portrait = media_probe.MediaInfo("mp4", 10.0, None, [media_probe.StreamInfo("video", "h264", 720, 1280, 30.0)])
     assert media_engine.plan(portrait, "mp4", MediaOptions(), TIERS["free"].media).frame == (720, 1280)
 
