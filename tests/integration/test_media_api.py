@@ -170,7 +170,7 @@ def test_free_tier_duration_and_frame_limits(stack):
     body = assert_error(_convert(free, hd, "webm"), 413, "file_too_large")
     assert "1280x720" in body["error"]["message"]
     assert _convert(free, hd, "jpg", width=640).status_code == 200  # asking for less brings it within
-    assert_error(_convert(free, av.sample("mp4"), "mp4", width=1920), 422, "invalid_parameter")
+    assert_error(_convert(free, av.sample("mp4"), "mp4", width=1920, enlarge="true"), 422, "invalid_parameter")
     assert _usage(free) == 1
 
 
