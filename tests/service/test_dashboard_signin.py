@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import boto3
 import pytest
 
 from filegate.clock import utcnow
 from filegate.dashboard import signin
+from filegate.dashboard.padding import Padding
+from filegate.dashboard.web import create_app
 from filegate.db import accounts as accounts_table
 from filegate.db import logins as logins_table
 from filegate.db import sessions as sessions_table
+from filegate.lambda_http import http_handler
 from filegate_local.mailbox import messages
 from tests.service.conftest import PUBLIC_BASE_URL, Stack
 from tests.service.dashboard_client import Browser, csrf_token, latest_mail, location, mails_to, set_cookies
@@ -161,6 +166,56 @@ def test_the_link_in_the_mail_is_built_from_public_base_url_never_from_the_host_
     mail = [m for m in messages(stack.moto_url) if address in m.to][-1]
     assert f"{PUBLIC_BASE_URL}/dashboard/login/confirm?token=" in mail.body
     assert "attacker" not in mail.body
+
+
+class PaddingClock:
+    """Monotonic time that runs with the real work but jumps over the padding's sleeps (nothing waits): it
+    records each reading and each sleep, so a test sees when every answer left."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self.readings: list[float] = []
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        self.readings.append(time.monotonic() + self.offset)
+        return self.readings[-1]
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.offset += seconds
+
+
+def test_every_sign_in_answer_leaves_at_the_same_time_whatever_happened(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before, a held limit answered 3-15x faster than a sent code: an observer learnt someone was signing in.
+    floor = 30.0  # far above any path's real work, and never waited for: the clock jumps
+    clock = PaddingClock()
+    dashboard = stack.functions.module(stack.functions.by_folder("dashboard"))
+    padded = create_app(dashboard.settings, Padding(floor, clock=clock, sleep=clock.sleep))
+    monkeypatch.setattr(dashboard, "handler", http_handler(padded))
+    _clear_of_a_window_edge(signin.ADDRESS_WINDOW_SECONDS)
+    address = _address()
+
+    def answered(send: Callable[[], Any], status: int) -> None:
+        readings, slept = len(clock.readings), len(clock.slept)
+        response = send()
+        assert response.status == status, response
+        (started, checked), (waited,) = clock.readings[readings:], clock.slept[slept:]  # padded once
+        assert checked - started + waited == pytest.approx(floor)
+
+    answered(lambda: _browser(stack).ask_for_code("not-an-address"), 400)  # refused at once
+    for _ in range(signin.EMAILS_PER_ADDRESS):
+        answered(lambda: _browser(stack).ask_for_code(address), 200)  # an email goes out (SES)
+    answered(lambda: _browser(stack).ask_for_code(address), 200)  # the address's limit holds it back
+    assert mails_to(stack.moto_url, address) == signin.EMAILS_PER_ADDRESS
+    code, token = latest_mail(stack.moto_url, address, seen=set())
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    answered(lambda: _type_code(_browser(stack), address, wrong), 400)  # a wrong code (scrypt)
+    answered(lambda: _type_code(_browser(stack), _address(), code), 400)  # no code pending for that address
+    answered(lambda: _type_code(_browser(stack), address, code), 303)  # the right code
+    answered(lambda: _confirm(_browser(stack), token), 400)  # its link, used with it
 
 
 def test_a_newer_email_replaces_the_older_one(stack: Stack) -> None:
