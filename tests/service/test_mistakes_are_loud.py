@@ -81,6 +81,17 @@ def test_unknown_values_name_the_closest_valid_one(free_account: Account) -> Non
     assert "did you mean `webp`?" in target
     scope = free_account.call("POST", "/v1/keys", json_body={"name": "x", "scopes": ["file:read"]})
     assert "did you mean `files:read`?" in _message(scope, 400, "invalid_request")
+    mode = free_account.call("POST", "/v1/keys", json_body={"name": "x", "mode": "tset"})
+    message = _message(mode, 400, "invalid_request")
+    assert message.startswith("mode:") and "did you mean `test`?" in message
+    fit = _message(free_account.convert(PNG, "webp", width="10", fit="cove"), 422, "invalid_parameter")
+    assert fit.startswith("fit") and "did you mean `cover`?" in fit
+    job = free_account.call(
+        "POST",
+        "/v1/conversions",
+        json_body={"file_id": free_account.upload(PNG)["id"], "target": "webp", "options": {"fit": "contian"}},
+    )
+    assert "did you mean `contain`?" in _message(job, 422, "invalid_parameter")
 
 
 def test_unknown_webhook_events_name_the_closest(pro_account: Account) -> None:

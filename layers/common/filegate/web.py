@@ -7,6 +7,7 @@ Gateway puts in the event (Mangum exposes it as ``request.scope["aws.event"]``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
 from typing import Any, TypeVar
@@ -27,7 +28,7 @@ from filegate.keys.context import AuthContext
 from filegate.keys.stamps import Stamps
 from filegate.metering import limits
 from filegate.observability import logger, request_refused
-from filegate.suggest import check_names, unknown_parameter
+from filegate.suggest import check_names, did_you_mean, unknown_parameter
 from filegate.tiers import tier
 
 Scope = MutableMapping[str, Any]
@@ -303,7 +304,8 @@ async def parse_body(request: Request, model: type[BodyModel]) -> BodyModel:
         return model.model_validate(await json_body(request))
     except ValidationError as exc:
         unknown = _unknown_field(model, exc)
-        raise (unknown or errors.InvalidRequest(describe_validation_error(exc))) from exc
+        invalid = describe_validation_error(exc).removesuffix(".") + _choice_hint(exc) + "."
+        raise (unknown or errors.InvalidRequest(invalid)) from exc
 
 
 def _model_at(model: type[BaseModel], path: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -324,6 +326,16 @@ def _model_at(model: type[BaseModel], path: tuple[Any, ...]) -> type[BaseModel] 
 
 def _is_model(annotation: object) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _choice_hint(exc: ValidationError) -> str:
+    """For a value outside a declared set (a Literal field such as `mode`), the closest valid one."""
+    first = next(iter(exc.errors()), None)
+    if first is None or first.get("type") != "literal_error" or not isinstance(first.get("input"), str):
+        return ""
+    # pydantic states the choices as "'live' or 'test'": the declared values, quoted.
+    choices = re.findall(r"'([^']*)'", str((first.get("ctx") or {}).get("expected", "")))
+    return did_you_mean(first["input"], choices)
 
 
 def _unknown_field(model: type[BaseModel], exc: ValidationError) -> errors.ApiError | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from filegate.errors import InvalidParameter
-from filegate.suggest import check_names
+from filegate.suggest import check_names, did_you_mean
 
 Fit = Literal["contain", "cover"]
 ValueType = Literal["integer", "number", "boolean", "fit"]
@@ -174,7 +174,7 @@ def _fit(value: str) -> Fit:
         return "contain"
     if lowered == "cover":
         return "cover"
-    raise InvalidParameter("fit must be 'contain' or 'cover'.")
+    raise InvalidParameter(f"fit must be 'contain' or 'cover'{did_you_mean(value.strip(), ('contain', 'cover'))}.")
 
 
 @contextmanager
