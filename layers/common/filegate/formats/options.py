@@ -163,6 +163,9 @@ def from_json(obj: object, names: tuple[str, ...], *, prefix: str, what: str) ->
         return {}
     if not isinstance(obj, Mapping):
         raise InvalidParameter(f"{prefix.rstrip('.') or 'options'} must be an object.")
+    for key in obj:
+        if key in OPTIONS and key not in names:  # as in a form: a real option, of another kind of conversion
+            raise InvalidParameter(f"{prefix}{key} does not apply to {what}.")
     check_names(obj, names, kind=f"option of {what}", prefix=prefix)
     with _named_after(prefix):
         return {key: OPTIONS[key].from_json(value) for key, value in obj.items() if value is not None}
