@@ -114,8 +114,10 @@ def test_an_option_that_does_not_apply_to_the_pair_is_named(target: str, option:
 
 
 def test_json_options_are_strict() -> None:
-    with pytest.raises(InvalidParameter, match=r"^options\.page: unknown option"):
+    with pytest.raises(InvalidParameter, match=r"^options\.page does not apply to audio or video"):
         MediaOptions.from_json({"page": 1})
+    with pytest.raises(InvalidParameter, match=r"^options\.fsp: unknown option .*did you mean `fps`\?"):
+        MediaOptions.from_json({"fsp": 1})
     with pytest.raises(InvalidParameter, match=r"^options\.mute must be true or false"):
         MediaOptions.from_json({"mute": "yes"})
     with pytest.raises(InvalidParameter, match=r"^options\.fps must be a number"):
