@@ -15,12 +15,14 @@ from filegate.clock import utcnow
 from filegate.conversions import create, records, routing, sync
 from filegate.db import bind_tables
 from filegate.files.storage import Bucket
+from filegate.formats.options import OPTIONS
 from filegate.formats.table import formats_document
 from filegate.idempotency import MAX_KEY_LENGTH, Idempotent
 from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler
 from filegate.observability import instrument
 from filegate.settings import ConvertSettings
+from filegate.suggest import check_names
 from filegate.web import RequestBody, authorized, create_app, parse_body
 
 settings = ConvertSettings.from_env()
@@ -32,10 +34,15 @@ app = create_app("FileGate conversion")
 Authorized = Annotated[AuthContext, Depends(authorized)]
 
 
-async def _upload(request: Request, who: AuthContext) -> tuple[bytes, str | None, dict[str, str]]:
-    """The multipart form's file and its other fields. Size limits are checked on the file itself (by the
-    sync conversion), so a 413 quotes the file's size (API.md) rather than the body's; the gateway caps the
-    body anyway."""
+# The form parts each sync route takes besides the conversion options (whose one list is the option table).
+CONVERT_PARTS = ("file", "target")
+COMPRESS_PARTS = ("file",)
+
+
+async def _upload(request: Request, parts: tuple[str, ...]) -> tuple[bytes, str | None, dict[str, str]]:
+    """The multipart form's file and its other fields; a part that is neither one of `parts` nor an option
+    is 422 invalid_parameter naming it. Size limits are checked on the file itself (by the sync conversion),
+    so a 413 quotes the file's size (API.md) rather than the body's; the gateway caps the body anyway."""
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise errors.InvalidRequest("file: send the file as multipart/form-data.")
     try:
@@ -44,6 +51,7 @@ async def _upload(request: Request, who: AuthContext) -> tuple[bytes, str | None
         raise
     except Exception as exc:  # malformed multipart bodies of every kind
         raise errors.InvalidRequest("Malformed multipart/form-data body.") from exc
+    check_names(form.keys(), (*parts, *OPTIONS), kind="form field")
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise errors.InvalidRequest("file: required, the file to convert.")
@@ -73,7 +81,7 @@ def supported_formats() -> dict[str, Any]:
 
 async def _convert_sync(request: Request, who: AuthContext, *, compress: bool) -> Response:
     started = time.monotonic()
-    data, filename, fields = await _upload(request, who)
+    data, filename, fields = await _upload(request, COMPRESS_PARTS if compress else CONVERT_PARTS)
     target = None
     if not compress:
         target = fields.get("target", "").strip().lower()
@@ -151,18 +159,19 @@ def _create(
 
 # Every 202 carries Location (API.md §4): the conversion to poll, or (bulk) the list they are in.
 @app.post("/v1/conversions", status_code=202)
-async def create_conversion(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> Any:
+async def create_conversion(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     body = await parse_body(request, ConversionRequest)
     created = _create(request, who, idempotency_key, body, [body.job()])
     return JSONResponse(created, status_code=202, headers={"Location": f"/v1/conversions/{created['id']}"})
 
 
 @app.post("/v1/conversions/bulk", status_code=202)
-async def create_bulk(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> Any:
+async def create_bulk(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     body = await parse_body(request, BulkConversionRequest)
     created = _create(
         request, who, idempotency_key, body, [item.job(f"items[{i}].") for i, item in enumerate(body.items)]
     )
+    # Each item has its own Location-like id; the list of the account's conversions is where all of them are.
     return JSONResponse(created, status_code=202, headers={"Location": "/v1/conversions"})
 
 

@@ -33,7 +33,7 @@ from filegate_local.resources import Provisioner
 from filegate_local.sqs_poller import SqsPoller, start_pollers
 from filegate_local.state import read_state, remove_state, state_file, write_state
 from filegate_local.stream_poller import StreamPoller, start_stream_pollers
-from filegate_local.template import Template
+from filegate_local.template import Template, load_template_file
 from filegate_local.workers import FunctionPool, LogSink, function_environment
 
 log = logging.getLogger("filegate_local")
@@ -255,6 +255,12 @@ class LocalStack:
 
     def _start(self, config: StackConfig) -> None:
         moto_port = config.moto_port or free_port(config.host)
+        port = config.port or free_port(config.host)
+        # Links in mail point at this gateway, as PublicBaseUrl would on AWS; never at a request's Host header.
+        declared = load_template_file(Path(config.template)).get("Parameters") or {}
+        parameters = dict(config.parameters)
+        if "PublicBaseUrl" in declared:
+            parameters.setdefault("PublicBaseUrl", f"http://{config.host}:{port}")
         self.moto = MotoServer(config.host, moto_port, self.log_dir / "moto.log")
         self.moto.spawn()
         # Read the template while moto starts: both spend their first seconds importing (moto, cfn-lint).
@@ -262,7 +268,7 @@ class LocalStack:
         self.template = Template(
             config.template,
             stack_name=config.stack_name,
-            parameter_overrides=config.parameters,
+            parameter_overrides=parameters,
             moto_endpoint=self.moto.url,
         )
         self.model = build_model(self.template)
@@ -282,7 +288,7 @@ class LocalStack:
             env = function_environment(spec, moto_endpoint=self.moto.url)
             env.update(config.environment)
             self.pools[logical_id] = FunctionPool(spec, env, sink, config.workers_per_function)
-        self.gateway = Gateway(self.model, self.pools, host=config.host, port=config.port)
+        self.gateway = Gateway(self.model, self.pools, host=config.host, port=port)
         self.gateway.listen()  # its URL goes into stack.json; it answers nothing until the end
         if config.warm:
             threads = [threading.Thread(target=p.warm) for p in self.pools.values()]

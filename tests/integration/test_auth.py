@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
+from filegate.errors import INVALID_API_KEY_MESSAGE
 from filegate.keys import keyformat
 from tests.integration.helpers import Client, admin, assert_error, new_account
 
@@ -27,7 +28,7 @@ def account(stack):
 
 def _assert_the_one_401(response):
     body = assert_error(response, 401, "invalid_api_key")
-    assert body["error"]["message"] == "Invalid or missing API key."
+    assert body["error"]["message"] == INVALID_API_KEY_MESSAGE
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="filegate"'
     return {k: v for k, v in body["error"].items() if k != "request_id"}
 
@@ -38,7 +39,7 @@ def _assert_the_functions_401(response):
     Same status and body; API Gateway renames a function's WWW-Authenticate header (API.md §1).
     """
     body = assert_error(response, 401, "invalid_api_key")
-    assert body["error"]["message"] == "Invalid or missing API key."
+    assert body["error"]["message"] == INVALID_API_KEY_MESSAGE
     assert response.headers["x-amzn-Remapped-WWW-Authenticate"] == 'Bearer realm="filegate"'
     return {k: v for k, v in body["error"].items() if k != "request_id"}
 

@@ -150,7 +150,7 @@ def test_sync_size_limits(stack, pro):
         (lambda: media.png_bomb(), 422, "conversion_failed"),
         (lambda: media.gif_bomb(), 422, "conversion_failed"),
         (lambda: media.sample("png", 200, 200)[:300], 422, "conversion_failed"),  # truncated
-        (lambda: b"", 422, "conversion_failed"),
+        (lambda: b"", 422, "invalid_parameter"),  # empty: names `file` (API.md §4)
         (lambda: b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 1 1\n", 415, "unsupported_media_type"),  # by design
         (
             lambda: b'<!DOCTYPE svg [<!ENTITY a "b">]><svg xmlns="http://www.w3.org/2000/svg"/>',

@@ -6,6 +6,7 @@ import json
 import subprocess
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -163,7 +164,8 @@ def test_the_sdk_has_a_method_for_every_route_in_the_route_table():
         lambda: client.create_file("a.png", 1), lambda: client.complete_file("id_1"), client.list_files,
         lambda: client.import_url("https://files.example/a.png"),
         lambda: client.get_file("id_1"), lambda: client.file_content_url("id_1"), lambda: client.delete_file("id_1"),
-        client.create_webhook_secret, lambda: client.create_webhook("https://x.test"), client.list_webhooks,
+        client.create_webhook_secret, client.get_webhook_secret,
+        lambda: client.create_webhook("https://x.test"), client.list_webhooks,
         lambda: client.delete_webhook("id_1"), lambda: client.test_webhook("id_1"),
         lambda: client.list_webhook_deliveries("id_1"),
     ]  # fmt: skip
@@ -173,6 +175,23 @@ def test_the_sdk_has_a_method_for_every_route_in_the_route_table():
     # GitHub's secret-scanning endpoint is called by GitHub, signed with its key: no customer calls it.
     customers = {(r.method, r.path) for r in ROUTES if r.function != "secretscanning"}
     assert {(m, p.removeprefix(prefix)) for m, p in called} == customers
+
+
+def test_output_is_the_one_keyword_for_output_paths_and_to_is_its_deprecated_alias(tmp_path: Path) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/content"):
+            return httpx.Response(302, headers={"Location": "https://storage.example.test/x"})
+        return httpx.Response(200, content=b"bytes of the file")
+
+    client = FileGate("fg_live_x", BASE, transport=httpx.MockTransport(handler))
+    assert client.download_file("file_1", tmp_path / "a.avif") == tmp_path / "a.avif"  # positional, as convert
+    assert client.download_file("file_1", output=tmp_path / "b.avif") == tmp_path / "b.avif"
+    assert (tmp_path / "a.avif").read_bytes() == b"bytes of the file"
+    with pytest.warns(DeprecationWarning, match="output="):
+        assert client.download_file("file_1", to=tmp_path / "c.avif") == tmp_path / "c.avif"
+    with pytest.raises(TypeError):
+        client.download_file("file_1", tmp_path / "d", to=tmp_path / "e")
+    assert client.download_file("file_1") == b"bytes of the file"
 
 
 def test_global_options_go_before_or_after_the_command() -> None:

@@ -32,9 +32,16 @@ STACK_NAME = "filegate-service"
 # The local-only switches the local stack's tests use too: webhook receivers and import sources here are
 # plain-http loopback servers, which a deployed stack never allows (private and metadata addresses stay
 # refused), and no host name but localhost resolves, so no test's made-up name reaches real DNS.
-LOCAL_FUNCTION_ENVIRONMENT = {"EGRESS_ALLOW_INSECURE_LOOPBACK": "true", "EGRESS_RESOLVE_LOOPBACK_ONLY": "true"}
+# Sign-in answers are not padded here (each would take a second); the padding is tested with a fake clock.
+LOCAL_FUNCTION_ENVIRONMENT = {
+    "EGRESS_ALLOW_INSECURE_LOOPBACK": "true",
+    "EGRESS_RESOLVE_LOOPBACK_ONLY": "true",
+    "SIGN_IN_ANSWER_SECONDS": "0",
+}
 # Long media is cut above 30 s in segments of 15 s here, so a clip of a minute or so fans out.
-PARAMETER_OVERRIDES = {"LongMediaSeconds": "30", "MediaSegmentSeconds": "15"}
+# Links in mail point at PublicBaseUrl, whatever Host a request came with (a proxy would forward the client's).
+PUBLIC_BASE_URL = "https://files.example.test"
+PARAMETER_OVERRIDES = {"LongMediaSeconds": "30", "MediaSegmentSeconds": "15", "PublicBaseUrl": PUBLIC_BASE_URL}
 
 
 def lambda_environment(spec: FunctionSpec, region: str, moto_url: str) -> dict[str, str]:

@@ -219,6 +219,25 @@ def test_a_segment_that_always_fails_fails_the_job_uncharged_and_leaves_nothing(
     assert len(encodes) == done and leftovers(stack, pro_account, conversion_id) == []
 
 
+def test_a_long_video_cut_short_fails_uncharged_never_a_shorter_output(
+    stack: Stack, pro_account: Account, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    # Its index (moov, at the front) declares 47 s; only the first 93 % of its media data arrived. Before, the
+    # job ended succeeded with a shorter output.
+    whole = tmp_path / "fast.mp4"
+    long.ffmpeg("-i", str(clips["b"]), "-c", "copy", "-movflags", "+faststart", "-f", "mp4", str(whole))
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.93)])
+    queue = MediaQueue(stack.api)
+    conversion_id, queued = start(pro_account, cut, "mp4", queue)
+    for message in queued:
+        if not queue.deliver(message) and not queue.deliver(message):  # the queue's maxReceiveCount is 2
+            queue.dead_letter(message)
+    job = pro_account.call("GET", f"/v1/conversions/{conversion_id}").json()
+    assert job["status"] == "failed" and job["error"]["code"] == "conversion_failed", job
+    assert pro_account.conversions_this_month() == 0
+
+
 def test_two_long_jobs_at_once_keep_their_own_segments(
     stack: Stack, pro_account: Account, clips: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -88,8 +88,11 @@ def test_conversions_name_no_engine() -> None:
 @pytest.mark.parametrize(
     ("package", "allowed"),
     [
-        ("filegate.engines", ("filegate.engines", "filegate.formats", "filegate.errors", "filegate.tiers")),
-        ("filegate.formats", ("filegate.formats", "filegate.errors")),
+        (
+            "filegate.engines",
+            ("filegate.engines", "filegate.formats", "filegate.errors", "filegate.tiers", "filegate.suggest"),
+        ),
+        ("filegate.formats", ("filegate.formats", "filegate.errors", "filegate.suggest")),
     ],
 )
 def test_lower_layers_import_only_what_is_below_them(package: str, allowed: tuple[str, ...]) -> None:

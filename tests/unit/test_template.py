@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from filegate.errors import INVALID_API_KEY_MESSAGE
 from filegate.routes import DASHBOARD_ROUTES, PUBLIC, ROUTES, SESSION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,6 +196,8 @@ def test_routes_match_the_route_table_exactly(template: dict[str, Any]) -> None:
     in_template: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
     for fn_name, props in functions(template).items():
         for ev_name, ev in api_events(props).items():
+            if str(ev["Method"]).upper() == "ANY":
+                continue  # a path's other methods (405), held to the table below
             key = (str(ev["Method"]).upper(), str(ev["Path"]))
             assert key not in in_template, f"{key} is routed twice"
             assert ev.get("RestApiId") == {"Ref": api_id}, f"{fn_name}.{ev_name} is not on {api_id}"
@@ -217,6 +220,22 @@ def test_routes_match_the_route_table_exactly(template: dict[str, Any]) -> None:
             assert authorizer == "NONE", f"{key} is public and must have Auth: {{Authorizer: NONE}}"
         else:
             assert authorizer != "NONE", f"{key} needs a key but its event turns the authorizer off"
+
+
+def test_every_path_answers_its_other_methods_through_its_own_function(template: dict[str, Any]) -> None:
+    # API Gateway answers a known path's unknown method 403 Missing Authentication Token (404 here) unless
+    # the resource has ANY: then the function gets it and answers 405 with Allow (API.md §4).
+    any_events: dict[str, tuple[str | None, dict[str, Any]]] = {}
+    for props in functions(template).values():
+        for ev in api_events(props).values():
+            if str(ev["Method"]).upper() == "ANY":
+                assert str(ev["Path"]) not in any_events, f"ANY {ev['Path']} is routed twice"
+                any_events[str(ev["Path"])] = (function_folder(props), ev)
+    wanted = {r.path: r.function for r in ROUTES}
+    assert set(any_events) == set(wanted)
+    for path, (folder, ev) in any_events.items():
+        assert folder == wanted[path], f"ANY {path} goes to {folder}, its routes to {wanted[path]}"
+        assert (ev.get("Auth") or {}).get("Authorizer") == "NONE", f"ANY {path}: a 405 needs no key"
 
 
 ERROR_BODY_RESPONSES = ("UNAUTHORIZED", "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX")
@@ -253,6 +272,13 @@ def test_unauthorized_is_401_with_www_authenticate(template: dict[str, Any]) -> 
     assert headers["WWW-Authenticate"].startswith("'Bearer")
     # One body for every cause: nothing in it may come from the authorizer.
     assert "$context.authorizer" not in response["ResponseTemplates"]["application/json"]
+
+
+def test_the_gateways_401_is_word_for_word_the_functions(template: dict[str, Any]) -> None:
+    # A client sees one 401 whether the authorizer or a function refused the key, and it says how to send one.
+    message = error_body(gateway_responses(template)["UNAUTHORIZED"])["message"]
+    assert message == INVALID_API_KEY_MESSAGE
+    assert "Authorization: Bearer fg_" in message and "Basic" in message
 
 
 def test_access_denied_is_only_a_fallback_403(template: dict[str, Any]) -> None:
@@ -325,6 +351,16 @@ def test_no_function_relaxes_webhook_safety(template: dict[str, Any]) -> None:
     for name, props in functions(template).items():
         for var in env_vars(template, props):
             assert not INSECURE_ENV.search(var.upper()), f"{name} sets {var}: only the local stack may"
+
+
+def test_the_local_stacks_switches_are_never_deployed(template: dict[str, Any]) -> None:
+    # EGRESS_ALLOW_INSECURE_LOOPBACK (plain http to loopback) and EGRESS_RESOLVE_LOOPBACK_ONLY are the local
+    # stack's and the tests': neither the template (its Globals and every function) nor samconfig.toml's
+    # parameter overrides may set them.
+    text = TEMPLATE_PATH.read_text(encoding="utf-8") + (ROOT / "samconfig.toml").read_text(encoding="utf-8")
+    for switch in ("EGRESS_ALLOW_INSECURE_LOOPBACK", "EGRESS_RESOLVE_LOOPBACK_ONLY", "AllowInsecureLoopback"):
+        assert switch.lower() not in text.lower(), f"{switch} is set for a deployment"
+    assert INSECURE_ENV.search("EGRESS_ALLOW_INSECURE_LOOPBACK")  # the per-function check below catches it too
 
 
 def test_functions_are_traced_and_named_for_powertools(template: dict[str, Any]) -> None:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 
+# Every failure to authenticate gets this one message (API.md §1), and it says how a key is sent.
+INVALID_API_KEY_MESSAGE = (
+    "Invalid or missing API key. Send it as `Authorization: Bearer fg_...` (or Basic, with the key as user name)."
+)
+
 
 class ApiError(Exception):
     status = 500
@@ -27,7 +32,8 @@ class InvalidSignature(ApiError):
 
 
 class InvalidApiKey(ApiError):
-    status, code, default_message = 401, "invalid_api_key", "Invalid or missing API key."
+    # Word for word the template's UNAUTHORIZED gateway response (a test holds them equal).
+    status, code, default_message = 401, "invalid_api_key", INVALID_API_KEY_MESSAGE
 
     def __init__(self) -> None:
         super().__init__(headers={"WWW-Authenticate": 'Bearer realm="filegate"'})
@@ -71,6 +77,12 @@ class UnsupportedConversion(ApiError):
 
 class InvalidParameter(ApiError):
     status, code, default_message = 422, "invalid_parameter", "A parameter is invalid."
+
+
+class MethodNotAllowed(ApiError):
+    """A known path with a method it does not take; carries `Allow`."""
+
+    status, code, default_message = 405, "method_not_allowed", "This path does not take this method."
 
 
 class ConversionFailed(ApiError):

@@ -138,8 +138,9 @@ class Mailer(BaseSettings):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PublicAddress(BaseSettings):
-    """Where people reach this API: the template's custom domain (``https://api.example.com``) when it has one,
-    else empty, and each request's own address is used (docs/deploy.md "A custom domain")."""
+    """Where people reach this API: the template's PublicBaseUrl, else its custom domain
+    (``https://api.example.com``), else empty, and API Gateway's own domain and stage are used (docs/deploy.md
+    "A custom domain"). Never a request's Host header."""
 
     public_base_url: str = ""
 
@@ -238,6 +239,8 @@ class DashboardSettings(MeteringTables, FileStore, WebhookEmitter, Mailer, Publi
     dashboard_logins_table: str
     # As for the keys function: how long a change made here is stamped for (the template's AuthorizerCacheTtl).
     authorizer_cache_ttl_seconds: int = 3600
+    # Every sign-in answer leaves this long after its request, whatever happened (API.md §7).
+    sign_in_answer_seconds: float = 1.0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -7,17 +7,19 @@ Gateway puts in the event (Mangum exposes it as ``request.scope["aws.event"]``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from filegate import errors
+from filegate import errors, routes
 from filegate.activity import record as activity
 from filegate.clock import utcnow
 from filegate.keys import freshness
@@ -27,6 +29,7 @@ from filegate.keys.context import AuthContext
 from filegate.keys.stamps import Stamps
 from filegate.metering import limits
 from filegate.observability import logger, request_refused
+from filegate.suggest import check_names, did_you_mean, unknown_parameter
 from filegate.tiers import tier
 
 Scope = MutableMapping[str, Any]
@@ -45,6 +48,13 @@ def request_id(request: Request) -> str:
 def source_ip(request: Request) -> str:
     context = (request.scope.get("aws.event") or {}).get("requestContext") or {}
     return str((context.get("identity") or {}).get("sourceIp", ""))
+
+
+def resource_path(request: Request) -> str:
+    """API Gateway's resource path (``/v1/files/{id}``), or the request's own path outside API Gateway."""
+    event = request.scope.get("aws.event") or {}
+    context = event.get("requestContext") or {}
+    return str(context.get("resourcePath") or event.get("resource") or request.url.path)
 
 
 def _add_headers(request: Request, headers: dict[str, str]) -> None:
@@ -103,7 +113,14 @@ def create_app(title: str) -> FastAPI:
     """A FastAPI app whose every error, ours or the framework's, is API.md's error body."""
     # No redirect_slashes: its bodiless 307 (e.g. for /v1/files/%2F) builds Location from the Host header;
     # an unknown path is the 404 error body like any other.
-    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False)
+    app = FastAPI(
+        title=title,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        redirect_slashes=False,
+        dependencies=[Depends(_no_unknown_query_parameters)],
+    )
 
     @app.exception_handler(errors.ApiError)
     async def _api_error(request: Request, exc: errors.ApiError) -> Response:
@@ -120,7 +137,7 @@ def create_app(title: str) -> FastAPI:
         if exc.status_code == 404:
             return error_response(request, errors.NotFound("No such route."))
         if exc.status_code == 405:
-            return error_response(request, errors.NotFound("No such route."))
+            return error_response(request, method_not_allowed(request.method, resource_path(request)))
         return error_response(request, errors.InvalidRequest(str(exc.detail)))
 
     @app.exception_handler(Exception)
@@ -130,6 +147,36 @@ def create_app(title: str) -> FastAPI:
 
     app.add_middleware(_ResponseHeaders)
     return app
+
+
+def method_not_allowed(method: str, path: str) -> errors.ApiError:
+    """405 with `Allow` listing the methods the route table gives this path (API.md §4)."""
+    allowed = routes.methods_of(path)
+    if not allowed:
+        return errors.NotFound("No such route.")
+    return errors.MethodNotAllowed(
+        f"{path} does not take {method[:10]}; it takes {', '.join(allowed)}.", headers={"Allow": ", ".join(allowed)}
+    )
+
+
+def _no_unknown_query_parameters(request: Request) -> None:
+    """A query parameter the matched route does not declare is 422 invalid_parameter naming it: the route's
+    own signature (and its dependencies') is the one list of what it takes."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    check_names(request.query_params.keys(), _declared_query_parameters(route), kind="query parameter")
+
+
+def _declared_query_parameters(route: APIRoute) -> set[str]:
+    """The query parameters a route and its dependencies declare, by the names clients send."""
+    names: set[str] = set()
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        names.update(p.alias for p in dependant.query_params)
+        pending.extend(dependant.dependencies)
+    return names
 
 
 def describe_validation_error(exc: RequestValidationError | ValidationError) -> str:
@@ -214,8 +261,7 @@ def authorized(request: Request) -> AuthContext:
         # Counted under the tier the cached context named; the account's tier now is what counts.
         check = limits.rate_under_new_tier(check, fresh.account_id, tier(context.tier), tier(fresh.tier), now)
     _add_headers(request, check.state.headers())
-    resource_path = str(request_context.get("resourcePath") or event.get("resource") or request.url.path)
-    check_route(fresh, request.method, resource_path)
+    check_route(fresh, request.method, resource_path(request))
     if not check.admitted:
         raise check.refusal()
     if check.first_use:
@@ -264,7 +310,7 @@ async def json_body(request: Request) -> dict[str, Any]:
 
 
 class RequestBody(BaseModel):
-    """Base of every JSON request body: an unknown field is 400 invalid_request naming it, never ignored."""
+    """Base of every JSON request body: an unknown field is 422 invalid_parameter naming it, never ignored."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -277,4 +323,48 @@ async def parse_body(request: Request, model: type[BodyModel]) -> BodyModel:
     try:
         return model.model_validate(await json_body(request))
     except ValidationError as exc:
-        raise errors.InvalidRequest(describe_validation_error(exc)) from exc
+        unknown = _unknown_field(model, exc)
+        invalid = describe_validation_error(exc).removesuffix(".") + _choice_hint(exc) + "."
+        raise (unknown or errors.InvalidRequest(invalid)) from exc
+
+
+def _model_at(model: type[BaseModel], path: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model that the JSON at `path` (field names and list indexes) is validated against."""
+    current: type[BaseModel] = model
+    for part in path:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return None
+        nested = [a for a in (field.annotation, *getattr(field.annotation, "__args__", ())) if _is_model(a)]
+        if not nested:
+            return None
+        current = nested[0]
+    return current
+
+
+def _is_model(annotation: object) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _choice_hint(exc: ValidationError) -> str:
+    """For a value outside a declared set (a Literal field such as `mode`), the closest valid one."""
+    first = next(iter(exc.errors()), None)
+    if first is None or first.get("type") != "literal_error" or not isinstance(first.get("input"), str):
+        return ""
+    # pydantic states the choices as "'live' or 'test'": the declared values, quoted.
+    choices = re.findall(r"'([^']*)'", str((first.get("ctx") or {}).get("expected", "")))
+    return did_you_mean(first["input"], choices)
+
+
+def _unknown_field(model: type[BaseModel], exc: ValidationError) -> errors.ApiError | None:
+    """422 invalid_parameter for the first member the body model does not declare ("did you mean")."""
+    extra = next((e for e in exc.errors() if e.get("type") == "extra_forbidden"), None)
+    if extra is None:
+        return None
+    *parents, name = extra["loc"]
+    owner = _model_at(model, tuple(parents))
+    prefix = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parents).lstrip(".")
+    accepted = list(owner.model_fields) if owner is not None else []
+    return unknown_parameter(str(name), accepted, kind="field", prefix=f"{prefix}." if prefix else "")

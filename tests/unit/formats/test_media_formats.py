@@ -28,7 +28,7 @@ def test_formats_document_lists_media_with_targets_and_options() -> None:
     assert set(formats["mp4"]["to"]) == VIDEO_TARGETS
     assert set(formats["mp3"]["to"]) == AUDIO_TARGETS
     assert set(formats["mp4"]["options"]) == {
-        "width", "height", "fit", "quality", "start", "duration", "fps", "audio_bitrate", "mute", "at"
+        "width", "height", "fit", "quality", "start", "duration", "fps", "audio_bitrate", "mute", "at", "enlarge"
     }  # fmt: skip
     assert set(formats["wav"]["options"]) == {"quality", "start", "duration", "audio_bitrate"}
     # An animated GIF is also a video source; images still do not list media targets.
@@ -113,8 +113,10 @@ def test_an_option_that_does_not_apply_to_the_pair_is_named(target: str, option:
 
 
 def test_json_options_are_strict() -> None:
-    with pytest.raises(InvalidParameter, match=r"^options\.page is not an option"):
+    with pytest.raises(InvalidParameter, match=r"^options\.page does not apply to audio or video"):
         MediaOptions.from_json({"page": 1})
+    with pytest.raises(InvalidParameter, match=r"^options\.fsp: unknown option .*did you mean `fps`\?"):
+        MediaOptions.from_json({"fsp": 1})
     with pytest.raises(InvalidParameter, match=r"^options\.mute must be true or false"):
         MediaOptions.from_json({"mute": "yes"})
     with pytest.raises(InvalidParameter, match=r"^options\.fps must be a number"):

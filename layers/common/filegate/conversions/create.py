@@ -24,7 +24,7 @@ from filegate.conversions.records import (
 from filegate.conversions.routing import Queues
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
-from filegate.engines import Plan, engine_for
+from filegate.engines import EngineName, Plan, ProbedWhenStored, engine_for
 from filegate.files import service as files_service
 from filegate.keys.context import AuthContext
 from filegate.metering import limits
@@ -143,6 +143,13 @@ def create_job(
     engine = engine_for(fmt, job.target)
     options = engine.parse_options(job.options, source=fmt, target=job.target, field=job.options_field)
     plan = engine.plan(fmt, job.target, options, tier(caller.tier))
+    # What `complete` found the file to be: what the worker's plan would refuse (media over the plan's
+    # duration, 413) is refused here, before any work. One unit is reserved as ever; the worker tops it up.
+    probe = None
+    if isinstance(engine, ProbedWhenStored) and source.metadata:
+        probe = engine.stored_probe(source.metadata)
+    if probe is not None:
+        engine.plan(fmt, job.target, options, tier(caller.tier), probe)
     record = queue_job(
         caller, source, plan, job_options(job.target, options.to_json()), queue_url=queues[engine.name],
         mode="async", webhook_url=job.webhook_url, now=now,

@@ -81,8 +81,6 @@ def check_sync_input(caller: AuthContext, size: int) -> None:
             f"The file ({size} bytes) is over the {SYNC_MAX_BYTES}-byte limit of synchronous conversion; "
             "upload it with POST /v1/files and convert it with POST /v1/conversions."
         )
-    if size == 0:
-        raise errors.ConversionFailed("The file is empty.")
 
 
 def convert_sync(

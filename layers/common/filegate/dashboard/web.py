@@ -31,6 +31,7 @@ from filegate.clock import parse_iso, utcnow
 from filegate.conversions import records as jobs
 from filegate.dashboard import charts, conversion_rows, csrf, periods, signin
 from filegate.dashboard import sessions as session_service
+from filegate.dashboard.padding import Padding
 from filegate.db import accounts as accounts_table
 from filegate.db.accounts import AccountRecord
 from filegate.db.sessions import SessionRecord
@@ -168,10 +169,12 @@ def origin_of(request: Request) -> Origin:
     return Origin("http" if local else "https", host, prefix)
 
 
-def confirm_url_base(request: Request, public_base_url: str) -> str:
-    """Where a mailed link points: the deployment's public address when it has one (a custom domain), so a
-    sign-in started on the execute-api address still mails the domain's link; else this request's origin."""
-    return public_base_url.rstrip("/") if public_base_url else origin_of(request).absolute("")
+def mail_link(public_base_url: str, request: Request, path: str) -> str:
+    """An absolute link for mail: under the configured PublicBaseUrl, never a request's Host header (a proxy in
+    front would forward the client's); without one, API Gateway's own domain and stage."""
+    if public_base_url:
+        return public_base_url.rstrip("/") + path
+    return origin_of(request).absolute(path)
 
 
 @dataclass
@@ -226,7 +229,9 @@ def _key_state(key: Mapping[str, Any], now: datetime) -> str:
     return "active"
 
 
-def create_app(settings: DashboardSettings) -> FastAPI:
+def create_app(settings: DashboardSettings, padding: Padding | None = None) -> FastAPI:
+    """The dashboard; `padding` (default: the settings' floor) sets how long every sign-in answer takes."""
+    padded = padding or Padding(settings.sign_in_answer_seconds)
     app = FastAPI(title="FileGate dashboard", docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False)
     templates = Environment(
         loader=FileSystemLoader(str(HERE / "templates")),
@@ -369,6 +374,12 @@ def create_app(settings: DashboardSettings) -> FastAPI:
 
     @app.post("/dashboard/login")
     async def login_start(request: Request) -> Response:
+        started = padded.start()
+        answer = await _login_start(request)
+        await padded.wait(started)
+        return answer
+
+    async def _login_start(request: Request) -> Response:
         form = await posted_login(request)
         address = signin.normalise(_field(form, "email") or "")
         if address is None:
@@ -379,12 +390,18 @@ def create_app(settings: DashboardSettings) -> FastAPI:
             ip=source_ip(request),
             now=utcnow(),
             sender=settings.email_sender,
-            confirm_url=confirm_url_base(request, settings.public_base_url) + "/dashboard/login/confirm",
+            confirm_url=mail_link(settings.public_base_url, request, "/dashboard/login/confirm"),
         )
         return login_page(request, "login_sent.html", email=address)
 
     @app.post("/dashboard/login/code")
     async def login_code(request: Request) -> Response:
+        started = padded.start()
+        answer = await _login_code(request)
+        await padded.wait(started)
+        return answer
+
+    async def _login_code(request: Request) -> Response:
         form = await posted_login(request)
         email = _field(form, "email") or ""
         account = signin.confirm_code(email, _field(form, "code") or "", utcnow())
@@ -399,6 +416,12 @@ def create_app(settings: DashboardSettings) -> FastAPI:
 
     @app.post("/dashboard/login/confirm")
     async def login_confirm(request: Request) -> Response:
+        started = padded.start()
+        answer = await _login_confirm(request)
+        await padded.wait(started)
+        return answer
+
+    async def _login_confirm(request: Request) -> Response:
         form = await posted_login(request)
         account = signin.confirm_link(_field(form, "token") or "", utcnow())
         if account is None:
@@ -674,7 +697,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     async def reveal_secret(request: Request) -> Response:
         visit, _ = await posted(request)
         try:
-            check_route(visit.caller, "GET", "/v1/webhooks")
+            check_route(visit.caller, "GET", "/v1/webhooks/secret")
             shown = webhook_service.reveal_secret(visit.caller, visit.now, actor=visit.actor, ip=visit.ip)
         except errors.ApiError as exc:
             return webhooks_page(request, visit, status=exc.status, error=exc.message)

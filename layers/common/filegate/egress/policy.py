@@ -346,6 +346,9 @@ def _vet(url: str, allow_insecure_loopback: bool, resolver: Resolver | None) -> 
             raise RefusedDestination(f"{reason} addresses are not allowed{shown}")
     if privileged and not all(_is_loopback(ip) for ip in addresses):
         raise RefusedDestination(PRIVILEGED_PORT)
+    # The local stack's plain http is for its loopback receivers only: http to a public host stays refused.
+    if scheme == "http" and not all(_is_loopback(ip) for ip in addresses):
+        raise RefusedDestination("the URL must use https (plain http reaches loopback addresses only)")
 
     # Non-ASCII in the path or query is percent-encoded (HTTP request lines are ASCII); existing escapes stay.
     path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")

@@ -178,6 +178,16 @@ class Engine(Protocol):
 
 
 @runtime_checkable
+class ProbedWhenStored(Protocol):
+    """An engine whose probe is kept in a stored file's `metadata` (probed at `complete`): a job is planned,
+    and refused (413/422) before any work, from what the file was found to be."""
+
+    def stored_probe(self, metadata: Mapping[str, Any]) -> Any:
+        """What `probe` said of the file, from its stored metadata; None when it does not say enough."""
+        ...
+
+
+@runtime_checkable
 class Segmented(Protocol):
     """An engine that converts long inputs in pieces (``segment``): each piece by its own worker invocation,
     then joined (conversions.long_media runs them)."""

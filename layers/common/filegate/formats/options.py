@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from filegate.errors import InvalidParameter
+from filegate.suggest import check_names, did_you_mean
 
 Fit = Literal["contain", "cover"]
 ValueType = Literal["integer", "number", "boolean", "fit", "text"]
@@ -123,6 +124,7 @@ OPTIONS: dict[str, Option] = {
         Option("width", "integer", _IMAGE_AND_FRAMES, 1, MAX_DIMENSION),
         Option("height", "integer", _IMAGE_AND_FRAMES, 1, MAX_DIMENSION),
         Option("fit", "fit", _IMAGE_AND_FRAMES),
+        Option("enlarge", "boolean", _IMAGE_AND_FRAMES),
         Option("strip_metadata", "boolean", frozenset({"image"})),
         Option("page", "integer", frozenset({"paged", "preview"}), 1, MAX_PAGE),
         Option("start", "number", _TIMED, 0, MAX_SECONDS),
@@ -139,6 +141,15 @@ OPTIONS: dict[str, Option] = {
         Option("source_format", "text", _DOCUMENT_OUTPUTS, choices=("txt", "csv", "md", "html")),
     )
 }
+
+
+def within_source(size: tuple[float, float], source: tuple[int, int], enlarge: bool | None) -> tuple[float, float]:
+    """`width`/`height` never enlarge an image or a video frame beyond its own size unless `enlarge` is true
+    (API.md §4): the asked size, scaled down (its aspect kept) until it fits within the source's."""
+    if enlarge:
+        return size
+    scale = min(1.0, source[0] / size[0], source[1] / size[1]) if size[0] > 0 and size[1] > 0 else 1.0
+    return size[0] * scale, size[1] * scale
 
 
 def taken_by(*outputs: OutputKind) -> tuple[str, ...]:
@@ -179,8 +190,9 @@ def from_json(obj: object, names: tuple[str, ...], *, prefix: str, what: str) ->
     if not isinstance(obj, Mapping):
         raise InvalidParameter(f"{prefix.rstrip('.') or 'options'} must be an object.")
     for key in obj:
-        if key not in names:
-            raise InvalidParameter(f"{prefix}{key} is not an option of {what} ({', '.join(names)}).")
+        if key in OPTIONS and key not in names:  # as in a form: a real option, of another kind of conversion
+            raise InvalidParameter(f"{prefix}{key} does not apply to {what}.")
+    check_names(obj, names, kind=f"option of {what}", prefix=prefix)
     with _named_after(prefix):
         return {key: OPTIONS[key].from_json(value) for key, value in obj.items() if value is not None}
 
@@ -191,7 +203,7 @@ def _fit(value: str) -> Fit:
         return "contain"
     if lowered == "cover":
         return "cover"
-    raise InvalidParameter("fit must be 'contain' or 'cover'.")
+    raise InvalidParameter(f"fit must be 'contain' or 'cover'{did_you_mean(value.strip(), ('contain', 'cover'))}.")
 
 
 @contextmanager
@@ -216,15 +228,15 @@ class ImageOptions:
     fit: Fit = "contain"
     strip_metadata: bool = True
     page: int = 1  # PDF and multi-page TIFF input, 1-based
+    enlarge: bool = False  # width/height may make it larger than it is
 
     def __post_init__(self) -> None:
         check(self)
 
     @classmethod
     def from_form(cls, form: Mapping[str, str]) -> ImageOptions:
-        # Audio/video options on an image are ignored here, as they always were on /v1/convert.
-        relevant = {k: v for k, v in form.items() if k in IMAGE_OPTIONS}
-        return cls(**from_form(relevant, IMAGE_OPTIONS, what="images"))
+        # An audio/video option on an image is refused by name (mistakes are loud), never ignored.
+        return cls(**from_form(form, IMAGE_OPTIONS, what="images"))
 
     @classmethod
     def from_json(cls, obj: object, *, prefix: str = "options.") -> ImageOptions:
@@ -235,6 +247,8 @@ class ImageOptions:
     def to_json(self) -> dict[str, object]:
         """The JSON form (a queued job's options), round-tripping through from_json."""
         out: dict[str, object] = {"fit": self.fit, "strip_metadata": self.strip_metadata, "page": self.page}
+        if self.enlarge:
+            out["enlarge"] = True
         out.update({k: v for k in ("quality", "width", "height") if (v := getattr(self, k)) is not None})
         return out
 
@@ -253,6 +267,7 @@ class MediaOptions:
     audio_bitrate: int | None = None  # kbps
     mute: bool | None = None
     at: float | None = None
+    enlarge: bool | None = None
 
     def __post_init__(self) -> None:
         check(self)

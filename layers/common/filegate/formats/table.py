@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from filegate.errors import InvalidParameter, UnsupportedConversion
 from filegate.formats.options import OutputKind, taken_by
+from filegate.suggest import did_you_mean
 
 Kind = Literal["image", "document", "audio", "video"]
 # What an office or text document is (API.md "Documents"): which targets it has and which LibreOffice
@@ -272,8 +273,9 @@ def resolve_target(source: str, target: str) -> str:
     allowed = targets_for(source)
     if canonical is None or canonical not in allowed:
         shown = target.strip()[:20] or "(empty)"
+        hint = did_you_mean(target.strip(), allowed)
         raise UnsupportedConversion(
-            f"Converting {source} to {shown} is not supported; {source} converts to: {', '.join(allowed)}."
+            f"Converting {source} to {shown} is not supported{hint}; {source} converts to: {', '.join(allowed)}."
         )
     return canonical
 

@@ -28,6 +28,7 @@ from filegate.listing import page_json
 from filegate.metering import limits, usage
 from filegate.observability import logger
 from filegate.routes import SCOPES, normalise_scopes
+from filegate.suggest import did_you_mean
 from filegate.tiers import (
     ACCOUNT_STATUSES,
     DEFAULT_KEY_SCOPES,
@@ -209,7 +210,7 @@ def _create_account(address: str, tier_name: str, now: datetime) -> tuple[str, I
 def validate_scopes(requested: list[str]) -> list[str]:
     unknown = [s for s in requested if s not in SCOPES]
     if unknown:
-        raise errors.InvalidRequest(f"scopes: unknown scope {unknown[0]!r}.")
+        raise errors.InvalidRequest(f"scopes: unknown scope {unknown[0]!r}{did_you_mean(str(unknown[0]), SCOPES)}.")
     return normalise_scopes(requested)
 
 

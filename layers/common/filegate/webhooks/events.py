@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from filegate.errors import InvalidParameter
+from filegate.suggest import did_you_mean
 
 CONVERSION_SUCCEEDED: Final = "conversion.succeeded"
 CONVERSION_FAILED: Final = "conversion.failed"
@@ -29,8 +30,9 @@ def parse_event_types(values: Iterable[object]) -> tuple[str, ...]:
     seen: list[str] = []
     for value in values:
         if not isinstance(value, str) or value not in SUBSCRIBABLE_EVENTS:
+            hint = did_you_mean(value, SUBSCRIBABLE_EVENTS) if isinstance(value, str) else ""
             raise InvalidParameter(
-                f"Unknown webhook event {value!r}; expected one of {', '.join(SUBSCRIBABLE_EVENTS)}."
+                f"events: unknown webhook event {value!r}{hint}; expected one of {', '.join(SUBSCRIBABLE_EVENTS)}."
             )
         if value not in seen:
             seen.append(value)

@@ -84,12 +84,12 @@ def create_or_rotate_secret(
 
 
 def reveal_secret(caller: AuthContext, now: datetime, *, actor: audit.Actor, ip: str) -> dict[str, Any]:
-    """The current signing secret shown again (the dashboard's "reveal", for people who verify deliveries by
-    hand); recorded in the audit log like a rotation. 409 when there is none yet."""
+    """The current signing secret shown again (GET /v1/webhooks/secret, the dashboard's "reveal", the CLI's
+    listener); recorded in the audit log like a rotation. 404 when there is none yet."""
     require_webhooks(caller)
     record = store.get_secret(caller.account_id)
     if record is None:
-        raise errors.Conflict("Create a signing secret first: POST /v1/webhooks/secret.")
+        raise errors.NotFound("There is no signing secret yet; create one with POST /v1/webhooks/secret.")
     audit.record(caller.account_id, actor, audit.WEBHOOK_SECRET_REVEALED, SECRET_TARGET, ip, now=now)
     return {"secret": record.current, **(_secret_json(record, now) or {})}
 

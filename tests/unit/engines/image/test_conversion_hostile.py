@@ -63,7 +63,7 @@ def test_pillow_global_guard_does_not_leak() -> None:
 
 def test_requested_output_over_the_limit() -> None:
     with pytest.raises(InvalidParameter, match=r"^width"):
-        convert(fm.sample("png"), "png", ImageOptions(width=16_000, height=16_000, fit="cover"))
+        convert(fm.sample("png"), "png", ImageOptions(width=16_000, height=16_000, fit="cover", enlarge=True))
 
 
 def test_webp_side_limit() -> None:

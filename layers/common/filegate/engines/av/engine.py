@@ -31,7 +31,7 @@ from filegate.engines.interface import (
     Workspace,
 )
 from filegate.engines.interface import Plan as EnginePlan
-from filegate.formats.options import MediaOptions
+from filegate.formats.options import MediaOptions, within_source
 from filegate.formats.table import (
     check_options_apply,
     compress_target,
@@ -116,6 +116,7 @@ def output_frame(width: int, height: int, options: MediaOptions, limits: MediaLi
         out_w, out_h = width * asked_h / height, float(asked_h)
     else:
         out_w, out_h = float(width), float(height)
+    out_w, out_h = within_source((out_w, out_h), (width, height), options.enlarge)
     frame = (_even(out_w), _even(out_h)) if even else (max(1, round(out_w)), max(1, round(out_h)))
     if not limits.frame_fits(*frame):
         if asked_w or asked_h:
@@ -333,7 +334,29 @@ def convert_file(
         raise ffmpeg.failure(result, "conversion")
     if not output.exists() or output.stat().st_size == 0:
         raise errors.ConversionFailed("The media decoded to nothing: there was no frame or sample to convert.")
-    return MediaResult(output, target, content_type(target), chosen.units, _describe(output, target, result.stderr))
+    described = _describe(output, target, result.stderr)
+    check_not_truncated(described, chosen.output_seconds)
+    return MediaResult(output, target, content_type(target), chosen.units, described)
+
+
+# Truncated media is 422 conversion_failed (API.md "Media"), never a shorter output passed off as the whole:
+# the container's own duration (its header or index, as probed) against what decoded. The slack covers codec
+# framing at the ends (audio priming, a last frame's length), never a missing part.
+TRUNCATION_SLACK_SECONDS = 1.0
+TRUNCATION_SLACK_FRACTION = 0.05
+
+
+def check_not_truncated(described: Mapping[str, object], expected_seconds: float) -> None:
+    """ConversionFailed when the output lasts less than the source declared it would (a thumbnail: 0)."""
+    decoded = described.get("duration")
+    if expected_seconds <= 0 or not isinstance(decoded, int | float):
+        return
+    slack = max(TRUNCATION_SLACK_SECONDS, expected_seconds * TRUNCATION_SLACK_FRACTION)
+    if decoded + slack < expected_seconds:
+        raise errors.ConversionFailed(
+            f"The media is truncated: its container declares {expected_seconds:.1f} s, "
+            f"but only {decoded:.1f} s could be decoded."
+        )
 
 
 def _describe(output: Path, target: str, stderr: str) -> dict[str, object]:
@@ -374,6 +397,9 @@ class AvEngine:
         if workspace is None:  # only the media worker carries FFmpeg
             return None
         return _probe(source, workspace)
+
+    def stored_probe(self, metadata: Mapping[str, Any]) -> media_probe.MediaInfo | None:
+        return media_probe.MediaInfo.from_json(metadata)
 
     def plan(
         self, source_format: str, target: str | None, options: Options, tier: Tier, probe: Any = None
@@ -445,6 +471,7 @@ class AvEngine:
         size, metadata = segments.join(
             cut, pieces_url, workspace.workdir, output, sandbox=limits, binary=workspace.ffmpeg_path
         )
+        check_not_truncated(metadata, cut.output_seconds)  # a cut-short source's last pieces decode less
         return Output(cut.target, content_type(cut.target), metadata=metadata, sent_bytes=size)
 
     def metadata(self, source: Source, workspace: Workspace, probe: Any = None) -> dict[str, Any]:

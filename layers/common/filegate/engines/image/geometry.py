@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from filegate.engines.image.limits import EngineLimits
 from filegate.errors import ConversionFailed, InvalidParameter
-from filegate.formats.options import ImageOptions
+from filegate.formats.options import ImageOptions, within_source
 
 # EXIF orientations other than 1 (as stored): each turns or mirrors the stored pixels for display.
 ORIENTATIONS = frozenset(range(2, 9))
@@ -40,6 +40,9 @@ def plan_output(display: tuple[int, int], opts: ImageOptions, target: str, limit
         size = (max(1, round(w0 * height / h0)), height)
     else:
         size = display
+    if not opts.enlarge and (size[0] > w0 or size[1] > h0):
+        kept = within_source(size, display, opts.enlarge)
+        size = (max(1, round(kept[0])), max(1, round(kept[1])))
     if target == "ico" and max(size) > ICO_MAX_SIDE:
         # An icon is at most 256x256: shrink to fit, keeping the aspect ratio (and any cover crop).
         s = ICO_MAX_SIDE / max(size)
