@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from filegate.dashboard import charts, csrf
-from filegate.dashboard.web import confirm_url_base, origin_of
+from filegate.dashboard.web import mail_link, origin_of
 
 
 def test_a_csrf_token_is_bound_to_its_cookie() -> None:
@@ -71,7 +71,8 @@ def test_the_stage_prefixes_urls_on_api_gateways_own_domain_only() -> None:
 def test_mailed_links_use_the_public_base_url_when_the_stack_has_a_domain() -> None:
     """A sign-in started on the execute-api address still mails the custom domain's link (docs/deploy.md)."""
     via_aws = _Request({"domainName": "abc.execute-api.eu-west-1.amazonaws.com", "stage": "prod"})
-    assert confirm_url_base(via_aws, "https://files.example.com/") == "https://files.example.com"  # type: ignore[arg-type]
-    assert confirm_url_base(via_aws, "") == "https://abc.execute-api.eu-west-1.amazonaws.com/prod"  # type: ignore[arg-type]
+    confirm = "/dashboard/login/confirm"
+    assert mail_link("https://files.example.com/", via_aws, confirm) == "https://files.example.com" + confirm  # type: ignore[arg-type]
+    assert mail_link("", via_aws, confirm) == "https://abc.execute-api.eu-west-1.amazonaws.com/prod" + confirm  # type: ignore[arg-type]
     local = _Request({"domainName": "127.0.0.1:3000", "stage": "prod"})
-    assert confirm_url_base(local, "") == "http://127.0.0.1:3000"  # type: ignore[arg-type]
+    assert mail_link("", local, confirm) == "http://127.0.0.1:3000" + confirm  # type: ignore[arg-type]

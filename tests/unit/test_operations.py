@@ -309,7 +309,9 @@ def test_the_urls_follow_the_domain(template: dict[str, Any]) -> None:
         assert with_domain["Fn::Sub"].startswith("https://${DomainName}")
     for name in ("DomainTarget", "DomainHostedZoneId"):
         assert outputs[name]["Condition"] == "HasDomainName"
-    public = {"Fn::If": ["HasDomainName", {"Fn::Sub": "https://${DomainName}"}, ""]}
+    # One rule: PublicBaseUrl when given (a proxy in front), else the custom domain, else API Gateway's address.
+    domain = {"Fn::If": ["HasDomainName", {"Fn::Sub": "https://${DomainName}"}, ""]}
+    public = {"Fn::If": ["HasPublicBaseUrl", {"Ref": "PublicBaseUrl"}, domain]}
     readers = [
         n
         for n, p in functions(template).items()

@@ -24,7 +24,7 @@ from filegate.conversions.records import (
 from filegate.conversions.routing import Queues
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
-from filegate.engines import EngineName, Plan, ProbedWhenStored, engine_for
+from filegate.engines import Plan, ProbedWhenStored, engine_for
 from filegate.files import service as files_service
 from filegate.keys.context import AuthContext
 from filegate.metering import limits
