@@ -1,4 +1,4 @@
-"""The API's one OpenAPI 3.1 document (API.md "Description of the API"), built from the code.
+"""The API's one OpenAPI 3.1 document (docs/api.md "Description of the API"), built from the code.
 
 ``build_document`` merges each HTTP function's ``app.openapi()`` and lays over it what FastAPI cannot see:
 the route table (paths, scopes, tier features), the security schemes of the authorizer (Bearer, Basic), the
@@ -53,7 +53,7 @@ class GatewayAnswer:
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": "Every error, from the gateway or a function (API.md §4).",
+    "description": "Every error, from the gateway or a function (docs/api.md §4).",
     "required": ["error"],
     "additionalProperties": False,
     "properties": {
@@ -338,7 +338,7 @@ def _sync_conversion_responses() -> dict[str, Any]:
 
 
 def _queued(description: str, schema: str) -> dict[str, Any]:
-    """A 202 of work that goes on (API.md §4: every 202 carries Location)."""
+    """A 202 of work that goes on (docs/api.md §4: every 202 carries Location)."""
     return {
         "202": {
             "description": description,
@@ -410,7 +410,7 @@ def _page(item: str) -> dict[str, Any]:
 
 
 def _response_schemas() -> dict[str, Any]:
-    """The bodies of API.md §5, for handlers that return plain dicts (a response_model in the app wins)."""
+    """The bodies of docs/api.md §5, for handlers that return plain dicts (a response_model in the app wins)."""
     from filegate.routes import SCOPES
     from filegate.tiers import TIERS
 
@@ -720,7 +720,7 @@ def _error_responses(
     )
     out["500"] = _error_response("A bug, logged with the request id.", codes.get(500, ["internal_error"]), rid)
     out["default"] = _error_response(
-        "Any other error of API.md §4 (409 conflict, 415 unsupported_media_type, 422 …).",
+        "Any other error of docs/api.md §4 (409 conflict, 415 unsupported_media_type, 422 …).",
         [c for status_codes in codes.values() for c in status_codes],
         rid,
     )

@@ -1,4 +1,4 @@
-"""Documents for the API tests (tests/service, tests/integration): one of each kind API.md "Documents" takes,
+"""Documents for the API tests (tests/service, tests/integration): one of each kind docs/api.md "Documents" takes,
 with a file name, made with the libraries Word, Excel and PowerPoint files are usually written with
 (python-docx, openpyxl, python-pptx), ODF and RTF by hand, and bytes the API must refuse. Each carries the
 words of `WORDS`, so a test finds them in the PDF made of it. The engine's own hostile documents (zip
@@ -104,7 +104,7 @@ def html(text: str = SENTENCE) -> bytes:
     return f'<!doctype html><html><head><meta charset="utf-8"><title>Report</title></head><body><p>{text}</p></body></html>'.encode()
 
 
-# Every input kind of API.md "Documents" that the tests send as a file: (file name, bytes).
+# Every input kind of docs/api.md "Documents" that the tests send as a file: (file name, bytes).
 def every_kind() -> dict[str, tuple[str, bytes]]:
     return {
         "docx": ("report.docx", docx()),

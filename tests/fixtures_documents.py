@@ -19,7 +19,7 @@ import openpyxl
 import pptx
 from docx.shared import Pt
 
-# Words in every script the fonts must cover (API.md "Documents").
+# Words in every script the fonts must cover (docs/api.md "Documents").
 SCRIPTS = {
     "latin": "Quick brown fox",
     "greek": "Καλημέρα κόσμε",

@@ -42,7 +42,7 @@ COMPRESS_PARTS = ("file",)
 async def _upload(request: Request, parts: tuple[str, ...]) -> tuple[bytes, str | None, dict[str, str]]:
     """The multipart form's file and its other fields; a part that is neither one of `parts` nor an option
     is 422 invalid_parameter naming it. Size limits are checked on the file itself (by the sync conversion),
-    so a 413 quotes the file's size (API.md) rather than the body's; the gateway caps the body anyway."""
+    so a 413 quotes the file's size (docs/api.md) rather than the body's; the gateway caps the body anyway."""
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise errors.InvalidRequest("file: send the file as multipart/form-data.")
     try:
@@ -157,7 +157,7 @@ def _create(
     )
 
 
-# Every 202 carries Location (API.md §4): the conversion to poll, or (bulk) the list they are in.
+# Every 202 carries Location (docs/api.md §4): the conversion to poll, or (bulk) the list they are in.
 @app.post("/v1/conversions", status_code=202)
 async def create_conversion(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     body = await parse_body(request, ConversionRequest)

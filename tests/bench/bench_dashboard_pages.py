@@ -46,7 +46,7 @@ WARM_UP = 5
 
 class Browser:
     """httpx with a cookie jar of its own: Python's jar sends no Secure cookie over http, while browsers
-    treat 127.0.0.1 as secure (API.md §7), so the __Host- cookies are kept and sent here."""
+    treat 127.0.0.1 as secure (docs/api.md §7), so the __Host- cookies are kept and sent here."""
 
     def __init__(self, client: httpx.Client) -> None:
         self.client, self.cookies = client, {}

@@ -1,4 +1,4 @@
-"""API.md §1: authentication at the edge, through the local gateway and the real authorizer."""
+"""docs/api.md §1: authentication at the edge, through the local gateway and the real authorizer."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _assert_the_one_401(response):
 def _assert_the_functions_401(response):
     """The same 401 from a function, for a key that died while API Gateway caches its authorizer answer.
 
-    Same status and body; API Gateway renames a function's WWW-Authenticate header (API.md §1).
+    Same status and body; API Gateway renames a function's WWW-Authenticate header (docs/api.md §1).
     """
     body = assert_error(response, 401, "invalid_api_key")
     assert body["error"]["message"] == INVALID_API_KEY_MESSAGE

@@ -1,4 +1,4 @@
-"""API.md "Documents" through the local stack, over real HTTP: the document function runs from the template's
+"""docs/api.md "Documents" through the local stack, over real HTTP: the document function runs from the template's
 container-image definition (its Dockerfile's task root) with Debian's LibreOffice, polled off its own queue.
 Sync convert waits for it (200, or 202 with Location), jobs (single, bulk, of a URL) run on it with webhooks,
 one unit per conversion given back on failure, the files' metadata, and the SDK and command line."""

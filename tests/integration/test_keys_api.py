@@ -1,4 +1,4 @@
-"""API.md §5 "Keys and account" and the limits of §3, through the local gateway."""
+"""docs/api.md §5 "Keys and account" and the limits of §3, through the local gateway."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def test_create_key_validation_names_the_field(master, body, field):
 
 
 def test_an_unknown_member_is_invalid_parameter_naming_it(master):
-    # Mistakes are loud (API.md §4): a field the route does not take is 422, never ignored.
+    # Mistakes are loud (docs/api.md §4): a field the route does not take is 422, never ignored.
     response = master.post("/v1/keys", json={"name": "x", "surprise": 1})
     assert assert_error(response, 422, "invalid_parameter")["error"]["message"].startswith("surprise:")
 

@@ -1,4 +1,4 @@
-"""API.md "Media" through the local stack: sync convert waiting for the media worker (200/303/202),
+"""docs/api.md "Media" through the local stack: sync convert waiting for the media worker (200/303/202),
 jobs on the media queue with webhooks, units per started minute, hostile files refused uncharged, and
 the `metadata` of completed files."""
 

@@ -1,5 +1,5 @@
 """The `filegate` command as a user gets it: installed with pip from clients/python into a fresh virtualenv,
-run as a process against an API on 127.0.0.1 that answers as API.md says (a small stand-in: these tests are
+run as a process against an API on 127.0.0.1 that answers as docs/api.md says (a small stand-in: these tests are
 about what the command does with the answers, not about the API)."""
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def _deliver(url: str, secret: str) -> None:
 
 
 def _answers(api: FakeApi, method: str, path: str, body: bytes) -> tuple[int, Any]:
-    """API.md's answer for each call the tests make."""
+    """docs/api.md's answer for each call the tests make."""
     if (method, path) == ("GET", "/v1/formats"):
         return 200, {"formats": {"png": {"to": ["avif", "jpg", "webp"]}, "mp4": {"to": ["gif", "webm"]}}}
     if (method, path) == ("GET", "/v1/keys"):

@@ -2,7 +2,7 @@
 
 - The gateway's own error answers (template.yaml GatewayResponses) say what the functions say for the
   same case: the 401 text and header of ``errors.InvalidApiKey``; the 403s rendered from the real
-  authorizer's context carry the codes of ``errors`` and the message of API.md.
+  authorizer's context carry the codes of ``errors`` and the message of docs/api.md.
 - Each FastAPI app serves exactly its routes of ``filegate.routes.ROUTES``, and the template routes
   exactly those to that function.
 """
@@ -39,7 +39,7 @@ def _expected(error: type[errors.ApiError], message: str | None = None) -> dict[
 
 def test_the_gateways_401_is_the_functions_401(api: ServiceApi, pro_account: Account) -> None:
     """Missing key: the gateway answers from the template. Key dead while its policy is cached: the function
-    answers from errors.InvalidApiKey. A client cannot tell them apart (API.md §1)."""
+    answers from errors.InvalidApiKey. A client cannot tell them apart (docs/api.md §1)."""
     gateway = api.call("GET", "/v1/entitlements/me", source_ip=pro_account.source_ip)
     assert gateway.answered_by == "gateway" and gateway.status == errors.InvalidApiKey.status
     assert _without_request_id(gateway) == _expected(errors.InvalidApiKey)

@@ -1,4 +1,4 @@
-"""Dashboard pages and their actions (API.md §7): CSRF and Origin, security headers, and each page acting
+"""Dashboard pages and their actions (docs/api.md §7): CSRF and Origin, security headers, and each page acting
 through the API's own services: the same rules, the same next-request effect, the same audit entries."""
 
 from __future__ import annotations

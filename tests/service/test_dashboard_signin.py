@@ -1,4 +1,4 @@
-"""Dashboard sign-in and sessions (API.md §7): codes and links, their limits, enumeration, the cookie,
+"""Dashboard sign-in and sessions (docs/api.md §7): codes and links, their limits, enumeration, the cookie,
 timeouts, logout and ending sessions. Times are moved by editing the stored records (the real checks run)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Documents through the API (API.md "Documents", §3 units, §4 errors): office files and text converted by the
+"""Documents through the API (docs/api.md "Documents", §3 units, §4 errors): office files and text converted by the
 document function's real handler (its own queue, LibreOffice warm in this process), sync and as jobs."""
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def test_every_kind_converts_to_pdf_in_one_request(api: ServiceApi, free_account
 
 def test_a_document_job_with_its_files_metadata_location_and_progress(api: ServiceApi, pro_account: Account) -> None:
     file = pro_account.upload(documents.docx(pages=3), "board-minutes.docx")
-    # Office files have no pages until converted (API.md "Files").
+    # Office files have no pages until converted (docs/api.md "Files").
     assert file["metadata"] == {"kind": "document", "format": "docx"}, file
     created = pro_account.call("POST", "/v1/conversions", json_body={"file_id": file["id"], "target": "pdf"})
     assert created.status == 202, created

@@ -1,4 +1,4 @@
-"""Per-key activity (API.md §5 ``GET /v1/keys/{id}/activity``), end to end through the real handlers:
+"""Per-key activity (docs/api.md §5 ``GET /v1/keys/{id}/activity``), end to end through the real handlers:
 requests of every outcome, their activity lines as the request functions and the authorizer write them
 (filtered by the template's own subscription pattern), rolled up by the activity function, then read back.
 """
@@ -149,7 +149,7 @@ WRITES = {"UpdateItem", "PutItem", "DeleteItem", "BatchWriteItem", "TransactWrit
 
 
 def test_recording_adds_no_write_to_a_request(stack: Stack, free_account: Account) -> None:
-    """A key's request in a minute it already used writes once: the metering write (API.md §5)."""
+    """A key's request in a minute it already used writes once: the metering write (docs/api.md §5)."""
     from pynamodb.models import Model
 
     from filegate.db.counters import CounterRecord

@@ -1,4 +1,4 @@
-"""Key and account changes under races, retries and partial failure (API.md §1, §3, §5; issue 14).
+"""Key and account changes under races, retries and partial failure (docs/api.md §1, §3, §5; issue 14).
 
 Races are driven deterministically: one change is held at a named point inside it (filegate.keys.checkpoints)
 while the other runs to the end, then released; both orders are played. Whether a change "took effect on the

@@ -1,4 +1,4 @@
-"""Key safety, second round (issue 22; API.md §1, §3 "change limit", §5 keys, §8 audit).
+"""Key safety, second round (issue 22; docs/api.md §1, §3 "change limit", §5 keys, §8 audit).
 
 Each hole the review found gets a test here that failed on the code before the fix. Races are driven by the
 code's named checkpoints (tests/service/races.py), faults are injected at them, and costs are the DynamoDB

@@ -1,4 +1,4 @@
-"""Keys and account (API.md §1, §5): sign-up, create/list/patch/revoke/rotate, scopes, test keys."""
+"""Keys and account (docs/api.md §1, §5): sign-up, create/list/patch/revoke/rotate, scopes, test keys."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Long media through the media worker's real handler (API.md "Long media"): the job fans out on the media
+"""Long media through the media worker's real handler (docs/api.md "Long media"): the job fans out on the media
 queue, each piece is its own message and invocation, the piece that completes the set joins. Here (the
 service stack's parameters) video over 30 s is cut in 15 s segments.
 

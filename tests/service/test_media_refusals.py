@@ -1,4 +1,4 @@
-"""Media the plan does not take is refused at the request, from what `complete` probed (API.md "Media")."""
+"""Media the plan does not take is refused at the request, from what `complete` probed (docs/api.md "Media")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""API.md §4 "Mistakes are loud", on every route: what a route does not take is 422 naming it with "did you
+"""docs/api.md §4 "Mistakes are loud", on every route: what a route does not take is 422 naming it with "did you
 mean", unknown values name the closest valid one, empty files are 422 naming `file`, every 202 has Location,
 a known path's other methods are 405 with Allow, and every list refuses a forged cursor with 400."""
 

@@ -1,4 +1,4 @@
-"""GitHub secret scanning (API.md §9) through the gateway and the real handler, with a key pair made here:
+"""GitHub secret scanning (docs/api.md §9) through the gateway and the real handler, with a key pair made here:
 the signature first, each record judged alone, live keys revoked (next request), owners told once."""
 
 from __future__ import annotations

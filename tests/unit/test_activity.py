@@ -1,4 +1,4 @@
-"""Per-key activity, the pure parts (API.md §5): outcomes, the rollup's tally, windows and zero buckets,
+"""Per-key activity, the pure parts (docs/api.md §5): outcomes, the rollup's tally, windows and zero buckets,
 the CloudWatch Logs subscription event, and the local stack's filter patterns."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Cursors fuzzed (API.md §4: a malformed or foreign cursor is 400 naming `cursor`): whatever a client sends,
+"""Cursors fuzzed (docs/api.md §4: a malformed or foreign cursor is 400 naming `cursor`): whatever a client sends,
 decoding gives exactly a start key of the listing's shape for the caller's account, or BadCursor, never
 another exception that would become a 500. Seeded, so every run tries the same cursors."""
 

@@ -1,5 +1,5 @@
 """The shared package is layered: no import circle, and the arrows between conversions, engines, formats and
-files point one way (DESIGN.md "Engines sit behind one interface"). Imports inside functions count too."""
+files point one way (docs/architecture.md "Engines sit behind one interface"). Imports inside functions count too."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Secrets sealed for a worker (filegate.sealing): the record keeps only the sealed text, the queue message only
-the key; a document's `input_password` is never in a record or an answer (API.md "Documents")."""
+the key; a document's `input_password` is never in a record or an answer (docs/api.md "Documents")."""
 
 from __future__ import annotations
 

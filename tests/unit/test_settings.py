@@ -145,7 +145,7 @@ def test_settings_is_the_only_reader_of_the_environment() -> None:
 
 
 def test_the_sync_budget_is_one_constant() -> None:
-    # API.md's 25 s: the convert function's setting defaults to it, and the media wait is that budget less
+    # docs/api.md's 25 s: the convert function's setting defaults to it, and the media wait is that budget less
     # the time to answer, so shrinking the one setting (as a test does) shrinks both.
     from filegate import tiers
     from filegate.settings import ConvertSettings

@@ -1,4 +1,4 @@
-"""Sign-in answers leave at the same time after their request whatever happened (API.md §7), driven by a
+"""Sign-in answers leave at the same time after their request whatever happened (docs/api.md §7), driven by a
 fake clock: nothing here is timed."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The one "did you mean" helper (API.md §4 "Mistakes are loud")."""
+"""The one "did you mean" helper (docs/api.md §4 "Mistakes are loud")."""
 
 from __future__ import annotations
 

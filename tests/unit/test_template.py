@@ -1,5 +1,5 @@
 """template.yaml holds the shape the design promises: arm64 + python3.13, a cached REQUEST authorizer, the
-routes of `filegate.routes` exactly, API.md error bodies from API Gateway, and least-privilege policies."""
+routes of `filegate.routes` exactly, docs/api.md error bodies from API Gateway, and least-privilege policies."""
 
 from __future__ import annotations
 
@@ -229,7 +229,7 @@ def test_routes_match_the_route_table_exactly(template: dict[str, Any]) -> None:
 
 def test_every_path_answers_its_other_methods_through_its_own_function(template: dict[str, Any]) -> None:
     # API Gateway answers a known path's unknown method 403 Missing Authentication Token (404 here) unless
-    # the resource has ANY: then the function gets it and answers 405 with Allow (API.md §4).
+    # the resource has ANY: then the function gets it and answers 405 with Allow (docs/api.md §4).
     any_events: dict[str, tuple[str | None, dict[str, Any]]] = {}
     for props in functions(template).values():
         for ev in api_events(props).values():

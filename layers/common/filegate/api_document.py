@@ -1,4 +1,4 @@
-"""The API's OpenAPI 3.1 document (API.md "Description of the API"), as `GET /v1/openapi.json` serves it.
+"""The API's OpenAPI 3.1 document (docs/api.md "Description of the API"), as `GET /v1/openapi.json` serves it.
 
 It is generated at build time from the code (``make openapi``: infra/build_openapi.py and
 infra/openapi_builder.py) and shipped beside this module; a test fails when it is stale.

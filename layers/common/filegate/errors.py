@@ -1,10 +1,10 @@
-"""Domain errors. Each carries the HTTP status and code of API.md §4; one handler per app renders them."""
+"""Domain errors. Each carries the HTTP status and code of docs/api.md §4; one handler per app renders them."""
 
 from __future__ import annotations
 
 import json
 
-# Every failure to authenticate gets this one message (API.md §1), and it says how a key is sent.
+# Every failure to authenticate gets this one message (docs/api.md §1), and it says how a key is sent.
 INVALID_API_KEY_MESSAGE = (
     "Invalid or missing API key. Send it as `Authorization: Bearer fg_...` (or Basic, with the key as user name)."
 )
@@ -26,7 +26,7 @@ class InvalidRequest(ApiError):
 
 
 class InvalidSignature(ApiError):
-    """A signed delivery (GitHub secret scanning, API.md §9) whose signature is missing, unknown or wrong."""
+    """A signed delivery (GitHub secret scanning, docs/api.md §9) whose signature is missing, unknown or wrong."""
 
     status, code, default_message = 401, "invalid_signature", "The request's signature is missing or invalid."
 

@@ -84,7 +84,7 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
-# The dashboard (API.md §7): routes with no authorizer; the dashboard checks its own sessions, and each
+# The dashboard (docs/api.md §7): routes with no authorizer; the dashboard checks its own sessions, and each
 # action passes the route-table check of the API route it stands for. Not part of the API's description.
 SESSION = "session"
 DASHBOARD_ROUTES: tuple[Route, ...] = tuple(

@@ -184,7 +184,7 @@ class ConvertSettings(MeteringTables, FileStore, WebhookEmitter, EngineQueues):
     imports_queue_url: str
     idempotency_table: str
     idempotency_seconds: int = 86_400
-    # API.md's sync budget (a test shrinks it): /v1/convert and /v1/compress answer within it.
+    # docs/api.md's sync budget (a test shrinks it): /v1/convert and /v1/compress answer within it.
     sync_budget_seconds: float = SYNC_BUDGET_SECONDS
 
 
@@ -196,7 +196,7 @@ class FilesSettings(MeteringTables, FileStore, EgressPolicy):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ImportSettings(FileStore, WebhookEmitter, EngineQueues):
-    """The import worker and its dead-letter handler: URL imports through the egress guard (API.md "Import
+    """The import worker and its dead-letter handler: URL imports through the egress guard (docs/api.md "Import
     from a URL"), then, for a conversion of a URL, its hand-over to the conversion queues."""
 
     conversions_table: str
@@ -239,7 +239,7 @@ class DashboardSettings(MeteringTables, FileStore, WebhookEmitter, Mailer, Publi
     dashboard_logins_table: str
     # As for the keys function: how long a change made here is stamped for (the template's AuthorizerCacheTtl).
     authorizer_cache_ttl_seconds: int = 3600
-    # Every sign-in answer leaves this long after its request, whatever happened (API.md §7).
+    # Every sign-in answer leaves this long after its request, whatever happened (docs/api.md §7).
     sign_in_answer_seconds: float = 1.0
 
 
@@ -261,7 +261,7 @@ class MediaWorkerSettings(WorkerSettings):
     media_cpu_seconds: int = 1680  # wall-clock limit x the vCPUs at the function's memory size
     media_memory_mb: int = 2560  # address space of one FFmpeg child, under the function's memory
     media_max_output_mb: int = 5120  # largest output file, under the ephemeral storage
-    # Long media (API.md "Media" → "Long media"): video outputs longer than this are cut into segments of
+    # Long media (docs/api.md "Media" → "Long media"): video outputs longer than this are cut into segments of
     # about media_segment_seconds (half that above 1080p), each converted by its own invocation; the
     # pieces' messages go to the media queue, the worker's own. Template parameters (tests shorten them).
     media_queue_url: str
@@ -304,7 +304,7 @@ class DocumentsSettings(WorkerSettings):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SecretScanningSettings(MeteringTables, WebhookStore, EgressPolicy, Mailer):
-    """GitHub secret scanning (API.md §9): revokes through the keys service, tells owners, records, emits."""
+    """GitHub secret scanning (docs/api.md §9): revokes through the keys service, tells owners, records, emits."""
 
     audit_table: str
     secret_scanning_table: str

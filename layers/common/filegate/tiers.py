@@ -1,4 +1,4 @@
-"""The tier table (API.md §2) and every other product limit: one place for each number."""
+"""The tier table (docs/api.md §2) and every other product limit: one place for each number."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ MB = 1024 * 1024
 GB = 1024 * MB
 
 SYNC_MAX_BYTES = 4 * MB  # sync convert in and out: Lambda's 6 MB payload limit after base64
-# API.md's sync budget: /v1/convert and /v1/compress answer within it (202 + a job when the work won't)...
+# docs/api.md's sync budget: /v1/convert and /v1/compress answer within it (202 + a job when the work won't)...
 SYNC_BUDGET_SECONDS = 25.0
 # ...of which this much is kept for what follows the conversion: storing, recording and answering.
 SYNC_ANSWER_RESERVE_SECONDS = 4.0
@@ -24,7 +24,7 @@ FEATURE_WEBHOOKS = "webhooks"
 
 @dataclass(frozen=True)
 class MediaLimits:
-    """Audio and video (API.md §2): the longest input and the largest output frame."""
+    """Audio and video (docs/api.md §2): the longest input and the largest output frame."""
 
     max_duration_seconds: int  # the longest input accepted, from its probed duration
     max_frame: tuple[int, int]  # the largest output frame (landscape; a portrait frame is held to it turned)
@@ -49,8 +49,8 @@ class Tier:
     max_pixels: int
     max_pdf_pages: int
     media: MediaLimits
-    max_document_pages: int  # pages of the PDF a document conversion produces (API.md "Documents")
-    # How many items each counter of the account is spread over (API.md §3): one DynamoDB item takes about
+    max_document_pages: int  # pages of the PDF a document conversion produces (docs/api.md "Documents")
+    # How many items each counter of the account is spread over (docs/api.md §3): one DynamoDB item takes about
     # 1,000 writes a second, so a tier whose traffic can pass that splits its counters, each capped at its
     # share of the limit.
     rate_shards: int = 1
@@ -108,11 +108,11 @@ MAX_QUOTA_SHARDS = max(t.quota_shards for t in TIERS.values())
 
 ACCOUNT_STATUSES = ("active", "suspended")
 
-# API.md §3: changes to keys and webhook secrets per account per minute, on top of the rate limit. Each one
+# docs/api.md §3: changes to keys and webhook secrets per account per minute, on top of the rate limit. Each one
 # is stamped on every rate item of the cache's horizon, so this bounds what one account costs the table.
 MAX_CHANGES_PER_MINUTE = 60
 
-# Documents (API.md "Documents"): an OOXML/ODF zip is refused past these before it is converted.
+# Documents (docs/api.md "Documents"): an OOXML/ODF zip is refused past these before it is converted.
 MAX_ZIP_ENTRIES = 10_000
 MAX_ZIP_RATIO = 100  # unpacked size over the file's own size
 MAX_ZIP_UNPACKED_BYTES = 1 * GB

@@ -110,7 +110,7 @@ class _ResponseHeaders:
 
 
 def create_app(title: str) -> FastAPI:
-    """A FastAPI app whose every error, ours or the framework's, is API.md's error body."""
+    """A FastAPI app whose every error, ours or the framework's, is docs/api.md's error body."""
     # No redirect_slashes: its bodiless 307 (e.g. for /v1/files/%2F) builds Location from the Host header;
     # an unknown path is the 404 error body like any other.
     app = FastAPI(
@@ -150,7 +150,7 @@ def create_app(title: str) -> FastAPI:
 
 
 def method_not_allowed(method: str, path: str) -> errors.ApiError:
-    """405 with `Allow` listing the methods the route table gives this path (API.md §4)."""
+    """405 with `Allow` listing the methods the route table gives this path (docs/api.md §4)."""
     allowed = routes.methods_of(path)
     if not allowed:
         return errors.NotFound("No such route.")

@@ -49,7 +49,7 @@ from filegate_client.errors import (
 from filegate_client.types import NewKey
 
 ENV_WEBHOOK_SECRET = "FILEGATE_WEBHOOK_SECRET"  # noqa: S105 - the variable's name
-# Options of /v1/convert (API.md §5), as (flag, type, help). Only those given are sent.
+# Options of /v1/convert (docs/api.md §5), as (flag, type, help). Only those given are sent.
 CONVERT_OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
     ("quality", int, "1-100"),
     ("width", int, "output width in pixels"),

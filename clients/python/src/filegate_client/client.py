@@ -46,7 +46,7 @@ from filegate_client.types import (
 
 ENV_API_KEY = "FILEGATE_API_KEY"
 ENV_BASE_URL = "FILEGATE_BASE_URL"
-SYNC_MAX_BYTES = 4 * 1024 * 1024  # API.md: /v1/convert takes up to 4 MB in
+SYNC_MAX_BYTES = 4 * 1024 * 1024  # docs/api.md: /v1/convert takes up to 4 MB in
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 # A Retry-After longer than this (a monthly quota) is not waited for: the error is raised.
 MAX_RETRY_AFTER_SECONDS = 120.0

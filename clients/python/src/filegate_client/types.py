@@ -1,4 +1,4 @@
-"""The API's JSON bodies (API.md §5) as TypedDicts: what a method returns, for editors and type checkers.
+"""The API's JSON bodies (docs/api.md §5) as TypedDicts: what a method returns, for editors and type checkers.
 
 At run time they are plain dicts; fields the API adds later are present too, just not listed here.
 """

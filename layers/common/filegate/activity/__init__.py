@@ -1,4 +1,4 @@
-"""Per-key activity (API.md §5 ``GET /v1/keys/{id}/activity``): requests by outcome, conversions and units.
+"""Per-key activity (docs/api.md §5 ``GET /v1/keys/{id}/activity``): requests by outcome, conversions and units.
 
 Recording adds no write to a request. Each request already logs; its last log line (``record``) carries
 the key, the outcome, the conversions it started and the source address. A CloudWatch Logs subscription

@@ -1,4 +1,4 @@
-"""What one request's answer counts as (API.md §5): one place for the rule."""
+"""What one request's answer counts as (docs/api.md §5): one place for the rule."""
 
 from __future__ import annotations
 

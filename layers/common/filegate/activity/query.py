@@ -1,4 +1,4 @@
-"""Reading a key's activity (API.md §5): buckets from ``start`` to ``end``, the empty ones as zeros."""
+"""Reading a key's activity (docs/api.md §5): buckets from ``start`` to ``end``, the empty ones as zeros."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A key's activity for its account (API.md §5): the key must be the caller's account's, else 404."""
+"""A key's activity for its account (docs/api.md §5): the key must be the caller's account's, else 404."""
 
 from __future__ import annotations
 

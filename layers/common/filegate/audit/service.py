@@ -1,4 +1,4 @@
-"""Recording and listing audit entries (API.md §8).
+"""Recording and listing audit entries (docs/api.md §8).
 
 The services that change keys, webhooks, accounts and sessions call :func:`record` once each change has
 succeeded, with the actor their caller hands them: the key of an API request, a dashboard session, an
@@ -24,7 +24,7 @@ RETENTION: Final = timedelta(days=365)
 
 ActorType = Literal["key", "session", "admin", "github"]
 
-# API.md §8's actions, and the secret's creation and reveal (as sensitive as its rotation).
+# docs/api.md §8's actions, and the secret's creation and reveal (as sensitive as its rotation).
 KEY_CREATED: Final = "key.created"
 KEY_UPDATED: Final = "key.updated"
 KEY_ROTATED: Final = "key.rotated"

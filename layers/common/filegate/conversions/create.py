@@ -1,4 +1,4 @@
-"""Creating conversion jobs (API.md "Conversion"): single, bulk, and a sync request that goes on as a job.
+"""Creating conversion jobs (docs/api.md "Conversion"): single, bulk, and a sync request that goes on as a job.
 
 Each is planned by the engine that converts the pair (``engine_for``), reserved against the monthly quota
 (so concurrency can never pass the limit), recorded, and queued to that engine's worker. fg_test_ keys are

@@ -1,4 +1,5 @@
-"""Long media fanned out over the media queue (API.md "Media" → "Long media"; DESIGN.md "Long media fans out").
+"""Long media fanned out over the media queue (docs/api.md "Media" → "Long media"; docs/architecture.md
+"Long media fans out").
 
 The job's own invocation probes the input (in ranges), and when its engine's plan has `segments`, writes a
 manifest to S3 (never into a message: SQS takes 256 KB) and queues one message per piece: each video segment

@@ -1,4 +1,4 @@
-"""Conversion records (API.md §5 "Conversion"): their JSON, the quota reservation each carries, failing one
+"""Conversion records (docs/api.md §5 "Conversion"): their JSON, the quota reservation each carries, failing one
 (its units given back in the same write) and announcing one (its webhook event, once).
 
 Touches storage: the conversions table (``filegate.db.conversions``) and the quota counters.
@@ -55,7 +55,7 @@ def conversion_json(record: conversions_table.ConversionRecord) -> dict[str, Any
 
 
 def progress_of(record: conversions_table.ConversionRecord) -> int:
-    """API.md's `progress`: 0 to 100, 100 once it succeeded (a sync or image conversion records none)."""
+    """docs/api.md's `progress`: 0 to 100, 100 once it succeeded (a sync or image conversion records none)."""
     if record.status == "succeeded":
         return 100
     return max(0, min(99, int(record.progress or 0)))
@@ -102,7 +102,7 @@ def job_options(target: str | None, options: dict[str, object]) -> dict[str, obj
 
 
 def public_options(options: dict[str, Any]) -> dict[str, Any]:
-    """Options as a record or an answer may show them: never a secret one (API.md: `input_password` is never
+    """Options as a record or an answer may show them: never a secret one (docs/api.md: `input_password` is never
     logged, never stored)."""
     return {name: value for name, value in options.items() if name not in SECRET_OPTIONS}
 
@@ -143,7 +143,7 @@ def requested(record: conversions_table.ConversionRecord) -> tuple[str | None, d
 
 def source_format(source: files_table.FileRecord, options: object) -> str:
     """The format a stored file is converted from: the one sniffed when it was stored, except that text is told
-    apart again by the conversion's `source_format` option when the file's name does not say (API.md
+    apart again by the conversion's `source_format` option when the file's name does not say (docs/api.md
     "Documents": the extension first, then `source_format`)."""
     fmt = source.format or ""
     told = options.get("source_format") if isinstance(options, dict) else None

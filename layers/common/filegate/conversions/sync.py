@@ -1,4 +1,4 @@
-"""Sync conversions (API.md "Conversion"): `/v1/convert` and `/v1/compress` answer within the sync budget.
+"""Sync conversions (docs/api.md "Conversion"): `/v1/convert` and `/v1/compress` answer within the sync budget.
 
 One path for every engine: the engine's plan says whether the work runs here now (it fits the budget left)
 or goes to the engine's worker. Work that runs here and overruns, or whose estimate does not fit, goes on as a
@@ -130,7 +130,7 @@ def convert_sync(
             )  # fmt: skip
         except BaseException:
             # The engine succeeded but the output could not be stored or recorded: a failed conversion is never
-            # charged (API.md §3), and it was never counted as a success.
+            # charged (docs/api.md §3), and it was never counted as a success.
             limits.release_conversion(reservation)
             conversion_finished(kind(output.format), succeeded=False)
             raise

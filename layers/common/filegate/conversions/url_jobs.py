@@ -1,4 +1,4 @@
-"""A conversion of a URL (API.md: ``POST /v1/conversions`` with ``url``): one job that imports, then converts.
+"""A conversion of a URL (docs/api.md: ``POST /v1/conversions`` with ``url``): one job that imports, then converts.
 
 At the request: the URL and headers are checked as for ``POST /v1/files/import``, one unit is reserved (an
 exhausted quota is a 429 at once), the conversion is written ``queued`` naming the file it waits for, and the

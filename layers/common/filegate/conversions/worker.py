@@ -2,7 +2,7 @@
 
 ``run_queued`` is a queued conversion's whole life, whatever the engine: started once; the input fetched,
 probed and planned by its engine (``engine_for``), refused (413/422) or its reservation topped up to the
-planned units (API.md §3); run; the output stored with its metadata; succeeded or failed (every unit given
+planned units (docs/api.md §3); run; the output stored with its metadata; succeeded or failed (every unit given
 back, in one transaction); announced. Partial batch failures (Powertools' batch processor): a message whose
 conversion crashed is retried; after the queue's maxReceiveCount it reaches the dead-letter queue, whose
 handler marks the conversion failed so nothing is ever left in ``processing``.
@@ -91,7 +91,7 @@ def run_queued(
 
 
 class ProgressWriter:
-    """A running job's progress (API.md: a percent that only grows, 100 on success) written to its record,
+    """A running job's progress (docs/api.md: a percent that only grows, 100 on success) written to its record,
     throttled; the write itself never lowers it (conversions_table.advance)."""
 
     def __init__(self, conversion_id: str) -> None:
@@ -172,7 +172,7 @@ def _record_counted_pages(
     output_format: str,
     output_metadata: dict[str, Any] | None,
 ) -> None:
-    """An office file has `pages` in its metadata once a conversion has counted them (API.md "Files"): a
+    """An office file has `pages` in its metadata once a conversion has counted them (docs/api.md "Files"): a
     PDF of the whole document (no `pages` chosen) has exactly the document's pages."""
     known = source_file.metadata
     counted = (output_metadata or {}).get("pages")
@@ -192,7 +192,7 @@ def _record_counted_pages(
 
 
 def _charge_units(record: conversions_table.ConversionRecord, units: int) -> None:
-    """Top the reservation up to `units` (API.md §3), or QuotaExceeded on a hard-quota tier."""
+    """Top the reservation up to `units` (docs/api.md §3), or QuotaExceeded on a hard-quota tier."""
     extra = units - int(record.units or 1)
     if extra <= 0:
         return

@@ -1,4 +1,4 @@
-"""Sign-in answers that take the same time whatever happened (API.md §7).
+"""Sign-in answers that take the same time whatever happened (docs/api.md §7).
 
 Whether an email went out or a limit held it back, whether a code was pending, wrong or right, each sign-in
 answer leaves no sooner than a fixed time after its request arrived: an observer timing the answers learns

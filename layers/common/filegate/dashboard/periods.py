@@ -43,7 +43,7 @@ def months(report_months: Sequence[Mapping[str, Any]]) -> list[Period]:
 
 
 def activity_periods(buckets: Sequence[Mapping[str, Any]], granularity: str) -> list[Period]:
-    """A key's activity buckets (API.md §5) as periods stacked by outcome."""
+    """A key's activity buckets (docs/api.md §5) as periods stacked by outcome."""
     periods = []
     for bucket in buckets:
         start = parse_iso(str(bucket["start"]))

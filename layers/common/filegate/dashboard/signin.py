@@ -1,4 +1,4 @@
-"""Passwordless sign-in (API.md §7): one email with a 6-digit code and a confirm link.
+"""Passwordless sign-in (docs/api.md §7): one email with a 6-digit code and a confirm link.
 
 Both are single-use and live 15 minutes; a new sign-in email replaces the address's previous one. Storage
 keeps the code's scrypt hash (a 6-digit code under SHA-256 is a million guesses away from anyone who reads

@@ -57,7 +57,7 @@ STATIC_TYPES: Final = {
     ".svg": "image/svg+xml",
 }
 
-# API.md §7: on every response, whatever answers it (pages, redirects, errors, static files).
+# docs/api.md §7: on every response, whatever answers it (pages, redirects, errors, static files).
 SECURITY_HEADERS: Final = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "

@@ -75,7 +75,7 @@ class ConversionRecord(Model):
     source_bytes = NumberAttribute(null=True)
     output_bytes = NumberAttribute(null=True)
     attempts = NumberAttribute(default=0)
-    progress = NumberAttribute(null=True)  # percent done while it runs (API.md: only grows, 100 on success)
+    progress = NumberAttribute(null=True)  # percent done while it runs (docs/api.md: only grows, 100 on success)
     # Long media (conversions.long_media): how many pieces it was cut into, the names of those finished (a
     # set, so a redelivered piece never counts twice), and when the join was claimed (once; a lease).
     pieces_total = NumberAttribute(null=True)

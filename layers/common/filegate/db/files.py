@@ -39,8 +39,8 @@ class FileRecord(Model):
     size = NumberAttribute(null=True)
     format = UnicodeAttribute(null=True)
     content_type = UnicodeAttribute(null=True)
-    metadata = JSONAttribute(null=True)  # API.md "Files": what the file is (image, document, audio, video)
-    error_code = UnicodeAttribute(null=True)  # a failed import's code (API.md "Import from a URL")
+    metadata = JSONAttribute(null=True)  # docs/api.md "Files": what the file is (image, document, audio, video)
+    error_code = UnicodeAttribute(null=True)  # a failed import's code (docs/api.md "Import from a URL")
     error_message = UnicodeAttribute(null=True)
     # A URL import's request (URL and private headers), AES-GCM sealed; its key travels only in the queue
     # message. Removed in the write that ends the import, so neither half outlives the job.

@@ -1,4 +1,4 @@
-"""The secret-scanning table (API.md §9): GitHub's public keys, the refetch clock, and leaked-key notices.
+"""The secret-scanning table (docs/api.md §9): GitHub's public keys, the refetch clock, and leaked-key notices.
 
 One item per purpose, keyed by ``item_id``:
 - ``meta``: GitHub's latest meta document as fetched (its keys: identifier, PEM, is_current) and when: a

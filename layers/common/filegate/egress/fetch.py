@@ -1,4 +1,4 @@
-"""GET a URL through the egress guard, for URL imports (API.md "Files" → "Import from a URL").
+"""GET a URL through the egress guard, for URL imports (docs/api.md "Files" → "Import from a URL").
 
 Every hop is vetted (``egress.policy.vet_url``) and dialled at the very addresses that were checked
 (``egress.connection.PinnedConnection``). Redirects are followed by hand: at most ``max_redirects``, each
@@ -57,7 +57,7 @@ _TOKEN: Final = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
 # carry as it is (Latin-1, UTF-8, control characters) is refused at the request, never when the job runs.
 _VALUE: Final = re.compile(r"[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*|")
 
-# FetchFailed codes: the file's `error.code` (API.md).
+# FetchFailed codes: the file's `error.code` (docs/api.md).
 IMPORT_REFUSED: Final = "import_refused"
 IMPORT_FAILED: Final = "import_failed"
 FILE_TOO_LARGE: Final = "file_too_large"
@@ -114,7 +114,7 @@ def _describe(exc: BaseException, aborted: bool, limits: FetchLimits) -> str:
         return f"no answer within the time limit (connect: {limits.connect_timeout:g} s)"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"TLS certificate not accepted: {exc.verify_message or 'verification failed'}"
-    # Never an exception's class name: the message is the customer's (API.md §4, no internal names).
+    # Never an exception's class name: the message is the customer's (docs/api.md §4, no internal names).
     if isinstance(exc, ssl.SSLError):
         return "the TLS handshake failed"
     if isinstance(exc, ConnectionRefusedError):

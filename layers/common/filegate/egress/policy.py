@@ -1,4 +1,4 @@
-"""The egress policy (API.md §5, DESIGN.md "one egress guard"): which URLs FileGate will call, and at
+"""The egress policy (docs/api.md §5, docs/architecture.md "one egress guard"): which URLs FileGate will call, and at
 which addresses. Webhook deliveries and URL imports both go through it, and only through it.
 
 ``vet_url`` parses the URL, resolves the host (all addresses) and refuses it if ANY address is not a public

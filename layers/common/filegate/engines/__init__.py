@@ -1,4 +1,4 @@
-"""Conversion engines behind one interface (DESIGN.md "Engines sit behind one interface").
+"""Conversion engines behind one interface (docs/architecture.md "Engines sit behind one interface").
 
 An engine parses its options (from the one option table, ``filegate.formats.options``), probes an input,
 plans a conversion (its output format, the units it costs, the seconds it should take, and whether the

@@ -71,7 +71,7 @@ class Plan:
 
     source: str
     target: str  # the output's format
-    units: int  # what it costs (API.md §3); before a probe, the least it can cost
+    units: int  # what it costs (docs/api.md §3); before a probe, the least it can cost
     estimated_seconds: float | None  # None when it cannot be told before the engine's worker probes the input
     in_request: bool  # whether a function answering a request may run it itself (it carries the engine)
     probe: Any = None  # the engine's probe of the input, kept for `run`
@@ -93,7 +93,7 @@ class RunLimits:
 
 @dataclass(frozen=True)
 class Segmenting:
-    """Long media (API.md "Media" → "Long media"): video outputs longer than `above_seconds` are converted in
+    """Long media (docs/api.md "Media" → "Long media"): video outputs longer than `above_seconds` are converted in
     segments of about `segment_seconds` (the media worker's settings)."""
 
     above_seconds: float
@@ -173,7 +173,7 @@ class Engine(Protocol):
         ...
 
     def metadata(self, source: Source, workspace: Workspace, probe: Any = None) -> dict[str, Any]:
-        """A file's `metadata` (API.md "Files"), from its header or its probe (probed again unless given)."""
+        """A file's `metadata` (docs/api.md "Files"), from its header or its probe (probed again unless given)."""
         ...
 
 

@@ -1,6 +1,6 @@
 """A stored input served to FFmpeg over loopback HTTP in ranges, so FFmpeg reads only what it asks for.
 
-Long media (API.md "Media" → "Long media"): a segment's invocation seeks into an input that may be larger
+Long media (docs/api.md "Media" → "Long media"): a segment's invocation seeks into an input that may be larger
 than the worker's disk, so the input is never copied whole. FFmpeg's http client seeks with ``Range``
 requests; this server answers them from a ranged reader (S3 GetObject with ``Range``, given by the caller:
 no AWS here). It listens on 127.0.0.1 on a free port, for one path (a random token), for the life of a

@@ -1,4 +1,4 @@
-"""Import from a URL (API.md "Files" → "Import from a URL"): the request, and the worker's fetch.
+"""Import from a URL (docs/api.md "Files" → "Import from a URL"): the request, and the worker's fetch.
 
 The request is checked at once (the URL through the egress policy, on every address its name resolves to,
 422 naming ``url``; the headers against smuggling) and the file is created ``importing``. The import worker

@@ -1,4 +1,4 @@
-"""Files (API.md §5 "Files"): presigned uploads, completion with the real size and type, downloads; the one
+"""Files (docs/api.md §5 "Files"): presigned uploads, completion with the real size and type, downloads; the one
 size-cap rule for an input, a conversion's input kept as a file, and outputs stored. Never imports job code."""
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def complete_upload(caller: AuthContext, bucket: Bucket, file_id: str, now: date
         bucket.delete(record.object_key)
         raise
     try:
-        fmt = sniff(info.head, record.filename)  # the name tells text formats apart (API.md "Documents")
+        fmt = sniff(info.head, record.filename)  # the name tells text formats apart (docs/api.md "Documents")
     except errors.UnsupportedMediaType:
         bucket.delete(record.object_key)
         raise

@@ -1,4 +1,4 @@
-"""Office documents and text told from their bytes (API.md "Documents"): OOXML and ODF zips by their parts,
+"""Office documents and text told from their bytes (docs/api.md "Documents"): OOXML and ODF zips by their parts,
 legacy OLE2 files by their streams, RTF by its header, text by its bytes, then (text only) by the file
 name's extension or the `source_format` field. Pure Python (olefile reads the OLE2 directory).
 

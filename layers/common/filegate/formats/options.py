@@ -133,7 +133,7 @@ OPTIONS: dict[str, Option] = {
         Option("audio_bitrate", "integer", frozenset({"video", "audio"}), 32, 320),  # kbps
         Option("mute", "boolean", frozenset({"video"})),
         Option("at", "number", frozenset({"thumbnail"}), 0, MAX_SECONDS),
-        # Documents (API.md "Documents"); `page` above also picks a document's page for a preview.
+        # Documents (docs/api.md "Documents"); `page` above also picks a document's page for a preview.
         Option("pages", "text", frozenset({"pdf"})),
         Option("pdf_a", "boolean", frozenset({"pdf"})),
         Option("sheet", "text", frozenset({"sheet"})),
@@ -145,7 +145,7 @@ OPTIONS: dict[str, Option] = {
 
 def within_source(size: tuple[float, float], source: tuple[int, int], enlarge: bool | None) -> tuple[float, float]:
     """`width`/`height` never enlarge an image or a video frame beyond its own size unless `enlarge` is true
-    (API.md §4): the asked size, scaled down (its aspect kept) until it fits within the source's."""
+    (docs/api.md §4): the asked size, scaled down (its aspect kept) until it fits within the source's."""
     if enlarge:
         return size
     scale = min(1.0, source[0] / size[0], source[1] / size[1]) if size[0] > 0 and size[1] > 0 else 1.0

@@ -126,7 +126,7 @@ def _is_tga(data: bytes) -> bool:
 
 def sniff(data: bytes, filename: str | None = None, source_format: str | None = None) -> str:
     """The canonical format name (see formats.FORMATS) of `data` (a file's bytes, or its first KiBs), or
-    UnsupportedMediaType. `filename` and `source_format` tell text formats apart (API.md "Documents")."""
+    UnsupportedMediaType. `filename` and `source_format` tell text formats apart (docs/api.md "Documents")."""
     head = data[:32]
     if head.startswith(b"\xff\xd8\xff"):
         return "jpg"

@@ -17,7 +17,7 @@ from filegate.formats.options import OutputKind, taken_by
 from filegate.suggest import did_you_mean
 
 Kind = Literal["image", "document", "audio", "video"]
-# What an office or text document is (API.md "Documents"): which targets it has and which LibreOffice
+# What an office or text document is (docs/api.md "Documents"): which targets it has and which LibreOffice
 # application opens it.
 Family = Literal["word", "sheet", "slides", "text"]
 
@@ -141,7 +141,7 @@ FORMATS: dict[str, FormatInfo] = {
     )
 }
 
-# Document targets (API.md "Documents"): PDF from every one, the same family's office formats, and one page
+# Document targets (docs/api.md "Documents"): PDF from every one, the same family's office formats, and one page
 # as an image (a preview).
 PREVIEW_TARGETS = ("png", "jpg", "webp")
 _DOCUMENT_TARGETS: dict[str, tuple[str, ...]] = {

@@ -1,4 +1,4 @@
-"""Authentication (API.md §1): from an Authorization header and a source IP to who is calling.
+"""Authentication (docs/api.md §1): from an Authorization header and a source IP to who is calling.
 
 Order: shape + checksum (no database read) → key lookup by id derived from its SHA-256 (one GetItem) →
 revoked_at → expires_at → IP allowlist (marked on the context, refused by the function: see

@@ -1,4 +1,4 @@
-"""Rotation, all or nothing (API.md §5): if its call fails, the old key keeps working as before and the new
+"""Rotation, all or nothing (docs/api.md §5): if its call fails, the old key keeps working as before and the new
 key never works; a retry simply rotates again.
 
 1. One transaction writes the new key *pending* (it does not authenticate: filegate.keys.authorizer) and the

@@ -1,4 +1,4 @@
-"""Accounts and keys (API.md §5 "Keys and account"): the domain behind the keys function.
+"""Accounts and keys (docs/api.md §5 "Keys and account"): the domain behind the keys function.
 
 Every change that alters what a key may do takes a version, writes it with the change and stamps it on the
 account's counter items before returning (filegate.keys.stamps), so it applies on the very next request
@@ -56,7 +56,7 @@ class IssuedKey:
     record: keys_table.KeyRecord
 
     def as_json(self) -> dict[str, Any]:
-        """API.md: every response that creates a key (create, rotate) has exactly this shape."""
+        """docs/api.md: every response that creates a key (create, rotate) has exactly this shape."""
         record = self.record
         return {
             "api_key": self.raw_key,

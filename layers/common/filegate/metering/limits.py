@@ -1,4 +1,4 @@
-"""Rate limits and quotas (API.md §3): per-account counters, each one atomic conditional UpdateItem."""
+"""Rate limits and quotas (docs/api.md §3): per-account counters, each one atomic conditional UpdateItem."""
 
 from __future__ import annotations
 
@@ -152,7 +152,7 @@ _last_uses = _LastUses(10_000)
 
 
 def record_last_use(key_id: str, now: datetime) -> None:
-    """API.md §5: last_used_at to the minute, called on a key's first request on a rate item; written once
+    """docs/api.md §5: last_used_at to the minute, called on a key's first request on a rate item; written once
     per key and minute by a container (a conditional write that never moves it back)."""
     minute = minute_floor(now)
     if _last_uses.first_in_minute(key_id, minute):
@@ -160,7 +160,7 @@ def record_last_use(key_id: str, now: datetime) -> None:
 
 
 def hit_change_limit(account_id: str, now: datetime) -> None:
-    """API.md §3: at most MAX_CHANGES_PER_MINUTE key and webhook-secret changes a minute per account."""
+    """docs/api.md §3: at most MAX_CHANGES_PER_MINUTE key and webhook-secret changes a minute per account."""
     window, reset = _window(now, RATE_WINDOW_SECONDS)
     count = counters.increment(
         f"changes#{account_id}#{window}", limit=MAX_CHANGES_PER_MINUTE, expires_at=_rate_expiry(window)

@@ -1,4 +1,4 @@
-"""GitHub's secret-scanning signing keys, and the signature check (API.md §9).
+"""GitHub's secret-scanning signing keys, and the signature check (docs/api.md §9).
 
 GitHub signs each delivery with ECDSA P-256 over SHA-256 of the raw body; ``Github-Public-Key-Identifier``
 names the key, ``Github-Public-Key-Signature`` carries the base64 DER signature. Its keys are listed by a

@@ -1,4 +1,4 @@
-"""Webhook event types (API.md §5)."""
+"""Webhook event types (docs/api.md §5)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ CONVERSION_SUCCEEDED: Final = "conversion.succeeded"
 CONVERSION_FAILED: Final = "conversion.failed"
 FILE_IMPORTED: Final = "file.imported"
 FILE_IMPORT_FAILED: Final = "file.import_failed"
-KEY_LEAKED: Final = "key.leaked"  # a key of the account was found in public and revoked (API.md §9)
+KEY_LEAKED: Final = "key.leaked"  # a key of the account was found in public and revoked (docs/api.md §9)
 WEBHOOK_TEST: Final = "webhook.test"
 
 # What an endpoint may subscribe to. ``webhook.test`` is sent on demand to one endpoint, never subscribed.

@@ -1,4 +1,4 @@
-"""The webhooks product (API.md §5): signing secrets, endpoints, the delivery log, and emitting events.
+"""The webhooks product (docs/api.md §5): signing secrets, endpoints, the delivery log, and emitting events.
 
 Emitting an event writes one delivery per destination (each subscribed endpoint, plus a conversion's own
 ``webhook_url``) and queues its first attempt on the webhooks queue; the dispatcher (``webhook_dispatch``)
@@ -56,7 +56,7 @@ def create_or_rotate_secret(
     caller: AuthContext, now: datetime, *, actor: audit.Actor | None = None, ip: str = ""
 ) -> dict[str, Any]:
     """A new signing secret, shown this once. A rotation keeps the old one signing for 24 h. Counted among the
-    account's changes a minute (API.md §3), like a key's."""
+    account's changes a minute (docs/api.md §3), like a key's."""
     require_webhooks(caller)
     limits.hit_change_limit(caller.account_id, now)
     existing = store.get_secret(caller.account_id)

@@ -166,7 +166,7 @@ def test_tier_duration_and_frame_limits() -> None:
     with pytest.raises(FileTooLarge, match="limit of 1280x720"):
         media_engine.plan(hd, "mp4", MediaOptions(), TIERS["free"].media)
     assert media_engine.plan(hd, "mp4", MediaOptions(width=1280), TIERS["free"].media).frame == (1280, 720)
-    # Larger than the source only with enlarge (API.md §4); then the tier's frame limit decides.
+    # Larger than the source only with enlarge (docs/api.md §4); then the tier's frame limit decides.
     upscale = MediaOptions(width=3840, enlarge=True)
     with pytest.raises(InvalidParameter, match=r"^width/height: the output frame 3840x2160"):
         media_engine.plan(hd, "mp4", upscale, TIERS["pro"].media)
@@ -204,7 +204,7 @@ def test_phone_video_is_probed_upright_and_surround_is_downmixed(workdir: Path) 
 @pytest.mark.parametrize(
     ("options", "frame"),
     [
-        (MediaOptions(width=1280), (320, 240)),  # never enlarged beyond the input's frame (API.md §4)...
+        (MediaOptions(width=1280), (320, 240)),  # never enlarged beyond the input's frame (docs/api.md §4)...
         (MediaOptions(height=480), (320, 240)),
         (MediaOptions(width=640, height=640, fit="cover"), (240, 240)),  # the box, shrunk to fit the frame
         (MediaOptions(width=160), (160, 120)),  # shrinking is what width/height are for

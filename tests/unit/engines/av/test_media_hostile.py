@@ -1,4 +1,4 @@
-"""Hostile media (API.md "Media"): refused as conversion_failed or file_too_large, in bounded time, never
+"""Hostile media (docs/api.md "Media"): refused as conversion_failed or file_too_large, in bounded time, never
 reading another file or opening a connection; and the sandbox's own limits, each seen to bite."""
 
 import os

@@ -1,4 +1,4 @@
-"""Long media in segments (API.md "Long media"): a clip cut into segments, each converted from its own seek
+"""Long media in segments (docs/api.md "Long media"): a clip cut into segments, each converted from its own seek
 point over loopback HTTP in ranges, and joined without re-encoding, is seamless by every invariant, checked
 on the decoded output (tests/fixtures_long_media.py); and the plan cuts on the output frame grid."""
 
@@ -110,7 +110,7 @@ def test_a_segmented_conversion_is_seamless(workdir: Path, source_format: str, t
 
 @pytest.mark.parametrize(("tier", "hours"), [("pro", 3), ("enterprise", 6)])
 def test_long_media_limits_are_probed_before_any_work(tier: str, hours: int) -> None:
-    """API.md §2: pro 3 h, enterprise 6 h; one second more is 413 from the probe alone, nothing run."""
+    """docs/api.md §2: pro 3 h, enterprise 6 h; one second more is 413 from the probe alone, nothing run."""
     media = TIERS[tier].media
     cut = plan_segments(_info(hours * 3600.0, 25), "mp4", MediaOptions(), media, SEGMENTING)
     assert cut is not None and len(cut.video_pieces) == hours * 3600 // 15
@@ -152,4 +152,4 @@ def test_a_join_streams_its_output_to_s3_as_it_grows(
     assert most <= bound < len(stored)
     if target == "mp4":
         kinds = [box.kind for box in mp4_index.top_level(lambda at, n: stored[at : at + n], len(stored))]
-        assert kinds.index(b"moov") < kinds.index(b"mdat")  # +faststart (API.md "Media")
+        assert kinds.index(b"moov") < kinds.index(b"mdat")  # +faststart (docs/api.md "Media")

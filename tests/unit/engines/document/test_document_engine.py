@@ -1,4 +1,4 @@
-"""API.md "Documents": every input kind to its targets through the warm LibreOffice, with its options."""
+"""docs/api.md "Documents": every input kind to its targets through the warm LibreOffice, with its options."""
 
 from __future__ import annotations
 

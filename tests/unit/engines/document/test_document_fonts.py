@@ -1,4 +1,4 @@
-"""API.md "Documents": Latin, Greek, Cyrillic, Arabic, Hebrew, Devanagari, Thai, CJK and emoji render, never as
+"""docs/api.md "Documents": Latin, Greek, Cyrillic, Arabic, Hebrew, Devanagari, Thai, CJK and emoji render, never as
 an empty box: every font embedded, every script's text extractable, each set in a font that has its glyphs."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""API.md "Documents": which inputs are recognised from their bytes, their targets, their options. Pure."""
+"""docs/api.md "Documents": which inputs are recognised from their bytes, their targets, their options. Pure."""
 
 from __future__ import annotations
 

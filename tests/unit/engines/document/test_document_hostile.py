@@ -1,4 +1,4 @@
-"""Hostile documents end to end, the sandbox, and recovery from a hung or crashed converter (API.md
+"""Hostile documents end to end, the sandbox, and recovery from a hung or crashed converter (docs/api.md
 "Documents" → Safety). Each test proves what did not happen: no connection reached the listener, no local
 file's text is in the output, the macro's file never appeared; faults are injected at the office's named
 checkpoints, never by timing."""

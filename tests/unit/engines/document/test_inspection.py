@@ -1,4 +1,4 @@
-"""Inspection before conversion (API.md "Documents" → Safety), on real hostile files. Pure: no LibreOffice."""
+"""Inspection before conversion (docs/api.md "Documents" → Safety), on real hostile files. Pure: no LibreOffice."""
 
 from __future__ import annotations
 

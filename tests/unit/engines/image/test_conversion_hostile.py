@@ -1,4 +1,4 @@
-"""Hostile and broken input: always the API.md error class, quickly, never an uncaught exception."""
+"""Hostile and broken input: always the docs/api.md error class, quickly, never an uncaught exception."""
 
 import dataclasses
 import io
@@ -109,7 +109,7 @@ def test_corrupted_middle() -> None:
 EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
 
 
-# Bytes that are no text (a NUL): text is a document now, the document engine's (API.md "Documents").
+# Bytes that are no text (a NUL): text is a document now, the document engine's (docs/api.md "Documents").
 @pytest.mark.parametrize("data", [b"", EPS, b"no text\x00\x01", fm.zip_file()])
 def test_unknown_types(data: bytes) -> None:
     with pytest.raises(UnsupportedMediaType):

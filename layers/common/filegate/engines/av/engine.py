@@ -1,4 +1,4 @@
-"""Audio and video conversion with FFmpeg (API.md "Media"): probe, plan, transcode, check the output.
+"""Audio and video conversion with FFmpeg (docs/api.md "Media"): probe, plan, transcode, check the output.
 
 ``plan`` is pure (a probed input + typed options + the tier's media limits → FFmpeg arguments, output frame,
 conversion units) and raises the API's errors before any work: 413 for an input over the tier's duration
@@ -44,7 +44,7 @@ from filegate.formats.table import (
 )
 from filegate.tiers import MB, MediaLimits, Tier
 
-SECONDS_PER_UNIT = 60  # API.md §3: one unit per started minute of output
+SECONDS_PER_UNIT = 60  # docs/api.md §3: one unit per started minute of output
 DEFAULT_THUMBNAIL_AT = 0.10  # a thumbnail is taken 10 % in unless `at` says otherwise
 DEFAULT_GIF_FPS = 12.0
 SEGMENT_GRID_FPS = 25.0  # the frame grid of long video whose stream states no frame rate
@@ -78,7 +78,7 @@ class Plan:
 
     @property
     def units(self) -> int:
-        """Conversion units (API.md §3): one per started minute of output; a thumbnail is one."""
+        """Conversion units (docs/api.md §3): one per started minute of output; a thumbnail is one."""
         return max(1, math.ceil(round(self.output_seconds, 3) / SECONDS_PER_UNIT))
 
 
@@ -263,7 +263,7 @@ def plan(info: media_probe.MediaInfo, target: str, options: MediaOptions, limits
 def plan_segments(
     info: media_probe.MediaInfo, target: str, options: MediaOptions, limits: MediaLimits, segmenting: Segmenting
 ) -> segments.SegmentPlan | None:
-    """The segments of a video output longer than `segmenting.above_seconds` (API.md "Long media"), else None
+    """The segments of a video output longer than `segmenting.above_seconds` (docs/api.md "Long media"), else None
     (one piece). Refuses (413/422) exactly what a one-piece plan refuses, and costs the same units."""
     whole = plan(info, target, options, limits)
     video = info.video
@@ -339,7 +339,7 @@ def convert_file(
     return MediaResult(output, target, content_type(target), chosen.units, described)
 
 
-# Truncated media is 422 conversion_failed (API.md "Media"), never a shorter output passed off as the whole:
+# Truncated media is 422 conversion_failed (docs/api.md "Media"), never a shorter output passed off as the whole:
 # the container's own duration (its header or index, as probed) against what decoded. The slack covers codec
 # framing at the ends (audio priming, a last frame's length), never a missing part.
 TRUNCATION_SLACK_SECONDS = 1.0
@@ -444,7 +444,7 @@ class AvEngine:
     def segment(
         self, probe: Any, plan: EnginePlan, options: Options, tier: Tier, segmenting: Segmenting
     ) -> segments.SegmentPlan | None:
-        """The segments of a long video output (API.md "Long media"), or None: converted in one piece."""
+        """The segments of a long video output (docs/api.md "Long media"), or None: converted in one piece."""
         assert isinstance(options, MediaOptions) and isinstance(probe, media_probe.MediaInfo)
         return plan_segments(probe, plan.target, options, tier.media, segmenting)
 

@@ -93,7 +93,7 @@ class MediaInfo:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The file's `metadata` (API.md "Files")."""
+        """The file's `metadata` (docs/api.md "Files")."""
         return {
             "kind": self.kind,
             "format": self.format,

@@ -1,4 +1,4 @@
-"""Long video in segments (API.md "Media" → "Long media"; DESIGN.md "Long media fans out").
+"""Long video in segments (docs/api.md "Media" → "Long media"; docs/architecture.md "Long media fans out").
 
 One Lambda runs 15 minutes at most, so a video output longer than a few minutes (a setting) is cut on its
 output frame grid into segments of about the same length (half as long above 1080p), each converted by its

@@ -1,4 +1,4 @@
-"""The document engine: office documents and text converted by a warm, sandboxed LibreOffice (API.md
+"""The document engine: office documents and text converted by a warm, sandboxed LibreOffice (docs/api.md
 "Documents").
 
 Pure: ``inspection`` (zips and XML checked and defused before conversion), ``text`` (text decoded, Markdown

@@ -1,4 +1,4 @@
-"""The document engine (filegate.engines.Engine for office documents and text; API.md "Documents").
+"""The document engine (filegate.engines.Engine for office documents and text; docs/api.md "Documents").
 
 Pipeline: the input is inspected and defused (inspection: zip limits, external references, DDE, DTDs;
 text: decoded, Markdown rendered, HTML defused) → written into a job directory of the warm LibreOffice's
@@ -136,7 +136,7 @@ class DocumentEngine:
         return Output(target, FORMATS[target].content_type, path=produced, metadata=_metadata(target, pages))
 
     def metadata(self, source: Source, workspace: Workspace, probe: Any = None) -> dict[str, Any]:
-        """Office files have pages only once converted (API.md "Files"): kind and format here."""
+        """Office files have pages only once converted (docs/api.md "Files"): kind and format here."""
         return _metadata(source.format, None)
 
     # ------------------------------------------------------------------------------------------ conversion

@@ -1,4 +1,4 @@
-"""Office documents inspected and defused before LibreOffice sees them (API.md "Documents" → Safety). Pure.
+"""Office documents inspected and defused before LibreOffice sees them (docs/api.md "Documents" → Safety). Pure.
 
 OOXML and ODF zips: refused past the zip limits (entries, unpacked size against the file's own size, unpacked
 size; counted on the bytes that actually come out, not on what the directory claims), every XML part parsed

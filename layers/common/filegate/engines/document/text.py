@@ -84,7 +84,7 @@ class _Cleaner(HTMLParser):
             return
         kept = [(name, value) for name, value in attrs if _kept_attribute(tag, name, value or "")]
         if tag == "img" and not any(name == "src" for name, _ in kept):
-            return  # a linked picture is left out (API.md "Documents")
+            return  # a linked picture is left out (docs/api.md "Documents")
         rendered = "".join(f' {name}="{escape(value or "", quote=True)}"' for name, value in kept)
         self.out.append(f"<{tag}{rendered}>")
 

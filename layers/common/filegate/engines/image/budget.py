@@ -1,4 +1,4 @@
-"""The sync budget (API.md "Conversion"): work that will not finish in time continues as a job instead of
+"""The sync budget (docs/api.md "Conversion"): work that will not finish in time continues as a job instead of
 ending in a 504. Two guards: an estimate from what the header says (pixels, format) decides early, and the
 work itself runs in a forked child that is killed when it overruns — a thread could not be stopped, and it
 would go on holding the CPU, the memory and the engine's lock in a frozen Lambda container.
