@@ -21,6 +21,13 @@ SAM_VENV := .venv-sam
 SAM_BIN := $(SAM_VENV)/bin
 SAM_STAMP := $(SAM_VENV)/.installed-sam-$(SAM_CLI_VERSION)-cfn-lint-$(CFN_LINT_VERSION)
 
+# checkov (the template's security checks) in a venv of its own too: its pins are many. Its skips, each with
+# its reason, are in infra/checkov.yaml.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .venv-checkov
+CHECKOV_BIN := $(CHECKOV_VENV)/bin
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-checkov-$(CHECKOV_VERSION)
+
 # The Lambda runtime is python3.13: `sam build` without a container needs that interpreter first on PATH.
 # pyenv keeps one on these machines; PYTHON313_BIN=/some/bin overrides.
 PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo "$$HOME/.pyenv")
@@ -45,7 +52,7 @@ PY_DIRS := $(wildcard layers functions infra tests clients)
 PORT ?= 3000
 MOTO_PORT ?= 4566
 
-.PHONY: help venv sam-venv pdf-tools dev lint format types template build unit service local integration browser browser-tools test bench clean distclean openapi
+.PHONY: help venv sam-venv checkov-venv dev lint format types template build unit service local integration browser browser-tools test bench clean distclean openapi system-packages deploy deploy-prod sam-local-env smoke
 
 help: ## this list
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,6 +81,16 @@ $(SAM_STAMP):
 	rm -f $(SAM_VENV)/.installed-sam-*
 	touch $@
 
+checkov-venv: $(CHECKOV_STAMP) ## .venv-checkov with the pinned checkov
+
+$(CHECKOV_STAMP):
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 (python3.11 or python3) is not on PATH" >&2; exit 1; }
+	test -x $(CHECKOV_BIN)/python || "$(PYTHON)" -m venv $(CHECKOV_VENV)
+	$(CHECKOV_BIN)/python -m pip install --quiet --upgrade 'pip>=24'
+	$(CHECKOV_BIN)/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	rm -f $(CHECKOV_VENV)/.installed-checkov-*
+	touch $@
+
 # The browser tests: Debian's Chromium and its driver (apt), axe-core (npm) in a folder of the project.
 BROWSER_TOOLS := .browser
 AXE_CORE_VERSION := 4.14.1
@@ -95,19 +112,24 @@ $(AXE):
 	npm install --prefix $(BROWSER_TOOLS) --no-audit --no-fund --silent axe-core@$(AXE_CORE_VERSION)
 	@test -f $@
 
-# The PDF tools' OCR (Tesseract, English and German) and the fonts their tests draw scans with; a Lambda gets
-# them from the documents function's image. Installed with apt-get only when missing.
-PDF_TOOLS_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu fonts-dejavu-core
+# The Debian packages the document and PDF engines run on (LibreOffice, fonts, Tesseract, qpdf, poppler):
+# one list, infra/system-packages.txt, that functions/documents/Dockerfile installs too. Only the missing
+# ones are installed (apt-get update first); DRY_RUN=1 only names them.
+SYSTEM_PACKAGES_LIST ?= infra/system-packages.txt
+APT_INSTALL := apt-get install -y -qq --no-install-recommends
 
-pdf-tools: ## Tesseract (eng, deu) and DejaVu fonts (apt-get), only when missing
-	@if ! command -v tesseract >/dev/null || ! tesseract --list-langs 2>/dev/null | grep -qx deu \
-		|| ! test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf; then \
-		echo "installing $(PDF_TOOLS_PACKAGES) with apt-get"; \
-		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PDF_TOOLS_PACKAGES); \
+system-packages: ## the Debian packages of infra/system-packages.txt (apt-get), each only when missing
+	@missing=$$(sed -e 's/#.*//' "$(SYSTEM_PACKAGES_LIST)" | xargs -r -n 1 | while read -r package; do \
+		dpkg-query -W -f='$${db:Status-Abbrev}' "$$package" 2>/dev/null | grep -q '^ii' || echo "$$package"; \
+	done | xargs); \
+	if [ -z "$$missing" ]; then echo "system packages: every one of $(SYSTEM_PACKAGES_LIST) is installed"; \
+	elif [ -n "$(DRY_RUN)" ]; then echo "system packages missing: $$missing"; \
+	else echo "installing with apt-get: $$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive $(APT_INSTALL) $$missing; \
 	fi
 
 # ------------------------------------------------------------------ run
-dev: $(VENV_STAMP) pdf-tools ## run the local stack (API :3000, moto :4566) until Ctrl-C; refuses to start twice
+dev: $(VENV_STAMP) system-packages ## run the local stack (API :3000, moto :4566) until Ctrl-C; refuses to start twice
 	@exec $(BIN)/filegate-local --port $(PORT) --moto-port $(MOTO_PORT) --env EGRESS_ALLOW_INSECURE_LOOPBACK=true
 
 # ------------------------------------------------------------------ generated files
@@ -126,30 +148,36 @@ format: $(VENV_STAMP) ## apply ruff's fixes and formatting
 types: $(VENV_STAMP) ## mypy --strict on the shared package (config in pyproject.toml)
 	$(BIN)/mypy
 
-template: $(SAM_STAMP) ## cfn-lint and sam validate --lint, offline
+template: $(SAM_STAMP) $(CHECKOV_STAMP) ## cfn-lint, sam validate --lint and checkov (skips in infra/checkov.yaml), offline
 	$(OFFLINE_AWS) $(SAM_BIN)/cfn-lint $(TEMPLATE)
 	$(OFFLINE_AWS) $(SAM_BIN)/sam validate --lint --region us-east-1 --template-file $(TEMPLATE)
+	$(OFFLINE_AWS) $(CHECKOV_BIN)/checkov --skip-download --config-file infra/checkov.yaml --file $(TEMPLATE)
 
-build: $(SAM_STAMP) $(VENV_STAMP) ## sam build for arm64 without Docker, then check architectures and sizes
+build: $(SAM_STAMP) $(VENV_STAMP) ## sam build for arm64 (the document image only where Docker runs), then check architectures and sizes
 	@test -x "$(PYTHON313_BIN)/python3.13" || { echo "error: no python3.13 found (looked in" \
 		"$(PYENV_ROOT)/versions/3.13*/bin and on PATH); install it or set PYTHON313_BIN=/dir/with/python3.13" >&2; exit 1; }
-	@echo "sam build --template-file $(TEMPLATE) --build-dir $(BUILD_DIR)  # no container; $(PYTHON313_BIN) first on PATH"
-	@PATH="$(abspath $(PYTHON313_BIN)):$$PATH" $(OFFLINE_AWS) \
-		$(SAM_BIN)/sam build --template-file $(TEMPLATE) --build-dir $(BUILD_DIR) \
+	@excluded=""; if ! docker info >/dev/null 2>&1; then \
+		excluded=$$($(BIN)/python infra/build_check.py --list-images $(TEMPLATE)); \
+		echo "no Docker: the container-image functions ($$excluded) are left out; sam deploy needs them built with Docker"; \
+	fi; \
+	excludes=$$(for id in $$excluded; do printf -- ' --exclude %s' "$$id"; done); \
+	echo "sam build --template-file $(TEMPLATE) --build-dir $(BUILD_DIR)$$excludes  # no build container; $(PYTHON313_BIN) first on PATH"; \
+	PATH="$(abspath $(PYTHON313_BIN)):$$PATH" $(OFFLINE_AWS) \
+		$(SAM_BIN)/sam build --template-file $(TEMPLATE) --build-dir $(BUILD_DIR) $$excludes \
 	|| { echo "error: sam build failed. 'PythonPipBuilder:ResolveDependencies - {pkg==x.y(sdist)}' means that" \
 		"package has no manylinux aarch64 wheel for CPython 3.13: pin a version that ships one." >&2; exit 1; }
 	$(BIN)/python infra/build_check.py $(BUILD_DIR)
 
-unit: $(VENV_STAMP) pdf-tools ## pytest tests/unit
+unit: $(VENV_STAMP) system-packages ## pytest tests/unit
 	$(BIN)/pytest tests/unit tests/sdk
 
-service: $(VENV_STAMP) pdf-tools ## pytest tests/service (each function's handler in-process against moto; under a minute)
+service: $(VENV_STAMP) system-packages ## pytest tests/service (each function's handler in-process against moto; under a minute)
 	$(BIN)/pytest tests/service
 
-local: $(VENV_STAMP) ## pytest tests/local (the local stack's own emulation of API Gateway, Lambda and SQS)
+local: $(VENV_STAMP) system-packages ## pytest tests/local (the local stack's own emulation of API Gateway, Lambda and SQS)
 	$(BIN)/pytest tests/local
 
-integration: $(VENV_STAMP) pdf-tools ## pytest tests/integration (through the local stack, over HTTP)
+integration: $(VENV_STAMP) system-packages ## pytest tests/integration (through the local stack, over HTTP)
 	$(BIN)/pytest tests/integration
 
 browser: $(VENV_STAMP) browser-tools ## pytest tests/browser (the dashboard in Chromium via Selenium, axe-core; screenshots)
@@ -157,7 +185,25 @@ browser: $(VENV_STAMP) browser-tools ## pytest tests/browser (the dashboard in C
 
 test: lint types template build unit service local integration browser ## everything CI runs
 
-bench: $(VENV_STAMP) ## run every script in tests/bench; each prints its figures
+# ------------------------------------------------------------------ deploy and check a deployed stack (docs/deploy.md)
+deploy: build ## sam deploy the dev stack; asks only the sender address and the alarm email (remembered)
+	$(BIN)/python infra/deploy.py dev --sam $(SAM_BIN)/sam
+
+deploy-prod: build ## sam deploy the prod stack (shows its change set first); same questions
+	$(BIN)/python infra/deploy.py prod --sam $(SAM_BIN)/sam
+
+SAM_LOCAL_MOTO ?= http://127.0.0.1:$(MOTO_PORT)
+sam-local-env: $(VENV_STAMP) ## env.json for `sam local start-api --docker-network host` against make dev's moto
+	$(BIN)/python -m filegate_local.sam_env --moto-endpoint $(SAM_LOCAL_MOTO) --output env.json
+
+BASE_URL ?=
+ADMIN_ENV ?=
+smoke: $(VENV_STAMP) ## the README walk-through against BASE_URL (ADMIN_ENV=dev|prod|local), cleaned up after
+	@test -n "$(BASE_URL)" && test -n "$(ADMIN_ENV)" \
+		|| { echo "usage: make smoke BASE_URL=https://… ADMIN_ENV=dev|prod|local" >&2; exit 2; }
+	BASE_URL="$(BASE_URL)" ADMIN_ENV="$(ADMIN_ENV)" $(BIN)/pytest tests/e2e -q -rs
+
+bench: $(VENV_STAMP) system-packages ## run every script in tests/bench; each prints its figures
 	@set -e; found=0; for f in tests/bench/*.py; do \
 		case "$$(basename "$$f")" in _*|conftest.py) continue;; esac; \
 		test -f "$$f" || continue; found=1; \
@@ -169,5 +215,5 @@ clean: ## remove build output and caches (keeps the venvs)
 	find . -path ./$(VENV) -prune -o -path ./$(SAM_VENV) -prune -o -name __pycache__ -type d -print0 \
 		| xargs -0 rm -rf
 
-distclean: clean ## clean, and remove both venvs
-	rm -rf $(VENV) $(SAM_VENV) *.egg-info
+distclean: clean ## clean, and remove the venvs
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) *.egg-info

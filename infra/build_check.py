@@ -12,6 +12,10 @@
    must be found in the function, its layers, Python 3.13's standard library or the runtime's boto3:
    a third-party import that only the dev venv has would otherwise fail on the first cold start.
 
+Container-image functions (`PackageType: Image`, the document function) are not checked here: their image
+holds its own Python and packages, and is built only where Docker runs (`--list-images TEMPLATE` prints
+their logical ids, which `make build` leaves out of `sam build` without Docker).
+
 Exits 1 listing every offender. Standard library plus PyYAML (present in .venv and in SAM's own venv).
 """
 
@@ -101,6 +105,17 @@ def _layer_refs(value: Any) -> tuple[list[str], list[str]]:
     return refs, external
 
 
+def image_functions(template: dict[str, Any]) -> list[str]:
+    """The logical ids of the template's container-image functions."""
+    package_type = ((template.get("Globals") or {}).get("Function") or {}).get("PackageType")
+    return [
+        logical_id
+        for logical_id, resource in (template.get("Resources") or {}).items()
+        if resource.get("Type") == "AWS::Serverless::Function"
+        and ((resource.get("Properties") or {}).get("PackageType") or package_type) == "Image"
+    ]
+
+
 def artifacts(build_dir: Path) -> list[Artifact]:
     """The built functions and layers, read from the template `sam build` writes into the build dir."""
     template_path = build_dir / "template.yaml"
@@ -110,11 +125,12 @@ def artifacts(build_dir: Path) -> list[Artifact]:
     glob = (template.get("Globals") or {}).get("Function") or {}
     resources: dict[str, Any] = template.get("Resources") or {}
     found: list[Artifact] = []
+    images = image_functions(template)
     for logical_id, resource in resources.items():
         rtype = resource.get("Type")
         props = resource.get("Properties") or {}
         if rtype == "AWS::Serverless::Function":
-            if (props.get("PackageType") or glob.get("PackageType")) == "Image":
+            if logical_id in images:
                 continue
             code_uri = props.get("CodeUri", glob.get("CodeUri"))
             archs = props.get("Architectures") or glob.get("Architectures") or ["x86_64"]
@@ -440,7 +456,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("build_dir", type=Path, nargs="?", default=Path(".aws-sam/build"))
     ap.add_argument("--limit-mb", type=float, default=LAMBDA_UNZIPPED_LIMIT / 1024 / 1024)
+    ap.add_argument("--list-images", type=Path, metavar="TEMPLATE", help="print TEMPLATE's image functions and exit")
     args = ap.parse_args(argv)
+    if args.list_images is not None:
+        print(" ".join(image_functions(load_template(args.list_images))))
+        return 0
     build_dir: Path = args.build_dir
     limit = int(args.limit_mb * 1024 * 1024)
 

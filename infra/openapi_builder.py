@@ -1,4 +1,4 @@
-"""The API's one OpenAPI 3.1 document (API.md "Description of the API"), built from the code.
+"""The API's one OpenAPI 3.1 document (docs/api.md "Description of the API"), built from the code.
 
 ``build_document`` merges each HTTP function's ``app.openapi()`` and lays over it what FastAPI cannot see:
 the route table (paths, scopes, tier features), the security schemes of the authorizer (Bearer, Basic), the
@@ -53,7 +53,7 @@ class GatewayAnswer:
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": "Every error, from the gateway or a function (API.md §4).",
+    "description": "Every error, from the gateway or a function (docs/api.md §4).",
     "required": ["error"],
     "additionalProperties": False,
     "properties": {
@@ -173,41 +173,38 @@ def _parsed_body_model(endpoint: Any) -> Any:
 
 
 def _conversion_options_schema(*, multipart: bool) -> dict[str, Any]:
-    """ImageOptions' fields with their limits (filegate.formats.options holds the numbers)."""
+    """Every conversion option of the one option table (filegate.formats.options holds the names, types and
+    limits: images', media's and documents'), with ImageOptions' defaults; GET /v1/formats says which apply to
+    which pair."""
     from pydantic import TypeAdapter
 
     from filegate.formats import options
 
-    schema = TypeAdapter(options.ImageOptions).json_schema()
-    limits: dict[str, dict[str, Any]] = {
-        name: {"minimum": int(option.low), "maximum": int(option.high)}
-        for name, option in options.OPTIONS.items()
-        if option.type == "integer"
-    }
+    defaults = TypeAdapter(options.ImageOptions).json_schema().get("properties", {})
     properties: dict[str, Any] = {}
-    for name in options.IMAGE_OPTIONS:
-        field = _drop_null(schema.get("properties", {}).get(name, {}))
-        field.pop("title", None)
-        if field.get("default") is None:
-            field.pop("default", None)
-        properties[name] = {**field, **limits.get(name, {})}
-    for name in (*options.PDF_TOOL_OPTIONS, *options.MERGE_OPTIONS, *options.PDF_COMPRESS_OPTIONS):
-        properties.setdefault(name, _pdf_option_schema(options.OPTIONS[name]))
+    for name, option in options.OPTIONS.items():
+        field = _option_schema(option, options.MAX_TEXT_OPTION)
+        if name in options.IMAGE_OPTIONS and defaults.get(name, {}).get("default") is not None:
+            field["default"] = defaults[name]["default"]
+        properties[name] = field
     result: dict[str, Any] = {"type": "object", "properties": properties}
     if not multipart:
         result["additionalProperties"] = False
     return result
 
 
-def _pdf_option_schema(option: Any) -> dict[str, Any]:
-    """A PDF tool's option (docs/pdf-tools.md) as its row of filegate.formats.options describes it."""
+def _option_schema(option: Any, max_text: int) -> dict[str, Any]:
+    """One option's JSON Schema, from its row of the option table (the PDF tools': docs/pdf-tools.md)."""
     from filegate.formats import options
 
-    described: dict[str, dict[str, Any]] = {
-        "boolean": {"type": "boolean"},
-        "integer": {"type": "integer", "minimum": int(option.low), "maximum": int(option.high)},
+    pdf_tools: dict[str, dict[str, Any]] = {
         "rotation": {"type": "integer", "enum": list(options.ROTATIONS), "description": "Degrees clockwise."},
-        "pages": {"type": "string", "maxLength": options.MAX_PAGES_SPEC, "description": 'Pages in order: "3,1-2".'},
+        "pages": {
+            "type": ["string", "integer"],
+            "minLength": 1,
+            "maxLength": options.MAX_PAGES_SPEC,
+            "description": 'Pages in order: "3,1-2".',
+        },
         "languages": {"type": "string", "description": 'Tesseract languages: "eng+deu" (with ocr).'},
         "page_size": {"type": "string", "enum": list(options.PAGE_SIZES), "description": "A merge's images."},
         "secret": {
@@ -217,7 +214,21 @@ def _pdf_option_schema(option: Any) -> dict[str, Any]:
             "description": "A password: never logged, never stored.",
         },
     }
-    return described[option.type]
+    if option.type in pdf_tools:
+        return pdf_tools[option.type]
+    if option.type == "boolean":
+        return {"type": "boolean"}
+    if option.type == "fit":
+        return {"type": "string", "enum": ["contain", "cover"]}
+    if option.type == "text":
+        if option.choices:
+            return {"type": "string", "enum": list(option.choices)}
+        # A sheet's number or a single page may also come as a JSON integer.
+        return {"type": ["string", "integer"], "minLength": 1, "maxLength": max_text}
+    integer = option.type == "integer"
+    low, high = (int(option.low), int(option.high)) if integer else (option.low, option.high)
+    bound = {"exclusiveMinimum": low} if option.above_low else {"minimum": low}
+    return {"type": "integer" if integer else "number", **bound, "maximum": high}
 
 
 def _targets() -> list[str]:
@@ -320,7 +331,7 @@ def _multipart(target: bool) -> dict[str, Any]:
     else:
         properties["quality"] = {"type": "integer", "minimum": 1, "maximum": 100}
         for name in options.PDF_COMPRESS_OPTIONS:  # a PDF's own (docs/pdf-tools.md)
-            properties.setdefault(name, _pdf_option_schema(options.OPTIONS[name]))
+            properties.setdefault(name, _option_schema(options.OPTIONS[name], options.MAX_TEXT_OPTION))
     schema = {"type": "object", "required": required, "properties": properties}
     return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
 
@@ -359,6 +370,17 @@ def _sync_conversion_responses() -> dict[str, Any]:
     }
 
 
+def _queued(description: str, schema: str) -> dict[str, Any]:
+    """A 202 of work that goes on (docs/api.md §4: every 202 carries Location)."""
+    return {
+        "202": {
+            "description": description,
+            "headers": {"Location": _header("Location", required=True)},
+            "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+        }
+    }
+
+
 def _overrides() -> dict[tuple[str, str], dict[str, Any]]:
     """What a handler does not declare to FastAPI, by route: request bodies and hidden answers."""
     redirect = {
@@ -376,8 +398,16 @@ def _overrides() -> dict[tuple[str, str], dict[str, Any]]:
     return {
         ("POST", "/v1/convert"): {"requestBody": _multipart(target=True), "responses": _sync_conversion_responses()},
         ("POST", "/v1/compress"): {"requestBody": _multipart(target=False), "responses": _sync_conversion_responses()},
-        ("POST", "/v1/conversions"): {"requestBody": _json_body("ConversionRequest")},
-        ("POST", "/v1/conversions/bulk"): {"requestBody": _json_body("BulkConversionRequest")},
+        ("POST", "/v1/conversions"): {
+            "requestBody": _json_body("ConversionRequest"),
+            "responses": _queued("The conversion, queued (GET /v1/conversions/{id}, its Location).", "Conversion"),
+        },
+        ("POST", "/v1/conversions/bulk"): {
+            "requestBody": _json_body("BulkConversionRequest"),
+            "responses": _queued(
+                "Every conversion, queued, in order (Location: the list they are in).", "BulkConversions"
+            ),
+        },
         ("GET", "/v1/files/{id}/content"): {"responses": redirect},
         ("POST", "/v1/files/import"): {
             "responses": {
@@ -413,7 +443,7 @@ def _page(item: str) -> dict[str, Any]:
 
 
 def _response_schemas() -> dict[str, Any]:
-    """The bodies of API.md §5, for handlers that return plain dicts (a response_model in the app wins)."""
+    """The bodies of docs/api.md §5, for handlers that return plain dicts (a response_model in the app wins)."""
     from filegate.routes import SCOPES
     from filegate.tiers import TIERS
 
@@ -427,7 +457,10 @@ def _response_schemas() -> dict[str, Any]:
             formats={
                 "type": "object",
                 "additionalProperties": _object(
-                    ["to", "options"], to={"type": "array", "items": STR}, options={"type": "array", "items": STR}
+                    ["kind", "to", "options"],
+                    kind={"type": "string", "enum": ["image", "document", "audio", "video"]},
+                    to={"type": "array", "items": STR},
+                    options={"type": "array", "items": STR},
                 ),
             },
         ),
@@ -512,7 +545,20 @@ def _response_schemas() -> dict[str, Any]:
             action=STR, target=STR, ip=MAYBE_STR,
         ),
         "AuditList": _page("AuditEntry"),
+        "KeyActivity": _object(
+            ["key_id", "granularity", "data", "last_used_at", "last_used_ip"],
+            key_id=STR, granularity={"type": "string", "enum": ["hour", "day"]},
+            data={"type": "array", "items": _object(["start", *_activity_fields()], start=TIME,
+                                                    **dict.fromkeys(_activity_fields(), INT))},
+            last_used_at=MAYBE_TIME, last_used_ip=MAYBE_STR,
+        ),
     }  # fmt: skip
+
+
+def _activity_fields() -> list[str]:
+    from filegate.activity.outcomes import FIELDS
+
+    return list(FIELDS)
 
 
 # The success body of each route whose handler returns a plain dict: (method, path) → (status, schema).
@@ -526,6 +572,7 @@ RESPONSE_BODIES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/v1/entitlements/me"): ("200", "Entitlements"),
     ("GET", "/v1/usage"): ("200", "Usage"),
     ("GET", "/v1/audit"): ("200", "AuditList"),
+    ("GET", "/v1/keys/{id}/activity"): ("200", "KeyActivity"),
     ("GET", "/v1/formats"): ("200", "Formats"),
     ("POST", "/v1/conversions"): ("202", "Conversion"),
     ("POST", "/v1/conversions/bulk"): ("202", "BulkConversions"),
@@ -706,7 +753,7 @@ def _error_responses(
     )
     out["500"] = _error_response("A bug, logged with the request id.", codes.get(500, ["internal_error"]), rid)
     out["default"] = _error_response(
-        "Any other error of API.md §4 (409 conflict, 415 unsupported_media_type, 422 …).",
+        "Any other error of docs/api.md §4 (409 conflict, 415 unsupported_media_type, 422 …).",
         [c for status_codes in codes.values() for c in status_codes],
         rid,
     )

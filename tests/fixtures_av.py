@@ -171,6 +171,21 @@ def truncated_mp4() -> bytes:
     return data[: len(data) // 2]
 
 
+def truncated_faststart_mp4(seconds: float = 6.0, kept: float = 0.5) -> bytes:
+    """A real MP4 whose index (moov) is at the front (+faststart), cut short: the index still declares every
+    sample, `kept` of the media data arrived. FFmpeg decodes what is there and stops early."""
+    muxer, video, audio = _RECIPES["mp4"]
+    with tempfile.TemporaryDirectory() as work:
+        out = Path(work) / "fast.mp4"
+        ffmpeg(
+            "-f", "lavfi", "-i", f"testsrc=size=64x48:rate=10:duration={seconds}",
+            "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=22050:duration={seconds}",
+            *(video or []), *(audio or []), "-movflags", "+faststart", "-t", str(seconds), "-f", muxer, str(out),
+        )  # fmt: skip
+        data = out.read_bytes()
+    return data[: int(len(data) * kept)]
+
+
 def zero_length_wav() -> bytes:
     """A WAV whose data chunk is empty: a stream that decodes to nothing."""
     return wav_claiming(0.0)[:44]

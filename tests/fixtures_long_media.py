@@ -96,7 +96,7 @@ def pcm(path: Path) -> np.ndarray:
 
 
 def check_seamless(output: Path, source: Path, fps: float, joins: list[float]) -> None:
-    """API.md "Long media": the output of a segmented conversion is one seamless file (asserts)."""
+    """docs/api.md "Long media": the output of a segmented conversion is one seamless file (asserts)."""
     frame = 1 / fps
     video, original = decoded(output, "v"), decoded(source, "v")
     assert not video.errors, video.errors  # no decode error

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
-    APIGatewayAuthorizerRequestEvent,
-)
-
+from filegate.activity import record as activity
 from filegate.clock import utcnow
 from filegate.db import bind_tables
 from filegate.keys import authorizer
@@ -24,14 +21,18 @@ settings = AuthorizerSettings.from_env()
 bind_tables(settings)
 
 
-def authorize(event: dict[str, Any], _context: Any) -> dict[str, Any]:
-    request = APIGatewayAuthorizerRequestEvent(event)
-    header = request.headers.get("Authorization")  # case-insensitive (Powertools)
-    source_ip = request.request_context.identity.source_ip
+def authorize(event: Any, _context: Any) -> dict[str, Any]:
+    now = utcnow()
+    source_ip = ""
     try:
-        authenticated = authorizer.authenticate(header, source_ip, utcnow())
+        request = authorizer.Request.from_event(event)
+        source_ip = request.source_ip or ""
+        authenticated = authorizer.authenticate(request.authorization, request.source_ip, now)
+        policy = authorizer.policy_for(authenticated, request.method_arn)
     except authorizer.Unauthorized as exc:
         logger.info("key refused", extra={"reason": str(exc)})
+        if exc.key_id is not None:
+            activity.refused_at_edge(exc.key_id, now, source_ip)
         # The one message API Gateway maps to 401 (the UNAUTHORIZED gateway response).
         raise Exception("Unauthorized") from None
     logger.info(
@@ -42,7 +43,7 @@ def authorize(event: dict[str, Any], _context: Any) -> dict[str, Any]:
             "suspended": authenticated.suspended,
         },
     )
-    return authorizer.policy_for(authenticated, request.method_arn)
+    return policy
 
 
 handler = instrument(authorize, trace=False)

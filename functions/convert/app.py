@@ -12,35 +12,40 @@ from starlette.datastructures import UploadFile
 
 from filegate import errors
 from filegate.clock import utcnow
-from filegate.conversions import create, merges, queueing, records, sync
+from filegate.conversions import create, merges, records, routing, sync
 from filegate.db import bind_tables
 from filegate.files.storage import Bucket
+from filegate.formats.options import OPTIONS
 from filegate.formats.table import formats_document
 from filegate.idempotency import MAX_KEY_LENGTH, Idempotent
 from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler
 from filegate.observability import instrument
 from filegate.settings import ConvertSettings
+from filegate.suggest import check_names
 from filegate.web import RequestBody, authorized, create_app, parse_body
 
 settings = ConvertSettings.from_env()
 bind_tables(settings)
 bucket = Bucket(settings.bucket)
-# The queue of each engine's worker: images, audio and video, and documents (the PDF tools' OCR). Until the
-# documents function and its queue exist, documents' jobs go to the image worker.
-queues: queueing.Queues = {
-    "image": settings.conversions_queue_url,
-    "av": settings.media_queue_url,
-    "document": settings.conversions_queue_url,
-}
+# The queue of each engine's worker: images and PDFs, audio and video, documents and the PDF tools.
+queues = routing.engine_queues(settings)
 app = create_app("FileGate conversion")
 Authorized = Annotated[AuthContext, Depends(authorized)]
 
 
-async def _upload(request: Request, *, max_files: int) -> tuple[list[merges.Upload], dict[str, str]]:
-    """The multipart form's files (several only to merge them) and its other fields. Size limits are checked
-    on the files themselves (by the sync conversion), so a 413 quotes their size (API.md) rather than the
-    body's; the gateway caps the body anyway."""
+# The form parts each sync route takes besides the conversion options (whose one list is the option table).
+CONVERT_PARTS = ("file", "target")
+COMPRESS_PARTS = ("file",)
+
+
+async def _upload(
+    request: Request, parts: tuple[str, ...], *, max_files: int = 1
+) -> tuple[list[merges.Upload], dict[str, str]]:
+    """The multipart form's files (several only to merge them) and its other fields; a part that is neither
+    one of `parts` nor an option is 422 invalid_parameter naming it. Size limits are checked on the files
+    themselves (by the sync conversion), so a 413 quotes their size (docs/api.md) rather than the body's; the
+    gateway caps the body anyway."""
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise errors.InvalidRequest("file: send the file as multipart/form-data.")
     try:
@@ -49,6 +54,7 @@ async def _upload(request: Request, *, max_files: int) -> tuple[list[merges.Uplo
         raise
     except Exception as exc:  # malformed multipart bodies of every kind, or too many files
         raise errors.InvalidRequest("Malformed multipart/form-data body.") from exc
+    check_names(form.keys(), (*parts, *OPTIONS), kind="form field")
     uploads = [upload for upload in form.getlist("file") if isinstance(upload, UploadFile)]
     if not uploads:
         raise errors.InvalidRequest("file: required, the file to convert.")
@@ -78,7 +84,9 @@ def supported_formats() -> dict[str, Any]:
 
 async def _convert_sync(request: Request, who: AuthContext, *, compress: bool) -> Response:
     started = time.monotonic()
-    files, fields = await _upload(request, max_files=1 if compress else merges.MAX_INPUTS)
+    files, fields = await _upload(
+        request, COMPRESS_PARTS if compress else CONVERT_PARTS, max_files=1 if compress else merges.MAX_INPUTS
+    )
     target = None
     if not compress:
         target = fields.get("target", "").strip().lower()
@@ -150,8 +158,10 @@ IdempotencyKey = Annotated[str | None, Header(max_length=MAX_KEY_LENGTH)]
 def _create(
     request: Request, who: AuthContext, key: str | None, body: BaseModel, requested: list[create.JobRequest]
 ) -> Any:
-    # A private link's headers are no part of what makes two requests the same: never stored with the key.
-    private = {"items": {"__all__": {"headers"}}} if isinstance(body, BulkConversionRequest) else {"headers"}
+    # A private link's headers and a document's password are no part of what makes two requests the same: never
+    # stored with the key.
+    secret: dict[str, Any] = {"headers": True, "options": {name: True for name in records.SECRET_OPTIONS}}
+    private = {"items": {"__all__": secret}} if isinstance(body, BulkConversionRequest) else secret
     return create_jobs(
         key=key,
         account_id=who.account_id,
@@ -163,16 +173,22 @@ def _create(
     )
 
 
+# Every 202 carries Location (docs/api.md §4): the conversion to poll, or (bulk) the list they are in.
 @app.post("/v1/conversions", status_code=202)
-async def create_conversion(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> Any:
+async def create_conversion(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     body = await parse_body(request, ConversionRequest)
-    return _create(request, who, idempotency_key, body, [body.job()])
+    created = _create(request, who, idempotency_key, body, [body.job()])
+    return JSONResponse(created, status_code=202, headers={"Location": f"/v1/conversions/{created['id']}"})
 
 
 @app.post("/v1/conversions/bulk", status_code=202)
-async def create_bulk(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> Any:
+async def create_bulk(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     body = await parse_body(request, BulkConversionRequest)
-    return _create(request, who, idempotency_key, body, [item.job(f"items[{i}].") for i, item in enumerate(body.items)])
+    created = _create(
+        request, who, idempotency_key, body, [item.job(f"items[{i}].") for i, item in enumerate(body.items)]
+    )
+    # Each item has its own Location-like id; the list of the account's conversions is where all of them are.
+    return JSONResponse(created, status_code=202, headers={"Location": "/v1/conversions"})
 
 
 @app.get("/v1/conversions")

@@ -29,7 +29,7 @@ Authorized = Annotated[AuthContext, Depends(authorized)]
 class CreateFileRequest(RequestBody):
     filename: str = Field(min_length=1, max_length=255)
     content_type: str | None = Field(default=None, max_length=255)
-    size: int = Field(gt=0)
+    size: int = Field(ge=0)  # 0 is refused by the one size rule, naming `file`
 
 
 @app.post("/v1/files", status_code=201)

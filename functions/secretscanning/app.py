@@ -1,4 +1,4 @@
-"""GitHub secret scanning (API.md §9): POST /v1/integrations/github/secret-scanning, no API key.
+"""GitHub secret scanning (docs/api.md §9): POST /v1/integrations/github/secret-scanning, no API key.
 
 GitHub's signature over the raw body is checked before anything else (Mangum has already decoded a
 base64-encoded API Gateway body); the findings are judged by ``filegate.secret_scanning.service``.

@@ -1,8 +1,10 @@
 """The stamper (DynamoDB streams of the keys and accounts tables): finishes stamping changes whose calling
-function died before it did. A failed record is reported alone and retried by the stream until done."""
+function failed or died before it did, after giving it time to (filegate.keys.backstop). A failed record is
+reported alone and retried by the stream until done."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -19,10 +21,13 @@ settings = StamperSettings.from_env()
 bind_tables(settings)
 HORIZON = timedelta(seconds=settings.authorizer_cache_ttl_seconds)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+# How the backstop tells time and waits for a change's caller (module attributes: a test drives them).
+clock = utcnow
+wait = time.sleep
 
 
 def _one(record: DynamoDBRecord) -> None:
-    backstop.finish(record.raw_event, now=utcnow(), horizon=HORIZON)
+    backstop.finish(record.raw_event, clock=clock, horizon=HORIZON, wait=wait)
 
 
 def process(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import Field
 
+from filegate.audit import service as audit
 from filegate.clock import utcnow
 from filegate.db import bind_tables
 from filegate.keys.context import AuthContext
@@ -32,6 +34,12 @@ def create_secret(request: Request, who: Authorized) -> dict[str, Any]:
     return webhook_service.create_or_rotate_secret(who, utcnow(), ip=source_ip(request))
 
 
+@app.get("/v1/webhooks/secret")
+def reveal_secret(request: Request, who: Authorized) -> dict[str, Any]:
+    """The current signing secret, for tools that verify deliveries (audited); never a rotation."""
+    return webhook_service.reveal_secret(who, utcnow(), actor=audit.key_actor(who), ip=source_ip(request))
+
+
 @app.post("/v1/webhooks", status_code=201)
 async def register_webhook(request: Request, who: Authorized) -> dict[str, Any]:
     body = await parse_body(request, RegisterWebhookRequest)
@@ -47,13 +55,15 @@ def list_webhooks(who: Authorized) -> dict[str, Any]:
 
 @app.delete("/v1/webhooks/{webhook_id}", status_code=204)
 def delete_webhook(webhook_id: str, request: Request, who: Authorized) -> Response:
-    webhook_service.delete_webhook(who, webhook_id, ip=source_ip(request))
+    webhook_service.delete_webhook(who, webhook_id, now=utcnow(), ip=source_ip(request))
     return Response(status_code=204)
 
 
 @app.post("/v1/webhooks/{webhook_id}/test", status_code=202)
-def send_test(webhook_id: str, who: Authorized) -> dict[str, Any]:
-    return webhook_service.send_test(who, settings, webhook_id, utcnow())
+def send_test(webhook_id: str, who: Authorized) -> JSONResponse:
+    sent = webhook_service.send_test(who, settings, webhook_id, utcnow())
+    # The delivery to watch is in the endpoint's delivery log.
+    return JSONResponse(sent, status_code=202, headers={"Location": f"/v1/webhooks/{webhook_id}/deliveries"})
 
 
 @app.get("/v1/webhooks/{webhook_id}/deliveries")

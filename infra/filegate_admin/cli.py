@@ -163,7 +163,7 @@ def _import_github_keys(path: Path, now: Any) -> dict[str, Any]:
         keys = parse_meta(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise SystemExit(f"filegate-admin: {path}: {exc}") from None
-    secret_scanning.store_public_keys(((k.identifier, k.pem, k.is_current) for k in keys), now)
+    secret_scanning.store_meta(((k.identifier, k.pem, k.is_current) for k in keys), now)
     return {"stored": len(keys), "key_identifiers": [k.identifier for k in keys]}
 
 

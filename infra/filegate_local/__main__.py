@@ -103,11 +103,13 @@ def main(argv: list[str] | None = None) -> int:
         "Get a free key (shown once; keep it as KEY):\n"
         f"  curl -s -X POST {stack.url}/v1/keys/free -H 'Content-Type: application/json' "
         '-d \'{"email":"you@example.com"}\'\n'
-        "Convert a file with it (an image, PDF, audio or video up to 4 MB):\n"
+        "Convert a file with it (an image, PDF, audio, video or document up to 4 MB):\n"
         f'  curl -s -X POST {stack.url}/v1/convert -H "Authorization: Bearer $KEY" '
         "-F file=@photo.png -F target=webp -o photo.webp\n"
+        f'  curl -s -X POST {stack.url}/v1/convert -H "Authorization: Bearer $KEY" '
+        "-F file=@report.docx -F target=pdf -o report.pdf   # Word, Excel, PowerPoint, ODF, RTF, text\n"
         "Or with the command line:\n"
-        f"  FILEGATE_API_KEY=$KEY .venv/bin/filegate --base-url {stack.url} convert photo.png --to webp\n"
+        f"  FILEGATE_API_KEY=$KEY .venv/bin/filegate --base-url {stack.url} convert report.docx --to pdf\n"
         f"The dashboard: open {stack.url}/dashboard and type an email; the code it sends is printed here.\n\n"
         "Ctrl-C stops everything.\n",
         file=sys.stderr,

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from filegate_local.event_filters import validate_pattern
+from filegate_local.images import image_code
+from filegate_local.log_subscriptions import LogSubscriptionSpec, matcher
 from filegate_local.template import (
     API_TYPES,
     LAYER_TYPES,
@@ -25,6 +27,8 @@ DEFAULT_TIMEOUT_SECONDS = 3  # Lambda's default
 DEFAULT_MEMORY_MB = 128
 API_GATEWAY_INTEGRATION_TIMEOUT_MS = 29_000
 DEFAULT_AUTHORIZER_TTL = 300
+# What an image function reports as its runtime (AWS_EXECUTION_ENV): its image brings its own Python.
+IMAGE_RUNTIME = "image"
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,7 @@ class StackModel:
     apis: dict[str, ApiSpec]
     sqs_mappings: list[SqsMappingSpec]
     stream_mappings: list[StreamMappingSpec] = field(default_factory=list)
+    log_subscriptions: list[LogSubscriptionSpec] = field(default_factory=list)
 
 
 def _as_str(value: Any) -> str:
@@ -156,6 +161,7 @@ def build_model(template: Template) -> StackModel:
     apis = _apis(template)
     mappings: list[SqsMappingSpec] = []
     streams: list[StreamMappingSpec] = []
+    subscriptions: list[LogSubscriptionSpec] = []
     for logical_id in template.of_type("AWS::Serverless::Function"):
         if logical_id not in functions:
             continue
@@ -176,9 +182,36 @@ def build_model(template: Template) -> StackModel:
                 stream = _stream_mapping(template, logical_id, event_name, props, raw_event)
                 if stream is not None:
                     streams.append(stream)
+            elif kind == "CloudWatchLogs":
+                subscriptions.append(_log_subscription(template, functions, logical_id, event_name, props))
             else:
                 log.info("%s: event %s of type %s is not emulated locally", logical_id, event_name, kind)
-    return StackModel(functions=functions, apis=apis, sqs_mappings=mappings, stream_mappings=streams)
+    return StackModel(
+        functions=functions,
+        apis=apis,
+        sqs_mappings=mappings,
+        stream_mappings=streams,
+        log_subscriptions=subscriptions,
+    )
+
+
+def _log_subscription(
+    template: Template, functions: dict[str, FunctionSpec], function: str, event_name: str, props: dict[str, Any]
+) -> LogSubscriptionSpec:
+    """A `Type: CloudWatchLogs` event on a function's log group: the one its `LoggingConfig` names, else its
+    default (`/aws/lambda/<its name>`)."""
+    group = str(props.get("LogGroupName", ""))
+
+    def log_group(spec: FunctionSpec) -> str:
+        config = template.resolve(template.raw_properties(spec.logical_id).get("LoggingConfig") or {})
+        return str(config.get("LogGroup") or f"/aws/lambda/{spec.name}")
+
+    source = next((f.logical_id for f in functions.values() if group == log_group(f)), None)
+    if source is None:
+        raise ValueError(f"{function}.{event_name}: log group {group!r} is no function's; not emulated locally")
+    pattern = str(props.get("FilterPattern", ""))
+    matcher(pattern)  # an unsupported pattern fails here, at start, not on the first line
+    return LogSubscriptionSpec(function, event_name, source, group, pattern)
 
 
 def _functions(template: Template) -> dict[str, FunctionSpec]:
@@ -198,16 +231,22 @@ def _functions(template: Template) -> dict[str, FunctionSpec]:
         props = template.properties(logical_id)
         runtime = str(props.get("Runtime", ""))
         code_uri = props.get("CodeUri")
-        if props.get("PackageType") == "Image" or not runtime.startswith("python"):
-            log.warning("%s: only python zip functions run locally; skipped", logical_id)
+        layers: list[Path] = []
+        if props.get("PackageType") == "Image":  # run in-process from the source tree, as its Dockerfile lays it out
+            metadata = template.resources[logical_id].get("Metadata") or {}
+            image = image_code(logical_id, props, metadata, template.base_dir)
+            code_dir, handler, runtime = image.code_dir, image.handler, IMAGE_RUNTIME
+            layers.extend(image.path_dirs)
+        elif not runtime.startswith("python"):
+            log.warning("%s: only python functions run locally; skipped", logical_id)
             continue
-        if not isinstance(code_uri, str):
+        elif not isinstance(code_uri, str):
             log.warning("%s: CodeUri is not a local directory; skipped", logical_id)
             continue
-        handler = props.get("Handler")
+        else:
+            code_dir, handler = template.resolve_path(code_uri), props.get("Handler")
         if not isinstance(handler, str) or "." not in handler:
             raise TemplateError(f"{logical_id}: Handler must look like module.function")
-        layers: list[Path] = []
         for arn in props.get("Layers") or []:
             if str(arn) in layer_dirs_by_arn:
                 layers.extend(layer_dirs_by_arn[str(arn)])
@@ -220,7 +259,7 @@ def _functions(template: Template) -> dict[str, FunctionSpec]:
             logical_id=logical_id,
             name=str(physical.name),
             arn=str(physical.arn),
-            code_dir=template.resolve_path(code_uri),
+            code_dir=code_dir,
             handler=handler,
             runtime=runtime,
             timeout_seconds=float(props.get("Timeout", DEFAULT_TIMEOUT_SECONDS)),

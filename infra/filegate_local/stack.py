@@ -26,13 +26,14 @@ from typing import Any
 
 from filegate_local.gateway import Gateway
 from filegate_local.lifeline import child_environment
+from filegate_local.log_subscriptions import LogSubscription, start_log_subscriptions
 from filegate_local.mailbox import MailEcho
 from filegate_local.model import StackModel, build_model
 from filegate_local.resources import Provisioner
 from filegate_local.sqs_poller import SqsPoller, start_pollers
 from filegate_local.state import read_state, remove_state, state_file, write_state
 from filegate_local.stream_poller import StreamPoller, start_stream_pollers
-from filegate_local.template import Template
+from filegate_local.template import Template, load_template_file
 from filegate_local.workers import FunctionPool, LogSink, function_environment
 
 log = logging.getLogger("filegate_local")
@@ -200,6 +201,8 @@ class LocalStack:
         self.mail_echo: MailEcho | None = None
         self.state: dict[str, Any] = {}
         self._sinks: list[LogSink] = []
+        self._sinks_by_function: dict[str, LogSink] = {}
+        self.log_subscriptions: list[LogSubscription] = []
         self._stop = threading.Event()
         self._log_handler: logging.Handler | None = None
         self._started = False
@@ -252,6 +255,12 @@ class LocalStack:
 
     def _start(self, config: StackConfig) -> None:
         moto_port = config.moto_port or free_port(config.host)
+        port = config.port or free_port(config.host)
+        # Links in mail point at this gateway, as PublicBaseUrl would on AWS; never at a request's Host header.
+        declared = load_template_file(Path(config.template)).get("Parameters") or {}
+        parameters = dict(config.parameters)
+        if "PublicBaseUrl" in declared:
+            parameters.setdefault("PublicBaseUrl", f"http://{config.host}:{port}")
         self.moto = MotoServer(config.host, moto_port, self.log_dir / "moto.log")
         self.moto.spawn()
         # Read the template while moto starts: both spend their first seconds importing (moto, cfn-lint).
@@ -259,7 +268,7 @@ class LocalStack:
         self.template = Template(
             config.template,
             stack_name=config.stack_name,
-            parameter_overrides=config.parameters,
+            parameter_overrides=parameters,
             moto_endpoint=self.moto.url,
         )
         self.model = build_model(self.template)
@@ -275,10 +284,11 @@ class LocalStack:
         for logical_id, spec in self.model.functions.items():
             sink = LogSink(self.log_file(logical_id), logical_id, config.echo_logs)
             self._sinks.append(sink)
+            self._sinks_by_function[logical_id] = sink
             env = function_environment(spec, moto_endpoint=self.moto.url)
             env.update(config.environment)
             self.pools[logical_id] = FunctionPool(spec, env, sink, config.workers_per_function)
-        self.gateway = Gateway(self.model, self.pools, host=config.host, port=config.port)
+        self.gateway = Gateway(self.model, self.pools, host=config.host, port=port)
         self.gateway.listen()  # its URL goes into stack.json; it answers nothing until the end
         if config.warm:
             threads = [threading.Thread(target=p.warm) for p in self.pools.values()]
@@ -296,6 +306,9 @@ class LocalStack:
         )
         self.stream_pollers = start_stream_pollers(
             self.model.stream_mappings, self.pools, self.moto.url, self.template.region, self._stop
+        )
+        self.log_subscriptions = start_log_subscriptions(
+            self.model.log_subscriptions, self.pools, self._sinks_by_function, self._stop
         )
         if config.echo_mail:
             self.mail_echo = MailEcho(self.moto.url, self._stop)
@@ -320,17 +333,23 @@ class LocalStack:
         if self.moto is not None:
             self.moto.stop()
         deadline = time.monotonic() + POLLER_STOP_GRACE_SECONDS
-        pollers: list[SqsPoller | StreamPoller] = [*self.pollers, *self.stream_pollers]
+        pollers: list[SqsPoller | StreamPoller | LogSubscription] = [
+            *self.pollers,
+            *self.stream_pollers,
+            *self.log_subscriptions,
+        ]
         for poller in pollers:
             poller.join(timeout=max(0.0, deadline - time.monotonic()))
         self.pollers = []
         self.stream_pollers = []
+        self.log_subscriptions = []
         if self.mail_echo is not None:
             self.mail_echo.join(timeout=max(0.0, deadline - time.monotonic()))
             self.mail_echo = None
         for sink in self._sinks:
             sink.close()
         self._sinks = []
+        self._sinks_by_function = {}
         if self._log_handler is not None:
             logging.getLogger("filegate_local").removeHandler(self._log_handler)
             self._log_handler.close()

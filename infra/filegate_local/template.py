@@ -104,6 +104,16 @@ def merge_globals(global_value: Any, local_value: Any) -> Any:
     return local_value
 
 
+def _without_ignored(defaults: dict[str, Any] | None, ignored: Any) -> dict[str, Any] | None:
+    """A resource's Globals less what its `IgnoreGlobals` attribute names ("*": all of them)."""
+    if not defaults or ignored is None:
+        return defaults
+    if ignored == "*":
+        return None
+    names = {str(name) for name in ([ignored] if isinstance(ignored, str) else ignored)}
+    return {key: value for key, value in defaults.items() if key not in names}
+
+
 # --------------------------------------------------------------------------------------------- resources
 
 
@@ -252,7 +262,7 @@ class Template:
             if "Condition" in resource and not self.condition(str(resource["Condition"])):
                 continue
             resource = dict(resource)
-            defaults = by_type.get(resource["Type"])
+            defaults = _without_ignored(by_type.get(resource["Type"]), resource.get("IgnoreGlobals"))
             if defaults:
                 resource["Properties"] = merge_globals(defaults, resource.get("Properties") or {})
             resources[logical_id] = resource

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,8 +71,14 @@ class LogSink:
         self._echo = echo
         self._lock = threading.Lock()
         self._file = path.open("ab", buffering=0)
+        self._subscribers: list[Callable[[bytes], None]] = []  # CloudWatch Logs subscriptions (log_subscriptions)
+
+    def subscribe(self, subscriber: Callable[[bytes], None]) -> None:
+        self._subscribers.append(subscriber)
 
     def write_line(self, line: bytes) -> None:
+        for subscriber in self._subscribers:
+            subscriber(line)
         with self._lock:
             if self._file.closed:
                 return

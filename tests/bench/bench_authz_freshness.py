@@ -11,6 +11,9 @@ figures are the calls the code really makes. Prints, and asserts nothing:
 - FlushStageAuthorizersCache calls seen by the gateway (must be 0).
 
     .venv/bin/python tests/bench/bench_authz_freshness.py [--accounts 20] [--rounds 5] [--churn 30]
+
+The same costs per tier (free, pro, enterprise) and per kind of change, with the stream stamper's work
+counted apart and compared with another version of the code: bench_authz_costs.py.
 """
 
 from __future__ import annotations

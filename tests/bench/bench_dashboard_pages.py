@@ -46,7 +46,7 @@ WARM_UP = 5
 
 class Browser:
     """httpx with a cookie jar of its own: Python's jar sends no Secure cookie over http, while browsers
-    treat 127.0.0.1 as secure (API.md §7), so the __Host- cookies are kept and sent here."""
+    treat 127.0.0.1 as secure (docs/api.md §7), so the __Host- cookies are kept and sent here."""
 
     def __init__(self, client: httpx.Client) -> None:
         self.client, self.cookies = client, {}
@@ -91,7 +91,8 @@ def _sign_in(client: Browser, moto_url: str) -> None:
     assert done.status_code == 303, done.text
 
 
-def _some_data(client: Browser) -> None:
+def _some_data(client: Browser) -> str:
+    """A few keys and conversions; the path of the first key's own page (its activity)."""
     created = client.post(
         "/dashboard/keys", data={"name": "bench", "csrf_token": _token(client.get("/dashboard/keys").text)}
     )
@@ -108,6 +109,9 @@ def _some_data(client: Browser) -> None:
         )
     for n in range(3):
         client.post("/dashboard/keys", data={"name": f"k{n}", "csrf_token": _token(client.get("/dashboard/keys").text)})
+    link = re.search(r'href="(/dashboard/keys/key_[a-z0-9]+)">bench<', client.get("/dashboard/keys").text)
+    assert link, "no link to the key's page"
+    return link.group(1)
 
 
 def main() -> None:
@@ -121,10 +125,10 @@ def main() -> None:
             with httpx.Client(base_url=stack.url, timeout=60, headers=headers) as http:
                 client = Browser(http)
                 _sign_in(client, stack.moto_url)
-                _some_data(client)
+                key_page = _some_data(client)
                 print(f"dashboard pages, {args.loads} loads each after {WARM_UP} warm-up (ms):")
-                print(f"  {'page':<26} {'p50':>7} {'p95':>7} {'max':>7}")
-                for path in PAGES:
+                print(f"  {'page':<30} {'p50':>7} {'p95':>7} {'max':>7}")
+                for path in (*PAGES, key_page, f"{key_page}?range=30d"):
                     for _ in range(WARM_UP):
                         client.get(path)
                     times = []
@@ -134,7 +138,8 @@ def main() -> None:
                         times.append(response.elapsed.total_seconds() * 1000)
                     times.sort()
                     p95 = times[max(0, round(0.95 * len(times)) - 1)]
-                    print(f"  {path:<26} {statistics.median(times):7.1f} {p95:7.1f} {times[-1]:7.1f}")
+                    shown = re.sub(r"key_[a-z0-9]+", "{id}", path)
+                    print(f"  {shown:<30} {statistics.median(times):7.1f} {p95:7.1f} {times[-1]:7.1f}")
         finally:
             stack.stop()
 

@@ -10,8 +10,9 @@ JPEG, a PNG, a HEIC and a one-page PDF. The same quality settings for every impl
 Cold: every measurement is a fresh process; implementations are interleaved within each round (so a load
 spike on this shared machine hits all of them alike). Printed per task and implementation: median wall time
 of the work (after imports) with its spread (min-max), peak RSS of the process, output bytes, and PSNR
-against the reference pixels (the source, resized with Lanczos when the task resizes). Then the
-engine/libvips ratio per task, with the output's size and PSNR against libvips'.
+against the reference pixels (the source, resized with Lanczos when the task resizes; for the wide-gamut
+inputs, LittleCMS's sRGB conversion of it). Then the engine/libvips ratio per task: the work's wall and CPU,
+the whole fresh process's wall and CPU (start-up and imports included), the output's size and PSNR.
 
 Warm (`--warm SECONDS`, 0 to skip): two worker processes at once (this machine's two cores), each having
 imported its implementation and converted once, convert the task's input over and over for SECONDS;
@@ -33,6 +34,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".bench-cache"
@@ -46,15 +48,29 @@ TASKS: dict[str, tuple[str, str, dict[str, int]]] = {
     "jpeg": ("jpg", "jpg", {"quality": 80}),
     "jpeg-20mp": ("20mp.jpg", "jpg", {"quality": 80}),
     "progressive": ("progressive.jpg", "jpg", {"quality": 80}),
+    "progressive-1600": ("progressive.jpg", "jpg", {"quality": 80, "width": 1600}),
     "webp": ("jpg", "webp", {"quality": 80}),
     "avif": ("jpg", "avif", {"quality": 60}),
     "png-jpeg": ("png", "jpg", {"quality": 80}),
     "resize-1600": ("jpg", "jpg", {"quality": 80, "width": 1600}),
     "resize-20mp": ("20mp.jpg", "jpg", {"quality": 80, "width": 1600}),
     "heic-jpeg": ("heic", "jpg", {"quality": 80}),
+    "p3-jpeg": ("p3.jpg", "jpg", {"quality": 80}),
+    "adobe-jpeg": ("adobe.jpg", "jpg", {"quality": 80}),
+    "adobe-1600": ("adobe.jpg", "jpg", {"quality": 80, "width": 1600}),
+    "p3-heic": ("p3.heic", "jpg", {"quality": 80}),
+    "p3-heic-1600": ("p3.heic", "jpg", {"quality": 80, "width": 1600}),
     "pdf-png": ("pdf", "png", {}),
 }
 IMPLS = ("engine", "pillow", "vips", "magick")
+# Optional implementation (--impls ...,main): the engine as it is on the main branch (git archive into the cache),
+# the "before" of this branch's changes; HEIC has no libvips baseline here, so main is its comparison.
+MAIN_TREE = CACHE / "main-tree"
+# Inputs that carry a wide-gamut ICC profile (tests/unit/engines/image/icc_profiles.py): the photo's pixels
+# tagged as Display P3 or Adobe RGB, as phones and cameras send them (an iPhone: a Display P3 HEIC). Every
+# implementation that manages colour converts them to sRGB; the reference is LittleCMS's conversion of the
+# source pixels. (The libvips wheel's libheif has no HEVC decoder: libvips cannot read HEIC here.)
+ICC_KINDS = {"p3.jpg": "display_p3", "adobe.jpg": "adobe_rgb", "p3.heic": "display_p3"}
 
 
 # --------------------------------------------------------------------------- inputs
@@ -78,10 +94,12 @@ def _wallpaper() -> Path:
 def prepare_inputs() -> dict[str, Path]:
     from PIL import Image
 
-    paths = {kind: CACHE / f"source-12mp.{kind}" for kind in ("jpg", "png", "heic", "pdf", "progressive.jpg")}
+    kinds = ("jpg", "png", "heic", "pdf", "progressive.jpg", *ICC_KINDS)
+    paths = {kind: CACHE / f"source-12mp.{kind}" for kind in kinds}
     paths["20mp.jpg"] = CACHE / "source-20mp.jpg"
     reference = CACHE / "reference-12mp.png"
     references = {"reference": reference, "reference-20mp": CACHE / "reference-20mp.png"}
+    references.update({f"reference-{kind}": CACHE / f"reference-12mp-{kind}.png" for kind in ICC_KINDS})
     if all(p.exists() for p in (*paths.values(), *references.values())):
         return {**paths, **references}
     photo = Image.open(_wallpaper()).convert("RGB")
@@ -100,22 +118,62 @@ def prepare_inputs() -> dict[str, Path]:
     import pillow_heif
 
     pillow_heif.from_pillow(photo).save(paths["heic"], quality=90)
+    _prepare_icc(photo, paths, references)
     # One A4-ish page holding the photo at 300 dpi (as a scanned or exported document would).
     photo.save(paths["pdf"], format="PDF", resolution=300.0, quality=90)
     return {**paths, **references}
 
 
+def _prepare_icc(photo: Any, paths: dict[str, Path], references: dict[str, Path]) -> None:
+    import io
+
+    from PIL import ImageCms
+
+    sys.path.insert(0, str(ROOT / "tests" / "unit" / "engines" / "image"))
+    import icc_profiles
+    import pillow_heif
+
+    for kind, maker in ICC_KINDS.items():
+        profile = getattr(icc_profiles, maker)()
+        if kind.endswith(".heic"):
+            heif = pillow_heif.from_pillow(photo)
+            heif.info["icc_profile"] = profile
+            heif.save(paths[kind], quality=90)
+        else:
+            photo.save(paths[kind], quality=92, icc_profile=profile)
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        converted = ImageCms.profileToProfile(photo, source, ImageCms.createProfile("sRGB"))
+        assert converted is not None
+        converted.save(references[f"reference-{kind}"])
+
+
 def _reference_of(kind: str) -> str:
+    if kind in ICC_KINDS:
+        return f"reference-{kind}"
     return "reference-20mp" if kind.startswith("20mp") else "reference"
 
 
 # --------------------------------------------------------------------------- workers (child processes)
 
 
+def _engine_path(impl: str) -> str:
+    """Where the engine's package is imported from: this tree, or main's (both ahead of the editable install)."""
+    return str((MAIN_TREE if impl == "main" else ROOT) / "layers" / "common")
+
+
+def _export_main() -> None:
+    shutil.rmtree(MAIN_TREE, ignore_errors=True)
+    MAIN_TREE.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "main", "layers/common"], check=True, capture_output=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(MAIN_TREE)], input=archive.stdout, check=True)
+
+
 def _worker(impl: str, task: str, src: str, dst: str) -> None:
     kind, target, opts = TASKS[task]
-    if impl == "engine":
-        sys.path.insert(0, str(ROOT / "layers" / "common"))
+    if impl in ("engine", "main"):
+        sys.path.insert(0, _engine_path(impl))
         from filegate.engines.image.engine import convert
         from filegate.engines.image.limits import EngineLimits
         from filegate.formats.options import ImageOptions
@@ -142,7 +200,7 @@ def _pillow(kind: str, target: str, opts: dict[str, int], src: str, dst: str) ->
     """Naive Pillow: open, (resize), save: what a hand-written converter does."""
     from PIL import Image
 
-    if kind == "heic":
+    if kind.endswith("heic"):
         import pillow_heif
 
         pillow_heif.register_heif_opener()
@@ -171,12 +229,16 @@ def _vips(kind: str, target: str, opts: dict[str, int], src: str, dst: str) -> t
     # while the warm loop, converting one file over and over, would be served from it.
     pyvips.cache_set_max(0)
     start = _clock()
+    # A wide-gamut photo is converted to sRGB (libvips' own way: the thumbnail's export profile, icc_transform).
+    to_srgb = {"export_profile": "srgb"} if kind in ICC_KINDS else {}
     if kind == "pdf":
         image = pyvips.Image.new_from_file(src, dpi=PDF_DPI)  # needs libvips built with PDFium or poppler
     elif "width" in opts:
-        image = pyvips.Image.thumbnail(src, opts["width"], height=100_000)
+        image = pyvips.Image.thumbnail(src, opts["width"], height=100_000, **to_srgb)
     else:
         image = pyvips.Image.new_from_file(src, access="sequential")
+        if to_srgb:
+            image = image.icc_transform("srgb", embedded=True)
     if image.hasalpha():
         image = image.flatten(background=255)
     if target == "jpg":
@@ -236,16 +298,20 @@ def _run(cmd: list[str]) -> tuple[str, int, float]:
         return out.read().decode(), usage.ru_maxrss // 1024, usage.ru_utime + usage.ru_stime
 
 
-def _measure(impl: str, task: str, src: Path, dst: Path) -> tuple[float, float, int]:
-    """(work wall seconds, work CPU seconds, peak RSS in MiB) of one fresh process. ImageMagick's times are
-    its whole process's."""
+def _measure(impl: str, task: str, src: Path, dst: Path) -> tuple[float, float, int, float, float]:
+    """(work wall seconds, work CPU seconds, peak RSS in MiB, process wall, process CPU) of one fresh process:
+    the work after imports, and the whole process from its start to its exit (start-up and imports too: what
+    a cold Lambda or a sync child pays). ImageMagick's times are its whole process's."""
     if impl == "magick":
         start = time.perf_counter()
         _out, rss, cpu = _run(_magick_command(task, str(src), str(dst)))
-        return time.perf_counter() - start, cpu, rss
-    out, rss, _cpu = _run([sys.executable, __file__, "--worker", impl, task, str(src), str(dst)])
+        wall = time.perf_counter() - start
+        return wall, cpu, rss, wall, cpu
+    start = time.perf_counter()
+    out, rss, process_cpu = _run([sys.executable, __file__, "--worker", impl, task, str(src), str(dst)])
+    process_wall = time.perf_counter() - start
     timed = json.loads(out.strip().splitlines()[-1])
-    return timed["work"], timed["cpu"], rss
+    return timed["work"], timed["cpu"], rss, process_wall, process_cpu
 
 
 def _psnr(output: Path, reference: Path) -> float:
@@ -283,6 +349,8 @@ def main() -> None:
     if "magick" in args.impls and "magick" not in impls:
         print("ImageMagick is not installed (apt-get install imagemagick): skipped")
     _run([sys.executable, __file__, "--prepare"])  # in a child, for the same reason as _psnr
+    if "main" in impls:
+        _export_main()
     inputs = prepare_inputs()  # now only the cached paths
     print(f"source: {WALLPAPER_FILE} from Debian's {WALLPAPER_PACKAGE}; 12 MP = {SIZE[0]}x{SIZE[1]}; runs: {args.runs}")
     print(
@@ -291,6 +359,7 @@ def main() -> None:
     )
     medians: dict[tuple[str, str], float] = {}
     cpu_medians: dict[tuple[str, str], float] = {}
+    process_medians: dict[tuple[str, str], tuple[float, float]] = {}
     outputs: dict[tuple[str, str], tuple[int, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for task in tasks:
@@ -298,6 +367,7 @@ def main() -> None:
             src = inputs[kind]
             times: dict[str, list[float]] = {i: [] for i in impls}
             cpus: dict[str, list[float]] = {i: [] for i in impls}
+            process: dict[str, list[tuple[float, float]]] = {i: [] for i in impls}
             rss: dict[str, int] = {}
             failed: dict[str, str] = {}
             for _ in range(args.runs):
@@ -306,12 +376,13 @@ def main() -> None:
                         continue
                     dst = Path(tmp) / f"{task}-{impl}.{target}"
                     try:
-                        seconds, cpu, peak = _measure(impl, task, src, dst)
+                        seconds, cpu, peak, process_wall, process_cpu = _measure(impl, task, src, dst)
                     except (RuntimeError, json.JSONDecodeError, IndexError) as exc:
                         failed[impl] = str(exc)[:60]
                         continue
                     times[impl].append(seconds)
                     cpus[impl].append(cpu)
+                    process[impl].append((process_wall, process_cpu))
                     rss[impl] = max(rss.get(impl, 0), peak)
             for impl in impls:
                 if impl in failed:
@@ -321,6 +392,10 @@ def main() -> None:
                 median = statistics.median(times[impl])
                 medians[(task, impl)] = median
                 cpu_medians[(task, impl)] = statistics.median(cpus[impl])
+                process_medians[(task, impl)] = (
+                    statistics.median(w for w, _ in process[impl]),
+                    statistics.median(c for _, c in process[impl]),
+                )
                 spread = f"{min(times[impl]):.3f}-{max(times[impl]):.3f}"
                 psnr = _psnr(dst, inputs[_reference_of(kind)])
                 outputs[(task, impl)] = (dst.stat().st_size, psnr)
@@ -331,7 +406,8 @@ def main() -> None:
             sys.stdout.flush()
     print(
         "\nengine / libvips: median work time (<= 1.0: the engine is at least as fast), median CPU time of the work "
-        "(every thread), output size, PSNR - PSNR"
+        "(every thread), the fresh process's wall and CPU from start to exit (start-up and imports too), output "
+        "size, PSNR - PSNR"
     )
     for task in tasks:
         engine, vips = medians.get((task, "engine")), medians.get((task, "vips"))
@@ -339,13 +415,38 @@ def main() -> None:
             print(f"  {task:<12} n/a (libvips could not run this task)")
             continue
         (engine_bytes, engine_psnr), (vips_bytes, vips_psnr) = outputs[(task, "engine")], outputs[(task, "vips")]
+        (engine_wall, engine_cpu), (vips_wall, vips_cpu) = (
+            process_medians[(task, "engine")],
+            process_medians[(task, "vips")],
+        )
         print(
             f"  {task:<12} time {engine / vips:.2f}  CPU {cpu_medians[(task, 'engine')] / cpu_medians[(task, 'vips')]:.2f}  "
+            f"process wall {engine_wall / vips_wall:.2f}  process CPU {engine_cpu / vips_cpu:.2f}  "
             f"size {engine_bytes / vips_bytes:.3f}  "
             f"PSNR {engine_psnr - vips_psnr:+.2f} dB"
         )
+    if "main" in impls:
+        _main_ratios(tasks, medians, cpu_medians, process_medians)
     if args.warm > 0:
         _warm_table(tasks, impls, inputs, args.warm)
+
+
+def _main_ratios(
+    tasks: list[str],
+    medians: dict[tuple[str, str], float],
+    cpus: dict[tuple[str, str], float],
+    process: dict[tuple[str, str], tuple[float, float]],
+) -> None:
+    print("\nengine / main's engine: work wall, work CPU, fresh process wall and CPU")
+    for task in tasks:
+        if (task, "engine") not in medians or (task, "main") not in medians:
+            continue
+        (engine_wall, engine_cpu), (main_wall, main_cpu) = process[(task, "engine")], process[(task, "main")]
+        print(
+            f"  {task:<12} time {medians[(task, 'engine')] / medians[(task, 'main')]:.2f}  "
+            f"CPU {cpus[(task, 'engine')] / cpus[(task, 'main')]:.2f}  "
+            f"process wall {engine_wall / main_wall:.2f}  process CPU {engine_cpu / main_cpu:.2f}"
+        )
 
 
 # --------------------------------------------------------------------------- warm workers
@@ -355,7 +456,13 @@ WARM_WORKERS = 2  # this machine's cores
 
 def _warm_table(tasks: list[str], impls: list[str], inputs: dict[str, Path], seconds: float) -> None:
     print(f"\nwarm: {WARM_WORKERS} workers at once for {seconds:g} s each; images per second of the pair")
-    print(f"{'task':<12} " + " ".join(f"{impl:>8}" for impl in impls) + f" {'engine/libvips':>15}")
+    # Ratios of time per image (the inverse of images per second): <= 1.0, the engine is at least as fast.
+    baselines = [base for base in ("vips", "main") if base in impls]
+    print(
+        f"{'task':<12} "
+        + " ".join(f"{impl:>8}" for impl in impls)
+        + "".join(f" {'engine/' + b:>13}" for b in baselines)
+    )
     for task in tasks:
         kind, target, _opts = TASKS[task]
         rates: dict[str, float] = {}
@@ -366,8 +473,11 @@ def _warm_table(tasks: list[str], impls: list[str], inputs: dict[str, Path], sec
                 except RuntimeError:
                     continue
         cells = " ".join(f"{rates[i]:>8.2f}" if i in rates else f"{'n/a':>8}" for i in impls)
-        ratio = f"{rates['vips'] / rates['engine']:.2f}" if rates.get("engine") and rates.get("vips") else "n/a"
-        print(f"{task:<12} {cells} {ratio:>15}")
+        ratios = "".join(
+            f" {rates[b] / rates['engine']:>13.2f}" if rates.get("engine") and rates.get(b) else f" {'n/a':>13}"
+            for b in baselines
+        )
+        print(f"{task:<12} {cells}{ratios}")
         sys.stdout.flush()
 
 
@@ -402,8 +512,8 @@ def _warm_rate(impl: str, task: str, src: Path, tmp: Path, target: str, seconds:
 def _warm_worker(impl: str, task: str, src: str, dst: str, seconds: float) -> None:
     """Convert over and over for `seconds` after one untimed conversion (imports, caches)."""
     kind, target, opts = TASKS[task]
-    if impl == "engine":
-        sys.path.insert(0, str(ROOT / "layers" / "common"))
+    if impl in ("engine", "main"):
+        sys.path.insert(0, _engine_path(impl))
         from filegate.engines.image.engine import convert
         from filegate.engines.image.limits import EngineLimits
         from filegate.formats.options import ImageOptions

@@ -7,7 +7,8 @@ What it measures, on this machine, one run after another (nothing in parallel, s
 for the cores):
 - one piece: plain FFmpeg with the arguments of our one-piece plan (the same encoder, CRF and VBV cap);
 - every segment as a media worker piece runs it (segments.encode_piece, reading the input in ranges over
-  loopback HTTP), then the audio piece, then the join (stream copy);
+  loopback HTTP), then the audio pieces (AAC: a few minutes of audio each; Opus: the whole track), then the
+  join (stream copy);
 - wall and CPU seconds of each.
 
 How the wall time for N parallel workers is modelled: each piece is one invocation on a worker of its own
@@ -16,7 +17,9 @@ pieces end at the makespan; the join starts when the last piece ends. Wall(N) = 
 piece's time being its wall time measured here alone. The invocation that fans out (a ranged probe and the
 manifest) and SQS's delivery (tens of ms) are left out: both are far below a piece. For inputs longer than
 the one made here, the same model is applied to pieces of the measured mean time, the one-piece time and
-the join time scaled by length (both are linear in it): that gives the 1 h and 3 h rows.
+the join time scaled by length (both are linear in it), and the audio as pieces of the measured length each
+taking the measured full-length audio piece's time (AAC; an Opus track, one piece, scales with the length):
+that gives the 1 h and 6 h rows, and the longest single piece of each.
 
 Size and quality: the joined output and the one-piece output, each against the source (FFmpeg's psnr filter,
 average over all frames). Goal (issue 17): at most 3 % larger at equal quality.
@@ -33,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +54,7 @@ from tests import fixtures_long_media as long  # noqa: E402
 
 SANDBOX = ffmpeg.Sandbox(wall_seconds=3600, cpu_seconds=7200, memory_bytes=4 * 1024**3, max_output_bytes=8 * 1024**3)
 WORKERS = (1, 10, 100, 1000)
-MODEL_SECONDS = {"1 h": 3600.0, "3 h": 10800.0}
+MODEL_SECONDS = {"1 h": 3600.0, "6 h": 21600.0}
 
 
 def _children_cpu() -> float:
@@ -83,6 +87,22 @@ def psnr(output: Path, source: Path, frame: tuple[int, int]) -> float:
     found = re.search(r"PSNR .*average:([\d.]+|inf)", result.stderr)
     assert found, result.stderr[-500:]
     return float(found.group(1))
+
+
+def _modelled_audio_piece(
+    cut: segments.SegmentPlan, times: dict[str, tuple[float, float]], seconds: float
+) -> Callable[[float], list[float]]:
+    """The audio pieces of an input `length` seconds long, as measured here: AAC pieces are all of one length
+    (the measured full-length pieces' mean wall time each); a whole track (Opus) scales with the length."""
+    audio = cut.audio_pieces
+    if not audio:
+        return lambda length: []
+    if cut.audio_piece_frames:
+        full = [p for p in audio if p.seconds == audio[0].seconds]
+        each = sum(times[p.name][0] for p in full) / len(full)
+        return lambda length: [each] * math.ceil(length / audio[0].seconds)
+    rate = times[segments.AUDIO][0] / seconds
+    return lambda length: [rate * length]
 
 
 def main() -> None:
@@ -139,7 +159,8 @@ def main() -> None:
         print()
         print(
             f"input: {args.seconds:g} s, {args.size} at {args.fps} fps -> {args.target}; "
-            f"{len(cut.video_pieces)} segments of {segments.segment_seconds(cut.frame, segmenting):g} s + audio"
+            f"{len(cut.video_pieces)} segments of {segments.segment_seconds(cut.frame, segmenting):g} s, "
+            f"{len(cut.audio_pieces)} audio piece(s)"
         )
         print(f"one piece: {one_wall:.1f} s wall, {one_cpu:.1f} s CPU; pieces: {sum(walls):.1f} s wall, "
               f"{sum(c for _, c in times.values()):.1f} s CPU in all (longest {max(walls):.1f} s); "
@@ -150,15 +171,17 @@ def main() -> None:
             wall = makespan(walls, workers) + join_wall
             print(f"{'this one':<10} {workers:>8} {wall:>16.1f} {one_wall:>12.1f} {one_wall / wall:>9.1f}")
         mean_video = sum(video_walls) / len(video_walls)
-        audio_rate = times[segments.AUDIO][0] / args.seconds if cut.has_audio else 0.0
+        audio_piece = _modelled_audio_piece(cut, times, args.seconds)
         for label, seconds in MODEL_SECONDS.items():
             scale = seconds / args.seconds
             count = math.ceil(seconds / segments.segment_seconds(cut.frame, segmenting))
-            modelled = [mean_video] * count + ([audio_rate * seconds] if cut.has_audio else [])
+            modelled = [mean_video] * count + audio_piece(seconds)
             for workers in WORKERS:
                 wall = makespan(modelled, workers) + join_wall * scale
                 one = one_wall * scale
                 print(f"{label:<10} {workers:>8} {wall:>16.1f} {one:>12.1f} {one / wall:>9.1f}")
+            print(f"{label:<10} longest single piece: {max(modelled):.1f} s "
+                  f"(a video segment {mean_video:.1f} s, an audio piece {max(audio_piece(seconds), default=0):.1f} s)")  # fmt: skip
         print()
         size_one, size_cut = one_piece.stat().st_size, joined[0].stat().st_size
         psnr_one, psnr_cut = psnr(one_piece, source, cut.frame), psnr(joined[0], source, cut.frame)

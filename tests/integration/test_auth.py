@@ -1,4 +1,4 @@
-"""API.md §1: authentication at the edge, through the local gateway and the real authorizer."""
+"""docs/api.md §1: authentication at the edge, through the local gateway and the real authorizer."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
+from filegate.errors import INVALID_API_KEY_MESSAGE
 from filegate.keys import keyformat
 from tests.integration.helpers import Client, admin, assert_error, new_account
 
@@ -27,7 +28,7 @@ def account(stack):
 
 def _assert_the_one_401(response):
     body = assert_error(response, 401, "invalid_api_key")
-    assert body["error"]["message"] == "Invalid or missing API key."
+    assert body["error"]["message"] == INVALID_API_KEY_MESSAGE
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="filegate"'
     return {k: v for k, v in body["error"].items() if k != "request_id"}
 
@@ -35,10 +36,10 @@ def _assert_the_one_401(response):
 def _assert_the_functions_401(response):
     """The same 401 from a function, for a key that died while API Gateway caches its authorizer answer.
 
-    Same status and body; API Gateway renames a function's WWW-Authenticate header (API.md §1).
+    Same status and body; API Gateway renames a function's WWW-Authenticate header (docs/api.md §1).
     """
     body = assert_error(response, 401, "invalid_api_key")
-    assert body["error"]["message"] == "Invalid or missing API key."
+    assert body["error"]["message"] == INVALID_API_KEY_MESSAGE
     assert response.headers["x-amzn-Remapped-WWW-Authenticate"] == 'Bearer realm="filegate"'
     return {k: v for k, v in body["error"].items() if k != "request_id"}
 

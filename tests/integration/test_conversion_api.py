@@ -1,4 +1,4 @@
-"""API.md §5 "Conversion" and "Files" with the metering of §3, through the local gateway."""
+"""docs/api.md §5 "Conversion" and "Files" with the metering of §3, through the local gateway."""
 
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def test_sync_size_limits(stack, pro):
         (lambda: media.png_bomb(), 422, "conversion_failed"),
         (lambda: media.gif_bomb(), 422, "conversion_failed"),
         (lambda: media.sample("png", 200, 200)[:300], 422, "conversion_failed"),  # truncated
-        (lambda: b"", 422, "conversion_failed"),
+        (lambda: b"", 422, "invalid_parameter"),  # empty: names `file` (docs/api.md §4)
         (lambda: b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 1 1\n", 415, "unsupported_media_type"),  # by design
         (
             lambda: b'<!DOCTYPE svg [<!ENTITY a "b">]><svg xmlns="http://www.w3.org/2000/svg"/>',
@@ -164,7 +164,8 @@ def test_sync_size_limits(stack, pro):
             "conversion_failed",
         ),
         (lambda: media.zip_file(), 415, "unsupported_media_type"),
-        (lambda: b"just some text, named like a picture", 415, "unsupported_media_type"),
+        # Text is a document now (docs/api.md "Documents": txt, whatever its name): bytes with a NUL are no text.
+        (lambda: b"just some bytes\x00 named like a picture", 415, "unsupported_media_type"),
     ],
 )
 def test_hostile_input_gets_the_documented_error_and_is_not_charged(pro, make, status, code):

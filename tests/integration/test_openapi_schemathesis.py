@@ -1,5 +1,5 @@
 """Schemathesis against the local stack: every operation, positive and negative data, checked against the
-committed openapi.json (API.md "Description of the API", issue 10).
+committed openapi.json (docs/api.md "Description of the API", issue 10).
 
 Three runs, because some operations change who the caller is:
 - a pro key on every operation except those that can rotate, revoke or narrow a key by id or the calling key

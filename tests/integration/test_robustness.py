@@ -78,3 +78,16 @@ def test_no_host_header_makes_a_function_fail(stack, host_lines):
     status, body = _raw_get(stack.url.rstrip("/") + "/", key, host_lines)
     assert status == 200, (status, body)  # the gateway passes them on; the function must not trip on them
     assert json.loads(body)["tier"] == "pro"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [("DELETE", "/v1/formats", "GET"), ("PUT", "/v1/keys/key_x", "DELETE, PATCH"), ("GET", "/v1/keys/rotate", "POST")],
+)
+def test_a_known_path_with_another_method_is_405_through_the_gateway(stack, method, path, allow):
+    # The local gateway routes it as API Gateway does: the resource's own methods first, then its ANY event
+    # (no key), whose function answers from the route table. An unknown path stays the 404 body.
+    response = Client(stack.url).request(method, path)
+    body = assert_error(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] == allow and allow in body["error"]["message"]
+    assert_error(Client(stack.url).request(method, "/v1/no-such-thing"), 404, "not_found")

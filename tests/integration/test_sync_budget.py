@@ -1,4 +1,4 @@
-"""API.md "Conversion", the sync budget: work that will not finish in time goes on as a job (202 + Location),
+"""docs/api.md "Conversion", the sync budget: work that will not finish in time goes on as a job (202 + Location),
 never a 504. Runs on its own stack whose budget is shrunk so that a few megapixels are already too many."""
 
 from __future__ import annotations

@@ -579,7 +579,7 @@ def test_a_body_that_stops_short_is_a_prompt_400(stack: LocalStack, payload: byt
     assert time.monotonic() - started < 5
     assert status_of(raw) == 400
     body = json.loads(raw.partition(b"\r\n\r\n")[2])
-    assert body["error"]["code"] == "invalid_request"  # API.md's error body, from DEFAULT_4XX
+    assert body["error"]["code"] == "invalid_request"  # docs/api.md's error body, from DEFAULT_4XX
     assert body["error"]["request_id"]
 
 

@@ -255,6 +255,75 @@ def test_the_project_template_resolves() -> None:
     assert any(r.authorizer is None for r in api.routes)  # public routes
 
 
+def test_the_project_image_function_runs_its_task_root_from_the_source_tree() -> None:
+    root = Path(__file__).resolve().parents[2]
+    model = build_model(Template(root / "template.yaml"))
+    documents = model.functions["DocumentsFunction"]
+    assert documents.code_dir == root / "functions" / "documents"
+    assert documents.handler == "app.handler"
+    assert documents.layer_dirs == (root / "layers" / "common",)  # IgnoreGlobals: no CommonLayer besides
+    assert documents.timeout_seconds == 300
+    assert model.functions["DocumentsDeadLetterFunction"].handler == "app.dead_letter_handler"
+    polled = {m.function: m.queue for m in model.sqs_mappings}
+    assert polled["DocumentsFunction"] == "DocumentsQueue"
+    assert polled["DocumentsDeadLetterFunction"] == "DocumentsDeadLetterQueue"
+
+
+IMAGE_TEMPLATE = textwrap.dedent(
+    """
+    Transform: AWS::Serverless-2016-10-31
+    Globals:
+      Function:
+        Runtime: python3.13
+        Timeout: 10
+        Layers: [!Ref Shared]
+    Resources:
+      Shared:
+        Type: AWS::Serverless::LayerVersion
+        Properties: {ContentUri: layers/shared}
+      Img:
+        Type: AWS::Serverless::Function
+        IgnoreGlobals: [Runtime, Layers]
+        Properties:
+          PackageType: Image
+          ImageConfig: {Command: [main.run]}
+        Metadata: {Dockerfile: fns/img/Dockerfile, DockerContext: ., DockerTag: t}
+    """
+)
+
+
+def test_an_image_function_reads_its_dockerfile_and_ignores_the_globals_it_names(tmp_path: Path) -> None:
+    for folder in ("layers/shared", "fns/img", "pkgs/lib"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "fns/img/Dockerfile").write_text(
+        "FROM debian:bookworm-slim\n"
+        "# build inputs, before the task root exists\n"
+        "COPY list.txt /tmp/list.txt\n"
+        "RUN xargs echo \\\n    < /tmp/list.txt\n"
+        "WORKDIR /var/task\n"
+        "COPY pkgs/lib/mylib ./mylib\n"
+        "COPY fns/img/ ./\n"
+    )
+    path = tmp_path / "template.yaml"
+    path.write_text(IMAGE_TEMPLATE)
+    template = load(path)
+    assert "Runtime" not in template.properties("Img") and "Layers" not in template.properties("Img")
+    assert template.properties("Img")["Timeout"] == 10  # the globals it does not name still apply
+    spec = build_model(template).functions["Img"]
+    assert (spec.code_dir, spec.handler, spec.layer_dirs) == (
+        tmp_path / "fns/img",
+        "main.run",
+        (tmp_path / "pkgs/lib",),
+    )
+
+    (tmp_path / "fns/img/Dockerfile").write_text("FROM debian:bookworm-slim\nWORKDIR /var/task\nCOPY x.py ./x.py\n")
+    with pytest.raises(TemplateError, match="no task root"):
+        build_model(load(path))
+    path.write_text(IMAGE_TEMPLATE.replace("ImageConfig: {Command: [main.run]}", "ImageConfig: {EntryPoint: [x]}"))
+    with pytest.raises(TemplateError, match="ImageConfig EntryPoint is not emulated"):
+        build_model(load(path))
+
+
 def test_loader_long_forms_plain_types_and_duplicate_keys(tmp_path: Path) -> None:
     path = tmp_path / "t.yaml"
     path.write_text(

@@ -6,6 +6,7 @@ import json
 import subprocess
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -130,7 +131,10 @@ def test_completion_scripts_know_the_commands_and_parse_in_bash():
 
 def test_every_command_takes_json():
     parser = build_parser()
-    for argv in (["formats"], ["usage"], ["keys", "list"], ["keys", "revoke", "k"], ["convert", "a", "--to", "jpg"]):
+    for argv in (
+        ["formats"], ["usage"], ["keys", "list"], ["keys", "revoke", "k"], ["keys", "activity", "k"],
+        ["convert", "a", "--to", "jpg"],
+    ):  # fmt: skip
         assert parser.parse_args([*argv, "--json"]).json is True
 
 
@@ -153,14 +157,15 @@ def test_the_sdk_has_a_method_for_every_route_in_the_route_table():
         client.health, client.formats, client.openapi, lambda: client.create_free_key("a@b.c"),
         client.list_keys, lambda: client.create_key("n"), lambda: client.update_key("id_1", name="m"),
         lambda: client.revoke_key("id_1"), lambda: client.rotate_key("id_1"), client.rotate_key,
-        client.entitlements, client.usage, client.audit,
+        client.entitlements, client.usage, client.audit, lambda: client.key_activity("id_1"),
         lambda: client.convert_sync(b"x", "jpg"), lambda: client.convert_sync(b"x", None),
         lambda: client.create_conversion("f", "jpg"), lambda: client.create_conversions_bulk([]),
         client.list_conversions, lambda: client.get_conversion("id_1"),
         lambda: client.create_file("a.png", 1), lambda: client.complete_file("id_1"), client.list_files,
         lambda: client.import_url("https://files.example/a.png"),
         lambda: client.get_file("id_1"), lambda: client.file_content_url("id_1"), lambda: client.delete_file("id_1"),
-        client.create_webhook_secret, lambda: client.create_webhook("https://x.test"), client.list_webhooks,
+        client.create_webhook_secret, client.get_webhook_secret,
+        lambda: client.create_webhook("https://x.test"), client.list_webhooks,
         lambda: client.delete_webhook("id_1"), lambda: client.test_webhook("id_1"),
         lambda: client.list_webhook_deliveries("id_1"),
     ]  # fmt: skip
@@ -170,6 +175,23 @@ def test_the_sdk_has_a_method_for_every_route_in_the_route_table():
     # GitHub's secret-scanning endpoint is called by GitHub, signed with its key: no customer calls it.
     customers = {(r.method, r.path) for r in ROUTES if r.function != "secretscanning"}
     assert {(m, p.removeprefix(prefix)) for m, p in called} == customers
+
+
+def test_output_is_the_one_keyword_for_output_paths_and_to_is_its_deprecated_alias(tmp_path: Path) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/content"):
+            return httpx.Response(302, headers={"Location": "https://storage.example.test/x"})
+        return httpx.Response(200, content=b"bytes of the file")
+
+    client = FileGate("fg_live_x", BASE, transport=httpx.MockTransport(handler))
+    assert client.download_file("file_1", tmp_path / "a.avif") == tmp_path / "a.avif"  # positional, as convert
+    assert client.download_file("file_1", output=tmp_path / "b.avif") == tmp_path / "b.avif"
+    assert (tmp_path / "a.avif").read_bytes() == b"bytes of the file"
+    with pytest.warns(DeprecationWarning, match="output="):
+        assert client.download_file("file_1", to=tmp_path / "c.avif") == tmp_path / "c.avif"
+    with pytest.raises(TypeError):
+        client.download_file("file_1", tmp_path / "d", to=tmp_path / "e")
+    assert client.download_file("file_1") == b"bytes of the file"
 
 
 def test_global_options_go_before_or_after_the_command() -> None:
@@ -244,3 +266,31 @@ def test_waiting_for_a_job_reports_its_progress_as_the_server_gives_it():
     converting = [(done, total) for stage, done, total in reports if stage == "convert"]
     assert converting == [(0, 100), (30, 100), (70, 100), (100, 100), (100, 100)]
     assert [r.url.path for r in seen][1:4] == ["/v1stage/v1/conversions/conv_1"] * 3
+
+
+def test_key_activity_sends_the_range_and_granularity_as_the_api_takes_them():
+    body = {"key_id": "key_1", "granularity": "day", "data": [], "last_used_at": None, "last_used_ip": None}
+    client, seen = client_with([httpx.Response(200, json=body)])
+    start = datetime(2026, 11, 1)  # naive: taken as UTC
+    assert client.key_activity("key_1", start=start, end="2026-12-01T00:00:00Z", granularity="day") == body
+    assert seen[0].url.path.endswith("/v1/keys/key_1/activity")
+    assert dict(seen[0].url.params) == {
+        "from": "2026-11-01T00:00:00+00:00", "to": "2026-12-01T00:00:00Z", "granularity": "day"
+    }  # fmt: skip
+    client, seen = client_with([httpx.Response(200, json=body)])
+    client.key_activity("key_1")
+    assert not seen[0].url.params  # the API's defaults: the last 24 hours by hour
+
+
+def test_the_keys_activity_command_prints_each_bucket_and_the_last_use(capsys, monkeypatch):
+    from filegate_client import cli
+
+    bucket = dict.fromkeys(cli.ACTIVITY_COLUMNS[1:], 0) | {"start": "2026-12-07T06:00:00Z", "requests": 3}
+    body = {"key_id": "key_1", "granularity": "hour", "data": [bucket], "last_used_at": "2026-12-07T06:05:00Z",
+            "last_used_ip": "198.51.100.7"}  # fmt: skip
+    client, _ = client_with([httpx.Response(200, json=body)])
+    monkeypatch.setattr(cli, "_client", lambda _args: client)
+    monkeypatch.setenv("COLUMNS", "160")  # a wide terminal: each row on one line
+    assert cli.main(["keys", "activity", "key_1", "--granularity", "hour"]) == 0
+    out = capsys.readouterr()
+    assert "2026-12-07 06:00" in out.out and "198.51.100.7" in out.err

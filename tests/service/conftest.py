@@ -9,7 +9,7 @@ stream events); each test makes its own accounts, so tests do not depend on each
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,12 +17,14 @@ from typing import Any
 import boto3
 import pytest
 
+from filegate.keys import checkpoints
 from filegate_local.model import FunctionSpec, StackModel, build_model
 from filegate_local.resources import Provisioner
 from filegate_local.stack import MotoServer, free_port
 from filegate_local.template import Template
 from tests.service.harness import Functions, ServiceApi
 from tests.service.helpers import Account, sign_up
+from tests.service.races import StamperClock
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -30,9 +32,16 @@ STACK_NAME = "filegate-service"
 # The local-only switches the local stack's tests use too: webhook receivers and import sources here are
 # plain-http loopback servers, which a deployed stack never allows (private and metadata addresses stay
 # refused), and no host name but localhost resolves, so no test's made-up name reaches real DNS.
-LOCAL_FUNCTION_ENVIRONMENT = {"EGRESS_ALLOW_INSECURE_LOOPBACK": "true", "EGRESS_RESOLVE_LOOPBACK_ONLY": "true"}
+# Sign-in answers are not padded here (each would take a second); the padding is tested with a fake clock.
+LOCAL_FUNCTION_ENVIRONMENT = {
+    "EGRESS_ALLOW_INSECURE_LOOPBACK": "true",
+    "EGRESS_RESOLVE_LOOPBACK_ONLY": "true",
+    "SIGN_IN_ANSWER_SECONDS": "0",
+}
 # Long media is cut above 30 s in segments of 15 s here, so a clip of a minute or so fans out.
-PARAMETER_OVERRIDES = {"LongMediaSeconds": "30", "MediaSegmentSeconds": "15"}
+# Links in mail point at PublicBaseUrl, whatever Host a request came with (a proxy would forward the client's).
+PUBLIC_BASE_URL = "https://files.example.test"
+PARAMETER_OVERRIDES = {"LongMediaSeconds": "30", "MediaSegmentSeconds": "15", "PublicBaseUrl": PUBLIC_BASE_URL}
 
 
 def lambda_environment(spec: FunctionSpec, region: str, moto_url: str) -> dict[str, str]:
@@ -128,3 +137,29 @@ def free_account(api: ServiceApi) -> Account:
 @pytest.fixture
 def pro_account(api: ServiceApi) -> Account:
     return sign_up(api, "pro")
+
+
+@pytest.fixture
+def hooks() -> Iterator[list[Callable[[str], None]]]:
+    """Hooks every checkpoint calls in turn; removed after the test."""
+    installed: list[Callable[[str], None]] = []
+
+    def run_all(name: str) -> None:
+        for hook in list(installed):
+            hook(name)
+
+    checkpoints.set_hook(run_all)
+    try:
+        yield installed
+    finally:
+        checkpoints.set_hook(None)
+
+
+@pytest.fixture
+def stamper_clock(api: ServiceApi, monkeypatch: pytest.MonkeyPatch) -> StamperClock:
+    """The stamper's clock and sleep, replaced for the test: its wait for a change's caller costs no time."""
+    clock = StamperClock()
+    module = api.functions.module("StamperFunction")
+    monkeypatch.setattr(module, "clock", clock.now, raising=False)  # raising=False: older stampers had none
+    monkeypatch.setattr(module, "wait", clock.wait, raising=False)
+    return clock

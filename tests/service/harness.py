@@ -128,10 +128,15 @@ class Functions:
         handler: Callable[[Any, Any], Any] = getattr(self.module(logical_id), attribute)
         return handler
 
-    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+    def invoke(self, logical_id: str, event: dict[str, Any], *, own_environment: bool = True) -> Any:
+        """Call the handler with its function's environment in place; without `own_environment` (a worker
+        called from a thread while another invocation holds ``os.environ``, which is one per process), in
+        whatever environment is there: its settings were read when its module was imported."""
         spec = self.model.functions[logical_id]
         handler = self.handler(logical_id)
         context = LambdaContext(spec.name, spec.arn, spec.memory_mb, spec.timeout_seconds)
+        if not own_environment:
+            return handler(event, context)
         with environment(self.environments[logical_id]):
             return handler(event, context)
 
@@ -189,10 +194,20 @@ class _Resource:
     segments: tuple[str, ...]
 
     def bind(self, parts: list[str]) -> dict[str, str] | None:
-        if len(parts) != len(self.segments):
+        greedy = bool(self.segments) and self.segments[-1].endswith("+}")
+        if greedy and len(parts) >= len(self.segments) and all(parts[len(self.segments) - 1 :]):
+            # {proxy+} takes the rest of the path, one segment or more, as API Gateway's greedy parameter does.
+            head = self._bind(parts[: len(self.segments) - 1], self.segments[:-1])
+            rest = "/".join(parts[len(self.segments) - 1 :])
+            return None if head is None else {**head, self.segments[-1].strip("{+}"): unquote(rest)}
+        return self._bind(parts, self.segments)
+
+    @staticmethod
+    def _bind(parts: list[str], segments: tuple[str, ...]) -> dict[str, str] | None:
+        if len(parts) != len(segments):
             return None
         parameters: dict[str, str] = {}
-        for template, part in zip(self.segments, parts, strict=True):
+        for template, part in zip(segments, parts, strict=True):
             if template.startswith("{"):
                 if not part:
                     return None
@@ -203,8 +218,11 @@ class _Resource:
 
     @property
     def specificity(self) -> tuple[bool, ...]:
-        # API Gateway prefers a literal segment over a parameter, left to right.
-        return tuple(s.startswith("{") for s in self.segments)
+        # API Gateway prefers a literal segment over a parameter, left to right, and a greedy one last.
+        return (
+            *(s.startswith("{") for s in self.segments),
+            self.segments[-1].endswith("+}") if self.segments else False,
+        )
 
 
 class ServiceApi:
@@ -364,10 +382,12 @@ class ServiceApi:
 
     # -------------------------------------------------------------- SQS
 
-    def run_queue(self, function: str, *, wait_seconds: float = 5.0) -> list[dict[str, Any]]:
+    def run_queue(
+        self, function: str, *, wait_seconds: float = 5.0, own_environment: bool = True
+    ) -> list[dict[str, Any]]:
         """Hand every message waiting on the function's queue to it as SQS events (batches of its
         BatchSize), until the queue is empty; returns the records it was given. Waits up to
-        ``wait_seconds`` for the first message."""
+        ``wait_seconds`` for the first message. `own_environment`: as for :meth:`Functions.invoke`."""
         mapping = next(m for m in self.model.sqs_mappings if m.function == function)
         given: list[dict[str, Any]] = []
         deadline = time.monotonic() + wait_seconds
@@ -385,7 +405,7 @@ class ServiceApi:
                 time.sleep(0.1)
                 continue
             records = [sqs_record(m, mapping.queue_arn, self.region) for m in messages]
-            result = self.functions.invoke(function, {"Records": records})
+            result = self.functions.invoke(function, {"Records": records}, own_environment=own_environment)
             failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
             for message in messages:
                 if message["MessageId"] not in failed:

@@ -109,7 +109,7 @@ def _cache_horizon(api: ServiceApi) -> timedelta:
 
 
 def assert_error(response: Response, status: int, code: str) -> dict[str, Any]:
-    """The API.md error body with this status and code (and the request id in body and header)."""
+    """The docs/api.md error body with this status and code (and the request id in body and header)."""
     assert response.status == status, response
     assert response.headers.get("content-type", "").startswith("application/json"), response.headers
     body: dict[str, Any] = response.json()

@@ -1,4 +1,4 @@
-"""The audit log (API.md §8): recorded by the services for every change, read with GET /v1/audit."""
+"""The audit log (docs/api.md §8): recorded by the services for every change, read with GET /v1/audit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Conversions (API.md §5 "Conversion"): sync convert, jobs run by the worker from SQS, idempotency, bulk."""
+"""Conversions (docs/api.md §5 "Conversion"): sync convert, jobs run by the worker from SQS, idempotency, bulk."""
 
 from __future__ import annotations
 
@@ -211,7 +211,7 @@ def test_a_sync_conversion_whose_output_cannot_be_stored_is_not_charged(
     api: ServiceApi, pro_account: Account, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # An output over the sync limit is stored in S3 and answered with a 303; here the bucket is missing, so
-    # storing fails after the engine succeeded. A failed conversion is never charged (API.md §3), and it is
+    # storing fails after the engine succeeded. A failed conversion is never charged (docs/api.md §3), and it is
     # never counted as a success.
     from filegate.clock import utcnow
     from filegate.conversions import sync

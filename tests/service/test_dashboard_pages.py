@@ -1,4 +1,4 @@
-"""Dashboard pages and their actions (API.md §7): CSRF and Origin, security headers, and each page acting
+"""Dashboard pages and their actions (docs/api.md §7): CSRF and Origin, security headers, and each page acting
 through the API's own services: the same rules, the same next-request effect, the same audit entries."""
 
 from __future__ import annotations
@@ -175,7 +175,7 @@ def test_sign_in_posts_need_the_sign_in_cookie_and_this_origin(stack: Stack) -> 
 def test_overview_shows_tier_quota_rate_limit_and_a_30_day_chart(browser: Browser) -> None:
     html = browser.get("/dashboard").body.decode()
     assert ">free<" in html and "of 1,000" in html and "10 <span" in html
-    assert html.count('class="bar"') == 30 and 'role="img"' in html
+    assert html.count('<g class="period">') == 30 and 'role="img"' in html
     assert _account_id(browser) in html  # what an operator asks for
 
 
@@ -315,6 +315,7 @@ def test_conversions_page_lists_jobs_with_progress_and_downloads(stack: Stack, b
 def test_webhooks_are_a_pro_feature_here_too(browser: Browser) -> None:
     page = browser.get("/dashboard/webhooks")
     assert page.status == 200 and b"part of the pro plan" in page.body
+    assert b'class="plan-panel"' in page.body and b'class="error"' not in page.body  # neutral, not an error
     refused = browser.post("/dashboard/webhooks", {"url": "http://127.0.0.1:9/hook"})
     assert refused.status == 403 and b"does not include webhooks" in refused.body
 

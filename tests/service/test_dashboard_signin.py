@@ -1,21 +1,27 @@
-"""Dashboard sign-in and sessions (API.md §7): codes and links, their limits, enumeration, the cookie,
+"""Dashboard sign-in and sessions (docs/api.md §7): codes and links, their limits, enumeration, the cookie,
 timeouts, logout and ending sessions. Times are moved by editing the stored records (the real checks run)."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import boto3
 import pytest
 
 from filegate.clock import utcnow
 from filegate.dashboard import signin
+from filegate.dashboard.padding import Padding
+from filegate.dashboard.web import create_app
 from filegate.db import accounts as accounts_table
 from filegate.db import logins as logins_table
 from filegate.db import sessions as sessions_table
-from tests.service.conftest import Stack
+from filegate.lambda_http import http_handler
+from filegate_local.mailbox import messages
+from tests.service.conftest import PUBLIC_BASE_URL, Stack
 from tests.service.dashboard_client import Browser, csrf_token, latest_mail, location, mails_to, set_cookies
 from tests.service.helpers import sign_up
 
@@ -127,6 +133,89 @@ def test_five_wrong_codes_end_the_code_but_not_the_link(stack: Stack) -> None:
         assert _type_code(browser, address, wrong).status == 400
     assert _type_code(browser, address, code).status == 400  # the right code, too late
     assert _confirm(browser, token).status == 303  # a stranger's guesses cannot lock the owner out
+
+
+def test_twenty_wrong_codes_in_a_day_stop_codes_for_the_address_across_new_emails(stack: Stack) -> None:
+    # Before, each new email reset the count of five: guessing went on without end (about 100 an hour).
+    _clear_of_a_window_edge(signin.WRONG_CODES_WINDOW_SECONDS)
+    _clear_of_a_window_edge(signin.ADDRESS_WINDOW_SECONDS, margin=90)
+    address = _address()
+    emails = signin.WRONG_CODES_PER_ADDRESS // signin.MAX_CODE_ATTEMPTS  # 4 emails, 5 wrong codes each
+    for _ in range(emails):
+        _browser(stack).ask_for_code(address)
+        code, _ = latest_mail(stack.moto_url, address, seen=set())
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        for _ in range(signin.MAX_CODE_ATTEMPTS):
+            assert _type_code(_browser(stack), address, wrong).status == 400
+    browser = _browser(stack)
+    browser.ask_for_code(address)  # a fresh email with a fresh count of five
+    code, token = latest_mail(stack.moto_url, address, seen=set())
+    assert _type_code(browser, address, code).status == 400  # the right code: codes are stopped for the day
+    assert _confirm(browser, token).status == 303  # the link still signs the owner in
+
+
+def test_the_link_in_the_mail_is_built_from_public_base_url_never_from_the_host_header(stack: Stack) -> None:
+    browser = _browser(stack)
+    address = _address()
+    forwarded = {"Host": "attacker.example", "Origin": "https://attacker.example"}
+    page = browser.request("GET", "/dashboard/login", headers={"Host": "attacker.example"})
+    sent = browser.request(
+        "POST", "/dashboard/login", {"email": address, "csrf_token": csrf_token(page.body.decode())}, headers=forwarded
+    )
+    assert sent.status == 200, sent
+    mail = [m for m in messages(stack.moto_url) if address in m.to][-1]
+    assert f"{PUBLIC_BASE_URL}/dashboard/login/confirm?token=" in mail.body
+    assert "attacker" not in mail.body
+
+
+class PaddingClock:
+    """Monotonic time that runs with the real work but jumps over the padding's sleeps (nothing waits): it
+    records each reading and each sleep, so a test sees when every answer left."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self.readings: list[float] = []
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        self.readings.append(time.monotonic() + self.offset)
+        return self.readings[-1]
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.offset += seconds
+
+
+def test_every_sign_in_answer_leaves_at_the_same_time_whatever_happened(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before, a held limit answered 3-15x faster than a sent code: an observer learnt someone was signing in.
+    floor = 30.0  # far above any path's real work, and never waited for: the clock jumps
+    clock = PaddingClock()
+    dashboard = stack.functions.module(stack.functions.by_folder("dashboard"))
+    padded = create_app(dashboard.settings, Padding(floor, clock=clock, sleep=clock.sleep))
+    monkeypatch.setattr(dashboard, "handler", http_handler(padded))
+    _clear_of_a_window_edge(signin.ADDRESS_WINDOW_SECONDS)
+    address = _address()
+
+    def answered(send: Callable[[], Any], status: int) -> None:
+        readings, slept = len(clock.readings), len(clock.slept)
+        response = send()
+        assert response.status == status, response
+        (started, checked), (waited,) = clock.readings[readings:], clock.slept[slept:]  # padded once
+        assert checked - started + waited == pytest.approx(floor)
+
+    answered(lambda: _browser(stack).ask_for_code("not-an-address"), 400)  # refused at once
+    for _ in range(signin.EMAILS_PER_ADDRESS):
+        answered(lambda: _browser(stack).ask_for_code(address), 200)  # an email goes out (SES)
+    answered(lambda: _browser(stack).ask_for_code(address), 200)  # the address's limit holds it back
+    assert mails_to(stack.moto_url, address) == signin.EMAILS_PER_ADDRESS
+    code, token = latest_mail(stack.moto_url, address, seen=set())
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    answered(lambda: _type_code(_browser(stack), address, wrong), 400)  # a wrong code (scrypt)
+    answered(lambda: _type_code(_browser(stack), _address(), code), 400)  # no code pending for that address
+    answered(lambda: _type_code(_browser(stack), address, code), 303)  # the right code
+    answered(lambda: _confirm(_browser(stack), token), 400)  # its link, used with it
 
 
 def test_a_newer_email_replaces_the_older_one(stack: Stack) -> None:

@@ -1,4 +1,4 @@
-"""Files (API.md §5 "Files"): presigned upload, completion checks, get/list/content/delete, other accounts."""
+"""Files (docs/api.md §5 "Files"): presigned upload, completion checks, get/list/content/delete, other accounts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Import from a URL (API.md "Files" → "Import from a URL"): the files and convert functions' requests, the
+"""Import from a URL (docs/api.md "Files" → "Import from a URL"): the files and convert functions' requests, the
 import worker off its queue, the conversion worker after it. Every URL is a server on 127.0.0.1 started here
 (the local-only loopback switch is on, as on the local stack); nothing is charged on any failure."""
 

@@ -1,4 +1,4 @@
-"""Key and account changes under races, retries and partial failure (API.md §1, §3, §5; issue 14).
+"""Key and account changes under races, retries and partial failure (docs/api.md §1, §3, §5; issue 14).
 
 Races are driven deterministically: one change is held at a named point inside it (filegate.keys.checkpoints)
 while the other runs to the end, then released; both orders are played. Whether a change "took effect on the
@@ -9,8 +9,7 @@ worst moment and handed back as a cached policy, never by reading our own record
 from __future__ import annotations
 
 import contextlib
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,91 +18,11 @@ import pytest
 from filegate import errors
 from filegate.db import accounts as accounts_table
 from filegate.db import keys as keys_table
-from filegate.keys import checkpoints
 from filegate.keys import service as key_service
-from filegate.keys.context import AuthContext
 from filegate.tiers import MAX_CHANGES_PER_MINUTE
-from tests.service.harness import Response, ServiceApi
+from tests.service.harness import ServiceApi
 from tests.service.helpers import Account, _cache_horizon, assert_error, change_account, sign_up
-
-# ------------------------------------------------------------------ driving interleavings
-
-
-class Held:
-    """Run ``work`` in a thread and hold it at checkpoint ``at`` until :meth:`release`."""
-
-    def __init__(self, work: Callable[[], Any], at: str) -> None:
-        self.reached = threading.Event()
-        self.go = threading.Event()
-        self.at = at
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self._work = work
-
-    def _run(self) -> None:
-        try:
-            self.result = self._work()
-        except BaseException as exc:
-            self.error = exc
-
-    def hook(self, name: str) -> None:
-        if threading.current_thread() is self.thread and name == self.at and not self.reached.is_set():
-            self.reached.set()
-            assert self.go.wait(30), "never released"
-
-    def start(self) -> Held:
-        self.thread.start()
-        assert self.reached.wait(30), f"never reached {self.at}"
-        return self
-
-    def release(self) -> Any:
-        self.go.set()
-        self.thread.join(30)
-        return self.result
-
-
-@pytest.fixture
-def hooks() -> Iterator[list[Callable[[str], None]]]:
-    """Hooks every checkpoint calls in turn; removed after the test."""
-    installed: list[Callable[[str], None]] = []
-
-    def run_all(name: str) -> None:
-        for hook in list(installed):
-            hook(name)
-
-    checkpoints.set_hook(run_all)
-    try:
-        yield installed
-    finally:
-        checkpoints.set_hook(None)
-
-
-def context_of(account: Account, key: str, source_ip: str | None = None) -> dict[str, Any]:
-    """The authorizer's answer for this key now: what API Gateway would cache and hand on for the TTL."""
-    context = account.api.authorizer_context(
-        "GET", "/v1/entitlements/me", key=key, source_ip=source_ip or account.source_ip
-    )
-    assert context is not None
-    return context
-
-
-def auth(context: dict[str, Any]) -> AuthContext:
-    parsed = AuthContext.from_authorizer_context(context)
-    assert parsed is not None
-    return parsed
-
-
-def served(account: Account, key: str, cached: dict[str, Any], source_ip: str | None = None) -> Response:
-    """A request served from a cached policy, as API Gateway does while it caches the authorizer's answer."""
-    return account.call(
-        "GET", "/v1/entitlements/me", key=key, cached_authorizer=cached, source_ip=source_ip or account.source_ip
-    )
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
+from tests.service.races import Held, auth, context_of, now, served
 
 # ------------------------------------------------------------------ 1. versions never go backwards
 
@@ -208,26 +127,7 @@ def failing_stamps(name: str) -> None:
         raise ConnectionError("injected: the counters table is unreachable")
 
 
-@pytest.mark.parametrize("grace", [0, 60])
-def test_a_rotation_whose_stamping_failed_is_finished_by_its_retry(
-    pro_account: Account, hooks: list[Callable[[str], None]], grace: int
-) -> None:
-    old = pro_account.create_key(name="half-rotated", scopes=["files:read"])
-    cached = context_of(pro_account, old["api_key"])
-    hooks.append(failing_stamps)
-    failed = pro_account.call("POST", f"/v1/keys/{old['key_id']}/rotate", json_body={"grace_seconds": grace})
-    assert_error(failed, 500, "internal_error")
-    hooks.clear()
-    if grace == 0:
-        # Without the retry, the old key's cached policy would still work: the death was never announced.
-        retry = pro_account.call("POST", f"/v1/keys/{old['key_id']}/rotate", json_body={"grace_seconds": 0})
-        assert_error(retry, 404, "not_found")
-        assert_error(served(pro_account, old["api_key"], cached), 401, "invalid_api_key")
-    else:
-        retry = pro_account.call("POST", f"/v1/keys/{old['key_id']}/rotate", json_body={"grace_seconds": grace})
-        assert retry.status == 201, retry
-        record = keys_table.get(old["key_id"])
-        assert record is not None and int(record.published_version or 0) == int(record.version or 0)
+# A rotation is all or nothing rather than finished by its retry: tests/service/test_key_safety.py.
 
 
 @pytest.mark.parametrize("change", ["revoke", "revoke-all", "suspend", "tier"])

@@ -1,10 +1,11 @@
-"""Keys and account (API.md §1, §5): sign-up, create/list/patch/revoke/rotate, scopes, test keys."""
+"""Keys and account (docs/api.md §1, §5): sign-up, create/list/patch/revoke/rotate, scopes, test keys."""
 
 from __future__ import annotations
 
 import json
 import re
 
+from filegate.errors import INVALID_API_KEY_MESSAGE
 from tests.service.harness import ServiceApi, next_source_ip
 from tests.service.helpers import Account, assert_error, sign_up
 
@@ -153,6 +154,6 @@ def test_every_bad_key_gets_the_same_401(api: ServiceApi, pro_account: Account) 
     for key in (None, "", "not-a-key", flipped, good.replace("fg_live_", "fg_test_"), unknown):
         response = api.call("GET", "/v1/entitlements/me", key=key, source_ip=pro_account.source_ip)
         body = assert_error(response, 401, "invalid_api_key")
-        assert body["error"]["message"] == "Invalid or missing API key."
+        assert body["error"]["message"] == INVALID_API_KEY_MESSAGE
         assert response.headers["www-authenticate"] == 'Bearer realm="filegate"'
     assert api.call("GET", "/v1/entitlements/me", key=good, source_ip=pro_account.source_ip).status == 200

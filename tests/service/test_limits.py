@@ -1,4 +1,4 @@
-"""Rate limits (API.md §3): exact per-account minute windows, the RateLimit headers, 429 with Retry-After."""
+"""Rate limits (docs/api.md §3): exact per-account minute windows, the RateLimit headers, 429 with Retry-After."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Long media through the media worker's real handler (API.md "Long media"): the job fans out on the media
+"""Long media through the media worker's real handler (docs/api.md "Long media"): the job fans out on the media
 queue, each piece is its own message and invocation, the piece that completes the set joins. Here (the
 service stack's parameters) video over 30 s is cut in 15 s segments.
 
@@ -129,14 +129,16 @@ def test_a_long_video_fans_out_and_joins_seamlessly(
 ) -> None:
     queue = MediaQueue(stack.api)
     conversion_id, queued = start(pro_account, clips["a"], "mp4", queue)
-    assert sorted(piece(m) or "" for m in queued) == ["audio", "v0000", "v0001", "v0002", "v0003", "v0004"]
+    names = ["a0000", "a0001", "v0000", "v0001", "v0002", "v0003", "v0004"]
+    assert sorted(piece(m) or "" for m in queued) == names  # AAC audio in pieces of 4 segments' length
     progress = []
     for message in queued:
         assert queue.deliver(message)
         progress.append(pro_account.call("GET", f"/v1/conversions/{conversion_id}").json()["progress"])
     assert progress == sorted(progress) and progress[-1] == 100 and 0 < progress[0] < 100, progress
     output = output_of(pro_account, conversion_id, tmp_path, "mp4")
-    long.check_seamless(output, clips["a"], 25, joins(5, 25))
+    audio_join = round(segments.AUDIO_PIECE_SEGMENTS * SEGMENT_SECONDS * 48_000 / 1024) * 1024 / 48_000
+    long.check_seamless(output, clips["a"], 25, [*joins(5, 25), audio_join])
     assert sorted(encodes) == sorted(("mp4", piece(m) or "") for m in queued)  # each piece once
     assert pro_account.conversions_this_month() == 2  # 62 s: two units, as in one piece
     assert leftovers(stack, pro_account, conversion_id) == []  # manifest and pieces deleted after the join
@@ -215,6 +217,25 @@ def test_a_segment_that_always_fails_fails_the_job_uncharged_and_leaves_nothing(
     for message in others[3:]:  # pieces still queued when it failed do no work
         assert queue.deliver(message)
     assert len(encodes) == done and leftovers(stack, pro_account, conversion_id) == []
+
+
+def test_a_long_video_cut_short_fails_uncharged_never_a_shorter_output(
+    stack: Stack, pro_account: Account, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    # Its index (moov, at the front) declares 47 s; only the first 93 % of its media data arrived. Before, the
+    # job ended succeeded with a shorter output.
+    whole = tmp_path / "fast.mp4"
+    long.ffmpeg("-i", str(clips["b"]), "-c", "copy", "-movflags", "+faststart", "-f", "mp4", str(whole))
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.93)])
+    queue = MediaQueue(stack.api)
+    conversion_id, queued = start(pro_account, cut, "mp4", queue)
+    for message in queued:
+        if not queue.deliver(message) and not queue.deliver(message):  # the queue's maxReceiveCount is 2
+            queue.dead_letter(message)
+    job = pro_account.call("GET", f"/v1/conversions/{conversion_id}").json()
+    assert job["status"] == "failed" and job["error"]["code"] == "conversion_failed", job
+    assert pro_account.conversions_this_month() == 0
 
 
 def test_two_long_jobs_at_once_keep_their_own_segments(

@@ -1,4 +1,4 @@
-"""Mail through SES v2 (API.md §6): the EmailSender identity the local stack's provisioner verified in moto."""
+"""Mail through SES v2 (docs/api.md §6): the EmailSender identity the local stack's provisioner verified in moto."""
 
 from __future__ import annotations
 

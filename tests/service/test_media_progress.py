@@ -1,4 +1,4 @@
-"""`progress` on conversions (API.md §5): a media job's percent, read from FFmpeg's own progress report while
+"""`progress` on conversions (docs/api.md §5): a media job's percent, read from FFmpeg's own progress report while
 it runs, only grows and ends at 100; GET /v1/conversions/{id} shows it."""
 
 from __future__ import annotations

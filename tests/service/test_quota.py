@@ -1,4 +1,4 @@
-"""Monthly quota (API.md §2-3): a hard stop at 1,000 on free, overage on pro, test keys and failures uncharged.
+"""Monthly quota (docs/api.md §2-3): a hard stop at 1,000 on free, overage on pro, test keys and failures uncharged.
 
 The month's counter is put near the limit through the data layer, as 999 earlier conversions would have.
 """
@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from tests import fixtures_media as media
 from tests.service.helpers import Account, assert_error
 
-FREE_MONTHLY_CONVERSIONS = 1_000  # API.md §2, written out here on purpose: the test holds the code to it
+FREE_MONTHLY_CONVERSIONS = 1_000  # docs/api.md §2, written out here on purpose: the test holds the code to it
 PRO_MONTHLY_CONVERSIONS = 100_000
 
 
@@ -63,7 +63,8 @@ def test_test_keys_are_capped_at_one_megabyte(pro_account: Account) -> None:
 def test_a_failed_conversion_is_not_charged(free_account: Account) -> None:
     truncated = media.sample("png", 64, 48)[:80]  # a PNG by its signature, undecodable
     assert_error(free_account.convert(truncated, "jpg"), 422, "conversion_failed")
-    assert_error(free_account.convert(b"plain text named like a picture", "jpg"), 415, "unsupported_media_type")
+    # Bytes that are no format (text would be a document: docs/api.md "Documents").
+    assert_error(free_account.convert(b"plain bytes\x00 named like a picture", "jpg"), 415, "unsupported_media_type")
     assert free_account.conversions_this_month() == 0
     assert free_account.convert(media.sample("png", 16, 12), "jpg").status == 200
     assert free_account.conversions_this_month() == 1

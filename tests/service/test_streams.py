@@ -10,6 +10,7 @@ import pytest
 
 from tests.service.harness import ServiceApi
 from tests.service.helpers import Account
+from tests.service.races import StamperClock
 
 STAMPER = "StamperFunction"
 
@@ -49,7 +50,9 @@ def _changes_of(records: list[dict[str, Any]], key_id: str) -> list[dict[str, An
     return [r for r in records if r["dynamodb"]["Keys"].get("key_id") == {"S": key_id}]
 
 
-def test_an_unpublished_key_change_reaches_the_stamper_and_is_stamped(api: ServiceApi, free_account: Account) -> None:
+def test_an_unpublished_key_change_reaches_the_stamper_and_is_stamped(
+    api: ServiceApi, free_account: Account, stamper_clock: StamperClock
+) -> None:
     from filegate.clock import utcnow
 
     horizon = timedelta(seconds=int(api.parameters["AuthorizerCacheTtl"]))
@@ -61,6 +64,7 @@ def test_an_unpublished_key_change_reaches_the_stamper_and_is_stamped(api: Servi
 
     given = api.run_streams(STAMPER)
 
+    assert stamper_clock.waited >= 1  # it gave the change's caller time to finish first
     assert given and {r["eventName"] for r in given} == {"MODIFY"}  # the FilterCriteria
     change, mark = _changes_of(given, key_id)  # in order: the change, then the stamper's own mark
     assert change["dynamodb"]["NewImage"]["version"] == {"N": str(version)}
@@ -75,7 +79,7 @@ def test_an_unpublished_key_change_reaches_the_stamper_and_is_stamped(api: Servi
 
 
 def test_a_failed_record_and_those_after_it_are_given_again(
-    api: ServiceApi, free_account: Account, monkeypatch: pytest.MonkeyPatch
+    api: ServiceApi, free_account: Account, monkeypatch: pytest.MonkeyPatch, stamper_clock: StamperClock
 ) -> None:
     from filegate.keys import stamps
 

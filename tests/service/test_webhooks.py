@@ -1,4 +1,4 @@
-"""Webhooks (API.md §5 "Webhooks"): pro only, SSRF refusal at registration, signed deliveries by the
+"""Webhooks (docs/api.md §5 "Webhooks"): pro only, SSRF refusal at registration, signed deliveries by the
 dispatcher from its SQS queue to a real receiver on 127.0.0.1 (the local-only loopback switch is on)."""
 
 from __future__ import annotations

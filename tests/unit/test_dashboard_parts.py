@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from filegate.dashboard import charts, csrf
-from filegate.dashboard.web import origin_of
+from filegate.dashboard.web import mail_link, origin_of
 
 
 def test_a_csrf_token_is_bound_to_its_cookie() -> None:
@@ -40,12 +40,14 @@ def test_same_origin(headers: dict[str, str], allowed: bool) -> None:
 
 
 def test_the_chart_escapes_labels_and_describes_itself() -> None:
-    svg = str(charts.bar_chart([("<script>", 3), ("b", 0), ("c", 6)], title="T & <x>", chart_id="c1"))
+    points = [charts.Period("<script>", "<s>", {"conversions": 3}), charts.Period("b", "b", {"conversions": 0})]
+    points.append(charts.Period("c", "c", {"conversions": 6}))
+    svg = str(charts.bar_chart(points, title="T & <x>", chart_id="c1", empty="Nothing <yet>."))
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "T &amp; &lt;x&gt;" in svg
-    assert svg.count('class="bar"') == 3 and 'role="img"' in svg and "the most, 6, on c" in svg
-    assert "style=" not in svg
-    empty = str(charts.bar_chart([], title="none", chart_id="c2"))
-    assert "none yet" in empty
+    assert svg.count('class="bar s-conv"') == 2 and 'role="img"' in svg and "the most, 6, in c" in svg
+    assert "style=" not in svg and "Nothing" not in svg  # the empty sentence only when there is nothing
+    empty = str(charts.bar_chart([], title="none", chart_id="c2", empty="Nothing <yet>."))
+    assert "Nothing &lt;yet&gt;." in empty
 
 
 class _Request:
@@ -64,3 +66,13 @@ def test_the_stage_prefixes_urls_on_api_gateways_own_domain_only() -> None:
     assert custom.absolute("/dashboard") == "https://files.example.com/dashboard"
     ipv6 = origin_of(_Request({"domainName": "[::1]:3000", "stage": "prod"}))  # type: ignore[arg-type]
     assert ipv6.absolute("/x") == "http://[::1]:3000/x"
+
+
+def test_mailed_links_use_the_public_base_url_when_the_stack_has_a_domain() -> None:
+    """A sign-in started on the execute-api address still mails the custom domain's link (docs/deploy.md)."""
+    via_aws = _Request({"domainName": "abc.execute-api.eu-west-1.amazonaws.com", "stage": "prod"})
+    confirm = "/dashboard/login/confirm"
+    assert mail_link("https://files.example.com/", via_aws, confirm) == "https://files.example.com" + confirm  # type: ignore[arg-type]
+    assert mail_link("", via_aws, confirm) == "https://abc.execute-api.eu-west-1.amazonaws.com/prod" + confirm  # type: ignore[arg-type]
+    local = _Request({"domainName": "127.0.0.1:3000", "stage": "prod"})
+    assert mail_link("", local, confirm) == "http://127.0.0.1:3000" + confirm  # type: ignore[arg-type]

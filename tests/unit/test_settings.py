@@ -16,11 +16,13 @@ import yaml
 
 from filegate import settings as settings_module
 from filegate.settings import (
+    ActivitySettings,
     AuthorizerSettings,
     BaseSettings,
     ConvertSettings,
     DashboardSettings,
     DispatcherSettings,
+    DocumentsSettings,
     FilesSettings,
     ImportSettings,
     KeysSettings,
@@ -31,7 +33,7 @@ from filegate.settings import (
     WebhooksSettings,
     WorkerSettings,
 )
-from tests.unit.test_template import ROOT, TEMPLATE_PATH, CfnLoader, env_vars, function_folder, functions
+from tests.unit.test_template import ROOT, TEMPLATE_PATH, CfnLoader, env_vars, function_folder_of, functions
 
 # Logical id → the settings class its handler module reads at cold start.
 SETTINGS_OF: dict[str, type[BaseSettings]] = {
@@ -43,15 +45,18 @@ SETTINGS_OF: dict[str, type[BaseSettings]] = {
     "WorkerDeadLetterFunction": WorkerSettings,
     "MediaWorkerFunction": MediaWorkerSettings,
     "MediaWorkerDeadLetterFunction": MediaWorkerSettings,
+    "DocumentsFunction": DocumentsSettings,
+    "DocumentsDeadLetterFunction": DocumentsSettings,
     "WebhooksFunction": WebhooksSettings,
     "DispatcherFunction": DispatcherSettings,
     "StamperFunction": StamperSettings,
+    "ActivityFunction": ActivitySettings,
     "ImportFunction": ImportSettings,
     "ImportDeadLetterFunction": ImportSettings,
     "DashboardFunction": DashboardSettings,
     "SecretScanningFunction": SecretScanningSettings,
 }
-READ_BY_POWERTOOLS = re.compile(r"POWERTOOLS_[A-Z_]+")
+READ_BY_LIBRARIES = re.compile(r"POWERTOOLS_[A-Z_]+|AWS_ENDPOINT_URL")  # and boto3's endpoint (sam local)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +88,7 @@ def test_every_function_has_a_settings_class(template: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("logical_id", sorted(SETTINGS_OF))
 def test_handler_reads_the_class_named_for_it(template: dict[str, Any], logical_id: str) -> None:
-    folder = function_folder(functions(template)[logical_id])
+    folder = function_folder_of(template, logical_id)
     source = (ROOT / "functions" / str(folder) / "app.py").read_text(encoding="utf-8")
     cls = SETTINGS_OF[logical_id]
     assert f"{cls.__name__}.from_env()" in source, f"functions/{folder}/app.py does not read {cls.__name__}"
@@ -96,7 +101,7 @@ def test_template_environment_matches_the_settings_class(template: dict[str, Any
     variables = set(env_vars(template, functions(template)[logical_id]))
     missing = _required(cls) - variables
     assert not missing, f"{logical_id}: {cls.__name__} needs {sorted(missing)}"
-    unread = {v for v in variables - _read(cls) if not READ_BY_POWERTOOLS.fullmatch(v)}
+    unread = {v for v in variables - _read(cls) if not READ_BY_LIBRARIES.fullmatch(v)}
     assert not unread, f"{logical_id}: {cls.__name__} reads no {sorted(unread)}"
 
 
@@ -140,7 +145,7 @@ def test_settings_is_the_only_reader_of_the_environment() -> None:
 
 
 def test_the_sync_budget_is_one_constant() -> None:
-    # API.md's 25 s: the convert function's setting defaults to it, and the media wait is that budget less
+    # docs/api.md's 25 s: the convert function's setting defaults to it, and the media wait is that budget less
     # the time to answer, so shrinking the one setting (as a test does) shrinks both.
     from filegate import tiers
     from filegate.settings import ConvertSettings

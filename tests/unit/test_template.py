@@ -1,5 +1,5 @@
 """template.yaml holds the shape the design promises: arm64 + python3.13, a cached REQUEST authorizer, the
-routes of `filegate.routes` exactly, API.md error bodies from API Gateway, and least-privilege policies."""
+routes of `filegate.routes` exactly, docs/api.md error bodies from API Gateway, and least-privilege policies."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from filegate.errors import INVALID_API_KEY_MESSAGE
 from filegate.routes import DASHBOARD_ROUTES, PUBLIC, ROUTES, SESSION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,6 +97,28 @@ def function_folder(props: dict[str, Any]) -> str | None:
     return parts[1] if len(parts) == 2 and parts[0] == "functions" else None
 
 
+def is_image(props: dict[str, Any]) -> bool:
+    return props.get("PackageType") == "Image"
+
+
+def function_folder_of(template: dict[str, Any], logical_id: str) -> str | None:
+    """functions/<folder> of a function: its CodeUri, or (a container image) its Dockerfile's folder."""
+    resource = template["Resources"][logical_id]
+    props = resource.get("Properties") or {}
+    if not is_image(props):
+        return function_folder(props)
+    parts = Path(str((resource.get("Metadata") or {}).get("Dockerfile", ""))).parts
+    return parts[1] if len(parts) == 3 and parts[0] == "functions" and parts[2] == "Dockerfile" else None
+
+
+def handler_of(template: dict[str, Any], props: dict[str, Any]) -> str:
+    """module.function: Handler, or (a container image) the one word of ImageConfig.Command."""
+    if is_image(props):
+        (command,) = props["ImageConfig"]["Command"]
+        return str(command)
+    return str(fn_prop(template, props, "Handler"))
+
+
 # ------------------------------------------------------------------ runtime and build
 
 
@@ -104,8 +127,23 @@ def test_runtime_is_python313_on_arm64_everywhere(template: dict[str, Any]) -> N
     assert glob.get("Runtime") == "python3.13"
     assert glob.get("Architectures") == ["arm64"]
     for name, props in functions(template).items():
-        assert fn_prop(template, props, "Runtime") == "python3.13", name
         assert fn_prop(template, props, "Architectures") == ["arm64"], name
+        if is_image(props):  # its image brings its Python: Lambda refuses a Runtime or Layers beside one
+            assert set(template["Resources"][name].get("IgnoreGlobals") or []) >= {"Runtime", "Layers"}, name
+            assert not {"Runtime", "Handler", "Layers", "CodeUri"} & set(props), name
+        else:
+            assert fn_prop(template, props, "Runtime") == "python3.13", name
+
+
+def test_image_functions_are_built_from_the_repository_root(template: dict[str, Any]) -> None:
+    images = {name: res for name, res in template["Resources"].items() if is_image(res.get("Properties") or {})}
+    assert set(images) == {"DocumentsFunction", "DocumentsDeadLetterFunction"}
+    for name, resource in images.items():
+        metadata = resource["Metadata"]
+        # The context is the root: the image copies infra/system-packages.txt and layers/common.
+        assert metadata["DockerContext"] == ".", name
+        assert (ROOT / metadata["Dockerfile"]).is_file(), name
+        assert metadata.get("DockerTag"), name
 
 
 def test_every_layer_is_built_for_arm64(template: dict[str, Any]) -> None:
@@ -122,9 +160,9 @@ def test_every_layer_is_built_for_arm64(template: dict[str, Any]) -> None:
 
 def test_every_function_folder_has_its_handler(template: dict[str, Any]) -> None:
     for name, props in functions(template).items():
-        folder = function_folder(props)
-        assert folder, f"{name}: CodeUri should be functions/<name>, is {props.get('CodeUri')!r}"
-        module, _, attr = str(fn_prop(template, props, "Handler")).rpartition(".")
+        folder = function_folder_of(template, name)
+        assert folder, f"{name}: CodeUri (or Dockerfile) should be in functions/<name>, is {props.get('CodeUri')!r}"
+        module, _, attr = handler_of(template, props).rpartition(".")
         source = ROOT / "functions" / folder / f"{module.replace('.', '/')}.py"
         assert source.is_file(), f"{name}: {source} is missing"
         assert re.search(rf"^{attr}\b\s*[:=]|^def {attr}\(", source.read_text(), re.M), (
@@ -150,6 +188,11 @@ def test_authorizer_is_a_cached_request_authorizer(template: dict[str, Any]) -> 
     assert authorizer_function_id(template) in functions(template)
 
 
+def _is_catch_all(path: str) -> bool:
+    """A greedy ``{proxy+}`` path is a route of the table (the dashboard's 404 page), not a path's 405 event."""
+    return "{proxy+}" in path
+
+
 def test_routes_match_the_route_table_exactly(template: dict[str, Any]) -> None:
     api_id, _ = the_api(template)
     by_folder: dict[str | None, set[str]] = {}
@@ -158,6 +201,8 @@ def test_routes_match_the_route_table_exactly(template: dict[str, Any]) -> None:
     in_template: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
     for fn_name, props in functions(template).items():
         for ev_name, ev in api_events(props).items():
+            if str(ev["Method"]).upper() == "ANY" and not _is_catch_all(str(ev["Path"])):
+                continue  # a path's other methods (405), held to the table below
             key = (str(ev["Method"]).upper(), str(ev["Path"]))
             assert key not in in_template, f"{key} is routed twice"
             assert ev.get("RestApiId") == {"Ref": api_id}, f"{fn_name}.{ev_name} is not on {api_id}"
@@ -180,6 +225,22 @@ def test_routes_match_the_route_table_exactly(template: dict[str, Any]) -> None:
             assert authorizer == "NONE", f"{key} is public and must have Auth: {{Authorizer: NONE}}"
         else:
             assert authorizer != "NONE", f"{key} needs a key but its event turns the authorizer off"
+
+
+def test_every_path_answers_its_other_methods_through_its_own_function(template: dict[str, Any]) -> None:
+    # API Gateway answers a known path's unknown method 403 Missing Authentication Token (404 here) unless
+    # the resource has ANY: then the function gets it and answers 405 with Allow (docs/api.md §4).
+    any_events: dict[str, tuple[str | None, dict[str, Any]]] = {}
+    for props in functions(template).values():
+        for ev in api_events(props).values():
+            if str(ev["Method"]).upper() == "ANY" and not _is_catch_all(str(ev["Path"])):
+                assert str(ev["Path"]) not in any_events, f"ANY {ev['Path']} is routed twice"
+                any_events[str(ev["Path"])] = (function_folder(props), ev)
+    wanted = {r.path: r.function for r in ROUTES}
+    assert set(any_events) == set(wanted)
+    for path, (folder, ev) in any_events.items():
+        assert folder == wanted[path], f"ANY {path} goes to {folder}, its routes to {wanted[path]}"
+        assert (ev.get("Auth") or {}).get("Authorizer") == "NONE", f"ANY {path}: a 405 needs no key"
 
 
 ERROR_BODY_RESPONSES = ("UNAUTHORIZED", "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX")
@@ -216,6 +277,13 @@ def test_unauthorized_is_401_with_www_authenticate(template: dict[str, Any]) -> 
     assert headers["WWW-Authenticate"].startswith("'Bearer")
     # One body for every cause: nothing in it may come from the authorizer.
     assert "$context.authorizer" not in response["ResponseTemplates"]["application/json"]
+
+
+def test_the_gateways_401_is_word_for_word_the_functions(template: dict[str, Any]) -> None:
+    # A client sees one 401 whether the authorizer or a function refused the key, and it says how to send one.
+    message = error_body(gateway_responses(template)["UNAUTHORIZED"])["message"]
+    assert message == INVALID_API_KEY_MESSAGE
+    assert "Authorization: Bearer fg_" in message and "Basic" in message
 
 
 def test_access_denied_is_only_a_fallback_403(template: dict[str, Any]) -> None:
@@ -288,6 +356,16 @@ def test_no_function_relaxes_webhook_safety(template: dict[str, Any]) -> None:
     for name, props in functions(template).items():
         for var in env_vars(template, props):
             assert not INSECURE_ENV.search(var.upper()), f"{name} sets {var}: only the local stack may"
+
+
+def test_the_local_stacks_switches_are_never_deployed(template: dict[str, Any]) -> None:
+    # EGRESS_ALLOW_INSECURE_LOOPBACK (plain http to loopback) and EGRESS_RESOLVE_LOOPBACK_ONLY are the local
+    # stack's and the tests': neither the template (its Globals and every function) nor samconfig.toml's
+    # parameter overrides may set them.
+    text = TEMPLATE_PATH.read_text(encoding="utf-8") + (ROOT / "samconfig.toml").read_text(encoding="utf-8")
+    for switch in ("EGRESS_ALLOW_INSECURE_LOOPBACK", "EGRESS_RESOLVE_LOOPBACK_ONLY", "AllowInsecureLoopback"):
+        assert switch.lower() not in text.lower(), f"{switch} is set for a deployment"
+    assert INSECURE_ENV.search("EGRESS_ALLOW_INSECURE_LOOPBACK")  # the per-function check below catches it too
 
 
 def test_functions_are_traced_and_named_for_powertools(template: dict[str, Any]) -> None:

@@ -1,6 +1,13 @@
-"""Domain errors. Each carries the HTTP status and code of API.md §4; one handler per app renders them."""
+"""Domain errors. Each carries the HTTP status and code of docs/api.md §4; one handler per app renders them."""
 
 from __future__ import annotations
+
+import json
+
+# Every failure to authenticate gets this one message (docs/api.md §1), and it says how a key is sent.
+INVALID_API_KEY_MESSAGE = (
+    "Invalid or missing API key. Send it as `Authorization: Bearer fg_...` (or Basic, with the key as user name)."
+)
 
 
 class ApiError(Exception):
@@ -19,13 +26,14 @@ class InvalidRequest(ApiError):
 
 
 class InvalidSignature(ApiError):
-    """A signed delivery (GitHub secret scanning, API.md §9) whose signature is missing, unknown or wrong."""
+    """A signed delivery (GitHub secret scanning, docs/api.md §9) whose signature is missing, unknown or wrong."""
 
     status, code, default_message = 401, "invalid_signature", "The request's signature is missing or invalid."
 
 
 class InvalidApiKey(ApiError):
-    status, code, default_message = 401, "invalid_api_key", "Invalid or missing API key."
+    # Word for word the template's UNAUTHORIZED gateway response (a test holds them equal).
+    status, code, default_message = 401, "invalid_api_key", INVALID_API_KEY_MESSAGE
 
     def __init__(self) -> None:
         super().__init__(headers={"WWW-Authenticate": 'Bearer realm="filegate"'})
@@ -71,6 +79,12 @@ class InvalidParameter(ApiError):
     status, code, default_message = 422, "invalid_parameter", "A parameter is invalid."
 
 
+class MethodNotAllowed(ApiError):
+    """A known path with a method it does not take; carries `Allow`."""
+
+    status, code, default_message = 405, "method_not_allowed", "This path does not take this method."
+
+
 class ConversionFailed(ApiError):
     status, code, default_message = 422, "conversion_failed", "The file could not be converted."
 
@@ -89,3 +103,10 @@ class InternalError(ApiError):
 
 def error_body(code: str, message: str, request_id: str) -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message, "request_id": request_id}}
+
+
+def error_bytes(code: str, message: str, request_id: str) -> bytes:
+    """The error body as sent: spelled as template.yaml's gateway responses spell it (json.dumps' default
+    separators), so a function's 401 is byte-identical to the gateway's and only AWS's header remapping
+    tells them apart."""
+    return json.dumps(error_body(code, message, request_id)).encode()

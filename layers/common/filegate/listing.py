@@ -11,10 +11,15 @@ from filegate.db.pages import BadCursor, Page
 T = TypeVar("T")
 
 
-def page_json(fetch: Callable[[], Page[T]], render: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
-    """Fetch one page and render it; a cursor that is not one of ours is 400 invalid_request."""
+def fetch_page(fetch: Callable[[], Page[T]]) -> Page[T]:
+    """Fetch one page; a cursor that is not one of ours is 400 invalid_request."""
     try:
-        page = fetch()
+        return fetch()
     except BadCursor as exc:
         raise errors.InvalidRequest("cursor: not a valid cursor.") from exc
+
+
+def page_json(fetch: Callable[[], Page[T]], render: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
+    """Fetch one page (``fetch_page``) and render it."""
+    page = fetch_page(fetch)
     return {"data": [render(item) for item in page.items], "next_cursor": page.next_cursor}

@@ -1,4 +1,4 @@
-"""Mail to people (API.md §6): Amazon SES v2 ``SendEmail`` from the ``EmailSender`` template parameter.
+"""Mail to people (docs/api.md §6): Amazon SES v2 ``SendEmail`` from the ``EmailSender`` template parameter.
 
 The client is created once per container (filegate.aws). A message's body holds sign-in codes and links:
 it is never logged, and neither is the recipient's address (only its domain).

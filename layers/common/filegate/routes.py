@@ -52,6 +52,7 @@ ROUTES: tuple[Route, ...] = (
     Route("PATCH", "/v1/keys/{id}", "keys", "keys:manage"),
     Route("DELETE", "/v1/keys/{id}", "keys", "keys:manage"),
     Route("POST", "/v1/keys/{id}/rotate", "keys", "keys:manage"),
+    Route("GET", "/v1/keys/{id}/activity", "keys", "keys:manage"),
     Route("POST", "/v1/keys/rotate", "keys", ANY_KEY),
     Route("GET", "/v1/entitlements/me", "keys", ANY_KEY),
     Route("GET", "/v1/usage", "keys", ANY_KEY),
@@ -74,6 +75,7 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/v1/files/{id}", "files", "files:delete"),
     # webhooks (pro)
     Route("POST", "/v1/webhooks/secret", "webhooks", "webhooks:manage", feature="webhooks"),
+    Route("GET", "/v1/webhooks/secret", "webhooks", "webhooks:manage", feature="webhooks"),
     Route("POST", "/v1/webhooks", "webhooks", "webhooks:manage", feature="webhooks"),
     Route("GET", "/v1/webhooks", "webhooks", "webhooks:manage", feature="webhooks"),
     Route("DELETE", "/v1/webhooks/{id}", "webhooks", "webhooks:manage", feature="webhooks"),
@@ -82,7 +84,7 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
-# The dashboard (API.md §7): routes with no authorizer; the dashboard checks its own sessions, and each
+# The dashboard (docs/api.md §7): routes with no authorizer; the dashboard checks its own sessions, and each
 # action passes the route-table check of the API route it stands for. Not part of the API's description.
 SESSION = "session"
 DASHBOARD_ROUTES: tuple[Route, ...] = tuple(
@@ -97,6 +99,7 @@ DASHBOARD_ROUTES: tuple[Route, ...] = tuple(
         ("POST", "/dashboard/logout"),
         ("GET", "/dashboard/keys"),
         ("POST", "/dashboard/keys"),
+        ("GET", "/dashboard/keys/{id}"),
         ("POST", "/dashboard/keys/{id}/rotate"),
         ("GET", "/dashboard/keys/{id}/revoke"),
         ("POST", "/dashboard/keys/{id}/revoke"),
@@ -116,6 +119,7 @@ DASHBOARD_ROUTES: tuple[Route, ...] = tuple(
         ("POST", "/dashboard/sessions/end-others"),
         ("POST", "/dashboard/sessions/{id}/end"),
         ("GET", "/dashboard/static/{name}"),
+        ("ANY", "/dashboard/{proxy+}"),  # any other path: the dashboard's own 404 page
     )
 )
 
@@ -139,6 +143,25 @@ def find(method: str, path: str) -> Route | None:
     ]
     # /v1/keys/rotate beats /v1/keys/{id}: fewest parameters first.
     return min(candidates, key=lambda r: sum(t.startswith("{") for t in r.segments), default=None)
+
+
+def methods_of(path: str) -> list[str]:
+    """The methods the API takes on a path (a resource path or a request's own), for 405's `Allow`: those
+    of the one resource API Gateway would route it to (literal segments win, as in `find`)."""
+    parts = path.strip("/").split("/")
+    matching = [
+        r
+        for r in ROUTES
+        if r.path == path
+        or (
+            len(r.segments) == len(parts)
+            and all(t.startswith("{") or t == p for t, p in zip(r.segments, parts, strict=True))
+        )
+    ]
+    if not matching:
+        return []
+    resource = min(matching, key=lambda r: (r.path != path, sum(t.startswith("{") for t in r.segments))).path
+    return sorted({r.method for r in matching if r.path == resource})
 
 
 def may_call(route: Route, scopes: frozenset[str]) -> bool:

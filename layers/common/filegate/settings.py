@@ -120,10 +120,29 @@ class WebhookEmitter(WebhookStore, WebhookPolicy):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class EngineQueues(BaseSettings):
+    """The queue of each engine's worker (filegate.conversions.routing.engine_queues): images and PDFs, audio
+    and video, documents. For what hands conversions to workers: the convert function, the import worker."""
+
+    conversions_queue_url: str
+    media_queue_url: str
+    documents_queue_url: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Mailer(BaseSettings):
     """What sends mail to people (filegate.mail): the SES identity it sends as (the EmailSender parameter)."""
 
     email_sender: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PublicAddress(BaseSettings):
+    """Where people reach this API: the template's PublicBaseUrl, else its custom domain
+    (``https://api.example.com``), else empty, and API Gateway's own domain and stage are used (docs/deploy.md
+    "A custom domain"). Never a request's Host header."""
+
+    public_base_url: str = ""
 
 
 # ------------------------------------------------------------------ one class per function (template.yaml)
@@ -136,7 +155,7 @@ class AuthorizerSettings(BaseSettings):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class KeysSettings(MeteringTables):
+class KeysSettings(MeteringTables, PublicAddress):
     emails_table: str
     audit_table: str  # changes to keys are recorded; GET /v1/audit reads it
     # How long API Gateway may cache an authorizer answer (the template's AuthorizerCacheTtl): a change is
@@ -152,16 +171,20 @@ class StamperSettings(MeteringTables):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ConvertSettings(MeteringTables, FileStore, WebhookEmitter):
+class ActivitySettings(BaseSettings):
+    """The activity rollup: the request functions' activity log lines, added up per key in the counters table."""
+
+    counters_table: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConvertSettings(MeteringTables, FileStore, WebhookEmitter, EngineQueues):
     conversions_table: str
-    conversions_queue_url: str
     # A conversion of a URL imports it first, through the import worker's queue.
     imports_queue_url: str
-    # Media conversions (sync and jobs) go to the media worker through its own queue.
-    media_queue_url: str
     idempotency_table: str
     idempotency_seconds: int = 86_400
-    # API.md's sync budget (a test shrinks it): /v1/convert and /v1/compress answer within it.
+    # docs/api.md's sync budget (a test shrinks it): /v1/convert and /v1/compress answer within it.
     sync_budget_seconds: float = SYNC_BUDGET_SECONDS
 
 
@@ -172,14 +195,12 @@ class FilesSettings(MeteringTables, FileStore, EgressPolicy):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ImportSettings(FileStore, WebhookEmitter):
-    """The import worker and its dead-letter handler: URL imports through the egress guard (API.md "Import
+class ImportSettings(FileStore, WebhookEmitter, EngineQueues):
+    """The import worker and its dead-letter handler: URL imports through the egress guard (docs/api.md "Import
     from a URL"), then, for a conversion of a URL, its hand-over to the conversion queues."""
 
     conversions_table: str
     counters_table: str  # a failed import gives its conversion's quota back
-    conversions_queue_url: str
-    media_queue_url: str
     import_connect_timeout_seconds: float = 5.0
     import_wall_seconds: float = 600.0  # under the function's 900 s timeout, leaving time to sniff and store
     import_part_mb: int = 8  # multipart part size: the most of a download held in memory at once
@@ -208,7 +229,7 @@ class WebhooksSettings(MeteringTables, WebhookEmitter):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class DashboardSettings(MeteringTables, FileStore, WebhookEmitter, Mailer):
+class DashboardSettings(MeteringTables, FileStore, WebhookEmitter, Mailer, PublicAddress):
     """The dashboard: its own sessions and sign-ins, and what the services it calls read and write."""
 
     emails_table: str
@@ -218,6 +239,8 @@ class DashboardSettings(MeteringTables, FileStore, WebhookEmitter, Mailer):
     dashboard_logins_table: str
     # As for the keys function: how long a change made here is stamped for (the template's AuthorizerCacheTtl).
     authorizer_cache_ttl_seconds: int = 3600
+    # Every sign-in answer leaves this long after its request, whatever happened (docs/api.md §7).
+    sign_in_answer_seconds: float = 1.0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -238,7 +261,7 @@ class MediaWorkerSettings(WorkerSettings):
     media_cpu_seconds: int = 1680  # wall-clock limit x the vCPUs at the function's memory size
     media_memory_mb: int = 2560  # address space of one FFmpeg child, under the function's memory
     media_max_output_mb: int = 5120  # largest output file, under the ephemeral storage
-    # Long media (API.md "Media" → "Long media"): video outputs longer than this are cut into segments of
+    # Long media (docs/api.md "Media" → "Long media"): video outputs longer than this are cut into segments of
     # about media_segment_seconds (half that above 1080p), each converted by its own invocation; the
     # pieces' messages go to the media queue, the worker's own. Template parameters (tests shorten them).
     media_queue_url: str
@@ -258,8 +281,30 @@ class MediaWorkerSettings(WorkerSettings):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class DocumentsSettings(WorkerSettings):
+    """The document worker (and its dead-letter handler), a container image (functions/documents): the
+    limits of one LibreOffice conversion and where it works."""
+
+    document_workdir: str = ""  # empty: the system's temporary directory (Lambda's ephemeral storage)
+    # LibreOffice's locked-down profile, baked when the image was built (its Dockerfile sets this); empty:
+    # baked on the first conversion of each instance, in the temporary directory.
+    document_profile_dir: str = ""
+    # One conversion's wall clock: a document that hangs LibreOffice is cut off here (conversion_failed),
+    # well under the function's 300 s timeout so the failure is recorded and the next message is served.
+    document_wall_seconds: float = 240.0
+    document_cpu_seconds: int = 480  # the wall clock x the 2 vCPUs at the function's memory size
+    document_memory_mb: int = 2560  # address space of the converter, under the function's memory
+    document_max_output_mb: int = 2048  # largest output file, under the ephemeral storage
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 < self.document_wall_seconds <= 280:
+            raise SettingsError("DOCUMENT_WALL_SECONDS must be in (0, 280] (the function's timeout is 300 s)")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class SecretScanningSettings(MeteringTables, WebhookStore, EgressPolicy, Mailer):
-    """GitHub secret scanning (API.md §9): revokes through the keys service, tells owners, records, emits."""
+    """GitHub secret scanning (docs/api.md §9): revokes through the keys service, tells owners, records, emits."""
 
     audit_table: str
     secret_scanning_table: str

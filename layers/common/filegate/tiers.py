@@ -1,4 +1,4 @@
-"""The tier table (API.md §2) and every other product limit: one place for each number."""
+"""The tier table (docs/api.md §2) and every other product limit: one place for each number."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ MB = 1024 * 1024
 GB = 1024 * MB
 
 SYNC_MAX_BYTES = 4 * MB  # sync convert in and out: Lambda's 6 MB payload limit after base64
-# API.md's sync budget: /v1/convert and /v1/compress answer within it (202 + a job when the work won't)...
+# docs/api.md's sync budget: /v1/convert and /v1/compress answer within it (202 + a job when the work won't)...
 SYNC_BUDGET_SECONDS = 25.0
 # ...of which this much is kept for what follows the conversion: storing, recording and answering.
 SYNC_ANSWER_RESERVE_SECONDS = 4.0
@@ -24,7 +24,7 @@ FEATURE_WEBHOOKS = "webhooks"
 
 @dataclass(frozen=True)
 class MediaLimits:
-    """Audio and video (API.md §2): the longest input and the largest output frame."""
+    """Audio and video (docs/api.md §2): the longest input and the largest output frame."""
 
     max_duration_seconds: int  # the longest input accepted, from its probed duration
     max_frame: tuple[int, int]  # the largest output frame (landscape; a portrait frame is held to it turned)
@@ -49,7 +49,8 @@ class Tier:
     max_pixels: int
     max_pdf_pages: int
     media: MediaLimits
-    # How many items each counter of the account is spread over (API.md §3): one DynamoDB item takes about
+    max_document_pages: int  # pages of the PDF a document conversion produces (docs/api.md "Documents")
+    # How many items each counter of the account is spread over (docs/api.md §3): one DynamoDB item takes about
     # 1,000 writes a second, so a tier whose traffic can pass that splits its counters, each capped at its
     # share of the limit.
     rate_shards: int = 1
@@ -68,6 +69,7 @@ TIERS: dict[str, Tier] = {
         max_pixels=50_000_000,
         max_pdf_pages=50,
         media=MediaLimits(max_duration_seconds=2 * 60, max_frame=(1280, 720)),
+        max_document_pages=50,
     ),
     "pro": Tier(
         name="pro",
@@ -80,6 +82,7 @@ TIERS: dict[str, Tier] = {
         max_pixels=200_000_000,
         max_pdf_pages=2_000,
         media=MediaLimits(max_duration_seconds=3 * 3600, max_frame=(1920, 1080)),
+        max_document_pages=2_000,
     ),
     "enterprise": Tier(
         name="enterprise",
@@ -92,6 +95,7 @@ TIERS: dict[str, Tier] = {
         max_pixels=200_000_000,
         max_pdf_pages=2_000,
         media=MediaLimits(max_duration_seconds=6 * 3600, max_frame=(3840, 2160)),
+        max_document_pages=10_000,
         # 10,000 requests a second over 20 items: 500 writes a second each, half of one item's limit.
         rate_shards=20,
         quota_shards=20,
@@ -104,9 +108,14 @@ MAX_QUOTA_SHARDS = max(t.quota_shards for t in TIERS.values())
 
 ACCOUNT_STATUSES = ("active", "suspended")
 
-# API.md §3: changes to keys and webhook secrets per account per minute, on top of the rate limit. Each one
+# docs/api.md §3: changes to keys and webhook secrets per account per minute, on top of the rate limit. Each one
 # is stamped on every rate item of the cache's horizon, so this bounds what one account costs the table.
 MAX_CHANGES_PER_MINUTE = 60
+
+# Documents (docs/api.md "Documents"): an OOXML/ODF zip is refused past these before it is converted.
+MAX_ZIP_ENTRIES = 10_000
+MAX_ZIP_RATIO = 100  # unpacked size over the file's own size
+MAX_ZIP_UNPACKED_BYTES = 1 * GB
 
 
 def tier(name: str) -> Tier:

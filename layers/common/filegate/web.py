@@ -7,17 +7,20 @@ Gateway puts in the event (Mangum exposes it as ``request.scope["aws.event"]``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from filegate import errors
+from filegate import errors, routes
+from filegate.activity import record as activity
 from filegate.clock import utcnow
 from filegate.keys import freshness
 from filegate.keys.access import check_route
@@ -26,6 +29,7 @@ from filegate.keys.context import AuthContext
 from filegate.keys.stamps import Stamps
 from filegate.metering import limits
 from filegate.observability import logger, request_refused
+from filegate.suggest import check_names, did_you_mean, unknown_parameter
 from filegate.tiers import tier
 
 Scope = MutableMapping[str, Any]
@@ -46,22 +50,31 @@ def source_ip(request: Request) -> str:
     return str((context.get("identity") or {}).get("sourceIp", ""))
 
 
+def resource_path(request: Request) -> str:
+    """API Gateway's resource path (``/v1/files/{id}``), or the request's own path outside API Gateway."""
+    event = request.scope.get("aws.event") or {}
+    context = event.get("requestContext") or {}
+    return str(context.get("resourcePath") or event.get("resource") or request.url.path)
+
+
 def _add_headers(request: Request, headers: dict[str, str]) -> None:
     current: dict[str, str] = getattr(request.state, EXTRA_HEADERS, {})
     setattr(request.state, EXTRA_HEADERS, {**current, **headers})
 
 
-def error_response(request: Request, error: errors.ApiError) -> JSONResponse:
+def error_response(request: Request, error: errors.ApiError) -> Response:
     rid = request_id(request)
-    return JSONResponse(
-        errors.error_body(error.code, error.message, rid),
+    return Response(
+        errors.error_bytes(error.code, error.message, rid),
         status_code=error.status,
         headers={**error.headers, "X-Request-Id": rid},
+        media_type="application/json",
     )
 
 
 class _ResponseHeaders:
-    """Pure ASGI middleware: X-Request-Id and the request's metering headers on every response."""
+    """Pure ASGI middleware: X-Request-Id and the request's metering headers on every response, and the
+    request's activity line (filegate.activity.record) once its answer is sent."""
 
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
         self.app = app
@@ -71,9 +84,15 @@ class _ResponseHeaders:
             await self.app(scope, receive, send)
             return
 
+        event = scope.get("aws.event") or {}
+        identity = (event.get("requestContext") or {}).get("identity") or {}
+        note = activity.begin(utcnow(), str(identity.get("sourceIp", "")))
+        status: int | None = None
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                event = scope.get("aws.event") or {}
+                status = int(message["status"])
                 rid = str((event.get("requestContext") or {}).get("requestId", ""))
                 extra: dict[str, str] = (scope.get("state") or {}).get(EXTRA_HEADERS, {})
                 present = {bytes(k).lower() for k, _ in message.get("headers", [])}
@@ -84,39 +103,80 @@ class _ResponseHeaders:
                 message["headers"] = list(message.get("headers", [])) + added
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            activity.finish(note, status)
 
 
 def create_app(title: str) -> FastAPI:
-    """A FastAPI app whose every error, ours or the framework's, is API.md's error body."""
+    """A FastAPI app whose every error, ours or the framework's, is docs/api.md's error body."""
     # No redirect_slashes: its bodiless 307 (e.g. for /v1/files/%2F) builds Location from the Host header;
     # an unknown path is the 404 error body like any other.
-    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False)
+    app = FastAPI(
+        title=title,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        redirect_slashes=False,
+        dependencies=[Depends(_no_unknown_query_parameters)],
+    )
 
     @app.exception_handler(errors.ApiError)
-    async def _api_error(request: Request, exc: errors.ApiError) -> JSONResponse:
+    async def _api_error(request: Request, exc: errors.ApiError) -> Response:
         request_refused(exc.code)
+        activity.note_error(exc.code)
         return error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         return error_response(request, errors.InvalidRequest(describe_validation_error(exc)))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
             return error_response(request, errors.NotFound("No such route."))
         if exc.status_code == 405:
-            return error_response(request, errors.NotFound("No such route."))
+            return error_response(request, method_not_allowed(request.method, resource_path(request)))
         return error_response(request, errors.InvalidRequest(str(exc.detail)))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unhandled error", extra={"request_id": request_id(request)})
         return error_response(request, errors.InternalError())
 
     app.add_middleware(_ResponseHeaders)
     return app
+
+
+def method_not_allowed(method: str, path: str) -> errors.ApiError:
+    """405 with `Allow` listing the methods the route table gives this path (docs/api.md §4)."""
+    allowed = routes.methods_of(path)
+    if not allowed:
+        return errors.NotFound("No such route.")
+    return errors.MethodNotAllowed(
+        f"{path} does not take {method[:10]}; it takes {', '.join(allowed)}.", headers={"Allow": ", ".join(allowed)}
+    )
+
+
+def _no_unknown_query_parameters(request: Request) -> None:
+    """A query parameter the matched route does not declare is 422 invalid_parameter naming it: the route's
+    own signature (and its dependencies') is the one list of what it takes."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    check_names(request.query_params.keys(), _declared_query_parameters(route), kind="query parameter")
+
+
+def _declared_query_parameters(route: APIRoute) -> set[str]:
+    """The query parameters a route and its dependencies declare, by the names clients send."""
+    names: set[str] = set()
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        names.update(p.alias for p in dependant.query_params)
+        pending.extend(dependant.dependencies)
+    return names
 
 
 def describe_validation_error(exc: RequestValidationError | ValidationError) -> str:
@@ -146,7 +206,13 @@ def describe_validation_error(exc: RequestValidationError | ValidationError) -> 
 def _refused_unless_fresh(context: AuthContext, ip: str, now: datetime) -> freshness.Outcome:
     """The freshness check without counting: for a context marked ``ip_denied``, whose requests come from
     outside the key's allowlist and must not spend the account's rate limit. Unless a change since (say, a
-    widened allowlist) lets this address in now, the same 401 as the authorizer's."""
+    widened allowlist) lets this address in now, the same 401 as the authorizer's.
+
+    What that costs: each such request is one function invocation and one consistent GetItem (1 read unit)
+    for us, and nothing on the account's limits; the authorizer runs once per (key, address) per cache TTL.
+    An attacker needs the raw key itself to get this far (an unknown or malformed key is refused at the
+    edge) and gains nothing but our cost, which the stage's throttling bounds. Revoking the key ends even
+    that once API Gateway's cached answer expires (the authorizer then refuses it at the edge)."""
     stamps = Stamps.from_item(limits.peek_rate_stamps(context.account_id, now))
     outcome = freshness.current(context, stamps, ip, now)
     if outcome.context.ip_denied:
@@ -173,6 +239,7 @@ def authorized(request: Request) -> AuthContext:
     now = utcnow()
     if context is None:
         raise errors.InvalidApiKey()  # a route wired without the authorizer: refuse, never serve anonymously
+    activity.note_key(context.key_id)  # recognised: whatever the answer, it counts for this key
     if not context.is_valid_at(now):
         # The key's rotation grace or expiry ended while API Gateway still caches its answer.
         raise errors.InvalidApiKey()
@@ -194,8 +261,7 @@ def authorized(request: Request) -> AuthContext:
         # Counted under the tier the cached context named; the account's tier now is what counts.
         check = limits.rate_under_new_tier(check, fresh.account_id, tier(context.tier), tier(fresh.tier), now)
     _add_headers(request, check.state.headers())
-    resource_path = str(request_context.get("resourcePath") or event.get("resource") or request.url.path)
-    check_route(fresh, request.method, resource_path)
+    check_route(fresh, request.method, resource_path(request))
     if not check.admitted:
         raise check.refusal()
     if check.first_use:
@@ -244,7 +310,7 @@ async def json_body(request: Request) -> dict[str, Any]:
 
 
 class RequestBody(BaseModel):
-    """Base of every JSON request body: an unknown field is 400 invalid_request naming it, never ignored."""
+    """Base of every JSON request body: an unknown field is 422 invalid_parameter naming it, never ignored."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -257,4 +323,48 @@ async def parse_body(request: Request, model: type[BodyModel]) -> BodyModel:
     try:
         return model.model_validate(await json_body(request))
     except ValidationError as exc:
-        raise errors.InvalidRequest(describe_validation_error(exc)) from exc
+        unknown = _unknown_field(model, exc)
+        invalid = describe_validation_error(exc).removesuffix(".") + _choice_hint(exc) + "."
+        raise (unknown or errors.InvalidRequest(invalid)) from exc
+
+
+def _model_at(model: type[BaseModel], path: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model that the JSON at `path` (field names and list indexes) is validated against."""
+    current: type[BaseModel] = model
+    for part in path:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return None
+        nested = [a for a in (field.annotation, *getattr(field.annotation, "__args__", ())) if _is_model(a)]
+        if not nested:
+            return None
+        current = nested[0]
+    return current
+
+
+def _is_model(annotation: object) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _choice_hint(exc: ValidationError) -> str:
+    """For a value outside a declared set (a Literal field such as `mode`), the closest valid one."""
+    first = next(iter(exc.errors()), None)
+    if first is None or first.get("type") != "literal_error" or not isinstance(first.get("input"), str):
+        return ""
+    # pydantic states the choices as "'live' or 'test'": the declared values, quoted.
+    choices = re.findall(r"'([^']*)'", str((first.get("ctx") or {}).get("expected", "")))
+    return did_you_mean(first["input"], choices)
+
+
+def _unknown_field(model: type[BaseModel], exc: ValidationError) -> errors.ApiError | None:
+    """422 invalid_parameter for the first member the body model does not declare ("did you mean")."""
+    extra = next((e for e in exc.errors() if e.get("type") == "extra_forbidden"), None)
+    if extra is None:
+        return None
+    *parents, name = extra["loc"]
+    owner = _model_at(model, tuple(parents))
+    prefix = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parents).lstrip(".")
+    accepted = list(owner.model_fields) if owner is not None else []
+    return unknown_parameter(str(name), accepted, kind="field", prefix=f"{prefix}." if prefix else "")

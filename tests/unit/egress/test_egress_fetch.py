@@ -4,7 +4,9 @@ private headers kept to their origin, the byte cap on what arrives, the wall clo
 
 from __future__ import annotations
 
+import http.client
 import socket
+import ssl
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 
 from filegate.egress import connection
+from filegate.egress import fetch as fetch_module
 from filegate.egress.fetch import (
     FILE_TOO_LARGE,
     IMPORT_FAILED,
@@ -311,6 +314,14 @@ def test_connection_refused_is_import_failed() -> None:
         {"X-A": "v4lue\nb"},
         {"Bad Name": "v"},
         {"X-A": 5},
+        {"Authorization": "Bearer caf\u00e9"},  # Latin-1: once accepted, then the job failed
+        {"Authorization": "Bearer \u0442\u043e\u043a\u0435\u043d"},
+        {"Authorization": "Bearer \U0001f511"},
+        {"X-A": "a\u00a0b"},
+        {"X-A": "del\x7f"},
+        {"X-A": "\tleading"},
+        {"X-A": "trailing "},
+        {"X-\u00e9": "v"},
         {f"X-{i}": "v" for i in range(11)},
         ["Authorization"],
     ],
@@ -319,6 +330,27 @@ def test_smuggling_headers_refused(headers: object) -> None:
     with pytest.raises(InvalidParameter) as info:
         check_headers(headers)
     assert "v4lue" not in info.value.message  # values are never quoted
+    assert info.value.message.startswith("headers")
+
+
+def test_visible_ascii_values_with_inner_spaces_pass() -> None:
+    sent = {"Authorization": "Bearer abc.def~_-+/=", "X-Empty": "", "X-Tab": "a\tb c"}
+    assert check_headers(sent) == sent
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        UnicodeEncodeError("latin-1", "\u0442", 0, 1, "ordinal not in range"),
+        ValueError("boom"),
+        ssl.SSLError(1, "x"),
+        http.client.BadStatusLine("x"),
+        OSError(),
+    ],
+)
+def test_failure_messages_never_name_an_internal_exception(error: BaseException) -> None:
+    message = fetch_module._describe(error, False, FetchLimits(max_bytes=1))
+    assert type(error).__name__ not in message and "Error" not in message and message
 
 
 # ------------------------------------------------------------------ TLS: pinned address, verified name

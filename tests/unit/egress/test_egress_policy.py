@@ -361,6 +361,22 @@ def test_flag_relaxes_nothing_else(url: str) -> None:
     refused(url, allow_insecure_loopback=True)
 
 
+@pytest.mark.parametrize(
+    ("url", "addresses"),
+    [
+        ("http://8.8.8.8/", ()),
+        ("http://example.com/", ("93.184.215.14",)),
+        ("http://[2606:4700::1111]:8080/", ()),
+        ("http://both.example/", ("127.0.0.1", "8.8.8.8")),  # one public address is enough to refuse
+    ],
+)
+def test_flag_allows_plain_http_to_loopback_only(url: str, addresses: tuple[str, ...]) -> None:
+    # The local stack's switch: http reaches its loopback receivers, never a public host (https only there).
+    assert "loopback" in refused(url, allow_insecure_loopback=True, resolver=resolver_for(*addresses))
+    https = url.replace("http://", "https://")
+    assert vet_url(https, allow_insecure_loopback=True, resolver=resolver_for(*addresses)).scheme == "https"
+
+
 def test_flag_refuses_names_that_resolve_to_private() -> None:
     resolver = resolver_for("127.0.0.1", "10.0.0.1")
     assert "private" in refused("http://mixed.local/", allow_insecure_loopback=True, resolver=resolver)

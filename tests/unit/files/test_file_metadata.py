@@ -1,4 +1,4 @@
-"""A file's `metadata` at completion (API.md "Files") for every kind of image the engine reads."""
+"""A file's `metadata` at completion (docs/api.md "Files") for every kind of image the engine reads."""
 
 import fixtures_media as fm
 import pytest

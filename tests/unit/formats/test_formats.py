@@ -9,7 +9,8 @@ from filegate.formats.table import FORMATS, formats_document, normalize, resolve
 def test_document_shape() -> None:
     doc = formats_document()
     assert set(doc) == {"formats", "merge"}
-    formats = {name: e for name, e in doc["formats"].items() if not FORMATS[name].media}  # media: tests/unit/media
+    # media: tests/unit/media; office documents and text: tests/unit/engines/document
+    formats = {name: e for name, e in doc["formats"].items() if not FORMATS[name].media and not FORMATS[name].office}
     assert set(formats) == {
         *("jpg", "png", "webp", "gif", "bmp", "tiff", "heic", "heif", "avif", "ico", "pdf"),
         *("jxl", "psd", "tga", "jp2", "dds", "sgi", "pcx", "icns", "pnm", "pam", "xbm", "qoi", "dng", "svg"),
@@ -32,7 +33,7 @@ def test_heic_is_input_only_and_pdf_renders_to_rasters_and_pdfs() -> None:
 
 
 def test_every_writable_format_has_an_encoder() -> None:
-    writable = {name for name, f in FORMATS.items() if f.writable and not f.media}
+    writable = {name for name, f in FORMATS.items() if f.writable and not f.media and not f.office}
     assert set(encode.PIL_SAVE) == writable
     readable_rasters = {name for name, f in FORMATS.items() if f.readable and not f.document and not f.media}
     assert set(encode.PIL_FORMAT) | NON_PIL_READERS == readable_rasters

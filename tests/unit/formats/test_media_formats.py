@@ -3,7 +3,7 @@
 import fixtures_av as av
 import pytest
 
-from filegate.errors import ConversionFailed, InvalidParameter, UnsupportedMediaType
+from filegate.errors import ConversionFailed, InvalidParameter
 from filegate.formats.options import MediaOptions
 from filegate.formats.sniff import sniff
 from filegate.formats.table import (
@@ -28,7 +28,7 @@ def test_formats_document_lists_media_with_targets_and_options() -> None:
     assert set(formats["mp4"]["to"]) == VIDEO_TARGETS
     assert set(formats["mp3"]["to"]) == AUDIO_TARGETS
     assert set(formats["mp4"]["options"]) == {
-        "width", "height", "fit", "quality", "start", "duration", "fps", "audio_bitrate", "mute", "at"
+        "width", "height", "fit", "quality", "start", "duration", "fps", "audio_bitrate", "mute", "at", "enlarge"
     }  # fmt: skip
     assert set(formats["wav"]["options"]) == {"quality", "start", "duration", "audio_bitrate"}
     # An animated GIF is also a video source; images still do not list media targets.
@@ -69,9 +69,8 @@ def test_indirection_formats_are_refused_as_conversion_failed(data: bytes) -> No
         sniff(data)
 
 
-def test_plain_text_is_still_unsupported() -> None:
-    with pytest.raises(UnsupportedMediaType):
-        sniff(b"just some text, nothing to see")
+def test_plain_text_is_a_text_document_not_media() -> None:
+    assert sniff(b"just some text, nothing to see") == "txt"
 
 
 def test_options_parse_from_form_and_json() -> None:
@@ -114,8 +113,10 @@ def test_an_option_that_does_not_apply_to_the_pair_is_named(target: str, option:
 
 
 def test_json_options_are_strict() -> None:
-    with pytest.raises(InvalidParameter, match=r"^options\.page is not an option"):
+    with pytest.raises(InvalidParameter, match=r"^options\.page does not apply to audio or video"):
         MediaOptions.from_json({"page": 1})
+    with pytest.raises(InvalidParameter, match=r"^options\.fsp: unknown option .*did you mean `fps`\?"):
+        MediaOptions.from_json({"fsp": 1})
     with pytest.raises(InvalidParameter, match=r"^options\.mute must be true or false"):
         MediaOptions.from_json({"mute": "yes"})
     with pytest.raises(InvalidParameter, match=r"^options\.fps must be a number"):

@@ -26,9 +26,6 @@ def test_pdf_header_after_junk() -> None:
     "data",
     [
         b"",
-        b"<html><svg xmlns='http://www.w3.org/2000/svg'/></html>",  # SVG inside HTML is HTML
-        b"hello, plain text",
-        b"BM but really just text that starts with BM",
         b"\x00\x00\x01\x00\x00\x00",  # an ICO header with no images
         b"RIFF\x00\x00\x00\x00XWMAfmt ",  # RIFF, but neither image, WAV nor AVI
         fm.zip_file(),
@@ -38,6 +35,18 @@ def test_pdf_header_after_junk() -> None:
 def test_unknown_content_is_415(data: bytes) -> None:
     with pytest.raises(UnsupportedMediaType):
         sniff(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<html><svg xmlns='http://www.w3.org/2000/svg'/></html>",  # SVG inside HTML is HTML: text
+        b"hello, plain text",
+        b"BM but really just text that starts with BM",
+    ],
+)
+def test_text_that_is_no_image_is_a_text_document(data: bytes) -> None:
+    assert sniff(data) == "txt"  # told apart further by name: tests/unit/engines/document
 
 
 @pytest.mark.parametrize("head", [b"%!PS-Adobe-3.0 EPSF-3.0\n", b"\xc5\xd0\xd3\xc6" + bytes(28)])

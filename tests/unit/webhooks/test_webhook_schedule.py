@@ -17,7 +17,7 @@ from filegate.webhooks.schedule import (
 
 
 def test_schedule_matches_api_md() -> None:
-    # API.md §5: after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; then dead-lettered.
+    # docs/api.md §5: after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; then dead-lettered.
     assert [next_delay(n) for n in range(1, 9)] == [5, 300, 1800, 7200, 18000, 36000, 36000, None]
     assert MAX_ATTEMPTS == 8
     assert next_delay(100) is None

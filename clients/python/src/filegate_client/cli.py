@@ -6,6 +6,7 @@ It needs rich, the SDK's `cli` extra (filegate_client.entry starts it). Exit cod
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import os
@@ -33,6 +34,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from filegate_client import __version__
 from filegate_client.client import ENV_API_KEY, ENV_BASE_URL, ConvertResult, FileGate, is_url
 from filegate_client.errors import (
     EXIT_FAILED,
@@ -40,13 +42,14 @@ from filegate_client.errors import (
     EXIT_USAGE,
     APIError,
     ConfigurationError,
+    ConversionFailedError,
     FileGateError,
     ImportFailedError,
 )
 from filegate_client.types import NewKey
 
 ENV_WEBHOOK_SECRET = "FILEGATE_WEBHOOK_SECRET"  # noqa: S105 - the variable's name
-# Options of /v1/convert (API.md §5), as (flag, type, help). Only those given are sent.
+# Options of /v1/convert (docs/api.md §5), as (flag, type, help). Only those given are sent.
 CONVERT_OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
     ("quality", int, "1-100"),
     ("width", int, "output width in pixels"),
@@ -75,6 +78,12 @@ PDF_COMPRESS_OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
 err = Console(stderr=True)
 
 
+def _error(message: str) -> None:
+    """An error line on stderr, as it is (no markup, no wrapping): whatever -q or --json say."""
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
+
+
 # ------------------------------------------------------------------ output helpers
 
 
@@ -82,12 +91,22 @@ def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
 
 
+# Columns whose values are copied into other commands (`keys revoke ID`): never cut, never wrapped; the
+# other columns wrap first when the terminal is narrow.
+ID_COLUMNS = frozenset({"id", "key_id", "key_prefix", "file_id", "conversion_id", "source_file_id", "output_file_id"})
+
+
 def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None) -> None:
+    cells = [["" if row.get(c) is None else _cell(row.get(c)) for c in columns] for row in rows]
     table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*("" if row.get(c) is None else _cell(row.get(c)) for c in columns))
+    for index, column in enumerate(columns):
+        if column in ID_COLUMNS:
+            widest = max((len(r[index]) for r in cells), default=0)
+            table.add_column(column, no_wrap=True, min_width=max(widest, len(column)), overflow="ignore")
+        else:
+            table.add_column(column, overflow="fold")
+    for row_cells in cells:
+        table.add_row(*row_cells)
     Console().print(table)
 
 
@@ -97,9 +116,18 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _client(args: argparse.Namespace) -> FileGate:
+NO_API_KEY = f"no API key: pass --api-key KEY or set {ENV_API_KEY} (`filegate signup EMAIL` makes one)"
+NO_BASE_URL = f"no API base URL: pass --base-url URL or set {ENV_BASE_URL} (or --local for the local stack)"
+
+
+def _client(args: argparse.Namespace, *, needs_key: bool = True) -> FileGate:
+    """The SDK's client for these options; a missing key or base URL is a usage error before anything is sent."""
     base_url = args.base_url or (f"http://127.0.0.1:{args.port}" if args.local else None)
-    return FileGate(api_key=args.api_key, base_url=base_url)
+    client = FileGate(api_key=args.api_key, base_url=base_url)
+    if needs_key and not client.api_key:
+        client.close()
+        raise ConfigurationError(NO_API_KEY, missing="api_key")
+    return client
 
 
 # ------------------------------------------------------------------ convert and compress
@@ -160,19 +188,19 @@ def _output_path(args: argparse.Namespace, source: Path | str, target: str | Non
 def _run_batch(args: argparse.Namespace, target: str | None) -> int:
     sources: list[Path | str] = [p if is_url(p) else Path(p) for p in args.inputs]
     if args.output and len(sources) > 1:
-        err.print("error: -o/--output takes one input; use --out-dir for several")
+        _error("-o/--output takes one input; use --out-dir for several")
         return EXIT_USAGE
     if target is None and any(isinstance(s, str) for s in sources):
-        err.print("error: compress takes local files; convert a URL with `filegate convert URL --to FORMAT`")
+        _error("compress takes local files; convert a URL with `filegate convert URL --to FORMAT`")
         return EXIT_USAGE
     try:
         headers = _headers(getattr(args, "header", None))
     except ValueError as exc:
-        err.print(f"error: {exc}")
+        _error(str(exc))
         return EXIT_USAGE
     missing = [str(s) for s in sources if isinstance(s, Path) and not s.is_file()]
     if missing:
-        err.print(f"error: no such file: {', '.join(missing)}")
+        _error(f"no such file: {', '.join(missing)}")
         return EXIT_USAGE
     if args.out_dir:
         Path(args.out_dir).mkdir(parents=True, exist_ok=True)
@@ -234,6 +262,8 @@ def _run_batch(args: argparse.Namespace, target: str | None) -> int:
         outcomes = list(pool.map(one, sources))
     client.close()
     failed = [o for o in outcomes if not o.ok]
+    for o in failed:  # on stderr whatever else is asked (-q, --json): a failure is never silent
+        _error(f"{o.source}: {(o.error or {}).get('code', 'failed')}: {o.detail}")
     if args.json:
         _print_json(
             [
@@ -308,7 +338,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         headers = _headers(args.header)
     except ValueError as exc:
-        err.print(f"error: {exc}")
+        _error(str(exc))
         return EXIT_USAGE
     with _client(args) as client:
         file = client.import_url(args.url, filename=args.filename, headers=headers or None)
@@ -335,7 +365,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_formats(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    if args.names:
+        sys.stdout.write("".join(f"{name}\n" for name in target_names(args)))
+        return EXIT_OK
+    with _client(args, needs_key=False) as client:
         document = client.formats()
     if args.json:
         _print_json(document)
@@ -348,8 +381,36 @@ def cmd_formats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+FORMATS_CACHE_SECONDS = 24 * 3600
+
+
+def _formats_cache(base_url: str) -> Path:
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "filegate"
+    return root / f"formats-{hashlib.sha256(base_url.encode()).hexdigest()[:16]}.json"
+
+
+def target_names(args: argparse.Namespace) -> list[str]:
+    """Every target format (what `--to` takes), from GET /v1/formats, cached a day per base URL so that
+    completing `--to <TAB>` does not wait on the network each time."""
+    with _client(args, needs_key=False) as client:
+        cache = _formats_cache(client.base_url)
+        try:
+            if time.time() - cache.stat().st_mtime < FORMATS_CACHE_SECONDS:
+                return list(json.loads(cache.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            pass
+        document = client.formats()
+    names = sorted({t for spec in document.get("formats", {}).values() for t in spec.get("to", [])})
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(names), encoding="utf-8")
+    except OSError:
+        pass  # no cache: the next completion asks again
+    return names
+
+
 def cmd_signup(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with _client(args, needs_key=False) as client:
         created = client.create_free_key(args.email)
     if args.json:
         _print_json(created)
@@ -426,6 +487,26 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+ACTIVITY_COLUMNS = [
+    "start", "requests", "succeeded", "client_errors", "refused", "rate_limited", "quota_exceeded", "conversions",
+    "units",
+]  # fmt: skip
+
+
+def cmd_keys_activity(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        activity = client.key_activity(args.key_id, start=args.start, end=args.end, granularity=args.granularity)
+    if args.json:
+        _print_json(activity)
+        return EXIT_OK
+    hourly = activity["granularity"] == "hour"
+    rows = [{**b, "start": b["start"][:16].replace("T", " ") if hourly else b["start"][:10]} for b in activity["data"]]
+    _table(rows, ACTIVITY_COLUMNS, title=f"Key {activity['key_id']}, per {activity['granularity']} (UTC)")
+    last = activity.get("last_used_at")
+    err.print(f"last used {last} from {activity.get('last_used_ip')}" if last else "never used")
+    return EXIT_OK
+
+
 AUDIT_COLUMNS = ["at", "action", "target", "actor", "ip"]
 
 
@@ -465,16 +546,23 @@ def cmd_usage(args: argparse.Namespace) -> int:
 def cmd_webhooks_listen(args: argparse.Namespace) -> int:
     """Receive this account's webhooks on 127.0.0.1 (the local stack delivers to loopback over http).
 
-    Registers an endpoint pointing here, verifies each delivery with the signing secret, prints it, forwards
-    it (same body and headers) to --forward-to if given, and deletes the endpoint on exit.
+    Registers an endpoint pointing here, verifies each delivery with the account's current signing secret
+    (never rotating it), prints it, forwards it (same body and headers) to --forward-to if given, and
+    deletes the endpoint it registered on exit, Ctrl-C included.
     """
     from filegate_client.listen import listen
 
     client = _client(args)
     secret = args.secret or os.environ.get(ENV_WEBHOOK_SECRET)
     if not secret:
-        secret = client.create_webhook_secret()["secret"]
-        err.print(f"created a signing secret {secret[:12]}… (the previous one keeps signing for 24 h)")
+        # The account's current secret (never a rotation: its receivers verify with it); a new one only when
+        # the account has none yet.
+        current = client.get_webhook_secret()
+        if current is None:
+            secret = client.create_webhook_secret()["secret"]
+            err.print(f"created the account's signing secret {secret[:12]}…")
+        else:
+            secret = current["secret"]
 
     def show(event: dict[str, Any]) -> None:
         if args.json:
@@ -497,6 +585,94 @@ def cmd_webhooks_listen(args: argparse.Namespace) -> int:
             on_event=show,
             on_ready=lambda url, hook: err.print(f"listening on {url} as webhook {hook['id']}; Ctrl-C stops"),
         )
+
+
+CONVERSION_COLUMNS = ["id", "status", "target", "progress", "source_file_id", "output_file_id", "created_at", "error"]
+FILE_COLUMNS = ["id", "status", "filename", "format", "size", "created_at", "expires_at"]
+
+
+def _conversion_row(job: dict[str, Any]) -> dict[str, Any]:
+    error = job.get("error") or {}
+    return {**job, "error": error.get("code") if isinstance(error, dict) else error}
+
+
+def _show_one(args: argparse.Namespace, item: dict[str, Any], columns: Sequence[str], title: str) -> None:
+    if args.json:
+        _print_json(item)
+    else:
+        _table([{"field": c, "value": item.get(c)} for c in columns], ["field", "value"], title=title)
+
+
+def cmd_conversions_list(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        jobs = list(itertools.islice(client.iter_conversions(page_size=min(args.limit, 100)), args.limit))
+    if args.json:
+        _print_json(jobs)
+    else:
+        _table([_conversion_row(j) for j in jobs], CONVERSION_COLUMNS, title="Conversions (newest first)")
+    return EXIT_OK
+
+
+def cmd_conversions_get(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        job = client.get_conversion(args.conversion_id)
+    _show_one(args, _conversion_row(dict(job)) if not args.json else dict(job), CONVERSION_COLUMNS, "Conversion")
+    return EXIT_OK
+
+
+def cmd_conversions_wait(args: argparse.Namespace) -> int:
+    """Wait for a job; exit 0 when it succeeded, 1 when it failed (its error on stderr)."""
+    with _client(args) as client:
+        try:
+            job = client.wait_for_conversion(args.conversion_id, timeout=args.timeout)
+        except ConversionFailedError as exc:
+            if args.json:
+                _print_json(exc.conversion)
+            raise
+    _show_one(args, dict(job), CONVERSION_COLUMNS, "Conversion")
+    return EXIT_OK
+
+
+def cmd_files_list(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        files = list(itertools.islice(client.iter_files(page_size=min(args.limit, 100)), args.limit))
+    if args.json:
+        _print_json(files)
+    else:
+        _table(files, FILE_COLUMNS, title="Files (newest first)")
+    return EXIT_OK
+
+
+def cmd_files_get(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        file = client.get_file(args.file_id)
+    _show_one(args, dict(file), FILE_COLUMNS, "File")
+    return EXIT_OK
+
+
+def cmd_files_download(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        output = (
+            Path(args.output)
+            if args.output
+            else Path(str(client.get_file(args.file_id).get("filename") or args.file_id))
+        )
+        client.download_file(args.file_id, output)
+    if args.json:
+        _print_json({"id": args.file_id, "output": str(output)})
+    else:
+        err.print(f"file {args.file_id} saved as {output}")
+    return EXIT_OK
+
+
+def cmd_files_delete(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        client.delete_file(args.file_id)
+    if args.json:
+        _print_json({"id": args.file_id, "deleted": True})
+    else:
+        err.print(f"file {args.file_id} deleted")
+    return EXIT_OK
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
@@ -537,6 +713,7 @@ def build_parser() -> argparse.ArgumentParser:
     _global_options(common, defaults=False)
 
     parser = argparse.ArgumentParser(prog="filegate", description="FileGate file conversion from the command line.")
+    parser.add_argument("--version", action="version", version=f"filegate {__version__}")
     _global_options(parser, defaults=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -582,7 +759,9 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     merge.set_defaults(func=cmd_merge)
 
-    commands.add_parser("formats", parents=[common], help="the supported conversions").set_defaults(func=cmd_formats)
+    formats = commands.add_parser("formats", parents=[common], help="the supported conversions")
+    formats.add_argument("--names", action="store_true", help="only the target formats, one a line (cached a day)")
+    formats.set_defaults(func=cmd_formats)
     signup = commands.add_parser("signup", parents=[common], help="create a free account and key")
     signup.add_argument("email")
     signup.set_defaults(func=cmd_signup)
@@ -605,6 +784,14 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = key_commands.add_parser("revoke", parents=[common], help="revoke a key at once")
     revoke.add_argument("key_id")
     revoke.set_defaults(func=cmd_keys_revoke)
+    activity = key_commands.add_parser(
+        "activity", parents=[common], help="a key's requests by outcome, per hour or day (default: the last 24 h)"
+    )
+    activity.add_argument("key_id")
+    activity.add_argument("--from", dest="start", default=None, metavar="ISO-TIME", help="start (default: 24 h ago)")
+    activity.add_argument("--to", dest="end", default=None, metavar="ISO-TIME", help="end (default: now)")
+    activity.add_argument("--granularity", choices=["hour", "day"], default=None, help="bucket size (default hour)")
+    activity.set_defaults(func=cmd_keys_activity)
 
     webhooks = commands.add_parser("webhooks", help="webhook tools")
     hook_commands = webhooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
@@ -612,12 +799,41 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--forward-to", default=None, metavar="URL", help="POST each delivery on to this URL")
     listen.add_argument("--listen-port", type=int, default=0, help="port on 127.0.0.1 (default: any free)")
     listen.add_argument(
-        "--secret", default=None, help=f"signing secret (default ${ENV_WEBHOOK_SECRET}, else a new one)"
+        "--secret", default=None, help=f"signing secret (default ${ENV_WEBHOOK_SECRET}, else the account's current one)"
     )
     listen.add_argument("--event", action="append", default=None, help="event type to subscribe (repeat)")
     listen.add_argument("--max-events", type=int, default=None, help="exit after this many deliveries")
     listen.add_argument("--test", action="store_true", help="send a webhook.test event once listening")
     listen.set_defaults(func=cmd_webhooks_listen)
+
+    conversions = commands.add_parser("conversions", help="conversion jobs: list, get, wait")
+    job_commands = conversions.add_subparsers(dest="conversions_command", required=True, metavar="ACTION")
+    listed = job_commands.add_parser("list", parents=[common], help="the account's conversions, newest first")
+    listed.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    listed.set_defaults(func=cmd_conversions_list)
+    got = job_commands.add_parser("get", parents=[common], help="one conversion")
+    got.add_argument("conversion_id")
+    got.set_defaults(func=cmd_conversions_get)
+    wait = job_commands.add_parser("wait", parents=[common], help="wait until a conversion ends (exit 1: failed)")
+    wait.add_argument("conversion_id")
+    wait.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait (default 1800)")
+    wait.set_defaults(func=cmd_conversions_wait)
+
+    files = commands.add_parser("files", help="your files: list, get, download, delete")
+    file_commands = files.add_subparsers(dest="files_command", required=True, metavar="ACTION")
+    listed = file_commands.add_parser("list", parents=[common], help="the account's files, newest first")
+    listed.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    listed.set_defaults(func=cmd_files_list)
+    got = file_commands.add_parser("get", parents=[common], help="one file and its metadata")
+    got.add_argument("file_id")
+    got.set_defaults(func=cmd_files_get)
+    download = file_commands.add_parser("download", parents=[common], help="save a file here")
+    download.add_argument("file_id")
+    download.add_argument("-o", "--output", default=None, help="where to save it (default: its file name)")
+    download.set_defaults(func=cmd_files_download)
+    delete = file_commands.add_parser("delete", parents=[common], help="delete a file now")
+    delete.add_argument("file_id")
+    delete.set_defaults(func=cmd_files_delete)
 
     audit = commands.add_parser("audit", parents=[common], help="the account's audit log, newest first")
     audit.add_argument("--limit", type=int, default=50, help="how many entries (default 50)")
@@ -628,9 +844,17 @@ def build_parser() -> argparse.ArgumentParser:
     usage.set_defaults(func=cmd_usage)
 
     completion = commands.add_parser("completion", help="print a shell completion script")
-    completion.add_argument("shell", choices=["bash", "zsh"])
+    completion.add_argument("shell", choices=["bash", "zsh", "fish"])
     completion.set_defaults(func=cmd_completion, json=False)
     return parser
+
+
+def _helps(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Each subcommand's one-line help."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return {a.dest: str(a.help or "") for a in action._choices_actions}
+    return {}
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -644,8 +868,41 @@ def _flags(parser: argparse.ArgumentParser) -> list[str]:
     return sorted(f for a in parser._actions for f in a.option_strings)
 
 
+def _fish_script(parser: argparse.ArgumentParser) -> str:
+    """fish completions built from the parser: commands, their actions, their flags, formats after --to."""
+    lines = ["# filegate fish completion: filegate completion fish | source", "complete -c filegate -f"]
+    top = _subcommands(parser)
+    names = " ".join(top)
+    for flag in _flags(parser):
+        if flag.startswith("--"):
+            lines.append(f"complete -c filegate -n 'not __fish_seen_subcommand_from {names}' -l {flag[2:]}")
+    helps = _helps(parser)
+    for name, sub in top.items():
+        helped = helps.get(name, "").replace("'", "")
+        lines.append(f"complete -c filegate -n 'not __fish_seen_subcommand_from {names}' -a {name} -d '{helped}'")
+        children = _subcommands(sub)
+        parsers = children.values() if children else [sub]
+        if children:
+            child_names = " ".join(children)
+            for child in children:
+                seen = f"__fish_seen_subcommand_from {name}; and not __fish_seen_subcommand_from {child_names}"
+                lines.append(f"complete -c filegate -n '{seen}' -a {child}")
+        flags = sorted({f for p in parsers for f in _flags(p) if f.startswith("--") and f != "--to"})
+        for flag in flags:
+            lines.append(f"complete -c filegate -n '__fish_seen_subcommand_from {name}' -l {flag[2:]}")
+        if name in ("convert", "compress"):
+            lines.append(f"complete -c filegate -n '__fish_seen_subcommand_from {name}' -F")  # input files
+    lines.append(
+        "complete -c filegate -n '__fish_seen_subcommand_from convert' -l to -x "
+        "-a '(filegate (string match -q -- \"*--local*\" (commandline) && echo --local) formats --names 2>/dev/null)'"
+    )
+    return "\n".join(lines) + "\n"
+
+
 def completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
-    """A bash completion function built from the parser itself (zsh loads it through bashcompinit)."""
+    """A completion script built from the parser itself: bash (zsh loads it through bashcompinit) or fish."""
+    if shell == "fish":
+        return _fish_script(parser)
     cases: list[str] = []
     top = _subcommands(parser)
     for name, sub in top.items():
@@ -670,6 +927,13 @@ _filegate_complete() {{
 {body}
         *) ;;
     esac
+    # After --to: the API's target formats (GET /v1/formats, cached a day by `filegate formats --names`).
+    if [[ "${{COMP_WORDS[COMP_CWORD-1]}}" == "--to" && "$key" == convert* ]]; then
+        local local_=""
+        [[ " ${{COMP_WORDS[*]}} " == *" --local "* ]] && local_="--local"
+        COMPREPLY=($(compgen -W "$(filegate $local_ formats --names 2>/dev/null)" -- "$cur"))
+        return
+    fi
     # A key that ends in a positional (a file, a key id) keeps the command's flags on offer.
     if [[ -z "$words_" ]]; then
         case "$key" in convert*|compress*) words_="{" ".join(_flags(top["convert"]))}" ;; esac
@@ -693,19 +957,24 @@ def _error_json(exc: BaseException) -> dict[str, Any]:
     return {"code": str(code), "message": str(exc)}
 
 
+def _config_message(exc: ConfigurationError) -> str:
+    """A missing key or base URL said with the command line's flags and variables, not the SDK's arguments."""
+    return {"api_key": NO_API_KEY, "base_url": NO_BASE_URL}.get(exc.missing, str(exc))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)
     except ConfigurationError as exc:
-        err.print(f"error: {exc}")
+        _error(_config_message(exc))
         return EXIT_USAGE
     except (FileGateError, TimeoutError) as exc:
-        if getattr(args, "json", False):
+        # On stderr always (-q and --json too); --json also puts it on stdout for scripts.
+        _error(str(exc))
+        if getattr(args, "json", False) and not isinstance(exc, ConversionFailedError):
             _print_json({"error": _error_json(exc)})
-        else:
-            err.print(f"error: {exc}")
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130

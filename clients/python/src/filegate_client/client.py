@@ -10,8 +10,10 @@ import mimetypes
 import os
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +26,7 @@ from filegate_client.errors import (
     ConfigurationError,
     ConversionFailedError,
     ImportFailedError,
+    NotFoundError,
     RateLimitError,
     TransportError,
     error_from_response,
@@ -34,6 +37,7 @@ from filegate_client.types import (
     File,
     FreeKey,
     Key,
+    KeyActivity,
     NewKey,
     Page,
     Usage,
@@ -42,7 +46,7 @@ from filegate_client.types import (
 
 ENV_API_KEY = "FILEGATE_API_KEY"
 ENV_BASE_URL = "FILEGATE_BASE_URL"
-SYNC_MAX_BYTES = 4 * 1024 * 1024  # API.md: /v1/convert takes up to 4 MB in
+SYNC_MAX_BYTES = 4 * 1024 * 1024  # docs/api.md: /v1/convert takes up to 4 MB in
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 # A Retry-After longer than this (a monthly quota) is not waited for: the error is raised.
 MAX_RETRY_AFTER_SECONDS = 120.0
@@ -95,7 +99,8 @@ class FileGate:
         url = base_url or os.environ.get(ENV_BASE_URL)
         if not url:
             raise ConfigurationError(
-                f"No base URL: pass base_url, set {ENV_BASE_URL}, or use FileGate.local() for the local stack."
+                f"No base URL: pass base_url, set {ENV_BASE_URL}, or use FileGate.local() for the local stack.",
+                missing="base_url",
             )
         self.base_url = url.rstrip("/")
         self.max_retries = max_retries
@@ -148,7 +153,7 @@ class FileGate:
         all_headers = dict(headers or {})
         if auth:
             if not self.api_key:
-                raise ConfigurationError(f"No API key: pass api_key or set {ENV_API_KEY}.")
+                raise ConfigurationError(f"No API key: pass api_key or set {ENV_API_KEY}.", missing="api_key")
             all_headers["Authorization"] = f"Bearer {self.api_key}"
         if retry_server_errors is None:
             retry_server_errors = method.upper() in IDEMPOTENT_METHODS or "Idempotency-Key" in all_headers
@@ -252,6 +257,19 @@ class FileGate:
         path = "/v1/keys/rotate" if key_id is None else f"/v1/keys/{_seg(key_id)}/rotate"
         return self._json("POST", path, json={"grace_seconds": grace_seconds})  # type: ignore[no-any-return]
 
+    def key_activity(
+        self,
+        key_id: str,
+        *,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        granularity: str | None = None,
+    ) -> KeyActivity:
+        """A key's requests by outcome, conversions and units per hour or day (needs ``keys:manage``);
+        by default the last 24 hours by hour; at most 90 days."""
+        params = {"from": _iso(start), "to": _iso(end), "granularity": granularity}
+        return self._json("GET", f"/v1/keys/{_seg(key_id)}/activity", params=params)  # type: ignore[no-any-return]
+
     def entitlements(self) -> Entitlements:
         return self._json("GET", "/v1/entitlements/me")  # type: ignore[no-any-return]
 
@@ -337,19 +355,32 @@ class FileGate:
         return response.headers["location"]
 
     def download_file(
-        self, file_id: str, *, to: str | os.PathLike[str] | None = None, progress: Progress | None = None
+        self,
+        file_id: str,
+        output: str | os.PathLike[str] | None = None,
+        *,
+        progress: Progress | None = None,
+        to: str | os.PathLike[str] | None = None,
     ) -> bytes | Path:
-        return self.download_url(self.file_content_url(file_id), to=to, progress=progress)
+        """The file's bytes, or the path written when ``output`` is given (``to`` is its deprecated name)."""
+        return self.download_url(self.file_content_url(file_id), _output(output, to), progress=progress)
 
     def delete_file(self, file_id: str) -> None:
         self.request("DELETE", f"/v1/files/{_seg(file_id)}")
 
     def download_url(
-        self, url: str, *, to: str | os.PathLike[str] | None = None, progress: Progress | None = None
+        self,
+        url: str,
+        output: str | os.PathLike[str] | None = None,
+        *,
+        progress: Progress | None = None,
+        to: str | os.PathLike[str] | None = None,
     ) -> bytes | Path:
-        """Fetch a presigned URL (never sends the API key); bytes, or the path written."""
+        """Fetch a presigned URL (never sends the API key); bytes, or the path written to ``output`` (``to``
+        is its deprecated name)."""
         chunks: list[bytes] = []
-        target = Path(to) if to is not None else None
+        output = _output(output, to)
+        target = Path(output) if output is not None else None
         try:
             with self._storage.stream("GET", url) as response:
                 if response.status_code >= 300:
@@ -445,6 +476,14 @@ class FileGate:
             delay = min(delay * POLL_BACKOFF, POLL_MAX_SECONDS)
 
     # ------------------------------------------------------------------ webhooks (pro)
+
+    def get_webhook_secret(self) -> dict[str, Any] | None:
+        """The current signing secret (``{"secret", "created_at", ...}``; audited), or None when there is none
+        yet. Never rotates it: a listener uses the secret the account's receivers already verify with."""
+        try:
+            return self._json("GET", "/v1/webhooks/secret")  # type: ignore[no-any-return]
+        except NotFoundError:
+            return None
 
     def create_webhook_secret(self) -> dict[str, Any]:
         """Create or rotate the signing secret (``whsec_…``, shown once; both sign for 24 h after a rotation)."""
@@ -670,7 +709,7 @@ class FileGate:
             got += n
             report("download", got, None)
 
-        result = self.download_url(url, to=output, progress=downloaded)
+        result = self.download_url(url, output, progress=downloaded)
         path = result if isinstance(result, Path) else None
         content = result if isinstance(result, bytes) else None
         return ConvertResult(
@@ -682,6 +721,17 @@ class FileGate:
             content=content,
             path=path,
         )
+
+
+def _output(output: str | os.PathLike[str] | None, to: str | os.PathLike[str] | None) -> str | os.PathLike[str] | None:
+    """One keyword for output paths across the SDK (``output=``, as ``convert`` takes it); ``to=`` still
+    works, with a DeprecationWarning."""
+    if to is None:
+        return output
+    if output is not None:
+        raise TypeError("pass output= only (to= is its deprecated name)")
+    warnings.warn("to= is deprecated; pass output= (as convert does)", DeprecationWarning, stacklevel=3)
+    return to
 
 
 def is_url(source: object) -> bool:
@@ -702,6 +752,13 @@ def _content_type(filename: str) -> str:
 
 def _compact(body: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
+
+
+def _iso(value: datetime | str | None) -> str | None:
+    """A time for a query: a datetime as ISO-8601 (naive ones taken as UTC), a string as given."""
+    if value is None or isinstance(value, str):
+        return value
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
 
 
 def _seg(value: str) -> str:

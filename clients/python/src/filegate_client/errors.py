@@ -15,7 +15,12 @@ class FileGateError(Exception):
 
 
 class ConfigurationError(FileGateError):
-    """No API key or base URL: nothing was sent."""
+    """No API key or base URL: nothing was sent. ``missing`` is ``"api_key"`` or ``"base_url"`` (the command
+    line says it in its own words: its flags and variables)."""
+
+    def __init__(self, message: str, *, missing: str) -> None:
+        self.missing = missing
+        super().__init__(message)
 
 
 class TransportError(FileGateError):

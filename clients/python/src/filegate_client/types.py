@@ -1,4 +1,4 @@
-"""The API's JSON bodies (API.md §5) as TypedDicts: what a method returns, for editors and type checkers.
+"""The API's JSON bodies (docs/api.md §5) as TypedDicts: what a method returns, for editors and type checkers.
 
 At run time they are plain dicts; fields the API adds later are present too, just not listed here.
 """
@@ -55,6 +55,26 @@ class Entitlements(TypedDict):
 class Usage(TypedDict):
     months: list[dict[str, Any]]
     days: list[dict[str, Any]]
+
+
+class ActivityBucket(TypedDict):
+    start: str  # the hour's or day's start (UTC)
+    requests: int
+    succeeded: int  # 2xx and 3xx
+    client_errors: int  # every other 4xx
+    refused: int  # 401/403 once the key was recognised: revoked, outside its allowlist, a scope it lacks
+    rate_limited: int
+    quota_exceeded: int
+    conversions: int
+    units: int
+
+
+class KeyActivity(TypedDict):
+    key_id: str
+    granularity: str  # hour | day
+    data: list[ActivityBucket]
+    last_used_at: str | None
+    last_used_ip: str | None
 
 
 class Conversion(TypedDict, total=False):

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
-TOLERANCE_SECONDS = 5 * 60  # API.md: receivers reject timestamps older than 5 minutes
+TOLERANCE_SECONDS = 5 * 60  # docs/api.md: receivers reject timestamps older than 5 minutes
 
 
 class WebhookVerificationError(ValueError):

@@ -1,4 +1,4 @@
-"""Recording and listing audit entries (API.md §8).
+"""Recording and listing audit entries (docs/api.md §8).
 
 The services that change keys, webhooks, accounts and sessions call :func:`record` once each change has
 succeeded, with the actor their caller hands them: the key of an API request, a dashboard session, an
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
-from filegate.clock import iso, utcnow
+from filegate.clock import iso
 from filegate.db import audit as store
 from filegate.keys.context import AuthContext
 from filegate.listing import page_json
@@ -24,7 +24,7 @@ RETENTION: Final = timedelta(days=365)
 
 ActorType = Literal["key", "session", "admin", "github"]
 
-# API.md §8's actions, and the secret's creation and reveal (as sensitive as its rotation).
+# docs/api.md §8's actions, and the secret's creation and reveal (as sensitive as its rotation).
 KEY_CREATED: Final = "key.created"
 KEY_UPDATED: Final = "key.updated"
 KEY_ROTATED: Final = "key.rotated"
@@ -71,11 +71,12 @@ def admin_actor(operator: str | None = None) -> Actor:
 GITHUB: Final = Actor("github", "github", "github")
 
 
-def record(account_id: str, actor: Actor, action: str, target: str, ip: str, *, now: datetime | None = None) -> None:
-    """Append one entry. The change it records has already happened: a failed write is logged (with the
-    whole entry, which holds no secret, so it can be restored) rather than turning a done change into a 500
-    that a client would retry."""
-    at = now or utcnow()
+def record(account_id: str, actor: Actor, action: str, target: str, ip: str, *, now: datetime) -> None:
+    """Append one entry, at ``now``: the time the change itself was made by (the service's clock, also for an
+    operator's tool, never a workstation's). The change it records has already happened: a failed write is
+    logged (with the whole entry, which holds no secret, so it can be restored) rather than turning a done
+    change into a 500 that a client would retry."""
+    at = now
     entry_id = "aud_" + secrets.token_hex(10)
     entry = store.AuditRecord(
         account_id,

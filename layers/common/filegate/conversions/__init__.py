@@ -1,4 +1,4 @@
-"""Conversions (API.md "Conversion"): the jobs and sync requests that run the engines, never naming one.
+"""Conversions (docs/api.md "Conversion"): the jobs and sync requests that run the engines, never naming one.
 
 Every conversion is planned and run by ``filegate.engines.engine_for(source, target)``; nothing here imports
 an engine module. Touch storage: ``records`` (the conversions table, quota reservations given back),

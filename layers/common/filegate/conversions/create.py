@@ -1,4 +1,4 @@
-"""Creating conversion jobs (API.md "Conversion"): single, bulk, and a sync request that goes on as a job.
+"""Creating conversion jobs (docs/api.md "Conversion"): single, bulk, and a sync request that goes on as a job.
 
 Each is planned by the engine that converts the pair (``engine_for``), reserved against the monthly quota
 (so concurrency can never pass the limit), recorded, and queued to that engine's worker. fg_test_ keys are
@@ -13,11 +13,11 @@ from typing import Any
 
 from filegate import errors
 from filegate.conversions import merges
-from filegate.conversions.queueing import Queues, queue_job
-from filegate.conversions.records import conversion_json, job_options
-from filegate.engines import engine_for
+from filegate.conversions.queueing import queue_job
+from filegate.conversions.records import conversion_json, job_options, source_format
+from filegate.conversions.routing import Queues
+from filegate.engines import ProbedWhenStored, engine_for
 from filegate.files import service as files_service
-from filegate.formats.options import secrets_of
 from filegate.keys.context import AuthContext
 from filegate.settings import WebhookPolicy
 from filegate.tiers import tier
@@ -92,13 +92,20 @@ def create_job(
     if source.size is not None:
         size = int(source.size)
         files_service.check_input_size(caller, size, described=f"The file ({size} bytes)")
-    fmt = source.format or ""
+    fmt = source_format(source, job.options)
     engine = engine_for(fmt, job.target)
     options = engine.parse_options(job.options, source=fmt, target=job.target, field=job.options_field)
     plan = engine.plan(fmt, job.target, options, tier(caller.tier))
+    # What `complete` found the file to be: what the worker's plan would refuse (media over the plan's
+    # duration, 413) is refused here, before any work. One unit is reserved as ever; the worker tops it up.
+    probe = None
+    if isinstance(engine, ProbedWhenStored) and source.metadata:
+        probe = engine.stored_probe(source.metadata)
+    if probe is not None:
+        engine.plan(fmt, job.target, options, tier(caller.tier), probe)
     record = queue_job(
         caller, source, plan, job_options(job.target, options.to_json()), queue_url=queues[engine.name],
-        mode="async", webhook_url=job.webhook_url, now=now, secrets=secrets_of(options),
+        mode="async", webhook_url=job.webhook_url, now=now,
     )  # fmt: skip
     return conversion_json(record)
 

@@ -1,10 +1,12 @@
-"""Long media fanned out over the media queue (API.md "Media" → "Long media"; DESIGN.md "Long media fans out").
+"""Long media fanned out over the media queue (docs/api.md "Media" → "Long media"; docs/architecture.md
+"Long media fans out").
 
 The job's own invocation probes the input (in ranges), and when its engine's plan has `segments`, writes a
 manifest to S3 (never into a message: SQS takes 256 KB) and queues one message per piece: each video segment
-and the whole audio track. Each piece's invocation reads the manifest, converts only its part of the stored
-input (read in ranges through a loopback HttpSource: no worker copies the input, which may be larger than its
-disk) and stores the piece under a deterministic key, so a redelivered message rewrites the same object.
+and each audio piece (AAC: a few minutes each; Opus: the whole track; engines/av/segments.py). Each piece's
+invocation reads the manifest, converts only its part of the stored input (read in ranges through a loopback
+HttpSource: no worker copies the input, which may be larger than its disk) and stores the piece under a
+deterministic key, so a redelivered message rewrites the same object.
 
 Completion is a DynamoDB string set of finished pieces on the conversion record: a redelivered or reordered
 message never counts twice. The invocation whose piece completes the set claims the join (a conditional

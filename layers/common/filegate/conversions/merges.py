@@ -27,7 +27,6 @@ from filegate.db import files as files_table
 from filegate.engines import OverBudget, Plan, Source, Workspace, engine_name_for, merger
 from filegate.files import service as files_service
 from filegate.files.storage import Bucket
-from filegate.formats.options import secrets_of
 from filegate.formats.sniff import sniff
 from filegate.formats.table import MERGE_TARGET, normalize
 from filegate.keys.context import AuthContext
@@ -103,8 +102,8 @@ def merge_sync(
         if output is not None:
             try:
                 return sync.record_success(
-                    caller, bucket, webhooks, reservations[0], output, OUTPUT_NAME, options.to_json(), now,
-                    units=plan.units,
+                    caller, bucket, webhooks, reservations[0], output, options.to_json(), now,
+                    source=sync.SyncSource(OUTPUT_NAME, "pdf", sum(len(u.data) for u in uploads)), units=plan.units,
                 )  # fmt: skip
             except BaseException:  # never charged for what was not recorded (API.md §3)
                 _release(reservations)
@@ -165,7 +164,6 @@ def _queue(
     queue_url = queues[engine_name_for("pdf", MERGE_TARGET)]
     return queue_job(
         caller, sources[0], least, recorded, queue_url=queue_url, mode="async", webhook_url=webhook_url, now=now,
-        secrets=secrets_of(options),
     )  # fmt: skip
 
 

@@ -5,26 +5,19 @@ Touches storage: the conversions table, the quota counters, the engine's queue.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from filegate import queues
-from filegate.conversions.records import fail, new_record
+from filegate.conversions.records import fail, job_message, new_record, seal_secret_options
+from filegate.conversions.routing import Queues
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
-from filegate.engines import EngineName, Plan
+from filegate.engines import Plan
 from filegate.keys.context import AuthContext
 from filegate.metering import limits
 from filegate.tiers import tier
 
-# The queue of each engine's worker.
-Queues = Mapping[EngineName, str]
-
-
-def job_message(conversion_id: str, secrets: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """A queued conversion's message: its id, and the passwords its options need (read by the worker)."""
-    return {"conversion_id": conversion_id, "secrets": dict(secrets)} if secrets else {"conversion_id": conversion_id}
+__all__ = ["Queues", "queue_job"]
 
 
 def queue_job(
@@ -38,12 +31,11 @@ def queue_job(
     webhook_url: str | None,
     now: datetime,
     reservation: limits.Reservation | None = None,
-    secrets: Mapping[str, str] | None = None,
 ) -> conversions_table.ConversionRecord:
     """Reserve the plan's units (unless a sync request hands its `reservation` on), then record and queue the
-    conversion; its `secrets` (passwords) travel in the message only, never in the record. A record that cannot be
-    written gives its reservation back; one that cannot be queued ends failed, its charge given back in the same
-    write. The error propagates either way, and nothing is refunded twice."""
+    conversion; its secret options (passwords) are sealed in the record, their key is in the message only. A
+    record that cannot be written gives its reservation back; one that cannot be queued ends failed, its charge
+    given back in the same write. The error propagates either way, and nothing is refunded twice."""
     if reservation is None:
         reservation = limits.reserve_conversion(
             caller.account_id, tier(caller.tier), test_mode=caller.test_mode, now=now
@@ -60,13 +52,14 @@ def queue_job(
         webhook_url=webhook_url,
         units=plan.units,
     )
+    record.options_sealed, key = seal_secret_options(record.conversion_id, options)
     try:
         conversions_table.create(record)
     except BaseException:
         limits.release_conversion(reservation)
         raise
     try:
-        queues.send(queue_url, job_message(record.conversion_id, secrets))
+        queues.send(queue_url, job_message(record.conversion_id, key))
     except BaseException:
         fail(record, "internal_error", "The conversion could not be queued.", now)
         raise

@@ -1,4 +1,4 @@
-"""Sync conversions (API.md "Conversion"): `/v1/convert` and `/v1/compress` answer within the sync budget.
+"""Sync conversions (docs/api.md "Conversion"): `/v1/convert` and `/v1/compress` answer within the sync budget.
 
 One path for every engine: the engine's plan says whether the work runs here now (it fits the budget left)
 or goes to the engine's worker. Work that runs here and overruns, or whose estimate does not fit, goes on as a
@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from filegate import errors
-from filegate.conversions.queueing import Queues, queue_job
+from filegate.clock import utcnow
+from filegate.conversions.queueing import queue_job
 from filegate.conversions.records import conversion_json, job_options, new_record
+from filegate.conversions.routing import Queues
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.engines import Output, OverBudget, Plan, Source, Workspace, engine_for
 from filegate.files import service as files_service
 from filegate.files.storage import Bucket
-from filegate.formats.options import secrets_of
 from filegate.formats.sniff import sniff
 from filegate.formats.table import content_type, kind
 from filegate.keys.context import AuthContext
@@ -80,8 +81,6 @@ def check_sync_input(caller: AuthContext, size: int) -> None:
             f"The file ({size} bytes) is over the {SYNC_MAX_BYTES}-byte limit of synchronous conversion; "
             "upload it with POST /v1/files and convert it with POST /v1/conversions."
         )
-    if size == 0:
-        raise errors.ConversionFailed("The file is empty.")
 
 
 def convert_sync(
@@ -102,7 +101,7 @@ def convert_sync(
     within `budget_seconds` of `started` (time.monotonic(), the request's start; default now)."""
     started = time.monotonic() if started is None else started
     check_sync_input(caller, len(data))
-    fmt = sniff(data)
+    fmt = sniff(data, filename, fields.get("source_format"))  # a text format by its name or source_format
     engine = engine_for(fmt, target)
     options = engine.parse_options(fields, source=fmt, target=target, form=True)
     plan_tier = tier(caller.tier)
@@ -125,10 +124,13 @@ def convert_sync(
         raise
     if output is not None:
         try:
-            return record_success(caller, bucket, webhooks, reservation, output, filename, options.to_json(), now)
+            return record_success(
+                caller, bucket, webhooks, reservation, output, options.to_json(), now,
+                source=SyncSource(filename, fmt, len(data)),
+            )  # fmt: skip
         except BaseException:
             # The engine succeeded but the output could not be stored or recorded: a failed conversion is never
-            # charged (API.md §3), and it was never counted as a success.
+            # charged (docs/api.md §3), and it was never counted as a success.
             limits.release_conversion(reservation)
             conversion_finished(kind(output.format), succeeded=False)
             raise
@@ -142,7 +144,6 @@ def convert_sync(
     record = queue_job(
         caller, kept, plan, job_options(target, options.to_json()), queue_url=queues[engine.name],
         mode="sync" if waits else "async", webhook_url=None, now=now, reservation=reservation,
-        secrets=secrets_of(options),
     )  # fmt: skip
     if not waits:
         return ContinuedAsJob(conversion_json(record))
@@ -151,24 +152,34 @@ def convert_sync(
     )
 
 
+@dataclass(frozen=True)
+class SyncSource:
+    """What a sync conversion was given, kept on its record: it has no input file to describe it later."""
+
+    filename: str | None
+    format: str
+    size: int
+
+
 def record_success(
     caller: AuthContext,
     bucket: Bucket,
     webhooks: WebhookEmitter,
     reservation: limits.Reservation,
     output: Output,
-    filename: str | None,
     options: dict[str, object],
     now: datetime,
     *,
+    source: SyncSource,
     units: int = 1,
 ) -> SyncOutcome:
-    """The output answered in the body (or stored, when over the sync limit), then its record (`units`: what
-    it cost, reserved by the caller); the success is counted once the record exists."""
-    out_name = files_service.output_filename(filename, output.format)
+    """The output answered in the body (or stored, when over the sync limit), then its record; the success
+    is counted once the record exists."""
+    out_name = files_service.output_filename(source.filename, output.format)
     record = new_record(
         caller, reservation, now, mode="sync", status="succeeded", target=output.format, options=options,
-        completed_at=now, units=units,
+        completed_at=utcnow(), source_name=source.filename, source_format=source.format, source_bytes=source.size,
+        output_bytes=output.size, units=units,
     )  # fmt: skip
     url = None
     if output.size > SYNC_MAX_BYTES:

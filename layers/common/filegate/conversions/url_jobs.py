@@ -1,11 +1,11 @@
-"""A conversion of a URL (API.md: ``POST /v1/conversions`` with ``url``): one job that imports, then converts.
+"""A conversion of a URL (docs/api.md: ``POST /v1/conversions`` with ``url``): one job that imports, then converts.
 
 At the request: the URL and headers are checked as for ``POST /v1/files/import``, one unit is reserved (an
 exhausted quota is a 429 at once), the conversion is written ``queued`` naming the file it waits for, and the
 import is queued. When the import ends (the import worker, ``after_import``): a failed import fails the
 conversion with the import's code, its charge given back in the same write; a ready file gets the canonical
-target and options for its format (checked as for a ``file_id`` job) and the conversion goes to the image or
-the media queue, where the usual worker runs it (and gives the charge back if it fails). One charge in all.
+target and options for its format (checked as for a ``file_id`` job) and the conversion goes to the queue of
+the engine that converts it, where the usual worker runs it (and gives the charge back if it fails). One charge in all.
 """
 
 from __future__ import annotations
@@ -14,16 +14,25 @@ from datetime import datetime
 from typing import Any
 
 from filegate import errors, queues
-from filegate.conversions.records import announce, conversion_json, fail, job_options, new_record
+from filegate.conversions.records import (
+    announce,
+    conversion_json,
+    fail,
+    job_message,
+    job_options,
+    new_record,
+    seal_secret_options,
+    source_format,
+)
+from filegate.conversions.routing import engine_queues
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.egress.policy import resolver_for
-from filegate.engines import engine_for
+from filegate.engines import EngineName, engine_for
 from filegate.files import imports
 from filegate.files import service as files_service
 from filegate.files.storage import Bucket
 from filegate.formats import table as formats
-from filegate.formats.options import refuse_secrets
 from filegate.keys.context import AuthContext
 from filegate.metering import limits
 from filegate.settings import ImportSettings, WebhookPolicy
@@ -46,11 +55,6 @@ def create_url_job(
 ) -> dict[str, Any]:
     """The conversion (``queued``) and its import; the conversion's JSON for the 202."""
     webhook_service.check_conversion_webhook_url(caller, webhooks, webhook_url)
-    # The options wait in the record for the import: a password would be stored there.
-    refuse_secrets(
-        options, prefix=f"{prefix}options.",
-        why="not with url (it would wait, stored, for the import); import the file first, then convert its file_id.",
-    )  # fmt: skip
     if formats.normalize(target) is None:
         formats.resolve_target("", target)  # raises unsupported_conversion naming the target
     request = imports.check_request(
@@ -74,6 +78,7 @@ def create_url_job(
         options=dict(options) if isinstance(options, dict) else {},
         webhook_url=webhook_url,
     )
+    record.options_sealed, key = seal_secret_options(record.conversion_id, options if isinstance(options, dict) else {})
     try:
         conversions_table.create(record)
     except BaseException:
@@ -81,8 +86,9 @@ def create_url_job(
         raise
     try:
         imports.start_import(
-            caller, request, queue_url=queue_url, now=now, file_id=file_id, conversion_id=record.conversion_id
-        )
+            caller, request, queue_url=queue_url, now=now, file_id=file_id, conversion_id=record.conversion_id,
+            conversion_key=key,
+        )  # fmt: skip
     except BaseException:
         fail(record, "internal_error", "The import could not be queued.", now)  # the caller gets the 500
         raise
@@ -91,15 +97,15 @@ def create_url_job(
 
 def _plan(
     source: files_table.FileRecord, record: conversions_table.ConversionRecord
-) -> tuple[str, dict[str, Any], bool]:
-    """(canonical target, its options as recorded, media?) for the imported source, checked as a file_id job's
-    are, by the engine that converts the pair."""
-    fmt = source.format or ""
+) -> tuple[str, dict[str, Any], EngineName]:
+    """(canonical target, its options as recorded, the engine whose worker converts it) for the imported
+    source, checked as a file_id job's are, by that engine."""
+    fmt = source_format(source, record.options)
     target = formats.resolve_target(fmt, record.target)
     engine = engine_for(fmt, target)
     options = engine.parse_options(record.options or {}, source=fmt, target=target, field="options.")
     engine.plan(fmt, target, options, tier(record.tier or "free"))
-    return target, job_options(target, options.to_json()), engine.name == "av"
+    return target, job_options(target, options.to_json()), engine.name
 
 
 def _fail_and_announce(
@@ -111,7 +117,11 @@ def _fail_and_announce(
 
 
 def after_import(
-    conversion_id: str, source: files_table.FileRecord | None, settings: ImportSettings, now: datetime
+    conversion_id: str,
+    source: files_table.FileRecord | None,
+    settings: ImportSettings,
+    now: datetime,
+    options_key: str | None = None,
 ) -> conversions_table.ConversionRecord | None:
     """The import that the conversion waited for has ended: fail the conversion (charge given back) or hand
     it to its worker. Safe under redelivery: a finished conversion is only re-announced, a queued one is
@@ -126,11 +136,11 @@ def after_import(
         code, message = imports.file_error(source)
         return _fail_and_announce(record, code, message, settings, now)
     try:
-        target, options, media = _plan(source, record)
+        target, options, engine = _plan(source, record)
     except errors.ApiError as exc:
         return _fail_and_announce(record, exc.code, exc.message, settings, now)
     conversions_table.set_plan(record, target, options)
-    queues.send(settings.media_queue_url if media else settings.conversions_queue_url, {"conversion_id": conversion_id})
+    queues.send(engine_queues(settings)[engine], job_message(conversion_id, options_key))
     return conversions_table.get(conversion_id)
 
 
@@ -140,7 +150,7 @@ def run_import(
     """One import message, as the import worker runs it: the import, then the conversion that waited on it."""
     source = imports.run_import(message, bucket, settings, now)
     if message.conversion_id is not None:
-        after_import(message.conversion_id, source, settings, now)
+        after_import(message.conversion_id, source, settings, now, message.conversion_key)
     return source
 
 

@@ -2,7 +2,7 @@
 
 ``run_queued`` is a queued conversion's whole life, whatever the engine: started once; the input fetched,
 probed and planned by its engine (``engine_for``), refused (413/422) or its reservation topped up to the
-planned units (API.md §3); run; the output stored with its metadata; succeeded or failed (every unit given
+planned units (docs/api.md §3); run; the output stored with its metadata; succeeded or failed (every unit given
 back, in one transaction); announced. Partial batch failures (Powertools' batch processor): a message whose
 conversion crashed is retried; after the queue's maxReceiveCount it reaches the dead-letter queue, whose
 handler marks the conversion failed so nothing is ever left in ``processing``.
@@ -26,7 +26,15 @@ from pynamodb.exceptions import PynamoDBException
 from filegate import errors
 from filegate.clock import utcnow
 from filegate.conversions import long_media, merges
-from filegate.conversions.records import announce, conversion_json, fail, requested, reservation_of
+from filegate.conversions.records import (
+    SECRET_OPTIONS,
+    announce,
+    conversion_json,
+    fail,
+    requested_with_secrets,
+    reservation_of,
+    source_format,
+)
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.engines import Segmented, Source, Workspace, engine_for, engine_name_for
@@ -52,12 +60,12 @@ def run_queued(
     now: datetime,
     *,
     pieces_queue_url: str = "",
-    secrets: dict[str, str] | None = None,
+    options_key: str | None = None,
 ) -> conversions_table.ConversionRecord | None:
-    """Do one queued conversion (`secrets`: the passwords its options need, from its message). Domain failures end the
-    job failed; anything unexpected propagates so the message is retried and, in the end, dead-lettered. A plan cut
-    into pieces (long media) is fanned out on `pieces_queue_url` and finished by the piece that completes it
-    (long_media)."""
+    """Do one queued conversion (`options_key`: its message's key to its sealed options). Domain failures end
+    the job failed; anything unexpected propagates so the message is retried and, in the end, dead-lettered.
+    A plan cut into pieces (long media) is fanned out on `pieces_queue_url` and finished by the piece that
+    completes it (long_media)."""
     record = conversions_table.get(conversion_id)
     if record is None or record.status in conversions_table.TERMINAL:
         if record is not None:  # a redelivery of a finished job: only its event may still be owed (idempotent)
@@ -72,7 +80,7 @@ def run_queued(
     try:
         with tempfile.TemporaryDirectory(prefix="conversion-", dir=workspace.workdir) as scratch:
             running = replace(workspace, workdir=Path(scratch), progress=ProgressWriter(conversion_id))
-            stored = _convert(record, source, bucket, running, now, pieces_queue_url, secrets or {})
+            stored = _convert(record, source, bucket, running, now, pieces_queue_url, options_key)
     except errors.ApiError as exc:
         fail(record, exc.code, exc.message, now)
         return announce(conversion_id, webhooks, now)
@@ -84,7 +92,7 @@ def run_queued(
 
 
 class ProgressWriter:
-    """A running job's progress (API.md: a percent that only grows, 100 on success) written to its record,
+    """A running job's progress (docs/api.md: a percent that only grows, 100 on success) written to its record,
     throttled; the write itself never lowers it (conversions_table.advance)."""
 
     def __init__(self, conversion_id: str) -> None:
@@ -112,16 +120,16 @@ def _convert(
     workspace: Workspace,
     now: datetime,
     pieces_queue_url: str = "",
-    secrets: dict[str, str] | None = None,
+    options_key: str | None = None,
 ) -> files_table.FileRecord | None:
     """The stored output, or None when the conversion was fanned out in pieces."""
+    target, raw_options = requested_with_secrets(record, options_key)
     if merges.is_merge(record):
-        return merges.run_merge_job(record, bucket, workspace, now, secrets or {}, _charge_units)
-    fmt = source_file.format or ""
-    target, raw_options = requested(record)
+        secrets = {name: value for name, value in raw_options.items() if name in SECRET_OPTIONS}
+        return merges.run_merge_job(record, bucket, workspace, now, secrets, _charge_units)
+    fmt = source_format(source_file, raw_options)
     engine = engine_for(fmt, target)
     plan_tier = tier(record.tier)
-    raw_options = {**raw_options, **(secrets or {})}
     options = engine.parse_options(raw_options, source=fmt, target=target, field="options.")
     if engine.reads_memory:
         source = Source(fmt, data=bucket.read(source_file.object_key))
@@ -148,6 +156,7 @@ def _convert(
         bucket.download(source_file.object_key, path)
         source = Source(fmt, path=path)
     output = engine.run(source, plan, options, plan_tier, workspace, seconds=None)
+    _record_counted_pages(source_file, raw_options, output.format, output.metadata)
     return files_service.store_output(
         record.account_id,
         record.tier,
@@ -161,8 +170,33 @@ def _convert(
     )
 
 
+def _record_counted_pages(
+    source_file: files_table.FileRecord,
+    raw_options: dict[str, Any],
+    output_format: str,
+    output_metadata: dict[str, Any] | None,
+) -> None:
+    """An office file has `pages` in its metadata once a conversion has counted them (docs/api.md "Files"): a
+    PDF of the whole document (no `pages` chosen) has exactly the document's pages."""
+    known = source_file.metadata
+    counted = (output_metadata or {}).get("pages")
+    if (
+        known is None
+        or known.get("kind") != "document"
+        or "pages" in known
+        or output_format != "pdf"
+        or counted is None
+        or "pages" in raw_options
+    ):
+        return
+    try:
+        files_table.set_metadata(source_file, {**known, "pages": counted})
+    except PynamoDBException:  # the input deleted meanwhile, or a throttled write: never fails the conversion
+        logger.warning("page count not recorded", extra={"file_id": source_file.file_id})
+
+
 def _charge_units(record: conversions_table.ConversionRecord, units: int) -> None:
-    """Top the reservation up to `units` (API.md §3), or QuotaExceeded on a hard-quota tier."""
+    """Top the reservation up to `units` (docs/api.md §3), or QuotaExceeded on a hard-quota tier."""
     extra = units - int(record.units or 1)
     if extra <= 0:
         return
@@ -217,7 +251,7 @@ def handlers(
         else:
             result = run_queued(
                 conversion_id, bucket, workspace, webhooks, utcnow(), pieces_queue_url=pieces_queue_url,
-                secrets=body.get("secrets"),
+                options_key=body.get("key"),
             )  # fmt: skip
         status = result.status if result is not None else None
         logger.info(f"{label} processed", extra={"conversion_id": conversion_id, "piece": piece, "status": status})

@@ -1,4 +1,4 @@
-"""Cross-site request forgery (API.md §7): every form carries ``csrf_token``, bound to the session (before
+"""Cross-site request forgery (docs/api.md §7): every form carries ``csrf_token``, bound to the session (before
 sign-in, to a short-lived cookie of its own), and a POST whose ``Origin`` or ``Sec-Fetch-Site`` says another
 site is refused.
 

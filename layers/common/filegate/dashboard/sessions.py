@@ -1,4 +1,4 @@
-"""Dashboard sessions (API.md §7): server-side, the cookie holds 256 random bits and storage only their
+"""Dashboard sessions (docs/api.md §7): server-side, the cookie holds 256 random bits and storage only their
 SHA-256; idle timeout 30 minutes, absolute 12 hours; a new id at every sign-in; ending one is immediate."""
 
 from __future__ import annotations

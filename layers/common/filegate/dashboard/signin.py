@@ -1,9 +1,11 @@
-"""Passwordless sign-in (API.md §7): one email with a 6-digit code and a confirm link.
+"""Passwordless sign-in (docs/api.md §7): one email with a 6-digit code and a confirm link.
 
 Both are single-use and live 15 minutes; a new sign-in email replaces the address's previous one. Storage
 keeps the code's scrypt hash (a 6-digit code under SHA-256 is a million guesses away from anyone who reads
 the table; scrypt makes that hours, past the code's life) and the link token's SHA-256 (256 random bits).
-Five wrong codes end the code (the link still works: a stranger guessing codes cannot lock anyone out).
+Five wrong codes end the code (the link still works: a stranger guessing codes cannot lock anyone out), and
+20 wrong codes for one address in a day stop codes for it until the day has passed, whatever the codes: a
+new email resets the five, never the twenty, so guessing across new codes never adds up.
 At most 5 emails per address per 15 minutes and 20 per source IP per hour; past that nothing is sent, and
 the caller shows the same page either way, as it does for an address with or without an account.
 """
@@ -30,6 +32,8 @@ EMAILS_PER_ADDRESS: Final = 5
 ADDRESS_WINDOW_SECONDS: Final = 15 * 60
 EMAILS_PER_IP: Final = 20
 IP_WINDOW_SECONDS: Final = 3600
+WRONG_CODES_PER_ADDRESS: Final = 20
+WRONG_CODES_WINDOW_SECONDS: Final = 24 * 3600
 # scrypt at 16 MiB: ~30-60 ms a check on Lambda, once per attempt; a stolen hash costs hours to brute-force.
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32, "maxmem": 64 * 1024 * 1024}
 
@@ -52,13 +56,16 @@ def _count_in_window(kind: str, subject: str, now: datetime, seconds: int, limit
     return None if counted is None else counter_id
 
 
+def _subject(address: str) -> str:
+    """How counters name an address: by its hash (the counters table holds no email addresses)."""
+    return hashlib.sha256(address.encode()).hexdigest()[:32]
+
+
 def _within_limits(address: str, ip: str, now: datetime) -> bool:
     by_ip = _count_in_window("ip", ip or "-", now, IP_WINDOW_SECONDS, EMAILS_PER_IP)
     if by_ip is None:
         return False
-    # The counter names an address by its hash: the counters table holds no email addresses.
-    subject = hashlib.sha256(address.encode()).hexdigest()[:32]
-    if _count_in_window("addr", subject, now, ADDRESS_WINDOW_SECONDS, EMAILS_PER_ADDRESS) is None:
+    if _count_in_window("addr", _subject(address), now, ADDRESS_WINDOW_SECONDS, EMAILS_PER_ADDRESS) is None:
         counters.decrement(by_ip)  # no email went out: the address's limit, not the IP's, refused it
         return False
     return True
@@ -123,11 +130,17 @@ def confirm_code(email: str, code: str, now: datetime) -> AccountRecord | None:
         return None
     if not store.count_attempt(pending, MAX_CODE_ATTEMPTS, now):
         return None
+    # Counted as wrong before it is compared (concurrent guesses cannot slip past the cap), given back if right.
+    wrong = _count_in_window("wrong", _subject(address), now, WRONG_CODES_WINDOW_SECONDS, WRONG_CODES_PER_ADDRESS)
+    if wrong is None:
+        logger.info("sign-in code refused: the address's daily cap on wrong codes is reached")
+        return None
     given = code.strip()
     if not (len(given) == CODE_DIGITS and given.isascii() and given.isdigit()):
         return None
     if not hmac.compare_digest(code_hash(given, pending.code_salt), pending.code_hash):
         return None
+    counters.decrement(wrong)
     if not store.use(pending, now):
         return None
     return key_service.account_for_sign_in(address, now)

@@ -24,11 +24,14 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from filegate import errors
+from filegate.activity import query as activity_query
+from filegate.activity import service as activity_service
 from filegate.audit import service as audit
 from filegate.clock import parse_iso, utcnow
 from filegate.conversions import records as jobs
-from filegate.dashboard import charts, csrf, signin
+from filegate.dashboard import charts, conversion_rows, csrf, periods, signin
 from filegate.dashboard import sessions as session_service
+from filegate.dashboard.padding import Padding
 from filegate.db import accounts as accounts_table
 from filegate.db.accounts import AccountRecord
 from filegate.db.sessions import SessionRecord
@@ -54,7 +57,7 @@ STATIC_TYPES: Final = {
     ".svg": "image/svg+xml",
 }
 
-# API.md §7: on every response, whatever answers it (pages, redirects, errors, static files).
+# docs/api.md §7: on every response, whatever answers it (pages, redirects, errors, static files).
 SECURITY_HEADERS: Final = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -90,6 +93,13 @@ NOTICES: Final = {
     "others-ended": "Every other session was ended.",
 }
 GRACE_CHOICES: Final = ((0, "no grace"), (3600, "1 hour"), (86_400, "24 hours"))
+# What pro adds, said where a free account meets it (a neutral panel, not an error): page → sentence.
+PRO_FEATURES: Final = {
+    "webhooks.html": "Webhooks are part of the pro plan: FileGate signs conversion.succeeded and conversion.failed "
+    "events the Standard Webhooks way and delivers them to your endpoints, retrying for up to ten hours, with "
+    "every delivery listed here.",
+}
+SPARKLINE_DAYS: Final = 7
 BAD_SIGN_IN = "That code or link is not valid: it may be mistyped, used, or older than 15 minutes. Ask for a new one."
 WEBHOOK_EVENTS: Final = (CONVERSION_SUCCEEDED, CONVERSION_FAILED)
 SESSION_COOKIE_FLAGS: Final = "Path=/; Secure; HttpOnly; SameSite=Lax"
@@ -159,6 +169,14 @@ def origin_of(request: Request) -> Origin:
     return Origin("http" if local else "https", host, prefix)
 
 
+def mail_link(public_base_url: str, request: Request, path: str) -> str:
+    """An absolute link for mail: under the configured PublicBaseUrl, never a request's Host header (a proxy in
+    front would forward the client's); without one, API Gateway's own domain and stage."""
+    if public_base_url:
+        return public_base_url.rstrip("/") + path
+    return origin_of(request).absolute(path)
+
+
 @dataclass
 class Visit:
     """A signed-in request: its session, account, the authority it acts with, and where it came from."""
@@ -211,7 +229,9 @@ def _key_state(key: Mapping[str, Any], now: datetime) -> str:
     return "active"
 
 
-def create_app(settings: DashboardSettings) -> FastAPI:
+def create_app(settings: DashboardSettings, padding: Padding | None = None) -> FastAPI:
+    """The dashboard; `padding` (default: the settings' floor) sets how long every sign-in answer takes."""
+    padded = padding or Padding(settings.sign_in_answer_seconds)
     app = FastAPI(title="FileGate dashboard", docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False)
     templates = Environment(
         loader=FileSystemLoader(str(HERE / "templates")),
@@ -238,7 +258,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
             csrf_token=visit.csrf_token if visit else context.pop("login_csrf", ""),
             notice=NOTICES.get(request.query_params.get("done", "")),
             request_id=request_id(request),
-            active={"revoke.html": "keys"}.get(name, name.removesuffix(".html")),
+            active={"revoke.html": "keys", "key.html": "keys"}.get(name, name.removesuffix(".html")),
             **context,
         )
         return HTMLResponse(html, status_code=status)
@@ -252,6 +272,8 @@ def create_app(settings: DashboardSettings) -> FastAPI:
         """The page, unable to show its data: ``exc`` says why. A failed action (``status`` and ``error`` set)
         keeps its own status and message. A page of a feature the plan lacks is a page about the plan (200),
         not a failed request."""
+        if isinstance(exc, errors.TierRequired) and name in PRO_FEATURES and "error" not in context:
+            return render(request, name, status=status, visit=visit, pro_feature=PRO_FEATURES[name], **context)
         if status == 200:
             status = 200 if isinstance(exc, errors.TierRequired) else exc.status
         error = context.pop("error", None) or exc.message
@@ -352,6 +374,12 @@ def create_app(settings: DashboardSettings) -> FastAPI:
 
     @app.post("/dashboard/login")
     async def login_start(request: Request) -> Response:
+        started = padded.start()
+        answer = await _login_start(request)
+        await padded.wait(started)
+        return answer
+
+    async def _login_start(request: Request) -> Response:
         form = await posted_login(request)
         address = signin.normalise(_field(form, "email") or "")
         if address is None:
@@ -362,12 +390,18 @@ def create_app(settings: DashboardSettings) -> FastAPI:
             ip=source_ip(request),
             now=utcnow(),
             sender=settings.email_sender,
-            confirm_url=origin_of(request).absolute("/dashboard/login/confirm"),
+            confirm_url=mail_link(settings.public_base_url, request, "/dashboard/login/confirm"),
         )
         return login_page(request, "login_sent.html", email=address)
 
     @app.post("/dashboard/login/code")
     async def login_code(request: Request) -> Response:
+        started = padded.start()
+        answer = await _login_code(request)
+        await padded.wait(started)
+        return answer
+
+    async def _login_code(request: Request) -> Response:
         form = await posted_login(request)
         email = _field(form, "email") or ""
         account = signin.confirm_code(email, _field(form, "code") or "", utcnow())
@@ -382,6 +416,12 @@ def create_app(settings: DashboardSettings) -> FastAPI:
 
     @app.post("/dashboard/login/confirm")
     async def login_confirm(request: Request) -> Response:
+        started = padded.start()
+        answer = await _login_confirm(request)
+        await padded.wait(started)
+        return answer
+
+    async def _login_confirm(request: Request) -> Response:
         form = await posted_login(request)
         account = signin.confirm_link(_field(form, "token") or "", utcnow())
         if account is None:
@@ -412,15 +452,18 @@ def create_app(settings: DashboardSettings) -> FastAPI:
         except errors.ApiError as exc:
             return page_error(request, visit, "overview.html", exc, plan=plan)
         per_day = {d["date"]: int(d["conversions"]) for d in report["days"]}
-        days = [(first_day + timedelta(days=n)).isoformat() for n in range(30)]
         chart = charts.bar_chart(
-            [(d, per_day.get(d, 0)) for d in days], title="Conversions per day, last 30 days", chart_id="last30"
-        )
+            periods.conversion_days(per_day, periods.days_between(first_day, visit.now.date())),
+            title="Conversions per day, last 30 days", chart_id="last30",
+            empty="No conversions in the last 30 days yet.",
+        )  # fmt: skip
         usage = me["usage"]
         limit = me["limits"]["conversions_per_month"]
+        has_key = bool(key_service.list_keys(visit.caller, limit=1, cursor=None)["data"])
         return render(
             request, "overview.html", visit=visit, plan=plan, usage=usage, limits=me["limits"], chart=chart,
             used_percent=min(100, round(100 * usage["conversions"] / limit)) if limit else 0,
+            has_key=has_key, api_base=origin_of(request).absolute(""),
         )  # fmt: skip
 
     # -------------------------------------------------------------- keys
@@ -435,12 +478,21 @@ def create_app(settings: DashboardSettings) -> FastAPI:
                 request, visit, "keys.html", exc, status=status, keys=[], scopes=SCOPES, grace_choices=GRACE_CHOICES,
                 **context,
             )  # fmt: skip
+        per_day = activity_query.daily_requests([k["id"] for k in page["data"]], SPARKLINE_DAYS, visit.now)
         keys = [
-            {**k, "mode": keyformat.mode_of(k["key_prefix"]), "state": _key_state(k, visit.now)} for k in page["data"]
-        ]
+            {
+                **k, "mode": keyformat.mode_of(k["key_prefix"]), "state": _key_state(k, visit.now),
+                "spark": charts.sparkline(
+                    per_day[k["id"]],
+                    label=f"{sum(per_day[k['id']]):,} requests in the last {SPARKLINE_DAYS} days, "
+                    f"{max(per_day[k['id']]):,} on the busiest day",
+                ),
+            }
+            for k in page["data"]
+        ]  # fmt: skip
         return render(
             request, "keys.html", status=status, visit=visit, keys=keys, next_cursor=page["next_cursor"],
-            scopes=SCOPES, grace_choices=GRACE_CHOICES, **context,
+            scopes=SCOPES, grace_choices=GRACE_CHOICES, api_base=origin_of(request).absolute(""), **context,
         )  # fmt: skip
 
     @app.get("/dashboard/keys")
@@ -485,6 +537,30 @@ def create_app(settings: DashboardSettings) -> FastAPI:
             return keys_page(request, visit, status=exc.status, error=exc.message)
         return keys_page(request, visit, new_key=issued.as_json(), new_key_verb="rotated")
 
+    @app.get("/dashboard/keys/{key_id}")
+    def key_page(request: Request, key_id: str) -> Response:
+        visit = visit_of(request)
+        check_route(visit.caller, "GET", "/v1/keys/{id}/activity")
+        chosen = next((r for r in periods.RANGES if r[0] == request.query_params.get("range")), periods.RANGES[0])
+        value, words, hours, granularity = chosen
+        key = key_service.get_key(visit.caller, key_id)
+        start = visit.now - timedelta(hours=hours)
+        activity = activity_service.for_account(
+            visit.account.account_id, key_id, start, visit.now, granularity, visit.now
+        )
+        buckets = activity["data"]
+        totals = {f: sum(int(b[f]) for b in buckets) for f in ("requests", "conversions", "units")}
+        chart = charts.stacked_bar_chart(
+            periods.activity_periods(buckets, granularity), periods.OUTCOME_SERIES,
+            title=f"Requests of {key['name']} by outcome, last {words}", chart_id="activity", unit="requests",
+            empty=f"No requests with this key in the last {words}.",
+        )  # fmt: skip
+        outcomes = [(s, sum(int(b[s.field]) for b in buckets)) for s in periods.OUTCOME_SERIES]
+        return render(
+            request, "key.html", visit=visit, key={**key, "state": _key_state(key, visit.now)}, chart=chart,
+            ranges=periods.RANGES, chosen=value, words=words, totals=totals, outcomes=outcomes, activity=activity,
+        )  # fmt: skip
+
     @app.get("/dashboard/keys/{key_id}/revoke")
     def revoke_confirmation(request: Request, key_id: str) -> Response:
         visit = visit_of(request)
@@ -515,12 +591,23 @@ def create_app(settings: DashboardSettings) -> FastAPI:
             report = usage_report(request, visit)
         except errors.ApiError as exc:
             return page_error(request, visit, "usage.html", exc, report=None)
-        months = [(m["month"], int(m["conversions"])) for m in report["months"]]
-        days = [(d["date"], int(d["conversions"])) for d in report["days"]]
+        per_day = {d["date"]: int(d["conversions"]) for d in report["days"]}
+        first = datetime.strptime(str(report["from"]), "%Y-%m").date()
+        last = min(
+            visit.now.date(),
+            (datetime.strptime(str(report["to"]), "%Y-%m") + timedelta(days=31)).replace(day=1).date()
+            - timedelta(days=1),
+        )
         return render(
             request, "usage.html", visit=visit, report=report,
-            month_chart=charts.bar_chart(months, title="Conversions per month", chart_id="months"),
-            day_chart=charts.bar_chart(days, title="Conversions per day (days with any)", chart_id="days"),
+            month_chart=charts.bar_chart(
+                periods.months(report["months"]), title="Conversions per month", chart_id="months",
+                empty="No conversions in these months yet.",
+            ),
+            day_chart=charts.bar_chart(
+                periods.conversion_days(per_day, periods.days_between(first, max(first, last))),
+                title="Conversions per day", chart_id="days", empty="No conversions on these days yet.",
+            ),
         )  # fmt: skip
 
     @app.get("/dashboard/usage.csv")
@@ -546,7 +633,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
         visit = visit_of(request)
         try:
             check_route(visit.caller, "GET", "/v1/conversions")
-            page = jobs.list_conversions(visit.caller, limit=25, cursor=request.query_params.get("cursor"))
+            page = conversion_rows.rows(visit.account.account_id, limit=25, cursor=request.query_params.get("cursor"))
         except errors.ApiError as exc:
             return page_error(request, visit, "conversions.html", exc, conversions=[])
         return render(
@@ -610,7 +697,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     async def reveal_secret(request: Request) -> Response:
         visit, _ = await posted(request)
         try:
-            check_route(visit.caller, "GET", "/v1/webhooks")
+            check_route(visit.caller, "GET", "/v1/webhooks/secret")
             shown = webhook_service.reveal_secret(visit.caller, visit.now, actor=visit.actor, ip=visit.ip)
         except errors.ApiError as exc:
             return webhooks_page(request, visit, status=exc.status, error=exc.message)
@@ -620,7 +707,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     async def delete_webhook(request: Request, webhook_id: str) -> Response:
         visit, _ = await posted(request)
         check_route(visit.caller, "DELETE", "/v1/webhooks/{id}")
-        webhook_service.delete_webhook(visit.caller, webhook_id, actor=visit.actor, ip=visit.ip)
+        webhook_service.delete_webhook(visit.caller, webhook_id, now=visit.now, actor=visit.actor, ip=visit.ip)
         return redirect(request, "/dashboard/webhooks?done=webhook-deleted")
 
     @app.post("/dashboard/webhooks/{webhook_id}/test")

@@ -9,7 +9,7 @@ from datetime import datetime
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.models import Model
 
-from filegate.db.pages import Page, decode_cursor, encode_cursor
+from filegate.db.pages import Page, decode_cursor, encode_cursor, key_shape, resumed
 
 
 class AuditRecord(Model):
@@ -40,13 +40,14 @@ def put(record: AuditRecord) -> None:
 def list_for_account(account_id: str, *, limit: int, cursor: str | None, now: datetime) -> Page[AuditRecord]:
     """One page of the account's entries, newest first; entries past their TTL are skipped (DynamoDB deletes
     lazily). Raises BadCursor for a cursor not of this listing."""
-    start = decode_cursor(cursor, "account_id", account_id) if cursor else None
+    shape = key_shape(AuditRecord._get_schema())
+    start = decode_cursor(cursor, "account_id", account_id, shape) if cursor else None
     items: list[AuditRecord] = []
     more = False
     query = AuditRecord.query(
         account_id, scan_index_forward=False, last_evaluated_key=start, page_size=limit + 1, consistent_read=True
     )
-    for item in query:
+    for item in resumed(query, cursor):
         if item.expires_at is not None and item.expires_at <= now:
             continue
         if len(items) == limit:

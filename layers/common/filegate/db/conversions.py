@@ -56,6 +56,9 @@ class ConversionRecord(Model):
     source_file_id = UnicodeAttribute(null=True)
     target = UnicodeAttribute()
     options = JSONAttribute(default=dict)
+    # Options no table may keep readable (an input_password), sealed; the key is only in the queue message
+    # (filegate.sealing). Removed by the write that ends the conversion.
+    options_sealed = UnicodeAttribute(null=True)
     webhook_url = UnicodeAttribute(null=True)
     output_file_id = UnicodeAttribute(null=True)
     error_code = UnicodeAttribute(null=True)
@@ -66,8 +69,13 @@ class ConversionRecord(Model):
     charge_day = UnicodeAttribute(null=True)
     charge_shard = NumberAttribute(null=True)  # which shard of a sharded tier's counters was charged
     units = NumberAttribute(default=1)  # conversion units charged (media: one per started minute of output)
+    # A sync conversion keeps no input file: what it was given and made is kept here for the dashboard.
+    source_name = UnicodeAttribute(null=True)
+    source_format = UnicodeAttribute(null=True)
+    source_bytes = NumberAttribute(null=True)
+    output_bytes = NumberAttribute(null=True)
     attempts = NumberAttribute(default=0)
-    progress = NumberAttribute(null=True)  # percent done while it runs (API.md: only grows, 100 on success)
+    progress = NumberAttribute(null=True)  # percent done while it runs (docs/api.md: only grows, 100 on success)
     # Long media (conversions.long_media): how many pieces it was cut into, the names of those finished (a
     # set, so a redelivered piece never counts twice), and when the join was claimed (once; a lease).
     pieces_total = NumberAttribute(null=True)
@@ -140,6 +148,7 @@ def succeed(record: ConversionRecord, output_file_id: str, now: datetime) -> boo
             ConversionRecord.progress.set(100),
             ConversionRecord.output_file_id.set(output_file_id),
             ConversionRecord.completed_at.set(now),
+            ConversionRecord.options_sealed.remove(),
         ],
         ConversionRecord.status.is_in("queued", "processing"),
     )
@@ -194,6 +203,7 @@ def fail(
         ConversionRecord.error_code.set(code),
         ConversionRecord.error_message.set(message),
         ConversionRecord.completed_at.set(now),
+        ConversionRecord.options_sealed.remove(),
     ]
     condition = ConversionRecord.status.is_in("queued", "processing")
     if not refund:

@@ -39,8 +39,8 @@ class FileRecord(Model):
     size = NumberAttribute(null=True)
     format = UnicodeAttribute(null=True)
     content_type = UnicodeAttribute(null=True)
-    metadata = JSONAttribute(null=True)  # API.md "Files": what the file is (image, document, audio, video)
-    error_code = UnicodeAttribute(null=True)  # a failed import's code (API.md "Import from a URL")
+    metadata = JSONAttribute(null=True)  # docs/api.md "Files": what the file is (image, document, audio, video)
+    error_code = UnicodeAttribute(null=True)  # a failed import's code (docs/api.md "Import from a URL")
     error_message = UnicodeAttribute(null=True)
     # A URL import's request (URL and private headers), AES-GCM sealed; its key travels only in the queue
     # message. Removed in the write that ends the import, so neither half outlives the job.
@@ -152,6 +152,12 @@ def get(file_id: str) -> FileRecord | None:
         return FileRecord.get(file_id, consistent_read=True)
     except DoesNotExist:
         return None
+
+
+def get_many(file_ids: list[str]) -> dict[str, FileRecord]:
+    """Several files by id, in batches (missing ones are absent from the answer)."""
+    unique = list(dict.fromkeys(file_ids))
+    return {record.file_id: record for record in FileRecord.batch_get(unique)} if unique else {}
 
 
 def set_metadata(record: FileRecord, metadata: dict[str, Any]) -> None:

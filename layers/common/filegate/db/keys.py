@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -46,6 +47,12 @@ class KeyRecord(Model):
     version = NumberAttribute(null=True)
     # The newest version whose stamps are all written (filegate.keys.stamps); the stream's stamper skips those.
     published_version = NumberAttribute(null=True)
+    # A rotation is all or nothing (filegate.keys.rotation). Its new key is written pending (the id of the key
+    # it replaces here): it does not authenticate until the old key's end is stamped everywhere. The old key
+    # keeps, until then, its successor's id and its revoked_at from before, which undoing the rotation puts back.
+    pending_rotation_of = UnicodeAttribute(null=True)
+    rotation_successor = UnicodeAttribute(null=True)
+    revoked_at_before_rotation = UTCDateTimeAttribute(null=True)
 
     by_account = ByAccountIndex()
 
@@ -101,11 +108,16 @@ def _newer_than_stored(version: int) -> Any:
 
 
 def update_fields(record: KeyRecord, *, version: int | None = None, **fields: Any) -> None:
-    """Set ``fields``; with ``version`` (a change of what the key may do), only over an older version.
+    """Set ``fields`` only if the key is still exactly as ``record`` was read (the caller decided on that
+    content); with ``version`` (a change of what the key may do), that version is written too, only over an
+    older one.
 
-    Raises KeyChanged when the key is gone, StaleVersion when a newer change landed first."""
+    Every change of what a key may do writes a new version, so "the version read, and the scopes and allowlist
+    read" is the content the caller's decision rested on. Raises KeyChanged when the key is gone or changed
+    at an older version than ``version`` (read it again and decide again), StaleVersion when a change at
+    ``version`` or newer landed first."""
     actions = [getattr(KeyRecord, name).set(value) for name, value in fields.items()]
-    condition = KeyRecord.key_id.exists()
+    condition = KeyRecord.key_id.exists() & _as_read(record)
     if version is not None:
         actions.append(KeyRecord.version.set(version))
         condition = condition & _newer_than_stored(version)
@@ -115,9 +127,15 @@ def update_fields(record: KeyRecord, *, version: int | None = None, **fields: An
         if not is_condition_failure(exc):
             raise
         current = get(record.key_id)
-        if current is None:
-            raise KeyChanged(record.key_id) from exc
-        raise StaleVersion(record.key_id) from exc
+        if current is not None and version is not None and int(current.version or 0) >= version:
+            raise StaleVersion(record.key_id) from exc
+        raise KeyChanged(record.key_id) from exc
+
+
+def _as_read(record: KeyRecord) -> Any:
+    """The key still holds what ``record`` read: its version, scopes and allowlist."""
+    version = KeyRecord.version.does_not_exist() if record.version is None else KeyRecord.version == record.version
+    return version & (KeyRecord.scopes == list(record.scopes)) & (KeyRecord.allowed_ips == list(record.allowed_ips))
 
 
 def revoke(record: KeyRecord, at: datetime, version: int) -> bool:
@@ -138,32 +156,88 @@ def revoke(record: KeyRecord, at: datetime, version: int) -> bool:
         if current is None or (current.revoked_at is not None and current.revoked_at <= at):
             if current is not None:
                 record.version, record.revoked_at = current.version, current.revoked_at
+                record.published_version = current.published_version
             return False  # already dead by then: nothing to do
         raise StaleVersion(record.key_id) from exc
     return True
 
 
 def replace(old: KeyRecord, new: KeyRecord, old_revoked_at: datetime, now: datetime, version: int) -> None:
-    """Rotation: the new key exists and the old one dies at ``old_revoked_at``, atomically — only if the old
-    key is still exactly as read (same version and name: no change landed between the read and this write)
-    and still alive.
+    """Rotation's first step: the new key exists, pending (``new.pending_rotation_of`` names the old one),
+    and the old one dies at ``old_revoked_at`` at ``version``, keeping what undoing it restores — atomically,
+    and only if the old key is still exactly as read (same version, name, scopes and allowlist: no change
+    landed between the read and this write) and still alive.
 
     Fails with KeyChanged otherwise (a concurrent edit, revoke or rotation): the caller reads again.
     """
     connection = transaction_connection(KeyRecord)
     alive = KeyRecord.revoked_at.does_not_exist() | (KeyRecord.revoked_at > now)
-    read_version = KeyRecord.version.does_not_exist() if old.version is None else KeyRecord.version == old.version
-    unchanged = read_version & (KeyRecord.name == old.name)
+    unchanged = _as_read(old) & (KeyRecord.name == old.name)
+    keeps = (
+        KeyRecord.revoked_at_before_rotation.set(old.revoked_at)
+        if old.revoked_at is not None
+        else KeyRecord.revoked_at_before_rotation.remove()
+    )
     try:
         with TransactWrite(connection=connection) as tx:
             tx.save(new, condition=KeyRecord.key_id.does_not_exist())
             tx.update(
                 old,
-                actions=[KeyRecord.revoked_at.set(old_revoked_at), KeyRecord.version.set(version)],
+                actions=[
+                    KeyRecord.revoked_at.set(old_revoked_at),
+                    KeyRecord.version.set(version),
+                    KeyRecord.rotation_successor.set(new.key_id),
+                    keeps,
+                ],
                 condition=alive & unchanged,
             )
     except TransactWriteError as exc:
         raise KeyChanged(old.key_id) from exc
+
+
+def activate(new: KeyRecord) -> None:
+    """Rotation's last step: the pending new key authenticates from now on. KeyChanged when it is no longer
+    pending (the rotation was undone meanwhile, by its caller or by the stream's stamper)."""
+    try:
+        new.update(
+            actions=[KeyRecord.pending_rotation_of.remove()],
+            condition=KeyRecord.pending_rotation_of.exists(),
+        )
+    except UpdateError as exc:
+        if not is_condition_failure(exc):
+            raise
+        raise KeyChanged(new.key_id) from exc
+
+
+def drop_pending(new_key_id: str, old_key_id: str) -> None:
+    """Undoing a rotation, first: its new key is deleted, if it is still the pending successor of that key
+    (never an activated one). Nothing happens otherwise."""
+    try:
+        KeyRecord(new_key_id).delete(condition=KeyRecord.pending_rotation_of == old_key_id)
+    except DeleteError as exc:
+        if not is_condition_failure(exc):
+            raise
+
+
+def restore_before_rotation(old: KeyRecord, new_key_id: str, rotated_version: int, version: int) -> bool:
+    """Undoing a rotation, then: the old key's revoked_at as it was before (none, or an earlier grace) at
+    ``version``, only if the rotation's write is still its last change (a revoke or edit since wins and is
+    left alone). True when restored."""
+    before = old.revoked_at_before_rotation
+    actions: list[Action] = [
+        KeyRecord.revoked_at.set(before) if before is not None else KeyRecord.revoked_at.remove(),
+        KeyRecord.version.set(version),
+        KeyRecord.rotation_successor.remove(),
+        KeyRecord.revoked_at_before_rotation.remove(),
+    ]
+    condition = (KeyRecord.rotation_successor == new_key_id) & (KeyRecord.version == rotated_version)
+    try:
+        old.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if not is_condition_failure(exc):
+            raise
+        return False
+    return True
 
 
 def mark_published(key_id: str, version: int) -> None:

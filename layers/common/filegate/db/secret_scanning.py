@@ -1,24 +1,26 @@
-"""The secret-scanning table (API.md §9): GitHub's public keys, the refetch clock, and leaked-key notices.
+"""The secret-scanning table (docs/api.md §9): GitHub's public keys, the refetch clock, and leaked-key notices.
 
 One item per purpose, keyed by ``item_id``:
-- ``ghkey#<key_identifier>``: one of GitHub's signing keys (PEM), as its meta document listed it;
-- ``refetch``: when the meta document was last fetched for an unknown identifier (at most once a minute);
+- ``meta``: GitHub's latest meta document as fetched (its keys: identifier, PEM, is_current) and when: a
+  key it does not list is no key of GitHub's any more;
+- ``refetch``: when the meta document was last fetched (at most once a minute);
 - ``notice#<key_id>``: a leaked key's owner was told (mail, audit, webhook) — claimed once, whatever the replays.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from pynamodb.attributes import BooleanAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.models import Model
 
 from filegate.db.writes import is_condition_failure
 
 NOTICE_LIFETIME = timedelta(days=365)
-_KEY = "ghkey#"
+_META = "meta"
 _NOTICE = "notice#"
 _REFETCH = "refetch"
 
@@ -28,30 +30,29 @@ class ScanningRecord(Model):
         table_name = "unbound-secret-scanning"
 
     item_id = UnicodeAttribute(hash_key=True)
-    key_pem = UnicodeAttribute(null=True)  # a GitHub public key (PEM)
-    is_current = BooleanAttribute(null=True)
+    document = UnicodeAttribute(null=True)  # the meta document's keys, JSON [[identifier, PEM, is_current]]
     at = UTCDateTimeAttribute(null=True)  # stored / fetched / noticed
     target = UnicodeAttribute(null=True)  # a notice's key id (for operators reading the table)
     expires_at = TTLAttribute(null=True)
 
 
-def public_key(identifier: str) -> str | None:
-    """The PEM of GitHub's key with this identifier, if stored."""
+def load_meta() -> tuple[list[tuple[str, str, bool]], datetime] | None:
+    """The latest meta document's keys (identifier, PEM, is_current) and when it was fetched, if any."""
     try:
-        record = ScanningRecord.get(_KEY + identifier)
+        record = ScanningRecord.get(_META, consistent_read=True)
     except DoesNotExist:
         return None
-    return record.key_pem
+    if record.document is None or record.at is None:
+        return None
+    return [(str(i), str(pem), bool(current)) for i, pem, current in json.loads(record.document)], record.at
 
 
-def store_public_keys(keys: Iterable[tuple[str, str, bool]], now: datetime) -> int:
-    """Store (identifier, PEM, is_current) triples, replacing what was stored under those identifiers."""
-    count = 0
-    with ScanningRecord.batch_write() as batch:
-        for identifier, pem, current in keys:
-            batch.save(ScanningRecord(_KEY + identifier, key_pem=pem, is_current=current, at=now))
-            count += 1
-    return count
+def store_meta(keys: Iterable[tuple[str, str, bool]], now: datetime) -> int:
+    """Store a meta document's (identifier, PEM, is_current) triples as the latest, replacing the one before
+    whole: a key the new document drops is gone with it."""
+    listed = [[identifier, pem, current] for identifier, pem, current in keys]
+    ScanningRecord(_META, document=json.dumps(listed), at=now).save()
+    return len(listed)
 
 
 def claim_refetch(now: datetime, interval: timedelta) -> bool:

@@ -1,4 +1,4 @@
-"""The one egress guard (DESIGN.md): every outbound request FileGate makes on a customer's behalf.
+"""The one egress guard (docs/architecture.md): every outbound request FileGate makes on a customer's behalf.
 
 - ``policy``      ``vet_url`` -> ``VettedTarget``: the URL rules, every address resolved and checked in
                   every spelling; ``RefusedDestination`` (422 invalid_parameter)

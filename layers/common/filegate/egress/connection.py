@@ -1,4 +1,4 @@
-"""Connections to vetted addresses only (DESIGN.md "one egress guard"), over the standard library's
+"""Connections to vetted addresses only (docs/architecture.md "one egress guard"), over the standard library's
 http.client (light for Lambda).
 
 ``PinnedConnection`` dials one of the addresses ``egress.policy.vet_url`` checked, never a fresh DNS answer;

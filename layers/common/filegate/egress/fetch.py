@@ -1,4 +1,4 @@
-"""GET a URL through the egress guard, for URL imports (API.md "Files" → "Import from a URL").
+"""GET a URL through the egress guard, for URL imports (docs/api.md "Files" → "Import from a URL").
 
 Every hop is vetted (``egress.policy.vet_url``) and dialled at the very addresses that were checked
 (``egress.connection.PinnedConnection``). Redirects are followed by hand: at most ``max_redirects``, each
@@ -53,9 +53,11 @@ RESERVED_HEADERS: Final = frozenset(
     }
 )
 _TOKEN: Final = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
-_BAD_VALUE: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# A header value is visible ASCII, with spaces and tabs inside (RFC 9110 field-value): a value HTTP cannot
+# carry as it is (Latin-1, UTF-8, control characters) is refused at the request, never when the job runs.
+_VALUE: Final = re.compile(r"[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*|")
 
-# FetchFailed codes: the file's `error.code` (API.md).
+# FetchFailed codes: the file's `error.code` (docs/api.md).
 IMPORT_REFUSED: Final = "import_refused"
 IMPORT_FAILED: Final = "import_failed"
 FILE_TOO_LARGE: Final = "file_too_large"
@@ -96,10 +98,10 @@ def check_headers(headers: object, label: str = "headers") -> dict[str, str]:
             raise InvalidParameter(f"{label}.{name}: this header is set by FileGate and cannot be sent.")
         if name.lower() in (n.lower() for n in checked):
             raise InvalidParameter(f"{label}.{name}: given twice.")
-        if not isinstance(value, str) or len(value) > MAX_HEADER_VALUE_CHARS or _BAD_VALUE.search(value):
+        if not isinstance(value, str) or len(value) > MAX_HEADER_VALUE_CHARS or not _VALUE.fullmatch(value):
             raise InvalidParameter(
-                f"{label}.{name}: must be a string of at most {MAX_HEADER_VALUE_CHARS} characters "
-                "without line breaks or control characters."
+                f"{label}.{name}: must be a string of at most {MAX_HEADER_VALUE_CHARS} visible ASCII characters "
+                "(spaces inside allowed; no line breaks, control or non-ASCII characters)."
             )
         checked[name] = value
     return checked
@@ -112,15 +114,16 @@ def _describe(exc: BaseException, aborted: bool, limits: FetchLimits) -> str:
         return f"no answer within the time limit (connect: {limits.connect_timeout:g} s)"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"TLS certificate not accepted: {exc.verify_message or 'verification failed'}"
+    # Never an exception's class name: the message is the customer's (docs/api.md §4, no internal names).
     if isinstance(exc, ssl.SSLError):
-        return f"TLS failed: {exc.reason or type(exc).__name__}"
+        return "the TLS handshake failed"
     if isinstance(exc, ConnectionRefusedError):
         return "the connection was refused"
     if isinstance(exc, http.client.HTTPException):
-        return f"the server's answer is not valid HTTP ({type(exc).__name__})"
+        return "the server's answer is not valid HTTP"
     if isinstance(exc, OSError):
-        return f"network error: {exc.strerror or type(exc).__name__}"
-    return type(exc).__name__
+        return f"network error: {exc.strerror}" if exc.strerror else "a network error ended the download"
+    return "the download failed"
 
 
 class Body:

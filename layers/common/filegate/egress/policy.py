@@ -1,4 +1,4 @@
-"""The egress policy (API.md §5, DESIGN.md "one egress guard"): which URLs FileGate will call, and at
+"""The egress policy (docs/api.md §5, docs/architecture.md "one egress guard"): which URLs FileGate will call, and at
 which addresses. Webhook deliveries and URL imports both go through it, and only through it.
 
 ``vet_url`` parses the URL, resolves the host (all addresses) and refuses it if ANY address is not a public
@@ -346,6 +346,9 @@ def _vet(url: str, allow_insecure_loopback: bool, resolver: Resolver | None) -> 
             raise RefusedDestination(f"{reason} addresses are not allowed{shown}")
     if privileged and not all(_is_loopback(ip) for ip in addresses):
         raise RefusedDestination(PRIVILEGED_PORT)
+    # The local stack's plain http is for its loopback receivers only: http to a public host stays refused.
+    if scheme == "http" and not all(_is_loopback(ip) for ip in addresses):
+        raise RefusedDestination("the URL must use https (plain http reaches loopback addresses only)")
 
     # Non-ASCII in the path or query is percent-encoded (HTTP request lines are ASCII); existing escapes stay.
     path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")

@@ -72,7 +72,7 @@ class Plan:
 
     source: str
     target: str  # the output's format
-    units: int  # what it costs (API.md §3); before a probe, the least it can cost
+    units: int  # what it costs (docs/api.md §3); before a probe, the least it can cost
     estimated_seconds: float | None  # None when it cannot be told before the engine's worker probes the input
     in_request: bool  # whether a function answering a request may run it itself (it carries the engine)
     probe: Any = None  # the engine's probe of the input, kept for `run`
@@ -94,7 +94,7 @@ class RunLimits:
 
 @dataclass(frozen=True)
 class Segmenting:
-    """Long media (API.md "Media" → "Long media"): video outputs longer than `above_seconds` are converted in
+    """Long media (docs/api.md "Media" → "Long media"): video outputs longer than `above_seconds` are converted in
     segments of about `segment_seconds` (the media worker's settings)."""
 
     above_seconds: float
@@ -174,7 +174,17 @@ class Engine(Protocol):
         ...
 
     def metadata(self, source: Source, workspace: Workspace, probe: Any = None) -> dict[str, Any]:
-        """A file's `metadata` (API.md "Files"), from its header or its probe (probed again unless given)."""
+        """A file's `metadata` (docs/api.md "Files"), from its header or its probe (probed again unless given)."""
+        ...
+
+
+@runtime_checkable
+class ProbedWhenStored(Protocol):
+    """An engine whose probe is kept in a stored file's `metadata` (probed at `complete`): a job is planned,
+    and refused (413/422) before any work, from what the file was found to be."""
+
+    def stored_probe(self, metadata: Mapping[str, Any]) -> Any:
+        """What `probe` said of the file, from its stored metadata; None when it does not say enough."""
         ...
 
 

@@ -1,4 +1,4 @@
-"""Files (API.md "Files"): presigned uploads, completion checks, listing, downloads, deletion.
+"""Files (docs/api.md "Files"): presigned uploads, completion checks, listing, downloads, deletion.
 
 Touch storage: ``service`` (the files table and the bucket, through ``storage``), ``storage`` (S3).
 """

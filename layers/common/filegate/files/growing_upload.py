@@ -1,5 +1,5 @@
 """An object uploaded while a child process is still writing its file: the long-media join, whose output may
-be larger than the worker's disk (API.md "Long media"; issue 17).
+be larger than the worker's disk (docs/api.md "Long media"; issue 17).
 
 The writer (FFmpeg's muxer) appends, and seeks back only to patch its headers once it is done: mp4's mdat
 size, Matroska's segment size, seek head and durations, all within the first kilobytes. So:

@@ -1,6 +1,6 @@
 """A stored input served to FFmpeg over loopback HTTP in ranges, so FFmpeg reads only what it asks for.
 
-Long media (API.md "Media" → "Long media"): a segment's invocation seeks into an input that may be larger
+Long media (docs/api.md "Media" → "Long media"): a segment's invocation seeks into an input that may be larger
 than the worker's disk, so the input is never copied whole. FFmpeg's http client seeks with ``Range``
 requests; this server answers them from a ranged reader (S3 GetObject with ``Range``, given by the caller:
 no AWS here). It listens on 127.0.0.1 on a free port, for one path (a random token), for the life of a
@@ -20,6 +20,9 @@ from types import TracebackType
 # (first byte, last byte inclusive) → the bytes, in chunks
 RangeReader = Callable[[int, int], Iterator[bytes]]
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)$")
+# How often the serving loop looks for shutdown: leaving the ``with`` block waits up to this long (the
+# default 0.5 s was half of a one-page document's whole conversion).
+SHUTDOWN_POLL_SECONDS = 0.02
 
 
 class HttpSource:
@@ -40,7 +43,9 @@ class HttpSource:
     def __enter__(self) -> str:
         server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, name="http-source", daemon=True).start()
+        threading.Thread(
+            target=server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="http-source", daemon=True
+        ).start()
         self._server = server
         return f"http://127.0.0.1:{server.server_address[1]}/{self.token}"
 

@@ -1,4 +1,4 @@
-"""Import from a URL (API.md "Files" → "Import from a URL"): the request, and the worker's fetch.
+"""Import from a URL (docs/api.md "Files" → "Import from a URL"): the request, and the worker's fetch.
 
 The request is checked at once (the URL through the egress policy, on every address its name resolves to,
 422 naming ``url``; the headers against smuggling) and the file is created ``importing``. The import worker
@@ -14,16 +14,13 @@ headers are gone when the job is (a dead-lettered message holds a key to nothing
 
 from __future__ import annotations
 
-import base64
-import json
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
-from filegate import errors, queues
+from filegate import errors, queues, sealing
 from filegate.db import files as files_table
 from filegate.egress.fetch import (
     FILE_TOO_LARGE,
@@ -90,20 +87,11 @@ def check_request(
 
 def _seal(file_id: str, request: ImportRequest) -> tuple[str, str]:
     """(sealed text for the record, key for the message)."""
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    key = AESGCM.generate_key(bit_length=256)
-    nonce = os.urandom(12)
-    plain = json.dumps({"url": request.url, "headers": request.headers}, separators=(",", ":")).encode()
-    sealed = nonce + AESGCM(key).encrypt(nonce, plain, file_id.encode())
-    return base64.b64encode(sealed).decode("ascii"), base64.b64encode(key).decode("ascii")
+    return sealing.seal({"url": request.url, "headers": request.headers}, file_id)
 
 
 def _unseal(file_id: str, sealed: str, key: str) -> tuple[str, dict[str, str]]:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    raw = base64.b64decode(sealed)
-    plain = json.loads(AESGCM(base64.b64decode(key)).decrypt(raw[:12], raw[12:], file_id.encode()))
+    plain = sealing.unseal(sealed, key, file_id)
     return str(plain["url"]), {str(k): str(v) for k, v in plain["headers"].items()}
 
 
@@ -118,9 +106,11 @@ def start_import(
     now: datetime,
     file_id: str | None = None,
     conversion_id: str | None = None,
+    conversion_key: str | None = None,
 ) -> files_table.FileRecord:
     """The file, ``importing``, and its queue message. One that cannot be queued ends failed and raises.
-    A conversion of a URL names its file id beforehand (its record is written first)."""
+    A conversion of a URL names its file id beforehand (its record is written first), and the key to its
+    sealed options, if any, which the message hands on to the conversion's own (filegate.sealing)."""
     plan = tier(caller.tier)
     file_id = file_id or files_service.new_file_id()
     sealed, key = _seal(file_id, request)
@@ -144,6 +134,8 @@ def start_import(
     }
     if conversion_id is not None:
         message["conversion_id"] = conversion_id
+    if conversion_key is not None:
+        message["conversion_key"] = conversion_key
     try:
         queues.send(queue_url, message)
     except BaseException:
@@ -184,16 +176,18 @@ class ImportMessage:
     max_bytes: int
     tier: str
     conversion_id: str | None
+    conversion_key: str | None = None  # the key to the conversion's sealed options (never logged)
 
     @classmethod
     def parse(cls, body: Mapping[str, Any]) -> ImportMessage:
-        conversion_id = body.get("conversion_id")
+        conversion_id, conversion_key = body.get("conversion_id"), body.get("conversion_key")
         return cls(
             str(body["file_id"]),
             str(body["key"]),
             int(body["max_bytes"]),
             str(body["tier"]),
             str(conversion_id) if conversion_id else None,
+            str(conversion_key) if conversion_key else None,
         )
 
 
@@ -204,10 +198,10 @@ def _looks_like_html(head: bytes) -> bool:
     return text.startswith(_HTML_STARTS)
 
 
-def _sniffed(head: bytes) -> str:
+def _sniffed(head: bytes, filename: str) -> str:
     if _looks_like_html(head):
         raise errors.UnsupportedMediaType(HTML_MESSAGE)
-    return sniff(head)
+    return sniff(head, filename)
 
 
 def _with_head(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
@@ -265,7 +259,7 @@ def _fetch_and_store(
                 break
         if not head:
             raise errors.UnsupportedMediaType("The URL returned no bytes.")
-        fmt = _sniffed(head)
+        fmt = _sniffed(head, record.filename)
         size = bucket.write_stream(
             record.object_key, _with_head(head, chunks), content_type(fmt), settings.import_part_mb * 1024 * 1024
         )

@@ -1,4 +1,4 @@
-"""A file's `metadata` (API.md "Files"): what it is, read from the file itself by the engine that converts
+"""A file's `metadata` (docs/api.md "Files"): what it is, read from the file itself by the engine that converts
 it (``engine_for``): images from their header, PDFs their page count, audio and video their probe."""
 
 from __future__ import annotations

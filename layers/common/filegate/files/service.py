@@ -1,4 +1,4 @@
-"""Files (API.md §5 "Files"): presigned uploads, completion with the real size and type, downloads; the one
+"""Files (docs/api.md §5 "Files"): presigned uploads, completion with the real size and type, downloads; the one
 size-cap rule for an input, a conversion's input kept as a file, and outputs stored. Never imports job code."""
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ MAX_FILENAME_LENGTH = 255
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 
 
+EMPTY_FILE = "file: the file is empty (0 bytes); send the file's content."
+
+
 def new_file_id() -> str:
     return "file_" + secrets.token_hex(12)
 
@@ -35,8 +38,11 @@ def max_input_bytes(caller: AuthContext) -> int:
 
 
 def check_input_size(caller: AuthContext, size: int, *, described: str) -> None:
-    """The one size-cap rule for an input: FileTooLarge over the caller's cap (`described` says what was
-    measured, e.g. "The file (123 bytes)")."""
+    """The one size rule for an input: an empty file is 422 invalid_parameter naming `file` (on every route
+    that takes one), and FileTooLarge over the caller's cap (`described` says what was measured, e.g.
+    "The file (123 bytes)")."""
+    if size == 0:
+        raise errors.InvalidParameter(EMPTY_FILE)
     cap = max_input_bytes(caller)
     if size > cap:
         raise errors.FileTooLarge(f"{described} is over your plan's limit of {cap} bytes.")
@@ -100,7 +106,7 @@ def complete_upload(caller: AuthContext, bucket: Bucket, file_id: str, now: date
         bucket.delete(record.object_key)
         raise
     try:
-        fmt = sniff(info.head)
+        fmt = sniff(info.head, record.filename)  # the name tells text formats apart (docs/api.md "Documents")
     except errors.UnsupportedMediaType:
         bucket.delete(record.object_key)
         raise

@@ -12,25 +12,46 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from filegate.errors import InvalidParameter
+from filegate.suggest import check_names, did_you_mean
 
 Fit = Literal["contain", "cover"]
-ValueType = Literal["integer", "number", "boolean", "fit", "pages", "rotation", "languages", "secret", "page_size"]
+ValueType = Literal[
+    "integer", "number", "boolean", "fit", "text", "pages", "rotation", "languages", "secret", "page_size"
+]
 # What an output is, for the options it takes: a raster image, a page of a paged source (PDF, multi-page
-# TIFF), an audio/video target of one of FFmpeg's kinds, or a PDF made by the PDF tools (docs/pdf-tools.md):
-# a PDF from a PDF (`pdf`), several inputs merged (`merged_pdf`) or a PDF compressed (`compressed_pdf`).
-OutputKind = Literal["image", "paged", "video", "gif", "audio", "thumbnail", "pdf", "merged_pdf", "compressed_pdf"]
+# TIFF), an audio/video target of one of FFmpeg's kinds, what LibreOffice makes of a document (a PDF, another
+# office format, one sheet as CSV, one page as an image: a preview), or a PDF made by the PDF tools
+# (docs/pdf-tools.md): a PDF from a PDF (`pdf_tool`), several inputs merged (`merged_pdf`) or a PDF
+# compressed (`compressed_pdf`).
+OutputKind = Literal[
+    "image",
+    "paged",
+    "video",
+    "gif",
+    "audio",
+    "thumbnail",
+    "pdf",
+    "office",
+    "sheet",
+    "preview",
+    "pdf_tool",
+    "merged_pdf",
+    "compressed_pdf",
+]
 
 MAX_DIMENSION = 16_384  # requested width/height; the output pixel count is also held to the tier's limit
 MAX_PAGE = 1_000_000
 MAX_SECONDS = 24 * 3600.0  # start, duration and at: far past any tier's duration limit
-_IMAGE_AND_FRAMES: frozenset[OutputKind] = frozenset({"image", "video", "gif", "thumbnail"})
+_IMAGE_AND_FRAMES: frozenset[OutputKind] = frozenset({"image", "video", "gif", "thumbnail", "preview"})
+_DOCUMENT_OUTPUTS: frozenset[OutputKind] = frozenset({"pdf", "office", "sheet", "preview"})
+MAX_TEXT_OPTION = 256  # a page selection, a sheet's name, a password: never longer
 _TIMED: frozenset[OutputKind] = frozenset({"video", "gif", "audio"})
 
-_PDF_TOOLS: frozenset[OutputKind] = frozenset({"pdf", "merged_pdf", "compressed_pdf"})
+_PDF_TOOLS: frozenset[OutputKind] = frozenset({"pdf_tool", "merged_pdf", "compressed_pdf"})
 MAX_PAGES_SPEC = 1_000  # characters of a `pages` list ("3,1-2"): far more ranges than anyone types
 MAX_SECRET = 1_024  # characters of a password
 PAGE_SIZES = ("a4", "letter")
@@ -50,6 +71,7 @@ class Option:
     low: float = 0
     high: float = 0
     above_low: bool = False  # the value must be more than `low`, not equal to it
+    choices: tuple[str, ...] = ()  # a text option that takes only these values
 
     def check(self, value: object) -> None:
         """InvalidParameter naming the option unless `value` (typed) is None or within the option's range."""
@@ -62,6 +84,9 @@ class Option:
         if self.type == "fit":
             if value not in ("contain", "cover"):
                 raise InvalidParameter(f"{self.name} must be 'contain' or 'cover'.")
+            return
+        if self.type == "text":
+            self._check_text(value)
             return
         if self.type in _TEXT_TYPES:
             _check_text(self.name, self.type, value)
@@ -79,8 +104,16 @@ class Option:
         if self.above_low and number <= self.low:
             raise InvalidParameter(f"{self.name} must be more than {self.low:g} seconds.")
 
+    def _check_text(self, value: object) -> None:
+        if not isinstance(value, str) or not value or len(value) > MAX_TEXT_OPTION:
+            raise InvalidParameter(f"{self.name} must be text of 1 to {MAX_TEXT_OPTION} characters.")
+        if self.choices and value not in self.choices:
+            raise InvalidParameter(f"{self.name} must be one of {', '.join(self.choices)}.")
+
     def from_text(self, text: str) -> object:
         """The typed value of a form field (already stripped, not empty)."""
+        if self.type == "text":
+            return text
         if self.type in _TEXT_TYPES:
             return text.lower() if self.type in ("page_size", "languages") else text
         if self.type == "rotation":
@@ -108,6 +141,12 @@ class Option:
 
     def from_json(self, value: object) -> object:
         """The typed value of a JSON member (strict: no strings for numbers)."""
+        if self.type in ("text", "pages"):
+            # A sheet's number or a single page may come as a JSON integer.
+            is_integer = isinstance(value, int) and not isinstance(value, bool)
+            value = str(value) if is_integer else value
+            if self.type == "text":
+                return value
         if self.type == "fit":
             return _fit(value if isinstance(value, str) else "")
         if self.type in _TEXT_TYPES:
@@ -133,28 +172,32 @@ OPTIONS: dict[str, Option] = {
         Option("width", "integer", _IMAGE_AND_FRAMES, 1, MAX_DIMENSION),
         Option("height", "integer", _IMAGE_AND_FRAMES, 1, MAX_DIMENSION),
         Option("fit", "fit", _IMAGE_AND_FRAMES),
+        Option("enlarge", "boolean", _IMAGE_AND_FRAMES),
         Option("strip_metadata", "boolean", frozenset({"image"})),
-        Option("page", "integer", frozenset({"paged"}), 1, MAX_PAGE),
+        Option("page", "integer", frozenset({"paged", "preview"}), 1, MAX_PAGE),
         Option("start", "number", _TIMED, 0, MAX_SECONDS),
         Option("duration", "number", _TIMED, 0, MAX_SECONDS, above_low=True),
         Option("fps", "number", frozenset({"video", "gif"}), 1, 60),
         Option("audio_bitrate", "integer", frozenset({"video", "audio"}), 32, 320),  # kbps
         Option("mute", "boolean", frozenset({"video"})),
         Option("at", "number", frozenset({"thumbnail"}), 0, MAX_SECONDS),
-        # The PDF tools, in the order they are applied (docs/pdf-tools.md).
-        Option("input_password", "secret", frozenset({"pdf", "compressed_pdf"})),
-        Option("pages", "pages", frozenset({"pdf"})),
-        Option("rotate", "rotation", frozenset({"pdf"})),
-        Option("ocr", "boolean", frozenset({"pdf"})),
-        Option("ocr_languages", "languages", frozenset({"pdf"})),
-        Option("pdf_a", "boolean", frozenset({"pdf"})),
-        Option("password", "secret", frozenset({"pdf", "merged_pdf", "compressed_pdf"})),
+        # Documents (docs/api.md "Documents") and the PDF tools (docs/pdf-tools.md), in the order the tools are
+        # applied; `page` above also picks a document's page for a preview.
+        Option("input_password", "secret", frozenset({*_DOCUMENT_OUTPUTS, "pdf_tool", "compressed_pdf"})),
+        Option("pages", "pages", frozenset({"pdf", "pdf_tool"})),
+        Option("rotate", "rotation", frozenset({"pdf_tool"})),
+        Option("ocr", "boolean", frozenset({"pdf_tool"})),
+        Option("ocr_languages", "languages", frozenset({"pdf_tool"})),
+        Option("pdf_a", "boolean", frozenset({"pdf", "pdf_tool"})),
+        Option("password", "secret", frozenset({"pdf_tool", "merged_pdf", "compressed_pdf"})),
         Option("page_size", "page_size", frozenset({"merged_pdf"})),
+        Option("sheet", "text", frozenset({"sheet"})),
+        Option("source_format", "text", _DOCUMENT_OUTPUTS, choices=("txt", "csv", "md", "html")),
         Option("dpi", "integer", frozenset({"compressed_pdf"}), 36, 1200),
     )
 }
-# Options that are never stored with a job nor shown in its JSON (API.md: "never logged, never stored"):
-# they reach a worker in the queue message only (secrets_of).
+# Options that are never stored readable nor shown (docs/api.md: "never logged, never stored"): the passwords,
+# sealed for the worker (conversions.records.seal_secret_options), dropped from answers.
 SECRET_OPTIONS = frozenset(name for name, option in OPTIONS.items() if option.type == "secret")
 _TEXT_TYPES = frozenset({"pages", "languages", "secret", "page_size"})
 
@@ -176,6 +219,15 @@ def _check_text(name: str, kind: ValueType, value: object) -> None:
         raise InvalidParameter(f"{name} must be from 1 to {MAX_SECRET} characters.")
 
 
+def within_source(size: tuple[float, float], source: tuple[int, int], enlarge: bool | None) -> tuple[float, float]:
+    """`width`/`height` never enlarge an image or a video frame beyond its own size unless `enlarge` is true
+    (docs/api.md §4): the asked size, scaled down (its aspect kept) until it fits within the source's."""
+    if enlarge:
+        return size
+    scale = min(1.0, source[0] / size[0], source[1] / size[1]) if size[0] > 0 and size[1] > 0 else 1.0
+    return size[0] * scale, size[1] * scale
+
+
 def taken_by(*outputs: OutputKind) -> tuple[str, ...]:
     """The options that outputs of these kinds take, in the table's order."""
     return tuple(name for name, option in OPTIONS.items() if option.outputs & set(outputs))
@@ -183,9 +235,10 @@ def taken_by(*outputs: OutputKind) -> tuple[str, ...]:
 
 IMAGE_OPTIONS = taken_by("image", "paged")
 MEDIA_OPTIONS = taken_by("video", "gif", "audio", "thumbnail")
-PDF_TOOL_OPTIONS = taken_by("pdf")
+PDF_TOOL_OPTIONS = taken_by("pdf_tool")
 MERGE_OPTIONS = taken_by("merged_pdf")
 PDF_COMPRESS_OPTIONS = taken_by("compressed_pdf")
+DOCUMENT_OPTIONS = taken_by("pdf", "office", "sheet", "preview")
 
 
 def check(options: object) -> None:
@@ -216,8 +269,9 @@ def from_json(obj: object, names: tuple[str, ...], *, prefix: str, what: str) ->
     if not isinstance(obj, Mapping):
         raise InvalidParameter(f"{prefix.rstrip('.') or 'options'} must be an object.")
     for key in obj:
-        if key not in names:
-            raise InvalidParameter(f"{prefix}{key} is not an option of {what} ({', '.join(names)}).")
+        if key in OPTIONS and key not in names:  # as in a form: a real option, of another kind of conversion
+            raise InvalidParameter(f"{prefix}{key} does not apply to {what}.")
+    check_names(obj, names, kind=f"option of {what}", prefix=prefix)
     with _named_after(prefix):
         return {key: OPTIONS[key].from_json(value) for key, value in obj.items() if value is not None}
 
@@ -228,7 +282,7 @@ def _fit(value: str) -> Fit:
         return "contain"
     if lowered == "cover":
         return "cover"
-    raise InvalidParameter("fit must be 'contain' or 'cover'.")
+    raise InvalidParameter(f"fit must be 'contain' or 'cover'{did_you_mean(value.strip(), ('contain', 'cover'))}.")
 
 
 @contextmanager
@@ -253,16 +307,15 @@ class ImageOptions:
     fit: Fit = "contain"
     strip_metadata: bool = True
     page: int = 1  # PDF and multi-page TIFF input, 1-based
+    enlarge: bool = False  # width/height may make it larger than it is
 
     def __post_init__(self) -> None:
         check(self)
 
     @classmethod
     def from_form(cls, form: Mapping[str, str]) -> ImageOptions:
-        # Audio/video options on an image are ignored here, as they always were on /v1/convert; a PDF tool's
-        # option on a PDF made into an image is refused by name (it would do nothing).
-        relevant = {k: v for k, v in form.items() if k in IMAGE_OPTIONS or k not in MEDIA_OPTIONS}
-        return cls(**from_form(relevant, IMAGE_OPTIONS, what="images"))
+        # An audio/video option on an image is refused by name (mistakes are loud), never ignored.
+        return cls(**from_form(form, IMAGE_OPTIONS, what="images"))
 
     @classmethod
     def from_json(cls, obj: object, *, prefix: str = "options.") -> ImageOptions:
@@ -273,6 +326,8 @@ class ImageOptions:
     def to_json(self) -> dict[str, object]:
         """The JSON form (a queued job's options), round-tripping through from_json."""
         out: dict[str, object] = {"fit": self.fit, "strip_metadata": self.strip_metadata, "page": self.page}
+        if self.enlarge:
+            out["enlarge"] = True
         out.update({k: v for k in ("quality", "width", "height") if (v := getattr(self, k)) is not None})
         return out
 
@@ -291,6 +346,7 @@ class MediaOptions:
     audio_bitrate: int | None = None  # kbps
     mute: bool | None = None
     at: float | None = None
+    enlarge: bool | None = None
 
     def __post_init__(self) -> None:
         check(self)
@@ -330,17 +386,86 @@ def parse_quality(value: str | int | None) -> int | None:
 
 
 @dataclass(frozen=True)
+class PageRanges:
+    """A `pages` selection ("1-3,7"): 1-based, inclusive ranges in the order given."""
+
+    ranges: tuple[tuple[int, int], ...]
+
+    @classmethod
+    def parse(cls, text: str) -> PageRanges:
+        ranges: list[tuple[int, int]] = []
+        for part in text.replace(" ", "").split(","):
+            first, dash, last = part.partition("-")
+            bounds = (first, last if dash else first)
+            if not all(b.isascii() and b.isdigit() and len(b) <= 7 for b in bounds):
+                raise InvalidParameter(f'pages must be page numbers and ranges such as "1-3,7", not {text[:20]!r}.')
+            low, high = int(bounds[0]), int(bounds[1])
+            if not 1 <= low <= high:
+                raise InvalidParameter(f"pages: the range {part!r} must go from a page (1 or more) up to a later one.")
+            ranges.append((low, high))
+        return cls(tuple(ranges))
+
+    def highest(self) -> int:
+        return max(high for _, high in self.ranges)
+
+    def __str__(self) -> str:
+        return ",".join(str(low) if low == high else f"{low}-{high}" for low, high in self.ranges)
+
+
+@dataclass(frozen=True)
+class DocumentOptions:
+    """Options of an office or text document's conversion; which apply depends on the pair (formats.table)."""
+
+    pages: str | None = None  # PDF output: the pages kept ("1-3,7")
+    pdf_a: bool | None = None  # PDF output: PDF/A-2b
+    page: int | None = None  # preview: which page becomes the image (default 1)
+    width: int | None = None
+    height: int | None = None
+    fit: Fit | None = None
+    quality: int | None = None
+    sheet: str | None = None  # CSV output: the sheet's name or 1-based number (default the first)
+    input_password: str | None = field(default=None, repr=False)  # never logged
+    source_format: str | None = None  # a text input's format when its name does not say (sniff)
+
+    def __post_init__(self) -> None:
+        check(self)
+        if self.pages is not None:
+            PageRanges.parse(self.pages)
+
+    def given(self) -> list[str]:
+        return [f.name for f in fields(self) if getattr(self, f.name) is not None]
+
+    @property
+    def page_ranges(self) -> PageRanges | None:
+        return None if self.pages is None else PageRanges.parse(self.pages)
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, str]) -> DocumentOptions:
+        return cls(**from_form(form, DOCUMENT_OPTIONS, what="documents"))
+
+    @classmethod
+    def from_json(cls, obj: object, *, prefix: str = "options.") -> DocumentOptions:
+        values = from_json(obj, DOCUMENT_OPTIONS, prefix=prefix, what="documents")
+        with _named_after(prefix):
+            return cls(**values)
+
+    def to_json(self) -> dict[str, object]:
+        """The JSON form (a queued job's options, `input_password` included: whoever stores it seals it)."""
+        return {name: getattr(self, name) for name in self.given()}
+
+
+@dataclass(frozen=True)
 class PdfOptions:
     """Options of the PDF tools (docs/pdf-tools.md): a PDF from a PDF (`tools`), a merge, or a compress. Each
     kind takes its own subset (PDF_TOOL_OPTIONS, MERGE_OPTIONS, PDF_COMPRESS_OPTIONS); the rest stay unset."""
 
-    input_password: str | None = None
+    input_password: str | None = field(default=None, repr=False)  # never logged
     pages: str | None = None
     rotate: int | None = None
     ocr: bool | None = None
     ocr_languages: str | None = None
     pdf_a: bool | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never logged
     page_size: str | None = None
     quality: int | None = None
     dpi: int | None = None
@@ -370,22 +495,6 @@ class PdfOptions:
             return cls(**values)
 
     def to_json(self) -> dict[str, object]:
-        """The JSON form kept with a job and shown in it: every option but the passwords (secrets())."""
-        return {name: getattr(self, name) for name in self.given() if name not in SECRET_OPTIONS}
-
-    def secrets(self) -> dict[str, str]:
-        """The passwords, carried to the worker in the queue message only (never recorded)."""
-        return {name: getattr(self, name) for name in self.given() if name in SECRET_OPTIONS}
-
-
-def secrets_of(options: object) -> dict[str, str]:
-    """The passwords among an engine's parsed options (PdfOptions.secrets), for the queue message only."""
-    return options.secrets() if isinstance(options, PdfOptions) else {}
-
-
-def refuse_secrets(raw: object, *, prefix: str, why: str) -> None:
-    """InvalidParameter naming the first password in raw options where it could only be stored (`why`)."""
-    if isinstance(raw, Mapping):
-        for name in SECRET_OPTIONS:
-            if raw.get(name) is not None:
-                raise InvalidParameter(f"{prefix}{name}: {why}")
+        """The JSON form (a queued job's options, the passwords included: whoever stores it seals them,
+        conversions.records.seal_secret_options)."""
+        return {name: getattr(self, name) for name in self.given()}

@@ -1,4 +1,6 @@
-"""Input format detection from the bytes alone (magic numbers), never from a name or a client content type.
+"""Input format detection from the bytes (magic numbers), never from a name or a client content type alone:
+only text (told apart from other text by its extension or `source_format`) and an OLE2 file whose directory
+lies past the bytes given (docsniff) are named by the file name.
 
 Pure Python, no imaging imports: the files function can sniff an upload without the imaging layer.
 """
@@ -8,7 +10,7 @@ from __future__ import annotations
 import struct
 
 from filegate.errors import UnsupportedMediaType
-from filegate.formats import avsniff
+from filegate.formats import avsniff, docsniff
 
 _AVIF_BRANDS = {b"avif", b"avis"}
 _HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"}
@@ -122,8 +124,9 @@ def _is_tga(data: bytes) -> bool:
     return map_ok and image_type in _TGA_IMAGE_TYPES and depth in _TGA_DEPTHS and width > 0 and height > 0
 
 
-def sniff(data: bytes) -> str:
-    """The canonical format name (see formats.FORMATS) of `data`, or UnsupportedMediaType."""
+def sniff(data: bytes, filename: str | None = None, source_format: str | None = None) -> str:
+    """The canonical format name (see formats.FORMATS) of `data` (a file's bytes, or its first KiBs), or
+    UnsupportedMediaType. `filename` and `source_format` tell text formats apart (docs/api.md "Documents")."""
     head = data[:32]
     if head.startswith(b"\xff\xd8\xff"):
         return "jpg"
@@ -160,6 +163,9 @@ def sniff(data: bytes) -> str:
         return "jxl"
     if head.startswith(_JP2_SIGNATURE) or head.startswith(_J2K_CODESTREAM):
         return "jp2"
+    document = docsniff.sniff_container(data, filename)
+    if document is not None:
+        return document
     media = avsniff.sniff_media(data)
     if media is not None:
         return media
@@ -179,9 +185,14 @@ def sniff(data: bytes) -> str:
         return "tga"
     if not data:
         raise UnsupportedMediaType("The file is empty.")
-    avsniff.refuse_indirection(data)
+    # Text named as a document is one; unnamed, a playlist is refused before it could pass for text.
+    if not docsniff.names_text(filename, source_format):
+        avsniff.refuse_indirection(data)
+    if docsniff.is_text(data):
+        return docsniff.text_format(filename, source_format)
     raise UnsupportedMediaType(
         "The file's format is not supported (detected from its content): expected an image "
         "(jpg, png, webp, gif, tiff, heic, avif, psd, svg, …), a PDF, audio or video "
-        "(mp4, mov, m4a, webm, mkv, avi, ts, flv, ogg, opus, wav, flac, mp3, aac): see GET /v1/formats."
+        "(mp4, mov, m4a, webm, mkv, avi, ts, flv, ogg, opus, wav, flac, mp3, aac), an office document "
+        "(docx, doc, odt, rtf, xlsx, xls, ods, pptx, ppt, odp) or text (txt, csv, md, html): see GET /v1/formats."
     )

@@ -1,7 +1,8 @@
 """The one table of formats: what each is, what it converts to, and which options each conversion takes.
 
-Kinds: ``image`` (raster and vector images), ``document`` (PDF: paged), ``audio`` and ``video`` (containers
-FFmpeg reads; the probe tells what a given file holds). No imaging or FFmpeg imports here, so
+Kinds: ``image`` (raster and vector images), ``document`` (PDF: paged; office files and text, each of a
+``family`` that says what LibreOffice makes of it), ``audio`` and ``video`` (containers FFmpeg reads; the
+probe tells what a given file holds). No imaging or FFmpeg imports here, so
 `GET /v1/formats` and the files function (content types, extensions) use it without either layer.
 tests/unit/engines converts a real file for every pair it lists.
 """
@@ -13,8 +14,12 @@ from typing import Any, Literal
 
 from filegate.errors import InvalidParameter, UnsupportedConversion
 from filegate.formats.options import OutputKind, taken_by
+from filegate.suggest import did_you_mean
 
 Kind = Literal["image", "document", "audio", "video"]
+# What an office or text document is (docs/api.md "Documents"): which targets it has and which LibreOffice
+# application opens it.
+Family = Literal["word", "sheet", "slides", "text"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ class FormatInfo:
     # The FFmpeg demuxer forced for this input (-f), never guessed from the bytes by FFmpeg: audio, video, and
     # the animated images FFmpeg reads as a video source.
     demuxer: str | None = None
+    family: Family | None = None  # office and text documents (converted by LibreOffice); None for PDF
 
     @property
     def extension(self) -> str:
@@ -38,6 +44,11 @@ class FormatInfo:
     @property
     def document(self) -> bool:
         return self.kind == "document"
+
+    @property
+    def office(self) -> bool:
+        """An office or text document (the document engine converts it), not a PDF."""
+        return self.family is not None
 
     @property
     def media(self) -> bool:
@@ -56,6 +67,15 @@ def _video(
 ) -> FormatInfo:
     return FormatInfo(name, content_type, extensions, True, writable, kind="video", demuxer=demuxer)
 
+
+def _document(
+    name: str, content_type: str, extensions: tuple[str, ...], family: Family, *, writable: bool = True
+) -> FormatInfo:
+    return FormatInfo(name, content_type, extensions, True, writable, kind="document", family=family)
+
+
+_OOXML = "application/vnd.openxmlformats-officedocument."
+_ODF = "application/vnd.oasis.opendocument."
 
 FORMATS: dict[str, FormatInfo] = {
     f.name: f
@@ -103,8 +123,38 @@ FORMATS: dict[str, FormatInfo] = {
         _audio("flac", "audio/flac", ("flac",), "flac", writable=True),
         _audio("mp3", "audio/mpeg", ("mp3",), "mp3", writable=True),
         _audio("aac", "audio/aac", ("aac", "adts"), "aac"),
+        # Office documents and text (LibreOffice); the legacy binary formats and Markdown are input-only.
+        _document("docx", _OOXML + "wordprocessingml.document", ("docx",), "word"),
+        _document("doc", "application/msword", ("doc", "dot"), "word", writable=False),
+        _document("odt", _ODF + "text", ("odt",), "word"),
+        _document("rtf", "application/rtf", ("rtf",), "word"),
+        _document("xlsx", _OOXML + "spreadsheetml.sheet", ("xlsx",), "sheet"),
+        _document("xls", "application/vnd.ms-excel", ("xls", "xlt"), "sheet", writable=False),
+        _document("ods", _ODF + "spreadsheet", ("ods",), "sheet"),
+        _document("pptx", _OOXML + "presentationml.presentation", ("pptx",), "slides"),
+        _document("ppt", "application/vnd.ms-powerpoint", ("ppt", "pps"), "slides", writable=False),
+        _document("odp", _ODF + "presentation", ("odp",), "slides"),
+        _document("txt", "text/plain", ("txt", "text"), "text"),
+        _document("csv", "text/csv", ("csv",), "text"),
+        _document("md", "text/markdown", ("md", "markdown"), "text", writable=False),
+        _document("html", "text/html", ("html", "htm"), "text"),
     )
 }
+
+# Document targets (docs/api.md "Documents"): PDF from every one, the same family's office formats, and one page
+# as an image (a preview).
+PREVIEW_TARGETS = ("png", "jpg", "webp")
+_DOCUMENT_TARGETS: dict[str, tuple[str, ...]] = {
+    "word": ("pdf", "docx", "odt", "rtf", "txt"),
+    "sheet": ("pdf", "xlsx", "ods", "csv"),
+    "slides": ("pdf", "pptx", "odp"),
+    "txt": ("pdf",),
+    "csv": ("pdf", "xlsx", "ods"),
+    "md": ("pdf", "docx", "html"),
+    "html": ("pdf", "docx"),
+}
+# Text formats told apart by the file name's extension or the `source_format` field (sniff).
+TEXT_FORMATS = tuple(f.name for f in FORMATS.values() if f.family == "text")
 
 # A PDF page is rendered to a raster; these are the raster targets offered for it. A PDF also becomes a PDF
 # through the PDF tools (engines/pdf), which need at least one of their options.
@@ -124,7 +174,7 @@ _NO_QUALITY = frozenset({"wav", "flac", "png"})
 _NO_BITRATE = frozenset({"wav", "flac"})
 
 _ALIASES = {"jpeg": "jpg", "jpe": "jpg", "jfif": "jpg", "tif": "tiff", "dib": "bmp", "hif": "heif", "jpegxl": "jxl"}
-_ALIASES.update({ext: f.name for f in FORMATS.values() if f.media for ext in f.extensions[1:]})
+_ALIASES.update({ext: f.name for f in FORMATS.values() if f.media or f.office for ext in f.extensions[1:]})
 
 
 def normalize(name: str) -> str | None:
@@ -147,13 +197,16 @@ def targets_for(source: str) -> tuple[str, ...]:
     info = FORMATS[source]
     if not info.readable:
         return ()
+    if info.family is not None:
+        own = _DOCUMENT_TARGETS[source if info.family == "text" else info.family]
+        return (*own, *PREVIEW_TARGETS)
     if info.document:
         return PDF_TARGETS
     if info.kind == "audio":
         return AUDIO_TARGETS
     if info.kind == "video":
         return (*VIDEO_TARGETS, *AUDIO_TARGETS, *THUMBNAIL_TARGETS)
-    images = tuple(f.name for f in FORMATS.values() if f.writable and not f.media)
+    images = tuple(f.name for f in FORMATS.values() if f.writable and not f.media and not f.office)
     return images + (ANIMATION_VIDEO_TARGETS if info.demuxer is not None else ())
 
 
@@ -171,10 +224,23 @@ def mergeable(source: str) -> bool:
 def output_kind(source: str, target: str) -> OutputKind:
     """What a conversion makes, for the options it takes (formats.options)."""
     if is_pdf_tool(source, target):
-        return "pdf"
+        return "pdf_tool"
+    if FORMATS[source].office:
+        return document_output_kind(source, target)
     if not is_media_conversion(source, target):
         return "paged" if FORMATS[source].document or source in PAGED_RASTERS else "image"
     return media_output_kind(target)
+
+
+def document_output_kind(source: str, target: str) -> OutputKind:
+    """What LibreOffice makes of an office or text document converted to `target`."""
+    if target == "pdf":
+        return "pdf"
+    if target in PREVIEW_TARGETS:
+        return "preview"
+    if target == "csv" and FORMATS[source].family == "sheet":
+        return "sheet"
+    return "office"
 
 
 def media_output_kind(target: str) -> OutputKind:
@@ -191,10 +257,14 @@ def media_output_kind(target: str) -> OutputKind:
 def options_for_pair(source: str, target: str) -> tuple[str, ...]:
     """The options that converting `source` to `target` takes."""
     kind = output_kind(source, target)
+    if FORMATS[source].office:
+        # Text cannot be encrypted; only text is told apart by `source_format`.
+        dropped = {"source_format"} if source not in TEXT_FORMATS else {"input_password"}
+        return tuple(o for o in taken_by(kind) if o not in dropped)
     if kind in ("image", "paged"):
         return taken_by("image", "paged") if kind == "paged" else taken_by("image")
-    if kind == "pdf":
-        return taken_by("pdf")
+    if kind == "pdf_tool":
+        return taken_by("pdf_tool")
     dropped = {"quality"} if target in _NO_QUALITY else set()
     dropped |= {"audio_bitrate"} if target in _NO_BITRATE else set()
     return tuple(o for o in taken_by(kind) if o not in dropped)
@@ -222,8 +292,9 @@ def resolve_target(source: str, target: str) -> str:
     allowed = targets_for(source)
     if canonical is None or canonical not in allowed:
         shown = target.strip()[:20] or "(empty)"
+        hint = did_you_mean(target.strip(), allowed)
         raise UnsupportedConversion(
-            f"Converting {source} to {shown} is not supported; {source} converts to: {', '.join(allowed)}."
+            f"Converting {source} to {shown} is not supported{hint}; {source} converts to: {', '.join(allowed)}."
         )
     return canonical
 
@@ -268,6 +339,7 @@ def formats_document() -> dict[str, Any]:
     return {
         "formats": {
             f.name: {
+                "kind": f.kind,
                 "to": list(targets_for(f.name)),
                 "options": list(options_for(f.name)),
                 "content_type": f.content_type,

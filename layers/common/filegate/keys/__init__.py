@@ -1,4 +1,4 @@
-"""API keys (API.md §1): who a caller is, and the keys an account manages.
+"""API keys (docs/api.md §1): who a caller is, and the keys an account manages.
 
 Pure: ``keyformat`` (shape, checksum, digest), ``ipallow`` (allowlists), ``context`` (the authorizer
 context that travels to the functions), ``access`` (the route check every function makes), ``authority``

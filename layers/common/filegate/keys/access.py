@@ -1,4 +1,4 @@
-"""Authorization (API.md §1, §2): may this caller call this route? From the route table, before any work.
+"""Authorization (docs/api.md §1, §2): may this caller call this route? From the route table, before any work.
 
 The authorizer only authenticates and its policy allows the whole API; this is the one place that turns
 a caller's scopes, tier and account status into 403s.

@@ -1,4 +1,4 @@
-"""What a key may hand on (API.md §5): no key creates, rotates or changes a key into one that can do more.
+"""What a key may hand on (docs/api.md §5): no key creates, rotates or changes a key into one that can do more.
 
 A key's authority is its scopes, its allowlist (none: any address), its mode (a test key makes only test
 keys) and its expiry (none: never). A key it creates, rotates or changes must fit inside all four; the first

@@ -1,4 +1,4 @@
-"""Authentication (API.md §1): from an Authorization header and a source IP to who is calling.
+"""Authentication (docs/api.md §1): from an Authorization header and a source IP to who is calling.
 
 Order: shape + checksum (no database read) → key lookup by id derived from its SHA-256 (one GetItem) →
 revoked_at → expires_at → IP allowlist (marked on the context, refused by the function: see
@@ -14,6 +14,7 @@ right for every route, and the functions check the route table (filegate.keys.ac
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,7 +30,12 @@ from filegate.keys.context import AuthContext
 
 
 class Unauthorized(Exception):
-    """Any reason to answer 401; the reason is for logs only."""
+    """Any reason to answer 401; the reason is for logs only. ``key_id`` names a key that was found (and then
+    refused): its per-key activity counts the refusal (filegate.activity)."""
+
+    def __init__(self, reason: str, key_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.key_id = key_id
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,46 @@ class MethodArn:
         except ValueError as exc:
             raise Unauthorized("malformed method ARN") from exc
         return cls(partition, region, account, api_id, stage)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a REQUEST authorizer event says: the Authorization header, the source IP and the method ARN."""
+
+    authorization: str | None
+    source_ip: str | None
+    method_arn: str
+
+    @classmethod
+    def from_event(cls, event: object) -> Request:
+        """Read defensively: API Gateway sends a JSON object with string values, but any other shape (not an
+        object, a number where a string goes, ``requestContext: null``) is refused as Unauthorized like a bad
+        key, never a TypeError (a 500 that would tell a caller which input shapes reach the code)."""
+        if not isinstance(event, Mapping):
+            raise Unauthorized("not an authorizer event")
+        headers = _mapping(event.get("headers"), "headers")
+        authorization = next((v for k, v in headers.items() if str(k).lower() == "authorization"), None)
+        identity = _mapping(_mapping(event.get("requestContext"), "requestContext").get("identity"), "identity")
+        source_ip = identity.get("sourceIp")
+        method_arn = event.get("methodArn")
+        if not isinstance(method_arn, str):
+            raise Unauthorized("no method ARN")
+        return cls(_text(authorization, "Authorization"), _text(source_ip, "sourceIp"), method_arn)
+
+
+def _mapping(value: object, name: str) -> Mapping[str, object]:
+    """An object of the event (absent or null: empty); Unauthorized when it is anything else."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise Unauthorized(f"{name} is not an object")
+    return value
+
+
+def _text(value: object, name: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise Unauthorized(f"{name} is not a string")
+    return value
 
 
 def _valid_until(record: keys_table.KeyRecord, now: datetime) -> datetime | None:
@@ -75,10 +121,12 @@ def check_key(
     it once it has seen whether the allowlist changed since."""
     if record is None:
         raise Unauthorized("unknown key")
+    if record.pending_rotation_of is not None:
+        raise Unauthorized("rotation not finished")  # its raw value was never shown: nobody can hold it yet
     if record.revoked_at is not None and record.revoked_at <= now:
-        raise Unauthorized("revoked key")
+        raise Unauthorized("revoked key", record.key_id)
     if record.expires_at is not None and record.expires_at <= now:
-        raise Unauthorized("expired key")
+        raise Unauthorized("expired key", record.key_id)
     ip_denied = not ipallow.allows(record.allowed_ips, source_ip)
     if ip_denied and not defer_ip:
         raise Unauthorized("source IP not allowed")

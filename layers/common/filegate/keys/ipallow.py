@@ -10,11 +10,22 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 MAX_ENTRIES = 100
 
 
+IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
 def parse_entry(entry: str) -> IPNetwork:
-    """One allowlist entry (``203.0.113.7``, ``10.0.0.0/8``, ``2001:db8::/32``). Raises ValueError."""
+    """One allowlist entry (``203.0.113.7``, ``10.0.0.0/8``, ``2001:db8::/32``). Raises ValueError.
+
+    An IPv4-mapped entry (``::ffff:203.0.113.5``, ``::ffff:10.0.0.0/104``) is the IPv4 range it maps: source
+    addresses are matched as IPv4, so as IPv6 it would never match anything."""
     if not isinstance(entry, str) or not entry.strip():
         raise ValueError("empty entry")
-    return ipaddress.ip_network(entry.strip(), strict=False)
+    network = ipaddress.ip_network(entry.strip(), strict=False)
+    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(IPV4_MAPPED):
+        mapped = network.network_address.ipv4_mapped
+        assert mapped is not None  # inside ::ffff:0:0/96
+        return ipaddress.IPv4Network((mapped, network.prefixlen - IPV4_MAPPED.prefixlen))
+    return network
 
 
 def normalise(entries: Iterable[str]) -> list[str]:

@@ -1,4 +1,4 @@
-"""API key format (API.md §1): generation, checksum, parsing from headers, storage digests.
+"""API key format (docs/api.md §1): generation, checksum, parsing from headers, storage digests.
 
 A key is ``fg_live_`` or ``fg_test_`` + 32 base32 characters (160 random bits) + 7 base32 characters of
 CRC32 over everything before them. Shape and checksum are checked before any database read, so a typo or

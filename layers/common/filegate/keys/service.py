@@ -1,4 +1,4 @@
-"""Accounts and keys (API.md §5 "Keys and account"): the domain behind the keys function.
+"""Accounts and keys (docs/api.md §5 "Keys and account"): the domain behind the keys function.
 
 Every change that alters what a key may do takes a version, writes it with the change and stamps it on the
 account's counter items before returning (filegate.keys.stamps), so it applies on the very next request
@@ -20,7 +20,7 @@ from filegate.db import accounts as accounts_table
 from filegate.db import counters
 from filegate.db import keys as keys_table
 from filegate.db.pages import Page
-from filegate.keys import ipallow, keyformat, stamps
+from filegate.keys import ipallow, keyformat, rotation, stamps
 from filegate.keys.authority import Authority
 from filegate.keys.checkpoints import checkpoint
 from filegate.keys.context import AuthContext
@@ -28,6 +28,7 @@ from filegate.listing import page_json
 from filegate.metering import limits, usage
 from filegate.observability import logger
 from filegate.routes import SCOPES, normalise_scopes
+from filegate.suggest import did_you_mean
 from filegate.tiers import (
     ACCOUNT_STATUSES,
     DEFAULT_KEY_SCOPES,
@@ -55,7 +56,7 @@ class IssuedKey:
     record: keys_table.KeyRecord
 
     def as_json(self) -> dict[str, Any]:
-        """API.md: every response that creates a key (create, rotate) has exactly this shape."""
+        """docs/api.md: every response that creates a key (create, rotate) has exactly this shape."""
         record = self.record
         return {
             "api_key": self.raw_key,
@@ -94,6 +95,7 @@ def _new_key_record(
     mode: keyformat.Mode,
     now: datetime,
     version: int = 0,
+    pending_rotation_of: str | None = None,
 ) -> IssuedKey:
     """A new key record carrying ``version``: the account's change_seq when it was made, so a collapsed
     (account-wide) key stamp from before it never sends its requests back to the database."""
@@ -112,6 +114,7 @@ def _new_key_record(
         expires_at=expires_at,
         version=version or None,
         published_version=version or None,  # nothing was cached for a key that did not exist
+        pending_rotation_of=pending_rotation_of,
     )
     return IssuedKey(raw, record)
 
@@ -130,7 +133,7 @@ def create_free_account(email: str, source_ip: str, now: datetime) -> tuple[str,
     account_id, issued = _create_account(address, "free", now)
     first = issued.record
     new_key = audit.Actor("key", first.key_id, first.key_prefix)  # the sign-up's own key: the only actor it has
-    audit.record(account_id, new_key, audit.KEY_CREATED, first.key_id, source_ip)
+    audit.record(account_id, new_key, audit.KEY_CREATED, first.key_id, source_ip, now=now)
     return account_id, issued
 
 
@@ -157,7 +160,7 @@ def create_account_for_operator(
 ) -> tuple[str, IssuedKey]:
     """Admin path: like the free sign-up, with a chosen tier and no per-IP limit."""
     account_id, issued = _create_account(normalise_email(email), tier_name, now)
-    audit.record(account_id, actor or audit.admin_actor(), audit.KEY_CREATED, issued.record.key_id, "")
+    audit.record(account_id, actor or audit.admin_actor(), audit.KEY_CREATED, issued.record.key_id, "", now=now)
     return account_id, issued
 
 
@@ -207,19 +210,25 @@ def _create_account(address: str, tier_name: str, now: datetime) -> tuple[str, I
 def validate_scopes(requested: list[str]) -> list[str]:
     unknown = [s for s in requested if s not in SCOPES]
     if unknown:
-        raise errors.InvalidRequest(f"scopes: unknown scope {unknown[0]!r}.")
+        raise errors.InvalidRequest(f"scopes: unknown scope {unknown[0]!r}{did_you_mean(str(unknown[0]), SCOPES)}.")
     return normalise_scopes(requested)
 
 
-def authority_of(caller: AuthContext) -> Authority:
+def authority_of(caller: AuthContext, now: datetime) -> Authority:
     """What the calling key may hand on: read from its record as it is now (a change is rare; its rules are
     not decided from a context that API Gateway may have cached). A signed-in person (a dashboard session)
-    has the account's full authority."""
+    has the account's full authority. A key in its rotation grace hands on nothing: it is on its way out,
+    and no successor it made or changed may outlive it (403)."""
     if caller.is_session:
         return Authority(scopes=caller.scopes)
     record = keys_table.get(caller.key_id)
-    if record is None or record.account_id != caller.account_id:
+    if record is None or record.account_id != caller.account_id or not _is_alive(record, now):
         raise errors.InvalidApiKey()
+    if record.revoked_at is not None:
+        raise errors.InsufficientScope(
+            "This key is in its rotation grace period: it may not create, rotate or change keys. "
+            "Use the key that replaced it."
+        )
     return Authority(
         scopes=frozenset(record.scopes) & caller.scopes,
         allowed_ips=tuple(record.allowed_ips),
@@ -258,7 +267,7 @@ def create_key(
         raise errors.InvalidRequest("expires_at: must be in the future.")
     chosen = validate_scopes(list(DEFAULT_KEY_SCOPES) if scopes is None else scopes)
     ips = validate_allowed_ips(allowed_ips or [])
-    authority_of(caller).require("create", scopes=chosen, allowed_ips=ips, mode=mode, expires_at=expires_at)
+    authority_of(caller, now).require("create", scopes=chosen, allowed_ips=ips, mode=mode, expires_at=expires_at)
     limits.hit_change_limit(caller.account_id, now)
     issued = _new_key_record(
         account_id=caller.account_id,
@@ -271,7 +280,9 @@ def create_key(
         version=_begin(caller.account_id, now).version,
     )
     keys_table.put_new(issued.record)
-    audit.record(caller.account_id, actor or audit.key_actor(caller), audit.KEY_CREATED, issued.record.key_id, ip)
+    audit.record(
+        caller.account_id, actor or audit.key_actor(caller), audit.KEY_CREATED, issued.record.key_id, ip, now=now
+    )
     return issued
 
 
@@ -280,6 +291,8 @@ def list_keys(caller: AuthContext, *, limit: int, cursor: str | None) -> dict[st
 
     def fetch() -> Page[keys_table.KeyRecord]:
         page = keys_table.list_for_account(caller.account_id, limit=limit, cursor=cursor)
+        # A rotation's pending new key is no key yet (it never works unless its rotation completes).
+        page = Page([record for record in page.items if record.pending_rotation_of is None], page.next_cursor)
         uses.update(_last_uses([record.key_id for record in page.items], utcnow()))
         return page
 
@@ -320,44 +333,62 @@ def update_key(
     actor: audit.Actor | None = None,
     ip: str = "",
 ) -> dict[str, Any]:
-    """PATCH: a change of scopes or allowlist is versioned and applies on the next request; a concurrent
-    newer change of the same key wins and this one answers 409 (nothing written)."""
-    record = _owned(caller, key_id)
-    fields: dict[str, Any] = {}
+    """PATCH, decided on the key exactly as it is written: the caller's authority is checked against the
+    content the write is conditional on, and a change that landed in between is read and decided on again.
+
+    A change of scopes or allowlist is versioned and applies on the next request; a concurrent newer change
+    wins and this one answers 409 (nothing written). Values the key already has change nothing: such a call
+    counts, stamps and records nothing."""
+    wanted: dict[str, Any] = {}
     if name is not None:
-        fields["name"] = validate_name(name)
+        wanted["name"] = validate_name(name)
     if scopes is not None:
-        fields["scopes"] = validate_scopes(scopes)
+        wanted["scopes"] = validate_scopes(scopes)
     if allowed_ips is not None:
-        fields["allowed_ips"] = validate_allowed_ips(allowed_ips)
-    versioned = "scopes" in fields or "allowed_ips" in fields  # what the key may do
-    if versioned:
-        authority_of(caller).require(
+        wanted["allowed_ips"] = validate_allowed_ips(allowed_ips)
+    authority = authority_of(caller, now)
+    counted = False
+    for _ in range(CHANGE_ATTEMPTS):
+        record = _owned(caller, key_id)
+        authority.require(
             "change",
-            scopes=fields.get("scopes", record.scopes),
-            allowed_ips=fields.get("allowed_ips", record.allowed_ips),
+            scopes=wanted.get("scopes", record.scopes),
+            allowed_ips=wanted.get("allowed_ips", record.allowed_ips),
             mode=record.mode,
             expires_at=record.expires_at,
         )
-    if not fields:
+        fields = {field: value for field, value in wanted.items() if not _holds(record, field, value)}
+        if not fields:
+            return key_json(record)
+        if not counted:
+            limits.hit_change_limit(caller.account_id, now)
+            counted = True
+        versioned = "scopes" in fields or "allowed_ips" in fields  # what the key may do
+        version = _begin(record.account_id, now).version if versioned else None
+        checkpoint("versioned")
+        try:
+            keys_table.update_fields(record, version=version, **fields)
+        except keys_table.KeyChanged:
+            continue  # changed since it was read (at an older version): decide again on what is there now
+        except keys_table.StaleVersion as exc:
+            raise errors.Conflict("The key changed while this change was being made; read it again and retry.") from exc
+        checkpoint("written")
+        for field, value in fields.items():
+            setattr(record, field, value)
+        if version is not None:
+            record.version = version
+            _publish_key(record.account_id, record.key_id, version, now=now, horizon=horizon)
+        audit.record(caller.account_id, actor or audit.key_actor(caller), audit.KEY_UPDATED, record.key_id, ip, now=now)
         return key_json(record)
-    limits.hit_change_limit(caller.account_id, now)
-    version = _begin(record.account_id, now).version if versioned else None
-    checkpoint("versioned")
-    try:
-        keys_table.update_fields(record, version=version, **fields)
-    except keys_table.KeyChanged as exc:
-        raise errors.NotFound("No such key.") from exc
-    except keys_table.StaleVersion as exc:
-        raise errors.Conflict("The key changed while this change was being made; read it again and retry.") from exc
-    checkpoint("written")
-    for field, value in fields.items():
-        setattr(record, field, value)
-    if version is not None:
-        record.version = version
-        _publish_key(record.account_id, record.key_id, version, now=now, horizon=horizon)
-    audit.record(caller.account_id, actor or audit.key_actor(caller), audit.KEY_UPDATED, record.key_id, ip)
-    return key_json(record)
+    raise errors.Conflict("The key kept changing while this change was being made; retry.")
+
+
+def _holds(record: keys_table.KeyRecord, field: str, value: Any) -> bool:
+    """The key already has this value (scopes and allowlists compare as sets: their order means nothing)."""
+    current = getattr(record, field)
+    if isinstance(value, list):
+        return set(current or []) == set(value)
+    return bool(current == value)
 
 
 def _begin(account_id: str, now: datetime) -> stamps.Change:
@@ -388,42 +419,52 @@ def revoke_key(
     actor: audit.Actor | None = None,
     ip: str = "",
 ) -> bool:
-    """DELETE /v1/keys/{id}: dead at once. Idempotent: revoking a dead key again writes nothing, but
-    re-publishes its last change, so a retry after a failed call still makes the revocation effective.
-    True when this call revoked the key."""
+    """DELETE /v1/keys/{id}: dead at once. Never refused by the account's change limit (a revoke only takes
+    power away, and a leaked key must not be able to spend the limit to lock its owner out of revoking it).
+    Idempotent: revoking a dead key counts, writes, stamps and records nothing — unless the call that
+    revoked it failed before stamping, which this finishes. True when this call revoked the key."""
     record = _owned(caller, key_id)
-    limits.hit_change_limit(caller.account_id, now)
     revoked = revoke_record(record, now=now, horizon=horizon)
     if revoked:  # a repeated revoke changes nothing: one entry per revocation
-        audit.record(caller.account_id, actor or audit.key_actor(caller), audit.KEY_REVOKED, record.key_id, ip)
+        audit.record(caller.account_id, actor or audit.key_actor(caller), audit.KEY_REVOKED, record.key_id, ip, now=now)
     return revoked
 
 
 def revoke_found_key(record: keys_table.KeyRecord, *, now: datetime, horizon: timedelta, actor: audit.Actor) -> bool:
-    """A key found where it should not be (GitHub's secret scanning): revoked as DELETE /v1/keys/{id} does,
-    but never refused by the account's change limit, which a leaked key's holder could spend."""
+    """A key found where it should not be (GitHub's secret scanning): revoked as DELETE /v1/keys/{id} does."""
     revoked = revoke_record(record, now=now, horizon=horizon)
     if revoked:
-        audit.record(record.account_id, actor, audit.KEY_REVOKED, record.key_id, "")
+        audit.record(record.account_id, actor, audit.KEY_REVOKED, record.key_id, "", now=now)
     return revoked
 
 
 def revoke_record(record: keys_table.KeyRecord, *, now: datetime, horizon: timedelta) -> bool:
     """Revoke this key now, winning over any concurrent change of it: when a newer version landed first, a
     newer one is taken and the revoke written again, so it ends as the key's newest change. True when this
-    call revoked it, False when it was already dead (its last change re-published either way)."""
+    call revoked it, False when it was already dead (then only a change of it left unpublished is published)."""
     for _ in range(CHANGE_ATTEMPTS):
+        if record.revoked_at is not None and record.revoked_at <= now:
+            _finish_unpublished(record, now=now, horizon=horizon)
+            return False
         change = _begin(record.account_id, now)
         checkpoint("versioned")
         try:
             revoked = keys_table.revoke(record, now, change.version)
         except keys_table.StaleVersion:
             continue
+        if not revoked:
+            continue  # dead by now: the record holds what killed it
         checkpoint("written")
-        version = change.version if revoked else int(record.version or 0)
-        _publish_key(record.account_id, record.key_id, version, now=now, horizon=horizon, shards=change.shards)
-        return revoked
+        _publish_key(record.account_id, record.key_id, change.version, now=now, horizon=horizon, shards=change.shards)
+        return True
     raise errors.Conflict("The key kept changing while it was being revoked; retry.")
+
+
+def _finish_unpublished(record: keys_table.KeyRecord, *, now: datetime, horizon: timedelta) -> None:
+    """A retry of a change whose call failed before stamping it finishes it; a finished one costs nothing."""
+    version = int(record.version or 0)
+    if int(record.published_version or 0) < version:
+        _publish_key(record.account_id, record.key_id, version, now=now, horizon=horizon)
 
 
 def rotate_key(
@@ -438,24 +479,25 @@ def rotate_key(
 ) -> IssuedKey:
     """A new key with the same name, scopes, allowlist, expiry and mode; the old one dies after the grace.
 
+    All or nothing (filegate.keys.rotation): a failure undoes it and answers 500, and a retry rotates again.
     Written only if the old key is unchanged since it was read (a concurrent narrowing is never undone by a
     rotation copying the wider scopes); a key the caller could not have made itself is refused (403)."""
     if not 0 <= grace_seconds <= MAX_ROTATION_GRACE_SECONDS:
         raise errors.InvalidRequest(f"grace_seconds: must be 0 to {MAX_ROTATION_GRACE_SECONDS}.")
-    authority = authority_of(caller)
-    limits.hit_change_limit(caller.account_id, now)
+    authority = authority_of(caller, now)
+    counted = False
     for _ in range(CHANGE_ATTEMPTS):
         old = _owned(caller, key_id)
         if not _is_alive(old, now):
-            # A dead key is gone for every purpose; a retry of a rotation that died before announcing the
-            # old key's end finishes it here, before answering.
-            if old.version:
-                _publish_key(old.account_id, old.key_id, int(old.version), now=now, horizon=horizon)
+            _finish_unpublished(old, now=now, horizon=horizon)  # a failed revoke's retry, made as a rotation
             raise errors.NotFound("No such key.")
         mode: keyformat.Mode = "test" if old.mode == "test" else "live"
         authority.require(
             "rotate", scopes=old.scopes, allowed_ips=old.allowed_ips, mode=mode, expires_at=old.expires_at
         )
+        if not counted:
+            limits.hit_change_limit(caller.account_id, now)
+            counted = True
         old_dies_at = now + timedelta(seconds=grace_seconds)
         if old.revoked_at is not None and old.revoked_at < old_dies_at:
             old_dies_at = old.revoked_at  # a rotation never extends an earlier grace
@@ -469,6 +511,7 @@ def rotate_key(
             mode=mode,
             now=now,
             version=change.version,
+            pending_rotation_of=old.key_id,
         )
         checkpoint("versioned")
         try:
@@ -476,10 +519,36 @@ def rotate_key(
         except keys_table.KeyChanged:
             continue  # edited, revoked or rotated meanwhile: read it again
         checkpoint("written")
-        _publish_key(old.account_id, old.key_id, change.version, now=now, horizon=horizon, shards=change.shards)
-        audit.record(caller.account_id, actor or audit.key_actor(caller), audit.KEY_ROTATED, old.key_id, ip)
+        _complete_rotation(old, issued, change, now=now, horizon=horizon)
+        audit.record(caller.account_id, actor or audit.key_actor(caller), audit.KEY_ROTATED, old.key_id, ip, now=now)
         return issued
     raise errors.Conflict("The key kept changing while it was being rotated; retry.")
+
+
+def _complete_rotation(
+    old: keys_table.KeyRecord, issued: IssuedKey, change: stamps.Change, *, now: datetime, horizon: timedelta
+) -> None:
+    """Stamp the old key's end, activate the new key, then mark the change published; any failure before the
+    activation undoes the rotation (500: the old key works as before, the new one never will)."""
+    new_key_id = issued.record.key_id
+    try:
+        stamps.stamp_key_change(
+            old.account_id, old.key_id, change.version, now=now, horizon=horizon, shards=change.shards
+        )
+        checkpoint("stamped")
+        keys_table.activate(issued.record)
+    except Exception as exc:
+        logger.exception("rotation failed: undoing it", extra={"key_id": old.key_id, "version": change.version})
+        try:
+            rotation.undo(old.key_id, new_key_id, change.version, now=now, horizon=horizon)
+        except Exception:  # left to the stream's stamper, which undoes or finishes what is left
+            logger.exception("rotation not undone everywhere yet", extra={"key_id": old.key_id})
+        raise errors.InternalError("The rotation failed and was undone: the old key works as before; retry.") from exc
+    issued.record.pending_rotation_of = None
+    try:
+        keys_table.mark_published(old.key_id, change.version)
+    except Exception:  # done and effective; unmarked, the stream's stamper re-stamps it (harmless)
+        logger.exception("rotation not marked published", extra={"key_id": old.key_id, "version": change.version})
 
 
 def entitlements(caller: AuthContext, now: datetime) -> dict[str, Any]:
@@ -510,7 +579,7 @@ def set_account_tier(
     if tier_name not in TIERS:
         raise errors.InvalidRequest(f"tier: must be one of {', '.join(TIERS)}.")
     _change_account(account_id, now=now, horizon=horizon, tier_name=tier_name)
-    audit.record(account_id, actor or audit.admin_actor(), audit.ACCOUNT_UPDATED, f"tier={tier_name}", "")
+    audit.record(account_id, actor or audit.admin_actor(), audit.ACCOUNT_UPDATED, f"tier={tier_name}", "", now=now)
 
 
 def set_account_status(
@@ -520,7 +589,7 @@ def set_account_status(
     if status not in ACCOUNT_STATUSES:
         raise errors.InvalidRequest(f"status: must be one of {', '.join(ACCOUNT_STATUSES)}.")
     _change_account(account_id, now=now, horizon=horizon, status=status)
-    audit.record(account_id, actor or audit.admin_actor(), audit.ACCOUNT_UPDATED, f"status={status}", "")
+    audit.record(account_id, actor or audit.admin_actor(), audit.ACCOUNT_UPDATED, f"status={status}", "", now=now)
 
 
 # ------------------------------------------------------------------ operators (filegate-admin)
@@ -552,7 +621,7 @@ def account_overview(account_id: str, now: datetime) -> dict[str, Any]:
     """An account as an operator sees it: tier, status, every key (prefix, last use), this month's usage."""
     account = _existing_account(account_id)
     plan = tier(account.tier)
-    records = _every_key(account_id)
+    records = [record for record in _every_key(account_id) if record.pending_rotation_of is None]
     uses = _last_uses([record.key_id for record in records], now)
     return {
         "account_id": account.account_id,
@@ -580,13 +649,13 @@ def revoke_all_keys(
     live = [record for record in _every_key(account_id) if _is_alive(record, now)]
     change = _begin(account_id, now)
     version = change.version
-    revoked: list[str] = []
+    revoked: dict[str, int] = {}  # key id: the version its revocation was written at
     for record in live:
         for _ in range(CHANGE_ATTEMPTS):
             checkpoint("versioned")
             try:
                 if keys_table.revoke(record, now, version):
-                    revoked.append(record.key_id)
+                    revoked[record.key_id] = version
                 break
             except keys_table.StaleVersion:
                 version = _begin(account_id, now).version
@@ -595,9 +664,12 @@ def revoke_all_keys(
     version = _write_account(account_id, now=now, version=version)
     checkpoint("written")
     _publish_account_change(account_id, version, now=now, horizon=horizon, shards=change.shards)
-    for key_id in revoked:
-        audit.record(account_id, actor or audit.admin_actor(), audit.KEY_REVOKED, key_id, "")
-    return revoked
+    for key_id, key_version in revoked.items():
+        # The account-wide stamp, newer than every key's revocation, announced them all: mark each published,
+        # so the stream's stamper does not stamp each key's change again.
+        keys_table.mark_published(key_id, key_version)
+        audit.record(account_id, actor or audit.admin_actor(), audit.KEY_REVOKED, key_id, "", now=now)
+    return list(revoked)
 
 
 def _write_account(

@@ -104,8 +104,16 @@ def publish_key_change(
     account_id: str, key_id: str, version: int, *, now: datetime, horizon: timedelta, shards: int = 1
 ) -> None:
     """Stamp key ``key_id``'s change ``version`` everywhere, then mark it published on the key."""
-    _publish(account_id, counters.key_stamp(key_id), version, now=now, horizon=horizon, shards=shards)
+    stamp_key_change(account_id, key_id, version, now=now, horizon=horizon, shards=shards)
     keys_table.mark_published(key_id, version)
+
+
+def stamp_key_change(
+    account_id: str, key_id: str, version: int, *, now: datetime, horizon: timedelta, shards: int = 1
+) -> None:
+    """Stamp key ``key_id``'s change ``version`` everywhere, without marking it published (a rotation marks it
+    only once its new key is active: until then the stream's stamper may have to undo it)."""
+    _publish(account_id, counters.key_stamp(key_id), version, now=now, horizon=horizon, shards=shards)
 
 
 def publish_account_change(

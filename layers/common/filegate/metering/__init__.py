@@ -1,4 +1,4 @@
-"""Metering (API.md §3): rate limits, monthly quotas and usage history.
+"""Metering (docs/api.md §3): rate limits, monthly quotas and usage history.
 
 Touch storage (the counters table): ``limits``, ``usage``.
 """

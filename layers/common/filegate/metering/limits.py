@@ -1,8 +1,10 @@
-"""Rate limits and quotas (API.md §3): per-account counters, each one atomic conditional UpdateItem."""
+"""Rate limits and quotas (docs/api.md §3): per-account counters, each one atomic conditional UpdateItem."""
 
 from __future__ import annotations
 
 import random
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -124,13 +126,41 @@ def peek_rate_stamps(account_id: str, now: datetime) -> dict[str, int]:
     return counters.peek_stamps(_rate_base(account_id, window))
 
 
+class _LastUses:
+    """The minute this container last recorded each key's use. A sharded tier's minute is many rate items,
+    and a key's first request on each would record the same minute again (20 writes a minute on
+    enterprise); one container records a key's minute once."""
+
+    def __init__(self, size: int) -> None:
+        self._minutes: OrderedDict[str, datetime] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def first_in_minute(self, key_id: str, minute: datetime) -> bool:
+        """True (and remembered) unless this container already recorded ``key_id`` in ``minute``."""
+        with self._lock:
+            if self._minutes.get(key_id) == minute:
+                return False
+            self._minutes[key_id] = minute
+            self._minutes.move_to_end(key_id)
+            while len(self._minutes) > self._size:
+                self._minutes.popitem(last=False)
+            return True
+
+
+_last_uses = _LastUses(10_000)
+
+
 def record_last_use(key_id: str, now: datetime) -> None:
-    """API.md §5: last_used_at to the minute (called once per key per rate item, on its first request)."""
-    counters.record_last_use(key_id, minute_floor(now), expires_at=now + USAGE_RETENTION)
+    """docs/api.md §5: last_used_at to the minute, called on a key's first request on a rate item; written once
+    per key and minute by a container (a conditional write that never moves it back)."""
+    minute = minute_floor(now)
+    if _last_uses.first_in_minute(key_id, minute):
+        counters.record_last_use(key_id, minute, expires_at=now + USAGE_RETENTION)
 
 
 def hit_change_limit(account_id: str, now: datetime) -> None:
-    """API.md §3: at most MAX_CHANGES_PER_MINUTE key and webhook-secret changes a minute per account."""
+    """docs/api.md §3: at most MAX_CHANGES_PER_MINUTE key and webhook-secret changes a minute per account."""
     window, reset = _window(now, RATE_WINDOW_SECONDS)
     count = counters.increment(
         f"changes#{account_id}#{window}", limit=MAX_CHANGES_PER_MINUTE, expires_at=_rate_expiry(window)

@@ -1,4 +1,4 @@
-"""GitHub secret scanning (API.md §9): GitHub's partner program tells us where our keys leaked.
+"""GitHub secret scanning (docs/api.md §9): GitHub's partner program tells us where our keys leaked.
 
 - ``github_keys``  GitHub's signing keys: parsed from its meta document, cached in the table (and in the
                    container), an unknown identifier refetched at most once a minute through the egress guard;

@@ -1,11 +1,14 @@
-"""GitHub's secret-scanning signing keys, and the signature check (API.md §9).
+"""GitHub's secret-scanning signing keys, and the signature check (docs/api.md §9).
 
 GitHub signs each delivery with ECDSA P-256 over SHA-256 of the raw body; ``Github-Public-Key-Identifier``
 names the key, ``Github-Public-Key-Signature`` carries the base64 DER signature. Its keys are listed by a
 meta document (``{"public_keys": [{"key_identifier", "key", "is_current"}]}``) at the ``GitHubKeysUrl``
-template parameter. They are kept in the secret-scanning table (and in the container once read); an
-identifier we do not know triggers at most one fetch of the document a minute, across all containers, and
-that fetch goes through the egress guard like every outbound request.
+template parameter. The latest document is kept whole in the secret-scanning table (and in the container
+once read), and only a key it lists as current verifies: a key GitHub drops or retires stops verifying. The
+document is fetched again when a signature arrives and the stored one is over an hour old, or names no key
+with the signature's identifier; at most once a minute across all containers, through the egress guard like
+every outbound request. A container re-reads the table when its copy is over an hour old or lacks the
+identifier, so its memory follows the table.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from filegate.observability import logger
 ID_HEADER: Final = "github-public-key-identifier"
 SIGNATURE_HEADER: Final = "github-public-key-signature"
 REFETCH_INTERVAL: Final = timedelta(minutes=1)
+MAX_META_AGE: Final = timedelta(hours=1)  # past it, a signature's arrival fetches the document again
 META_MAX_BYTES: Final = 256 * 1024
 META_TIMEOUT_SECONDS: Final = 5.0
 _IDENTIFIER: Final = re.compile(r"^[A-Za-z0-9._:+/=-]{1,256}$")
@@ -95,29 +99,48 @@ class KeyRing:
 
     def __init__(self, fetcher: Fetcher) -> None:
         self._fetch = fetcher
-        self._loaded: dict[str, Any] = {}
+        self._current: dict[str, str] = {}  # identifier -> PEM, the keys the latest document lists as current
+        self._fetched_at: datetime | None = None  # when that document was fetched from GitHub
+        self._loaded: dict[str, Any] = {}  # parsed keys of `_current` only
 
     def key_for(self, identifier: str, now: datetime) -> Any | None:
-        if identifier in self._loaded:
-            return self._loaded[identifier]
-        pem = store.public_key(identifier)
-        if pem is None and store.claim_refetch(now, REFETCH_INTERVAL):
-            pem = self._refetch(identifier, now)
+        """GitHub's current key with this identifier, or None (unknown, dropped or retired)."""
+        if self._stale(now) or identifier not in self._current:
+            self._refresh(identifier, now)
+        pem = self._current.get(identifier)
         if pem is None:
             return None
-        key = _load(pem)
-        self._loaded[identifier] = key
-        return key
+        if identifier not in self._loaded:
+            self._loaded[identifier] = _load(pem)
+        return self._loaded[identifier]
 
-    def _refetch(self, identifier: str, now: datetime) -> str | None:
+    def _stale(self, now: datetime) -> bool:
+        return self._fetched_at is None or now - self._fetched_at > MAX_META_AGE
+
+    def _refresh(self, identifier: str, now: datetime) -> None:
+        """The table's document; GitHub's when that one is stale or lacks `identifier` (one fetch a minute)."""
+        stored = store.load_meta()
+        if stored is not None:
+            self._adopt(stored[0], stored[1])
+        if (self._stale(now) or identifier not in self._current) and store.claim_refetch(now, REFETCH_INTERVAL):
+            keys = self._refetch()
+            if keys is not None:
+                store.store_meta(keys, now)
+                self._adopt(keys, now)
+
+    def _adopt(self, keys: list[tuple[str, str, bool]], fetched_at: datetime) -> None:
+        self._current = {identifier: pem for identifier, pem, current in keys if current}
+        self._fetched_at = fetched_at
+        self._loaded = {i: key for i, key in self._loaded.items() if i in self._current}
+
+    def _refetch(self) -> list[tuple[str, str, bool]] | None:
         try:
             keys = self._fetch()
         except (FetchFailed, ValueError) as exc:
             logger.warning("GitHub's public keys could not be fetched", extra={"reason": str(exc)[:200]})
             return None
-        store.store_public_keys(((k.identifier, k.pem, k.is_current) for k in keys), now)
         logger.info("GitHub's public keys fetched", extra={"keys": len(keys)})
-        return next((k.pem for k in keys if k.identifier == identifier), None)
+        return [(k.identifier, k.pem, k.is_current) for k in keys]
 
 
 def verify(body: bytes, headers: Mapping[str, str], ring: KeyRing, now: datetime) -> None:

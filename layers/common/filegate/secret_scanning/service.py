@@ -1,4 +1,4 @@
-"""What GitHub found (API.md §9): each record judged on its own, a live key of ours revoked and its owner told.
+"""What GitHub found (docs/api.md §9): each record judged on its own, a live key of ours revoked and its owner told.
 
 A record is judged without a read when its token is not shaped like our keys or its checksum is wrong, then
 by the hash lookup the authorizer makes. A key that exists is a ``true_positive`` (revoked or not); a live

@@ -1,4 +1,4 @@
-"""Webhooks (API.md §5): Standard Webhooks signing and verification, the URL policy, delivery, retries.
+"""Webhooks (docs/api.md §5): Standard Webhooks signing and verification, the URL policy, delivery, retries.
 
 Pure: ``events``, ``signing``, ``verify``, ``delivery``, ``schedule`` (the URL policy and pinned
 connections are ``filegate.egress``'s, shared with URL imports).

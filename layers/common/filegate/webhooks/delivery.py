@@ -4,7 +4,7 @@ The connection goes to an address that ``egress.policy.vet_url`` checked (``egre
 attempt, connect to last byte read, is bounded by ``timeout``. Redirects are never followed. Only a small
 excerpt of the response is read.
 
-Use ``vet_and_deliver`` for every attempt: it re-resolves and re-checks the URL first (API.md §5, DNS
+Use ``vet_and_deliver`` for every attempt: it re-resolves and re-checks the URL first (docs/api.md §5, DNS
 rebinding), then delivers to the addresses of that check.
 """
 

@@ -1,4 +1,4 @@
-"""The webhook retry schedule (API.md §5) and how it maps onto SQS.
+"""The webhook retry schedule (docs/api.md §5) and how it maps onto SQS.
 
 Attempt 1 is the first delivery. After a failed attempt ``n`` the next one is due ``next_delay(n)`` seconds
 later: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. After attempt 8 fails, ``next_delay`` is None and the

@@ -1,4 +1,4 @@
-"""The webhooks product (API.md §5): signing secrets, endpoints, the delivery log, and emitting events.
+"""The webhooks product (docs/api.md §5): signing secrets, endpoints, the delivery log, and emitting events.
 
 Emitting an event writes one delivery per destination (each subscribed endpoint, plus a conversion's own
 ``webhook_url``) and queues its first attempt on the webhooks queue; the dispatcher (``webhook_dispatch``)
@@ -25,6 +25,7 @@ from filegate.db.conversions import ConversionRecord
 from filegate.egress.policy import resolver_for, vet_url
 from filegate.keys.context import AuthContext
 from filegate.listing import page_json
+from filegate.metering import limits
 from filegate.observability import logger
 from filegate.settings import WebhookEmitter, WebhookPolicy, WebhookStore
 from filegate.tiers import FEATURE_WEBHOOKS, tier
@@ -54,8 +55,10 @@ def _derived_id(prefix: str, *parts: str) -> str:
 def create_or_rotate_secret(
     caller: AuthContext, now: datetime, *, actor: audit.Actor | None = None, ip: str = ""
 ) -> dict[str, Any]:
-    """A new signing secret, shown this once. A rotation keeps the old one signing for 24 h."""
+    """A new signing secret, shown this once. A rotation keeps the old one signing for 24 h. Counted among the
+    account's changes a minute (docs/api.md §3), like a key's."""
     require_webhooks(caller)
+    limits.hit_change_limit(caller.account_id, now)
     existing = store.get_secret(caller.account_id)
     secret = generate_secret()
     record = store.WebhookSecretRecord(
@@ -71,7 +74,7 @@ def create_or_rotate_secret(
     action = "rotated" if existing else "created"
     logger.info(f"webhook secret {action}", extra={"secret_prefix": secret_display_prefix(secret)})
     audit_action = audit.WEBHOOK_SECRET_ROTATED if existing else audit.WEBHOOK_SECRET_CREATED
-    audit.record(caller.account_id, actor or audit.key_actor(caller), audit_action, SECRET_TARGET, ip)
+    audit.record(caller.account_id, actor or audit.key_actor(caller), audit_action, SECRET_TARGET, ip, now=now)
     return {
         "secret": secret,
         "secret_prefix": secret_display_prefix(secret),
@@ -81,12 +84,12 @@ def create_or_rotate_secret(
 
 
 def reveal_secret(caller: AuthContext, now: datetime, *, actor: audit.Actor, ip: str) -> dict[str, Any]:
-    """The current signing secret shown again (the dashboard's "reveal", for people who verify deliveries by
-    hand); recorded in the audit log like a rotation. 409 when there is none yet."""
+    """The current signing secret shown again (GET /v1/webhooks/secret, the dashboard's "reveal", the CLI's
+    listener); recorded in the audit log like a rotation. 404 when there is none yet."""
     require_webhooks(caller)
     record = store.get_secret(caller.account_id)
     if record is None:
-        raise errors.Conflict("Create a signing secret first: POST /v1/webhooks/secret.")
+        raise errors.NotFound("There is no signing secret yet; create one with POST /v1/webhooks/secret.")
     audit.record(caller.account_id, actor, audit.WEBHOOK_SECRET_REVEALED, SECRET_TARGET, ip, now=now)
     return {"secret": record.current, **(_secret_json(record, now) or {})}
 
@@ -146,7 +149,9 @@ def register_webhook(
         caller.account_id, "wh_" + _secrets.token_hex(12), url=url, events=list(event_types), created_at=now
     )
     store.create_webhook(record)
-    audit.record(caller.account_id, actor or audit.key_actor(caller), audit.WEBHOOK_CREATED, record.webhook_id, ip)
+    audit.record(
+        caller.account_id, actor or audit.key_actor(caller), audit.WEBHOOK_CREATED, record.webhook_id, ip, now=now
+    )
     return webhook_json(record)
 
 
@@ -161,12 +166,14 @@ def list_webhooks(caller: AuthContext, now: datetime) -> dict[str, Any]:
     }
 
 
-def delete_webhook(caller: AuthContext, webhook_id: str, *, actor: audit.Actor | None = None, ip: str = "") -> None:
+def delete_webhook(
+    caller: AuthContext, webhook_id: str, *, now: datetime, actor: audit.Actor | None = None, ip: str = ""
+) -> None:
     """Gone at once; its pending deliveries are given up by the dispatcher when they come due."""
     require_webhooks(caller)
     if not store.delete_webhook(caller.account_id, webhook_id):
         raise errors.NotFound("No such webhook.")
-    audit.record(caller.account_id, actor or audit.key_actor(caller), audit.WEBHOOK_DELETED, webhook_id, ip)
+    audit.record(caller.account_id, actor or audit.key_actor(caller), audit.WEBHOOK_DELETED, webhook_id, ip, now=now)
 
 
 def send_test(caller: AuthContext, settings: WebhookEmitter, webhook_id: str, now: datetime) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Standard Webhooks signing (API.md §5): secrets, message ids, the body and the signed headers.
+"""Standard Webhooks signing (docs/api.md §5): secrets, message ids, the body and the signed headers.
 
 A message is serialized once (``build_message``) and those exact bytes are stored, signed and sent on every
 attempt. Each attempt gets a fresh ``webhook-timestamp`` and signature (``sign_headers``) because receivers

@@ -166,9 +166,11 @@ def test_tier_duration_and_frame_limits() -> None:
     with pytest.raises(FileTooLarge, match="limit of 1280x720"):
         media_engine.plan(hd, "mp4", MediaOptions(), TIERS["free"].media)
     assert media_engine.plan(hd, "mp4", MediaOptions(width=1280), TIERS["free"].media).frame == (1280, 720)
+    # Larger than the source only with enlarge (docs/api.md §4); then the tier's frame limit decides.
+    upscale = MediaOptions(width=3840, enlarge=True)
     with pytest.raises(InvalidParameter, match=r"^width/height: the output frame 3840x2160"):
-        media_engine.plan(hd, "mp4", MediaOptions(width=3840), TIERS["pro"].media)
-    assert media_engine.plan(hd, "mp4", MediaOptions(width=3840), TIERS["enterprise"].media).frame == (3840, 2160)
+        media_engine.plan(hd, "mp4", upscale, TIERS["pro"].media)
+    assert media_engine.plan(hd, "mp4", upscale, TIERS["enterprise"].media).frame == (3840, 2160)
     portrait = media_probe.MediaInfo("mp4", 10.0, None, [media_probe.StreamInfo("video", "h264", 720, 1280, 30.0)])
     assert media_engine.plan(portrait, "mp4", MediaOptions(), TIERS["free"].media).frame == (720, 1280)
 
@@ -197,3 +199,17 @@ def test_phone_video_is_probed_upright_and_surround_is_downmixed(workdir: Path) 
     meta = convert(workdir, rotated.read_bytes(), "mp4").metadata
     assert (streams(meta, "video")[0]["width"], streams(meta, "video")[0]["height"]) == (90, 160)
     assert streams(meta, "audio")[0]["channels"] == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "frame"),
+    [
+        (MediaOptions(width=1280), (320, 240)),  # never enlarged beyond the input's frame (docs/api.md §4)...
+        (MediaOptions(height=480), (320, 240)),
+        (MediaOptions(width=640, height=640, fit="cover"), (240, 240)),  # the box, shrunk to fit the frame
+        (MediaOptions(width=160), (160, 120)),  # shrinking is what width/height are for
+        (MediaOptions(width=640, enlarge=True), (640, 480)),  # ...unless enlarge is true
+    ],
+)
+def test_width_and_height_never_enlarge_a_frame_unless_asked(options: MediaOptions, frame: tuple[int, int]) -> None:
+    assert media_engine.output_frame(320, 240, options, TIERS["pro"].media, even=True) == frame

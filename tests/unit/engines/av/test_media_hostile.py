@@ -1,4 +1,4 @@
-"""Hostile media (API.md "Media"): refused as conversion_failed or file_too_large, in bounded time, never
+"""Hostile media (docs/api.md "Media"): refused as conversion_failed or file_too_large, in bounded time, never
 reading another file or opening a connection; and the sandbox's own limits, each seen to bite."""
 
 import os
@@ -110,6 +110,28 @@ def test_hls_demuxer_is_refused_by_the_whitelist_even_when_named(workdir: Path, 
 def test_hostile_files_are_conversion_failed(workdir: Path, make) -> None:
     error = _attempt(workdir, make())
     assert error.status == 422 and error.code == "conversion_failed", error.message
+
+
+@pytest.mark.parametrize(
+    ("make", "target"),
+    [(av.truncated_faststart_mp4, "webm"), (av.truncated_faststart_mp4, "mp4"), (av.truncated_faststart_mp4, "m4a")],
+    ids=["faststart-mp4-to-webm", "faststart-mp4-to-mp4", "faststart-mp4-to-m4a"],
+)
+def test_media_cut_short_is_conversion_failed_not_a_shorter_output(workdir: Path, make, target: str) -> None:
+    # Before, a cut-short +faststart MP4 gave 200 and a WebM of half its length.
+    error = _attempt(workdir, make(), target)
+    assert error.status == 422 and error.code == "conversion_failed"
+    assert "truncated" in error.message
+
+
+def test_whole_media_is_not_taken_for_truncated(workdir: Path) -> None:
+    data = av.truncated_faststart_mp4(kept=1.0)
+    path = workdir / "input"
+    path.write_bytes(data)
+    result = media_engine.convert_file(
+        path, "mp4", "webm", MediaOptions(), TIERS["pro"].media, workdir=workdir, sandbox=SANDBOX
+    )
+    assert abs(float(result.metadata["duration"]) - 6.0) < 0.5
 
 
 def test_wall_clock_limit_kills_the_whole_process_group(workdir: Path) -> None:

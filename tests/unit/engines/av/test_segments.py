@@ -1,4 +1,4 @@
-"""Long media in segments (API.md "Long media"): a clip cut into segments, each converted from its own seek
+"""Long media in segments (docs/api.md "Long media"): a clip cut into segments, each converted from its own seek
 point over loopback HTTP in ranges, and joined without re-encoding, is seamless by every invariant, checked
 on the decoded output (tests/fixtures_long_media.py); and the plan cuts on the output frame grid."""
 
@@ -51,7 +51,8 @@ def test_segments_lie_on_the_output_frame_grid_and_cover_every_frame() -> None:
     assert {p.frames for p in video[:-1]} == {450}  # 15 s of frames each, the last one shorter
     for k, piece in enumerate(video):
         assert piece.seek == pytest.approx(3.0 + k * 450 * 1001 / 30000)
-    assert cut.pieces[0].name == segments.AUDIO and cut.units == 2  # the longest piece, queued first
+    assert [p.name for p in cut.audio_pieces] == ["a0000", "a0001"] and cut.units == 2  # queued first
+    assert cut.pieces[:2] == cut.audio_pieces
 
 
 def test_what_is_not_cut() -> None:
@@ -67,15 +68,17 @@ def test_what_is_not_cut() -> None:
     assert big is not None and big.video_pieces[0].frames == round(7.5 * 25)  # half as long above 1080p
 
 
-def convert_in_segments(source: Path, fmt: str, target: str, workdir: Path) -> tuple[Path, list[float]]:
+def convert_in_segments(
+    source: Path, fmt: str, target: str, workdir: Path, segmenting: Segmenting = SEGMENTING
+) -> tuple[Path, segments.SegmentPlan]:
     """What the fan-out does, in one process: plan, every piece from the served input, join."""
     data = source.read_bytes()
-    workspace = Workspace(workdir, limits=LIMITS, segmenting=SEGMENTING)
+    workspace = Workspace(workdir, limits=LIMITS, segmenting=segmenting)
     with HttpSource(*long.served(data)) as url:
         served = Source(fmt, url=url, head=data[:4096])
         options, tier = MediaOptions(), TIERS["pro"]
         probe = ENGINE.probe(served, tier, workspace)
-        cut = ENGINE.segment(probe, ENGINE.plan(fmt, target, options, tier, probe), options, tier, SEGMENTING)
+        cut = ENGINE.segment(probe, ENGINE.plan(fmt, target, options, tier, probe), options, tier, segmenting)
         assert cut is not None and len(cut.video_pieces) >= 4
         for piece in cut.pieces:
             ENGINE.run_piece(cut, piece.name, served, workspace)
@@ -85,8 +88,12 @@ def convert_in_segments(source: Path, fmt: str, target: str, workdir: Path) -> t
     with HttpSource.of(pieces) as pieces_url:
         output = ENGINE.join_pieces(cut, pieces_url, replace(workspace, workdir=workdir / "join"), sink)
     assert output.metadata is not None and output.size == sink.stored.stat().st_size
-    joins = [piece.seek for piece in cut.video_pieces[1:]]
-    return sink.stored, joins
+    return sink.stored, cut
+
+
+def joins_of(cut: segments.SegmentPlan) -> list[float]:
+    """Where the output's pieces meet: every video segment's start and every audio piece's but the first."""
+    return [piece.seek for piece in (*cut.video_pieces[1:], *cut.audio_pieces[1:])]
 
 
 @pytest.mark.parametrize(
@@ -97,13 +104,13 @@ def test_a_segmented_conversion_is_seamless(workdir: Path, source_format: str, t
     """MPEG-TS has no index: a segment's seek searches by timestamp, and must land on the same frames."""
     container = {"mp4": "mp4", "ts": "mpegts"}[source_format]
     source = long.make_clip(workdir / f"input.{source_format}", 62.0, fps, container=container)
-    output, joins = convert_in_segments(source, source_format, target, workdir)
-    long.check_seamless(output, source, fps, joins)
+    output, cut = convert_in_segments(source, source_format, target, workdir)
+    long.check_seamless(output, source, fps, joins_of(cut))
 
 
 @pytest.mark.parametrize(("tier", "hours"), [("pro", 3), ("enterprise", 6)])
 def test_long_media_limits_are_probed_before_any_work(tier: str, hours: int) -> None:
-    """API.md §2: pro 3 h, enterprise 6 h; one second more is 413 from the probe alone, nothing run."""
+    """docs/api.md §2: pro 3 h, enterprise 6 h; one second more is 413 from the probe alone, nothing run."""
     media = TIERS[tier].media
     cut = plan_segments(_info(hours * 3600.0, 25), "mp4", MediaOptions(), media, SEGMENTING)
     assert cut is not None and len(cut.video_pieces) == hours * 3600 // 15
@@ -145,4 +152,4 @@ def test_a_join_streams_its_output_to_s3_as_it_grows(
     assert most <= bound < len(stored)
     if target == "mp4":
         kinds = [box.kind for box in mp4_index.top_level(lambda at, n: stored[at : at + n], len(stored))]
-        assert kinds.index(b"moov") < kinds.index(b"mdat")  # +faststart (API.md "Media")
+        assert kinds.index(b"moov") < kinds.index(b"mdat")  # +faststart (docs/api.md "Media")

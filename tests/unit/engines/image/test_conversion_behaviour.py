@@ -24,7 +24,10 @@ def landscape() -> bytes:
         (ImageOptions(width=100, height=100), (100, 50)),  # contain: inside the box
         (ImageOptions(width=100, height=100, fit="cover"), (100, 100)),  # cover: fills, cropped
         (ImageOptions(width=50, height=200, fit="cover"), (50, 200)),
-        (ImageOptions(width=800), (800, 400)),  # upscaling is allowed when asked for
+        (ImageOptions(width=800), (400, 200)),  # never enlarged beyond its own size (docs/api.md §4)...
+        (ImageOptions(width=800, height=100), (200, 100)),  # (contain: the smaller side decides)
+        (ImageOptions(width=800, height=800, fit="cover"), (200, 200)),  # the box, shrunk to fit the image
+        (ImageOptions(width=800, enlarge=True), (800, 400)),  # ...unless enlarge is true
         (ImageOptions(), (400, 200)),
     ],
 )

@@ -5,7 +5,7 @@ import pytest
 from conversion_helpers import output_size
 
 # Image and PDF pairs; the media pairs (FFmpeg) are tests/unit/engines/av, the PDF tools (pdf → pdf)
-# tests/unit/engines/pdf.
+# tests/unit/engines/pdf, the office and text documents (LibreOffice) tests/unit/engines/document.
 from filegate.engines.image.engine import convert
 from filegate.formats.options import ImageOptions
 from filegate.formats.table import FORMATS, formats_document, is_pdf_tool
@@ -14,7 +14,7 @@ PAIRS = [
     (src, dst)
     for src, entry in formats_document()["formats"].items()
     for dst in entry["to"]
-    if not FORMATS[src].media and not FORMATS[dst].media and not is_pdf_tool(src, dst)
+    if not FORMATS[src].media and not FORMATS[dst].media and not FORMATS[src].office and not is_pdf_tool(src, dst)
 ]
 SOURCE_SIZE = (64, 48)
 _samples: dict[str, bytes] = {}
@@ -32,7 +32,7 @@ OWN_SIZE = {"icns": (64, 64)}
 
 def test_matrix_is_complete() -> None:
     formats = formats_document()["formats"]
-    rasters = [name for name in formats if name != "pdf" and not FORMATS[name].media]
+    rasters = [name for name in formats if name != "pdf" and not FORMATS[name].media and not FORMATS[name].office]
     writable = formats["png"]["to"]
     assert len(rasters) == 24 and len(writable) == 10
     assert len(PAIRS) == len(rasters) * len(writable) + 2

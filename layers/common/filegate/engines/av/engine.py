@@ -1,4 +1,4 @@
-"""Audio and video conversion with FFmpeg (API.md "Media"): probe, plan, transcode, check the output.
+"""Audio and video conversion with FFmpeg (docs/api.md "Media"): probe, plan, transcode, check the output.
 
 ``plan`` is pure (a probed input + typed options + the tier's media limits → FFmpeg arguments, output frame,
 conversion units) and raises the API's errors before any work: 413 for an input over the tier's duration
@@ -31,7 +31,7 @@ from filegate.engines.interface import (
     Workspace,
 )
 from filegate.engines.interface import Plan as EnginePlan
-from filegate.formats.options import MediaOptions
+from filegate.formats.options import MediaOptions, within_source
 from filegate.formats.table import (
     check_options_apply,
     compress_target,
@@ -44,7 +44,7 @@ from filegate.formats.table import (
 )
 from filegate.tiers import MB, MediaLimits, Tier
 
-SECONDS_PER_UNIT = 60  # API.md §3: one unit per started minute of output
+SECONDS_PER_UNIT = 60  # docs/api.md §3: one unit per started minute of output
 DEFAULT_THUMBNAIL_AT = 0.10  # a thumbnail is taken 10 % in unless `at` says otherwise
 DEFAULT_GIF_FPS = 12.0
 SEGMENT_GRID_FPS = 25.0  # the frame grid of long video whose stream states no frame rate
@@ -78,7 +78,7 @@ class Plan:
 
     @property
     def units(self) -> int:
-        """Conversion units (API.md §3): one per started minute of output; a thumbnail is one."""
+        """Conversion units (docs/api.md §3): one per started minute of output; a thumbnail is one."""
         return max(1, math.ceil(round(self.output_seconds, 3) / SECONDS_PER_UNIT))
 
 
@@ -116,6 +116,7 @@ def output_frame(width: int, height: int, options: MediaOptions, limits: MediaLi
         out_w, out_h = width * asked_h / height, float(asked_h)
     else:
         out_w, out_h = float(width), float(height)
+    out_w, out_h = within_source((out_w, out_h), (width, height), options.enlarge)
     frame = (_even(out_w), _even(out_h)) if even else (max(1, round(out_w)), max(1, round(out_h)))
     if not limits.frame_fits(*frame):
         if asked_w or asked_h:
@@ -262,7 +263,7 @@ def plan(info: media_probe.MediaInfo, target: str, options: MediaOptions, limits
 def plan_segments(
     info: media_probe.MediaInfo, target: str, options: MediaOptions, limits: MediaLimits, segmenting: Segmenting
 ) -> segments.SegmentPlan | None:
-    """The segments of a video output longer than `segmenting.above_seconds` (API.md "Long media"), else None
+    """The segments of a video output longer than `segmenting.above_seconds` (docs/api.md "Long media"), else None
     (one piece). Refuses (413/422) exactly what a one-piece plan refuses, and costs the same units."""
     whole = plan(info, target, options, limits)
     video = info.video
@@ -276,16 +277,22 @@ def plan_segments(
     rate, pieces = segments.cut(fps, whole.frame, whole.output_seconds, start, segmenting)
     threads = ["-threads", str(MAX_THREADS)]
     sound: list[str] = []
+    audio_rate, audio_piece_frames = 0, 0
     if info.audio is not None and not options.mute:
         sound = [*threads, *audio_args(target, options, info.audio.channels)]
-        # First: the whole track is the longest piece of a long video, so it is queued (and started) first.
-        pieces.insert(0, segments.Piece(segments.AUDIO, start, None, whole.output_seconds))
+        piece_seconds = segments.AUDIO_PIECE_SEGMENTS * segments.segment_seconds(whole.frame, segmenting)
+        audio_piece_frames, audio = segments.cut_audio(
+            target, start, whole.output_seconds, info.audio.sample_rate, piece_seconds
+        )
+        audio_rate = (info.audio.sample_rate or 0) if audio_piece_frames else 0
+        # First: a whole track (Opus) is the longest piece of a long video, so it is queued (and started) first.
+        pieces[:0] = audio
     # On the output frame grid from the segment's first frame; the same encoder and cap as a one-piece run.
     filters = f"setpts=PTS-STARTPTS,fps={rate},{scale_filter(whole.frame, options)}"
     codec = video_codec_args(target, options, whole.frame, fps)
     return segments.SegmentPlan(
         info.format, target, rate, whole.frame, whole.output_seconds, whole.units, pieces,
-        [*threads, "-vf", filters, *codec], sound,
+        [*threads, "-vf", filters, *codec], sound, audio_rate, audio_piece_frames,
     )  # fmt: skip
 
 
@@ -327,7 +334,29 @@ def convert_file(
         raise ffmpeg.failure(result, "conversion")
     if not output.exists() or output.stat().st_size == 0:
         raise errors.ConversionFailed("The media decoded to nothing: there was no frame or sample to convert.")
-    return MediaResult(output, target, content_type(target), chosen.units, _describe(output, target, result.stderr))
+    described = _describe(output, target, result.stderr)
+    check_not_truncated(described, chosen.output_seconds)
+    return MediaResult(output, target, content_type(target), chosen.units, described)
+
+
+# Truncated media is 422 conversion_failed (docs/api.md "Media"), never a shorter output passed off as the whole:
+# the container's own duration (its header or index, as probed) against what decoded. The slack covers codec
+# framing at the ends (audio priming, a last frame's length), never a missing part.
+TRUNCATION_SLACK_SECONDS = 1.0
+TRUNCATION_SLACK_FRACTION = 0.05
+
+
+def check_not_truncated(described: Mapping[str, object], expected_seconds: float) -> None:
+    """ConversionFailed when the output lasts less than the source declared it would (a thumbnail: 0)."""
+    decoded = described.get("duration")
+    if expected_seconds <= 0 or not isinstance(decoded, int | float):
+        return
+    slack = max(TRUNCATION_SLACK_SECONDS, expected_seconds * TRUNCATION_SLACK_FRACTION)
+    if decoded + slack < expected_seconds:
+        raise errors.ConversionFailed(
+            f"The media is truncated: its container declares {expected_seconds:.1f} s, "
+            f"but only {decoded:.1f} s could be decoded."
+        )
 
 
 def _describe(output: Path, target: str, stderr: str) -> dict[str, object]:
@@ -368,6 +397,9 @@ class AvEngine:
         if workspace is None:  # only the media worker carries FFmpeg
             return None
         return _probe(source, workspace)
+
+    def stored_probe(self, metadata: Mapping[str, Any]) -> media_probe.MediaInfo | None:
+        return media_probe.MediaInfo.from_json(metadata)
 
     def plan(
         self, source_format: str, target: str | None, options: Options, tier: Tier, probe: Any = None
@@ -412,7 +444,7 @@ class AvEngine:
     def segment(
         self, probe: Any, plan: EnginePlan, options: Options, tier: Tier, segmenting: Segmenting
     ) -> segments.SegmentPlan | None:
-        """The segments of a long video output (API.md "Long media"), or None: converted in one piece."""
+        """The segments of a long video output (docs/api.md "Long media"), or None: converted in one piece."""
         assert isinstance(options, MediaOptions) and isinstance(probe, media_probe.MediaInfo)
         return plan_segments(probe, plan.target, options, tier.media, segmenting)
 
@@ -439,6 +471,7 @@ class AvEngine:
         size, metadata = segments.join(
             cut, pieces_url, workspace.workdir, output, sandbox=limits, binary=workspace.ffmpeg_path
         )
+        check_not_truncated(metadata, cut.output_seconds)  # a cut-short source's last pieces decode less
         return Output(cut.target, content_type(cut.target), metadata=metadata, sent_bytes=size)
 
     def metadata(self, source: Source, workspace: Workspace, probe: Any = None) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Running FFmpeg on untrusted media: an argument list (never a shell) inside a sandbox of limits.
 
-Every run is confined the same way (API.md "Media": hostile media never reads another file, opens a
+Every run is confined the same way (docs/api.md "Media": hostile media never reads another file, opens a
 connection or runs past its time limit):
 - the demuxer is forced (``-f``) from the sniffed type and it alone is allowed (``-format_whitelist``, which
   FFmpeg copies to nested demuxers, e.g. the playlist hidden in an AVI's GAB2 subtitle chunk);

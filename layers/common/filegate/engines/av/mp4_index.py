@@ -1,4 +1,4 @@
-"""The mp4 index (``moov``) moved in front of the media (``+faststart``, API.md "Media") after the fact.
+"""The mp4 index (``moov``) moved in front of the media (``+faststart``, docs/api.md "Media") after the fact.
 
 FFmpeg's own ``+faststart`` re-reads and shifts the whole file once it is written, which a join streamed to
 S3 cannot do (its media has left the disk, files.growing_upload). FFmpeg writes ``ftyp``, the media

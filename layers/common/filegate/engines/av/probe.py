@@ -7,6 +7,7 @@ text that FFmpeg has printed the same way for many years.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -73,8 +74,26 @@ class MediaInfo:
     def kind(self) -> str:
         return "video" if self.video is not None else "audio"
 
+    @classmethod
+    def from_json(cls, metadata: Mapping[str, Any]) -> MediaInfo | None:
+        """The probe again from a file's `metadata` (what `to_json` stored); None when it is not media's."""
+        if metadata.get("kind") not in ("video", "audio") or not isinstance(metadata.get("duration"), int | float):
+            return None
+        streams = [
+            StreamInfo(**{k: v for k, v in s.items() if k in StreamInfo.__dataclass_fields__})
+            for s in metadata.get("streams") or []
+            if isinstance(s, Mapping) and s.get("type") in ("video", "audio")
+        ]
+        bit_rate = metadata.get("bit_rate")
+        return cls(
+            str(metadata.get("format")),
+            float(metadata["duration"]),
+            bit_rate if isinstance(bit_rate, int) else None,
+            streams,
+        )
+
     def to_json(self) -> dict[str, Any]:
-        """The file's `metadata` (API.md "Files")."""
+        """The file's `metadata` (docs/api.md "Files")."""
         return {
             "kind": self.kind,
             "format": self.format,

@@ -1,8 +1,9 @@
-"""Long video in segments (API.md "Media" → "Long media"; DESIGN.md "Long media fans out").
+"""Long video in segments (docs/api.md "Media" → "Long media"; docs/architecture.md "Long media fans out").
 
 One Lambda runs 15 minutes at most, so a video output longer than a few minutes (a setting) is cut on its
 output frame grid into segments of about the same length (half as long above 1080p), each converted by its
-own invocation, its audio converted once as a whole, and the pieces joined without re-encoding.
+own invocation; its AAC audio is cut into pieces on the AAC frame grid, each converted by its own invocation
+too; and the pieces are joined without re-encoding.
 
 Why it is seamless:
 - every segment is video only, decoded from its own seek point (seek to the keyframe before, decode, drop
@@ -11,8 +12,19 @@ Why it is seamless:
   [k*n, (k+1)*n) and the concat demuxer lays them end to end with no hole or overlap;
 - the encoder starts each segment with a keyframe (a closed GOP: x264's default, and VP9 has no open GOP)
   and runs with the same arguments and rate control in every segment (CRF under one VBV cap);
-- the audio is never cut: one invocation converts the whole track, so there is no AAC priming gap or click at
-  a join, and it is muxed once, from 0, beside the joined video.
+- AAC audio (mp4) is cut on its frame grid (1,024 samples) into pieces of AUDIO_PIECE_SEGMENTS segments'
+  length. Piece k encodes from AAC_WARMUP_FRAMES frames before its first sample to AAC_TAIL_FRAMES after its
+  last (the real audio around it, so the encoder's state and the decoder's overlap at the join are those of a
+  one-piece run), as ADTS; then exactly its own frames are kept by counting ADTS headers (adts.py): the
+  first piece keeps the encoder's priming frame, as a one-piece run does. Laid
+  end to end (FFmpeg's concat protocol) the frames are one AAC stream with no gap, overlap or drift: every
+  piece's place is computed from the plan, never accumulated; the priming frame is put before 0 (an edit
+  list, as a one-piece run's). The first piece reads its input as a one-piece run does (from the start unless
+  the output starts later); the others seek, and FFmpeg's accurate seek lands on the sample for MP4/MOV and
+  MPEG-TS inputs (tests/unit/engines/av/test_audio_pieces.py compares the join with a one-piece run).
+- Opus audio (webm) stays whole, converted by one invocation: Opus decoders need 80 ms of pre-roll after a
+  discontinuity and Ogg/WebM carry its priming as container timestamps, not as frames to count; and an
+  audio-only output is never cut (it is one piece anyway, and fast).
 
 ``cut`` is pure (the engine's plan uses it); ``encode_piece`` and ``join`` run FFmpeg in the sandbox; ``join``
 streams its output to where it is stored (an output longer than hours may be larger than the worker's disk).
@@ -28,12 +40,18 @@ from pathlib import Path
 from typing import Any
 
 from filegate import errors
-from filegate.engines.av import ffmpeg, mp4_index
+from filegate.engines.av import adts, ffmpeg, mp4_index
 from filegate.engines.av import probe as media_probe
 from filegate.engines.interface import Segmenting, StreamedOutput
 from filegate.formats.table import demuxer
 
-AUDIO = "audio"  # the audio piece's name; video segments are v0000, v0001, …
+AUDIO = "audio"  # the whole audio track as one piece (Opus); AAC pieces are a0000, a0001, …; video v0000, …
+# An AAC audio piece covers this many video segments' length: audio encodes ~30x faster than the video, so a
+# piece stays far shorter than a segment's work while a 6-hour output needs only tens of them.
+AUDIO_PIECE_SEGMENTS = 4
+AAC_RATES = frozenset({96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350})
+AAC_WARMUP_FRAMES = 8  # encoded before a piece's first kept frame, then dropped (about 0.17 s at 48 kHz)
+AAC_TAIL_FRAMES = 8  # encoded after its last kept frame, then dropped
 # The join's trailer bound (trailer_bytes): packets a second of AAC (48 kHz / 1,024) or Opus (20 ms) makes at
 # most, and twice what mp4's index takes per packet, over a floor.
 AUDIO_PACKETS_PER_SECOND = 50
@@ -67,15 +85,21 @@ class SegmentPlan:
     units: int
     pieces: list[Piece]
     video_args: list[str]  # threads, filters and encoder of every video segment
-    audio_args: list[str]  # threads and encoder of the audio piece ([] when the output has no audio)
+    audio_args: list[str]  # threads and encoder of the audio pieces ([] when the output has no audio)
+    audio_rate: int = 0  # the AAC pieces' sample rate (0: the audio is one piece, AUDIO)
+    audio_piece_frames: int = 0  # AAC frames each AAC piece keeps (the last: what remains)
 
     @property
     def video_pieces(self) -> list[Piece]:
-        return [p for p in self.pieces if p.name != AUDIO]
+        return [p for p in self.pieces if p.name.startswith("v")]
+
+    @property
+    def audio_pieces(self) -> list[Piece]:
+        return [p for p in self.pieces if not p.name.startswith("v")]
 
     @property
     def has_audio(self) -> bool:
-        return any(p.name == AUDIO for p in self.pieces)
+        return bool(self.audio_pieces)
 
     def piece(self, name: str) -> Piece:
         for piece in self.pieces:
@@ -84,8 +108,9 @@ class SegmentPlan:
         raise KeyError(name)
 
     def file_name(self, name: str) -> str:
-        extension = (_AUDIO_PIECE if name == AUDIO else _VIDEO_PIECE)[self.target][0]
-        return f"{name}.{extension}"
+        if name.startswith("v"):
+            return f"{name}.{_VIDEO_PIECE[self.target][0]}"
+        return f"{name}.{_AUDIO_PIECE[self.target][0]}" if name == AUDIO else f"{name}.aac"  # ADTS
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,6 +152,26 @@ def cut(
     return rate, [Piece(f"v{k:04d}", start + k * per / exact, n, n / exact) for k, n in enumerate(sizes)]
 
 
+def cut_audio(
+    target: str, start: float, output_seconds: float, rate: int | None, piece_seconds: float
+) -> tuple[int, list[Piece]]:
+    """The audio pieces of an output of `output_seconds` from `start`: AAC (mp4) at a rate the AAC encoder takes
+    is cut on its frame grid into pieces of about `piece_seconds` (the AAC frames each keeps, and the pieces);
+    otherwise (0, the whole track as one piece)."""
+    whole = (0, [Piece(AUDIO, start, None, output_seconds)])
+    if target != "mp4" or rate not in AAC_RATES:
+        return whole
+    assert rate is not None
+    per = max(1, round(piece_seconds * rate / adts.SAMPLES_PER_FRAME))
+    seconds = per * adts.SAMPLES_PER_FRAME / rate
+    count = math.ceil(output_seconds / seconds - 1e-9)
+    if count <= 1:
+        return whole
+    return per, [
+        Piece(f"a{k:04d}", start + k * seconds, None, min(seconds, output_seconds - k * seconds)) for k in range(count)
+    ]
+
+
 def encode_piece(
     plan: SegmentPlan, name: str, url: str, *, workdir: Path, sandbox: ffmpeg.Sandbox, binary: str = ""
 ) -> Path:
@@ -134,6 +179,8 @@ def encode_piece(
     piece = plan.piece(name)
     output = workdir / plan.file_name(name)
     common = ["-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1"]
+    if name != AUDIO and not name.startswith("v"):
+        return _encode_aac_piece(plan, name, url, workdir=workdir, sandbox=sandbox, binary=binary)
     if name == AUDIO:
         muxer = _AUDIO_PIECE[plan.target][1]
         source = ffmpeg.url_input_args(url, demuxer(plan.source), seek=piece.seek or None)
@@ -152,6 +199,43 @@ def encode_piece(
         raise ffmpeg.failure(result, f"conversion of {name}")
     if not output.exists() or output.stat().st_size == 0:
         raise errors.ConversionFailed(f"The conversion of {name} decoded to nothing.")
+    return output
+
+
+def _encode_aac_piece(
+    plan: SegmentPlan, name: str, url: str, *, workdir: Path, sandbox: ffmpeg.Sandbox, binary: str
+) -> Path:
+    """An AAC piece: encoded with the audio around it as ADTS, then cut to its own frames (module doc)."""
+    pieces = plan.audio_pieces
+    index = [p.name for p in pieces].index(name)
+    piece, last = pieces[index], index == len(pieces) - 1
+    frame_seconds = adts.SAMPLES_PER_FRAME / plan.audio_rate
+    warmup = 0 if index == 0 else AAC_WARMUP_FRAMES
+    seconds = piece.seconds + (warmup + (0 if last else AAC_TAIL_FRAMES)) * frame_seconds
+    encoded, output = workdir / f"{name}.encoded.aac", workdir / plan.file_name(name)
+    # Not "-ss 0" for an output from the start: FFmpeg then drops the input's first frame of audio again.
+    seek = piece.seek - warmup * frame_seconds
+    source = ffmpeg.url_input_args(url, demuxer(plan.source), seek=seek or None)
+    args = [
+        *source, "-sn", "-dn", "-map_metadata", "-1", "-map", "0:a:0", "-vn", *plan.audio_args,
+        "-ar", str(plan.audio_rate), "-t", f"{seconds:.6f}", "-f", "adts", "-y", f"file:{encoded}",
+    ]  # fmt: skip
+    result = ffmpeg.run(args, sandbox, workdir=workdir, binary=binary)
+    if not result.ok:
+        raise ffmpeg.failure(result, f"conversion of {name}")
+    frames = adts.frames(encoded.read_bytes())
+    encoded.unlink()
+    # Frame i of an encode decodes to samples [(i - 1) * 1024, i * 1024) of its input: frame 0 is the priming.
+    # The last piece keeps what covers its samples, not the encoder's final padding (no container here would
+    # trim it): the output's audio then ends less than one frame after its video, as a one-piece run's does.
+    first = 0 if index == 0 else warmup + 1
+    own = plan.audio_piece_frames
+    if last:
+        own = math.ceil(round(piece.seconds * plan.audio_rate) / adts.SAMPLES_PER_FRAME)
+    kept = frames[first : warmup + 1 + own]
+    if not kept:
+        raise errors.ConversionFailed(f"The conversion of {name} decoded to nothing.")
+    output.write_bytes(b"".join(kept))
     return output
 
 
@@ -179,7 +263,14 @@ def join(
         "-safe", "0", "-i", f"file:{listing}",
     ]  # fmt: skip
     maps = ["-map", "0:v:0"]
-    if plan.has_audio:
+    if plan.audio_piece_frames:
+        # The AAC pieces' frames end to end: one ADTS stream (concat protocol: bytes, no timestamps to adjust).
+        pieces = "|".join(f"{pieces_url}/{plan.file_name(p.name)}" for p in plan.audio_pieces)
+        priming = -adts.SAMPLES_PER_FRAME / plan.audio_rate  # the first frame before 0: an edit list skips it
+        args += ["-f", "aac", "-format_whitelist", "aac", "-protocol_whitelist", "concat,http,tcp"]
+        args += ["-itsoffset", f"{priming:.9f}", "-i", f"concat:{pieces}"]
+        maps += ["-map", "1:a:0"]
+    elif plan.has_audio:
         args += ffmpeg.url_input_args(f"{pieces_url}/{plan.file_name(AUDIO)}", _AUDIO_PIECE[plan.target][2])
         maps += ["-map", "1:a:0"]
     args += [*maps, "-c", "copy", "-map_metadata", "-1", "-map_chapters", "-1", "-f", _VIDEO_PIECE[plan.target][1]]

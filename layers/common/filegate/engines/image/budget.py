@@ -1,4 +1,4 @@
-"""The sync budget (API.md "Conversion"): work that will not finish in time continues as a job instead of
+"""The sync budget (docs/api.md "Conversion"): work that will not finish in time continues as a job instead of
 ending in a 504. Two guards: an estimate from what the header says (pixels, format) decides early, and the
 work itself runs in a forked child that is killed when it overruns — a thread could not be stopped, and it
 would go on holding the CPU, the memory and the engine's lock in a frozen Lambda container.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
 import select
 import signal
 import sys
@@ -50,6 +49,8 @@ def run_within(work: Callable[[], T], seconds: float) -> T:
     """
     if seconds <= 0:
         raise OverBudget
+    import pickle  # here, before the fork (the child inherits it): a conversion run in place never needs it
+
     parent_ran_libvips = vips.has_run()
     read_end, write_end = os.pipe()
     for stream in (sys.stdout, sys.stderr):
@@ -78,6 +79,8 @@ def run_within(work: Callable[[], T], seconds: float) -> T:
 
 
 def _child(work: Callable[[], object], write_end: int) -> None:
+    import pickle  # loaded by run_within before the fork: no import cost here
+
     code = 0
     try:
         try:

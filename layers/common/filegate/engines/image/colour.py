@@ -25,6 +25,8 @@ _SPACE_MODES = {"RGB": ("RGB", "RGBA"), "CMYK": ("CMYK",), "GRAY": ("L",)}
 # A transform that moves no probe colour by more than this is treated as sRGB (rounding noise only).
 _IDENTITY_TOLERANCE = 1
 _NOT_APPLICABLE: Literal["n/a"] = "n/a"
+# What a profile does to pixels on their way to sRGB (profile_effect).
+ProfileEffect = Literal["identity", "converts", "unusable"]
 
 
 def to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
@@ -53,6 +55,16 @@ def to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
             if out is not None:
                 return _grey_if_neutral(out) if im.mode == "L" else out
     return im.convert("RGB") if im.mode == "CMYK" else im
+
+
+def profile_effect(icc: bytes, mode: str) -> ProfileEffect:
+    """What `to_srgb` does with `icc` for pixels of `mode` ("L", "RGB", "RGBA", "CMYK"): nothing, as it is
+    sRGB already ("identity"); a conversion through it ("converts"); or ignores it, as it is unreadable or
+    describes another colour space ("unusable"). Another colour engine (libvips, fast.py) decides by this."""
+    transform = _transform(icc, mode)
+    if transform is None:
+        return "identity"
+    return "unusable" if transform == _NOT_APPLICABLE else "converts"
 
 
 def _grey_if_neutral(rgb: Image.Image) -> Image.Image:

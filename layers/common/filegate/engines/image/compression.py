@@ -8,8 +8,9 @@ from PIL import Image, ImageSequence
 
 from filegate.engines.image import png
 from filegate.engines.image.colour import to_srgb
-from filegate.engines.image.decode import NO_META, TRANSPOSE, display_size, icc_of, open_image, orientation_of
+from filegate.engines.image.decode import NO_META, TRANSPOSE, icc_of, open_image, orientation_of
 from filegate.engines.image.encode import WEBP_METHOD_COMPRESS, ConversionResult, encode, result
+from filegate.engines.image.geometry import display_size
 from filegate.engines.image.limits import EngineLimits
 from filegate.engines.image.raster import ANIMATED, for_target, normalize
 from filegate.errors import ConversionFailed

@@ -140,10 +140,6 @@ def orientation_of(im: Image.Image) -> int:
     return value if isinstance(value, int) and value in TRANSPOSE else 1
 
 
-def display_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
-    return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
-
-
 def metadata(im: Image.Image, keep: bool) -> Meta:
     if not keep:
         return NO_META

@@ -1,7 +1,8 @@
 """The image engine: bytes in, bytes out, no AWS and no HTTP (filegate.engines.Engine for images and PDFs).
 
-A photo (JPEG, or an 8-bit RGB/RGBA PNG, without an ICC profile) made into a JPEG or WebP with its metadata
-stripped goes through libvips end to end (fast: shrink-on-load, resize, encode). Pipeline for every other
+A photo (JPEG, HEIC, or an 8-bit RGB/RGBA PNG; a wide-gamut ICC profile converted to sRGB there too) made
+into a JPEG, WebP or AVIF with its metadata stripped goes through libvips end to end (fast: shrink-on-load,
+resize, colour, encode; a HEIC is decoded by libheif first). Pipeline for every other
 raster input: sniff → open with only the sniffed decoder (decode: Pillow's plugin, or
 libvips for plain PNGs, LibRaw for DNG, our PAM reader) → check the header's dimensions against the tier's
 pixel limit (nothing decoded yet) → JPEG draft (DCT-domain downscale while decoding) → one resample (raster:
@@ -25,15 +26,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from PIL import Image
-
-from filegate.engines.image import budget, fast, readers, svg
-from filegate.engines.image.compression import compress_image
-from filegate.engines.image.decode import PIL_FORMAT, display_size, open_image, orientation_of
-from filegate.engines.image.encode import ConversionResult
+from filegate.engines.image import budget, fast
 from filegate.engines.image.limits import EngineLimits
-from filegate.engines.image.pdf import PDF_RENDER_DPI, convert_pdf, open_pdf
-from filegate.engines.image.raster import convert_raster
+from filegate.engines.image.output import ConversionResult
 from filegate.engines.interface import EngineName, Options, Output, Plan, Source, Workspace
 from filegate.errors import ApiError, ConversionFailed, UnsupportedConversion
 from filegate.formats.options import ImageOptions, parse_quality
@@ -42,11 +37,16 @@ from filegate.formats.table import FORMATS, compress_target, resolve_target
 from filegate.tiers import TIERS, Tier
 
 # Pillow's decompression-bomb guard is a module global. We set it to the caller's limit for the duration of
-# one call and restore it, under a lock, so one tier's limit never leaks into another call. Conversions in
-# one process are therefore serialised: a Lambda container runs one invocation at a time anyway.
+# one call and restore it, under a lock, so one tier's limit never leaks into another call. Pillow's
+# conversions in one process are therefore serialised (a Lambda container runs one invocation at a time
+# anyway); libvips' (fast) check the header against the limit themselves and take no lock.
 _GUARD_LOCK = threading.RLock()
 
 T = TypeVar("T")
+
+# Cold start: what a photo's conversion needs (libvips, fast) is imported with the engine; Pillow and the modules
+# of the other paths (raster, compression, pdf, svg, decode, readers) where they are used, so a fresh process
+# whose first conversion is a photo loads none of them (tests/bench/bench_cold_start.py, "image engine").
 
 
 _DEFAULT_LIMITS = EngineLimits.for_tier(TIERS["free"])
@@ -70,11 +70,16 @@ def convert(
     opts = options or ImageOptions()
     lim = limits or _DEFAULT_LIMITS
     if FORMATS[source].document:
+        from filegate.engines.image.pdf import convert_pdf
+
         return _guarded(lim, lambda: convert_pdf(data, fmt, opts, lim))
     # Common photos go through libvips end to end (fast); everything else through Pillow (raster).
-    return _guarded(
-        lim, lambda: fast.convert(data, source, fmt, opts, lim) or convert_raster(data, source, fmt, opts, lim)
-    )
+    quick = _guarded(lim, lambda: fast.convert(data, source, fmt, opts, lim), pillow=False)
+    if quick is not None:
+        return quick
+    from filegate.engines.image.raster import convert_raster
+
+    return _guarded(lim, lambda: convert_raster(data, source, fmt, opts, lim))
 
 
 def compress(data: bytes, quality: int | str | None = None, limits: EngineLimits | None = None) -> ConversionResult:
@@ -85,6 +90,8 @@ def compress(data: bytes, quality: int | str | None = None, limits: EngineLimits
     if FORMATS[source].document:
         raise UnsupportedConversion("PDFs are compressed by the PDF tools (filegate.engines.pdf), not as images.")
     lim = limits or _DEFAULT_LIMITS
+    from filegate.engines.image.compression import compress_image
+
     return _guarded(lim, lambda: compress_image(data, source, q, lim))
 
 
@@ -94,6 +101,11 @@ def probe(data: bytes, limits: EngineLimits | None = None) -> tuple[str, int, in
     lim = limits or _DEFAULT_LIMITS
 
     def run() -> tuple[str, int, int]:
+        from filegate.engines.image import readers, svg
+        from filegate.engines.image.decode import open_image, orientation_of
+        from filegate.engines.image.geometry import display_size
+        from filegate.engines.image.pdf import PDF_RENDER_DPI, open_pdf
+
         if FORMATS[source].document:
             with open_pdf(data, lim) as pdf:
                 w, h = pdf[0].get_size()
@@ -122,6 +134,8 @@ def image_metadata(data: bytes, fmt: str) -> dict[str, Any]:
     except ApiError as exc:
         raise ConversionFailed("The image's header could not be read.") from exc
     meta: dict[str, Any] = {"kind": "image", "format": fmt, "width": width, "height": height}
+    from filegate.engines.image.decode import PIL_FORMAT
+
     if fmt in PIL_FORMAT:
         from PIL import Image
 
@@ -153,6 +167,8 @@ def document_metadata(data: bytes) -> dict[str, Any]:
 
 @contextmanager
 def _pixel_guard(max_pixels: int) -> Iterator[None]:
+    from PIL import Image
+
     with _GUARD_LOCK, warnings.catch_warnings():
         # Past MAX_IMAGE_PIXELS Pillow warns (past twice that it raises): make the warning an error.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -164,21 +180,30 @@ def _pixel_guard(max_pixels: int) -> Iterator[None]:
             Image.MAX_IMAGE_PIXELS = previous
 
 
-def _guarded(limits: EngineLimits, work: Callable[[], T]) -> T:
-    """Every failure inside the engine becomes an ApiError with a message that shows no internals."""
+def _guarded(limits: EngineLimits, work: Callable[[], T], *, pillow: bool = True) -> T:
+    """Every failure inside the engine becomes an ApiError with a message that shows no internals. `pillow`:
+    the work may decode with Pillow, so its pixel guard is set (libvips checks the header itself: fast)."""
     try:
+        if not pillow:
+            return work()
         with _pixel_guard(limits.max_pixels):
             return work()
     except ApiError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ConversionFailed(
-            f"The image's dimensions exceed your plan's limit of {limits.max_pixels:,} pixels."
-        ) from exc
     except MemoryError as exc:
         raise ConversionFailed("The file needs more memory to convert than is available.") from exc
     except Exception as exc:  # any decoder/encoder failure on hostile or corrupt input
+        if _is_pillow_bomb(exc):
+            raise ConversionFailed(
+                f"The image's dimensions exceed your plan's limit of {limits.max_pixels:,} pixels."
+            ) from exc
         raise ConversionFailed("The file could not be decoded: it is corrupt, truncated or malformed.") from exc
+
+
+def _is_pillow_bomb(exc: Exception) -> bool:
+    from PIL import Image
+
+    return isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning))
 
 
 # --------------------------------------------------------------------------- the engine interface

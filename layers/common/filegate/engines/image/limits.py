@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from filegate.errors import ConversionFailed
 from filegate.tiers import Tier
 
 # A rendered PDF page never exceeds this many pixels, whatever its page size or the requested size.
@@ -25,3 +26,10 @@ class EngineLimits:
             max_pdf_pages=tier.max_pdf_pages,
             max_render_pixels=min(PDF_MAX_RENDER_PIXELS, tier.max_pixels),
         )
+
+
+def check_pixels(width: int, height: int, limits: EngineLimits) -> None:
+    if width <= 0 or height <= 0:
+        raise ConversionFailed("The image has no pixels.")
+    if width * height > limits.max_pixels:
+        raise ConversionFailed(f"The image is {width}x{height} pixels; your plan allows at most {limits.max_pixels:,}.")

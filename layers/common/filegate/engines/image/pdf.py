@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from filegate.engines.image.decode import NO_META
 from filegate.engines.image.encode import ConversionResult, encode, result
-from filegate.engines.image.raster import for_target, plan_output, resize
+from filegate.engines.image.geometry import plan_output
+from filegate.engines.image.raster import for_target, resize
 
 if TYPE_CHECKING:
     import pypdfium2 as pdfium

@@ -3,64 +3,23 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from PIL import Image, ImageSequence
 
-from filegate.engines.image import readers, svg
+from filegate.engines.image import svg
 from filegate.engines.image.colour import to_srgb
-from filegate.engines.image.decode import NO_META, TRANSPOSE, display_size, icc_of, metadata, open_image, orientation_of
+from filegate.engines.image.decode import NO_META, TRANSPOSE, icc_of, metadata, open_image, orientation_of
 from filegate.engines.image.encode import ConversionResult, encode, result
-from filegate.engines.image.limits import EngineLimits
+from filegate.engines.image.geometry import display_size, plan_output, stored_size
+from filegate.engines.image.limits import EngineLimits, check_pixels
 from filegate.errors import ConversionFailed, InvalidParameter
 from filegate.formats.options import ImageOptions
 from filegate.formats.table import FORMATS, PAGED_RASTERS
 
 ANIMATED = {name for name, f in FORMATS.items() if f.animated}
 
-ICO_MAX_SIDE = 256
-_MAX_SIDE = {"jpg": 65_500, "webp": 16_383, "gif": 65_535, "avif": 65_536, "ico": ICO_MAX_SIDE}
 _WHITE = (255, 255, 255)
-
-
-@dataclass(frozen=True)
-class Plan:
-    size: tuple[int, int]  # output size, display orientation
-    cover: bool  # crop the centre to exactly `size`
-
-
-def plan_output(display: tuple[int, int], opts: ImageOptions, target: str, limits: EngineLimits) -> Plan:
-    w0, h0 = display
-    width, height = opts.width, opts.height
-    cover = False
-    if width and height:
-        if opts.fit == "cover":
-            size, cover = (width, height), True
-        else:
-            s = min(width / w0, height / h0)
-            size = (max(1, round(w0 * s)), max(1, round(h0 * s)))
-    elif width:
-        size = (width, max(1, round(h0 * width / w0)))
-    elif height:
-        size = (max(1, round(w0 * height / h0)), height)
-    else:
-        size = display
-    if target == "ico" and max(size) > ICO_MAX_SIDE:
-        # An icon is at most 256x256: shrink to fit, keeping the aspect ratio (and any cover crop).
-        s = ICO_MAX_SIDE / max(size)
-        size = (max(1, round(size[0] * s)), max(1, round(size[1] * s)))
-    if size[0] * size[1] > limits.max_pixels:
-        field = "width" if width else "height"
-        raise InvalidParameter(
-            f"{field}: the output would be {size[0]}x{size[1]} pixels, over your plan's limit of {limits.max_pixels:,}."
-        )
-    side = _MAX_SIDE.get(target)
-    if side is not None and max(size) > side:
-        raise ConversionFailed(
-            f"{target} images are at most {side} pixels on a side and this one would be "
-            f"{size[0]}x{size[1]}; pass width or height to shrink it."
-        )
-    return Plan(size, cover)
 
 
 def resize(im: Image.Image, size: tuple[int, int], cover: bool) -> Image.Image:
@@ -78,10 +37,6 @@ def resize(im: Image.Image, size: tuple[int, int], cover: bool) -> Image.Image:
         box = ((w - cw) / 2, (h - ch) / 2, (w + cw) / 2, (h + ch) / 2)
     # reducing_gap: an integer box-reduce first, then Lanczos over the rest: near-identical, much faster.
     return im.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
-
-
-def stored_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
-    return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
 
 
 def has_alpha(im: Image.Image) -> bool:
@@ -212,7 +167,7 @@ def _seek_page(im: Image.Image, page: int, limits: EngineLimits) -> None:
         raise InvalidParameter(f"page must be from 1 to {pages} for this file.")
     if page > 1:
         im.seek(page - 1)
-        readers.check_pixels(im.width, im.height, limits)
+        check_pixels(im.width, im.height, limits)
 
 
 # Targets whose writer embeds an ICC profile.

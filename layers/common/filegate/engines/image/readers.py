@@ -10,18 +10,11 @@ from collections.abc import Iterator
 
 from PIL import Image
 
-from filegate.engines.image.limits import EngineLimits
+from filegate.engines.image.limits import EngineLimits, check_pixels
 from filegate.errors import ConversionFailed
 
 _PAM_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 _PAM_HEADER_MAX = 1024
-
-
-def check_pixels(width: int, height: int, limits: EngineLimits) -> None:
-    if width <= 0 or height <= 0:
-        raise ConversionFailed("The image has no pixels.")
-    if width * height > limits.max_pixels:
-        raise ConversionFailed(f"The image is {width}x{height} pixels; your plan allows at most {limits.max_pixels:,}.")
 
 
 def read_pam(data: bytes, limits: EngineLimits) -> Image.Image:

@@ -10,12 +10,12 @@ libvips too.
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PIL import Image
+from filegate.engines.image.limits import EngineLimits, check_pixels
 
-from filegate.engines.image.limits import EngineLimits
-from filegate.engines.image.readers import check_pixels
+if TYPE_CHECKING:
+    from PIL import Image
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _TRUECOLOUR = {2: "RGB", 6: "RGBA"}
@@ -85,6 +85,8 @@ def pyvips() -> Any:
 
 
 def decode_png(data: bytes, mode: str, limits: EngineLimits) -> Image.Image:
+    from PIL import Image  # the Pillow pipeline's decoder (decode.open_image): Pillow is loaded already
+
     width, height = struct.unpack(">II", data[16:24])
     check_pixels(width, height, limits)
     # fail_on="error": a truncated or corrupt file fails, as it does with Pillow, rather than padding it.
