@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -100,7 +100,7 @@ class PdfEngine:
         self, source: Source, plan: Plan, options: Options, tier: Tier, workspace: Workspace, *, seconds: float | None
     ) -> Output:
         assert isinstance(options, PdfOptions)
-        data, limits, workdir = source.read(), EngineLimits.for_tier(tier), workspace.workdir
+        data, limits, workdir = source.read(), _limits(tier), workspace.workdir
         if options.has_tool():
             return _output(*run_isolated(lambda: apply_tools(data, options, limits, workdir), seconds))
         return _output(*run_isolated(lambda: compress_bytes(data, options, limits), seconds))  # no tool: compress
@@ -133,6 +133,12 @@ def _page_count(data: bytes) -> int | None:
 def _output(data: bytes, pages: int) -> Output:
     """The output PDF with its file metadata (API.md "Files")."""
     return Output("pdf", content_type("pdf"), data=data, metadata={"kind": "document", "format": "pdf", "pages": pages})
+
+
+def _limits(tier: Tier) -> EngineLimits:
+    """The tier's limits for the PDF tools: what they make is a PDF, so its pages are held to the tier's
+    `max_document_pages` (docs/api.md "Documents"), as a document's PDF is."""
+    return replace(EngineLimits.for_tier(tier), max_pdf_pages=tier.max_document_pages)
 
 
 def apply_tools(data: bytes, options: PdfOptions, limits: EngineLimits, workdir: Path) -> tuple[bytes, int]:
@@ -227,7 +233,7 @@ def as_pdf(source: Source, tier: Tier, workspace: Workspace, *, seconds: float |
 
 
 def run_merge(inputs: list[MergeInput], options: PdfOptions, tier: Tier, *, seconds: float | None) -> Output:
-    limits = EngineLimits.for_tier(tier)
+    limits = _limits(tier)
 
     def work() -> tuple[bytes, int]:
         merged = merge(inputs, page_size=options.page_size, limits=limits)
