@@ -1,4 +1,4 @@
-"""The PDF tools against Ghostscript and OCRmyPDF, on real PDFs (API.md "PDF tools"; issue 24's goals).
+"""The PDF tools against Ghostscript and OCRmyPDF, on real PDFs (docs/pdf-tools.md; issue 24's goals).
 
     .venv/bin/python tests/bench/bench_pdf_tools.py [--runs 3] [--max-files 24] [--only compress,merge,pages,ocr]
 

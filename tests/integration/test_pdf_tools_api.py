@@ -1,4 +1,4 @@
-"""The PDF tools through the local stack over HTTP (API.md "PDF tools"): each tool sync and as a job, merge
+"""The PDF tools through the local stack over HTTP (docs/pdf-tools.md): each tool sync and as a job, merge
 both ways, compress, and the command line's `filegate merge` and `filegate compress`."""
 
 from __future__ import annotations

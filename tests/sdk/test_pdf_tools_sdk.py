@@ -1,4 +1,4 @@
-"""The SDK's merge and PDF compress (API.md "PDF tools"), no network: what goes on the wire."""
+"""The SDK's merge and PDF compress (docs/pdf-tools.md), no network: what goes on the wire."""
 
 from __future__ import annotations
 

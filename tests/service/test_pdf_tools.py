@@ -1,4 +1,4 @@
-"""The PDF tools through the functions (API.md "PDF tools"): pdf → pdf with options, compress, merge (sync and
+"""The PDF tools through the functions (docs/pdf-tools.md): pdf → pdf with options, compress, merge (sync and
 as a job), OCR and passwords as jobs, hostile PDFs; units as §3 says."""
 
 from __future__ import annotations

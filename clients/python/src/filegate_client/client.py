@@ -578,7 +578,7 @@ class FileGate:
         timeout: float = 1800.0,
         **options: Any,
     ) -> ConvertResult:
-        """One PDF of every input, in order (PDFs, images; API.md "PDF tools" → "Merge"): ``page_size``
+        """One PDF of every input, in order (PDFs, images; docs/pdf-tools.md "Merge"): ``page_size``
         (``a4``, ``letter``) fits images to a page, ``password`` encrypts the result. Inputs that fit the sync
         limit together go in one POST /v1/convert; larger ones are uploaded and merged by a job."""
         loaded = [_load(source, None) for source in sources]

@@ -1,4 +1,4 @@
-"""Merges (API.md "PDF tools" → "Merge"): several inputs made into one PDF, in order, one unit per input.
+"""Merges (docs/pdf-tools.md "Merge"): several inputs made into one PDF, in order, one unit per input.
 
 Two ways in: several ``file`` parts on ``/v1/convert`` (``merge_sync``: run in the request when it fits the
 sync budget, else kept as files and continued as a job) and ``file_ids`` on ``/v1/conversions``
@@ -105,7 +105,7 @@ def merge_sync(
                     caller, bucket, webhooks, reservations[0], output, options.to_json(), now,
                     source=sync.SyncSource(OUTPUT_NAME, "pdf", sum(len(u.data) for u in uploads)), units=plan.units,
                 )  # fmt: skip
-            except BaseException:  # never charged for what was not recorded (API.md §3)
+            except BaseException:  # never charged for what was not recorded (docs/api.md §3)
                 _release(reservations)
                 raise
         _release(reservations)

@@ -189,7 +189,7 @@ class ProbedWhenStored(Protocol):
 
 
 class Merger(Protocol):
-    """Several inputs made into one PDF (API.md "PDF tools" → "Merge"), in order: a merge's own options, its
+    """Several inputs made into one PDF (docs/pdf-tools.md "Merge"), in order: a merge's own options, its
     plan (a unit per input), its run."""
 
     def parse_options(self, raw: Mapping[str, Any] | None, *, form: bool = False, field: str = "") -> Options: ...

@@ -481,7 +481,7 @@ class PdfOptions:
         return [f.name for f in fields(self) if getattr(self, f.name) is not None]
 
     def has_tool(self) -> bool:
-        """Whether a PDF → PDF conversion has something to do (API.md: none of them is a mistake)."""
+        """Whether a PDF → PDF conversion has something to do (docs/api.md: none of them is a mistake)."""
         return any(getattr(self, name) for name in ("pages", "rotate", "ocr", "pdf_a", "password"))
 
     @classmethod

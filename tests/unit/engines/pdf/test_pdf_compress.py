@@ -1,4 +1,4 @@
-"""Compress a PDF (API.md "PDF tools"): photos re-encoded at `quality` and downsampled to `dpi` where they are
+"""Compress a PDF (docs/pdf-tools.md): photos re-encoded at `quality` and downsampled to `dpi` where they are
 drawn, duplicates merged, unused objects dropped, object streams on; text stays text, links and outline stay,
 page count and sizes the same; never larger than the input."""
 

@@ -1,4 +1,4 @@
-"""Hostile PDFs (API.md "PDF tools"): processed without running anything, their actions, JavaScript and
+"""Hostile PDFs (docs/pdf-tools.md): processed without running anything, their actions, JavaScript and
 embedded files absent from every output (checked on the output's objects), never a hang; what cannot be
 parsed is conversion_failed."""
 

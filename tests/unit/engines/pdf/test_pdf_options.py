@@ -1,4 +1,4 @@
-"""The PDF tools' options (API.md "PDF tools"): parsed from forms and JSON, each mistake named, passwords
+"""The PDF tools' options (docs/pdf-tools.md): parsed from forms and JSON, each mistake named, passwords
 never part of a job's recorded options."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The PDF tools on real PDFs (API.md "PDF tools"): pages, rotate, passwords, PDF/A, in API.md's order. Pages
+"""The PDF tools on real PDFs (docs/pdf-tools.md): pages, rotate, passwords, PDF/A, in docs/pdf-tools.md's order. Pages
 are moved, never re-rendered: their text stays text, their links and outline stay."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Compress a PDF (API.md "PDF tools"): embedded photos re-encoded by the image engine's JPEG encoder at
+"""Compress a PDF (docs/pdf-tools.md): embedded photos re-encoded by the image engine's JPEG encoder at
 `quality` and downsampled to at most `dpi` where they are drawn, identical streams merged into one, unused
 objects and applications' private data dropped, object streams on. Text, vectors, links, outlines, page
 count and page sizes are untouched: only image streams are rewritten, and only when that makes them smaller.
@@ -323,5 +323,5 @@ def _zipped_jpeg(image: pikepdf.Stream, cap: int) -> Image.Image | None:
 
 
 def shrunk(original: bytes, candidate: bytes) -> bytes:
-    """Never larger than the input (API.md): the candidate when it is smaller, else the input itself."""
+    """Never larger than the input (docs/api.md): the candidate when it is smaller, else the input itself."""
     return candidate if len(candidate) < len(original) else original

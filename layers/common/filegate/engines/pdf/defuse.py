@@ -1,4 +1,4 @@
-"""Hostile PDFs are defused on the way in (API.md "PDF tools"): nothing in them runs, and the actions,
+"""Hostile PDFs are defused on the way in (docs/pdf-tools.md): nothing in them runs, and the actions,
 JavaScript and embedded files they carry are not in the output.
 
 Every indirect object is visited once (flat, so reference cycles cost nothing), and each dictionary's direct

@@ -37,7 +37,7 @@ def open_pdf(data: bytes, password: str | None = None) -> Iterator[pikepdf.Pdf]:
 
 
 def check_page_count(pages: int, max_pages: int) -> None:
-    """The tier's page limit holds for every PDF produced (API.md "Documents": 413 with the limit)."""
+    """The tier's page limit holds for every PDF produced (docs/api.md "Documents": 413 with the limit)."""
     if pages > max_pages:
         raise FileTooLarge(
             f"The PDF would have {pages} pages; your plan allows at most {max_pages} pages per PDF. "

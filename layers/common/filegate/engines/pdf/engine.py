@@ -131,7 +131,7 @@ def _page_count(data: bytes) -> int | None:
 
 
 def _output(data: bytes, pages: int) -> Output:
-    """The output PDF with its file metadata (API.md "Files")."""
+    """The output PDF with its file metadata (docs/api.md "Files")."""
     return Output("pdf", content_type("pdf"), data=data, metadata={"kind": "document", "format": "pdf", "pages": pages})
 
 
@@ -142,7 +142,7 @@ def _limits(tier: Tier) -> EngineLimits:
 
 
 def apply_tools(data: bytes, options: PdfOptions, limits: EngineLimits, workdir: Path) -> tuple[bytes, int]:
-    """The PDF tools in API.md's order: input_password, pages, rotate, ocr, pdf_a, password."""
+    """The PDF tools in docs/pdf-tools.md's order: input_password, pages, rotate, ocr, pdf_a, password."""
     with ExitStack() as stack:
         pdf = stack.enter_context(open_pdf(data, options.input_password))
         if not options.pages:  # refused before any work (10,000 pages on a 2,000-page plan)
@@ -179,7 +179,7 @@ def compress_bytes(data: bytes, options: PdfOptions, limits: EngineLimits) -> tu
 
 
 def _pages_needing_ocr(probe: PdfProbe, options: PdfOptions) -> int:
-    """How many of the pages kept need OCR (API.md §3 prices them), found in the isolated child."""
+    """How many of the pages kept need OCR (docs/api.md §3 prices them), found in the isolated child."""
     data = probe.source.read()
 
     def count() -> int:
@@ -208,7 +208,7 @@ def converted_first(fmt: str) -> bool:
 
 
 def plan_merge(formats: list[str], options: PdfOptions, sizes: list[int], *, field: str = "file") -> Plan:
-    """A merge costs one unit per input (API.md §3) and runs in the request when it fits; one with documents
+    """A merge costs one unit per input (docs/api.md §3) and runs in the request when it fits; one with documents
     runs in the documents worker, whose image has the engine that converts them."""
     for index, fmt in enumerate(formats):
         if not (mergeable(fmt) or converted_first(fmt)):

@@ -1,4 +1,4 @@
-"""Merge (API.md "PDF tools"): PDFs, images and (converted first) documents into one PDF, in order. A PDF's
+"""Merge (docs/pdf-tools.md): PDFs, images and (converted first) documents into one PDF, in order. A PDF's
 pages are moved as they are; an image becomes one page, at its own size or fitted to `page_size`. The
 output's outline has one top-level entry per input, holding that input's own outline."""
 

@@ -1,4 +1,4 @@
-"""OCR (API.md "PDF tools"): an invisible, searchable text layer over the pages that have no text; pages with
+"""OCR (docs/pdf-tools.md): an invisible, searchable text layer over the pages that have no text; pages with
 text keep theirs, untouched. Each such page is rendered by pdfium, read by Tesseract (a subprocess with an
 argument list, a time limit and one thread) into a text-only PDF page, and that page is laid over the original
 as a form: the original's content stays as it was, bit for bit."""
@@ -21,7 +21,7 @@ OCR_DPI = 300
 MAX_OCR_PIXELS = 40_000_000
 TESSERACT_SECONDS_PER_PAGE = 120
 DEFAULT_LANGUAGES = "eng"
-PAGES_PER_UNIT = 10  # API.md §3: 1 unit per started 10 pages that needed OCR
+PAGES_PER_UNIT = 10  # docs/api.md §3: 1 unit per started 10 pages that needed OCR
 TESSERACT = "tesseract"
 
 

@@ -1,4 +1,4 @@
-"""`pdf_a` (API.md "PDF tools"): the output declared and shaped as PDF/A-2b: the identification in its XMP
+"""`pdf_a` (docs/pdf-tools.md): the output declared and shaped as PDF/A-2b: the identification in its XMP
 metadata, an sRGB output intent, annotations that print, no encryption, actions, JavaScript or embedded files
 (defuse already removed those). The pages are not re-rendered: a font the input did not embed stays
 unembedded (docs/pdf-tools.md says how to check a file with veraPDF)."""
