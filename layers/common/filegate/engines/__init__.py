@@ -90,4 +90,5 @@ def merger() -> Merger:
     """What merges several inputs into one PDF (the PDF tools), imported on first use."""
     from filegate.engines.pdf.engine import MERGER
 
+    MERGER.engine_for = engine_for  # a merge's documents are made PDFs by their own engine first
     return MERGER

@@ -156,7 +156,7 @@ def test_documents_are_converted_first_by_their_engine_then_merged_in_order(
 ) -> None:
     documents = _TextToPdf(tmp_path)
     monkeypatch.setattr(pdf_engine, "converted_first", lambda fmt: fmt == "txt")
-    monkeypatch.setattr(pdf_engine, "engine_for", lambda source, target: documents)
+    monkeypatch.setattr(MERGER, "engine_for", lambda source, target: documents)
     options = parse_merge_options({}, form=False)
     plan = MERGER.plan(["pdf", "txt", "jpg"], options, [1000, 20, 1000])
     # A unit per input; in the documents worker, whose image has the engine that converts them.

@@ -15,9 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from filegate.engines import engine_for
 from filegate.engines.image.limits import EngineLimits
-from filegate.engines.interface import EngineName, Options, Output, OverBudget, Plan, Source, Workspace
+from filegate.engines.interface import Engine, EngineName, Options, Output, OverBudget, Plan, Source, Workspace
 from filegate.engines.pdf import compress, ocr, pages, pdfa
 from filegate.engines.pdf.defuse import defuse
 from filegate.engines.pdf.document import check_page_count, open_pdf, save
@@ -220,8 +219,12 @@ def plan_merge(formats: list[str], options: PdfOptions, sizes: list[int], *, fie
     return Plan("pdf", "pdf", units=len(formats), estimated_seconds=seconds, in_request=in_request)
 
 
-def as_pdf(source: Source, tier: Tier, workspace: Workspace, *, seconds: float | None) -> bytes:
-    """A document made a PDF by the engine that converts it, with no options (as POST /v1/convert would)."""
+EngineFor = Callable[[str, str | None], Engine]
+
+
+def as_pdf(source: Source, tier: Tier, workspace: Workspace, *, seconds: float | None, engine_for: EngineFor) -> bytes:
+    """A document made a PDF by the engine that converts it (`engine_for`: filegate.engines.engine_for, the
+    document engine), with no options (as POST /v1/convert would)."""
     engine = engine_for(source.format, MERGE_TARGET)
     options = engine.parse_options({}, source=source.format, target=MERGE_TARGET)
     plan = engine.plan(source.format, MERGE_TARGET, options, tier, engine.probe(source, tier, workspace))
@@ -249,6 +252,11 @@ def run_merge(inputs: list[MergeInput], options: PdfOptions, tier: Tier, *, seco
 class PdfMerger:
     """Merges (filegate.engines.Merger): PDFs, images and documents (converted first) in one PDF."""
 
+    def __init__(self) -> None:
+        # What makes a document a PDF first: filegate.engines.engine_for, handed over by filegate.engines.merger()
+        # (the engines package imports this module, never the other way round: no import circle).
+        self.engine_for: EngineFor | None = None
+
     def parse_options(self, raw: Mapping[str, Any] | None, *, form: bool = False, field: str = "") -> PdfOptions:
         return parse_merge_options(raw, form=form, field=field)
 
@@ -270,7 +278,9 @@ class PdfMerger:
         merged = []
         for source, title in inputs:
             if converted_first(source.format):
-                data = as_pdf(source, tier, workspace, seconds=_left(deadline))
+                if self.engine_for is None:
+                    raise ConversionFailed(f"{title}: no engine to make this {source.format} a PDF here.")
+                data = as_pdf(source, tier, workspace, seconds=_left(deadline), engine_for=self.engine_for)
                 merged.append(MergeInput(MERGE_TARGET, data, title))
             else:
                 merged.append(MergeInput(source.format, source.read(), title))
