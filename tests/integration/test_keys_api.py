@@ -222,7 +222,7 @@ def test_no_raw_key_in_storage_or_logs(stack, master):
         aws_secret_access_key="testing",
     )
     for table in dynamodb.list_tables()["TableNames"]:
-        dump = json.dumps(dynamodb.scan(TableName=table)["Items"])
+        dump = json.dumps(dynamodb.scan(TableName=table)["Items"], default=repr)  # binary attributes as repr
         for key in raw_keys:
             assert key not in dump and key[12:] not in dump, table
     logs = "".join(p.read_text(errors="replace") for p in stack.log_dir.glob("*.log"))

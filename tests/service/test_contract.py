@@ -19,7 +19,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from filegate import errors
-from filegate.routes import DASHBOARD_ROUTES, ROUTES
+from filegate.routes import DASHBOARD_ROUTES, ROUTES, is_catch_all
 from tests.service.conftest import Stack
 from tests.service.harness import Response, ServiceApi
 from tests.service.helpers import Account, assert_error, change_account
@@ -167,9 +167,9 @@ def test_each_app_serves_exactly_its_routes_of_the_table_and_the_template(stack:
         template = {
             (r.method, _shape(r.path))
             for r in stack.api.spec.routes
-            if r.function == logical_id and (r.method != "ANY" or "{proxy+}" in r.path)
+            if r.function == logical_id and (r.method != "ANY" or is_catch_all(r.path))
         }
-        catch_alls = {(r.method, _shape(r.path)) for r in every_route if r.function == folder and "{proxy+}" in r.path}
+        catch_alls = {(r.method, _shape(r.path)) for r in every_route if r.function == folder and is_catch_all(r.path)}
         routed = table - catch_alls
         assert served == routed, f"{folder}: app routes differ from ROUTES: {sorted(served ^ routed)}"
         assert template == table, f"{folder}: template.yaml events differ from ROUTES: {sorted(template ^ table)}"

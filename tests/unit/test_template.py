@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from filegate.errors import INVALID_API_KEY_MESSAGE
-from filegate.routes import DASHBOARD_ROUTES, PUBLIC, ROUTES, SESSION
+from filegate.routes import DASHBOARD_ROUTES, PUBLIC, ROUTES, SESSION, is_catch_all
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -188,11 +188,6 @@ def test_authorizer_is_a_cached_request_authorizer(template: dict[str, Any]) -> 
     assert authorizer_function_id(template) in functions(template)
 
 
-def _is_catch_all(path: str) -> bool:
-    """A greedy ``{proxy+}`` path is a route of the table (the dashboard's 404 page), not a path's 405 event."""
-    return "{proxy+}" in path
-
-
 def test_routes_match_the_route_table_exactly(template: dict[str, Any]) -> None:
     api_id, _ = the_api(template)
     by_folder: dict[str | None, set[str]] = {}
@@ -201,7 +196,7 @@ def test_routes_match_the_route_table_exactly(template: dict[str, Any]) -> None:
     in_template: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
     for fn_name, props in functions(template).items():
         for ev_name, ev in api_events(props).items():
-            if str(ev["Method"]).upper() == "ANY" and not _is_catch_all(str(ev["Path"])):
+            if str(ev["Method"]).upper() == "ANY" and not is_catch_all(str(ev["Path"])):
                 continue  # a path's other methods (405), held to the table below
             key = (str(ev["Method"]).upper(), str(ev["Path"]))
             assert key not in in_template, f"{key} is routed twice"
@@ -233,7 +228,7 @@ def test_every_path_answers_its_other_methods_through_its_own_function(template:
     any_events: dict[str, tuple[str | None, dict[str, Any]]] = {}
     for props in functions(template).values():
         for ev in api_events(props).values():
-            if str(ev["Method"]).upper() == "ANY" and not _is_catch_all(str(ev["Path"])):
+            if str(ev["Method"]).upper() == "ANY" and not is_catch_all(str(ev["Path"])):
                 assert str(ev["Path"]) not in any_events, f"ANY {ev['Path']} is routed twice"
                 any_events[str(ev["Path"])] = (function_folder(props), ev)
     wanted = {r.path: r.function for r in ROUTES}

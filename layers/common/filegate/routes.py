@@ -126,6 +126,19 @@ DASHBOARD_ROUTES: tuple[Route, ...] = tuple(
 _BY_METHOD_AND_PATH = {(r.method, r.path): r for r in ROUTES}
 
 
+def is_catch_all(path: str) -> bool:
+    """A greedy ``{proxy+}`` resource: a route of its own (the dashboard's 404 page), where any other ``ANY``
+    event only brings a path's other methods to its function for the 405."""
+    return "{proxy+}" in path
+
+
+def _matches(route: Route, parts: list[str]) -> bool:
+    """A request's own path (split in segments) falls under this route's resource path."""
+    return len(route.segments) == len(parts) and all(
+        t.startswith("{") or t == p for t, p in zip(route.segments, parts, strict=True)
+    )
+
+
 def find(method: str, path: str) -> Route | None:
     """The route of a method and a path: API Gateway's resource path (``/v1/files/{id}``), or a request's
     own path (``/v1/files/f_1``) when the event has no resource path; literal segments win."""
@@ -134,13 +147,7 @@ def find(method: str, path: str) -> Route | None:
     if exact is not None:
         return exact
     parts = path.strip("/").split("/")
-    candidates = [
-        r
-        for r in ROUTES
-        if r.method == method
-        and len(r.segments) == len(parts)
-        and all(t.startswith("{") or t == p for t, p in zip(r.segments, parts, strict=True))
-    ]
+    candidates = [r for r in ROUTES if r.method == method and _matches(r, parts)]
     # /v1/keys/rotate beats /v1/keys/{id}: fewest parameters first.
     return min(candidates, key=lambda r: sum(t.startswith("{") for t in r.segments), default=None)
 
@@ -149,15 +156,7 @@ def methods_of(path: str) -> list[str]:
     """The methods the API takes on a path (a resource path or a request's own), for 405's `Allow`: those
     of the one resource API Gateway would route it to (literal segments win, as in `find`)."""
     parts = path.strip("/").split("/")
-    matching = [
-        r
-        for r in ROUTES
-        if r.path == path
-        or (
-            len(r.segments) == len(parts)
-            and all(t.startswith("{") or t == p for t, p in zip(r.segments, parts, strict=True))
-        )
-    ]
+    matching = [r for r in ROUTES if r.path == path or _matches(r, parts)]
     if not matching:
         return []
     resource = min(matching, key=lambda r: (r.path != path, sum(t.startswith("{") for t in r.segments))).path
