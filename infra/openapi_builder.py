@@ -194,7 +194,28 @@ def _conversion_options_schema(*, multipart: bool) -> dict[str, Any]:
 
 
 def _option_schema(option: Any, max_text: int) -> dict[str, Any]:
-    """One option's JSON Schema, from its row of the option table."""
+    """One option's JSON Schema, from its row of the option table (the PDF tools': docs/pdf-tools.md)."""
+    from filegate.formats import options
+
+    pdf_tools: dict[str, dict[str, Any]] = {
+        "rotation": {"type": "integer", "enum": list(options.ROTATIONS), "description": "Degrees clockwise."},
+        "pages": {
+            "type": ["string", "integer"],
+            "minLength": 1,
+            "maxLength": options.MAX_PAGES_SPEC,
+            "description": 'Pages in order: "3,1-2".',
+        },
+        "languages": {"type": "string", "description": 'Tesseract languages: "eng+deu" (with ocr).'},
+        "page_size": {"type": "string", "enum": list(options.PAGE_SIZES), "description": "A merge's images."},
+        "secret": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": options.MAX_SECRET,
+            "description": "A password: never logged, never stored.",
+        },
+    }
+    if option.type in pdf_tools:
+        return pdf_tools[option.type]
     if option.type == "boolean":
         return {"type": "boolean"}
     if option.type == "fit":
@@ -224,15 +245,22 @@ def _output_media_types() -> list[str]:
 
 
 def _job_schema() -> dict[str, Any]:
-    from filegate.conversions import create
+    from filegate.conversions import create, merges
 
     return {
         "type": "object",
         "required": ["target"],
-        "oneOf": [{"required": ["file_id"]}, {"required": ["url"]}],
+        "oneOf": [{"required": ["file_id"]}, {"required": ["url"]}, {"required": ["file_ids"]}],
         "additionalProperties": False,
         "properties": {
             "file_id": {"type": "string", "minLength": 1, "description": "A ready file (POST /v1/files)."},
+            "file_ids": {
+                "type": "array",
+                "minItems": merges.MIN_INPUTS,
+                "maxItems": merges.MAX_INPUTS,
+                "items": {"type": "string", "minLength": 1, "maxLength": 100},
+                "description": "In place of file_id: ready files merged into one PDF, in order (target pdf).",
+            },
             "url": {
                 "type": "string",
                 "minLength": 1,
@@ -291,14 +319,19 @@ def _name_scopes(schema: dict[str, Any]) -> None:
 
 
 def _multipart(target: bool) -> dict[str, Any]:
+    from filegate.formats import options
+
     properties: dict[str, Any] = {"file": {"type": "string", "contentMediaType": "application/octet-stream"}}
     required = ["file"]
     if target:
+        properties["file"]["description"] = "Several file parts with target pdf are merged into one PDF, in order."
         properties["target"] = {"type": "string", "enum": _targets(), "description": "See GET /v1/formats."}
         required.append("target")
         properties.update(_conversion_options_schema(multipart=True)["properties"])
     else:
         properties["quality"] = {"type": "integer", "minimum": 1, "maximum": 100}
+        for name in options.PDF_COMPRESS_OPTIONS:  # a PDF's own (docs/pdf-tools.md)
+            properties.setdefault(name, _option_schema(options.OPTIONS[name], options.MAX_TEXT_OPTION))
     schema = {"type": "object", "required": required, "properties": properties}
     return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
 

@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 
 from filegate import errors
 from filegate.clock import utcnow
-from filegate.conversions import create, records, routing, sync
+from filegate.conversions import create, merges, records, routing, sync
 from filegate.db import bind_tables
 from filegate.files.storage import Bucket
 from filegate.formats.options import OPTIONS
@@ -28,7 +28,7 @@ from filegate.web import RequestBody, authorized, create_app, parse_body
 settings = ConvertSettings.from_env()
 bind_tables(settings)
 bucket = Bucket(settings.bucket)
-# The queue of each engine's worker: images and PDFs, audio and video, documents.
+# The queue of each engine's worker: images and PDFs, audio and video, documents and the PDF tools.
 queues = routing.engine_queues(settings)
 app = create_app("FileGate conversion")
 Authorized = Annotated[AuthContext, Depends(authorized)]
@@ -39,25 +39,28 @@ CONVERT_PARTS = ("file", "target")
 COMPRESS_PARTS = ("file",)
 
 
-async def _upload(request: Request, parts: tuple[str, ...]) -> tuple[bytes, str | None, dict[str, str]]:
-    """The multipart form's file and its other fields; a part that is neither one of `parts` nor an option
-    is 422 invalid_parameter naming it. Size limits are checked on the file itself (by the sync conversion),
-    so a 413 quotes the file's size (docs/api.md) rather than the body's; the gateway caps the body anyway."""
+async def _upload(
+    request: Request, parts: tuple[str, ...], *, max_files: int = 1
+) -> tuple[list[merges.Upload], dict[str, str]]:
+    """The multipart form's files (several only to merge them) and its other fields; a part that is neither
+    one of `parts` nor an option is 422 invalid_parameter naming it. Size limits are checked on the files
+    themselves (by the sync conversion), so a 413 quotes their size (docs/api.md) rather than the body's; the
+    gateway caps the body anyway."""
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise errors.InvalidRequest("file: send the file as multipart/form-data.")
     try:
-        form = await request.form(max_files=1, max_fields=20)
+        form = await request.form(max_files=max_files, max_fields=20)
     except errors.ApiError:
         raise
-    except Exception as exc:  # malformed multipart bodies of every kind
+    except Exception as exc:  # malformed multipart bodies of every kind, or too many files
         raise errors.InvalidRequest("Malformed multipart/form-data body.") from exc
     check_names(form.keys(), (*parts, *OPTIONS), kind="form field")
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
+    uploads = [upload for upload in form.getlist("file") if isinstance(upload, UploadFile)]
+    if not uploads:
         raise errors.InvalidRequest("file: required, the file to convert.")
-    data = await upload.read()
+    files = [merges.Upload(await upload.read(), upload.filename) for upload in uploads]
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    return data, upload.filename, fields
+    return files, fields
 
 
 def _sync_response(outcome: sync.SyncOutcome | sync.ContinuedAsJob) -> Response:
@@ -81,15 +84,23 @@ def supported_formats() -> dict[str, Any]:
 
 async def _convert_sync(request: Request, who: AuthContext, *, compress: bool) -> Response:
     started = time.monotonic()
-    data, filename, fields = await _upload(request, COMPRESS_PARTS if compress else CONVERT_PARTS)
+    files, fields = await _upload(
+        request, COMPRESS_PARTS if compress else CONVERT_PARTS, max_files=1 if compress else merges.MAX_INPUTS
+    )
     target = None
     if not compress:
         target = fields.get("target", "").strip().lower()
         if not target:
             raise errors.InvalidRequest("target: required, a format name (see GET /v1/formats).")
+    if target is not None and len(files) > 1:  # several files: merged into one PDF
+        outcome = merges.merge_sync(
+            who, bucket, settings, uploads=files, target=target, fields=fields, queues=queues, now=utcnow(),
+            budget_seconds=settings.sync_budget_seconds, started=started,
+        )  # fmt: skip
+        return _sync_response(outcome)
     outcome = sync.convert_sync(
-        who, bucket, settings, data=data, filename=filename, target=target, fields=fields, queues=queues,
-        now=utcnow(), budget_seconds=settings.sync_budget_seconds, started=started,
+        who, bucket, settings, data=files[0].data, filename=files[0].filename, target=target, fields=fields,
+        queues=queues, now=utcnow(), budget_seconds=settings.sync_budget_seconds, started=started,
     )  # fmt: skip
     return _sync_response(outcome)
 
@@ -106,6 +117,10 @@ async def compress(request: Request, who: Authorized) -> Response:
 
 class ConversionRequest(RequestBody):
     file_id: str | None = Field(default=None, min_length=1, max_length=100)
+    # Several ready files merged into one PDF, in order (target pdf), in place of file_id.
+    file_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None, min_length=merges.MIN_INPUTS, max_length=merges.MAX_INPUTS
+    )
     url: str | None = Field(default=None, min_length=1, max_length=2048)  # imported first, in place of file_id
     headers: dict[str, str] | None = Field(default=None, max_length=10)  # the URL's private-link headers
     target: str = Field(min_length=1, max_length=20)
@@ -114,8 +129,9 @@ class ConversionRequest(RequestBody):
 
     def job(self, prefix: str = "") -> create.JobRequest:
         return create.job_request(
-            self.file_id, self.target, self.options, self.webhook_url, prefix=prefix, url=self.url, headers=self.headers
-        )
+            self.file_id, self.target, self.options, self.webhook_url, prefix=prefix, url=self.url,
+            headers=self.headers, file_ids=self.file_ids,
+        )  # fmt: skip
 
 
 class BulkConversionRequest(RequestBody):

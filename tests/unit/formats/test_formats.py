@@ -8,7 +8,7 @@ from filegate.formats.table import FORMATS, formats_document, normalize, resolve
 
 def test_document_shape() -> None:
     doc = formats_document()
-    assert set(doc) == {"formats"}
+    assert set(doc) == {"formats", "merge"}
     # media: tests/unit/media; office documents and text: tests/unit/engines/document
     formats = {name: e for name, e in doc["formats"].items() if not FORMATS[name].media and not FORMATS[name].office}
     assert set(formats) == {
@@ -23,11 +23,11 @@ def test_document_shape() -> None:
         assert name in [normalize(e) for e in entry["extensions"]]
 
 
-def test_heic_is_input_only_and_pdf_renders_to_rasters() -> None:
+def test_heic_is_input_only_and_pdf_renders_to_rasters_and_pdfs() -> None:
     formats = formats_document()["formats"]
     for entry in formats.values():
         assert "heic" not in entry["to"] and "heif" not in entry["to"]
-    assert formats["pdf"]["to"] == ["png", "jpg"]
+    assert formats["pdf"]["to"] == ["pdf", "png", "jpg"]  # pdf → pdf: the PDF tools
     assert set(formats["png"]["to"]) == {"jpg", "png", "webp", "gif", "bmp", "tiff", "avif", "ico", "pdf", "jxl"}
     assert formats["heic"]["compress"] is False and formats["jpg"]["compress"] is True
 
@@ -46,7 +46,7 @@ def test_normalize(alias: str, canonical: str | None) -> None:
 
 def test_resolve_target() -> None:
     assert resolve_target("png", "JPEG") == "jpg"
-    with pytest.raises(UnsupportedConversion, match="pdf converts to: png, jpg"):
+    with pytest.raises(UnsupportedConversion, match="pdf converts to: pdf, png, jpg"):
         resolve_target("pdf", "webp")
     with pytest.raises(UnsupportedConversion):
         resolve_target("png", "heic")

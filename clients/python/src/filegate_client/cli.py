@@ -61,6 +61,18 @@ CONVERT_OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
     ("fps", int, "video: frames per second, 1-60"),
     ("audio_bitrate", int, "media: kbps, 32-320"),
     ("at", float, "video thumbnail: second of the frame"),
+    # The PDF tools (pdf → pdf): in the order they are applied.
+    ("input_password", str, "PDF: the password that opens the input"),
+    ("pages", str, 'PDF: keep these pages, in this order, e.g. "3,1-2"'),
+    ("rotate", int, "PDF: turn pages 90, 180 or 270 degrees clockwise"),
+    ("ocr_languages", str, 'PDF: Tesseract languages for --ocr, e.g. "eng+deu"'),
+    ("password", str, "PDF: encrypt the output (AES-256)"),
+)
+# What compress takes for a PDF besides --quality.
+PDF_COMPRESS_OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
+    ("dpi", int, "PDF: downsample images to at most this many dpi (default 150)"),
+    ("input_password", str, "PDF: the password that opens the input"),
+    ("password", str, "PDF: encrypt the output (AES-256)"),
 )
 
 err = Console(stderr=True)
@@ -197,6 +209,11 @@ def _run_batch(args: argparse.Namespace, target: str | None) -> int:
         options["strip_metadata"] = False
     if getattr(args, "mute", False):
         options["mute"] = True
+    for flag in ("ocr", "pdf_a"):
+        if getattr(args, flag, False):
+            options[flag] = True
+    if target is None:
+        options = {n: getattr(args, n) for n, _, _ in PDF_COMPRESS_OPTIONS if getattr(args, n, None) is not None}
     client = _client(args)
     show = not args.json and not args.quiet
     progress = Progress(
@@ -227,7 +244,7 @@ def _run_batch(args: argparse.Namespace, target: str | None) -> int:
         started = time.monotonic()
         try:
             if target is None:
-                result = client.compress(source, quality=args.quality, output=out, progress=report)
+                result = client.compress(source, quality=args.quality, output=out, progress=report, **options)
             elif isinstance(source, str):  # a URL: the API imports and converts it as one job
                 result = client.convert(source, target, output=out, progress=report, headers=headers, **options)
             else:
@@ -281,6 +298,40 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def cmd_compress(args: argparse.Namespace) -> int:
     return _run_batch(args, None)
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    """One PDF of every input, in order (`filegate merge a.pdf b.jpg -o all.pdf`)."""
+    missing = [name for name in args.inputs if not Path(name).is_file()]
+    if missing:
+        err.print(f"error: no such file: {', '.join(missing)}")
+        return EXIT_USAGE
+    if len(args.inputs) < 2:
+        err.print("error: merge takes 2 to 100 files")
+        return EXIT_USAGE
+    started = time.monotonic()
+    with _client(args) as client:
+        try:
+            result = client.merge(
+                [Path(name) for name in args.inputs], output=args.output, page_size=args.page_size,
+                password=args.password, timeout=args.timeout,
+            )  # fmt: skip
+        except FileGateError as exc:
+            error = _error_json(exc)
+            if args.json:
+                _print_json({"inputs": args.inputs, "output": None, "ok": False, "error": error})
+            else:
+                err.print(f"[red]merge failed[/]: {error['code']}: {error['message']}")
+            return EXIT_FAILED
+    summary = {
+        "inputs": args.inputs, "output": args.output, "ok": True, "mode": result.mode,
+        "conversion_id": result.conversion_id, "size": result.size, "seconds": round(time.monotonic() - started, 3),
+    }  # fmt: skip
+    if args.json:
+        _print_json(summary)
+    elif not args.quiet:
+        Console().print(f"{len(args.inputs)} files merged into {args.output} ({result.size} bytes, {result.mode})")
+    return EXIT_OK
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -673,6 +724,8 @@ def build_parser() -> argparse.ArgumentParser:
         convert.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=text)
     convert.add_argument("--no-strip-metadata", action="store_true", help="keep the input's metadata")
     convert.add_argument("--mute", action="store_true", help="video: drop the audio")
+    convert.add_argument("--ocr", action="store_true", help="PDF: a searchable text layer over scanned pages")
+    convert.add_argument("--pdf-a", dest="pdf_a", action="store_true", help="PDF: make it PDF/A-2b")
     convert.add_argument(
         "--header", action="append", metavar="'NAME: VALUE'", help="a URL input's private-link header (repeatable)"
     )
@@ -691,7 +744,20 @@ def build_parser() -> argparse.ArgumentParser:
     compress = commands.add_parser("compress", parents=[common], help="same format, smaller bytes")
     _add_batch_arguments(compress)
     compress.add_argument("--quality", type=int, default=None, help="1-100")
+    for name, kind, text in PDF_COMPRESS_OPTIONS:
+        compress.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=text)
     compress.set_defaults(func=cmd_compress)
+
+    merge = commands.add_parser(
+        "merge", parents=[common], help="merge PDFs, images and documents into one PDF, in order"
+    )
+    merge.add_argument("inputs", nargs="+", metavar="FILE", help="2 to 100 files: PDFs, images and documents")
+    merge.add_argument("-o", "--output", required=True, help="the merged PDF")
+    merge.add_argument("--page-size", choices=("a4", "letter"), default=None, help="fit images to this page size")
+    merge.add_argument("--password", default=None, help="encrypt the merged PDF (AES-256)")
+    merge.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for a merge job")
+    merge.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    merge.set_defaults(func=cmd_merge)
 
     formats = commands.add_parser("formats", parents=[common], help="the supported conversions")
     formats.add_argument("--names", action="store_true", help="only the target formats, one a line (cached a day)")

@@ -11,7 +11,7 @@ import os
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -140,7 +140,7 @@ class FileGate:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         data: Mapping[str, str] | None = None,
-        files: Mapping[str, Any] | None = None,
+        files: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
         auth: bool = True,
         retry_server_errors: bool | None = None,
@@ -414,12 +414,15 @@ class FileGate:
         idempotency_key: str | None = None,
         url: str | None = None,
         headers: Mapping[str, str] | None = None,
+        file_ids: Sequence[str] | None = None,
     ) -> Conversion:
         """A job (202). An Idempotency-Key is always sent (one is made when not given), so retries are safe.
-        ``url`` (and ``headers``) in place of ``file_id``: one job that imports the URL, then converts it."""
+        ``url`` (and ``headers``) in place of ``file_id``: one job that imports the URL, then converts it;
+        ``file_ids`` (2-100, target ``pdf``) in place of ``file_id``: one PDF of those files, in order."""
         body = _compact(
             {
                 "file_id": file_id,
+                "file_ids": list(file_ids) if file_ids is not None else None,
                 "url": url,
                 "headers": dict(headers) if headers else None,
                 "target": target,
@@ -515,9 +518,12 @@ class FileGate:
         fields = {k: _form_value(v) for k, v in options.items() if v is not None}
         if target is not None:
             fields["target"] = target
-        content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
         return self.request(
-            "POST", path, data=fields, files={"file": (filename, data, content_type)}, retry_server_errors=False
+            "POST",
+            path,
+            data=fields,
+            files={"file": (filename, data, _content_type(filename))},
+            retry_server_errors=False,
         )
 
     def convert(
@@ -556,10 +562,51 @@ class FileGate:
         filename: str | None = None,
         progress: ProgressCallback | None = None,
         timeout: float = 1800.0,
+        **options: Any,
     ) -> ConvertResult:
-        """Same format, smaller bytes. A large input becomes a job whose target is its own format."""
-        options = {"quality": quality} if quality is not None else {}
-        return self._run(source, None, output, filename, progress, None, timeout, options)
+        """Same format, smaller bytes. A large input becomes a job whose target is its own format. A PDF also
+        takes ``dpi`` (images downsampled to it, default 150), ``password`` and ``input_password``."""
+        given = {"quality": quality, **options}
+        return self._run(source, None, output, filename, progress, None, timeout, _compact(given))
+
+    def merge(
+        self,
+        sources: Sequence[Source],
+        *,
+        output: str | os.PathLike[str] | None = None,
+        progress: ProgressCallback | None = None,
+        timeout: float = 1800.0,
+        **options: Any,
+    ) -> ConvertResult:
+        """One PDF of every input, in order (PDFs, images; docs/pdf-tools.md "Merge"): ``page_size``
+        (``a4``, ``letter``) fits images to a page, ``password`` encrypts the result. Inputs that fit the sync
+        limit together go in one POST /v1/convert; larger ones are uploaded and merged by a job."""
+        loaded = [_load(source, None) for source in sources]
+        sizes = [data.stat().st_size if isinstance(data, Path) else len(data) for data, _ in loaded]
+        report = progress or (lambda stage, done, total: None)
+        fields = {k: _form_value(v) for k, v in options.items() if v is not None}
+        if sum(sizes) <= self.sync_max_bytes:
+            files = [
+                ("file", (name, data.read_bytes() if isinstance(data, Path) else data, _content_type(name)))
+                for data, name in loaded
+            ]
+            report("upload", 0, sum(sizes))
+            response = self.request(
+                "POST", "/v1/convert", data={**fields, "target": "pdf"}, files=files, retry_server_errors=False
+            )
+            report("upload", sum(sizes), sum(sizes))
+            if response.status_code == 200:
+                return self._sync_result(response, output, report)
+            if response.status_code == 303:
+                return self._redirect_result(response, output, report)
+            if response.status_code == 202:
+                return self._finish_job(response.json()["id"], output, report, timeout)
+            raise APIError(response.status_code, "unexpected_status", response.text[:200], "", response.headers)
+        ready = [self.upload_file(data, filename=name)["id"] for data, name in loaded]
+        job = self.create_conversion(
+            None, "pdf", options={k: v for k, v in options.items() if v is not None}, file_ids=ready
+        )
+        return self._finish_job(job["id"], output, report, timeout)
 
     def _run(
         self,
@@ -697,6 +744,10 @@ def _json_or_none(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+def _content_type(filename: str) -> str:
+    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
 
 
 def _compact(body: Mapping[str, Any]) -> dict[str, Any]:

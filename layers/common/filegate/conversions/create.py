@@ -11,23 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from filegate import errors, queues
-from filegate.conversions.records import (
-    conversion_json,
-    fail,
-    job_message,
-    job_options,
-    new_record,
-    seal_secret_options,
-    source_format,
-)
+from filegate import errors
+from filegate.conversions import merges
+from filegate.conversions.queueing import queue_job
+from filegate.conversions.records import conversion_json, job_options, source_format
 from filegate.conversions.routing import Queues
-from filegate.db import conversions as conversions_table
-from filegate.db import files as files_table
-from filegate.engines import Plan, ProbedWhenStored, engine_for
+from filegate.engines import ProbedWhenStored, engine_for
 from filegate.files import service as files_service
 from filegate.keys.context import AuthContext
-from filegate.metering import limits
 from filegate.settings import WebhookPolicy
 from filegate.tiers import tier
 from filegate.webhooks import service as webhook_service
@@ -45,6 +36,7 @@ class JobRequest:
     options_field: str = "options."  # how errors name the options ("items[2].options." in a bulk request)
     url: str | None = None  # a URL to import first (one job: import, then convert)
     headers: Any = None  # the URL's private-link headers; never stored past the import, never logged
+    file_ids: list[str] | None = None  # several ready files merged into one PDF, in order
 
     @property
     def prefix(self) -> str:
@@ -61,59 +53,15 @@ def job_request(
     prefix: str = "",
     url: str | None = None,
     headers: object = None,
+    file_ids: list[str] | None = None,
 ) -> JobRequest:
-    """One job from its validated fields; exactly one of ``file_id`` and ``url`` names the source."""
-    if (file_id is None) == (url is None):
-        raise errors.InvalidRequest(f"{prefix}file_id: give either file_id or url (not both).")
+    """One job from its validated fields; exactly one of ``file_id``, ``url`` and ``file_ids`` (a merge)
+    names the source."""
+    if sum(given is not None for given in (file_id, url, file_ids)) != 1:
+        raise errors.InvalidRequest(f"{prefix}file_id: give one of file_id, url or file_ids.")
     if headers is not None and url is None:
         raise errors.InvalidRequest(f"{prefix}headers: only with url.")
-    return JobRequest(file_id, target, options, webhook_url, f"{prefix}options.", url, headers)
-
-
-def queue_job(
-    caller: AuthContext,
-    source: files_table.FileRecord,
-    plan: Plan,
-    options: dict[str, object],
-    *,
-    queue_url: str,
-    mode: str,
-    webhook_url: str | None,
-    now: datetime,
-    reservation: limits.Reservation | None = None,
-) -> conversions_table.ConversionRecord:
-    """Reserve the plan's units (unless a sync request hands its `reservation` on), then record and queue
-    the conversion. A record that cannot be written gives its reservation back; one that cannot be queued
-    ends failed, its charge given back in the same write. The error propagates either way, and nothing is
-    refunded twice."""
-    if reservation is None:
-        reservation = limits.reserve_conversion(
-            caller.account_id, tier(caller.tier), test_mode=caller.test_mode, now=now
-        )
-    record = new_record(
-        caller,
-        reservation,
-        now,
-        mode=mode,
-        status="queued",
-        source_file_id=source.file_id,
-        target=plan.target,
-        options=options,
-        webhook_url=webhook_url,
-        units=plan.units,
-    )
-    record.options_sealed, key = seal_secret_options(record.conversion_id, options)
-    try:
-        conversions_table.create(record)
-    except BaseException:
-        limits.release_conversion(reservation)
-        raise
-    try:
-        queues.send(queue_url, job_message(record.conversion_id, key))
-    except BaseException:
-        fail(record, "internal_error", "The conversion could not be queued.", now)
-        raise
-    return record
+    return JobRequest(file_id, target, options, webhook_url, f"{prefix}options.", url, headers, file_ids)
 
 
 def create_job(
@@ -135,6 +83,11 @@ def create_job(
             webhook_url=job.webhook_url, prefix=job.prefix, queue_url=imports_queue_url, webhooks=webhooks, now=now,
         )  # fmt: skip
     webhook_service.check_conversion_webhook_url(caller, webhooks, job.webhook_url)
+    if job.file_ids is not None:
+        return merges.create_merge_job(
+            caller, job.file_ids, job.target, job.options, webhook_url=job.webhook_url, prefix=job.prefix,
+            queues=queues, now=now,
+        )  # fmt: skip
     source = files_service.ready_file(caller, job.file_id or "", now)
     if source.size is not None:
         size = int(source.size)

@@ -15,6 +15,7 @@ from filegate.activity import record as activity
 from filegate.clock import iso
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
+from filegate.formats import options as options_table
 from filegate.formats.docsniff import text_format
 from filegate.formats.table import TEXT_FORMATS, kind
 from filegate.keys.context import AuthContext
@@ -28,7 +29,7 @@ RECORD_LIFETIME = timedelta(days=90)
 # Marks a queued job that compresses (its target is then the source's own format).
 COMPRESS_OPTION = "compress"
 # Options never stored readable nor shown: sealed for the worker (filegate.sealing), dropped from answers.
-SECRET_OPTIONS = frozenset({"input_password"})
+SECRET_OPTIONS = options_table.SECRET_OPTIONS  # input_password, password
 
 
 def new_conversion_id() -> str:

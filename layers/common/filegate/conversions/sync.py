@@ -18,7 +18,7 @@ from typing import Any
 
 from filegate import errors
 from filegate.clock import utcnow
-from filegate.conversions.create import queue_job
+from filegate.conversions.queueing import queue_job
 from filegate.conversions.records import conversion_json, job_options, new_record
 from filegate.conversions.routing import Queues
 from filegate.db import conversions as conversions_table
@@ -124,7 +124,7 @@ def convert_sync(
         raise
     if output is not None:
         try:
-            return _record_success(
+            return record_success(
                 caller, bucket, webhooks, reservation, output, options.to_json(), now,
                 source=SyncSource(filename, fmt, len(data)),
             )  # fmt: skip
@@ -161,7 +161,7 @@ class SyncSource:
     size: int
 
 
-def _record_success(
+def record_success(
     caller: AuthContext,
     bucket: Bucket,
     webhooks: WebhookEmitter,
@@ -171,6 +171,7 @@ def _record_success(
     now: datetime,
     *,
     source: SyncSource,
+    units: int = 1,
 ) -> SyncOutcome:
     """The output answered in the body (or stored, when over the sync limit), then its record; the success
     is counted once the record exists."""
@@ -178,7 +179,7 @@ def _record_success(
     record = new_record(
         caller, reservation, now, mode="sync", status="succeeded", target=output.format, options=options,
         completed_at=utcnow(), source_name=source.filename, source_format=source.format, source_bytes=source.size,
-        output_bytes=output.size,
+        output_bytes=output.size, units=units,
     )  # fmt: skip
     url = None
     if output.size > SYNC_MAX_BYTES:

@@ -25,8 +25,9 @@ from pynamodb.exceptions import PynamoDBException
 
 from filegate import errors
 from filegate.clock import utcnow
-from filegate.conversions import long_media
+from filegate.conversions import long_media, merges
 from filegate.conversions.records import (
+    SECRET_OPTIONS,
     announce,
     conversion_json,
     fail,
@@ -123,6 +124,9 @@ def _convert(
 ) -> files_table.FileRecord | None:
     """The stored output, or None when the conversion was fanned out in pieces."""
     target, raw_options = requested_with_secrets(record, options_key)
+    if merges.is_merge(record):
+        secrets = {name: value for name, value in raw_options.items() if name in SECRET_OPTIONS}
+        return merges.run_merge_job(record, bucket, workspace, now, secrets, _charge_units)
     fmt = source_format(source_file, raw_options)
     engine = engine_for(fmt, target)
     plan_tier = tier(record.tier)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from filegate.engines.interface import (
     Engine,
     EngineName,
+    Merger,
     Options,
     Output,
     OverBudget,
@@ -28,11 +29,12 @@ from filegate.engines.interface import (
     StreamedOutput,
     Workspace,
 )
-from filegate.formats.table import FORMATS, is_media_conversion
+from filegate.formats.table import FORMATS, is_media_conversion, is_pdf_tool
 
 __all__ = [
     "Engine",
     "EngineName",
+    "Merger",
     "Options",
     "Output",
     "OverBudget",
@@ -46,14 +48,18 @@ __all__ = [
     "Workspace",
     "engine_for",
     "engine_name_for",
+    "merger",
 ]
 
 
 def engine_name_for(source: str, target: str | None) -> EngineName:
     """Which engine converts `source` to `target` (None: compress `source`), without importing it: the
-    queue a job goes to is chosen here."""
+    queue a job goes to is chosen here. The PDF tools run in the documents worker (OCR needs its Tesseract, and
+    its image has pikepdf too), checked before the office formats."""
     if is_media_conversion(source, target):
         return "av"
+    if is_pdf_tool(source, target):
+        return "document"
     info = FORMATS.get(source)
     if info is not None and info.office:  # office files and text: LibreOffice (a PDF is the image engine's)
         return "document"
@@ -67,6 +73,10 @@ def engine_for(source: str, target: str | None) -> Engine:
         from filegate.engines.av.engine import ENGINE as av_engine
 
         return av_engine
+    if is_pdf_tool(source, target):
+        from filegate.engines.pdf.engine import ENGINE as pdf_engine
+
+        return pdf_engine
     if name == "document":
         from filegate.engines.document.engine import ENGINE as document_engine
 
@@ -74,3 +84,11 @@ def engine_for(source: str, target: str | None) -> Engine:
     from filegate.engines.image.engine import ENGINE as image_engine
 
     return image_engine
+
+
+def merger() -> Merger:
+    """What merges several inputs into one PDF (the PDF tools), imported on first use."""
+    from filegate.engines.pdf.engine import MERGER
+
+    MERGER.engine_for = engine_for  # a merge's documents are made PDFs by their own engine first
+    return MERGER

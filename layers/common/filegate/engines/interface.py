@@ -10,7 +10,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from filegate.tiers import Tier
 
-# Which worker runs an engine's queued conversions: each has a queue of its own.
+# Which worker runs an engine's queued conversions: each has a queue of its own (documents: LibreOffice, and
+# the PDF tools, whose OCR needs Tesseract).
 EngineName = Literal["image", "av", "document"]
 
 
@@ -184,6 +185,29 @@ class ProbedWhenStored(Protocol):
 
     def stored_probe(self, metadata: Mapping[str, Any]) -> Any:
         """What `probe` said of the file, from its stored metadata; None when it does not say enough."""
+        ...
+
+
+class Merger(Protocol):
+    """Several inputs made into one PDF (docs/pdf-tools.md "Merge"), in order: a merge's own options, its
+    plan (a unit per input), its run."""
+
+    def parse_options(self, raw: Mapping[str, Any] | None, *, form: bool = False, field: str = "") -> Options: ...
+
+    def plan(self, formats: list[str], options: Options, sizes: list[int], *, field: str = "file") -> Plan:
+        """UnsupportedConversion naming (`field`[i]) the first input a merge cannot take."""
+        ...
+
+    def run(
+        self,
+        inputs: list[tuple[Source, str]],
+        options: Options,
+        tier: Tier,
+        workspace: Workspace,
+        *,
+        seconds: float | None,
+    ) -> Output:
+        """The merged PDF of `inputs` (each with its title: its file name), OverBudget past `seconds`."""
         ...
 
 

@@ -9,6 +9,7 @@ in: ``options.``, ``items[2].options.``). Pure: no imaging and no FFmpeg here.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -18,11 +19,29 @@ from filegate.errors import InvalidParameter
 from filegate.suggest import check_names, did_you_mean
 
 Fit = Literal["contain", "cover"]
-ValueType = Literal["integer", "number", "boolean", "fit", "text"]
+ValueType = Literal[
+    "integer", "number", "boolean", "fit", "text", "pages", "rotation", "languages", "secret", "page_size"
+]
 # What an output is, for the options it takes: a raster image, a page of a paged source (PDF, multi-page
-# TIFF), an audio/video target of one of FFmpeg's kinds, or what LibreOffice makes of a document: a PDF,
-# another office format, one sheet as CSV, one page as an image (a preview).
-OutputKind = Literal["image", "paged", "video", "gif", "audio", "thumbnail", "pdf", "office", "sheet", "preview"]
+# TIFF), an audio/video target of one of FFmpeg's kinds, what LibreOffice makes of a document (a PDF, another
+# office format, one sheet as CSV, one page as an image: a preview), or a PDF made by the PDF tools
+# (docs/pdf-tools.md): a PDF from a PDF (`pdf_tool`), several inputs merged (`merged_pdf`) or a PDF
+# compressed (`compressed_pdf`).
+OutputKind = Literal[
+    "image",
+    "paged",
+    "video",
+    "gif",
+    "audio",
+    "thumbnail",
+    "pdf",
+    "office",
+    "sheet",
+    "preview",
+    "pdf_tool",
+    "merged_pdf",
+    "compressed_pdf",
+]
 
 MAX_DIMENSION = 16_384  # requested width/height; the output pixel count is also held to the tier's limit
 MAX_PAGE = 1_000_000
@@ -31,6 +50,14 @@ _IMAGE_AND_FRAMES: frozenset[OutputKind] = frozenset({"image", "video", "gif", "
 _DOCUMENT_OUTPUTS: frozenset[OutputKind] = frozenset({"pdf", "office", "sheet", "preview"})
 MAX_TEXT_OPTION = 256  # a page selection, a sheet's name, a password: never longer
 _TIMED: frozenset[OutputKind] = frozenset({"video", "gif", "audio"})
+
+_PDF_TOOLS: frozenset[OutputKind] = frozenset({"pdf_tool", "merged_pdf", "compressed_pdf"})
+MAX_PAGES_SPEC = 1_000  # characters of a `pages` list ("3,1-2"): far more ranges than anyone types
+MAX_SECRET = 1_024  # characters of a password
+PAGE_SIZES = ("a4", "letter")
+ROTATIONS = (90, 180, 270)
+_PAGES_SPEC = re.compile(r"\d{1,7}(-\d{1,7})?(,\d{1,7}(-\d{1,7})?)*")
+_LANGUAGES = re.compile(r"[a-z][a-z_]{1,15}(\+[a-z][a-z_]{1,15}){0,7}")
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -61,6 +88,13 @@ class Option:
         if self.type == "text":
             self._check_text(value)
             return
+        if self.type in _TEXT_TYPES:
+            _check_text(self.name, self.type, value)
+            return
+        if self.type == "rotation":
+            if isinstance(value, bool) or value not in ROTATIONS:
+                raise InvalidParameter(f"{self.name} must be 90, 180 or 270 (degrees clockwise).")
+            return
         integer = self.type == "integer"
         ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
         number = float(value) if ok_type and not isinstance(value, bool) else math.nan  # type: ignore[arg-type]
@@ -80,6 +114,12 @@ class Option:
         """The typed value of a form field (already stripped, not empty)."""
         if self.type == "text":
             return text
+        if self.type in _TEXT_TYPES:
+            return text.lower() if self.type in ("page_size", "languages") else text
+        if self.type == "rotation":
+            if text not in {str(r) for r in ROTATIONS}:
+                raise InvalidParameter(f"{self.name} must be 90, 180 or 270 (degrees clockwise), not {text[:20]!r}.")
+            return int(text)
         if self.type == "integer":
             # int() alone would also take "1_000", " +5", or Unicode digits.
             if not text.isascii() or not text.isdigit() or len(text) > 9:
@@ -101,12 +141,20 @@ class Option:
 
     def from_json(self, value: object) -> object:
         """The typed value of a JSON member (strict: no strings for numbers)."""
-        if self.type == "text":
+        if self.type in ("text", "pages"):
             # A sheet's number or a single page may come as a JSON integer.
             is_integer = isinstance(value, int) and not isinstance(value, bool)
-            return str(value) if is_integer else value
+            value = str(value) if is_integer else value
+            if self.type == "text":
+                return value
         if self.type == "fit":
             return _fit(value if isinstance(value, str) else "")
+        if self.type in _TEXT_TYPES:
+            if not isinstance(value, str):
+                raise InvalidParameter(f"{self.name} must be a string.")
+            return value.strip().lower() if self.type in ("page_size", "languages") else value.strip()
+        if self.type == "rotation":
+            return value
         if self.type == "boolean":
             if not isinstance(value, bool):
                 raise InvalidParameter(f"{self.name} must be true or false.")
@@ -120,7 +168,7 @@ class Option:
 OPTIONS: dict[str, Option] = {
     o.name: o
     for o in (
-        Option("quality", "integer", frozenset({*_IMAGE_AND_FRAMES, "audio"}), 1, 100),
+        Option("quality", "integer", frozenset({*_IMAGE_AND_FRAMES, "audio", "compressed_pdf"}), 1, 100),
         Option("width", "integer", _IMAGE_AND_FRAMES, 1, MAX_DIMENSION),
         Option("height", "integer", _IMAGE_AND_FRAMES, 1, MAX_DIMENSION),
         Option("fit", "fit", _IMAGE_AND_FRAMES),
@@ -133,14 +181,42 @@ OPTIONS: dict[str, Option] = {
         Option("audio_bitrate", "integer", frozenset({"video", "audio"}), 32, 320),  # kbps
         Option("mute", "boolean", frozenset({"video"})),
         Option("at", "number", frozenset({"thumbnail"}), 0, MAX_SECONDS),
-        # Documents (docs/api.md "Documents"); `page` above also picks a document's page for a preview.
-        Option("pages", "text", frozenset({"pdf"})),
-        Option("pdf_a", "boolean", frozenset({"pdf"})),
+        # Documents (docs/api.md "Documents") and the PDF tools (docs/pdf-tools.md), in the order the tools are
+        # applied; `page` above also picks a document's page for a preview.
+        Option("input_password", "secret", frozenset({*_DOCUMENT_OUTPUTS, "pdf_tool", "compressed_pdf"})),
+        Option("pages", "pages", frozenset({"pdf", "pdf_tool"})),
+        Option("rotate", "rotation", frozenset({"pdf_tool"})),
+        Option("ocr", "boolean", frozenset({"pdf_tool"})),
+        Option("ocr_languages", "languages", frozenset({"pdf_tool"})),
+        Option("pdf_a", "boolean", frozenset({"pdf", "pdf_tool"})),
+        Option("password", "secret", frozenset({"pdf_tool", "merged_pdf", "compressed_pdf"})),
+        Option("page_size", "page_size", frozenset({"merged_pdf"})),
         Option("sheet", "text", frozenset({"sheet"})),
-        Option("input_password", "text", _DOCUMENT_OUTPUTS),
         Option("source_format", "text", _DOCUMENT_OUTPUTS, choices=("txt", "csv", "md", "html")),
+        Option("dpi", "integer", frozenset({"compressed_pdf"}), 36, 1200),
     )
 }
+# Options that are never stored readable nor shown (docs/api.md: "never logged, never stored"): the passwords,
+# sealed for the worker (conversions.records.seal_secret_options), dropped from answers.
+SECRET_OPTIONS = frozenset(name for name, option in OPTIONS.items() if option.type == "secret")
+_TEXT_TYPES = frozenset({"pages", "languages", "secret", "page_size"})
+
+
+def _check_text(name: str, kind: ValueType, value: object) -> None:
+    """InvalidParameter naming the option unless `value` is a string of its shape."""
+    if not isinstance(value, str):
+        raise InvalidParameter(f"{name} must be a string.")
+    if kind == "pages":
+        if len(value) > MAX_PAGES_SPEC or not _PAGES_SPEC.fullmatch(value.replace(" ", "")):
+            raise InvalidParameter(f'{name} must list pages and ranges such as "3,1-2" (1-based).')
+    elif kind == "languages":
+        if not _LANGUAGES.fullmatch(value):
+            raise InvalidParameter(f'{name} must be Tesseract language codes joined by "+", such as "eng+deu".')
+    elif kind == "page_size":
+        if value not in PAGE_SIZES:
+            raise InvalidParameter(f"{name} must be one of: {', '.join(PAGE_SIZES)}.")
+    elif not 1 <= len(value) <= MAX_SECRET:
+        raise InvalidParameter(f"{name} must be from 1 to {MAX_SECRET} characters.")
 
 
 def within_source(size: tuple[float, float], source: tuple[int, int], enlarge: bool | None) -> tuple[float, float]:
@@ -159,6 +235,9 @@ def taken_by(*outputs: OutputKind) -> tuple[str, ...]:
 
 IMAGE_OPTIONS = taken_by("image", "paged")
 MEDIA_OPTIONS = taken_by("video", "gif", "audio", "thumbnail")
+PDF_TOOL_OPTIONS = taken_by("pdf_tool")
+MERGE_OPTIONS = taken_by("merged_pdf")
+PDF_COMPRESS_OPTIONS = taken_by("compressed_pdf")
 DOCUMENT_OPTIONS = taken_by("pdf", "office", "sheet", "preview")
 
 
@@ -372,4 +451,50 @@ class DocumentOptions:
 
     def to_json(self) -> dict[str, object]:
         """The JSON form (a queued job's options, `input_password` included: whoever stores it seals it)."""
+        return {name: getattr(self, name) for name in self.given()}
+
+
+@dataclass(frozen=True)
+class PdfOptions:
+    """Options of the PDF tools (docs/pdf-tools.md): a PDF from a PDF (`tools`), a merge, or a compress. Each
+    kind takes its own subset (PDF_TOOL_OPTIONS, MERGE_OPTIONS, PDF_COMPRESS_OPTIONS); the rest stay unset."""
+
+    input_password: str | None = field(default=None, repr=False)  # never logged
+    pages: str | None = None
+    rotate: int | None = None
+    ocr: bool | None = None
+    ocr_languages: str | None = None
+    pdf_a: bool | None = None
+    password: str | None = field(default=None, repr=False)  # never logged
+    page_size: str | None = None
+    quality: int | None = None
+    dpi: int | None = None
+
+    def __post_init__(self) -> None:
+        check(self)
+        if self.ocr_languages is not None and not self.ocr:
+            raise InvalidParameter("ocr_languages applies only with ocr=true.")
+        if self.pdf_a and self.password is not None:
+            raise InvalidParameter("password cannot be combined with pdf_a: PDF/A forbids encryption.")
+
+    def given(self) -> list[str]:
+        return [f.name for f in fields(self) if getattr(self, f.name) is not None]
+
+    def has_tool(self) -> bool:
+        """Whether a PDF → PDF conversion has something to do (docs/api.md: none of them is a mistake)."""
+        return any(getattr(self, name) for name in ("pages", "rotate", "ocr", "pdf_a", "password"))
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, str], names: tuple[str, ...], *, what: str) -> PdfOptions:
+        return cls(**from_form(form, names, what=what))
+
+    @classmethod
+    def from_json(cls, obj: object, names: tuple[str, ...], *, prefix: str = "options.", what: str) -> PdfOptions:
+        values = from_json(obj, names, prefix=prefix, what=what)
+        with _named_after(prefix):
+            return cls(**values)
+
+    def to_json(self) -> dict[str, object]:
+        """The JSON form (a queued job's options, the passwords included: whoever stores it seals them,
+        conversions.records.seal_secret_options)."""
         return {name: getattr(self, name) for name in self.given()}

@@ -91,7 +91,7 @@ FORMATS: dict[str, FormatInfo] = {
         # HEIC/HEIF are input-only: libheif's HEVC encoder is far too slow for a request path.
         FormatInfo("heic", "image/heic", ("heic",), True, False),
         FormatInfo("heif", "image/heif", ("heif", "hif"), True, False),
-        FormatInfo("pdf", "application/pdf", ("pdf",), True, True, kind="document"),
+        FormatInfo("pdf", "application/pdf", ("pdf",), True, True, kind="document", compressible=True),
         # Read-only image formats people send (a designer's PSD, a game texture, a camera's DNG, a logo's SVG),
         # each through a maintained decoder that never runs code from the file (EPS/PS are refused: sniff).
         FormatInfo("jxl", "image/jxl", ("jxl",), True, True),
@@ -156,8 +156,12 @@ _DOCUMENT_TARGETS: dict[str, tuple[str, ...]] = {
 # Text formats told apart by the file name's extension or the `source_format` field (sniff).
 TEXT_FORMATS = tuple(f.name for f in FORMATS.values() if f.family == "text")
 
-# A PDF page is rendered to a raster; these are the raster targets offered for it.
+# A PDF page is rendered to a raster; these are the raster targets offered for it. A PDF also becomes a PDF
+# through the PDF tools (engines/pdf), which need at least one of their options.
 PDF_RASTER_TARGETS = ("png", "jpg")
+PDF_TARGETS = ("pdf", *PDF_RASTER_TARGETS)
+# What a merge (several inputs, target pdf) takes in: PDFs and every raster image the image engine reads.
+MERGE_TARGET = "pdf"
 # Multi-page raster inputs: `page` picks the page, as for a PDF.
 PAGED_RASTERS = frozenset({"tiff"})
 # What FFmpeg makes of audio and video (and of an animated image: a video).
@@ -197,7 +201,7 @@ def targets_for(source: str) -> tuple[str, ...]:
         own = _DOCUMENT_TARGETS[source if info.family == "text" else info.family]
         return (*own, *PREVIEW_TARGETS)
     if info.document:
-        return PDF_RASTER_TARGETS
+        return PDF_TARGETS
     if info.kind == "audio":
         return AUDIO_TARGETS
     if info.kind == "video":
@@ -206,8 +210,21 @@ def targets_for(source: str) -> tuple[str, ...]:
     return images + (ANIMATION_VIDEO_TARGETS if info.demuxer is not None else ())
 
 
+def is_pdf_tool(source: str | None, target: str | None) -> bool:
+    """Whether the PDF tools do this: a PDF made into a PDF, or a PDF compressed (target None)."""
+    return source == "pdf" and normalize(target or "pdf") == "pdf"
+
+
+def mergeable(source: str) -> bool:
+    """Whether an input of this format can go into a merge: a PDF, or a still image the image engine reads."""
+    info = FORMATS.get(source)
+    return info is not None and info.readable and (info.name == "pdf" or info.kind == "image")
+
+
 def output_kind(source: str, target: str) -> OutputKind:
     """What a conversion makes, for the options it takes (formats.options)."""
+    if is_pdf_tool(source, target):
+        return "pdf_tool"
     if FORMATS[source].office:
         return document_output_kind(source, target)
     if not is_media_conversion(source, target):
@@ -246,6 +263,8 @@ def options_for_pair(source: str, target: str) -> tuple[str, ...]:
         return tuple(o for o in taken_by(kind) if o not in dropped)
     if kind in ("image", "paged"):
         return taken_by("image", "paged") if kind == "paged" else taken_by("image")
+    if kind == "pdf_tool":
+        return taken_by("pdf_tool")
     dropped = {"quality"} if target in _NO_QUALITY else set()
     dropped |= {"audio_bitrate"} if target in _NO_BITRATE else set()
     return tuple(o for o in taken_by(kind) if o not in dropped)
@@ -308,6 +327,13 @@ def demuxer(source: str) -> str:
     return found
 
 
+def compress_options(source: str) -> tuple[str, ...]:
+    """What POST /v1/compress takes for `source`: a quality, and for a PDF its own (engines/pdf)."""
+    if not FORMATS[source].compressible:
+        return ()
+    return taken_by("compressed_pdf") if source == "pdf" else ("quality",)
+
+
 def formats_document() -> dict[str, Any]:
     """The body of `GET /v1/formats`."""
     return {
@@ -319,8 +345,15 @@ def formats_document() -> dict[str, Any]:
                 "content_type": f.content_type,
                 "extensions": list(f.extensions),
                 "compress": f.compressible,
+                "compress_options": list(compress_options(f.name)),
             }
             for f in FORMATS.values()
             if f.readable
-        }
+        },
+        # Several inputs in one PDF: several `file` parts on /v1/convert, or `file_ids` on /v1/conversions.
+        "merge": {
+            "target": MERGE_TARGET,
+            "from": [f.name for f in FORMATS.values() if mergeable(f.name)],
+            "options": list(taken_by("merged_pdf")),
+        },
     }

@@ -4,17 +4,17 @@ import fixtures_media as fm
 import pytest
 from conversion_helpers import output_size
 
-# Image and PDF pairs; the media pairs (FFmpeg) are tests/unit/engines/av, the office and text documents
-# (LibreOffice) tests/unit/engines/document.
+# Image and PDF pairs; the media pairs (FFmpeg) are tests/unit/engines/av, the PDF tools (pdf → pdf)
+# tests/unit/engines/pdf, the office and text documents (LibreOffice) tests/unit/engines/document.
 from filegate.engines.image.engine import convert
 from filegate.formats.options import ImageOptions
-from filegate.formats.table import FORMATS, formats_document
+from filegate.formats.table import FORMATS, formats_document, is_pdf_tool
 
 PAIRS = [
     (src, dst)
     for src, entry in formats_document()["formats"].items()
     for dst in entry["to"]
-    if not FORMATS[src].media and not FORMATS[dst].media and not FORMATS[src].office
+    if not FORMATS[src].media and not FORMATS[dst].media and not FORMATS[src].office and not is_pdf_tool(src, dst)
 ]
 SOURCE_SIZE = (64, 48)
 _samples: dict[str, bytes] = {}

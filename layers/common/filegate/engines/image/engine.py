@@ -30,7 +30,7 @@ from filegate.engines.image import budget, fast
 from filegate.engines.image.limits import EngineLimits
 from filegate.engines.image.output import ConversionResult
 from filegate.engines.interface import EngineName, Options, Output, Plan, Source, Workspace
-from filegate.errors import ApiError, ConversionFailed
+from filegate.errors import ApiError, ConversionFailed, UnsupportedConversion
 from filegate.formats.options import ImageOptions, parse_quality
 from filegate.formats.sniff import sniff
 from filegate.formats.table import FORMATS, compress_target, resolve_target
@@ -87,6 +87,8 @@ def compress(data: bytes, quality: int | str | None = None, limits: EngineLimits
     (`unchanged=True`) when re-encoding cannot make it smaller."""
     q = parse_quality(quality)
     source = compress_target(sniff(data))
+    if FORMATS[source].document:
+        raise UnsupportedConversion("PDFs are compressed by the PDF tools (filegate.engines.pdf), not as images.")
     lim = limits or _DEFAULT_LIMITS
     from filegate.engines.image.compression import compress_image
 
