@@ -140,3 +140,22 @@ def test_conversions_show_file_formats_sizes_units_duration_and_where_a_sync_out
     assert "png → webp" in queued and f"{human_bytes(upload['size'])} → " in queued and "→ —" not in queued
     assert f"/dashboard/conversions/{job['id']}/download" in queued
     assert utcnow().strftime("%Y-%m-%d") in html
+
+
+def test_conversions_name_a_merge_by_its_inputs_and_show_the_pdf_tools_applied(stack: Stack, browser: Browser) -> None:
+    from tests import pdf_samples as ps
+
+    _, raw = _create_key(browser, scopes=["convert:write", "files:read", "files:write"])
+    client = _api(stack, browser, raw)
+    tooled = client.convert(ps.text_pdf(2), "pdf", filename="report.pdf", pages="2,1", rotate="90")
+    assert tooled.status == 200, tooled
+    ids = [client.upload(ps.text_pdf(1), f"part{n}.pdf")["id"] for n in range(3)]
+    job = client.call("POST", "/v1/conversions", json_body={"file_ids": ids, "target": "pdf"}).json()
+    stack.api.run_queue("DocumentsFunction")
+
+    html = browser.get("/dashboard/conversions").body.decode()
+    tools = html[html.index(">report.pdf<") :].split("</tr>", 1)[0]
+    assert "pdf → pdf" in tools and "pages, rotated" in tools and "OCR" not in tools
+    merged = html[html.index(">part0.pdf and 2 more<") :].split("</tr>", 1)[0]
+    assert "3 files → pdf" in merged and f"/dashboard/conversions/{job['id']}/download" in merged
+    assert "<td>3</td>" in merged  # a unit per input

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from filegate.conversions.merges import MERGE_OPTION
 from filegate.conversions.records import conversion_json
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
@@ -36,14 +37,31 @@ def human_duration(start: datetime | None, end: datetime | None) -> str:
     return f"{minutes} min {rest} s"
 
 
+# The PDF tools a conversion applied, named as docs/pdf-tools.md names them, in the order they are applied
+# (passwords are sealed, never on the record, so never here).
+_PDF_TOOLS = {"pages": "pages", "rotate": "rotated", "ocr": "OCR", "pdf_a": "PDF/A"}
+
+
+def pdf_tools_applied(options: dict[str, Any]) -> str:
+    """``"pages, OCR"``: what a PDF tool did besides converting, for the row's formats cell ('' if nothing)."""
+    return ", ".join(label for name, label in _PDF_TOOLS.items() if options.get(name))
+
+
 def _row(record: conversions_table.ConversionRecord, files: dict[str, FileRecord]) -> dict[str, Any]:
     source = files.get(record.source_file_id or "")
     output = files.get(record.output_file_id or "")
     sync_answer = record.mode == "sync" and record.status == "succeeded" and not record.output_file_id
+    options = record.options or {}
+    name = (source.filename if source else record.source_name) or "—"
+    from_format = (source.format if source else record.source_format) or "?"
+    merged = options.get(MERGE_OPTION)
+    if isinstance(merged, list) and len(merged) > 1:  # a merge job: its first input names it
+        name, from_format = f"{name} and {len(merged) - 1} more", f"{len(merged)} files"
     return {
         **conversion_json(record),
-        "name": (source.filename if source else record.source_name) or "—",
-        "from_format": (source.format if source else record.source_format) or "?",
+        "name": name,
+        "from_format": from_format,
+        "tools": pdf_tools_applied(options),
         "to_format": record.target,
         "in_size": human_bytes(int(source.size) if source and source.size is not None else record.source_bytes),
         "out_size": human_bytes(int(output.size) if output and output.size is not None else record.output_bytes),
