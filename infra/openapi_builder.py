@@ -133,7 +133,7 @@ def _error_headers(status: int, keyed: bool) -> dict[str, Any]:
     if status == 405:
         headers["Allow"] = _required("Allow")
     if keyed and status != 500:  # metered before the function answers (filegate.web.authorized)
-        headers.update(RateLimit=_ref("headers", "RateLimit"), **{"RateLimit-Policy": _ref("headers", "RateLimit-Policy")})
+        headers.update({name: _ref("headers", name) for name in ("RateLimit", "RateLimit-Policy")})
     return headers
 
 

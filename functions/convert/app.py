@@ -46,9 +46,7 @@ CONVERSION_ERRORS = may_send(
 )
 # A job's source is checked when it is created (a ready file's format, a URL's policy); a reused
 # Idempotency-Key with another body is 409.
-JOB_ERRORS = may_send(
-    errors.Conflict, errors.UnsupportedMediaType, errors.UnsupportedConversion, errors.QuotaExceeded
-)
+JOB_ERRORS = may_send(errors.Conflict, errors.UnsupportedMediaType, errors.UnsupportedConversion, errors.QuotaExceeded)
 
 
 async def _upload(
@@ -117,9 +115,7 @@ async def _convert_sync(request: Request, who: AuthContext, *, compress: bool) -
     return _sync_response(outcome)
 
 
-@app.post(
-    "/v1/convert", openapi_extra=form_body(models.ConvertForm), responses={**SYNC_RESPONSES, **CONVERSION_ERRORS}
-)
+@app.post("/v1/convert", openapi_extra=form_body(models.ConvertForm), responses={**SYNC_RESPONSES, **CONVERSION_ERRORS})
 async def convert(request: Request, who: Authorized) -> Response:
     return await _convert_sync(request, who, compress=False)
 
@@ -180,6 +176,7 @@ def _create(
     response_model=models.Conversion,
     openapi_extra=json_body(models.ConversionRequest),
     responses=JOB_ERRORS,
+    **EXACT,
 )
 async def create_conversion(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     body = await parse_body(request, models.ConversionRequest)
@@ -193,6 +190,7 @@ async def create_conversion(request: Request, who: Authorized, idempotency_key: 
     response_model=models.BulkConversions,
     openapi_extra=json_body(models.BulkConversionRequest),
     responses=JOB_ERRORS,
+    **EXACT,
 )
 async def create_bulk(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     body = await parse_body(request, models.BulkConversionRequest)

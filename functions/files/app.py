@@ -29,7 +29,11 @@ Authorized = Annotated[AuthContext, Depends(authorized)]
 
 
 @app.post(
-    "/v1/files", status_code=201, response_model=models.NewFile, openapi_extra=json_body(models.CreateFileRequest), **EXACT
+    "/v1/files",
+    status_code=201,
+    response_model=models.NewFile,
+    openapi_extra=json_body(models.CreateFileRequest),
+    **EXACT,
 )
 async def create_file(request: Request, who: Authorized) -> dict[str, Any]:
     body = await parse_body(request, models.CreateFileRequest)
@@ -44,6 +48,7 @@ async def create_file(request: Request, who: Authorized) -> dict[str, Any]:
     response_model=models.File,
     openapi_extra=json_body(models.ImportFileRequest),
     responses=may_send(errors.UnsupportedMediaType),
+    **EXACT,
 )
 async def import_file(request: Request, who: Authorized) -> JSONResponse:
     body = await parse_body(request, models.ImportFileRequest)

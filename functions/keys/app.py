@@ -17,10 +17,10 @@ from filegate.keys import service as key_service
 from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler
 from filegate.metering import usage
-from filegate.observability import instrument
-from filegate.settings import KeysSettings
 from filegate.models import keys as models
 from filegate.models.base import EXACT, json_body, may_send
+from filegate.observability import instrument
+from filegate.settings import KeysSettings
 from filegate.web import authorized, create_app, parse_body, source_ip
 
 settings = KeysSettings.from_env()

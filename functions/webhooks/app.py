@@ -69,7 +69,7 @@ def delete_webhook(webhook_id: str, request: Request, who: Authorized) -> Respon
     return Response(status_code=204)
 
 
-@app.post("/v1/webhooks/{webhook_id}/test", status_code=202, response_model=models.Delivery)
+@app.post("/v1/webhooks/{webhook_id}/test", status_code=202, response_model=models.Delivery, **EXACT)
 def send_test(webhook_id: str, who: Authorized) -> JSONResponse:
     sent = webhook_service.send_test(who, settings, webhook_id, utcnow())
     # The delivery to watch is in the endpoint's delivery log.

@@ -5,7 +5,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, WithJsonSchema, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    WithJsonSchema,
+    create_model,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
@@ -112,7 +120,9 @@ class _Described:
 
 _TARGETS = sorted({t for source in table.FORMATS for t in table.targets_for(source)})
 Target = Annotated[
-    str, Field(min_length=1, max_length=20), WithJsonSchema({"type": "string", "enum": _TARGETS, "description": "See GET /v1/formats."})
+    str,
+    Field(min_length=1, max_length=20),
+    WithJsonSchema({"type": "string", "enum": _TARGETS, "description": "See GET /v1/formats."}),
 ]
 _FILE_PART: dict[str, Any] = {"type": "string", "contentMediaType": "application/octet-stream"}
 _MERGED_FILES = "Several file parts with target pdf are merged into one PDF, in order."
@@ -122,25 +132,25 @@ COMPRESS_OPTIONS = tuple(
 )
 _FORM_CONFIG = ConfigDict(extra="allow", json_schema_extra=_described_only)
 
+_CONVERT_PARTS: dict[str, Any] = {
+    "file": (Annotated[Any, WithJsonSchema({**_FILE_PART, "description": _MERGED_FILES})], ...),
+    "target": (Target, ...),
+}
+_COMPRESS_PARTS: dict[str, Any] = {"file": (Annotated[Any, WithJsonSchema(_FILE_PART)], ...)}
 ConvertForm: type[BaseModel] = create_model(
-    "ConvertForm",
-    __config__=_FORM_CONFIG,
-    file=(Annotated[Any, WithJsonSchema({**_FILE_PART, "description": _MERGED_FILES})], ...),
-    target=(Target, ...),
-    **_option_fields(tuple(options.OPTIONS)),
+    "ConvertForm", __config__=_FORM_CONFIG, **_CONVERT_PARTS, **_option_fields(tuple(options.OPTIONS))
 )
 CompressForm: type[BaseModel] = create_model(
-    "CompressForm",
-    __config__=_FORM_CONFIG,
-    file=(Annotated[Any, WithJsonSchema(_FILE_PART)], ...),
-    **_option_fields(COMPRESS_OPTIONS),
+    "CompressForm", __config__=_FORM_CONFIG, **_COMPRESS_PARTS, **_option_fields(COMPRESS_OPTIONS)
 )
 
 # ------------------------------------------------------------------ jobs
 
 
 class ConversionRequest(RequestBody):
-    file_id: str | None = Field(default=None, min_length=1, max_length=100, description="A ready file (POST /v1/files).")
+    file_id: str | None = Field(
+        default=None, min_length=1, max_length=100, description="A ready file (POST /v1/files)."
+    )
     file_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
         default=None,
         min_length=MIN_INPUTS,
@@ -157,7 +167,9 @@ class ConversionRequest(RequestBody):
     target: Target
     # Checked by the conversion options' own rules: 422 invalid_parameter naming the option.
     options: Annotated[Any, _Described(ConversionOptions)] = None
-    webhook_url: str | None = Field(default=None, max_length=MAX_WEBHOOK_URL_LENGTH, json_schema_extra={"format": "uri"})
+    webhook_url: str | None = Field(
+        default=None, max_length=MAX_WEBHOOK_URL_LENGTH, json_schema_extra={"format": "uri"}
+    )
 
 
 class BulkConversionRequest(RequestBody):
@@ -178,7 +190,9 @@ class Conversion(ResponseBody):
     options: dict[str, Any]
     output_file_id: str | None
     error: ConversionError | None
-    progress: int = Field(ge=0, le=100, description="Percent done: only grows while the job runs; 100 when it succeeded.")
+    progress: int = Field(
+        ge=0, le=100, description="Percent done: only grows while the job runs; 100 when it succeeded."
+    )
     created_at: Timestamp
     completed_at: Timestamp | None
 
@@ -254,4 +268,3 @@ def sync_conversion_responses() -> dict[int | str, dict[str, Any]]:
             "headers": {"X-Conversion-Id": _CONVERSION_ID},
         },
     }
-

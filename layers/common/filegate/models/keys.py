@@ -171,4 +171,3 @@ class AuditEntry(ResponseBody):
 class AuditList(ResponseBody):
     data: list[AuditEntry]
     next_cursor: str | None
-
