@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "infra"))
 
 import build_openapi  # noqa: E402
 import sdk_types  # noqa: E402
+
 from filegate_local.template import Template  # noqa: E402
 
 DOCUMENT = json.loads((ROOT / "openapi.json").read_text(encoding="utf-8"))
@@ -53,9 +54,9 @@ def _table_path(method: str, app_path: str) -> str:
     segments = app_path.strip("/").split("/")
     for route in ROUTES:
         theirs = route.path.strip("/").split("/")
-        if route.method == method and len(theirs) == len(segments):
-            if all(a == b or (a[0] == b[0] == "{") for a, b in zip(theirs, segments, strict=True)):
-                return route.path
+        same_shape = route.method == method and len(theirs) == len(segments)
+        if same_shape and all(a == b or (a[0] == b[0] == "{") for a, b in zip(theirs, segments, strict=True)):
+            return route.path
     raise AssertionError(f"{method} {app_path} is not in the route table")
 
 
