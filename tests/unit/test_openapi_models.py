@@ -4,6 +4,7 @@ types are the models' fields without importing the server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -12,10 +13,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from fastapi.testclient import TestClient
 
 from filegate.formats import table
 from filegate.models import conversions, files, keys
@@ -185,9 +186,12 @@ def test_a_response_model_sends_the_domain_body_as_it_is():
     def usage_report() -> dict[str, Any]:
         return usage
 
-    client = TestClient(app)
-    assert client.get("/file").json() == body
-    assert client.get("/usage").json() == usage
+    async def fetch(path: str) -> Any:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as client:
+            return (await client.get(path)).json()
+
+    assert asyncio.run(fetch("/file")) == body
+    assert asyncio.run(fetch("/usage")) == usage
     partial = {k: v for k, v in usage.items() if k != "note"}
     assert keys.Usage.model_validate(partial).model_dump(by_alias=True, exclude_unset=True) == partial
 
