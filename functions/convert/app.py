@@ -36,9 +36,10 @@ app = create_app("FileGate conversion")
 Authorized = Annotated[AuthContext, Depends(authorized)]
 
 
-# The form parts each sync route takes besides the conversion options (whose one list is the option table).
-CONVERT_PARTS = ("file", "target")
-COMPRESS_PARTS = ("file",)
+# The form parts each sync route takes besides the conversion options (whose one list is the option table): its
+# declared form's (filegate.models.conversions).
+CONVERT_PARTS = tuple(name for name in models.ConvertForm.model_fields if name not in OPTIONS)
+COMPRESS_PARTS = tuple(name for name in models.CompressForm.model_fields if name not in OPTIONS)
 SYNC_RESPONSES = models.sync_conversion_responses()
 # What a conversion may be refused for beyond every route's usual errors (docs/api.md "Errors").
 CONVERSION_ERRORS = may_send(
