@@ -34,7 +34,7 @@ from filegate_local.workers import function_environment  # noqa: E402
 
 DOCUMENTS = (ROOT / "openapi.json", DOCUMENT_FILE)
 NOWHERE = "http://127.0.0.1:9"  # discard port: nothing listens, so an accidental AWS call fails fast
-SERVERS = [
+SERVERS: list[dict[str, Any]] = [
     {
         "url": "https://{api_id}.execute-api.{region}.amazonaws.com/{stage}",
         "description": "A deployed stack (sam deploy)",

@@ -130,7 +130,8 @@ _MERGED_FILES = "Several file parts with target pdf are merged into one PDF, in 
 COMPRESS_OPTIONS = tuple(
     name for name in options.OPTIONS if any(name in table.compress_options(source) for source in table.FORMATS)
 )
-_FORM_CONFIG = ConfigDict(extra="allow", json_schema_extra=_described_only)
+# A part the form does not name is refused (422 invalid_parameter naming it), as in a JSON body.
+_FORM_CONFIG = ConfigDict(extra="forbid", json_schema_extra=_described_only)
 
 _CONVERT_PARTS: dict[str, Any] = {
     "file": (Annotated[Any, WithJsonSchema({**_FILE_PART, "description": _MERGED_FILES})], ...),
