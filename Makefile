@@ -133,7 +133,7 @@ dev: $(VENV_STAMP) system-packages ## run the local stack (API :3000, moto :4566
 	@exec $(BIN)/filegate-local --port $(PORT) --moto-port $(MOTO_PORT) --env EGRESS_ALLOW_INSECURE_LOOPBACK=true
 
 # ------------------------------------------------------------------ generated files
-openapi: $(VENV_STAMP) ## regenerate openapi.json (and the layer's copy) from the apps, route table and template
+openapi: $(VENV_STAMP) ## regenerate openapi.json (and the layer's copy) and the SDK's types.py from the apps' models, route table and template
 	$(BIN)/python infra/build_openapi.py
 
 # ------------------------------------------------------------------ checks

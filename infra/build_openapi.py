@@ -1,11 +1,13 @@
-"""Write (or check) the API's OpenAPI document from the HTTP functions' apps: `make openapi`.
+"""Write (or check) the API's OpenAPI document and the SDK's types from the HTTP functions' apps: `make openapi`.
 
-    python infra/build_openapi.py           write openapi.json and layers/common/filegate/openapi.json
-    python infra/build_openapi.py --check   exit 1 if either is stale (a test runs this)
+    python infra/build_openapi.py           write openapi.json, layers/common/filegate/openapi.json and the SDK's
+                                            clients/python/src/filegate_client/types.py
+    python infra/build_openapi.py --check   exit 1 if any is stale (a test runs this)
 
 Each function's app.py is imported with the environment template.yaml gives it (resolved as the local stack
 does, pointing at an unreachable endpoint: building the document calls no AWS), then
-openapi_builder.build_document merges them with the route table and the template's gateway responses.
+openapi_builder.build_document merges them with the route table and the template's gateway responses. The SDK's
+TypedDicts come from the same models (sdk_types).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "common"), str(ROOT / "infra")]
 
 import openapi_builder as openapi  # noqa: E402
+import sdk_types  # noqa: E402
 
 from filegate.api_document import DOCUMENT_FILE  # noqa: E402
 from filegate.routes import ROUTES  # noqa: E402
@@ -29,9 +32,9 @@ from filegate_local.model import build_model  # noqa: E402
 from filegate_local.template import Template  # noqa: E402
 from filegate_local.workers import function_environment  # noqa: E402
 
-OUTPUTS = (ROOT / "openapi.json", DOCUMENT_FILE)
+DOCUMENTS = (ROOT / "openapi.json", DOCUMENT_FILE)
 NOWHERE = "http://127.0.0.1:9"  # discard port: nothing listens, so an accidental AWS call fails fast
-SERVERS = [
+SERVERS: list[dict[str, Any]] = [
     {
         "url": "https://{api_id}.execute-api.{region}.amazonaws.com/{stage}",
         "description": "A deployed stack (sam deploy)",
@@ -77,8 +80,8 @@ def gateway_answers(template: Template) -> list[openapi.GatewayAnswer]:
     return answers
 
 
-def build() -> str:
-    template = Template(ROOT / "template.yaml", moto_endpoint=NOWHERE)
+def load_apps(template: Template) -> dict[str, Any]:
+    """Each HTTP function's FastAPI app, by function folder, imported with its template environment."""
     model = build_model(template)
     wanted = {route.function for route in ROUTES}
     apps = {}
@@ -90,22 +93,28 @@ def build() -> str:
     missing = wanted - set(apps)
     if missing:
         raise SystemExit(f"error: no function in template.yaml for {sorted(missing)}")
-    document = openapi.build_document(apps, gateway=gateway_answers(template), servers=SERVERS)
-    return openapi.render(document)
+    return apps
+
+
+def build() -> dict[Path, str]:
+    template = Template(ROOT / "template.yaml", moto_endpoint=NOWHERE)
+    document = openapi.build_document(load_apps(template), gateway=gateway_answers(template), servers=SERVERS)
+    text = openapi.render(document)
+    return {**dict.fromkeys(DOCUMENTS, text), sdk_types.OUTPUT: sdk_types.render()}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if a committed copy is stale")
     args = parser.parse_args()
-    text = build()
-    stale = [p for p in OUTPUTS if not p.is_file() or p.read_text(encoding="utf-8") != text]
+    outputs = build()
+    stale = [p for p, text in outputs.items() if not p.is_file() or p.read_text(encoding="utf-8") != text]
     if args.check:
         for path in stale:
             print(f"stale: {path.relative_to(ROOT)} (run `make openapi`)", file=sys.stderr)
         return 1 if stale else 0
     for path in stale:
-        path.write_text(text, encoding="utf-8")
+        path.write_text(outputs[path], encoding="utf-8")
         print(f"wrote {path.relative_to(ROOT)}")
     return 0
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
 from filegate import errors
@@ -20,10 +20,12 @@ from filegate.formats.table import formats_document
 from filegate.idempotency import MAX_KEY_LENGTH, Idempotent
 from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler
+from filegate.models import conversions as models
+from filegate.models.base import EXACT, form_body, json_body, may_send
 from filegate.observability import instrument
 from filegate.settings import ConvertSettings
 from filegate.suggest import check_names
-from filegate.web import RequestBody, authorized, create_app, parse_body
+from filegate.web import authorized, create_app, parse_body
 
 settings = ConvertSettings.from_env()
 bind_tables(settings)
@@ -34,9 +36,18 @@ app = create_app("FileGate conversion")
 Authorized = Annotated[AuthContext, Depends(authorized)]
 
 
-# The form parts each sync route takes besides the conversion options (whose one list is the option table).
-CONVERT_PARTS = ("file", "target")
-COMPRESS_PARTS = ("file",)
+# The form parts each sync route takes besides the conversion options (whose one list is the option table): its
+# declared form's (filegate.models.conversions).
+CONVERT_PARTS = tuple(name for name in models.ConvertForm.model_fields if name not in OPTIONS)
+COMPRESS_PARTS = tuple(name for name in models.CompressForm.model_fields if name not in OPTIONS)
+SYNC_RESPONSES = models.sync_conversion_responses()
+# What a conversion may be refused for beyond every route's usual errors (docs/api.md "Errors").
+CONVERSION_ERRORS = may_send(
+    errors.UnsupportedMediaType, errors.UnsupportedConversion, errors.ConversionFailed, errors.QuotaExceeded
+)
+# A job's source is checked when it is created (a ready file's format, a URL's policy); a reused
+# Idempotency-Key with another body is 409.
+JOB_ERRORS = may_send(errors.Conflict, errors.UnsupportedMediaType, errors.UnsupportedConversion, errors.QuotaExceeded)
 
 
 async def _upload(
@@ -77,7 +88,7 @@ def _sync_response(outcome: sync.SyncOutcome | sync.ContinuedAsJob) -> Response:
     return Response(content=outcome.data, media_type=outcome.content_type, headers=headers)
 
 
-@app.get("/v1/formats")
+@app.get("/v1/formats", response_model=models.Formats, **EXACT)
 def supported_formats() -> dict[str, Any]:
     return formats_document()
 
@@ -105,37 +116,23 @@ async def _convert_sync(request: Request, who: AuthContext, *, compress: bool) -
     return _sync_response(outcome)
 
 
-@app.post("/v1/convert")
+@app.post("/v1/convert", openapi_extra=form_body(models.ConvertForm), responses={**SYNC_RESPONSES, **CONVERSION_ERRORS})
 async def convert(request: Request, who: Authorized) -> Response:
     return await _convert_sync(request, who, compress=False)
 
 
-@app.post("/v1/compress")
+@app.post(
+    "/v1/compress", openapi_extra=form_body(models.CompressForm), responses={**SYNC_RESPONSES, **CONVERSION_ERRORS}
+)
 async def compress(request: Request, who: Authorized) -> Response:
     return await _convert_sync(request, who, compress=True)
 
 
-class ConversionRequest(RequestBody):
-    file_id: str | None = Field(default=None, min_length=1, max_length=100)
-    # Several ready files merged into one PDF, in order (target pdf), in place of file_id.
-    file_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
-        default=None, min_length=merges.MIN_INPUTS, max_length=merges.MAX_INPUTS
-    )
-    url: str | None = Field(default=None, min_length=1, max_length=2048)  # imported first, in place of file_id
-    headers: dict[str, str] | None = Field(default=None, max_length=10)  # the URL's private-link headers
-    target: str = Field(min_length=1, max_length=20)
-    options: Any = None  # checked by the conversion options' own rules: 422 invalid_parameter naming the option
-    webhook_url: str | None = Field(default=None, max_length=create.MAX_WEBHOOK_URL_LENGTH)
-
-    def job(self, prefix: str = "") -> create.JobRequest:
-        return create.job_request(
-            self.file_id, self.target, self.options, self.webhook_url, prefix=prefix, url=self.url,
-            headers=self.headers, file_ids=self.file_ids,
-        )  # fmt: skip
-
-
-class BulkConversionRequest(RequestBody):
-    items: list[ConversionRequest] = Field(min_length=1, max_length=create.MAX_BULK_ITEMS)
+def _job(request: models.ConversionRequest, prefix: str = "") -> create.JobRequest:
+    return create.job_request(
+        request.file_id, request.target, request.options, request.webhook_url, prefix=prefix, url=request.url,
+        headers=request.headers, file_ids=request.file_ids,
+    )  # fmt: skip
 
 
 def _create_jobs(request: dict[str, Any], who: AuthContext, requested: list[create.JobRequest], bulk: bool) -> Any:
@@ -161,7 +158,7 @@ def _create(
     # A private link's headers and a document's password are no part of what makes two requests the same: never
     # stored with the key.
     secret: dict[str, Any] = {"headers": True, "options": {name: True for name in records.SECRET_OPTIONS}}
-    private = {"items": {"__all__": secret}} if isinstance(body, BulkConversionRequest) else secret
+    private = {"items": {"__all__": secret}} if isinstance(body, models.BulkConversionRequest) else secret
     return create_jobs(
         key=key,
         account_id=who.account_id,
@@ -169,29 +166,43 @@ def _create(
         lambda_context=request.scope.get("aws.context"),
         who=who,
         requested=requested,
-        bulk=isinstance(body, BulkConversionRequest),
+        bulk=isinstance(body, models.BulkConversionRequest),
     )
 
 
 # Every 202 carries Location (docs/api.md §4): the conversion to poll, or (bulk) the list they are in.
-@app.post("/v1/conversions", status_code=202)
+@app.post(
+    "/v1/conversions",
+    status_code=202,
+    response_model=models.Conversion,
+    openapi_extra=json_body(models.ConversionRequest),
+    responses=JOB_ERRORS,
+    **EXACT,
+)
 async def create_conversion(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> JSONResponse:
-    body = await parse_body(request, ConversionRequest)
-    created = _create(request, who, idempotency_key, body, [body.job()])
+    body = await parse_body(request, models.ConversionRequest)
+    created = _create(request, who, idempotency_key, body, [_job(body)])
     return JSONResponse(created, status_code=202, headers={"Location": f"/v1/conversions/{created['id']}"})
 
 
-@app.post("/v1/conversions/bulk", status_code=202)
+@app.post(
+    "/v1/conversions/bulk",
+    status_code=202,
+    response_model=models.BulkConversions,
+    openapi_extra=json_body(models.BulkConversionRequest),
+    responses=JOB_ERRORS,
+    **EXACT,
+)
 async def create_bulk(request: Request, who: Authorized, idempotency_key: IdempotencyKey = None) -> JSONResponse:
-    body = await parse_body(request, BulkConversionRequest)
+    body = await parse_body(request, models.BulkConversionRequest)
     created = _create(
-        request, who, idempotency_key, body, [item.job(f"items[{i}].") for i, item in enumerate(body.items)]
+        request, who, idempotency_key, body, [_job(item, f"items[{i}].") for i, item in enumerate(body.items)]
     )
     # Each item has its own Location-like id; the list of the account's conversions is where all of them are.
     return JSONResponse(created, status_code=202, headers={"Location": "/v1/conversions"})
 
 
-@app.get("/v1/conversions")
+@app.get("/v1/conversions", response_model=models.ConversionList, **EXACT)
 def list_conversions(
     who: Authorized,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -200,7 +211,7 @@ def list_conversions(
     return records.list_conversions(who, limit=limit, cursor=cursor)
 
 
-@app.get("/v1/conversions/{conversion_id}")
+@app.get("/v1/conversions/{conversion_id}", response_model=models.Conversion, **EXACT)
 def get_conversion(conversion_id: str, who: Authorized) -> dict[str, Any]:
     return records.get_conversion(who, conversion_id)
 

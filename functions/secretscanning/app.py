@@ -9,10 +9,13 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from filegate import errors
 from filegate.clock import utcnow
 from filegate.db import bind_tables
 from filegate.egress.policy import resolver_for
 from filegate.lambda_http import http_handler
+from filegate.models import secret_scanning as models
+from filegate.models.base import json_body, may_send
 from filegate.observability import instrument
 from filegate.secret_scanning import github_keys, service
 from filegate.settings import SecretScanningSettings
@@ -30,7 +33,12 @@ ring = github_keys.KeyRing(
 )
 
 
-@app.post("/v1/integrations/github/secret-scanning")
+@app.post(
+    "/v1/integrations/github/secret-scanning",
+    response_model=list[models.Feedback],
+    openapi_extra=json_body(models.Findings),
+    responses=may_send(errors.InvalidSignature),
+)
 async def github_secret_scanning(request: Request) -> JSONResponse:
     body = await request.body()
     return JSONResponse(service.receive(body, request.headers, ring, settings, utcnow()))

@@ -16,7 +16,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from filegate import errors, routes
@@ -307,12 +307,6 @@ async def json_body(request: Request) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise errors.InvalidRequest("The request body must be a JSON object.")
     return value
-
-
-class RequestBody(BaseModel):
-    """Base of every JSON request body: an unknown field is 422 invalid_parameter naming it, never ignored."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 BodyModel = TypeVar("BodyModel", bound=BaseModel)

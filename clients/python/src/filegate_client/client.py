@@ -38,6 +38,7 @@ from filegate_client.types import (
     FreeKey,
     Key,
     KeyActivity,
+    NewFile,
     NewKey,
     Page,
     Usage,
@@ -285,7 +286,7 @@ class FileGate:
 
     # ------------------------------------------------------------------ files
 
-    def create_file(self, filename: str, size: int, content_type: str | None = None) -> File:
+    def create_file(self, filename: str, size: int, content_type: str | None = None) -> NewFile:
         body = _compact({"filename": filename, "size": size, "content_type": content_type})
         return self._json("POST", "/v1/files", json=body)  # type: ignore[no-any-return]
 
