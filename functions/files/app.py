@@ -9,11 +9,11 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import Field
 
 from filegate.clock import utcnow
+from filegate.context import AuthContext
 from filegate.db import bind_tables
 from filegate.files import imports
 from filegate.files import service as files_service
 from filegate.files.storage import Bucket
-from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler
 from filegate.observability import instrument
 from filegate.settings import FilesSettings

@@ -10,8 +10,8 @@ from pydantic import Field
 
 from filegate.audit import service as audit
 from filegate.clock import utcnow
+from filegate.context import AuthContext
 from filegate.db import bind_tables
-from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler
 from filegate.observability import instrument
 from filegate.settings import WebhooksSettings

@@ -12,13 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from filegate import errors
+from filegate.context import AuthContext
 from filegate.conversions import merges
 from filegate.conversions.queueing import queue_job
 from filegate.conversions.records import conversion_json, job_options, source_format
 from filegate.conversions.routing import Queues
 from filegate.engines import ProbedWhenStored, engine_for
 from filegate.files import service as files_service
-from filegate.keys.context import AuthContext
 from filegate.settings import WebhookPolicy
 from filegate.tiers import tier
 from filegate.webhooks import service as webhook_service

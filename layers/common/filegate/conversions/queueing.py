@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from filegate import queues
+from filegate.context import AuthContext
 from filegate.conversions.records import fail, job_message, new_record, seal_secret_options
 from filegate.conversions.routing import Queues
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.engines import Plan
-from filegate.keys.context import AuthContext
 from filegate.metering import limits
 from filegate.tiers import tier
 

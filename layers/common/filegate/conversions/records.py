@@ -13,12 +13,12 @@ from typing import Any
 from filegate import errors, sealing
 from filegate.activity import record as activity
 from filegate.clock import iso
+from filegate.context import AuthContext
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.formats import options as options_table
 from filegate.formats.docsniff import text_format
 from filegate.formats.table import TEXT_FORMATS, kind
-from filegate.keys.context import AuthContext
 from filegate.listing import page_json
 from filegate.metering import limits
 from filegate.observability import conversion_finished

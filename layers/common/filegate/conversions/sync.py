@@ -18,6 +18,7 @@ from typing import Any
 
 from filegate import errors
 from filegate.clock import utcnow
+from filegate.context import AuthContext
 from filegate.conversions.queueing import queue_job
 from filegate.conversions.records import conversion_json, job_options, new_record
 from filegate.conversions.routing import Queues
@@ -28,7 +29,6 @@ from filegate.files import service as files_service
 from filegate.files.storage import Bucket
 from filegate.formats.sniff import sniff
 from filegate.formats.table import content_type, kind
-from filegate.keys.context import AuthContext
 from filegate.metering import limits
 from filegate.observability import conversion_finished
 from filegate.settings import WebhookEmitter

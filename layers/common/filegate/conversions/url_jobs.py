@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from filegate import errors, queues
+from filegate.context import AuthContext
 from filegate.conversions.records import (
     announce,
     conversion_json,
@@ -33,7 +34,6 @@ from filegate.files import imports
 from filegate.files import service as files_service
 from filegate.files.storage import Bucket
 from filegate.formats import table as formats
-from filegate.keys.context import AuthContext
 from filegate.metering import limits
 from filegate.settings import ImportSettings, WebhookPolicy
 from filegate.tiers import tier

@@ -21,6 +21,7 @@ from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
 from filegate import errors, queues, sealing
+from filegate.context import AuthContext
 from filegate.db import files as files_table
 from filegate.egress.fetch import (
     FILE_TOO_LARGE,
@@ -35,7 +36,6 @@ from filegate.files import service as files_service
 from filegate.files.storage import Bucket, object_key
 from filegate.formats.sniff import sniff
 from filegate.formats.table import content_type
-from filegate.keys.context import AuthContext
 from filegate.observability import logger
 from filegate.settings import EgressPolicy, ImportSettings, WebhookStore
 from filegate.tiers import tier

@@ -20,10 +20,10 @@ from typing import Any, Final
 from filegate import errors, queues
 from filegate.audit import service as audit
 from filegate.clock import iso
+from filegate.context import AuthContext
 from filegate.db import webhooks as store
 from filegate.db.conversions import ConversionRecord
 from filegate.egress.policy import resolver_for, vet_url
-from filegate.keys.context import AuthContext
 from filegate.listing import page_json
 from filegate.metering import limits
 from filegate.observability import logger
