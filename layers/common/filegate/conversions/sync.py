@@ -33,7 +33,7 @@ from filegate.metering import limits
 from filegate.observability import conversion_finished
 from filegate.settings import WebhookEmitter
 from filegate.tiers import SYNC_ANSWER_RESERVE_SECONDS, SYNC_BUDGET_SECONDS, SYNC_MAX_BYTES, tier
-from filegate.webhooks import service as webhook_service
+from filegate.webhooks import emitting as webhook_events
 
 POLL_INTERVAL_SECONDS = 0.2
 # A failed job's code, raised again as the sync answer.
@@ -191,7 +191,7 @@ def record_success(
         url = bucket.download_url(stored.object_key, out_name, output.content_type)
     conversions_table.create(record)
     conversion_finished(kind(output.format), succeeded=True)
-    webhook_service.announce_conversion(webhooks, record, conversion_json(record), now, best_effort=True)
+    webhook_events.announce_conversion(webhooks, record, conversion_json(record), now, best_effort=True)
     if url is not None:
         return SyncOutcome(record.conversion_id, out_name, output.content_type, None, url)
     return SyncOutcome(record.conversion_id, out_name, output.content_type, output.data, None)

@@ -37,7 +37,8 @@ from filegate.formats import table as formats
 from filegate.metering import limits
 from filegate.settings import ImportSettings, WebhookPolicy
 from filegate.tiers import tier
-from filegate.webhooks import service as webhook_service
+from filegate.webhooks import emitting as webhook_events
+from filegate.webhooks import endpoints as webhook_endpoints
 
 
 def create_url_job(
@@ -54,7 +55,7 @@ def create_url_job(
     now: datetime,
 ) -> dict[str, Any]:
     """The conversion (``queued``) and its import; the conversion's JSON for the 202."""
-    webhook_service.check_conversion_webhook_url(caller, webhooks, webhook_url)
+    webhook_endpoints.check_conversion_webhook_url(caller, webhooks, webhook_url)
     if formats.normalize(target) is None:
         formats.resolve_target("", target)  # raises unsupported_conversion naming the target
     request = imports.check_request(
@@ -130,7 +131,7 @@ def after_import(
     if record is None:
         return None
     if record.status in conversions_table.TERMINAL:
-        webhook_service.announce_conversion(settings, record, conversion_json(record), now)
+        webhook_events.announce_conversion(settings, record, conversion_json(record), now)
         return record
     if source is None or source.status != "ready":
         code, message = imports.file_error(source)

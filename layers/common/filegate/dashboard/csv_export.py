@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 
 def usage_csv(report: dict[str, Any]) -> Response:
-    """One row a month, then one a day, of a usage report (filegate.keys.service.usage_report)."""
+    """One row a month, then one a day, of a usage report (filegate.accounts.service.usage_report)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["period", "kind", "conversions"])

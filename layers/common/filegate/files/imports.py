@@ -39,8 +39,8 @@ from filegate.formats.table import content_type
 from filegate.observability import logger
 from filegate.settings import EgressPolicy, ImportSettings, WebhookStore
 from filegate.tiers import tier
+from filegate.webhooks import emitting as webhook_events
 from filegate.webhooks import events
-from filegate.webhooks import service as webhook_service
 
 UNSUPPORTED_MEDIA_TYPE: Final = "unsupported_media_type"
 # Enough of the start to sniff every format and to tell an HTML page from a file.
@@ -213,7 +213,7 @@ def _announce(record: files_table.FileRecord, webhooks: WebhookStore, account_ti
     """file.imported / file.import_failed, once per file whatever the redeliveries (ids derive from it)."""
     if record.status not in ("ready", "failed"):
         return
-    webhook_service.emit_event(
+    webhook_events.emit_event(
         webhooks,
         account_id=record.account_id,
         account_tier=account_tier,

@@ -12,7 +12,9 @@ from filegate.dashboard.forms import field
 from filegate.dashboard.rendering import Dashboard, Site, redirect
 from filegate.dashboard.visits import SignedIn, SignedInForm, Visit
 from filegate.keys.access import check_route
-from filegate.webhooks import service as webhook_service
+from filegate.webhooks import deliveries as webhook_deliveries
+from filegate.webhooks import endpoints as webhook_endpoints
+from filegate.webhooks import signing_secrets as webhook_secrets
 from filegate.webhooks.events import CONVERSION_FAILED, CONVERSION_SUCCEEDED
 
 WEBHOOK_EVENTS: Final = (CONVERSION_SUCCEEDED, CONVERSION_FAILED)
@@ -26,11 +28,11 @@ def webhooks_page(
     base: dict[str, Any] = {"webhooks": [], "events": WEBHOOK_EVENTS, "secret": None, **context}
     try:
         check_route(visit.caller, "GET", "/v1/webhooks")
-        listing = webhook_service.list_webhooks(visit.caller, visit.now)
+        listing = webhook_endpoints.list_webhooks(visit.caller, visit.now)
         base.update(webhooks=listing["data"], secret=listing["signing_secret"])
         chosen = request.query_params.get("deliveries")
         if chosen:
-            page = webhook_service.list_deliveries(visit.caller, chosen, limit=25, cursor=None)
+            page = webhook_deliveries.list_deliveries(visit.caller, chosen, limit=25, cursor=None)
             base.update(deliveries=page["data"], deliveries_of=chosen)
     except errors.ApiError as exc:
         return site.page_error(request, visit, "webhooks.html", exc, status=status, **base)
@@ -47,7 +49,7 @@ async def add_webhook(request: Request, site: Site, posted: SignedInForm) -> Res
     visit, form = posted
     try:
         check_route(visit.caller, "POST", "/v1/webhooks")
-        webhook_service.register_webhook(
+        webhook_endpoints.register_webhook(
             visit.caller, site.settings, url=field(form, "url") or "", events=[str(e) for e in form.getlist("events")],
             now=visit.now, actor=visit.actor, ip=visit.ip,
         )  # fmt: skip
@@ -61,7 +63,7 @@ async def rotate_secret(request: Request, site: Site, posted: SignedInForm) -> R
     visit, _ = posted
     try:
         check_route(visit.caller, "POST", "/v1/webhooks/secret")
-        created = webhook_service.create_or_rotate_secret(visit.caller, visit.now, actor=visit.actor, ip=visit.ip)
+        created = webhook_secrets.create_or_rotate_secret(visit.caller, visit.now, actor=visit.actor, ip=visit.ip)
     except errors.ApiError as exc:
         return webhooks_page(site, request, visit, status=exc.status, error=exc.message)
     return webhooks_page(site, request, visit, shown_secret=created["secret"], shown_which="new")
@@ -72,7 +74,7 @@ async def reveal_secret(request: Request, site: Site, posted: SignedInForm) -> R
     visit, _ = posted
     try:
         check_route(visit.caller, "GET", "/v1/webhooks/secret")
-        shown = webhook_service.reveal_secret(visit.caller, visit.now, actor=visit.actor, ip=visit.ip)
+        shown = webhook_secrets.reveal_secret(visit.caller, visit.now, actor=visit.actor, ip=visit.ip)
     except errors.ApiError as exc:
         return webhooks_page(site, request, visit, status=exc.status, error=exc.message)
     return webhooks_page(site, request, visit, shown_secret=shown["secret"], shown_which="current")
@@ -82,7 +84,7 @@ async def reveal_secret(request: Request, site: Site, posted: SignedInForm) -> R
 async def delete_webhook(request: Request, webhook_id: str, posted: SignedInForm) -> Response:
     visit, _ = posted
     check_route(visit.caller, "DELETE", "/v1/webhooks/{id}")
-    webhook_service.delete_webhook(visit.caller, webhook_id, now=visit.now, actor=visit.actor, ip=visit.ip)
+    webhook_endpoints.delete_webhook(visit.caller, webhook_id, now=visit.now, actor=visit.actor, ip=visit.ip)
     return redirect(request, "/dashboard/webhooks?done=webhook-deleted")
 
 
@@ -90,7 +92,7 @@ async def delete_webhook(request: Request, webhook_id: str, posted: SignedInForm
 async def test_webhook(request: Request, webhook_id: str, site: Site, posted: SignedInForm) -> Response:
     visit, _ = posted
     check_route(visit.caller, "POST", "/v1/webhooks/{id}/test")
-    webhook_service.send_test(visit.caller, site.settings, webhook_id, visit.now)
+    webhook_endpoints.send_test(visit.caller, site.settings, webhook_id, visit.now)
     return redirect(request, f"/dashboard/webhooks?deliveries={webhook_id}&done=test-sent")
 
 
@@ -98,5 +100,5 @@ async def test_webhook(request: Request, webhook_id: str, site: Site, posted: Si
 async def resend(request: Request, webhook_id: str, delivery_id: str, site: Site, posted: SignedInForm) -> Response:
     visit, _ = posted
     check_route(visit.caller, "POST", "/v1/webhooks/{id}/test")  # sends to the endpoint, like a test
-    webhook_service.resend_delivery(visit.caller, site.settings, webhook_id, delivery_id, visit.now)
+    webhook_deliveries.resend_delivery(visit.caller, site.settings, webhook_id, delivery_id, visit.now)
     return redirect(request, f"/dashboard/webhooks?deliveries={webhook_id}&done=resent")
