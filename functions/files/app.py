@@ -11,7 +11,7 @@ from pydantic import Field
 from filegate.clock import utcnow
 from filegate.context import AuthContext
 from filegate.db import bind_tables
-from filegate.files import imports
+from filegate.files import import_requests
 from filegate.files import service as files_service
 from filegate.files.storage import Bucket
 from filegate.lambda_http import http_handler
@@ -49,7 +49,7 @@ class ImportFileRequest(RequestBody):
 @app.post("/v1/files/import", status_code=202)
 async def import_file(request: Request, who: Authorized) -> JSONResponse:
     body = await parse_body(request, ImportFileRequest)
-    created = imports.import_file(
+    created = import_requests.import_file(
         who,
         url=body.url,
         filename=body.filename,

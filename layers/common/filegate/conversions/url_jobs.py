@@ -30,7 +30,7 @@ from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.egress.policy import resolver_for
 from filegate.engines import EngineName, engine_for
-from filegate.files import imports
+from filegate.files import import_requests, import_worker
 from filegate.files import service as files_service
 from filegate.files.storage import Bucket
 from filegate.formats import table as formats
@@ -58,7 +58,7 @@ def create_url_job(
     webhook_endpoints.check_conversion_webhook_url(caller, webhooks, webhook_url)
     if formats.normalize(target) is None:
         formats.resolve_target("", target)  # raises unsupported_conversion naming the target
-    request = imports.check_request(
+    request = import_requests.check_request(
         url,
         None,
         headers,
@@ -86,7 +86,7 @@ def create_url_job(
         limits.release_conversion(reservation)
         raise
     try:
-        imports.start_import(
+        import_requests.start_import(
             caller, request, queue_url=queue_url, now=now, file_id=file_id, conversion_id=record.conversion_id,
             conversion_key=key,
         )  # fmt: skip
@@ -134,7 +134,7 @@ def after_import(
         webhook_events.announce_conversion(settings, record, conversion_json(record), now)
         return record
     if source is None or source.status != "ready":
-        code, message = imports.file_error(source)
+        code, message = import_worker.file_error(source)
         return _fail_and_announce(record, code, message, settings, now)
     try:
         target, options, engine = _plan(source, record)
@@ -146,17 +146,17 @@ def after_import(
 
 
 def run_import(
-    message: imports.ImportMessage, bucket: Bucket, settings: ImportSettings, now: datetime
+    message: import_worker.ImportMessage, bucket: Bucket, settings: ImportSettings, now: datetime
 ) -> files_table.FileRecord | None:
     """One import message, as the import worker runs it: the import, then the conversion that waited on it."""
-    source = imports.run_import(message, bucket, settings, now)
+    source = import_worker.run_import(message, bucket, settings, now)
     if message.conversion_id is not None:
         after_import(message.conversion_id, source, settings, now, message.conversion_key)
     return source
 
 
-def abandon_import(message: imports.ImportMessage, settings: ImportSettings, now: datetime) -> None:
+def abandon_import(message: import_worker.ImportMessage, settings: ImportSettings, now: datetime) -> None:
     """A dead-lettered import message: the file failed, and the conversion that waited on it too."""
-    source = imports.abandon_import(message, settings, now)
+    source = import_worker.abandon_import(message, settings, now)
     if message.conversion_id is not None:
         after_import(message.conversion_id, source, settings, now)
