@@ -15,6 +15,7 @@ from typing import Any
 
 from filegate import errors, queues
 from filegate.context import AuthContext
+from filegate.conversions.queueing import create_and_hand_on
 from filegate.conversions.records import (
     announce,
     conversion_json,
@@ -22,7 +23,6 @@ from filegate.conversions.records import (
     job_message,
     job_options,
     new_record,
-    seal_secret_options,
     source_format,
 )
 from filegate.conversions.routing import engine_queues
@@ -79,20 +79,16 @@ def create_url_job(
         options=dict(options) if isinstance(options, dict) else {},
         webhook_url=webhook_url,
     )
-    record.options_sealed, key = seal_secret_options(record.conversion_id, options if isinstance(options, dict) else {})
-    try:
-        conversions_table.create(record)
-    except BaseException:
-        limits.release_conversion(reservation)
-        raise
-    try:
+
+    def start_import(key: str | None) -> None:
         import_requests.start_import(
             caller, request, queue_url=queue_url, now=now, file_id=file_id, conversion_id=record.conversion_id,
             conversion_key=key,
         )  # fmt: skip
-    except BaseException:
-        fail(record, "internal_error", "The import could not be queued.", now)  # the caller gets the 500
-        raise
+
+    secret_options = options if isinstance(options, dict) else {}
+    failure = "The import could not be queued."  # the caller gets the 500
+    create_and_hand_on(record, reservation, secret_options, start_import, failure=failure, now=now)
     return conversion_json(record)
 
 
