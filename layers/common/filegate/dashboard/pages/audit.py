@@ -15,7 +15,7 @@ router = APIRouter()
 
 
 @router.get("/dashboard/audit")
-def audit_log(request: Request, site: Site, visit: SignedIn) -> Response:
+def _audit_log(request: Request, site: Site, visit: SignedIn) -> Response:
     try:
         check_route(visit.caller, "GET", "/v1/audit")
         page = audit.list_entries(

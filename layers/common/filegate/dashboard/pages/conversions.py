@@ -17,7 +17,7 @@ router = APIRouter()
 
 
 @router.get("/dashboard/conversions")
-def conversions(request: Request, site: Site, visit: SignedIn) -> Response:
+def _conversions(request: Request, site: Site, visit: SignedIn) -> Response:
     try:
         check_route(visit.caller, "GET", "/v1/conversions")
         page = conversion_rows.rows(visit.account.account_id, limit=25, cursor=request.query_params.get("cursor"))
@@ -29,7 +29,7 @@ def conversions(request: Request, site: Site, visit: SignedIn) -> Response:
 
 
 @router.get("/dashboard/conversions/{conversion_id}/download")
-def download(conversion_id: str, site: Site, visit: SignedIn) -> Response:
+def _download(conversion_id: str, site: Site, visit: SignedIn) -> Response:
     check_route(visit.caller, "GET", "/v1/files/{id}/content")
     conversion = jobs.get_conversion(visit.caller, conversion_id)
     if not conversion.get("output_file_id"):

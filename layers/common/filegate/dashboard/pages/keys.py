@@ -70,12 +70,12 @@ def keys_page(site: Dashboard, request: Request, visit: Visit, *, status: int = 
 
 
 @router.get("/dashboard/keys")
-def keys(request: Request, site: Site, visit: SignedIn) -> Response:
+def _keys(request: Request, site: Site, visit: SignedIn) -> Response:
     return keys_page(site, request, visit)
 
 
 @router.post("/dashboard/keys")
-async def create_key(request: Request, site: Site, posted: SignedInForm) -> Response:
+async def _create_key(request: Request, site: Site, posted: SignedInForm) -> Response:
     visit, form = posted
     try:
         check_route(visit.caller, "POST", "/v1/keys")
@@ -96,7 +96,7 @@ async def create_key(request: Request, site: Site, posted: SignedInForm) -> Resp
 
 
 @router.post("/dashboard/keys/{key_id}/rotate")
-async def rotate_key(request: Request, key_id: str, site: Site, posted: SignedInForm) -> Response:
+async def _rotate_key(request: Request, key_id: str, site: Site, posted: SignedInForm) -> Response:
     visit, form = posted
     try:
         check_route(visit.caller, "POST", "/v1/keys/{id}/rotate")
@@ -115,7 +115,7 @@ async def rotate_key(request: Request, key_id: str, site: Site, posted: SignedIn
 
 
 @router.get("/dashboard/keys/{key_id}")
-def key_page(request: Request, key_id: str, site: Site, visit: SignedIn) -> Response:
+def _key_page(request: Request, key_id: str, site: Site, visit: SignedIn) -> Response:
     check_route(visit.caller, "GET", "/v1/keys/{id}/activity")
     chosen = next((r for r in periods.RANGES if r[0] == request.query_params.get("range")), periods.RANGES[0])
     value, words, hours, granularity = chosen
@@ -137,13 +137,13 @@ def key_page(request: Request, key_id: str, site: Site, visit: SignedIn) -> Resp
 
 
 @router.get("/dashboard/keys/{key_id}/revoke")
-def revoke_confirmation(request: Request, key_id: str, site: Site, visit: SignedIn) -> Response:
+def _revoke_confirmation(request: Request, key_id: str, site: Site, visit: SignedIn) -> Response:
     check_route(visit.caller, "DELETE", "/v1/keys/{id}")
     return site.render(request, "revoke.html", visit=visit, key=key_service.get_key(visit.caller, key_id))
 
 
 @router.post("/dashboard/keys/{key_id}/revoke")
-async def revoke_key(request: Request, key_id: str, site: Site, posted: SignedInForm) -> Response:
+async def _revoke_key(request: Request, key_id: str, site: Site, posted: SignedInForm) -> Response:
     visit, _ = posted
     check_route(visit.caller, "DELETE", "/v1/keys/{id}")
     key_service.revoke_key(visit.caller, key_id, now=visit.now, horizon=site.horizon, actor=visit.actor, ip=visit.ip)

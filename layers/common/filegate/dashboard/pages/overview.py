@@ -21,7 +21,7 @@ router = APIRouter()
 
 
 @router.get("/dashboard")
-def overview(request: Request, site: Site, visit: SignedIn) -> Response:
+def _overview(request: Request, site: Site, visit: SignedIn) -> Response:
     plan = tier(visit.account.tier)
     try:
         check_route(visit.caller, "GET", "/v1/usage")

@@ -14,20 +14,20 @@ router = APIRouter()
 
 
 @router.get("/dashboard/sessions")
-def sessions(request: Request, site: Site, visit: SignedIn) -> Response:
+def _sessions(request: Request, site: Site, visit: SignedIn) -> Response:
     live = session_service.live_sessions(visit.account.account_id, visit.now)
     return site.render(request, "sessions.html", visit=visit, sessions=live)
 
 
 @router.post("/dashboard/sessions/end-others")
-async def end_others(request: Request, posted: SignedInForm) -> Response:
+async def _end_others(request: Request, posted: SignedInForm) -> Response:
     visit, _ = posted
     session_service.end_others(visit.session, ip=visit.ip, now=visit.now)
     return redirect(request, "/dashboard/sessions?done=others-ended")
 
 
 @router.post("/dashboard/sessions/{session_id}/end")
-async def end_session(request: Request, session_id: str, posted: SignedInForm) -> Response:
+async def _end_session(request: Request, session_id: str, posted: SignedInForm) -> Response:
     visit, _ = posted
     if not session_service.end_one(visit.session, session_id, ip=visit.ip, now=visit.now):
         raise errors.NotFound("No such session.")

@@ -51,20 +51,20 @@ def signed_in(request: Request, account: AccountRecord) -> Response:
 
 
 @router.get("/dashboard/login")
-def login_form(request: Request, site: Site) -> Response:
+def _login_form(request: Request, site: Site) -> Response:
     # Shown even to a signed-in browser: signing in again (another account) replaces its session.
     return login_page(site, request, "login.html")
 
 
 @router.post("/dashboard/login")
-async def login_start(request: Request, site: Site) -> Response:
+async def _login_start(request: Request, site: Site) -> Response:
     started = site.padded.start()
-    answer = await _login_start(site, request)
+    answer = await _login_start_unpadded(site, request)
     await site.padded.wait(started)
     return answer
 
 
-async def _login_start(site: Dashboard, request: Request) -> Response:
+async def _login_start_unpadded(site: Dashboard, request: Request) -> Response:
     form = await csrf.login_form(request)
     address = signin.normalise(field(form, "email") or "")
     if address is None:
@@ -81,14 +81,14 @@ async def _login_start(site: Dashboard, request: Request) -> Response:
 
 
 @router.post("/dashboard/login/code")
-async def login_code(request: Request, site: Site) -> Response:
+async def _login_code(request: Request, site: Site) -> Response:
     started = site.padded.start()
-    answer = await _login_code(site, request)
+    answer = await _login_code_unpadded(site, request)
     await site.padded.wait(started)
     return answer
 
 
-async def _login_code(site: Dashboard, request: Request) -> Response:
+async def _login_code_unpadded(site: Dashboard, request: Request) -> Response:
     form = await csrf.login_form(request)
     email = field(form, "email") or ""
     account = signin.confirm_code(email, field(form, "code") or "", utcnow())
@@ -98,20 +98,20 @@ async def _login_code(site: Dashboard, request: Request) -> Response:
 
 
 @router.get("/dashboard/login/confirm")
-def login_confirm_page(request: Request, site: Site) -> Response:
+def _login_confirm_page(request: Request, site: Site) -> Response:
     # A GET never signs anyone in: mail scanners open links. One button POSTs the token.
     return login_page(site, request, "login_confirm.html", token=request.query_params.get("token", ""))
 
 
 @router.post("/dashboard/login/confirm")
-async def login_confirm(request: Request, site: Site) -> Response:
+async def _login_confirm(request: Request, site: Site) -> Response:
     started = site.padded.start()
-    answer = await _login_confirm(site, request)
+    answer = await _login_confirm_unpadded(site, request)
     await site.padded.wait(started)
     return answer
 
 
-async def _login_confirm(site: Dashboard, request: Request) -> Response:
+async def _login_confirm_unpadded(site: Dashboard, request: Request) -> Response:
     form = await csrf.login_form(request)
     account = signin.confirm_link(field(form, "token") or "", utcnow())
     if account is None:
@@ -120,7 +120,7 @@ async def _login_confirm(site: Dashboard, request: Request) -> Response:
 
 
 @router.post("/dashboard/logout")
-async def logout(request: Request, posted: SignedInForm) -> Response:
+async def _logout(request: Request, posted: SignedInForm) -> Response:
     visit, _ = posted
     session_service.end(visit.session, by=visit.session, ip=visit.ip, now=visit.now)
     response = redirect(request, "/dashboard/login")

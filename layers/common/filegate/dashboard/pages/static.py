@@ -12,7 +12,7 @@ router = APIRouter()
 
 
 @router.get("/dashboard/static/{name}")
-def static(name: str, site: Site) -> Response:
+def _static(name: str, site: Site) -> Response:
     path = site.static_files.get(name)  # only the files that ship: no path is built from the request
     if path is None:
         raise StarletteHTTPException(404)

@@ -29,7 +29,7 @@ def usage_report(request: Request, visit: Visit) -> dict[str, Any]:
 
 
 @router.get("/dashboard/usage")
-def usage(request: Request, site: Site, visit: SignedIn) -> Response:
+def _usage(request: Request, site: Site, visit: SignedIn) -> Response:
     try:
         report = usage_report(request, visit)
     except errors.ApiError as exc:
@@ -54,5 +54,5 @@ def usage(request: Request, site: Site, visit: SignedIn) -> Response:
 
 
 @router.get("/dashboard/usage.csv")
-def usage_csv(request: Request, visit: SignedIn) -> Response:
+def _usage_csv(request: Request, visit: SignedIn) -> Response:
     return usage_csv_response(usage_report(request, visit))

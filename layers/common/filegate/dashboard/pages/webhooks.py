@@ -40,12 +40,12 @@ def webhooks_page(
 
 
 @router.get("/dashboard/webhooks")
-def webhooks(request: Request, site: Site, visit: SignedIn) -> Response:
+def _webhooks(request: Request, site: Site, visit: SignedIn) -> Response:
     return webhooks_page(site, request, visit)
 
 
 @router.post("/dashboard/webhooks")
-async def add_webhook(request: Request, site: Site, posted: SignedInForm) -> Response:
+async def _add_webhook(request: Request, site: Site, posted: SignedInForm) -> Response:
     visit, form = posted
     try:
         check_route(visit.caller, "POST", "/v1/webhooks")
@@ -59,7 +59,7 @@ async def add_webhook(request: Request, site: Site, posted: SignedInForm) -> Res
 
 
 @router.post("/dashboard/webhooks/secret")
-async def rotate_secret(request: Request, site: Site, posted: SignedInForm) -> Response:
+async def _rotate_secret(request: Request, site: Site, posted: SignedInForm) -> Response:
     visit, _ = posted
     try:
         check_route(visit.caller, "POST", "/v1/webhooks/secret")
@@ -70,7 +70,7 @@ async def rotate_secret(request: Request, site: Site, posted: SignedInForm) -> R
 
 
 @router.post("/dashboard/webhooks/secret/reveal")
-async def reveal_secret(request: Request, site: Site, posted: SignedInForm) -> Response:
+async def _reveal_secret(request: Request, site: Site, posted: SignedInForm) -> Response:
     visit, _ = posted
     try:
         check_route(visit.caller, "GET", "/v1/webhooks/secret")
@@ -81,7 +81,7 @@ async def reveal_secret(request: Request, site: Site, posted: SignedInForm) -> R
 
 
 @router.post("/dashboard/webhooks/{webhook_id}/delete")
-async def delete_webhook(request: Request, webhook_id: str, posted: SignedInForm) -> Response:
+async def _delete_webhook(request: Request, webhook_id: str, posted: SignedInForm) -> Response:
     visit, _ = posted
     check_route(visit.caller, "DELETE", "/v1/webhooks/{id}")
     webhook_endpoints.delete_webhook(visit.caller, webhook_id, now=visit.now, actor=visit.actor, ip=visit.ip)
@@ -89,7 +89,7 @@ async def delete_webhook(request: Request, webhook_id: str, posted: SignedInForm
 
 
 @router.post("/dashboard/webhooks/{webhook_id}/test")
-async def test_webhook(request: Request, webhook_id: str, site: Site, posted: SignedInForm) -> Response:
+async def _test_webhook(request: Request, webhook_id: str, site: Site, posted: SignedInForm) -> Response:
     visit, _ = posted
     check_route(visit.caller, "POST", "/v1/webhooks/{id}/test")
     webhook_endpoints.send_test(visit.caller, site.settings, webhook_id, visit.now)
@@ -97,7 +97,7 @@ async def test_webhook(request: Request, webhook_id: str, site: Site, posted: Si
 
 
 @router.post("/dashboard/webhooks/{webhook_id}/deliveries/{delivery_id}/resend")
-async def resend(request: Request, webhook_id: str, delivery_id: str, site: Site, posted: SignedInForm) -> Response:
+async def _resend(request: Request, webhook_id: str, delivery_id: str, site: Site, posted: SignedInForm) -> Response:
     visit, _ = posted
     check_route(visit.caller, "POST", "/v1/webhooks/{id}/test")  # sends to the endpoint, like a test
     webhook_deliveries.resend_delivery(visit.caller, site.settings, webhook_id, delivery_id, visit.now)
