@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets as _secrets
-import time
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +13,7 @@ from filegate.db import webhooks as store
 from filegate.listing import page_json
 from filegate.settings import WebhookStore
 from filegate.webhooks.access import owned_webhook, require_webhooks
-from filegate.webhooks.emitting import DELIVERY_LOG_LIFETIME, derived_id, queue_attempt
+from filegate.webhooks.emitting import derived_id, queue_new_delivery
 
 
 def delivery_json(record: store.DeliveryRecord) -> dict[str, Any]:
@@ -55,7 +54,8 @@ def resend_delivery(
     original = store.get_delivery(delivery_id)
     if original is None or original.account_id != caller.account_id or original.webhook_id != endpoint.webhook_id:
         raise errors.NotFound("No such delivery.")
-    record = store.DeliveryRecord(
+    record = queue_new_delivery(
+        settings,
         derived_id("dlv_", "resend_" + _secrets.token_hex(12), original.event_type, endpoint.webhook_id),
         account_id=caller.account_id,
         webhook_id=endpoint.webhook_id,
@@ -64,14 +64,8 @@ def resend_delivery(
         message_id=original.message_id,
         body=original.body,
         conversion_id=original.conversion_id,
-        status=store.PENDING,
-        attempt_count=0,
-        attempts=[],
-        next_attempt_at=now,
-        created_at=now,
-        expires_at=now + DELIVERY_LOG_LIFETIME,
+        now=now,
     )
-    if not store.create_delivery(record):
+    if record is None:
         raise errors.Conflict("This delivery could not be queued again; retry.")
-    queue_attempt(settings.webhooks_queue_url, record.delivery_id, 1, time.time(), 0)
     return delivery_json(record)

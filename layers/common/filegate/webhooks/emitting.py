@@ -55,7 +55,8 @@ def emit_one(
     message = build_message(
         event_type, data, occurred_at=occurred_at, message_id=derived_id("msg_", source_id, event_type, destination)
     )
-    record = store.DeliveryRecord(
+    return queue_new_delivery(
+        settings,
         derived_id("dlv_", source_id, event_type, destination),
         account_id=account_id,
         webhook_id=webhook_id,
@@ -63,6 +64,34 @@ def emit_one(
         event_type=event_type,
         message_id=message.id,
         body=message.body,
+        conversion_id=conversion_id,
+        now=now,
+    )
+
+
+def queue_new_delivery(
+    settings: WebhookStore,
+    delivery_id: str,
+    *,
+    account_id: str,
+    webhook_id: str | None,
+    url: str,
+    event_type: str,
+    message_id: str,
+    body: bytes,
+    conversion_id: str | None,
+    now: datetime,
+) -> store.DeliveryRecord | None:
+    """A new pending delivery, written and its first attempt queued; None when one with this id was written
+    already (the event was emitted before)."""
+    record = store.DeliveryRecord(
+        delivery_id,
+        account_id=account_id,
+        webhook_id=webhook_id,
+        url=url,
+        event_type=event_type,
+        message_id=message_id,
+        body=body,
         conversion_id=conversion_id,
         status=store.PENDING,
         attempt_count=0,

@@ -3,6 +3,7 @@ it found."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,6 +20,9 @@ from filegate.db.accounts import AccountRecord
 from filegate.web import source_ip
 
 BAD_SIGN_IN = "That code or link is not valid: it may be mistyped, used, or older than 15 minutes. Ask for a new one."
+
+# How a sign-in POST is answered, before the padding.
+Answer = Callable[[Dashboard, Request], Awaitable[Response]]
 
 router = APIRouter()
 
@@ -50,6 +54,15 @@ def signed_in(request: Request, account: AccountRecord) -> Response:
     return response
 
 
+async def padded(site: Dashboard, request: Request, answer: Answer) -> Response:
+    """``answer``, taking as long as every sign-in answer takes: how long it took tells nothing (whether the
+    address has an account, whether the code was right)."""
+    started = site.padded.start()
+    response = await answer(site, request)
+    await site.padded.wait(started)
+    return response
+
+
 @router.get("/dashboard/login")
 def _login_form(request: Request, site: Site) -> Response:
     # Shown even to a signed-in browser: signing in again (another account) replaces its session.
@@ -58,13 +71,10 @@ def _login_form(request: Request, site: Site) -> Response:
 
 @router.post("/dashboard/login")
 async def _login_start(request: Request, site: Site) -> Response:
-    started = site.padded.start()
-    answer = await _login_start_unpadded(site, request)
-    await site.padded.wait(started)
-    return answer
+    return await padded(site, request, _start_sign_in)
 
 
-async def _login_start_unpadded(site: Dashboard, request: Request) -> Response:
+async def _start_sign_in(site: Dashboard, request: Request) -> Response:
     form = await csrf.login_form(request)
     address = signin.normalise(field(form, "email") or "")
     if address is None:
@@ -82,13 +92,10 @@ async def _login_start_unpadded(site: Dashboard, request: Request) -> Response:
 
 @router.post("/dashboard/login/code")
 async def _login_code(request: Request, site: Site) -> Response:
-    started = site.padded.start()
-    answer = await _login_code_unpadded(site, request)
-    await site.padded.wait(started)
-    return answer
+    return await padded(site, request, _sign_in_by_code)
 
 
-async def _login_code_unpadded(site: Dashboard, request: Request) -> Response:
+async def _sign_in_by_code(site: Dashboard, request: Request) -> Response:
     form = await csrf.login_form(request)
     email = field(form, "email") or ""
     account = signin.confirm_code(email, field(form, "code") or "", utcnow())
@@ -105,13 +112,10 @@ def _login_confirm_page(request: Request, site: Site) -> Response:
 
 @router.post("/dashboard/login/confirm")
 async def _login_confirm(request: Request, site: Site) -> Response:
-    started = site.padded.start()
-    answer = await _login_confirm_unpadded(site, request)
-    await site.padded.wait(started)
-    return answer
+    return await padded(site, request, _sign_in_by_link)
 
 
-async def _login_confirm_unpadded(site: Dashboard, request: Request) -> Response:
+async def _sign_in_by_link(site: Dashboard, request: Request) -> Response:
     form = await csrf.login_form(request)
     account = signin.confirm_link(field(form, "token") or "", utcnow())
     if account is None:
