@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from filegate_client._transport import POLL_BACKOFF, POLL_FIRST_SECONDS, POLL_MAX_SECONDS, Transport
+from filegate_client._transport import Transport
 from filegate_client._values import compact, seg
 from filegate_client.errors import ConversionFailedError
 from filegate_client.types import Conversion, Page
@@ -72,17 +71,13 @@ class Conversions(Transport):
         on_status: Callable[[Conversion], None] | None = None,
     ) -> Conversion:
         """Poll with backoff until the job succeeds (its JSON) or fails (ConversionFailedError)."""
-        deadline = time.monotonic() + timeout
-        delay = POLL_FIRST_SECONDS
-        while True:
+
+        def read() -> Conversion:
             job = self.get_conversion(conversion_id)
             if on_status is not None:
                 on_status(job)
-            if job.get("status") == "succeeded":
-                return job
-            if job.get("status") == "failed":
-                raise ConversionFailedError(job)
-            if time.monotonic() + delay > deadline:
-                raise TimeoutError(f"conversion {conversion_id} still {job.get('status')} after {timeout:.0f} s")
-            self._sleep(delay)
-            delay = min(delay * POLL_BACKOFF, POLL_MAX_SECONDS)
+            return job
+
+        return self._poll(
+            read, ready="succeeded", failure=ConversionFailedError, name=f"conversion {conversion_id}", timeout=timeout
+        )

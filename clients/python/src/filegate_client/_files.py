@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import mimetypes
 import os
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from filegate_client._transport import POLL_BACKOFF, POLL_FIRST_SECONDS, POLL_MAX_SECONDS, Transport
+from filegate_client._transport import Transport
 from filegate_client._upload import MultipartUpload, Progress
 from filegate_client._values import Source, compact, load, output_of, seg
 from filegate_client.errors import APIError, ImportFailedError, TransportError
@@ -63,18 +62,13 @@ class Files(Transport):
 
     def wait_for_file(self, file_id: str, *, timeout: float = 900.0) -> File:
         """Poll with backoff until an importing file is ready (its JSON) or failed (ImportFailedError)."""
-        deadline = time.monotonic() + timeout
-        delay = POLL_FIRST_SECONDS
-        while True:
-            file = self.get_file(file_id)
-            if file.get("status") == "ready":
-                return file
-            if file.get("status") == "failed":
-                raise ImportFailedError(file)
-            if time.monotonic() + delay > deadline:
-                raise TimeoutError(f"file {file_id} still {file.get('status')} after {timeout:.0f} s")
-            self._sleep(delay)
-            delay = min(delay * POLL_BACKOFF, POLL_MAX_SECONDS)
+        return self._poll(
+            lambda: self.get_file(file_id),
+            ready="ready",
+            failure=ImportFailedError,
+            name=f"file {file_id}",
+            timeout=timeout,
+        )
 
     def get_file(self, file_id: str) -> File:
         return self._json("GET", f"/v1/files/{seg(file_id)}")  # type: ignore[no-any-return]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -20,6 +20,9 @@ MAX_RETRY_AFTER_SECONDS = 120.0
 POLL_FIRST_SECONDS = 0.2
 POLL_MAX_SECONDS = 3.0
 POLL_BACKOFF = 1.3  # gentle: most jobs finish within seconds, and a late poll costs the whole wait
+
+# What a wait polls: a file or a conversion, by its status.
+Polled = TypeVar("Polled", bound=Mapping[str, object])
 
 
 class Transport:
@@ -123,6 +126,30 @@ class Transport:
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.request(method, path, **kwargs)
         return response.json() if response.content else None
+
+    def _poll(
+        self,
+        read: Callable[[], Polled],
+        *,
+        ready: str,
+        failure: Callable[[Polled], Exception],
+        name: str,
+        timeout: float,
+    ) -> Polled:
+        """Read with backoff until the status is ``ready`` (what was read) or ``failed`` (``failure`` of it is
+        raised); TimeoutError naming ``name`` after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        delay = POLL_FIRST_SECONDS
+        while True:
+            seen = read()
+            if seen.get("status") == ready:
+                return seen
+            if seen.get("status") == "failed":
+                raise failure(seen)
+            if time.monotonic() + delay > deadline:
+                raise TimeoutError(f"{name} still {seen.get('status')} after {timeout:.0f} s")
+            self._sleep(delay)
+            delay = min(delay * POLL_BACKOFF, POLL_MAX_SECONDS)
 
     def _pages(self, path: str, limit: int, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         cursor: str | None = None
