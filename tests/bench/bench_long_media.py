@@ -43,11 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "layers" / "common"))
 
-from filegate.engines.av import (  # noqa: E402
-    ffmpeg,
-    planner,
-    segments,
-)
+from filegate.engines.av import ffmpeg, planner, segments  # noqa: E402
 from filegate.engines.av import probe as media_probe  # noqa: E402
 from filegate.engines.interface import Segmenting  # noqa: E402
 from filegate.files.http_source import HttpSource  # noqa: E402
