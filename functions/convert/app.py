@@ -12,13 +12,13 @@ from starlette.datastructures import UploadFile
 
 from filegate import errors
 from filegate.clock import utcnow
+from filegate.context import AuthContext
 from filegate.conversions import create, merges, records, routing, sync
 from filegate.db import bind_tables
 from filegate.files.storage import Bucket
 from filegate.formats.options import OPTIONS
 from filegate.formats.table import formats_document
 from filegate.idempotency import MAX_KEY_LENGTH, Idempotent
-from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler
 from filegate.models import conversions as models
 from filegate.models.base import EXACT, form_body, json_body, may_send

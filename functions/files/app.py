@@ -9,11 +9,11 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from filegate import errors
 from filegate.clock import utcnow
+from filegate.context import AuthContext
 from filegate.db import bind_tables
-from filegate.files import imports
+from filegate.files import import_requests
 from filegate.files import service as files_service
 from filegate.files.storage import Bucket
-from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler
 from filegate.models import files as models
 from filegate.models.base import EXACT, json_body, may_send
@@ -52,7 +52,7 @@ async def create_file(request: Request, who: Authorized) -> dict[str, Any]:
 )
 async def import_file(request: Request, who: Authorized) -> JSONResponse:
     body = await parse_body(request, models.ImportFileRequest)
-    created = imports.import_file(
+    created = import_requests.import_file(
         who,
         url=body.url,
         filename=body.filename,

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from filegate.clock import utcnow
 from filegate.conversions import url_jobs
 from filegate.db import bind_tables
-from filegate.files.imports import ImportMessage
+from filegate.files.import_worker import ImportMessage
 from filegate.files.storage import Bucket
 from filegate.observability import instrument, logger
 from filegate.settings import ImportSettings

@@ -8,13 +8,14 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query, Request, Response
 
 from filegate import errors
+from filegate.accounts import service as account_service
 from filegate.activity import service as key_activity_service
 from filegate.api_document import document_for
 from filegate.audit import service as audit
 from filegate.clock import parse_iso, utcnow
+from filegate.context import AuthContext
 from filegate.db import bind_tables
 from filegate.keys import service as key_service
-from filegate.keys.context import AuthContext
 from filegate.lambda_http import http_handler
 from filegate.metering import usage
 from filegate.models import keys as models
@@ -64,7 +65,7 @@ def openapi_document() -> Response:
 )
 async def free_key(request: Request) -> dict[str, Any]:
     body = await parse_body(request, models.FreeKeyRequest)
-    return key_service.sign_up_free(body.email, source_ip(request), utcnow())
+    return account_service.sign_up_free(body.email, source_ip(request), utcnow())
 
 
 @app.get("/v1/keys", response_model=models.KeyList, **EXACT)
@@ -157,7 +158,7 @@ def key_activity(
 
 @app.get("/v1/entitlements/me", response_model=models.Entitlements, **EXACT)
 def entitlements(who: Authorized) -> dict[str, Any]:
-    return key_service.entitlements(who, utcnow())
+    return account_service.entitlements(who, utcnow())
 
 
 # The usage service checks months itself (messages naming the parameter); the schema shows the same rule.
@@ -170,7 +171,7 @@ def usage_report(
     from_: Annotated[str | None, Query(alias="from", max_length=7, json_schema_extra=MONTH_SCHEMA)] = None,
     to: Annotated[str | None, Query(max_length=7, json_schema_extra=MONTH_SCHEMA)] = None,
 ) -> dict[str, Any]:
-    return key_service.usage_report(who, from_, to, utcnow())
+    return account_service.usage_report(who, from_, to, utcnow())
 
 
 @app.get("/v1/audit", response_model=models.AuditList, **EXACT)

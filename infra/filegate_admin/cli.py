@@ -128,28 +128,28 @@ def service_now() -> datetime:
 
 
 def _operate(args: argparse.Namespace, target: Target) -> dict[str, Any]:
+    from filegate.accounts import service as account_service
     from filegate.audit import service as audit
-    from filegate.keys import service as key_service
 
     now = service_now()
     operator = audit.admin_actor()
     if args.command == "create-account":
-        account_id, issued = key_service.create_account_for_operator(args.email, args.tier, now, actor=operator)
+        account_id, issued = account_service.create_account_for_operator(args.email, args.tier, now, actor=operator)
         return {"account_id": account_id, "tier": args.tier, **issued.as_json()}
     if args.command == "show-account":
-        return key_service.account_overview(args.account_id, now)
+        return account_service.account_overview(args.account_id, now)
     if args.command == "import-github-keys":
         return _import_github_keys(Path(args.file), now)
     # Every other command changes what keys may do: it is stamped for as long as answers may be cached.
     horizon = _cache_horizon(target)
     if args.command == "set-tier":
-        key_service.set_account_tier(args.account_id, args.tier, now=now, horizon=horizon, actor=operator)
+        account_service.set_account_tier(args.account_id, args.tier, now=now, horizon=horizon, actor=operator)
         return {"account_id": args.account_id, "tier": args.tier}
     if args.command == "set-status":
-        key_service.set_account_status(args.account_id, args.status, now=now, horizon=horizon, actor=operator)
+        account_service.set_account_status(args.account_id, args.status, now=now, horizon=horizon, actor=operator)
         return {"account_id": args.account_id, "status": args.status}
     if args.command == "revoke-keys":
-        revoked = key_service.revoke_all_keys(args.account_id, now=now, horizon=horizon, actor=operator)
+        revoked = account_service.revoke_all_keys(args.account_id, now=now, horizon=horizon, actor=operator)
         return {"account_id": args.account_id, "revoked_key_ids": revoked}
     raise SystemExit(f"filegate-admin: unknown command {args.command!r}")
 

@@ -150,7 +150,7 @@ def _measure(api: Any) -> dict[str, dict[str, list[float]]]:
 
 
 def _measure_tier(costs: Costs, tier: str) -> None:
-    from filegate.keys import service as key_service
+    from filegate.accounts import service as account_service
     from tests.service.helpers import _cache_horizon, sign_up
     from tests.service.races import context_of, served
 
@@ -190,7 +190,7 @@ def _measure_tier(costs: Costs, tier: str) -> None:
     costs.change(
         "revoke every key (operator)",
         tier,
-        lambda: key_service.revoke_all_keys(account.account_id, now=datetime.now(UTC), horizon=horizon),
+        lambda: account_service.revoke_all_keys(account.account_id, now=datetime.now(UTC), horizon=horizon),
     )
 
 

@@ -75,7 +75,7 @@ def run(url: str, batches: int, batch_size: int) -> None:
     from filegate.db import webhooks as store
     from filegate.settings import DispatcherSettings
     from filegate.webhooks.dispatch import QueuedAttempt, dispatch, process_batch
-    from filegate.webhooks.service import _emit_one
+    from filegate.webhooks.emitting import emit_one as _emit_one
     from filegate.webhooks.signing import generate_secret
 
     sqs = aws.client("sqs")

@@ -129,9 +129,9 @@ def main() -> None:
         }
         authorizer = _load("authorizer", env)
         keys = _load("keys", env)
+        from filegate.accounts.service import create_account_for_operator
         from filegate.clock import utcnow
         from filegate.keys import keyformat
-        from filegate.keys.service import create_account_for_operator
 
         _, issued = create_account_for_operator(f"bench-{uuid.uuid4().hex[:8]}@example.com", "free", utcnow())
         _hook_all_clients()

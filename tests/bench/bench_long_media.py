@@ -43,8 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "layers" / "common"))
 
-from filegate.engines.av import engine as av  # noqa: E402
-from filegate.engines.av import ffmpeg, segments  # noqa: E402
+from filegate.engines.av import ffmpeg, planner, segments  # noqa: E402
 from filegate.engines.av import probe as media_probe  # noqa: E402
 from filegate.engines.interface import Segmenting  # noqa: E402
 from filegate.files.http_source import HttpSource  # noqa: E402
@@ -120,8 +119,8 @@ def main() -> None:
         source = long.make_clip(folder / "source.mp4", args.seconds, args.fps, size=args.size)
         info = media_probe.probe(source, "mp4", "mov", workdir=folder)
         options, media = MediaOptions(), TIERS["enterprise"].media
-        whole = av.plan(info, args.target, options, media)
-        cut = av.plan_segments(info, args.target, options, media, segmenting)
+        whole = planner.plan(info, args.target, options, media)
+        cut = planner.plan_segments(info, args.target, options, media, segmenting)
         assert cut is not None and whole.frame is not None
 
         one_piece = folder / f"one.{args.target}"

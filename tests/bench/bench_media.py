@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT / "layers" / "common"))
 
 from filegate.engines.av import engine as media_engine  # noqa: E402
 from filegate.engines.av import ffmpeg  # noqa: E402
+from filegate.engines.av import planner as media_planner  # noqa: E402
 from filegate.engines.av import probe as media_probe  # noqa: E402
 from filegate.formats.options import MediaOptions  # noqa: E402
 from filegate.formats.table import demuxer  # noqa: E402
@@ -95,7 +96,7 @@ def plain_command(source: Path, fmt: str, target: str, options: dict[str, object
     """FFmpeg alone with the very encoding arguments our plan chose (no probe, no sandbox, no read-back)."""
     with tempfile.TemporaryDirectory() as work:
         info = media_probe.probe(source, fmt, demuxer(fmt), workdir=Path(work))
-    plan = media_engine.plan(info, target, MediaOptions(**options), TIERS["enterprise"].media)  # type: ignore[arg-type]
+    plan = media_planner.plan(info, target, MediaOptions(**options), TIERS["enterprise"].media)  # type: ignore[arg-type]
     return [ffmpeg.ffmpeg_binary(), "-hide_banner", "-nostdin", "-i", str(source), *plan.args, "-y", str(output)]
 
 

@@ -177,9 +177,9 @@ def _pro(stack: LocalStack, chrome: webdriver.Chrome) -> None:
     account_id = _api(stack, raw).json()["account_id"]
     from datetime import timedelta
 
+    from filegate.accounts import service as account_service
     from filegate.clock import utcnow
     from filegate.db import bind_tables
-    from filegate.keys import service as key_service
     from filegate.settings import KeysSettings
 
     outputs = stack.state["outputs"]
@@ -193,7 +193,7 @@ def _pro(stack: LocalStack, chrome: webdriver.Chrome) -> None:
             audit_table=outputs["AuditTableName"],
         )
     )
-    key_service.set_account_tier(account_id, "pro", now=utcnow(), horizon=timedelta(hours=1))
+    account_service.set_account_tier(account_id, "pro", now=utcnow(), horizon=timedelta(hours=1))
 
 
 def test_every_page_without_console_errors_or_serious_axe_violations(

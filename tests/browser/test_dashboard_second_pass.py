@@ -172,10 +172,10 @@ def test_a_keys_requests_of_every_outcome_show_on_its_page_and_in_the_api(
     assert all(line in legend for line in wanted), (legend, seen)
     _shot(chrome, "key-activity")
 
+    from filegate.accounts import service as account_service
     from filegate.clock import utcnow
-    from filegate.keys import service as key_service
 
-    key_service.set_account_tier(account_id, "pro", now=utcnow(), horizon=timedelta(hours=1))  # room to ask
+    account_service.set_account_tier(account_id, "pro", now=utcnow(), horizon=timedelta(hours=1))  # room to ask
     body = _api(stack, manager, f"/v1/keys/{key_id}/activity").json()
     totals = _totals(body)
     assert {name: totals[name] for name in OUTCOMES} == seen and totals["requests"] == sum(seen.values())

@@ -94,8 +94,8 @@ def sign_up(api: ServiceApi, tier: str = "free") -> Account:
 
 def change_account(api: ServiceApi, account_id: str, *, tier: str | None = None, status: str | None = None) -> None:
     """An operator's change of tier or status, through the keys service as filegate-admin makes it."""
+    from filegate.accounts import service
     from filegate.clock import utcnow
-    from filegate.keys import service
 
     if tier is not None:
         service.set_account_tier(account_id, tier, now=utcnow(), horizon=_cache_horizon(api))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from filegate.keys.context import AuthContext
+from filegate.context import AuthContext
 from tests.service.harness import Response
 from tests.service.helpers import Account
 

@@ -184,7 +184,7 @@ def test_a_dead_lettered_media_job_ends_failed_and_uncharged(api: ServiceApi, pr
 
 
 def _caller(account: Account) -> Any:
-    from filegate.keys.context import AuthContext
+    from filegate.context import AuthContext
 
     context = account.api.authorizer_context("POST", "/v1/convert", key=account.key, source_ip=account.source_ip)
     caller = AuthContext.from_authorizer_context(context)

@@ -176,7 +176,7 @@ def test_a_failed_document_job_gives_its_unit_back(api: ServiceApi, pro_account:
 
 def test_past_the_sync_budget_a_document_answers_202_with_location(api: ServiceApi, pro_account: Account) -> None:
     from filegate.clock import utcnow
-    from filegate.keys.context import AuthContext
+    from filegate.context import AuthContext
 
     context = api.authorizer_context("POST", "/v1/convert", key=pro_account.key, source_ip=pro_account.source_ip)
     caller = AuthContext.from_authorizer_context(context)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from filegate import errors
+from filegate.accounts import service as account_service
 from filegate.db import accounts as accounts_table
 from filegate.db import keys as keys_table
 from filegate.keys import service as key_service
@@ -114,7 +115,7 @@ def test_new_keys_and_revoke_all_carry_the_accounts_current_version(api: Service
     seq = int(accounts_table.get(account.account_id).change_seq or 0)  # type: ignore[union-attr]
     record = keys_table.get(created["key_id"])
     assert record is not None and int(record.version or 0) == seq > 0
-    key_service.revoke_all_keys(account.account_id, now=now(), horizon=_cache_horizon(api))
+    account_service.revoke_all_keys(account.account_id, now=now(), horizon=_cache_horizon(api))
     after = accounts_table.get(account.account_id)
     assert after is not None and int(after.version or 0) == int(after.change_seq or 0) > seq
 
@@ -143,11 +144,11 @@ def test_every_change_whose_stamping_failed_is_finished_by_its_retry(
         if change == "revoke":
             key_service.revoke_key(auth(context_of(account, account.key)), victim["key_id"], now=now(), horizon=horizon)
         elif change == "revoke-all":
-            key_service.revoke_all_keys(account.account_id, now=now(), horizon=horizon)
+            account_service.revoke_all_keys(account.account_id, now=now(), horizon=horizon)
         elif change == "suspend":
-            key_service.set_account_status(account.account_id, "suspended", now=now(), horizon=horizon)
+            account_service.set_account_status(account.account_id, "suspended", now=now(), horizon=horizon)
         else:
-            key_service.set_account_tier(account.account_id, "free", now=now(), horizon=horizon)
+            account_service.set_account_tier(account.account_id, "free", now=now(), horizon=horizon)
 
     hooks.append(failing_stamps)
     with pytest.raises(errors.InternalError):

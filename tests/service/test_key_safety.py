@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from filegate import errors
+from filegate.accounts import service as account_service
 from filegate.db import keys as keys_table
 from filegate.keys import keyformat
 from filegate.keys import service as key_service
@@ -264,7 +265,7 @@ def test_revoking_every_key_of_an_account_is_stamped_once(api: ServiceApi, stamp
     account = sign_up(api, "pro")
     keys = [account.create_key(name=f"k{i}", scopes=["files:read"]) for i in range(3)]
     api.run_streams(STAMPER)
-    revoked = key_service.revoke_all_keys(account.account_id, now=now(), horizon=_cache_horizon(api))
+    revoked = account_service.revoke_all_keys(account.account_id, now=now(), horizon=_cache_horizon(api))
     assert set(revoked) == {account.key_id, *(k["key_id"] for k in keys)}
     with dynamodb_calls() as calls:
         api.run_streams(STAMPER)

@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from filegate import errors
+from filegate.context import AuthContext
 from filegate.db import counters
 from filegate.keys import freshness
 from filegate.keys.access import check_route
-from filegate.keys.context import AuthContext
 from filegate.keys.stamps import Stamps
 from filegate.metering import limits
 from filegate.routes import ANY_KEY, PUBLIC, ROUTES, SCOPES, find

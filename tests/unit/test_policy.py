@@ -4,8 +4,8 @@ from fnmatch import fnmatchcase
 
 import pytest
 
+from filegate.context import AuthContext
 from filegate.keys.authorizer import Authenticated, MethodArn, Unauthorized, policy_for
-from filegate.keys.context import AuthContext
 from filegate.routes import ROUTES, SCOPES
 
 BASE = "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod"

@@ -22,10 +22,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from filegate import errors, routes
 from filegate.activity import record as activity
 from filegate.clock import utcnow
+from filegate.context import AuthContext
 from filegate.keys import freshness
 from filegate.keys.access import check_route
 from filegate.keys.authorizer import Unauthorized
-from filegate.keys.context import AuthContext
 from filegate.keys.stamps import Stamps
 from filegate.metering import limits
 from filegate.observability import logger, request_refused

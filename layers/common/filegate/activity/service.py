@@ -7,8 +7,8 @@ from typing import Any
 
 from filegate import errors
 from filegate.activity import query
+from filegate.context import AuthContext
 from filegate.db import keys as keys_table
-from filegate.keys.context import AuthContext
 
 
 def for_account(

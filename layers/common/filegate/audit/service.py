@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from filegate.clock import iso
+from filegate.context import AuthContext
 from filegate.db import audit as store
-from filegate.keys.context import AuthContext
 from filegate.listing import page_json
 from filegate.observability import logger
 

@@ -2,7 +2,7 @@
 
 Every conversion is planned and run by ``filegate.engines.engine_for(source, target)``; nothing here imports
 an engine module. Touch storage: ``records`` (the conversions table, quota reservations given back),
-``create`` (single and bulk jobs, queued to the engine's worker), ``sync`` (`/v1/convert` and `/v1/compress`:
-one path, run now or queued and waited for), ``worker`` (one ``run_queued`` for every engine's queue, and the
-dead-letter handler).
+``create`` (single and bulk jobs, queued to the engine's worker by ``queueing``), ``url_jobs`` (a URL
+imported, then converted), ``sync`` (`/v1/convert` and `/v1/compress`: one path, run now or queued and
+waited for), ``worker`` (one ``run_queued`` for every engine's queue, and the dead-letter handler).
 """

@@ -12,16 +12,16 @@ from datetime import datetime
 from typing import Any
 
 from filegate import errors
+from filegate.context import AuthContext
 from filegate.conversions import merges
 from filegate.conversions.queueing import queue_job
 from filegate.conversions.records import conversion_json, job_options, source_format
 from filegate.conversions.routing import Queues
 from filegate.engines import ProbedWhenStored, engine_for
 from filegate.files import service as files_service
-from filegate.keys.context import AuthContext
 from filegate.settings import WebhookPolicy
 from filegate.tiers import tier
-from filegate.webhooks import service as webhook_service
+from filegate.webhooks import endpoints as webhook_endpoints
 
 MAX_BULK_ITEMS = 100
 MAX_WEBHOOK_URL_LENGTH = 2048
@@ -82,7 +82,7 @@ def create_job(
             caller, url=job.url, headers=job.headers, target=job.target, options=job.options,
             webhook_url=job.webhook_url, prefix=job.prefix, queue_url=imports_queue_url, webhooks=webhooks, now=now,
         )  # fmt: skip
-    webhook_service.check_conversion_webhook_url(caller, webhooks, job.webhook_url)
+    webhook_endpoints.check_conversion_webhook_url(caller, webhooks, job.webhook_url)
     if job.file_ids is not None:
         return merges.create_merge_job(
             caller, job.file_ids, job.target, job.options, webhook_url=job.webhook_url, prefix=job.prefix,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from filegate import errors
+from filegate.context import AuthContext
 from filegate.conversions import sync
 from filegate.conversions.queueing import Queues, queue_job
 from filegate.conversions.records import conversion_json
@@ -29,7 +30,6 @@ from filegate.files import service as files_service
 from filegate.files.storage import Bucket
 from filegate.formats.sniff import sniff
 from filegate.formats.table import MERGE_TARGET, normalize
-from filegate.keys.context import AuthContext
 from filegate.metering import limits
 from filegate.settings import WebhookEmitter
 from filegate.tiers import SYNC_ANSWER_RESERVE_SECONDS, tier

@@ -13,17 +13,17 @@ from typing import Any
 from filegate import errors, sealing
 from filegate.activity import record as activity
 from filegate.clock import iso
+from filegate.context import AuthContext
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.formats import options as options_table
 from filegate.formats.docsniff import text_format
 from filegate.formats.table import TEXT_FORMATS, kind
-from filegate.keys.context import AuthContext
 from filegate.listing import page_json
 from filegate.metering import limits
 from filegate.observability import conversion_finished
 from filegate.settings import WebhookEmitter
-from filegate.webhooks import service as webhook_service
+from filegate.webhooks import emitting as webhook_events
 
 RECORD_LIFETIME = timedelta(days=90)
 # Marks a queued job that compresses (its target is then the source's own format).
@@ -166,7 +166,7 @@ def announce(conversion_id: str, webhooks: WebhookEmitter, now: datetime) -> con
     """The finished conversion, its webhook event emitted (idempotent: a redelivery never sends it twice)."""
     record = conversions_table.get(conversion_id)
     if record is not None:
-        webhook_service.announce_conversion(webhooks, record, conversion_json(record), now)
+        webhook_events.announce_conversion(webhooks, record, conversion_json(record), now)
     return record
 
 

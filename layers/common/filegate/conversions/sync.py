@@ -18,6 +18,7 @@ from typing import Any
 
 from filegate import errors
 from filegate.clock import utcnow
+from filegate.context import AuthContext
 from filegate.conversions.queueing import queue_job
 from filegate.conversions.records import conversion_json, job_options, new_record
 from filegate.conversions.routing import Queues
@@ -28,12 +29,11 @@ from filegate.files import service as files_service
 from filegate.files.storage import Bucket
 from filegate.formats.sniff import sniff
 from filegate.formats.table import content_type, kind
-from filegate.keys.context import AuthContext
 from filegate.metering import limits
 from filegate.observability import conversion_finished
 from filegate.settings import WebhookEmitter
 from filegate.tiers import SYNC_ANSWER_RESERVE_SECONDS, SYNC_BUDGET_SECONDS, SYNC_MAX_BYTES, tier
-from filegate.webhooks import service as webhook_service
+from filegate.webhooks import emitting as webhook_events
 
 POLL_INTERVAL_SECONDS = 0.2
 # A failed job's code, raised again as the sync answer.
@@ -191,7 +191,7 @@ def record_success(
         url = bucket.download_url(stored.object_key, out_name, output.content_type)
     conversions_table.create(record)
     conversion_finished(kind(output.format), succeeded=True)
-    webhook_service.announce_conversion(webhooks, record, conversion_json(record), now, best_effort=True)
+    webhook_events.announce_conversion(webhooks, record, conversion_json(record), now, best_effort=True)
     if url is not None:
         return SyncOutcome(record.conversion_id, out_name, output.content_type, None, url)
     return SyncOutcome(record.conversion_id, out_name, output.content_type, output.data, None)

@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from filegate import errors, queues
+from filegate.context import AuthContext
+from filegate.conversions.queueing import create_and_hand_on
 from filegate.conversions.records import (
     announce,
     conversion_json,
@@ -21,7 +23,6 @@ from filegate.conversions.records import (
     job_message,
     job_options,
     new_record,
-    seal_secret_options,
     source_format,
 )
 from filegate.conversions.routing import engine_queues
@@ -29,15 +30,15 @@ from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.egress.policy import resolver_for
 from filegate.engines import EngineName, engine_for
-from filegate.files import imports
+from filegate.files import import_requests, import_worker
 from filegate.files import service as files_service
 from filegate.files.storage import Bucket
 from filegate.formats import table as formats
-from filegate.keys.context import AuthContext
 from filegate.metering import limits
 from filegate.settings import ImportSettings, WebhookPolicy
 from filegate.tiers import tier
-from filegate.webhooks import service as webhook_service
+from filegate.webhooks import emitting as webhook_events
+from filegate.webhooks import endpoints as webhook_endpoints
 
 
 def create_url_job(
@@ -54,10 +55,10 @@ def create_url_job(
     now: datetime,
 ) -> dict[str, Any]:
     """The conversion (``queued``) and its import; the conversion's JSON for the 202."""
-    webhook_service.check_conversion_webhook_url(caller, webhooks, webhook_url)
+    webhook_endpoints.check_conversion_webhook_url(caller, webhooks, webhook_url)
     if formats.normalize(target) is None:
         formats.resolve_target("", target)  # raises unsupported_conversion naming the target
-    request = imports.check_request(
+    request = import_requests.check_request(
         url,
         None,
         headers,
@@ -78,20 +79,16 @@ def create_url_job(
         options=dict(options) if isinstance(options, dict) else {},
         webhook_url=webhook_url,
     )
-    record.options_sealed, key = seal_secret_options(record.conversion_id, options if isinstance(options, dict) else {})
-    try:
-        conversions_table.create(record)
-    except BaseException:
-        limits.release_conversion(reservation)
-        raise
-    try:
-        imports.start_import(
+
+    def start_import(key: str | None) -> None:
+        import_requests.start_import(
             caller, request, queue_url=queue_url, now=now, file_id=file_id, conversion_id=record.conversion_id,
             conversion_key=key,
         )  # fmt: skip
-    except BaseException:
-        fail(record, "internal_error", "The import could not be queued.", now)  # the caller gets the 500
-        raise
+
+    secret_options = options if isinstance(options, dict) else {}
+    failure = "The import could not be queued."  # the caller gets the 500
+    create_and_hand_on(record, reservation, secret_options, start_import, failure=failure, now=now)
     return conversion_json(record)
 
 
@@ -130,10 +127,10 @@ def after_import(
     if record is None:
         return None
     if record.status in conversions_table.TERMINAL:
-        webhook_service.announce_conversion(settings, record, conversion_json(record), now)
+        webhook_events.announce_conversion(settings, record, conversion_json(record), now)
         return record
     if source is None or source.status != "ready":
-        code, message = imports.file_error(source)
+        code, message = import_worker.file_error(source)
         return _fail_and_announce(record, code, message, settings, now)
     try:
         target, options, engine = _plan(source, record)
@@ -145,17 +142,17 @@ def after_import(
 
 
 def run_import(
-    message: imports.ImportMessage, bucket: Bucket, settings: ImportSettings, now: datetime
+    message: import_worker.ImportMessage, bucket: Bucket, settings: ImportSettings, now: datetime
 ) -> files_table.FileRecord | None:
     """One import message, as the import worker runs it: the import, then the conversion that waited on it."""
-    source = imports.run_import(message, bucket, settings, now)
+    source = import_worker.run_import(message, bucket, settings, now)
     if message.conversion_id is not None:
         after_import(message.conversion_id, source, settings, now, message.conversion_key)
     return source
 
 
-def abandon_import(message: imports.ImportMessage, settings: ImportSettings, now: datetime) -> None:
+def abandon_import(message: import_worker.ImportMessage, settings: ImportSettings, now: datetime) -> None:
     """A dead-lettered import message: the file failed, and the conversion that waited on it too."""
-    source = imports.abandon_import(message, settings, now)
+    source = import_worker.abandon_import(message, settings, now)
     if message.conversion_id is not None:
         after_import(message.conversion_id, source, settings, now)

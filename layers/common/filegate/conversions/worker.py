@@ -45,7 +45,7 @@ from filegate.metering import limits
 from filegate.observability import conversion_finished, instrument, logger
 from filegate.settings import WebhookEmitter
 from filegate.tiers import tier
-from filegate.webhooks import service as webhook_service
+from filegate.webhooks import emitting as webhook_events
 
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
 # At most one progress write per running job this often: ~400 writes for a 15-minute run.
@@ -69,7 +69,7 @@ def run_queued(
     record = conversions_table.get(conversion_id)
     if record is None or record.status in conversions_table.TERMINAL:
         if record is not None:  # a redelivery of a finished job: only its event may still be owed (idempotent)
-            webhook_service.announce_conversion(webhooks, record, conversion_json(record), now)
+            webhook_events.announce_conversion(webhooks, record, conversion_json(record), now)
         return record
     if not conversions_table.start(record, now):
         return conversions_table.get(conversion_id)

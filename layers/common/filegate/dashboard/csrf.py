@@ -16,6 +16,12 @@ from collections.abc import Mapping
 from typing import Final
 from urllib.parse import urlsplit
 
+from fastapi import Request
+from starlette.datastructures import FormData
+
+from filegate.dashboard.forms import field
+from filegate.dashboard.origin import origin_of
+
 FIELD: Final = "csrf_token"
 LOGIN_COOKIE: Final = "__Host-fg_login"
 LOGIN_COOKIE_SECONDS: Final = 3600
@@ -54,3 +60,21 @@ def same_origin(headers: Mapping[str, str], host: str) -> bool:
         return site == "same-origin"
     parts = urlsplit(origin)
     return parts.scheme in ("http", "https") and bool(parts.netloc) and parts.netloc.lower() == host.lower()
+
+
+class Forbidden(Exception):
+    """A POST without the right CSRF token, or from another site: 403."""
+
+
+def check_origin(request: Request) -> None:
+    if not same_origin(request.headers, origin_of(request).host):
+        raise Forbidden("This form was sent from another site.")
+
+
+async def login_form(request: Request) -> FormData:
+    """A sign-in POST's form: same origin, and the token bound to the sign-in cookie."""
+    check_origin(request)
+    form = await request.form()
+    if not token_matches(request.cookies.get(LOGIN_COOKIE), field(form, FIELD)):
+        raise Forbidden("This form has expired; reload the sign-in page and retry.")
+    return form

@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from filegate import errors, mail
+from filegate.accounts import service as account_service
 from filegate.db import counters
 from filegate.db import logins as store
 from filegate.db.accounts import AccountRecord
-from filegate.keys import service as key_service
 from filegate.observability import logger
 
 CODE_DIGITS: Final = 6
@@ -74,7 +74,7 @@ def _within_limits(address: str, ip: str, now: datetime) -> bool:
 def normalise(email: str) -> str | None:
     """The address as accounts store it, or None when it is not one (the page asks again)."""
     try:
-        return key_service.normalise_email(email)
+        return account_service.normalise_email(email)
     except errors.InvalidRequest:
         return None
 
@@ -143,7 +143,7 @@ def confirm_code(email: str, code: str, now: datetime) -> AccountRecord | None:
     counters.decrement(wrong)
     if not store.use(pending, now):
         return None
-    return key_service.account_for_sign_in(address, now)
+    return account_service.account_for_sign_in(address, now)
 
 
 def confirm_link(token: str, now: datetime) -> AccountRecord | None:
@@ -159,4 +159,4 @@ def confirm_link(token: str, now: datetime) -> AccountRecord | None:
         return None
     if not store.use(pending, now):
         return None
-    return key_service.account_for_sign_in(link.email, now)
+    return account_service.account_for_sign_in(link.email, now)

@@ -7,6 +7,6 @@
 - ``fetch``       ``fetch``: GET with redirects followed by hand (each re-checked), a byte cap on what
                   arrives, private headers to the original origin only (URL imports)
 
-Webhook delivery (``filegate.webhooks.delivery``) and URL imports (``filegate.files.imports``) use it; nothing
-else opens outbound connections to customer-chosen destinations.
+Webhook delivery (``filegate.webhooks.delivery``) and URL imports (``filegate.files.import_requests`` and
+``import_worker``) use it; nothing else opens outbound connections to customer-chosen destinations.
 """

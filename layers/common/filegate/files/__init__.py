@@ -1,4 +1,6 @@
 """Files (docs/api.md "Files"): presigned uploads, completion checks, listing, downloads, deletion.
 
-Touch storage: ``service`` (the files table and the bucket, through ``storage``), ``storage`` (S3).
+Touch storage: ``service`` (the files table and the bucket, through ``storage``), ``storage`` (S3), URL
+imports: ``import_requests`` (the request's checks, sealed for the worker, started) and ``import_worker``
+(the worker's fetch).
 """

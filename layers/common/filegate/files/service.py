@@ -11,12 +11,12 @@ from typing import Any
 
 from filegate import errors
 from filegate.clock import iso
+from filegate.context import AuthContext
 from filegate.db import files as files_table
 from filegate.files import metadata as file_metadata
 from filegate.files.storage import Bucket, object_key
 from filegate.formats.sniff import sniff
 from filegate.formats.table import FORMATS, content_type
-from filegate.keys.context import AuthContext
 from filegate.listing import page_json
 from filegate.tiers import TEST_MODE_MAX_INPUT_BYTES, tier
 

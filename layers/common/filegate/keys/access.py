@@ -7,7 +7,7 @@ a caller's scopes, tier and account status into 403s.
 from __future__ import annotations
 
 from filegate import errors
-from filegate.keys.context import AuthContext
+from filegate.context import AuthContext
 from filegate.routes import find, may_call
 from filegate.tiers import tier
 

@@ -23,10 +23,10 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerResponse,
 )
 
+from filegate.context import AuthContext
 from filegate.db import accounts as accounts_table
 from filegate.db import keys as keys_table
 from filegate.keys import ipallow, keyformat
-from filegate.keys.context import AuthContext
 
 
 class Unauthorized(Exception):

@@ -13,8 +13,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
+from filegate.context import AuthContext
 from filegate.keys.authorizer import Unauthorized, reauthenticate
-from filegate.keys.context import AuthContext
 from filegate.keys.stamps import Stamps
 
 MEMORY_ENTRIES = 10_000  # answers remembered per container (least recently used go first)

@@ -1,4 +1,5 @@
-"""Accounts and keys (docs/api.md §5 "Keys and account"): the domain behind the keys function.
+"""Keys (docs/api.md §5 "Keys and account"): the domain behind the keys function; the accounts they belong
+to are filegate.accounts.
 
 Every change that alters what a key may do takes a version, writes it with the change and stamps it on the
 account's counter items before returning (filegate.keys.stamps), so it applies on the very next request
@@ -7,8 +8,6 @@ through any function. ``horizon`` is how long API Gateway may cache an authorize
 
 from __future__ import annotations
 
-import re
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,36 +15,21 @@ from typing import Any
 from filegate import errors
 from filegate.audit import service as audit
 from filegate.clock import iso, utcnow
-from filegate.db import accounts as accounts_table
+from filegate.context import AuthContext
 from filegate.db import counters
 from filegate.db import keys as keys_table
 from filegate.db.pages import Page
-from filegate.keys import ipallow, keyformat, rotation, stamps
+from filegate.keys import changes, ipallow, keyformat, rotation, stamps
 from filegate.keys.authority import Authority
 from filegate.keys.checkpoints import checkpoint
-from filegate.keys.context import AuthContext
 from filegate.listing import page_json
-from filegate.metering import limits, usage
+from filegate.metering import limits
 from filegate.observability import logger
 from filegate.routes import SCOPES, normalise_scopes
 from filegate.suggest import did_you_mean
-from filegate.tiers import (
-    ACCOUNT_STATUSES,
-    DEFAULT_KEY_SCOPES,
-    MAX_ROTATION_GRACE_SECONDS,
-    SYNC_MAX_BYTES,
-    TEST_MODE_MAX_INPUT_BYTES,
-    TIERS,
-    tier,
-)
+from filegate.tiers import DEFAULT_KEY_SCOPES, MAX_ROTATION_GRACE_SECONDS
 
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 100
-FIRST_KEY_NAME = "default"
-# A change that keeps losing the race to newer changes of the same key or account gives up after this many
-# versions: at most 60 changes a minute per account make that a lot of bad luck, never a livelock.
-CHANGE_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -71,7 +55,7 @@ class IssuedKey:
 
 
 def key_json(record: keys_table.KeyRecord, last_used_at: datetime | None = None) -> dict[str, Any]:
-    """A key's public view. Never the hash, never the raw key. ``last_used_at`` from :func:`_last_uses`."""
+    """A key's public view. Never the hash, never the raw key. ``last_used_at`` from :func:`last_uses`."""
     return {
         "id": record.key_id,
         "name": record.name,
@@ -85,7 +69,7 @@ def key_json(record: keys_table.KeyRecord, last_used_at: datetime | None = None)
     }
 
 
-def _new_key_record(
+def new_key_record(
     *,
     account_id: str,
     name: str,
@@ -119,94 +103,6 @@ def _new_key_record(
     return IssuedKey(raw, record)
 
 
-def normalise_email(email: str) -> str:
-    value = email.strip().lower()
-    if len(value) > MAX_EMAIL_LENGTH or not EMAIL_RE.match(value):
-        raise errors.InvalidRequest("email: not a valid email address.")
-    return value
-
-
-def create_free_account(email: str, source_ip: str, now: datetime) -> tuple[str, IssuedKey]:
-    """A new free account and its first key, which carries every scope. Limited per source IP."""
-    address = normalise_email(email)
-    limits.hit_signup_limit(source_ip, now)
-    account_id, issued = _create_account(address, "free", now)
-    first = issued.record
-    new_key = audit.Actor("key", first.key_id, first.key_prefix)  # the sign-up's own key: the only actor it has
-    audit.record(account_id, new_key, audit.KEY_CREATED, first.key_id, source_ip, now=now)
-    return account_id, issued
-
-
-def sign_up_free(email: str, source_ip: str, now: datetime) -> dict[str, Any]:
-    """POST /v1/keys/free: the new account's first key, shown once, and what the free plan includes."""
-    _, issued = create_free_account(email, source_ip, now)
-    plan = tier("free")
-    return {
-        "api_key": issued.raw_key,
-        "key_id": issued.record.key_id,
-        "plan": plan.name,
-        "monthly_limit": plan.conversions_per_month,
-        "message": "Save this key — it will not be shown again.",
-    }
-
-
-def usage_report(caller: AuthContext, start: str | None, end: str | None, now: datetime) -> dict[str, Any]:
-    """GET /v1/usage: the account's conversions per month and day; 400 naming a bad month."""
-    return usage.report(caller.account_id, start, end, now)
-
-
-def create_account_for_operator(
-    email: str, tier_name: str, now: datetime, actor: audit.Actor | None = None
-) -> tuple[str, IssuedKey]:
-    """Admin path: like the free sign-up, with a chosen tier and no per-IP limit."""
-    account_id, issued = _create_account(normalise_email(email), tier_name, now)
-    audit.record(account_id, actor or audit.admin_actor(), audit.KEY_CREATED, issued.record.key_id, "", now=now)
-    return account_id, issued
-
-
-def _new_account_id() -> str:
-    return "acct_" + secrets.token_hex(10)
-
-
-def account_for_sign_in(email: str, now: datetime) -> accounts_table.AccountRecord:
-    """The dashboard's sign-in, where sign-up and sign-in are one flow: the address's account, created free
-    and without a key the first time (a key is made in the dashboard, shown once)."""
-    address = normalise_email(email)
-    existing = accounts_table.find_by_email(address)
-    if existing is not None:
-        return existing
-    account = accounts_table.AccountRecord(
-        _new_account_id(), email=address, tier="free", status="active", created_at=now
-    )
-    try:
-        accounts_table.create(account)
-    except accounts_table.EmailAlreadyUsed:
-        found = accounts_table.find_by_email(address)  # a concurrent first sign-in made it
-        if found is None:
-            raise
-        return found
-    return account
-
-
-def _create_account(address: str, tier_name: str, now: datetime) -> tuple[str, IssuedKey]:
-    account_id = _new_account_id()
-    issued = _new_key_record(
-        account_id=account_id,
-        name=FIRST_KEY_NAME,
-        scopes=list(SCOPES),
-        allowed_ips=[],
-        expires_at=None,
-        mode="live",
-        now=now,
-    )
-    account = accounts_table.AccountRecord(account_id, email=address, tier=tier_name, status="active", created_at=now)
-    try:
-        accounts_table.create_with_key(account, issued.record)
-    except accounts_table.EmailAlreadyUsed as exc:
-        raise errors.EmailTaken() from exc
-    return account_id, issued
-
-
 def validate_scopes(requested: list[str]) -> list[str]:
     unknown = [s for s in requested if s not in SCOPES]
     if unknown:
@@ -222,7 +118,7 @@ def authority_of(caller: AuthContext, now: datetime) -> Authority:
     if caller.is_session:
         return Authority(scopes=caller.scopes)
     record = keys_table.get(caller.key_id)
-    if record is None or record.account_id != caller.account_id or not _is_alive(record, now):
+    if record is None or record.account_id != caller.account_id or not is_alive(record, now):
         raise errors.InvalidApiKey()
     if record.revoked_at is not None:
         raise errors.InsufficientScope(
@@ -269,7 +165,7 @@ def create_key(
     ips = validate_allowed_ips(allowed_ips or [])
     authority_of(caller, now).require("create", scopes=chosen, allowed_ips=ips, mode=mode, expires_at=expires_at)
     limits.hit_change_limit(caller.account_id, now)
-    issued = _new_key_record(
+    issued = new_key_record(
         account_id=caller.account_id,
         name=validate_name(name),
         scopes=chosen,
@@ -277,7 +173,7 @@ def create_key(
         expires_at=expires_at,
         mode=mode,
         now=now,
-        version=_begin(caller.account_id, now).version,
+        version=changes.begin(caller.account_id, now).version,
     )
     keys_table.put_new(issued.record)
     audit.record(
@@ -293,13 +189,13 @@ def list_keys(caller: AuthContext, *, limit: int, cursor: str | None) -> dict[st
         page = keys_table.list_for_account(caller.account_id, limit=limit, cursor=cursor)
         # A rotation's pending new key is no key yet (it never works unless its rotation completes).
         page = Page([record for record in page.items if record.pending_rotation_of is None], page.next_cursor)
-        uses.update(_last_uses([record.key_id for record in page.items], utcnow()))
+        uses.update(last_uses([record.key_id for record in page.items], utcnow()))
         return page
 
     return page_json(fetch, lambda record: key_json(record, uses.get(record.key_id)))
 
 
-def _last_uses(key_ids: list[str], now: datetime) -> dict[str, datetime]:
+def last_uses(key_ids: list[str], now: datetime) -> dict[str, datetime]:
     """When each key was last used, to the minute, as the metering write records it (one batch read)."""
     minutes = counters.read_many([counters.last_used_id(k) for k in key_ids], now)
     return {
@@ -348,7 +244,9 @@ def update_key(
         wanted["allowed_ips"] = validate_allowed_ips(allowed_ips)
     authority = authority_of(caller, now)
     counted = False
-    for _ in range(CHANGE_ATTEMPTS):
+
+    def attempt() -> dict[str, Any] | None:
+        nonlocal counted
         record = _owned(caller, key_id)
         authority.require(
             "change",
@@ -364,12 +262,12 @@ def update_key(
             limits.hit_change_limit(caller.account_id, now)
             counted = True
         versioned = "scopes" in fields or "allowed_ips" in fields  # what the key may do
-        version = _begin(record.account_id, now).version if versioned else None
+        version = changes.begin(record.account_id, now).version if versioned else None
         checkpoint("versioned")
         try:
             keys_table.update_fields(record, version=version, **fields)
         except keys_table.KeyChanged:
-            continue  # changed since it was read (at an older version): decide again on what is there now
+            return None  # changed since it was read (at an older version): decide again on what is there now
         except keys_table.StaleVersion as exc:
             raise errors.Conflict("The key changed while this change was being made; read it again and retry.") from exc
         checkpoint("written")
@@ -380,7 +278,8 @@ def update_key(
             _publish_key(record.account_id, record.key_id, version, now=now, horizon=horizon)
         audit.record(caller.account_id, actor or audit.key_actor(caller), audit.KEY_UPDATED, record.key_id, ip, now=now)
         return key_json(record)
-    raise errors.Conflict("The key kept changing while this change was being made; retry.")
+
+    return changes.until_settled(attempt, gave_up="The key kept changing while this change was being made; retry.")
 
 
 def _holds(record: keys_table.KeyRecord, field: str, value: Any) -> bool:
@@ -389,13 +288,6 @@ def _holds(record: keys_table.KeyRecord, field: str, value: Any) -> bool:
     if isinstance(value, list):
         return set(current or []) == set(value)
     return bool(current == value)
-
-
-def _begin(account_id: str, now: datetime) -> stamps.Change:
-    change = stamps.begin(account_id, now)
-    if change is None:
-        raise errors.NotFound("No such account.")
-    return change
 
 
 def _publish_key(
@@ -442,22 +334,24 @@ def revoke_record(record: keys_table.KeyRecord, *, now: datetime, horizon: timed
     """Revoke this key now, winning over any concurrent change of it: when a newer version landed first, a
     newer one is taken and the revoke written again, so it ends as the key's newest change. True when this
     call revoked it, False when it was already dead (then only a change of it left unpublished is published)."""
-    for _ in range(CHANGE_ATTEMPTS):
+
+    def attempt() -> bool | None:
         if record.revoked_at is not None and record.revoked_at <= now:
             _finish_unpublished(record, now=now, horizon=horizon)
             return False
-        change = _begin(record.account_id, now)
+        change = changes.begin(record.account_id, now)
         checkpoint("versioned")
         try:
             revoked = keys_table.revoke(record, now, change.version)
         except keys_table.StaleVersion:
-            continue
+            return None
         if not revoked:
-            continue  # dead by now: the record holds what killed it
+            return None  # dead by now: the record holds what killed it
         checkpoint("written")
         _publish_key(record.account_id, record.key_id, change.version, now=now, horizon=horizon, shards=change.shards)
         return True
-    raise errors.Conflict("The key kept changing while it was being revoked; retry.")
+
+    return changes.until_settled(attempt, gave_up="The key kept changing while it was being revoked; retry.")
 
 
 def _finish_unpublished(record: keys_table.KeyRecord, *, now: datetime, horizon: timedelta) -> None:
@@ -486,9 +380,11 @@ def rotate_key(
         raise errors.InvalidRequest(f"grace_seconds: must be 0 to {MAX_ROTATION_GRACE_SECONDS}.")
     authority = authority_of(caller, now)
     counted = False
-    for _ in range(CHANGE_ATTEMPTS):
+
+    def attempt() -> IssuedKey | None:
+        nonlocal counted
         old = _owned(caller, key_id)
-        if not _is_alive(old, now):
+        if not is_alive(old, now):
             _finish_unpublished(old, now=now, horizon=horizon)  # a failed revoke's retry, made as a rotation
             raise errors.NotFound("No such key.")
         mode: keyformat.Mode = "test" if old.mode == "test" else "live"
@@ -501,8 +397,8 @@ def rotate_key(
         old_dies_at = now + timedelta(seconds=grace_seconds)
         if old.revoked_at is not None and old.revoked_at < old_dies_at:
             old_dies_at = old.revoked_at  # a rotation never extends an earlier grace
-        change = _begin(old.account_id, now)
-        issued = _new_key_record(
+        change = changes.begin(old.account_id, now)
+        issued = new_key_record(
             account_id=old.account_id,
             name=old.name,
             scopes=list(old.scopes),
@@ -517,12 +413,13 @@ def rotate_key(
         try:
             keys_table.replace(old, issued.record, old_dies_at, now, change.version)
         except keys_table.KeyChanged:
-            continue  # edited, revoked or rotated meanwhile: read it again
+            return None  # edited, revoked or rotated meanwhile: read it again
         checkpoint("written")
         _complete_rotation(old, issued, change, now=now, horizon=horizon)
         audit.record(caller.account_id, actor or audit.key_actor(caller), audit.KEY_ROTATED, old.key_id, ip, now=now)
         return issued
-    raise errors.Conflict("The key kept changing while it was being rotated; retry.")
+
+    return changes.until_settled(attempt, gave_up="The key kept changing while it was being rotated; retry.")
 
 
 def _complete_rotation(
@@ -551,171 +448,5 @@ def _complete_rotation(
         logger.exception("rotation not marked published", extra={"key_id": old.key_id, "version": change.version})
 
 
-def entitlements(caller: AuthContext, now: datetime) -> dict[str, Any]:
-    plan = tier(caller.tier)
-    return {
-        "account_id": caller.account_id,
-        "tier": plan.name,
-        "key": {"id": caller.key_id, "key_prefix": caller.key_prefix, "scopes": sorted(caller.scopes)},
-        "limits": {
-            "requests_per_minute": plan.requests_per_minute,
-            "conversions_per_month": plan.conversions_per_month,
-            "max_file_bytes": TEST_MODE_MAX_INPUT_BYTES if caller.test_mode else plan.max_file_bytes,
-            "sync_max_bytes": SYNC_MAX_BYTES,
-        },
-        "usage": _month_usage(caller.account_id, plan.conversions_per_month, now),
-    }
-
-
-def _month_usage(account_id: str, monthly_limit: int, now: datetime) -> dict[str, Any]:
-    used = limits.conversions_this_month(account_id, now)
-    return {"period": now.strftime("%Y-%m"), "conversions": used, "remaining": max(monthly_limit - used, 0)}
-
-
-def set_account_tier(
-    account_id: str, tier_name: str, *, now: datetime, horizon: timedelta, actor: audit.Actor | None = None
-) -> None:
-    """Operator change of plan; applies on the next request."""
-    if tier_name not in TIERS:
-        raise errors.InvalidRequest(f"tier: must be one of {', '.join(TIERS)}.")
-    _change_account(account_id, now=now, horizon=horizon, tier_name=tier_name)
-    audit.record(account_id, actor or audit.admin_actor(), audit.ACCOUNT_UPDATED, f"tier={tier_name}", "", now=now)
-
-
-def set_account_status(
-    account_id: str, status: str, *, now: datetime, horizon: timedelta, actor: audit.Actor | None = None
-) -> None:
-    """Suspend or reactivate an account; applies on the next request."""
-    if status not in ACCOUNT_STATUSES:
-        raise errors.InvalidRequest(f"status: must be one of {', '.join(ACCOUNT_STATUSES)}.")
-    _change_account(account_id, now=now, horizon=horizon, status=status)
-    audit.record(account_id, actor or audit.admin_actor(), audit.ACCOUNT_UPDATED, f"status={status}", "", now=now)
-
-
-# ------------------------------------------------------------------ operators (filegate-admin)
-
-
-def _every_key(account_id: str) -> list[keys_table.KeyRecord]:
-    records: list[keys_table.KeyRecord] = []
-    cursor: str | None = None
-    while True:
-        page = keys_table.list_for_account(account_id, limit=100, cursor=cursor)
-        records.extend(page.items)
-        if page.next_cursor is None:
-            return records
-        cursor = page.next_cursor
-
-
-def _existing_account(account_id: str) -> accounts_table.AccountRecord:
-    account = accounts_table.get(account_id)
-    if account is None:
-        raise errors.NotFound("No such account.")
-    return account
-
-
-def _is_alive(record: keys_table.KeyRecord, now: datetime) -> bool:
+def is_alive(record: keys_table.KeyRecord, now: datetime) -> bool:
     return not any(t is not None and t <= now for t in (record.revoked_at, record.expires_at))
-
-
-def account_overview(account_id: str, now: datetime) -> dict[str, Any]:
-    """An account as an operator sees it: tier, status, every key (prefix, last use), this month's usage."""
-    account = _existing_account(account_id)
-    plan = tier(account.tier)
-    records = [record for record in _every_key(account_id) if record.pending_rotation_of is None]
-    uses = _last_uses([record.key_id for record in records], now)
-    return {
-        "account_id": account.account_id,
-        "email": account.email,
-        "tier": account.tier,
-        "status": account.status,
-        "created_at": iso(account.created_at),
-        "keys": [
-            {**key_json(record, uses.get(record.key_id)), "mode": record.mode, "active": _is_alive(record, now)}
-            for record in records
-        ],
-        "usage": {**_month_usage(account_id, plan.conversions_per_month, now), "limit": plan.conversions_per_month},
-    }
-
-
-def revoke_all_keys(
-    account_id: str, *, now: datetime, horizon: timedelta, actor: audit.Actor | None = None
-) -> list[str]:
-    """Every live key of the account dead at once (a leak); the ids revoked. Already dead keys are left.
-
-    One account-wide change: the keys and the account carry its version (a key changed meanwhile gets a
-    newer one, and so does the account), stamped account-wide, so every cached answer of the account is
-    re-read once. A retry, even one that finds no live key, re-publishes the account's current version."""
-    _existing_account(account_id)
-    live = [record for record in _every_key(account_id) if _is_alive(record, now)]
-    change = _begin(account_id, now)
-    version = change.version
-    revoked: dict[str, int] = {}  # key id: the version its revocation was written at
-    for record in live:
-        for _ in range(CHANGE_ATTEMPTS):
-            checkpoint("versioned")
-            try:
-                if keys_table.revoke(record, now, version):
-                    revoked[record.key_id] = version
-                break
-            except keys_table.StaleVersion:
-                version = _begin(account_id, now).version
-        else:
-            raise errors.Conflict("A key kept changing while the account's keys were revoked; retry.")
-    version = _write_account(account_id, now=now, version=version)
-    checkpoint("written")
-    _publish_account_change(account_id, version, now=now, horizon=horizon, shards=change.shards)
-    for key_id, key_version in revoked.items():
-        # The account-wide stamp, newer than every key's revocation, announced them all: mark each published,
-        # so the stream's stamper does not stamp each key's change again.
-        keys_table.mark_published(key_id, key_version)
-        audit.record(account_id, actor or audit.admin_actor(), audit.KEY_REVOKED, key_id, "", now=now)
-    return list(revoked)
-
-
-def _write_account(
-    account_id: str,
-    *,
-    now: datetime,
-    version: int,
-    tier_name: str | None = None,
-    status: str | None = None,
-    wider: tuple[int, datetime] | None = None,
-) -> int:
-    """Write an account change at ``version``, or at a newer one when a newer change landed first (account
-    changes never conflict with each other: each sets only its own fields). The version written."""
-    for _ in range(CHANGE_ATTEMPTS):
-        account = accounts_table.AccountRecord(account_id)
-        try:
-            accounts_table.update(account, now=now, version=version, tier=tier_name, status=status, stamp_shards=wider)
-            return version
-        except accounts_table.StaleVersion:
-            version = _begin(account_id, now).version
-    raise errors.Conflict("The account kept changing while this change was being made; retry.")
-
-
-def _change_account(
-    account_id: str, *, now: datetime, horizon: timedelta, tier_name: str | None = None, status: str | None = None
-) -> None:
-    change = _begin(account_id, now)
-    shards = change.shards
-    wider: tuple[int, datetime] | None = None
-    if tier_name is not None:
-        new_shards = tier(tier_name).rate_shards
-        if change.shards > new_shards:
-            # Answers cached before this change still name the old tier, and write its shards, for a TTL.
-            wider = (change.shards, now + horizon + stamps.STAMP_MARGIN)
-        shards = max(change.shards, new_shards)
-    checkpoint("versioned")
-    version = _write_account(
-        account_id, now=now, version=change.version, tier_name=tier_name, status=status, wider=wider
-    )
-    checkpoint("written")
-    _publish_account_change(account_id, version, now=now, horizon=horizon, shards=shards)
-
-
-def _publish_account_change(account_id: str, version: int, *, now: datetime, horizon: timedelta, shards: int) -> None:
-    try:
-        stamps.publish_account_change(account_id, version, now=now, horizon=horizon, shards=shards)
-    except stamps.StampingFailed as exc:
-        logger.exception("change not stamped everywhere", extra={"account_id": account_id, "version": version})
-        raise errors.InternalError("The change was saved but could not be applied everywhere yet; retry.") from exc

@@ -22,11 +22,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from filegate.context import AuthContext
 from filegate.db import accounts as accounts_table
 from filegate.db import counters
 from filegate.db import keys as keys_table
 from filegate.keys.checkpoints import checkpoint
-from filegate.keys.context import AuthContext
 from filegate.metering import limits
 from filegate.tiers import tier
 

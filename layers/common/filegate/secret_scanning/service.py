@@ -31,8 +31,8 @@ from filegate.keys import service as key_service
 from filegate.observability import logger
 from filegate.secret_scanning.github_keys import KeyRing, verify
 from filegate.settings import SecretScanningSettings
+from filegate.webhooks import emitting as webhook_events
 from filegate.webhooks import events
-from filegate.webhooks import service as webhook_service
 
 Label = Literal["true_positive", "false_positive"]
 MAX_RECORDS: Final = 10_000
@@ -152,7 +152,7 @@ def _tell_owner(
             logger.exception("leaked-key notice not mailed", extra={"key_id": record.key_id})
     audit.record(record.account_id, audit.GITHUB, audit.KEY_LEAKED, record.key_id, "", now=now)
     try:
-        webhook_service.emit_event(
+        webhook_events.emit_event(
             settings,
             account_id=record.account_id,
             account_tier=account.tier if account is not None else "free",

@@ -36,8 +36,8 @@ from filegate.egress.policy import resolver_for
 from filegate.observability import WEBHOOK_ATTEMPTS_FAILED, WEBHOOKS_DELIVERED, WEBHOOKS_FAILED, count, logger
 from filegate.settings import DispatcherSettings
 from filegate.webhooks.delivery import DeliveryResult, vet_and_deliver
+from filegate.webhooks.emitting import queue_attempt
 from filegate.webhooks.schedule import is_due, next_hop_delay, plan_retry
-from filegate.webhooks.service import queue_attempt
 from filegate.webhooks.signing import WebhookMessage, sign_headers
 
 MAX_PARALLEL_DELIVERIES: Final = 10  # the event source's batch size: a whole batch in one wave

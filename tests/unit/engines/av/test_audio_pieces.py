@@ -16,7 +16,7 @@ from test_segments import _info, convert_in_segments, joins_of
 from filegate.engines import Segmenting
 from filegate.engines.av import adts, ffmpeg, segments
 from filegate.engines.av import engine as media_engine
-from filegate.engines.av.engine import plan_segments
+from filegate.engines.av.planner import plan_segments
 from filegate.engines.av.probe import MediaInfo, StreamInfo
 from filegate.errors import ConversionFailed
 from filegate.formats.options import MediaOptions

@@ -9,6 +9,7 @@ import pytest
 
 from filegate.engines.av import engine as media_engine
 from filegate.engines.av import ffmpeg
+from filegate.engines.av import planner as media_planner
 from filegate.engines.av import probe as media_probe
 from filegate.errors import FileTooLarge, InvalidParameter, UnsupportedConversion
 from filegate.formats.options import MediaOptions
@@ -145,10 +146,10 @@ def test_units_are_one_per_started_minute_of_output() -> None:
     info = media_probe.MediaInfo(
         "mp3", 90.0, 64000, [media_probe.StreamInfo("audio", "mp3", sample_rate=22050, channels=1)]
     )
-    assert media_engine.plan(info, "wav", MediaOptions(), TIERS["pro"].media).units == 2
-    assert media_engine.plan(info, "wav", MediaOptions(duration=60), TIERS["pro"].media).units == 1
-    assert media_engine.plan(info, "wav", MediaOptions(start=29.5), TIERS["pro"].media).units == 2
-    assert media_engine.plan(info, "wav", MediaOptions(start=30), TIERS["pro"].media).units == 1
+    assert media_planner.plan(info, "wav", MediaOptions(), TIERS["pro"].media).units == 2
+    assert media_planner.plan(info, "wav", MediaOptions(duration=60), TIERS["pro"].media).units == 1
+    assert media_planner.plan(info, "wav", MediaOptions(start=29.5), TIERS["pro"].media).units == 2
+    assert media_planner.plan(info, "wav", MediaOptions(start=30), TIERS["pro"].media).units == 1
 
 
 def test_a_90_second_clip_is_two_units(workdir: Path) -> None:
@@ -160,19 +161,19 @@ def test_tier_duration_and_frame_limits() -> None:
     video = media_probe.StreamInfo("video", "h264", 1920, 1080, 30.0)
     long_clip = media_probe.MediaInfo("mp4", 180.0, None, [video])
     with pytest.raises(FileTooLarge, match="limit of 120 s"):
-        media_engine.plan(long_clip, "mp4", MediaOptions(), TIERS["free"].media)
-    media_engine.plan(long_clip, "mp4", MediaOptions(), TIERS["pro"].media)
+        media_planner.plan(long_clip, "mp4", MediaOptions(), TIERS["free"].media)
+    media_planner.plan(long_clip, "mp4", MediaOptions(), TIERS["pro"].media)
     hd = media_probe.MediaInfo("mp4", 10.0, None, [video])
     with pytest.raises(FileTooLarge, match="limit of 1280x720"):
-        media_engine.plan(hd, "mp4", MediaOptions(), TIERS["free"].media)
-    assert media_engine.plan(hd, "mp4", MediaOptions(width=1280), TIERS["free"].media).frame == (1280, 720)
+        media_planner.plan(hd, "mp4", MediaOptions(), TIERS["free"].media)
+    assert media_planner.plan(hd, "mp4", MediaOptions(width=1280), TIERS["free"].media).frame == (1280, 720)
     # Larger than the source only with enlarge (docs/api.md §4); then the tier's frame limit decides.
     upscale = MediaOptions(width=3840, enlarge=True)
     with pytest.raises(InvalidParameter, match=r"^width/height: the output frame 3840x2160"):
-        media_engine.plan(hd, "mp4", upscale, TIERS["pro"].media)
-    assert media_engine.plan(hd, "mp4", upscale, TIERS["enterprise"].media).frame == (3840, 2160)
+        media_planner.plan(hd, "mp4", upscale, TIERS["pro"].media)
+    assert media_planner.plan(hd, "mp4", upscale, TIERS["enterprise"].media).frame == (3840, 2160)
     portrait = media_probe.MediaInfo("mp4", 10.0, None, [media_probe.StreamInfo("video", "h264", 720, 1280, 30.0)])
-    assert media_engine.plan(portrait, "mp4", MediaOptions(), TIERS["free"].media).frame == (720, 1280)
+    assert media_planner.plan(portrait, "mp4", MediaOptions(), TIERS["free"].media).frame == (720, 1280)
 
 
 def test_pairs_need_the_right_streams(workdir: Path) -> None:
@@ -181,7 +182,7 @@ def test_pairs_need_the_right_streams(workdir: Path) -> None:
     path.write_bytes(no_audio)
     info = media_probe.probe(path, "gif", "gif", workdir=workdir)
     with pytest.raises(UnsupportedConversion, match="no audio stream"):
-        media_engine.plan(info, "mp3", MediaOptions(), TIERS["pro"].media)
+        media_planner.plan(info, "mp3", MediaOptions(), TIERS["pro"].media)
 
 
 def test_phone_video_is_probed_upright_and_surround_is_downmixed(workdir: Path) -> None:
@@ -212,4 +213,4 @@ def test_phone_video_is_probed_upright_and_surround_is_downmixed(workdir: Path) 
     ],
 )
 def test_width_and_height_never_enlarge_a_frame_unless_asked(options: MediaOptions, frame: tuple[int, int]) -> None:
-    assert media_engine.output_frame(320, 240, options, TIERS["pro"].media, even=True) == frame
+    assert media_planner.output_frame(320, 240, options, TIERS["pro"].media, even=True) == frame

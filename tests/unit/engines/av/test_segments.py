@@ -15,7 +15,8 @@ import pytest
 
 from filegate.engines import Segmenting, Source, Workspace
 from filegate.engines.av import ffmpeg, mp4_index, segments
-from filegate.engines.av.engine import ENGINE, plan_segments
+from filegate.engines.av.engine import ENGINE
+from filegate.engines.av.planner import plan_segments
 from filegate.engines.av.probe import MediaInfo, StreamInfo
 from filegate.engines.interface import RunLimits
 from filegate.errors import FileTooLarge

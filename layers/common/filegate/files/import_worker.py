@@ -1,172 +1,40 @@
-"""Import from a URL (docs/api.md "Files" → "Import from a URL"): the request, and the worker's fetch.
-
-The request is checked at once (the URL through the egress policy, on every address its name resolves to,
-422 naming ``url``; the headers against smuggling) and the file is created ``importing``. The import worker
-fetches it through the egress guard (``filegate.egress.fetch``: every hop re-checked, connected to the very
+"""Import from a URL (docs/api.md "Files" → "Import from a URL"), the worker's side: the import worker fetches
+the file through the egress guard (``filegate.egress.fetch``: every hop re-checked, connected to the very
 address checked), streams it to S3 (multipart, the tier's cap counted on the bytes received), sniffs it like
-an upload, and the file ends ``ready`` (with metadata) or ``failed`` with ``error``.
-
-Where the private headers live between the request and the worker: the URL and headers are sealed with
-AES-GCM under a fresh key per import; the sealed text is on the file's record, the key only in the queue
-message. Neither half alone opens it, and the write that ends the import removes the sealed text, so the
-headers are gone when the job is (a dead-lettered message holds a key to nothing). Nothing here logs them.
+an upload, and the file ends ``ready`` (with metadata) or ``failed`` with ``error``. The request side is
+filegate.files.import_requests.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
-from urllib.parse import unquote, urlsplit
 
-from filegate import errors, queues, sealing
+from filegate import errors
 from filegate.db import files as files_table
-from filegate.egress.fetch import (
-    FILE_TOO_LARGE,
-    IMPORT_FAILED,
-    FetchFailed,
-    FetchLimits,
-    check_headers,
-    fetch,
-)
-from filegate.egress.policy import Resolver, resolver_for, vet_url
+from filegate.egress.fetch import FILE_TOO_LARGE, IMPORT_FAILED, FetchFailed, FetchLimits, fetch
+from filegate.egress.policy import Resolver, resolver_for
 from filegate.files import service as files_service
-from filegate.files.storage import Bucket, object_key
+from filegate.files.import_requests import opened_request
+from filegate.files.storage import Bucket
 from filegate.formats.sniff import sniff
 from filegate.formats.table import content_type
-from filegate.keys.context import AuthContext
 from filegate.observability import logger
-from filegate.settings import EgressPolicy, ImportSettings, WebhookStore
-from filegate.tiers import tier
+from filegate.settings import ImportSettings, WebhookStore
+from filegate.webhooks import emitting as webhook_events
 from filegate.webhooks import events
-from filegate.webhooks import service as webhook_service
 
 UNSUPPORTED_MEDIA_TYPE: Final = "unsupported_media_type"
 # Enough of the start to sniff every format and to tell an HTML page from a file.
 SNIFF_BYTES: Final = 64 * 1024
-DEFAULT_FILENAME: Final = "import"
 ABANDONED_MESSAGE: Final = "The import failed repeatedly and was abandoned."
 HTML_MESSAGE: Final = (
     "The URL returned an HTML page, not a file (a share link's landing page?); "
     "use the link that downloads the file itself."
 )
 _HTML_STARTS: Final = (b"<!doctype html", b"<html", b"<head", b"<body", b"<title", b"<meta", b"<script")
-
-
-@dataclass(frozen=True)
-class ImportRequest:
-    url: str
-    filename: str
-    headers: dict[str, str]
-
-
-def check_request(
-    url: object,
-    filename: object,
-    headers: object,
-    *,
-    allow_insecure_loopback: bool,
-    resolver: Resolver | None = None,
-    prefix: str = "",
-) -> ImportRequest:
-    """An import request whose URL passes the egress policy now (422 naming ``url``) and whose headers are
-    safe to send; the file name defaults to the URL's last path segment."""
-    if not isinstance(url, str):
-        raise errors.InvalidRequest(f"{prefix}url: required, the https URL of the file.")
-    vet_url(url, allow_insecure_loopback=allow_insecure_loopback, resolver=resolver, label=f"{prefix}url")
-    checked = check_headers(headers, f"{prefix}headers")
-    if filename is not None and not isinstance(filename, str):
-        raise errors.InvalidRequest(f"{prefix}filename: must be a string.")
-    name = filename or unquote(urlsplit(url).path.rsplit("/", 1)[-1])
-    return ImportRequest(url, files_service.safe_filename(name, DEFAULT_FILENAME), checked)
-
-
-# ------------------------------------------------------------------ sealing the request
-
-
-def _seal(file_id: str, request: ImportRequest) -> tuple[str, str]:
-    """(sealed text for the record, key for the message)."""
-    return sealing.seal({"url": request.url, "headers": request.headers}, file_id)
-
-
-def _unseal(file_id: str, sealed: str, key: str) -> tuple[str, dict[str, str]]:
-    plain = sealing.unseal(sealed, key, file_id)
-    return str(plain["url"]), {str(k): str(v) for k, v in plain["headers"].items()}
-
-
-# ------------------------------------------------------------------ the request (API functions)
-
-
-def start_import(
-    caller: AuthContext,
-    request: ImportRequest,
-    *,
-    queue_url: str,
-    now: datetime,
-    file_id: str | None = None,
-    conversion_id: str | None = None,
-    conversion_key: str | None = None,
-) -> files_table.FileRecord:
-    """The file, ``importing``, and its queue message. One that cannot be queued ends failed and raises.
-    A conversion of a URL names its file id beforehand (its record is written first), and the key to its
-    sealed options, if any, which the message hands on to the conversion's own (filegate.sealing)."""
-    plan = tier(caller.tier)
-    file_id = file_id or files_service.new_file_id()
-    sealed, key = _seal(file_id, request)
-    record = files_table.FileRecord(
-        file_id,
-        account_id=caller.account_id,
-        filename=request.filename,
-        object_key=object_key(plan, caller.account_id, file_id),
-        status="importing",
-        origin="import",
-        import_sealed=sealed,
-        created_at=now,
-        expires_at=now + timedelta(seconds=plan.file_ttl_seconds),
-    )
-    files_table.create(record)
-    message: dict[str, Any] = {
-        "file_id": file_id,
-        "key": key,
-        "max_bytes": files_service.max_input_bytes(caller),
-        "tier": caller.tier,
-    }
-    if conversion_id is not None:
-        message["conversion_id"] = conversion_id
-    if conversion_key is not None:
-        message["conversion_key"] = conversion_key
-    try:
-        queues.send(queue_url, message)
-    except BaseException:
-        files_table.fail_import(record, IMPORT_FAILED, "The import could not be queued.", now)
-        raise
-    return record
-
-
-def import_file(
-    caller: AuthContext,
-    *,
-    url: object,
-    filename: object,
-    headers: object,
-    egress: EgressPolicy,
-    queue_url: str,
-    now: datetime,
-) -> dict[str, Any]:
-    """POST /v1/files/import: the file's JSON (``importing``) for the 202."""
-    request = check_request(
-        url,
-        filename,
-        headers,
-        allow_insecure_loopback=egress.egress_allow_insecure_loopback,
-        resolver=resolver_for(egress),
-    )
-    record = start_import(caller, request, queue_url=queue_url, now=now)
-    return files_service.file_json(record)
-
-
-# ------------------------------------------------------------------ the worker
 
 
 @dataclass(frozen=True)
@@ -213,7 +81,7 @@ def _announce(record: files_table.FileRecord, webhooks: WebhookStore, account_ti
     """file.imported / file.import_failed, once per file whatever the redeliveries (ids derive from it)."""
     if record.status not in ("ready", "failed"):
         return
-    webhook_service.emit_event(
+    webhook_events.emit_event(
         webhooks,
         account_id=record.account_id,
         account_tier=account_tier,
@@ -237,7 +105,7 @@ def _fetch_and_store(
     """The URL's bytes into the file's object; (format, size). Raises FetchFailed or an ApiError."""
     if record.import_sealed is None:
         raise FetchFailed(IMPORT_FAILED, "The import's request is no longer available.")
-    url, headers = _unseal(record.file_id, record.import_sealed, message.key)
+    url, headers = opened_request(record.file_id, record.import_sealed, message.key)
     limits = FetchLimits(
         max_bytes=message.max_bytes,
         connect_timeout=settings.import_connect_timeout_seconds,
