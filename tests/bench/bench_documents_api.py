@@ -32,7 +32,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "infra"), str(ROOT / "layers" / "common")]
 from filegate.engines import Source, Workspace, engine_for  # noqa: E402
 from filegate.tiers import TIERS  # noqa: E402
 from filegate_local.stack import LocalStack, StackConfig  # noqa: E402
-from tests import fixtures_document_api as documents  # noqa: E402
+from tests.helpers import api_documents as documents  # noqa: E402
 
 REPORT_DURATION = re.compile(rb"^REPORT RequestId: (\S+)\tDuration: ([0-9.]+) ms", re.MULTILINE)
 CASES = (

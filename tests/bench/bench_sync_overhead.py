@@ -37,7 +37,7 @@ from filegate.engines.image.limits import EngineLimits  # noqa: E402
 from filegate.formats.options import ImageOptions  # noqa: E402
 from filegate.tiers import SYNC_MAX_BYTES, TIERS  # noqa: E402
 from filegate_local.stack import LocalStack, StackConfig  # noqa: E402
-from tests import fixtures_media as media  # noqa: E402
+from tests.helpers import media_samples as media  # noqa: E402
 
 CASES = (("webp", {"quality": "80"}), ("jpg", {"quality": "80"}), ("jpg", {"width": "1600"}))
 REPORT_DURATION = re.compile(rb"^REPORT RequestId: (\S+)\tDuration: ([0-9.]+) ms", re.MULTILINE)

@@ -13,7 +13,7 @@ import boto3
 import pytest
 import requests
 
-from tests import fixtures_media as media
+from tests.helpers import media_samples as media
 from tests.integration.helpers import Client, assert_error, new_account, wait_for_conversion
 from tests.integration.media import decode
 

@@ -15,9 +15,9 @@ import requests
 from PIL import Image
 
 from filegate_client import FileGate
-from tests import fixtures_document_api as documents
-from tests.egress_servers import Site, serve, start_site, stop_site
-from tests.fixtures_documents import in_order, pdf_text, zip_bomb
+from tests.helpers import api_documents as documents
+from tests.helpers.document_samples import in_order, pdf_text, zip_bomb
+from tests.helpers.egress_servers import Site, serve, start_site, stop_site
 from tests.integration.helpers import Client, assert_error, new_account, wait_for_conversion
 from tests.integration.receiver import running_receiver
 from tests.integration.test_sdk import run_cli

@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from filegate_client.cli import main as cli
-from tests import fixtures_media as media
-from tests.egress_servers import Site, serve, start_site, stop_site
+from tests.helpers import media_samples as media
+from tests.helpers.egress_servers import Site, serve, start_site, stop_site
 from tests.integration.helpers import new_account
 
 PNG = media.sample("png", 40, 30)

@@ -1,6 +1,6 @@
 """Issue 17's "done when": a 12-minute video converts on the local stack through segments (the template's own
 settings: cut above 240 s into 45 s segments), and the output is seamless by every invariant of
-tests/fixtures_long_media.py, checked on what the API hands back."""
+tests/helpers/long_media.py, checked on what the API hands back."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import requests
 
-from tests import fixtures_long_media as long
+from tests.helpers import long_media as long
 from tests.integration.helpers import Client, new_account, wait_for_conversion
 from tests.integration.test_media_api import _upload
 

@@ -17,8 +17,8 @@ from PIL import Image
 
 from filegate.engines.av import probe as media_probe
 from filegate.tiers import SYNC_ANSWER_RESERVE_SECONDS
-from tests import fixtures_av as av
-from tests import fixtures_media as images
+from tests.helpers import av_samples as av
+from tests.helpers import media_samples as images
 from tests.integration.conftest import ROOT, start_local_stack
 from tests.integration.helpers import Client, assert_error, new_account, wait_for_conversion
 from tests.integration.receiver import running_receiver

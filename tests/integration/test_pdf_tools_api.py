@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from filegate_client.cli import main as cli
-from tests import fixtures_media as media
-from tests import pdf_samples as ps
+from tests.helpers import media_samples as media
+from tests.helpers import pdf_samples as ps
 from tests.integration.helpers import Client, assert_error, new_account, wait_for_conversion
 
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from filegate_client import AuthenticationError, FileGate, RateLimitError
 from filegate_client.cli import main as cli
-from tests import fixtures_media as media
+from tests.helpers import media_samples as media
 from tests.integration.helpers import new_account
 
 SIX_MB = 6 * 1024 * 1024

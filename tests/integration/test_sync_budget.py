@@ -10,7 +10,7 @@ import pytest
 import requests
 from PIL import Image
 
-from tests import fixtures_media as media
+from tests.helpers import media_samples as media
 from tests.integration.conftest import ROOT, start_local_stack
 from tests.integration.helpers import Client, new_account, wait_for_conversion
 from tests.integration.media import decode

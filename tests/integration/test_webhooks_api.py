@@ -24,7 +24,7 @@ from standardwebhooks.webhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError as StandardVerificationError
 
 from filegate.webhooks.verify import WebhookVerificationError, verify
-from tests import fixtures_media as media
+from tests.helpers import media_samples as media
 from tests.integration.conftest import ROOT, start_local_stack
 from tests.integration.helpers import Client, assert_error, new_account
 from tests.integration.receiver import Receiver, running_receiver

@@ -11,7 +11,7 @@ import boto3
 import pytest
 import requests
 
-from tests import fixtures_media as media
+from tests.helpers import media_samples as media
 from tests.integration.conftest import ROOT, start_local_stack
 from tests.integration.helpers import Client, new_account
 

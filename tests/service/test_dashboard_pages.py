@@ -12,7 +12,7 @@ import requests
 
 from filegate.clock import utcnow
 from filegate.db import accounts as accounts_table
-from tests import fixtures_media as media
+from tests.helpers import media_samples as media
 from tests.service.conftest import Stack
 from tests.service.dashboard_client import Browser, csrf_token, location
 from tests.service.harness import Response

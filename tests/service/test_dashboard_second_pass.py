@@ -9,7 +9,7 @@ import re
 import pytest
 
 from filegate_local.log_subscriptions import matcher, subscription_event
-from tests import fixtures_media as media
+from tests.helpers import media_samples as media
 from tests.service.conftest import Stack
 from tests.service.dashboard_client import Browser
 from tests.service.helpers import assert_error

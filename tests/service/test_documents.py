@@ -14,8 +14,8 @@ import requests
 from PIL import Image
 
 from filegate.conversions import sync
-from tests import fixtures_document_api as documents
-from tests.fixtures_documents import encrypted_ooxml, in_order, pdf_text, zip_bomb
+from tests.helpers import api_documents as documents
+from tests.helpers.document_samples import encrypted_ooxml, in_order, pdf_text, zip_bomb
 from tests.service.conftest import Stack
 from tests.service.dashboard_client import Browser
 from tests.service.harness import ServiceApi

@@ -27,7 +27,7 @@ from filegate.egress.fetch import (
 )
 from filegate.egress.policy import Resolver
 from filegate.errors import InvalidParameter
-from tests.egress_servers import (
+from tests.helpers.egress_servers import (
     Listener,
     Site,
     client_context,

@@ -7,7 +7,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import fixtures_av as av
 import pytest
 
 from filegate.engines.av import engine as media_engine
@@ -17,6 +16,7 @@ from filegate.formats.options import MediaOptions
 from filegate.formats.sniff import sniff
 from filegate.formats.table import FORMATS
 from filegate.tiers import TIERS
+from tests.helpers import av_samples as av
 
 SANDBOX = ffmpeg.Sandbox(wall_seconds=30, cpu_seconds=30, memory_bytes=2 * 1024**3, max_output_bytes=50 * 1024**2)
 BOUND_SECONDS = 10.0  # each hostile file is refused well within this

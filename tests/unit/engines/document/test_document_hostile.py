@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import fixtures_documents as fd
 import pytest
 from document_helpers import convert, output_bytes
 
@@ -23,6 +22,7 @@ from filegate.engines.document.office import Office, OfficeSettings, alive, uno_
 from filegate.engines.interface import OverBudget, RunLimits, Source, Workspace
 from filegate.errors import ConversionFailed
 from filegate.tiers import TIERS
+from tests.helpers import document_samples as fd
 
 PASSWD_MARKER = "root:"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 
-import fixtures_media as fm
 import icc_profiles
 import pytest
 from conversion_helpers import decode
@@ -12,6 +11,7 @@ from PIL import Image, ImageChops, ImageCms
 
 from filegate.engines.image.engine import compress, convert
 from filegate.formats.options import ImageOptions
+from tests.helpers import media_samples as fm
 
 
 def _reference(image: Image.Image, icc: bytes, out_mode: str = "RGB") -> Image.Image:

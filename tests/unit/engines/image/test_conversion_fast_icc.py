@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import fixtures_media as fm
 import icc_profiles
 import numpy as np
 import pytest
@@ -25,6 +24,7 @@ from filegate.engines.image.raster import convert_raster
 from filegate.errors import ConversionFailed
 from filegate.formats.options import ImageOptions
 from filegate.tiers import TIERS
+from tests.helpers import media_samples as fm
 
 PRO = EngineLimits.for_tier(TIERS["pro"])
 pytestmark = pytest.mark.skipif(not vips.available(), reason="libvips is not installed")

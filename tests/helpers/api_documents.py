@@ -2,7 +2,7 @@
 with a file name, made with the libraries Word, Excel and PowerPoint files are usually written with
 (python-docx, openpyxl, python-pptx), ODF and RTF by hand, and bytes the API must refuse. Each carries the
 words of `WORDS`, so a test finds them in the PDF made of it. The engine's own hostile documents (zip
-bombs, external references, macros) are tests/fixtures_documents.py's."""
+bombs, external references, macros) are tests/helpers/document_samples.py's."""
 
 from __future__ import annotations
 
