@@ -30,15 +30,13 @@ from filegate.errors import InvalidParameter
 from tests.helpers.egress_servers import (
     Listener,
     Site,
-    client_context,
     redirect,
     reply,
-    self_signed,
     serve,
-    server_context,
     start_site,
     stop_site,
 )
+from tests.helpers.tls import client_context, self_signed, server_context
 
 LIMITS = FetchLimits(max_bytes=1 << 20, connect_timeout=2.0, wall_seconds=5.0)
 
