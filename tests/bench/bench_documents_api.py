@@ -63,7 +63,7 @@ def main() -> None:
             )
         ) as stack,
     ):
-        from tests.integration.helpers import new_account
+        from tests.helpers.local_api import new_account
 
         key = new_account(stack, "pro")["api_key"]
         session = requests.Session()

@@ -16,10 +16,9 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from filegate_local import LocalStack
-from tests.integration.conftest import ROOT, start_local_stack
+from tests.helpers.local_stack import ROOT, start_local_stack
 
 AXE = ROOT / ".browser" / "node_modules" / "axe-core" / "axe.min.js"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 # Flags that work on these machines (no GPU, no sandbox as root, nothing phoning home).
 CHROMIUM_FLAGS = (
     "--headless",

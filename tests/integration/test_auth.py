@@ -11,7 +11,7 @@ import pytest
 
 from filegate.errors import INVALID_API_KEY_MESSAGE
 from filegate.keys import keyformat
-from tests.integration.helpers import Client, admin, assert_error, new_account
+from tests.helpers.local_api import Client, admin, assert_error, new_account
 
 WHO = "/v1/entitlements/me"
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from tests.integration.helpers import Client, assert_error, new_account
+from tests.helpers.local_api import Client, assert_error, new_account
 
 
 @pytest.fixture

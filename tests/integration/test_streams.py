@@ -10,7 +10,7 @@ import boto3
 
 from filegate.keys import backstop
 from filegate_local import LocalStack
-from tests.integration.helpers import new_account
+from tests.helpers.local_api import new_account
 
 STAMPER = "StamperFunction"
 

@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from tests.helpers import media_samples as media
-from tests.integration.conftest import ROOT, start_local_stack
-from tests.integration.helpers import Client, new_account
+from tests.helpers.local_api import Client, new_account
+from tests.helpers.local_stack import ROOT, start_local_stack
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from tests.helpers import media_samples as media
-from tests.integration.receiver import Receiver, running_receiver
+from tests.helpers.receiver import Receiver, running_receiver
 from tests.service.harness import ServiceApi
 from tests.service.helpers import Account, assert_error
 
