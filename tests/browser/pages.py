@@ -99,3 +99,21 @@ def png() -> bytes:
 def shot(driver: webdriver.Chrome, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     assert driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+
+
+def operator_tables(stack: LocalStack) -> None:
+    """Bind the data layer to the stack's tables, as filegate-admin does, for an operator's changes."""
+    from filegate.db import bind_tables
+    from filegate.settings import KeysSettings
+
+    outputs = stack.state["outputs"]
+    bind_tables(
+        KeysSettings(
+            aws_region=stack.state["region"],
+            accounts_table=outputs["AccountsTableName"],
+            keys_table=outputs["KeysTableName"],
+            counters_table=outputs["CountersTableName"],
+            emails_table=outputs["EmailsTableName"],
+            audit_table=outputs["AuditTableName"],
+        )
+    )

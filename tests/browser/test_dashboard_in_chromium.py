@@ -24,6 +24,7 @@ from tests.browser.pages import (
     api_get,
     axe,
     console_errors,
+    operator_tables,
     png,
     shot,
     sign_in_by_keyboard,
@@ -102,21 +103,9 @@ def _pro(stack: LocalStack, chrome: webdriver.Chrome) -> None:
     from datetime import timedelta
 
     from filegate.clock import utcnow
-    from filegate.db import bind_tables
     from filegate.keys import service as key_service
-    from filegate.settings import KeysSettings
 
-    outputs = stack.state["outputs"]
-    bind_tables(
-        KeysSettings(
-            aws_region=stack.state["region"],
-            accounts_table=outputs["AccountsTableName"],
-            keys_table=outputs["KeysTableName"],
-            counters_table=outputs["CountersTableName"],
-            emails_table=outputs["EmailsTableName"],
-            audit_table=outputs["AuditTableName"],
-        )
-    )
+    operator_tables(stack)
     key_service.set_account_tier(account_id, "pro", now=utcnow(), horizon=timedelta(hours=1))
 
 

@@ -25,6 +25,7 @@ from tests.browser.pages import (
     api_get,
     axe,
     console_errors,
+    operator_tables,
     png,
     shot,
     sign_in_by_keyboard,
@@ -41,24 +42,6 @@ LEGEND = {
     "rate_limited": "rate limited",
     "quota_exceeded": "over quota",
 }
-
-
-def _operator(stack: LocalStack) -> None:
-    """Bind the data layer to the stack's tables, as filegate-admin does, for an operator's changes."""
-    from filegate.db import bind_tables
-    from filegate.settings import KeysSettings
-
-    outputs = stack.state["outputs"]
-    bind_tables(
-        KeysSettings(
-            aws_region=stack.state["region"],
-            accounts_table=outputs["AccountsTableName"],
-            keys_table=outputs["KeysTableName"],
-            counters_table=outputs["CountersTableName"],
-            emails_table=outputs["EmailsTableName"],
-            audit_table=outputs["AuditTableName"],
-        )
-    )
 
 
 def _new_key(chrome: webdriver.Chrome, stack: LocalStack, name: str, scopes: tuple[str, ...]) -> str:
@@ -152,7 +135,7 @@ def test_a_new_account_is_guided_to_its_first_key(chrome: webdriver.Chrome, stac
 def test_a_keys_requests_of_every_outcome_show_on_its_page_and_in_the_api(
     chrome: webdriver.Chrome, stack: LocalStack, signed_in: str
 ) -> None:
-    _operator(stack)
+    operator_tables(stack)
     manager = _new_key(chrome, stack, "manager", ("keys:manage",))
     account_id = api_get(stack, manager).json()["account_id"]
     raw = _new_key(chrome, stack, "driven", ("convert:write", "files:read"))

@@ -11,6 +11,8 @@ import os
 import zipfile
 from collections.abc import Sequence
 
+from tests.helpers.document_samples import xlsx_workbook
+
 WORDS = ("Quarterly", "revenue", "grew", "steadily")
 SENTENCE = " ".join(WORDS) + "."
 
@@ -33,17 +35,7 @@ def docx(paragraphs: Sequence[str] = (SENTENCE,), *, pages: int = 1) -> bytes:
 
 def xlsx(sheets: dict[str, list[list[object]]] | None = None) -> bytes:
     """A workbook: one sheet per entry, in order (default one sheet holding WORDS)."""
-    from openpyxl import Workbook
-
-    book = Workbook()
-    book.remove(book.active)
-    for name, rows in (sheets or {"Summary": [list(WORDS), [1, 2, 3, 4]]}).items():
-        sheet = book.create_sheet(name)
-        for row in rows:
-            sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return xlsx_workbook(sheets or {"Summary": [list(WORDS), [1, 2, 3, 4]]})
 
 
 def pptx(title: str = SENTENCE) -> bytes:

@@ -151,3 +151,11 @@ def run_cli(*args: str) -> tuple[int, object]:
         code = cli([*args, "--json"])
     text = out.getvalue()
     return code, (json.loads(text) if text.strip() else None)
+
+
+def keyed_session(stack: Any, tier: str = "pro") -> requests.Session:
+    """A session sending a new account's key, the authorizer's answer for it already cached by one call."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {new_account(stack, tier)['api_key']}"
+    session.get(stack.url + "/v1/entitlements/me", timeout=60)
+    return session

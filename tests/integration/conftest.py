@@ -18,27 +18,15 @@ import httpx
 import pytest
 
 from filegate_local import LocalStack
-from tests.helpers.local_stack import HTTP_TIMEOUT, ROOT, start_local_stack
+from tests.helpers.local_stack import HTTP_TIMEOUT, ROOT, aws_pointed_at, running_stack, start_local_stack
 
 __all__ = ["ROOT", "start_local_stack"]  # tests/local imports them from here
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    state_dir = tmp_path_factory.mktemp("local-stack")
-    local = start_local_stack(ROOT / "template.yaml", state_dir, workers_per_function=4)
-    patch = pytest.MonkeyPatch()
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        patch.delenv(name, raising=False)
-    for name, value in local.state["environment"].items():
-        patch.setenv(name, value)
-    patch.setenv("AWS_REGION", local.state["region"])
-    patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    try:
+    with running_stack(tmp_path_factory.mktemp("local-stack"), workers_per_function=4) as local, aws_pointed_at(local):
         yield local
-    finally:
-        patch.undo()
-        local.stop()
 
 
 @pytest.fixture

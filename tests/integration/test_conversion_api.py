@@ -9,12 +9,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-import boto3
 import pytest
 import requests
 
 from tests.helpers import media_samples as media
 from tests.helpers.local_api import Client, assert_error, conversions_used, new_account, post_file, wait_for_conversion
+from tests.helpers.local_stack import moto_client
 from tests.integration.media import decode
 
 FORMATS = None
@@ -187,13 +187,7 @@ def test_quota_is_never_over_counted_under_concurrency(stack):
     # Seed the month's counter near the free quota (as an operator would see after 995 conversions).
     state = stack.state
     counters = state["outputs"]["CountersTableName"]
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=stack.moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    dynamodb = moto_client(stack, "dynamodb")
     month = datetime.now(UTC).strftime("%Y-%m")
     dynamodb.put_item(
         TableName=counters,

@@ -12,7 +12,7 @@ from PIL import Image
 
 from tests.helpers import media_samples as media
 from tests.helpers.local_api import Client, conversions_used, new_account, wait_for_conversion
-from tests.helpers.local_stack import ROOT, start_local_stack
+from tests.helpers.local_stack import running_stack
 from tests.integration.media import decode
 
 # The engine gets the budget less a 4 s reserve: about half a second here.
@@ -21,16 +21,10 @@ BUDGET = "4.5"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    local = start_local_stack(
-        ROOT / "template.yaml",
-        tmp_path_factory.mktemp("budget-stack"),
-        environment={"SYNC_BUDGET_SECONDS": BUDGET},
-        workers_per_function=1,
-    )
-    try:
+    with running_stack(
+        tmp_path_factory.mktemp("budget-stack"), environment={"SYNC_BUDGET_SECONDS": BUDGET}, workers_per_function=1
+    ) as local:
         yield local
-    finally:
-        local.stop()
 
 
 @pytest.fixture(scope="module")

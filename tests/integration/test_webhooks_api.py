@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 from standardwebhooks.webhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError as StandardVerificationError
@@ -25,7 +24,7 @@ from standardwebhooks.webhooks import WebhookVerificationError as StandardVerifi
 from filegate.webhooks.verify import WebhookVerificationError, verify
 from tests.helpers import media_samples as media
 from tests.helpers.local_api import Client, assert_error, new_account, upload
-from tests.helpers.local_stack import ROOT, start_local_stack
+from tests.helpers.local_stack import moto_client, running_stack
 from tests.helpers.receiver import Receiver, running_receiver
 
 # Registration never connects, so public IP literals stand in for real receivers (no DNS needed offline).
@@ -36,16 +35,10 @@ DELIVERY_WAIT = 60.0
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    local = start_local_stack(
-        ROOT / "template.yaml",
-        tmp_path_factory.mktemp("webhooks-stack"),
-        parameters={"WebhookRetryScale": RETRY_SCALE},
-        workers_per_function=2,
-    )
-    try:
+    with running_stack(
+        tmp_path_factory.mktemp("webhooks-stack"), parameters={"WebhookRetryScale": RETRY_SCALE}, workers_per_function=2
+    ) as local:
         yield local
-    finally:
-        local.stop()
 
 
 @pytest.fixture
@@ -339,7 +332,7 @@ def test_dead_lettered_after_the_last_attempt(stack: Any, pro: Client, receiver:
     time.sleep(2)
     assert len(receiver.requests_to("/down")) == 8  # nothing after the last attempt
 
-    sqs = _sqs(stack)
+    sqs = moto_client(stack, "sqs")
     dlq = stack.state["outputs"]["WebhooksDeadLetterQueueUrl"]
     found: list[dict[str, Any]] = []
     for _ in range(10):
@@ -376,7 +369,7 @@ def test_deleted_endpoint_gets_nothing_more(pro: Client, receiver: Receiver) -> 
 def test_a_poison_message_fails_alone(stack: Any, pro: Client, receiver: Receiver) -> None:
     """Partial batch failure: a message the dispatcher cannot handle is reported back on its own (and stays
     on the queue for its redrive to the DLQ) while the deliveries around it go out."""
-    sqs = _sqs(stack)
+    sqs = moto_client(stack, "sqs")
     queue = stack.state["outputs"]["WebhooksQueueUrl"]
     sqs.send_message(QueueUrl=queue, MessageBody='{"not": "an attempt"}')
     _secret(pro)
@@ -387,16 +380,6 @@ def test_a_poison_message_fails_alone(stack: Any, pro: Client, receiver: Receive
         assert _wait_delivery(pro, hook["id"], delivery["id"])["status"] == "succeeded"
     attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
     assert int(attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"]) >= 1  # not acknowledged
-
-
-def _sqs(stack: Any) -> Any:
-    return boto3.client(
-        "sqs",
-        endpoint_url=stack.moto_url,
-        region_name=stack.state["region"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 # ------------------------------------------------------------------ conversion events
