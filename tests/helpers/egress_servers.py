@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -96,38 +95,6 @@ def stop_site(site: Site) -> None:
     site.release.set()
     site.server.shutdown()
     site.server.server_close()
-
-
-class Listener:
-    """A bare TCP listener on 127.0.0.1 that counts connections: proof that a refused URL was never dialled."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.accepted = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    @property
-    def port(self) -> int:
-        return int(self.sock.getsockname()[1])
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            self.accepted += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self.sock.close()
 
 
 def sites(*route_tables: dict[str, Route]) -> Iterator[list[Site]]:

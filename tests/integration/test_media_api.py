@@ -19,6 +19,7 @@ from filegate.engines.av import probe as media_probe
 from filegate.tiers import SYNC_ANSWER_RESERVE_SECONDS
 from tests.helpers import av_samples as av
 from tests.helpers import media_samples as images
+from tests.helpers.listener import Listener
 from tests.helpers.local_api import Client, assert_error, conversions_used, new_account, upload, wait_for_conversion
 from tests.helpers.local_stack import ROOT, start_local_stack
 from tests.helpers.receiver import running_receiver
@@ -117,7 +118,7 @@ def test_options_that_do_not_apply_are_named_and_uncharged(pro):
 
 
 def test_hostile_media_is_refused_uncharged_in_bounded_time(pro):
-    listener = av.Listener()
+    listener = Listener()
     try:
         cases = [
             ("playlist.m3u8", av.hls_playlist(listener.port), "mp4"),

@@ -15,7 +15,7 @@ from filegate.errors import ConversionFailed, InvalidParameter
 from filegate.formats.options import ImageOptions
 from tests.helpers import image_samples
 from tests.helpers import media_samples as fm
-from tests.helpers.av_samples import Listener
+from tests.helpers.listener import Listener
 
 SOURCE = fm.photo(64, 48, seed=2)
 # Mean difference per channel (0-255) allowed: lossless formats keep the pixels, lossy ones nearly.
