@@ -32,7 +32,7 @@ for path in (ROOT, ROOT / "infra", ROOT / "layers" / "common"):
         sys.path.insert(0, str(path))
 
 from tests.bench._dynamodb_counter import DynamoDBCounter  # noqa: E402
-from tests.integration.conftest import start_local_stack  # noqa: E402
+from tests.helpers.local_stack import start_local_stack  # noqa: E402
 
 ENTERPRISE_RPS = 10_000
 

@@ -34,8 +34,8 @@ for path in (ROOT, ROOT / "infra"):
 
 from filegate_local import LocalStack  # noqa: E402
 from tests.bench._dynamodb_counter import DynamoDBCounter  # noqa: E402
-from tests.integration.conftest import start_local_stack  # noqa: E402
-from tests.integration.helpers import Client, new_account  # noqa: E402
+from tests.helpers.local_api import Client, new_account  # noqa: E402
+from tests.helpers.local_stack import start_local_stack  # noqa: E402
 
 WHO = "/v1/entitlements/me"
 SUBJECT_SCOPES = (["files:read", "convert:write"], ["files:read", "files:write"])

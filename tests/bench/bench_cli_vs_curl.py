@@ -103,7 +103,7 @@ def main() -> None:
         StackConfig(template=ROOT / "template.yaml", port=0, moto_port=0, state_dir=Path(tmp) / "state",
                     warm=True, echo_logs=False, parameters={"AuthorizerCacheTtl": "3600"})
     ) as stack:  # fmt: skip
-        from tests.integration.helpers import new_account
+        from tests.helpers.local_api import new_account
 
         key = new_account(stack, "pro")["api_key"]
         source = Path(tmp) / "big.png"

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from filegate_local.mailbox import messages  # noqa: E402
-from tests.integration.conftest import start_local_stack  # noqa: E402
+from tests.helpers.local_stack import start_local_stack  # noqa: E402
 
 PAGES = (
     "/dashboard/login",

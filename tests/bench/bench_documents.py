@@ -4,7 +4,7 @@ unoserver, on DOCX, XLSX and PPTX of 1, 10 and 50 pages.
     .venv/bin/python tests/bench/bench_documents.py [--runs 7] [--pages 1,10,50] [--kinds docx,xlsx,pptx]
                                                     [--throughput-seconds 30] [--no-unoserver]
 
-Documents are made here (python-docx, openpyxl, python-pptx: tests/fixtures_documents.py): one heading and a
+Documents are made here (python-docx, openpyxl, python-pptx: tests/helpers/document_samples.py): one heading and a
 paragraph of numbered words per page / sheet / slide. Each round converts every document with every
 implementation, interleaved (a load spike on this shared machine hits all alike); printed per document and
 implementation: the median wall time (min-max) over the rounds, from bytes in to a PDF on disk, and the
@@ -37,14 +37,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
-import fixtures_documents as fd  # noqa: E402
-
+sys.path.insert(0, str(ROOT))
 from filegate.engines.document import profile  # noqa: E402
 from filegate.engines.document.engine import _IMPORT_FILTERS, DocumentEngine  # noqa: E402
 from filegate.engines.document.office import Office, OfficeSettings, soffice_binary, uno_python  # noqa: E402
 from filegate.engines.interface import Source, Workspace  # noqa: E402
 from filegate.tiers import TIERS  # noqa: E402
+from tests.helpers import document_samples as fd  # noqa: E402
 
 CACHE = ROOT / ".bench-cache"
 UNOSERVER = CACHE / "unoserver"

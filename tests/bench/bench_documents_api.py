@@ -31,8 +31,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "infra"), str(ROOT / "layers" / "common")]
 
 from filegate.engines import Source, Workspace, engine_for  # noqa: E402
 from filegate.tiers import TIERS  # noqa: E402
-from filegate_local.stack import LocalStack, StackConfig  # noqa: E402
-from tests import fixtures_document_api as documents  # noqa: E402
+from filegate_local.stack import LocalStack  # noqa: E402
+from tests.helpers import api_documents as documents  # noqa: E402
+from tests.helpers.local_stack import bench_stack_config  # noqa: E402
 
 REPORT_DURATION = re.compile(rb"^REPORT RequestId: (\S+)\tDuration: ([0-9.]+) ms", re.MULTILINE)
 CASES = (
@@ -52,23 +53,11 @@ def main() -> None:
     with (
         tempfile.TemporaryDirectory() as state,
         tempfile.TemporaryDirectory() as scratch,
-        LocalStack(
-            StackConfig(
-                template=ROOT / "template.yaml",
-                port=0,
-                moto_port=0,
-                state_dir=Path(state),
-                warm=True,
-                parameters={"AuthorizerCacheTtl": "3600"},  # the policy stays cached however long the run is
-            )
-        ) as stack,
+        LocalStack(bench_stack_config(Path(state))) as stack,
     ):
-        from tests.integration.helpers import new_account
+        from tests.helpers.local_api import keyed_session
 
-        key = new_account(stack, "pro")["api_key"]
-        session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {key}"
-        session.get(stack.url + "/v1/entitlements/me", timeout=60)  # caches the authorizer's policy
+        session = keyed_session(stack)
 
         def durations() -> dict[str, float]:
             """The document function's REPORT Duration (s) per invocation, from its log."""

@@ -66,7 +66,7 @@ IMPLS = ("engine", "pillow", "vips", "magick")
 # Optional implementation (--impls ...,main): the engine as it is on the main branch (git archive into the cache),
 # the "before" of this branch's changes; HEIC has no libvips baseline here, so main is its comparison.
 MAIN_TREE = CACHE / "main-tree"
-# Inputs that carry a wide-gamut ICC profile (tests/unit/engines/image/icc_profiles.py): the photo's pixels
+# Inputs that carry a wide-gamut ICC profile (tests/helpers/icc_profiles.py): the photo's pixels
 # tagged as Display P3 or Adobe RGB, as phones and cameras send them (an iPhone: a Display P3 HEIC). Every
 # implementation that manages colour converts them to sRGB; the reference is LittleCMS's conversion of the
 # source pixels. (The libvips wheel's libheif has no HEVC decoder: libvips cannot read HEIC here.)
@@ -127,11 +127,12 @@ def prepare_inputs() -> dict[str, Path]:
 def _prepare_icc(photo: Any, paths: dict[str, Path], references: dict[str, Path]) -> None:
     import io
 
+    import pillow_heif
     from PIL import ImageCms
 
-    sys.path.insert(0, str(ROOT / "tests" / "unit" / "engines" / "image"))
-    import icc_profiles
-    import pillow_heif
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.helpers import icc_profiles
 
     for kind, maker in ICC_KINDS.items():
         profile = getattr(icc_profiles, maker)()

@@ -49,7 +49,7 @@ from filegate.engines.interface import Segmenting  # noqa: E402
 from filegate.files.http_source import HttpSource  # noqa: E402
 from filegate.formats.options import MediaOptions  # noqa: E402
 from filegate.tiers import TIERS  # noqa: E402
-from tests import fixtures_long_media as long  # noqa: E402
+from tests.helpers import long_media as long  # noqa: E402
 
 SANDBOX = ffmpeg.Sandbox(wall_seconds=3600, cpu_seconds=7200, memory_bytes=4 * 1024**3, max_output_bytes=8 * 1024**3)
 WORKERS = (1, 10, 100, 1000)

@@ -32,7 +32,7 @@ from filegate.engines.av import probe as media_probe  # noqa: E402
 from filegate.formats.options import MediaOptions  # noqa: E402
 from filegate.formats.table import demuxer  # noqa: E402
 from filegate.tiers import TIERS  # noqa: E402
-from tests import fixtures_av as av  # noqa: E402
+from tests.helpers import av_samples as av  # noqa: E402
 
 CASES = {
     # name: (make the input, source format, target, options)

@@ -40,12 +40,11 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "layers" / "common"), str(ROOT / "tests")]
-
-import pdf_samples as ps  # noqa: E402
+sys.path[:0] = [str(ROOT / "layers" / "common"), str(ROOT)]
 
 from filegate.engines import Source, Workspace, engine_for, merger  # noqa: E402
 from filegate.tiers import TIERS  # noqa: E402
+from tests.helpers import pdf_samples as ps  # noqa: E402
 
 CACHE = ROOT / ".bench-cache" / "pdf-tools"
 SDISTS = ("pikepdf", "pypdf")

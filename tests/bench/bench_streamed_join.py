@@ -34,7 +34,7 @@ from filegate.engines.av import ffmpeg, segments  # noqa: E402
 from filegate.files.growing_upload import GrowingUpload  # noqa: E402
 from filegate.files.http_source import HttpSource  # noqa: E402
 from filegate.files.storage import Bucket  # noqa: E402
-from tests import fixtures_long_media as long  # noqa: E402
+from tests.helpers import long_media as long  # noqa: E402
 
 SANDBOX = ffmpeg.Sandbox(wall_seconds=3600, cpu_seconds=7200, memory_bytes=4 * 1024**3, max_output_bytes=64 * 1024**3)
 MB = 1024 * 1024

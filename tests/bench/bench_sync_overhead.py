@@ -25,7 +25,6 @@ import time
 import uuid
 from pathlib import Path
 
-import requests
 from PIL import Image
 from urllib3 import encode_multipart_formdata
 
@@ -36,8 +35,9 @@ from filegate.engines.image import engine as conversion_engine  # noqa: E402
 from filegate.engines.image.limits import EngineLimits  # noqa: E402
 from filegate.formats.options import ImageOptions  # noqa: E402
 from filegate.tiers import SYNC_MAX_BYTES, TIERS  # noqa: E402
-from filegate_local.stack import LocalStack, StackConfig  # noqa: E402
-from tests import fixtures_media as media  # noqa: E402
+from filegate_local.stack import LocalStack  # noqa: E402
+from tests.helpers import media_samples as media  # noqa: E402
+from tests.helpers.local_stack import bench_stack_config  # noqa: E402
 
 CASES = (("webp", {"quality": "80"}), ("jpg", {"quality": "80"}), ("jpg", {"width": "1600"}))
 REPORT_DURATION = re.compile(rb"^REPORT RequestId: (\S+)\tDuration: ([0-9.]+) ms", re.MULTILINE)
@@ -68,23 +68,11 @@ def main() -> None:
     limits = EngineLimits.for_tier(TIERS["pro"])
     with (
         tempfile.TemporaryDirectory() as state,
-        LocalStack(
-            StackConfig(
-                template=ROOT / "template.yaml",
-                port=0,
-                moto_port=0,
-                state_dir=Path(state),
-                warm=True,
-                parameters={"AuthorizerCacheTtl": "3600"},  # the policy stays cached however long the run is
-            )
-        ) as stack,
+        LocalStack(bench_stack_config(Path(state))) as stack,
     ):
-        from tests.integration.helpers import new_account
+        from tests.helpers.local_api import keyed_session
 
-        key = new_account(stack, "pro")["api_key"]
-        session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {key}"
-        session.get(stack.url + "/v1/entitlements/me", timeout=60)  # caches the authorizer's policy
+        session = keyed_session(stack)
         authorizer_calls = stack.invocations("AuthorizerFunction")
 
         def durations() -> dict[str, float]:

@@ -16,10 +16,9 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from filegate_local import LocalStack
-from tests.integration.conftest import ROOT, start_local_stack
+from tests.helpers.local_stack import ROOT, aws_pointed_at, running_stack
 
 AXE = ROOT / ".browser" / "node_modules" / "axe-core" / "axe.min.js"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 # Flags that work on these machines (no GPU, no sandbox as root, nothing phoning home).
 CHROMIUM_FLAGS = (
     "--headless",
@@ -44,17 +43,11 @@ def _binary(*names: str) -> str:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local = start_local_stack(ROOT / "template.yaml", tmp_path_factory.mktemp("browser-stack"), workers_per_function=2)
-    patch = pytest.MonkeyPatch()
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        patch.delenv(name, raising=False)
-    for name, value in local.state["environment"].items():
-        patch.setenv(name, value)
-    try:
+    with (
+        running_stack(tmp_path_factory.mktemp("browser-stack"), workers_per_function=2) as local,
+        aws_pointed_at(local),
+    ):
         yield local
-    finally:
-        patch.undo()
-        local.stop()
 
 
 @pytest.fixture(scope="session")

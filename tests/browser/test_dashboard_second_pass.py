@@ -20,16 +20,17 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 
 from filegate_local import LocalStack
-from tests.browser.test_dashboard_in_chromium import (
+from tests.browser.pages import (
     WAIT_SECONDS,
-    _api,
-    _axe,
-    _console_errors,
-    _png,
-    _shot,
-    _sign_in_by_keyboard,
-    _wait,
-    _wait_for_title,
+    api_get,
+    axe,
+    console_errors,
+    operator_tables,
+    png,
+    shot,
+    sign_in_by_keyboard,
+    wait,
+    wait_for_title,
 )
 
 PHONE, DESKTOP = (390, 900), (1280, 1000)
@@ -43,24 +44,6 @@ LEGEND = {
 }
 
 
-def _operator(stack: LocalStack) -> None:
-    """Bind the data layer to the stack's tables, as filegate-admin does, for an operator's changes."""
-    from filegate.db import bind_tables
-    from filegate.settings import KeysSettings
-
-    outputs = stack.state["outputs"]
-    bind_tables(
-        KeysSettings(
-            aws_region=stack.state["region"],
-            accounts_table=outputs["AccountsTableName"],
-            keys_table=outputs["KeysTableName"],
-            counters_table=outputs["CountersTableName"],
-            emails_table=outputs["EmailsTableName"],
-            audit_table=outputs["AuditTableName"],
-        )
-    )
-
-
 def _new_key(chrome: webdriver.Chrome, stack: LocalStack, name: str, scopes: tuple[str, ...]) -> str:
     chrome.get(f"{stack.url}/dashboard/keys")
     chrome.find_element(By.ID, "key-name").send_keys(name)
@@ -68,7 +51,7 @@ def _new_key(chrome: webdriver.Chrome, stack: LocalStack, name: str, scopes: tup
         if box.is_selected() != (box.get_attribute("value") in scopes):
             box.click()
     chrome.find_element(By.CSS_SELECTOR, "form[action$='/dashboard/keys'] button[type=submit]").click()
-    return str(_wait(chrome).until(ec.presence_of_element_located((By.ID, "new-key"))).text)
+    return str(wait(chrome).until(ec.presence_of_element_located((By.ID, "new-key"))).text)
 
 
 def _key_page(chrome: webdriver.Chrome, stack: LocalStack, name: str) -> str:
@@ -92,21 +75,21 @@ def _drive_every_outcome(stack: LocalStack, key: str, account_id: str) -> dict[s
         seen[outcome] += 1
 
     headers = {"Authorization": f"Bearer {key}"}
-    expect(_api(stack, key), 200, "succeeded")
-    expect(_api(stack, key, "/v1/conversions/conv_nothere"), 404, "client_errors")
-    expect(_api(stack, key, "/v1/keys"), 403, "refused")  # a scope this key lacks
+    expect(api_get(stack, key), 200, "succeeded")
+    expect(api_get(stack, key, "/v1/conversions/conv_nothere"), 404, "client_errors")
+    expect(api_get(stack, key, "/v1/keys"), 403, "refused")  # a scope this key lacks
     now = utcnow()  # the month at the free quota, as 1,000 conversions would leave it
     counters.increment(limits._month_counter(account_id, month_key(now)), by=1000, expires_at=now + timedelta(days=40))
     quota = httpx.post(
         f"{stack.url}/v1/convert",
         headers=headers,
-        files={"file": ("g.png", _png())},
+        files={"file": ("g.png", png())},
         data={"target": "webp"},
         timeout=60,
     )
     expect(quota, 429, "quota_exceeded")
     for _ in range(25):  # the free tier's ten a minute: asked until refused, whichever minute this is
-        answer = _api(stack, key)
+        answer = api_get(stack, key)
         seen["succeeded" if answer.status_code == 200 else "rate_limited"] += 1
         if answer.status_code == 429:
             assert answer.json()["error"]["code"] == "rate_limited"
@@ -128,7 +111,7 @@ def _no_sideways_scroll(chrome: webdriver.Chrome) -> int:
 def signed_in(chrome: webdriver.Chrome, stack: LocalStack) -> str:
     address = f"second-{uuid.uuid4().hex[:10]}@example.com"
     chrome.set_window_size(*DESKTOP)
-    _sign_in_by_keyboard(chrome, stack, address)
+    sign_in_by_keyboard(chrome, stack, address)
     return address
 
 
@@ -136,11 +119,11 @@ def test_a_new_account_is_guided_to_its_first_key(chrome: webdriver.Chrome, stac
     chrome.get(f"{stack.url}/dashboard")
     start = chrome.find_element(By.CSS_SELECTOR, "section.start")
     assert "Create your first API key" in start.text and "filegate convert" in start.text
-    _shot(chrome, "overview-new-account")
+    shot(chrome, "overview-new-account")
     chrome.get(f"{stack.url}/dashboard/webhooks")  # free meets a pro feature: a neutral panel, no error
     assert chrome.find_element(By.CSS_SELECTOR, "section.plan-panel").is_displayed()
     assert not chrome.find_elements(By.CSS_SELECTOR, ".error")
-    _shot(chrome, "webhooks-free")
+    shot(chrome, "webhooks-free")
     raw = _new_key(chrome, stack, "first", ("convert:write", "files:read", "files:write"))
     curl = chrome.find_element(By.ID, "try-curl").text
     assert f"Bearer {raw}" in curl and curl.startswith(f"curl -X POST {stack.url}/v1/convert")
@@ -152,9 +135,9 @@ def test_a_new_account_is_guided_to_its_first_key(chrome: webdriver.Chrome, stac
 def test_a_keys_requests_of_every_outcome_show_on_its_page_and_in_the_api(
     chrome: webdriver.Chrome, stack: LocalStack, signed_in: str
 ) -> None:
-    _operator(stack)
+    operator_tables(stack)
     manager = _new_key(chrome, stack, "manager", ("keys:manage",))
-    account_id = _api(stack, manager).json()["account_id"]
+    account_id = api_get(stack, manager).json()["account_id"]
     raw = _new_key(chrome, stack, "driven", ("convert:write", "files:read"))
     key_id = _key_page(chrome, stack, "driven").rsplit("/", 1)[1]
     seen = _drive_every_outcome(stack, raw, account_id)
@@ -170,13 +153,13 @@ def test_a_keys_requests_of_every_outcome_show_on_its_page_and_in_the_api(
             break
         time.sleep(0.5)
     assert all(line in legend for line in wanted), (legend, seen)
-    _shot(chrome, "key-activity")
+    shot(chrome, "key-activity")
 
     from filegate.accounts import service as account_service
     from filegate.clock import utcnow
 
     account_service.set_account_tier(account_id, "pro", now=utcnow(), horizon=timedelta(hours=1))  # room to ask
-    body = _api(stack, manager, f"/v1/keys/{key_id}/activity").json()
+    body = api_get(stack, manager, f"/v1/keys/{key_id}/activity").json()
     totals = _totals(body)
     assert {name: totals[name] for name in OUTCOMES} == seen and totals["requests"] == sum(seen.values())
     assert body["last_used_at"] and body["last_used_ip"] == "127.0.0.1"
@@ -197,13 +180,13 @@ def test_no_page_scrolls_sideways_on_a_phone_and_axe_is_clean_at_both_widths(
     chrome: webdriver.Chrome, stack: LocalStack, signed_in: str, axe_source: str
 ) -> None:
     # A fresh account with a little use, for the screenshots (the account above sits at its quota).
-    _sign_in_by_keyboard(chrome, stack, f"phone-{uuid.uuid4().hex[:10]}@example.com")
+    sign_in_by_keyboard(chrome, stack, f"phone-{uuid.uuid4().hex[:10]}@example.com")
     raw = _new_key(chrome, stack, "phone", ("convert:write", "files:read", "files:write"))
     for _ in range(3):
         converted = httpx.post(
             f"{stack.url}/v1/convert",
             headers={"Authorization": f"Bearer {raw}"},
-            files={"file": ("a-rather-long-file-name-for-a-phone-screen.png", _png())},
+            files={"file": ("a-rather-long-file-name-for-a-phone-screen.png", png())},
             data={"target": "webp"},
             timeout=60,
         )
@@ -218,18 +201,18 @@ def test_no_page_scrolls_sideways_on_a_phone_and_axe_is_clean_at_both_widths(
             chrome.set_window_size(width, height)
             for name, path in pages.items():
                 chrome.get(f"{stack.url}{path}")
-                _wait(chrome).until(ec.presence_of_element_located((By.TAG_NAME, "h1")))
+                wait(chrome).until(ec.presence_of_element_located((By.TAG_NAME, "h1")))
                 chrome.get_log("browser")
                 overflow = _no_sideways_scroll(chrome) if width == PHONE[0] else 0
-                violations = _axe(chrome, axe_source)
-                errors = _console_errors(chrome)
+                violations = axe(chrome, axe_source)
+                errors = console_errors(chrome)
                 if overflow > 0 or violations or errors:
                     problems[f"{name}@{width}"] = {"overflow": overflow, "axe": violations, "console": errors}
                 if width == PHONE[0]:  # the desktop shots of the main pages are test_dashboard_in_chromium's
                     chrome.execute_script("document.querySelector('svg.chart')?.scrollIntoView({block: 'center'})")
-                    _shot(chrome, f"{name}-390")
+                    shot(chrome, f"{name}-390")
                 elif name in ("key-activity", "not-found"):
-                    _shot(chrome, name)
+                    shot(chrome, name)
     finally:
         chrome.set_window_size(*DESKTOP)
     assert not problems, problems
@@ -240,5 +223,5 @@ def test_the_dashboards_own_404_page(chrome: webdriver.Chrome, stack: LocalStack
     assert answer.status_code == 404 and answer.headers["content-type"].startswith("text/html")
     assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
     chrome.get(f"{stack.url}/dashboard/no-such-page")
-    _wait_for_title(chrome, "Not found")
+    wait_for_title(chrome, "Not found")
     assert chrome.find_element(By.LINK_TEXT, "Back to the dashboard")

@@ -12,7 +12,7 @@ import pytest
 
 from filegate.webhooks.verify import verify
 from tests.e2e.smoke import Smoke, is_loopback, sample_png
-from tests.integration.receiver import running_receiver
+from tests.helpers.receiver import running_receiver
 
 WEBHOOK_TIMEOUT_SECONDS = 60.0  # the dispatcher's first attempt is immediate; this covers a cold start
 

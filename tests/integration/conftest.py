@@ -12,61 +12,21 @@ and the credentials are dummies, so no test can reach a real AWS account by acci
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT / "infra") not in sys.path:  # works before `pip install -e .` learned about filegate_local
-    sys.path.insert(0, str(ROOT / "infra"))
+from filegate_local import LocalStack
+from tests.helpers.local_stack import HTTP_TIMEOUT, ROOT, aws_pointed_at, running_stack, start_local_stack
 
-from filegate_local import LocalStack, StackConfig  # noqa: E402
-
-HTTP_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
-# Local-only switches for every function in tests: webhook receivers and import sources in tests are
-# plain-http loopback servers, which the deployed stack never allows, and no host name but localhost
-# resolves (schemathesis makes up URLs: none of them may reach real DNS).
-TEST_FUNCTION_ENVIRONMENT = {"EGRESS_ALLOW_INSECURE_LOOPBACK": "true", "EGRESS_RESOLVE_LOOPBACK_ONLY": "true"}
-
-
-def start_local_stack(
-    template: Path, state_dir: Path, *, environment: dict[str, str] | None = None, **overrides: object
-) -> LocalStack:
-    """A started LocalStack for tests: free ports, function logs only in state_dir/logs.
-
-    `overrides` are StackConfig fields (parameters=..., workers_per_function=..., stack_name=...).
-    """
-    config = StackConfig(
-        template=template,
-        port=0,
-        moto_port=0,
-        state_dir=state_dir,
-        echo_logs=False,
-        environment={**TEST_FUNCTION_ENVIRONMENT, **(environment or {})},
-        **overrides,  # type: ignore[arg-type]
-    )
-    return LocalStack(config).start()
+__all__ = ["ROOT", "start_local_stack"]  # tests/local imports them from here
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    state_dir = tmp_path_factory.mktemp("local-stack")
-    local = start_local_stack(ROOT / "template.yaml", state_dir, workers_per_function=4)
-    patch = pytest.MonkeyPatch()
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        patch.delenv(name, raising=False)
-    for name, value in local.state["environment"].items():
-        patch.setenv(name, value)
-    patch.setenv("AWS_REGION", local.state["region"])
-    patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    try:
+    with running_stack(tmp_path_factory.mktemp("local-stack"), workers_per_function=4) as local, aws_pointed_at(local):
         yield local
-    finally:
-        patch.undo()
-        local.stop()
 
 
 @pytest.fixture

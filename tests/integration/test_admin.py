@@ -8,7 +8,7 @@ from contextlib import redirect_stdout
 
 import pytest
 
-from tests.integration.helpers import Client, admin, assert_error, new_account
+from tests.helpers.local_api import Client, admin, assert_error, new_account
 
 WHO = "/v1/entitlements/me"
 

@@ -11,7 +11,8 @@ import pytest
 
 from filegate.errors import INVALID_API_KEY_MESSAGE
 from filegate.keys import keyformat
-from tests.integration.helpers import Client, admin, assert_error, new_account
+from tests.helpers.local_api import Client, admin, assert_error, new_account
+from tests.helpers.shapes import CREATED_KEY_FIELDS
 
 WHO = "/v1/entitlements/me"
 
@@ -109,7 +110,7 @@ def test_rotation_without_grace_kills_the_old_key_at_once(api, account):
     response = master.post(f"/v1/keys/{old['key_id']}/rotate", json={})
     assert response.status_code == 201, response.text
     new = response.json()
-    assert set(new) == {"api_key", "key_id", "name", "key_prefix", "scopes", "allowed_ips", "expires_at", "created_at"}
+    assert set(new) == CREATED_KEY_FIELDS
     assert new["name"] == "rotating" and new["scopes"] == ["files:read"] and new["api_key"] != old["api_key"]
     _assert_the_functions_401(old_client.get(WHO))
     assert api.with_key(new["api_key"]).get(WHO).status_code == 200

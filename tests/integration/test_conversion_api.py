@@ -9,12 +9,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-import boto3
 import pytest
 import requests
 
-from tests import fixtures_media as media
-from tests.integration.helpers import Client, assert_error, new_account, wait_for_conversion
+from tests.helpers import media_samples as media
+from tests.helpers.local_api import Client, assert_error, conversions_used, new_account, post_file, wait_for_conversion
+from tests.helpers.local_stack import moto_client
 from tests.integration.media import decode
 
 FORMATS = None
@@ -35,22 +35,6 @@ def pro(stack):
 def _convert(client, data, target, filename="input.bin", **fields):
     form = {"target": target, **{k: str(v) for k, v in fields.items()}}
     return client.post("/v1/convert", files={"file": (filename, data)}, data=form)
-
-
-def _usage(client):
-    return client.get("/v1/entitlements/me").json()["usage"]["conversions"]
-
-
-def _upload(client, data, filename="upload.bin"):
-    created = client.post(
-        "/v1/files", json={"filename": filename, "content_type": "application/octet-stream", "size": len(data)}
-    )
-    assert created.status_code == 201, created.text
-    file = created.json()
-    upload = file["upload"]
-    posted = requests.post(upload["url"], data=upload["fields"], files={"file": (filename, data)}, timeout=30)
-    assert posted.status_code in (200, 201, 204), posted.text
-    return file
 
 
 def test_formats_matrix_is_public_and_complete(matrix):
@@ -169,9 +153,9 @@ def test_sync_size_limits(stack, pro):
     ],
 )
 def test_hostile_input_gets_the_documented_error_and_is_not_charged(pro, make, status, code):
-    before = _usage(pro)
+    before = conversions_used(pro)
     assert_error(_convert(pro, make(), "jpg", filename="innocent.png"), status, code)
-    assert _usage(pro) == before
+    assert conversions_used(pro) == before
 
 
 def test_lying_extension_is_sniffed(pro):
@@ -180,9 +164,9 @@ def test_lying_extension_is_sniffed(pro):
 
 
 def test_successful_conversions_are_counted(pro):
-    before = _usage(pro)
+    before = conversions_used(pro)
     assert _convert(pro, media.sample("png", 20, 10), "jpg").status_code == 200
-    assert _usage(pro) == before + 1
+    assert conversions_used(pro) == before + 1
     month = datetime.now(UTC).strftime("%Y-%m")
     usage = pro.get("/v1/usage", params={"from": month, "to": month}).json()
     assert usage["months"][0]["conversions"] == before + 1
@@ -194,7 +178,7 @@ def test_test_mode_keys_are_never_charged(stack):
     sandbox = master.post("/v1/keys", json={"name": "sandbox", "mode": "test"}).json()
     client = Client(stack.url, sandbox["api_key"])
     assert _convert(client, media.sample("png", 20, 10), "jpg").status_code == 200
-    assert _usage(master) == 0
+    assert conversions_used(master) == 0
 
 
 def test_quota_is_never_over_counted_under_concurrency(stack):
@@ -203,13 +187,7 @@ def test_quota_is_never_over_counted_under_concurrency(stack):
     # Seed the month's counter near the free quota (as an operator would see after 995 conversions).
     state = stack.state
     counters = state["outputs"]["CountersTableName"]
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=stack.moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    dynamodb = moto_client(stack, "dynamodb")
     month = datetime.now(UTC).strftime("%Y-%m")
     dynamodb.put_item(
         TableName=counters,
@@ -236,7 +214,7 @@ def test_quota_is_never_over_counted_under_concurrency(stack):
 
 def test_full_async_path(pro):
     source = media.sample("jpg", 640, 480)
-    file = _upload(pro, source, "holiday.jpg")
+    file = post_file(pro, source, "holiday.jpg")
     policy = json.loads(base64.b64decode(file["upload"]["fields"]["policy"]))
     conditions = policy["conditions"]
     assert {"key": file["upload"]["fields"]["key"]} in conditions
@@ -275,43 +253,43 @@ def test_full_async_path(pro):
 
 
 def test_idempotent_retry_returns_the_same_conversion_and_charges_once(pro):
-    file = _upload(pro, media.sample("png", 32, 32), "a.png")
+    file = post_file(pro, media.sample("png", 32, 32), "a.png")
     assert pro.post(f"/v1/files/{file['id']}/complete").status_code == 200
-    before = _usage(pro)
+    before = conversions_used(pro)
     key = str(uuid.uuid4())
     body = {"file_id": file["id"], "target": "jpg"}
     first = pro.post("/v1/conversions", json=body, headers={"Idempotency-Key": key})
     second = pro.post("/v1/conversions", json=body, headers={"Idempotency-Key": key})
     assert first.status_code == second.status_code == 202
     assert first.json()["id"] == second.json()["id"]
-    assert _usage(pro) == before + 1
+    assert conversions_used(pro) == before + 1
     other = pro.post("/v1/conversions", json={**body, "target": "png"}, headers={"Idempotency-Key": key})
     assert_error(other, 409, "conflict")
 
 
 def test_failed_job_is_recorded_and_not_charged(pro):
     truncated = media.sample("png", 300, 300)[:500]
-    file = _upload(pro, truncated, "broken.png")
+    file = post_file(pro, truncated, "broken.png")
     assert pro.post(f"/v1/files/{file['id']}/complete").status_code == 200  # the header sniffs as PNG
-    before = _usage(pro)
+    before = conversions_used(pro)
     job = pro.post("/v1/conversions", json={"file_id": file["id"], "target": "jpg"}).json()
     finished = wait_for_conversion(pro, job["id"])
     assert finished["status"] == "failed"
     assert finished["error"]["code"] == "conversion_failed"
-    assert _usage(pro) == before
+    assert conversions_used(pro) == before
 
 
 def test_upload_completion_checks_what_really_arrived(pro):
     created = pro.post("/v1/files", json={"filename": "nothing.png", "size": 10}).json()
     assert_error(pro.post(f"/v1/files/{created['id']}/complete"), 409, "conflict")
-    eps = _upload(pro, b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 1 1\n", "drawing.png")
+    eps = post_file(pro, b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 1 1\n", "drawing.png")
     assert_error(pro.post(f"/v1/files/{eps['id']}/complete"), 415, "unsupported_media_type")
     assert_error(pro.post("/v1/files", json={"filename": "huge", "size": 3 * 1024**3}), 413, "file_too_large")
     assert_error(pro.post("/v1/files", json={"filename": "x", "size": "big"}), 400, "invalid_request")
 
 
 def test_files_list_get_delete(pro):
-    file = _upload(pro, media.sample("gif", 10, 10), "anim.gif")
+    file = post_file(pro, media.sample("gif", 10, 10), "anim.gif")
     assert pro.post(f"/v1/files/{file['id']}/complete").status_code == 200
     assert pro.get(f"/v1/files/{file['id']}").json()["status"] == "ready"
     assert file["id"] in [f["id"] for f in pro.get("/v1/files").json()["data"]]
@@ -321,7 +299,7 @@ def test_files_list_get_delete(pro):
 
 
 def test_another_accounts_ids_are_not_found(stack, pro):
-    file = _upload(pro, media.sample("png", 8, 8), "mine.png")
+    file = post_file(pro, media.sample("png", 8, 8), "mine.png")
     assert pro.post(f"/v1/files/{file['id']}/complete").status_code == 200
     job = pro.post("/v1/conversions", json={"file_id": file["id"], "target": "jpg"}).json()
     stranger = Client(stack.url, new_account(stack, tier="pro")["api_key"])
@@ -336,7 +314,7 @@ def test_another_accounts_ids_are_not_found(stack, pro):
 def test_bulk_is_pro_only_and_bounded(stack, pro):
     free = Client(stack.url, new_account(stack, tier="free")["api_key"])
     assert_error(free.post("/v1/conversions/bulk", json={"items": []}), 403, "tier_required")
-    file = _upload(pro, media.sample("png", 8, 8), "b.png")
+    file = post_file(pro, media.sample("png", 8, 8), "b.png")
     assert pro.post(f"/v1/files/{file['id']}/complete").status_code == 200
     items = [{"file_id": file["id"], "target": t} for t in ("jpg", "webp", "gif")]
     response = pro.post("/v1/conversions/bulk", json={"items": items})

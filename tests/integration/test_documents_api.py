@@ -15,12 +15,19 @@ import requests
 from PIL import Image
 
 from filegate_client import FileGate
-from tests import fixtures_document_api as documents
-from tests.egress_servers import Site, serve, start_site, stop_site
-from tests.fixtures_documents import in_order, pdf_text, zip_bomb
-from tests.integration.helpers import Client, assert_error, new_account, wait_for_conversion
-from tests.integration.receiver import running_receiver
-from tests.integration.test_sdk import run_cli
+from tests.helpers import api_documents as documents
+from tests.helpers.document_samples import in_order, pdf_text, zip_bomb
+from tests.helpers.egress_servers import Site, serve, start_site, stop_site
+from tests.helpers.local_api import (
+    Client,
+    assert_error,
+    conversions_used,
+    new_account,
+    run_cli,
+    upload,
+    wait_for_conversion,
+)
+from tests.helpers.receiver import running_receiver
 
 WORDS = list(documents.WORDS)
 
@@ -30,7 +37,7 @@ def warm_document_function(stack) -> None:
     """One job first, with no budget to keep: the document function's cold start (LibreOffice starting, seconds
     on a busy machine) is paid here rather than by whichever sync request came first."""
     client = Client(stack.url, new_account(stack, tier="pro")["api_key"])
-    file = _upload(client, documents.txt(), "warm-up.txt")
+    file = upload(client, documents.txt(), "warm-up.txt")
     job = client.post("/v1/conversions", json={"file_id": file["id"], "target": "pdf"}).json()
     assert wait_for_conversion(client, job["id"], timeout=180)["status"] == "succeeded"
 
@@ -42,21 +49,6 @@ def pro(stack) -> Client:
 
 def _convert(client: Client, data: bytes, target: str, filename: str, **fields: str) -> requests.Response:
     return client.post("/v1/convert", files={"file": (filename, data)}, data={"target": target, **fields}, timeout=90)
-
-
-def _upload(client: Client, data: bytes, filename: str) -> dict:
-    created = client.post("/v1/files", json={"filename": filename, "size": len(data)})
-    assert created.status_code == 201, created.text
-    upload = created.json()["upload"]
-    posted = requests.post(upload["url"], data=upload["fields"], files={"file": (filename, data)}, timeout=30)
-    assert posted.status_code in (200, 201, 204), posted.text
-    done = client.post(f"/v1/files/{created.json()['id']}/complete")
-    assert done.status_code == 200, done.text
-    return done.json()
-
-
-def _usage(client: Client) -> int:
-    return int(client.get("/v1/entitlements/me").json()["usage"]["conversions"])
 
 
 def _download(client: Client, file_id: str) -> bytes:
@@ -73,11 +65,11 @@ def test_every_kind_converts_to_pdf_in_one_request(pro: Client, kind: str) -> No
     assert response.headers["Content-Type"] == "application/pdf"
     assert response.headers["Content-Disposition"] == 'attachment; filename="report.pdf"'
     assert in_order(pdf_text(response.content), WORDS), pdf_text(response.content)
-    assert _usage(pro) == 1
+    assert conversions_used(pro) == 1
 
 
 def test_every_kind_converts_as_jobs_in_one_bulk_request(pro: Client) -> None:
-    files = {kind: _upload(pro, data, name) for kind, (name, data) in documents.every_kind().items()}
+    files = {kind: upload(pro, data, name) for kind, (name, data) in documents.every_kind().items()}
     assert all(f["metadata"] == {"kind": "document", "format": kind} for kind, f in files.items()), files
     items = [{"file_id": f["id"], "target": "pdf"} for f in files.values()]
     created = pro.post("/v1/conversions/bulk", json={"items": items})
@@ -89,7 +81,7 @@ def test_every_kind_converts_as_jobs_in_one_bulk_request(pro: Client) -> None:
         output = pro.get(f"/v1/files/{finished['output_file_id']}").json()
         assert output["metadata"] == {"kind": "document", "format": "pdf", "pages": 1}, output
         assert in_order(pdf_text(_download(pro, output["id"])), WORDS)
-    assert _usage(pro) == len(items)
+    assert conversions_used(pro) == len(items)
 
 
 def test_a_page_as_an_image_and_a_sheet_as_csv(pro: Client) -> None:
@@ -109,17 +101,17 @@ def test_past_the_free_page_limit_is_413_and_uncharged(stack) -> None:
     response = _convert(free, documents.docx(pages=55), "pdf", "long.docx")
     message = assert_error(response, 413, "file_too_large")["error"]["message"]
     assert "50" in message, message
-    assert _usage(free) == 0
+    assert conversions_used(free) == 0
 
 
 def test_unknown_bytes_and_a_zip_bomb_are_refused_uncharged(pro: Client) -> None:
     assert_error(_convert(pro, documents.unknown_bytes(), "pdf", "report.docx"), 415, "unsupported_media_type")
     assert_error(_convert(pro, zip_bomb(), "pdf", "bomb.docx"), 422, "conversion_failed")
-    assert _usage(pro) == 0
+    assert conversions_used(pro) == 0
 
 
 def test_a_failed_job_gives_its_unit_back_and_is_announced(pro: Client) -> None:
-    source = _upload(pro, documents.corrupt_docx(), "broken.docx")
+    source = upload(pro, documents.corrupt_docx(), "broken.docx")
     assert pro.post("/v1/webhooks/secret").status_code == 201
     with running_receiver() as receiver:
         hook = pro.post("/v1/webhooks", json={"url": receiver.script("/docs", [200]), "events": ["conversion.failed"]})
@@ -130,7 +122,7 @@ def test_a_failed_job_gives_its_unit_back_and_is_announced(pro: Client) -> None:
         assert finished["status"] == "failed" and finished["error"]["code"] == "conversion_failed", finished
         (delivery,) = receiver.wait_for("/docs", 1, 60)
         assert json.loads(delivery.body)["data"]["id"] == finished["id"]
-    assert _usage(pro) == 0
+    assert conversions_used(pro) == 0
 
 
 @pytest.fixture
@@ -146,7 +138,7 @@ def test_a_document_at_a_url_converts_in_one_job(pro: Client, site: Site) -> Non
     finished = wait_for_conversion(pro, created.json()["id"], timeout=180)
     assert finished["status"] == "succeeded", finished
     assert in_order(pdf_text(_download(pro, finished["output_file_id"])), WORDS)
-    assert _usage(pro) == 1
+    assert conversions_used(pro) == 1
 
 
 def test_the_sdk_and_the_command_line_convert_a_report(stack, pro: Client, tmp_path: Path) -> None:

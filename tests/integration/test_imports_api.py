@@ -4,19 +4,15 @@ on 127.0.0.1 started here (the local stack's loopback allowance is on)."""
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Iterator
-from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from filegate_client.cli import main as cli
-from tests import fixtures_media as media
-from tests.egress_servers import Site, serve, start_site, stop_site
-from tests.integration.helpers import new_account
+from tests.helpers import media_samples as media
+from tests.helpers.egress_servers import Site, serve, start_site, stop_site
+from tests.helpers.local_api import new_account, run_cli
 
 PNG = media.sample("png", 40, 30)
 HTML = b"<!doctype html><html><body>Sign in to download</body></html>"
@@ -27,14 +23,6 @@ def site() -> Iterator[Site]:
     s = start_site({"/photo.png": serve(PNG, "image/png"), "/share": serve(HTML, "text/html")})
     yield s
     stop_site(s)
-
-
-def run_cli(*args: str) -> tuple[int, object]:
-    out = io.StringIO()
-    with redirect_stdout(out):
-        code = cli([*args, "--json"])
-    text = out.getvalue()
-    return code, (json.loads(text) if text.strip() else None)
 
 
 def test_cli_imports_a_url_and_reports_an_html_page(stack, site: Site) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from filegate_admin.cli import parser, run
-from tests.integration.helpers import Client, new_account
+from tests.helpers.local_api import Client, new_account
 
 TRIALS = 6
 SOURCE_IPS = ("127.0.0.1", "127.0.0.2", "127.0.0.3")

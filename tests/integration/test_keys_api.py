@@ -9,10 +9,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
 
-from tests.integration.helpers import Client, assert_error, new_account
+from tests.helpers.local_api import Client, assert_error, new_account
+from tests.helpers.local_stack import moto_client
+from tests.helpers.shapes import CREATED_KEY_FIELDS, LISTED_KEY_FIELDS
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ def test_create_list_update_and_test_mode(master):
     created = master.post("/v1/keys", json={"name": "ci", "allowed_ips": ["10.0.0.0/8"]})
     assert created.status_code == 201, created.text
     key = created.json()
-    assert set(key) == {"api_key", "key_id", "name", "key_prefix", "scopes", "allowed_ips", "expires_at", "created_at"}
+    assert set(key) == CREATED_KEY_FIELDS
     assert key["scopes"] == ["convert:write", "files:read", "files:write"]  # the default
     assert key["key_prefix"] == key["api_key"][:12]
 
@@ -104,17 +105,7 @@ def test_create_list_update_and_test_mode(master):
     listed = master.get("/v1/keys").json()
     assert set(listed) == {"data", "next_cursor"}
     for item in listed["data"]:
-        assert set(item) == {
-            "id",
-            "name",
-            "key_prefix",
-            "scopes",
-            "allowed_ips",
-            "created_at",
-            "last_used_at",
-            "expires_at",
-            "revoked_at",
-        }
+        assert set(item) == LISTED_KEY_FIELDS
         assert "api_key" not in json.dumps(item) and "hash" not in json.dumps(item)
     names = [k["name"] for k in listed["data"]]
     assert names[:2] == ["sandbox", "ci-2"]  # newest first
@@ -214,13 +205,7 @@ def test_no_raw_key_in_storage_or_logs(stack, master):
     for key in raw_keys:
         master.with_key(key).get("/v1/entitlements/me")
         master.with_key(key[:-1] + "a").get("/v1/entitlements/me")  # refused keys are not logged either
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=stack.moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    dynamodb = moto_client(stack, "dynamodb")
     for table in dynamodb.list_tables()["TableNames"]:
         dump = json.dumps(dynamodb.scan(TableName=table)["Items"], default=repr)  # binary attributes as repr
         for key in raw_keys:

@@ -27,7 +27,7 @@ from filegate_local import LocalStack, StackConfig
 from filegate_local.gateway import Gateway
 from filegate_local.model import build_model
 from filegate_local.template import Template
-from tests.integration.helpers import all_gone_within, child_pids, free_ports, listening
+from tests.helpers.processes import all_gone_within, child_pids, free_ports, listening
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent  # the entry points `make venv` installs beside the tests' interpreter

@@ -1,6 +1,6 @@
 """Issue 17's "done when": a 12-minute video converts on the local stack through segments (the template's own
 settings: cut above 240 s into 45 s segments), and the output is seamless by every invariant of
-tests/fixtures_long_media.py, checked on what the API hands back."""
+tests/helpers/long_media.py, checked on what the API hands back."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from pathlib import Path
 
 import requests
 
-from tests import fixtures_long_media as long
-from tests.integration.helpers import Client, new_account, wait_for_conversion
-from tests.integration.test_media_api import _upload
+from tests.helpers import long_media as long
+from tests.helpers.local_api import Client, new_account, upload, wait_for_conversion
 
 SECONDS, FPS = 720.0, 25
 SEGMENT_SECONDS = 45.0  # the template's MediaSegmentSeconds
@@ -19,7 +18,7 @@ SEGMENT_SECONDS = 45.0  # the template's MediaSegmentSeconds
 def test_a_twelve_minute_video_converts_in_segments_seamlessly(stack, tmp_path: Path) -> None:
     pro = Client(stack.url, new_account(stack, tier="pro")["api_key"])
     source = long.make_clip(tmp_path / "talk.mp4", SECONDS, FPS, size="320x180")
-    uploaded = _upload(pro, source.read_bytes(), "talk.mp4")
+    uploaded = upload(pro, source.read_bytes(), "talk.mp4")
     created = pro.post("/v1/conversions", json={"file_id": uploaded["id"], "target": "mp4"})
     assert created.status_code == 202, created.text
     seen: list[int] = []

@@ -17,11 +17,12 @@ from PIL import Image
 
 from filegate.engines.av import probe as media_probe
 from filegate.tiers import SYNC_ANSWER_RESERVE_SECONDS
-from tests import fixtures_av as av
-from tests import fixtures_media as images
-from tests.integration.conftest import ROOT, start_local_stack
-from tests.integration.helpers import Client, assert_error, new_account, wait_for_conversion
-from tests.integration.receiver import running_receiver
+from tests.helpers import av_samples as av
+from tests.helpers import media_samples as images
+from tests.helpers.listener import Listener
+from tests.helpers.local_api import Client, assert_error, conversions_used, new_account, upload, wait_for_conversion
+from tests.helpers.local_stack import ROOT, start_local_stack
+from tests.helpers.receiver import running_receiver
 
 HOSTILE_BOUND_SECONDS = 20.0
 
@@ -36,26 +37,11 @@ def _convert(client, data, target, filename="clip.bin", **fields):
     return client.post("/v1/convert", files={"file": (filename, data)}, data=form, timeout=60)
 
 
-def _usage(client):
-    return client.get("/v1/entitlements/me").json()["usage"]["conversions"]
-
-
 def _probe(data: bytes, fmt: str, demuxer: str) -> media_probe.MediaInfo:
     with tempfile.TemporaryDirectory() as work:
         path = Path(work) / "out"
         path.write_bytes(data)
         return media_probe.probe(path, fmt, demuxer, workdir=Path(work))
-
-
-def _upload(client, data, filename):
-    created = client.post("/v1/files", json={"filename": filename, "size": len(data)})
-    assert created.status_code == 201, created.text
-    upload = created.json()["upload"]
-    posted = requests.post(upload["url"], data=upload["fields"], files={"file": (filename, data)}, timeout=30)
-    assert posted.status_code in (200, 201, 204), posted.text
-    done = client.post(f"/v1/files/{created.json()['id']}/complete")
-    assert done.status_code == 200, done.text
-    return done.json()
 
 
 def test_formats_list_media(stack):
@@ -76,7 +62,7 @@ def test_formats_list_media(stack):
 )
 def test_sync_convert_mp4(pro, target, content_type, demuxer, fields):
     clip = av.sample("mp4", 2.0, 128, 96, 10)
-    before = _usage(pro)
+    before = conversions_used(pro)
     response = _convert(pro, clip, target, filename="holiday.mp4", **fields)
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].split(";")[0] == content_type
@@ -92,7 +78,7 @@ def test_sync_convert_mp4(pro, target, content_type, demuxer, fields):
             assert info.audio.codec == "opus"
         if target == "mp3":
             assert info.video is None and info.audio.codec == "mp3"
-    assert _usage(pro) == before + 1
+    assert conversions_used(pro) == before + 1
 
 
 def test_sync_output_over_the_limit_is_stored_and_answered_303(pro):
@@ -107,8 +93,8 @@ def test_sync_output_over_the_limit_is_stored_and_answered_303(pro):
 
 
 def test_bulk_routes_media_and_images_to_their_workers(pro):
-    clip = _upload(pro, av.sample("mp4", 1.0), "clip.mp4")
-    picture = _upload(pro, images.sample("png", 40, 30), "a.png")
+    clip = upload(pro, av.sample("mp4", 1.0), "clip.mp4")
+    picture = upload(pro, images.sample("png", 40, 30), "a.png")
     items = [
         {"file_id": clip["id"], "target": "gif", "options": {"fps": 5}},
         {"file_id": picture["id"], "target": "jpg", "options": {"width": 20}},
@@ -123,16 +109,16 @@ def test_bulk_routes_media_and_images_to_their_workers(pro):
 
 
 def test_options_that_do_not_apply_are_named_and_uncharged(pro):
-    before = _usage(pro)
+    before = conversions_used(pro)
     body = assert_error(_convert(pro, av.sample("mp3"), "wav", width=100), 422, "invalid_parameter")
     assert body["error"]["message"].startswith("width does not apply to converting mp3 to wav")
     assert_error(_convert(pro, av.sample("mp4"), "mp4", fps=120), 422, "invalid_parameter")
     assert_error(_convert(pro, av.sample("mp4"), "jpg", at=30), 422, "invalid_parameter")
-    assert _usage(pro) == before
+    assert conversions_used(pro) == before
 
 
 def test_hostile_media_is_refused_uncharged_in_bounded_time(pro):
-    listener = av.Listener()
+    listener = Listener()
     try:
         cases = [
             ("playlist.m3u8", av.hls_playlist(listener.port), "mp4"),
@@ -145,7 +131,7 @@ def test_hostile_media_is_refused_uncharged_in_bounded_time(pro):
             ("empty.wav", av.zero_length_wav(), "mp3"),
             ("empty.mkv", av.zero_length_mkv(), "mp4"),
         ]
-        before = _usage(pro)
+        before = conversions_used(pro)
         for name, data, target in cases:
             started = time.monotonic()
             response = _convert(pro, data, target, filename=name)
@@ -156,7 +142,7 @@ def test_hostile_media_is_refused_uncharged_in_bounded_time(pro):
             refusals = ("conversion_failed", "file_too_large", "unsupported_conversion")
             assert code in refusals, (name, response.text)
             assert av.PASSWD_MARKER not in response.content
-        assert _usage(pro) == before
+        assert conversions_used(pro) == before
         time.sleep(0.3)
         assert listener.connections == 0
     finally:
@@ -173,12 +159,12 @@ def test_free_tier_duration_and_frame_limits(stack):
     assert "1280x720" in body["error"]["message"]
     assert _convert(free, hd, "jpg", width=640).status_code == 200  # asking for less brings it within
     assert_error(_convert(free, av.sample("mp4"), "mp4", width=1920, enlarge="true"), 422, "invalid_parameter")
-    assert _usage(free) == 1
+    assert conversions_used(free) == 1
 
 
 def test_async_job_with_units_metadata_and_webhook(stack, pro):
     song = av.sample("mp3", 90.0, rate=8000)
-    source = _upload(pro, song, "song.mp3")
+    source = upload(pro, song, "song.mp3")
     meta = source["metadata"]
     assert meta["kind"] == "audio" and meta["format"] == "mp3" and abs(meta["duration"] - 90) < 0.2
     assert meta["streams"] == [{"type": "audio", "codec": "mp3", "sample_rate": 8000, "channels": 1}]
@@ -189,7 +175,7 @@ def test_async_job_with_units_metadata_and_webhook(stack, pro):
             "/v1/webhooks", json={"url": receiver.script("/media", [200]), "events": ["conversion.succeeded"]}
         )
         assert hook.status_code == 201, hook.text
-        before = _usage(pro)
+        before = conversions_used(pro)
         created = pro.post(
             "/v1/conversions",
             json={"file_id": source["id"], "target": "opus", "options": {"audio_bitrate": 32, "duration": 75}},
@@ -199,7 +185,7 @@ def test_async_job_with_units_metadata_and_webhook(stack, pro):
         assert job["status"] == "queued" and job["options"] == {"audio_bitrate": 32, "duration": 75}
         finished = wait_for_conversion(pro, job["id"])
         assert finished["status"] == "succeeded", finished
-        assert _usage(pro) == before + 2  # 75 s of output: two started minutes
+        assert conversions_used(pro) == before + 2  # 75 s of output: two started minutes
         (delivery,) = receiver.wait_for("/media", 1, 60)
         event = json.loads(delivery.body)
         assert event["type"] == "conversion.succeeded" and event["data"]["id"] == job["id"]
@@ -209,14 +195,14 @@ def test_async_job_with_units_metadata_and_webhook(stack, pro):
 
 
 def test_async_job_failure_gives_every_unit_back(pro):
-    source = _upload(pro, av.sample("mp3", 90.0, rate=8000), "song.mp3")
-    before = _usage(pro)
+    source = upload(pro, av.sample("mp3", 90.0, rate=8000), "song.mp3")
+    before = conversions_used(pro)
     created = pro.post("/v1/conversions", json={"file_id": source["id"], "target": "mp4"})
     assert_error(created, 422, "unsupported_conversion")
     # What the worker's plan would refuse is refused at the request, from the probe `complete` stored.
     bad = pro.post("/v1/conversions", json={"file_id": source["id"], "target": "wav", "options": {"start": 500}})
     assert "start" in assert_error(bad, 422, "invalid_parameter")["error"]["message"]
-    assert _usage(pro) == before
+    assert conversions_used(pro) == before
     assert_error(
         pro.post("/v1/conversions", json={"file_id": source["id"], "target": "wav", "options": {"page": 2}}),
         422,
@@ -225,12 +211,12 @@ def test_async_job_failure_gives_every_unit_back(pro):
 
 
 def test_metadata_of_images_and_pdfs(pro):
-    png = _upload(pro, images.sample("png", 40, 30), "a.png")
+    png = upload(pro, images.sample("png", 40, 30), "a.png")
     assert png["metadata"] == {"kind": "image", "format": "png", "width": 40, "height": 30}
     document = images.sample("pdf", 40, 30)
-    pdf = _upload(pro, document, "a.pdf")
+    pdf = upload(pro, document, "a.pdf")
     assert pdf["metadata"] == {"kind": "document", "format": "pdf", "pages": len(pypdfium2.PdfDocument(document))}
-    clip = _upload(pro, av.sample("mp4", 1.0, 64, 48, 10), "clip.mp4")["metadata"]
+    clip = upload(pro, av.sample("mp4", 1.0, 64, 48, 10), "clip.mp4")["metadata"]
     assert clip["kind"] == "video" and clip["streams"][0] == {
         "type": "video", "codec": "h264", "width": 64, "height": 48, "fps": 10.0
     }  # fmt: skip

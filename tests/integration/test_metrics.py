@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from tests.integration.helpers import Client, assert_error, new_account
+from tests.helpers.local_api import Client, assert_error, new_account
 
 WHO = "/v1/entitlements/me"
 

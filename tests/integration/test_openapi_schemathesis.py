@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import new_account
+from tests.helpers.local_api import new_account
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")

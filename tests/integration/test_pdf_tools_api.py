@@ -13,9 +13,9 @@ import pytest
 import requests
 
 from filegate_client.cli import main as cli
-from tests import fixtures_media as media
-from tests import pdf_samples as ps
-from tests.integration.helpers import Client, assert_error, new_account, wait_for_conversion
+from tests.helpers import media_samples as media
+from tests.helpers import pdf_samples as ps
+from tests.helpers.local_api import Client, assert_error, new_account, upload, wait_for_conversion
 
 
 @pytest.fixture
@@ -39,17 +39,11 @@ def _pdf_a_part(data: bytes) -> str | None:
 
 
 def _upload(client: Client, data: bytes, filename: str) -> str:
-    created = client.post("/v1/files", json={"filename": filename, "size": len(data)})
-    assert created.status_code == 201, created.text
-    upload = created.json()["upload"]
-    posted = requests.post(upload["url"], data=upload["fields"], files={"file": (filename, data)}, timeout=30)
-    assert posted.status_code in (200, 201, 204), posted.text
-    completed = client.post(f"/v1/files/{created.json()['id']}/complete")
-    assert completed.status_code == 200, completed.text
-    assert completed.json()["metadata"] == {"kind": "document", "format": "pdf", "pages": _pages(data)} or not (
+    completed = upload(client, data, filename)
+    assert completed["metadata"] == {"kind": "document", "format": "pdf", "pages": _pages(data)} or not (
         filename.endswith(".pdf")
     )
-    return str(created.json()["id"])
+    return str(completed["id"])
 
 
 def _job_output(client: Client, body: dict) -> bytes:

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.integration.helpers import Client, assert_error, new_account
+from tests.helpers.local_api import Client, assert_error, new_account
 
 DEEP_ARRAY = "[" * 1000 + "]" * 1000
 DEEP_OBJECT = '{"a":' * 1000 + "1" + "}" * 1000

@@ -6,7 +6,6 @@ import io
 import json
 import os
 import time
-from contextlib import redirect_stdout
 from pathlib import Path
 
 import httpx
@@ -15,8 +14,8 @@ from PIL import Image
 
 from filegate_client import AuthenticationError, FileGate, RateLimitError
 from filegate_client.cli import main as cli
-from tests import fixtures_media as media
-from tests.integration.helpers import new_account
+from tests.helpers import media_samples as media
+from tests.helpers.local_api import new_account, run_cli
 
 SIX_MB = 6 * 1024 * 1024
 
@@ -27,14 +26,6 @@ def noisy_png(width: int = 1500, height: int = 1420) -> bytes:
     out = io.BytesIO()
     image.save(out, "PNG", compress_level=1)
     return out.getvalue()
-
-
-def run_cli(*args: str) -> tuple[int, object]:
-    out = io.StringIO()
-    with redirect_stdout(out):
-        code = cli([*args, "--json"])
-    text = out.getvalue()
-    return code, (json.loads(text) if text.strip() else None)
 
 
 @pytest.fixture
@@ -187,7 +178,7 @@ def test_no_base_url_is_a_usage_error_not_a_silent_default(monkeypatch, capsys):
 
 def test_webhook_deliveries_verify_with_the_sdk(stack, pro_key):
     from filegate_client import WebhookVerificationError, verify
-    from tests.integration.receiver import running_receiver
+    from tests.helpers.receiver import running_receiver
 
     with running_receiver() as receiver, FileGate(pro_key, stack.url) as client:
         secret = client.create_webhook_secret()["secret"]
@@ -206,7 +197,7 @@ def test_cli_webhooks_listen_verifies_and_forwards(stack, pro_key):
     import subprocess
     import sys
 
-    from tests.integration.receiver import running_receiver
+    from tests.helpers.receiver import running_receiver
 
     with running_receiver() as receiver:
         forward = receiver.script("/forwarded", [200])

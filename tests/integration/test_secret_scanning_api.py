@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from filegate.keys import keyformat
-from tests.integration.helpers import Client, admin, new_account
+from tests.helpers.local_api import Client, admin, new_account
 
 PATH = "/v1/integrations/github/secret-scanning"
 

@@ -4,29 +4,17 @@ key change whose caller died before stamping it (filegate.keys.backstop), in its
 from __future__ import annotations
 
 import time
-from typing import Any
-
-import boto3
 
 from filegate.keys import backstop
 from filegate_local import LocalStack
-from tests.integration.helpers import new_account
+from tests.helpers.local_api import new_account
+from tests.helpers.local_stack import moto_client
 
 STAMPER = "StamperFunction"
 
 
-def _dynamodb(stack: LocalStack) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=stack.moto_url,
-        region_name=stack.state["region"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
 def test_the_stack_reads_both_tables_streams_for_the_stamper(stack: LocalStack) -> None:
-    dynamodb = _dynamodb(stack)
+    dynamodb = moto_client(stack, "dynamodb")
     sources = {s["table"]: s for s in stack.state["stream_event_sources"] if s["function"] == STAMPER}
     assert set(sources) == {"KeysTable", "AccountsTable"}
     for table, source in sources.items():
@@ -36,7 +24,7 @@ def test_the_stack_reads_both_tables_streams_for_the_stamper(stack: LocalStack) 
 
 
 def test_the_stamper_finishes_a_key_change_its_caller_left(stack: LocalStack) -> None:
-    dynamodb = _dynamodb(stack)
+    dynamodb = moto_client(stack, "dynamodb")
     outputs = stack.state["outputs"]
     account = new_account(stack)
     account_id, key_id = account["account_id"], account["key_id"]

@@ -10,9 +10,9 @@ import pytest
 import requests
 from PIL import Image
 
-from tests import fixtures_media as media
-from tests.integration.conftest import ROOT, start_local_stack
-from tests.integration.helpers import Client, new_account, wait_for_conversion
+from tests.helpers import media_samples as media
+from tests.helpers.local_api import Client, conversions_used, new_account, wait_for_conversion
+from tests.helpers.local_stack import running_stack
 from tests.integration.media import decode
 
 # The engine gets the budget less a 4 s reserve: about half a second here.
@@ -21,16 +21,10 @@ BUDGET = "4.5"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    local = start_local_stack(
-        ROOT / "template.yaml",
-        tmp_path_factory.mktemp("budget-stack"),
-        environment={"SYNC_BUDGET_SECONDS": BUDGET},
-        workers_per_function=1,
-    )
-    try:
+    with running_stack(
+        tmp_path_factory.mktemp("budget-stack"), environment={"SYNC_BUDGET_SECONDS": BUDGET}, workers_per_function=1
+    ) as local:
         yield local
-    finally:
-        local.stop()
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +47,6 @@ def _smooth(width: int, height: int) -> Image.Image:
     )
 
 
-def _usage(client: Client) -> int:
-    return int(client.get("/v1/entitlements/me").json()["usage"]["conversions"])
-
-
 def test_small_work_still_answers_in_the_request(client: Client) -> None:
     response = client.post(
         "/v1/convert", files={"file": ("s.png", media.sample("png", 64, 48))}, data={"target": "jpg"}
@@ -66,7 +56,7 @@ def test_small_work_still_answers_in_the_request(client: Client) -> None:
 
 
 def test_convert_over_the_budget_continues_as_a_job(client: Client) -> None:
-    before = _usage(client)
+    before = conversions_used(client)
     data = media.encode(_smooth(2400, 1600), "png")
     response = client.post("/v1/convert", files={"file": ("big.png", data)}, data={"target": "avif", "width": "1200"})
     assert response.status_code == 202, response.text
@@ -78,7 +68,7 @@ def test_convert_over_the_budget_continues_as_a_job(client: Client) -> None:
     done = wait_for_conversion(client, body["id"])
     assert done["status"] == "succeeded", done
     assert decode(_output(client, done["output_file_id"]), "avif") == ("avif", 1200, 800)
-    assert _usage(client) == before + 1  # one conversion, charged once
+    assert conversions_used(client) == before + 1  # one conversion, charged once
 
 
 def test_compress_over_the_budget_continues_as_a_job(client: Client) -> None:

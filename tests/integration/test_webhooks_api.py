@@ -1,5 +1,5 @@
 """docs/api.md §5 "Webhooks" through the local stack: management API, and real deliveries to a receiver on
-127.0.0.1 (tests/integration/receiver.py) made by the dispatcher from the webhooks queue.
+127.0.0.1 (tests/helpers/receiver.py) made by the dispatcher from the webhooks queue.
 
 This module runs its own stack with the retry schedule compressed (template parameter WebhookRetryScale),
 so the 5 s … 10 h schedule takes seconds; the dispatcher's 10 s timeout is real. Plain-http loopback
@@ -17,17 +17,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
-import requests
 from standardwebhooks.webhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError as StandardVerificationError
 
 from filegate.webhooks.verify import WebhookVerificationError, verify
-from tests import fixtures_media as media
-from tests.integration.conftest import ROOT, start_local_stack
-from tests.integration.helpers import Client, assert_error, new_account
-from tests.integration.receiver import Receiver, running_receiver
+from tests.helpers import media_samples as media
+from tests.helpers.local_api import Client, assert_error, new_account, upload
+from tests.helpers.local_stack import moto_client, running_stack
+from tests.helpers.receiver import Receiver, running_receiver
 
 # Registration never connects, so public IP literals stand in for real receivers (no DNS needed offline).
 PUBLIC = "https://93.184.215.14"
@@ -37,16 +35,10 @@ DELIVERY_WAIT = 60.0
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    local = start_local_stack(
-        ROOT / "template.yaml",
-        tmp_path_factory.mktemp("webhooks-stack"),
-        parameters={"WebhookRetryScale": RETRY_SCALE},
-        workers_per_function=2,
-    )
-    try:
+    with running_stack(
+        tmp_path_factory.mktemp("webhooks-stack"), parameters={"WebhookRetryScale": RETRY_SCALE}, workers_per_function=2
+    ) as local:
         yield local
-    finally:
-        local.stop()
 
 
 @pytest.fixture
@@ -340,7 +332,7 @@ def test_dead_lettered_after_the_last_attempt(stack: Any, pro: Client, receiver:
     time.sleep(2)
     assert len(receiver.requests_to("/down")) == 8  # nothing after the last attempt
 
-    sqs = _sqs(stack)
+    sqs = moto_client(stack, "sqs")
     dlq = stack.state["outputs"]["WebhooksDeadLetterQueueUrl"]
     found: list[dict[str, Any]] = []
     for _ in range(10):
@@ -377,7 +369,7 @@ def test_deleted_endpoint_gets_nothing_more(pro: Client, receiver: Receiver) -> 
 def test_a_poison_message_fails_alone(stack: Any, pro: Client, receiver: Receiver) -> None:
     """Partial batch failure: a message the dispatcher cannot handle is reported back on its own (and stays
     on the queue for its redrive to the DLQ) while the deliveries around it go out."""
-    sqs = _sqs(stack)
+    sqs = moto_client(stack, "sqs")
     queue = stack.state["outputs"]["WebhooksQueueUrl"]
     sqs.send_message(QueueUrl=queue, MessageBody='{"not": "an attempt"}')
     _secret(pro)
@@ -390,27 +382,7 @@ def test_a_poison_message_fails_alone(stack: Any, pro: Client, receiver: Receive
     assert int(attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"]) >= 1  # not acknowledged
 
 
-def _sqs(stack: Any) -> Any:
-    return boto3.client(
-        "sqs",
-        endpoint_url=stack.moto_url,
-        region_name=stack.state["region"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
 # ------------------------------------------------------------------ conversion events
-
-
-def _upload(client: Client, data: bytes, filename: str) -> str:
-    created = client.post("/v1/files", json={"filename": filename, "content_type": "image/png", "size": len(data)})
-    assert created.status_code == 201, created.text
-    upload = created.json()["upload"]
-    posted = requests.post(upload["url"], data=upload["fields"], files={"file": (filename, data)}, timeout=30)
-    assert posted.status_code in (200, 201, 204), posted.text
-    assert client.post(f"/v1/files/{created.json()['id']}/complete").status_code == 200
-    return str(created.json()["id"])
 
 
 def test_async_conversion_events_reach_subscribers_and_the_conversion_url(pro: Client, receiver: Receiver) -> None:
@@ -419,7 +391,7 @@ def test_async_conversion_events_reach_subscribers_and_the_conversion_url(pro: C
     _register(pro, receiver.script("/failed-only", [200]), ["conversion.failed"])
     own_url = receiver.script(f"/per-request/{uuid.uuid4().hex}", [200])
 
-    good = _upload(pro, media.sample("png", 64, 48), "good.png")
+    good = upload(pro, media.sample("png", 64, 48), "good.png")["id"]
     job = pro.post("/v1/conversions", json={"file_id": good, "target": "webp", "webhook_url": own_url})
     assert job.status_code == 202, job.text
     conversion_id = job.json()["id"]
@@ -433,7 +405,7 @@ def test_async_conversion_events_reach_subscribers_and_the_conversion_url(pro: C
         assert event["data"]["output_file_id"]
     assert subscribed.headers["webhook-id"] != own.headers["webhook-id"]  # one message per destination
 
-    broken = _upload(pro, media.sample("png", 300, 300)[:500], "broken.png")  # sniffs as PNG, cannot decode
+    broken = upload(pro, media.sample("png", 300, 300)[:500], "broken.png")["id"]  # sniffs as PNG, cannot decode
     failed_job = pro.post("/v1/conversions", json={"file_id": broken, "target": "jpg"})
     assert failed_job.status_code == 202
     (failure,) = receiver.wait_for("/failed-only", 1, DELIVERY_WAIT)

@@ -7,27 +7,20 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
-from tests import fixtures_media as media
-from tests.integration.conftest import ROOT, start_local_stack
-from tests.integration.helpers import Client, new_account
+from tests.helpers import media_samples as media
+from tests.helpers.local_api import Client, new_account
+from tests.helpers.local_stack import moto_client, running_stack
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    local = start_local_stack(
-        ROOT / "template.yaml",
-        tmp_path_factory.mktemp("crash-stack"),
-        parameters={"ConversionsVisibilityTimeout": "1"},
-        workers_per_function=1,
-    )
-    try:
+    with running_stack(
+        tmp_path_factory.mktemp("crash-stack"), parameters={"ConversionsVisibilityTimeout": "1"}, workers_per_function=1
+    ) as local:
         yield local
-    finally:
-        local.stop()
 
 
 def test_a_job_that_crashes_every_time_ends_failed_via_the_dead_letter_queue(stack):
@@ -38,13 +31,7 @@ def test_a_job_that_crashes_every_time_ends_failed_via_the_dead_letter_queue(sta
     assert requests.post(upload["url"], data=upload["fields"], files={"file": data}, timeout=30).status_code < 300
     assert client.post(f"/v1/files/{file['id']}/complete").status_code == 200
     # The object vanishes behind the record's back: every attempt now fails with an unexpected S3 error.
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=stack.moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    s3 = moto_client(stack, "s3")
     s3.delete_object(Bucket=stack.state["outputs"]["BucketName"], Key=upload["fields"]["key"])
     before = client.get("/v1/entitlements/me").json()["usage"]["conversions"]
 

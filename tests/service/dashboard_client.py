@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 
 from filegate_local.mailbox import messages
 from tests.service.harness import Response, ServiceApi, next_source_ip
+from tests.service.helpers import Account
 
 HOST_HEADER = "dashboard.test"  # the Host (and requestContext.domainName) of these requests
 ORIGIN = f"https://{HOST_HEADER}"
@@ -130,3 +131,43 @@ def mails_to(moto_url: str, address: str) -> int:
 
 def location(response: Response) -> str:
     return urlsplit(response.headers.get("location", "")).path
+
+
+# ------------------------------------------------------------------ what the dashboard tests share
+
+NEW_KEY = re.compile(r'<code id="new-key">(fg_(?:live|test)_[a-z2-7]{39})</code>')
+
+
+def session_account_id(browser: Browser) -> str:
+    """The account the browser's session cookie is signed in to."""
+    from filegate.dashboard.sessions import token_hash
+    from filegate.db import sessions
+
+    record = sessions.get(token_hash(browser.cookies["__Host-fg_session"]))
+    assert record is not None
+    return record.account_id
+
+
+def api_account(api: ServiceApi, browser: Browser, raw_key: str) -> Account:
+    """The account as an API client holding ``raw_key``."""
+    return Account(session_account_id(browser), raw_key, "", browser.source_ip, api)
+
+
+def create_key_on_page(browser: Browser, **form: Any) -> tuple[Response, str]:
+    """A key made with the keys page's form: the page and the raw key it shows once."""
+    fields = {"name": "from-the-dashboard", "scopes": ["convert:write", "files:read", "keys:manage"], **form}
+    response = browser.post("/dashboard/keys", fields)
+    assert response.status == 200, response
+    match = NEW_KEY.search(response.body.decode())
+    assert match, "the new key is not on the page"
+    return response, match.group(1)
+
+
+def assert_security_headers(response: Response) -> None:
+    """What every dashboard response carries, whatever answered it (docs/api.md §7)."""
+    csp = response.headers.get("content-security-policy", "")
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp, csp
+    assert "unsafe-eval" not in csp
+    assert response.headers.get("x-content-type-options") == "nosniff"
+    assert response.headers.get("referrer-policy") == "no-referrer"
+    assert response.headers.get("cache-control") == "no-store"

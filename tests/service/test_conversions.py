@@ -13,7 +13,7 @@ import requests
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from tests import fixtures_media as media
+from tests.helpers import media_samples as media
 from tests.service.harness import ServiceApi
 from tests.service.helpers import Account, assert_error, sign_up
 
@@ -162,9 +162,9 @@ def test_another_accounts_conversion_is_not_found(api: ServiceApi, pro_account: 
 
 
 def test_a_dead_lettered_media_job_ends_failed_and_uncharged(api: ServiceApi, pro_account: Account) -> None:
-    from tests import fixtures_av
+    from tests.helpers import av_samples
 
-    file = pro_account.upload(fixtures_av.sample("wav", seconds=1.0), "tone.wav")
+    file = pro_account.upload(av_samples.sample("wav", seconds=1.0), "tone.wav")
     assert file["metadata"]["kind"] == "audio"
     job = pro_account.call("POST", "/v1/conversions", json_body={"file_id": file["id"], "target": "mp3"}).json()
     assert job["status"] == "queued" and pro_account.conversions_this_month() == 1
@@ -258,10 +258,10 @@ def test_a_sync_conversion_that_goes_on_as_a_job_keeps_its_input_as_an_upload(
 
 
 def test_bulk_errors_name_the_item_and_its_option(pro_account: Account) -> None:
-    from tests import fixtures_av
+    from tests.helpers import av_samples
 
     image = pro_account.upload(media.sample("png", 8, 8), "c.png")
-    sound = pro_account.upload(fixtures_av.sample("wav", seconds=0.5), "tone.wav")
+    sound = pro_account.upload(av_samples.sample("wav", seconds=0.5), "tone.wav")
     fine = {"file_id": image["id"], "target": "jpg"}
     cases = [
         ({"file_id": image["id"], "target": "jpg", "options": {"width": "wide"}}, "items[1].options.width"),

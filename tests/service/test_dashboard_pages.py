@@ -12,11 +12,19 @@ import requests
 
 from filegate.clock import utcnow
 from filegate.db import accounts as accounts_table
-from tests import fixtures_media as media
+from tests.helpers import media_samples as media
 from tests.service.conftest import Stack
-from tests.service.dashboard_client import Browser, csrf_token, location
-from tests.service.harness import Response
-from tests.service.helpers import Account, assert_error, change_account
+from tests.service.dashboard_client import (
+    NEW_KEY,
+    Browser,
+    api_account,
+    assert_security_headers,
+    create_key_on_page,
+    csrf_token,
+    location,
+    session_account_id,
+)
+from tests.service.helpers import assert_error, change_account
 
 PAGES = (
     "/dashboard",
@@ -27,7 +35,6 @@ PAGES = (
     "/dashboard/audit",
     "/dashboard/sessions",
 )
-NEW_KEY = re.compile(r'<code id="new-key">(fg_(?:live|test)_[a-z2-7]{39})</code>')
 
 
 @pytest.fixture
@@ -37,45 +44,13 @@ def browser(stack: Stack) -> Browser:
     return signed_in
 
 
-def _account_id(browser: Browser) -> str:
-    from filegate.dashboard.sessions import token_hash
-    from filegate.db import sessions
-
-    record = sessions.get(token_hash(browser.cookies["__Host-fg_session"]))
-    assert record is not None
-    return record.account_id
-
-
-def _api(stack: Stack, browser: Browser, raw_key: str) -> Account:
-    """The account as an API client holding ``raw_key``."""
-    return Account(_account_id(browser), raw_key, "", browser.source_ip, stack.api)
-
-
-def _create_key(browser: Browser, **form: Any) -> tuple[Response, str]:
-    fields = {"name": "from-the-dashboard", "scopes": ["convert:write", "files:read", "keys:manage"], **form}
-    response = browser.post("/dashboard/keys", fields)
-    assert response.status == 200, response
-    match = NEW_KEY.search(response.body.decode())
-    assert match, "the new key is not on the page"
-    return response, match.group(1)
-
-
 def _audit(stack: Stack, browser: Browser) -> list[dict[str, Any]]:
     from filegate.audit.service import list_entries
 
-    return list(list_entries(_account_id(browser), limit=100, cursor=None, now=utcnow())["data"])
+    return list(list_entries(session_account_id(browser), limit=100, cursor=None, now=utcnow())["data"])
 
 
 # ------------------------------------------------------------------ headers and sign-in walls
-
-
-def _assert_security_headers(response: Response) -> None:
-    csp = response.headers.get("content-security-policy", "")
-    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp, csp
-    assert "unsafe-eval" not in csp
-    assert response.headers.get("x-content-type-options") == "nosniff"
-    assert response.headers.get("referrer-policy") == "no-referrer"
-    assert response.headers.get("cache-control") == "no-store"
 
 
 def test_every_response_carries_the_security_headers(stack: Stack, browser: Browser) -> None:
@@ -93,7 +68,7 @@ def test_every_response_carries_the_security_headers(stack: Stack, browser: Brow
     ]
     assert [r.status for r in responses[len(PAGES) :]] == [200, 200, 200, 404, 404, 403, 303, 200]
     for response in responses:
-        _assert_security_headers(response)
+        assert_security_headers(response)
 
 
 def test_pages_have_no_inline_script_or_style(browser: Browser) -> None:
@@ -176,16 +151,16 @@ def test_overview_shows_tier_quota_rate_limit_and_a_30_day_chart(browser: Browse
     html = browser.get("/dashboard").body.decode()
     assert ">free<" in html and "of 1,000" in html and "10 <span" in html
     assert html.count('<g class="period">') == 30 and 'role="img"' in html
-    assert _account_id(browser) in html  # what an operator asks for
+    assert session_account_id(browser) in html  # what an operator asks for
 
 
 def test_a_key_is_shown_once_and_works_with_the_chosen_rules(stack: Stack, browser: Browser) -> None:
-    created, raw = _create_key(browser, allowed_ips="203.0.113.0/24, 2001:db8::/32")
+    created, raw = create_key_on_page(browser, allowed_ips="203.0.113.0/24, 2001:db8::/32")
     assert raw.startswith("fg_live_") and b'data-copy="new-key"' in created.body
     listing = browser.get("/dashboard/keys").body.decode()
     assert raw not in listing and raw[:12] in listing  # the prefix only, from now on
     assert "203.0.113.0/24" in listing
-    client = _api(stack, browser, raw)
+    client = api_account(stack.api, browser, raw)
     client.source_ip = "203.0.113.9"
     me = client.call("GET", "/v1/entitlements/me")
     assert me.status == 200 and set(me.json()["key"]["scopes"]) == {"convert:write", "files:read", "keys:manage"}
@@ -197,7 +172,7 @@ def test_a_key_is_shown_once_and_works_with_the_chosen_rules(stack: Stack, brows
 
 
 def test_a_test_mode_key(browser: Browser) -> None:
-    _, raw = _create_key(browser, mode="test")
+    _, raw = create_key_on_page(browser, mode="test")
     assert raw.startswith("fg_test_")
     assert re.search(r"<td>test</td>", browser.get("/dashboard/keys").body.decode())
 
@@ -212,8 +187,8 @@ def test_the_api_rules_refuse_a_bad_key_the_same_way(browser: Browser) -> None:
 
 
 def test_revoke_asks_first_and_the_api_refuses_the_key_on_its_next_call(stack: Stack, browser: Browser) -> None:
-    _, raw = _create_key(browser)
-    client = _api(stack, browser, raw)
+    _, raw = create_key_on_page(browser)
+    client = api_account(stack.api, browser, raw)
     cached = stack.api.authorizer_context("GET", "/v1/entitlements/me", key=raw, source_ip=client.source_ip)
     assert cached is not None and client.call("GET", "/v1/entitlements/me").status == 200
     key_id = cached["key_id"]
@@ -231,14 +206,14 @@ def test_revoke_asks_first_and_the_api_refuses_the_key_on_its_next_call(stack: S
 
 
 def test_rotate_with_grace_shows_the_new_key_once(stack: Stack, browser: Browser) -> None:
-    _, raw = _create_key(browser)
-    old = _api(stack, browser, raw)
+    _, raw = create_key_on_page(browser)
+    old = api_account(stack.api, browser, raw)
     key_id = stack.api.authorizer_context("GET", "/v1/entitlements/me", key=raw, source_ip=old.source_ip)["key_id"]
     rotated = browser.post(f"/dashboard/keys/{key_id}/rotate", {"grace_seconds": "3600"}, token_from="/dashboard/keys")
     match = NEW_KEY.search(rotated.body.decode())
     assert rotated.status == 200 and match and match.group(1) != raw
     assert old.call("GET", "/v1/entitlements/me").status == 200  # in its grace hour
-    assert _api(stack, browser, match.group(1)).call("GET", "/v1/entitlements/me").status == 200
+    assert api_account(stack.api, browser, match.group(1)).call("GET", "/v1/entitlements/me").status == 200
     assert "in rotation grace" in browser.get("/dashboard/keys").body.decode()
     now_dead = browser.post(f"/dashboard/keys/{key_id}/rotate", {"grace_seconds": "0"}, token_from="/dashboard/keys")
     assert now_dead.status == 200
@@ -252,18 +227,18 @@ def test_rotate_with_grace_shows_the_new_key_once(stack: Stack, browser: Browser
 def test_another_accounts_key_is_not_found(stack: Stack, browser: Browser) -> None:
     other = Browser(stack.api, stack.moto_url)
     other.sign_in()
-    _, raw = _create_key(other)
+    _, raw = create_key_on_page(other)
     key_id = stack.api.authorizer_context("GET", "/v1/entitlements/me", key=raw, source_ip="203.0.113.10")["key_id"]
     assert browser.get(f"/dashboard/keys/{key_id}/revoke").status == 404
     assert browser.post(f"/dashboard/keys/{key_id}/revoke", token_from="/dashboard/keys").status == 404
-    assert _api(stack, other, raw).call("GET", "/v1/entitlements/me").status == 200
+    assert api_account(stack.api, other, raw).call("GET", "/v1/entitlements/me").status == 200
 
 
 def test_a_suspended_account_changes_nothing(stack: Stack, browser: Browser) -> None:
-    change_account(stack.api, _account_id(browser), status="suspended")
+    change_account(stack.api, session_account_id(browser), status="suspended")
     refused = browser.post("/dashboard/keys", {"name": "x"})
     assert refused.status == 403 and b"suspended" in refused.body
-    change_account(stack.api, _account_id(browser), status="active")
+    change_account(stack.api, session_account_id(browser), status="active")
     assert browser.post("/dashboard/keys", {"name": "x"}).status == 200
 
 
@@ -271,8 +246,8 @@ def test_a_suspended_account_changes_nothing(stack: Stack, browser: Browser) -> 
 
 
 def test_usage_page_and_csv_count_the_conversions(stack: Stack, browser: Browser) -> None:
-    _, raw = _create_key(browser)
-    client = _api(stack, browser, raw)
+    _, raw = create_key_on_page(browser)
+    client = api_account(stack.api, browser, raw)
     for _ in range(2):
         assert client.convert(media.sample("png", 16, 16), "jpg").status == 200
     today, month = utcnow().strftime("%Y-%m-%d"), utcnow().strftime("%Y-%m")
@@ -289,9 +264,9 @@ def test_usage_page_and_csv_count_the_conversions(stack: Stack, browser: Browser
 
 
 def test_conversions_page_lists_jobs_with_progress_and_downloads(stack: Stack, browser: Browser) -> None:
-    change_account(stack.api, _account_id(browser), tier="pro")
-    _, raw = _create_key(browser, scopes=["convert:write", "files:read", "files:write"])
-    client = _api(stack, browser, raw)
+    change_account(stack.api, session_account_id(browser), tier="pro")
+    _, raw = create_key_on_page(browser, scopes=["convert:write", "files:read", "files:write"])
+    client = api_account(stack.api, browser, raw)
     file = client.upload(media.sample("png", 32, 24), "pic.png")
     job = client.call("POST", "/v1/conversions", json_body={"file_id": file["id"], "target": "webp"}).json()
     queued = browser.get("/dashboard/conversions").body.decode()
@@ -321,7 +296,7 @@ def test_webhooks_are_a_pro_feature_here_too(browser: Browser) -> None:
 
 
 def test_webhook_secret_endpoints_tests_deliveries_and_resend(stack: Stack, browser: Browser) -> None:
-    change_account(stack.api, _account_id(browser), tier="pro")
+    change_account(stack.api, session_account_id(browser), tier="pro")
     created = browser.post("/dashboard/webhooks/secret", token_from="/dashboard/webhooks")
     first = re.search(r'<code id="shown-secret">(whsec_[^<]+)</code>', created.body.decode())
     assert created.status == 200 and first
@@ -368,9 +343,9 @@ def test_webhook_secret_endpoints_tests_deliveries_and_resend(stack: Stack, brow
 
 
 def test_audit_page_lists_the_dashboards_own_changes(stack: Stack, browser: Browser) -> None:
-    _create_key(browser)
+    create_key_on_page(browser)
     html = browser.get("/dashboard/audit").body.decode()
-    account = accounts_table.get(_account_id(browser))
+    account = accounts_table.get(session_account_id(browser))
     assert account is not None
     assert "key.created" in html and "session.created" in html and f"session {account.email}" in html
     assert html.index("key.created") < html.index("session.created")  # newest first

@@ -9,11 +9,10 @@ import re
 import pytest
 
 from filegate_local.log_subscriptions import matcher, subscription_event
-from tests import fixtures_media as media
+from tests.helpers import media_samples as media
 from tests.service.conftest import Stack
-from tests.service.dashboard_client import Browser
+from tests.service.dashboard_client import Browser, api_account, assert_security_headers, create_key_on_page
 from tests.service.helpers import assert_error
-from tests.service.test_dashboard_pages import _api, _assert_security_headers, _create_key
 
 PATTERN = '{ $.activity.outcome = "*" }'
 
@@ -41,7 +40,7 @@ def test_a_new_account_is_shown_how_to_start_until_it_has_a_key(browser: Browser
     first = browser.get("/dashboard").body.decode()
     assert "Create your first API key" in first and 'href="/dashboard/keys#create-h"' in first
     assert "$FILEGATE_API_KEY" in first and "/v1/convert" in first and "filegate convert" in first
-    _create_key(browser, name="first")
+    create_key_on_page(browser, name="first")
     created = browser.post("/dashboard/keys", {"name": "second", "scopes": ["convert:write"]}).body.decode()
     shown = re.search(r'<code id="new-key">([^<]+)</code>', created)
     assert shown and f"Bearer {shown.group(1)}" in created and f"FILEGATE_API_KEY={shown.group(1)}" in created
@@ -52,8 +51,8 @@ def test_a_new_account_is_shown_how_to_start_until_it_has_a_key(browser: Browser
 def test_a_keys_own_page_shows_its_requests_by_outcome(
     stack: Stack, browser: Browser, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _, raw = _create_key(browser, name="busy")
-    client = _api(stack, browser, raw)
+    _, raw = create_key_on_page(browser, name="busy")
+    client = api_account(stack.api, browser, raw)
     assert client.call("GET", "/v1/entitlements/me").status == 200
     assert client.convert(media.sample("png", 16, 12), "jpg").status == 200
     assert_error(client.call("GET", "/v1/conversions/conv_nothere"), 404, "not_found")
@@ -77,7 +76,7 @@ def test_a_keys_own_page_shows_its_requests_by_outcome(
 
 
 def test_a_key_with_no_requests_says_so(browser: Browser) -> None:
-    _create_key(browser, name="quiet")
+    create_key_on_page(browser, name="quiet")
     html = browser.get(f"/dashboard/keys/{_key_id(browser, 'quiet')}?range=7d").body.decode()
     assert "No requests with this key in the last 7 days." in html and "never" in html
 
@@ -85,7 +84,7 @@ def test_a_key_with_no_requests_says_so(browser: Browser) -> None:
 def test_another_accounts_key_page_is_not_found(stack: Stack, browser: Browser) -> None:
     other = Browser(stack.api, stack.moto_url)
     other.sign_in()
-    _create_key(other, name="theirs")
+    create_key_on_page(other, name="theirs")
     theirs = _key_id(other, "theirs")
     page = browser.get(f"/dashboard/keys/{theirs}")
     assert page.status == 404 and b"<html" in page.body
@@ -96,12 +95,12 @@ def test_an_unknown_dashboard_path_is_an_html_404_with_the_same_headers(browser:
         page = browser.get(path)
         assert page.status == 404, (path, page)
         assert page.headers["content-type"].startswith("text/html") and b"There is no such page." in page.body
-        _assert_security_headers(page)
+        assert_security_headers(page)
 
 
 def test_the_usage_chart_has_a_bar_slot_for_every_day(stack: Stack, browser: Browser) -> None:
-    _, raw = _create_key(browser)
-    assert _api(stack, browser, raw).convert(media.sample("png", 16, 16), "jpg").status == 200
+    _, raw = create_key_on_page(browser)
+    assert api_account(stack.api, browser, raw).convert(media.sample("png", 16, 16), "jpg").status == 200
     html = browser.get("/dashboard/usage").body.decode()
     days_chart = html[html.index('id="days-title"') :]
     days_chart = days_chart[: days_chart.index("</svg>")]
@@ -121,8 +120,8 @@ def test_conversions_show_file_formats_sizes_units_duration_and_where_a_sync_out
     from filegate.clock import utcnow
     from filegate.dashboard.conversion_rows import human_bytes
 
-    _, raw = _create_key(browser, scopes=["convert:write", "files:read", "files:write"])
-    client = _api(stack, browser, raw)
+    _, raw = create_key_on_page(browser, scopes=["convert:write", "files:read", "files:write"])
+    client = api_account(stack.api, browser, raw)
     png = media.sample("png", 32, 24)
     assert client.convert(png, "jpg", filename="holiday.png").status == 200
     upload = client.upload(media.sample("png", 40, 30), "scan.png")
@@ -143,10 +142,10 @@ def test_conversions_show_file_formats_sizes_units_duration_and_where_a_sync_out
 
 
 def test_conversions_name_a_merge_by_its_inputs_and_show_the_pdf_tools_applied(stack: Stack, browser: Browser) -> None:
-    from tests import pdf_samples as ps
+    from tests.helpers import pdf_samples as ps
 
-    _, raw = _create_key(browser, scopes=["convert:write", "files:read", "files:write"])
-    client = _api(stack, browser, raw)
+    _, raw = create_key_on_page(browser, scopes=["convert:write", "files:read", "files:write"])
+    client = api_account(stack.api, browser, raw)
     tooled = client.convert(ps.text_pdf(2), "pdf", filename="report.pdf", pages="2,1", rotate="90")
     assert tooled.status == 200, tooled
     ids = [client.upload(ps.text_pdf(1), f"part{n}.pdf")["id"] for n in range(3)]

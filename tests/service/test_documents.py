@@ -14,8 +14,8 @@ import requests
 from PIL import Image
 
 from filegate.conversions import sync
-from tests import fixtures_document_api as documents
-from tests.fixtures_documents import encrypted_ooxml, in_order, pdf_text, zip_bomb
+from tests.helpers import api_documents as documents
+from tests.helpers.document_samples import encrypted_ooxml, in_order, pdf_text, zip_bomb
 from tests.service.conftest import Stack
 from tests.service.dashboard_client import Browser
 from tests.service.harness import ServiceApi
@@ -251,13 +251,13 @@ def _table(api: ServiceApi, variable: str) -> str:
 
 
 def test_the_dashboard_lists_a_document_conversion_and_its_download(stack: Stack) -> None:
-    from tests.service.test_dashboard_pages import _account_id, _api, _create_key
+    from tests.service.dashboard_client import api_account, create_key_on_page, session_account_id
 
     browser = Browser(stack.api, stack.moto_url)
     browser.sign_in()
-    change_account(stack.api, _account_id(browser), tier="pro")
-    _, raw = _create_key(browser, scopes=["convert:write", "files:read", "files:write"])
-    client = _api(stack, browser, raw)
+    change_account(stack.api, session_account_id(browser), tier="pro")
+    _, raw = create_key_on_page(browser, scopes=["convert:write", "files:read", "files:write"])
+    client = api_account(stack.api, browser, raw)
     file = client.upload(documents.docx(), "minutes.docx")
     job = client.call("POST", "/v1/conversions", json_body={"file_id": file["id"], "target": "pdf"}).json()
     stack.api.run_queue("DocumentsFunction")

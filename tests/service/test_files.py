@@ -7,7 +7,7 @@ import json
 
 import requests
 
-from tests import fixtures_media as media
+from tests.helpers import media_samples as media
 from tests.service.harness import ServiceApi
 from tests.service.helpers import Account, assert_error, sign_up
 

@@ -13,9 +13,9 @@ from typing import Any
 import boto3
 import pytest
 
-from tests import fixtures_av
-from tests import fixtures_media as media
-from tests.egress_servers import Site, redirect, reply, serve, start_site, stop_site
+from tests.helpers import av_samples
+from tests.helpers import media_samples as media
+from tests.helpers.egress_servers import Site, redirect, reply, serve, start_site, stop_site
 from tests.service.conftest import Stack
 from tests.service.harness import ServiceApi
 from tests.service.helpers import Account, assert_error
@@ -96,7 +96,7 @@ def test_a_png_is_imported_like_an_upload(api: ServiceApi, free_account: Account
 
 
 def test_a_short_mp4_is_imported_with_its_metadata(api: ServiceApi, pro_account: Account) -> None:
-    clip = fixtures_av.sample("mp4", 1.0)
+    clip = av_samples.sample("mp4", 1.0)
     video = start_site({"/clip.mp4": serve(clip, "video/mp4")})
     try:
         file = import_url(pro_account, video.url("/clip.mp4"))

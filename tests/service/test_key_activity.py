@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from filegate_local.log_subscriptions import matcher, subscription_event
-from tests import fixtures_media as media
+from tests.helpers import media_samples as media
 from tests.service.conftest import Stack
 from tests.service.helpers import Account, assert_error, change_account, sign_up
 

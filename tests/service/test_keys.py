@@ -6,22 +6,11 @@ import json
 import re
 
 from filegate.errors import INVALID_API_KEY_MESSAGE
+from tests.helpers.shapes import CREATED_KEY_FIELDS, LISTED_KEY_FIELDS
 from tests.service.harness import ServiceApi, next_source_ip
 from tests.service.helpers import Account, assert_error, sign_up
 
 KEY_SHAPE = re.compile(r"fg_(live|test)_[a-z2-7]{39}")
-CREATED_KEY_FIELDS = {"api_key", "key_id", "name", "key_prefix", "scopes", "allowed_ips", "expires_at", "created_at"}
-LISTED_KEY_FIELDS = {
-    "id",
-    "name",
-    "key_prefix",
-    "scopes",
-    "allowed_ips",
-    "created_at",
-    "last_used_at",
-    "expires_at",
-    "revoked_at",
-}
 
 
 def test_free_sign_up_gives_every_scope_and_refuses_the_same_email(api: ServiceApi) -> None:

@@ -2,7 +2,7 @@
 queue, each piece is its own message and invocation, the piece that completes the set joins. Here (the
 service stack's parameters) video over 30 s is cut in 15 s segments.
 
-The outputs are checked on their decoded frames and samples (tests/fixtures_long_media.py); the bookkeeping
+The outputs are checked on their decoded frames and samples (tests/helpers/long_media.py); the bookkeeping
 is checked by its effects: encodes counted, units charged, objects left in the bucket.
 """
 
@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from filegate.engines.av import segments
 from filegate_local.sqs_poller import sqs_record
-from tests import fixtures_long_media as long
+from tests.helpers import long_media as long
 from tests.service.conftest import Stack
 from tests.service.harness import ServiceApi
 from tests.service.helpers import Account

@@ -11,7 +11,7 @@ import pytest
 from filegate.conversions import worker
 from filegate.db import conversions as conversions_table
 from filegate.engines.av import ffmpeg
-from tests import fixtures_av
+from tests.helpers import av_samples
 from tests.service.harness import ServiceApi
 from tests.service.helpers import Account
 
@@ -23,7 +23,7 @@ def test_a_media_jobs_progress_grows_while_it_runs_and_ends_at_100(
     monkeypatch.setattr(ffmpeg, "PROGRESS_POLL_SECONDS", 0.05)
     monkeypatch.setattr(ffmpeg, "PROGRESS_PERIOD_SECONDS", 0.02)  # a fast machine converts the clip in 0.4 s
     monkeypatch.setattr(worker, "PROGRESS_WRITE_SECONDS", 0.05)
-    clip = fixtures_av.sample("mp4", seconds=20.0, width=320, height=240, fps=25)
+    clip = av_samples.sample("mp4", seconds=20.0, width=320, height=240, fps=25)
     file = pro_account.upload(clip, "talk.mp4")
     job = pro_account.call("POST", "/v1/conversions", json_body={"file_id": file["id"], "target": "webm"}).json()
     assert job["status"] == "queued" and job["progress"] == 0, job
@@ -52,7 +52,7 @@ def test_a_media_jobs_progress_grows_while_it_runs_and_ends_at_100(
 
 
 def test_progress_is_never_lowered_nor_written_to_a_finished_job(api: ServiceApi, pro_account: Account) -> None:
-    file = pro_account.upload(fixtures_av.sample("wav", seconds=1.0), "tone.wav")
+    file = pro_account.upload(av_samples.sample("wav", seconds=1.0), "tone.wav")
     job = pro_account.call("POST", "/v1/conversions", json_body={"file_id": file["id"], "target": "mp3"}).json()
     assert not conversions_table.advance(job["id"], 10)  # queued: nothing runs yet
     record = conversions_table.get(job["id"])

@@ -12,7 +12,7 @@ import pytest
 import urllib3
 
 from filegate.routes import ROUTES
-from tests import fixtures_media as media
+from tests.helpers import media_samples as media
 from tests.service.harness import Response
 from tests.service.helpers import Account, assert_error
 

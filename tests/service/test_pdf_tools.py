@@ -11,8 +11,8 @@ import pypdfium2 as pdfium
 import requests
 import urllib3
 
-from tests import fixtures_media as media
-from tests import pdf_samples as ps
+from tests.helpers import media_samples as media
+from tests.helpers import pdf_samples as ps
 from tests.service.harness import ServiceApi
 from tests.service.helpers import Account, assert_error
 

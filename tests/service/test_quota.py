@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests import fixtures_media as media
+from tests.helpers import media_samples as media
 from tests.service.helpers import Account, assert_error
 
 FREE_MONTHLY_CONVERSIONS = 1_000  # docs/api.md §2, written out here on purpose: the test holds the code to it

@@ -21,7 +21,7 @@ from filegate.clock import utcnow
 from filegate.keys import keyformat
 from filegate_admin.cli import _import_github_keys
 from filegate_local.mailbox import messages
-from tests.egress_servers import serve, start_site, stop_site
+from tests.helpers.egress_servers import serve, start_site, stop_site
 from tests.service.conftest import Stack
 from tests.service.harness import Response, ServiceApi
 from tests.service.helpers import Account, assert_error, sign_up

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests import fixtures_media as media
-from tests.integration.receiver import Receiver, running_receiver
+from tests.helpers import media_samples as media
+from tests.helpers.receiver import Receiver, running_receiver
 from tests.service.harness import ServiceApi
 from tests.service.helpers import Account, assert_error
 

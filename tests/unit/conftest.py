@@ -1,16 +1,11 @@
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
-
-# tests/fixtures_media.py makes the sample files (no binary fixtures in the repository).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from filegate import aws
 from filegate.files.storage import Bucket

@@ -4,14 +4,13 @@ parameters kept, and a command SAM parses."""
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "infra"))
+from tests.helpers.infra import infra_module
 
-import deploy
+deploy = infra_module("deploy")
 
 # SAM CLI's own pattern for one KEY=VALUE item of --parameter-overrides (samcli/cli/types.py).
 SAM_ITEM = re.compile(r"""(?:"|')?(?P<key>[A-Za-z0-9"]+)=(?P<value>"(?:\\"|[^"])*"|'(?:\\'|[^'])*'|[^ ]+)""")

@@ -61,3 +61,23 @@ def test_every_cited_docs_page_exists(tracked_texts: list[tuple[str, str]]) -> N
         }
     )
     assert missing == [], "cited pages that docs/ does not have:\n" + "\n".join(missing)
+
+
+# `docs/api.md "Long media"` or `docs/api.md §5 "Files"`: a citation of a section by its name.
+CITED_SECTION = re.compile(r"docs/api\.md(?: §\d+)? \"([^\"]+)\"")
+HEADING_TEXT = re.compile(r"^#+\s+(?:\d+\.\s+)?(.*?)\s*$", re.MULTILINE)
+
+
+def test_every_cited_section_of_the_api_reference_is_a_heading(tracked_texts: list[tuple[str, str]]) -> None:
+    headings = set(HEADING_TEXT.findall((ROOT / "docs" / "api.md").read_text(encoding="utf-8")))
+    page = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    cited = {
+        (name, " ".join(word for word in match.group(1).split() if word != "#"))  # one name over comment lines
+        for name, text in tracked_texts
+        for match in CITED_SECTION.finditer(text)
+    }
+    # A heading, or a paragraph's lead-in ("Mistakes are loud:").
+    missing = sorted(
+        f"{name}: {section}" for name, section in cited if section not in headings and f"{section}:" not in page
+    )
+    assert missing == [], "docs/api.md has no section of that name:\n" + "\n".join(missing)

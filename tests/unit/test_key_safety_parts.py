@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import yaml
 
 from filegate import errors
 from filegate.keys import backstop
-from tests.unit.test_template import TEMPLATE_PATH, CfnLoader, fn_prop, functions
+from tests.helpers.template import fn_prop, functions, load_template
 
 # The functions whose calls change keys or accounts (and stamp them): the keys API, the dashboard, and the
 # secret-scanning receiver's revokes.
@@ -19,9 +18,7 @@ CHANGING_FUNCTIONS = ("KeysFunction", "DashboardFunction", "SecretScanningFuncti
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    data = yaml.load(TEMPLATE_PATH.read_text(encoding="utf-8"), Loader=CfnLoader)
-    assert isinstance(data, dict)
-    return data
+    return load_template()
 
 
 def test_the_stamper_waits_longer_than_any_change_call_can_run(template: dict[str, Any]) -> None:

@@ -14,12 +14,13 @@ import re
 from typing import Any
 
 import pytest
-import yaml
 
 from filegate.api_document import document_bytes, document_for
 from filegate.tiers import TIERS
-from tests.unit.test_deploy import deploy
-from tests.unit.test_template import TEMPLATE_PATH, CfnLoader, fn_prop, functions, resources_of, the_api
+from tests.helpers.infra import infra_module
+from tests.helpers.template import fn_prop, functions, load_template, resources_of, the_api
+
+deploy = infra_module("deploy")
 
 ALARM = "AWS::CloudWatch::Alarm"
 LOG_GROUP = "AWS::Logs::LogGroup"
@@ -28,9 +29,7 @@ DURATION_SHARE = 0.8  # a function is alarmed when it runs this share of its tim
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    data = yaml.load(TEMPLATE_PATH.read_text(encoding="utf-8"), Loader=CfnLoader)
-    assert isinstance(data, dict)
-    return data
+    return load_template()
 
 
 def ref(value: Any) -> str | None:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from filegate import settings as settings_module
 from filegate.settings import (
@@ -33,7 +32,7 @@ from filegate.settings import (
     WebhooksSettings,
     WorkerSettings,
 )
-from tests.unit.test_template import ROOT, TEMPLATE_PATH, CfnLoader, env_vars, function_folder_of, functions
+from tests.helpers.template import ROOT, env_vars, function_folder_of, functions, load_template
 
 # Logical id → the settings class its handler module reads at cold start.
 SETTINGS_OF: dict[str, type[BaseSettings]] = {
@@ -61,9 +60,7 @@ READ_BY_LIBRARIES = re.compile(r"POWERTOOLS_[A-Z_]+|AWS_ENDPOINT_URL")  # and bo
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    data = yaml.load(TEMPLATE_PATH.read_text(encoding="utf-8"), Loader=CfnLoader)
-    assert isinstance(data, dict)
-    return data
+    return load_template()
 
 
 def _variable(field: dataclasses.Field[Any]) -> str:

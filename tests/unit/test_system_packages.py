@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from filegate_local.images import task_root_sources
-from tests.unit.test_template import ROOT
+from tests.helpers.template import ROOT
 
 PACKAGES = ROOT / "infra" / "system-packages.txt"
 DOCKERFILE = ROOT / "functions" / "documents" / "Dockerfile"

@@ -27,18 +27,16 @@ from filegate.egress.fetch import (
 )
 from filegate.egress.policy import Resolver
 from filegate.errors import InvalidParameter
-from tests.egress_servers import (
-    Listener,
+from tests.helpers.egress_servers import (
     Site,
-    client_context,
     redirect,
     reply,
-    self_signed,
     serve,
-    server_context,
     start_site,
     stop_site,
 )
+from tests.helpers.listener import Listener
+from tests.helpers.tls import client_context, self_signed, server_context
 
 LIMITS = FetchLimits(max_bytes=1 << 20, connect_timeout=2.0, wall_seconds=5.0)
 
@@ -148,7 +146,7 @@ def test_hostile_url_refused_without_a_connection(
     assert failure.code == IMPORT_REFUSED
     assert named in failure.message
     time.sleep(0.05)
-    assert dials == [] and listener.accepted == 0
+    assert dials == [] and listener.connections == 0
 
 
 def test_loopback_allowance_relaxes_only_loopback(listener: Listener, dials: list[tuple[str, int]]) -> None:
@@ -158,7 +156,7 @@ def test_loopback_allowance_relaxes_only_loopback(listener: Listener, dials: lis
         f"http://[fe80::1%25lo]:{listener.port}/",
     ):
         assert refusal(url, loopback=True).code == IMPORT_REFUSED
-    assert dials == [] and listener.accepted == 0
+    assert dials == [] and listener.connections == 0
 
 
 # ------------------------------------------------------------------ real exchanges (loopback allowance)
@@ -217,7 +215,7 @@ def test_redirect_to_private_address_refused_before_connecting(
         with pytest.raises(FetchFailed) as info:
             download(site.url(path))
         assert info.value.code == IMPORT_REFUSED and named in info.value.message
-    assert {address for address, _ in dials} == {"127.0.0.1"} and listener.accepted == 0
+    assert {address for address, _ in dials} == {"127.0.0.1"} and listener.connections == 0
 
 
 def test_private_header_does_not_follow_a_redirect_to_another_origin(site: Site, other: Site) -> None:

@@ -1,10 +1,10 @@
 """A file's `metadata` at completion (docs/api.md "Files") for every kind of image the engine reads."""
 
-import fixtures_media as fm
 import pytest
 
 from filegate import errors
 from filegate.engines.image.engine import document_metadata, image_metadata
+from tests.helpers import media_samples as fm
 
 
 @pytest.mark.parametrize("fmt", ["png", "jpg", "webp", "tiff", "psd", "qoi", "jxl", "dng"])

@@ -1,6 +1,5 @@
 """Media in the one format table (GET /v1/formats), sniffing from bytes, and typed options per pair."""
 
-import fixtures_av as av
 import pytest
 
 from filegate.errors import ConversionFailed, InvalidParameter
@@ -14,6 +13,7 @@ from filegate.formats.table import (
     normalize,
     resolve_target,
 )
+from tests.helpers import av_samples as av
 
 VIDEO_TARGETS = {"mp4", "webm", "gif", "mp3", "m4a", "opus", "wav", "flac", "jpg", "png", "webp"}
 AUDIO_TARGETS = {"mp3", "m4a", "opus", "wav", "flac"}

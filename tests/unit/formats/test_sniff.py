@@ -1,9 +1,9 @@
-import fixtures_media as fm
-import image_samples
 import pytest
 
 from filegate.errors import UnsupportedMediaType
 from filegate.formats.sniff import sniff
+from tests.helpers import image_samples
+from tests.helpers import media_samples as fm
 
 INPUTS = ["jpg", "png", "webp", "gif", "bmp", "tiff", "heic", "heif", "avif", "ico", "pdf", *image_samples.FORMATS]
 

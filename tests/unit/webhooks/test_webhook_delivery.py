@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import http.server
-import ipaddress
 import socket
 import ssl
 import threading
@@ -31,6 +29,7 @@ from filegate.webhooks.delivery import (
 )
 from filegate.webhooks.signing import build_webhook, generate_secret
 from filegate.webhooks.verify import verify
+from tests.helpers.tls import client_context, self_signed, server_context
 
 
 @dataclass
@@ -286,52 +285,14 @@ def test_header_injection_is_a_failed_attempt_not_a_crash(receiver: Receiver) ->
 
 @pytest.fixture(scope="module")
 def tls_material(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    directory = tmp_path_factory.mktemp("tls")
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
+    return self_signed(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
 def tls_receiver(tls_material: tuple[Path, Path]) -> Iterator[Receiver]:
-    cert_path, key_path = tls_material
-    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_context.load_cert_chain(cert_path, key_path)
-    r = start_receiver(server_context)
+    r = start_receiver(server_context(*tls_material))
     yield r
     stop_receiver(r)
-
-
-def client_context(cert_path: Path) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(cert_path))
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
 
 
 def test_https_sni_and_hostname_verified(tls_receiver: Receiver, tls_material: tuple[Path, Path]) -> None:

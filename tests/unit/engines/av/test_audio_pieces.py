@@ -21,7 +21,7 @@ from filegate.engines.av.probe import MediaInfo, StreamInfo
 from filegate.errors import ConversionFailed
 from filegate.formats.options import MediaOptions
 from filegate.tiers import TIERS
-from tests import fixtures_long_media as long
+from tests.helpers import long_media as long
 
 PRODUCTION = Segmenting(above_seconds=300, segment_seconds=45)  # the media worker's defaults (settings.py)
 SHORT = Segmenting(above_seconds=10, segment_seconds=5)  # audio pieces of 20 s: several joins in a short clip

@@ -4,7 +4,6 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import fixtures_av as av
 import pytest
 
 from filegate.engines.av import engine as media_engine
@@ -16,6 +15,7 @@ from filegate.formats.options import MediaOptions
 from filegate.formats.sniff import sniff
 from filegate.formats.table import is_media_conversion, targets_for
 from filegate.tiers import TIERS
+from tests.helpers import av_samples as av
 
 SANDBOX = ffmpeg.Sandbox(wall_seconds=60, cpu_seconds=120, memory_bytes=3 * 1024**3, max_output_bytes=200 * 1024**2)
 CODECS = {

@@ -7,7 +7,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import fixtures_av as av
 import pytest
 
 from filegate.engines.av import engine as media_engine
@@ -17,14 +16,16 @@ from filegate.formats.options import MediaOptions
 from filegate.formats.sniff import sniff
 from filegate.formats.table import FORMATS
 from filegate.tiers import TIERS
+from tests.helpers import av_samples as av
+from tests.helpers.listener import Listener
 
 SANDBOX = ffmpeg.Sandbox(wall_seconds=30, cpu_seconds=30, memory_bytes=2 * 1024**3, max_output_bytes=50 * 1024**2)
 BOUND_SECONDS = 10.0  # each hostile file is refused well within this
 
 
 @pytest.fixture
-def listener() -> Iterator[av.Listener]:
-    server = av.Listener()
+def listener() -> Iterator[Listener]:
+    server = Listener()
     yield server
     server.close()
 
@@ -59,7 +60,7 @@ def _nothing_leaked(workdir: Path) -> None:
 
 
 @pytest.mark.parametrize("make", [av.hls_playlist, av.avi_wrapped_playlist])
-def test_playlists_never_read_files_or_connect(workdir: Path, listener: av.Listener, make) -> None:
+def test_playlists_never_read_files_or_connect(workdir: Path, listener: Listener, make) -> None:
     error = _attempt(workdir, make(listener.port))
     assert isinstance(error, ConversionFailed)
     time.sleep(0.3)
@@ -67,11 +68,11 @@ def test_playlists_never_read_files_or_connect(workdir: Path, listener: av.Liste
     _nothing_leaked(workdir)
 
 
-def test_the_avi_playlist_is_really_an_avi_handed_to_ffmpeg(listener: av.Listener) -> None:
+def test_the_avi_playlist_is_really_an_avi_handed_to_ffmpeg(listener: Listener) -> None:
     assert sniff(av.avi_wrapped_playlist(listener.port)) == "avi"  # so FFmpeg's own defences are what is tested
 
 
-def test_a_playlist_forced_through_the_confined_demuxer_is_not_followed(workdir: Path, listener: av.Listener) -> None:
+def test_a_playlist_forced_through_the_confined_demuxer_is_not_followed(workdir: Path, listener: Listener) -> None:
     """Even if sniffing were fooled, the demuxer whitelist and file-only protocol hold: FFmpeg reading an
     HLS playlist as 'mpegts' (what a lying file would get) follows nothing."""
     path = workdir / "input"
@@ -83,7 +84,7 @@ def test_a_playlist_forced_through_the_confined_demuxer_is_not_followed(workdir:
     assert "root:" not in result.stderr
 
 
-def test_hls_demuxer_is_refused_by_the_whitelist_even_when_named(workdir: Path, listener: av.Listener) -> None:
+def test_hls_demuxer_is_refused_by_the_whitelist_even_when_named(workdir: Path, listener: Listener) -> None:
     path = workdir / "input"
     path.write_bytes(av.hls_playlist(listener.port))
     args = ["-f", "hls", "-format_whitelist", "mpegts", "-protocol_whitelist", "file", "-i", f"file:{path}"]

@@ -11,7 +11,7 @@ import pytest
 
 from filegate.engines.av import mp4_index
 from filegate.errors import ConversionFailed
-from tests.fixtures_av import ffmpeg
+from tests.helpers.av_samples import ffmpeg
 
 
 def _reader(data: bytes, readable: list[tuple[int, int]] | None = None):  # type: ignore[no-untyped-def]

@@ -1,6 +1,6 @@
 """Long media in segments (docs/api.md "Long media"): a clip cut into segments, each converted from its own seek
 point over loopback HTTP in ranges, and joined without re-encoding, is seamless by every invariant, checked
-on the decoded output (tests/fixtures_long_media.py); and the plan cuts on the output frame grid."""
+on the decoded output (tests/helpers/long_media.py); and the plan cuts on the output frame grid."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from filegate.files.growing_upload import AHEAD_PARTS, GrowingUpload
 from filegate.files.http_source import HttpSource
 from filegate.formats.options import MediaOptions
 from filegate.tiers import TIERS
-from tests import fixtures_long_media as long
+from tests.helpers import long_media as long
 
 SEGMENTING = Segmenting(above_seconds=30, segment_seconds=15)
 MB5 = 5 * 1024 * 1024  # S3's smallest part

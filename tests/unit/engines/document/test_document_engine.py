@@ -6,7 +6,6 @@ import csv
 import dataclasses
 import io
 
-import fixtures_documents as fd
 import pytest
 from document_helpers import convert, output_bytes
 from PIL import Image
@@ -16,6 +15,7 @@ from filegate.engines.interface import Source, Workspace
 from filegate.errors import ConversionFailed, FileTooLarge, InvalidParameter
 from filegate.formats.sniff import sniff
 from filegate.tiers import TIERS
+from tests.helpers import document_samples as fd
 
 
 def legacy(engine: DocumentEngine, fmt: str, data: bytes, source: str) -> bytes:

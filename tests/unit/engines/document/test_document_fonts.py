@@ -3,12 +3,12 @@ an empty box: every font embedded, every script's text extractable, each set in 
 
 from __future__ import annotations
 
-import fixtures_documents as fd
 import pytest
 from document_helpers import convert, output_bytes
 
 from filegate.engines.document.engine import DocumentEngine
 from filegate.engines.interface import Workspace
+from tests.helpers import document_samples as fd
 
 # The families that carry each script's glyphs (Noto: fonts-noto-*, -cjk, -color-emoji; DejaVu has Arabic and
 # Hebrew too).

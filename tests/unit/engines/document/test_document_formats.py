@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import fixtures_documents as fd
 import pytest
 
 from filegate.engines.document.engine import DocumentEngine
@@ -14,6 +13,7 @@ from filegate.formats.options import DocumentOptions, PageRanges
 from filegate.formats.sniff import sniff
 from filegate.formats.table import FORMATS, formats_document, resolve_target, targets_for
 from filegate.tiers import TIERS
+from tests.helpers import document_samples as fd
 
 OFFICE = ("docx", "doc", "odt", "rtf", "xlsx", "xls", "ods", "pptx", "ppt", "odp")
 TEXT = ("txt", "csv", "md", "html")

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import fixtures_documents as fd
 import pytest
 from document_helpers import convert, output_bytes
 
@@ -23,14 +22,16 @@ from filegate.engines.document.office import Office, OfficeSettings, alive, uno_
 from filegate.engines.interface import OverBudget, RunLimits, Source, Workspace
 from filegate.errors import ConversionFailed
 from filegate.tiers import TIERS
+from tests.helpers import document_samples as fd
+from tests.helpers.listener import Listener, listening
 
 PASSWD_MARKER = "root:"
 
 
 @pytest.fixture
-def listener() -> Iterator[fd.Listener]:
-    with fd.listening() as listening:
-        yield listening
+def listener() -> Iterator[Listener]:
+    with listening() as open_listener:
+        yield open_listener
 
 
 def raw_conversion(office: Office, name: str, data: bytes, input_filter: str) -> str:
@@ -110,14 +111,14 @@ def test_the_converter_reads_no_file_outside_its_scratch_directory(engine: Docum
 
 
 def test_libreoffice_in_the_sandbox_fetches_nothing_even_from_an_undefused_page(
-    engine: DocumentEngine, listener: fd.Listener
+    engine: DocumentEngine, listener: Listener
 ) -> None:
     text = raw_conversion(engine.office, "page.html", remote_page(listener.url), "HTML (StarWriter)")
     assert "Remote things follow" in text
     assert listener.connections == 0
 
 
-def test_control_without_the_sandbox_the_same_page_does_connect(listener: fd.Listener, tmp_path: Path) -> None:
+def test_control_without_the_sandbox_the_same_page_does_connect(listener: Listener, tmp_path: Path) -> None:
     """Proves the listener and the page above can catch a fetch: the same LibreOffice, run plainly (as a user
     scripts it, no sandbox), makes one."""
     page = tmp_path / "page.html"
@@ -132,23 +133,19 @@ def test_control_without_the_sandbox_the_same_page_does_connect(listener: fd.Lis
     assert listener.connections > 0
 
 
-def test_an_external_image_is_never_fetched(
-    engine: DocumentEngine, workspace: Workspace, listener: fd.Listener
-) -> None:
+def test_an_external_image_is_never_fetched(engine: DocumentEngine, workspace: Workspace, listener: Listener) -> None:
     output = convert(engine, workspace, "docx", fd.docx_with_external_image(f"{listener.url}/pic.png"), "pdf")
     assert fd.in_order(fd.pdf_text(output_bytes(output)), ["Before the picture", "After the picture"])
     assert listener.connections == 0
 
 
-def test_a_remote_template_is_never_fetched(
-    engine: DocumentEngine, workspace: Workspace, listener: fd.Listener
-) -> None:
+def test_a_remote_template_is_never_fetched(engine: DocumentEngine, workspace: Workspace, listener: Listener) -> None:
     convert(engine, workspace, "docx", fd.docx_with_remote_template(f"{listener.url}/t.dotx"), "pdf")
     assert listener.connections == 0
 
 
 def test_remote_parts_of_an_html_input_are_never_fetched(
-    engine: DocumentEngine, workspace: Workspace, listener: fd.Listener
+    engine: DocumentEngine, workspace: Workspace, listener: Listener
 ) -> None:
     for target in ("pdf", "docx"):
         convert(engine, workspace, "html", remote_page(listener.url), target)
@@ -158,7 +155,7 @@ def test_remote_parts_of_an_html_input_are_never_fetched(
 
 
 def test_include_and_dde_fields_neither_fetch_nor_read_local_files(
-    engine: DocumentEngine, workspace: Workspace, listener: fd.Listener
+    engine: DocumentEngine, workspace: Workspace, listener: Listener
 ) -> None:
     hostile = fd.docx_with_fields(
         "INCLUDETEXT /etc/passwd", f"INCLUDEPICTURE {listener.url}/x.png", 'DDEAUTO "cmd" "/c calc"'
@@ -169,7 +166,7 @@ def test_include_and_dde_fields_neither_fetch_nor_read_local_files(
 
 
 def test_fields_of_an_uninspected_rtf_neither_fetch_nor_read_local_files(
-    engine: DocumentEngine, workspace: Workspace, listener: fd.Listener, tmp_path: Path
+    engine: DocumentEngine, workspace: Workspace, listener: Listener, tmp_path: Path
 ) -> None:
     """RTF reaches LibreOffice as it came: its fields' links are never updated (the profile, the load
     arguments), so only their stale results show, in the PDF and in a Word copy alike."""
@@ -344,7 +341,7 @@ def flat_odf(url: str) -> bytes:
 
 @pytest.mark.parametrize(("filename", "fmt"), [("evil.fodt", "txt"), ("evil.html", "html")])
 def test_a_flat_odf_file_is_only_ever_text(
-    engine: DocumentEngine, workspace: Workspace, listener: fd.Listener, filename: str, fmt: str
+    engine: DocumentEngine, workspace: Workspace, listener: Listener, filename: str, fmt: str
 ) -> None:
     """Never opened as ODF (the import filter is chosen by the sniffed format, never by LibreOffice's guess):
     as text its XML is shown, as HTML its tags are dropped; either way nothing is fetched or read."""

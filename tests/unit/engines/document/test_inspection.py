@@ -7,11 +7,11 @@ import io
 import zipfile
 from pathlib import Path
 
-import fixtures_documents as fd
 import pytest
 
 from filegate.engines.document import inspection, text
 from filegate.errors import ConversionFailed
+from tests.helpers import document_samples as fd
 
 URL = "http://127.0.0.1:9/"  # never contacted: these tests only read what inspection wrote
 

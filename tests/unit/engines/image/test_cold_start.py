@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import fixtures_media as fm
 import pytest
 
 from filegate.engines.image import vips
+from tests.helpers import media_samples as fm
 
 pytestmark = pytest.mark.skipif(not vips.available(), reason="libvips is not installed")
 ROOT = Path(__file__).resolve().parents[4]

@@ -2,13 +2,13 @@
 
 import io
 
-import fixtures_media as fm
 import pytest
 from conversion_helpers import decode, pdf_pages
 from PIL import Image, ImageCms
 
 from filegate.engines.image.engine import convert, probe
 from filegate.formats.options import ImageOptions
+from tests.helpers import media_samples as fm
 
 
 @pytest.fixture(scope="module")

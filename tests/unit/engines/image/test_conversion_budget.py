@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import time
 
-import fixtures_media as fm
 import pytest
 
 from filegate.engines.image.budget import OverBudget, estimated_seconds, run_within
 from filegate.engines.image.engine import convert
 from filegate.errors import InvalidParameter
+from tests.helpers import media_samples as fm
 
 
 def test_run_within_returns_the_result_of_the_work() -> None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import io
 
-import fixtures_media as fm
-import icc_profiles
 import pytest
 from conversion_helpers import decode
 from PIL import Image, ImageChops, ImageCms
 
 from filegate.engines.image.engine import compress, convert
 from filegate.formats.options import ImageOptions
+from tests.helpers import icc_profiles
+from tests.helpers import media_samples as fm
 
 
 def _reference(image: Image.Image, icc: bytes, out_mode: str = "RGB") -> Image.Image:

@@ -1,12 +1,12 @@
 import io
 
-import fixtures_media as fm
 import pytest
 from conversion_helpers import decode
 from PIL import Image
 
 from filegate.engines.image.engine import compress
 from filegate.errors import InvalidParameter, UnsupportedConversion
+from tests.helpers import media_samples as fm
 
 
 @pytest.mark.parametrize("fmt", ["jpg", "png", "webp", "gif", "bmp", "tiff", "avif"])

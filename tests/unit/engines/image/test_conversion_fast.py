@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 
-import fixtures_media as fm
 import pytest
 from conversion_helpers import decode
 from PIL import Image, ImageChops, ImageStat
@@ -17,6 +16,7 @@ from filegate.engines.image.raster import convert_raster
 from filegate.errors import ConversionFailed
 from filegate.formats.options import ImageOptions
 from filegate.tiers import TIERS
+from tests.helpers import media_samples as fm
 
 PRO = EngineLimits.for_tier(TIERS["pro"])
 pytestmark = pytest.mark.skipif(not vips.available(), reason="libvips is not installed")

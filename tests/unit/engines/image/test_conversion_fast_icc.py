@@ -1,6 +1,6 @@
 """Wide-gamut photos on the libvips path (engines/image/fast.py) come out in the colours the Pillow path
 (LittleCMS through ImageCms, engines/image/colour.py) gives them: on real ICC profiles (Display P3, Adobe RGB,
-ProPhoto, a CMYK press profile, a grey one, built in icc_profiles.py), mean ΔE2000 at most 1 and no channel
+ProPhoto, a CMYK press profile, a grey one, built in tests/helpers/icc_profiles.py), mean ΔE2000 at most 1 and no channel
 off by more than 2 levels before encoding; the metadata rules unchanged (the profile is dropped, the pixels
 converted; kept only with strip_metadata=false, which is Pillow's case)."""
 
@@ -9,8 +9,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import fixtures_media as fm
-import icc_profiles
 import numpy as np
 import pytest
 from conversion_helpers import decode
@@ -25,6 +23,8 @@ from filegate.engines.image.raster import convert_raster
 from filegate.errors import ConversionFailed
 from filegate.formats.options import ImageOptions
 from filegate.tiers import TIERS
+from tests.helpers import icc_profiles
+from tests.helpers import media_samples as fm
 
 PRO = EngineLimits.for_tier(TIERS["pro"])
 pytestmark = pytest.mark.skipif(not vips.available(), reason="libvips is not installed")

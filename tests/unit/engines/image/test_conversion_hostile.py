@@ -4,7 +4,6 @@ import dataclasses
 import io
 import random
 
-import fixtures_media as fm
 import pytest
 from PIL import Image
 
@@ -13,6 +12,7 @@ from filegate.engines.image.limits import EngineLimits
 from filegate.errors import ConversionFailed, InvalidParameter, UnsupportedConversion, UnsupportedMediaType
 from filegate.formats.options import ImageOptions
 from filegate.tiers import TIERS
+from tests.helpers import media_samples as fm
 
 FREE = EngineLimits.for_tier(TIERS["free"])
 PRO = EngineLimits.for_tier(TIERS["pro"])

@@ -1,6 +1,5 @@
 """Every pair that GET /v1/formats advertises converts a real file to a decodable output."""
 
-import fixtures_media as fm
 import pytest
 from conversion_helpers import output_size
 
@@ -9,6 +8,7 @@ from conversion_helpers import output_size
 from filegate.engines.image.engine import convert
 from filegate.formats.options import ImageOptions
 from filegate.formats.table import FORMATS, formats_document, is_pdf_tool
+from tests.helpers import media_samples as fm
 
 PAIRS = [
     (src, dst)

@@ -6,16 +6,16 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import fixtures_media as fm
-import image_samples
 import pytest
 from conversion_helpers import decode
-from fixtures_av import Listener
 from PIL import Image, ImageChops, ImageStat
 
 from filegate.engines.image.engine import convert, probe
 from filegate.errors import ConversionFailed, InvalidParameter
 from filegate.formats.options import ImageOptions
+from tests.helpers import image_samples
+from tests.helpers import media_samples as fm
+from tests.helpers.listener import Listener
 
 SOURCE = fm.photo(64, 48, seed=2)
 # Mean difference per channel (0-255) allowed: lossless formats keep the pixels, lossy ones nearly.

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 
-import fixtures_media as fm
 import pytest
 from conversion_helpers import decode
 from PIL import Image, ImageChops, ImageDraw
 
 from filegate.engines.image.engine import compress
 from filegate.engines.image.png import psnr
+from tests.helpers import media_samples as fm
 
 SYNC_BUDGET_S = 25
 

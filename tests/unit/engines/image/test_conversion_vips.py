@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 
-import fixtures_media as fm
 import pytest
 from PIL import Image, ImageChops
 
 from filegate.engines.image import vips
 from filegate.engines.image.limits import EngineLimits
 from filegate.errors import ConversionFailed
+from tests.helpers import media_samples as fm
 
 LIMITS = EngineLimits(max_pixels=10_000_000, max_pdf_pages=10)
 

@@ -9,8 +9,6 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-import fixtures_media as fm
-import pdf_samples as ps
 import pikepdf
 import pytest
 from pdf_helpers import opened, page_texts, run
@@ -18,6 +16,8 @@ from PIL import Image
 
 from filegate.engines.pdf.compress import CompressSettings, compress_pdf
 from filegate.errors import InvalidParameter
+from tests.helpers import media_samples as fm
+from tests.helpers import pdf_samples as ps
 
 
 def _images(data: bytes) -> list[tuple[int, int, str]]:

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import pdf_samples as ps
 import pikepdf
 import pytest
 from pdf_helpers import PRO, TIERS, every_object, names_in, opened, run
@@ -19,6 +18,7 @@ from filegate.engines.pdf.engine import parse_merge_options, run_merge
 from filegate.engines.pdf.isolation import run_isolated
 from filegate.engines.pdf.merge import MergeInput
 from filegate.errors import ConversionFailed, FileTooLarge
+from tests.helpers import pdf_samples as ps
 
 # Keys and names that only exist to run or open something.
 RUNNABLE = {

@@ -8,8 +8,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import fixtures_media as fm
-import pdf_samples as ps
 import pikepdf
 import pytest
 from pdf_helpers import PRO, opened, page_texts, plan_of, run
@@ -21,6 +19,8 @@ from filegate.engines.pdf.engine import MERGER, parse_merge_options, plan_merge,
 from filegate.engines.pdf.merge import MergeInput
 from filegate.errors import InvalidParameter, UnsupportedConversion
 from filegate.tiers import Tier
+from tests.helpers import media_samples as fm
+from tests.helpers import pdf_samples as ps
 
 WORDS = [
     "the",

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pdf_samples as ps
 import pikepdf
 import pytest
 from pdf_helpers import TIERS, names_in, opened, page_texts, plan_of, run
 
 from filegate.errors import FileTooLarge, InvalidParameter
+from tests.helpers import pdf_samples as ps
 
 
 def test_pages_keeps_these_pages_in_this_order_as_text(tmp_path: Path) -> None:

@@ -7,11 +7,9 @@ Used by tests/unit/media, tests/integration/test_media_api.py and tests/bench/be
 from __future__ import annotations
 
 import functools
-import socket
 import struct
 import subprocess
 import tempfile
-import threading
 from pathlib import Path
 
 from filegate.engines.av.ffmpeg import ffmpeg_binary
@@ -69,35 +67,6 @@ def sample(
 # ------------------------------------------------------------------ hostile media
 
 PASSWD_MARKER = b"root:"  # what /etc/passwd's text would show if it ever leaked into an output
-
-
-class Listener:
-    """A TCP listener on 127.0.0.1 that counts connections: proof that nothing was fetched."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self.sock.close()
 
 
 def hls_playlist(port: int) -> bytes:

@@ -2,7 +2,7 @@
 with a file name, made with the libraries Word, Excel and PowerPoint files are usually written with
 (python-docx, openpyxl, python-pptx), ODF and RTF by hand, and bytes the API must refuse. Each carries the
 words of `WORDS`, so a test finds them in the PDF made of it. The engine's own hostile documents (zip
-bombs, external references, macros) are tests/fixtures_documents.py's."""
+bombs, external references, macros) are tests/helpers/document_samples.py's."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import io
 import os
 import zipfile
 from collections.abc import Sequence
+
+from tests.helpers.document_samples import xlsx_workbook
 
 WORDS = ("Quarterly", "revenue", "grew", "steadily")
 SENTENCE = " ".join(WORDS) + "."
@@ -33,17 +35,7 @@ def docx(paragraphs: Sequence[str] = (SENTENCE,), *, pages: int = 1) -> bytes:
 
 def xlsx(sheets: dict[str, list[list[object]]] | None = None) -> bytes:
     """A workbook: one sheet per entry, in order (default one sheet holding WORDS)."""
-    from openpyxl import Workbook
-
-    book = Workbook()
-    book.remove(book.active)
-    for name, rows in (sheets or {"Summary": [list(WORDS), [1, 2, 3, 4]]}).items():
-        sheet = book.create_sheet(name)
-        for row in rows:
-            sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return xlsx_workbook(sheets or {"Summary": [list(WORDS), [1, 2, 3, 4]]})
 
 
 def pptx(title: str = SENTENCE) -> bytes:

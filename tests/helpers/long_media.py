@@ -19,7 +19,7 @@ import numpy as np
 
 from filegate.engines.av import segments
 from filegate.engines.av.ffmpeg import ffmpeg_binary
-from tests.fixtures_av import ffmpeg
+from tests.helpers.av_samples import ffmpeg
 
 TONE_STEP_SECONDS = 10
 AUDIO_RATE = 48_000

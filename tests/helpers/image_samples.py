@@ -1,7 +1,7 @@
 """Real files of the read-only image formats, made at test time (no binary fixtures in the repository).
 
 Pillow writes most of them; PSD, ICNS (one 64x64 PNG element), PAM, linear DNG and SVG are assembled here
-byte by byte from their specifications. Used through fixtures_media.sample().
+byte by byte from their specifications. Used through media_samples.sample().
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import Any
 import pillow_heif
 from PIL import Image, ImageDraw
 
-from tests import image_samples
+from tests.helpers import image_samples
 
 # Orientation 6 = "rotate 90° clockwise to display": the stored pixels are landscape, displayed portrait.
 ORIENTATION_TAG = 0x0112
