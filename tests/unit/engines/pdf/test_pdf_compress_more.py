@@ -11,6 +11,7 @@ import time
 import zlib
 from pathlib import Path
 
+import fixtures_media as fm
 import numpy as np
 import pdf_samples as ps
 import pikepdf
@@ -205,3 +206,58 @@ def test_an_xmp_entity_bomb_is_never_expanded(tmp_path: Path) -> None:
     out = run(ps.save(pdf), {}, tmp_path, target=None).data or b""
     assert time.monotonic() - started < 20
     assert page_texts(out)[0].startswith("Page 1")
+
+
+def _photo_page_pdf(photo: Image.Image, color_space: object, *, soft_mask: bool = False) -> bytes:
+    """One 2-inch-square page showing `photo` (a 600-pixel JPEG: 300 dpi) in `color_space`."""
+    pdf = pikepdf.new()
+    ps.image_page(pdf, Image.new("RGB", (8, 8)), page_size=(144, 144))
+    image = _image(pdf)
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=95)
+    image.write(buffer.getvalue(), filter=Name.DCTDecode)
+    image.Width, image.Height = photo.size
+    image.ColorSpace = color_space(pdf) if callable(color_space) else color_space
+    if soft_mask:
+        alpha = Image.linear_gradient("L").resize(photo.size)
+        mask = pdf.make_stream(zlib.compress(alpha.tobytes()))
+        mask.Type, mask.Subtype, mask.Filter, mask.ColorSpace = (
+            Name.XObject,
+            Name.Image,
+            Name.FlateDecode,
+            Name.DeviceGray,
+        )
+        mask.Width, mask.Height, mask.BitsPerComponent = alpha.width, alpha.height, 8
+        image.SMask = mask
+    return bytes(ps.save(pdf))
+
+
+def _icc_rgb(pdf: pikepdf.Pdf) -> pikepdf.Array:
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    stream = pdf.make_stream(profile)
+    stream.N = 3
+    return Array([Name.ICCBased, stream])
+
+
+def test_cmyk_icc_based_and_soft_masked_photos_are_downsampled_in_their_own_colour_space(tmp_path: Path) -> None:
+    photo = fm.photo(600, 600, seed=5)
+    cases = [
+        ("cmyk", _photo_page_pdf(photo.convert("CMYK"), Name.DeviceCMYK), "/DeviceCMYK"),
+        ("icc", _photo_page_pdf(photo, _icc_rgb), "/ICCBased"),
+        ("smask", _photo_page_pdf(photo, Name.DeviceRGB, soft_mask=True), "/DeviceRGB"),
+    ]
+    for name, source, space in cases:
+        out = run(source, {}, tmp_path, target=None).data or b""
+        assert len(out) < len(source) * 0.6, name
+        result = opened(out)
+        image = next(o for o in result.objects if isinstance(o, pikepdf.Stream) and "/Width" in o and o.Width == 300)
+        assert (int(image.Height), image.Filter) == (300, Name.DCTDecode), name  # 150 dpi over 2 inches
+        color_space = image.ColorSpace
+        assert str(color_space[0] if isinstance(color_space, Array) else color_space) == space, name
+        if name == "smask":
+            assert int(image.SMask.Width) == 600 and image.SMask.Filter == Name.FlateDecode  # lossless, as it was
+        # What a viewer shows stays (a CMYK JPEG's inverted-sample convention kept): pdfium renders both alike.
+        [before], [after] = _rendered(source, scale=2), _rendered(out, scale=2)
+        assert float(np.abs(before.astype(float) - after.astype(float)).mean()) < 4, name

@@ -249,8 +249,7 @@ def reencode_image(image: pikepdf.Stream, drawn: tuple[float, float], settings: 
         return 0
     image.write(data, filter=Name.DCTDecode)
     image.Width, image.Height = picture.size
-    image.ColorSpace = Name.DeviceGray if picture.mode == "L" else Name.DeviceRGB
-    image.BitsPerComponent = 8
+    image.BitsPerComponent = 8  # the colour space stays: the samples are the same components, fewer of them
     for key in ("/DecodeParms", "/Decode", "/Interpolate"):
         if key in image:
             del image[key]
@@ -265,12 +264,16 @@ def _scale_for(pixels: int, points: float, dpi: int) -> float:
 
 
 def _decoded(image: pikepdf.Stream, max_pixels: int) -> Image.Image | None:
-    """The image as 8-bit grey or RGB pixels when it is one we re-encode: a colour (or grey) photograph
-    without masks of its own, within the pixel limit."""
+    """The image as 8-bit samples of its own colour space (grey, RGB or CMYK: device, calibrated, ICC-based
+    or a one-colour separation) when it is one we re-encode: a photograph within the pixel limit. A soft mask
+    stays as it is beside the new samples; a colour-key /Mask (exact colours JPEG would miss) is not re-encoded."""
     width, height = int(image.get("/Width", 0)), int(image.get("/Height", 0))
     if width <= 0 or height <= 0 or width * height > max_pixels or image.get("/ImageMask", False):
         return None
-    if "/SMask" in image or "/Mask" in image or "/Decode" in image or image.get("/BitsPerComponent") != 8:
+    if "/Mask" in image or "/Decode" in image or image.get("/BitsPerComponent") != 8:
+        return None
+    components = _components(image.get("/ColorSpace"))
+    if components is None:
         return None
     filters = image.get("/Filter")
     names = list(filters) if isinstance(filters, Array) else [filters]
@@ -288,11 +291,33 @@ def _decoded(image: pikepdf.Stream, max_pixels: int) -> Image.Image | None:
         return None
     if picture is None:
         return None
-    if picture.mode not in ("L", "RGB") or picture.size != (width, height):
+    if "/SMask" in image and picture.mode in ("LA", "RGBA"):
+        picture = picture.convert(picture.mode[:-1])  # pikepdf adds the soft mask as alpha; the samples are the rest
+    if _MODE_COMPONENTS.get(picture.mode) != components or picture.size != (width, height):
         return None
     if not is_jpeg and picture.getcolors(PHOTO_MIN_COLOURS) is not None:
         return None  # few colours: line art, kept lossless
     return picture
+
+
+_MODE_COMPONENTS = {"L": 1, "RGB": 3, "CMYK": 4}
+_DEVICE_COMPONENTS = {Name.DeviceGray: 1, Name.DeviceRGB: 3, Name.DeviceCMYK: 4}
+
+
+def _components(space: pikepdf.Object | None) -> int | None:
+    """How many components a colour space has, for the ones whose samples a JPEG can carry as they are."""
+    if isinstance(space, Name):
+        return _DEVICE_COMPONENTS.get(space)
+    if not isinstance(space, Array) or len(space) < 2:
+        return None
+    family = space[0]
+    if family == Name.ICCBased and isinstance(space[1], pikepdf.Stream):
+        n = space[1].get("/N")
+        return int(n) if n in (1, 3, 4) else None
+    for calibrated, count in ((Name.CalGray, 1), (Name.CalRGB, 3), (Name.Separation, 1)):
+        if family == calibrated:
+            return count
+    return None
 
 
 def _zipped_jpeg(image: pikepdf.Stream, cap: int) -> Image.Image | None:
