@@ -10,6 +10,7 @@ as it is.
 from __future__ import annotations
 
 import pikepdf
+from lxml import etree
 from pikepdf import Name
 
 from filegate.engines.pdf.flate import bounded_flate
@@ -69,7 +70,29 @@ def _prune_xmp(pdf: pikepdf.Pdf, *, drop_pdfx: bool) -> bool | None:
                     del meta[key]
     except Exception:  # any XMP the parser refuses is kept as it is, never an error
         return None
+    rewritten = pdf.Root.get("/Metadata")  # pikepdf writes the edited XMP as a new stream
+    if isinstance(rewritten, pikepdf.Stream):
+        _compact_xmp(rewritten)
     return claims_pdfa
+
+
+_XPACKET_BEGIN = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'.encode()
+_XPACKET_END = b'<?xpacket end="w"?>'
+
+
+def _compact_xmp(metadata: pikepdf.Stream) -> None:
+    """The XMP without what its meaning does not need: the indentation between elements and the namespaces
+    that no property uses any more (both only bytes), in its xpacket wrapper; left alone when unreadable."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=True)
+    try:
+        root = etree.fromstring(metadata.read_bytes(), parser)
+        etree.cleanup_namespaces(root)
+        body = etree.tostring(root, encoding="utf-8")
+    except (etree.XMLSyntaxError, ValueError):
+        return
+    compact = _XPACKET_BEGIN + body + _XPACKET_END
+    if len(compact) < len(metadata.read_bytes()):
+        metadata.write(compact)
 
 
 def _private(key: str) -> bool:
