@@ -1,7 +1,9 @@
 """Compress a PDF (docs/pdf-tools.md): embedded photos re-encoded by the image engine's JPEG encoder at
-`quality` and downsampled to at most `dpi` where they are drawn, identical streams merged into one, unused
-objects and applications' private data dropped, object streams on. Text, vectors, links, outlines, page
-count and page sizes are untouched: only image streams are rewritten, and only when that makes them smaller.
+`quality` and downsampled to at most `dpi` where they are drawn (in their own colour space), 1-bit images as
+lossless CCITT G4 (bilevel), identical streams merged into one, unused objects, applications' private data and
+non-PDF/A output intents dropped (docmeta), Flate at zlib's highest level (flate), object streams on. Text,
+vectors, links, outlines, form fields, page count and page sizes are untouched: image streams are rewritten only
+when that makes them smaller, other streams only re-deflated.
 
 A decompression bomb is never inflated: a stream is decoded only when its filters promise a bounded size and
 zlib, asked for at most that, stops there (``bounded_flate``).
