@@ -15,7 +15,7 @@ from pikepdf import Array, Name
 # A stream is re-deflated only when it inflates to at most this much, and all of them together to at most
 # RECOMPRESS_BUDGET: time and memory stay bounded whatever the PDF holds.
 MAX_RECOMPRESS_BYTES = 16 * 1024 * 1024
-RECOMPRESS_BUDGET = 128 * 1024 * 1024
+RECOMPRESS_BUDGET = 64 * 1024 * 1024  # zlib's level 9 runs at tens of MB a second: a few seconds at most
 # Smaller streams gain a few bytes at most: not worth a decode.
 MIN_RECOMPRESS_BYTES = 256
 BEST: Final = 9
