@@ -262,3 +262,14 @@ def test_cmyk_icc_based_and_soft_masked_photos_are_downsampled_in_their_own_colo
         # What a viewer shows stays (a CMYK JPEG's inverted-sample convention kept): pdfium renders both alike.
         [before], [after] = _rendered(source, scale=2), _rendered(out, scale=2)
         assert float(np.abs(before.astype(float) - after.astype(float)).mean()) < 4, name
+
+
+def test_a_fax_image_pikepdf_cannot_decode_is_kept_and_the_rest_compressed(tmp_path: Path) -> None:
+    pdf = opened(_bilevel_scan_pdf("group3"))
+    image = _image(pdf)
+    image.DecodeParms.EncodedByteAlign = True  # rows byte-aligned: pikepdf refuses to decode such a stream
+    raw = image.read_raw_bytes()
+    source = ps.save(pdf)
+    out = run(source, {}, tmp_path, target=None).data or b""
+    result = opened(out)
+    assert _image(result).read_raw_bytes() == raw and page_texts(out)[0].strip() == "A scanned page"

@@ -12,6 +12,7 @@ import io
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name
+from pikepdf.models.image import UnsupportedImageTypeError
 from PIL import Image, ImageChops, TiffImagePlugin
 
 from filegate.engines.pdf.flate import bounded_flate
@@ -61,7 +62,8 @@ def _codable(image: pikepdf.Stream, width: int, height: int) -> bool:
     if names == [Name.CCITTFaxDecode]:
         parms = image.get("/DecodeParms")
         parms = parms[0] if isinstance(parms, Array) and len(parms) == 1 else parms
-        return parms is None or isinstance(parms, Dictionary)  # G3, or a G4 that one strip may make smaller
+        # G3, or a G4 that one strip may make smaller; BlackIs1 inputs are left alone (readers disagree on them)
+        return parms is None or (isinstance(parms, Dictionary) and not parms.get("/BlackIs1", False))
     if names in ([], [Name.FlateDecode]):
         return bounded_flate(image, (width + 7) // 8 * height + height) is not None
     return False
@@ -70,7 +72,14 @@ def _codable(image: pikepdf.Stream, width: int, height: int) -> bool:
 def _pixels(image: pikepdf.Stream, width: int, height: int) -> Image.Image | None:
     try:
         picture = pikepdf.PdfImage(image).as_pil_image()
-    except (pikepdf.PdfError, NotImplementedError, ValueError, OSError, Image.DecompressionBombError):
+    except (
+        pikepdf.PdfError,
+        UnsupportedImageTypeError,
+        NotImplementedError,
+        ValueError,
+        OSError,
+        Image.DecompressionBombError,
+    ):
         return None
     return picture if picture.mode == "1" and picture.size == (width, height) else None
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name
+from pikepdf.models.image import UnsupportedImageTypeError
 from PIL import Image
 
 from filegate.engines.image.decode import NO_META
@@ -289,7 +290,14 @@ def _decoded(image: pikepdf.Stream, max_pixels: int) -> Image.Image | None:
             picture = _zipped_jpeg(image, cap)
         else:
             picture = pikepdf.PdfImage(image).as_pil_image()
-    except (pikepdf.PdfError, NotImplementedError, ValueError, OSError, Image.DecompressionBombError):
+    except (
+        pikepdf.PdfError,
+        UnsupportedImageTypeError,
+        NotImplementedError,
+        ValueError,
+        OSError,
+        Image.DecompressionBombError,
+    ):
         return None
     if picture is None:
         return None
