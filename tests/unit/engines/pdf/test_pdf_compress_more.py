@@ -32,7 +32,7 @@ def _rendered(data: bytes, scale: float = 1.0) -> list[np.ndarray]:
         document.close()
 
 
-def _bilevel_scan_pdf(filters: str) -> bytes:
+def _bilevel_scan_pdf(filters: str, *, black_is_1: bool = False) -> bytes:
     """A page of rendered text as a 300 dpi 1-bit image, stored raw, as Flate, or as Group 3 fax (libtiff's)."""
     scan = ps.rendered_text(["invoice", "payment", "received", "thank", "you"]).convert("1")
     pdf = pikepdf.new()
@@ -50,7 +50,7 @@ def _bilevel_scan_pdf(filters: str) -> bytes:
         offset, count = tiff.tag_v2[273][0], tiff.tag_v2[279][0]
         image = pdf.make_stream(out.getvalue()[offset : offset + count])
         image.Filter = Name.CCITTFaxDecode
-        image.DecodeParms = Dictionary(K=0, Columns=scan.width, Rows=scan.height)
+        image.DecodeParms = Dictionary(K=0, Columns=scan.width, Rows=scan.height, BlackIs1=black_is_1)
     image.Type, image.Subtype, image.ColorSpace = Name.XObject, Name.Image, Name.DeviceGray
     image.Width, image.Height, image.BitsPerComponent = scan.width, scan.height, 1
     page = pdf.pages[0]
@@ -64,8 +64,8 @@ def _image(pdf: pikepdf.Pdf) -> pikepdf.Stream:
 
 
 def test_a_one_bit_scan_becomes_group_4_with_every_pixel_the_same(tmp_path: Path) -> None:
-    for filters in ("flate", "group3"):
-        source = _bilevel_scan_pdf(filters)
+    for filters, black_is_1 in (("flate", False), ("group3", False), ("group3", True)):
+        source = _bilevel_scan_pdf(filters, black_is_1=black_is_1)
         original = opened(source)
         before = pikepdf.PdfImage(_image(original)).as_pil_image()
         out = run(source, {}, tmp_path, target=None).data or b""

@@ -62,8 +62,7 @@ def _codable(image: pikepdf.Stream, width: int, height: int) -> bool:
     if names == [Name.CCITTFaxDecode]:
         parms = image.get("/DecodeParms")
         parms = parms[0] if isinstance(parms, Array) and len(parms) == 1 else parms
-        # G3, or a G4 that one strip may make smaller; BlackIs1 inputs are left alone (readers disagree on them)
-        return parms is None or (isinstance(parms, Dictionary) and not parms.get("/BlackIs1", False))
+        return parms is None or isinstance(parms, Dictionary)  # G3, or a G4 that one strip may make smaller
     if names in ([], [Name.FlateDecode]):
         return bounded_flate(image, (width + 7) // 8 * height + height) is not None
     return False
