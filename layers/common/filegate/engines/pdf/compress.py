@@ -1,7 +1,9 @@
 """Compress a PDF (docs/pdf-tools.md): embedded photos re-encoded by the image engine's JPEG encoder at
-`quality` and downsampled to at most `dpi` where they are drawn, identical streams merged into one, unused
-objects and applications' private data dropped, object streams on. Text, vectors, links, outlines, page
-count and page sizes are untouched: only image streams are rewritten, and only when that makes them smaller.
+`quality` and downsampled to at most `dpi` where they are drawn (in their own colour space), 1-bit images as
+lossless CCITT G4 (bilevel), identical streams merged into one, unused objects, applications' private data and
+non-PDF/A output intents dropped (docmeta), Flate at zlib's highest level (flate), object streams on. Text,
+vectors, links, outlines, form fields, page count and page sizes are untouched: image streams are rewritten only
+when that makes them smaller, other streams only re-deflated.
 
 A decompression bomb is never inflated: a stream is decoded only when its filters promise a bounded size and
 zlib, asked for at most that, stops there (``bounded_flate``).
@@ -12,15 +14,19 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-import zlib
 from dataclasses import dataclass
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name
+from pikepdf.models.image import UnsupportedImageTypeError
 from PIL import Image
 
 from filegate.engines.image.decode import NO_META
 from filegate.engines.image.encode import encode
+from filegate.engines.pdf.bilevel import reencode_bilevel
+from filegate.engines.pdf.docmeta import slim_document_data
+from filegate.engines.pdf.document import save
+from filegate.engines.pdf.flate import bounded_flate, inflated, max_flate_level, recompress_flate
 
 DEFAULT_QUALITY = 75
 DEFAULT_DPI = 150
@@ -46,14 +52,23 @@ class CompressSettings:
 def compress_pdf(pdf: pikepdf.Pdf, settings: CompressSettings) -> int:
     """Shrink `pdf` in place; how many images were re-encoded (saving with object streams is the caller's)."""
     drop_private_data(pdf)
+    slim_document_data(pdf)
     merge_duplicate_streams(pdf)
     drop_unused_resources(pdf)
     drawn = drawn_sizes(pdf)
     reencoded = 0
     for obj in list(pdf.objects):
         if isinstance(obj, pikepdf.Stream) and _is_image(obj) and obj.objgen in drawn:
-            reencoded += reencode_image(obj, drawn[obj.objgen], settings)
+            reencoded += reencode_image(obj, drawn[obj.objgen], settings) or reencode_bilevel(obj, settings.max_pixels)
+    recompress_flate(pdf)
     return reencoded
+
+
+def save_compressed(pdf: pikepdf.Pdf, *, password: str | None) -> bytes:
+    """The compressed PDF's bytes: as every PDF tool saves (object streams), with what qpdf deflates itself
+    (object streams, streams that were stored uncompressed) at zlib's highest level."""
+    with max_flate_level():
+        return save(pdf, password=password)
 
 
 # ---------------------------------------------------------------- duplicates
@@ -220,30 +235,6 @@ def _is_image(obj: pikepdf.Object) -> bool:
     return isinstance(obj, pikepdf.Stream) and obj.get("/Subtype") == Name.Image
 
 
-def bounded_flate(stream: pikepdf.Stream, cap: int) -> bytes | None:
-    """The stream's bytes decoded when they come to at most `cap` bytes; None for a larger (or bomb) stream
-    and for filters other than one plain FlateDecode (or none)."""
-    filters = stream.get("/Filter")
-    raw = stream.read_raw_bytes()
-    if filters is None:
-        return raw if len(raw) <= cap else None
-    if isinstance(filters, Array):
-        filters = filters[0] if len(filters) == 1 else None
-    if filters != Name.FlateDecode:
-        return None
-    return _inflated(raw, cap)
-
-
-def _inflated(raw: bytes, cap: int) -> bytes | None:
-    """zlib's output, asked for at most `cap` + 1 bytes (a bomb stops there); None past `cap` or when broken."""
-    inflater = zlib.decompressobj()
-    try:
-        data = inflater.decompress(raw, cap + 1)
-    except zlib.error:
-        return None
-    return data if len(data) <= cap else None
-
-
 def reencode_image(image: pikepdf.Stream, drawn: tuple[float, float], settings: CompressSettings) -> int:
     """Replace one image's stream with a smaller JPEG at no more than `settings.dpi` where it is drawn; 1 when
     it was replaced, 0 when it is kept as it is (not a photo, a mask, an unusual colour space, no gain)."""
@@ -254,14 +245,14 @@ def reencode_image(image: pikepdf.Stream, drawn: tuple[float, float], settings: 
     scale = min(1.0, _scale_for(width, drawn[0], settings.dpi), _scale_for(height, drawn[1], settings.dpi))
     if scale < 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        picture = picture.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-    data = encode(picture, "jpg", settings.quality, NO_META)
+        # Bicubic (as Ghostscript): a little softer than Lanczos, and its JPEG a few percent smaller
+        picture = picture.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+    data = encode(picture, "jpg", settings.quality, NO_META, for_compress=True)  # progressive: smaller
     if len(data) >= MIN_GAIN * len(image.read_raw_bytes()):
         return 0
     image.write(data, filter=Name.DCTDecode)
     image.Width, image.Height = picture.size
-    image.ColorSpace = Name.DeviceGray if picture.mode == "L" else Name.DeviceRGB
-    image.BitsPerComponent = 8
+    image.BitsPerComponent = 8  # the colour space stays: the samples are the same components, fewer of them
     for key in ("/DecodeParms", "/Decode", "/Interpolate"):
         if key in image:
             del image[key]
@@ -276,12 +267,16 @@ def _scale_for(pixels: int, points: float, dpi: int) -> float:
 
 
 def _decoded(image: pikepdf.Stream, max_pixels: int) -> Image.Image | None:
-    """The image as 8-bit grey or RGB pixels when it is one we re-encode: a colour (or grey) photograph
-    without masks of its own, within the pixel limit."""
+    """The image as 8-bit samples of its own colour space (grey, RGB or CMYK: device, calibrated, ICC-based
+    or a one-colour separation) when it is one we re-encode: a photograph within the pixel limit. A soft mask
+    stays as it is beside the new samples; a colour-key /Mask (exact colours JPEG would miss) is not re-encoded."""
     width, height = int(image.get("/Width", 0)), int(image.get("/Height", 0))
     if width <= 0 or height <= 0 or width * height > max_pixels or image.get("/ImageMask", False):
         return None
-    if "/SMask" in image or "/Mask" in image or "/Decode" in image or image.get("/BitsPerComponent") != 8:
+    if "/Mask" in image or "/Decode" in image or image.get("/BitsPerComponent") != 8:
+        return None
+    components = _components(image.get("/ColorSpace"))
+    if components is None:
         return None
     filters = image.get("/Filter")
     names = list(filters) if isinstance(filters, Array) else [filters]
@@ -295,15 +290,44 @@ def _decoded(image: pikepdf.Stream, max_pixels: int) -> Image.Image | None:
             picture = _zipped_jpeg(image, cap)
         else:
             picture = pikepdf.PdfImage(image).as_pil_image()
-    except (pikepdf.PdfError, NotImplementedError, ValueError, OSError, Image.DecompressionBombError):
+    except (
+        pikepdf.PdfError,
+        UnsupportedImageTypeError,
+        NotImplementedError,
+        ValueError,
+        OSError,
+        Image.DecompressionBombError,
+    ):
         return None
     if picture is None:
         return None
-    if picture.mode not in ("L", "RGB") or picture.size != (width, height):
+    if "/SMask" in image and picture.mode in ("LA", "RGBA"):
+        picture = picture.convert(picture.mode[:-1])  # pikepdf adds the soft mask as alpha; the samples are the rest
+    if _MODE_COMPONENTS.get(picture.mode) != components or picture.size != (width, height):
         return None
     if not is_jpeg and picture.getcolors(PHOTO_MIN_COLOURS) is not None:
         return None  # few colours: line art, kept lossless
     return picture
+
+
+_MODE_COMPONENTS = {"L": 1, "RGB": 3, "CMYK": 4}
+_DEVICE_COMPONENTS = {Name.DeviceGray: 1, Name.DeviceRGB: 3, Name.DeviceCMYK: 4}
+
+
+def _components(space: pikepdf.Object | None) -> int | None:
+    """How many components a colour space has, for the ones whose samples a JPEG can carry as they are."""
+    if isinstance(space, Name):
+        return _DEVICE_COMPONENTS.get(space)
+    if not isinstance(space, Array) or len(space) < 2:
+        return None
+    family = space[0]
+    if family == Name.ICCBased and isinstance(space[1], pikepdf.Stream):
+        n = space[1].get("/N")
+        return int(n) if n in (1, 3, 4) else None
+    for calibrated, count in ((Name.CalGray, 1), (Name.CalRGB, 3), (Name.Separation, 1)):
+        if family == calibrated:
+            return count
+    return None
 
 
 def _zipped_jpeg(image: pikepdf.Stream, cap: int) -> Image.Image | None:
@@ -312,7 +336,7 @@ def _zipped_jpeg(image: pikepdf.Stream, cap: int) -> Image.Image | None:
     parms = image.get("/DecodeParms")
     if isinstance(parms, Array) and any(p is not None and len(p.keys()) for p in parms if isinstance(p, Dictionary)):
         return None
-    jpeg = _inflated(image.read_raw_bytes(), cap)
+    jpeg = inflated(image.read_raw_bytes(), cap)
     if jpeg is None:
         return None
     picture = Image.open(io.BytesIO(jpeg), formats=["JPEG"])

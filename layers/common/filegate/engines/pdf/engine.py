@@ -173,7 +173,7 @@ def compress_bytes(data: bytes, options: PdfOptions, limits: EngineLimits) -> tu
         check_page_count(count, limits.max_pdf_pages)
         defuse(pdf)
         compress.compress_pdf(pdf, settings)
-        candidate = save(pdf, password=options.password)
+        candidate = compress.save_compressed(pdf, password=options.password)
     return (candidate if options.password is not None else compress.shrunk(data, candidate)), count
 
 
