@@ -39,6 +39,7 @@ class HttpResponse:
     headers: list[tuple[str, str]]
     body: bytes
     close: bool = False
+    answered_by: str = "gateway"  # or the logical id of the function whose proxy response this is
 
 
 class RequestPath(Protocol):
