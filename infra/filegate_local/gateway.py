@@ -449,9 +449,10 @@ class Gateway:
         response.headers.append(("x-amz-apigw-id", request.extended_request_id))
         return response
 
-    def protocol_error(self, status: int, message: str, source_ip: str) -> HttpResponse:
-        """A request we could not even parse: DEFAULT_4XX (or REQUEST_TOO_LARGE), connection closed."""
-        request = IncomingRequest("GET", "/", "", [], b"", source_ip, self.port, request_id=str(uuid.uuid4()))
+    def protocol_error(self, status: int, source_ip: str, headers: list[tuple[str, str]]) -> HttpResponse:
+        """A request we could not even parse, or one too large: DEFAULT_4XX (or REQUEST_TOO_LARGE, which
+        renders the request's headers), connection closed."""
+        request = IncomingRequest("GET", "/", "", headers, b"", source_ip, self.port, request_id=str(uuid.uuid4()))
         api, _ = self.core.context_for(request)
         refusal = GatewayRefusal("REQUEST_TOO_LARGE") if status == 413 else GatewayRefusal("DEFAULT_4XX", status=status)
         response = self.core.gateway_response(refusal, request, api)

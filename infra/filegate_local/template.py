@@ -139,7 +139,7 @@ def unsupported(raw: Mapping[str, Any]) -> list[str]:
                     ]
         elif kind not in SKIPPED_RESOURCES:
             found.append(f"{logical_id}: resource type {kind}")
-    found += [f"intrinsic {name}" for name in sorted(_intrinsics(raw) - INTRINSICS - {"Condition"})]
+    found += [f"intrinsic {name}" for name in sorted(_intrinsics(raw) - INTRINSICS)]
     return found
 
 
