@@ -291,12 +291,15 @@ class ApiGateway:
             raise GatewayRefusal("INTEGRATION_TIMEOUT")
         if invocation.status == "too_large":
             raise GatewayRefusal("REQUEST_TOO_LARGE")
+        if not invocation.ok:  # raised, timed out, crashed: API Gateway's 502
+            log.warning(
+                "%s failed (%s): %s", route.function, invocation.status, (invocation.error or {}).get("errorType")
+            )
+            raise GatewayRefusal("DEFAULT_5XX", status=502)
         try:
-            if not invocation.ok:
-                raise MalformedProxyResponse(f"{invocation.status}: {(invocation.error or {}).get('errorType')}")
             status, headers, body = proxy_response(invocation.result)
         except MalformedProxyResponse as exc:
-            log.warning("%s failed: %s", route.function, exc)
+            log.warning("%s returned a malformed proxy response: %s", route.function, exc)
             raise GatewayRefusal("DEFAULT_5XX", status=502) from exc
         return HttpResponse(status, headers, body, answered_by=route.function)
 
