@@ -1,8 +1,5 @@
-"""filegate_local: API Gateway (REST) + Lambda + SQS event sources on moto server, driven by template.yaml.
-
-Everything here is generic: functions, routes, authorizers, tables, buckets and queues are read from the
-SAM template, so resources added to it later work locally without touching this package.
-"""
+"""filegate_local: template.yaml on moto server, with API Gateway (REST), Lambda and its event sources
+emulated as far as the template uses them (filegate_local.template.SUPPORTED; README.md)."""
 
 from __future__ import annotations
 

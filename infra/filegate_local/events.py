@@ -141,7 +141,6 @@ class ApiContext:
     stage: str
     resource_path: str  # e.g. /v1/keys/{id}, or "" when no route matched
     path_parameters: dict[str, str]
-    stage_variables: dict[str, str]
 
 
 def request_context(request: IncomingRequest, api: ApiContext) -> dict[str, Any]:
@@ -204,7 +203,7 @@ def proxy_event(
         "queryStringParameters": query or None,
         "multiValueQueryStringParameters": multi_query or None,
         "pathParameters": api.path_parameters or None,
-        "stageVariables": api.stage_variables or None,
+        "stageVariables": None,  # the template declares none
         "requestContext": context,
         "body": body,
         "isBase64Encoded": is_base64,
@@ -226,6 +225,6 @@ def request_authorizer_event(request: IncomingRequest, api: ApiContext) -> dict[
         "queryStringParameters": query,
         "multiValueQueryStringParameters": multi_query,
         "pathParameters": api.path_parameters,
-        "stageVariables": api.stage_variables,
+        "stageVariables": {},
         "requestContext": request_context(request, api),
     }

@@ -1,7 +1,8 @@
 """Creating the template's tables, buckets and queues in moto, idempotently.
 
-CloudFormation property names are mapped onto the API calls CloudFormation itself would make. Resource
-types the local stack does not need (alarms, roles, layers, ...) are skipped quietly. The ``EmailSender``
+CloudFormation property names are mapped onto the API calls CloudFormation itself would make, for what
+behaves differently without them (keys, indexes, streams, item TTLs, the bucket's lifecycle and CORS, queue
+timeouts and redrive); encryption and backups change nothing locally and are left out. The ``EmailSender``
 parameter's address is verified in moto's SES, as an operator verifies it in AWS once, so the functions can
 send as it.
 """
@@ -18,7 +19,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from filegate_local.template import Template, TemplateError
+from filegate_local.template import Template
 
 log = logging.getLogger("filegate_local")
 
@@ -99,8 +100,6 @@ class Provisioner:
 
     def _table(self, logical_id: str, props: dict[str, Any]) -> None:
         name = str(self.template.physical(logical_id).name)
-        if props.get("BillingMode") != "PAY_PER_REQUEST":
-            raise TemplateError(f"{logical_id}: only BillingMode PAY_PER_REQUEST tables are emulated")
         request: dict[str, Any] = {
             "TableName": name,
             "AttributeDefinitions": props["AttributeDefinitions"],
@@ -113,9 +112,6 @@ class Provisioner:
         ]
         if gsis:
             request["GlobalSecondaryIndexes"] = gsis
-        sse = props.get("SSESpecification")
-        if sse:
-            request["SSESpecification"] = {"Enabled": _bool(sse.get("SSEEnabled", False))}
         stream = props.get("StreamSpecification")
         if stream:
             request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
@@ -137,24 +133,13 @@ class Provisioner:
                 TableName=name,
                 TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
             )
-        pitr = props.get("PointInTimeRecoverySpecification")
-        if pitr and _bool(pitr.get("PointInTimeRecoveryEnabled", False)):
-            self.dynamodb.update_continuous_backups(
-                TableName=name,
-                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
-            )
 
     # ------------------------------------------------------------------ S3
 
     def _bucket(self, logical_id: str, props: dict[str, Any]) -> None:
         name = str(self.template.physical(logical_id).name)
         try:
-            if self.template.region == "us-east-1":
-                self.s3.create_bucket(Bucket=name)
-            else:
-                self.s3.create_bucket(
-                    Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.template.region}
-                )
+            self.s3.create_bucket(Bucket=name)  # us-east-1: no LocationConstraint
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise
@@ -162,18 +147,6 @@ class Provisioner:
         if lifecycle and lifecycle.get("Rules"):
             rules = [_lifecycle_rule(rule) for rule in lifecycle["Rules"]]
             self.s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
-        encryption = props.get("BucketEncryption")
-        if encryption:
-            rules = encryption.get("ServerSideEncryptionConfiguration") or []
-            self.s3.put_bucket_encryption(
-                Bucket=name,
-                ServerSideEncryptionConfiguration={"Rules": [_encryption_rule(r) for r in rules]},
-            )
-        public = props.get("PublicAccessBlockConfiguration")
-        if public:
-            self.s3.put_public_access_block(
-                Bucket=name, PublicAccessBlockConfiguration={k: _bool(v) for k, v in public.items()}
-            )
         cors = props.get("CorsConfiguration")
         if cors and cors.get("CorsRules"):
             self.s3.put_bucket_cors(
@@ -185,7 +158,7 @@ class Provisioner:
     def _queue(self, logical_id: str, props: dict[str, Any]) -> None:
         physical = self.template.physical(logical_id)
         attributes: dict[str, str] = {}
-        for key in ("VisibilityTimeout", "MessageRetentionPeriod", "SqsManagedSseEnabled"):
+        for key in ("VisibilityTimeout", "MessageRetentionPeriod"):
             if key in props:
                 attributes[key] = _attribute(props[key])
         if "RedrivePolicy" in props:
@@ -222,11 +195,6 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
     if abort:
         out["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": int(abort["DaysAfterInitiation"])}
     return out
-
-
-def _encryption_rule(rule: dict[str, Any]) -> dict[str, Any]:
-    default = rule["ServerSideEncryptionByDefault"]
-    return {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": default["SSEAlgorithm"]}}
 
 
 def _cors_rule(rule: dict[str, Any]) -> dict[str, Any]:

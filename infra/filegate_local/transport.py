@@ -39,6 +39,7 @@ class HttpResponse:
     headers: list[tuple[str, str]]
     body: bytes
     close: bool = False
+    answered_by: str = "gateway"  # or the logical id of the function whose proxy response this is
 
 
 class RequestPath(Protocol):
@@ -46,7 +47,7 @@ class RequestPath(Protocol):
 
     def handle(self, request: IncomingRequest) -> HttpResponse: ...
 
-    def protocol_error(self, status: int, message: str, source_ip: str) -> HttpResponse: ...
+    def protocol_error(self, status: int, source_ip: str, headers: list[tuple[str, str]]) -> HttpResponse: ...
 
 
 class GatewayServer(ThreadingHTTPServer):
@@ -130,7 +131,7 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
         except _BadRequest:
             length = None
         if length is not None and length > MAX_PAYLOAD_BYTES:
-            self._write(self.server.gateway.protocol_error(413, "Request Too Long", self.client_address[0]))
+            self._write(self.server.gateway.protocol_error(413, self.client_address[0], self._header_list()))
             return False
         return super().handle_expect_100()
 
@@ -140,12 +141,15 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
         # Answer with a status line and headers even when the request line was not HTTP/1.x at all.
         self.request_version = "HTTP/1.1"
         with contextlib.suppress(OSError):
-            response = self.server.gateway.protocol_error(code, message or "Bad Request", self.client_address[0])
+            response = self.server.gateway.protocol_error(code, self.client_address[0], [])
             response.status = code
             self._write(response)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s - %s", self.address_string(), format % args)
+
+    def _header_list(self) -> list[tuple[str, str]]:
+        return list(self.headers.items())
 
     # ------------------------------------------------------------------ body
 
@@ -216,17 +220,18 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
         # like a multipart Content-Type without a body yet, are not errors in HTTP.)
         if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in self.headers.defects):
             self.close_connection = True
-            self._write(gateway.protocol_error(400, "Malformed headers", source_ip))
+            self._write(gateway.protocol_error(400, source_ip, []))
             return
         try:
             body = self._read_body()
         except _BodyTooLarge:
             self.close_connection = True  # the unread body makes the connection unusable
-            self._write(gateway.protocol_error(413, "Request Too Long", source_ip))
+            self._write(gateway.protocol_error(413, source_ip, self._header_list()))
             return
         except _BadRequest as exc:
+            log.info("%s: bad request: %s", source_ip, exc)
             self.close_connection = True
-            self._write(gateway.protocol_error(400, str(exc), source_ip))
+            self._write(gateway.protocol_error(400, source_ip, self._header_list()))
             return
         raw_path, _, query = self.path.partition("?")
         if not raw_path.startswith("/"):  # absolute-form request targets

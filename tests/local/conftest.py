@@ -1,5 +1,4 @@
-"""The local stack's own tests (infra/filegate_local: the API Gateway, Lambda and SQS emulation), beside the
-product's. Most run a stack of tests/local/fixtures/template.yaml; a few the real template's, the same
-session stack the integration tests use."""
+"""The local stack's own tests (infra/filegate_local), on template.yaml and its real functions; those over
+HTTP use the integration tests' session stack."""
 
 from tests.integration.conftest import http, stack  # noqa: F401 (fixtures, found by name)

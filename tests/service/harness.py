@@ -3,11 +3,10 @@
 - :class:`Functions` imports ``functions/<name>/app.py`` once per function (a module name of its own, e.g.
   ``service_fn_KeysFunction``) with the environment the template gives that function, and calls its
   handler with that environment in place (settings are read at import; some readers are lazy).
-- :class:`ServiceApi` plays API Gateway for one request: it matches the template's route, calls the real
-  authorizer handler with a REQUEST authorizer event, evaluates the returned policy, renders the
-  template's gateway response when the gateway itself answers (401, 403), and otherwise calls the
-  function's handler with the proxy event carrying the authorizer's genuine context. Events come from the
-  local stack's builders (``filegate_local.events``), so they have the shapes the local stack and AWS send.
+- :class:`ServiceApi` puts the local stack's own API Gateway (``filegate_local.gateway.ApiGateway``: the
+  template's routes, the real authorizer handler with a REQUEST event, its policy, the template's gateway
+  responses, the proxy event) in front of the handlers imported here, so a request takes the path it
+  takes under ``make dev`` and in AWS, minus HTTP.
 - :meth:`ServiceApi.run_queue` receives a queue's messages from moto and hands them to the function
   the template maps to that queue, as an SQS event; successes are deleted, failures left, like Lambda.
 - :meth:`ServiceApi.run_streams` reads the new records of the tables' streams a function is mapped to and
@@ -20,9 +19,7 @@ earlier request's context (``cached_authorizer=``) to play a policy API Gateway 
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import fnmatch
 import importlib.util
 import itertools
 import json
@@ -34,22 +31,15 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import urlencode
 
-from filegate_local import iam
-from filegate_local.authorizer import parse_authorizer_response
-from filegate_local.events import (
-    ApiContext,
-    IncomingRequest,
-    method_arn,
-    proxy_event,
-    request_authorizer_event,
-    request_context,
-)
-from filegate_local.gateway_responses import GatewayResponses
-from filegate_local.model import ApiSpec, RouteSpec, StackModel, StreamMappingSpec
+from filegate_local import gateway
+from filegate_local.events import IncomingRequest
+from filegate_local.model import ApiSpec, StackModel, StreamMappingSpec
 from filegate_local.sqs_poller import sqs_record
 from filegate_local.stream_poller import StreamReader, records_done
+from filegate_local.transport import HttpResponse
+from filegate_local.workers import Invocation
 
 GATEWAY_PORT = 443
 # Source addresses of test clients: one per account sign-up, so the per-IP sign-up limit never bites.
@@ -154,7 +144,7 @@ class Functions:
 @dataclass
 class Response:
     status: int
-    headers: dict[str, str]  # names lower-cased
+    headers: dict[str, str]  # names lower-cased; repeated headers joined with ", "
     body: bytes
     answered_by: str  # "gateway" (a gateway response) or the function's logical id
 
@@ -172,61 +162,26 @@ class Response:
         return f"Response({self.status}, by {self.answered_by}, {self.body[:300]!r})"
 
 
+def _response(answer: HttpResponse) -> Response:
+    headers: dict[str, str] = {}
+    for name, value in answer.headers:
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return Response(answer.status, headers, answer.body, answer.answered_by)
+
+
 def proxy_response(result: Any, function: str) -> Response:
     """A Lambda proxy integration's reply, as API Gateway turns it into HTTP."""
-    assert isinstance(result, dict) and isinstance(result.get("statusCode"), int), result
-    headers: dict[str, str] = {}
-    for name, value in (result.get("headers") or {}).items():
-        headers[name.lower()] = str(value)
-    for name, values in (result.get("multiValueHeaders") or {}).items():
-        headers[name.lower()] = ", ".join(str(v) for v in values)
-    raw = result.get("body") or ""
-    body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
-    return Response(int(result["statusCode"]), headers, body, function)
+    status, headers, body = gateway.proxy_response(result)
+    return _response(HttpResponse(status, headers, body, answered_by=function))
 
 
 # ------------------------------------------------------------------ the gateway
 
 
-@dataclass(frozen=True)
-class _Resource:
-    path: str
-    segments: tuple[str, ...]
-
-    def bind(self, parts: list[str]) -> dict[str, str] | None:
-        greedy = bool(self.segments) and self.segments[-1].endswith("+}")
-        if greedy and len(parts) >= len(self.segments) and all(parts[len(self.segments) - 1 :]):
-            # {proxy+} takes the rest of the path, one segment or more, as API Gateway's greedy parameter does.
-            head = self._bind(parts[: len(self.segments) - 1], self.segments[:-1])
-            rest = "/".join(parts[len(self.segments) - 1 :])
-            return None if head is None else {**head, self.segments[-1].strip("{+}"): unquote(rest)}
-        return self._bind(parts, self.segments)
-
-    @staticmethod
-    def _bind(parts: list[str], segments: tuple[str, ...]) -> dict[str, str] | None:
-        if len(parts) != len(segments):
-            return None
-        parameters: dict[str, str] = {}
-        for template, part in zip(segments, parts, strict=True):
-            if template.startswith("{"):
-                if not part:
-                    return None
-                parameters[template.strip("{}")] = unquote(part)
-            elif template != part:
-                return None
-        return parameters
-
-    @property
-    def specificity(self) -> tuple[bool, ...]:
-        # API Gateway prefers a literal segment over a parameter, left to right, and a greedy one last.
-        return (
-            *(s.startswith("{") for s in self.segments),
-            self.segments[-1].endswith("+}") if self.segments else False,
-        )
-
-
 class ServiceApi:
-    """API Gateway for one API of the template, in-process: routes, authorizer, gateway responses."""
+    """The local stack's API Gateway (filegate_local.gateway.ApiGateway) in front of the handlers imported
+    here, without its authorizer cache; plus the SQS and DynamoDB stream event sources, run on demand."""
 
     def __init__(
         self,
@@ -249,13 +204,36 @@ class ServiceApi:
         self.dynamodb = dynamodb
         self.streams = streams
         self._stream_readers: dict[tuple[str, str], StreamReader] = {}
-        self.responses = GatewayResponses(self.spec.gateway_responses)
-        self.routes: dict[str, dict[str, RouteSpec]] = {}
-        for route in self.spec.routes:
-            self.routes.setdefault(route.path, {})[route.method] = route
-        self.resources = [_Resource(p, tuple(p.strip("/").split("/"))) for p in self.routes]
+        self.gateway = gateway.ApiGateway(self.spec, self._invoke, cache_authorizer=False)
+        self.responses = self.gateway.responses
+
+    def _invoke(self, function: str, event: dict[str, Any], _timeout: float | None) -> Invocation:
+        """The handler's reply; a handler that raises raises here (the test shows its traceback), but for
+        the authorizer's `Unauthorized`, which API Gateway turns into its 401."""
+        request_id = str(uuid.uuid4())
+        try:
+            return Invocation(request_id, "ok", self.functions.invoke(function, event))
+        except Exception as exc:
+            if str(exc) != "Unauthorized":
+                raise
+            return Invocation(request_id, "error", error={"errorType": "Exception", "errorMessage": "Unauthorized"})
 
     # -------------------------------------------------------------- HTTP requests
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        headers: list[tuple[str, str]],
+        *,
+        body: bytes = b"",
+        query: str = "",
+        source_ip: str,
+    ) -> IncomingRequest:
+        sent = [("Host", f"{self.spec.api_id}.execute-api.{self.region}.amazonaws.com"), *headers]
+        return IncomingRequest(
+            method.upper(), path, query, sent, body, source_ip, GATEWAY_PORT, request_id=str(uuid.uuid4())
+        )
 
     def call(
         self,
@@ -275,11 +253,7 @@ class ServiceApi:
         ``cached_authorizer`` is an allowing authorizer context from an earlier request (see
         :meth:`authorizer_context`): the request is then served from it without calling the authorizer,
         as API Gateway does while it caches the authorizer's policy."""
-        sent: list[tuple[str, str]] = [
-            ("Host", f"{self.spec.api_id}.execute-api.{self.region}.amazonaws.com"),
-            ("User-Agent", "filegate-service-tests"),
-            ("Accept", "*/*"),
-        ]
+        sent: list[tuple[str, str]] = [("User-Agent", "filegate-service-tests"), ("Accept", "*/*")]
         if key is not None:
             sent.append(("Authorization", f"Bearer {key}"))
         if json_body is not None:
@@ -288,97 +262,28 @@ class ServiceApi:
         sent.extend((headers or {}).items())
         if body:
             sent.append(("Content-Length", str(len(body))))
-        request = IncomingRequest(
-            method=method.upper(),
-            raw_path=path,
-            query=urlencode(query or {}),
-            headers=sent,
-            body=body,
-            source_ip=source_ip,
-            gateway_port=GATEWAY_PORT,
-            protocol="HTTP/1.1",
-            request_id=str(uuid.uuid4()),
-        )
-        return self.handle(request, cached_authorizer)
+        request = self.request(method, path, sent, body=body, query=urlencode(query or {}), source_ip=source_ip)
+        return _response(self.gateway.answer(request, cached_authorizer))
 
     def authorizer_context(self, method: str, path: str, *, key: str, source_ip: str) -> dict[str, Any] | None:
         """What the real authorizer hands the functions for this request; None when the gateway refuses it."""
-        request = IncomingRequest(
-            method,
-            path,
-            "",
-            [("Authorization", f"Bearer {key}")],
-            b"",
-            source_ip,
-            GATEWAY_PORT,
-            request_id=str(uuid.uuid4()),
-        )
-        resource, parameters = self._match(path)
-        api = ApiContext(self.spec.api_id, self.spec.stage, resource.path, parameters, self.spec.stage_variables)
-        route = self.routes[resource.path][method]
-        assert route.authorizer is not None, f"{method} {path} is public"
-        outcome = self._authorize(route.authorizer, request, api)
-        return None if isinstance(outcome, Response) else outcome
-
-    def handle(self, request: IncomingRequest, cached_authorizer: Mapping[str, Any] | None = None) -> Response:
-        resource, parameters = self._match(request.path)
-        route = self.routes[resource.path].get(request.method) or self.routes[resource.path].get("ANY")
-        if route is None:
-            raise LookupError(f"template.yaml has no route {request.method} {resource.path}")
-        api = ApiContext(self.spec.api_id, self.spec.stage, resource.path, parameters, self.spec.stage_variables)
-        authorizer: dict[str, Any] | None = None
-        if route.authorizer is not None and cached_authorizer is not None:
-            authorizer = dict(cached_authorizer)
-        elif route.authorizer is not None:
-            outcome = self._authorize(route.authorizer, request, api)
-            if isinstance(outcome, Response):
-                return outcome
-            authorizer = outcome
-        binary = any(fnmatch.fnmatch(request.header("Content-Type") or "", p) for p in self.spec.binary_media_types)
-        event = proxy_event(request, api, binary=binary, authorizer=authorizer)
-        return proxy_response(self.functions.invoke(route.function, event), route.function)
-
-    def _match(self, path: str) -> tuple[_Resource, dict[str, str]]:
-        parts = path.strip("/").split("/")
-        matches = [(r, p) for r in self.resources if (p := r.bind(parts)) is not None]
-        if not matches:
-            raise LookupError(f"template.yaml has no resource for {path}")
-        return min(matches, key=lambda match: match[0].specificity)
-
-    def _authorize(self, name: str, request: IncomingRequest, api: ApiContext) -> dict[str, Any] | Response:
-        """The authorizer's context for the integration, or the gateway's own answer (401 / 403)."""
-        spec = self.spec.authorizers[name]
-        if any(not request.header(header) for header in spec.headers):
-            return self.gateway_response("UNAUTHORIZED", request, api)  # identity source missing: not invoked
+        request = self.request(method, path, [("Authorization", f"Bearer {key}")], source_ip=source_ip)
+        api, route = self.gateway.context_for(request)
+        assert route is not None and route.authorizer is not None, f"{method} {path} is public"
         try:
-            reply = self.functions.invoke(spec.function, request_authorizer_event(request, api))
-        except Exception as exc:
-            if str(exc) != "Unauthorized":
-                raise
-            return self.gateway_response("UNAUTHORIZED", request, api)
-        result = parse_authorizer_response(reply)  # validated as API Gateway does
-        context = {"principalId": result.principal_id, "integrationLatency": 0, **result.context}
-        if not iam.evaluate(result.policy, method_arn(request, api)).allowed:
-            return self.gateway_response("ACCESS_DENIED", request, api, authorizer=context)
-        return context
+            return self.gateway.authorize(request, api)
+        except gateway.GatewayRefusal:
+            return None
 
     def render_gateway_response(
         self, kind: str, method: str, path: str, authorizer: Mapping[str, Any] | None = None
     ) -> Response:
         """The template's gateway response of that type, for a request to ``method path``."""
-        request = IncomingRequest(method, path, "", [], b"", "203.0.113.10", GATEWAY_PORT, request_id=str(uuid.uuid4()))
-        resource, parameters = self._match(path)
-        api = ApiContext(self.spec.api_id, self.spec.stage, resource.path, parameters, self.spec.stage_variables)
-        return self.gateway_response(kind, request, api, authorizer=authorizer)
-
-    def gateway_response(
-        self, kind: str, request: IncomingRequest, api: ApiContext, authorizer: Mapping[str, Any] | None = None
-    ) -> Response:
-        context = request_context(request, api)
-        if authorizer is not None:
-            context["authorizer"] = dict(authorizer)
-        rendered = self.responses.render(kind, context, stage_variables=api.stage_variables)
-        return Response(rendered.status, {k.lower(): v for k, v in rendered.headers}, rendered.body, "gateway")
+        request = self.request(method, path, [], source_ip="203.0.113.10")
+        api, _ = self.gateway.context_for(request)
+        return _response(
+            self.gateway.gateway_response(gateway.GatewayRefusal(kind, authorizer=authorizer), request, api)
+        )
 
     # -------------------------------------------------------------- SQS
 

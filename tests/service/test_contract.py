@@ -118,11 +118,10 @@ def test_the_gateways_413_quotes_the_limit_and_the_refused_size(api: ServiceApi)
 
     headers = [("Content-Length", "12000000")]
     request = IncomingRequest("POST", "/v1/convert", "", headers, b"", "203.0.113.10", GATEWAY_PORT, request_id="r")
-    context = ApiContext(api.spec.api_id, api.spec.stage, "/v1/convert", {}, api.spec.stage_variables)
+    context = ApiContext(api.spec.api_id, api.spec.stage, "/v1/convert", {})
     rendered = api.responses.render(
         "REQUEST_TOO_LARGE",
         request_context(request, context),
-        stage_variables=api.spec.stage_variables,
         request_headers=dict(headers),
     )
     body = json.loads(rendered.body)
@@ -140,7 +139,7 @@ def test_an_unknown_route_reads_the_same_from_the_gateway_and_a_function(stack: 
     api = stack.api
     gateway = api.render_gateway_response("MISSING_AUTHENTICATION_TOKEN", "GET", "/v1/health")
     request = IncomingRequest("GET", "/v1/nothing-here", "", [], b"", "203.0.113.10", GATEWAY_PORT, request_id="r-1")
-    context = ApiContext(api.spec.api_id, api.spec.stage, "/v1/health", {}, {})
+    context = ApiContext(api.spec.api_id, api.spec.stage, "/v1/health", {})
     event = proxy_event(request, context, binary=False, authorizer=None)
     function = proxy_response(stack.functions.invoke("KeysFunction", event), "KeysFunction")
     assert function.status == gateway.status == 404
