@@ -94,3 +94,22 @@ def moto_client(local: LocalStack, service: str) -> Any:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+
+def session_stack_fixtures() -> tuple[Any, Any]:
+    """(`stack`, `http`) fixtures for a conftest: one local stack for the session (free ports, a temporary state
+    directory, stopped at the end), with AWS pointed at it, and an httpx client bound to its URL. Each call
+    makes fixtures of their own, so each folder that asks gets its own session stack."""
+
+    @pytest.fixture(scope="session")
+    def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+        state_dir = tmp_path_factory.mktemp("local-stack")
+        with running_stack(state_dir, workers_per_function=4) as local, aws_pointed_at(local):
+            yield local
+
+    @pytest.fixture
+    def http(stack: LocalStack) -> Iterator[httpx.Client]:
+        with httpx.Client(base_url=stack.url, timeout=HTTP_TIMEOUT, follow_redirects=False) as client:
+            yield client
+
+    return stack, http

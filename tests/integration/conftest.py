@@ -10,26 +10,6 @@ While the session runs, this process talks to moto only: AWS_ENDPOINT_URL and fr
 and the credentials are dummies, so no test can reach a real AWS account by accident.
 """
 
-from __future__ import annotations
+from tests.helpers.local_stack import session_stack_fixtures
 
-from collections.abc import Iterator
-
-import httpx
-import pytest
-
-from filegate_local import LocalStack
-from tests.helpers.local_stack import HTTP_TIMEOUT, ROOT, aws_pointed_at, running_stack, start_local_stack
-
-__all__ = ["ROOT", "start_local_stack"]  # tests/local imports them from here
-
-
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(tmp_path_factory.mktemp("local-stack"), workers_per_function=4) as local, aws_pointed_at(local):
-        yield local
-
-
-@pytest.fixture
-def http(stack: LocalStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.url, timeout=HTTP_TIMEOUT, follow_redirects=False) as client:
-        yield client
+stack, http = session_stack_fixtures()

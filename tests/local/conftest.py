@@ -1,4 +1,6 @@
 """The local stack's own tests (infra/filegate_local), on template.yaml and its real functions; those over
-HTTP use the integration tests' session stack."""
+HTTP use a session stack of their own, as the integration tests do."""
 
-from tests.integration.conftest import http, stack  # noqa: F401 (fixtures, found by name)
+from tests.helpers.local_stack import session_stack_fixtures
+
+stack, http = session_stack_fixtures()

@@ -22,7 +22,7 @@ import pytest
 from filegate_local import LocalStack
 from filegate_local.model import FunctionSpec
 from filegate_local.workers import FunctionPool, LogSink, function_environment
-from tests.integration.helpers import all_gone_within, child_pids, free_ports, process_gone
+from tests.helpers.processes import all_gone_within, child_pids, free_ports, process_gone
 
 ROOT = Path(__file__).resolve().parents[2]
 HTTP_TIMEOUT = httpx.Timeout(60.0, connect=5.0)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from filegate_local.sam_env import ENDPOINT_VARIABLE, main, sam_local_environment
 from filegate_local.template import Template
-from tests.unit.test_template import TEMPLATE_PATH
+from tests.helpers.template import TEMPLATE_PATH
 
 MOTO = "http://127.0.0.1:4566"
 

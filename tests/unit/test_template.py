@@ -29,8 +29,6 @@ from tests.helpers.template import (
     the_api,
 )
 
-__all__ = ["TEMPLATE_PATH"]  # tests/local imports it from here
-
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:

@@ -7,9 +7,6 @@ import ast
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
-# tests/local is rewritten on the emulator's branch of issue 29; its one import of a test file goes when that
-# branch is merged (it then imports tests.helpers.template), and so does this entry.
-NOT_YET_MOVED = {("local/test_sam_local_env.py", "tests.unit.test_template")}
 
 
 def imported_modules(source: str) -> set[str]:
@@ -39,7 +36,7 @@ def test_no_test_file_imports_another() -> None:
         for path in TESTS.rglob("*.py")
         for module in imported_test_modules(path.read_text(encoding="utf-8"))
     )
-    assert [o for o in offenders if o not in NOT_YET_MOVED] == [], "move what they share into tests/helpers"
+    assert offenders == [], "move what they share into tests/helpers"
 
 
 def test_the_root_of_tests_holds_no_loose_modules() -> None:

@@ -11,9 +11,7 @@ import time
 import zlib
 from pathlib import Path
 
-import fixtures_media as fm
 import numpy as np
-import pdf_samples as ps
 import pikepdf
 import pypdfium2 as pdfium
 from pdf_helpers import opened, page_texts, run
@@ -22,6 +20,8 @@ from PIL import Image, TiffImagePlugin
 
 from filegate.engines.pdf.bilevel import reencode_bilevel
 from filegate.engines.pdf.flate import recompress_flate
+from tests.helpers import media_samples as fm
+from tests.helpers import pdf_samples as ps
 
 
 def _rendered(data: bytes, scale: float = 1.0) -> list[np.ndarray]:
