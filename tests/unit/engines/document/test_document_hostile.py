@@ -9,9 +9,11 @@ import os
 import signal
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from document_helpers import convert, output_bytes
@@ -298,6 +300,33 @@ def test_a_crashed_converter_fails_the_conversion_and_the_next_one_works(
     ):
         run(engine, Workspace(tmp_path))
     assert fired == ["sent"]
+    assert fd.in_order(fd.pdf_text(run(engine, Workspace(tmp_path))), fd.words(1))
+    assert engine.office.soffice_pid != crashed
+
+
+def test_libreoffice_dying_under_a_request_is_a_crash_even_when_the_converter_answers(
+    engine: DocumentEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The converter may still answer ("could not load") after LibreOffice died under it: the user is told the
+    converter stopped, never that the document is corrupt, and the next conversion gets a new LibreOffice."""
+    run(engine, Workspace(tmp_path))
+    crashed = engine.office.soffice_pid
+    assert crashed is not None
+    read_line = Office._read_line
+
+    def dies_then_answers(office: Office, running: Any, deadline: float) -> dict[str, Any]:
+        read_line(office, running, deadline)  # the real answer, then LibreOffice dies before it is looked at
+        os.kill(crashed, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while alive(crashed) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not alive(crashed)
+        return {"ok": False, "error": "load"}
+
+    monkeypatch.setattr(Office, "_read_line", dies_then_answers)
+    with pytest.raises(ConversionFailed, match="stopped"):
+        run(engine, Workspace(tmp_path))
+    monkeypatch.setattr(Office, "_read_line", read_line)
     assert fd.in_order(fd.pdf_text(run(engine, Workspace(tmp_path))), fd.words(1))
     assert engine.office.soffice_pid != crashed
 

@@ -166,6 +166,11 @@ class Office:
             except (OfficeTimeout, OfficeCrashed):
                 self._stop()
                 raise
+            if not answer.get("ok") and not alive(running.soffice_pid):
+                # LibreOffice died under the request: the converter's answer then blames the document (it
+                # could not load it), but the crash is what happened, and the next call needs a new one.
+                self._stop()
+                raise OfficeCrashed("LibreOffice stopped during the conversion")
             return answer
 
     def stop(self) -> None:
