@@ -4,7 +4,6 @@ types are the models' fields without importing the server."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -13,10 +12,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
 
 from filegate.formats import table
 from filegate.models import conversions, files, keys
@@ -186,12 +185,11 @@ def test_a_response_model_sends_the_domain_body_as_it_is():
     def usage_report() -> dict[str, Any]:
         return usage
 
-    async def fetch(path: str) -> Any:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as client:
-            return (await client.get(path)).json()
-
-    assert asyncio.run(fetch("/file")) == body
-    assert asyncio.run(fetch("/usage")) == usage
+    # TestClient runs the app in a loop of its own (asyncio.run would leave this thread without one, and
+    # the handlers tested after this one expect Lambda's: a current loop on the main thread).
+    with TestClient(app) as client:
+        assert client.get("/file").json() == body
+        assert client.get("/usage").json() == usage
     partial = {k: v for k, v in usage.items() if k != "note"}
     assert keys.Usage.model_validate(partial).model_dump(by_alias=True, exclude_unset=True) == partial
 

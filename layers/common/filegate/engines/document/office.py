@@ -38,6 +38,10 @@ _PYTHON_CANDIDATES = ("/usr/bin/python3", "/usr/lib/libreoffice/program/python",
 _SOFFICE_CANDIDATES = ("/usr/lib/libreoffice/program/soffice.bin", "/opt/libreoffice/program/soffice.bin")
 
 
+# How long a stop waits for a killed LibreOffice to be gone (a SIGKILL takes effect in milliseconds).
+STOP_WAIT_SECONDS = 5.0
+
+
 class OfficeUnavailable(RuntimeError):
     """LibreOffice or a Python with ``uno`` is missing, or LibreOffice did not start."""
 
@@ -250,6 +254,11 @@ class Office:
         with suppress(ProcessLookupError):
             os.killpg(running.process.pid, signal.SIGKILL)
         running.process.wait()
+        # The group's SIGKILL reaches LibreOffice asynchronously: wait (bounded) until it is gone too, so a new
+        # one never starts beside it (two would not fit the function's memory).
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        while running.soffice_pid and alive(running.soffice_pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
         with suppress(FileNotFoundError):  # LibreOffice's pipe, which the sandbox does not let it remove
             (Path(sandbox.PIPE_DIRECTORY) / f"OSL_PIPE_{os.getuid()}_{running.pipe}").unlink()
         running.reader.close()
