@@ -151,15 +151,25 @@ def _shape(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "{}", path)
 
 
+def _app_routes(routes: list[Any]) -> list[Any]:
+    """An app's routes, with those of the routers it includes (FastAPI keeps an included router whole, as one
+    entry holding `original_router`: the dashboard includes one router per page)."""
+    flat: list[Any] = []
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        flat.extend(_app_routes(included.routes) if included is not None else [route])
+    return flat
+
+
 def test_each_app_serves_exactly_its_routes_of_the_table_and_the_template(stack: Stack) -> None:
     functions_with_api = {route.function for route in stack.api.spec.routes}
     folders = {stack.model.functions[f].code_dir.name: f for f in functions_with_api}
     every_route = (*ROUTES, *DASHBOARD_ROUTES)
     assert set(folders) == {route.function for route in every_route}  # no route of the table left unrouted
     for folder, logical_id in folders.items():
-        app = stack.functions.module(logical_id).app
-        assert all(isinstance(r, APIRoute) for r in app.routes), f"{folder}: a route outside the route table"
-        served = {(method, _shape(r.path)) for r in app.routes for method in r.methods}
+        app_routes = _app_routes(stack.functions.module(logical_id).app.routes)
+        assert all(isinstance(r, APIRoute) for r in app_routes), f"{folder}: a route outside the route table"
+        served = {(method, _shape(r.path)) for r in app_routes for method in r.methods}
         table = {(r.method, _shape(r.path)) for r in every_route if r.function == folder}
         # ANY events only bring a path's other methods to its function, for the 405 (test_mistakes_are_loud);
         # a greedy catch-all ({proxy+}) is a route of the table, answered by the app's not-found handler.
