@@ -11,6 +11,8 @@ Applied in the moto server process (moto_process.py) before it serves:
   adds a stream record) before it finds one whose condition fails and rolls back; a read in between would
   hand out records that never happened, whose sequence numbers the next real records then reuse (and a
   reader after them would skip those).
+- An iterator that points at records expired since (expiry trims records older than 24 hours) reads on from
+  the oldest record kept, as Lambda's poller goes on after records it did not read in time.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 SHARD_ITERATOR_LIFETIME_SECONDS = 15 * 60.0
 PRUNE_AT_MOST = 1000  # iterators forgotten per call: bounded work on the request path
-_TRANSACTION = threading.RLock()  # no stream read while a transaction may still roll back
+TRANSACTION_LOCK = threading.RLock()  # no stream read (nor TTL deletion) while a transaction may roll back
 
 
 def apply() -> None:
@@ -62,15 +64,16 @@ def apply() -> None:
         return result
 
     def get(iterator: ShardIterator, limit: int = 1000) -> dict[str, Any]:
-        with _TRANSACTION:
+        with TRANSACTION_LOCK:
             table = iterator.streams_backend.dynamodb.tables.get(iterator.stream_shard.table.name)
             current = table.stream_shard if table is not None else None
             if current is not None and current.id == iterator.stream_shard.id:
                 iterator.stream_shard = current
+            iterator.sequence_number = max(iterator.sequence_number, iterator.stream_shard.starting_sequence_number)
             return iterate(iterator, limit)
 
     def transact_write_items(backend: DynamoDBBackend, *args: Any, **kwargs: Any) -> None:
-        with _TRANSACTION:
+        with TRANSACTION_LOCK:
             transact(backend, *args, **kwargs)
 
     DynamoDBStreamsBackend.get_shard_iterator = get_shard_iterator  # type: ignore[method-assign,assignment]

@@ -90,8 +90,9 @@ def stream_record(raw: Mapping[str, Any], stream_arn: str, region: str) -> dict[
         "dynamodb": dynamodb,
         "eventSourceARN": stream_arn,
     }
-    if raw.get("userIdentity"):  # deletions by TTL
-        record["userIdentity"] = dict(raw["userIdentity"])
+    identity = raw.get("userIdentity")
+    if identity:  # deletions by TTL: GetRecords says {"Type", "PrincipalId"}, Lambda's event {"type", "principalId"}
+        record["userIdentity"] = {"type": identity.get("Type"), "principalId": identity.get("PrincipalId")}
     return record
 
 
