@@ -9,6 +9,7 @@ that fires when the *thread* that started the child exits, and workers are start
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 
@@ -28,11 +29,19 @@ def exit_with_parent() -> None:
         return  # started by hand, not by the stack
     parent = int(value)
     if os.getppid() != parent:
-        os._exit(0)  # the parent died before we got here
+        _exit_with_own_group()  # the parent died before we got here
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(CHECK_INTERVAL_SECONDS)
-        os._exit(0)  # no cleanup to do: the kernel closes our sockets and pipes
+        _exit_with_own_group()
 
     threading.Thread(target=watch, name="lifeline", daemon=True).start()
+
+
+def _exit_with_own_group() -> None:
+    """End this process at once (the kernel closes our sockets and pipes) and, when it leads its own
+    process group, as the stack's children do, what it started too (a function's LibreOffice, FFmpeg)."""
+    if os.getpgrp() == os.getpid():
+        os.killpg(0, signal.SIGKILL)
+    os._exit(0)

@@ -43,7 +43,7 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 def sent_messages() -> list[dict[str, Any]]:
     """Every plain message moto's SES (v1 and v2 share one backend) accepted, in every account and region,
     oldest first within each; the shape data.json gives them."""
-    from moto.ses import ses_backends
+    from moto.ses.models import ses_backends
 
     found: list[dict[str, Any]] = []
     for regions in list(ses_backends.values()):
