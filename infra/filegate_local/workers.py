@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import selectors
-import signal
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from typing import IO, Any
 
 from filegate_local.lifeline import child_environment
 from filegate_local.model import FunctionSpec
+from filegate_local.process_tree import kill_trees
 from filegate_local.runtime import (
     FRAME_HEADER,
     dumps_body_beside,
@@ -180,10 +180,14 @@ class Worker:
         return self.proc.poll() is None
 
     def kill(self, pump_timeout: float = KILLED_PUMP_SECONDS) -> None:
-        """SIGKILL the worker and whatever it started (LibreOffice, FFmpeg: its process group, as the
-        worker leads its own session), so nothing outlives it or holds its log pipe open."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        """SIGKILL the worker and whatever it started (LibreOffice, FFmpeg; see process_tree), so nothing
+        outlives it or holds its log pipe open."""
+        if self.proc.poll() is None:  # not reaped yet: its pid is still its own
+            kill_trees([self.proc.pid])
+        self.reap(pump_timeout)
+
+    def reap(self, pump_timeout: float) -> None:
+        """After a kill: collect the exit status, close our ends of its pipes, let the log pump drain."""
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=KILLED_EXIT_SECONDS)
         for stream in (self.proc.stdin, self.proc.stdout):
@@ -419,8 +423,9 @@ class FunctionPool:
         for worker in closing:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 worker.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        kill_trees([worker.proc.pid for worker in closing if worker.proc.poll() is None])  # one scan for all
         for worker in closing:
-            worker.kill(pump_timeout=0.0)
+            worker.reap(pump_timeout=0.0)
         pumps_deadline = time.monotonic() + KILLED_PUMP_SECONDS
         for worker in closing:
             worker.join_pump(max(0.0, pumps_deadline - time.monotonic()))
