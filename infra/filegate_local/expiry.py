@@ -26,11 +26,13 @@ import datetime
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 log = logging.getLogger("filegate_local.expiry")
+T = TypeVar("T")
+SNAPSHOT_ATTEMPTS = 3
 
 SWEEP_INTERVAL_SECONDS = 60.0
 DAY_SECONDS = 86_400
@@ -72,8 +74,23 @@ def sweep(now: float, write_lock: threading.RLock | None = None) -> Expired:
 
 def backends(service_backends: Any) -> Iterator[Any]:
     """Every (account, region) backend of a moto service; copies, as requests add accounts meanwhile."""
-    for regions in list(service_backends.values()):
-        yield from list(regions.values())
+    for regions in snapshot(service_backends.values):
+        yield from snapshot(regions.values)
+
+
+def snapshot(read: Callable[[], Iterable[T]]) -> list[T]:
+    """A list of what `read` iterates over, taken while moto's request threads may change it: a change
+    mid-copy ("changed size during iteration") is retried, then given up for this sweep."""
+    for _attempt in range(SNAPSHOT_ATTEMPTS):
+        with contextlib.suppress(RuntimeError):
+            return list(read())
+    return []
+
+
+def _items(table: Any) -> list[Any]:
+    if table.range_key_attr is None:
+        return snapshot(table.items.values)
+    return [item for by_range in snapshot(table.items.values) for item in snapshot(by_range.values)]
 
 
 def _epoch(moment: datetime.datetime) -> float:
@@ -100,11 +117,11 @@ def expire_items(now: float) -> int:
 
     count = 0
     for backend in backends(dynamodb_backends):
-        for table in list(backend.tables.values()):
+        for table in snapshot(backend.tables.values):
             ttl = table.ttl
             if ttl.get("TimeToLiveStatus") != "ENABLED" or not ttl.get("AttributeName"):
                 continue
-            for item in table.all_items():
+            for item in _items(table):
                 if _ttl_due(item, ttl["AttributeName"], now) and table.delete_item(item.hash_key, item.range_key):
                     count += 1
                     shard = table.stream_shard
@@ -119,7 +136,7 @@ def expire_stream_records(now: float) -> int:
     oldest_kept = now - STREAM_RECORD_LIFETIME_SECONDS
     count = 0
     for backend in backends(dynamodb_backends):
-        for table in list(backend.tables.values()):
+        for table in snapshot(backend.tables.values):
             shard = table.stream_shard
             if shard is None:
                 continue
@@ -167,7 +184,7 @@ def expire_objects(now: float) -> tuple[int, int]:
     objects = uploads = 0
     live_uploads: set[str] = set()
     for backend in backends(s3_backends):
-        for bucket in list(backend.buckets.values()):
+        for bucket in snapshot(backend.buckets.values):
             live_uploads.update(bucket.multiparts)
             rules = [rule for rule in (getattr(bucket, "rules", None) or []) if rule.status == "Enabled"]
             for rule in rules:
@@ -185,7 +202,7 @@ def expire_objects(now: float) -> tuple[int, int]:
 
 def _expire_keys(backend: Any, bucket: Any, prefix: str, days: int, now: float) -> int:
     count = 0
-    for name, key in list(bucket.keys.items()):
+    for name, key in snapshot(bucket.keys.items):
         if not name.startswith(prefix) or lifecycle_expires_at(_epoch(key.last_modified), days) > now:
             continue
         with contextlib.suppress(KeyError):
@@ -199,7 +216,7 @@ def _abort_uploads(backend: Any, bucket: Any, prefix: str, days: int, now: float
     from moto.s3.exceptions import NoSuchUpload
 
     count = 0
-    for upload_id, upload in list(bucket.multiparts.items()):
+    for upload_id, upload in snapshot(bucket.multiparts.items):
         if not upload.key_name.startswith(prefix):
             continue
         if _uploads_seen.setdefault(upload_id, now) + days * DAY_SECONDS > now:
@@ -220,9 +237,9 @@ def expire_messages(now: float) -> int:
 
     count = 0
     for backend in backends(sqs_backends):
-        for queue in list(backend.queues.values()):
+        for queue in snapshot(backend.queues.values):
             retention = int(queue.message_retention_period)
-            for message in list(queue._messages):
+            for message in snapshot(queue._messages.copy):
                 if message.sent_timestamp is None or message.sent_timestamp / 1000 + retention > now:
                     continue
                 with contextlib.suppress(ValueError):  # received and deleted meanwhile
