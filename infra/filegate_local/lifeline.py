@@ -2,16 +2,18 @@
 
 They run in sessions of their own (so Ctrl-C at the console reaches only the stack, which stops them in
 order), which also means nothing kills them if the stack itself is killed. A watchdog thread in each child
-notices that its parent is gone (it was re-parented) and ends the process at once. Not PR_SET_PDEATHSIG:
+notices that its parent is gone (it was re-parented) and ends the process at once, with whatever it started
+(a function's LibreOffice or FFmpeg). Not PR_SET_PDEATHSIG:
 that fires when the *thread* that started the child exits, and workers are started from request threads.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import threading
 import time
+
+from filegate_local.process_tree import kill_trees, parent_pids
 
 PARENT_PID_ENV = "FILEGATE_LOCAL_PARENT_PID"
 CHECK_INTERVAL_SECONDS = 0.25
@@ -40,8 +42,8 @@ def exit_with_parent() -> None:
 
 
 def _exit_with_own_group() -> None:
-    """End this process at once (the kernel closes our sockets and pipes) and, when it leads its own
-    process group, as the stack's children do, what it started too (a function's LibreOffice, FFmpeg)."""
-    if os.getpgrp() == os.getpid():
-        os.killpg(0, signal.SIGKILL)
+    """End this process at once (the kernel closes our sockets and pipes) and what it started too: a
+    function's LibreOffice or FFmpeg, which run in sessions of their own (see process_tree)."""
+    own = os.getpid()
+    kill_trees([pid for pid, parent in parent_pids().items() if parent == own])
     os._exit(0)
