@@ -40,6 +40,11 @@ from filegate_local.workers import FunctionPool, LogSink, function_environment
 log = logging.getLogger("filegate_local")
 
 MOTO_START_TIMEOUT_SECONDS = 60.0
+# glibc's malloc for moto, which serves each request in a thread of its own and reads whole request and
+# response bodies (an upload, a conversion's output) into memory: few arenas, and buffers over 128 KiB
+# mmapped (a fixed threshold, not one that grows with the largest freed buffer), so the memory of a body
+# goes back to the system when it is freed instead of staying in a fragmented heap.
+MOTO_MALLOC_ENV = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
 # Stopping must leave no process and no listening port behind within 5 s, whatever is still running: each
 # step has a grace, then a SIGKILL.
 WORKER_STOP_GRACE_SECONDS = 1.0
@@ -132,7 +137,7 @@ class MotoServer:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log_file,
-                env={**os.environ, "PYTHONPATH": _python_path_with_package(), **child_environment()},
+                env={**os.environ, **MOTO_MALLOC_ENV, "PYTHONPATH": _python_path_with_package(), **child_environment()},
                 start_new_session=True,
             )
 
