@@ -7,6 +7,8 @@ Applied in the moto server process (moto_process.py) before it serves:
 - An iterator reads the table's current shard. moto rolls a failed transaction back by putting deep copies
   of its tables in place, stream shard included; an iterator taken before would read on from the old
   copy, which nothing writes to any more, and the mapping would see no record again.
+- An iterator does not keep a rolled-back table alive: after each transaction, iterators move to the
+  current shard (see repoint_iterators).
 - Stream reads wait for a transaction in progress. moto applies a transaction's writes one by one (each
   adds a stream record) before it finds one whose condition fails and rolls back; a read in between would
   hand out records that never happened, whose sequence numbers the next real records then reuse (and a
@@ -24,6 +26,24 @@ from typing import Any
 SHARD_ITERATOR_LIFETIME_SECONDS = 15 * 60.0
 PRUNE_AT_MOST = 1000  # iterators forgotten per call: bounded work on the request path
 TRANSACTION_LOCK = threading.RLock()  # no stream read (nor TTL deletion) while a transaction may roll back
+
+
+def repoint_iterators(backend: Any) -> int:
+    """Point every shard iterator of the backend's tables at the table's current shard; returns how many
+    moved. After a rollback, iterators still hold the shard of the table copy that was rolled back, and
+    through it that whole copy (every item, every record) for their 15 minutes: a copy per failed
+    transaction, gigabytes in an hour of tests."""
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    streams = dynamodbstreams_backends[backend.account_id][backend.region_name]
+    moved = 0
+    for iterator in list(streams.shard_iterators.values()):
+        table = backend.tables.get(iterator.stream_shard.table.name)
+        current = table.stream_shard if table is not None else None
+        if current is not None and current is not iterator.stream_shard and current.id == iterator.stream_shard.id:
+            iterator.stream_shard = current
+            moved += 1
+    return moved
 
 
 def apply() -> None:
@@ -74,7 +94,10 @@ def apply() -> None:
 
     def transact_write_items(backend: DynamoDBBackend, *args: Any, **kwargs: Any) -> None:
         with TRANSACTION_LOCK:
-            transact(backend, *args, **kwargs)
+            try:
+                transact(backend, *args, **kwargs)
+            finally:
+                repoint_iterators(backend)
 
     DynamoDBStreamsBackend.get_shard_iterator = get_shard_iterator  # type: ignore[method-assign,assignment]
     DynamoDBStreamsBackend.get_records = get_records  # type: ignore[method-assign,assignment]

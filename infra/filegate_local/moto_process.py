@@ -70,16 +70,22 @@ def footprint() -> dict[str, int]:
     from moto.sqs.models import sqs_backends
 
     counts = dict.fromkeys(
-        ("items", "stream_records", "shard_iterators", "objects", "object_bytes_in_memory", "uploads", "messages",
+        ("items", "stream_records", "shard_iterators", "table_copies_held_by_iterators", "objects",
+         "object_bytes_in_memory", "uploads", "messages",
          "deleted_receipts", "mail"),
         0,
     )  # fmt: skip
+    current_shards: set[int] = set()
     for backend in expiry.backends(dynamodb_backends):
         for table in list(backend.tables.values()):
+            current_shards.add(id(table.stream_shard))
             counts["items"] += len(table.all_items())
             counts["stream_records"] += len(table.stream_shard.items) if table.stream_shard is not None else 0
     for backend in expiry.backends(dynamodbstreams_backends):
-        counts["shard_iterators"] += len(backend.shard_iterators)
+        iterators = expiry.snapshot(backend.shard_iterators.values)
+        counts["shard_iterators"] += len(iterators)
+        held = {id(iterator.stream_shard) for iterator in iterators}
+        counts["table_copies_held_by_iterators"] += len(held - current_shards)
     for backend in expiry.backends(s3_backends):
         for bucket in list(backend.buckets.values()):
             counts["uploads"] += len(bucket.multiparts)

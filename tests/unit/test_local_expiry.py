@@ -235,3 +235,50 @@ def test_the_sweeper_sweeps_by_its_clock_and_the_endpoints_expose_it(aws: None) 
     answer = client.post(f"/_filegate/expire?now={clock[0] + 120}")
     assert json.loads(answer.get_data())["messages"] == 2
     assert json.loads(client.get("/_filegate/footprint").get_data())["messages"] == 0
+
+
+# ------------------------------------------------------------------ what moto would otherwise hold
+
+
+def test_a_rolled_back_transaction_leaves_no_table_copy_held_by_shard_iterators(aws: None) -> None:
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    dynamodb = _ttl_table("accounts", ttl=False)
+    dynamodb.put_item(TableName="accounts", Item={"id": {"S": "a"}})
+    arn = dynamodb.describe_table(TableName="accounts")["Table"]["LatestStreamArn"]
+    streams = _client("dynamodbstreams")
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")
+    failing = [
+        {"Put": {"TableName": "accounts", "Item": {"id": {"S": "b"}}}},
+        {
+            "Put": {
+                "TableName": "accounts",
+                "Item": {"id": {"S": "a"}},
+                "ConditionExpression": "attribute_not_exists(id)",
+            }
+        },
+    ]
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(TransactItems=failing)
+
+    footprint = json.loads(
+        Client(with_filegate_endpoints(_unreachable, expiry.Sweeper(time.time))).get("/_filegate/footprint").get_data()
+    )
+    assert footprint["shard_iterators"] >= 1
+    assert footprint["table_copies_held_by_iterators"] == 0
+    assert {
+        iterator.stream_shard
+        for backend in expiry.backends(dynamodbstreams_backends)
+        for iterator in backend.shard_iterators.values()
+    } == {table.stream_shard for table in _tables()}
+
+
+def _tables() -> list[Any]:
+    from moto.dynamodb.models import dynamodb_backends
+
+    return [table for backend in expiry.backends(dynamodb_backends) for table in backend.tables.values()]
+
+
+def _unreachable(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    raise AssertionError("moto's own app was asked")
