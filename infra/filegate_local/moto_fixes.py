@@ -1,6 +1,11 @@
-"""Where moto's DynamoDB Streams differ from AWS in ways the stream pollers would feel, made to agree.
+"""Where moto's DynamoDB Streams differ from AWS in ways the stream pollers would feel, made to agree, and
+where moto holds memory for ever.
 
 Applied in the moto server process (moto_process.py) before it serves:
+- moto keeps every model instance it ever created (each DynamoDB item version, stream record, S3 object
+  and its buffer, SQS message, table copy) in a class-wide list for its dashboard, so nothing deleted or
+  overwritten is ever freed: the local stack grew by every write. The list holds weak references instead
+  (`WeakTracked`): the dashboard still sees every live instance.
 - Shard iterators expire 15 minutes after they are handed out (ExpiredIteratorException). moto keeps
   every iterator for ever, and a poller takes a new one with each read, a few a second at about 2 KB each:
   a day of `make dev` would hold gigabytes.
@@ -21,11 +26,56 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
+from collections.abc import Iterator
 from typing import Any
 
 SHARD_ITERATOR_LIFETIME_SECONDS = 15 * 60.0
 PRUNE_AT_MOST = 1000  # iterators forgotten per call: bounded work on the request path
 TRANSACTION_LOCK = threading.RLock()  # no stream read (nor TTL deletion) while a transaction may roll back
+
+
+class WeakTracked:
+    """What moto's `instances_tracked` lists do (append, iterate, len), without keeping anything alive."""
+
+    def __init__(self, items: Any = ()) -> None:
+        self._refs: list[weakref.ref[Any]] = []
+        self._pruned_at = 64
+        for item in items:
+            self.append(item)
+
+    def append(self, item: Any) -> None:
+        try:
+            self._refs.append(weakref.ref(item))
+        except TypeError:
+            return  # not weakly referenceable: not tracked (moto's dashboard only)
+        if len(self._refs) >= 2 * self._pruned_at:  # drop dead references, amortised
+            self._refs = [ref for ref in self._refs if ref() is not None]
+            self._pruned_at = max(64, len(self._refs))
+
+    def _live(self) -> list[Any]:
+        return [item for ref in list(self._refs) if (item := ref()) is not None]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._live())
+
+    def __len__(self) -> int:
+        return len(self._live())
+
+
+def _track_weakly() -> None:
+    from moto.core.common_models import BaseModel
+
+    def new(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        instance = object.__new__(cls)
+        tracked = cls.__dict__.get("instances_tracked")
+        if not isinstance(tracked, WeakTracked):
+            tracked = WeakTracked(tracked or ())
+            cls.instances_tracked = tracked
+        tracked.append(instance)
+        return instance
+
+    BaseModel.__new__ = staticmethod(new)  # type: ignore[method-assign]
 
 
 def repoint_iterators(backend: Any) -> int:
@@ -54,6 +104,7 @@ def apply() -> None:
 
     if getattr(DynamoDBStreamsBackend, "_filegate_fixed", False):
         return
+    _track_weakly()
     issue = DynamoDBStreamsBackend.get_shard_iterator
     read = DynamoDBStreamsBackend.get_records
     iterate = ShardIterator.get

@@ -282,3 +282,22 @@ def _tables() -> list[Any]:
 
 def _unreachable(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     raise AssertionError("moto's own app was asked")
+
+
+def test_what_moto_deletes_or_overwrites_is_freed(aws: None) -> None:
+    """moto tracks every model instance for its dashboard; the stack's moto tracks them weakly."""
+    import gc
+    import weakref
+
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.dynamo_type import Item
+
+    dynamodb = _ttl_table("plain", ttl=False)
+    dynamodb.put_item(TableName="plain", Item={"id": {"S": "a"}, "n": {"N": "1"}})
+    (table,) = [t for backend in expiry.backends(dynamodb_backends) for t in backend.tables.values()]
+    first = weakref.ref(table.items[next(iter(table.items))])
+    dynamodb.put_item(TableName="plain", Item={"id": {"S": "a"}, "n": {"N": "2"}})  # a new Item replaces it
+    gc.collect()
+    assert first() is None
+    live = table.items[next(iter(table.items))]
+    assert any(tracked is live for tracked in Item.instances_tracked)  # moto's dashboard still lists it
