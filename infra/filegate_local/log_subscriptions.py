@@ -2,8 +2,8 @@
 batches to the subscribed function, as CloudWatch Logs does (`{"awslogs": {"data": base64(gzip(JSON))}}`).
 
 Only the filter patterns FileGate's template uses: `""` (every line) and `{ $.a.b = "*" }` (the JSON line has
-that field, any value). Delivery is asynchronous, within ``FLUSH_SECONDS``; a failed invocation is retried
-twice, as Lambda retries an asynchronous invoke, then dropped with a warning.
+that field, any value). Delivery is asynchronous, ``FLUSH_SECONDS`` after the first line of a batch; a failed
+invocation is retried twice, as Lambda retries an asynchronous invoke, then dropped with a warning.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from filegate_local.poller import PollerThread
 
 if TYPE_CHECKING:  # workers imports the model, which reads these specs
     from filegate_local.workers import FunctionPool, LogSink
@@ -78,48 +80,56 @@ def subscription_event(log_group: str, events: list[tuple[int, str]]) -> dict[st
     return {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(data).encode())).decode()}}
 
 
-class LogSubscription:
-    """One subscription: lines offered by the source's sink, delivered by one thread."""
+class LogSubscription(PollerThread):
+    """One subscription: lines offered by the source's sink, delivered by one thread once the first of them
+    is FLUSH_SECONDS old (the thread sleeps while there is nothing to deliver)."""
 
     def __init__(self, spec: LogSubscriptionSpec, pool: FunctionPool, stop: threading.Event) -> None:
+        super().__init__(f"logs-{spec.function}-{spec.event}", stop)
         self.spec = spec
         self.pool = pool
         self._matches = matcher(spec.filter_pattern)
-        self._stop = stop
         self._lock = threading.Lock()
         self._pending: list[tuple[int, str]] = []
+        self._first_pending_at = 0.0  # monotonic time the oldest pending line came
         self.delivered = 0
-        self.thread = threading.Thread(target=self._run, name=f"logs-{spec.function}-{spec.event}", daemon=True)
 
     def offer(self, line: bytes) -> None:
         text = line.decode("utf-8", "replace").rstrip("\n")
         if self._matches(text):
             with self._lock:
+                if not self._pending:
+                    self._first_pending_at = time.monotonic()
+                    self.wake()
                 self._pending.append((int(time.time() * 1000), text))
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def join(self, timeout: float) -> None:
-        self.thread.join(timeout)
 
     def _take(self) -> list[tuple[int, str]]:
         with self._lock:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            self._first_pending_at = time.monotonic()
         return batch
 
-    def _run(self) -> None:
-        while not self._stop.wait(FLUSH_SECONDS):
-            batch = self._take()
-            while batch and not self._stop.is_set():
-                self._deliver(batch)
-                batch = self._take()
+    def _flush_in(self) -> float | None:
+        """Seconds until the pending lines are due (0: now), or None when there are none."""
+        with self._lock:
+            if not self._pending:
+                return None
+            return max(0.0, FLUSH_SECONDS - (time.monotonic() - self._first_pending_at))
+
+    def poll_once(self) -> bool:
+        if self._flush_in() != 0.0:
+            return False
+        self._deliver(self._take())
+        return True
+
+    def idle_seconds(self, idle_polls: int) -> float | None:
+        return self._flush_in()
 
     def _deliver(self, batch: list[tuple[int, str]]) -> None:
         event = subscription_event(self.spec.log_group, batch)
         for _attempt in range(1 + ASYNC_RETRIES):
             invocation = self.pool.invoke(event)
-            if invocation.ok or self._stop.is_set():
+            if invocation.ok or self.stopping:
                 self.delivered += len(batch) if invocation.ok else 0
                 return
         log.warning("%s.%s: %d log events dropped after retries", self.spec.function, self.spec.event, len(batch))

@@ -4,24 +4,31 @@ As Lambda's poller does: successes are deleted; with ReportBatchItemFailures onl
 `batchItemFailures` stay (they reappear after the visibility timeout, and moto's redrive policy moves them
 to the DLQ after maxReceiveCount); a function error, timeout or malformed partial-batch reply keeps the
 whole batch.
+
+Like Lambda's pollers they long-poll (20 s): an idle queue costs one request per poller every 20 s, not a
+stream of empty receives. A batching window starts with the first message received.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import math
 import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from filegate_local.model import SqsMappingSpec
+from filegate_local.poller import PollerThread
 from filegate_local.resources import client
 from filegate_local.workers import FunctionPool, Invocation
 
 log = logging.getLogger("filegate_local.sqs")
 
-WAIT_TIME_SECONDS = 1  # short long-polls, so shutdown is quick
+# ReceiveMessage's longest wait. Stopping does not wait for it: the stack joins pollers with a deadline and
+# stops moto, which ends the call.
+LONG_POLL_SECONDS = 20
 
 
 def _message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
@@ -56,7 +63,7 @@ def sqs_record(message: Mapping[str, Any], queue_arn: str, region: str) -> dict[
     return record
 
 
-class SqsPoller:
+class SqsPoller(PollerThread):
     """One poller thread for one event source mapping (several pollers may serve a mapping)."""
 
     def __init__(
@@ -68,54 +75,46 @@ class SqsPoller:
         stop: threading.Event,
         index: int = 0,
     ) -> None:
+        super().__init__(f"sqs-{mapping.function}-{mapping.event}-{index}", stop)
         self.mapping = mapping
         self.pool = pool
         self.region = region
         self.sqs = client("sqs", endpoint, region)
-        self._stop = stop
         self.batches = 0
-        self.thread = threading.Thread(
-            target=self._run, name=f"sqs-{mapping.function}-{mapping.event}-{index}", daemon=True
-        )
 
-    def start(self) -> None:
-        self.thread.start()
-
-    def join(self, timeout: float) -> None:
-        self.thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                messages = self._receive_batch()
-                if messages:
-                    self._process(messages)
-            except Exception:  # keep polling: a transient moto/network error must not kill the mapping
-                if self._stop.is_set():
-                    return
-                log.exception("poller %s.%s failed; retrying", self.mapping.function, self.mapping.event)
-                self._stop.wait(1.0)
+    def poll_once(self) -> bool:
+        messages = self._receive_batch()
+        if messages:
+            self._process(messages)
+        return bool(messages)
 
     def _receive_batch(self) -> list[dict[str, Any]]:
-        """Up to BatchSize messages, gathered for at most MaximumBatchingWindowInSeconds."""
+        """Up to BatchSize messages: a long poll for the first, then what comes within the batching window."""
         wanted = self.mapping.batch_size
-        window_ends = time.monotonic() + self.mapping.batching_window_seconds
         messages: list[dict[str, Any]] = []
-        while len(messages) < wanted and not self._stop.is_set():
+        window_ends = 0.0
+        while len(messages) < wanted and not self.stopping:
+            if messages:
+                remaining = window_ends - time.monotonic()
+                if remaining <= 0:
+                    break
+                wait = min(LONG_POLL_SECONDS, math.ceil(remaining))
+            else:
+                wait = LONG_POLL_SECONDS
             response = self.sqs.receive_message(
                 QueueUrl=self.mapping.queue_url,
                 MaxNumberOfMessages=min(10, wanted - len(messages)),
-                WaitTimeSeconds=WAIT_TIME_SECONDS,
+                WaitTimeSeconds=wait,
                 AttributeNames=["All"],
                 MessageSystemAttributeNames=["All"],
                 MessageAttributeNames=["All"],
             )
             received = response.get("Messages") or []
-            messages.extend(received)
-            if time.monotonic() >= window_ends or (not received and messages):
-                break
-            if not received and not messages:
+            if received and not messages:
                 window_ends = time.monotonic() + self.mapping.batching_window_seconds
+            messages.extend(received)
+            if not received:
+                break  # a long poll came back empty: give what there is (nothing, or a batch in its window)
         return messages
 
     def _process(self, messages: list[dict[str, Any]]) -> None:

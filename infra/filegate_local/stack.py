@@ -29,6 +29,7 @@ from filegate_local.lifeline import child_environment
 from filegate_local.log_subscriptions import LogSubscription, start_log_subscriptions
 from filegate_local.mailbox import MailEcho
 from filegate_local.model import StackModel, build_model
+from filegate_local.poller import wake_all
 from filegate_local.resources import Provisioner
 from filegate_local.sqs_poller import SqsPoller, start_pollers
 from filegate_local.state import read_state, remove_state, state_file, write_state
@@ -39,10 +40,16 @@ from filegate_local.workers import FunctionPool, LogSink, function_environment
 log = logging.getLogger("filegate_local")
 
 MOTO_START_TIMEOUT_SECONDS = 60.0
-# Stopping must leave no process and no listening port behind within 5 s, whatever is still running.
-MOTO_STOP_GRACE_SECONDS = 1.5
+# glibc's malloc for moto, which serves each request in a thread of its own and reads whole request and
+# response bodies (an upload, a conversion's output) into memory: few arenas, and buffers over 128 KiB
+# mmapped (a fixed threshold, not one that grows with the largest freed buffer), so the memory of a body
+# goes back to the system when it is freed instead of staying in a fragmented heap.
+MOTO_MALLOC_ENV = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
+# Stopping must leave no process and no listening port behind within 5 s, whatever is still running: each
+# step has a grace, then a SIGKILL.
 WORKER_STOP_GRACE_SECONDS = 1.0
-POLLER_STOP_GRACE_SECONDS = 1.5
+MOTO_STOP_GRACE_SECONDS = 1.0
+POLLER_STOP_GRACE_SECONDS = 1.0
 
 
 @dataclass
@@ -130,7 +137,7 @@ class MotoServer:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log_file,
-                env={**os.environ, "PYTHONPATH": _python_path_with_package(), **child_environment()},
+                env={**os.environ, **MOTO_MALLOC_ENV, "PYTHONPATH": _python_path_with_package(), **child_environment()},
                 start_new_session=True,
             )
 
@@ -158,7 +165,7 @@ class MotoServer:
             self.proc.wait(timeout=MOTO_STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            self.proc.wait(timeout=5)
+            self.proc.wait(timeout=MOTO_STOP_GRACE_SECONDS)
         if self.proc.stdout:
             self.proc.stdout.close()
         self.proc = None
@@ -307,6 +314,8 @@ class LocalStack:
         self.stream_pollers = start_stream_pollers(
             self.model.stream_mappings, self.pools, self.moto.url, self.template.region, self._stop
         )
+        for pool in self.pools.values():
+            pool.on_invoked(lambda: wake_all(self.stream_pollers))
         self.log_subscriptions = start_log_subscriptions(
             self.model.log_subscriptions, self.pools, self._sinks_by_function, self._stop
         )
@@ -319,33 +328,32 @@ class LocalStack:
         self.gateway.serve()
 
     def stop(self) -> None:
-        """Stop the pollers, the gateway, the workers and moto, overlapping their waits. Safe to call twice."""
+        """Stop everything within a few seconds, whatever is in flight. Safe to call twice.
+
+        In this order, and no step waits without a deadline: nobody new finds the stack; the pollers and
+        the pools take no more work (a request waiting for a free worker fails at once); the gateway stops
+        taking connections without waiting for the requests in flight (their threads end with their
+        invocations); the workers get a short grace to finish, then are killed with whatever they started;
+        moto stops; the poller threads, by then unblocked, are joined for what time is left.
+        """
         if self.state:
             remove_state(self.state_dir, self.state)  # first: nobody new finds a stack that stops answering
-        self._stop.set()  # pollers end after their current long-poll (1 s) or invocation
-        if self.gateway is not None:
-            self.gateway.stop()
+        self._stop.set()
+        wake_all([*self.pollers, *self.stream_pollers, *self.log_subscriptions])
         for pool in self.pools.values():
             pool.begin_close()
+        if self.gateway is not None:
+            self.gateway.stop()
         deadline = time.monotonic() + WORKER_STOP_GRACE_SECONDS
         for pool in self.pools.values():
             pool.close(deadline)  # kills a worker still busy at the deadline, so no poller waits on one
         if self.moto is not None:
             self.moto.stop()
         deadline = time.monotonic() + POLLER_STOP_GRACE_SECONDS
-        pollers: list[SqsPoller | StreamPoller | LogSubscription] = [
-            *self.pollers,
-            *self.stream_pollers,
-            *self.log_subscriptions,
-        ]
-        for poller in pollers:
-            poller.join(timeout=max(0.0, deadline - time.monotonic()))
-        self.pollers = []
-        self.stream_pollers = []
-        self.log_subscriptions = []
-        if self.mail_echo is not None:
-            self.mail_echo.join(timeout=max(0.0, deadline - time.monotonic()))
-            self.mail_echo = None
+        for thread in [*self.pollers, *self.stream_pollers, *self.log_subscriptions, self.mail_echo]:
+            if thread is not None:
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self.pollers, self.stream_pollers, self.log_subscriptions, self.mail_echo = [], [], [], None
         for sink in self._sinks:
             sink.close()
         self._sinks = []

@@ -31,12 +31,16 @@ from botocore.exceptions import ClientError
 
 from filegate_local.event_filters import passes
 from filegate_local.model import StreamMappingSpec
+from filegate_local.poller import PollerThread, backoff_seconds
 from filegate_local.resources import client
 from filegate_local.workers import FunctionPool
 
 log = logging.getLogger("filegate_local.streams")
 
-IDLE_POLL_SECONDS = 0.5  # between reads of an idle stream (Lambda polls each shard about 4 times a second)
+# Between reads of a stream: Lambda polls each shard about 4 times a second; an idle stream is read less and
+# less often, up to IDLE_POLL_MAX_SECONDS, and at once again when a function ran (it may have written).
+IDLE_POLL_SECONDS = 0.25
+IDLE_POLL_MAX_SECONDS = 2.0
 SHARD_REFRESH_SECONDS = 10.0  # DynamoDB opens new shards every few hours; look for them now and then
 READ_LIMIT = 1000  # GetRecords' largest page
 READ_AHEAD_BATCHES = 10  # records read but not yet done, per shard, in batches: bounds memory on a backlog
@@ -90,8 +94,9 @@ def stream_record(raw: Mapping[str, Any], stream_arn: str, region: str) -> dict[
         "dynamodb": dynamodb,
         "eventSourceARN": stream_arn,
     }
-    if raw.get("userIdentity"):  # deletions by TTL
-        record["userIdentity"] = dict(raw["userIdentity"])
+    identity = raw.get("userIdentity")
+    if identity:  # deletions by TTL: GetRecords says {"Type", "PrincipalId"}, Lambda's event {"type", "principalId"}
+        record["userIdentity"] = {"type": identity.get("Type"), "principalId": identity.get("PrincipalId")}
     return record
 
 
@@ -283,42 +288,34 @@ class StreamReader:
 # ------------------------------------------------------------------ the poller
 
 
-class StreamPoller:
+class StreamPoller(PollerThread):
     """One thread per mapping: reads every shard, invokes the function with one shard's batch at a time."""
 
     def __init__(self, reader: StreamReader, pool: FunctionPool, stop: threading.Event) -> None:
+        super().__init__(f"stream-{reader.mapping.function}-{reader.mapping.event}", stop)
         self.mapping = reader.mapping
         self.reader = reader
         self.pool = pool
-        self._stop = stop
         self.batches = 0
-        self.thread = threading.Thread(
-            target=self._run, name=f"stream-{self.mapping.function}-{self.mapping.event}", daemon=True
-        )
+        self._read_at = 0.0
 
-    def start(self) -> None:
-        self.thread.start()
+    def poll_once(self) -> bool:
+        # Woken after every invocation of any function: under load, still no more than Lambda's 4 reads a second.
+        self._stop.wait(self._read_at + IDLE_POLL_SECONDS - time.monotonic())
+        self._read_at = time.monotonic()
+        self.reader.read()
+        return self._give_batches()
 
-    def join(self, timeout: float) -> None:
-        self.thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.reader.read()
-                if not self._give_batches():
-                    self._stop.wait(IDLE_POLL_SECONDS)
-            except Exception:  # keep polling: a transient moto/network error must not kill the mapping
-                if self._stop.is_set():
-                    return
-                log.exception("stream poller %s.%s failed; retrying", self.mapping.function, self.mapping.event)
-                self._stop.wait(1.0)
+    def idle_seconds(self, idle_polls: int) -> float:
+        if any(cursor.pending for cursor in self.reader.cursors.values()):
+            return IDLE_POLL_SECONDS  # records wait for their batching window or retry: look again soon
+        return backoff_seconds(idle_polls, IDLE_POLL_SECONDS, IDLE_POLL_MAX_SECONDS)
 
     def _give_batches(self) -> bool:
         """One batch per shard that has one ready; whether any was given."""
         given = False
         for cursor in self.reader.readable():
-            if self._stop.is_set():
+            if self.stopping:
                 break
             mapping = self.mapping
             if cursor.ready(time.monotonic(), mapping.batch_size, mapping.batching_window_seconds):
@@ -330,7 +327,7 @@ class StreamPoller:
         mapping = self.mapping
         self.batches += 1
         invocation = self.pool.invoke({"Records": batch})
-        if self._stop.is_set():
+        if self.stopping:
             return  # the pool is closing under it: not the function's failure
         done = records_done(
             batch, ok=invocation.ok, result=invocation.result, report_failures=mapping.report_batch_item_failures

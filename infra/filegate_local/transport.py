@@ -54,6 +54,7 @@ class GatewayServer(ThreadingHTTPServer):
     """One thread per connection; tracks connections so stopping closes the idle keep-alive ones."""
 
     daemon_threads = True
+    block_on_close = False  # server_close must not wait for requests in flight: stopping has a deadline
     allow_reuse_address = True
     request_queue_size = 256
     gateway: RequestPath

@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from filegate_local.lifeline import child_environment
 from filegate_local.model import FunctionSpec
+from filegate_local.process_tree import kill_trees
 from filegate_local.runtime import (
     FRAME_HEADER,
     dumps_body_beside,
@@ -37,6 +38,9 @@ from filegate_local.template import REGION
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the directory holding filegate_local/
 LAMBDA_INIT_TIMEOUT_SECONDS = 10.0
+# After SIGKILL: how long to wait for the process to be reaped and for its log pump to drain the pipe.
+KILLED_EXIT_SECONDS = 2.0
+KILLED_PUMP_SECONDS = 0.5
 # Largest single read from a worker's protocol pipe (a pipe hands over at most its capacity at once).
 READ_CHUNK = 1 << 20
 # Lambda caps a synchronous invocation's request payload at 6 MB.
@@ -175,16 +179,25 @@ class Worker:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
+    def kill(self, pump_timeout: float = KILLED_PUMP_SECONDS) -> None:
+        """SIGKILL the worker and whatever it started (LibreOffice, FFmpeg; see process_tree), so nothing
+        outlives it or holds its log pipe open."""
+        if self.proc.poll() is None:  # not reaped yet: its pid is still its own
+            kill_trees([self.proc.pid])
+        self.reap(pump_timeout)
+
+    def reap(self, pump_timeout: float) -> None:
+        """After a kill: collect the exit status, close our ends of its pipes, let the log pump drain."""
         with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=5)
+            self.proc.wait(timeout=KILLED_EXIT_SECONDS)
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream is not None:
                 with contextlib.suppress(OSError):
                     stream.close()
-        self._pump.join(timeout=2)
+        self.join_pump(pump_timeout)
+
+    def join_pump(self, timeout: float) -> None:
+        self._pump.join(timeout=timeout)
 
     def close_input(self) -> None:
         with contextlib.suppress(OSError):
@@ -192,8 +205,7 @@ class Worker:
 
     def stop(self, grace: float = 2.0) -> None:
         """Close the protocol stream (the worker exits by itself), then make sure it is gone."""
-        with contextlib.suppress(OSError):
-            self._stdin.close()
+        self.close_input()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=grace)
         self.kill()
@@ -226,6 +238,7 @@ class FunctionPool:
         self._spawning = 0
         self._lock = threading.Condition()
         self._closed = False
+        self._listeners: list[Callable[[], None]] = []
         # Callers that must not block on the invocation (API Gateway's 29 s integration timeout lets the
         # function run on) submit here.
         self._executor = ThreadPoolExecutor(
@@ -368,9 +381,15 @@ class FunctionPool:
         """Invoke in the background; the caller may stop waiting while the function runs on."""
         return self._executor.submit(self.invoke, event, request_id)
 
+    def on_invoked(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after each invocation (the stream pollers: the function may have written)."""
+        self._listeners.append(listener)
+
     def _count(self, invocation: Invocation) -> Invocation:
         with self._lock:
             self.stats.invocations += 1
+        for listener in self._listeners:
+            listener()
         return invocation
 
     # ------------------------------------------------------------------ lifecycle
@@ -394,12 +413,22 @@ class FunctionPool:
             worker.close_input()
 
     def close(self, deadline: float | None = None) -> None:
-        """Stop every worker; one still busy at `deadline` (an invocation in progress) is killed."""
+        """Stop every worker; one still busy at `deadline` (an invocation in progress) is killed.
+
+        Bounded: the workers get until `deadline` together to exit by themselves, then are all killed at
+        once, and their log pumps get a short shared wait (never one wait per worker in turn)."""
         self.begin_close()
         deadline = time.monotonic() + 1.0 if deadline is None else deadline
-        for worker in self._closing:
-            worker.stop(grace=max(0.0, deadline - time.monotonic()))
-        self._closing.clear()
+        closing, self._closing = self._closing, []
+        for worker in closing:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        kill_trees([worker.proc.pid for worker in closing if worker.proc.poll() is None])  # one scan for all
+        for worker in closing:
+            worker.reap(pump_timeout=0.0)
+        pumps_deadline = time.monotonic() + KILLED_PUMP_SECONDS
+        for worker in closing:
+            worker.join_pump(max(0.0, pumps_deadline - time.monotonic()))
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
