@@ -23,7 +23,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.integration.helpers import all_gone_within, free_ports, listening, process_gone
+from tests.helpers.processes import all_gone_within, free_ports, listening, process_gone
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
