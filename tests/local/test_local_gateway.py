@@ -9,8 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
-import subprocess
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -24,6 +22,7 @@ from filegate_local.gateway import INTEGRATION_TIMEOUT, ApiGateway, Gateway, pol
 from filegate_local.model import build_model
 from filegate_local.template import Template
 from filegate_local.workers import Invocation
+from tests.helpers.sam_cli import sam_event
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = build_model(Template(ROOT / "template.yaml", stack_name="gw"))
@@ -343,17 +342,6 @@ def assert_same_shape(ours: Any, sams: Any, extras: dict[str, set[str]], path: s
             assert_same_shape(ours[0], sams[0], extras, path)
     else:
         assert type(ours) is type(sams), f"{path}: {type(ours).__name__}, sam has {type(sams).__name__}"
-
-
-def sam_event(*args: str) -> dict[str, Any]:
-    """`sam local generate-event ...` from $SAM_CLI, the Makefile's .venv-sam, or sam on PATH."""
-    candidates = (os.environ.get("SAM_CLI"), str(ROOT / ".venv-sam" / "bin" / "sam"), shutil.which("sam"))
-    sam = next((c for c in candidates if c and os.access(c, os.X_OK)), None)
-    if sam is None:
-        pytest.skip("the SAM CLI is not installed (make sam-venv)")
-    env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
-    out = subprocess.run([sam, "local", "generate-event", *args], capture_output=True, check=True, timeout=120, env=env)
-    return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
 def test_the_proxy_and_authorizer_events_have_the_shapes_sam_generates() -> None:

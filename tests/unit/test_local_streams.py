@@ -5,9 +5,6 @@ in this process, with the local stack's moto_fixes)."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import threading
 import time
 import uuid
@@ -31,6 +28,7 @@ from filegate_local.stream_poller import (
     stream_record,
 )
 from filegate_local.workers import Invocation
+from tests.helpers.sam_cli import sam_event
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -95,17 +93,6 @@ def reader_for(aws: tuple[Any, Any, str], region: str = REGION, **overrides: Any
 
 
 # ------------------------------------------------------------------ records
-
-
-def sam_event(*args: str) -> dict[str, Any]:
-    sam = os.environ.get("SAM_CLI") or str(ROOT / ".venv-sam" / "bin" / "sam")
-    if not os.access(sam, os.X_OK):
-        sam = shutil.which("sam") or ""
-    if not sam:
-        pytest.skip("the SAM CLI is not installed (make sam-venv)")
-    env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
-    out = subprocess.run([sam, "local", "generate-event", *args], capture_output=True, check=True, timeout=120, env=env)
-    return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
 def assert_same_shape(ours: Any, sams: Any, path: str = "record") -> None:
