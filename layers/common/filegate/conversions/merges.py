@@ -22,7 +22,7 @@ from filegate import errors
 from filegate.context import AuthContext
 from filegate.conversions import sync
 from filegate.conversions.queueing import Queues, queue_job
-from filegate.conversions.records import conversion_json
+from filegate.conversions.records import MERGE_OPTION, conversion_json
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.engines import OverBudget, Plan, Source, Workspace, engine_name_for, merger
@@ -35,8 +35,6 @@ from filegate.settings import WebhookEmitter
 from filegate.tiers import SYNC_ANSWER_RESERVE_SECONDS, tier
 
 MIN_INPUTS, MAX_INPUTS = 2, 100
-# A merge job's options name its inputs under this key (file ids, in order).
-MERGE_OPTION = "merge"
 OUTPUT_NAME = "merged.pdf"
 
 

@@ -28,6 +28,8 @@ from filegate.webhooks import emitting as webhook_events
 RECORD_LIFETIME = timedelta(days=90)
 # Marks a queued job that compresses (its target is then the source's own format).
 COMPRESS_OPTION = "compress"
+# A merge job's options name its inputs under this key (file ids, in order).
+MERGE_OPTION = "merge"
 # Options never stored readable nor shown: sealed for the worker (filegate.sealing), dropped from answers.
 SECRET_OPTIONS = options_table.SECRET_OPTIONS  # input_password, password
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from filegate.conversions.merges import MERGE_OPTION
-from filegate.conversions.records import conversion_json
+from filegate.conversions.records import MERGE_OPTION, conversion_json
 from filegate.db import conversions as conversions_table
 from filegate.db import files as files_table
 from filegate.db.files import FileRecord
