@@ -10,7 +10,6 @@ as it is.
 from __future__ import annotations
 
 import pikepdf
-from lxml import etree
 from pikepdf import Name
 
 from filegate.engines.pdf.flate import bounded_flate
@@ -83,6 +82,10 @@ _XPACKET_END = b'<?xpacket end="w"?>'
 def _compact_xmp(metadata: pikepdf.Stream) -> None:
     """The XMP without what its meaning does not need: the indentation between elements and the namespaces
     that no property uses any more (both only bytes), in its xpacket wrapper; left alone when unreadable."""
+    # Imported here: lxml is in the XMP layer, which only the functions that compress carry; those that read
+    # a PDF's pages (FilesFunction, ImportFunction) import this module without it (template.yaml).
+    from lxml import etree
+
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=True)
     try:
         root = etree.fromstring(metadata.read_bytes(), parser)
