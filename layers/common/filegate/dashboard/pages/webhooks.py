@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
@@ -60,24 +61,25 @@ async def _add_webhook(request: Request, site: Site, posted: SignedInForm) -> Re
 
 @router.post("/dashboard/webhooks/secret")
 async def _rotate_secret(request: Request, site: Site, posted: SignedInForm) -> Response:
-    visit, _ = posted
-    try:
-        check_route(visit.caller, "POST", "/v1/webhooks/secret")
-        created = webhook_secrets.create_or_rotate_secret(visit.caller, visit.now, actor=visit.actor, ip=visit.ip)
-    except errors.ApiError as exc:
-        return webhooks_page(site, request, visit, status=exc.status, error=exc.message)
-    return webhooks_page(site, request, visit, shown_secret=created["secret"], shown_which="new")
+    return _secret_shown(site, request, posted[0], "POST", webhook_secrets.create_or_rotate_secret, which="new")
 
 
 @router.post("/dashboard/webhooks/secret/reveal")
 async def _reveal_secret(request: Request, site: Site, posted: SignedInForm) -> Response:
-    visit, _ = posted
+    return _secret_shown(site, request, posted[0], "GET", webhook_secrets.reveal_secret, which="current")
+
+
+def _secret_shown(
+    site: Site, request: Request, visit: Visit, method: str, act: Callable[..., dict[str, Any]], *, which: str
+) -> Response:
+    """The page with the signing secret `act` gives (a new one, or the current one shown again), as the API's
+    `method /v1/webhooks/secret` would allow it; else the page with the API's error."""
     try:
-        check_route(visit.caller, "GET", "/v1/webhooks/secret")
-        shown = webhook_secrets.reveal_secret(visit.caller, visit.now, actor=visit.actor, ip=visit.ip)
+        check_route(visit.caller, method, "/v1/webhooks/secret")
+        secret = act(visit.caller, visit.now, actor=visit.actor, ip=visit.ip)["secret"]
     except errors.ApiError as exc:
         return webhooks_page(site, request, visit, status=exc.status, error=exc.message)
-    return webhooks_page(site, request, visit, shown_secret=shown["secret"], shown_which="current")
+    return webhooks_page(site, request, visit, shown_secret=secret, shown_which=which)
 
 
 @router.post("/dashboard/webhooks/{webhook_id}/delete")

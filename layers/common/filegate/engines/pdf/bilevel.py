@@ -12,10 +12,9 @@ import io
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name
-from pikepdf.models.image import UnsupportedImageTypeError
 from PIL import Image, ImageChops, TiffImagePlugin
 
-from filegate.engines.pdf.flate import bounded_flate
+from filegate.engines.pdf.flate import UNDECODABLE_IMAGE, bounded_flate
 
 # libtiff's CCITT coder reads 0 bits as white (fax convention) where a PDF's decoded 1-bit samples are 1 for
 # white (BlackIs1 false): the pixels are inverted before coding, so long white runs get the short codes.
@@ -71,14 +70,7 @@ def _codable(image: pikepdf.Stream, width: int, height: int) -> bool:
 def _pixels(image: pikepdf.Stream, width: int, height: int) -> Image.Image | None:
     try:
         picture = pikepdf.PdfImage(image).as_pil_image()
-    except (
-        pikepdf.PdfError,
-        UnsupportedImageTypeError,
-        NotImplementedError,
-        ValueError,
-        OSError,
-        Image.DecompressionBombError,
-    ):
+    except UNDECODABLE_IMAGE:
         return None
     return picture if picture.mode == "1" and picture.size == (width, height) else None
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name
-from pikepdf.models.image import UnsupportedImageTypeError
 from PIL import Image
 
 from filegate.engines.image.decode import NO_META
@@ -26,7 +25,13 @@ from filegate.engines.image.encode import encode
 from filegate.engines.pdf.bilevel import reencode_bilevel
 from filegate.engines.pdf.docmeta import slim_document_data
 from filegate.engines.pdf.document import save
-from filegate.engines.pdf.flate import bounded_flate, inflated, max_flate_level, recompress_flate
+from filegate.engines.pdf.flate import (
+    UNDECODABLE_IMAGE,
+    bounded_flate,
+    inflated,
+    max_flate_level,
+    recompress_flate,
+)
 
 DEFAULT_QUALITY = 75
 DEFAULT_DPI = 150
@@ -290,14 +295,7 @@ def _decoded(image: pikepdf.Stream, max_pixels: int) -> Image.Image | None:
             picture = _zipped_jpeg(image, cap)
         else:
             picture = pikepdf.PdfImage(image).as_pil_image()
-    except (
-        pikepdf.PdfError,
-        UnsupportedImageTypeError,
-        NotImplementedError,
-        ValueError,
-        OSError,
-        Image.DecompressionBombError,
-    ):
+    except UNDECODABLE_IMAGE:
         return None
     if picture is None:
         return None

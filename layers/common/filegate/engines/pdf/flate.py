@@ -11,6 +11,8 @@ from typing import Final
 
 import pikepdf
 from pikepdf import Array, Name
+from pikepdf.models.image import UnsupportedImageTypeError
+from PIL import Image
 
 # A stream is re-deflated only when it inflates to at most this much, and all of them together to at most
 # RECOMPRESS_BUDGET: time and memory stay bounded whatever the PDF holds.
@@ -19,6 +21,16 @@ RECOMPRESS_BUDGET = 64 * 1024 * 1024  # zlib's level 9 runs at tens of MB a seco
 # Smaller streams gain a few bytes at most: not worth a decode.
 MIN_RECOMPRESS_BYTES = 256
 BEST: Final = 9
+# What decoding an image stream into pixels may raise on a damaged, unsupported or oversized image: that
+# image is then left as it is (compress and the 1-bit re-encoding alike).
+UNDECODABLE_IMAGE = (
+    pikepdf.PdfError,
+    UnsupportedImageTypeError,
+    NotImplementedError,
+    ValueError,
+    OSError,
+    Image.DecompressionBombError,
+)
 
 
 def bounded_flate(stream: pikepdf.Stream, cap: int) -> bytes | None:
