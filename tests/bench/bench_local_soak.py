@@ -1,7 +1,7 @@
 """A `make dev` stack under an outside test suite for a while, then idle: how much memory and CPU its
 embedded AWS (moto) and the stack process hold. Prints figures; asserts nothing.
 
-    .venv/bin/python tests/bench/bench_local_soak.py [--minutes 3] [--clients 4] [--idle-seconds 30]
+    .venv/bin/python tests/bench/bench_local_soak.py [--minutes 3] [--clients 4] [--idle-seconds 30] [--pause-seconds 0]
         [--baseline-infra DIR]
 
 Each client loops: a sync conversion of a ~1 MB PNG, an upload through a presigned POST and a queued
@@ -98,6 +98,8 @@ def _png(size: int) -> bytes:
 class Soak:
     """One stack started as `make dev` does, driven by `clients` threads until `stop` is set."""
 
+    pause_seconds = 0.0  # each client's wait between loops (--pause-seconds): a lighter, longer soak
+
     def __init__(self, infra: Path, state_dir: Path) -> None:
         self.infra, self.state_dir = infra, state_dir
         self.stop = threading.Event()
@@ -180,6 +182,7 @@ class Soak:
                     self._call(session, "DELETE", f"/v1/keys/{key_id}")
                     if rotated is not None and rotated.status_code == 201:
                         self._call(session, "DELETE", f"/v1/keys/{rotated.json()['key_id']}")
+            self.stop.wait(self.pause_seconds)
 
     def processes(self) -> dict[str, list[int]]:
         children = _children(self.process.pid)
@@ -291,8 +294,10 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--idle-seconds", type=float, default=30.0)
+    parser.add_argument("--pause-seconds", type=float, default=0.0, help="each client's wait between loops")
     parser.add_argument("--baseline-infra", type=Path, help="another copy of infra/ to soak first, for comparison")
     args = parser.parse_args()
+    Soak.pause_seconds = args.pause_seconds
     runs = []
     if args.baseline_infra is not None:
         runs.append(run("baseline", args.baseline_infra, args.minutes, args.clients, args.idle_seconds))
