@@ -4,8 +4,7 @@ stack provisioned from template.yaml: DynamoDB items past their TTL (a Number, n
 deleted by the service (the REMOVE stream record's `userIdentity`); stream records older than 24 hours; S3
 objects under the bucket's enabled lifecycle rules and incomplete multipart uploads under
 AbortIncompleteMultipartUpload (moto does not record when an upload began: its age counts from the first sweep
-that saw it); SQS messages older than their queue's MessageRetentionPeriod. moto_process sweeps every minute
-by the wall clock, and at once on `POST /_filegate/expire?now=`.
+that saw it); SQS messages older than their queue's MessageRetentionPeriod.
 """
 
 from __future__ import annotations
@@ -16,22 +15,18 @@ import contextlib
 import ctypes
 import logging
 import math
-import threading
-import time
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 from filegate_local.moto_fixes import TRANSACTION_LOCK
 
-log = logging.getLogger("filegate_local.expiry")
-T = TypeVar("T")
 DAY_SECONDS = 86_400
 FIVE_YEARS = 5 * 365 * DAY_SECONDS  # DynamoDB leaves an item whose TTL is further past (a likely mistake)
 # Who GetRecords says deleted an item by TTL (stream_poller renames the keys to the Lambda event's form).
 TTL_DELETER = {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}
 
 
-def snapshot(read: Callable[[], Iterable[T]]) -> list[T]:
+def snapshot(read: Callable[[], Iterable[Any]]) -> list[Any]:
     """`list(read())` while moto's request threads may change what it reads ("changed size during
     iteration"): retried, then given up until the next sweep."""
     for _attempt in range(3):
@@ -41,8 +36,7 @@ def snapshot(read: Callable[[], Iterable[T]]) -> list[T]:
 
 
 def models(service: str, kind: str) -> list[Any]:
-    """Every model of a kind (its backends' attribute: "tables", "buckets", "queues"...) in every account and
-    region of a moto service."""
+    """Every model of a kind ("tables", "buckets"...) in every account and region of a moto service."""
     from moto.backends import get_backend
 
     backends = [backend for regions in snapshot(get_backend(service).values) for backend in snapshot(regions.values)]
@@ -50,12 +44,8 @@ def models(service: str, kind: str) -> list[Any]:
     return [model for found in held for model in snapshot(getattr(found, "values", found.copy))]  # a dict or a list
 
 
-def _epoch(moment: Any) -> float:
+def _utc(moment: Any) -> float:
     return calendar.timegm(moment.utctimetuple())  # moto's timestamps are naive UTC datetimes
-
-
-def _created(record: Any) -> float:
-    return _epoch(record.record["dynamodb"]["ApproximateCreationDateTime"])
 
 
 def lifecycle_expires_at(created: float, days: int) -> float:
@@ -77,7 +67,8 @@ def sweep(now: float) -> dict[str, int]:
                     if table.stream_shard is not None:
                         table.stream_shard.items[-1].record["userIdentity"] = dict(TTL_DELETER)
             if (shard := table.stream_shard) is not None:
-                old = bisect.bisect_left(shard.items, now - DAY_SECONDS, key=_created)
+                created = [_utc(record.record["dynamodb"]["ApproximateCreationDateTime"]) for record in shard.items]
+                old = bisect.bisect_left(created, now - DAY_SECONDS)
                 # moto numbers a record by its index plus the shard's first number: move that on, so none changes.
                 del shard.items[:old]
                 shard.starting_sequence_number += old
@@ -89,7 +80,7 @@ def sweep(now: float) -> dict[str, int]:
             prefix = (rule.filter.prefix if rule.filter else rule.prefix) or ""
             days, abort_days = int(rule.expiration_days or 0), int(rule.aimu_days or 0)
             for name, key in snapshot(bucket.keys.items) if days else []:
-                if name.startswith(prefix) and lifecycle_expires_at(_epoch(key.last_modified), days) <= now:
+                if name.startswith(prefix) and lifecycle_expires_at(_utc(key.last_modified), days) <= now:
                     with contextlib.suppress(KeyError):  # deleted meanwhile
                         bucket.keys.pop(name)  # which disposes of its buffer (memory or temporary file) at once
                         expired["objects"] += 1
@@ -106,19 +97,7 @@ def sweep(now: float) -> dict[str, int]:
                     expired["messages"] += 1
                 queue.pending_messages.discard(message)
     if any(expired.values()):
-        log.info("expired %s", expired)
+        logging.getLogger(__name__).info("expired %s", expired)
         with contextlib.suppress(OSError, AttributeError):  # hand the freed heap back (glibc's malloc_trim)
             ctypes.CDLL("libc.so.6").malloc_trim(0)
     return expired
-
-
-def sweep_every_minute() -> None:
-    def run() -> None:
-        while True:
-            time.sleep(60)
-            try:
-                sweep(time.time())
-            except Exception:  # moto changed under us mid-sweep: the next sweep tries again
-                log.exception("expiry sweep failed")
-
-    threading.Thread(target=run, name="expiry", daemon=True).start()

@@ -17,6 +17,7 @@ memory for ever; `apply()` patches moto before moto_process serves:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import time
 import weakref
@@ -46,8 +47,7 @@ def _new_tracked_weakly(cls: Any, *args: Any, **kwargs: Any) -> Any:
     return instance
 
 
-def _hold_table_name(iterator: Any, shard: Any) -> None:
-    """The iterator's `stream_shard` setter, which moto calls once, as it issues the iterator."""
+def _hold_table_name(iterator: Any, shard: Any) -> None:  # `stream_shard`'s setter: moto's, as it issues one
     iterator.table_name, iterator.issued = shard.table.name, time.monotonic()
 
 
@@ -64,11 +64,8 @@ def apply() -> None:
 
     if isinstance(ShardIterator.__dict__.get("stream_shard"), property):
         return
-    iterate, read, transact = (
-        ShardIterator.get,
-        DynamoDBStreamsBackend.get_records,
-        DynamoDBBackend.transact_write_items,
-    )
+    iterate, read = ShardIterator.get, DynamoDBStreamsBackend.get_records
+    transact = DynamoDBBackend.transact_write_items
 
     def get(iterator: Any, limit: int = 1000) -> dict[str, Any]:
         with TRANSACTION_LOCK:
@@ -76,14 +73,10 @@ def apply() -> None:
             return iterate(iterator, limit)
 
     def get_records(backend: Any, iterator_arn: str, limit: int) -> dict[str, Any]:
-        issued_before, expired = time.monotonic() - SHARD_ITERATOR_LIFETIME_SECONDS, []
-        with contextlib.suppress(RuntimeError):  # a request added one meanwhile: the rest go next time
-            for arn, iterator in backend.shard_iterators.items():  # in the order they were issued
-                if getattr(iterator, "issued", 0.0) > issued_before:
-                    break
-                expired.append(arn)
-        for arn in expired:
-            backend.shard_iterators.pop(arn, None)
+        iterators, before = backend.shard_iterators, time.monotonic() - SHARD_ITERATOR_LIFETIME_SECONDS
+        expired = itertools.takewhile(lambda arn: getattr(iterators.get(arn), "issued", 0) <= before, list(iterators))
+        for arn in list(expired):  # the oldest first, as a dict keeps them
+            iterators.pop(arn, None)
         if iterator_arn not in backend.shard_iterators:
             message = "Iterator expired. The iterator was created more than 15 minutes ago."
             raise JsonRESTError("ExpiredIteratorException", message)

@@ -1,11 +1,9 @@
-"""moto server in a child process that cannot outlive its parent: `python -m filegate_local.moto_process <host>
-<port>` prints "ready" once it serves and exits when its stdin reaches EOF (the stack stops it), or by the
-lifeline as soon as the stack's process dies, even by SIGKILL, so a crashed `make dev` never holds the port.
-
-Besides moto's API (with moto_fixes) it answers `GET /_filegate/ses-messages`, the mail SES accepted (moto's
-/moto-api/data.json has it too, but serialises every model of every service: seconds on a full stack, too
-slow to poll every second), `GET /_filegate/footprint`, how much of each kind moto holds, and
-`POST /_filegate/expire?now=<epoch seconds>`, an expiry sweep at once (see expiry; it runs every minute too).
+"""`python -m filegate_local.moto_process <host> <port>`: moto's threaded server, which prints "ready" once it
+serves, exits when its stdin reaches EOF (the stack stops it) and by the lifeline as soon as the stack's process
+dies, so a crashed `make dev` never holds the port. Besides moto's API (with moto_fixes) it answers
+`GET /_filegate/ses-messages`, the mail SES accepted (moto's /moto-api/data.json serialises every model of every
+service: seconds on a full stack, too slow to poll every second), `GET /_filegate/footprint`, how much of each
+kind moto holds, and `POST /_filegate/expire?now=<epoch seconds>`, an expiry sweep now (it runs every minute).
 """
 
 from __future__ import annotations
@@ -14,6 +12,7 @@ import gc
 import json
 import logging
 import os
+import select
 import sys
 import threading
 import time
@@ -25,8 +24,7 @@ from filegate_local import expiry, moto_fixes
 from filegate_local.expiry import models, snapshot
 from filegate_local.lifeline import exit_with_parent
 
-# moto keeps each S3 object in a SpooledTemporaryFile of this size (its default is ~5 MB): larger objects, most
-# of a conversion's bytes, go to a temporary file instead of the heap.
+# moto's buffer for an S3 object before it spools to a temporary file (~5 MB by default): conversions' off the heap
 S3_KEY_BUFFER_BYTES = 64 * 1024
 MAIL_FIELDS = ("id", "source", "subject", "body", "destinations")
 
@@ -43,6 +41,7 @@ def footprint() -> dict[str, int]:
 
     tables, buckets, queues = models("dynamodb", "tables"), models("s3", "buckets"), models("sqs", "queues")
     objects = [key for bucket in buckets for key in bucket.keys.values()]
+    in_memory = [key for key in objects if not getattr(getattr(key, "_value_buffer", None), "_rolled", True)]
     gc.collect()  # a table copy moto dropped is a reference cycle: count only the copies something holds
     return {
         "items": sum(len(snapshot(table.all_items)) for table in tables),
@@ -51,9 +50,7 @@ def footprint() -> dict[str, int]:
         # Tables alive besides the current ones: each rolled-back transaction's, while iterators held them.
         "table_copies_held_by_iterators": len(Table.instances_tracked) - len(tables),  # type: ignore[attr-defined]
         "objects": len(objects),
-        "object_bytes_in_memory": sum(
-            int(key.size or 0) for key in objects if not getattr(getattr(key, "_value_buffer", None), "_rolled", True)
-        ),
+        "object_bytes_in_memory": sum(int(key.size or 0) for key in in_memory),
         "uploads": sum(len(bucket.multiparts) for bucket in buckets),
         "messages": sum(len(queue._messages) for queue in queues),
         "deleted_receipts": sum(len(queue.deleted_messages) for queue in queues),
@@ -94,9 +91,12 @@ def main() -> None:
     app = with_filegate_endpoints(DomainDispatcherApplication(create_backend_app))
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)  # moto's threaded one
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
-    expiry.sweep_every_minute()
     print("ready", flush=True)
-    sys.stdin.buffer.read()  # until EOF: the stack closed it to stop us
+    while not select.select([sys.stdin], [], [], 60)[0] or sys.stdin.buffer.read1(4096):  # until EOF: we stop
+        try:
+            expiry.sweep(time.time())  # every minute
+        except Exception:  # moto changed under us mid-sweep: the next sweep tries again
+            logging.exception("expiry sweep failed")
 
 
 if __name__ == "__main__":
