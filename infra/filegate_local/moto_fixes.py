@@ -36,7 +36,7 @@ class WeakTracked(weakref.WeakValueDictionary):  # type: ignore[type-arg]
             self[id(item)] = item
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(list(self.values()))
+        return iter([item for ref in list(self.data.values()) if (item := ref()) is not None])  # copied at once
 
 
 def _new_tracked_weakly(cls: Any, *args: Any, **kwargs: Any) -> Any:
