@@ -1,169 +1,103 @@
-"""moto server in a child process that cannot outlive its parent: `python -m filegate_local.moto_process`.
-
-It serves moto on host:port, prints "ready" on stdout, and exits as soon as its stdin reaches EOF, which
-happens when the local stack stops it; if the parent dies for any reason (even SIGKILL) the lifeline ends it,
-so a crashed `make dev` never leaves a moto server holding the port. moto_fixes makes its DynamoDB Streams
-behave as AWS's do.
-
-Besides moto's own API it answers ``GET /_filegate/ses-messages``: the mail SES has accepted, read from
-moto's backends in this process. moto's ``/moto-api/data.json`` has them too, but it serialises every
-model of every service (each S3 object, each DynamoDB item) and slows to seconds as a stack fills up: too
-heavy to poll every second for `make dev`'s console, or to read in every sign-in test.
-
-So that a stack can run all day, it also expires what AWS expires (see expiry; every minute, and at once on
-``POST /_filegate/expire?now=<epoch seconds>``, the clock tests and benchmarks move), keeps S3 objects over
-``S3_KEY_BUFFER_BYTES`` in temporary files rather than in memory, and answers ``GET /_filegate/footprint``:
-how much of each kind moto holds.
+"""`python -m filegate_local.moto_process <host> <port>`: moto's threaded server, which prints "ready" once it
+serves, exits when its stdin reaches EOF (the stack stops it) and by the lifeline as soon as the stack's process
+dies, so a crashed `make dev` never holds the port. Besides moto's API (with moto_fixes) it answers
+`GET /_filegate/ses-messages`, the mail SES accepted (moto's /moto-api/data.json serialises every model of every
+service: seconds on a full stack, too slow to poll every second), `GET /_filegate/footprint`, how much of each
+kind moto holds, and `POST /_filegate/expire?now=<epoch seconds>`, an expiry sweep now (it runs every minute).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
+import select
 import sys
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from filegate_local import expiry, moto_fixes
+from filegate_local.expiry import models, snapshot
 from filegate_local.lifeline import exit_with_parent
 
-SES_MESSAGES_PATH = "/_filegate/ses-messages"
-EXPIRE_PATH = "/_filegate/expire"
-FOOTPRINT_PATH = "/_filegate/footprint"
-# moto keeps each S3 object in a SpooledTemporaryFile of this size (its default is ~5 MB): larger objects,
-# which are most of a conversion's bytes, go to a temporary file on disk instead of the heap.
+# moto's buffer for an S3 object before it spools to a temporary file (~5 MB by default): conversions' off the heap
 S3_KEY_BUFFER_BYTES = 64 * 1024
-
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+MAIL_FIELDS = ("id", "source", "subject", "body", "destinations")
 
 
 def sent_messages() -> list[dict[str, Any]]:
-    """Every plain message moto's SES (v1 and v2 share one backend) accepted, in every account and region,
-    oldest first within each; the shape data.json gives them."""
-    from moto.ses.models import ses_backends
-
-    found: list[dict[str, Any]] = []
-    for regions in list(ses_backends.values()):
-        for backend in list(regions.values()):
-            for message in list(backend.sent_messages):
-                if all(hasattr(message, name) for name in ("id", "source", "subject", "body", "destinations")):
-                    found.append(
-                        {
-                            "id": message.id,
-                            "source": message.source,
-                            "subject": message.subject,
-                            "body": message.body,
-                            "destinations": message.destinations,
-                        }
-                    )
-    return found
+    """Every plain message moto's SES (v1 and v2 share it) accepted, in the shape data.json gives them."""
+    found = [message for message in models("ses", "sent_messages") if all(hasattr(message, f) for f in MAIL_FIELDS)]
+    return [{name: getattr(message, name) for name in MAIL_FIELDS} for message in found]  # not raw or templated
 
 
 def footprint() -> dict[str, int]:
     """How many of each kind moto holds, and the S3 bytes still in memory (not spooled to disk)."""
-    from moto.dynamodb.models import dynamodb_backends
-    from moto.dynamodbstreams.models import dynamodbstreams_backends
-    from moto.s3.models import s3_backends
-    from moto.sqs.models import sqs_backends
+    from moto.dynamodb.models.table import Table
 
-    counts = dict.fromkeys(
-        ("items", "stream_records", "shard_iterators", "table_copies_held_by_iterators", "objects",
-         "object_bytes_in_memory", "uploads", "messages",
-         "deleted_receipts", "mail"),
-        0,
-    )  # fmt: skip
-    current_shards: set[int] = set()
-    for backend in expiry.backends(dynamodb_backends):
-        for table in list(backend.tables.values()):
-            current_shards.add(id(table.stream_shard))
-            counts["items"] += len(table.all_items())
-            counts["stream_records"] += len(table.stream_shard.items) if table.stream_shard is not None else 0
-    for backend in expiry.backends(dynamodbstreams_backends):
-        iterators = expiry.snapshot(backend.shard_iterators.values)
-        counts["shard_iterators"] += len(iterators)
-        held = {id(iterator.stream_shard) for iterator in iterators}
-        counts["table_copies_held_by_iterators"] += len(held - current_shards)
-    for backend in expiry.backends(s3_backends):
-        for bucket in list(backend.buckets.values()):
-            counts["uploads"] += len(bucket.multiparts)
-            for key in list(bucket.keys.values()):
-                counts["objects"] += 1
-                buffer = getattr(key, "_value_buffer", None)
-                if buffer is not None and not getattr(buffer, "_rolled", True):
-                    counts["object_bytes_in_memory"] += int(key.size or 0)
-    for backend in expiry.backends(sqs_backends):
-        for queue in list(backend.queues.values()):
-            counts["messages"] += len(queue._messages)
-            counts["deleted_receipts"] += len(queue.deleted_messages)
-    counts["mail"] = len(sent_messages())
-    return counts
+    tables, buckets, queues = models("dynamodb", "tables"), models("s3", "buckets"), models("sqs", "queues")
+    objects = [key for bucket in buckets for key in bucket.keys.values()]
+    in_memory = [key for key in objects if not getattr(getattr(key, "_value_buffer", None), "_rolled", True)]
+    gc.collect()  # a table copy moto dropped is a reference cycle: count only the copies something holds
+    return {
+        "items": sum(len(snapshot(table.all_items)) for table in tables),
+        "stream_records": sum(len(table.stream_shard.items) for table in tables if table.stream_shard is not None),
+        "shard_iterators": len(models("dynamodbstreams", "shard_iterators")),
+        # Tables alive besides the current ones: each rolled-back transaction's, while iterators held them.
+        "table_copies_held_by_iterators": len(Table.instances_tracked) - len(tables),  # type: ignore[attr-defined]
+        "objects": len(objects),
+        "object_bytes_in_memory": sum(int(key.size or 0) for key in in_memory),
+        "uploads": sum(len(bucket.multiparts) for bucket in buckets),
+        "messages": sum(len(queue._messages) for queue in queues),
+        "deleted_receipts": sum(len(queue.deleted_messages) for queue in queues),
+        "mail": len(sent_messages()),
+    }
 
 
-def _json_answer(start_response: Callable[..., Any], payload: Any) -> list[bytes]:
-    body = json.dumps(payload).encode()
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
-
-
-def with_filegate_endpoints(app: WsgiApp, sweeper: expiry.Sweeper) -> WsgiApp:
+def with_filegate_endpoints(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
     def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
-        if path == SES_MESSAGES_PATH and method == "GET":
-            return _json_answer(start_response, {"messages": sent_messages()})
-        if path == FOOTPRINT_PATH and method == "GET":
-            return _json_answer(start_response, footprint())
-        if path == EXPIRE_PATH and method == "POST":
-            query = urllib.parse.parse_qs(environ.get("QUERY_STRING") or "")
-            now = float(query["now"][0]) if "now" in query else None
-            return _json_answer(start_response, sweeper.sweep(now).as_json())
-        return app(environ, start_response)
+        route = (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+        if route == ("GET", "/_filegate/ses-messages"):
+            payload: Any = {"messages": sent_messages()}
+        elif route == ("GET", "/_filegate/footprint"):
+            payload = footprint()
+        elif route == ("POST", "/_filegate/expire"):
+            now = urllib.parse.parse_qs(environ.get("QUERY_STRING") or "").get("now")
+            payload = expiry.sweep(float(now[0]) if now else time.time())
+        else:
+            return app(environ, start_response)
+        body = json.dumps(payload).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
 
     return serve
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        sys.stderr.write("usage: python -m filegate_local.moto_process <host> <port>\n")
-        return 2
-    host, port = args[0], int(args[1])
+def main() -> None:
+    host, port = sys.argv[1], int(sys.argv[2])
     exit_with_parent()  # also covers a parent that dies while moto is still starting
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per SDK call
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per SDK call
     os.environ.setdefault("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", str(S3_KEY_BUFFER_BYTES))
 
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
-    moto_fixes.apply()  # where moto's streams differ from AWS's
-    sweeper = expiry.Sweeper(time.time, moto_fixes.TRANSACTION_LOCK)
-
-    class Server(ThreadedMotoServer):
-        """moto's threaded server, its app wrapped with the stack's own endpoints."""
-
-        def _server_entry(self) -> None:
-            app = with_filegate_endpoints(DomainDispatcherApplication(create_backend_app), sweeper)
-            self._server = make_server(host, port, app, True, request_handler=MotoRequestHandler)
-            self._server_ready_event.set()
-            self._server.serve_forever()
-
-    server = Server(ip_address=host, port=port, verbose=False)
-    server.start()
-    sweeper.start()
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
-    try:
-        while sys.stdin.buffer.read(4096):
-            pass
-    except KeyboardInterrupt:
-        pass
-    server.stop()
-    return 0
+    moto_fixes.apply()
+    app = with_filegate_endpoints(DomainDispatcherApplication(create_backend_app))
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)  # moto's threaded one
+    threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
+    print("ready", flush=True)
+    while not select.select([sys.stdin], [], [], 60)[0] or sys.stdin.buffer.read1(4096):  # until EOF: we stop
+        try:
+            expiry.sweep(time.time())  # every minute
+        except Exception:  # moto changed under us mid-sweep: the next sweep tries again
+            logging.exception("expiry sweep failed")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

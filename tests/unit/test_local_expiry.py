@@ -1,12 +1,12 @@
-"""The local stack expires what AWS expires (filegate_local.expiry), driven by an injected clock: each test
-sets things up in moto in this process, then sweeps at chosen moments just before and just after they are due."""
+"""The local stack's moto side (filegate_local.expiry, moto_fixes, moto_process's endpoints) on moto in this
+process: each expiry test sets things up, then sweeps at chosen moments just before and just after they are due."""
 
 from __future__ import annotations
 
-import calendar
-import datetime
-import json
+import gc
+import threading
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,285 +19,152 @@ from filegate_local import expiry, moto_fixes
 from filegate_local.moto_process import with_filegate_endpoints
 from filegate_local.stream_poller import stream_record
 
-REGION = "us-east-1"
 DAY = expiry.DAY_SECONDS
+TABLE = {
+    "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+    "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+    "BillingMode": "PAY_PER_REQUEST",
+    "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+}
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A client factory on moto in this process, patched as the local stack's moto is; tables "ttl" and "plain"."""
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    # botocore sends DynamoDB Streams calls to <account>.streams-ddb.<region>.amazonaws.com, which moto's
-    # in-process mock does not route; the regional endpoint it does.
-    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
-    moto_fixes.apply()  # as the local stack's moto runs
+    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")  # moto's mock routes only the regional one
+    moto_fixes.apply()
     with mock_aws():
-        yield
+        dynamodb = boto3.session.Session().client("dynamodb", region_name="us-east-1")
+        for table in ("ttl", "plain"):
+            dynamodb.create_table(TableName=table, **TABLE)
+        spec = {"AttributeName": "expires_at", "Enabled": True}
+        dynamodb.update_time_to_live(TableName="ttl", TimeToLiveSpecification=spec)
+        yield lambda service: boto3.session.Session().client(service, region_name="us-east-1")
 
 
-def _client(service: str) -> Any:
-    return boto3.session.Session().client(service, region_name=REGION)  # type: ignore[call-overload]
-
-
-# ------------------------------------------------------------------ DynamoDB TTL
-
-
-def _ttl_table(name: str = "counters", ttl: bool = True) -> Any:
-    dynamodb = _client("dynamodb")
-    dynamodb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
-    if ttl:
-        dynamodb.update_time_to_live(
-            TableName=name, TimeToLiveSpecification={"AttributeName": "expires_at", "Enabled": True}
-        )
-    return dynamodb
-
-
-def _ids(dynamodb: Any, table: str) -> set[str]:
-    return {item["id"]["S"] for item in dynamodb.scan(TableName=table)["Items"]}
-
-
-def _stream_records(table: str) -> list[dict[str, Any]]:
-    dynamodb, streams = _client("dynamodb"), _client("dynamodbstreams")
-    arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+def _iterator(aws: Any, table: str, kind: str = "TRIM_HORIZON") -> Any:
+    streams, arn = aws("dynamodbstreams"), aws("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
-    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
-    return list(streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"])
+    return streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType=kind)["ShardIterator"]
 
 
-def test_items_past_their_ttl_are_deleted_by_the_service(aws: None) -> None:
-    now = float(int(time.time()))  # stream records are written now: a later clock would trim them too
-    dynamodb = _ttl_table()
-    for item_id, expires_at in {
-        "due": {"N": str(int(now) - 1)},
-        "later": {"N": str(int(now) + 60)},
-        "not-a-number": {"S": str(int(now) - 1)},  # DynamoDB ignores a TTL attribute that is not a Number
-        "long-ago": {"N": str(int(now) - 6 * 365 * DAY)},  # over five years past: DynamoDB leaves it
-    }.items():
-        dynamodb.put_item(TableName="counters", Item={"id": {"S": item_id}, "expires_at": expires_at})
-    dynamodb.put_item(TableName="counters", Item={"id": {"S": "no-ttl"}})
-
-    assert expiry.sweep(now).items == 1
-    assert _ids(dynamodb, "counters") == {"later", "not-a-number", "long-ago", "no-ttl"}
-    removal = _stream_records("counters")[-1]
-    assert removal["eventName"] == "REMOVE"
-    assert removal["dynamodb"]["Keys"] == {"id": {"S": "due"}}
-    assert removal["userIdentity"] == {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}
-    event = stream_record(removal, "arn:stream", REGION)  # what the function receives
-    assert event["userIdentity"] == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
-
-    assert expiry.sweep(now + 60).items == 0  # exactly at its TTL it is not yet past it
-    assert expiry.sweep(now + 61).items == 1
-    assert _ids(dynamodb, "counters") == {"not-a-number", "long-ago", "no-ttl"}
+def _records(aws: Any, table: str, iterator: str | None = None) -> list[dict[str, Any]]:
+    return list(aws("dynamodbstreams").get_records(ShardIterator=iterator or _iterator(aws, table))["Records"])
 
 
-def test_a_table_without_ttl_keeps_everything(aws: None) -> None:
-    dynamodb = _ttl_table("plain", ttl=False)
-    dynamodb.put_item(TableName="plain", Item={"id": {"S": "a"}, "expires_at": {"N": "1"}})
-    assert expiry.sweep(time.time() + 365 * DAY).items == 0
-    assert _ids(dynamodb, "plain") == {"a"}
+def _ids(records: list[dict[str, Any]]) -> list[str]:
+    return [record["dynamodb"]["Keys"]["id"]["S"] for record in records]
 
 
-# ------------------------------------------------------------------ DynamoDB streams
+def test_items_past_their_ttl_are_deleted_by_the_service(aws: Any) -> None:
+    now, dynamodb = int(time.time()), aws("dynamodb")  # stream records are written now: a later clock trims them
+    items = {"due": ("N", now - 1), "later": ("N", now + 60), "s": ("S", now - 1), "old": ("N", now - 6 * 365 * DAY)}
+    for table in ("ttl", "plain"):  # a table without TTL keeps everything
+        for key, (kind, expires_at) in items.items():  # TTL ignores a String and what is over five years past
+            dynamodb.put_item(TableName=table, Item={"id": {"S": key}, "expires_at": {kind: str(expires_at)}})
+    assert expiry.sweep(now)["items"] == 1
+    removal = _records(aws, "ttl")[-1]
+    assert removal["eventName"] == "REMOVE" and _ids([removal]) == ["due"]
+    by = stream_record(removal, "arn:stream", "us-east-1")["userIdentity"]
+    assert by == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    assert expiry.sweep(now + 60)["items"] == 0  # exactly at its TTL it is not yet past it
+    assert expiry.sweep(now + 61)["items"] == 1
+    left = {table: {item["id"]["S"] for item in dynamodb.scan(TableName=table)["Items"]} for table in ("ttl", "plain")}
+    assert left == {"ttl": {"s", "old"}, "plain": set(items)}
 
 
-def test_stream_records_older_than_a_day_are_trimmed_and_readers_go_on(aws: None) -> None:
-    dynamodb = _ttl_table("events", ttl=False)
+def test_stream_records_older_than_a_day_are_trimmed_readers_go_on_and_wait_for_transactions(aws: Any) -> None:
+    dynamodb = aws("dynamodb")
     for index in range(3):
-        dynamodb.put_item(TableName="events", Item={"id": {"S": f"old-{index}"}})
-    arn = dynamodb.describe_table(TableName="events")["Table"]["LatestStreamArn"]
-    streams = _client("dynamodbstreams")
-    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
-    before = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
-    numbers = [record["dynamodb"]["SequenceNumber"] for record in _stream_records("events")]
+        dynamodb.put_item(TableName="plain", Item={"id": {"S": f"old-{index}"}})
+    before = _iterator(aws, "plain")
+    last = int(_records(aws, "plain")[-1]["dynamodb"]["SequenceNumber"])
     written = time.time()
+    assert expiry.sweep(written + DAY - 5)["stream_records"] == 0
+    dynamodb.put_item(TableName="plain", Item={"id": {"S": "new"}})
+    assert expiry.sweep(written + DAY + 5)["stream_records"] == 4  # all four were written within the second
+    dynamodb.put_item(TableName="plain", Item={"id": {"S": "newest"}})
+    (kept,) = _records(aws, "plain")
+    assert _ids([kept]) == ["newest"] and int(kept["dynamodb"]["SequenceNumber"]) == last + 2  # none reused
+    read: list[dict[str, Any]] = []
+    with moto_fixes.TRANSACTION_LOCK:  # as if a transaction were in progress
+        reader = threading.Thread(target=lambda: read.extend(_records(aws, "plain", before)))
+        reader.start()
+        reader.join(0.5)
+        assert reader.is_alive() and read == []
+    reader.join(10)
+    assert _ids(read) == ["newest"]  # an iterator taken before the trim reads on from the oldest record kept
 
-    assert expiry.sweep(written + DAY - 5).stream_records == 0
-    dynamodb.put_item(TableName="events", Item={"id": {"S": "new"}})
-    assert expiry.sweep(written + DAY + 5).stream_records == 4  # all four were written within the test's second
-    dynamodb.put_item(TableName="events", Item={"id": {"S": "newest"}})
 
-    kept = _stream_records("events")
-    assert [record["dynamodb"]["Keys"]["id"]["S"] for record in kept] == ["newest"]
-    assert int(kept[0]["dynamodb"]["SequenceNumber"]) == int(numbers[-1]) + 2  # numbers are never reused
-    # An iterator taken before the trim reads on from the oldest record kept.
-    read = streams.get_records(ShardIterator=before["ShardIterator"])["Records"]
-    assert [record["dynamodb"]["Keys"]["id"]["S"] for record in read] == ["newest"]
-
-
-# ------------------------------------------------------------------ S3 lifecycle
-
-
-def _lifecycle_bucket() -> Any:
-    s3 = _client("s3")
+def test_objects_and_uploads_expire_by_the_buckets_lifecycle_rules(aws: Any) -> None:
+    assert expiry.lifecycle_expires_at(10.5 * 3600, 1) == 2 * DAY  # created plus a day, then the next midnight UTC
+    assert expiry.lifecycle_expires_at(DAY, 7) == 8 * DAY
+    s3 = aws("s3")
     s3.create_bucket(Bucket="files")
-    s3.put_bucket_lifecycle_configuration(
-        Bucket="files",
-        LifecycleConfiguration={
-            "Rules": [
-                {"ID": "free", "Status": "Enabled", "Filter": {"Prefix": "1d/"}, "Expiration": {"Days": 1}},
-                {"ID": "pro", "Status": "Enabled", "Filter": {"Prefix": "7d/"}, "Expiration": {"Days": 7}},
-                {"ID": "off", "Status": "Disabled", "Filter": {"Prefix": "off/"}, "Expiration": {"Days": 1}},
-                {
-                    "ID": "uploads",
-                    "Status": "Enabled",
-                    "Filter": {"Prefix": ""},
-                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
-                },
-            ]
-        },
-    )
-    return s3
+    rules = [{"Filter": {"Prefix": f"{days}d/"}, "Expiration": {"Days": days}, "Status": "Enabled"} for days in (1, 7)]
+    abort = {"AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}
+    rules += [{"Filter": {"Prefix": "off/"}, "Expiration": {"Days": 1}, "Status": "Disabled"}]
+    rules += [{"Filter": {"Prefix": ""}, "Status": "Enabled", **abort}]
+    s3.put_bucket_lifecycle_configuration(Bucket="files", LifecycleConfiguration={"Rules": rules})
+    for key in ("1d/a.pdf", "7d/b.pdf", "off/c.pdf", "kept/d.pdf"):
+        s3.put_object(Bucket="files", Key=key, Body=b"x" * 100_000)
+    s3.create_multipart_upload(Bucket="files", Key="1d/big.bin")
+    now, one_day, seven_days = time.time(), *(expiry.lifecycle_expires_at(time.time(), days) for days in (1, 7))
+
+    def keys() -> set[str]:
+        return {item["Key"] for item in s3.list_objects_v2(Bucket="files").get("Contents", [])}
+
+    assert expiry.sweep(now) == dict.fromkeys(("items", "stream_records", "objects", "uploads", "messages"), 0)
+    assert expiry.sweep(now + DAY - 1)["uploads"] == 0  # a day from the first sweep that saw it
+    assert expiry.sweep(now + DAY)["uploads"] == 1 and "Uploads" not in s3.list_multipart_uploads(Bucket="files")
+    assert expiry.sweep(one_day - 60)["objects"] == 0
+    assert expiry.sweep(one_day + 60)["objects"] == 1 and keys() == {"7d/b.pdf", "off/c.pdf", "kept/d.pdf"}
+    assert expiry.sweep(seven_days + 60)["objects"] == 1 and keys() == {"off/c.pdf", "kept/d.pdf"}
 
 
-def _keys(s3: Any) -> set[str]:
-    return {item["Key"] for item in s3.list_objects_v2(Bucket="files").get("Contents", [])}
+def _ask(method: str, path: str) -> Any:
+    return Client(with_filegate_endpoints(lambda *_: pytest.fail("moto was asked"))).open(path, method=method).json
 
 
-def test_lifecycle_expiry_is_the_days_after_creation_rounded_up_to_midnight_utc() -> None:
-    created = calendar.timegm(datetime.datetime(2026, 1, 1, 10, 30).timetuple())
-    assert expiry.lifecycle_expires_at(created, 1) == calendar.timegm(datetime.datetime(2026, 1, 3).timetuple())
-    midnight = calendar.timegm(datetime.datetime(2026, 1, 1).timetuple())
-    assert expiry.lifecycle_expires_at(midnight, 7) == midnight + 7 * DAY
-
-
-def test_objects_expire_by_their_buckets_lifecycle_rules(aws: None) -> None:
-    s3 = _lifecycle_bucket()
-    large = b"x" * (3 * 1024 * 1024)
-    for key in ("1d/acct/a.pdf", "7d/acct/b.pdf", "off/c.pdf", "kept/d.pdf"):
-        s3.put_object(Bucket="files", Key=key, Body=large)
-    one_day = expiry.lifecycle_expires_at(time.time(), 1)
-    seven_days = expiry.lifecycle_expires_at(time.time(), 7)
-
-    assert expiry.sweep(one_day - 60).objects == 0
-    assert expiry.sweep(one_day + 60).objects == 1
-    assert _keys(s3) == {"7d/acct/b.pdf", "off/c.pdf", "kept/d.pdf"}
-    assert expiry.sweep(seven_days + 60).objects == 1
-    assert expiry.sweep(seven_days + 365 * DAY).objects == 0
-    assert _keys(s3) == {"off/c.pdf", "kept/d.pdf"}
-
-
-def test_incomplete_multipart_uploads_are_aborted_a_day_after_first_seen(aws: None) -> None:
-    s3 = _lifecycle_bucket()
-    upload = s3.create_multipart_upload(Bucket="files", Key="1d/acct/big.bin")["UploadId"]
-    s3.upload_part(Bucket="files", Key="1d/acct/big.bin", UploadId=upload, PartNumber=1, Body=b"y" * 1024)
-    now = time.time()
-    assert expiry.sweep(now).uploads == 0
-    assert expiry.sweep(now + DAY - 1).uploads == 0
-    assert expiry.sweep(now + DAY).uploads == 1
-    assert s3.list_multipart_uploads(Bucket="files").get("Uploads", []) == []
-
-
-# ------------------------------------------------------------------ SQS retention
-
-
-def test_messages_older_than_the_queues_retention_period_are_deleted(aws: None) -> None:
-    sqs = _client("sqs")
+def test_the_endpoints_expire_queue_messages_and_count_what_moto_holds(aws: Any) -> None:
+    sqs, ses = aws("sqs"), aws("ses")
     url = sqs.create_queue(QueueName="jobs", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="old")
     sent = time.time()
-
-    def waiting() -> int:
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
-
-    assert expiry.sweep(sent + 55).messages == 0
-    assert waiting() == 1
-    assert expiry.sweep(sent + 62).messages == 1
-    assert waiting() == 0
-
-
-# ------------------------------------------------------------------ the sweeper and the moto process's endpoints
-
-
-def test_the_sweeper_sweeps_by_its_clock_and_the_endpoints_expose_it(aws: None) -> None:
-    sqs = _client("sqs")
-    url = sqs.create_queue(QueueName="jobs", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
-    sqs.send_message(QueueUrl=url, MessageBody="one")
-    sqs.send_message(QueueUrl=url, MessageBody="two")
-    clock = [time.time()]
-    sweeper = expiry.Sweeper(lambda: clock[0], moto_fixes.TRANSACTION_LOCK)
-    assert sweeper.sweep().messages == 0
-
-    def unreachable(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        raise AssertionError("moto's own app was asked")
-
-    client = Client(with_filegate_endpoints(unreachable, sweeper))
-    footprint = json.loads(client.get("/_filegate/footprint").get_data())
-    assert footprint["messages"] == 2
-    answer = client.post(f"/_filegate/expire?now={clock[0] + 120}")
-    assert json.loads(answer.get_data())["messages"] == 2
-    assert json.loads(client.get("/_filegate/footprint").get_data())["messages"] == 0
+    ses.verify_email_identity(EmailAddress="from@example.com")
+    message = {"Subject": {"Data": "Hi"}, "Body": {"Text": {"Data": "Hello"}}}
+    ses.send_email(Source="from@example.com", Destination={"ToAddresses": ["to@example.com"]}, Message=message)
+    (mail,) = _ask("GET", "/_filegate/ses-messages")["messages"]
+    assert [mail[name] for name in ("source", "subject", "body")] == ["from@example.com", "Hi", "Hello"]
+    assert mail["destinations"]["ToAddresses"] == ["to@example.com"]
+    assert _ask("GET", "/_filegate/footprint")["messages"] == 1
+    assert _ask("POST", f"/_filegate/expire?now={sent + 55}")["messages"] == 0
+    assert _ask("POST", f"/_filegate/expire?now={sent + 62}")["messages"] == 1
+    footprint = _ask("GET", "/_filegate/footprint")
+    assert footprint["messages"] == 0 and footprint["mail"] == 1
 
 
-# ------------------------------------------------------------------ what moto would otherwise hold
-
-
-def test_a_rolled_back_transaction_leaves_no_table_copy_held_by_shard_iterators(aws: None) -> None:
-    from moto.dynamodbstreams.models import dynamodbstreams_backends
-
-    dynamodb = _ttl_table("accounts", ttl=False)
-    dynamodb.put_item(TableName="accounts", Item={"id": {"S": "a"}})
-    arn = dynamodb.describe_table(TableName="accounts")["Table"]["LatestStreamArn"]
-    streams = _client("dynamodbstreams")
-    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
-    streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")
-    failing = [
-        {"Put": {"TableName": "accounts", "Item": {"id": {"S": "b"}}}},
-        {
-            "Put": {
-                "TableName": "accounts",
-                "Item": {"id": {"S": "a"}},
-                "ConditionExpression": "attribute_not_exists(id)",
-            }
-        },
-    ]
-    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
-        dynamodb.transact_write_items(TransactItems=failing)
-
-    footprint = json.loads(
-        Client(with_filegate_endpoints(_unreachable, expiry.Sweeper(time.time))).get("/_filegate/footprint").get_data()
-    )
-    assert footprint["shard_iterators"] >= 1
-    assert footprint["table_copies_held_by_iterators"] == 0
-    assert {
-        iterator.stream_shard
-        for backend in expiry.backends(dynamodbstreams_backends)
-        for iterator in backend.shard_iterators.values()
-    } == {table.stream_shard for table in _tables()}
-
-
-def _tables() -> list[Any]:
-    from moto.dynamodb.models import dynamodb_backends
-
-    return [table for backend in expiry.backends(dynamodb_backends) for table in backend.tables.values()]
-
-
-def _unreachable(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    raise AssertionError("moto's own app was asked")
-
-
-def test_what_moto_deletes_or_overwrites_is_freed(aws: None) -> None:
-    """moto tracks every model instance for its dashboard; the stack's moto tracks them weakly."""
-    import gc
-    import weakref
-
+def test_moto_frees_what_it_overwrites_and_the_tables_a_rolled_back_transaction_replaced(aws: Any) -> None:
     from moto.dynamodb.models import dynamodb_backends
     from moto.dynamodb.models.dynamo_type import Item
 
-    dynamodb = _ttl_table("plain", ttl=False)
-    dynamodb.put_item(TableName="plain", Item={"id": {"S": "a"}, "n": {"N": "1"}})
-    (table,) = [t for backend in expiry.backends(dynamodb_backends) for t in backend.tables.values()]
-    first = weakref.ref(table.items[next(iter(table.items))])
+    dynamodb, tables = aws("dynamodb"), dynamodb_backends["123456789012"]["us-east-1"].tables
+    dynamodb.put_item(TableName="plain", Item={"id": {"S": "a"}})
+    iterator, written_to = _iterator(aws, "plain", "LATEST"), weakref.ref(tables["plain"])
+    first = weakref.ref(next(iter(tables["plain"].items.values())))
     dynamodb.put_item(TableName="plain", Item={"id": {"S": "a"}, "n": {"N": "2"}})  # a new Item replaces it
+    puts = [{"TableName": "plain", "Item": {"id": {"S": key}}} for key in ("b", "a")]
+    puts[1]["ConditionExpression"] = "attribute_not_exists(id)"
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(TransactItems=[{"Put": put} for put in puts])
     gc.collect()
-    assert first() is None
-    live = table.items[next(iter(table.items))]
-    assert any(tracked is live for tracked in Item.instances_tracked)  # moto's dashboard still lists it
+    assert first() is None and written_to() is None
+    assert any(item is next(iter(tables["plain"].items.values())) for item in Item.instances_tracked)  # live
+    footprint = _ask("GET", "/_filegate/footprint")
+    assert footprint["table_copies_held_by_iterators"] == 0 and footprint["shard_iterators"] >= 1
+    dynamodb.put_item(TableName="plain", Item={"id": {"S": "c"}})
+    assert _ids(_records(aws, "plain", iterator)) == ["a", "c"]  # the old iterator reads the current table
