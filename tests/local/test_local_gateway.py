@@ -1,32 +1,26 @@
-"""The local API Gateway's request path (filegate_local.gateway.ApiGateway) on template.yaml's own API, in this
-process: stand-in functions record the events they get and answer as told, so every gateway decision is seen
-without moto or workers. The events are held against `sam local generate-event`'s.
-"""
+"""filegate_local.gateway.ApiGateway on template.yaml's own API, in front of stand-in functions that record the
+events they get (held against `sam local generate-event`'s) and answer as told."""
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import uuid
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from filegate_local.events import IncomingRequest
-from filegate_local.gateway import INTEGRATION_TIMEOUT, ApiGateway, Gateway, HttpResponse
+from filegate_local.gateway import INTEGRATION_TIMEOUT, ApiGateway, HttpResponse
 from filegate_local.model import build_model
 from filegate_local.template import Template
 from filegate_local.workers import Invocation
 from tests.helpers.sam_cli import sam_event
 
 ROOT = Path(__file__).resolve().parents[2]
-MODEL = build_model(Template(ROOT / "template.yaml", stack_name="gw"))
-API = MODEL.apis["Api"]
+API = build_model(Template(ROOT / "template.yaml", stack_name="gw")).apis["Api"]
 ARN = f"arn:aws:execute-api:us-east-1:123456789012:{API.api_id}/{API.stage}"
-OK = Invocation("f", "ok", {"statusCode": 200, "body": "{}"})
 
 
 def allow(*resources: str, effect: str = "Allow", **context: Any) -> Invocation:
@@ -37,9 +31,10 @@ def allow(*resources: str, effect: str = "Allow", **context: Any) -> Invocation:
 class Functions:
     """Stand-ins for the template's functions: each call recorded, answered with `reply` (the authorizer's)."""
 
-    def __init__(self, reply: Invocation = OK, authorizer: Invocation | None = None) -> None:
+    def __init__(self, reply: Any = None, authorizer: Invocation | None = None) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.reply, self.authorizer = reply, authorizer or allow(f"{ARN}/*/*", key_id="key-1", n=5, flag=True)
+        self.reply = reply if isinstance(reply, Invocation) else Invocation("f", "ok", reply or {"statusCode": 200})
+        self.authorizer = authorizer or allow(f"{ARN}/*/*", key_id="key-1", n=5, flag=True)
 
     def __call__(self, function: str, event: dict[str, Any], _timeout: float | None) -> Invocation:
         self.calls.append((function, event))
@@ -49,18 +44,14 @@ class Functions:
         return [f for f, _ in self.calls].count(function)
 
 
-def request(
-    method: str, path: str, *, key: str | None = "fg_key", ip: str = "198.51.100.1", **kw: Any
-) -> IncomingRequest:
+def request(method: str, path: str, key: str | None = "k", ip: str = "198.51.100.1", **kw: Any) -> IncomingRequest:
     headers = [("Host", "api.example"), ("User-Agent", "Custom User Agent String"), *kw.pop("headers", [])]
     headers += [("Authorization", f"Bearer {key}")] if key is not None else []
-    return IncomingRequest(method, path, kw.pop("query", ""), headers, kw.pop("body", b""), ip, 443, **kw)
+    return IncomingRequest(method, path, kw.pop("query", ""), headers, kw.pop("body", b""), ip, 443)
 
 
-def answer(method: str, path: str, functions: Functions | None = None, **kw: Any) -> tuple[HttpResponse, Any]:
-    """The gateway's answer and its error body (None when it is not one)."""
-    response = ApiGateway(API, functions or Functions()).answer(request(method, path, **kw))
-    return response, json.loads(response.body).get("error") if response.answered_by == "gateway" else None
+def error(response: HttpResponse) -> dict[str, Any]:
+    return json.loads(response.body)["error"]  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize(
@@ -79,93 +70,59 @@ def test_the_most_specific_resource_wins_and_no_route_is_the_templates_404(
     method: str, path: str, resource: str | None, parameters: dict[str, str] | None
 ) -> None:
     functions = Functions()
-    response, error = answer(method, path, functions)
-    if resource is None:
-        assert (response.status, error["code"], functions.calls) == (404, "not_found", [])
-        assert dict(response.headers)["X-Request-Id"] == error["request_id"]
-    else:
-        function, event = functions.calls[-1]
-        assert (response.status, response.answered_by, event["httpMethod"]) == (200, function, method)
-        assert (event["resource"], event["pathParameters"]) == (resource, parameters)
+    response = ApiGateway(API, functions).answer(request(method, path))
+    event = functions.calls[-1][1] if functions.calls else {}  # no function is asked for an unknown route
+    assert (event.get("resource"), event.get("pathParameters")) == (resource, parameters)
+    expected = (200, resource) if resource else (404, "not_found")
+    assert (response.status, resource or error(response)["code"]) == expected
 
 
 def test_the_stages_throttling_answers_429_rate_limited() -> None:
     overrides = {"ThrottlingBurstLimit": "2", "ThrottlingRateLimit": "0"}
-    gateway = ApiGateway(
-        build_model(Template(ROOT / "template.yaml", parameter_overrides=overrides)).apis["Api"], Functions()
-    )
+    model = build_model(Template(ROOT / "template.yaml", parameter_overrides=overrides))
+    gateway = ApiGateway(model.apis["Api"], Functions())
     answers = [gateway.answer(request("GET", "/v1/health")) for _ in range(3)]
-    assert [a.status for a in answers] == [200, 200, 429] and b'"rate_limited"' in answers[2].body
+    assert [a.status for a in answers] == [200, 200, 429] and error(answers[2])["code"] == "rate_limited"
 
 
-def test_the_authorizer_is_asked_once_per_key_and_source_ip_and_its_context_reaches_functions_as_strings() -> None:
-    functions = Functions()
+def test_the_authorizer_is_asked_once_per_key_and_source_ip_and_its_cached_policy_is_checked_for_each_route() -> None:
+    functions = Functions(authorizer=allow(f"{ARN}/GET/v1/keys", f"{ARN}/*/v1/files*", key_id="key-1", n=5, flag=True))
     gateway = ApiGateway(API, functions)
     for headers in ([], [("Authorization", "")]):  # no key: 401 without asking the authorizer
         refused = gateway.answer(request("GET", "/v1/keys", key=None, headers=headers))
         assert (refused.status, dict(refused.headers)["WWW-Authenticate"]) == (401, 'Bearer realm="filegate"')
     assert functions.calls == []
-    assert gateway.answer(request("GET", "/v1/keys")).status == 200
-    assert gateway.answer(request("POST", "/v1/files", body=b"{}")).status == 200  # another route, from the cache
-    authorizer = functions.calls[-1][1]["requestContext"]["authorizer"]
+    calls = (("GET", "/v1/keys"), ("POST", "/v1/files"), ("POST", "/v1/keys"))
+    answers = [gateway.answer(request(method, path)) for method, path in calls]
+    assert [a.status for a in answers] == [200, 200, 403]  # `*` spans slashes; the last is not allowed
+    assert error(answers[2])["message"] == "This key may not call POST /v1/keys."  # ACCESS_DENIED's template
+    authorizer = functions.calls[-1][1]["requestContext"]["authorizer"]  # context values reach functions as strings
     assert authorizer == {"principalId": "key-1", "integrationLatency": 0, "key_id": "key-1", "n": "5", "flag": "true"}
     gateway.answer(request("GET", "/v1/keys", ip="198.51.100.2"))
-    gateway.answer(request("GET", "/v1/keys", key="fg_other"))
-    assert functions.count("AuthorizerFunction") == 3
+    gateway.answer(request("GET", "/v1/keys", key="other"))
     uncached = ApiGateway(API, functions, cache_authorizer=False)
     assert [uncached.answer(request("GET", "/v1/keys")).status for _ in range(2)] == [200, 200]
     assert functions.count("AuthorizerFunction") == 5
-
-
-def test_unauthorized_is_401_and_not_cached() -> None:
-    functions = Functions(authorizer=Invocation("a", "error", error={"errorMessage": "Unauthorized"}))
-    gateway = ApiGateway(API, functions)
-    assert [gateway.answer(request("GET", "/v1/keys")).status for _ in range(2)] == [401, 401]
-    assert functions.count("AuthorizerFunction") == 2 and functions.count("KeysFunction") == 0
-
-
-@pytest.mark.parametrize(
-    ("resources", "allowed"),
-    [
-        ((f"{ARN}/GET/v1/keys", f"{ARN}/*/v1/files/*"), [True, True, False]),  # `*` spans slashes
-        ((f"{ARN}/get/v1/keys", f"{ARN}/DELETE/v1/files/f1"), [False, True, False]),  # case-sensitive
-        ((f"{ARN}/POST/nothing",), [False, False, False]),  # nothing matches: refused
-    ],
-)
-def test_a_cached_policy_is_checked_for_each_route_and_a_deny_renders_the_callers_context(
-    resources: tuple[str, ...], allowed: list[bool]
-) -> None:
-    functions = Functions(authorizer=allow(*resources))
-    gateway = ApiGateway(API, functions)
-    calls = [("GET", "/v1/keys"), ("DELETE", "/v1/files/f1"), ("POST", "/v1/keys")]
-    answers = [gateway.answer(request(method, path)) for method, path in calls]
-    assert [a.status for a in answers] == [200 if ok else 403 for ok in allowed]
-    assert json.loads(answers[2].body)["error"]["message"] == "This key may not call POST /v1/keys."
-    assert functions.count("AuthorizerFunction") == 1
     deny = Functions(authorizer=allow(f"{ARN}/*/*", effect="Deny"))
-    assert answer("GET", "/v1/keys", deny)[0].status == 403
+    assert ApiGateway(API, deny).answer(request("GET", "/v1/keys")).status == 403
 
 
 @pytest.mark.parametrize(
-    "reply",
+    ("reply", "status"),
     [
-        Invocation("a", "crash", error={"errorType": "Runtime.ExitError"}),
-        Invocation("a", "ok", {"principalId": "p"}),  # no policy
-        Invocation("a", "ok", {"policyDocument": {"Statement": []}}),  # no principal
-        allow(f"{ARN}/*/*", nested={"no": "objects"}),
-        Invocation(
-            "a",
-            "ok",
-            {
-                "principalId": "p",
-                "policyDocument": {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]},
-            },
-        ),
+        (Invocation("a", "error", error={"errorType": "Exception", "errorMessage": "Unauthorized"}), 401),
+        (Invocation("a", "crash", error={"errorType": "Runtime.ExitError"}), 500),
+        (Invocation("a", "ok", {"principalId": "p"}), 500),  # no policy
+        (Invocation("a", "ok", {"policyDocument": {"Statement": []}}), 500),  # no principal
+        (allow(f"{ARN}/*/*", nested={"no": "objects"}), 500),
+        (Invocation("a", "ok", {"principalId": "p", "policyDocument": {"Statement": [{"Effect": "Allow"}]}}), 500),
     ],
 )
-def test_an_authorizer_that_fails_or_replies_badly_is_500(reply: Invocation) -> None:
-    response, error = answer("GET", "/v1/keys", Functions(authorizer=reply))
-    assert (response.status, error["code"]) == (500, "internal_error")
+def test_an_authorizer_that_refuses_fails_or_replies_badly_is_never_cached(reply: Invocation, status: int) -> None:
+    functions = Functions(authorizer=reply)
+    gateway = ApiGateway(API, functions)
+    assert [gateway.answer(request("GET", "/v1/keys")).status for _ in range(2)] == [status, status]
+    assert functions.count("AuthorizerFunction") == 2 and functions.count("KeysFunction") == 0
 
 
 @pytest.mark.parametrize(
@@ -173,54 +130,35 @@ def test_an_authorizer_that_fails_or_replies_badly_is_500(reply: Invocation) -> 
     [
         (Invocation("f", "error", error={"errorType": "ValueError"}), 502),
         (Invocation("f", "timeout"), 502),  # the function's own Timeout
-        (Invocation("f", "ok", {"statusCode": "two hundred"}), 502),
-        (Invocation("f", "ok", {"statusCode": 200, "body": {"not": "a string"}}), 502),
-        (Invocation("f", "ok", {"statusCode": 200, "headers": {"X": ["a"]}}), 502),
-        (Invocation("f", "ok", {"statusCode": 200, "isBase64Encoded": True, "body": "not base64!"}), 502),
+        ({"statusCode": "two hundred"}, 502),
+        ({"statusCode": 200, "body": {"not": "a string"}}, 502),
+        ({"statusCode": 200, "headers": {"X": ["a"]}}, 502),
+        ({"statusCode": 200, "isBase64Encoded": True, "body": "not base64!"}, 502),
         (Invocation("f", "ok", ["not", "an", "object"]), 502),
         (Invocation("f", INTEGRATION_TIMEOUT), 504),  # slower than the route's 29 s
         (Invocation("f", "too_large"), 413),  # over Lambda's invoke payload limit
     ],
 )
-def test_a_failing_function_or_a_malformed_reply_is_the_gateways_own_answer(reply: Invocation, status: int) -> None:
-    response, error = answer("GET", "/v1/health", Functions(reply))
-    assert (response.status, response.answered_by) == (status, "gateway") and error["request_id"]
+def test_a_failing_function_or_a_malformed_reply_is_the_gateways_own_answer(reply: Any, status: int) -> None:
+    response = ApiGateway(API, Functions(reply)).answer(request("GET", "/v1/health"))
+    assert response.status == status and error(response)["request_id"]
 
 
-def test_the_proxy_reply_becomes_the_answer_and_over_http_reserved_headers_are_remapped() -> None:
-    headers = {"X-One": "1", "WWW-Authenticate": "Bearer", "Content-Length": "999"}
-    body = base64.b64encode(b"\x89PNG\x00").decode()
-    multi = {"Set-Cookie": ["a=1", "b=2"]}
-    reply = Invocation(
-        "f",
-        "ok",
-        {"statusCode": 201, "body": body, "isBase64Encoded": True, "headers": headers, "multiValueHeaders": multi},
-    )
-    response, _ = answer("GET", "/v1/health", Functions(reply))
-    assert (response.status, response.body, response.answered_by) == (201, b"\x89PNG\x00", "KeysFunction")
-    assert [h for h in response.headers if h[0] == "Set-Cookie"] == [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")]
-    assert ("Content-Type", "application/json") in response.headers and "Content-Length" not in dict(response.headers)
-    done: Future[Invocation] = Future()
-    done.set_result(reply)
-    pool = type("Pool", (), {"submit": lambda *_: done})()
-    with Gateway(MODEL, {"KeysFunction": pool}) as gateway:
-        over_http = dict(gateway.handle(request("GET", "/v1/health")).headers)
-        assert over_http["x-amzn-Remapped-WWW-Authenticate"] == "Bearer" and "WWW-Authenticate" not in over_http
-        assert over_http["X-One"] == "1" and over_http["x-amzn-RequestId"]
-        own = dict(gateway.handle(request("GET", "/v1/keys", key=None)).headers)  # the gateway's keeps its own
-        assert own["WWW-Authenticate"] == 'Bearer realm="filegate"'
-
-
-def test_bodies_headers_query_and_source_ip_reach_the_function_as_api_gateway_hands_them_on() -> None:
-    functions = Functions()
-    gateway = ApiGateway(API, functions)
-    payload = os.urandom(64) + b"\x00\xff"
+def test_the_request_reaches_the_function_and_its_proxy_reply_becomes_the_answer_as_in_api_gateway() -> None:
+    headers = {"X-One": "1", "WWW-Authenticate": "Bearer", "Content-Length": "9"}
+    body, multi = base64.b64encode(b"\x89PNG\x00").decode(), {"Set-Cookie": ["a=1", "b=2"]}
+    reply = {"statusCode": 201, "body": body, "isBase64Encoded": True, "headers": headers, "multiValueHeaders": multi}
+    gateway = ApiGateway(API, functions := Functions(reply))
     for content_type in ("image/png", "application/json", "multipart/form-data; boundary=x"):
-        gateway.answer(request("POST", "/v1/files", body=payload, headers=[("Content-Type", content_type)]))
+        gateway.answer(request("POST", "/v1/files", body=b"\x00\xff", headers=[("Content-Type", content_type)]))
         event = functions.calls[-1][1]  # BinaryMediaTypes */*: every type is binary
-        assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == payload
+        assert (event["isBase64Encoded"], base64.b64decode(event["body"])) == (True, b"\x00\xff")
     headers = [("X-Multi", "one"), ("x-multi", "two"), ("X-Forwarded-For", "203.0.113.9"), ("Connection", "close")]
-    gateway.answer(request("GET", "/v1/health", query="a=1&a=2&b=x%20y&empty", headers=headers, body=b"words"))
+    sent = request("GET", "/v1/health", query="a=1&a=2&b=x%20y&empty", headers=headers, body=b"words")
+    response = gateway.answer(sent)
+    assert (response.status, response.body, response.answered_by) == (201, b"\x89PNG\x00", "KeysFunction")
+    assert response.headers[:2] == [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")]
+    assert ("Content-Type", "application/json") in response.headers and "Content-Length" not in dict(response.headers)
     event = functions.calls[-1][1]
     assert (event["body"], event["isBase64Encoded"]) == ("words", False)  # no Content-Type: text
     assert event["queryStringParameters"] == {"a": "2", "b": "x y", "empty": ""}
@@ -246,9 +184,8 @@ def fields(event: dict[str, Any], path: str = "") -> dict[str, str]:
         if isinstance(value, dict) and f"{path}{key}" not in FREE_FORM:
             found |= fields(value, f"{path}{key}.")
         else:
-            found[f"{path}{key}"] = type(
-                next(iter(value.values()), None) if isinstance(value, dict) else value
-            ).__name__
+            sample = next(iter(value.values()), None) if isinstance(value, dict) else value
+            found[f"{path}{key}"] = type(sample).__name__
     return found
 
 
@@ -260,15 +197,10 @@ def assert_same_shape(ours: dict[str, Any], sams: dict[str, Any], extras: set[st
 
 
 def test_the_proxy_and_authorizer_events_have_the_shapes_sam_generates() -> None:
-    proxy_sample, authorizer_sample = (
-        sam_event("apigateway", "aws-proxy"),
-        sam_event("apigateway", "request-authorizer"),
-    )
+    proxy_sample = sam_event("apigateway", "aws-proxy")
+    authorizer_sample = sam_event("apigateway", "request-authorizer")
     functions = Functions()
-    headers = [("Content-Type", "application/octet-stream")]
-    ApiGateway(API, functions).answer(
-        request("POST", "/v1/files/f1/complete", query="a=b", body=b"{}", headers=headers)
-    )
+    ApiGateway(API, functions).answer(request("POST", "/v1/files/f1/complete", query="a=b", body=b"{}"))
     (_, authorizer_event), (_, proxy) = functions.calls
     # One identity block in both events, with the fields of both samples.
     both = {**proxy_sample["requestContext"]["identity"], **authorizer_sample["requestContext"]["identity"]}
@@ -277,14 +209,8 @@ def test_the_proxy_and_authorizer_events_have_the_shapes_sam_generates() -> None
     context = {f"requestContext.{name}" for name in ("requestTime", "requestTimeEpoch", "protocol", "domainName")}
     multi = {"multiValueHeaders", "multiValueQueryStringParameters"}
     assert_same_shape(authorizer_event, authorizer_sample, identity | context | multi)
-    assert authorizer_event["methodArn"] == f"{ARN}/POST/v1/files/f1/complete"
-    assert (authorizer_event["type"], authorizer_event["resource"]) == ("REQUEST", "/v1/files/{id}/complete")
+    assert (authorizer_event["methodArn"], authorizer_event["type"]) == (f"{ARN}/POST/v1/files/f1/complete", "REQUEST")
     context = proxy["requestContext"]
-    assert (context["stage"], context["path"], context["apiId"]) == (
-        API.stage,
-        "/prod/v1/files/f1/complete",
-        API.api_id,
-    )
-    assert (
-        uuid.UUID(context["requestId"]).version == 4 and context["identity"]["userAgent"] == "Custom User Agent String"
-    )
+    assert (context["resourcePath"], context["path"]) == ("/v1/files/{id}/complete", "/prod/v1/files/f1/complete")
+    assert uuid.UUID(context["requestId"]).version == 4
+    assert context["identity"]["userAgent"] == "Custom User Agent String"
