@@ -3,7 +3,9 @@
 `ApiGateway.answer` is the one request path: route, stage throttling, the REQUEST authorizer (cached per
 identity) and its policy, the route's function with a proxy event, its proxy response; every answer of the
 gateway's own is the template's gateway response. `Gateway` serves it over HTTP (`make dev`, the integration
-tests); tests/service/harness.py calls it in-process, in front of the handlers imported there.
+tests); tests/service/harness.py calls it in-process, in front of the handlers imported there. The events'
+shapes are those `sam local generate-event apigateway aws-proxy` / `request-authorizer` print, plus the few
+fields AWS adds (tests/local/test_local_gateway.py holds them against sam's output).
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import fnmatch
+import hashlib
 import logging
+import math
 import re
 import socket
 import threading
@@ -19,32 +23,141 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.errors import MissingHeaderBodySeparatorDefect
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
-from filegate_local import events
-from filegate_local.events import ApiContext, IncomingRequest
 from filegate_local.model import ApiSpec, RouteSpec, StackModel
+from filegate_local.template import ACCOUNT_ID, REGION
 from filegate_local.workers import FunctionPool, Invocation
 
 log = logging.getLogger("filegate_local.gateway")
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # REST APIs rename these integration response headers to x-amzn-Remapped-<name> on the wire.
-REMAPPED_RESPONSE_HEADERS = frozenset({"authorization", "connection", "date", "server", "www-authenticate"})
+REMAPPED = frozenset({"authorization", "connection", "date", "server", "www-authenticate"})
 INTEGRATION_TIMEOUT = "integration_timeout"  # an Invocation status: the function outlived the route's limit
 AUTHORIZER_CACHE_ENTRIES = 50_000
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-IDLE_CONNECTION_SECONDS = 30  # silence before a request starts: a slow client never pins a thread
-# Silence in the middle of a body: the client sent less than its Content-Length and waits for an answer.
-# Loopback clients never pause this long while sending, so this is a short body, not a slow one.
+# Silence in a body: a loopback client never pauses this long while sending, so its body is short of its length.
 BODY_STALL_SECONDS = 2.0
 
 # (function logical id, event, seconds the caller waits or None) -> what the invocation gave.
 Invoke = Callable[[str, dict[str, Any], float | None], Invocation]
+
+
+# Hop-by-hop headers end at the edge; API Gateway sets the X-Forwarded-* trio itself.
+DROPPED_HEADERS = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
+    | {"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto"}
+)
+
+
+@dataclass
+class IncomingRequest:
+    """An HTTP request as the gateway received it."""
+
+    method: str
+    path: str  # as on the wire, without the query string
+    query: str
+    headers: list[tuple[str, str]]  # in arrival order, names as sent
+    body: bytes
+    source_ip: str
+    gateway_port: int
+    protocol: str = "HTTP/1.1"
+    request_id: str = ""
+    received_at: float = field(default_factory=time.time)
+
+    def header(self, name: str) -> str | None:
+        """The last value of a header, case-insensitively (like API Gateway's `headers`)."""
+        return next((v for k, v in reversed(self.headers) if k.lower() == name.lower()), None)
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    """Where a request landed: the API, its stage and the matched resource."""
+
+    api_id: str
+    stage: str
+    resource_path: str  # e.g. /v1/keys/{id}, or "" when no route matched
+    path_parameters: dict[str, str]
+
+
+def _maps(pairs: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    multi: dict[str, list[str]] = {}
+    for name, value in pairs:
+        multi.setdefault(name, []).append(value)
+    return {name: values[-1] for name, values in multi.items()}, multi
+
+
+def request_context(request: IncomingRequest, api: ApiContext) -> dict[str, Any]:
+    """`requestContext` (gateway responses' `$context`); sourceIp is the TCP peer, whatever X-Forwarded-For says."""
+    nulls = "cognitoIdentityPoolId accountId cognitoIdentityId caller accessKey apiKey clientCert user userArn"
+    identity: dict[str, Any] = dict.fromkeys(f"{nulls} cognitoAuthenticationType cognitoAuthenticationProvider".split())
+    identity |= {"sourceIp": request.source_ip, "userAgent": request.header("User-Agent")}
+    return {
+        "accountId": ACCOUNT_ID,
+        "resourceId": hashlib.sha256(api.resource_path.encode()).hexdigest()[:6],
+        "stage": api.stage,
+        "requestId": request.request_id,
+        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(request.received_at)),
+        "requestTimeEpoch": int(request.received_at * 1000),
+        "identity": identity,
+        "path": f"/{api.stage}{request.path}",
+        "resourcePath": api.resource_path,
+        "httpMethod": request.method,
+        "apiId": api.api_id,
+        "protocol": request.protocol,
+        "domainName": request.header("Host") or f"{api.api_id}.execute-api.{REGION}.amazonaws.com",
+    }
+
+
+def method_arn(request: IncomingRequest, api: ApiContext) -> str:
+    return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api.api_id}/{api.stage}/{request.method}{request.path}"
+
+
+def _request_fields(request: IncomingRequest, api: ApiContext) -> dict[str, Any]:
+    """What both events say of the request; header names merge case-insensitively (the first spelling)."""
+    names: dict[str, str] = {}
+    headers = [(names.setdefault(n.lower(), n), v) for n, v in request.headers if n.lower() not in DROPPED_HEADERS]
+    forwarded = [v for n, v in request.headers if n.lower() == "x-forwarded-for"]
+    headers += [("X-Forwarded-For", ", ".join([*forwarded, request.source_ip]))]
+    headers += [("X-Forwarded-Port", str(request.gateway_port)), ("X-Forwarded-Proto", "http")]
+    query = [p.partition("=") for p in request.query.split("&") if p]
+    single_headers, multi_headers = _maps(headers)
+    single_query, multi_query = _maps([(unquote(name), unquote(value)) for name, _, value in query])
+    return {
+        "resource": api.resource_path,
+        "path": request.path,
+        "httpMethod": request.method,
+        "headers": single_headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": single_query,
+        "multiValueQueryStringParameters": multi_query,
+        "pathParameters": api.path_parameters,
+        "requestContext": request_context(request, api),
+    }
+
+
+def proxy_event(
+    request: IncomingRequest, api: ApiContext, *, binary: bool, authorizer: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The Lambda proxy integration event: empty maps are null; a binary body is base64."""
+    event: dict[str, Any] = {name: value or None for name, value in _request_fields(request, api).items()}
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = authorizer
+    body = request.body
+    text = (base64.b64encode(body).decode() if binary else body.decode("utf-8", "replace")) if body else None
+    return event | {"stageVariables": None, "body": text, "isBase64Encoded": bool(body) and binary}
+
+
+def authorizer_event(request: IncomingRequest, api: ApiContext) -> dict[str, Any]:
+    """The event of a REQUEST Lambda authorizer."""
+    event = {"type": "REQUEST", "methodArn": method_arn(request, api), **_request_fields(request, api)}
+    return event | {"stageVariables": {}}
 
 
 @dataclass
@@ -60,20 +173,14 @@ class GatewayRefusal(Exception):
 
 
 def render(
-    configured: Mapping[str, Any],
-    kind: str,
-    context: Mapping[str, Any],
-    *,
-    request_headers: Mapping[str, str] | None = None,
-    status: int | None = None,
+    responses: dict[str, Any], kind: str, context: dict[str, Any], request_headers: dict[str, str], status: int = 0
 ) -> HttpResponse:
-    """The template's gateway response `kind` (else its DEFAULT_5XX/4XX by `status`) with its StatusCode (else
-    `status`), its application/json template filled in, and headers from 'literals', `context.*` and
-    `method.request.header.*`."""
-    config = configured.get(kind) or configured["DEFAULT_5XX" if (status or 500) >= 500 else "DEFAULT_4XX"]
-    requested = {name.lower(): value for name, value in (request_headers or {}).items()}
+    """The template's gateway response `kind` (else DEFAULT_5XX/4XX by `status`): its StatusCode (else `status`),
+    application/json template with `$context.*` filled in, headers from 'literals', context.* and method.request.*"""
+    config = responses.get(kind) or responses["DEFAULT_5XX" if (status or 500) >= 500 else "DEFAULT_4XX"]
+    requested = {name.lower(): value for name, value in request_headers.items()}
 
-    def fill(template: str) -> str:  # $context.a.b references; unknown ones render empty
+    def fill(template: str) -> str:  # unknown references render empty
         def lookup(match: re.Match[str]) -> str:
             value: Any = context
             for part in match[1][1:].split("."):
@@ -96,20 +203,15 @@ def render(
     return answer
 
 
-def _strings(value: Any) -> list[str]:
-    return [value] if isinstance(value, str) else value if isinstance(value, list) else []
-
-
 def policy_allows(statements: list[dict[str, Any]], arn: str) -> bool:
-    """Statements whose Resource matches the method ARN (`*` spans any characters) decide: any Deny refuses,
-    else an Allow admits; none matching refuses."""
-    matching = [s for s in statements if any(fnmatch.fnmatchcase(arn, r) for r in _strings(s.get("Resource")))]
+    """Of the statements matching the method ARN (`*` spans anything), a Deny refuses, else an Allow admits."""
+    matching = [s for s in statements if any(fnmatch.fnmatchcase(arn, resource) for resource in s["Resource"])]
     return {s["Effect"] for s in matching} == {"Allow"}
 
 
 def authorizer_reply(reply: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(requestContext.authorizer, the policy's statements) of a REQUEST authorizer's reply in the shape
-    filegate.keys.authorizer gives; else AUTHORIZER_CONFIGURATION_ERROR, as API Gateway refuses it."""
+    """(requestContext.authorizer, the policy's statements) of a REQUEST authorizer's reply, checked as API
+    Gateway checks the shape filegate.keys.authorizer gives (Resource a list), else AUTHORIZER_CONFIGURATION_ERROR."""
     reply = reply if isinstance(reply, dict) else {}
     policy = reply.get("policyDocument")
     statements = policy.get("Statement") if isinstance(policy, dict) else None
@@ -118,8 +220,8 @@ def authorizer_reply(reply: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         isinstance(reply.get("principalId"), str)
         and isinstance(statements, list)
         and statements
-        and all(isinstance(s, dict) and s.get("Effect") in ("Allow", "Deny") for s in statements)
-        and all(_strings(s.get("Action")) == ["execute-api:Invoke"] and _strings(s.get("Resource")) for s in statements)
+        and all(isinstance(s, dict) and s.get("Effect") in ("Allow", "Deny") and s.get("Resource") for s in statements)
+        and all(isinstance(r, str) for s in statements for r in s["Resource"])
         and isinstance(values, dict)
         and all(isinstance(v, str | int | float | None) for v in values.values())
     ):
@@ -130,8 +232,7 @@ def authorizer_reply(reply: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def proxy_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
-    """A Lambda proxy integration's result as (status, headers, body); ValueError if API Gateway finds it
-    malformed."""
+    """A Lambda proxy integration's (status, headers, body); ValueError where API Gateway finds it malformed."""
     result = result if isinstance(result, dict) else {}
     status, body = result.get("statusCode"), result.get("body")
     status = int(status) if isinstance(status, str) and status.isdigit() else status
@@ -167,7 +268,7 @@ class ApiGateway:
         # Most specific first: a literal segment beats a {parameter}, left to right; a {greedy+} comes last.
         order = sorted(methods, key=lambda p: [0 if s.endswith("+}") else 1 + (s[:1] != "{") for s in p.split("/")])
         self.routes = [(re.compile(_pattern(path)), path, methods[path]) for path in reversed(order)]
-        self.capacity = float(max(api.throttle.burst_limit, 1)) if api.throttle else 0.0
+        self.capacity = float(max(api.throttle.burst_limit, 1)) if api.throttle else math.inf
         self.tokens, self.updated = self.capacity, time.monotonic()
         self.cache: dict[tuple[str, ...], tuple[float, dict[str, Any], list[dict[str, Any]]]] = {}
         self.lock = threading.Lock()
@@ -181,8 +282,7 @@ class ApiGateway:
         return ApiContext(self.api.api_id, self.api.stage, "", {}), None
 
     def answer(self, request: IncomingRequest, cached_authorizer: Mapping[str, Any] | None = None) -> HttpResponse:
-        """The gateway's answer; `cached_authorizer` serves the request from an earlier allowing context
-        without calling the authorizer (a policy API Gateway still caches)."""
+        """The answer; `cached_authorizer`: an earlier allowing context, as while API Gateway caches a policy."""
         request.request_id = request.request_id or str(uuid.uuid4())
         api, route = self.context_for(request)
         try:
@@ -195,7 +295,7 @@ class ApiGateway:
                 authorizer = dict(cached_authorizer) if cached_authorizer is not None else self.authorize(request, api)
             media = (request.header("Content-Type") or "").split(";")[0].strip().lower()
             binary = any(fnmatch.fnmatchcase(media, pattern) for pattern in self.api.binary_media_types)
-            event = events.proxy_event(request, api, binary=binary, authorizer=authorizer)
+            event = proxy_event(request, api, binary=binary, authorizer=authorizer)
             invocation = self.invoke(route.function, event, route.integration_timeout_ms / 1000)
             if invocation.status == INTEGRATION_TIMEOUT:  # the function runs on (as in AWS); the client is told
                 raise GatewayRefusal("INTEGRATION_TIMEOUT", 504)
@@ -212,12 +312,9 @@ class ApiGateway:
 
     def throttled(self) -> bool:
         """The stage's throttling (MethodSettings on "/*" "*"): a token bucket of `burst` at `rate` per second."""
-        if self.api.throttle is None:
-            return False
         with self.lock:
-            now = time.monotonic()
-            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.api.throttle.rate_limit)
-            self.updated = now
+            now, rate = time.monotonic(), self.api.throttle.rate_limit if self.api.throttle else 0.0
+            self.tokens, self.updated = min(self.capacity, self.tokens + (now - self.updated) * rate), now
             if self.tokens < 1:
                 return True
             self.tokens -= 1
@@ -234,7 +331,7 @@ class ApiGateway:
         with self.lock:
             cached = self.cache.get(identity)
         if cached is None or cached[0] <= time.monotonic():
-            invocation = self.invoke(spec.function, events.authorizer_event(request, api), None)
+            invocation = self.invoke(spec.function, authorizer_event(request, api), None)
             if not invocation.ok:
                 unauthorized = (invocation.error or {}).get("errorMessage") == "Unauthorized"
                 raise GatewayRefusal(*(("UNAUTHORIZED", 401) if unauthorized else ("AUTHORIZER_FAILURE", 500)))
@@ -245,35 +342,30 @@ class ApiGateway:
                         self.cache.pop(next(iter(self.cache)))
                     self.cache[identity] = cached
         _, context, statements = cached
-        if not policy_allows(statements, events.method_arn(request, api)):  # checked for every route
+        if not policy_allows(statements, method_arn(request, api)):  # checked for every route
             raise GatewayRefusal("ACCESS_DENIED", 403, context)
         return context
 
     def gateway_response(
-        self, request: IncomingRequest, kind: str, status: int | None, authorizer: Mapping[str, Any] | None = None
+        self, request: IncomingRequest, kind: str, status: int = 0, authorizer: Mapping[str, Any] | None = None
     ) -> HttpResponse:
-        context = events.request_context(request, self.context_for(request)[0])
+        context = request_context(request, self.context_for(request)[0])
         if authorizer is not None:
             context["authorizer"] = dict(authorizer)
-        headers = dict(request.headers)
-        return render(self.api.gateway_responses, kind, context, request_headers=headers, status=status)
+        return render(self.api.gateway_responses, kind, context, request_headers=dict(request.headers), status=status)
 
 
 def _pattern(path: str) -> str:
-    """A resource path as a regular expression, its {parameters} named groups."""
-    segments = [s for s in path.split("/") if s]
-    return "/".join(
-        f"(?P<{s.strip('{+}')}>{'.+' if s.endswith('+}') else '[^/]+'})" if s[:1] == "{" else re.escape(s)
-        for s in segments
-    )
+    """A resource path as a regular expression: `{name}` one segment, `{name+}` one or more."""
+    parameter = r"\\\{(\w+)(\\\+)?\\\}"  # as re.escape writes {name} and {name+}
+    return re.sub(parameter, lambda m: f"(?P<{m[1]}>{'.+' if m[2] else '[^/]+'})", re.escape(path.strip("/")))
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """http.server's parsing; every method goes to the gateway, which answers what cannot be parsed, a body
-    over the payload limit (before it is sent) and one that stops short with its gateway responses."""
+    """http.server's parsing; the gateway answers every method, and refuses what it will not serve in time."""
 
     protocol_version = "HTTP/1.1"
-    timeout = IDLE_CONNECTION_SECONDS
+    timeout = 30  # silence before a request starts: a slow client never pins a thread
     server: Gateway
 
     def setup(self) -> None:
@@ -286,12 +378,6 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         self.server.connections.discard(self.connection)
         super().finish()
-
-    def handle_one_request(self) -> None:
-        try:
-            super().handle_one_request()
-        except OSError:  # the client went away, or stopping closed the connection
-            self.close_connection = True
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("do_"):  # any method: the gateway answers those the API lacks with its 404
@@ -347,7 +433,6 @@ class _Handler(BaseHTTPRequestHandler):
         return b"".join(parts)
 
     def _serve(self) -> None:
-        started = time.monotonic()
         self.connection.settimeout(BODY_STALL_SECONDS)
         try:
             body = self._body()
@@ -364,8 +449,7 @@ class _Handler(BaseHTTPRequestHandler):
         request.protocol = self.request_version
         response = self.server.handle(request)
         self._write(response, head=request.method == "HEAD")
-        took = (time.monotonic() - started) * 1000
-        log.info('%s "%s %s" %d %.1fms %s', ip, request.method, self.path, response.status, took, request.request_id)
+        log.info('%s "%s %s" %d %s', ip, request.method, self.path, response.status, request.request_id)
 
     def _refuse(self, refusal: GatewayRefusal, headers: list[tuple[str, str]]) -> None:
         """The gateway response to a request the transport will not serve; the connection is closed."""
@@ -383,8 +467,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class Gateway(ThreadingHTTPServer):
-    """`ApiGateway` over HTTP on host:port, at the root (the stage is in the events), invoking the workers;
-    one daemon thread per connection."""
+    """`ApiGateway` over HTTP at the root (the stage is in the events), invoking the workers; a thread a connection."""
 
     daemon_threads = True
     block_on_close = False  # closing does not wait for requests in flight: stopping has a deadline
@@ -409,17 +492,17 @@ class Gateway(ThreadingHTTPServer):
         return f"http://{self.host}:{self.port}"
 
     def _invoke(self, function: str, event: dict[str, Any], timeout: float | None) -> Invocation:
-        request_id = str(uuid.uuid4())
-        if timeout is None:
-            return self.pools[function].invoke(event, request_id)
-        try:
-            return self.pools[function].submit(event, request_id).result(timeout=timeout)
+        request_id, pool = str(uuid.uuid4()), self.pools[function]
+        try:  # the authorizer (no timeout) in this thread; a route's function runs on past its timeout
+            return pool.invoke(event, request_id) if timeout is None else pool.submit(event, request_id).result(timeout)
         except FutureTimeout:
             return Invocation(request_id, INTEGRATION_TIMEOUT)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("%s went away", client_address, exc_info=True)  # or stopping closed its connection
+
     def listen(self) -> None:
-        """Bind the port (0 picks a free one), so `url` is known, without answering anything yet: the stack
-        finishes starting first, and a client that connects meanwhile waits in the backlog."""
+        """Bind the port (0: a free one) for `url`, answering nothing yet: a client waits in the backlog meanwhile."""
         self.server_bind()
         self.server_activate()
         self.port = int(self.server_address[1])
@@ -449,10 +532,8 @@ class Gateway(ThreadingHTTPServer):
             log.exception("gateway error on %s %s", request.method, request.path)
             response = self.core.gateway_response(request, "DEFAULT_5XX", 500)
         if response.answered_by != "gateway":  # only gateway responses may set these
-            remapped = [
-                (f"x-amzn-Remapped-{n}" if n.lower() in REMAPPED_RESPONSE_HEADERS else n, v)
-                for n, v in response.headers
+            response.headers = [
+                (f"x-amzn-Remapped-{n}" if n.lower() in REMAPPED else n, v) for n, v in response.headers
             ]
-            response.headers = remapped
         response.headers.append(("x-amzn-RequestId", request.request_id))
         return response

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from filegate_local.events import IncomingRequest
-from filegate_local.gateway import INTEGRATION_TIMEOUT, ApiGateway, HttpResponse
+from filegate_local.gateway import INTEGRATION_TIMEOUT, ApiGateway, HttpResponse, IncomingRequest
 from filegate_local.model import build_model
 from filegate_local.template import Template
 from filegate_local.workers import Invocation
@@ -153,8 +152,8 @@ def test_the_request_reaches_the_function_and_its_proxy_reply_becomes_the_answer
         gateway.answer(request("POST", "/v1/files", body=b"\x00\xff", headers=[("Content-Type", content_type)]))
         event = functions.calls[-1][1]  # BinaryMediaTypes */*: every type is binary
         assert (event["isBase64Encoded"], base64.b64decode(event["body"])) == (True, b"\x00\xff")
-    headers = [("X-Multi", "one"), ("x-multi", "two"), ("X-Forwarded-For", "203.0.113.9"), ("Connection", "close")]
-    sent = request("GET", "/v1/health", query="a=1&a=2&b=x%20y&empty", headers=headers, body=b"words")
+    sent_headers = [("X-Multi", "one"), ("x-multi", "two"), ("X-Forwarded-For", "203.0.113.9"), ("Connection", "close")]
+    sent = request("GET", "/v1/health", query="a=1&a=2&b=x%20y&empty", headers=sent_headers, body=b"words")
     response = gateway.answer(sent)
     assert (response.status, response.body, response.answered_by) == (201, b"\x89PNG\x00", "KeysFunction")
     assert response.headers[:2] == [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")]

@@ -36,8 +36,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from filegate_local import gateway
-from filegate_local.events import IncomingRequest
-from filegate_local.gateway import HttpResponse
+from filegate_local.gateway import HttpResponse, IncomingRequest
 from filegate_local.model import ApiSpec, StackModel, StreamMappingSpec
 from filegate_local.sqs_poller import sqs_record
 from filegate_local.stream_poller import StreamReader, records_done
@@ -283,7 +282,7 @@ class ServiceApi:
     ) -> Response:
         """The template's gateway response of that type, for a request to ``method path``."""
         request = self.request(method, path, [], source_ip="203.0.113.10")
-        return _response(self.gateway.gateway_response(request, kind, None, authorizer))
+        return _response(self.gateway.gateway_response(request, kind, 0, authorizer))
 
     # -------------------------------------------------------------- SQS
 
