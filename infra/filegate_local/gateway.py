@@ -221,7 +221,7 @@ def authorizer_reply(reply: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         and isinstance(statements, list)
         and statements
         and all(isinstance(s, dict) and s.get("Effect") in ("Allow", "Deny") and s.get("Resource") for s in statements)
-        and all(isinstance(r, str) for s in statements for r in s["Resource"])
+        and all(isinstance(s["Resource"], list) and all(isinstance(r, str) for r in s["Resource"]) for s in statements)
         and isinstance(values, dict)
         and all(isinstance(v, str | int | float | None) for v in values.values())
     ):

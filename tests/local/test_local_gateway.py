@@ -20,6 +20,7 @@ from tests.helpers.sam_cli import sam_event
 ROOT = Path(__file__).resolve().parents[2]
 API = build_model(Template(ROOT / "template.yaml", stack_name="gw")).apis["Api"]
 ARN = f"arn:aws:execute-api:us-east-1:123456789012:{API.api_id}/{API.stage}"
+A_STRING_RESOURCE = {"principalId": "p", "policyDocument": {"Statement": [{"Effect": "Allow", "Resource": "*"}]}}
 
 
 def allow(*resources: str, effect: str = "Allow", **context: Any) -> Invocation:
@@ -114,7 +115,7 @@ def test_the_authorizer_is_asked_once_per_key_and_source_ip_and_its_cached_polic
         (Invocation("a", "ok", {"principalId": "p"}), 500),  # no policy
         (Invocation("a", "ok", {"policyDocument": {"Statement": []}}), 500),  # no principal
         (allow(f"{ARN}/*/*", nested={"no": "objects"}), 500),
-        (Invocation("a", "ok", {"principalId": "p", "policyDocument": {"Statement": [{"Effect": "Allow"}]}}), 500),
+        (Invocation("a", "ok", A_STRING_RESOURCE), 500),  # Resource not a list
     ],
 )
 def test_an_authorizer_that_refuses_fails_or_replies_badly_is_never_cached(reply: Invocation, status: int) -> None:
