@@ -1,393 +1,486 @@
 """The local API Gateway (REST), emulating what template.yaml's API uses, and nothing else.
 
-One request path, `ApiGateway.answer`: route (unknown -> MISSING_AUTHENTICATION_TOKEN) -> stage throttling
-(THROTTLED) -> the REQUEST authorizer (cached per identity) and its policy for the method ARN -> the route's
-function with a proxy event -> its proxy response, checked as API Gateway checks it (an error, a crash or a
-malformed reply is a 502 through DEFAULT_5XX; a slow one a 504 INTEGRATION_TIMEOUT). Every answer of the
-gateway's own is the template's gateway response.
-
-Two users: `Gateway` serves it over HTTP for `make dev` and the integration tests (with the worker pools),
-and the service tests call it in-process (tests/service/harness.py) with the handlers imported there.
+`ApiGateway.answer` is the one request path: route, stage throttling, the REQUEST authorizer (cached per
+identity) and its policy, the route's function with a proxy event, its proxy response; every answer of the
+gateway's own is the template's gateway response. `Gateway` serves it over HTTP (`make dev`, the integration
+tests); tests/service/harness.py calls it in-process, in front of the handlers imported there. The events'
+shapes are those `sam local generate-event apigateway aws-proxy` / `request-authorizer` print, plus the few
+fields AWS adds (tests/local/test_local_gateway.py holds them against sam's output).
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
+import contextlib
 import fnmatch
+import hashlib
 import logging
+import math
+import re
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from email.errors import MissingHeaderBodySeparatorDefect
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
-from filegate_local.events import (
-    ApiContext,
-    IncomingRequest,
-    method_arn,
-    proxy_event,
-    request_authorizer_event,
-    request_context,
-)
-from filegate_local.gateway_responses import GatewayResponses
-from filegate_local.model import ApiSpec, AuthorizerSpec, RouteSpec, StackModel
-from filegate_local.transport import GatewayRequestHandler, GatewayServer, HttpResponse
+from filegate_local.model import ApiSpec, RouteSpec, StackModel
+from filegate_local.template import ACCOUNT_ID, REGION
 from filegate_local.workers import FunctionPool, Invocation
 
 log = logging.getLogger("filegate_local.gateway")
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # REST APIs rename these integration response headers to x-amzn-Remapped-<name> on the wire.
-REMAPPED_RESPONSE_HEADERS = frozenset({"authorization", "connection", "date", "server", "www-authenticate"})
-DROPPED_RESPONSE_HEADERS = frozenset({"content-length", "transfer-encoding"})
+REMAPPED = frozenset({"authorization", "connection", "date", "server", "www-authenticate"})
 INTEGRATION_TIMEOUT = "integration_timeout"  # an Invocation status: the function outlived the route's limit
 AUTHORIZER_CACHE_ENTRIES = 50_000
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+# Silence in a body: a loopback client never pauses this long while sending, so its body is short of its length.
+BODY_STALL_SECONDS = 2.0
 
 # (function logical id, event, seconds the caller waits or None) -> what the invocation gave.
 Invoke = Callable[[str, dict[str, Any], float | None], Invocation]
 
 
-class GatewayRefusal(Exception):
-    """The gateway answers itself: a gateway response type, and what it renders with."""
-
-    def __init__(self, response_type: str, *, status: int | None = None, authorizer: Mapping[str, Any] | None = None):
-        super().__init__(response_type)
-        self.response_type, self.status, self.authorizer = response_type, status, authorizer
-
-
-# --------------------------------------------------------------------------------------------- routes
+# Hop-by-hop headers end at the edge; API Gateway sets the X-Forwarded-* trio itself.
+DROPPED_HEADERS = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
+    | {"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto"}
+)
 
 
 @dataclass
-class Resource:
-    """An API Gateway resource (a path) with its methods."""
+class IncomingRequest:
+    """An HTTP request as the gateway received it."""
 
-    path: str
-    segments: tuple[str, ...]
-    methods: dict[str, RouteSpec] = field(default_factory=dict)
+    method: str
+    path: str  # as on the wire, without the query string
+    query: str
+    headers: list[tuple[str, str]]  # in arrival order, names as sent
+    body: bytes
+    source_ip: str
+    gateway_port: int
+    protocol: str = "HTTP/1.1"
+    request_id: str = ""
+    received_at: float = field(default_factory=time.time)
 
-    def bind(self, parts: list[str]) -> tuple[tuple[int, ...], dict[str, str]] | None:
-        """(specificity, path parameters) if this resource matches: a literal segment beats a parameter,
-        left to right, and `{name+}` (one segment or more) comes last."""
-        score: list[int] = []
-        parameters: dict[str, str] = {}
-        for index, pattern in enumerate(self.segments):
-            if index >= len(parts):
-                return None
-            if pattern.endswith("+}"):
-                parameters[pattern[1:-2]] = "/".join(parts[index:])
-                return (*score, 0), parameters
-            if pattern.startswith("{"):
-                parameters[pattern[1:-1]] = parts[index]
-                score.append(1)
-            elif pattern == parts[index]:
-                score.append(2)
-            else:
-                return None
-        return (tuple(score), parameters) if len(parts) == len(self.segments) else None
+    def header(self, name: str) -> str | None:
+        """The last value of a header, case-insensitively (like API Gateway's `headers`)."""
+        return next((v for k, v in reversed(self.headers) if k.lower() == name.lower()), None)
 
 
-def resources_of(api: ApiSpec) -> list[Resource]:
-    by_path: dict[str, Resource] = {}
-    for route in api.routes:
-        resource = by_path.setdefault(route.path, Resource(route.path, tuple(s for s in route.path.split("/") if s)))
-        if route.method in resource.methods:
-            raise ValueError(f"duplicate route {route.method} {route.path}")
-        resource.methods[route.method] = route
-    return list(by_path.values())
+@dataclass(frozen=True)
+class ApiContext:
+    """Where a request landed: the API, its stage and the matched resource."""
+
+    api_id: str
+    stage: str
+    resource_path: str  # e.g. /v1/keys/{id}, or "" when no route matched
+    path_parameters: dict[str, str]
 
 
-# --------------------------------------------------------------------------------------------- authorizer
+def _maps(pairs: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    multi: dict[str, list[str]] = {}
+    for name, value in pairs:
+        multi.setdefault(name, []).append(value)
+    return {name: values[-1] for name, values in multi.items()}, multi
 
 
-class PolicyError(ValueError):
-    """The authorizer's reply is not a usable policy (AUTHORIZER_CONFIGURATION_ERROR)."""
-
-
-def _strings(value: Any, name: str) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return value
-    raise PolicyError(f"{name} must be a string or a list of strings")
-
-
-def _statements(policy: Any) -> list[Mapping[str, Any]]:
-    """The policy's statements, in the one shape filegate.keys.authorizer.policy_for gives: Effect Allow or
-    Deny, Action execute-api:Invoke, Resource method ARNs where `*` stands for any run of characters."""
-    raw = policy.get("Statement") if isinstance(policy, Mapping) else None
-    if not isinstance(raw, list) or not raw or not all(isinstance(s, Mapping) for s in raw):
-        raise PolicyError("policyDocument.Statement must be a non-empty list of objects")
-    for statement in raw:
-        if statement.get("Effect") not in ("Allow", "Deny"):
-            raise PolicyError("Statement.Effect must be Allow or Deny")
-        if _strings(statement.get("Action"), "Action") != ["execute-api:Invoke"]:
-            raise PolicyError("Statement.Action must be execute-api:Invoke")
-        _strings(statement.get("Resource"), "Resource")
-    return raw
-
-
-def policy_allows(policy: Mapping[str, Any], arn: str) -> bool:
-    """A statement whose Resource matches the method ARN decides: any Deny refuses, else an Allow admits;
-    none matching refuses."""
-    effects = {
-        s["Effect"]
-        for s in _statements(policy)
-        if any(fnmatch.fnmatchcase(arn, r) for r in _strings(s["Resource"], ""))
+def request_context(request: IncomingRequest, api: ApiContext) -> dict[str, Any]:
+    """`requestContext` (gateway responses' `$context`); sourceIp is the TCP peer, whatever X-Forwarded-For says."""
+    nulls = "cognitoIdentityPoolId accountId cognitoIdentityId caller accessKey apiKey clientCert user userArn"
+    identity: dict[str, Any] = dict.fromkeys(f"{nulls} cognitoAuthenticationType cognitoAuthenticationProvider".split())
+    identity |= {"sourceIp": request.source_ip, "userAgent": request.header("User-Agent")}
+    return {
+        "accountId": ACCOUNT_ID,
+        "resourceId": hashlib.sha256(api.resource_path.encode()).hexdigest()[:6],
+        "stage": api.stage,
+        "requestId": request.request_id,
+        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(request.received_at)),
+        "requestTimeEpoch": int(request.received_at * 1000),
+        "identity": identity,
+        "path": f"/{api.stage}{request.path}",
+        "resourcePath": api.resource_path,
+        "httpMethod": request.method,
+        "apiId": api.api_id,
+        "protocol": request.protocol,
+        "domainName": request.header("Host") or f"{api.api_id}.execute-api.{REGION}.amazonaws.com",
     }
-    return effects == {"Allow"}
 
 
-def authorizer_context(reply: Any) -> tuple[dict[str, Any], Mapping[str, Any]]:
-    """(requestContext.authorizer as the integration sees it, the policy) from a REQUEST authorizer's reply,
-    checked as API Gateway checks it; context values reach the functions as strings."""
-    if not isinstance(reply, Mapping) or not isinstance(reply.get("principalId"), str):
-        raise PolicyError("principalId is required")
+def method_arn(request: IncomingRequest, api: ApiContext) -> str:
+    return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api.api_id}/{api.stage}/{request.method}{request.path}"
+
+
+def _request_fields(request: IncomingRequest, api: ApiContext) -> dict[str, Any]:
+    """What both events say of the request; header names merge case-insensitively (the first spelling)."""
+    names: dict[str, str] = {}
+    headers = [(names.setdefault(n.lower(), n), v) for n, v in request.headers if n.lower() not in DROPPED_HEADERS]
+    forwarded = [v for n, v in request.headers if n.lower() == "x-forwarded-for"]
+    headers += [("X-Forwarded-For", ", ".join([*forwarded, request.source_ip]))]
+    headers += [("X-Forwarded-Port", str(request.gateway_port)), ("X-Forwarded-Proto", "http")]
+    query = [p.partition("=") for p in request.query.split("&") if p]
+    single_headers, multi_headers = _maps(headers)
+    single_query, multi_query = _maps([(unquote(name), unquote(value)) for name, _, value in query])
+    return {
+        "resource": api.resource_path,
+        "path": request.path,
+        "httpMethod": request.method,
+        "headers": single_headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": single_query,
+        "multiValueQueryStringParameters": multi_query,
+        "pathParameters": api.path_parameters,
+        "requestContext": request_context(request, api),
+    }
+
+
+def proxy_event(
+    request: IncomingRequest, api: ApiContext, *, binary: bool, authorizer: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The Lambda proxy integration event: empty maps are null; a binary body is base64."""
+    event: dict[str, Any] = {name: value or None for name, value in _request_fields(request, api).items()}
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = authorizer
+    body = request.body
+    text = (base64.b64encode(body).decode() if binary else body.decode("utf-8", "replace")) if body else None
+    return event | {"stageVariables": None, "body": text, "isBase64Encoded": bool(body) and binary}
+
+
+def authorizer_event(request: IncomingRequest, api: ApiContext) -> dict[str, Any]:
+    """The event of a REQUEST Lambda authorizer."""
+    event = {"type": "REQUEST", "methodArn": method_arn(request, api), **_request_fields(request, api)}
+    return event | {"stageVariables": {}}
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    answered_by: str = "gateway"  # or the logical id of the function whose proxy response this is
+
+
+class GatewayRefusal(Exception):
+    """The gateway answers itself: args are the gateway response type, its status and the authorizer context."""
+
+
+def render(
+    responses: dict[str, Any], kind: str, context: dict[str, Any], request_headers: dict[str, str], status: int = 0
+) -> HttpResponse:
+    """The template's gateway response `kind` (else DEFAULT_5XX/4XX by `status`): its StatusCode (else `status`),
+    application/json template with `$context.*` filled in, headers from 'literals', context.* and method.request.*"""
+    config = responses.get(kind) or responses["DEFAULT_5XX" if (status or 500) >= 500 else "DEFAULT_4XX"]
+    requested = {name.lower(): value for name, value in request_headers.items()}
+
+    def fill(template: str) -> str:  # unknown references render empty
+        def lookup(match: re.Match[str]) -> str:
+            value: Any = context
+            for part in match[1][1:].split("."):
+                value = value.get(part) if isinstance(value, Mapping) else None
+            return "" if value is None else str(value)
+
+        return re.sub(r"\$context((?:\.\w+)+)", lookup, template)
+
+    answer = HttpResponse(int(config.get("StatusCode") or status or 500), [("Content-Type", "application/json")], b"")
+    for name, expression in config.get("ResponseParameters", {}).get("Headers", {}).items():
+        if expression.startswith("'"):
+            value = expression.strip("'")
+        elif expression.startswith("method.request.header."):
+            value = requested.get(expression.removeprefix("method.request.header.").lower())
+        else:
+            value = fill(f"${expression}")
+        if value:
+            answer.headers.append((name, value))
+    answer.body = fill(config.get("ResponseTemplates", {}).get("application/json", "")).encode()
+    return answer
+
+
+def policy_allows(statements: list[dict[str, Any]], arn: str) -> bool:
+    """Of the statements matching the method ARN (`*` spans anything), a Deny refuses, else an Allow admits."""
+    matching = [s for s in statements if any(fnmatch.fnmatchcase(arn, resource) for resource in s["Resource"])]
+    return {s["Effect"] for s in matching} == {"Allow"}
+
+
+def authorizer_reply(reply: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(requestContext.authorizer, the policy's statements) of a REQUEST authorizer's reply, checked as API
+    Gateway checks the shape filegate.keys.authorizer gives (Resource a list), else AUTHORIZER_CONFIGURATION_ERROR."""
+    reply = reply if isinstance(reply, dict) else {}
     policy = reply.get("policyDocument")
-    _statements(policy)
+    statements = policy.get("Statement") if isinstance(policy, dict) else None
+    values = reply.get("context") or {}
+    if not (
+        isinstance(reply.get("principalId"), str)
+        and isinstance(statements, list)
+        and statements
+        and all(isinstance(s, dict) and s.get("Effect") in ("Allow", "Deny") and s.get("Resource") for s in statements)
+        and all(isinstance(s["Resource"], list) and all(isinstance(r, str) for r in s["Resource"]) for s in statements)
+        and isinstance(values, dict)
+        and all(isinstance(v, str | int | float | None) for v in values.values())
+    ):
+        raise GatewayRefusal("AUTHORIZER_CONFIGURATION_ERROR", 500)
     context: dict[str, Any] = {"principalId": reply["principalId"], "integrationLatency": 0}
-    for name, value in (reply.get("context") or {}).items():
-        if isinstance(value, bool):
-            context[str(name)] = str(value).lower()
-        elif isinstance(value, str | int | float):
-            context[str(name)] = str(value)
-        elif value is not None:
-            raise PolicyError(f"context.{name} must be a string, number or boolean")
-    assert isinstance(policy, Mapping)
-    return context, policy
+    context |= {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in values.items() if v is not None}
+    return context, statements
 
 
-class AuthorizerCache:
-    """API Gateway's authorizer cache: one reply per identity (the identity sources' values), for the TTL."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._entries: dict[tuple[str, ...], tuple[float, dict[str, Any], Mapping[str, Any]]] = {}
-        self._lock = threading.Lock()
-        self._clock = clock
-
-    def get(self, identity: tuple[str, ...]) -> tuple[dict[str, Any], Mapping[str, Any]] | None:
-        with self._lock:
-            entry = self._entries.get(identity)
-            if entry is None or entry[0] <= self._clock():
-                self._entries.pop(identity, None)
-                return None
-            return entry[1], entry[2]
-
-    def put(self, identity: tuple[str, ...], context: dict[str, Any], policy: Mapping[str, Any], ttl: float) -> None:
-        with self._lock:
-            if len(self._entries) >= AUTHORIZER_CACHE_ENTRIES:  # bounded: the oldest entry goes
-                self._entries.pop(next(iter(self._entries)))
-            self._entries[identity] = (self._clock() + ttl, context, policy)
-
-
-def identity_of(spec: AuthorizerSpec, request: IncomingRequest) -> tuple[str, ...] | None:
-    """The identity sources' values (headers, then the source IP if named); None when one is missing."""
-    values = [request.header(name) or "" for name in spec.headers]
-    values.extend(request.source_ip for _ in spec.context)  # identity.sourceIp, the one context source in use
-    return None if "" in values else tuple(values)
-
-
-# --------------------------------------------------------------------------------------------- the request path
-
-
-class TokenBucket:
-    """The stage's throttling (MethodSettings on "/*" "*"): a token bucket of `burst` at `rate` per second."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.capacity = rate, float(max(burst, 1))
-        self.tokens, self.updated = self.capacity, time.monotonic()
-        self.lock = threading.Lock()
-
-    def take(self) -> bool:
-        with self.lock:
-            now = time.monotonic()
-            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-            self.updated = now
-            if self.tokens < 1:
-                return False
-            self.tokens -= 1
-            return True
+def proxy_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    """A Lambda proxy integration's (status, headers, body); ValueError where API Gateway finds it malformed."""
+    result = result if isinstance(result, dict) else {}
+    status, body = result.get("statusCode"), result.get("body")
+    status = int(status) if isinstance(status, str) and status.isdigit() else status
+    headers, multi = result.get("headers") or {}, result.get("multiValueHeaders") or {}
+    if not (
+        type(status) is int
+        and 100 <= status <= 599
+        and isinstance(body, str | None)
+        and isinstance(headers, dict)
+        and not any(isinstance(v, dict | list) for v in headers.values())
+        and isinstance(multi, dict)
+        and all(isinstance(v, list) for v in multi.values())
+    ):
+        raise ValueError(f"a malformed proxy response: {str(result)[:200]}")
+    pairs = [(n, v) for n, values in multi.items() for v in values]
+    pairs += [(n, v) for n, v in headers.items() if n.lower() not in {m.lower() for m in multi}]
+    pairs = [(n, str(v).lower() if isinstance(v, bool) else "" if v is None else str(v)) for n, v in pairs]
+    pairs = [(n, v) for n, v in pairs if n.lower() not in ("content-length", "transfer-encoding")]
+    if not any(n.lower() == "content-type" for n, _ in pairs):
+        pairs.append(("Content-Type", "application/json"))
+    raw = base64.b64decode(body, validate=True) if result.get("isBase64Encoded") and body else (body or "").encode()
+    return status, pairs, raw
 
 
 class ApiGateway:
     """One API of the template in front of `invoke`; `cache_authorizer=False` authorizes every request afresh."""
 
     def __init__(self, api: ApiSpec, invoke: Invoke, *, cache_authorizer: bool = True) -> None:
-        self.api = api
-        self.invoke = invoke
-        self.resources = resources_of(api)
-        self.responses = GatewayResponses(api.gateway_responses)
-        self.throttle = TokenBucket(api.throttle.rate_limit, api.throttle.burst_limit) if api.throttle else None
-        self.cache = AuthorizerCache() if cache_authorizer else None
-
-    def match(self, path: str) -> tuple[Resource, dict[str, str]] | None:
-        parts = [s for s in path.split("/") if s]
-        bound = [(found, r) for r in self.resources if (found := r.bind(parts)) is not None]
-        if not bound:
-            return None
-        (_, parameters), resource = max(bound, key=lambda b: b[0][0])
-        return resource, parameters
+        self.api, self.invoke, self.caching = api, invoke, cache_authorizer
+        methods: dict[str, dict[str, RouteSpec]] = {}
+        for route in api.routes:
+            methods.setdefault(route.path, {})[route.method] = route
+        # Most specific first: a literal segment beats a {parameter}, left to right; a {greedy+} comes last.
+        order = sorted(methods, key=lambda p: [0 if s.endswith("+}") else 1 + (s[:1] != "{") for s in p.split("/")])
+        self.routes = [(re.compile(_pattern(path)), path, methods[path]) for path in reversed(order)]
+        self.capacity = float(max(api.throttle.burst_limit, 1)) if api.throttle else math.inf
+        self.tokens, self.updated = self.capacity, time.monotonic()
+        self.cache: dict[tuple[str, ...], tuple[float, dict[str, Any], list[dict[str, Any]]]] = {}
+        self.lock = threading.Lock()
 
     def context_for(self, request: IncomingRequest) -> tuple[ApiContext, RouteSpec | None]:
-        matched = self.match(request.path)
-        if matched is None:
-            return ApiContext(self.api.api_id, self.api.stage, "", {}), None
-        resource, parameters = matched
-        route = resource.methods.get(request.method) or resource.methods.get("ANY")
-        return ApiContext(self.api.api_id, self.api.stage, resource.path, parameters), route
+        path = "/".join(s for s in request.path.split("/") if s)
+        for pattern, resource, methods in self.routes:
+            if match := pattern.fullmatch(path):
+                route = methods.get(request.method) or methods.get("ANY")
+                return ApiContext(self.api.api_id, self.api.stage, resource, match.groupdict()), route
+        return ApiContext(self.api.api_id, self.api.stage, "", {}), None
 
     def answer(self, request: IncomingRequest, cached_authorizer: Mapping[str, Any] | None = None) -> HttpResponse:
-        """The gateway's answer; `cached_authorizer` serves the request from an earlier allowing context
-        without calling the authorizer (a policy API Gateway still caches)."""
+        """The answer; `cached_authorizer`: an earlier allowing context, as while API Gateway caches a policy."""
         request.request_id = request.request_id or str(uuid.uuid4())
         api, route = self.context_for(request)
         try:
             if route is None or request.method not in HTTP_METHODS:
-                raise GatewayRefusal("MISSING_AUTHENTICATION_TOKEN")
-            if self.throttle is not None and not self.throttle.take():
-                raise GatewayRefusal("THROTTLED")
-            authorizer: dict[str, Any] | None = None
+                raise GatewayRefusal("MISSING_AUTHENTICATION_TOKEN", 403)
+            if self.throttled():
+                raise GatewayRefusal("THROTTLED", 429)
+            authorizer = None
             if route.authorizer is not None:
                 authorizer = dict(cached_authorizer) if cached_authorizer is not None else self.authorize(request, api)
-            return self.integrate(request, api, route, authorizer)
+            media = (request.header("Content-Type") or "").split(";")[0].strip().lower()
+            binary = any(fnmatch.fnmatchcase(media, pattern) for pattern in self.api.binary_media_types)
+            event = proxy_event(request, api, binary=binary, authorizer=authorizer)
+            invocation = self.invoke(route.function, event, route.integration_timeout_ms / 1000)
+            if invocation.status == INTEGRATION_TIMEOUT:  # the function runs on (as in AWS); the client is told
+                raise GatewayRefusal("INTEGRATION_TIMEOUT", 504)
+            if invocation.status == "too_large":  # over Lambda's invoke payload limit
+                raise GatewayRefusal("REQUEST_TOO_LARGE", 413)
+            if invocation.ok:
+                with contextlib.suppress(ValueError):  # a malformed proxy response
+                    return HttpResponse(*proxy_response(invocation.result), answered_by=route.function)
+            # Raised, timed out, crashed or malformed: API Gateway's 502.
+            log.warning("%s: a 502 for %s", route.function, str(invocation.error or invocation.result)[:500])
+            raise GatewayRefusal("DEFAULT_5XX", 502)
         except GatewayRefusal as refusal:
-            return self.gateway_response(refusal, request, api)
+            return self.gateway_response(request, *refusal.args)
+
+    def throttled(self) -> bool:
+        """The stage's throttling (MethodSettings on "/*" "*"): a token bucket of `burst` at `rate` per second."""
+        with self.lock:
+            now, rate = time.monotonic(), self.api.throttle.rate_limit if self.api.throttle else 0.0
+            self.tokens, self.updated = min(self.capacity, self.tokens + (now - self.updated) * rate), now
+            if self.tokens < 1:
+                return True
+            self.tokens -= 1
+            return False
 
     def authorize(self, request: IncomingRequest, api: ApiContext) -> dict[str, Any]:
         """The authorizer's context for the integration, or GatewayRefusal (401, 403, 500)."""
         spec = self.api.authorizer
         assert spec is not None
-        identity = identity_of(spec, request)
-        if identity is None and spec.ttl_seconds > 0:  # API Gateway checks identity sources only when caching
-            raise GatewayRefusal("UNAUTHORIZED")
-        cached = self.cache.get(identity) if self.cache is not None and identity is not None else None
-        if cached is None:
-            invocation = self.invoke(spec.function, request_authorizer_event(request, api), None)
+        # The identity sources: headers, then identity.sourceIp (the one context source in use).
+        identity = tuple([request.header(h) or "" for h in spec.headers] + [request.source_ip] * len(spec.context))
+        if "" in identity and spec.ttl_seconds > 0:  # API Gateway checks identity sources only when caching
+            raise GatewayRefusal("UNAUTHORIZED", 401)
+        with self.lock:
+            cached = self.cache.get(identity)
+        if cached is None or cached[0] <= time.monotonic():
+            invocation = self.invoke(spec.function, authorizer_event(request, api), None)
             if not invocation.ok:
                 unauthorized = (invocation.error or {}).get("errorMessage") == "Unauthorized"
-                raise GatewayRefusal("UNAUTHORIZED" if unauthorized else "AUTHORIZER_FAILURE")
-            try:
-                cached = authorizer_context(invocation.result)
-            except PolicyError as exc:
-                log.warning("authorizer reply refused: %s", exc)
-                raise GatewayRefusal("AUTHORIZER_CONFIGURATION_ERROR") from exc
-            if self.cache is not None and identity is not None and spec.ttl_seconds > 0:
-                self.cache.put(identity, *cached, spec.ttl_seconds)
-        context, policy = cached
-        if not policy_allows(policy, method_arn(request, api)):  # a cached policy is checked for every route
-            raise GatewayRefusal("ACCESS_DENIED", authorizer=context)
+                raise GatewayRefusal(*(("UNAUTHORIZED", 401) if unauthorized else ("AUTHORIZER_FAILURE", 500)))
+            cached = (time.monotonic() + spec.ttl_seconds, *authorizer_reply(invocation.result))
+            with self.lock:
+                if self.caching and spec.ttl_seconds > 0:
+                    if len(self.cache) >= AUTHORIZER_CACHE_ENTRIES:  # bounded: the oldest entry goes
+                        self.cache.pop(next(iter(self.cache)))
+                    self.cache[identity] = cached
+        _, context, statements = cached
+        if not policy_allows(statements, method_arn(request, api)):  # checked for every route
+            raise GatewayRefusal("ACCESS_DENIED", 403, context)
         return context
 
-    def integrate(
-        self, request: IncomingRequest, api: ApiContext, route: RouteSpec, authorizer: dict[str, Any] | None
+    def gateway_response(
+        self, request: IncomingRequest, kind: str, status: int = 0, authorizer: Mapping[str, Any] | None = None
     ) -> HttpResponse:
-        binary = media_type_matches(request.header("Content-Type"), self.api.binary_media_types)
-        event = proxy_event(request, api, binary=binary, authorizer=authorizer)
-        invocation = self.invoke(route.function, event, route.integration_timeout_ms / 1000)
-        if invocation.status == INTEGRATION_TIMEOUT:  # the function runs on (as in AWS); the client is told
-            raise GatewayRefusal("INTEGRATION_TIMEOUT")
-        if invocation.status == "too_large":
-            raise GatewayRefusal("REQUEST_TOO_LARGE")
-        if not invocation.ok:  # raised, timed out, crashed: API Gateway's 502
-            log.warning(
-                "%s failed (%s): %s", route.function, invocation.status, (invocation.error or {}).get("errorType")
-            )
-            raise GatewayRefusal("DEFAULT_5XX", status=502)
+        context = request_context(request, self.context_for(request)[0])
+        if authorizer is not None:
+            context["authorizer"] = dict(authorizer)
+        return render(self.api.gateway_responses, kind, context, request_headers=dict(request.headers), status=status)
+
+
+def _pattern(path: str) -> str:
+    """A resource path as a regular expression: `{name}` one segment, `{name+}` one or more."""
+    parameter = r"\\\{(\w+)(\\\+)?\\\}"  # as re.escape writes {name} and {name+}
+    return re.sub(parameter, lambda m: f"(?P<{m[1]}>{'.+' if m[2] else '[^/]+'})", re.escape(path.strip("/")))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """http.server's parsing; the gateway answers every method, and refuses what it will not serve in time."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = 30  # silence before a request starts: a slow client never pins a thread
+    server: Gateway
+
+    def setup(self) -> None:
+        super().setup()
+        # Never let Nagle hold a small segment (a 100 Continue, the tail of a response) until the client's
+        # delayed ACK: up to 40 ms per exchange, even on loopback.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        self.server.connections.discard(self.connection)
+        super().finish()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("do_"):  # any method: the gateway answers those the API lacks with its 404
+            return self._serve
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's answer to a request it cannot parse (400, 414, 431, 505...)."""
+        self._refuse(GatewayRefusal("DEFAULT_4XX", code), [])
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s - %s", self.address_string(), format % args)
+
+    def handle_expect_100(self) -> bool:
         try:
-            status, headers, body = proxy_response(invocation.result)
-        except MalformedProxyResponse as exc:
-            log.warning("%s returned a malformed proxy response: %s", route.function, exc)
-            raise GatewayRefusal("DEFAULT_5XX", status=502) from exc
-        return HttpResponse(status, headers, body, answered_by=route.function)
+            self._length()
+        except GatewayRefusal as refusal:
+            self._refuse(refusal, list(self.headers.items()))
+            return False
+        return super().handle_expect_100()
 
-    def gateway_response(self, refusal: GatewayRefusal, request: IncomingRequest, api: ApiContext) -> HttpResponse:
-        context = request_context(request, api)
-        if refusal.authorizer is not None:
-            context["authorizer"] = dict(refusal.authorizer)
-        rendered = self.responses.render(
-            refusal.response_type,
-            context,
-            status=refusal.status,
-            request_headers={name: value for name, value in request.headers},
-        )
-        return HttpResponse(rendered.status, rendered.headers, rendered.body)
+    def _length(self) -> int:
+        values = set(self.headers.get_all("Content-Length") or ["0"])
+        value = values.pop().strip() if len(values) == 1 else ""
+        if not value.isdigit():
+            raise GatewayRefusal("DEFAULT_4XX", 400)
+        if int(value) > MAX_PAYLOAD_BYTES:
+            raise GatewayRefusal("REQUEST_TOO_LARGE", 413)
+        return int(value)
 
+    def _exactly(self, size: int) -> bytes:
+        if size < 0 or len(data := self.rfile.read(size)) != size:
+            raise GatewayRefusal("DEFAULT_4XX", 400)
+        return data
 
-# --------------------------------------------------------------------------------------------- proxy responses
+    def _body(self) -> bytes:
+        """The Content-Length or chunked body, or GatewayRefusal; the caller's socket timeout ends a body that
+        stops short."""
+        if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in self.headers.defects):
+            raise GatewayRefusal("DEFAULT_4XX", 400)  # a header line without a colon
+        if "chunked" not in self.headers.get("Transfer-Encoding", "").lower():
+            return self._exactly(self._length())
+        if self.headers.get("Content-Length") is not None:
+            raise GatewayRefusal("DEFAULT_4XX", 400)
+        parts: list[bytes] = []
+        while size := int(self.rfile.readline(1024).split(b";")[0], 16):
+            if sum(map(len, parts)) + size > MAX_PAYLOAD_BYTES:
+                raise GatewayRefusal("REQUEST_TOO_LARGE", 413)
+            parts.append(self._exactly(size))
+            self.rfile.readline(8)
+        while self.rfile.readline(8192).strip():  # trailers
+            pass
+        return b"".join(parts)
 
-
-class MalformedProxyResponse(ValueError):
-    pass
-
-
-def proxy_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
-    """A Lambda proxy integration result as (status, headers, body), or MalformedProxyResponse."""
-    if not isinstance(result, Mapping):
-        raise MalformedProxyResponse("the function did not return an object")
-    status = result.get("statusCode")
-    if isinstance(status, str) and status.isdigit():
-        status = int(status)
-    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
-        raise MalformedProxyResponse(f"statusCode {status!r} is not a valid HTTP status")
-    headers, multi = result.get("headers") or {}, result.get("multiValueHeaders") or {}
-    if not isinstance(headers, Mapping) or not isinstance(multi, Mapping):
-        raise MalformedProxyResponse("headers and multiValueHeaders must be objects")
-    pairs: list[tuple[str, str]] = []
-    for name, values in multi.items():
-        if not isinstance(values, list):
-            raise MalformedProxyResponse(f"multiValueHeaders.{name} must be a list")
-        pairs.extend((str(name), _scalar(v)) for v in values)
-    multi_names = {str(k).lower() for k in multi}
-    for name, value in headers.items():
-        if isinstance(value, Mapping | list):
-            raise MalformedProxyResponse(f"headers.{name} must be a scalar")
-        if str(name).lower() not in multi_names:
-            pairs.append((str(name), _scalar(value)))
-    body = result.get("body")
-    if body is not None and not isinstance(body, str):
-        raise MalformedProxyResponse("body must be a string")
-    raw = (body or "").encode()
-    if result.get("isBase64Encoded") and body:
+    def _serve(self) -> None:
+        self.connection.settimeout(BODY_STALL_SECONDS)
         try:
-            raw = base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise MalformedProxyResponse("body is not valid base64") from exc
-    pairs = [(n, v) for n, v in pairs if n.lower() not in DROPPED_RESPONSE_HEADERS]
-    if not any(n.lower() == "content-type" for n, _ in pairs):
-        pairs.append(("Content-Type", "application/json"))
-    return status, pairs, raw
+            body = self._body()
+        except (GatewayRefusal, ValueError, TimeoutError) as exc:  # ValueError: a bad chunk size
+            log.info("%s: refused %r", self.client_address[0], exc)
+            refusal = exc if isinstance(exc, GatewayRefusal) else GatewayRefusal("DEFAULT_4XX", 400)
+            self._refuse(refusal, list(self.headers.items()))
+            return
+        finally:
+            self.connection.settimeout(self.timeout)
+        path, _, query = self.path.partition("?")
+        ip, port = self.client_address[0], self.server.port
+        request = IncomingRequest(self.command.upper(), path, query, list(self.headers.items()), body, ip, port)
+        request.protocol = self.request_version
+        response = self.server.handle(request)
+        self._write(response, head=request.method == "HEAD")
+        log.info('%s "%s %s" %d %s', ip, request.method, self.path, response.status, request.request_id)
+
+    def _refuse(self, refusal: GatewayRefusal, headers: list[tuple[str, str]]) -> None:
+        """The gateway response to a request the transport will not serve; the connection is closed."""
+        self.close_connection = True
+        request = IncomingRequest("GET", "/", "", headers, b"", self.client_address[0], self.server.port)
+        self._write(self.server.handle(request, refusal))
+
+    def _write(self, response: HttpResponse, head: bool = False) -> None:
+        """Status line, headers and body in one send (one copy of the body costs less than a second segment)."""
+        headers = [*response.headers, ("Date", formatdate(usegmt=True)), ("Content-Length", str(len(response.body)))]
+        headers += [("Connection", "close")] if self.close_connection else []
+        reason = self.responses.get(response.status, ("",))[0]
+        lines = [f"HTTP/1.1 {response.status} {reason}", *(f"{n}: {v}" for n, v in headers), "", ""]
+        self.wfile.write("\r\n".join(lines).encode("latin-1") + (b"" if head else response.body))
 
 
-def _scalar(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else "" if value is None else str(value)
+class Gateway(ThreadingHTTPServer):
+    """`ApiGateway` over HTTP at the root (the stage is in the events), invoking the workers; a thread a connection."""
 
-
-def media_type_matches(content_type: str | None, patterns: tuple[str, ...]) -> bool:
-    """Whether a Content-Type is one of the API's binary media types (`*` wildcards, as in `*/*`)."""
-    media = (content_type or "").split(";")[0].strip().lower()
-    return bool(media) and any(fnmatch.fnmatchcase(media, p.lower()) for p in patterns)
-
-
-# --------------------------------------------------------------------------------------------- over HTTP
-
-
-class Gateway:
-    """`ApiGateway` over HTTP on host:port, at the root (the stage is in the events), invoking the workers."""
+    daemon_threads = True
+    block_on_close = False  # closing does not wait for requests in flight: stopping has a deadline
+    request_queue_size = 256
 
     def __init__(
         self, model: StackModel, pools: Mapping[str, FunctionPool], *, host: str = "127.0.0.1", port: int = 3000
     ):
-        self.model = model
-        self.pools = pools
-        self.host = host
-        self.port = port
-        api = self.primary_api
-        assert api is not None, "the template has no API"
-        self.core = ApiGateway(api, self._invoke)
-        self._server: GatewayServer | None = None
+        super().__init__((host, port), _Handler, bind_and_activate=False)
+        self.model, self.pools, self.host, self.port = model, pools, host, port
+        assert self.primary_api is not None, "the template has no API"
+        self.core = ApiGateway(self.primary_api, self._invoke)
+        self.connections: set[socket.socket] = set()  # shut on stop, so idle keep-alive threads end too
         self._thread: threading.Thread | None = None
 
     @property
@@ -399,66 +492,48 @@ class Gateway:
         return f"http://{self.host}:{self.port}"
 
     def _invoke(self, function: str, event: dict[str, Any], timeout: float | None) -> Invocation:
-        request_id = str(uuid.uuid4())
-        if timeout is None:
-            return self.pools[function].invoke(event, request_id)
-        try:
-            return self.pools[function].submit(event, request_id).result(timeout=timeout)
+        request_id, pool = str(uuid.uuid4()), self.pools[function]
+        try:  # the authorizer (no timeout) in this thread; a route's function runs on past its timeout
+            return pool.invoke(event, request_id) if timeout is None else pool.submit(event, request_id).result(timeout)
         except FutureTimeout:
             return Invocation(request_id, INTEGRATION_TIMEOUT)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("%s went away", client_address, exc_info=True)  # or stopping closed its connection
+
     def listen(self) -> None:
-        """Bind the port (0 picks a free one), so `url` is known, without answering anything yet: the stack
-        finishes starting first, and a client that connects meanwhile waits in the backlog."""
-        server = GatewayServer((self.host, self.port), GatewayRequestHandler)
-        server.gateway = self
-        self.port = int(server.server_address[1])
-        self._server = server
+        """Bind the port (0: a free one) for `url`, answering nothing yet: a client waits in the backlog meanwhile."""
+        self.server_bind()
+        self.server_activate()
+        self.port = int(self.server_address[1])
 
     def serve(self) -> None:
         """Answer requests, in a background thread."""
-        if self._server is None:
-            raise RuntimeError("the gateway is not listening")
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="gateway", daemon=True
-        )
+        self._thread = threading.Thread(target=self.serve_forever, args=(0.2,), name="gateway", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        if self._server is not None:
-            if self._thread is not None:
-                self._server.shutdown()  # waits for serve_forever to return: it would wait forever without one
-            self._server.close_connections()
-            self._server.server_close()
-            self._server = None
         if self._thread is not None:
+            self.shutdown()  # waits for serve_forever to return: it would wait forever without one
             self._thread.join(timeout=5)
             self._thread = None
+        for connection in list(self.connections):
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        self.server_close()
 
-    def handle(self, request: IncomingRequest) -> HttpResponse:
+    def handle(self, request: IncomingRequest, refusal: GatewayRefusal | None = None) -> HttpResponse:
+        """The answer over HTTP (`refusal`: the transport's own); a function's reserved headers are remapped,
+        and every answer carries x-amzn-RequestId."""
         request.request_id = request.request_id or str(uuid.uuid4())
         try:
-            response = self.core.answer(request)
+            response = self.core.gateway_response(request, *refusal.args) if refusal else self.core.answer(request)
         except Exception:
             log.exception("gateway error on %s %s", request.method, request.path)
-            api, _ = self.core.context_for(request)
-            response = self.core.gateway_response(GatewayRefusal("DEFAULT_5XX", status=500), request, api)
+            response = self.core.gateway_response(request, "DEFAULT_5XX", 500)
         if response.answered_by != "gateway":  # only gateway responses may set these
             response.headers = [
-                (f"x-amzn-Remapped-{n}" if n.lower() in REMAPPED_RESPONSE_HEADERS else n, v)
-                for n, v in response.headers
+                (f"x-amzn-Remapped-{n}" if n.lower() in REMAPPED else n, v) for n, v in response.headers
             ]
         response.headers.append(("x-amzn-RequestId", request.request_id))
-        response.headers.append(("x-amz-apigw-id", request.extended_request_id))
-        return response
-
-    def protocol_error(self, status: int, source_ip: str, headers: list[tuple[str, str]]) -> HttpResponse:
-        """A request we could not even parse, or one too large: DEFAULT_4XX (or REQUEST_TOO_LARGE, which
-        renders the request's headers), connection closed."""
-        request = IncomingRequest("GET", "/", "", headers, b"", source_ip, self.port, request_id=str(uuid.uuid4()))
-        api, _ = self.core.context_for(request)
-        refusal = GatewayRefusal("REQUEST_TOO_LARGE") if status == 413 else GatewayRefusal("DEFAULT_4XX", status=status)
-        response = self.core.gateway_response(refusal, request, api)
-        response.headers.append(("x-amzn-RequestId", request.request_id))
-        response.close = True
         return response

@@ -20,12 +20,14 @@ earlier request's context (``cached_authorizer=``) to play a policy API Gateway 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import itertools
 import json
 import os
 import sys
 import time
+import types
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -34,11 +36,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from filegate_local import gateway
-from filegate_local.events import IncomingRequest
+from filegate_local.gateway import HttpResponse, IncomingRequest
 from filegate_local.model import ApiSpec, StackModel, StreamMappingSpec
 from filegate_local.sqs_poller import sqs_record
 from filegate_local.stream_poller import StreamReader, records_done
-from filegate_local.transport import HttpResponse
 from filegate_local.workers import Invocation
 
 GATEWAY_PORT = 443
@@ -205,7 +206,8 @@ class ServiceApi:
         self.streams = streams
         self._stream_readers: dict[tuple[str, str], StreamReader] = {}
         self.gateway = gateway.ApiGateway(self.spec, self._invoke, cache_authorizer=False)
-        self.responses = self.gateway.responses
+        # The template's gateway responses: .render(kind, request_context, request_headers=) -> HttpResponse.
+        self.responses = types.SimpleNamespace(render=functools.partial(gateway.render, self.spec.gateway_responses))
 
     def _invoke(self, function: str, event: dict[str, Any], _timeout: float | None) -> Invocation:
         """The handler's reply; a handler that raises raises here (the test shows its traceback), but for
@@ -280,10 +282,7 @@ class ServiceApi:
     ) -> Response:
         """The template's gateway response of that type, for a request to ``method path``."""
         request = self.request(method, path, [], source_ip="203.0.113.10")
-        api, _ = self.gateway.context_for(request)
-        return _response(
-            self.gateway.gateway_response(gateway.GatewayRefusal(kind, authorizer=authorizer), request, api)
-        )
+        return _response(self.gateway.gateway_response(request, kind, 0, authorizer))
 
     # -------------------------------------------------------------- SQS
 
