@@ -1,11 +1,8 @@
-"""Child processes of the local stack (moto, function workers) die with it, however it ends.
-
-They run in sessions of their own (Ctrl-C at the console reaches only the stack, which stops them in
-order), so nothing kills them if the stack itself is killed. A watchdog thread in each child notices that
-its parent is gone (it was re-parented) and ends the process at once, with whatever it started. Not
-PR_SET_PDEATHSIG: that fires when the *thread* that started the child exits, and workers are started from
-request threads.
-"""
+"""Child processes of the local stack (moto, function workers) die with it, however it ends. They run in
+sessions of their own (Ctrl-C at the console reaches only the stack, which stops them in order), so nothing
+kills them if the stack is killed: a watchdog thread in each notices that its parent is gone (it was
+re-parented) and ends the process with what it started. Not PR_SET_PDEATHSIG: that fires when the *thread*
+that started the child exits, and workers are started from request threads."""
 
 from __future__ import annotations
 
@@ -24,15 +21,14 @@ def child_environment() -> dict[str, str]:
 
 
 def exit_with_parent() -> None:
-    """In a child: end this process (and its own children) as soon as the parent named in its environment is gone."""
+    """In a child: end this process (and its children) as soon as the parent named in its environment is gone."""
     parent = os.environ.pop(PARENT_PID_ENV, None)  # not inherited by the function's own subprocesses
-    if parent is None:
-        return  # started by hand, not by the stack
 
     def watch() -> None:
-        while os.getppid() == int(parent):
+        while os.getppid() == int(parent or 0):
             time.sleep(0.25)
         kill_trees([pid for pid, ppid in parent_pids().items() if ppid == os.getpid()])
         os._exit(0)
 
-    threading.Thread(target=watch, name="lifeline", daemon=True).start()
+    if parent is not None:  # else started by hand, not by the stack
+        threading.Thread(target=watch, name="lifeline", daemon=True).start()

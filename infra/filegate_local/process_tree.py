@@ -1,10 +1,7 @@
-"""Killing a function worker with everything it started.
-
-What the functions start (LibreOffice, FFmpeg) runs in sessions of its own, so that the function can kill
-it whole on a timeout: killing the worker's process group would leave it behind, re-parented to init. On
-Lambda the whole sandbox goes; here `kill_trees` finds every descendant through /proc first, freezing each
-level (SIGSTOP) so that nothing starts a new process meanwhile, then kills them all, with the groups they lead.
-"""
+"""Killing a function worker with everything it started. What functions start (LibreOffice, FFmpeg) runs in
+sessions of its own, so that the function can kill it whole on a timeout; killing the worker's process group
+would leave it behind, re-parented to init. On Lambda the whole sandbox goes: here `kill_trees` finds every
+descendant through /proc, freezing each level (SIGSTOP) so that nothing starts a new process meanwhile."""
 
 from __future__ import annotations
 
@@ -19,8 +16,7 @@ def parent_pids() -> dict[int, int]:
     """pid -> parent pid of every process we can see."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            # The command name (2nd field) may hold spaces and parentheses: split after its last ")".
+        with contextlib.suppress(OSError, IndexError, ValueError):  # the name (2nd field) may hold ")" and spaces
             parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
     return parents
 

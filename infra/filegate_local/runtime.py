@@ -49,24 +49,6 @@ def failure(kind: str, exc: BaseException, error_type: str | None = None) -> byt
     return json.dumps({"type": kind, "error": error}).encode()
 
 
-def load_handler(handler: str) -> Any:
-    module_name, _, function_name = handler.rpartition(".")
-    try:
-        module = importlib.import_module(module_name)
-    except (ImportError, SyntaxError) as exc:
-        kind = "Runtime.ImportModuleError" if isinstance(exc, ImportError) else "Runtime.UserCodeSyntaxError"
-        raise InitError(f"Unable to import module '{module_name}': {exc}", kind) from exc
-    if not callable(function := getattr(module, function_name, None)):
-        raise InitError(f"Handler '{function_name}' missing on module '{module_name}'", "Runtime.HandlerNotFound")
-    return function
-
-
-class InitError(Exception):
-    def __init__(self, message: str, error_type: str) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-
-
 def invoke(handler: Any, event: Any, context: LambdaContext) -> tuple[bytes, bool]:
     """One invocation: the reply, and whether the process must end after it (the handler called sys.exit)."""
     try:
@@ -86,11 +68,16 @@ def invoke(handler: Any, event: Any, context: LambdaContext) -> tuple[bytes, boo
 
 
 def serve(handler_name: str, connection: Connection) -> None:
-    started = time.monotonic()
+    started, kind = time.monotonic(), "Runtime.ImportModuleError"
+    module_name, _, function_name = handler_name.rpartition(".")
     try:
-        handler = load_handler(handler_name)
+        module = importlib.import_module(module_name)
+        kind = "Runtime.HandlerNotFound"
+        handler = getattr(module, function_name)
     except BaseException as exc:
-        connection.send_bytes(failure("init_error", exc, getattr(exc, "error_type", None)))
+        known = isinstance(exc, ImportError | AttributeError)
+        kind = "Runtime.UserCodeSyntaxError" if isinstance(exc, SyntaxError) else kind if known else type(exc).__name__
+        connection.send_bytes(failure("init_error", exc, kind))
         sys.exit(1)
     init = f"\tInit Duration: {(time.monotonic() - started) * 1000:.2f} ms"
     connection.send_bytes(b'{"type":"ready"}')

@@ -1,7 +1,6 @@
-"""Pools of warm worker processes (filegate_local.runtime), one pool per function, like Lambda execution
-environments: spawned on demand up to the pool's limit and kept warm, one invocation at a time each. An
-invocation that outlives the function's Timeout kills its worker, a dead worker is replaced by a cold start,
-and every worker's stdout/stderr go to the function's LogSink.
+"""Pools of warm worker processes (filegate_local.runtime), one per function, like Lambda execution environments:
+started on demand up to the pool's limit, one invocation at a time each; one that outlives the function's
+Timeout is killed, a dead one replaced by a cold start. Their stdout and stderr go to the function's LogSink.
 """
 
 from __future__ import annotations
@@ -30,8 +29,7 @@ from filegate_local.template import REGION
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the directory holding filegate_local/
 LAMBDA_INIT_TIMEOUT_SECONDS = 10.0
 MAX_REQUEST_BYTES = 6 * 1024 * 1024  # Lambda's cap on a synchronous invocation's request payload
-# Passed through from our own environment; everything else a function sees comes from the template or is set
-# here, as in Lambda (no developer credentials ever reach a function).
+# All a function sees of our own environment (as in Lambda, no developer credentials ever reach a function).
 PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "COVERAGE_PROCESS_START")
 
 
@@ -51,8 +49,7 @@ class Invocation:
 
 
 class LogSink:
-    """One function's log: a file, optionally echoed to the console, offered to subscribers (CloudWatch Logs
-    subscriptions) line by line."""
+    """One function's log: a file, echoed to the console if asked, offered to CloudWatch Logs subscriptions."""
 
     def __init__(self, path: Path, label: str, echo: bool) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,20 +75,13 @@ class LogSink:
             self._file.close()
 
 
-def lambda_error(error_type: str, message: str) -> dict[str, Any]:
-    return {"errorMessage": message, "errorType": error_type}
-
-
-class Failed(Exception):
-    """An invocation that ends without the function's answer: its status and Lambda's error."""
-
-    def __init__(self, status: str, error: dict[str, Any]) -> None:
-        super().__init__(error["errorMessage"])
-        self.status, self.error = status, error
+def failure(status: str, error_type: str, message: str) -> dict[str, Any]:
+    """A reply (as the worker's: its type, Lambda's error) for an invocation the function did not answer."""
+    return {"type": status, "error": {"errorMessage": message, "errorType": error_type}}
 
 
 class Worker:
-    """One worker process, our end of its connection, and a thread pumping its output into the log."""
+    """One worker process, our end of its connection, and the thread pumping its output into the log."""
 
     def __init__(self, spec: FunctionSpec, env: Mapping[str, str], sink: LogSink) -> None:
         self.connection, theirs = Pipe()
@@ -114,7 +104,8 @@ class Worker:
             sink.write_line(line)
 
     def exchange(self, request: bytes | None, timeout: float, request_id: str) -> dict[str, Any]:
-        """Send a request (None: only read the "ready" message) and read the reply, by `timeout`."""
+        """Send a request (None: only read the "ready" message) and read the reply, by `timeout`: "ok" or
+        "error" (the function raised), or "init_error", "timeout", "crash"."""
         try:
             if request is not None:
                 self.connection.send_bytes(request)
@@ -124,10 +115,10 @@ class Worker:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(2.0)
             message = f"RequestId: {request_id} Error: Runtime exited (exit code {self.proc.returncode})"
-            raise Failed("crash", lambda_error("Runtime.ExitError", message)) from None
+            return failure("crash", "Runtime.ExitError", message)
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         message = f"{when} {request_id} Task timed out after {timeout:.2f} seconds"
-        raise Failed("timeout", lambda_error("Sandbox.Timedout", message))
+        return failure("timeout", "Sandbox.Timedout", message)
 
     def stop(self) -> None:
         """Close the connection and SIGKILL the worker with whatever it started (LibreOffice, FFmpeg, in
@@ -152,28 +143,25 @@ class FunctionPool:
         self._lock = threading.Condition()
         self._closed = False
         self._listeners: list[Callable[[], None]] = []
-        # For callers that stop waiting (API Gateway's 29 s integration timeout) while the function runs on.
         self._executor = ThreadPoolExecutor(max(8, self.max_workers * 4), thread_name_prefix=spec.logical_id)
 
-    def _acquire(self, deadline: float, request_id: str) -> Worker:
+    def _acquire(self, deadline: float, request_id: str = "") -> Worker | dict[str, Any]:
+        """A warm worker, else a cold one, or the failure reply: none free by `deadline`, or the init failed."""
         with self._lock:
             while not self._idle and len(self._workers) >= self.max_workers and not self._closed:
                 if not self._lock.wait(deadline - time.monotonic()):
-                    raise Failed("timeout", lambda_error("TooManyRequestsException", "No free execution environment"))
+                    return failure("timeout", "TooManyRequestsException", "No free execution environment")
             if self._closed:
                 raise RuntimeError("pool is closed")
             if self._idle:
                 return self._idle.pop()
             worker = Worker(self.spec, self.env, self.sink)  # counted at once; close() stops it from now on
             self._workers.add(worker)
-        try:
-            message = worker.exchange(None, LAMBDA_INIT_TIMEOUT_SECONDS + self.spec.timeout_seconds, request_id)
-        except Failed as failed:
-            message = {"type": "init_error", "error": failed.error}
-        if message["type"] != "ready":
-            self._release(worker, keep=False)
-            raise Failed("init_error", message["error"])
-        return worker
+        reply = worker.exchange(None, LAMBDA_INIT_TIMEOUT_SECONDS + self.spec.timeout_seconds, request_id)
+        if reply["type"] == "ready":
+            return worker
+        self._release(worker, keep=False)
+        return {**reply, "type": "init_error"}
 
     def _release(self, worker: Worker, keep: bool) -> None:
         with self._lock:
@@ -190,29 +178,20 @@ class FunctionPool:
         """Invoke synchronously (RequestResponse): blocks until the function returns or fails."""
         request_id = request_id or str(uuid.uuid4())
         timeout = self.spec.timeout_seconds
-        started = time.monotonic()
-        try:
-            try:
-                payload = json.dumps(event, separators=(",", ":")).encode()
-            except (TypeError, ValueError) as exc:
-                raise Failed("error", lambda_error("InvalidRequestContentException", str(exc))) from exc
-            if len(payload) > MAX_REQUEST_BYTES:
-                message = f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation"
-                raise Failed("too_large", lambda_error("RequestEntityTooLargeException", message))
-            worker = self._acquire(started + (60.0 + timeout if wait_seconds is None else wait_seconds), request_id)
+        started, wait = time.monotonic(), 60.0 + timeout if wait_seconds is None else wait_seconds
+        payload = json.dumps(event, separators=(",", ":")).encode()
+        if len(payload) > MAX_REQUEST_BYTES:
+            message = f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation"
+            reply = failure("too_large", "RequestEntityTooLargeException", message)
+        elif isinstance(worker := self._acquire(started + wait, request_id), Worker):
             request = b"[%s,%d,%s]" % (json.dumps(request_id).encode(), (time.time() + timeout) * 1000, payload)
-            started = time.monotonic()
-            try:
-                reply = worker.exchange(request, timeout, request_id)
-            except Failed:
-                self._release(worker, keep=False)
-                raise
-            self._release(worker, keep=True)
-            invocation = Invocation(request_id, reply["type"], reply.get("result"), reply.get("error"))
-        except Failed as failed:
-            if failed.status in ("timeout", "crash", "init_error"):
-                self.sink.write_line(str(failed).encode())
-            invocation = Invocation(request_id, failed.status, error=failed.error)
+            reply = worker.exchange(request, timeout, request_id)
+            self._release(worker, keep=reply["type"] in ("ok", "error"))
+        else:
+            reply = worker
+        if reply["type"] in ("timeout", "crash", "init_error"):
+            self.sink.write_line(reply["error"]["errorMessage"].encode())
+        invocation = Invocation(request_id, reply["type"], reply.get("result"), reply.get("error"))
         invocation.duration_ms = (time.monotonic() - started) * 1000
         with self._lock:
             self.stats.invocations += 1
@@ -230,8 +209,9 @@ class FunctionPool:
 
     def warm(self) -> None:
         """Start one worker ahead of the first request (pools also start them on demand)."""
-        with contextlib.suppress(Failed, RuntimeError):
-            self._release(self._acquire(time.monotonic() + 60), keep=True)
+        with contextlib.suppress(RuntimeError):
+            if isinstance(worker := self._acquire(time.monotonic() + 60), Worker):
+                self._release(worker, keep=True)
 
     def begin_close(self) -> None:
         """Take no more invocations (a waiter fails at once); idle workers exit (their connection closes), busy
@@ -253,7 +233,7 @@ class FunctionPool:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 worker.proc.wait(max(0.0, deadline - time.monotonic()))
         kill_trees([worker.proc.pid for worker in workers if worker.proc.poll() is None])
-        reaped = time.monotonic() + 2.5
+        reaped = time.monotonic() + 2.5  # their invocations end now (a crash), each closing its connection
         for worker in workers:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 worker.proc.wait(max(0.0, reaped - time.monotonic()))
@@ -266,7 +246,6 @@ def function_environment(
 ) -> dict[str, str]:
     """The environment a worker runs with: what Lambda sets, the template's variables, moto for every SDK."""
     source = os.environ if base_env is None else base_env
-    python_path = [str(spec.code_dir), *(str(d) for d in spec.layer_dirs), str(PACKAGE_ROOT)]
     return {
         **{name: source[name] for name in PASSTHROUGH_ENV if name in source},
         **dict.fromkeys(("AWS_REGION", "AWS_DEFAULT_REGION"), REGION),
@@ -277,7 +256,6 @@ def function_environment(
         "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}",
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
         "LAMBDA_TASK_ROOT": str(spec.code_dir),
-        "_HANDLER": spec.handler,
         "TZ": ":UTC",
         "PYTHONUNBUFFERED": "1",
         # Dummy credentials: moto accepts anything, and nothing can reach a real account.
@@ -285,6 +263,6 @@ def function_environment(
         "AWS_ENDPOINT_URL": moto_endpoint,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "FILEGATE_LOCAL_FUNCTION_ARN": spec.arn,
-        "PYTHONPATH": os.pathsep.join(python_path),
+        "PYTHONPATH": os.pathsep.join(map(str, (spec.code_dir, *spec.layer_dirs, PACKAGE_ROOT))),
         **spec.environment,  # the template's variables win, as in Lambda
     }
