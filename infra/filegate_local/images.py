@@ -1,9 +1,6 @@
 """A container-image function (`PackageType: Image`) run like a zip function, without Docker: its handler is
-`ImageConfig.Command`, its code what the Dockerfile copies into the task root (its WORKDIR), straight from
-the source tree: `COPY <folder>/ ./` is the code directory, `COPY <folder>/<name> ./<name>` (a package beside
-the handler) puts `<folder>` on the path, as a layer. The image's system and Python packages are the
-machine's and the venv's (`make system-packages`, `make venv`, from the same lists). Anything else fails.
-"""
+`ImageConfig.Command`, its code what the Dockerfile copies into the task root (WORKDIR), from the source tree.
+Its system and Python packages are the machine's and the venv's (`make system-packages`, `make venv`)."""
 
 from __future__ import annotations
 
@@ -29,16 +26,14 @@ def image_code(logical_id: str, props: dict[str, Any], metadata: dict[str, Any],
         (handler,) = config["Command"] if set(config) == {"Command"} else ()
         code_dir, path_dirs = task_root_sources(context_dir / metadata["Dockerfile"], context_dir)
     except (KeyError, TypeError, ValueError) as exc:
-        raise TemplateError(
-            f"{logical_id}: an Image function needs Metadata Dockerfile and DockerContext, and ImageConfig only "
-            f"Command: [module.function] ({exc!r})"
-        ) from exc
+        message = "needs Metadata Dockerfile and DockerContext, ImageConfig only Command: [module.function]"
+        raise TemplateError(f"{logical_id}: an Image function {message} ({exc!r})") from exc
     return ImageCode(code_dir, path_dirs, handler)
 
 
 def task_root_sources(dockerfile: Path, context_dir: Path) -> tuple[Path, tuple[Path, ...]]:
-    """(the folder copied as the task root, the folders whose packages are copied beside it), from the
-    Dockerfile's WORKDIR and the COPY instructions after it (copies before it are build inputs)."""
+    """(the folder copied as the task root: `COPY <folder>/ ./`, the folders of packages copied beside it: `COPY
+    <folder>/<name> ./<name>`), from WORKDIR and the COPYs after it (those before it are build inputs)."""
     workdir: PurePosixPath | None = None
     code_dir, path_dirs = None, []
     for instruction, arguments in re.findall(r"^(WORKDIR|COPY)\s+(.*)$", dockerfile.read_text("utf-8"), re.M):

@@ -1,8 +1,7 @@
-"""Child processes of the local stack (moto, function workers) die with it, however it ends. They run in
-sessions of their own (Ctrl-C at the console reaches only the stack, which stops them in order), so nothing
-kills them if the stack is killed: a watchdog thread in each notices that its parent is gone (it was
-re-parented) and ends the process with what it started. Not PR_SET_PDEATHSIG: that fires when the *thread*
-that started the child exits, and workers are started from request threads."""
+"""Child processes of the local stack (moto, workers) die with it, however it ends: they run in sessions of their
+own (Ctrl-C reaches only the stack, which stops them in order), so a watchdog thread in each ends it, with what
+it started, once its parent is gone. Not PR_SET_PDEATHSIG: that fires when the *thread* that started the
+child exits, and workers are started from request threads."""
 
 from __future__ import annotations
 

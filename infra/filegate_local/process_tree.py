@@ -1,7 +1,6 @@
-"""Killing a function worker with everything it started. What functions start (LibreOffice, FFmpeg) runs in
-sessions of its own, so that the function can kill it whole on a timeout; killing the worker's process group
-would leave it behind, re-parented to init. On Lambda the whole sandbox goes: here `kill_trees` finds every
-descendant through /proc, freezing each level (SIGSTOP) so that nothing starts a new process meanwhile."""
+"""Killing a function worker with everything it started, as Lambda's sandbox goes whole. LibreOffice and FFmpeg
+run in sessions of their own (so that the function can kill them on a timeout), out of the worker's group:
+`kill_trees` finds every descendant through /proc, freezing each level (SIGSTOP) so none starts another."""
 
 from __future__ import annotations
 

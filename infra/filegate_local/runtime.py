@@ -1,9 +1,7 @@
-"""The Lambda-like worker: `python -m filegate_local.runtime <module.handler> <fd>`, run in the code directory.
-
-One process is one warm execution environment of one function: it imports the handler once (the init
-phase), then serves one invocation at a time over the connection `fd` (multiprocessing's, from the pool):
-[request id, deadline in epoch ms, event] as JSON in, the reply out. Its stdout and stderr are the log.
-Kept free of third-party imports: this is the cold path of every function.
+"""The Lambda-like worker, `python -m filegate_local.runtime <module.handler> <fd>` in the code directory: one
+warm execution environment of one function. It imports the handler once (the init phase), then serves one
+invocation at a time over the multiprocessing connection `fd`: [request id, deadline in epoch ms, event] as
+JSON in, the reply out. Its stdout and stderr are the log. No third-party imports: the cold path of every function.
 """
 
 from __future__ import annotations
@@ -27,11 +25,13 @@ class LambdaContext:
 
     def __init__(self, request_id: str, deadline_ms: int) -> None:
         env = os.environ
-        self.aws_request_id, self._deadline_ms, self.identity, self.client_context = request_id, deadline_ms, None, None
-        self.function_name, self.function_version = env["AWS_LAMBDA_FUNCTION_NAME"], env["AWS_LAMBDA_FUNCTION_VERSION"]
+        self.aws_request_id, self._deadline_ms = request_id, deadline_ms
+        self.function_name = env["AWS_LAMBDA_FUNCTION_NAME"]
+        self.function_version = env["AWS_LAMBDA_FUNCTION_VERSION"]
         self.memory_limit_in_mb = env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]
         self.invoked_function_arn = env["FILEGATE_LOCAL_FUNCTION_ARN"]
-        self.log_group_name, self.log_stream_name = env["AWS_LAMBDA_LOG_GROUP_NAME"], env["AWS_LAMBDA_LOG_STREAM_NAME"]
+        self.log_group_name = env["AWS_LAMBDA_LOG_GROUP_NAME"]
+        self.log_stream_name = env["AWS_LAMBDA_LOG_STREAM_NAME"]
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, self._deadline_ms - int(time.time() * 1000))
@@ -39,36 +39,27 @@ class LambdaContext:
 
 def failure(kind: str, exc: BaseException, error_type: str | None = None) -> bytes:
     """A `kind` reply with the error in Lambda's shape, logged as its Python runtime logs it: "[ERROR] Type:
-    message" and the traceback, without this module's frames (Lambda shows only the function's)."""
+    message" and the traceback."""
     error_type = error_type or type(exc).__name__
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
-        tb = tb.tb_next
-    print(f"[ERROR] {error_type}: {exc}\n" + "".join(traceback.format_exception(type(exc), exc, tb)).rstrip())
-    error = {"errorMessage": str(exc), "errorType": error_type, "stackTrace": traceback.format_tb(tb)}
+    print(f"[ERROR] {error_type}: {exc}\n" + "".join(traceback.format_exception(exc)).rstrip())
+    error = {"errorMessage": str(exc), "errorType": error_type, "stackTrace": traceback.format_tb(exc.__traceback__)}
     return json.dumps({"type": kind, "error": error}).encode()
 
 
-def invoke(handler: Any, event: Any, context: LambdaContext) -> tuple[bytes, bool]:
-    """One invocation: the reply, and whether the process must end after it (the handler called sys.exit)."""
+def invoke(handler: Any, event: Any, context: LambdaContext) -> bytes:
+    """One invocation's reply (an unserializable result is the handler's TypeError)."""
     try:
-        result = handler(event, context)
+        reply = json.dumps({"type": "ok", "result": handler(event, context)}, separators=(",", ":")).encode()
     except BaseException as exc:
-        return failure("error", exc), isinstance(exc, SystemExit | KeyboardInterrupt)
-    try:
-        reply = json.dumps({"type": "ok", "result": result}, separators=(",", ":")).encode()
-    except (TypeError, ValueError) as exc:
-        return failure("error", TypeError(f"Unable to marshal response: {exc}"), "Runtime.MarshalError"), False
+        return failure("error", exc)
     if len(reply) > MAX_RESPONSE_BYTES:
         message = f"Response payload size ({len(reply)} bytes) exceeded maximum allowed payload size"
-        return failure(
-            "error", ValueError(f"{message} ({MAX_RESPONSE_BYTES} bytes)."), "Function.ResponseSizeTooLarge"
-        ), False
-    return reply, False
+        return failure("error", ValueError(f"{message} ({MAX_RESPONSE_BYTES} bytes)."), "Function.ResponseSizeTooLarge")
+    return reply
 
 
 def serve(handler_name: str, connection: Connection) -> None:
-    started, kind = time.monotonic(), "Runtime.ImportModuleError"
+    kind = "Runtime.ImportModuleError"
     module_name, _, function_name = handler_name.rpartition(".")
     try:
         module = importlib.import_module(module_name)
@@ -79,27 +70,22 @@ def serve(handler_name: str, connection: Connection) -> None:
         kind = "Runtime.UserCodeSyntaxError" if isinstance(exc, SyntaxError) else kind if known else type(exc).__name__
         connection.send_bytes(failure("init_error", exc, kind))
         sys.exit(1)
-    init = f"\tInit Duration: {(time.monotonic() - started) * 1000:.2f} ms"
     connection.send_bytes(b'{"type":"ready"}')
     while True:
         try:
             request_id, deadline_ms, event = json.loads(connection.recv_bytes())
-        except EOFError:  # the pool closed the connection: go like a reclaimed environment, without the
-            sys.stdout.flush()  # interpreter's teardown of every module (a second or more on a busy machine)
-            os._exit(0)
+        except EOFError:  # the pool closed the connection: go at once, without the interpreter's teardown of
+            os._exit(0)  # every module (a second or more on a busy machine); stdout and stderr are unbuffered
         print(f"START RequestId: {request_id} Version: $LATEST")
         started = time.monotonic()
-        reply, fatal = invoke(handler, event, LambdaContext(request_id, deadline_ms))
+        reply = invoke(handler, event, LambdaContext(request_id, deadline_ms))
         duration = (time.monotonic() - started) * 1000
         memory = os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]
         print(
             f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
-            f"Billed Duration: {int(duration) + 1} ms\tMemory Size: {memory} MB{init}"
+            f"Billed Duration: {int(duration) + 1} ms\tMemory Size: {memory} MB"
         )
-        init = ""
         connection.send_bytes(reply)
-        if fatal:
-            sys.exit(1)
 
 
 if __name__ == "__main__":

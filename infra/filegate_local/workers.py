@@ -75,8 +75,7 @@ class LogSink:
             self._file.close()
 
 
-def failure(status: str, error_type: str, message: str) -> dict[str, Any]:
-    """A reply (as the worker's: its type, Lambda's error) for an invocation the function did not answer."""
+def failure(status: str, error_type: str, message: str) -> dict[str, Any]:  # a reply the worker did not send
     return {"type": status, "error": {"errorMessage": message, "errorType": error_type}}
 
 
@@ -104,8 +103,7 @@ class Worker:
             sink.write_line(line)
 
     def exchange(self, request: bytes | None, timeout: float, request_id: str) -> dict[str, Any]:
-        """Send a request (None: only read the "ready" message) and read the reply, by `timeout`: "ok" or
-        "error" (the function raised), or "init_error", "timeout", "crash"."""
+        """Send a request (None: only read the "ready" message), read the reply by `timeout` (else a failure)."""
         try:
             if request is not None:
                 self.connection.send_bytes(request)
@@ -121,8 +119,7 @@ class Worker:
         return failure("timeout", "Sandbox.Timedout", message)
 
     def stop(self) -> None:
-        """Close the connection and SIGKILL the worker with whatever it started (LibreOffice, FFmpeg, in
-        sessions of their own: see process_tree)."""
+        """Close the connection, SIGKILL the worker with whatever it started (LibreOffice, FFmpeg: process_tree)."""
         self.connection.close()
         if self.proc.poll() is None:  # not reaped yet: its pid is still its own
             kill_trees([self.proc.pid])
@@ -223,8 +220,8 @@ class FunctionPool:
                 worker.connection.close()
 
     def close(self, deadline: float | None = None) -> None:
-        """Stop every worker; one still busy at `deadline` (an invocation in progress) is killed with all it
-        started, all at once (one scan of the process table), and their log pumps get a short shared wait."""
+        """Stop every worker: those still busy at `deadline` are killed with all they started, all at once (one
+        scan of the process table); then their logs get a short shared wait."""
         self.begin_close()
         deadline = time.monotonic() + 1.0 if deadline is None else deadline
         with self._lock:
@@ -233,11 +230,8 @@ class FunctionPool:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 worker.proc.wait(max(0.0, deadline - time.monotonic()))
         kill_trees([worker.proc.pid for worker in workers if worker.proc.poll() is None])
-        reaped = time.monotonic() + 2.5  # their invocations end now (a crash), each closing its connection
-        for worker in workers:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                worker.proc.wait(max(0.0, reaped - time.monotonic()))
-            worker.pump.join(max(0.0, reaped - time.monotonic()))
+        for worker in workers:  # their invocations end now (a crash), each closing its connection
+            worker.pump.join(max(0.0, deadline + 2.0 - time.monotonic()))
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
