@@ -13,7 +13,6 @@ import sys
 import time
 import traceback
 from multiprocessing.connection import Connection
-from typing import Any
 
 from filegate_local.lifeline import exit_with_parent
 
@@ -46,18 +45,6 @@ def failure(kind: str, exc: BaseException, error_type: str | None = None) -> byt
     return json.dumps({"type": kind, "error": error}).encode()
 
 
-def invoke(handler: Any, event: Any, context: LambdaContext) -> bytes:
-    """One invocation's reply (an unserializable result is the handler's TypeError)."""
-    try:
-        reply = json.dumps({"type": "ok", "result": handler(event, context)}, separators=(",", ":")).encode()
-    except BaseException as exc:
-        return failure("error", exc)
-    if len(reply) > MAX_RESPONSE_BYTES:
-        message = f"Response payload size ({len(reply)} bytes) exceeded maximum allowed payload size"
-        return failure("error", ValueError(f"{message} ({MAX_RESPONSE_BYTES} bytes)."), "Function.ResponseSizeTooLarge")
-    return reply
-
-
 def serve(handler_name: str, connection: Connection) -> None:
     kind = "Runtime.ImportModuleError"
     module_name, _, function_name = handler_name.rpartition(".")
@@ -77,13 +64,21 @@ def serve(handler_name: str, connection: Connection) -> None:
         except EOFError:  # the pool closed the connection: go at once, without the interpreter's teardown of
             os._exit(0)  # every module (a second or more on a busy machine); stdout and stderr are unbuffered
         print(f"START RequestId: {request_id} Version: $LATEST")
-        started = time.monotonic()
-        reply = invoke(handler, event, LambdaContext(request_id, deadline_ms))
+        context, started = LambdaContext(request_id, deadline_ms), time.monotonic()
+        try:  # an unserializable result is the handler's TypeError
+            result = handler(event, context)
+            reply = json.dumps({"type": "ok", "result": result}, separators=(",", ":")).encode()
+        except BaseException as exc:
+            reply = failure("error", exc)
+        if len(reply) > MAX_RESPONSE_BYTES:
+            message = f"Response payload size ({len(reply)} bytes) exceeded maximum allowed payload size"
+            reply = failure(
+                "error", ValueError(f"{message} ({MAX_RESPONSE_BYTES} bytes)."), "Function.ResponseSizeTooLarge"
+            )
         duration = (time.monotonic() - started) * 1000
-        memory = os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]
         print(
             f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
-            f"Billed Duration: {int(duration) + 1} ms\tMemory Size: {memory} MB"
+            f"Billed Duration: {int(duration) + 1} ms\tMemory Size: {context.memory_limit_in_mb} MB"
         )
         connection.send_bytes(reply)
 

@@ -121,10 +121,8 @@ class Worker:
     def stop(self) -> None:
         """Close the connection, SIGKILL the worker with whatever it started (LibreOffice, FFmpeg: process_tree)."""
         self.connection.close()
-        if self.proc.poll() is None:  # not reaped yet: its pid is still its own
+        if self.proc.poll() is None:  # not reaped yet: its pid is still its own (Popen reaps it later)
             kill_trees([self.proc.pid])
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(2.0)
 
 
 class FunctionPool:
