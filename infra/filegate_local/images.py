@@ -22,8 +22,10 @@ class ImageCode:
 def image_code(logical_id: str, props: dict[str, Any], metadata: dict[str, Any], base_dir: Path) -> ImageCode:
     """The code of the image function `logical_id` (its resolved properties and Metadata)."""
     try:
-        config, context_dir = props["ImageConfig"], (base_dir / metadata["DockerContext"]).resolve()
-        (handler,) = config["Command"] if set(config) == {"Command"} else ()
+        if set(props["ImageConfig"]) != {"Command"}:
+            raise ValueError(f"ImageConfig {sorted(props['ImageConfig'])}")
+        (handler,) = props["ImageConfig"]["Command"]
+        context_dir = (base_dir / metadata["DockerContext"]).resolve()
         code_dir, path_dirs = task_root_sources(context_dir / metadata["Dockerfile"], context_dir)
     except (KeyError, TypeError, ValueError) as exc:
         message = "needs Metadata Dockerfile and DockerContext, ImageConfig only Command: [module.function]"
