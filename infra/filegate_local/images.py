@@ -37,7 +37,8 @@ def task_root_sources(dockerfile: Path, context_dir: Path) -> tuple[Path, tuple[
     """(the folder copied as the task root: `COPY <folder>/ ./`, the folders of packages copied beside it: `COPY
     <folder>/<name> ./<name>`), from WORKDIR and the COPYs after it (those before it are build inputs)."""
     workdir: PurePosixPath | None = None
-    code_dir, path_dirs = None, []
+    code_dir: Path | None = None
+    path_dirs: list[Path] = []
     for instruction, arguments in re.findall(r"^(WORKDIR|COPY)\s+(.*)$", dockerfile.read_text("utf-8"), re.M):
         words = arguments.split()
         if instruction == "WORKDIR":
@@ -46,8 +47,10 @@ def task_root_sources(dockerfile: Path, context_dir: Path) -> tuple[Path, tuple[
             raise TemplateError(f"{dockerfile}: COPY {arguments!r}: only `COPY <source> <destination>` is read")
         elif workdir is not None:
             source, target = (context_dir / words[0]).resolve(), workdir / words[1]  # absolute: not in workdir
-            code_dir = source if target == workdir else code_dir
-            path_dirs += [source.parent] if target.parent == workdir and target.name == source.name else []
+            if target == workdir:
+                code_dir = source
+            elif target.parent == workdir and target.name == source.name:
+                path_dirs.append(source.parent)
     if code_dir is None:
         raise TemplateError(f"{dockerfile}: no `COPY <folder>/ ./` into the WORKDIR: no task root to run")
     return code_dir, tuple(path_dirs)

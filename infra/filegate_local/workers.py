@@ -118,12 +118,6 @@ class Worker:
         message = f"{when} {request_id} Task timed out after {timeout:.2f} seconds"
         return failure("timeout", "Sandbox.Timedout", message)
 
-    def stop(self) -> None:
-        """Close the connection, SIGKILL the worker with whatever it started (LibreOffice, FFmpeg: process_tree)."""
-        self.connection.close()
-        if self.proc.poll() is None:  # not reaped yet: its pid is still its own (Popen reaps it later)
-            kill_trees([self.proc.pid])
-
 
 class FunctionPool:
     """Up to `max_workers` warm workers of one function; invocations wait for a free one."""
@@ -166,8 +160,10 @@ class FunctionPool:
             else:
                 self._workers.discard(worker)
             self._lock.notify()
-        if not keep:
-            worker.stop()
+        if not keep:  # close its connection, SIGKILL it with all it started (LibreOffice, FFmpeg: process_tree)
+            worker.connection.close()
+            if worker.proc.poll() is None:  # not reaped yet: its pid is still its own (Popen reaps it later)
+                kill_trees([worker.proc.pid])
 
     def invoke(self, event: Any, request_id: str | None = None, wait_seconds: float | None = None) -> Invocation:
         """Invoke synchronously (RequestResponse): blocks until the function returns or fails."""
