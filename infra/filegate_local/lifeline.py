@@ -1,11 +1,7 @@
-"""Child processes of the local stack (moto, function workers) die with it, however it ends.
-
-They run in sessions of their own (so Ctrl-C at the console reaches only the stack, which stops them in
-order), which also means nothing kills them if the stack itself is killed. A watchdog thread in each child
-notices that its parent is gone (it was re-parented) and ends the process at once, with whatever it started
-(a function's LibreOffice or FFmpeg). Not PR_SET_PDEATHSIG:
-that fires when the *thread* that started the child exits, and workers are started from request threads.
-"""
+"""Child processes of the local stack (moto, workers) die with it, however it ends: they run in sessions of their
+own (Ctrl-C reaches only the stack, which stops them in order), so a watchdog thread in each ends it, with what
+it started, once its parent is gone. Not PR_SET_PDEATHSIG: that fires when the *thread* that started the
+child exits, and workers are started from request threads."""
 
 from __future__ import annotations
 
@@ -16,7 +12,6 @@ import time
 from filegate_local.process_tree import kill_trees, parent_pids
 
 PARENT_PID_ENV = "FILEGATE_LOCAL_PARENT_PID"
-CHECK_INTERVAL_SECONDS = 0.25
 
 
 def child_environment() -> dict[str, str]:
@@ -25,25 +20,14 @@ def child_environment() -> dict[str, str]:
 
 
 def exit_with_parent() -> None:
-    """In a child: end this process as soon as the parent named in its environment is gone."""
-    value = os.environ.pop(PARENT_PID_ENV, None)  # not inherited by the function's own subprocesses
-    if value is None:
-        return  # started by hand, not by the stack
-    parent = int(value)
-    if os.getppid() != parent:
-        _exit_with_own_group()  # the parent died before we got here
+    """In a child: end this process (and its children) as soon as the parent named in its environment is gone."""
+    parent = os.environ.pop(PARENT_PID_ENV, None)  # not inherited by the function's own subprocesses
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(CHECK_INTERVAL_SECONDS)
-        _exit_with_own_group()
+        while os.getppid() == int(parent or 0):
+            time.sleep(0.25)
+        kill_trees([pid for pid, ppid in parent_pids().items() if ppid == os.getpid()])
+        os._exit(0)
 
-    threading.Thread(target=watch, name="lifeline", daemon=True).start()
-
-
-def _exit_with_own_group() -> None:
-    """End this process at once (the kernel closes our sockets and pipes) and what it started too: a
-    function's LibreOffice or FFmpeg, which run in sessions of their own (see process_tree)."""
-    own = os.getpid()
-    kill_trees([pid for pid, parent in parent_pids().items() if parent == own])
-    os._exit(0)
+    if parent is not None:  # else started by hand, not by the stack
+        threading.Thread(target=watch, name="lifeline", daemon=True).start()

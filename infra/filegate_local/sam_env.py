@@ -1,11 +1,6 @@
-"""`make sam-local-env`: the env.json with which `sam local start-api` runs the real Lambda containers against
-the local stack's embedded AWS (docs/deploy.md "sam local").
-
-`sam local` resolves `!Ref AccountsTable` to the logical id, not to a table that exists, and sets only the
-variables the template declares: this file gives each function the names the local stack created (the same
-naming as `make dev`) and, in the template's `AWS_ENDPOINT_URL` (declared for this), where moto listens as the
-containers see it.
-"""
+"""`make sam-local-env`: env.json for `sam local start-api` against the local stack's moto (docs/deploy.md "sam
+local"). sam resolves `!Ref AccountsTable` to the logical id: this gives each function the names `make dev`
+created and, in the template's `AWS_ENDPOINT_URL` (declared for this), where the containers reach moto."""
 
 from __future__ import annotations
 
@@ -20,30 +15,17 @@ from filegate_local.template import Template
 ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL"
 
 
-def sam_local_environment(template_path: Path, *, stack_name: str, moto_endpoint: str) -> dict[str, dict[str, str]]:
-    """{function logical id: {variable: value}}, the shape of `sam local --env-vars`."""
-    template = Template(template_path, stack_name=stack_name, moto_endpoint=moto_endpoint)
-    model = build_model(template)
-    environments: dict[str, dict[str, str]] = {}
-    for spec in model.functions.values():
-        environment = dict(spec.environment)
-        environment[ENDPOINT_VARIABLE] = moto_endpoint
-        environments[spec.logical_id] = environment
-    return environments
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--template", type=Path, default=Path("template.yaml"))
     parser.add_argument("--stack-name", default="filegate-local", help="the local stack's (make dev's) name")
-    parser.add_argument(
-        "--moto-endpoint",
-        default="http://127.0.0.1:4566",
-        help="moto as the containers reach it (127.0.0.1 with `sam local start-api --docker-network host`)",
-    )
+    parser.add_argument("--moto-endpoint", default="http://127.0.0.1:4566", help="moto as the containers reach it")
     parser.add_argument("--output", type=Path, default=Path("env.json"))
     args = parser.parse_args(argv)
-    environments = sam_local_environment(args.template, stack_name=args.stack_name, moto_endpoint=args.moto_endpoint)
+    template = Template(args.template, stack_name=args.stack_name, moto_endpoint=args.moto_endpoint)
+    functions = build_model(template).functions
+    # {function logical id: {variable: value}}, the shape of `sam local --env-vars`
+    environments = {name: {**fn.environment, ENDPOINT_VARIABLE: args.moto_endpoint} for name, fn in functions.items()}
     args.output.write_text(json.dumps(environments, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(f"wrote {args.output}: {len(environments)} functions, AWS calls to {args.moto_endpoint}", file=sys.stderr)
     return 0
