@@ -142,8 +142,10 @@ class FunctionPool:
                     return failure("timeout", "TooManyRequestsException", "No free execution environment")
             if self._closed:
                 raise RuntimeError("pool is closed")
-            if self._idle:
-                return self._idle.pop()
+            while self._idle:
+                if (idle := self._idle.pop()).proc.poll() is None:
+                    return idle
+                self._workers.discard(idle)  # died while idle: a cold start, not a failed invocation
             worker = Worker(self.spec, self.env, self.sink)  # counted at once; close() stops it from now on
             self._workers.add(worker)
         reply = worker.exchange(None, LAMBDA_INIT_TIMEOUT_SECONDS + self.spec.timeout_seconds, request_id)
