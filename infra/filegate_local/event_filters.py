@@ -1,8 +1,8 @@
-"""Lambda event filtering (a stream mapping's `FilterCriteria`), as far as template.yaml uses it: exact values.
+"""Lambda event filtering (a stream mapping's `FilterCriteria`) as far as template.yaml uses it: exact values.
 
 A pattern is a JSON object whose keys name fields of the record: an object value descends into the field, a
-list value holds the values one of which the field must equal (JSON equality: 5 is 5.0, not "5" nor true).
-Every key must match; a record passes when any of the mapping's patterns matches. Lambda's operators
+list holds the values one of which the field (or an element of it) must equal, by JSON equality (5 is 5.0,
+not "5" nor true). A record passes when every key of one of the patterns matches. Lambda's operators
 (`prefix`, `anything-but`, `numeric`, `$or`...) are refused when the template is read.
 """
 
@@ -32,20 +32,12 @@ def passes(filters: Sequence[Mapping[str, Any]], record: Mapping[str, Any]) -> b
 
 
 def matches(pattern: Mapping[str, Any], event: Any) -> bool:
-    fields: Mapping[str, Any] = event if isinstance(event, Mapping) else {}
-    for key, expected in pattern.items():
-        if key not in fields:
-            return False
-        value = fields[key]
-        if isinstance(expected, Mapping):
-            if not matches(expected, value):
-                return False
-        elif not any(_equal(e, v) for e in expected for v in (value if isinstance(value, list) else [value])):
-            return False
-    return True
+    fields = event if isinstance(event, Mapping) else {}
+    return all(key in fields and _field_matches(expected, fields[key]) for key, expected in pattern.items())
 
 
-def _equal(expected: Any, value: Any) -> bool:
-    if all(isinstance(x, int | float) and not isinstance(x, bool) for x in (expected, value)):
-        return float(expected) == float(value)
-    return type(expected) is type(value) and bool(expected == value)
+def _field_matches(expected: Any, value: Any) -> bool:
+    if isinstance(expected, Mapping):
+        return matches(expected, value)
+    values = value if isinstance(value, list) else [value]
+    return any(e == v and (type(e) is type(v) or {type(e), type(v)} == {int, float}) for e in expected for v in values)
