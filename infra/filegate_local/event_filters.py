@@ -1,9 +1,9 @@
-"""Lambda event filtering (a stream mapping's `FilterCriteria`) as far as template.yaml uses it: exact values.
+"""Lambda event filtering (a stream mapping's `FilterCriteria`) as far as template.yaml uses it: exact strings.
 
-A pattern is a JSON object whose keys name fields of the record: an object value descends into the field, a
-list holds the values one of which the field (or an element of it) must equal, by JSON equality (5 is 5.0,
-not "5" nor true). A record passes when every key of one of the patterns matches. Lambda's operators
-(`prefix`, `anything-but`, `numeric`, `$or`...) are refused when the template is read.
+A pattern is a JSON object whose keys name fields of the record: an object descends into the field, a list
+holds the strings one of which the field (or an element of it) must be. A record passes when every key of one
+of the patterns matches. Other values and Lambda's operators (`prefix`, `numeric`, `$or`...) are refused when
+the template is read.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ def validate_pattern(pattern: Any) -> None:
     for key, value in pattern.items():
         if isinstance(value, Mapping):
             validate_pattern(value)
-        elif not isinstance(value, list) or not value or any(isinstance(v, Mapping | list) for v in value):
-            raise FilterError(f"{key}: only exact values (a non-empty list of them) are emulated locally")
+        elif not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise FilterError(f"{key}: only exact strings (a non-empty list of them) are emulated locally")
 
 
 def passes(filters: Sequence[Mapping[str, Any]], record: Mapping[str, Any]) -> bool:
@@ -33,11 +33,10 @@ def passes(filters: Sequence[Mapping[str, Any]], record: Mapping[str, Any]) -> b
 
 def matches(pattern: Mapping[str, Any], event: Any) -> bool:
     fields = event if isinstance(event, Mapping) else {}
-    return all(key in fields and _field_matches(expected, fields[key]) for key, expected in pattern.items())
+    return all(key in fields and _holds(expected, fields[key]) for key, expected in pattern.items())
 
 
-def _field_matches(expected: Any, value: Any) -> bool:
+def _holds(expected: Any, value: Any) -> bool:
     if isinstance(expected, Mapping):
         return matches(expected, value)
-    values = value if isinstance(value, list) else [value]
-    return any(e == v and (type(e) is type(v) or {type(e), type(v)} == {int, float}) for e in expected for v in values)
+    return any(v in expected for v in (value if isinstance(value, list) else [value]))

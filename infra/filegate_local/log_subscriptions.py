@@ -1,9 +1,7 @@
-"""CloudWatch Logs subscriptions (`Type: CloudWatchLogs` events): a function's log lines, filtered, handed in
-batches to the subscribed function, as CloudWatch Logs does (`{"awslogs": {"data": base64(gzip(JSON))}}`).
-
-Only the filter patterns FileGate's template uses: `""` (every line) and `{ $.a.b = "*" }` (the JSON line has
-that field, any value). Delivery is asynchronous, FLUSH_SECONDS after the first line of a batch; a failed
-invocation is retried twice, as Lambda retries an asynchronous invoke, then dropped with a warning.
+"""CloudWatch Logs subscriptions (`Type: CloudWatchLogs`): a function's log lines, filtered, handed in batches
+to the subscribed function as CloudWatch Logs does (`{"awslogs": {"data": base64(gzip(JSON))}}`), FLUSH_SECONDS
+after the first line of a batch; a failed invocation is retried twice, as Lambda retries an asynchronous invoke,
+then dropped. Only the filter patterns the template uses: `""` and `{ $.a.b = "*" }` (the JSON line has it).
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ log = logging.getLogger("filegate_local.logs")
 FLUSH_SECONDS = 0.2
 MAX_BATCH = 1000  # log events per invocation
 ASYNC_RETRIES = 2
-_EXISTS = re.compile(r'^\{\s*\$((?:\.[A-Za-z_][A-Za-z0-9_]*)+)\s*=\s*"\*"\s*\}$')
+_EXISTS = re.compile(r'\{\s*\$((?:\.\w+)+)\s*=\s*"\*"\s*\}')
 
 
 @dataclass(frozen=True)
@@ -50,16 +48,15 @@ def matcher(pattern: str) -> Callable[[str], bool]:
     """A predicate on one log line for a filter pattern (only the forms the template uses)."""
     if not pattern.strip():
         return lambda _line: True
-    if (found := _EXISTS.match(pattern.strip())) is None:
+    if (found := _EXISTS.fullmatch(pattern.strip())) is None:
         raise UnsupportedFilterPattern(f"filter pattern {pattern!r} is not emulated locally")
-    path = found.group(1).strip(".").split(".")
 
     def matches(line: str) -> bool:
         try:
             value: Any = json.loads(line)
         except ValueError:
             return False
-        for name in path:
+        for name in found.group(1)[1:].split("."):
             value = value.get(name) if isinstance(value, dict) else None
         return value is not None
 
@@ -79,13 +76,12 @@ def subscription_event(log_group: str, events: list[tuple[int, str]]) -> dict[st
 
 
 class LogSubscription(PollerThread):
-    """One subscription: the lines its source's sink offers, delivered FLUSH_SECONDS after the first of a batch."""
+    """One subscription: offered its source's lines by the sink's writers, delivers them from its own thread."""
 
     def __init__(self, spec: LogSubscriptionSpec, pool: FunctionPool, stop: threading.Event) -> None:
         super().__init__(f"logs-{spec.function}-{spec.event}", stop)
-        self.spec, self.pool, self._matches = spec, pool, matcher(spec.filter_pattern)
-        self._pending: deque[tuple[int, str]] = deque()  # appended by the sink's writers, taken by this thread
-        self.delivered = 0
+        self.spec, self.pool, self._matches, self.delivered = spec, pool, matcher(spec.filter_pattern), 0
+        self._pending: deque[tuple[int, str]] = deque()
 
     def offer(self, line: bytes) -> None:
         if self._matches(text := line.decode("utf-8", "replace").rstrip("\n")):

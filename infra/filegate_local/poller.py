@@ -24,14 +24,13 @@ def backoff_seconds(attempt: int, first: float, cap: float) -> float:
 
 
 def failed_ids(ok: bool, result: Any, ids: Iterable[str]) -> set[str]:
-    """The records of a batch Lambda counts as failed, from the function's reply (pass None as `result` for a
-    mapping without ReportBatchItemFailures). All of them after a function error, or when the reply is not a
-    partial batch response or reports an empty, null or unknown `itemIdentifier`."""
+    """The records of a batch Lambda counts as failed, from the function's reply (None for a mapping without
+    ReportBatchItemFailures): all of them after a function error, or when the reply is not a partial batch
+    response or reports an empty, null or unknown `itemIdentifier`."""
     everything = set(ids)
     if not ok or not isinstance(result, Mapping | None):
         return everything
-    failures = (result or {}).get("batchItemFailures") or []
-    if not isinstance(failures, list):
+    if not isinstance(failures := (result or {}).get("batchItemFailures") or [], list):
         return everything
     reported = [item.get("itemIdentifier") if isinstance(item, Mapping) else None for item in failures]
     return set(reported) if all(isinstance(i, str) and i in everything for i in reported) else everything
@@ -58,17 +57,15 @@ class PollerThread(threading.Thread):
         failures = idle = 0
         while not self.stop_event.is_set():
             try:
-                busy = self.poll()
+                failures, idle = 0, 0 if self.poll() else idle + 1
+                wait = self.idle_seconds(idle) if idle else 0.0
             except Exception:  # a transient moto/network error must not kill the event source
                 if self.stop_event.is_set():
-                    return
+                    return  # moto stopped first
                 failures += 1
                 log.exception("%s failed (%d in a row); retrying", self.name, failures)
                 wait = backoff_seconds(failures, ERROR_BACKOFF_FIRST_SECONDS, ERROR_BACKOFF_MAX_SECONDS)
-            else:
-                failures, idle = 0, 0 if busy else idle + 1
-                wait = self.idle_seconds(idle) if idle else 0.0
-            if wait is None or wait > 0:
+            if not self.stop_event.is_set() and (wait is None or wait > 0):
                 self._woken.wait(wait)
             self._woken.clear()
 

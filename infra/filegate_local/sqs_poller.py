@@ -19,6 +19,7 @@ from filegate_local.workers import FunctionPool
 log = logging.getLogger("filegate_local.sqs")
 
 LONG_POLL_SECONDS = 20
+RECEIVE = {"WaitTimeSeconds": LONG_POLL_SECONDS, "MessageSystemAttributeNames": ["All"]}
 
 
 def sqs_record(message: Mapping[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
@@ -37,32 +38,23 @@ def sqs_record(message: Mapping[str, Any], queue_arn: str, region: str) -> dict[
 
 
 class SqsPoller(PollerThread):
-    """One poller thread of a mapping (several may serve one)."""
-
-    def __init__(
-        self, mapping: SqsMappingSpec, pool: FunctionPool, sqs: Any, region: str, stop: threading.Event
-    ) -> None:
+    def __init__(self, mapping: SqsMappingSpec, pool: FunctionPool, sqs: Any, region: str, stop: threading.Event):
         super().__init__(f"sqs-{mapping.function}-{mapping.event}", stop)
         self.mapping, self.pool, self.sqs, self.region = mapping, pool, sqs, region
 
     def poll(self) -> bool:
-        mapping = self.mapping
-        messages = self.sqs.receive_message(
-            QueueUrl=mapping.queue_url,
-            MaxNumberOfMessages=min(10, mapping.batch_size),
-            WaitTimeSeconds=LONG_POLL_SECONDS,
-            MessageSystemAttributeNames=["All"],
-        ).get("Messages")
-        if not messages:
-            return True  # the long poll was the wait
+        """One long poll and the function's batch; True: poll again at once (the long poll was the wait)."""
+        mapping, size = self.mapping, min(10, self.mapping.batch_size)
+        received = self.sqs.receive_message(QueueUrl=mapping.queue_url, MaxNumberOfMessages=size, **RECEIVE)
+        if not (messages := received.get("Messages")):
+            return True
         invocation = self.pool.invoke({"Records": [sqs_record(m, mapping.queue_arn, self.region) for m in messages]})
         result = invocation.result if mapping.report_batch_item_failures else None
         keep = failed_ids(invocation.ok, result, (m["MessageId"] for m in messages))
-        done = [m for m in messages if m["MessageId"] not in keep]
-        if done:
-            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)]
+        if done := [m["ReceiptHandle"] for m in messages if m["MessageId"] not in keep]:
+            entries = [{"Id": str(i), "ReceiptHandle": handle} for i, handle in enumerate(done)]
             for failure in self.sqs.delete_message_batch(QueueUrl=mapping.queue_url, Entries=entries).get("Failed", []):
-                log.warning("could not delete a message from %s: %s", mapping.queue, failure)
+                log.warning("%s could not delete a message: %s", self.name, failure)
         if keep:
             log.info("%s: %d of %d messages stay (%s)", self.name, len(keep), len(messages), invocation.status)
         return True
@@ -77,11 +69,10 @@ def start_pollers(
     max_pollers: int,
 ) -> list[SqsPoller]:
     """Up to `max_pollers` pollers per mapping, no more than its function has workers."""
-    pollers = [
-        SqsPoller(mapping, pools[mapping.function], client("sqs", endpoint, region), region, stop)
-        for mapping in mappings
-        for _ in range(max(1, min(max_pollers, pools[mapping.function].max_workers)))
-    ]
-    for poller in pollers:
-        poller.start()
+    pollers = []
+    for mapping in mappings:
+        pool = pools[mapping.function]
+        for _ in range(max(1, min(max_pollers, pool.max_workers))):
+            pollers.append(SqsPoller(mapping, pool, client("sqs", endpoint, region), region, stop))
+            pollers[-1].start()
     return pollers

@@ -147,14 +147,11 @@ def start_stream_pollers(
     region: str,
     stop: threading.Event,
 ) -> list[StreamPoller]:
-    pollers = [
-        StreamPoller(
-            StreamReader(m, client("dynamodb", endpoint, region), client("dynamodbstreams", endpoint, region), region),
-            pools[m.function],
-            stop,
+    pollers = []
+    for m in mappings:
+        reader = StreamReader(
+            m, client("dynamodb", endpoint, region), client("dynamodbstreams", endpoint, region), region
         )
-        for m in mappings
-    ]
-    for poller in pollers:
-        poller.start()
+        pollers.append(StreamPoller(reader, pools[m.function], stop))
+        pollers[-1].start()
     return pollers
