@@ -1,9 +1,6 @@
 """Lambda event filtering (a stream mapping's `FilterCriteria`) as far as template.yaml uses it: exact strings.
-
-A pattern is a JSON object whose keys name fields of the record: an object descends into the field, a list
-holds the strings one of which the field (or an element of it) must be. A record passes when every key of one
-of the patterns matches. Other values and Lambda's operators (`prefix`, `numeric`, `$or`...) are refused when
-the template is read.
+A pattern's keys name fields of the record: an object descends into the field, a list holds the strings one of
+which the field (or an element of it) must be. Lambda's operators are refused when the template is read.
 """
 
 from __future__ import annotations
@@ -13,7 +10,7 @@ from typing import Any
 
 
 class FilterError(ValueError):
-    """A pattern the local stack does not evaluate."""
+    pass
 
 
 def validate_pattern(pattern: Any) -> None:
@@ -23,7 +20,7 @@ def validate_pattern(pattern: Any) -> None:
         if isinstance(value, Mapping):
             validate_pattern(value)
         elif not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            raise FilterError(f"{key}: only exact strings (a non-empty list of them) are emulated locally")
+            raise FilterError(f"{key}: only exact values (a non-empty list of strings) are emulated locally")
 
 
 def passes(filters: Sequence[Mapping[str, Any]], record: Mapping[str, Any]) -> bool:

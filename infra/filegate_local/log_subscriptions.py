@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import logging
 import re
 import threading
 import time
@@ -18,12 +17,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from filegate_local.poller import PollerThread
+from filegate_local.poller import PollerThread, log
 
 if TYPE_CHECKING:  # workers imports the model, which reads these specs
     from filegate_local.workers import FunctionPool, LogSink
-
-log = logging.getLogger("filegate_local.logs")
 
 FLUSH_SECONDS = 0.2
 MAX_BATCH = 1000  # log events per invocation

@@ -1,8 +1,5 @@
 """The thread every event source of the local stack runs in, and Lambda's reading of a partial batch response.
-
-A `PollerThread` calls `poll()` until the stop event is set; after n polls in a row that found nothing it waits
-`idle_seconds(n)` (None: until woken) unless `wake()` ends the wait. A poll that raised (moto down or busy) is
-logged and retried after a back-off doubling up to a cap.
+A poll that raised (moto down or busy) is logged and retried after a back-off doubling up to a cap.
 """
 
 from __future__ import annotations
@@ -12,7 +9,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-log = logging.getLogger("filegate_local")
+log = logging.getLogger("filegate_local.events")  # the event sources'
 
 ERROR_BACKOFF_FIRST_SECONDS = 0.5
 ERROR_BACKOFF_MAX_SECONDS = 10.0
@@ -37,7 +34,8 @@ def failed_ids(ok: bool, result: Any, ids: Iterable[str]) -> set[str]:
 
 
 class PollerThread(threading.Thread):
-    """A daemon thread calling `poll` (one round of work; whether it found any) until `stop` is set."""
+    """Calls `poll` (whether it found work) until `stop` is set; after n idle polls in a row it waits
+    `idle_seconds(n)` (None: until woken) unless `wake()` ends the wait."""
 
     def __init__(self, name: str, stop: threading.Event) -> None:
         super().__init__(name=name, daemon=True)

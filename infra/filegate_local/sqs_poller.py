@@ -6,17 +6,14 @@ reappears after the visibility timeout; moto's redrive policy moves it to the DL
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Mapping
 from typing import Any
 
 from filegate_local.model import SqsMappingSpec
-from filegate_local.poller import PollerThread, failed_ids
+from filegate_local.poller import PollerThread, failed_ids, log
 from filegate_local.resources import client
 from filegate_local.workers import FunctionPool
-
-log = logging.getLogger("filegate_local.sqs")
 
 LONG_POLL_SECONDS = 20
 RECEIVE = {"WaitTimeSeconds": LONG_POLL_SECONDS, "MessageSystemAttributeNames": ["All"]}

@@ -1,17 +1,14 @@
-"""DynamoDB stream event source mappings: read a table's stream in moto, invoke the function with its records.
-
-As Lambda's poller does with the template's settings (TRIM_HORIZON, no batching window, retries for ever):
-records are read in order, those the FilterCriteria reject dropped, the rest given one batch (≤ BatchSize) at a
-time; a success moves the checkpoint past the batch, a ReportBatchItemFailures reply to the lowest failure
-reported; a function error splits the batch in two (BisectBatchOnFunctionError), down to one record; what
-failed is given again, in order, after a back-off. moto gives a table one shard and never splits it.
+"""DynamoDB stream event source mappings, as Lambda's poller with the template's settings (TRIM_HORIZON, no
+batching window, retries for ever): records read in order, those FilterCriteria reject dropped, the rest given
+one batch (≤ BatchSize) at a time; a success moves the checkpoint past the batch, a ReportBatchItemFailures reply
+to the lowest failure reported; a function error halves the batch (BisectBatchOnFunctionError) down to one
+record; what failed is given again, in order, after a back-off. moto gives a table one shard, never split.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -22,19 +19,16 @@ from botocore.exceptions import ClientError
 
 from filegate_local.event_filters import passes
 from filegate_local.model import StreamMappingSpec
-from filegate_local.poller import PollerThread, backoff_seconds, failed_ids
+from filegate_local.poller import PollerThread, backoff_seconds, failed_ids, log
 from filegate_local.resources import client
 from filegate_local.workers import FunctionPool
-
-log = logging.getLogger("filegate_local.streams")
 
 # Lambda reads a shard about 4 times a second; an idle stream less and less often, up to IDLE_POLL_MAX_SECONDS,
 # and at once again when a function ran (it may have written).
 POLL_SECONDS = 0.25
 IDLE_POLL_MAX_SECONDS = 2.0
 READ_AHEAD_BATCHES = 10  # records read but not yet done, in batches: bounds memory on a backlog
-RETRY_FIRST_SECONDS = 0.1
-RETRY_MAX_SECONDS = 5.0
+RETRY_MAX_SECONDS = 5.0  # a failed batch is given again after POLL_SECONDS, doubling up to this
 
 
 def _json(value: Any) -> Any:
@@ -65,10 +59,8 @@ class StreamReader:
         self._last_read: str | None = None  # sequence number of the last record read: where a new iterator starts
 
     def _open(self) -> str:
-        streams = self.streams
-        if not self.stream_arn:
-            table = self.dynamodb.describe_table(TableName=self.mapping.table_name)["Table"]
-            self.stream_arn = table["LatestStreamArn"]
+        streams, table = self.streams, self.mapping.table_name
+        self.stream_arn = self.stream_arn or self.dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
         shard = streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
         after = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self._last_read}
         where = after if self._last_read else {"ShardIteratorType": "TRIM_HORIZON"}
@@ -99,9 +91,7 @@ class StreamReader:
         return self.pending[: self.segments[0] if self.segments else self.mapping.batch_size]
 
     def settle(self, batch: list[dict[str, Any]], ok: bool, result: Any) -> int:
-        """After the function was given the next batch: move the checkpoint past the records done (up to the
-        lowest failure reported) and cut the next batch, the rest of this one or its two halves after a function
-        error; returns how many records were done."""
+        """Move the checkpoint past the records of the batch given that are done; returns how many."""
         position = {record["dynamodb"]["SequenceNumber"]: n for n, record in enumerate(batch)}
         failed = failed_ids(ok, result if self.mapping.report_batch_item_failures else None, position)
         done = min((position[i] for i in failed), default=len(batch))
@@ -133,7 +123,7 @@ class StreamPoller(PollerThread):
         invocation = self.pool.invoke({"Records": batch})
         if (done := self.reader.settle(batch, invocation.ok, invocation.result)) < len(batch):
             log.info("%s: a batch of %d failed at its record %d (%s)", self.name, len(batch), done, invocation.status)
-            self.stop_event.wait(backoff_seconds(self.reader.attempts, RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS))
+            self.stop_event.wait(backoff_seconds(self.reader.attempts, POLL_SECONDS, RETRY_MAX_SECONDS))
         return True
 
     def idle_seconds(self, idle_polls: int) -> float:
@@ -149,9 +139,7 @@ def start_stream_pollers(
 ) -> list[StreamPoller]:
     pollers = []
     for m in mappings:
-        reader = StreamReader(
-            m, client("dynamodb", endpoint, region), client("dynamodbstreams", endpoint, region), region
-        )
-        pollers.append(StreamPoller(reader, pools[m.function], stop))
+        dynamodb, streams = (client(service, endpoint, region) for service in ("dynamodb", "dynamodbstreams"))
+        pollers.append(StreamPoller(StreamReader(m, dynamodb, streams, region), pools[m.function], stop))
         pollers[-1].start()
     return pollers

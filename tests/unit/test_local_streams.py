@@ -193,7 +193,6 @@ def test_stream_reads_wait_for_a_transaction_moto_may_still_roll_back_and_follow
 
 def test_the_poller_bisects_retries_in_order_and_stops_promptly(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stream_poller, "POLL_SECONDS", 0.05)
-    monkeypatch.setattr(stream_poller, "RETRY_FIRST_SECONDS", 0.01)
     for n in (1, 2):
         for item in ("a", "b", "fail", "d"):
             put(aws, item, n)  # four MODIFY records, one batch of four
