@@ -32,13 +32,15 @@ def messages(moto_url: str, timeout: float = 10.0) -> list[Mail]:
 
 
 class MailEcho(PollerThread):
-    """Prints each message the stack sends, once a second, until `stop` is set."""
+    """Prints each message the stack sends, once, until `stop` is set."""
 
     def __init__(self, moto_url: str, stop: threading.Event, out: TextIO | None = None) -> None:
         super().__init__("mail-echo", stop)
         self.moto_url, self.out, self.seen = moto_url, out or sys.stderr, set[str]()
 
     def poll(self) -> bool:
+        """Waits a second, then prints what is new; True: poll again at once (the wait was here)."""
+        self.stop_event.wait(1.0)
         for mail in messages(self.moto_url):
             if mail.id not in self.seen:
                 self.seen.add(mail.id)
@@ -46,7 +48,4 @@ class MailEcho(PollerThread):
                 self.out.write(f"\n{rule}\nEmail to {', '.join(mail.to)} from {mail.source}\nSubject: {mail.subject}\n")
                 self.out.write(f"\n{mail.body}\n{rule}\n")
                 self.out.flush()
-        return False
-
-    def idle_seconds(self, idle_polls: int) -> float:
-        return 1.0
+        return True

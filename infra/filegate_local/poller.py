@@ -34,22 +34,17 @@ def failed_ids(ok: bool, result: Any, ids: Iterable[str]) -> set[str]:
 
 
 class PollerThread(threading.Thread):
-    """Calls `poll` (whether it found work) until `stop` is set; after n idle polls in a row it waits
-    `idle_seconds(n)` (None: until woken) unless `wake()` ends the wait."""
+    """Calls its subclass's `poll()` (whether it found work) until `stop` is set; after n idle polls in a row
+    it waits `idle_seconds(n)` (None: until woken) unless `wake()` ends the wait."""
 
     def __init__(self, name: str, stop: threading.Event) -> None:
         super().__init__(name=name, daemon=True)
         self.stop_event, self._woken = stop, threading.Event()
+        self.wake = self._woken.set
         self.thread = self  # what tests/integration/test_local_ready.py checks is alive
-
-    def poll(self) -> bool:
-        raise NotImplementedError
 
     def idle_seconds(self, idle_polls: int) -> float | None:
         return None
-
-    def wake(self) -> None:
-        self._woken.set()
 
     def run(self) -> None:
         failures = idle = 0

@@ -67,8 +67,7 @@ class StreamReader:
         return str(streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard, **where)["ShardIterator"])
 
     def read(self) -> int:
-        """Read new records, up to a few batches ahead; returns how many were kept."""
-        kept = 0
+        """Read new records, up to a few batches ahead; returns how many are pending."""
         while len(self.pending) < READ_AHEAD_BATCHES * self.mapping.batch_size:
             try:
                 page = self.streams.get_records(ShardIterator=self._iterator or self._open())
@@ -79,13 +78,11 @@ class StreamReader:
                 continue
             self._iterator = page.get("NextShardIterator")
             if not (raw := page.get("Records")):
-                return kept
+                break
             self._last_read = raw[-1]["dynamodb"]["SequenceNumber"]
             records = [stream_record(r, self.stream_arn, self.region) for r in raw]
-            wanted = [r for r in records if passes(self.mapping.filters, r)]
-            self.pending.extend(wanted)
-            kept += len(wanted)
-        return kept
+            self.pending += [r for r in records if passes(self.mapping.filters, r)]
+        return len(self.pending)
 
     def next_batch(self) -> list[dict[str, Any]]:
         return self.pending[: self.segments[0] if self.segments else self.mapping.batch_size]

@@ -335,7 +335,7 @@ class ServiceApi:
             if key not in self._stream_readers:
                 self._stream_readers[key] = StreamReader(mapping, self.dynamodb, self.streams, self.region)
             reader = self._stream_readers[key]
-            while reader.read() or reader.pending:
+            while reader.read():
                 batch = reader.next_batch()
                 given.extend(batch)
                 if reader.settle(batch, True, self.functions.invoke(function, {"Records": batch})) < len(batch):

@@ -78,7 +78,6 @@ def failures(*identifiers: Any) -> dict[str, Any]:
         (Invocation("r", "ok", result={"batchItemFailures": []}), ["r1", "r2", "r3"]),
         (Invocation("r", "ok", result=failures("m3", "m1")), ["r2"]),
         (Invocation("r", "ok", result=failures("")), []),  # an empty identifier: the whole batch failed
-        (Invocation("r", "ok", result=failures(None)), []),
         (Invocation("r", "ok", result=failures("m9")), []),  # not in the batch
         (Invocation("r", "ok", result={"batchItemFailures": [{"id": "m1"}]}), []),  # a bad key name
         (Invocation("r", "ok", result="not a partial batch response"), []),
