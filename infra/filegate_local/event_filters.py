@@ -3,8 +3,6 @@ A pattern's keys name fields of the record: an object descends into the field, a
 which the field (or an element of it) must be. Lambda's operators are refused when the template is read.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,7 +22,6 @@ def validate_pattern(pattern: Any) -> None:
 
 
 def passes(filters: Sequence[Mapping[str, Any]], record: Mapping[str, Any]) -> bool:
-    """Whether a mapping with these patterns hands the record to its function (no patterns: every record)."""
     return not filters or any(matches(pattern, record) for pattern in filters)
 
 

@@ -23,8 +23,6 @@ if TYPE_CHECKING:  # workers imports the model, which reads these specs
     from filegate_local.workers import FunctionPool, LogSink
 
 FLUSH_SECONDS = 0.2
-MAX_BATCH = 1000  # log events per invocation
-ASYNC_RETRIES = 2
 _EXISTS = re.compile(r'\{\s*\$((?:\.\w+)+)\s*=\s*"\*"\s*\}')
 
 
@@ -61,14 +59,9 @@ def matcher(pattern: str) -> Callable[[str], bool]:
 
 
 def subscription_event(log_group: str, events: list[tuple[int, str]]) -> dict[str, Any]:
-    data = {
-        "messageType": "DATA_MESSAGE",
-        "owner": "000000000000",
-        "logGroup": log_group,
-        "logStream": "local",
-        "subscriptionFilters": ["local"],
-        "logEvents": [{"id": str(i), "timestamp": ts, "message": msg} for i, (ts, msg) in enumerate(events)],
-    }
+    log_events = [{"id": str(i), "timestamp": ts, "message": message} for i, (ts, message) in enumerate(events)]
+    data = {"messageType": "DATA_MESSAGE", "owner": "000000000000", "logGroup": log_group, "logStream": "local"}
+    data |= {"subscriptionFilters": ["local"], "logEvents": log_events}
     return {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(data).encode())).decode()}}
 
 
@@ -86,7 +79,7 @@ class LogSubscription(PollerThread):
             self.wake()
 
     def _take(self) -> list[tuple[int, str]]:
-        return [self._pending.popleft() for _ in range(min(MAX_BATCH, len(self._pending)))]
+        return [self._pending.popleft() for _ in range(len(self._pending))]
 
     def poll(self) -> bool:
         if not self._pending:
@@ -97,7 +90,7 @@ class LogSubscription(PollerThread):
 
     def _deliver(self, batch: list[tuple[int, str]]) -> None:
         event = subscription_event(self.spec.log_group, batch)
-        for _attempt in range(1 + ASYNC_RETRIES):
+        for _attempt in range(3):  # Lambda retries an asynchronous invoke twice
             if (invocation := self.pool.invoke(event)).ok or self.stop_event.is_set():
                 self.delivered += len(batch) if invocation.ok else 0
                 return

@@ -3,8 +3,6 @@ and `MailEcho`, which prints each new message once, so a person running `make de
 the console as they would in their inbox.
 """
 
-from __future__ import annotations
-
 import json
 import sys
 import threading

@@ -2,8 +2,6 @@
 A poll that raised (moto down or busy) is logged and retried after a back-off doubling up to a cap.
 """
 
-from __future__ import annotations
-
 import logging
 import threading
 from collections.abc import Iterable, Mapping

@@ -1,10 +1,7 @@
 """SQS event source mappings, as Lambda's pollers: long polls (an idle queue costs a request per poller every
-20 s), a batch is one receive (the template sets no batching window), successes deleted; with
-ReportBatchItemFailures only the messages reported stay; a function error keeps the whole batch. What stays
-reappears after the visibility timeout; moto's redrive policy moves it to the DLQ after maxReceiveCount.
+20 s), a batch per receive (the template sets no batching window), successes deleted, with ReportBatchItemFailures
+all but the messages reported; what stays reappears after the visibility timeout (then the DLQ, by moto's redrive).
 """
-
-from __future__ import annotations
 
 import threading
 from collections.abc import Mapping

@@ -5,8 +5,6 @@ to the lowest failure reported; a function error halves the batch (BisectBatchOn
 record; what failed is given again, in order, after a back-off. moto gives a table one shard, never split.
 """
 
-from __future__ import annotations
-
 import base64
 import json
 import threading
@@ -23,12 +21,11 @@ from filegate_local.poller import PollerThread, backoff_seconds, failed_ids, log
 from filegate_local.resources import client
 from filegate_local.workers import FunctionPool
 
-# Lambda reads a shard about 4 times a second; an idle stream less and less often, up to IDLE_POLL_MAX_SECONDS,
-# and at once again when a function ran (it may have written).
+# Lambda reads a shard about 4 times a second; an idle stream, and a failed batch's retries, less and less
+# often up to BACKOFF_MAX_SECONDS; an idle stream at once again when a function ran (it may have written).
 POLL_SECONDS = 0.25
-IDLE_POLL_MAX_SECONDS = 2.0
+BACKOFF_MAX_SECONDS = 2.0
 READ_AHEAD_BATCHES = 10  # records read but not yet done, in batches: bounds memory on a backlog
-RETRY_MAX_SECONDS = 5.0  # a failed batch is given again after POLL_SECONDS, doubling up to this
 
 
 def _json(value: Any) -> Any:
@@ -95,10 +92,8 @@ class StreamReader:
         del self.pending[:done]
         rest = len(batch) - done
         self.attempts = 0 if not rest else 1 if done else self.attempts + 1
-        if not ok and self.mapping.bisect_on_error and rest > 1:
-            self.segments[:1] = [(rest + 1) // 2, rest // 2]
-        else:
-            self.segments[:1] = [rest] if rest else []
+        halves = not ok and self.mapping.bisect_on_error
+        self.segments[:1] = [n for n in ([(rest + 1) // 2, rest // 2] if halves else [rest]) if n]
         return done
 
 
@@ -120,11 +115,11 @@ class StreamPoller(PollerThread):
         invocation = self.pool.invoke({"Records": batch})
         if (done := self.reader.settle(batch, invocation.ok, invocation.result)) < len(batch):
             log.info("%s: a batch of %d failed at its record %d (%s)", self.name, len(batch), done, invocation.status)
-            self.stop_event.wait(backoff_seconds(self.reader.attempts, POLL_SECONDS, RETRY_MAX_SECONDS))
+            self.stop_event.wait(backoff_seconds(self.reader.attempts, POLL_SECONDS, BACKOFF_MAX_SECONDS))
         return True
 
     def idle_seconds(self, idle_polls: int) -> float:
-        return backoff_seconds(idle_polls, POLL_SECONDS, IDLE_POLL_MAX_SECONDS)
+        return backoff_seconds(idle_polls, POLL_SECONDS, BACKOFF_MAX_SECONDS)
 
 
 def start_stream_pollers(
