@@ -32,8 +32,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     # botocore sends Streams calls to <account>.streams-ddb.<region>.amazonaws.com, which mock_aws does not route
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ACCOUNT_ID_ENDPOINT_MODE"):
-        monkeypatch.setenv(name, "disabled")
+    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
     moto_fixes.apply()  # as the local stack's moto runs
     with mock_aws():
         dynamodb, table = boto3.client("dynamodb", region_name=REGION), f"t-{uuid.uuid4().hex}"
