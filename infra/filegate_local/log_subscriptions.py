@@ -1,9 +1,7 @@
-"""CloudWatch Logs subscriptions (`Type: CloudWatchLogs` events): a function's log lines, filtered, handed in
-batches to the subscribed function, as CloudWatch Logs does (`{"awslogs": {"data": base64(gzip(JSON))}}`).
-
-Only the filter patterns FileGate's template uses: `""` (every line) and `{ $.a.b = "*" }` (the JSON line has
-that field, any value). Delivery is asynchronous, ``FLUSH_SECONDS`` after the first line of a batch; a failed
-invocation is retried twice, as Lambda retries an asynchronous invoke, then dropped with a warning.
+"""CloudWatch Logs subscriptions (`Type: CloudWatchLogs`): a function's log lines, filtered, handed in batches
+to the subscribed function as CloudWatch Logs does (`{"awslogs": {"data": base64(gzip(JSON))}}`), FLUSH_SECONDS
+after the first line of a batch; a failed invocation is retried twice, as Lambda retries an asynchronous invoke,
+then dropped. Only the filter patterns the template uses: `""` and `{ $.a.b = "*" }` (the JSON line has it).
 """
 
 from __future__ import annotations
@@ -11,25 +9,21 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import logging
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from filegate_local.poller import PollerThread
+from filegate_local.poller import PollerThread, log
 
 if TYPE_CHECKING:  # workers imports the model, which reads these specs
     from filegate_local.workers import FunctionPool, LogSink
 
-log = logging.getLogger("filegate_local.logs")
-
 FLUSH_SECONDS = 0.2
-MAX_BATCH = 1000  # log events per invocation
-ASYNC_RETRIES = 2
-_EXISTS = re.compile(r'^\{\s*\$((?:\.[A-Za-z_][A-Za-z0-9_]*)+)\s*=\s*"\*"\s*\}$')
+_EXISTS = re.compile(r'\{\s*\$((?:\.\w+)+)\s*=\s*"\*"\s*\}')
 
 
 @dataclass(frozen=True)
@@ -45,94 +39,62 @@ class UnsupportedFilterPattern(ValueError):
     pass
 
 
-def matcher(pattern: str) -> Any:
+def matcher(pattern: str) -> Callable[[str], bool]:
     """A predicate on one log line for a filter pattern (only the forms the template uses)."""
     if not pattern.strip():
         return lambda _line: True
-    found = _EXISTS.match(pattern.strip())
-    if found is None:
+    if (found := _EXISTS.fullmatch(pattern.strip())) is None:
         raise UnsupportedFilterPattern(f"filter pattern {pattern!r} is not emulated locally")
-    path = found.group(1).strip(".").split(".")
 
     def matches(line: str) -> bool:
         try:
             value: Any = json.loads(line)
         except ValueError:
             return False
-        for name in path:
-            if not isinstance(value, dict) or name not in value:
-                return False
-            value = value[name]
+        for name in found.group(1)[1:].split("."):
+            value = value.get(name) if isinstance(value, dict) else None
         return value is not None
 
     return matches
 
 
 def subscription_event(log_group: str, events: list[tuple[int, str]]) -> dict[str, Any]:
-    data = {
-        "messageType": "DATA_MESSAGE",
-        "owner": "000000000000",
-        "logGroup": log_group,
-        "logStream": "local",
-        "subscriptionFilters": ["local"],
-        "logEvents": [{"id": str(i), "timestamp": ts, "message": msg} for i, (ts, msg) in enumerate(events)],
-    }
+    log_events = [{"id": str(i), "timestamp": ts, "message": message} for i, (ts, message) in enumerate(events)]
+    data = {"messageType": "DATA_MESSAGE", "owner": "000000000000", "logGroup": log_group, "logStream": "local"}
+    data |= {"subscriptionFilters": ["local"], "logEvents": log_events}
     return {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(data).encode())).decode()}}
 
 
 class LogSubscription(PollerThread):
-    """One subscription: lines offered by the source's sink, delivered by one thread once the first of them
-    is FLUSH_SECONDS old (the thread sleeps while there is nothing to deliver)."""
+    """One subscription: offered its source's lines by the sink's writers, delivers them from its own thread."""
 
     def __init__(self, spec: LogSubscriptionSpec, pool: FunctionPool, stop: threading.Event) -> None:
         super().__init__(f"logs-{spec.function}-{spec.event}", stop)
-        self.spec = spec
-        self.pool = pool
-        self._matches = matcher(spec.filter_pattern)
-        self._lock = threading.Lock()
-        self._pending: list[tuple[int, str]] = []
-        self._first_pending_at = 0.0  # monotonic time the oldest pending line came
-        self.delivered = 0
+        self.spec, self.pool, self._matches, self.delivered = spec, pool, matcher(spec.filter_pattern), 0
+        self._pending: deque[tuple[int, str]] = deque()
 
     def offer(self, line: bytes) -> None:
-        text = line.decode("utf-8", "replace").rstrip("\n")
-        if self._matches(text):
-            with self._lock:
-                if not self._pending:
-                    self._first_pending_at = time.monotonic()
-                    self.wake()
-                self._pending.append((int(time.time() * 1000), text))
+        if self._matches(text := line.decode("utf-8", "replace").rstrip("\n")):
+            self._pending.append((int(time.time() * 1000), text))
+            self.wake()
 
     def _take(self) -> list[tuple[int, str]]:
-        with self._lock:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            self._first_pending_at = time.monotonic()
-        return batch
+        return [self._pending.popleft() for _ in range(len(self._pending))]
 
-    def _flush_in(self) -> float | None:
-        """Seconds until the pending lines are due (0: now), or None when there are none."""
-        with self._lock:
-            if not self._pending:
-                return None
-            return max(0.0, FLUSH_SECONDS - (time.monotonic() - self._first_pending_at))
-
-    def poll_once(self) -> bool:
-        if self._flush_in() != 0.0:
+    def poll(self) -> bool:
+        if not self._pending:
             return False
+        self.stop_event.wait(FLUSH_SECONDS)  # what comes meanwhile goes in the same batch
         self._deliver(self._take())
         return True
 
-    def idle_seconds(self, idle_polls: int) -> float | None:
-        return self._flush_in()
-
     def _deliver(self, batch: list[tuple[int, str]]) -> None:
         event = subscription_event(self.spec.log_group, batch)
-        for _attempt in range(1 + ASYNC_RETRIES):
-            invocation = self.pool.invoke(event)
-            if invocation.ok or self.stopping:
+        for _attempt in range(3):  # Lambda retries an asynchronous invoke twice
+            if (invocation := self.pool.invoke(event)).ok or self.stop_event.is_set():
                 self.delivered += len(batch) if invocation.ok else 0
                 return
-        log.warning("%s.%s: %d log events dropped after retries", self.spec.function, self.spec.event, len(batch))
+        log.warning("%s: %d log events dropped after retries", self.name, len(batch))
 
 
 def start_log_subscriptions(
@@ -141,13 +103,8 @@ def start_log_subscriptions(
     sinks: Mapping[str, LogSink],
     stop: threading.Event,
 ) -> list[LogSubscription]:
-    started: list[LogSubscription] = []
-    for spec in specs:
-        pool, sink = pools.get(spec.function), sinks.get(spec.source)
-        if pool is None or sink is None:
-            continue
-        subscription = LogSubscription(spec, pool, stop)
-        sink.subscribe(subscription.offer)
+    started = [LogSubscription(spec, pools[spec.function], stop) for spec in specs]
+    for subscription in started:
+        sinks[subscription.spec.source].subscribe(subscription.offer)
         subscription.start()
-        started.append(subscription)
     return started

@@ -1,367 +1,125 @@
-"""DynamoDB stream event source mappings: read a table's stream in moto, invoke the function with its records.
-
-As Lambda's stream poller does, per shard and in order (a shard's records are never given to two
-invocations at once, and a record is never given before the ones ahead of it are done):
-- records are read from the mapping's StartingPosition, those the FilterCriteria reject are dropped, and
-  the rest go to the function in batches of at most BatchSize (waiting up to MaximumBatchingWindowInSeconds
-  for a full one);
-- a success moves the shard's checkpoint past the batch; with ReportBatchItemFailures the checkpoint moves
-  to the lowest reported `itemIdentifier` (a SequenceNumber) and only the records from there are retried
-  (an empty or null identifier, or one not in the batch, fails the whole batch);
-- a function error (raised, timed out, crashed) splits the batch in two with BisectBatchOnFunctionError
-  (not counted as a retry) and otherwise retries it, in order, after a short backoff; after
-  MaximumRetryAttempts retries the batch is discarded (-1: retried for ever, the records never expire here).
-
-`StreamReader` and `ShardCursor` hold the positions and decisions; the service harness shares them and
-`stream_record`, so its stream events are the local stack's.
+"""DynamoDB stream event source mappings, as Lambda's poller with the template's settings (TRIM_HORIZON, no
+batching window, retries for ever): records read in order, those FilterCriteria reject dropped, the rest given
+one batch (≤ BatchSize) at a time; a success moves the checkpoint past the batch, a ReportBatchItemFailures reply
+to the lowest failure reported; a function error halves the batch (BisectBatchOnFunctionError) down to one
+record; what failed is given again, in order, after a back-off. moto gives a table one shard, never split.
 """
 
-from __future__ import annotations
-
 import base64
-import enum
-import logging
+import json
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from filegate_local.event_filters import passes
 from filegate_local.model import StreamMappingSpec
-from filegate_local.poller import PollerThread, backoff_seconds
+from filegate_local.poller import PollerThread, backoff_seconds, failed_ids, log
 from filegate_local.resources import client
 from filegate_local.workers import FunctionPool
 
-log = logging.getLogger("filegate_local.streams")
-
-# Between reads of a stream: Lambda polls each shard about 4 times a second; an idle stream is read less and
-# less often, up to IDLE_POLL_MAX_SECONDS, and at once again when a function ran (it may have written).
-IDLE_POLL_SECONDS = 0.25
-IDLE_POLL_MAX_SECONDS = 2.0
-SHARD_REFRESH_SECONDS = 10.0  # DynamoDB opens new shards every few hours; look for them now and then
-READ_LIMIT = 1000  # GetRecords' largest page
-READ_AHEAD_BATCHES = 10  # records read but not yet done, per shard, in batches: bounds memory on a backlog
-RETRY_BASE_SECONDS = 0.1
-RETRY_MAX_SECONDS = 5.0
-EVENT_VERSION = "1.1"  # what Lambda's DynamoDB events carry (moto's GetRecords says 1.0)
+# Lambda reads a shard about 4 times a second; an idle stream, and a failed batch's retries, less and less
+# often up to BACKOFF_MAX_SECONDS; an idle stream at once again when a function ran (it may have written).
+POLL_SECONDS = 0.25
+BACKOFF_MAX_SECONDS = 2.0
+READ_AHEAD_BATCHES = 10  # records read but not yet done, in batches: bounds memory on a backlog
 
 
-# ------------------------------------------------------------------ records
-
-
-def _attribute_value(value: Any) -> Any:
-    """An AttributeValue as DynamoDB's JSON has it: boto3 hands binary values over as bytes, Lambda as base64."""
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode()
-    if isinstance(value, Mapping):
-        return {k: _attribute_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_attribute_value(v) for v in value]
-    return value
-
-
-def _epoch_seconds(value: Any) -> int:
-    return int(value.timestamp()) if hasattr(value, "timestamp") else int(float(value))
+def _json(value: Any) -> Any:
+    """boto3 hands binary attribute values over as bytes, Lambda as base64; and times as datetimes."""
+    return int(value.timestamp()) if isinstance(value, datetime) else base64.b64encode(value).decode()
 
 
 def stream_record(raw: Mapping[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
-    """One record of a DynamoDB stream event, from a GetRecords record (the shape `sam local generate-event
-    dynamodb update` prints)."""
-    change = raw["dynamodb"]
-    dynamodb: dict[str, Any] = {
-        "ApproximateCreationDateTime": _epoch_seconds(change["ApproximateCreationDateTime"]),
-        "Keys": _attribute_value(change["Keys"]),
-    }
-    for image in ("NewImage", "OldImage"):
-        if image in change:
-            dynamodb[image] = _attribute_value(change[image])
-    dynamodb.update(
-        {
-            "SequenceNumber": str(change["SequenceNumber"]),
-            "SizeBytes": int(change["SizeBytes"]),
-            "StreamViewType": change["StreamViewType"],
-        }
-    )
-    record: dict[str, Any] = {
-        "eventID": raw["eventID"],
-        "eventName": raw["eventName"],
-        "eventVersion": EVENT_VERSION,
-        "eventSource": "aws:dynamodb",
-        "awsRegion": region,
-        "dynamodb": dynamodb,
-        "eventSourceARN": stream_arn,
-    }
-    identity = raw.get("userIdentity")
-    if identity:  # deletions by TTL: GetRecords says {"Type", "PrincipalId"}, Lambda's event {"type", "principalId"}
-        record["userIdentity"] = {"type": identity.get("Type"), "principalId": identity.get("PrincipalId")}
-    return record
-
-
-def records_done(batch: list[dict[str, Any]], *, ok: bool, result: Any, report_failures: bool) -> int:
-    """How many records, from the front of the batch, Lambda counts as done after an invocation."""
-    if not ok:
-        return 0
-    if not report_failures or result is None:
-        return len(batch)
-    if not isinstance(result, Mapping):
-        return 0  # not a partial batch response: the whole batch failed
-    failures = result.get("batchItemFailures")
-    if not failures:
-        return len(batch)  # an empty or null list is a success
-    if not isinstance(failures, list):
-        return 0
-    position = {record["dynamodb"]["SequenceNumber"]: index for index, record in enumerate(batch)}
-    reported: list[int] = []
-    for item in failures:
-        identifier = item.get("itemIdentifier") if isinstance(item, Mapping) else None
-        if not identifier or identifier not in position:
-            return 0  # an empty, null or unknown identifier fails the whole batch
-        reported.append(position[identifier])
-    return min(reported)  # the lowest sequence number is the checkpoint
-
-
-# ------------------------------------------------------------------ positions
-
-
-class Settled(enum.Enum):
-    DONE = "done"  # the checkpoint moved past the batch
-    RETRY = "retry"  # some records (from the checkpoint) are to be given again
-    DISCARDED = "discarded"  # retries exhausted: the checkpoint moved past the batch anyway
-
-
-@dataclass
-class ShardCursor:
-    """One shard's position: the records read (filtered) and not yet done, and how the next batch is cut."""
-
-    shard_id: str
-    parent_id: str | None = None
-    iterator: str | None = None
-    last_read: str | None = None  # sequence number of the last record read, to get a fresh iterator after it
-    ended: bool = False  # a closed shard read to its end
-    pending: list[dict[str, Any]] = field(default_factory=list)
-    # Sizes of the next batches when a failure fixed them: a retry gives exactly the records still due,
-    # and a bisected batch goes as its two halves; otherwise batches are cut at BatchSize.
-    segments: list[int] = field(default_factory=list)
-    attempts: int = 0  # failed invocations since the checkpoint last moved (bisecting does not count)
-    retry_at: float = 0.0
-    pending_since: float = 0.0
-
-    @property
-    def finished(self) -> bool:
-        return self.ended and not self.pending
-
-    def next_batch(self, batch_size: int) -> list[dict[str, Any]]:
-        return self.pending[: self.segments[0] if self.segments else batch_size]
-
-    def ready(self, now: float, batch_size: int, window_seconds: float) -> bool:
-        """Whether the poller gives a batch now: a full one, a retry due, or the batching window over."""
-        if not self.pending or now < self.retry_at:
-            return False
-        return bool(self.segments) or len(self.pending) >= batch_size or now - self.pending_since >= window_seconds
-
-    def add(self, records: list[dict[str, Any]], now: float) -> None:
-        if records and not self.pending:
-            self.pending_since = now
-        self.pending.extend(records)
-
-    def settle(self, size: int, done: int, *, function_error: bool, bisect: bool, maximum_retries: int) -> Settled:
-        """Move the checkpoint after a batch of `size` records of which the first `done` are done."""
-        if done >= size and not function_error:
-            self._advance(size)
-            return Settled.DONE
-        if function_error and bisect and size > 1:
-            first = (size + 1) // 2
-            self.segments[:1] = [first, size - first]
-            return Settled.RETRY
-        if done > 0:
-            del self.pending[:done]
-            self.attempts = 0
-        remaining = size - done
-        self.segments[:1] = [remaining]
-        self.attempts += 1
-        if 0 <= maximum_retries < self.attempts:
-            self._advance(remaining)
-            return Settled.DISCARDED
-        return Settled.RETRY
-
-    def _advance(self, count: int) -> None:
-        del self.pending[:count]
-        del self.segments[:1]
-        self.attempts = 0
-        self.retry_at = 0.0
+    """One record of a stream event (as `sam local generate-event dynamodb update`), from a GetRecords record."""
+    # Lambda's events say version 1.1 (moto's GetRecords 1.0), and a TTL deletion's {"type", "principalId"}.
+    record = {**raw, "eventVersion": "1.1", "awsRegion": region, "eventSourceARN": stream_arn}
+    if identity := raw.get("userIdentity"):
+        record["userIdentity"] = {"type": identity["Type"], "principalId": identity["PrincipalId"]}
+    return dict(json.loads(json.dumps(record, default=_json)))
 
 
 class StreamReader:
-    """One mapping's stream, shard by shard: what was read from each (filtered) and is not yet done.
-
-    The stream's ARN is the table's LatestStreamArn: a stream's label is its creation time, so the
-    template can only guess it before the table exists.
-    """
+    """One mapping's shard: `pending` holds the records read (filtered) and not yet done, in order. The stream
+    is the table's LatestStreamArn: its label is its creation time, which the template can only guess."""
 
     def __init__(self, mapping: StreamMappingSpec, dynamodb: Any, streams: Any, region: str) -> None:
-        self.mapping = mapping
-        self.dynamodb = dynamodb
-        self.streams = streams
-        self.region = region
-        self.cursors: dict[str, ShardCursor] = {}
-        self._stream_arn: str | None = None
-        self._shards_read_at: float | None = None
+        self.mapping, self.dynamodb, self.streams, self.region = mapping, dynamodb, streams, region
+        self.stream_arn = ""
+        self.pending: list[dict[str, Any]] = []
+        self.segments: list[int] = []  # sizes of the next batches when a failure fixed them
+        self.attempts = 0  # failed invocations since the checkpoint last moved
+        self._iterator: str | None = None
+        self._last_read: str | None = None  # sequence number of the last record read: where a new iterator starts
 
-    @property
-    def stream_arn(self) -> str:
-        if self._stream_arn is None:
-            table = self.dynamodb.describe_table(TableName=self.mapping.table_name)["Table"]
-            arn = table.get("LatestStreamArn")
-            if not arn:
-                raise RuntimeError(f"table {self.mapping.table_name} has no stream")
-            self._stream_arn = str(arn)
-        return self._stream_arn
+    def _open(self) -> str:
+        streams, table = self.streams, self.mapping.table_name
+        self.stream_arn = self.stream_arn or self.dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        after = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self._last_read}
+        where = after if self._last_read else {"ShardIteratorType": "TRIM_HORIZON"}
+        return str(streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard, **where)["ShardIterator"])
 
-    def refresh_shards(self, now: float) -> None:
-        if self._shards_read_at is not None and now - self._shards_read_at < SHARD_REFRESH_SECONDS:
-            return
-        first_look = self._shards_read_at is None
-        self._shards_read_at = now
-        request: dict[str, Any] = {"StreamArn": self.stream_arn}
-        while True:
-            description = self.streams.describe_stream(**request)["StreamDescription"]
-            for shard in description.get("Shards") or []:
-                if shard["ShardId"] not in self.cursors:
-                    # Shards found later are children of the ones read so far: read from their start.
-                    position = self.mapping.starting_position if first_look else "TRIM_HORIZON"
-                    self.cursors[shard["ShardId"]] = ShardCursor(shard["ShardId"], shard.get("ParentShardId"))
-                    self._open(self.cursors[shard["ShardId"]], position)
-            last = description.get("LastEvaluatedShardId")
-            if not last:
-                return
-            request["ExclusiveStartShardId"] = last
+    def read(self) -> int:
+        """Read new records, up to a few batches ahead; returns how many are pending."""
+        while len(self.pending) < READ_AHEAD_BATCHES * self.mapping.batch_size:
+            try:
+                page = self.streams.get_records(ShardIterator=self._iterator or self._open())
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ExpiredIteratorException":
+                    raise
+                self._iterator = None  # iterators live 15 minutes: a new one after the last record read
+                continue
+            self._iterator = page.get("NextShardIterator")
+            if not (raw := page.get("Records")):
+                break
+            self._last_read = raw[-1]["dynamodb"]["SequenceNumber"]
+            records = [stream_record(r, self.stream_arn, self.region) for r in raw]
+            self.pending += [r for r in records if passes(self.mapping.filters, r)]
+        return len(self.pending)
 
-    def _open(self, cursor: ShardCursor, position: str) -> None:
-        request: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": cursor.shard_id}
-        if cursor.last_read is not None:
-            request.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=cursor.last_read)
-        else:
-            request["ShardIteratorType"] = position
-        cursor.iterator = self.streams.get_shard_iterator(**request)["ShardIterator"]
+    def next_batch(self) -> list[dict[str, Any]]:
+        return self.pending[: self.segments[0] if self.segments else self.mapping.batch_size]
 
-    def readable(self) -> list[ShardCursor]:
-        """Shards whose records may be given now: a child shard waits until its parent is done."""
-        return [
-            cursor
-            for cursor in self.cursors.values()
-            if cursor.parent_id is None
-            or cursor.parent_id not in self.cursors
-            or self.cursors[cursor.parent_id].finished
-        ]
-
-    def read(self, now: float | None = None) -> int:
-        """Read new records of every shard (up to a few batches ahead); returns how many were kept."""
-        now = time.monotonic() if now is None else now
-        self.refresh_shards(now)
-        kept = 0
-        for cursor in self.readable():
-            while cursor.iterator is not None and len(cursor.pending) < READ_AHEAD_BATCHES * self.mapping.batch_size:
-                try:
-                    page = self.streams.get_records(ShardIterator=cursor.iterator, Limit=READ_LIMIT)
-                except ClientError as exc:
-                    if exc.response["Error"]["Code"] != "ExpiredIteratorException":
-                        raise
-                    self._open(cursor, self.mapping.starting_position)  # iterators live 15 minutes
-                    continue
-                raw = page.get("Records") or []
-                cursor.iterator = page.get("NextShardIterator")
-                cursor.ended = cursor.iterator is None
-                if raw:
-                    cursor.last_read = str(raw[-1]["dynamodb"]["SequenceNumber"])
-                records = [stream_record(r, self.stream_arn, self.region) for r in raw]
-                wanted = [r for r in records if passes(self.mapping.filters, r)]
-                cursor.add(wanted, now)
-                kept += len(wanted)
-                if not raw:
-                    break
-        return kept
-
-
-# ------------------------------------------------------------------ the poller
+    def settle(self, batch: list[dict[str, Any]], ok: bool, result: Any) -> int:
+        """Move the checkpoint past the records of the batch given that are done; returns how many."""
+        position = {record["dynamodb"]["SequenceNumber"]: n for n, record in enumerate(batch)}
+        failed = failed_ids(ok, result if self.mapping.report_batch_item_failures else None, position)
+        done = min((position[i] for i in failed), default=len(batch))
+        del self.pending[:done]
+        rest = len(batch) - done
+        self.attempts = 0 if not rest else 1 if done else self.attempts + 1
+        halves = not ok and self.mapping.bisect_on_error
+        self.segments[:1] = [n for n in ([(rest + 1) // 2, rest // 2] if halves else [rest]) if n]
+        return done
 
 
 class StreamPoller(PollerThread):
-    """One thread per mapping: reads every shard, invokes the function with one shard's batch at a time."""
+    """One thread per mapping: reads its shard, invokes the function with one batch at a time."""
 
     def __init__(self, reader: StreamReader, pool: FunctionPool, stop: threading.Event) -> None:
         super().__init__(f"stream-{reader.mapping.function}-{reader.mapping.event}", stop)
-        self.mapping = reader.mapping
-        self.reader = reader
-        self.pool = pool
-        self.batches = 0
+        self.reader, self.pool = reader, pool
         self._read_at = 0.0
 
-    def poll_once(self) -> bool:
-        # Woken after every invocation of any function: under load, still no more than Lambda's 4 reads a second.
-        self._stop.wait(self._read_at + IDLE_POLL_SECONDS - time.monotonic())
+    def poll(self) -> bool:
+        # Woken after every invocation of any function: under load, still no more than 4 reads a second.
+        self.stop_event.wait(self._read_at + POLL_SECONDS - time.monotonic())
         self._read_at = time.monotonic()
         self.reader.read()
-        return self._give_batches()
+        if not (batch := self.reader.next_batch()) or self.stop_event.is_set():
+            return False
+        invocation = self.pool.invoke({"Records": batch})
+        if (done := self.reader.settle(batch, invocation.ok, invocation.result)) < len(batch):
+            log.info("%s: a batch of %d failed at its record %d (%s)", self.name, len(batch), done, invocation.status)
+            self.stop_event.wait(backoff_seconds(self.reader.attempts, POLL_SECONDS, BACKOFF_MAX_SECONDS))
+        return True
 
     def idle_seconds(self, idle_polls: int) -> float:
-        if any(cursor.pending for cursor in self.reader.cursors.values()):
-            return IDLE_POLL_SECONDS  # records wait for their batching window or retry: look again soon
-        return backoff_seconds(idle_polls, IDLE_POLL_SECONDS, IDLE_POLL_MAX_SECONDS)
-
-    def _give_batches(self) -> bool:
-        """One batch per shard that has one ready; whether any was given."""
-        given = False
-        for cursor in self.reader.readable():
-            if self.stopping:
-                break
-            mapping = self.mapping
-            if cursor.ready(time.monotonic(), mapping.batch_size, mapping.batching_window_seconds):
-                self._give(cursor, cursor.next_batch(mapping.batch_size))
-                given = True
-        return given
-
-    def _give(self, cursor: ShardCursor, batch: list[dict[str, Any]]) -> None:
-        mapping = self.mapping
-        self.batches += 1
-        invocation = self.pool.invoke({"Records": batch})
-        if self.stopping:
-            return  # the pool is closing under it: not the function's failure
-        done = records_done(
-            batch, ok=invocation.ok, result=invocation.result, report_failures=mapping.report_batch_item_failures
-        )
-        settled = cursor.settle(
-            len(batch),
-            done,
-            function_error=not invocation.ok,
-            bisect=mapping.bisect_on_error,
-            maximum_retries=mapping.maximum_retry_attempts,
-        )
-        if settled is Settled.DONE:
-            return
-        first = batch[done]["dynamodb"]["SequenceNumber"]
-        if settled is Settled.DISCARDED:
-            log.warning(
-                "%s.%s: %d records from %s discarded after %d retries (no OnFailure destination locally)",
-                mapping.function,
-                mapping.event,
-                len(batch) - done,
-                first,
-                mapping.maximum_retry_attempts,
-            )
-            return
-        cursor.retry_at = time.monotonic() + min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**cursor.attempts)
-        log.info(
-            "%s.%s: batch of %d failed at %s (%s); next batches %s",
-            mapping.function,
-            mapping.event,
-            len(batch),
-            first,
-            invocation.status if not invocation.ok else "batchItemFailures",
-            cursor.segments,
-        )
+        return backoff_seconds(idle_polls, POLL_SECONDS, BACKOFF_MAX_SECONDS)
 
 
 def start_stream_pollers(
@@ -371,13 +129,9 @@ def start_stream_pollers(
     region: str,
     stop: threading.Event,
 ) -> list[StreamPoller]:
-    pollers: list[StreamPoller] = []
-    for mapping in mappings:
-        pool = pools.get(mapping.function)
-        if pool is None:
-            continue
-        dynamodb, streams = client("dynamodb", endpoint, region), client("dynamodbstreams", endpoint, region)
-        poller = StreamPoller(StreamReader(mapping, dynamodb, streams, region), pool, stop)
-        poller.start()
-        pollers.append(poller)
+    pollers = []
+    for m in mappings:
+        dynamodb, streams = (client(service, endpoint, region) for service in ("dynamodb", "dynamodbstreams"))
+        pollers.append(StreamPoller(StreamReader(m, dynamodb, streams, region), pools[m.function], stop))
+        pollers[-1].start()
     return pollers

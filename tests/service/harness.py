@@ -10,8 +10,8 @@
 - :meth:`ServiceApi.run_queue` receives a queue's messages from moto and hands them to the function
   the template maps to that queue, as an SQS event; successes are deleted, failures left, like Lambda.
 - :meth:`ServiceApi.run_streams` reads the new records of the tables' streams a function is mapped to and
-  hands them to it as DynamoDB stream events (filtered, batched, in order, as the local stack's poller
-  does); a record reported failed and those after it are given again at the next call.
+  hands them to it as DynamoDB stream events (filtered, batched, in order, by the local stack's own
+  `StreamReader`); a record reported failed and those after it are given again at the next call.
 
 No authorizer cache: every request is authorized afresh, unless a test hands :meth:`ServiceApi.call` an
 earlier request's context (``cached_authorizer=``) to play a policy API Gateway still caches.
@@ -37,9 +37,10 @@ from urllib.parse import urlencode
 
 from filegate_local import gateway
 from filegate_local.gateway import HttpResponse, IncomingRequest
-from filegate_local.model import ApiSpec, StackModel, StreamMappingSpec
+from filegate_local.model import ApiSpec, StackModel
+from filegate_local.poller import failed_ids
 from filegate_local.sqs_poller import sqs_record
-from filegate_local.stream_poller import StreamReader, records_done
+from filegate_local.stream_poller import StreamReader
 from filegate_local.workers import Invocation
 
 GATEWAY_PORT = 443
@@ -310,7 +311,8 @@ class ServiceApi:
                 continue
             records = [sqs_record(m, mapping.queue_arn, self.region) for m in messages]
             result = self.functions.invoke(function, {"Records": records}, own_environment=own_environment)
-            failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+            reply = result if mapping.report_batch_item_failures else None
+            failed = failed_ids(True, reply, (m["MessageId"] for m in messages))
             for message in messages:
                 if message["MessageId"] not in failed:
                     self.sqs.delete_message(QueueUrl=mapping.queue_url, ReceiptHandle=message["ReceiptHandle"])
@@ -319,11 +321,11 @@ class ServiceApi:
     # -------------------------------------------------------------- DynamoDB streams
 
     def run_streams(self, function: str) -> list[dict[str, Any]]:
-        """Hand the function the records its stream mappings have not given it yet (from each mapping's
-        StartingPosition at the first call), as DynamoDB stream events of at most BatchSize records, shard
-        by shard in order; returns the records given. A batch with failures reported (ReportBatchItemFailures)
-        stops that mapping: the failed record and those after it are given again at the next call. A
-        handler that raises raises here, and its whole batch is given again at the next call."""
+        """Hand the function the records its stream mappings have not given it yet (from the trim horizon at
+        the first call), as DynamoDB stream events of at most BatchSize records, in order; returns the records
+        given. A batch with failures reported (ReportBatchItemFailures) stops that mapping: the failed record
+        and those after it are given again at the next call. A handler that raises raises here, and its whole
+        batch is given again at the next call."""
         mappings = [m for m in self.model.stream_mappings if m.function == function]
         assert mappings, f"{function} reads no DynamoDB stream"
         given: list[dict[str, Any]] = []
@@ -332,19 +334,9 @@ class ServiceApi:
             if key not in self._stream_readers:
                 self._stream_readers[key] = StreamReader(mapping, self.dynamodb, self.streams, self.region)
             reader = self._stream_readers[key]
-            while reader.read() or any(cursor.pending for cursor in reader.readable()):
-                if not self._give_stream_batches(mapping, reader, given):
+            while reader.read():
+                batch = reader.next_batch()
+                given.extend(batch)
+                if reader.settle(batch, True, self.functions.invoke(function, {"Records": batch})) < len(batch):
                     break
         return given
-
-    def _give_stream_batches(self, mapping: StreamMappingSpec, reader: StreamReader, given: list[Any]) -> bool:
-        """Every batch read so far, shard by shard; False at the first batch with failures reported."""
-        for cursor in reader.readable():
-            while batch := cursor.next_batch(mapping.batch_size):
-                given.extend(batch)
-                result = self.functions.invoke(mapping.function, {"Records": batch})
-                done = records_done(batch, ok=True, result=result, report_failures=mapping.report_batch_item_failures)
-                cursor.settle(len(batch), done, function_error=False, bisect=False, maximum_retries=-1)
-                if done < len(batch):
-                    return False
-        return True

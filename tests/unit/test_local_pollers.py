@@ -1,153 +1,98 @@
-"""The local stack's event source threads (filegate_local.poller) and how a worker is killed with what it
-started (filegate_local.process_tree): an idle poller waits instead of spinning, a failing one backs off,
-stopping ends every wait, SQS pollers long-poll, and no grandchild outlives a killed worker."""
+"""The local stack's event source threads (filegate_local.poller) and SQS pollers: an idle poller waits, a failing
+one backs off, a queue is long-polled and keeps what Lambda keeps of a batch."""
 
-from __future__ import annotations
-
-import os
-import signal
-import subprocess
-import threading
-import time
+import dataclasses
+import functools
+from pathlib import Path
+from threading import Event, Semaphore
 from typing import Any
+from unittest.mock import Mock
 
 import pytest
 
 from filegate_local import poller as poller_module
-from filegate_local.model import SqsMappingSpec
+from filegate_local.model import StackModel, build_model
 from filegate_local.poller import PollerThread, backoff_seconds
-from filegate_local.process_tree import kill_trees
-from filegate_local.sqs_poller import LONG_POLL_SECONDS, SqsPoller
+from filegate_local.sqs_poller import LONG_POLL_SECONDS, SqsPoller, sqs_record
+from filegate_local.template import Template
+from filegate_local.workers import Invocation
+from tests.helpers.sam_cli import sam_event
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
 
 
-def test_backoff_doubles_up_to_its_cap() -> None:
-    assert [backoff_seconds(n, 0.25, 2.0) for n in range(1, 6)] == [0.25, 0.5, 1.0, 2.0, 2.0]
+@functools.cache
+def model() -> StackModel:
+    return build_model(Template(ROOT / "template.yaml", stack_name="st"))
 
 
 class Scripted(PollerThread):
     """Polls return what `results` says (an exception is raised); each poll is announced on `polled`."""
 
-    def __init__(self, results: list[Any], idle: float | None, stop: threading.Event) -> None:
-        super().__init__("scripted", stop)
-        self.results, self.idle, self.polls = results, idle, 0
-        self.polled = threading.Semaphore(0)
-        self.idle_asked: list[int] = []
+    def __init__(self, results: list[Any]) -> None:
+        super().__init__("scripted", Event())
+        self.results, self.polled, self.idle_asked = results, Semaphore(0), []
 
-    def poll_once(self) -> bool:
-        self.polls += 1
-        result = self.results.pop(0) if self.results else False
+    def poll(self) -> bool:
         self.polled.release()
-        if isinstance(result, Exception):
+        if isinstance(result := self.results.pop(0) if self.results else False, Exception):
             raise result
         return bool(result)
 
-    def idle_seconds(self, idle_polls: int) -> float | None:
+    def idle_seconds(self, idle_polls: int) -> None:
         self.idle_asked.append(idle_polls)
-        return self.idle
 
 
-def test_an_idle_poller_sleeps_until_woken_and_stopping_ends_the_wait() -> None:
-    stop = threading.Event()
-    poller = Scripted([True, False, False], idle=None, stop=stop)
-    poller.start()
-    for _ in range(2):  # busy, then idle: after an idle poll it waits to be woken
-        assert poller.polled.acquire(timeout=10)
-    assert not poller.polled.acquire(timeout=0.3)  # no third poll without a wake: it does not spin
-    poller.wake()
-    assert poller.polled.acquire(timeout=10)
-    assert poller.idle_asked[:2] == [1, 2]  # idle polls in a row are counted for the back-off
-    stop.set()
-    poller.wake()
-    poller.join(5)
-    assert not poller.thread.is_alive()
-
-
-def test_a_failing_poll_is_logged_and_retried_after_a_back_off(
+def test_an_idle_poller_sleeps_until_woken_a_failing_one_backs_off_and_stopping_ends_it(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    assert [backoff_seconds(n, 0.25, 2.0) for n in (1, 2, 3, 4, 5, 10**6)] == [0.25, 0.5, 1.0, 2.0, 2.0, 2.0]
     monkeypatch.setattr(poller_module, "ERROR_BACKOFF_FIRST_SECONDS", 0.0)
-    stop = threading.Event()
-    poller = Scripted([RuntimeError("moto is down"), True], idle=None, stop=stop)
+    poller = Scripted([RuntimeError("moto is down"), True, False, False])
     poller.start()
-    assert poller.polled.acquire(timeout=10) and poller.polled.acquire(timeout=10)
-    stop.set()
+    for _ in range(3):  # failed (retried at once here), busy, then idle: it waits to be woken
+        assert poller.polled.acquire(timeout=10)
+    assert not poller.polled.acquire(timeout=0.3)  # no poll without a wake: it does not spin
+    poller.wake()
+    assert poller.polled.acquire(timeout=10)
+    assert poller.idle_asked[:2] == [1, 2] and "scripted failed (1 in a row); retrying" in caplog.text
+    poller.stop_event.set()
     poller.wake()
     poller.join(5)
-    assert "scripted failed (1 in a row); retrying" in caplog.text
+    assert not poller.is_alive()
 
 
-class FakeSqs:
-    def __init__(self, answers: list[list[dict[str, Any]]]) -> None:
-        self.answers = answers
-        self.waits: list[int] = []
-
-    def receive_message(self, **request: Any) -> dict[str, Any]:
-        self.waits.append(request["WaitTimeSeconds"])
-        return {"Messages": self.answers.pop(0) if self.answers else []}
-
-
-def _sqs_poller(window: float, answers: list[list[dict[str, Any]]]) -> tuple[SqsPoller, FakeSqs]:
-    mapping = SqsMappingSpec(
-        function="Fn",
-        event="Jobs",
-        queue="Q",
-        queue_url="http://127.0.0.1:1/q",
-        queue_arn="arn:aws:sqs:us-east-1:123456789012:q",
-        batch_size=10,
-        batching_window_seconds=window,
-        report_batch_item_failures=False,
-        maximum_concurrency=None,
-    )
-    poller = SqsPoller(mapping, pool=None, endpoint="http://127.0.0.1:1", region="us-east-1", stop=threading.Event())  # type: ignore[arg-type]
-    fake = FakeSqs(answers)
-    poller.sqs = fake
-    return poller, fake
-
-
-def _message(n: int) -> dict[str, Any]:
-    return {"MessageId": str(n), "ReceiptHandle": f"r{n}", "Body": "{}"}
+@pytest.mark.parametrize(
+    ("status", "result", "deleted"),
+    [
+        ("ok", None, "123"),
+        ("ok", {"batchItemFailures": []}, "123"),
+        ("ok", {"batchItemFailures": [{"itemIdentifier": "m3"}, {"itemIdentifier": "m1"}]}, "2"),
+        ("ok", {"batchItemFailures": [{"itemIdentifier": ""}]}, ""),  # an empty identifier: the whole batch failed
+        ("ok", {"batchItemFailures": [{"itemIdentifier": "m9"}]}, ""),  # not in the batch
+        ("ok", {"batchItemFailures": [{"id": "m1"}]}, ""),  # a bad key name
+        ("ok", "not a partial batch response", ""),
+        ("timeout", None, ""),  # a function error
+    ],
+)
+def test_the_sqs_poller_long_polls_and_deletes_what_lambda_deletes(status: str, result: Any, deleted: str) -> None:
+    sqs, pool = Mock(), Mock()
+    pool.invoke.return_value = Invocation("r", status, result=result)
+    messages = [{"MessageId": f"m{n}", "ReceiptHandle": f"r{n}", "Body": "{}"} for n in (1, 2, 3)]
+    sqs.receive_message.side_effect = [{"Messages": messages}, {}]
+    sqs.delete_message_batch.return_value = {}
+    poller = SqsPoller(dataclasses.replace(model().sqs_mappings[0], batch_size=5), pool, sqs, REGION, Event())
+    assert poller.poll() and poller.poll()  # the second poll finds nothing after a long poll: poll again at once
+    for call in sqs.receive_message.call_args_list:
+        assert call.kwargs["WaitTimeSeconds"] == LONG_POLL_SECONDS and call.kwargs["MaxNumberOfMessages"] == 5
+    assert [r["messageId"] for r in pool.invoke.call_args.args[0]["Records"]] == ["m1", "m2", "m3"]
+    entries = sqs.delete_message_batch.call_args.kwargs["Entries"] if deleted else []
+    assert [entry["ReceiptHandle"] for entry in entries] == [f"r{n}" for n in deleted]
 
 
-def test_an_idle_queue_is_long_polled() -> None:
-    poller, fake = _sqs_poller(0.0, [])
-    assert poller._receive_batch() == []
-    assert fake.waits == [LONG_POLL_SECONDS]  # one request for 20 s of nothing
-
-
-def test_a_batch_is_given_at_once_without_a_window_and_gathered_within_one() -> None:
-    poller, fake = _sqs_poller(0.0, [[_message(1)]])
-    assert len(poller._receive_batch()) == 1 and fake.waits == [LONG_POLL_SECONDS]
-    poller, fake = _sqs_poller(3.0, [[_message(1)], [_message(2)], []])
-    assert len(poller._receive_batch()) == 2
-    assert fake.waits[0] == LONG_POLL_SECONDS and all(0 < wait <= 3 for wait in fake.waits[1:])
-
-
-def test_killing_a_tree_takes_grandchildren_in_sessions_of_their_own() -> None:
-    """As a function's LibreOffice or FFmpeg: started in a session of its own under the worker."""
-    worker = subprocess.Popen(
-        ["sh", "-c", "setsid sleep 300 & echo $!; exec sleep 300"],
-        stdout=subprocess.PIPE,
-        start_new_session=True,
-    )
-    assert worker.stdout is not None
-    grandchild = int(worker.stdout.readline())
-    try:
-        killed = kill_trees([worker.pid])
-        assert worker.pid in killed and grandchild in killed
-        assert worker.wait(timeout=5) == -signal.SIGKILL
-        deadline = time.monotonic() + 5
-        while _alive(grandchild) and time.monotonic() < deadline:
-            time.sleep(0.01)  # init reaps it: wait for that, not for a guess
-        assert not _alive(grandchild)
-    finally:
-        for pid in (worker.pid, grandchild):
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+def test_sqs_records_have_the_shape_sam_generates() -> None:
+    (sams,) = sam_event("sqs", "receive-message")["Records"]
+    message = {"MessageId": "m", "ReceiptHandle": "r", "Body": "b", "MD5OfBody": "d", "Attributes": {"a": "1"}}
+    ours = sqs_record(message, "arn:aws:sqs:us-east-1:123456789012:q", REGION)
+    assert set(ours) == set(sams) and all(type(ours[k]) is type(v) for k, v in sams.items())
