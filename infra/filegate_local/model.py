@@ -134,66 +134,62 @@ def build_model(template: Template) -> StackModel:
             reports = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
             if raw["Type"] == "Api":
                 api = model.apis[_target(raw_props.get("RestApiId"))]
-                authorizer = (props.get("Auth") or {}).get(
-                    "Authorizer", api.authorizer.name if api.authorizer else None
-                )
+                authorizer = (props.get("Auth") or {}).get("Authorizer", api.authorizer and api.authorizer.name)
                 path, method = str(props["Path"]).rstrip("/") or "/", str(props["Method"]).upper()
                 authorizer = None if authorizer == "NONE" else authorizer
                 api.routes.append(RouteSpec(api.logical_id, event, function, path, method, authorizer))
             elif raw["Type"] == "SQS":
-                queue = _target(raw_props["Queue"])
-                url, arn = template.physical(queue).ref, template.get_att(queue, "Arn")
-                batch = int(props.get("BatchSize", 10))
-                model.sqs_mappings.append(SqsMappingSpec(function, event, queue, arn, url, batch, reports))
+                queue, batch = _target(raw_props["Queue"]), int(props.get("BatchSize", 10))
+                mapping = SqsMappingSpec(function, event, queue, props["Queue"], template.ref(queue), batch, reports)
+                model.sqs_mappings.append(mapping)
             elif raw["Type"] == "DynamoDB":
-                table = _target(raw_props.get("Stream"))
-                model.stream_mappings.append(_stream_mapping(template, table, where, function, event, props, reports))
+                table, batch = _target(raw_props["Stream"]), int(props.get("BatchSize", 100))
+                criteria = props.get("FilterCriteria", {}).get("Filters", [])
+                filters = tuple(_pattern(where, f["Pattern"]) for f in criteria)
+                bisect = bool(props.get("BisectBatchOnFunctionError"))
+                name, stream = template.physical(table).name, props["Stream"]
+                mapping = StreamMappingSpec(function, event, table, name, stream, batch, bisect, reports, filters)
+                model.stream_mappings.append(mapping)
             else:  # CloudWatchLogs, on the log group a function's `LoggingConfig` names
                 group, pattern = str(props.get("LogGroupName", "")), str(props.get("FilterPattern", ""))
-                sources = [
-                    f for f in functions if template.properties(f).get("LoggingConfig", {}).get("LogGroup") == group
-                ]
-                if not sources:
+                groups = {template.properties(f).get("LoggingConfig", {}).get("LogGroup"): f for f in functions}
+                if group not in groups:
                     raise TemplateError(f"{where}: log group {group!r} is no function's")
                 matcher(pattern)  # an unsupported pattern fails here, at start, not on the first line
-                model.log_subscriptions.append(LogSubscriptionSpec(function, event, sources[0], group, pattern))
+                model.log_subscriptions.append(LogSubscriptionSpec(function, event, groups[group], group, pattern))
     return model
+
+
+def _pattern(where: str, text: str) -> dict[str, Any]:
+    try:
+        pattern: dict[str, Any] = json.loads(text)
+        validate_pattern(pattern)
+    except ValueError as exc:  # not JSON, or a pattern not emulated
+        raise TemplateError(f"{where}: FilterCriteria pattern {text!r}: {exc}") from exc
+    return pattern
 
 
 def _function(template: Template, logical_id: str) -> FunctionSpec:
     props = template.properties(logical_id)
+    layer_ids = {template.ref(lid): lid for lid in template.of_type("AWS::Serverless::LayerVersion")}
     layers: list[Path] = []
     for arn in props.get("Layers") or []:
-        layer = next(
-            lid for lid in template.of_type("AWS::Serverless::LayerVersion") if template.physical(lid).ref == arn
-        )
-        root = (template.base_dir / template.properties(layer)["ContentUri"]).resolve()
+        root = (template.base_dir / template.properties(layer_ids[arn])["ContentUri"]).resolve()
         # A layer built by SAM puts its packages under python/; the source tree has them at the root.
         layers += [root, root / "python"] if (root / "python").is_dir() else [root]
     if props.get("PackageType") == "Image":  # run from the source tree, as its Dockerfile lays it out
-        metadata = template.resources[logical_id].get("Metadata") or {}
-        image = image_code(logical_id, props, metadata, template.base_dir)
+        image = image_code(logical_id, props, template.resources[logical_id].get("Metadata") or {}, template.base_dir)
         code_dir, handler, runtime = image.code_dir, image.handler, "image"
         layers.extend(image.path_dirs)
     else:
         code_dir = (template.base_dir / props["CodeUri"]).resolve()
-        handler, runtime = str(props["Handler"]), str(props["Runtime"])
-    physical = template.physical(logical_id)
+        handler, runtime = props["Handler"], props["Runtime"]
+    timeout, memory = float(props.get("Timeout", 3)), int(props.get("MemorySize", 128))
+    env = {str(k): str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
     reserved = props.get("ReservedConcurrentExecutions")
-    variables = (props.get("Environment") or {}).get("Variables") or {}
-    return FunctionSpec(
-        logical_id,
-        physical.name,
-        physical.attributes["Arn"],
-        code_dir,
-        handler,
-        runtime,
-        float(props.get("Timeout", 3)),
-        int(props.get("MemorySize", 128)),
-        {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in variables.items()},
-        tuple(layers),
-        int(reserved) if reserved is not None else None,
-    )
+    reserved = None if reserved is None else int(reserved)
+    name, arn = template.physical(logical_id).name, template.get_att(logical_id, "Arn")
+    return FunctionSpec(logical_id, name, arn, code_dir, handler, runtime, timeout, memory, env, (*layers,), reserved)
 
 
 def _api(template: Template, logical_id: str) -> ApiSpec:
@@ -206,55 +202,18 @@ def _api(template: Template, logical_id: str) -> ApiSpec:
         raise TemplateError(f"{logical_id}: one REQUEST authorizer, the DefaultAuthorizer, is emulated")
     ((name, spec),) = authorizers.items()
     identity = spec.get("Identity") or {}
-    if spec.get("FunctionPayloadType") != "REQUEST" or set(identity.get("Context") or []) - {"identity.sourceIp"}:
+    headers, context = tuple(identity.get("Headers") or ()), tuple(identity.get("Context") or ())
+    if spec.get("FunctionPayloadType") != "REQUEST" or set(context) - {"identity.sourceIp"}:
         raise TemplateError(f"{logical_id}: authorizer {name}: only REQUEST with Headers and identity.sourceIp")
-    function = next(
-        f for f in template.of_type("AWS::Serverless::Function") if template.get_att(f, "Arn") == spec["FunctionArn"]
-    )
+    arns = {template.get_att(f, "Arn"): f for f in template.of_type("AWS::Serverless::Function")}
+    authorizer = AuthorizerSpec(name, arns[spec["FunctionArn"]], headers, context, int(identity["ReauthorizeEvery"]))
     settings = props.get("MethodSettings") or []
     if len(settings) > 1 or any((s.get("ResourcePath"), s.get("HttpMethod")) != ("/*", "*") for s in settings):
         raise TemplateError(f"{logical_id}: only one MethodSettings, on every resource (/*) and method (*)")
-    if not {"DEFAULT_4XX", "DEFAULT_5XX"} <= set(props.get("GatewayResponses") or {}):
+    throttle = [ThrottleSpec(float(s["ThrottlingRateLimit"]), int(s["ThrottlingBurstLimit"])) for s in settings]
+    responses = props.get("GatewayResponses") or {}
+    if not {"DEFAULT_4XX", "DEFAULT_5XX"} <= set(responses):
         raise TemplateError(f"{logical_id}: GatewayResponses must configure DEFAULT_4XX and DEFAULT_5XX")
-    physical = template.physical(logical_id)
-    return ApiSpec(
-        logical_id,
-        physical.ref,
-        physical.name,
-        str(props["StageName"]),
-        tuple(str(t).replace("~1", "/") for t in props.get("BinaryMediaTypes") or []),  # SAM's "~1" is "/"
-        dict(props["GatewayResponses"]),
-        AuthorizerSpec(
-            name,
-            function,
-            tuple(identity.get("Headers") or []),
-            tuple(identity.get("Context") or []),
-            int(identity.get("ReauthorizeEvery", 300)),
-        ),
-        ThrottleSpec(float(settings[0]["ThrottlingRateLimit"]), int(settings[0]["ThrottlingBurstLimit"]))
-        if settings
-        else None,
-    )
-
-
-def _stream_mapping(
-    template: Template, table: str, where: str, function: str, event: str, props: dict[str, Any], reports: bool
-) -> StreamMappingSpec:
-    filters: list[dict[str, Any]] = []
-    for item in (props.get("FilterCriteria") or {}).get("Filters") or []:
-        try:
-            filters.append(json.loads(item["Pattern"]))
-            validate_pattern(filters[-1])
-        except ValueError as exc:  # not JSON, or a pattern not emulated
-            raise TemplateError(f"{where}: FilterCriteria pattern {item['Pattern']!r}: {exc}") from exc
-    return StreamMappingSpec(
-        function,
-        event,
-        table,
-        template.physical(table).name,
-        str(props["Stream"]),
-        int(props.get("BatchSize", 100)),
-        bool(props.get("BisectBatchOnFunctionError", False)),
-        reports,
-        tuple(filters),
-    )
+    binary = tuple(str(t).replace("~1", "/") for t in props.get("BinaryMediaTypes") or [])  # SAM's "~1" is "/"
+    api_id, name, stage = template.ref(logical_id), template.physical(logical_id).name, props["StageName"]
+    return ApiSpec(logical_id, api_id, name, stage, binary, responses, authorizer, (throttle or [None])[0])

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any
 
 from filegate_local.gateway import Gateway
 from filegate_local.lifeline import child_environment
-from filegate_local.log_subscriptions import LogSubscription, start_log_subscriptions
+from filegate_local.log_subscriptions import start_log_subscriptions
 from filegate_local.mailbox import MailEcho
 from filegate_local.model import StackModel, build_model
 from filegate_local.poller import wake_all
@@ -97,11 +96,10 @@ def check_ports_free(host: str, ports: dict[str, int], state_dir: Path) -> None:
 
 
 class MotoServer:
-    """moto server in a child process (see moto_process) on host:port."""
+    """moto server in a child process (filegate_local.moto_process) on host:port."""
 
     def __init__(self, host: str, port: int, log_path: Path) -> None:
-        self.host, self.port, self.log_path = host, port, log_path
-        self.url = f"http://{host}:{port}"
+        self.host, self.port, self.log_path, self.url = host, port, log_path, f"http://{host}:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -111,31 +109,24 @@ class MotoServer:
     def spawn(self) -> None:
         """Start the process; it takes a few seconds (moto's imports) before it serves."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        package_root = str(Path(__file__).resolve().parent.parent)
-        path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+        path = os.pathsep.join(
+            filter(None, [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")])
+        )
+        env = {**os.environ, **MOTO_MALLOC_ENV, "PYTHONPATH": path, **child_environment()}
+        command = [sys.executable, "-m", "filegate_local.moto_process", self.host, str(self.port)]
         with self.log_path.open("ab") as log_file:
+            pipe = subprocess.PIPE
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "filegate_local.moto_process", self.host, str(self.port)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log_file,
-                env={**os.environ, **MOTO_MALLOC_ENV, "PYTHONPATH": path, **child_environment()},
-                start_new_session=True,
+                command, stdin=pipe, stdout=pipe, stderr=log_file, env=env, start_new_session=True
             )
 
     def wait_ready(self) -> None:
+        """Until it prints "ready": its port is bound by then, so requests wait in its backlog."""
         assert self.proc is not None and self.proc.stdout is not None
         with selectors.DefaultSelector() as selector:
             selector.register(self.proc.stdout, selectors.EVENT_READ)
-            ready = (
-                bool(selector.select(MOTO_START_TIMEOUT_SECONDS)) and self.proc.stdout.readline().strip() == b"ready"
-            )
-        deadline = time.monotonic() + 20
-        while ready and time.monotonic() < deadline:
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.url}/moto-api/data.json", timeout=2) as r:  # noqa: S310
-                if r.status < 500:
-                    return
-            time.sleep(0.1)
+            if selector.select(MOTO_START_TIMEOUT_SECONDS) and self.proc.stdout.readline().strip() == b"ready":
+                return
         self.stop()
         raise RuntimeError(f"moto did not start within {MOTO_START_TIMEOUT_SECONDS:.0f}s; see {self.log_path}")
 
@@ -160,8 +151,8 @@ class LocalStack:
     def __init__(self, config: StackConfig | None = None) -> None:
         self.config = config or StackConfig()
         self.state_dir = Path(self.config.state_dir).resolve()
-        self.log_dir = self.state_dir / "logs"
-        self.state_file = state_file(self.state_dir)
+        self.log_dir, self.state_file = self.state_dir / "logs", state_file(self.state_dir)
+        self.url = self.moto_url = ""  # once started
         self.template: Template | None = None
         self.model: StackModel | None = None
         self.moto: MotoServer | None = None
@@ -170,21 +161,11 @@ class LocalStack:
         self.sinks: dict[str, LogSink] = {}
         self.pollers: list[SqsPoller] = []
         self.stream_pollers: list[StreamPoller] = []
-        self.log_subscriptions: list[LogSubscription] = []
+        self.threads: list[Any] = []  # the pollers and log subscriptions: woken and joined at stop
         self.mail_echo: MailEcho | None = None
         self.state: dict[str, Any] = {}
         self._stop = threading.Event()
         self._log_handler: logging.Handler | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.gateway is not None, "the stack is not started"
-        return self.gateway.url
-
-    @property
-    def moto_url(self) -> str:
-        assert self.moto is not None, "the stack is not started"
-        return self.moto.url
 
     def log_file(self, function: str) -> Path:
         return self.log_dir / f"{function}.log"
@@ -223,40 +204,34 @@ class LocalStack:
             parameters.setdefault("PublicBaseUrl", f"http://{config.host}:{port}")
         self.moto = MotoServer(config.host, config.moto_port or free_port(config.host), self.log_dir / "moto.log")
         self.moto.spawn()  # and read the template while moto starts: both spend seconds importing (moto, cfn-lint)
+        self.moto_url = self.moto.url
         self.template = Template(
-            config.template, stack_name=config.stack_name, parameter_overrides=parameters, moto_endpoint=self.moto.url
+            config.template, stack_name=config.stack_name, parameter_overrides=parameters, moto_endpoint=self.moto_url
         )
-        self.model = build_model(self.template)
+        self.model = model = build_model(self.template)
         self.moto.wait_ready()
-        Provisioner(self.template, self.moto.url).provision()
-        for logical_id, spec in self.model.functions.items():
+        Provisioner(self.template, self.moto_url).provision()
+        for logical_id, spec in model.functions.items():
             self.sinks[logical_id] = sink = LogSink(self.log_file(logical_id), logical_id, config.echo_logs)
-            env = function_environment(spec, moto_endpoint=self.moto.url) | config.environment
+            env = function_environment(spec, moto_endpoint=self.moto_url) | config.environment
             self.pools[logical_id] = FunctionPool(spec, env, sink, config.workers_per_function)
-        self.gateway = Gateway(self.model, self.pools, host=config.host, port=port)
+        self.gateway = Gateway(model, self.pools, host=config.host, port=port)
         self.gateway.listen()  # its URL goes into stack.json; it answers nothing until the end
+        self.url = self.gateway.url
         if config.warm:
             with ThreadPoolExecutor(max_workers=len(self.pools) or 1) as executor:
                 list(executor.map(FunctionPool.warm, self.pools.values()))
-        region, mappings = self.template.region, self.model
-        self.pollers = start_pollers(
-            mappings.sqs_mappings,
-            self.pools,
-            self.moto.url,
-            region,
-            self._stop,
-            max_pollers=config.workers_per_function,
-        )
-        self.stream_pollers = start_stream_pollers(
-            mappings.stream_mappings, self.pools, self.moto.url, region, self._stop
-        )
-        for pool in self.pools.values():
+        region, pools, stop, most = self.template.region, self.pools, self._stop, config.workers_per_function
+        self.pollers = start_pollers(model.sqs_mappings, pools, self.moto_url, region, stop, max_pollers=most)
+        self.stream_pollers = start_stream_pollers(model.stream_mappings, pools, self.moto_url, region, stop)
+        for pool in pools.values():
             pool.on_invoked(lambda: wake_all(self.stream_pollers))
-        self.log_subscriptions = start_log_subscriptions(mappings.log_subscriptions, self.pools, self.sinks, self._stop)
+        subscriptions = start_log_subscriptions(model.log_subscriptions, pools, self.sinks, stop)
+        self.threads = [*self.pollers, *self.stream_pollers, *subscriptions]
         if config.echo_mail:
-            self.mail_echo = MailEcho(self.moto.url, self._stop)
+            self.mail_echo = MailEcho(self.moto_url, stop)
             self.mail_echo.start()
-        self.state = self._describe()
+        self.state = self._describe(self.template, model, self.gateway)
         write_state(self.state_dir, self.state)
         # Last: the first answer (a 200 from /v1/health) means every part above is ready and findable.
         self.gateway.serve()
@@ -273,8 +248,7 @@ class LocalStack:
         if self.state:
             remove_state(self.state_dir, self.state)
         self._stop.set()
-        threads = [*self.pollers, *self.stream_pollers, *self.log_subscriptions]
-        wake_all(threads)
+        wake_all(self.threads)
         for pool in self.pools.values():
             pool.begin_close()
         if self.gateway is not None:
@@ -285,46 +259,36 @@ class LocalStack:
         if self.moto is not None:
             self.moto.stop()
         deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for thread in [*threads, self.mail_echo] if self.mail_echo else threads:
+        for thread in [*self.threads, self.mail_echo] if self.mail_echo else self.threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
-        self.pollers, self.stream_pollers, self.log_subscriptions, self.mail_echo = [], [], [], None
         for sink in self.sinks.values():
             sink.close()
-        self.sinks = {}
+        self.threads, self.sinks, self.mail_echo = [], {}, None
         if self._log_handler is not None:
             log.removeHandler(self._log_handler)
             self._log_handler.close()
 
-    def _describe(self) -> dict[str, Any]:
+    def _describe(self, template: Template, model: StackModel, gateway: Gateway) -> dict[str, Any]:
         """stack.json: what the repo's tools and tests read (tests/helpers, filegate_admin, tests/bench)."""
-        assert self.template is not None and self.model is not None and self.gateway is not None
-        template, api = self.template, self.gateway.primary_api
+        api = gateway.primary_api
+        streams = [
+            {"function": m.function, "table": m.table, "stream_arn": template.get_att(m.table, "StreamArn")}
+            | {"starting_position": "TRIM_HORIZON", "report_batch_item_failures": m.report_batch_item_failures}
+            for m in model.stream_mappings
+        ]
+        credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
         return {
             "pid": os.getpid(),
             "region": template.region,
-            "api_url": self.gateway.url,
-            "gateway_endpoint": self.gateway.url,
-            "api_id": api.api_id if api else None,
-            "stage": api.stage if api else None,
-            "apis": {lid: {"id": a.api_id, "name": a.name, "stage": a.stage} for lid, a in self.model.apis.items()},
+            "api_url": self.url,
+            "gateway_endpoint": self.url,
+            "api_id": api and api.api_id,
+            "stage": api and api.stage,
+            "apis": {lid: {"id": a.api_id, "name": a.name, "stage": a.stage} for lid, a in model.apis.items()},
             "moto_endpoint": self.moto_url,
             "parameters": template.parameters,
             "resources": {lid: {"name": template.physical(lid).name} for lid in template.resources},
-            "stream_event_sources": [
-                {
-                    "function": m.function,
-                    "table": m.table,
-                    "stream_arn": template.get_att(m.table, "StreamArn"),
-                    "starting_position": "TRIM_HORIZON",  # the only one the model accepts
-                    "report_batch_item_failures": m.report_batch_item_failures,
-                }
-                for m in self.model.stream_mappings
-            ],
+            "stream_event_sources": streams,
             "outputs": template.outputs(),
-            "environment": {
-                "AWS_ENDPOINT_URL": self.moto_url,
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_DEFAULT_REGION": template.region,
-            },
+            "environment": {"AWS_ENDPOINT_URL": self.moto_url, "AWS_DEFAULT_REGION": template.region, **credentials},
         }

@@ -68,12 +68,6 @@ EVENTS: dict[str, frozenset[str]] = {
     "CloudWatchLogs": _names("FilterPattern LogGroupName"),
 }
 INTRINSICS = _names("Ref Fn::GetAtt Fn::Sub Fn::If Fn::Equals Fn::Not")
-RESOURCE_ATTRIBUTES = _names(
-    "Type Properties Condition DependsOn Metadata IgnoreGlobals DeletionPolicy UpdateReplacePolicy"
-)
-SECTIONS = _names(
-    "AWSTemplateFormatVersion Transform Description Parameters Conditions Rules Globals Resources Outputs"
-)
 SUPPORTED = {"resources": EMULATED_RESOURCES, "skipped": SKIPPED_RESOURCES, "events": EVENTS, "intrinsics": INTRINSICS}
 NO_VALUE: Any = object()  # AWS::NoValue: removes the property (or list item) it stands in
 
@@ -115,26 +109,24 @@ def intrinsics_in(value: Any) -> set[str]:
 
 def unsupported(raw: Mapping[str, Any]) -> list[str]:
     """Every use of a feature outside SUPPORTED, as `where: what` lines (empty: the stack can run it)."""
-    found = [f"section {s}" for s in sorted(set(raw) - SECTIONS)]
     globals_section = raw.get("Globals") or {}
-    found += [f"Globals.{s}" for s in sorted(set(globals_section) - {"Function"})]
-    found += [f"Globals.Function.{p}" for p in sorted(set(globals_section.get("Function") or {}) - FUNCTION_PROPERTIES)]
+    found = _beyond("Globals.", globals_section, {"Function"})
+    found += _beyond("Globals.Function.", globals_section.get("Function"), FUNCTION_PROPERTIES)
     for logical_id, resource in raw["Resources"].items():
-        kind, properties = resource.get("Type"), resource.get("Properties") or {}
-        found += [f"{logical_id}: attribute {a}" for a in sorted(set(resource) - RESOURCE_ATTRIBUTES)]
+        kind, properties = resource["Type"], resource.get("Properties") or {}
         if kind not in EMULATED_RESOURCES:
-            found += [f"{logical_id}: resource type {kind}"] if kind not in SKIPPED_RESOURCES else []
+            found += [] if kind in SKIPPED_RESOURCES else [f"{logical_id}: resource type {kind}"]
             continue
-        found += [f"{logical_id}: {kind} property {p}" for p in sorted(set(properties) - EMULATED_RESOURCES[kind])]
+        found += _beyond(f"{logical_id}: {kind} property ", properties, EMULATED_RESOURCES[kind])
         for name, event in (properties.get("Events") or {}).items():
-            kind, where = event.get("Type"), f"{logical_id}.{name}"
-            if kind not in EVENTS:
-                found.append(f"{where}: event type {kind}")
-            else:
-                found += [
-                    f"{where}: {kind} event property {p}" for p in sorted(set(event["Properties"]) - EVENTS[kind])
-                ]
-    return found + [f"intrinsic {name}" for name in sorted(intrinsics_in(raw) - INTRINSICS)]
+            where, kind = f"{logical_id}.{name}", event["Type"]
+            found += _beyond(f"{where}: {kind} event property ", event.get("Properties"), EVENTS.get(kind, {}))
+            found += [] if kind in EVENTS else [f"{where}: event type {kind}"]
+    return found + _beyond("intrinsic ", intrinsics_in(raw), INTRINSICS)
+
+
+def _beyond(where: str, used: Any, known: Any) -> list[str]:
+    return [f"{where}{name}" for name in sorted(set(used or ()) - set(known))]
 
 
 class PhysicalResource(NamedTuple):
@@ -172,11 +164,9 @@ class Template:
         if set(overrides) - set(declared):
             raise TemplateError(f"unknown parameter(s): {', '.join(sorted(set(overrides) - set(declared)))}")
         self.parameters = {name: str(overrides.get(name, spec.get("Default", ""))) for name, spec in declared.items()}
-        for name, spec in declared.items():
-            value = self.parameters[name]
-            number = spec.get("Type") != "Number" or re.fullmatch(r"-?\d+(\.\d+)?", value)
-            if not number or value not in [str(v) for v in spec.get("AllowedValues") or [value]]:
-                raise TemplateError(f"parameter {name}={value!r} is not allowed by the template")
+        for name, value in self.parameters.items():
+            if value not in [str(v) for v in declared[name].get("AllowedValues") or [value]]:
+                raise TemplateError(f"parameter {name}={value!r} is not one of its AllowedValues")
         self.pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": stack_name}
         self.pseudo.update({"AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": NO_VALUE})
         self._physical: dict[str, PhysicalResource] = {}
