@@ -20,14 +20,9 @@ from filegate_local.template import Template
 
 
 def client(service: str, endpoint: str, region: str) -> Any:
-    return boto3.session.Session().client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=endpoint,
-        region_name=region,
-        config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30),
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - moto takes any
-    )
+    config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # moto takes any
+    return boto3.Session().client(service, endpoint_url=endpoint, region_name=region, config=config, **credentials)
 
 
 def creation_order(template: Template) -> list[str]:
@@ -61,9 +56,9 @@ class Provisioner:
             except ClientError as exc:
                 _exists(exc, "AlreadyExistsException")
         # Keep moto's objects out of its Glacier-restore state machine (FileGate never restores objects).
-        # Otherwise moto's /moto-api/data.json (its dashboard, and the mailbox's fallback) evaluates every
-        # object's restore status, and a multipart upload's parts, which name no bucket, make it answer 500
-        # from the first URL import of more than one part on.
+        # Otherwise moto's /moto-api/data.json (its dashboard, the mailbox's fallback) evaluates every object's
+        # restore status, and a multipart upload's parts, which name no bucket, make it answer 500 from the
+        # first URL import of more than one part on.
         body = {"model_name": "s3::keyrestore", "transition": {"progression": "manual", "times": 2**31 - 1}}
         url = f"{self.endpoint}/moto-api/state-manager/set-transition"
         request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")  # noqa: S310 - our moto
@@ -73,24 +68,18 @@ class Provisioner:
 
     def _table(self, logical_id: str, name: str, props: dict[str, Any]) -> None:
         request = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes") if k in props}
-        stream = props.get("StreamSpecification")
-        if stream:
-            request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
+        if "StreamSpecification" in props:
+            request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
         try:
             table = self.dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **request)
             table = table["TableDescription"]
         except ClientError as exc:
             _exists(exc, "ResourceInUseException")
             table = self.dynamodb.describe_table(TableName=name)["Table"]
-            if stream and not table.get("LatestStreamArn"):
-                update = self.dynamodb.update_table(TableName=name, StreamSpecification=request["StreamSpecification"])
-                table = update["TableDescription"]
-        if stream:  # known once the table exists: later resolutions of !GetAtt Table.StreamArn give it
+        if "StreamSpecification" in props:  # known once the table exists: !GetAtt Table.StreamArn gives it from now on
             self.template.physical(logical_id).attributes["StreamArn"] = table["LatestStreamArn"]
-        ttl = props.get("TimeToLiveSpecification")
-        if ttl and str(ttl.get("Enabled")).lower() == "true":
-            spec = {"AttributeName": ttl["AttributeName"], "Enabled": True}
-            self.dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=spec)
+        if "TimeToLiveSpecification" in props:  # the same shape in both
+            self.dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
 
     def _bucket(self, logical_id: str, name: str, props: dict[str, Any]) -> None:
         try:
@@ -99,16 +88,16 @@ class Provisioner:
             _exists(exc, "BucketAlreadyOwnedByYou", "BucketAlreadyExists")
         rules = [
             {"ID": rule["Id"], "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
-            | ({"Expiration": {"Days": int(rule["ExpirationInDays"])}} if "ExpirationInDays" in rule else {})
+            | ({"Expiration": {"Days": rule["ExpirationInDays"]}} if "ExpirationInDays" in rule else {})
             | {k: v for k, v in rule.items() if k == "AbortIncompleteMultipartUpload"}  # the same shape in both
-            for rule in (props.get("LifecycleConfiguration") or {}).get("Rules") or []
+            for rule in props.get("LifecycleConfiguration", {}).get("Rules", [])
         ]
         if rules:
             self.s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
         renamed = {"Id": "ID", "MaxAge": "MaxAgeSeconds"}
         cors = [
             {renamed.get(k, k): v for k, v in r.items()}
-            for r in (props.get("CorsConfiguration") or {}).get("CorsRules") or []
+            for r in props.get("CorsConfiguration", {}).get("CorsRules", [])
         ]
         if cors:
             self.s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": cors})
@@ -117,9 +106,5 @@ class Provisioner:
         attributes = {k: str(props[k]) for k in ("VisibilityTimeout", "MessageRetentionPeriod") if k in props}
         if "RedrivePolicy" in props:
             attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
-        try:
-            self.sqs.create_queue(QueueName=name, Attributes=attributes)
-        except ClientError as exc:
-            _exists(exc, "QueueAlreadyExists", "QueueNameExists")
-            url = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
-            self.sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+        url = self.sqs.create_queue(QueueName=name)["QueueUrl"]  # an existing queue too: only Attributes could differ
+        self.sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)

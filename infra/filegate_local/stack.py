@@ -71,28 +71,20 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _in_use(host: str, port: int) -> bool:
-    """SO_REUSEADDR, as the servers bind: the TIME_WAIT connections a stopped stack leaves behind for a minute
-    do not count as "in use"."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return True
-        return False
-
-
 def check_ports_free(host: str, ports: dict[str, int], state_dir: Path) -> None:
-    """Fail in one line, before starting anything, if a fixed port is taken."""
+    """Fail in one line, before starting anything, if a fixed port is taken. Bound with SO_REUSEADDR, as the
+    servers bind: the TIME_WAIT connections a stopped stack leaves behind for a minute are not "in use"."""
     for role, port in ports.items():
-        if port and _in_use(host, port):
-            who = "another process listens there"
-            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-                pid = int((read_state(state_dir) or {})["pid"])
-                os.kill(pid, 0)
-                who = f"a local stack is already running (pid {pid})"
-            raise RuntimeError(f"{role} port {host}:{port} is in use: {who}; stop it first or pick other ports")
+        with socket.socket() as sock, contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            continue
+        who = "another process listens there"
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            pid = int((read_state(state_dir) or {})["pid"])
+            os.kill(pid, 0)
+            who = f"a local stack is already running (pid {pid})"
+        raise RuntimeError(f"{role} port {host}:{port} is in use: {who}; stop it first or pick other ports")
 
 
 class MotoServer:

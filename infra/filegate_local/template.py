@@ -82,12 +82,9 @@ def load_template_file(path: Path) -> dict[str, Any]:
     from cfnlint.decode.cfn_yaml import loads  # ~2 s to import: LocalStack reads the template while moto starts
 
     try:
-        data = _plain(loads(path.read_text(encoding="utf-8"), str(path)))
+        return dict(_plain(loads(path.read_text(encoding="utf-8"), str(path))))
     except yaml.YAMLError as exc:
         raise TemplateError(f"{path}: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("Resources"), dict):
-        raise TemplateError(f"{path}: not a CloudFormation template (no Resources)")
-    return data
 
 
 def _plain(value: Any) -> Any:
@@ -152,20 +149,18 @@ class Template:
         moto_endpoint: str = "http://127.0.0.1:4566",
     ) -> None:
         self.path = Path(path).resolve()
-        self.base_dir = self.path.parent
-        self.raw = load_template_file(self.path)
+        self.base_dir, self.raw = self.path.parent, load_template_file(self.path)
         problems = unsupported(self.raw)
         if problems:
             raise TemplateError(f"{self.path} uses what the local stack does not emulate:\n  " + "\n  ".join(problems))
         self.stack_name, self.region, self.account_id = stack_name, REGION, ACCOUNT_ID
         self.moto_endpoint = moto_endpoint.rstrip("/")
-        declared: dict[str, Any] = self.raw.get("Parameters") or {}
-        overrides = dict(parameter_overrides or {})
-        if set(overrides) - set(declared):
-            raise TemplateError(f"unknown parameter(s): {', '.join(sorted(set(overrides) - set(declared)))}")
-        self.parameters = {name: str(overrides.get(name, spec.get("Default", ""))) for name, spec in declared.items()}
+        declared, overrides = self.raw.get("Parameters") or {}, dict(parameter_overrides or {})
+        self.parameters = {name: str(overrides.pop(name, spec.get("Default", ""))) for name, spec in declared.items()}
+        if overrides:
+            raise TemplateError(f"unknown parameter(s): {', '.join(sorted(overrides))}")
         for name, value in self.parameters.items():
-            if value not in [str(v) for v in declared[name].get("AllowedValues") or [value]]:
+            if value not in map(str, declared[name].get("AllowedValues") or [value]):
                 raise TemplateError(f"parameter {name}={value!r} is not one of its AllowedValues")
         self.pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": stack_name}
         self.pseudo.update({"AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": NO_VALUE})
@@ -194,8 +189,6 @@ class Template:
         return dict(self.resolve(self.raw_properties(logical_id)))
 
     def physical(self, logical_id: str) -> PhysicalResource:
-        if logical_id not in self.resources:
-            raise TemplateError(f"unknown resource {logical_id}")
         if logical_id not in self._physical:
             self._physical[logical_id] = self._name(logical_id, self.resources[logical_id]["Type"])
         return self._physical[logical_id]
@@ -267,8 +260,9 @@ class Template:
 
     def _sub_variable(self, name: str) -> str:
         logical_id, _, attribute = name.partition(".")
-        value = self.get_att(logical_id, attribute) if attribute and logical_id in self.resources else self.ref(name)
-        return str(value).lower() if isinstance(value, bool) else str(value)
+        return str(
+            self.get_att(logical_id, attribute) if attribute and logical_id in self.resources else self.ref(name)
+        )
 
     def outputs(self) -> dict[str, Any]:
         return {
@@ -284,10 +278,8 @@ def merge_globals(global_value: Any, local_value: Any) -> Any:
         return [*global_value, *local_value]
     if not isinstance(global_value, dict) or not isinstance(local_value, dict) or _intrinsic(global_value, local_value):
         return local_value
-    return {
-        **global_value,
-        **{k: merge_globals(global_value[k], v) if k in global_value else v for k, v in local_value.items()},
-    }
+    merged = {k: merge_globals(global_value[k], v) if k in global_value else v for k, v in local_value.items()}
+    return {**global_value, **merged}
 
 
 def _intrinsic(*values: dict[str, Any]) -> bool:
