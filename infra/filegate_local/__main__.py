@@ -49,8 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.start()
     except (TemplateError, RuntimeError, OSError) as exc:
-        print(f"filegate-local: {exc}", file=sys.stderr)
-        stack.stop()
+        print(f"filegate-local: {exc}", file=sys.stderr)  # start() has stopped what it started
         return 1
     url = stack.url
     print(
@@ -72,8 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    while not stop.wait(0.5):
-        pass
+    stop.wait()  # a signal's handler runs, and sets it, while the main thread waits
     print("filegate-local: stopping...", file=sys.stderr, flush=True)
     stack.stop()
     # Everything is stopped and closed. Skip the interpreter's teardown of boto3, cfn-lint and their

@@ -111,14 +111,9 @@ class StackModel:
     log_subscriptions: list[LogSubscriptionSpec] = field(default_factory=list)
 
 
-def _target(raw: Any) -> str:
-    """The logical id of a `!Ref X` / `!GetAtt X.Attribute` (before resolving it)."""
-    if isinstance(raw, dict) and "Ref" in raw:
-        return str(raw["Ref"])
-    if isinstance(raw, dict) and "Fn::GetAtt" in raw:
-        target = raw["Fn::GetAtt"]
-        return str(target.split(".")[0] if isinstance(target, str) else target[0])
-    raise TemplateError(f"{raw!r} must be !Ref or !GetAtt to a resource of the template")
+def _target(raw: dict[str, Any]) -> str:
+    """The logical id of a `!Ref X` / `!GetAtt X.Attribute` (the loader gives the latter as [X, Attribute])."""
+    return str(raw["Ref"] if "Ref" in raw else raw["Fn::GetAtt"][0])
 
 
 def build_model(template: Template) -> StackModel:
@@ -185,7 +180,8 @@ def _function(template: Template, logical_id: str) -> FunctionSpec:
         code_dir = (template.base_dir / props["CodeUri"]).resolve()
         handler, runtime = props["Handler"], props["Runtime"]
     timeout, memory = float(props.get("Timeout", 3)), int(props.get("MemorySize", 128))
-    env = {str(k): str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
+    variables = props.get("Environment", {}).get("Variables", {})
+    env = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in variables.items()}  # true, not True
     reserved = props.get("ReservedConcurrentExecutions")
     reserved = None if reserved is None else int(reserved)
     name, arn = template.physical(logical_id).name, template.get_att(logical_id, "Arn")
@@ -206,7 +202,8 @@ def _api(template: Template, logical_id: str) -> ApiSpec:
     if spec.get("FunctionPayloadType") != "REQUEST" or set(context) - {"identity.sourceIp"}:
         raise TemplateError(f"{logical_id}: authorizer {name}: only REQUEST with Headers and identity.sourceIp")
     arns = {template.get_att(f, "Arn"): f for f in template.of_type("AWS::Serverless::Function")}
-    authorizer = AuthorizerSpec(name, arns[spec["FunctionArn"]], headers, context, int(identity["ReauthorizeEvery"]))
+    ttl = int(identity.get("ReauthorizeEvery", 300))
+    authorizer = AuthorizerSpec(name, arns[spec["FunctionArn"]], headers, context, ttl)
     settings = props.get("MethodSettings") or []
     if len(settings) > 1 or any((s.get("ResourcePath"), s.get("HttpMethod")) != ("/*", "*") for s in settings):
         raise TemplateError(f"{logical_id}: only one MethodSettings, on every resource (/*) and method (*)")
@@ -215,5 +212,5 @@ def _api(template: Template, logical_id: str) -> ApiSpec:
     if not {"DEFAULT_4XX", "DEFAULT_5XX"} <= set(responses):
         raise TemplateError(f"{logical_id}: GatewayResponses must configure DEFAULT_4XX and DEFAULT_5XX")
     binary = tuple(str(t).replace("~1", "/") for t in props.get("BinaryMediaTypes") or [])  # SAM's "~1" is "/"
-    api_id, name, stage = template.ref(logical_id), template.physical(logical_id).name, props["StageName"]
-    return ApiSpec(logical_id, api_id, name, stage, binary, responses, authorizer, (throttle or [None])[0])
+    api_id, api_name, stage = template.ref(logical_id), template.physical(logical_id).name, props["StageName"]
+    return ApiSpec(logical_id, api_id, api_name, stage, binary, responses, authorizer, (throttle or [None])[0])

@@ -101,16 +101,13 @@ class MotoServer:
     def spawn(self) -> None:
         """Start the process; it takes a few seconds (moto's imports) before it serves."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        path = os.pathsep.join(
-            filter(None, [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")])
-        )
+        package_root = str(Path(__file__).resolve().parent.parent)
+        path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
         env = {**os.environ, **MOTO_MALLOC_ENV, "PYTHONPATH": path, **child_environment()}
         command = [sys.executable, "-m", "filegate_local.moto_process", self.host, str(self.port)]
-        with self.log_path.open("ab") as log_file:
+        with self.log_path.open("ab") as out:
             pipe = subprocess.PIPE
-            self.proc = subprocess.Popen(
-                command, stdin=pipe, stdout=pipe, stderr=log_file, env=env, start_new_session=True
-            )
+            self.proc = subprocess.Popen(command, stdin=pipe, stdout=pipe, stderr=out, env=env, start_new_session=True)
 
     def wait_ready(self) -> None:
         """Until it prints "ready": its port is bound by then, so requests wait in its backlog."""
@@ -197,9 +194,8 @@ class LocalStack:
         self.moto = MotoServer(config.host, config.moto_port or free_port(config.host), self.log_dir / "moto.log")
         self.moto.spawn()  # and read the template while moto starts: both spend seconds importing (moto, cfn-lint)
         self.moto_url = self.moto.url
-        self.template = Template(
-            config.template, stack_name=config.stack_name, parameter_overrides=parameters, moto_endpoint=self.moto_url
-        )
+        name, path = config.stack_name, config.template
+        self.template = Template(path, stack_name=name, parameter_overrides=parameters, moto_endpoint=self.moto_url)
         self.model = model = build_model(self.template)
         self.moto.wait_ready()
         Provisioner(self.template, self.moto_url).provision()

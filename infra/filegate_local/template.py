@@ -10,6 +10,7 @@ Physical names are CloudFormation's, minus the random suffix: `<stack-name>-<Log
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -77,22 +78,14 @@ class TemplateError(Exception):
 
 
 def load_template_file(path: Path) -> dict[str, Any]:
-    """The template as plain dicts and lists, short forms (!Ref, !GetAtt A.B, !Sub...) in their long forms
-    (cfn-lint's loader, which also refuses duplicate keys)."""
+    """The template as plain dicts, lists and strs (not the loader's marked ones), short forms (!Ref, !GetAtt A.B,
+    !Sub...) in their long forms: cfn-lint's loader, which also refuses duplicate keys."""
     from cfnlint.decode.cfn_yaml import loads  # ~2 s to import: LocalStack reads the template while moto starts
 
     try:
-        return dict(_plain(loads(path.read_text(encoding="utf-8"), str(path))))
+        return dict(json.loads(json.dumps(loads(path.read_text(encoding="utf-8"), str(path)), default=str)))
     except yaml.YAMLError as exc:
         raise TemplateError(f"{path}: {exc}") from exc
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return str(value) if isinstance(value, str) else value
 
 
 def intrinsics_in(value: Any) -> set[str]:
