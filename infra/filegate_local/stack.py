@@ -187,13 +187,13 @@ class LocalStack:
         return self
 
     def _start(self, config: StackConfig, port: int) -> None:
-        # Links in mail point at this gateway, as PublicBaseUrl would on AWS; never at a request's Host header.
-        parameters = dict(config.parameters)
-        if "PublicBaseUrl" in (load_template_file(Path(config.template)).get("Parameters") or {}):
-            parameters.setdefault("PublicBaseUrl", f"http://{config.host}:{port}")
         self.moto = MotoServer(config.host, config.moto_port or free_port(config.host), self.log_dir / "moto.log")
         self.moto.spawn()  # and read the template while moto starts: both spend seconds importing (moto, cfn-lint)
         self.moto_url = self.moto.url
+        # Links in mail point at this gateway, as PublicBaseUrl would on AWS; never at a request's Host header.
+        declared = load_template_file(Path(config.template)).get("Parameters") or {}
+        parameters = {"PublicBaseUrl": f"http://{config.host}:{port}"} if "PublicBaseUrl" in declared else {}
+        parameters |= config.parameters
         name, path = config.stack_name, config.template
         self.template = Template(path, stack_name=name, parameter_overrides=parameters, moto_endpoint=self.moto_url)
         self.model = model = build_model(self.template)
