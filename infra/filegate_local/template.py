@@ -155,8 +155,9 @@ class Template:
         for name, value in self.parameters.items():
             if value not in map(str, declared[name].get("AllowedValues") or [value]):
                 raise TemplateError(f"parameter {name}={value!r} is not one of its AllowedValues")
-        self.pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": stack_name}
-        self.pseudo.update({"AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": NO_VALUE})
+        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": stack_name}
+        pseudo.update({"AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": NO_VALUE})
+        self.values = {**pseudo, **self.parameters}  # what a Ref to a name that is no resource's gives
         self._physical: dict[str, PhysicalResource] = {}
         # Resources whose Condition holds; functions with SAM's Globals merged in, less what IgnoreGlobals names.
         function_globals = (self.raw.get("Globals") or {}).get("Function") or {}
@@ -219,10 +220,8 @@ class Template:
         return attributes[attribute]
 
     def ref(self, name: str) -> Any:
-        if name in self.pseudo:
-            return self.pseudo[name]
-        if name in self.parameters:
-            return self.parameters[name]
+        if name in self.values:
+            return self.values[name]
         if name in self.resources:
             return self.physical(name).ref
         raise TemplateError(f"!Ref to unknown name {name}")
