@@ -1,12 +1,7 @@
 """filegate_local: template.yaml on moto server, with API Gateway (REST), Lambda and its event sources
 emulated as far as the template uses them (filegate_local.template.SUPPORTED; README.md)."""
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from filegate_local.stack import LocalStack, StackConfig
+from typing import Any
 
 __all__ = ["LocalStack", "StackConfig"]
 

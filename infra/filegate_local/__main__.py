@@ -9,25 +9,20 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from types import FrameType
 
 from filegate_local.stack import LocalStack, StackConfig
 from filegate_local.template import TemplateError
 
 
-def _parse_param(value: str) -> tuple[str, str]:
+def _pair(value: str) -> tuple[str, str]:
     name, sep, setting = value.partition("=")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected Name=Value, got {value!r}")
     return name, setting
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="filegate-local",
-        description="API Gateway + Lambda + SQS event sources on moto server, from template.yaml. "
-        "No Docker, no AWS account.",
-    )
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="filegate-local", description="template.yaml on moto server, no Docker.")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=3000, help="API port (default 3000; 0 = any free port)")
     parser.add_argument("--moto-port", type=int, default=4566, help="moto server port (default 4566)")
@@ -35,96 +30,53 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--state-dir", type=Path, default=Path(".local-stack"))
     parser.add_argument("--stack-name", default="filegate-local")
     parser.add_argument("--workers-per-function", type=int, default=4, help="warm workers per function")
-    parser.add_argument(
-        "--param",
-        action="append",
-        type=_parse_param,
-        default=[],
-        metavar="Name=Value",
-        help="override a template parameter (repeatable)",
-    )
-    parser.add_argument(
-        "--env",
-        action="append",
-        type=_parse_param,
-        default=[],
-        metavar="NAME=VALUE",
-        help="set an environment variable in every function, over the template's (repeatable)",
-    )
-    parser.add_argument("--no-echo-logs", action="store_true", help="write function logs only to files")
+    parser.add_argument("--param", action="append", type=_pair, default=[], dest="parameters", help="Name=Value")
+    parser.add_argument("--env", action="append", type=_pair, default=[], dest="environment", help="NAME=VALUE")
+    parser.add_argument("--no-echo-logs", action="store_false", dest="echo_logs", help="function logs to files only")
     parser.add_argument("--warm", action="store_true", help="start one worker per function before serving")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
+    options = vars(parser.parse_args(argv))
+    level = logging.DEBUG if options.pop("verbose") else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("botocore").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
-    config = StackConfig(
-        template=args.template,
-        host=args.host,
-        port=args.port,
-        moto_port=args.moto_port,
-        state_dir=args.state_dir,
-        stack_name=args.stack_name,
-        workers_per_function=max(1, args.workers_per_function),
-        parameters=dict(args.param),
-        environment=dict(args.env),
-        echo_logs=not args.no_echo_logs,
-        warm=args.warm,
-        echo_mail=True,
-    )
+    options.update(parameters=dict(options["parameters"]), environment=dict(options["environment"]), echo_mail=True)
+    config = StackConfig(**options | {"workers_per_function": max(1, options["workers_per_function"])})
     stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
     stack = LocalStack(config)
     try:
         stack.start()
     except (TemplateError, RuntimeError, OSError) as exc:
-        print(f"filegate-local: {exc}", file=sys.stderr)
-        stack.stop()
+        print(f"filegate-local: {exc}", file=sys.stderr)  # start() has stopped what it started
         return 1
+    url = stack.url
     print(
         f"\nFileGate local stack '{config.stack_name}' is up.\n"
-        f"  API   {stack.url}   (stage {stack.state.get('stage')}, api id {stack.state.get('api_id')})\n"
-        f"  moto  {stack.moto_url}\n"
-        f"  state {stack.state_file}   logs {stack.log_dir}/\n\n"
+        f"  API   {url}   (stage {stack.state['stage']}, api id {stack.state['api_id']})\n"
+        f"  moto  {stack.moto_url}\n  state {stack.state_file}   logs {stack.log_dir}/\n\n"
         "Get a free key (shown once; keep it as KEY):\n"
-        f"  curl -s -X POST {stack.url}/v1/keys/free -H 'Content-Type: application/json' "
+        f"  curl -s -X POST {url}/v1/keys/free -H 'Content-Type: application/json' "
         '-d \'{"email":"you@example.com"}\'\n'
         "Convert a file with it (an image, PDF, audio, video or document up to 4 MB):\n"
-        f'  curl -s -X POST {stack.url}/v1/convert -H "Authorization: Bearer $KEY" '
+        f'  curl -s -X POST {url}/v1/convert -H "Authorization: Bearer $KEY" '
         "-F file=@photo.png -F target=webp -o photo.webp\n"
-        f'  curl -s -X POST {stack.url}/v1/convert -H "Authorization: Bearer $KEY" '
-        "-F file=@report.docx -F target=pdf -o report.pdf   # Word, Excel, PowerPoint, ODF, RTF, text\n"
+        f'  curl -s -X POST {url}/v1/convert -H "Authorization: Bearer $KEY" -F file=@report.docx -F target=pdf '
+        "-o report.pdf   # Word, Excel, PowerPoint, ODF, RTF, text\n"
         "Or with the command line:\n"
-        f"  FILEGATE_API_KEY=$KEY .venv/bin/filegate --base-url {stack.url} convert report.docx --to pdf\n"
-        f"The dashboard: open {stack.url}/dashboard and type an email; the code it sends is printed here.\n\n"
+        f"  FILEGATE_API_KEY=$KEY .venv/bin/filegate --base-url {url} convert report.docx --to pdf\n"
+        f"The dashboard: open {url}/dashboard and type an email; the code it sends is printed here.\n\n"
         "Ctrl-C stops everything.\n",
         file=sys.stderr,
         flush=True,
     )
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        print("filegate-local: stopping...", file=sys.stderr, flush=True)
-        stack.stop()
+    stop.wait()  # a signal's handler runs, and sets it, while the main thread waits
+    print("filegate-local: stopping...", file=sys.stderr, flush=True)
+    stack.stop()
     # Everything is stopped and closed. Skip the interpreter's teardown of boto3, cfn-lint and their
     # modules: seconds on a busy machine, during which `make dev` could not be started again.
     logging.shutdown()
-    sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
 

@@ -1,10 +1,10 @@
-"""The local stack as one object: moto, provisioning, function pools, the gateway, the SQS and stream pollers.
+"""The local stack as one object: moto, provisioning, function pools, the gateway, the event sources.
 
     with LocalStack(StackConfig(template=Path("template.yaml"), port=0, moto_port=0)) as stack:
         requests.post(f"{stack.url}/v1/keys/free", json={"email": "me@example.com"})
 
-`start()` returns when everything answers; `<state-dir>/stack.json` then says where everything is. It is
-written before the gateway answers anything, so whoever gets an answer can find the stack through it.
+`start()` returns when everything answers; `<state-dir>/stack.json` (written before the gateway answers
+anything, so whoever gets an answer can find the stack through it) says where everything is.
 """
 
 from __future__ import annotations
@@ -18,15 +18,14 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from filegate_local.gateway import Gateway
 from filegate_local.lifeline import child_environment
-from filegate_local.log_subscriptions import LogSubscription, start_log_subscriptions
+from filegate_local.log_subscriptions import start_log_subscriptions
 from filegate_local.mailbox import MailEcho
 from filegate_local.model import StackModel, build_model
 from filegate_local.poller import wake_all
@@ -41,15 +40,11 @@ log = logging.getLogger("filegate_local")
 
 MOTO_START_TIMEOUT_SECONDS = 60.0
 # glibc's malloc for moto, which serves each request in a thread of its own and reads whole request and
-# response bodies (an upload, a conversion's output) into memory: few arenas, and buffers over 128 KiB
-# mmapped (a fixed threshold, not one that grows with the largest freed buffer), so the memory of a body
-# goes back to the system when it is freed instead of staying in a fragmented heap.
+# response bodies into memory: few arenas, and buffers over 128 KiB mmapped (a fixed threshold), so the
+# memory of a body goes back to the system when it is freed instead of staying in a fragmented heap.
 MOTO_MALLOC_ENV = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
-# Stopping must leave no process and no listening port behind within 5 s, whatever is still running: each
-# step has a grace, then a SIGKILL.
-WORKER_STOP_GRACE_SECONDS = 1.0
-MOTO_STOP_GRACE_SECONDS = 1.0
-POLLER_STOP_GRACE_SECONDS = 1.0
+# Stopping leaves no process and no listening port behind within 5 s: each step has a grace, then a SIGKILL.
+STOP_GRACE_SECONDS = 1.0
 
 
 @dataclass
@@ -62,8 +57,8 @@ class StackConfig:
     stack_name: str = "filegate-local"
     workers_per_function: int = 4
     parameters: dict[str, str] = field(default_factory=dict)
-    # Extra variables for every function, over the template's (local-only switches, like `sam local
-    # invoke --env-vars`); the template itself stays what is deployed.
+    # Extra variables for every function, over the template's (local-only switches, like `sam local invoke
+    # --env-vars`); the template itself stays what is deployed.
     environment: dict[str, str] = field(default_factory=dict)
     echo_logs: bool = False  # also print every function's log lines on stderr
     warm: bool = False  # start one worker per function before serving
@@ -71,58 +66,33 @@ class StackConfig:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
-def _port_is_free(host: str, port: int) -> bool:
-    """Whether something listens on host:port. SO_REUSEADDR, as the servers themselves bind: the TIME_WAIT
-    connections a stopped stack leaves behind for a minute must not count as "in use"."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
-
-
-class PortInUse(RuntimeError):
-    """A port the stack needs is taken, most likely by a local stack that is already running."""
-
-
 def check_ports_free(host: str, ports: dict[str, int], state_dir: Path) -> None:
-    """Fail in one line, before starting anything, if a fixed port is taken."""
+    """Fail in one line, before starting anything, if a fixed port is taken. Bound with SO_REUSEADDR, as the
+    servers bind: the TIME_WAIT connections a stopped stack leaves behind for a minute are not "in use"."""
     for role, port in ports.items():
-        if port and not _port_is_free(host, port):
-            owner = _running_stack_pid(state_dir)
-            who = f"a local stack is already running (pid {owner})" if owner else "another process listens there"
-            raise PortInUse(f"{role} port {host}:{port} is in use: {who}; stop it first or pick other ports")
-
-
-def _running_stack_pid(state_dir: Path) -> int | None:
-    try:
-        state = read_state(state_dir)
-        if state is None:
-            return None
-        pid = int(state["pid"])
-        os.kill(pid, 0)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return pid
+        with socket.socket() as sock, contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            continue
+        who = "another process listens there"
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            pid = int((read_state(state_dir) or {})["pid"])
+            os.kill(pid, 0)
+            who = f"a local stack is already running (pid {pid})"
+        raise RuntimeError(f"{role} port {host}:{port} is in use: {who}; stop it first or pick other ports")
 
 
 class MotoServer:
-    """moto server in a child process (see moto_process) on host:port."""
+    """moto server in a child process (filegate_local.moto_process) on host:port."""
 
     def __init__(self, host: str, port: int, log_path: Path) -> None:
-        self.host, self.port, self.log_path = host, port, log_path
+        self.host, self.port, self.log_path, self.url = host, port, log_path, f"http://{host}:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
         self.spawn()
@@ -131,64 +101,37 @@ class MotoServer:
     def spawn(self) -> None:
         """Start the process; it takes a few seconds (moto's imports) before it serves."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log_file:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "filegate_local.moto_process", self.host, str(self.port)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log_file,
-                env={**os.environ, **MOTO_MALLOC_ENV, "PYTHONPATH": _python_path_with_package(), **child_environment()},
-                start_new_session=True,
-            )
+        package_root = str(Path(__file__).resolve().parent.parent)
+        path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, **MOTO_MALLOC_ENV, "PYTHONPATH": path, **child_environment()}
+        command = [sys.executable, "-m", "filegate_local.moto_process", self.host, str(self.port)]
+        with self.log_path.open("ab") as out:
+            pipe = subprocess.PIPE
+            self.proc = subprocess.Popen(command, stdin=pipe, stdout=pipe, stderr=out, env=env, start_new_session=True)
 
     def wait_ready(self) -> None:
+        """Until it prints "ready": its port is bound by then, so requests wait in its backlog."""
         assert self.proc is not None and self.proc.stdout is not None
         with selectors.DefaultSelector() as selector:
             selector.register(self.proc.stdout, selectors.EVENT_READ)
-            if not selector.select(MOTO_START_TIMEOUT_SECONDS):
-                self.stop()
-                raise RuntimeError(f"moto did not start within {MOTO_START_TIMEOUT_SECONDS:.0f}s; see {self.log_path}")
-        if self.proc.stdout.readline().strip() != b"ready":
-            self.stop()
-            raise RuntimeError(f"moto failed to start; see {self.log_path}")
-        _wait_http(f"{self.url}/moto-api/data.json", timeout=20)
+            if selector.select(MOTO_START_TIMEOUT_SECONDS) and self.proc.stdout.readline().strip() == b"ready":
+                return
+        self.stop()
+        raise RuntimeError(f"moto did not start within {MOTO_START_TIMEOUT_SECONDS:.0f}s; see {self.log_path}")
 
     def stop(self) -> None:
-        if self.proc is None:
+        proc, self.proc = self.proc, None
+        if proc is None:
             return
         with contextlib.suppress(OSError):
-            if self.proc.stdin:
-                self.proc.stdin.close()
-        with contextlib.suppress(OSError):
-            self.proc.terminate()  # its state is in memory and goes anyway: no graceful shutdown to wait for
+            proc.stdin.close()  # type: ignore[union-attr]
+            proc.terminate()  # its state is in memory and goes anyway: no graceful shutdown to wait for
         try:
-            self.proc.wait(timeout=MOTO_STOP_GRACE_SECONDS)
+            proc.wait(timeout=STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=MOTO_STOP_GRACE_SECONDS)
-        if self.proc.stdout:
-            self.proc.stdout.close()
-        self.proc = None
-
-
-def _python_path_with_package() -> str:
-    package_root = str(Path(__file__).resolve().parent.parent)
-    existing = os.environ.get("PYTHONPATH")
-    return os.pathsep.join([package_root, existing]) if existing else package_root
-
-
-def _wait_http(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own localhost URL
-                if response.status < 500:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
-        time.sleep(0.1)
+            proc.kill()
+            proc.wait(timeout=STOP_GRACE_SECONDS)
+        proc.stdout.close()  # type: ignore[union-attr]
 
 
 class LocalStack:
@@ -197,40 +140,21 @@ class LocalStack:
     def __init__(self, config: StackConfig | None = None) -> None:
         self.config = config or StackConfig()
         self.state_dir = Path(self.config.state_dir).resolve()
-        self.log_dir = self.state_dir / "logs"
+        self.log_dir, self.state_file = self.state_dir / "logs", state_file(self.state_dir)
+        self.url = self.moto_url = ""  # once started
         self.template: Template | None = None
         self.model: StackModel | None = None
         self.moto: MotoServer | None = None
         self.gateway: Gateway | None = None
         self.pools: dict[str, FunctionPool] = {}
+        self.sinks: dict[str, LogSink] = {}
         self.pollers: list[SqsPoller] = []
         self.stream_pollers: list[StreamPoller] = []
+        self.threads: list[Any] = []  # the pollers and log subscriptions: woken and joined at stop
         self.mail_echo: MailEcho | None = None
         self.state: dict[str, Any] = {}
-        self._sinks: list[LogSink] = []
-        self._sinks_by_function: dict[str, LogSink] = {}
-        self.log_subscriptions: list[LogSubscription] = []
         self._stop = threading.Event()
         self._log_handler: logging.Handler | None = None
-        self._started = False
-
-    # ------------------------------------------------------------------ properties
-
-    @property
-    def url(self) -> str:
-        if self.gateway is None:
-            raise RuntimeError("the stack is not started")
-        return self.gateway.url
-
-    @property
-    def moto_url(self) -> str:
-        if self.moto is None:
-            raise RuntimeError("the stack is not started")
-        return self.moto.url
-
-    @property
-    def state_file(self) -> Path:
-        return state_file(self.state_dir)
 
     def log_file(self, function: str) -> Path:
         return self.log_dir / f"{function}.log"
@@ -239,90 +163,63 @@ class LocalStack:
         """How many times a function (by logical id) was invoked since start."""
         return self.pools[function].stats.invocations
 
-    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
     def start(self) -> LocalStack:
-        if self._started:
+        if self._log_handler is not None:
             return self
         config = self.config
         check_ports_free(config.host, {"API": config.port, "moto": config.moto_port}, self.state_dir)
-        self._started = True
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._log_handler = logging.FileHandler(self.log_dir / "gateway.log")
         self._log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        logging.getLogger("filegate_local").addHandler(self._log_handler)
-        if logging.getLogger("filegate_local").level == logging.NOTSET:
-            logging.getLogger("filegate_local").setLevel(logging.INFO)
+        log.addHandler(self._log_handler)
+        log.setLevel(log.level or logging.INFO)
         try:
-            self._start(config)
+            self._start(config, config.port or free_port(config.host))
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _start(self, config: StackConfig) -> None:
-        moto_port = config.moto_port or free_port(config.host)
-        port = config.port or free_port(config.host)
+    def _start(self, config: StackConfig, port: int) -> None:
+        self.moto = MotoServer(config.host, config.moto_port or free_port(config.host), self.log_dir / "moto.log")
+        self.moto.spawn()  # and read the template while moto starts: both spend seconds importing (moto, cfn-lint)
+        self.moto_url = self.moto.url
         # Links in mail point at this gateway, as PublicBaseUrl would on AWS; never at a request's Host header.
         declared = load_template_file(Path(config.template)).get("Parameters") or {}
-        parameters = dict(config.parameters)
-        if "PublicBaseUrl" in declared:
-            parameters.setdefault("PublicBaseUrl", f"http://{config.host}:{port}")
-        self.moto = MotoServer(config.host, moto_port, self.log_dir / "moto.log")
-        self.moto.spawn()
-        # Read the template while moto starts: both spend their first seconds importing (moto, cfn-lint).
-        started = time.monotonic()
-        self.template = Template(
-            config.template,
-            stack_name=config.stack_name,
-            parameter_overrides=parameters,
-            moto_endpoint=self.moto.url,
-        )
-        self.model = build_model(self.template)
-        read = time.monotonic()
+        parameters = {"PublicBaseUrl": f"http://{config.host}:{port}"} if "PublicBaseUrl" in declared else {}
+        parameters |= config.parameters
+        name, path = config.stack_name, config.template
+        self.template = Template(path, stack_name=name, parameter_overrides=parameters, moto_endpoint=self.moto_url)
+        self.model = model = build_model(self.template)
         self.moto.wait_ready()
-        log.info(
-            "template read in %.2f s; moto ready %.2f s after its start",
-            read - started,
-            time.monotonic() - started,
-        )
-        Provisioner(self.template, self.moto.url).provision()
-
-        for logical_id, spec in self.model.functions.items():
-            sink = LogSink(self.log_file(logical_id), logical_id, config.echo_logs)
-            self._sinks.append(sink)
-            self._sinks_by_function[logical_id] = sink
-            env = function_environment(spec, moto_endpoint=self.moto.url)
-            env.update(config.environment)
+        Provisioner(self.template, self.moto_url).provision()
+        for logical_id, spec in model.functions.items():
+            self.sinks[logical_id] = sink = LogSink(self.log_file(logical_id), logical_id, config.echo_logs)
+            env = function_environment(spec, moto_endpoint=self.moto_url) | config.environment
             self.pools[logical_id] = FunctionPool(spec, env, sink, config.workers_per_function)
-        self.gateway = Gateway(self.model, self.pools, host=config.host, port=port)
+        self.gateway = Gateway(model, self.pools, host=config.host, port=port)
         self.gateway.listen()  # its URL goes into stack.json; it answers nothing until the end
+        self.url = self.gateway.url
         if config.warm:
-            threads = [threading.Thread(target=p.warm) for p in self.pools.values()]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-        self.pollers = start_pollers(
-            self.model.sqs_mappings,
-            self.pools,
-            self.moto.url,
-            self.template.region,
-            self._stop,
-            max_pollers=config.workers_per_function,
-        )
-        self.stream_pollers = start_stream_pollers(
-            self.model.stream_mappings, self.pools, self.moto.url, self.template.region, self._stop
-        )
-        for pool in self.pools.values():
+            with ThreadPoolExecutor(max_workers=len(self.pools) or 1) as executor:
+                list(executor.map(FunctionPool.warm, self.pools.values()))
+        region, pools, stop, most = self.template.region, self.pools, self._stop, config.workers_per_function
+        self.pollers = start_pollers(model.sqs_mappings, pools, self.moto_url, region, stop, max_pollers=most)
+        self.stream_pollers = start_stream_pollers(model.stream_mappings, pools, self.moto_url, region, stop)
+        for pool in pools.values():
             pool.on_invoked(lambda: wake_all(self.stream_pollers))
-        self.log_subscriptions = start_log_subscriptions(
-            self.model.log_subscriptions, self.pools, self._sinks_by_function, self._stop
-        )
+        subscriptions = start_log_subscriptions(model.log_subscriptions, pools, self.sinks, stop)
+        self.threads = [*self.pollers, *self.stream_pollers, *subscriptions]
         if config.echo_mail:
-            self.mail_echo = MailEcho(self.moto.url, self._stop)
+            self.mail_echo = MailEcho(self.moto_url, stop)
             self.mail_echo.start()
-        self.state = self._describe()
+        self.state = self._describe(self.template, model, self.gateway)
         write_state(self.state_dir, self.state)
         # Last: the first answer (a 200 from /v1/health) means every part above is ready and findable.
         self.gateway.serve()
@@ -337,111 +234,49 @@ class LocalStack:
         moto stops; the poller threads, by then unblocked, are joined for what time is left.
         """
         if self.state:
-            remove_state(self.state_dir, self.state)  # first: nobody new finds a stack that stops answering
+            remove_state(self.state_dir, self.state)
         self._stop.set()
-        wake_all([*self.pollers, *self.stream_pollers, *self.log_subscriptions])
+        wake_all(self.threads)
         for pool in self.pools.values():
             pool.begin_close()
         if self.gateway is not None:
             self.gateway.stop()
-        deadline = time.monotonic() + WORKER_STOP_GRACE_SECONDS
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
         for pool in self.pools.values():
             pool.close(deadline)  # kills a worker still busy at the deadline, so no poller waits on one
         if self.moto is not None:
             self.moto.stop()
-        deadline = time.monotonic() + POLLER_STOP_GRACE_SECONDS
-        for thread in [*self.pollers, *self.stream_pollers, *self.log_subscriptions, self.mail_echo]:
-            if thread is not None:
-                thread.join(timeout=max(0.0, deadline - time.monotonic()))
-        self.pollers, self.stream_pollers, self.log_subscriptions, self.mail_echo = [], [], [], None
-        for sink in self._sinks:
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for thread in [*self.threads, self.mail_echo] if self.mail_echo else self.threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        for sink in self.sinks.values():
             sink.close()
-        self._sinks = []
-        self._sinks_by_function = {}
+        self.threads, self.sinks, self.mail_echo = [], {}, None
         if self._log_handler is not None:
-            logging.getLogger("filegate_local").removeHandler(self._log_handler)
+            log.removeHandler(self._log_handler)
             self._log_handler.close()
-            self._log_handler = None
 
-    def __enter__(self) -> LocalStack:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    # ------------------------------------------------------------------ stack.json
-
-    def _describe(self) -> dict[str, Any]:
-        assert self.template is not None and self.model is not None
-        assert self.gateway is not None and self.moto is not None
-        template = self.template
-        primary = self.gateway.primary_api
-        resources = {lid: r.as_json() for lid, r in template.physical_resources().items()}
-        apis = {
-            lid: {
-                "id": api.api_id,
-                "name": api.name,
-                "stage": api.stage,
-                "url": self.gateway.url,
-                "routes": [f"{r.method} {r.path}" for r in api.routes],
-            }
-            for lid, api in self.model.apis.items()
-        }
-        functions = {
-            lid: {
-                "name": spec.name,
-                "arn": spec.arn,
-                "handler": spec.handler,
-                "code_dir": str(spec.code_dir),
-                "timeout_seconds": spec.timeout_seconds,
-                "log_file": str(self.log_file(lid)),
-            }
-            for lid, spec in self.model.functions.items()
-        }
+    def _describe(self, template: Template, model: StackModel, gateway: Gateway) -> dict[str, Any]:
+        """stack.json: what the repo's tools and tests read (tests/helpers, filegate_admin, tests/bench)."""
+        api = gateway.primary_api
+        streams = [
+            {"function": m.function, "table": m.table, "stream_arn": template.get_att(m.table, "StreamArn")}
+            | {"starting_position": "TRIM_HORIZON", "report_batch_item_failures": m.report_batch_item_failures}
+            for m in model.stream_mappings
+        ]
+        credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
         return {
             "pid": os.getpid(),
-            "stack_name": template.stack_name,
             "region": template.region,
-            "account_id": template.account_id,
-            "template": str(template.path),
-            "api_url": self.gateway.url,
-            "api_id": primary.api_id if primary else None,
-            "stage": primary.stage if primary else None,
-            "gateway_endpoint": self.gateway.url,
-            "moto_endpoint": self.moto.url,
-            "state_dir": str(self.state_dir),
-            "log_dir": str(self.log_dir),
-            "parameters": dict(template.parameters),
-            "apis": apis,
-            "functions": functions,
-            "resources": resources,
-            "sqs_event_sources": [
-                {
-                    "function": m.function,
-                    "queue": m.queue,
-                    "batch_size": m.batch_size,
-                    "report_batch_item_failures": m.report_batch_item_failures,
-                }
-                for m in self.model.sqs_mappings
-            ],
-            "stream_event_sources": [
-                {
-                    "function": m.function,
-                    "table": m.table,
-                    "stream_arn": template.get_att(m.table, "StreamArn"),
-                    "batch_size": m.batch_size,
-                    "starting_position": m.starting_position,
-                    "report_batch_item_failures": m.report_batch_item_failures,
-                }
-                for m in self.model.stream_mappings
-            ],
+            "api_url": self.url,
+            "gateway_endpoint": self.url,
+            "api_id": api and api.api_id,
+            "stage": api and api.stage,
+            "apis": {lid: {"id": a.api_id, "name": a.name, "stage": a.stage} for lid, a in model.apis.items()},
+            "moto_endpoint": self.moto_url,
+            "parameters": template.parameters,
+            "resources": {lid: {"name": template.physical(lid).name} for lid in template.resources},
+            "stream_event_sources": streams,
             "outputs": template.outputs(),
-            "environment": {
-                "AWS_ENDPOINT_URL": self.moto.url,
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_DEFAULT_REGION": template.region,
-            },
+            "environment": {"AWS_ENDPOINT_URL": self.moto_url, "AWS_DEFAULT_REGION": template.region, **credentials},
         }

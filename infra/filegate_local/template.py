@@ -1,27 +1,25 @@
 """Reading template.yaml: the features it uses, and a loud refusal of any other.
 
-`SUPPORTED` below is the whole of what the local stack understands: resource types (those it creates or
-runs, with every property it knows, and those it knowingly skips), function event types, intrinsics and
-resource attributes. `Template` refuses, when it is read, a template that uses anything else, so a new
-feature in template.yaml fails `make dev` and the tests until it is emulated (tests/local/test_local_template.py).
-
+`SUPPORTED` is the whole of what the local stack understands: the resource types it creates or runs (with
+every property it knows), those it knowingly skips, function event types (with their properties) and
+intrinsics. `Template` refuses a template using anything else when it reads it, so a new feature in
+template.yaml fails `make dev` and the tests until it is emulated (tests/local/test_local_template.py).
 Physical names are CloudFormation's, minus the random suffix: `<stack-name>-<LogicalId>`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
-UNKNOWN_STREAM_LABEL = "1970-01-01T00:00:00.000"  # a table stream's label before the table exists
 
 
 def _names(words: str) -> frozenset[str]:
@@ -71,116 +69,62 @@ EVENTS: dict[str, frozenset[str]] = {
     "CloudWatchLogs": _names("FilterPattern LogGroupName"),
 }
 INTRINSICS = _names("Ref Fn::GetAtt Fn::Sub Fn::If Fn::Equals Fn::Not")
-RESOURCE_ATTRIBUTES = _names(
-    "Type Properties Condition DependsOn Metadata IgnoreGlobals DeletionPolicy UpdateReplacePolicy"
-)
-SECTIONS = _names(
-    "AWSTemplateFormatVersion Transform Description Parameters Conditions Rules Globals Resources Outputs"
-)
 SUPPORTED = {"resources": EMULATED_RESOURCES, "skipped": SKIPPED_RESOURCES, "events": EVENTS, "intrinsics": INTRINSICS}
+NO_VALUE: Any = object()  # AWS::NoValue: removes the property (or list item) it stands in
 
 
 class TemplateError(Exception):
     """The template cannot be read, or uses what the local stack does not emulate."""
 
 
-class _NoValue:
-    """AWS::NoValue: removes the property (or list item) it stands in."""
-
-    def __repr__(self) -> str:
-        return "AWS::NoValue"
-
-
-NO_VALUE = _NoValue()
-
-
 def load_template_file(path: Path) -> dict[str, Any]:
-    """The template as plain dicts and lists, short forms (!Ref, !GetAtt A.B, !Sub...) in their long forms
-    (cfn-lint's loader, which also refuses duplicate keys)."""
+    """The template as plain dicts, lists and strs (not the loader's marked ones), short forms (!Ref, !GetAtt A.B,
+    !Sub...) in their long forms: cfn-lint's loader, which also refuses duplicate keys."""
     from cfnlint.decode.cfn_yaml import loads  # ~2 s to import: LocalStack reads the template while moto starts
 
     try:
-        data = _plain(loads(path.read_text(encoding="utf-8"), str(path)))
+        return dict(json.loads(json.dumps(loads(path.read_text(encoding="utf-8"), str(path)), default=str)))
     except yaml.YAMLError as exc:
         raise TemplateError(f"{path}: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("Resources"), dict):
-        raise TemplateError(f"{path}: not a CloudFormation template (no Resources)")
-    return data
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+def intrinsics_in(value: Any) -> set[str]:
     if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return str(value) if isinstance(value, str) else value
+        return set().union(*(intrinsics_in(v) for v in value))
+    if not isinstance(value, dict):
+        return set()
+    found = set().union(*(intrinsics_in(v) for v in value.values()))
+    return found | {k for k in value if len(value) == 1 and (k == "Ref" or k.startswith("Fn::"))}
 
 
 def unsupported(raw: Mapping[str, Any]) -> list[str]:
     """Every use of a feature outside SUPPORTED, as `where: what` lines (empty: the stack can run it)."""
-    found = [f"section {s}" for s in sorted(set(raw) - SECTIONS)]
     globals_section = raw.get("Globals") or {}
-    found += [f"Globals.{s}" for s in sorted(set(globals_section) - {"Function"})]
-    found += [f"Globals.Function.{p}" for p in sorted(set(globals_section.get("Function") or {}) - FUNCTION_PROPERTIES)]
+    found = _beyond("Globals.", globals_section, {"Function"})
+    found += _beyond("Globals.Function.", globals_section.get("Function"), FUNCTION_PROPERTIES)
     for logical_id, resource in raw["Resources"].items():
-        kind = resource.get("Type")
-        found += [f"{logical_id}: attribute {a}" for a in sorted(set(resource) - RESOURCE_ATTRIBUTES)]
-        if kind in EMULATED_RESOURCES:
-            properties = resource.get("Properties") or {}
-            found += [f"{logical_id}: {kind} property {p}" for p in sorted(set(properties) - EMULATED_RESOURCES[kind])]
-            for name, event in (properties.get("Events") or {}).items():
-                known = EVENTS.get(event.get("Type"))
-                if known is None:
-                    found.append(f"{logical_id}.{name}: event type {event.get('Type')}")
-                else:
-                    found += [
-                        f"{logical_id}.{name}: {event['Type']} event property {p}"
-                        for p in sorted(set(event.get("Properties") or {}) - known)
-                    ]
-        elif kind not in SKIPPED_RESOURCES:
-            found.append(f"{logical_id}: resource type {kind}")
-    found += [f"intrinsic {name}" for name in sorted(_intrinsics(raw) - INTRINSICS)]
-    return found
+        kind, properties = resource["Type"], resource.get("Properties") or {}
+        if kind not in EMULATED_RESOURCES:
+            found += [] if kind in SKIPPED_RESOURCES else [f"{logical_id}: resource type {kind}"]
+            continue
+        found += _beyond(f"{logical_id}: {kind} property ", properties, EMULATED_RESOURCES[kind])
+        for name, event in (properties.get("Events") or {}).items():
+            where, kind = f"{logical_id}.{name}", event["Type"]
+            found += _beyond(f"{where}: {kind} event property ", event.get("Properties"), EVENTS.get(kind, {}))
+            found += [] if kind in EVENTS else [f"{where}: event type {kind}"]
+    return found + _beyond("intrinsic ", intrinsics_in(raw), INTRINSICS)
 
 
-def _intrinsics(value: Any) -> set[str]:
-    names: set[str] = set()
-    if isinstance(value, dict):
-        if len(value) == 1 and (next(iter(value)) == "Ref" or next(iter(value)).startswith("Fn::")):
-            names.add(next(iter(value)))
-        for item in value.values():
-            names |= _intrinsics(item)
-    elif isinstance(value, list):
-        for item in value:
-            names |= _intrinsics(item)
-    return names
+def _beyond(where: str, used: Any, known: Any) -> list[str]:
+    return [f"{where}{name}" for name in sorted(set(used or ()) - set(known))]
 
 
-@dataclass
-class PhysicalResource:
-    """What a resource is called once deployed: its Ref value and its GetAtt attributes."""
+class PhysicalResource(NamedTuple):
+    """What a resource is called once deployed: its Ref value, its name and its GetAtt attributes."""
 
-    logical_id: str
-    type: str
     ref: Any
-    name: str | None = None
-    arn: str | None = None
-    url: str | None = None
-    attributes: dict[str, Any] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"type": self.type, "ref": self.ref}
-        data.update({key: getattr(self, key) for key in ("name", "arn", "url") if getattr(self, key) is not None})
-        return data
-
-
-def api_id_for(stack_name: str, logical_id: str) -> str:
-    """A stable, real-looking REST API id: 10 characters of [a-z0-9]."""
-    digest = hashlib.sha256(f"{stack_name}/{logical_id}".encode()).digest()
-    return "".join("abcdefghijklmnopqrstuvwxyz0123456789"[b % 36] for b in digest[:10])
-
-
-_SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+    name: str
+    attributes: dict[str, Any]
 
 
 class Template:
@@ -198,65 +142,36 @@ class Template:
         moto_endpoint: str = "http://127.0.0.1:4566",
     ) -> None:
         self.path = Path(path).resolve()
-        self.base_dir = self.path.parent
-        self.raw = load_template_file(self.path)
+        self.base_dir, self.raw = self.path.parent, load_template_file(self.path)
         problems = unsupported(self.raw)
         if problems:
             raise TemplateError(f"{self.path} uses what the local stack does not emulate:\n  " + "\n  ".join(problems))
-        self.stack_name = stack_name
-        self.region, self.account_id = REGION, ACCOUNT_ID
+        self.stack_name, self.region, self.account_id = stack_name, REGION, ACCOUNT_ID
         self.moto_endpoint = moto_endpoint.rstrip("/")
-        self.parameters = self._bind_parameters(dict(parameter_overrides or {}))
+        declared, overrides = self.raw.get("Parameters") or {}, dict(parameter_overrides or {})
+        self.parameters = {name: str(overrides.pop(name, spec.get("Default", ""))) for name, spec in declared.items()}
+        if overrides:
+            raise TemplateError(f"unknown parameter(s): {', '.join(sorted(overrides))}")
+        for name, value in self.parameters.items():
+            if value not in map(str, declared[name].get("AllowedValues") or [value]):
+                raise TemplateError(f"parameter {name}={value!r} is not one of its AllowedValues")
+        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": stack_name}
+        pseudo.update({"AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": NO_VALUE})
+        self.values = {**pseudo, **self.parameters}  # what a Ref to a name that is no resource's gives
         self._physical: dict[str, PhysicalResource] = {}
-        self.resources = self._effective_resources()
-
-    def _bind_parameters(self, overrides: dict[str, str]) -> dict[str, str]:
-        declared: dict[str, Any] = self.raw.get("Parameters") or {}
-        unknown = set(overrides) - set(declared)
-        if unknown:
-            raise TemplateError(f"unknown parameter(s): {', '.join(sorted(unknown))}")
-        values: dict[str, str] = {}
-        for name, spec in declared.items():
-            value = str(overrides.get(name, spec.get("Default", "")))
-            allowed = [str(v) for v in spec.get("AllowedValues") or [value]]
-            number_ok = spec.get("Type") != "Number" or re.fullmatch(r"-?\d+(\.\d+)?", value) is not None
-            if value not in allowed or not number_ok or not re.fullmatch(str(spec.get("AllowedPattern", ".*")), value):
-                raise TemplateError(f"parameter {name}={value!r} is not allowed by the template")
-            low, high = float(spec.get("MinValue", "-inf")), float(spec.get("MaxValue", "inf"))
-            if number_ok and spec.get("Type") == "Number" and not low <= float(value) <= high:
-                raise TemplateError(f"parameter {name}={value} is outside [MinValue, MaxValue]")
-            values[name] = value
-        return values
+        # Resources whose Condition holds; functions with SAM's Globals merged in, less what IgnoreGlobals names.
+        function_globals = (self.raw.get("Globals") or {}).get("Function") or {}
+        self.resources: dict[str, dict[str, Any]] = {}
+        for logical_id, resource in self.raw["Resources"].items():
+            if "Condition" in resource and not self.condition(resource["Condition"]):
+                continue
+            self.resources[logical_id] = resource = dict(resource)
+            if resource["Type"] == "AWS::Serverless::Function":
+                defaults = {k: v for k, v in function_globals.items() if k not in (resource.get("IgnoreGlobals") or [])}
+                resource["Properties"] = merge_globals(defaults, resource.get("Properties") or {})
 
     def condition(self, name: str) -> bool:
-        return self._evaluate_condition((self.raw.get("Conditions") or {})[name])
-
-    def _evaluate_condition(self, expression: Any) -> bool:
-        ((key, args),) = expression.items()
-        if key == "Fn::Not":
-            return not self._evaluate_condition(args[0])
-        if key == "Fn::Equals":
-            left, right = (self.resolve(a) for a in args)
-            return str(left) == str(right)
-        return self.condition(str(args))  # {"Condition": name}
-
-    def _effective_resources(self) -> dict[str, dict[str, Any]]:
-        """Resources whose Condition holds, functions with SAM's Globals merged in (less what IgnoreGlobals names)."""
-        function_globals: dict[str, Any] = (self.raw.get("Globals") or {}).get("Function") or {}
-        resources: dict[str, dict[str, Any]] = {}
-        for logical_id, resource in self.raw["Resources"].items():
-            if "Condition" in resource and not self.condition(str(resource["Condition"])):
-                continue
-            resource = dict(resource)
-            if resource["Type"] == "AWS::Serverless::Function":
-                ignored = set(resource.get("IgnoreGlobals") or [])
-                defaults = {k: v for k, v in function_globals.items() if k not in ignored}
-                resource["Properties"] = merge_globals(defaults, resource.get("Properties") or {})
-            resources[logical_id] = resource
-        return resources
-
-    def resource_type(self, logical_id: str) -> str:
-        return str(self.resources[logical_id]["Type"])
+        return bool(self.resolve(self.raw["Conditions"][name]))
 
     def of_type(self, *types: str) -> list[str]:
         return [lid for lid, r in self.resources.items() if r["Type"] in types]
@@ -265,101 +180,48 @@ class Template:
         return dict(self.resources[logical_id].get("Properties") or {})
 
     def properties(self, logical_id: str) -> dict[str, Any]:
-        resolved = self.resolve(self.raw_properties(logical_id))
-        return resolved if isinstance(resolved, dict) else {}
-
-    def creation_order(self, logical_ids: Iterable[str]) -> list[str]:
-        """The given resources, each after those of them it refers to (a dead-letter queue before its queue)."""
-        wanted = list(logical_ids)
-        ordered: list[str] = []
-
-        def visit(logical_id: str, path: tuple[str, ...]) -> None:
-            if logical_id in path:
-                raise TemplateError(f"circular dependency involving {logical_id}")
-            for dependency in sorted(self._references(self.resources[logical_id]) & set(wanted) - {logical_id}):
-                visit(dependency, (*path, logical_id))
-            if logical_id not in ordered:
-                ordered.append(logical_id)
-
-        for logical_id in wanted:
-            visit(logical_id, ())
-        return ordered
-
-    def _references(self, value: Any) -> set[str]:
-        if isinstance(value, list):
-            return set().union(*(self._references(v) for v in value))
-        if not isinstance(value, dict):
-            return set()
-        found = set().union(*(self._references(v) for v in value.values()))
-        if "Ref" in value and isinstance(value["Ref"], str):
-            found.add(value["Ref"])
-        if "Fn::GetAtt" in value:
-            target = value["Fn::GetAtt"]
-            found.add(str(target.split(".")[0] if isinstance(target, str) else target[0]))
-        return found
-
-    # ------------------------------------------------------------------ physical names
+        return dict(self.resolve(self.raw_properties(logical_id)))
 
     def physical(self, logical_id: str) -> PhysicalResource:
-        if logical_id not in self.resources:
-            raise TemplateError(f"unknown resource {logical_id}")
         if logical_id not in self._physical:
-            self._physical[logical_id] = self._name_resource(logical_id)
+            self._physical[logical_id] = self._name(logical_id, self.resources[logical_id]["Type"])
         return self._physical[logical_id]
 
-    def _name_resource(self, logical_id: str) -> PhysicalResource:
-        kind = self.resource_type(logical_id)
-        name = f"{self.stack_name}-{logical_id}"
-        prefix = f"arn:aws:{kind.split('::')[1].lower()}:{self.region}:{self.account_id}"
+    def _name(self, logical_id: str, kind: str) -> PhysicalResource:
+        ref = name = f"{self.stack_name}-{logical_id}"
+        arn = f"arn:aws:{kind.split('::')[1].lower()}:{REGION}:{ACCOUNT_ID}:{name}"  # a queue's, a skipped type's
+        attributes: dict[str, Any] = {}
+        props = self.raw_properties(logical_id)
         if kind == "AWS::DynamoDB::Table":
-            arn = f"{prefix}:table/{name}"
-            attributes = {"Arn": arn}
-            if self.raw_properties(logical_id).get("StreamSpecification"):
-                # A stream's label is its creation time: the provisioner records the real ARN (record_attribute).
-                attributes["StreamArn"] = f"{arn}/stream/{UNKNOWN_STREAM_LABEL}"
-            return PhysicalResource(logical_id, kind, name, name=name, arn=arn, attributes=attributes)
-        if kind == "AWS::S3::Bucket":
-            bucket = re.sub(r"[^a-z0-9.-]", "-", name.lower()).strip("-.")[:63]  # S3's rules for a name
-            arn = f"arn:aws:s3:::{bucket}"
-            return PhysicalResource(logical_id, kind, bucket, name=bucket, arn=arn, attributes={"Arn": arn})
-        if kind == "AWS::SQS::Queue":
-            arn, url = f"{prefix}:{name}", f"{self.moto_endpoint}/{self.account_id}/{name}"
-            attributes = {"Arn": arn, "QueueName": name, "QueueUrl": url}
-            return PhysicalResource(logical_id, kind, url, name=name, arn=arn, url=url, attributes=attributes)
-        if kind == "AWS::Serverless::Function":
-            arn = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
-            return PhysicalResource(logical_id, kind, name, name=name, arn=arn, attributes={"Arn": arn})
-        if kind == "AWS::Serverless::LayerVersion":
-            name = str(self.resolve(self.raw_properties(logical_id).get("LayerName", name)))
-            arn = f"arn:aws:lambda:{self.region}:{self.account_id}:layer:{name}:1"
-            return PhysicalResource(logical_id, kind, arn, name=name, arn=arn, attributes={"Arn": arn})
-        if kind == "AWS::Serverless::Api":
-            api_name = str(self.resolve(self.raw_properties(logical_id).get("Name", name)))
-            return PhysicalResource(logical_id, kind, api_id_for(self.stack_name, logical_id), name=api_name)
-        # A skipped type: a plausible name, so references to it resolve.
-        return PhysicalResource(
-            logical_id, kind, name, name=name, arn=f"{prefix}:{name}", attributes={"Arn": f"{prefix}:{name}"}
-        )
-
-    def record_attribute(self, logical_id: str, attribute: str, value: Any) -> None:
-        """An attribute known only once the resource exists (a table's StreamArn), for later resolutions."""
-        self.physical(logical_id).attributes[attribute] = value
+            arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
+            if props.get("StreamSpecification"):  # its label is its creation time: resources.py records the real one
+                attributes["StreamArn"] = f"{arn}/stream/1970-01-01T00:00:00.000"
+        elif kind == "AWS::S3::Bucket":
+            ref = name = re.sub(r"[^a-z0-9.-]", "-", name.lower()).strip("-.")[:63]  # S3's rules for a name
+            arn = f"arn:aws:s3:::{name}"
+        elif kind == "AWS::SQS::Queue":
+            ref = f"{self.moto_endpoint}/{ACCOUNT_ID}/{name}"
+            attributes.update(QueueName=name, QueueUrl=ref)
+        elif kind == "AWS::Serverless::Function":
+            arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
+        elif kind == "AWS::Serverless::LayerVersion":
+            name = str(self.resolve(props.get("LayerName", name)))
+            ref = arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:{name}:1"
+        elif kind == "AWS::Serverless::Api":  # its Ref: a stable, real-looking REST API id
+            name = str(self.resolve(props.get("Name", name)))
+            digest = hashlib.sha256(f"{self.stack_name}/{logical_id}".encode()).digest()
+            ref = "".join("abcdefghijklmnopqrstuvwxyz0123456789"[b % 36] for b in digest[:10])
+        return PhysicalResource(ref, name, {"Arn": arn, **attributes})
 
     def get_att(self, logical_id: str, attribute: str) -> Any:
-        resource = self.physical(logical_id)
-        if attribute not in resource.attributes:
-            raise TemplateError(f"!GetAtt {logical_id}.{attribute}: attribute not known for {resource.type}")
-        return resource.attributes[attribute]
-
-    # ------------------------------------------------------------------ intrinsics
+        attributes = self.physical(logical_id).attributes
+        if attribute not in attributes:
+            raise TemplateError(f"!GetAtt {logical_id}.{attribute}: attribute not known locally")
+        return attributes[attribute]
 
     def ref(self, name: str) -> Any:
-        pseudo = {"AWS::Region": self.region, "AWS::AccountId": self.account_id, "AWS::StackName": self.stack_name,
-                  "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": NO_VALUE}  # fmt: skip
-        if name in pseudo:
-            return pseudo[name]
-        if name in self.parameters:
-            return self.parameters[name]
+        if name in self.values:
+            return self.values[name]
         if name in self.resources:
             return self.physical(name).ref
         raise TemplateError(f"!Ref to unknown name {name}")
@@ -370,56 +232,47 @@ class Template:
             return [r for r in (self.resolve(i) for i in value) if r is not NO_VALUE]
         if not isinstance(value, dict):
             return value
-        if len(value) == 1:
-            ((key, args),) = value.items()
-            if key == "Ref":
-                return self.ref(str(args))
-            if key == "Fn::GetAtt":
-                logical_id, attribute = args.split(".", 1) if isinstance(args, str) else args
-                return self.get_att(str(logical_id), str(attribute))
-            if key == "Fn::Sub":
-                if not isinstance(args, str):
-                    raise TemplateError("!Sub takes a string here (its list form is not emulated)")
-                return _SUB_VARIABLE.sub(lambda m: self._sub_variable(m.group(1).strip()), str(args))
-            if key == "Fn::If":
-                name, when_true, when_false = args
-                return self.resolve(when_true if self.condition(str(name)) else when_false)
-            if key in ("Fn::Equals", "Fn::Not"):
-                return self._evaluate_condition(value)
+        ((key, args),) = value.items() if len(value) == 1 else ((None, None),)
+        if key == "Ref":
+            return self.ref(str(args))
+        if key == "Fn::GetAtt":
+            return self.get_att(*(args.split(".", 1) if isinstance(args, str) else args))
+        if key == "Fn::Sub":
+            if not isinstance(args, str):
+                raise TemplateError("!Sub takes a string here (its list form is not emulated)")
+            return re.sub(r"\$\{([^}]*)\}", lambda m: self._sub_variable(m.group(1).strip()), args)
+        if key == "Fn::If":
+            return self.resolve(args[1] if self.condition(args[0]) else args[2])
+        if key == "Fn::Equals":
+            return str(self.resolve(args[0])) == str(self.resolve(args[1]))
+        if key == "Fn::Not":
+            return not self.resolve(args[0])
         resolved = {key: self.resolve(item) for key, item in value.items()}
         return {key: item for key, item in resolved.items() if item is not NO_VALUE}
 
     def _sub_variable(self, name: str) -> str:
-        if name.startswith("!"):
-            return "${" + name[1:] + "}"
         logical_id, _, attribute = name.partition(".")
-        value = self.get_att(logical_id, attribute) if attribute and logical_id in self.resources else self.ref(name)
-        return str(value).lower() if isinstance(value, bool) else str(value)
+        return str(
+            self.get_att(logical_id, attribute) if attribute and logical_id in self.resources else self.ref(name)
+        )
 
     def outputs(self) -> dict[str, Any]:
         return {
             name: self.resolve(output.get("Value"))
             for name, output in (self.raw.get("Outputs") or {}).items()
-            if "Condition" not in output or self.condition(str(output["Condition"]))
+            if "Condition" not in output or self.condition(output["Condition"])
         }
-
-    def physical_resources(self) -> dict[str, PhysicalResource]:
-        return {lid: self.physical(lid) for lid in self.resources}
-
-    def resolve_path(self, relative: str) -> Path:
-        """A CodeUri/ContentUri, relative to the template's directory."""
-        return (self.base_dir / relative).resolve()
 
 
 def merge_globals(global_value: Any, local_value: Any) -> Any:
     """SAM's Globals merge: maps merge key by key, lists add up (globals first), anything else overrides."""
-    if isinstance(global_value, dict) and isinstance(local_value, dict):
-        if any(len(v) == 1 and next(iter(v)) in INTRINSICS for v in (global_value, local_value)):
-            return local_value
-        merged = dict(global_value)
-        for key, value in local_value.items():
-            merged[key] = merge_globals(global_value[key], value) if key in global_value else value
-        return merged
     if isinstance(global_value, list) and isinstance(local_value, list):
         return [*global_value, *local_value]
-    return local_value
+    if not isinstance(global_value, dict) or not isinstance(local_value, dict) or _intrinsic(global_value, local_value):
+        return local_value
+    merged = {k: merge_globals(global_value[k], v) if k in global_value else v for k, v in local_value.items()}
+    return {**global_value, **merged}
+
+
+def _intrinsic(*values: dict[str, Any]) -> bool:
+    return any(len(value) == 1 and next(iter(value)) in INTRINSICS for value in values)

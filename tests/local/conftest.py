@@ -1,5 +1,4 @@
-"""The local stack's own tests (infra/filegate_local), on template.yaml and its real functions; those over
-HTTP use a session stack of their own, as the integration tests do."""
+"""The emulator's own tests, on template.yaml and its real functions; those over HTTP share one session stack."""
 
 from tests.helpers.local_stack import session_stack_fixtures
 
