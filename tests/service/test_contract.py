@@ -113,7 +113,7 @@ def test_every_gateway_response_speaks_the_error_body(api: ServiceApi, kind: str
 
 def test_the_gateways_413_quotes_the_limit_and_the_refused_size(api: ServiceApi) -> None:
     from filegate.tiers import SYNC_MAX_BYTES
-    from filegate_local.events import ApiContext, IncomingRequest, request_context
+    from filegate_local.gateway import ApiContext, IncomingRequest, request_context
     from tests.service.harness import GATEWAY_PORT
 
     headers = [("Content-Length", "12000000")]
@@ -133,7 +133,7 @@ def test_the_gateways_413_quotes_the_limit_and_the_refused_size(api: ServiceApi)
 def test_an_unknown_route_reads_the_same_from_the_gateway_and_a_function(stack: Stack) -> None:
     """API Gateway answers unknown routes itself; a function asked for one (redirect_slashes, a stage
     mapping) must give the same 404."""
-    from filegate_local.events import ApiContext, IncomingRequest, proxy_event
+    from filegate_local.gateway import ApiContext, IncomingRequest, proxy_event
     from tests.service.harness import GATEWAY_PORT, proxy_response
 
     api = stack.api
