@@ -71,10 +71,8 @@ def serve(handler_name: str, connection: Connection) -> None:
         except BaseException as exc:
             reply = failure("error", exc)
         if len(reply) > MAX_RESPONSE_BYTES:
-            message = f"Response payload size ({len(reply)} bytes) exceeded maximum allowed payload size"
-            reply = failure(
-                "error", ValueError(f"{message} ({MAX_RESPONSE_BYTES} bytes)."), "Function.ResponseSizeTooLarge"
-            )
+            size = f"({len(reply)} bytes) exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+            reply = failure("error", ValueError(f"Response payload size {size}"), "Function.ResponseSizeTooLarge")
         duration = (time.monotonic() - started) * 1000
         print(
             f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"

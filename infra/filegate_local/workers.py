@@ -21,9 +21,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from filegate_local.lifeline import child_environment
+from filegate_local.lifeline import child_environment, kill_trees
 from filegate_local.model import FunctionSpec
-from filegate_local.process_tree import kill_trees
 from filegate_local.template import REGION
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the directory holding filegate_local/
@@ -162,7 +161,7 @@ class FunctionPool:
             else:
                 self._workers.discard(worker)
             self._lock.notify()
-        if not keep:  # close its connection, SIGKILL it with all it started (LibreOffice, FFmpeg: process_tree)
+        if not keep:  # close its connection, SIGKILL it with all it started (LibreOffice, FFmpeg: lifeline)
             worker.connection.close()
             if worker.proc.poll() is None:  # not reaped yet: its pid is still its own (Popen reaps it later)
                 kill_trees([worker.proc.pid])
