@@ -499,7 +499,6 @@ class Gateway(ThreadingHTTPServer):
     def stop(self) -> None:
         if self._thread is not None:
             self.shutdown()  # waits for serve_forever to return: it would wait forever without one
-            self._thread.join(timeout=5)
             self._thread = None
         for connection in list(self.connections):
             with contextlib.suppress(OSError):

@@ -51,7 +51,6 @@ class LogSink:
     """One function's log: a file, echoed to the console if asked, offered to CloudWatch Logs subscriptions."""
 
     def __init__(self, path: Path, label: str, echo: bool) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path, self._label, self._echo = path, label, echo
         self._lock = threading.Lock()
         self._file = path.open("ab", buffering=0)
@@ -166,16 +165,14 @@ class FunctionPool:
             if worker.proc.poll() is None:  # not reaped yet: its pid is still its own (Popen reaps it later)
                 kill_trees([worker.proc.pid])
 
-    def invoke(self, event: Any, request_id: str | None = None, wait_seconds: float | None = None) -> Invocation:
+    def invoke(self, event: Any, request_id: str | None = None) -> Invocation:
         """Invoke synchronously (RequestResponse): blocks until the function returns or fails."""
-        request_id = request_id or str(uuid.uuid4())
-        timeout = self.spec.timeout_seconds
-        started, wait = time.monotonic(), 60.0 + timeout if wait_seconds is None else wait_seconds
+        request_id, started, timeout = request_id or str(uuid.uuid4()), time.monotonic(), self.spec.timeout_seconds
         payload = json.dumps(event, separators=(",", ":")).encode()
         if len(payload) > MAX_REQUEST_BYTES:
             message = f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation"
             reply = failure("too_large", "RequestEntityTooLargeException", message)
-        elif isinstance(worker := self._acquire(started + wait, request_id), Worker):
+        elif isinstance(worker := self._acquire(started + 60.0 + timeout, request_id), Worker):
             request = b"[%s,%d,%s]" % (json.dumps(request_id).encode(), (time.time() + timeout) * 1000, payload)
             reply = worker.exchange(request, timeout, request_id)
             self._release(worker, keep=reply["type"] in ("ok", "error"))
