@@ -109,10 +109,6 @@ def request_context(request: IncomingRequest, api: ApiContext) -> dict[str, Any]
     }
 
 
-def method_arn(request: IncomingRequest, api: ApiContext) -> str:
-    return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api.api_id}/{api.stage}/{request.method}{request.path}"
-
-
 def _request_fields(request: IncomingRequest, api: ApiContext) -> dict[str, Any]:
     """What both events say of the request; header names merge case-insensitively (the first spelling)."""
     names: dict[str, str] = {}
@@ -146,11 +142,6 @@ def proxy_event(
     body = request.body
     text = (base64.b64encode(body).decode() if binary else body.decode("utf-8", "replace")) if body else None
     return event | {"stageVariables": None, "body": text, "isBase64Encoded": bool(body) and binary}
-
-
-def authorizer_event(request: IncomingRequest, api: ApiContext) -> dict[str, Any]:
-    event = {"type": "REQUEST", "methodArn": method_arn(request, api), **_request_fields(request, api)}
-    return event | {"stageVariables": {}}
 
 
 @dataclass
@@ -194,12 +185,6 @@ def render(
             answer.headers.append((name, value))
     answer.body = fill(config.get("ResponseTemplates", {}).get("application/json", "")).encode()
     return answer
-
-
-def policy_allows(statements: list[dict[str, Any]], arn: str) -> bool:
-    """Of the statements matching the method ARN (`*` spans anything), a Deny refuses, else an Allow admits."""
-    matching = [s for s in statements if any(fnmatch.fnmatchcase(arn, resource) for resource in s["Resource"])]
-    return {s["Effect"] for s in matching} == {"Allow"}
 
 
 def authorizer_reply(reply: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -322,8 +307,10 @@ class ApiGateway:
             raise GatewayRefusal("UNAUTHORIZED", 401)
         with self.lock:
             cached = self.cache.get(identity)
+        arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api.api_id}/{api.stage}/{request.method}{request.path}"
         if cached is None or cached[0] <= time.monotonic():
-            invocation = self.invoke(spec.function, authorizer_event(request, api), None)
+            event = {"type": "REQUEST", "methodArn": arn, **_request_fields(request, api), "stageVariables": {}}
+            invocation = self.invoke(spec.function, event, None)
             if not invocation.ok:
                 unauthorized = (invocation.error or {}).get("errorMessage") == "Unauthorized"
                 raise GatewayRefusal(*(("UNAUTHORIZED", 401) if unauthorized else ("AUTHORIZER_FAILURE", 500)))
@@ -334,7 +321,10 @@ class ApiGateway:
                         self.cache.pop(next(iter(self.cache)))
                     self.cache[identity] = cached
         _, context, statements = cached
-        if not policy_allows(statements, method_arn(request, api)):  # checked for every route
+        # Checked for every route: of the statements matching the ARN (`*` spans anything), a Deny refuses, else an
+        # Allow admits.
+        matching = [s for s in statements if any(fnmatch.fnmatchcase(arn, resource) for resource in s["Resource"])]
+        if {s["Effect"] for s in matching} != {"Allow"}:
             raise GatewayRefusal("ACCESS_DENIED", 403, context)
         return context
 
