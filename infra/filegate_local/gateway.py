@@ -72,8 +72,6 @@ class IncomingRequest:
 
 @dataclass(frozen=True)
 class ApiContext:
-    """Where a request landed: the API, its stage and the matched resource."""
-
     api_id: str
     stage: str
     resource_path: str  # e.g. /v1/keys/{id}, or "" when no route matched

@@ -1,11 +1,9 @@
 """Child processes of the local stack (moto, workers) die with it, however it ends: they run in sessions of their
-own (Ctrl-C reaches only the stack, which stops them in order), so a watchdog thread in each ends it, with what
-it started, once its parent is gone. Not PR_SET_PDEATHSIG: that fires when the *thread* that started the
-child exits, and workers are started from request threads.
-
-A worker is killed with everything it started, as Lambda's sandbox goes whole. LibreOffice and FFmpeg run in
-sessions of their own (so that the function can kill them on a timeout), out of the worker's group: `kill_trees`
-finds every descendant through /proc, freezing each level (SIGSTOP) so none starts another."""
+own (Ctrl-C reaches only the stack, which stops them in order), so a watchdog thread in each ends it, with what it
+started, once its parent is gone (not PR_SET_PDEATHSIG: that fires when the *thread* that started the child exits).
+`kill_trees` kills a worker with all it started, as Lambda's sandbox goes whole, LibreOffice and FFmpeg too (in
+sessions of their own, out of the worker's group): it finds every descendant through /proc, freezing each level
+(SIGSTOP) so none starts another."""
 
 from __future__ import annotations
 

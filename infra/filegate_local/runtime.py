@@ -37,8 +37,7 @@ class LambdaContext:
 
 
 def failure(kind: str, exc: BaseException, error_type: str | None = None) -> bytes:
-    """A `kind` reply with the error in Lambda's shape, logged as its Python runtime logs it: "[ERROR] Type:
-    message" and the traceback."""
+    """A `kind` reply with the error in Lambda's shape, logged as Lambda's Python runtime does: "[ERROR] Type: ..."."""
     error_type = error_type or type(exc).__name__
     print(f"[ERROR] {error_type}: {exc}\n" + "".join(traceback.format_exception(exc)).rstrip())
     error = {"errorMessage": str(exc), "errorType": error_type, "stackTrace": traceback.format_tb(exc.__traceback__)}
