@@ -1,11 +1,7 @@
-"""The local API Gateway (REST), emulating what template.yaml's API uses, and nothing else.
-
-`ApiGateway.answer` is the one request path: route, stage throttling, the REQUEST authorizer (cached per
-identity) and its policy, the route's function with a proxy event, its proxy response; every answer of the
-gateway's own is the template's gateway response. `Gateway` serves it over HTTP (`make dev`, the integration
-tests); tests/service/harness.py calls it in-process, in front of the handlers imported there. The events'
-shapes are those `sam local generate-event apigateway aws-proxy` / `request-authorizer` print, plus the few
-fields AWS adds (tests/local/test_local_gateway.py holds them against sam's output).
+"""The local API Gateway (REST), emulating what template.yaml's API uses, and nothing else: `ApiGateway.answer`
+routes, throttles, runs the cached REQUEST authorizer and the route's function (proxy event and response), else
+answers with the template's gateway response. `Gateway` serves it over HTTP; tests/service/harness.py calls it
+in-process. The events have the shapes `sam local generate-event apigateway` prints (tests/local/test_local_gateway.py).
 """
 
 from __future__ import annotations
@@ -58,8 +54,6 @@ DROPPED_HEADERS = frozenset(
 
 @dataclass
 class IncomingRequest:
-    """An HTTP request as the gateway received it."""
-
     method: str
     path: str  # as on the wire, without the query string
     query: str
@@ -68,7 +62,7 @@ class IncomingRequest:
     source_ip: str
     gateway_port: int
     protocol: str = "HTTP/1.1"
-    request_id: str = ""
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     received_at: float = field(default_factory=time.time)
 
     def header(self, name: str) -> str | None:
@@ -78,8 +72,6 @@ class IncomingRequest:
 
 @dataclass(frozen=True)
 class ApiContext:
-    """Where a request landed: the API, its stage and the matched resource."""
-
     api_id: str
     stage: str
     resource_path: str  # e.g. /v1/keys/{id}, or "" when no route matched
@@ -115,10 +107,6 @@ def request_context(request: IncomingRequest, api: ApiContext) -> dict[str, Any]
     }
 
 
-def method_arn(request: IncomingRequest, api: ApiContext) -> str:
-    return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api.api_id}/{api.stage}/{request.method}{request.path}"
-
-
 def _request_fields(request: IncomingRequest, api: ApiContext) -> dict[str, Any]:
     """What both events say of the request; header names merge case-insensitively (the first spelling)."""
     names: dict[str, str] = {}
@@ -152,12 +140,6 @@ def proxy_event(
     body = request.body
     text = (base64.b64encode(body).decode() if binary else body.decode("utf-8", "replace")) if body else None
     return event | {"stageVariables": None, "body": text, "isBase64Encoded": bool(body) and binary}
-
-
-def authorizer_event(request: IncomingRequest, api: ApiContext) -> dict[str, Any]:
-    """The event of a REQUEST Lambda authorizer."""
-    event = {"type": "REQUEST", "methodArn": method_arn(request, api), **_request_fields(request, api)}
-    return event | {"stageVariables": {}}
 
 
 @dataclass
@@ -201,12 +183,6 @@ def render(
             answer.headers.append((name, value))
     answer.body = fill(config.get("ResponseTemplates", {}).get("application/json", "")).encode()
     return answer
-
-
-def policy_allows(statements: list[dict[str, Any]], arn: str) -> bool:
-    """Of the statements matching the method ARN (`*` spans anything), a Deny refuses, else an Allow admits."""
-    matching = [s for s in statements if any(fnmatch.fnmatchcase(arn, resource) for resource in s["Resource"])]
-    return {s["Effect"] for s in matching} == {"Allow"}
 
 
 def authorizer_reply(reply: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -283,7 +259,6 @@ class ApiGateway:
 
     def answer(self, request: IncomingRequest, cached_authorizer: Mapping[str, Any] | None = None) -> HttpResponse:
         """The answer; `cached_authorizer`: an earlier allowing context, as while API Gateway caches a policy."""
-        request.request_id = request.request_id or str(uuid.uuid4())
         api, route = self.context_for(request)
         try:
             if route is None or request.method not in HTTP_METHODS:
@@ -330,8 +305,10 @@ class ApiGateway:
             raise GatewayRefusal("UNAUTHORIZED", 401)
         with self.lock:
             cached = self.cache.get(identity)
+        arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api.api_id}/{api.stage}/{request.method}{request.path}"
         if cached is None or cached[0] <= time.monotonic():
-            invocation = self.invoke(spec.function, authorizer_event(request, api), None)
+            event = {"type": "REQUEST", "methodArn": arn, **_request_fields(request, api), "stageVariables": {}}
+            invocation = self.invoke(spec.function, event, None)
             if not invocation.ok:
                 unauthorized = (invocation.error or {}).get("errorMessage") == "Unauthorized"
                 raise GatewayRefusal(*(("UNAUTHORIZED", 401) if unauthorized else ("AUTHORIZER_FAILURE", 500)))
@@ -342,7 +319,10 @@ class ApiGateway:
                         self.cache.pop(next(iter(self.cache)))
                     self.cache[identity] = cached
         _, context, statements = cached
-        if not policy_allows(statements, method_arn(request, api)):  # checked for every route
+        # Checked for every route: of the statements matching the ARN (`*` spans anything), a Deny refuses, else an
+        # Allow admits.
+        matching = [s for s in statements if any(fnmatch.fnmatchcase(arn, resource) for resource in s["Resource"])]
+        if {s["Effect"] for s in matching} != {"Allow"}:
             raise GatewayRefusal("ACCESS_DENIED", 403, context)
         return context
 
@@ -414,8 +394,7 @@ class _Handler(BaseHTTPRequestHandler):
         return data
 
     def _body(self) -> bytes:
-        """The Content-Length or chunked body, or GatewayRefusal; the caller's socket timeout ends a body that
-        stops short."""
+        """The Content-Length or chunked body, or GatewayRefusal; the socket's timeout ends one that stops short."""
         if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in self.headers.defects):
             raise GatewayRefusal("DEFAULT_4XX", 400)  # a header line without a colon
         if "chunked" not in self.headers.get("Transfer-Encoding", "").lower():
@@ -473,19 +452,13 @@ class Gateway(ThreadingHTTPServer):
     block_on_close = False  # closing does not wait for requests in flight: stopping has a deadline
     request_queue_size = 256
 
-    def __init__(
-        self, model: StackModel, pools: Mapping[str, FunctionPool], *, host: str = "127.0.0.1", port: int = 3000
-    ):
+    def __init__(self, model: StackModel, pools: Mapping[str, FunctionPool], *, host: str = "127.0.0.1", port: int):
         super().__init__((host, port), _Handler, bind_and_activate=False)
-        self.model, self.pools, self.host, self.port = model, pools, host, port
-        assert self.primary_api is not None, "the template has no API"
+        self.pools, self.host, self.port = pools, host, port
+        self.primary_api: ApiSpec = next(iter(model.apis.values()))  # the template's one API
         self.core = ApiGateway(self.primary_api, self._invoke)
         self.connections: set[socket.socket] = set()  # shut on stop, so idle keep-alive threads end too
         self._thread: threading.Thread | None = None
-
-    @property
-    def primary_api(self) -> ApiSpec | None:
-        return next(iter(self.model.apis.values()), None)
 
     @property
     def url(self) -> str:
@@ -508,14 +481,12 @@ class Gateway(ThreadingHTTPServer):
         self.port = int(self.server_address[1])
 
     def serve(self) -> None:
-        """Answer requests, in a background thread."""
         self._thread = threading.Thread(target=self.serve_forever, args=(0.2,), name="gateway", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         if self._thread is not None:
             self.shutdown()  # waits for serve_forever to return: it would wait forever without one
-            self._thread.join(timeout=5)
             self._thread = None
         for connection in list(self.connections):
             with contextlib.suppress(OSError):
@@ -523,9 +494,7 @@ class Gateway(ThreadingHTTPServer):
         self.server_close()
 
     def handle(self, request: IncomingRequest, refusal: GatewayRefusal | None = None) -> HttpResponse:
-        """The answer over HTTP (`refusal`: the transport's own); a function's reserved headers are remapped,
-        and every answer carries x-amzn-RequestId."""
-        request.request_id = request.request_id or str(uuid.uuid4())
+        """The answer over HTTP (`refusal`: the transport's own), a function's reserved headers remapped."""
         try:
             response = self.core.gateway_response(request, *refusal.args) if refusal else self.core.answer(request)
         except Exception:

@@ -1,15 +1,19 @@
 """Child processes of the local stack (moto, workers) die with it, however it ends: they run in sessions of their
-own (Ctrl-C reaches only the stack, which stops them in order), so a watchdog thread in each ends it, with what
-it started, once its parent is gone. Not PR_SET_PDEATHSIG: that fires when the *thread* that started the
-child exits, and workers are started from request threads."""
+own (Ctrl-C reaches only the stack, which stops them in order), so a watchdog thread in each ends it, with what it
+started, once its parent is gone (not PR_SET_PDEATHSIG: that fires when the *thread* that started the child exits).
+`kill_trees` kills a worker with all it started, as Lambda's sandbox goes whole, LibreOffice and FFmpeg too (in
+sessions of their own, out of the worker's group): it finds every descendant through /proc, freezing each level
+(SIGSTOP) so none starts another."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import threading
 import time
-
-from filegate_local.process_tree import kill_trees, parent_pids
+from collections.abc import Iterable
+from pathlib import Path
 
 PARENT_PID_ENV = "FILEGATE_LOCAL_PARENT_PID"
 
@@ -31,3 +35,29 @@ def exit_with_parent() -> None:
 
     if parent is not None:  # else started by hand, not by the stack
         threading.Thread(target=watch, name="lifeline", daemon=True).start()
+
+
+def parent_pids() -> dict[int, int]:
+    """pid -> parent pid of every process we can see."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, IndexError, ValueError):  # the name (2nd field) may hold ")" and spaces
+            parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def kill_trees(roots: Iterable[int]) -> None:
+    """SIGKILL `roots` (live, unreaped children of ours), their descendants and the process groups any of them lead."""
+    found: list[int] = []
+    level = set(roots)
+    while level:
+        for pid in level:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGSTOP)
+        found.extend(level)
+        level = {pid for pid, parent in parent_pids().items() if parent in level and pid not in found}
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)

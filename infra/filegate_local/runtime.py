@@ -23,22 +23,20 @@ class LambdaContext:
     """The `context` argument Lambda passes to Python handlers."""
 
     def __init__(self, request_id: str, deadline_ms: int) -> None:
-        env = os.environ
         self.aws_request_id, self._deadline_ms = request_id, deadline_ms
-        self.function_name = env["AWS_LAMBDA_FUNCTION_NAME"]
-        self.function_version = env["AWS_LAMBDA_FUNCTION_VERSION"]
-        self.memory_limit_in_mb = env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]
-        self.invoked_function_arn = env["FILEGATE_LOCAL_FUNCTION_ARN"]
-        self.log_group_name = env["AWS_LAMBDA_LOG_GROUP_NAME"]
-        self.log_stream_name = env["AWS_LAMBDA_LOG_STREAM_NAME"]
+        self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+        self.function_version = os.environ["AWS_LAMBDA_FUNCTION_VERSION"]
+        self.memory_limit_in_mb = os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]
+        self.invoked_function_arn = os.environ["FILEGATE_LOCAL_FUNCTION_ARN"]
+        self.log_group_name = os.environ["AWS_LAMBDA_LOG_GROUP_NAME"]
+        self.log_stream_name = os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, self._deadline_ms - int(time.time() * 1000))
 
 
 def failure(kind: str, exc: BaseException, error_type: str | None = None) -> bytes:
-    """A `kind` reply with the error in Lambda's shape, logged as its Python runtime logs it: "[ERROR] Type:
-    message" and the traceback."""
+    """A `kind` reply with the error in Lambda's shape, logged as Lambda's Python runtime does: "[ERROR] Type: ..."."""
     error_type = error_type or type(exc).__name__
     print(f"[ERROR] {error_type}: {exc}\n" + "".join(traceback.format_exception(exc)).rstrip())
     error = {"errorMessage": str(exc), "errorType": error_type, "stackTrace": traceback.format_tb(exc.__traceback__)}
@@ -71,15 +69,10 @@ def serve(handler_name: str, connection: Connection) -> None:
         except BaseException as exc:
             reply = failure("error", exc)
         if len(reply) > MAX_RESPONSE_BYTES:
-            message = f"Response payload size ({len(reply)} bytes) exceeded maximum allowed payload size"
-            reply = failure(
-                "error", ValueError(f"{message} ({MAX_RESPONSE_BYTES} bytes)."), "Function.ResponseSizeTooLarge"
-            )
-        duration = (time.monotonic() - started) * 1000
-        print(
-            f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
-            f"Billed Duration: {int(duration) + 1} ms\tMemory Size: {context.memory_limit_in_mb} MB"
-        )
+            size = f"({len(reply)} bytes) exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+            reply = failure("error", ValueError(f"Response payload size {size}"), "Function.ResponseSizeTooLarge")
+        duration = (time.monotonic() - started) * 1000  # tests/bench reads REPORT's Duration
+        print(f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {duration:.2f} ms")
         connection.send_bytes(reply)
 
 

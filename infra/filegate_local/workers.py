@@ -21,9 +21,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from filegate_local.lifeline import child_environment
+from filegate_local.lifeline import child_environment, kill_trees
 from filegate_local.model import FunctionSpec
-from filegate_local.process_tree import kill_trees
 from filegate_local.template import REGION
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the directory holding filegate_local/
@@ -52,7 +51,6 @@ class LogSink:
     """One function's log: a file, echoed to the console if asked, offered to CloudWatch Logs subscriptions."""
 
     def __init__(self, path: Path, label: str, echo: bool) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path, self._label, self._echo = path, label, echo
         self._lock = threading.Lock()
         self._file = path.open("ab", buffering=0)
@@ -162,21 +160,19 @@ class FunctionPool:
             else:
                 self._workers.discard(worker)
             self._lock.notify()
-        if not keep:  # close its connection, SIGKILL it with all it started (LibreOffice, FFmpeg: process_tree)
+        if not keep:  # close its connection, SIGKILL it with all it started (LibreOffice, FFmpeg: lifeline)
             worker.connection.close()
             if worker.proc.poll() is None:  # not reaped yet: its pid is still its own (Popen reaps it later)
                 kill_trees([worker.proc.pid])
 
-    def invoke(self, event: Any, request_id: str | None = None, wait_seconds: float | None = None) -> Invocation:
+    def invoke(self, event: Any, request_id: str | None = None) -> Invocation:
         """Invoke synchronously (RequestResponse): blocks until the function returns or fails."""
-        request_id = request_id or str(uuid.uuid4())
-        timeout = self.spec.timeout_seconds
-        started, wait = time.monotonic(), 60.0 + timeout if wait_seconds is None else wait_seconds
+        request_id, started, timeout = request_id or str(uuid.uuid4()), time.monotonic(), self.spec.timeout_seconds
         payload = json.dumps(event, separators=(",", ":")).encode()
         if len(payload) > MAX_REQUEST_BYTES:
             message = f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation"
             reply = failure("too_large", "RequestEntityTooLargeException", message)
-        elif isinstance(worker := self._acquire(started + wait, request_id), Worker):
+        elif isinstance(worker := self._acquire(started + 60.0 + timeout, request_id), Worker):
             request = b"[%s,%d,%s]" % (json.dumps(request_id).encode(), (time.time() + timeout) * 1000, payload)
             reply = worker.exchange(request, timeout, request_id)
             self._release(worker, keep=reply["type"] in ("ok", "error"))
