@@ -23,7 +23,6 @@ def _pair(value: str) -> tuple[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="filegate-local", description="template.yaml on moto server, no Docker.")
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=3000, help="API port (default 3000; 0 = any free port)")
     parser.add_argument("--moto-port", type=int, default=4566, help="moto server port (default 4566)")
     parser.add_argument("--template", type=Path, default=Path("template.yaml"))
@@ -33,7 +32,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--param", action="append", type=_pair, default=[], dest="parameters", help="Name=Value")
     parser.add_argument("--env", action="append", type=_pair, default=[], dest="environment", help="NAME=VALUE")
     parser.add_argument("--no-echo-logs", action="store_false", dest="echo_logs", help="function logs to files only")
-    parser.add_argument("--warm", action="store_true", help="start one worker per function before serving")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     options = vars(parser.parse_args(argv))
     level = logging.DEBUG if options.pop("verbose") else logging.INFO

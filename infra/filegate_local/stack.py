@@ -32,7 +32,7 @@ from filegate_local.poller import wake_all
 from filegate_local.resources import Provisioner
 from filegate_local.sqs_poller import SqsPoller, start_pollers
 from filegate_local.state import read_state, remove_state, state_file, write_state
-from filegate_local.stream_poller import StreamPoller, start_stream_pollers
+from filegate_local.stream_poller import start_stream_pollers
 from filegate_local.template import Template, load_template_file
 from filegate_local.workers import FunctionPool, LogSink, function_environment
 
@@ -149,9 +149,7 @@ class LocalStack:
         self.pools: dict[str, FunctionPool] = {}
         self.sinks: dict[str, LogSink] = {}
         self.pollers: list[SqsPoller] = []
-        self.stream_pollers: list[StreamPoller] = []
-        self.threads: list[Any] = []  # the pollers and log subscriptions: woken and joined at stop
-        self.mail_echo: MailEcho | None = None
+        self.threads: list[Any] = []  # the pollers, log subscriptions and mail echo: woken and joined at stop
         self.state: dict[str, Any] = {}
         self._stop = threading.Event()
         self._log_handler: logging.Handler | None = None
@@ -170,8 +168,6 @@ class LocalStack:
         self.stop()
 
     def start(self) -> LocalStack:
-        if self._log_handler is not None:
-            return self
         config = self.config
         check_ports_free(config.host, {"API": config.port, "moto": config.moto_port}, self.state_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -211,14 +207,14 @@ class LocalStack:
                 list(executor.map(FunctionPool.warm, self.pools.values()))
         region, pools, stop, most = self.template.region, self.pools, self._stop, config.workers_per_function
         self.pollers = start_pollers(model.sqs_mappings, pools, self.moto_url, region, stop, max_pollers=most)
-        self.stream_pollers = start_stream_pollers(model.stream_mappings, pools, self.moto_url, region, stop)
+        streams = start_stream_pollers(model.stream_mappings, pools, self.moto_url, region, stop)
         for pool in pools.values():
-            pool.on_invoked(lambda: wake_all(self.stream_pollers))
+            pool.on_invoked(lambda: wake_all(streams))
         subscriptions = start_log_subscriptions(model.log_subscriptions, pools, self.sinks, stop)
-        self.threads = [*self.pollers, *self.stream_pollers, *subscriptions]
+        self.threads = [*self.pollers, *streams, *subscriptions]
         if config.echo_mail:
-            self.mail_echo = MailEcho(self.moto_url, stop)
-            self.mail_echo.start()
+            self.threads.append(MailEcho(self.moto_url, stop))
+            self.threads[-1].start()
         self.state = self._describe(self.template, model, self.gateway)
         write_state(self.state_dir, self.state)
         # Last: the first answer (a 200 from /v1/health) means every part above is ready and findable.
@@ -247,11 +243,11 @@ class LocalStack:
         if self.moto is not None:
             self.moto.stop()
         deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for thread in [*self.threads, self.mail_echo] if self.mail_echo else self.threads:
+        for thread in self.threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
         for sink in self.sinks.values():
             sink.close()
-        self.threads, self.sinks, self.mail_echo = [], {}, None
+        self.threads, self.sinks = [], {}
         if self._log_handler is not None:
             log.removeHandler(self._log_handler)
             self._log_handler.close()
@@ -272,7 +268,6 @@ class LocalStack:
             "gateway_endpoint": self.url,
             "api_id": api and api.api_id,
             "stage": api and api.stage,
-            "apis": {lid: {"id": a.api_id, "name": a.name, "stage": a.stage} for lid, a in model.apis.items()},
             "moto_endpoint": self.moto_url,
             "parameters": template.parameters,
             "resources": {lid: {"name": template.physical(lid).name} for lid in template.resources},

@@ -89,12 +89,7 @@ def load_template_file(path: Path) -> dict[str, Any]:
 
 
 def intrinsics_in(value: Any) -> set[str]:
-    if isinstance(value, list):
-        return set().union(*(intrinsics_in(v) for v in value))
-    if not isinstance(value, dict):
-        return set()
-    found = set().union(*(intrinsics_in(v) for v in value.values()))
-    return found | {k for k in value if len(value) == 1 and (k == "Ref" or k.startswith("Fn::"))}
+    return set(re.findall(r'(?<!\\)"(Ref|Fn::\w+)": ', json.dumps(value)))  # the keys, not a string's quotes
 
 
 def unsupported(raw: Mapping[str, Any]) -> list[str]:
@@ -183,15 +178,12 @@ class Template:
         return dict(self.resolve(self.raw_properties(logical_id)))
 
     def physical(self, logical_id: str) -> PhysicalResource:
-        if logical_id not in self._physical:
-            self._physical[logical_id] = self._name(logical_id, self.resources[logical_id]["Type"])
-        return self._physical[logical_id]
-
-    def _name(self, logical_id: str, kind: str) -> PhysicalResource:
+        if logical_id in self._physical:
+            return self._physical[logical_id]
+        kind, props = self.resources[logical_id]["Type"], self.raw_properties(logical_id)
         ref = name = f"{self.stack_name}-{logical_id}"
         arn = f"arn:aws:{kind.split('::')[1].lower()}:{REGION}:{ACCOUNT_ID}:{name}"  # a queue's, a skipped type's
         attributes: dict[str, Any] = {}
-        props = self.raw_properties(logical_id)
         if kind == "AWS::DynamoDB::Table":
             arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
             if props.get("StreamSpecification"):  # its label is its creation time: resources.py records the real one
@@ -209,9 +201,9 @@ class Template:
             ref = arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:{name}:1"
         elif kind == "AWS::Serverless::Api":  # its Ref: a stable, real-looking REST API id
             name = str(self.resolve(props.get("Name", name)))
-            digest = hashlib.sha256(f"{self.stack_name}/{logical_id}".encode()).digest()
-            ref = "".join("abcdefghijklmnopqrstuvwxyz0123456789"[b % 36] for b in digest[:10])
-        return PhysicalResource(ref, name, {"Arn": arn, **attributes})
+            ref = hashlib.sha256(f"{self.stack_name}/{logical_id}".encode()).hexdigest()[:10]
+        self._physical[logical_id] = PhysicalResource(ref, name, {"Arn": arn, **attributes})
+        return self._physical[logical_id]
 
     def get_att(self, logical_id: str, attribute: str) -> Any:
         attributes = self.physical(logical_id).attributes
@@ -265,14 +257,11 @@ class Template:
 
 
 def merge_globals(global_value: Any, local_value: Any) -> Any:
-    """SAM's Globals merge: maps merge key by key, lists add up (globals first), anything else overrides."""
+    """SAM's Globals merge: maps (not intrinsics) merge key by key, lists add up, anything else overrides."""
     if isinstance(global_value, list) and isinstance(local_value, list):
         return [*global_value, *local_value]
-    if not isinstance(global_value, dict) or not isinstance(local_value, dict) or _intrinsic(global_value, local_value):
+    maps = isinstance(global_value, dict) and isinstance(local_value, dict)
+    if not maps or INTRINSICS & {*global_value, *local_value}:
         return local_value
     merged = {k: merge_globals(global_value[k], v) if k in global_value else v for k, v in local_value.items()}
     return {**global_value, **merged}
-
-
-def _intrinsic(*values: dict[str, Any]) -> bool:
-    return any(len(value) == 1 and next(iter(value)) in INTRINSICS for value in values)
