@@ -32,10 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--param", action="append", type=_pair, default=[], dest="parameters", help="Name=Value")
     parser.add_argument("--env", action="append", type=_pair, default=[], dest="environment", help="NAME=VALUE")
     parser.add_argument("--no-echo-logs", action="store_false", dest="echo_logs", help="function logs to files only")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     options = vars(parser.parse_args(argv))
-    level = logging.DEBUG if options.pop("verbose") else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
     logging.getLogger("botocore").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     options.update(parameters=dict(options["parameters"]), environment=dict(options["environment"]), echo_mail=True)

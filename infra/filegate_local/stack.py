@@ -33,7 +33,7 @@ from filegate_local.resources import Provisioner
 from filegate_local.sqs_poller import SqsPoller, start_pollers
 from filegate_local.state import read_state, remove_state, state_file, write_state
 from filegate_local.stream_poller import start_stream_pollers
-from filegate_local.template import Template, load_template_file
+from filegate_local.template import Template
 from filegate_local.workers import FunctionPool, LogSink, function_environment
 
 log = logging.getLogger("filegate_local")
@@ -187,9 +187,7 @@ class LocalStack:
         self.moto.spawn()  # and read the template while moto starts: both spend seconds importing (moto, cfn-lint)
         self.moto_url = self.moto.url
         # Links in mail point at this gateway, as PublicBaseUrl would on AWS; never at a request's Host header.
-        declared = load_template_file(Path(config.template)).get("Parameters") or {}
-        parameters = {"PublicBaseUrl": f"http://{config.host}:{port}"} if "PublicBaseUrl" in declared else {}
-        parameters |= config.parameters
+        parameters = {"PublicBaseUrl": f"http://{config.host}:{port}", **config.parameters}
         name, path = config.stack_name, config.template
         self.template = Template(path, stack_name=name, parameter_overrides=parameters, moto_endpoint=self.moto_url)
         self.model = model = build_model(self.template)

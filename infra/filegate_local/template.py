@@ -232,7 +232,8 @@ class Template:
         if key == "Fn::Sub":
             if not isinstance(args, str):
                 raise TemplateError("!Sub takes a string here (its list form is not emulated)")
-            return re.sub(r"\$\{([^}]*)\}", lambda m: self._sub_variable(m.group(1).strip()), args)
+            variable = r"\$\{([^}]*)\}"  # ${Resource.Attribute} is a GetAtt, ${Name} a Ref
+            return re.sub(variable, lambda m: str(self.resolve({"Fn::GetAtt" if "." in m[1] else "Ref": m[1]})), args)
         if key == "Fn::If":
             return self.resolve(args[1] if self.condition(args[0]) else args[2])
         if key == "Fn::Equals":
@@ -241,12 +242,6 @@ class Template:
             return not self.resolve(args[0])
         resolved = {key: self.resolve(item) for key, item in value.items()}
         return {key: item for key, item in resolved.items() if item is not NO_VALUE}
-
-    def _sub_variable(self, name: str) -> str:
-        logical_id, _, attribute = name.partition(".")
-        return str(
-            self.get_att(logical_id, attribute) if attribute and logical_id in self.resources else self.ref(name)
-        )
 
     def outputs(self) -> dict[str, Any]:
         return {

@@ -99,11 +99,9 @@ def test_the_model_of_template_yaml() -> None:
     assert (documents.code_dir, documents.handler) == (ROOT / "functions" / "documents", "app.handler")
     assert documents.layer_dirs == (ROOT / "layers" / "common",)  # IgnoreGlobals: no CommonLayer besides
     assert documents.timeout_seconds == 300 and documents.runtime == "image"
-    polled = {(m.function, m.queue) for m in model.sqs_mappings}
-    assert {
-        ("DocumentsFunction", "DocumentsQueue"),
-        ("DocumentsDeadLetterFunction", "DocumentsDeadLetterQueue"),
-    } <= polled
+    polled = {m.queue: m.function for m in model.sqs_mappings}
+    assert polled["DocumentsQueue"] == "DocumentsFunction"
+    assert polled["DocumentsDeadLetterQueue"] == "DocumentsDeadLetterFunction"
 
 
 @pytest.mark.parametrize("overrides", [{"NoSuchParameter": "1"}, {"LogLevel": "LOUD"}])

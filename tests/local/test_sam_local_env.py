@@ -4,7 +4,7 @@ names the local stack created and the endpoint of its moto (docs/deploy.md "sam 
 import json
 from pathlib import Path
 
-from filegate_local.sam_env import ENDPOINT_VARIABLE, main
+from filegate_local.sam_env import main
 from filegate_local.template import Template
 from tests.helpers.template import TEMPLATE_PATH
 
@@ -22,4 +22,4 @@ def test_every_function_gets_the_local_stacks_names_and_moto_among_the_variables
     declared_everywhere = set(template.raw["Globals"]["Function"]["Environment"]["Variables"])  # has the endpoint
     for logical_id, environment in written.items():  # sam local applies only variables the template declares
         own = set(template.raw_properties(logical_id).get("Environment", {}).get("Variables", {}))
-        assert environment[ENDPOINT_VARIABLE] == MOTO and set(environment) <= own | declared_everywhere, logical_id
+        assert environment["AWS_ENDPOINT_URL"] == MOTO and set(environment) <= own | declared_everywhere, logical_id
