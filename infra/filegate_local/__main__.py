@@ -60,9 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         "Convert a file with it (an image, PDF, audio, video or document up to 4 MB):\n"
         f'  curl -s -X POST {url}/v1/convert -H "Authorization: Bearer $KEY" '
         "-F file=@photo.png -F target=webp -o photo.webp\n"
-        f'  curl -s -X POST {url}/v1/convert -H "Authorization: Bearer $KEY" -F file=@report.docx -F target=pdf '
-        "-o report.pdf   # Word, Excel, PowerPoint, ODF, RTF, text\n"
-        "Or with the command line:\n"
+        "Or with the command line (a document: Word, Excel, PowerPoint, ODF, RTF, text):\n"
         f"  FILEGATE_API_KEY=$KEY .venv/bin/filegate --base-url {url} convert report.docx --to pdf\n"
         f"The dashboard: open {url}/dashboard and type an email; the code it sends is printed here.\n\n"
         "Ctrl-C stops everything.\n",

@@ -157,8 +157,7 @@ class LocalStack:
     def log_file(self, function: str) -> Path:
         return self.log_dir / f"{function}.log"
 
-    def invocations(self, function: str) -> int:
-        """How many times a function (by logical id) was invoked since start."""
+    def invocations(self, function: str) -> int:  # by logical id, since start
         return self.pools[function].stats.invocations
 
     def __enter__(self) -> LocalStack:
@@ -219,14 +218,10 @@ class LocalStack:
         self.gateway.serve()
 
     def stop(self) -> None:
-        """Stop everything within a few seconds, whatever is in flight. Safe to call twice.
-
-        In this order, and no step waits without a deadline: nobody new finds the stack; the pollers and
-        the pools take no more work (a request waiting for a free worker fails at once); the gateway stops
-        taking connections without waiting for the requests in flight (their threads end with their
-        invocations); the workers get a short grace to finish, then are killed with whatever they started;
-        moto stops; the poller threads, by then unblocked, are joined for what time is left.
-        """
+        """Stop everything within a few seconds, whatever is in flight; safe to call twice. No step waits without
+        a deadline: a request waiting for a free worker fails at once, the gateway does not wait for requests in
+        flight (their threads end with their invocations), busy workers are killed after a short grace, and the
+        poller threads are joined last, once the workers and moto they may be waiting on are gone."""
         if self.state:
             remove_state(self.state_dir, self.state)
         self._stop.set()

@@ -50,13 +50,11 @@ EMULATED_RESOURCES: dict[str, frozenset[str]] = {
     "AWS::SQS::Queue": _names("MessageRetentionPeriod RedrivePolicy SqsManagedSseEnabled VisibilityTimeout"),
 }
 # Resource types that only matter in AWS (monitoring, permissions, the edge): named, never created.
-SKIPPED_RESOURCES = frozenset(
-    f"AWS::{name}"
-    for name in _names(
-        "ApiGateway::Account ApiGateway::BasePathMapping ApiGateway::DomainName CloudFormation::WaitConditionHandle "
-        "CloudWatch::Alarm CloudWatch::Dashboard IAM::Role Logs::LogGroup Logs::MetricFilter S3::BucketPolicy "
-        "SNS::Subscription SNS::Topic WAFv2::WebACL WAFv2::WebACLAssociation"
-    )
+SKIPPED_RESOURCES = _names(
+    "AWS::ApiGateway::Account AWS::ApiGateway::BasePathMapping AWS::ApiGateway::DomainName AWS::CloudWatch::Alarm "
+    "AWS::CloudFormation::WaitConditionHandle AWS::CloudWatch::Dashboard AWS::IAM::Role AWS::Logs::LogGroup "
+    "AWS::Logs::MetricFilter AWS::S3::BucketPolicy AWS::SNS::Subscription AWS::SNS::Topic AWS::WAFv2::WebACL "
+    "AWS::WAFv2::WebACLAssociation"
 )
 # Function event types -> the properties the local stack reads (filegate_local.model).
 EVENTS: dict[str, frozenset[str]] = {
@@ -123,10 +121,8 @@ class PhysicalResource(NamedTuple):
 
 
 class Template:
-    """template.yaml with its parameters bound: resolves intrinsics and names resources.
-
-    `moto_endpoint` is needed because a queue's Ref is its URL, and a queue URL names the SQS endpoint.
-    """
+    """template.yaml with its parameters bound: resolves intrinsics and names resources (a queue's Ref is its URL,
+    which names the SQS endpoint: `moto_endpoint`)."""
 
     def __init__(
         self,

@@ -1,15 +1,17 @@
-"""The emulator's supported set (filegate_local.template.SUPPORTED) is held equal to what template.yaml uses,
-and anything else is refused when the template is read: a new template feature fails here until emulated."""
+"""template.py, model.py and sam_env.py on template.yaml. The supported set (template.SUPPORTED) is held equal to
+what template.yaml uses, and anything else is refused: a new template feature fails here until emulated."""
 
 from __future__ import annotations
 
 import copy
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from filegate_local import sam_env
 from filegate_local import template as template_module
 from filegate_local.model import build_model
 from filegate_local.resources import creation_order
@@ -119,3 +121,17 @@ def test_the_loader_gives_long_forms_as_plain_types_and_refuses_duplicate_keys(t
     path.write_text("Resources:\n  R: {Type: AWS::SQS::Queue}\n  R: {Type: AWS::SNS::Topic}\n")
     with pytest.raises(TemplateError, match="Duplicate"):
         load_template_file(path)
+
+
+def test_make_sam_local_env_gives_each_function_the_local_names_and_moto(tmp_path: Path) -> None:
+    output, moto = tmp_path / "env.json", "http://127.0.0.1:4566"
+    assert sam_env.main(["--template", str(TEMPLATE), "--moto-endpoint", moto, "--output", str(output)]) == 0
+    written = json.loads(output.read_text(encoding="utf-8"))
+    template = Template(TEMPLATE, moto_endpoint=moto)  # make dev's stack name
+    assert set(written) == set(template.of_type("AWS::Serverless::Function"))
+    assert written["KeysFunction"]["KEYS_TABLE"] == template.physical("KeysTable").name != "KeysTable"  # not sam's
+    assert written["ConvertFunction"]["CONVERSIONS_QUEUE_URL"].startswith(moto + "/")
+    declared_everywhere = set(RAW["Globals"]["Function"]["Environment"]["Variables"])  # has the endpoint
+    for logical_id, environment in written.items():  # sam local applies only variables the template declares
+        own = set(template.raw_properties(logical_id).get("Environment", {}).get("Variables", {}))
+        assert environment["AWS_ENDPOINT_URL"] == moto and set(environment) <= own | declared_everywhere, logical_id
