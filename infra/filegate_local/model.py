@@ -85,9 +85,7 @@ class SqsMappingSpec:
 
 
 @dataclass(frozen=True)
-class StreamMappingSpec:
-    """A `Type: DynamoDB` event: the table's stream from its trim horizon, a failing batch retried for ever."""
-
+class StreamMappingSpec:  # a `Type: DynamoDB` event: its stream from the trim horizon, failures retried for ever
     function: str
     event: str
     table: str  # logical id

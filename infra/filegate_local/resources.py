@@ -37,8 +37,6 @@ def _exists(exc: ClientError, *codes: str) -> None:
 
 
 class Provisioner:
-    """Creates what the template declares in moto, or keeps what a previous start created."""
-
     def __init__(self, template: Template, endpoint: str) -> None:
         self.template, self.endpoint = template, endpoint
         self.dynamodb, self.s3, self.sqs = (client(s, endpoint, template.region) for s in ("dynamodb", "s3", "sqs"))

@@ -57,8 +57,7 @@ class StackConfig:
     stack_name: str = "filegate-local"
     workers_per_function: int = 4
     parameters: dict[str, str] = field(default_factory=dict)
-    # Extra variables for every function, over the template's (local-only switches, like `sam local invoke
-    # --env-vars`); the template itself stays what is deployed.
+    # Extra variables for every function over the template's (local-only switches, as `sam local --env-vars`)
     environment: dict[str, str] = field(default_factory=dict)
     echo_logs: bool = False  # also print every function's log lines on stderr
     warm: bool = False  # start one worker per function before serving

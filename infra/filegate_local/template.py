@@ -1,11 +1,9 @@
 """Reading template.yaml: the features it uses, and a loud refusal of any other.
 
-`SUPPORTED` is the whole of what the local stack understands: the resource types it creates or runs (with
-every property it knows), those it knowingly skips, function event types (with their properties) and
-intrinsics. `Template` refuses a template using anything else when it reads it, so a new feature in
-template.yaml fails `make dev` and the tests until it is emulated (tests/local/test_local_template.py).
-Physical names are CloudFormation's, minus the random suffix: `<stack-name>-<LogicalId>`.
-"""
+`SUPPORTED` is all the local stack understands: the resource types it creates or runs (with the properties it
+knows), those it knowingly skips, function event types (with theirs) and intrinsics. `Template` refuses a template
+using anything else, so a new feature in template.yaml fails `make dev` and tests/local/test_local_template.py
+until it is emulated. Physical names are CloudFormation's, minus the random suffix: `<stack-name>-<LogicalId>`."""
 
 from __future__ import annotations
 
@@ -112,9 +110,7 @@ def _beyond(where: str, used: Any, known: Any) -> list[str]:
     return [f"{where}{name}" for name in sorted(set(used or ()) - set(known))]
 
 
-class PhysicalResource(NamedTuple):
-    """What a resource is called once deployed: its Ref value, its name and its GetAtt attributes."""
-
+class PhysicalResource(NamedTuple):  # a resource as deployed: its Ref value, its name and its GetAtt attributes
     ref: Any
     name: str
     attributes: dict[str, Any]
