@@ -33,9 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", action="append", type=_pair, default=[], dest="environment", help="NAME=VALUE")
     parser.add_argument("--no-echo-logs", action="store_false", dest="echo_logs", help="function logs to files only")
     options = vars(parser.parse_args(argv))
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"
-    )
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("botocore").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     options.update(parameters=dict(options["parameters"]), environment=dict(options["environment"]), echo_mail=True)

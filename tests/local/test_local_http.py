@@ -10,7 +10,7 @@ from http.client import HTTPConnection
 import httpx
 import pytest
 
-from filegate_local import LocalStack
+from filegate_local.stack import LocalStack
 
 TOO_LARGE = f"Content-Length: {10 * 1024 * 1024 + 1}\r\n"
 SHORT = b"POST /v1/keys/free HTTP/1.1\r\nHost: x\r\n"
