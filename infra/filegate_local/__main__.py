@@ -23,7 +23,6 @@ def _pair(value: str) -> tuple[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="filegate-local", description="template.yaml on moto server, no Docker.")
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=3000, help="API port (default 3000; 0 = any free port)")
     parser.add_argument("--moto-port", type=int, default=4566, help="moto server port (default 4566)")
     parser.add_argument("--template", type=Path, default=Path("template.yaml"))
@@ -33,11 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--param", action="append", type=_pair, default=[], dest="parameters", help="Name=Value")
     parser.add_argument("--env", action="append", type=_pair, default=[], dest="environment", help="NAME=VALUE")
     parser.add_argument("--no-echo-logs", action="store_false", dest="echo_logs", help="function logs to files only")
-    parser.add_argument("--warm", action="store_true", help="start one worker per function before serving")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     options = vars(parser.parse_args(argv))
-    level = logging.DEBUG if options.pop("verbose") else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("botocore").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     options.update(parameters=dict(options["parameters"]), environment=dict(options["environment"]), echo_mail=True)
@@ -62,9 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         "Convert a file with it (an image, PDF, audio, video or document up to 4 MB):\n"
         f'  curl -s -X POST {url}/v1/convert -H "Authorization: Bearer $KEY" '
         "-F file=@photo.png -F target=webp -o photo.webp\n"
-        f'  curl -s -X POST {url}/v1/convert -H "Authorization: Bearer $KEY" -F file=@report.docx -F target=pdf '
-        "-o report.pdf   # Word, Excel, PowerPoint, ODF, RTF, text\n"
-        "Or with the command line:\n"
+        "Or with the command line (a document: Word, Excel, PowerPoint, ODF, RTF, text):\n"
         f"  FILEGATE_API_KEY=$KEY .venv/bin/filegate --base-url {url} convert report.docx --to pdf\n"
         f"The dashboard: open {url}/dashboard and type an email; the code it sends is printed here.\n\n"
         "Ctrl-C stops everything.\n",

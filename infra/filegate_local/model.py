@@ -55,9 +55,7 @@ class RouteSpec:
 
 
 @dataclass(frozen=True)
-class ThrottleSpec:
-    """The stage's throttling (MethodSettings on every resource and method)."""
-
+class ThrottleSpec:  # the stage's MethodSettings, on every resource and method
     rate_limit: float
     burst_limit: int
 
@@ -87,10 +85,7 @@ class SqsMappingSpec:
 
 
 @dataclass(frozen=True)
-class StreamMappingSpec:
-    """A `Type: DynamoDB` event: the function reads the table's stream from its trim horizon, shard by shard,
-    in order, retrying a failing batch until its records expire (for ever, locally)."""
-
+class StreamMappingSpec:  # a `Type: DynamoDB` event: its stream from the trim horizon, failures retried for ever
     function: str
     event: str
     table: str  # logical id
@@ -140,7 +135,12 @@ def build_model(template: Template) -> StackModel:
             elif raw["Type"] == "DynamoDB":
                 table, batch = _target(raw_props["Stream"]), int(props.get("BatchSize", 100))
                 criteria = props.get("FilterCriteria", {}).get("Filters", [])
-                filters = tuple(_pattern(where, f["Pattern"]) for f in criteria)
+                try:
+                    filters = tuple(json.loads(f["Pattern"]) for f in criteria)
+                    for pattern in filters:
+                        validate_pattern(pattern)
+                except ValueError as exc:  # not JSON, or a pattern not emulated
+                    raise TemplateError(f"{where}: FilterCriteria: {exc}") from exc
                 bisect = bool(props.get("BisectBatchOnFunctionError"))
                 name, stream = template.physical(table).name, props["Stream"]
                 mapping = StreamMappingSpec(function, event, table, name, stream, batch, bisect, reports, filters)
@@ -153,15 +153,6 @@ def build_model(template: Template) -> StackModel:
                 matcher(pattern)  # an unsupported pattern fails here, at start, not on the first line
                 model.log_subscriptions.append(LogSubscriptionSpec(function, event, groups[group], group, pattern))
     return model
-
-
-def _pattern(where: str, text: str) -> dict[str, Any]:
-    try:
-        pattern: dict[str, Any] = json.loads(text)
-        validate_pattern(pattern)
-    except ValueError as exc:  # not JSON, or a pattern not emulated
-        raise TemplateError(f"{where}: FilterCriteria pattern {text!r}: {exc}") from exc
-    return pattern
 
 
 def _function(template: Template, logical_id: str) -> FunctionSpec:

@@ -37,8 +37,6 @@ def _exists(exc: ClientError, *codes: str) -> None:
 
 
 class Provisioner:
-    """Creates what the template declares in moto, or keeps what a previous start created."""
-
     def __init__(self, template: Template, endpoint: str) -> None:
         self.template, self.endpoint = template, endpoint
         self.dynamodb, self.s3, self.sqs = (client(s, endpoint, template.region) for s in ("dynamodb", "s3", "sqs"))
@@ -55,10 +53,9 @@ class Provisioner:
                 client("sesv2", self.endpoint, self.template.region).create_email_identity(EmailIdentity=sender)
             except ClientError as exc:
                 _exists(exc, "AlreadyExistsException")
-        # Keep moto's objects out of its Glacier-restore state machine (FileGate never restores objects).
-        # Otherwise moto's /moto-api/data.json (its dashboard, the mailbox's fallback) evaluates every object's
-        # restore status, and a multipart upload's parts, which name no bucket, make it answer 500 from the
-        # first URL import of more than one part on.
+        # Keep moto's objects out of its Glacier-restore state machine (FileGate never restores any): else its
+        # /moto-api/data.json (tests/service/test_mail.py) evaluates each object's restore status, and answers 500
+        # from the first multipart upload on (its parts name no bucket).
         body = {"model_name": "s3::keyrestore", "transition": {"progression": "manual", "times": 2**31 - 1}}
         url = f"{self.endpoint}/moto-api/state-manager/set-transition"
         request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")  # noqa: S310 - our moto

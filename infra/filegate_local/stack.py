@@ -32,8 +32,8 @@ from filegate_local.poller import wake_all
 from filegate_local.resources import Provisioner
 from filegate_local.sqs_poller import SqsPoller, start_pollers
 from filegate_local.state import read_state, remove_state, state_file, write_state
-from filegate_local.stream_poller import StreamPoller, start_stream_pollers
-from filegate_local.template import Template, load_template_file
+from filegate_local.stream_poller import start_stream_pollers
+from filegate_local.template import Template
 from filegate_local.workers import FunctionPool, LogSink, function_environment
 
 log = logging.getLogger("filegate_local")
@@ -57,8 +57,7 @@ class StackConfig:
     stack_name: str = "filegate-local"
     workers_per_function: int = 4
     parameters: dict[str, str] = field(default_factory=dict)
-    # Extra variables for every function, over the template's (local-only switches, like `sam local invoke
-    # --env-vars`); the template itself stays what is deployed.
+    # Extra variables for every function over the template's (local-only switches, as `sam local --env-vars`)
     environment: dict[str, str] = field(default_factory=dict)
     echo_logs: bool = False  # also print every function's log lines on stderr
     warm: bool = False  # start one worker per function before serving
@@ -149,9 +148,7 @@ class LocalStack:
         self.pools: dict[str, FunctionPool] = {}
         self.sinks: dict[str, LogSink] = {}
         self.pollers: list[SqsPoller] = []
-        self.stream_pollers: list[StreamPoller] = []
-        self.threads: list[Any] = []  # the pollers and log subscriptions: woken and joined at stop
-        self.mail_echo: MailEcho | None = None
+        self.threads: list[Any] = []  # the pollers, log subscriptions and mail echo: woken and joined at stop
         self.state: dict[str, Any] = {}
         self._stop = threading.Event()
         self._log_handler: logging.Handler | None = None
@@ -159,8 +156,7 @@ class LocalStack:
     def log_file(self, function: str) -> Path:
         return self.log_dir / f"{function}.log"
 
-    def invocations(self, function: str) -> int:
-        """How many times a function (by logical id) was invoked since start."""
+    def invocations(self, function: str) -> int:  # by logical id, since start
         return self.pools[function].stats.invocations
 
     def __enter__(self) -> LocalStack:
@@ -170,8 +166,6 @@ class LocalStack:
         self.stop()
 
     def start(self) -> LocalStack:
-        if self._log_handler is not None:
-            return self
         config = self.config
         check_ports_free(config.host, {"API": config.port, "moto": config.moto_port}, self.state_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -191,9 +185,7 @@ class LocalStack:
         self.moto.spawn()  # and read the template while moto starts: both spend seconds importing (moto, cfn-lint)
         self.moto_url = self.moto.url
         # Links in mail point at this gateway, as PublicBaseUrl would on AWS; never at a request's Host header.
-        declared = load_template_file(Path(config.template)).get("Parameters") or {}
-        parameters = {"PublicBaseUrl": f"http://{config.host}:{port}"} if "PublicBaseUrl" in declared else {}
-        parameters |= config.parameters
+        parameters = {"PublicBaseUrl": f"http://{config.host}:{port}", **config.parameters}
         name, path = config.stack_name, config.template
         self.template = Template(path, stack_name=name, parameter_overrides=parameters, moto_endpoint=self.moto_url)
         self.model = model = build_model(self.template)
@@ -211,28 +203,24 @@ class LocalStack:
                 list(executor.map(FunctionPool.warm, self.pools.values()))
         region, pools, stop, most = self.template.region, self.pools, self._stop, config.workers_per_function
         self.pollers = start_pollers(model.sqs_mappings, pools, self.moto_url, region, stop, max_pollers=most)
-        self.stream_pollers = start_stream_pollers(model.stream_mappings, pools, self.moto_url, region, stop)
+        streams = start_stream_pollers(model.stream_mappings, pools, self.moto_url, region, stop)
         for pool in pools.values():
-            pool.on_invoked(lambda: wake_all(self.stream_pollers))
+            pool.on_invoked(lambda: wake_all(streams))
         subscriptions = start_log_subscriptions(model.log_subscriptions, pools, self.sinks, stop)
-        self.threads = [*self.pollers, *self.stream_pollers, *subscriptions]
+        self.threads = [*self.pollers, *streams, *subscriptions]
         if config.echo_mail:
-            self.mail_echo = MailEcho(self.moto_url, stop)
-            self.mail_echo.start()
+            self.threads.append(MailEcho(self.moto_url, stop))
+            self.threads[-1].start()
         self.state = self._describe(self.template, model, self.gateway)
         write_state(self.state_dir, self.state)
         # Last: the first answer (a 200 from /v1/health) means every part above is ready and findable.
         self.gateway.serve()
 
     def stop(self) -> None:
-        """Stop everything within a few seconds, whatever is in flight. Safe to call twice.
-
-        In this order, and no step waits without a deadline: nobody new finds the stack; the pollers and
-        the pools take no more work (a request waiting for a free worker fails at once); the gateway stops
-        taking connections without waiting for the requests in flight (their threads end with their
-        invocations); the workers get a short grace to finish, then are killed with whatever they started;
-        moto stops; the poller threads, by then unblocked, are joined for what time is left.
-        """
+        """Stop everything within a few seconds, whatever is in flight; safe to call twice. No step waits without
+        a deadline: a request waiting for a free worker fails at once, the gateway does not wait for requests in
+        flight (their threads end with their invocations), busy workers are killed after a short grace, and the
+        poller threads are joined last, once the workers and moto they may be waiting on are gone."""
         if self.state:
             remove_state(self.state_dir, self.state)
         self._stop.set()
@@ -247,11 +235,11 @@ class LocalStack:
         if self.moto is not None:
             self.moto.stop()
         deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for thread in [*self.threads, self.mail_echo] if self.mail_echo else self.threads:
+        for thread in self.threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
         for sink in self.sinks.values():
             sink.close()
-        self.threads, self.sinks, self.mail_echo = [], {}, None
+        self.threads, self.sinks = [], {}
         if self._log_handler is not None:
             log.removeHandler(self._log_handler)
             self._log_handler.close()
@@ -272,7 +260,6 @@ class LocalStack:
             "gateway_endpoint": self.url,
             "api_id": api and api.api_id,
             "stage": api and api.stage,
-            "apis": {lid: {"id": a.api_id, "name": a.name, "stage": a.stage} for lid, a in model.apis.items()},
             "moto_endpoint": self.moto_url,
             "parameters": template.parameters,
             "resources": {lid: {"name": template.physical(lid).name} for lid in template.resources},

@@ -24,7 +24,6 @@ def write_state(state_dir: Path, state: dict[str, Any]) -> None:
 
 
 def read_state(state_dir: Path) -> dict[str, Any] | None:
-    """What the stack in state_dir wrote, or None if there is none."""
     with contextlib.suppress(FileNotFoundError):
         return dict(json.loads(state_file(state_dir).read_text(encoding="utf-8")))
     return None

@@ -1,11 +1,9 @@
 """Reading template.yaml: the features it uses, and a loud refusal of any other.
 
-`SUPPORTED` is the whole of what the local stack understands: the resource types it creates or runs (with
-every property it knows), those it knowingly skips, function event types (with their properties) and
-intrinsics. `Template` refuses a template using anything else when it reads it, so a new feature in
-template.yaml fails `make dev` and the tests until it is emulated (tests/local/test_local_template.py).
-Physical names are CloudFormation's, minus the random suffix: `<stack-name>-<LogicalId>`.
-"""
+`SUPPORTED` is all the local stack understands: the resource types it creates or runs (with the properties it
+knows), those it knowingly skips, function event types (with theirs) and intrinsics. `Template` refuses a template
+using anything else, so a new feature in template.yaml fails `make dev` and tests/local/test_local_template.py
+until it is emulated. Physical names are CloudFormation's, minus the random suffix: `<stack-name>-<LogicalId>`."""
 
 from __future__ import annotations
 
@@ -50,13 +48,11 @@ EMULATED_RESOURCES: dict[str, frozenset[str]] = {
     "AWS::SQS::Queue": _names("MessageRetentionPeriod RedrivePolicy SqsManagedSseEnabled VisibilityTimeout"),
 }
 # Resource types that only matter in AWS (monitoring, permissions, the edge): named, never created.
-SKIPPED_RESOURCES = frozenset(
-    f"AWS::{name}"
-    for name in _names(
-        "ApiGateway::Account ApiGateway::BasePathMapping ApiGateway::DomainName CloudFormation::WaitConditionHandle "
-        "CloudWatch::Alarm CloudWatch::Dashboard IAM::Role Logs::LogGroup Logs::MetricFilter S3::BucketPolicy "
-        "SNS::Subscription SNS::Topic WAFv2::WebACL WAFv2::WebACLAssociation"
-    )
+SKIPPED_RESOURCES = _names(
+    "AWS::ApiGateway::Account AWS::ApiGateway::BasePathMapping AWS::ApiGateway::DomainName AWS::CloudWatch::Alarm "
+    "AWS::CloudFormation::WaitConditionHandle AWS::CloudWatch::Dashboard AWS::IAM::Role AWS::Logs::LogGroup "
+    "AWS::Logs::MetricFilter AWS::S3::BucketPolicy AWS::SNS::Subscription AWS::SNS::Topic AWS::WAFv2::WebACL "
+    "AWS::WAFv2::WebACLAssociation"
 )
 # Function event types -> the properties the local stack reads (filegate_local.model).
 EVENTS: dict[str, frozenset[str]] = {
@@ -89,12 +85,7 @@ def load_template_file(path: Path) -> dict[str, Any]:
 
 
 def intrinsics_in(value: Any) -> set[str]:
-    if isinstance(value, list):
-        return set().union(*(intrinsics_in(v) for v in value))
-    if not isinstance(value, dict):
-        return set()
-    found = set().union(*(intrinsics_in(v) for v in value.values()))
-    return found | {k for k in value if len(value) == 1 and (k == "Ref" or k.startswith("Fn::"))}
+    return set(re.findall(r'(?<!\\)"(Ref|Fn::\w+)": ', json.dumps(value)))  # the keys, not a string's quotes
 
 
 def unsupported(raw: Mapping[str, Any]) -> list[str]:
@@ -119,19 +110,15 @@ def _beyond(where: str, used: Any, known: Any) -> list[str]:
     return [f"{where}{name}" for name in sorted(set(used or ()) - set(known))]
 
 
-class PhysicalResource(NamedTuple):
-    """What a resource is called once deployed: its Ref value, its name and its GetAtt attributes."""
-
+class PhysicalResource(NamedTuple):  # a resource as deployed: its Ref value, its name and its GetAtt attributes
     ref: Any
     name: str
     attributes: dict[str, Any]
 
 
 class Template:
-    """template.yaml with its parameters bound: resolves intrinsics and names resources.
-
-    `moto_endpoint` is needed because a queue's Ref is its URL, and a queue URL names the SQS endpoint.
-    """
+    """template.yaml with its parameters bound: resolves intrinsics and names resources (a queue's Ref is its URL,
+    which names the SQS endpoint: `moto_endpoint`)."""
 
     def __init__(
         self,
@@ -183,15 +170,12 @@ class Template:
         return dict(self.resolve(self.raw_properties(logical_id)))
 
     def physical(self, logical_id: str) -> PhysicalResource:
-        if logical_id not in self._physical:
-            self._physical[logical_id] = self._name(logical_id, self.resources[logical_id]["Type"])
-        return self._physical[logical_id]
-
-    def _name(self, logical_id: str, kind: str) -> PhysicalResource:
+        if logical_id in self._physical:
+            return self._physical[logical_id]
+        kind, props = self.resources[logical_id]["Type"], self.raw_properties(logical_id)
         ref = name = f"{self.stack_name}-{logical_id}"
         arn = f"arn:aws:{kind.split('::')[1].lower()}:{REGION}:{ACCOUNT_ID}:{name}"  # a queue's, a skipped type's
         attributes: dict[str, Any] = {}
-        props = self.raw_properties(logical_id)
         if kind == "AWS::DynamoDB::Table":
             arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
             if props.get("StreamSpecification"):  # its label is its creation time: resources.py records the real one
@@ -209,9 +193,9 @@ class Template:
             ref = arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:{name}:1"
         elif kind == "AWS::Serverless::Api":  # its Ref: a stable, real-looking REST API id
             name = str(self.resolve(props.get("Name", name)))
-            digest = hashlib.sha256(f"{self.stack_name}/{logical_id}".encode()).digest()
-            ref = "".join("abcdefghijklmnopqrstuvwxyz0123456789"[b % 36] for b in digest[:10])
-        return PhysicalResource(ref, name, {"Arn": arn, **attributes})
+            ref = hashlib.sha256(f"{self.stack_name}/{logical_id}".encode()).hexdigest()[:10]
+        self._physical[logical_id] = PhysicalResource(ref, name, {"Arn": arn, **attributes})
+        return self._physical[logical_id]
 
     def get_att(self, logical_id: str, attribute: str) -> Any:
         attributes = self.physical(logical_id).attributes
@@ -240,7 +224,8 @@ class Template:
         if key == "Fn::Sub":
             if not isinstance(args, str):
                 raise TemplateError("!Sub takes a string here (its list form is not emulated)")
-            return re.sub(r"\$\{([^}]*)\}", lambda m: self._sub_variable(m.group(1).strip()), args)
+            variable = r"\$\{([^}]*)\}"  # ${Resource.Attribute} is a GetAtt, ${Name} a Ref
+            return re.sub(variable, lambda m: str(self.resolve({"Fn::GetAtt" if "." in m[1] else "Ref": m[1]})), args)
         if key == "Fn::If":
             return self.resolve(args[1] if self.condition(args[0]) else args[2])
         if key == "Fn::Equals":
@@ -249,12 +234,6 @@ class Template:
             return not self.resolve(args[0])
         resolved = {key: self.resolve(item) for key, item in value.items()}
         return {key: item for key, item in resolved.items() if item is not NO_VALUE}
-
-    def _sub_variable(self, name: str) -> str:
-        logical_id, _, attribute = name.partition(".")
-        return str(
-            self.get_att(logical_id, attribute) if attribute and logical_id in self.resources else self.ref(name)
-        )
 
     def outputs(self) -> dict[str, Any]:
         return {
@@ -265,14 +244,11 @@ class Template:
 
 
 def merge_globals(global_value: Any, local_value: Any) -> Any:
-    """SAM's Globals merge: maps merge key by key, lists add up (globals first), anything else overrides."""
+    """SAM's Globals merge: maps (not intrinsics) merge key by key, lists add up, anything else overrides."""
     if isinstance(global_value, list) and isinstance(local_value, list):
         return [*global_value, *local_value]
-    if not isinstance(global_value, dict) or not isinstance(local_value, dict) or _intrinsic(global_value, local_value):
+    maps = isinstance(global_value, dict) and isinstance(local_value, dict)
+    if not maps or INTRINSICS & {*global_value, *local_value}:
         return local_value
     merged = {k: merge_globals(global_value[k], v) if k in global_value else v for k, v in local_value.items()}
     return {**global_value, **merged}
-
-
-def _intrinsic(*values: dict[str, Any]) -> bool:
-    return any(len(value) == 1 and next(iter(value)) in INTRINSICS for value in values)

@@ -32,7 +32,7 @@ for path in (ROOT, ROOT / "infra"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from filegate_local import LocalStack  # noqa: E402
+from filegate_local.stack import LocalStack  # noqa: E402
 from tests.bench._dynamodb_counter import DynamoDBCounter  # noqa: E402
 from tests.helpers.local_api import Client, new_account  # noqa: E402
 from tests.helpers.local_stack import start_local_stack  # noqa: E402

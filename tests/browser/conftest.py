@@ -15,7 +15,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from filegate_local import LocalStack
+from filegate_local.stack import LocalStack
 from tests.helpers.local_stack import ROOT, aws_pointed_at, running_stack
 
 AXE = ROOT / ".browser" / "node_modules" / "axe-core" / "axe.min.js"

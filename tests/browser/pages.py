@@ -17,8 +17,8 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from filegate_local import LocalStack
 from filegate_local.mailbox import messages
+from filegate_local.stack import LocalStack
 from tests.helpers.local_stack import ROOT
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"

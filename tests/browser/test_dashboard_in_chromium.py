@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 
-from filegate_local import LocalStack
+from filegate_local.stack import LocalStack
 from tests.browser.pages import (
     api_get,
     axe,

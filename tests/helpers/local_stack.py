@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT / "infra") not in sys.path:  # works before `pip install -e .` learned about filegate_local
     sys.path.insert(0, str(ROOT / "infra"))
 
-from filegate_local import LocalStack, StackConfig  # noqa: E402
+from filegate_local.stack import LocalStack, StackConfig  # noqa: E402
 
 HTTP_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 # Local-only switches for every function in tests: webhook receivers and import sources in tests are

@@ -23,9 +23,9 @@ from typing import Any
 import httpx
 import pytest
 
-from filegate_local import LocalStack, StackConfig
 from filegate_local.gateway import Gateway
 from filegate_local.model import build_model
+from filegate_local.stack import LocalStack, StackConfig
 from filegate_local.template import Template
 from tests.helpers.processes import all_gone_within, child_pids, free_ports, listening
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from filegate.keys import backstop
-from filegate_local import LocalStack
+from filegate_local.stack import LocalStack
 from tests.helpers.local_api import new_account
 from tests.helpers.local_stack import moto_client
 

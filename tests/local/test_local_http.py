@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from filegate_local import LocalStack
+from filegate_local.stack import LocalStack
 from tests.helpers.processes import all_gone_within, child_pids, free_ports
 
 TOO_LARGE = f"Content-Length: {10 * 1024 * 1024 + 1}\r\n"

@@ -1,16 +1,18 @@
-"""The emulator's supported set (filegate_local.template.SUPPORTED) is held equal to what template.yaml uses,
-and anything else is refused when the template is read: a new template feature fails here until emulated."""
+"""template.py, model.py and sam_env.py on template.yaml. The supported set (template.SUPPORTED) is held equal to
+what template.yaml uses, and anything else is refused: a new template feature fails here until emulated."""
 
 from __future__ import annotations
 
 import copy
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from filegate_local import sam_env
+from filegate_local import template as template_module
 from filegate_local.model import build_model
 from filegate_local.resources import creation_order
 from filegate_local.template import SUPPORTED, Template, TemplateError, intrinsics_in, load_template_file
@@ -41,11 +43,15 @@ def update_at(root: dict[str, Any], path: str, values: dict[str, Any]) -> None: 
 
 
 EVENTS = "Resources.WorkerFunction.Properties.Events"
+AUTH = "Resources.Api.Properties.Auth.Authorizers.KeyAuthorizer"
+STAMPER = "Resources.StamperFunction.Properties.Events.KeyChanges.Properties"
+DISPATCHER = "Resources.DispatcherFunction.Properties.Events.Deliveries.Properties"
+LOGS = "Resources.ActivityFunction.Properties.Events.AuthorizerLogs.Properties"
 
 
 @pytest.mark.parametrize(
-    ("path", "values", "named"),
-    [
+    ("path", "values", "message"),
+    [  # refused when the template is read: every use beyond SUPPORTED, by name
         ("Resources.KeysTable.Properties", {"TableClass": "X"}, "KeysTable: AWS::DynamoDB::Table property TableClass"),
         (EVENTS, {"Nightly": {"Type": "Schedule", "Properties": {}}}, "WorkerFunction.Nightly: event type Schedule"),
         (f"{EVENTS}.Jobs.Properties", {"ScalingConfig": {}}, "WorkerFunction.Jobs: SQS event property ScalingConfig"),
@@ -53,40 +59,24 @@ EVENTS = "Resources.WorkerFunction.Properties.Events"
         ("Outputs", {"Joined": {"Value": {"Fn::Join": ["-", ["a", "b"]]}}}, "intrinsic Fn::Join"),
         ("Globals", {"Api": {"TracingEnabled": True}}, "Globals.Api"),
         ("Globals.Function", {"VpcConfig": {}}, "Globals.Function.VpcConfig"),
-    ],
-)
-def test_what_is_not_emulated_is_refused_by_name_on_reading(tmp_path: Path, path: str, values: Any, named: str) -> None:
-    raw = copy.deepcopy(RAW)
-    update_at(raw, path, values)
-    (tmp_path / "template.yaml").write_text(yaml.safe_dump(raw))
-    with pytest.raises(TemplateError, match=f"does not emulate:\n  {re.escape(named)}$"):
-        Template(tmp_path / "template.yaml")
-
-
-AUTH = "Api.Properties.Auth.Authorizers.KeyAuthorizer"
-STAMPER = "StamperFunction.Properties.Events.KeyChanges.Properties"
-
-
-@pytest.mark.parametrize(
-    ("path", "values", "message"),
-    [
+        # refused by the model: a supported property with a value or shape beyond the template's use
         (STAMPER, {"FilterCriteria": {"Filters": [{"Pattern": '{"eventName": [{"prefix": "MO"}]}'}]}}, "only exact"),
         (STAMPER, {"StartingPosition": "LATEST"}, "StartingPosition LATEST is not emulated"),
         (STAMPER, {"MaximumRetryAttempts": 3}, "MaximumRetryAttempts 3 is not emulated"),
-        ("DispatcherFunction.Properties.Events.Deliveries.Properties", {"MaximumBatchingWindowInSeconds": 5}, "Window"),
+        (DISPATCHER, {"MaximumBatchingWindowInSeconds": 5}, "Window"),
         (AUTH, {"FunctionPayloadType": "TOKEN"}, "only REQUEST"),
         (f"{AUTH}.Identity", {"Context": ["identity.userAgent"]}, "only REQUEST"),
-        ("Api.Properties.MethodSettings.0", {"ResourcePath": "/v1/convert"}, "every resource"),
-        ("Api.Properties", {"GatewayResponses": {"DEFAULT_4XX": {}}}, "DEFAULT_4XX and DEFAULT_5XX"),
-        ("ActivityFunction.Properties.Events.AuthorizerLogs.Properties", {"LogGroupName": "/x"}, "no function's"),
+        ("Resources.Api.Properties.MethodSettings.0", {"ResourcePath": "/v1/convert"}, "every resource"),
+        ("Resources.Api.Properties", {"GatewayResponses": {"DEFAULT_4XX": {}}}, "DEFAULT_4XX and DEFAULT_5XX"),
+        (LOGS, {"LogGroupName": "/x"}, "no function's"),
     ],
 )
-def test_shapes_beyond_the_templates_use_are_refused(path: str, values: dict[str, Any], message: str) -> None:
-    template = Template(TEMPLATE)
-    template.resources = copy.deepcopy(template.resources)
-    update_at(template.resources, path, values)
-    with pytest.raises(TemplateError, match=message):
-        build_model(template)
+def test_what_is_not_emulated_is_refused(monkeypatch: pytest.MonkeyPatch, path: str, values: Any, message: str) -> None:
+    raw = copy.deepcopy(RAW)
+    update_at(raw, path, values)
+    monkeypatch.setattr(template_module, "load_template_file", lambda path: raw)
+    with pytest.raises(TemplateError, match=re.escape(message)):
+        build_model(Template(TEMPLATE))
 
 
 def test_the_model_of_template_yaml() -> None:
@@ -111,11 +101,9 @@ def test_the_model_of_template_yaml() -> None:
     assert (documents.code_dir, documents.handler) == (ROOT / "functions" / "documents", "app.handler")
     assert documents.layer_dirs == (ROOT / "layers" / "common",)  # IgnoreGlobals: no CommonLayer besides
     assert documents.timeout_seconds == 300 and documents.runtime == "image"
-    polled = {(m.function, m.queue) for m in model.sqs_mappings}
-    assert {
-        ("DocumentsFunction", "DocumentsQueue"),
-        ("DocumentsDeadLetterFunction", "DocumentsDeadLetterQueue"),
-    } <= polled
+    polled = {m.queue: m.function for m in model.sqs_mappings}
+    assert polled["DocumentsQueue"] == "DocumentsFunction"
+    assert polled["DocumentsDeadLetterQueue"] == "DocumentsDeadLetterFunction"
 
 
 @pytest.mark.parametrize("overrides", [{"NoSuchParameter": "1"}, {"LogLevel": "LOUD"}])
@@ -133,3 +121,17 @@ def test_the_loader_gives_long_forms_as_plain_types_and_refuses_duplicate_keys(t
     path.write_text("Resources:\n  R: {Type: AWS::SQS::Queue}\n  R: {Type: AWS::SNS::Topic}\n")
     with pytest.raises(TemplateError, match="Duplicate"):
         load_template_file(path)
+
+
+def test_make_sam_local_env_gives_each_function_the_local_names_and_moto(tmp_path: Path) -> None:
+    output, moto = tmp_path / "env.json", "http://127.0.0.1:4566"
+    assert sam_env.main(["--template", str(TEMPLATE), "--moto-endpoint", moto, "--output", str(output)]) == 0
+    written = json.loads(output.read_text(encoding="utf-8"))
+    template = Template(TEMPLATE, moto_endpoint=moto)  # make dev's stack name
+    assert set(written) == set(template.of_type("AWS::Serverless::Function"))
+    assert written["KeysFunction"]["KEYS_TABLE"] == template.physical("KeysTable").name != "KeysTable"  # not sam's
+    assert written["ConvertFunction"]["CONVERSIONS_QUEUE_URL"].startswith(moto + "/")
+    declared_everywhere = set(RAW["Globals"]["Function"]["Environment"]["Variables"])  # has the endpoint
+    for logical_id, environment in written.items():  # sam local applies only variables the template declares
+        own = set(template.raw_properties(logical_id).get("Environment", {}).get("Variables", {}))
+        assert environment["AWS_ENDPOINT_URL"] == moto and set(environment) <= own | declared_everywhere, logical_id
