@@ -1,8 +1,6 @@
 """Lambda-like workers (filegate_local.workers) running a handler this test writes."""
 
-import os
 import re
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,5 +62,5 @@ def test_a_crashed_worker_is_replaced_and_a_slow_one_is_killed_with_its_children
     assert slow.status == "timeout" and slow.error["errorType"] == "Sandbox.Timedout" and 1800 < slow.duration_ms < 6000
     child = int(re.findall(r"started (\d+)", pool.sink.path.read_text())[-1])
     assert all_gone_within([child], [], 5) and pool.invoke("hello").ok  # the child, in a session of its own, too
-    os.kill(idle := pool.invoke("hello").result[0], signal.SIGKILL)
-    assert all_gone_within([idle], [], 5) and pool.invoke("hello").ok  # one that died idle is replaced, not a failure
+    (idle := pool._idle[-1]).proc.kill()  # a warm worker dies while idle (the OOM killer, say)
+    assert idle.proc.wait(5) and pool.invoke("hello").ok  # replaced by a cold start, not a failed invocation
