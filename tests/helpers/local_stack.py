@@ -3,6 +3,7 @@ the loopback-only switches every test function gets. Used by the integration, br
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,13 +18,21 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT / "infra") not in sys.path:  # works before `pip install -e .` learned about filegate_local
     sys.path.insert(0, str(ROOT / "infra"))
 
+from filegate_local.model import StackModel, build_model  # noqa: E402
 from filegate_local.stack import LocalStack, StackConfig  # noqa: E402
+from filegate_local.template import Template  # noqa: E402
 
 HTTP_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 # Local-only switches for every function in tests: webhook receivers and import sources in tests are
 # plain-http loopback servers, which the deployed stack never allows, and no host name but localhost
 # resolves (schemathesis makes up URLs: none of them may reach real DNS).
 TEST_FUNCTION_ENVIRONMENT = {"EGRESS_ALLOW_INSECURE_LOOPBACK": "true", "EGRESS_RESOLVE_LOOPBACK_ONLY": "true"}
+
+
+@functools.cache
+def template_model() -> StackModel:
+    """What the local stack runs of template.yaml (stack name "st"), read once per test session."""
+    return build_model(Template(ROOT / "template.yaml", stack_name="st"))
 
 
 def start_local_stack(

@@ -2,8 +2,6 @@
 one backs off, a queue is long-polled and keeps what Lambda keeps of a batch."""
 
 import dataclasses
-import functools
-from pathlib import Path
 from threading import Event, Semaphore
 from typing import Any
 from unittest.mock import Mock
@@ -11,20 +9,13 @@ from unittest.mock import Mock
 import pytest
 
 from filegate_local import poller as poller_module
-from filegate_local.model import StackModel, build_model
 from filegate_local.poller import PollerThread, backoff_seconds
 from filegate_local.sqs_poller import LONG_POLL_SECONDS, SqsPoller, sqs_record
-from filegate_local.template import Template
 from filegate_local.workers import Invocation
+from tests.helpers.local_stack import template_model as model
 from tests.helpers.sam_cli import sam_event
 
-ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
-
-
-@functools.cache
-def model() -> StackModel:
-    return build_model(Template(ROOT / "template.yaml", stack_name="st"))
 
 
 class Scripted(PollerThread):

@@ -19,8 +19,8 @@ from filegate_local import moto_fixes, stream_poller
 from filegate_local.event_filters import FilterError, matches, passes, validate_pattern
 from filegate_local.stream_poller import StreamPoller, StreamReader
 from filegate_local.workers import Invocation
+from tests.helpers.local_stack import template_model as model
 from tests.helpers.sam_cli import sam_event
-from tests.unit.test_local_pollers import model
 
 REGION = "us-east-1"
 Aws = tuple[Any, Any, str]
