@@ -15,10 +15,11 @@ from filegate_local.gateway import INTEGRATION_TIMEOUT, ApiGateway, HttpResponse
 from filegate_local.model import build_model
 from filegate_local.template import Template
 from filegate_local.workers import Invocation
+from tests.helpers.local_stack import template_model
 from tests.helpers.sam_cli import sam_event
 
 ROOT = Path(__file__).resolve().parents[2]
-API = build_model(Template(ROOT / "template.yaml", stack_name="gw")).apis["Api"]
+API = template_model().apis["Api"]
 ARN = f"arn:aws:execute-api:us-east-1:123456789012:{API.api_id}/{API.stage}"
 A_STRING_RESOURCE = {"principalId": "p", "policyDocument": {"Statement": [{"Effect": "Allow", "Resource": "*"}]}}
 
